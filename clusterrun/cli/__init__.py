@@ -1,0 +1,1 @@
+"""The command-line front: the only place that prints, prompts or exits."""

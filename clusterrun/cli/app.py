@@ -1,0 +1,89 @@
+"""Root of the CLI: wiring, and the one place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from clusterrun import __version__
+from clusterrun.cli import status as status_cmd
+from clusterrun.cli import submit as submit_cmd
+from clusterrun.errors import ClusterrunError, ExitStatus
+
+app = typer.Typer(
+    name="clusterrun",
+    help="Reproducible-by-default ML experiments on SLURM, or on this machine when there is no SLURM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clusterrun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option("--runs-dir", envvar="CLUSTERRUN_RUNS_DIR", help="Run registry (default: ./runs).",
+                     show_default=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"runs_dir": runs_dir}
+
+
+app.command("submit")(submit_cmd.submit)
+app.command("status")(status_cmd.status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
+    except ClusterrunError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
+        return int(exc.exit_status)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("CLUSTERRUN_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo("hint: set CLUSTERRUN_DEBUG=1 for the traceback, and please report it", err=True)
+        return int(ExitStatus.FAILURE)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

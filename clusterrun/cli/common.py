@@ -1,0 +1,23 @@
+"""Small helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clusterrun.runs import Registry
+
+
+def registry(ctx: typer.Context) -> Registry:
+    runs_dir: Path | None = (ctx.obj or {}).get("runs_dir")
+    return Registry.default(runs_dir)
+
+
+def info(message: str) -> None:
+    """Progress and warnings go to stderr, so stdout stays clean for --json and piping."""
+    typer.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)

@@ -1,0 +1,386 @@
+"""Experiment configs: load YAML, apply `key=value` overrides, validate into a frozen ExperimentSpec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from clusterrun.errors import ConfigError, UsageError
+from clusterrun.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds
+
+DEFAULT_SEED = 42
+#: Placeholders the command template may use besides the params.
+BUILTIN_PLACEHOLDERS = ("seed", "run_dir")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME_RE = re.compile(r"(TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.I)
+
+Scalar = str | int | float | bool | None
+
+
+def _no_newline(value: str, what: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{what} must be a single line (newlines could inject shell code)")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Model):
+    """What the job asks the scheduler for. `time` and `mem` are SLURM strings, normalised."""
+
+    partition: str | None = None
+    time: str = "00:10:00"
+    nodes: int = Field(1, ge=1)
+    cpus_per_task: int = Field(1, ge=1)
+    mem: str = "1G"
+    gpus: int = Field(0, ge=0)
+    account: str | None = None
+    qos: str | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> str:
+        return format_seconds(parse_time_seconds(value))
+
+    @field_validator("mem", mode="before")
+    @classmethod
+    def _mem(cls, value: Any) -> str:
+        return format_mem_mb(parse_mem_mb(value))
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.,:+-]+", value):
+            raise ValueError("use letters, digits and _ . , : + - only")
+        return value
+
+    @property
+    def time_seconds(self) -> int:
+        return parse_time_seconds(self.time)
+
+    @property
+    def mem_mb(self) -> int:
+        return parse_mem_mb(self.mem)
+
+
+class Smoke(_Model):
+    """How to make the command run a single batch: param overrides, and a timeout in seconds."""
+
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    timeout: int = Field(300, ge=1, le=24 * 3600)
+
+
+class Metrics(_Model):
+    """Where metrics come from: a JSON-lines file the job writes, and regexes over its stdout."""
+
+    file: str = "metrics.jsonl"
+    patterns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError("must be a path relative to the run directory, without '..'")
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, pattern in value.items():
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{name}: invalid regular expression: {exc}") from None
+            if compiled.groups < 1:
+                raise ValueError(f"{name}: the pattern needs one group around the number, e.g. 'loss=([0-9.eE+-]+)'")
+        return value
+
+
+class ExperimentSpec(_Model):
+    """A fully resolved, validated experiment. Every default is explicit; the seed always is."""
+
+    name: str
+    command: list[str]
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=2**32 - 1)
+    smoke: Smoke = Field(default_factory=Smoke)
+    resources: Resources = Field(default_factory=Resources)
+    setup: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=Metrics)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            _no_newline(value, "command")
+            try:
+                tokens = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split the command like a shell would: {exc}") from None
+        elif isinstance(value, list) and all(isinstance(t, str | int | float) for t in value):
+            tokens = [str(t) for t in value]
+        else:
+            raise ValueError("give a string such as 'python train.py --lr {lr}' or a list of strings")
+        if not tokens:
+            raise ValueError("the command is empty")
+        for token in tokens:
+            _no_newline(token, "command")
+        return tokens
+
+    @field_validator("setup")
+    @classmethod
+    def _setup(cls, value: list[str]) -> list[str]:
+        return [_no_newline(line, "each setup line") for line in value]
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise ValueError("give a mapping of variable names to values")
+        out: dict[str, str] = {}
+        for key, val in value.items():
+            if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if _SECRET_NAME_RE.search(key):
+                raise ValueError(
+                    f"{key} looks like a secret and would be written into the run record; "
+                    "export it in your shell (the job inherits it) instead of putting it in a config"
+                )
+            if isinstance(val, bool):
+                val = "1" if val else "0"
+            if not isinstance(val, str | int | float):
+                raise ValueError(f"{key}: value must be a string or number")
+            out[key] = _no_newline(str(val), f"env {key}")
+        return out
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, val in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"{key!r}: param names must be identifiers (letters, digits, _)")
+            if key in BUILTIN_PLACEHOLDERS:
+                raise ValueError(f"{key!r} is reserved; set the seed with the top-level 'seed' key")
+            if isinstance(val, str):
+                _no_newline(val, f"param {key}")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_known(self) -> ExperimentSpec:
+        known = set(self.params) | set(BUILTIN_PLACEHOLDERS)
+        for token in self.command:
+            for field in placeholders(token):
+                if field not in known:
+                    raise ValueError(
+                        f"command uses {{{field}}} but there is no param {field!r}; "
+                        f"available: {', '.join(sorted(known))}"
+                    )
+        unknown = sorted(set(self.smoke.params) - set(self.params))
+        if unknown:
+            raise ValueError(
+                f"smoke.params sets {', '.join(unknown)}, which params does not define; "
+                f"params are: {', '.join(sorted(self.params)) or '(none)'}"
+            )
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """The full config as plain data, defaults included (what config.yaml holds)."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.resolved()).encode()).hexdigest()[:16]
+
+
+def placeholders(token: str) -> list[str]:
+    """The `{name}` fields of one command token; `{{` escapes a brace."""
+    fields = []
+    try:
+        parsed = list(string.Formatter().parse(token))
+    except ValueError as exc:
+        raise ValueError(f"bad braces in command token {token!r}: {exc}") from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field) or spec or conversion:
+            raise ValueError(f"placeholder {{{field}}} in {token!r}: use a plain name such as {{lr}}")
+        fields.append(field)
+    return fields
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def _yaml_location(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} does not exist",
+            hint="pass a YAML file, e.g. configs/examples/quickstart.yaml",
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{path}: malformed YAML{_yaml_location(exc)}: {problem}",
+            hint="check indentation and quoting near that line",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file", hint="save the config as UTF-8 YAML") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty", hint="see configs/examples/quickstart.yaml")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping (key: value), not {type(data).__name__}",
+            hint="see configs/examples/quickstart.yaml",
+        )
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], bool, Any]:
+    """`params.lr=0.01` -> (['params', 'lr'], adds_key, 0.01); `+params.x=1` may add a new param."""
+    key, eq, raw = text.partition("=")
+    adds = key.startswith("+")
+    key = key.lstrip("+")
+    path = key.split(".")
+    if not eq or not key or not all(re.fullmatch(r"[A-Za-z0-9_]+", part) for part in path):
+        raise UsageError(
+            f"bad override {text!r}: expected KEY=VALUE with a dotted key",
+            hint="e.g. params.lr=0.01 resources.mem=8G seed=1",
+        )
+    _no_newline_override(text)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, dict | list) and raw.strip()[:1] not in "[{":
+        value = raw
+    return path, adds, value
+
+
+def _no_newline_override(text: str) -> None:
+    if "\n" in text or "\r" in text:
+        raise UsageError(f"override {text!r} contains a newline", hint="pass one line per override")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply dotted overrides to raw config data; a new param needs a leading '+' (typo guard)."""
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    for text in overrides:
+        path, adds, value = parse_override(text)
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise UsageError(
+                    f"override {text!r}: {'.'.join(path[: depth + 1])} is not a mapping",
+                    hint="override a leaf key, e.g. params.lr=0.01",
+                )
+            node = child
+        leaf = path[-1]
+        if path[0] == "params" and len(path) == 2 and leaf not in node and not adds:
+            known = ", ".join(sorted(node)) or "(none)"
+            raise UsageError(
+                f"override {text!r}: there is no param {leaf!r}; params are: {known}",
+                hint=f"fix the name, or write +{text} to add a new param",
+            )
+        node[leaf] = value
+    return result
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(first["loc"][:-1])
+        valid = ", ".join(parent.model_fields) if parent else ""
+        message = f"{source}: unknown key {loc!r}" + (f"; valid keys here: {valid}" if valid else "")
+        hint = "check the spelling; see configs/examples/quickstart.yaml for every key"
+    elif kind == "missing":
+        message = f"{source}: missing required key {loc!r}"
+        hint = "every config needs at least 'name' and 'command'"
+    else:
+        msg = first["msg"].removeprefix("Value error, ")
+        message = f"{source}: {loc}: {msg}" if first["loc"] else f"{source}: {msg}"
+        hint = "fix that value in the file or with an override (KEY=VALUE)"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(message, hint=hint)
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    model: type[BaseModel] = ExperimentSpec
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def spec_from_data(data: Mapping[str, Any], source: str) -> ExperimentSpec:
+    try:
+        return ExperimentSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _format_validation_error(source, exc) from None
+
+
+def load_spec(path: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
+    """Load a config file, apply overrides and validate; every failure is a ConfigError/UsageError."""
+    data = load_yaml(path)
+    data = apply_overrides(data, overrides)
+    source = str(path) + (" (with overrides)" if overrides else "")
+    return spec_from_data(data, source)
+
+
+def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> list[str]:
+    """The argv of the job: each template token filled in, so every value stays one argument."""
+    values: dict[str, Any] = dict(spec.params)
+    if smoke:
+        values.update(spec.smoke.params)
+    values["seed"] = spec.seed
+    values["run_dir"] = run_dir
+    return [token.format_map({k: _fmt(v) for k, v in values.items()}) for token in spec.command]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)

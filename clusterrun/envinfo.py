@@ -1,0 +1,78 @@
+"""env.json: the software and machine a run was prepared on, with secrets redacted."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+#: Variables worth recording when set. Anything matching SECRET_NAME is redacted all the same.
+ALLOW = (
+    "PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV", "CONDA_PREFIX", "CUDA_VISIBLE_DEVICES",
+    "CUDA_HOME", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "LANG",
+    "LC_ALL", "USER", "HOME", "SHELL", "HOSTNAME", "TZ", "CUBLAS_WORKSPACE_CONFIG",
+)
+ALLOW_PREFIXES = ("SLURM_", "CLUSTERRUN_", "NCCL_", "TORCH_", "HF_", "WANDB_", "MLFLOW_")
+REDACTED = "<redacted>"
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|PRIVATE|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
+SECRET_VALUE = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,}"
+    r"|xox[abpr]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+    r"|://[^/\s:@]+:[^/\s@]+@)"
+)
+
+
+def redact_env(environ: Mapping[str, str], extra_names: tuple[str, ...] = ()) -> dict[str, str]:
+    """Select allow-listed variables; replace values that look secret by name or by content."""
+    out: dict[str, str] = {}
+    for name, value in environ.items():
+        if not (name in ALLOW or name in extra_names or name.startswith(ALLOW_PREFIXES)):
+            continue
+        secret = SECRET_NAME.search(name) or SECRET_VALUE.search(value)
+        out[name] = REDACTED if secret else value
+    return dict(sorted(out.items()))
+
+
+def _gpus() -> list[str]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def packages() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            found[str(name).lower()] = dist.version
+    return dict(sorted(found.items()))
+
+
+def capture(extra_names: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpus": os.cpu_count(),
+        "gpus": _gpus(),
+        "packages": packages(),
+        "environment": redact_env(os.environ, extra_names),
+    }

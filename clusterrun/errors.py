@@ -1,0 +1,56 @@
+"""The one error type of clusterrun: a one-line cause, a hint, and an exit code.
+
+Library code raises; only the CLI turns an error into output and an exit status (see cli/app.py).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FAILURE = 1  # the run itself failed (smoke test, job, divergence)
+    USAGE = 2  # bad input: config, override, flag, run id
+    ENVIRONMENT = 3  # git, scheduler or filesystem problem outside the user's input
+
+
+class ClusterrunError(Exception):
+    """An expected failure, reported as `error: <message>` and `hint: <hint>`."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+    def __init__(self, message: str, hint: str = "", exit_status: ExitStatus | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if exit_status is not None:
+            self.exit_status = exit_status
+
+
+class UsageError(ClusterrunError):
+    """Bad input from the user: config, overrides, flags, ids."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(UsageError):
+    """A config file that cannot be loaded or validated."""
+
+
+class GitError(ClusterrunError):
+    exit_status = ExitStatus.ENVIRONMENT
+
+
+class SchedulerError(ClusterrunError):
+    """The scheduler refused a request or could not be reached."""
+
+    exit_status = ExitStatus.ENVIRONMENT
+
+
+class SchedulerUnavailable(SchedulerError):
+    """The scheduler did not answer (controller down, accounting off, command missing)."""
+
+
+class RunNotFound(UsageError):
+    """No run with that id in the registry."""

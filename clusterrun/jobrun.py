@@ -1,0 +1,66 @@
+"""What runs inside the job: execute the run's command.sh, logging to the run directory.
+
+submitit pickles `run_job` by reference and calls it on the allocated node (or the local machine).
+The user's stdout and stderr go to separate files in the run directory; `exit.json` records how the
+command ended. A non-zero exit raises, so the scheduler marks the job FAILED.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import FrameType
+
+from clusterrun.jsonio import append_jsonl, write_json_atomic
+
+
+class CommandFailed(RuntimeError):
+    """The user's command exited non-zero."""
+
+
+def _event(run_dir: Path, kind: str, **data: object) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    append_jsonl(run_dir / "events.jsonl", {"at": stamp, "event": kind, **data})
+
+
+def run_job(run_dir: str, script: str = "command.sh") -> int:
+    """Run `<run_dir>/<script>`; write stdout.log, stderr.log and exit.json; raise on failure."""
+    root = Path(run_dir)
+    job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID", "")
+    host = socket.gethostname()
+    started = time.time()
+    _event(root, "job_started", host=host, job_id=job_id, pid=os.getpid())
+    with open(root / "stdout.log", "ab") as out, open(root / "stderr.log", "ab") as err:
+        process = subprocess.Popen(["bash", str(root / script)], stdout=out, stderr=err)
+
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
+        try:
+            _pid, status, usage = os.wait4(process.pid, 0)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    returncode = os.waitstatus_to_exitcode(status)
+    process.returncode = returncode
+    ended = time.time()
+    record = {
+        "returncode": returncode,
+        "started": started,
+        "ended": ended,
+        "seconds": round(ended - started, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "host": host,
+        "job_id": job_id,
+    }
+    write_json_atomic(root / "exit.json", record)
+    _event(root, "job_ended", **record)
+    if returncode != 0:
+        raise CommandFailed(f"the command exited with code {returncode}; see {root / 'stderr.log'}")
+    return returncode

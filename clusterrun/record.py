@@ -1,0 +1,101 @@
+"""Write the files of a new run directory: config.yaml, command.sh, env.json, git.patch, manifest.json."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clusterrun import __version__, envinfo
+from clusterrun.config import ExperimentSpec, render_command
+from clusterrun.gitstate import GitState
+from clusterrun.jsonio import write_json_atomic, write_text_atomic
+from clusterrun.runs import SCHEMA_VERSION, Run, now_iso
+from clusterrun.snapshot import Snapshot
+from clusterrun.templates import render_template
+
+
+def command_script(
+    spec: ExperimentSpec, run: Run, snapshot: Snapshot, git: GitState, output_dir: Path, smoke: bool
+) -> tuple[str, list[str]]:
+    """The text of command.sh and the argv it executes."""
+    argv = render_command(spec, str(output_dir), smoke=smoke)
+    text = render_template(
+        "command.sh.j2",
+        run_id=run.id,
+        smoke=smoke,
+        script_path=str(output_dir / "command.sh"),
+        snapshot_id=snapshot.id,
+        snapshot_path=str(snapshot.path),
+        commit=git.commit,
+        dirty=git.dirty,
+        output_dir=str(output_dir),
+        metrics_file=str(output_dir / spec.metrics.file),
+        seed=spec.seed,
+        env=spec.env,
+        setup=spec.setup,
+        argv=argv,
+    )
+    return text, argv
+
+
+def write_script(path: Path, text: str) -> None:
+    write_text_atomic(path, text, mode=0o755)
+
+
+def write_initial(
+    run: Run,
+    spec: ExperimentSpec,
+    git: GitState,
+    snapshot: Snapshot,
+    *,
+    config_file: str,
+    overrides: list[str],
+    argv: list[str],
+    backend: str,
+) -> dict[str, Any]:
+    """Everything a run is, on disk before anything runs. Returns the manifest."""
+    patch_file = None
+    if git.dirty:
+        patch_file = "git.patch"
+        write_text_atomic(run.file(patch_file), git.patch)
+    resolved = spec.resolved()
+    write_text_atomic(run.file("config.yaml"), yaml.safe_dump(resolved, sort_keys=True))
+    script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False)
+    write_script(run.file("command.sh"), script)
+    write_json_atomic(run.file("env.json"), envinfo.capture(tuple(spec.env)))
+    (run.path / "artifacts").mkdir(exist_ok=True)
+    created = now_iso()
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "clusterrun_version": __version__,
+        "run_id": run.id,
+        "run_dir": str(run.path),
+        "name": spec.name,
+        "created": created,
+        "argv": argv,
+        "python": sys.executable,
+        "config_file": config_file,
+        "overrides": overrides,
+        "config_hash": spec.config_hash(),
+        "config": resolved,
+        "seed": spec.seed,
+        "command": job_argv,
+        "command_line": shlex.join(job_argv),
+        "workdir": str(snapshot.path),
+        "git": git.as_record(patch_file),
+        "snapshot": {"id": snapshot.id, "path": str(snapshot.path), "reused": snapshot.reused},
+        "resources": resolved["resources"],
+        "backend": backend,
+        "job_id": None,
+        "smoke": None,
+        "reproduces": None,
+        "state": "created",
+        "state_history": [{"state": "created", "at": created}],
+    }
+    run.write_manifest(manifest)
+    run.event("created", config_hash=manifest["config_hash"], snapshot=snapshot.id, commit=git.commit)
+    return manifest

@@ -1,0 +1,155 @@
+"""The run registry: one directory per run, created race-free, written atomically, never overwritten.
+
+Layout (see DESIGN.md): `<root>/<name>_<YYYYmmdd-HHMMSS>[-n]/` with manifest.json, config.yaml,
+command.sh, env.json, events.jsonl, stdout.log, stderr.log, summary.json, artifacts/. The root holds a
+`.gitignore` of `*` so the registry never makes the experiment's git tree dirty.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from clusterrun.errors import ClusterrunError, ExitStatus, RunNotFound, UsageError
+from clusterrun.jsonio import append_jsonl, read_json, write_json_atomic
+
+SCHEMA_VERSION = 1
+RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory and accessors for its files."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data = read_json(self.manifest_path)
+        except FileNotFoundError:
+            raise RunNotFound(f"run {self.id} has no manifest.json", hint="is this a clusterrun run?") from None
+        except ValueError as exc:
+            raise ClusterrunError(
+                f"run {self.id}: manifest.json is not valid JSON ({exc})",
+                hint="the record was damaged outside clusterrun; restore it from a backup",
+                exit_status=ExitStatus.ENVIRONMENT,
+            ) from None
+        if not isinstance(data, dict):
+            raise ClusterrunError(f"run {self.id}: manifest.json is not an object")
+        return data
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.manifest_path, manifest)
+
+    def update(self, state: str | None = None, note: str = "", **fields: Any) -> dict[str, Any]:
+        """Re-write the manifest with new fields (atomically); a state change is also an event."""
+        manifest = self.manifest()
+        manifest.update(fields)
+        if state is not None and state != manifest.get("state"):
+            manifest["state"] = state
+            entry = {"state": state, "at": now_iso()}
+            if note:
+                entry["note"] = note
+            manifest.setdefault("state_history", []).append(entry)
+            self.event("state", state=state, note=note)
+        self.write_manifest(manifest)
+        return manifest
+
+    def event(self, kind: str, **data: Any) -> None:
+        append_jsonl(self.path / "events.jsonl", {"at": now_iso(), "event": kind, **data})
+
+
+class Registry:
+    """All runs under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
+        """--runs-dir, else $CLUSTERRUN_RUNS_DIR, else ./runs."""
+        if explicit is not None:
+            return cls(explicit)
+        env = os.environ.get(RUNS_ENV)
+        if env:
+            return cls(Path(env))
+        return cls((cwd or Path.cwd()) / "runs")
+
+    def ensure(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# clusterrun's run registry: never part of the experiment's code\n*\n")
+
+    @property
+    def cache_dir(self) -> Path:
+        path = self.root / ".cache"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def create(self, name: str, when: datetime | None = None) -> Run:
+        """Make a new, empty run directory; concurrent callers get distinct ids (os.mkdir is atomic)."""
+        self.ensure()
+        stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        base = f"{name}_{stamp}"
+        for n in range(0, 10_000):
+            candidate = self.root / (base if n == 0 else f"{base}-{n}")
+            try:
+                os.mkdir(candidate)
+            except FileExistsError:
+                continue
+            return Run(candidate)
+        raise ClusterrunError(f"could not create a run directory for {base}")
+
+    def ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return [p.name for p in self.root.iterdir() if (p / "manifest.json").is_file() and not p.is_symlink()]
+
+    def runs(self) -> Iterator[Run]:
+        """All runs, newest first (ids carry the creation time after the name)."""
+        keyed = sorted(self.ids(), key=lambda i: (i.rsplit("_", 1)[-1], i), reverse=True)
+        for run_id in keyed:
+            yield Run(self.root / run_id)
+
+    def get(self, run_id: str) -> Run:
+        """A run by id; hostile ids (paths, '..', symlinks leaving the registry) are refused."""
+        if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."} or "\0" in run_id:
+            raise UsageError(
+                f"{run_id!r} is not a run id",
+                hint="run ids look like quickstart_20261129-101500; see 'clusterrun status'",
+            )
+        path = self.root / run_id
+        if path.is_symlink() or (path.exists() and path.resolve().parent != self.root.resolve()):
+            raise UsageError(f"{run_id!r} leaves the run registry {self.root}", hint="use a run id")
+        if not (path / "manifest.json").is_file():
+            close = difflib.get_close_matches(run_id, self.ids(), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else "list runs with 'clusterrun status'"
+            raise RunNotFound(f"no run {run_id!r} in {self.root}", hint=hint)
+        return Run(path)
+
+
+def looks_like_run_id(text: str) -> bool:
+    return bool(_RUN_ID_RE.match(text))

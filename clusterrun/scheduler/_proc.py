@@ -1,0 +1,26 @@
+"""The one helper through which clusterrun runs SLURM's commands."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from clusterrun.errors import SchedulerUnavailable
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def run(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run a scheduler command, never through a shell; a missing or hanging command is 'unavailable'."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise SchedulerUnavailable(
+            f"'{argv[0]}' is not installed or not on PATH",
+            hint="run on a SLURM login node, or use --backend local",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise SchedulerUnavailable(
+            f"'{' '.join(argv[:2])}' did not answer within {timeout:.0f} s",
+            hint="the SLURM controller may be down or overloaded; try again later",
+        ) from None

@@ -1,0 +1,69 @@
+"""The local machine through submitit's LocalExecutor: the default when SLURM is absent."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import submitit
+from submitit.core.utils import pickle_load
+
+from clusterrun.errors import SchedulerError
+from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
+
+
+def _alive(pid: int) -> bool:
+    """A live, non-zombie submitit controller with this pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and b"submitit" in cmdline
+
+
+class LocalScheduler:
+    name = "local"
+
+    def render(self, spec: JobSpec) -> str:
+        return (
+            "# local backend: submitit's LocalExecutor runs, on this machine,\n"
+            f"# clusterrun.jobrun.run_job({spec.run_dir!r}) with a {spec.time_seconds} s time limit\n"
+        )
+
+    def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
+        executor = submitit.LocalExecutor(folder=spec.folder)
+        executor.update_parameters(timeout_min=spec.time_seconds / 60, gpus_per_node=spec.gpus)
+        try:
+            job = executor.submit(entry, spec.run_dir)
+        except OSError as exc:
+            raise SchedulerError(f"could not start the local job: {exc}") from None
+        return Submitted(job_id=str(job.job_id), script=self.render(spec))
+
+    def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
+        out: dict[str, JobStatus] = {}
+        for ref in refs:
+            if not ref.job_id.isdigit():
+                continue
+            if _alive(int(ref.job_id)):
+                out[ref.job_id] = JobStatus(ref.job_id, "running", raw_state="RUNNING", source="local")
+                continue
+            result = Path(ref.folder) / f"{ref.job_id}_0_result.pkl"
+            state, raw = "lost", "NO RESULT"
+            if result.exists():
+                try:
+                    outcome = pickle_load(result)[0]
+                except Exception:  # an unreadable pickle: the job's own record decides later
+                    outcome = "error"
+                state, raw = ("completed", "FINISHED") if outcome == "success" else ("failed", "ERROR")
+            out[ref.job_id] = JobStatus(ref.job_id, state, raw_state=raw, source="local")
+        return out
+
+    def cancel(self, refs: list[JobRef]) -> None:
+        for ref in refs:
+            if ref.job_id.isdigit() and _alive(int(ref.job_id)):
+                os.kill(int(ref.job_id), signal.SIGTERM)

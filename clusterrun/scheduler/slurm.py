@@ -1,0 +1,97 @@
+"""SLURM through submitit: render and submit with SlurmExecutor, poll with one batched sacct."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import submitit
+from submitit.core.utils import FailedJobError
+from submitit.slurm.slurm import _make_sbatch_string
+
+from clusterrun.errors import SchedulerError, SchedulerUnavailable
+from clusterrun.scheduler import _proc
+from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
+from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct, parse_squeue
+from clusterrun.templates import render_template
+
+
+def executor_parameters(spec: JobSpec) -> dict[str, Any]:
+    """SlurmExecutor parameters; memory and --chdir go verbatim through additional_parameters."""
+    params: dict[str, Any] = {
+        "job_name": spec.job_name,
+        "time": max(1, -(-spec.time_seconds // 60)),
+        "nodes": spec.nodes,
+        "cpus_per_task": spec.cpus_per_task,
+        "partition": spec.partition,
+        "account": spec.account,
+        "qos": spec.qos,
+        "gpus_per_node": spec.gpus or None,
+        "setup": render_template("slurm_setup.sh.j2", setup=list(spec.setup)).splitlines(),
+        "additional_parameters": {"mem": f"{spec.mem_mb}M", "chdir": spec.chdir},
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _submit_command(folder: str) -> str:
+    return " ".join([shlex.quote(sys.executable), "-u -m submitit.core._submit", shlex.quote(folder)])
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "sbatch failed without a message"
+
+
+class SlurmScheduler:
+    name = "slurm"
+
+    def render(self, spec: JobSpec) -> str:
+        return str(_make_sbatch_string(command=_submit_command(spec.folder), folder=spec.folder,
+                                       **executor_parameters(spec)))
+
+    def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
+        executor = submitit.SlurmExecutor(folder=spec.folder)
+        executor.update_parameters(**executor_parameters(spec))
+        captured = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(captured):
+                job = executor.submit(entry, spec.run_dir)
+        except FailedJobError as exc:
+            message = _first_line(str(exc) or captured.getvalue())
+            raise SchedulerError(
+                f"sbatch refused the job: {message}",
+                hint="check resources (partition, time, mem, gpus, account, qos) against 'sinfo' and "
+                "'scontrol show partition'",
+            ) from None
+        script = Path(job.paths.submission_file).read_text()
+        return Submitted(job_id=str(job.job_id), script=script)
+
+    def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
+        if not refs:
+            return {}
+        ids = ",".join(sorted({r.job_id for r in refs}))
+        result = _proc.run(["sacct", "-n", "-P", "-o", ",".join(SACCT_FIELDS), "-j", ids])
+        if result.returncode == 0:
+            return parse_sacct(result.stdout)
+        problem = _first_line(result.stderr)
+        fallback = _proc.run(["squeue", "-h", "-o", SQUEUE_FORMAT, "-j", ids])
+        if fallback.returncode == 0:
+            return parse_squeue(fallback.stdout)
+        if "Invalid job id" in fallback.stderr:  # every job has left the queue; accounting is off
+            return {}
+        raise SchedulerUnavailable(
+            f"SLURM did not answer: {problem}",
+            hint="showing the last known state; check 'sinfo' and that slurmctld/slurmdbd are running",
+        )
+
+    def cancel(self, refs: list[JobRef]) -> None:
+        if not refs:
+            return
+        result = _proc.run(["scancel", *sorted({r.job_id for r in refs})])
+        if result.returncode != 0:
+            raise SchedulerError(f"scancel failed: {_first_line(result.stderr)}")

@@ -1,0 +1,113 @@
+"""The smoke test: run the real command locally, from the snapshot, for a single batch.
+
+A failing smoke test stops the submission. A passing one is cached per (snapshot, resolved config), so
+submitting the same thing again skips it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from clusterrun.jsonio import read_json, write_json_atomic
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    ok: bool
+    returncode: int | None
+    seconds: float
+    peak_rss_mb: float
+    timed_out: bool
+    stdout_path: str
+    stderr_path: str
+    cached: bool = False
+    cached_from: str = ""  # the run whose smoke test this reuses
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        try:
+            text = Path(self.stderr_path).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
+    """Run `bash script` with stdout/stderr to files in `workdir`; kill its process group on timeout."""
+    stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
+    started = time.monotonic()
+    timed_out = False
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        process = subprocess.Popen(
+            ["bash", str(script)], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        )
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline and not timed_out:
+                timed_out = True
+                _kill_group(process.pid)
+                deadline = time.monotonic() + 3600  # now only wait for it to die
+            time.sleep(0.02)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    _kill_group(process.pid)  # stray children of the command
+    seconds = time.monotonic() - started
+    if timed_out:
+        with open(stderr_path, "a") as err_text:
+            err_text.write(f"\nclusterrun: smoke test killed after the {timeout:g} s timeout (smoke.timeout)\n")
+    return SmokeResult(
+        ok=process.returncode == 0 and not timed_out,
+        returncode=process.returncode,
+        seconds=round(seconds, 3),
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        timed_out=timed_out,
+        stdout_path=str(stdout_path),
+        stderr_path=str(stderr_path),
+    )
+
+
+def _kill_group(pgid: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.2)
+
+
+class SmokeCache:
+    """Passed smoke tests by key (snapshot id + resolved config hash), as JSON files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.json"
+
+    def get(self, key: str) -> SmokeResult | None:
+        path = self._path(key)
+        try:
+            data = read_json(path)
+            result = SmokeResult(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        return result if result.ok else None
+
+    def put(self, key: str, result: SmokeResult, run_id: str) -> None:
+        if not result.ok:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        record = result.as_record() | {"cached_from": run_id, "cached": False}
+        write_json_atomic(self._path(key), record)
