@@ -105,7 +105,9 @@ class Metrics(_Model):
             except re.error as exc:
                 raise ValueError(f"{name}: invalid regular expression: {exc}") from None
             if compiled.groups < 1:
-                raise ValueError(f"{name}: the pattern needs one group around the number, e.g. 'loss=([0-9.eE+-]+)'")
+                raise ValueError(
+                    f"{name}: the pattern needs one group around the number, e.g. 'loss=([0-9.eE+-]+)'"
+                )
         return value
 
 

@@ -15,9 +15,25 @@ from typing import Any
 
 #: Variables worth recording when set. Anything matching SECRET_NAME is redacted all the same.
 ALLOW = (
-    "PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV", "CONDA_PREFIX", "CUDA_VISIBLE_DEVICES",
-    "CUDA_HOME", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "LANG",
-    "LC_ALL", "USER", "HOME", "SHELL", "HOSTNAME", "TZ", "CUBLAS_WORKSPACE_CONFIG",
+    "PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_DEFAULT_ENV",
+    "CONDA_PREFIX",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "LD_LIBRARY_PATH",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PYTHONHASHSEED",
+    "LANG",
+    "LC_ALL",
+    "USER",
+    "HOME",
+    "SHELL",
+    "HOSTNAME",
+    "TZ",
+    "CUBLAS_WORKSPACE_CONFIG",
 )
 ALLOW_PREFIXES = ("SLURM_", "CLUSTERRUN_", "NCCL_", "TORCH_", "HF_", "WANDB_", "MLFLOW_")
 REDACTED = "<redacted>"
@@ -46,7 +62,10 @@ def _gpus() -> list[str]:
     try:
         result = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return []

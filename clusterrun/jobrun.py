@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from clusterrun.jsonio import append_jsonl, write_json_atomic
+from clusterrun.runs import now_iso
 
 
 class CommandFailed(RuntimeError):
@@ -23,8 +24,7 @@ class CommandFailed(RuntimeError):
 
 
 def _event(run_dir: Path, kind: str, **data: object) -> None:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    append_jsonl(run_dir / "events.jsonl", {"at": stamp, "event": kind, **data})
+    append_jsonl(run_dir / "events.jsonl", {"at": now_iso(), "event": kind, **data})
 
 
 def run_job(run_dir: str, script: str = "command.sh") -> int:

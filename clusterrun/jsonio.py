@@ -13,15 +13,23 @@ def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, default=str) + "\n"
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one, never half."""
+    if mode is None:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

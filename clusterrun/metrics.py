@@ -24,21 +24,20 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
     """Last value of every numeric key; a truncated final line (job killed mid-write) is skipped."""
     last: dict[str, float | int] = {}
     try:
-        handle = open(path, encoding="utf-8", errors="replace")
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return last
-    with handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            for key, value in record.items():
-                number = _number(value)
-                if number is not None:
-                    last[str(key)] = number
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for key, value in record.items():
+            number = _number(value)
+            if number is not None:
+                last[str(key)] = number
     return last
 
 

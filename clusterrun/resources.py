@@ -30,7 +30,7 @@ def parse_time_seconds(value: str | int) -> int:
         raise bad
     nums = [int(p) for p in parts]
     if dash:  # D-HH, D-HH:MM, D-HH:MM:SS
-        hours, minutes, seconds = (nums + [0, 0])[:3]
+        hours, minutes, seconds = [*nums, 0, 0][:3]
         limits = [("hours", hours, 23), ("minutes", minutes, 59), ("seconds", seconds, 59)]
     elif len(nums) == 3:  # HH:MM:SS
         hours, minutes, seconds = nums
@@ -50,7 +50,7 @@ def parse_time_seconds(value: str | int) -> int:
 
 def format_seconds(seconds: float) -> str:
     """Format seconds as SLURM's [D-]HH:MM:SS."""
-    total = max(0, int(round(seconds)))
+    total = max(0, round(seconds))
     days, rem = divmod(total, 86400)
     hours, rem = divmod(rem, 3600)
     minutes, secs = divmod(rem, 60)

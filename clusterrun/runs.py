@@ -49,7 +49,9 @@ class Run:
         try:
             data = read_json(self.manifest_path)
         except FileNotFoundError:
-            raise RunNotFound(f"run {self.id} has no manifest.json", hint="is this a clusterrun run?") from None
+            raise RunNotFound(
+                f"run {self.id} has no manifest.json", hint="is this a clusterrun run?"
+            ) from None
         except ValueError as exc:
             raise ClusterrunError(
                 f"run {self.id}: manifest.json is not valid JSON ({exc})",

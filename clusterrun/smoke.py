@@ -48,7 +48,11 @@ def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
     timed_out = False
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
-            ["bash", str(script)], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+            ["bash", str(script)],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         deadline = started + timeout
@@ -66,7 +70,9 @@ def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
     seconds = time.monotonic() - started
     if timed_out:
         with open(stderr_path, "a") as err_text:
-            err_text.write(f"\nclusterrun: smoke test killed after the {timeout:g} s timeout (smoke.timeout)\n")
+            err_text.write(
+                f"\nclusterrun: smoke test killed after the {timeout:g} s timeout (smoke.timeout)\n"
+            )
     return SmokeResult(
         ok=process.returncode == 0 and not timed_out,
         returncode=process.returncode,

@@ -76,7 +76,7 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
         if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - old patch releases; git archive output is trusted
-            tar.extractall(dest)  # noqa: S202
+            tar.extractall(dest)
 
 
 def _apply_patch(dest: Path, patch: str, ceiling: Path) -> None:

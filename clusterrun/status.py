@@ -39,9 +39,15 @@ class RunStatus:
 
     def as_record(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "name": self.name, "state": self.state, "job_id": self.job_id,
-            "backend": self.backend, "node": self.node, "elapsed_seconds": self.elapsed_seconds,
-            "metrics": self.metrics, "summary": self.summary,
+            "run_id": self.run_id,
+            "name": self.name,
+            "state": self.state,
+            "job_id": self.job_id,
+            "backend": self.backend,
+            "node": self.node,
+            "elapsed_seconds": self.elapsed_seconds,
+            "metrics": self.metrics,
+            "summary": self.summary,
         }
 
 
@@ -65,9 +71,15 @@ def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
         return None
     code = record.get("returncode")
     state = "completed" if code == 0 else "failed"
-    return JobStatus(job_id, state, raw_state="(from exit.json)", exit_code=code,
-                     elapsed_seconds=int(record.get("seconds", 0)), node=str(record.get("host", "")),
-                     source="exit.json")
+    return JobStatus(
+        job_id,
+        state,
+        raw_state="(from exit.json)",
+        exit_code=code,
+        elapsed_seconds=int(record.get("seconds", 0)),
+        node=str(record.get("host", "")),
+        source="exit.json",
+    )
 
 
 def refresh(
@@ -118,15 +130,24 @@ def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunS
         summaries.write(run, current)
         run.event("summary_collected", state=state)
     config = manifest.get("config", {}).get("metrics", {})
-    metrics = current["metrics"] if current else collect(run.path, config.get("file", "metrics.jsonl"),
-                                                         config.get("patterns", {}))
+    metrics = (
+        current["metrics"]
+        if current
+        else collect(run.path, config.get("file", "metrics.jsonl"), config.get("patterns", {}))
+    )
     elapsed = (current or {}).get("duration_seconds")
     if elapsed is None and status is not None:
         elapsed = status.elapsed_seconds
     return RunStatus(
-        run_id=run.id, name=str(manifest.get("name", "")), state=state, job_id=str(manifest.get("job_id") or ""),
-        backend=str(manifest.get("backend", "")), node=str(manifest.get("node", "")),
-        elapsed_seconds=elapsed, metrics=metrics, summary=current,
+        run_id=run.id,
+        name=str(manifest.get("name", "")),
+        state=state,
+        job_id=str(manifest.get("job_id") or ""),
+        backend=str(manifest.get("backend", "")),
+        node=str(manifest.get("node", "")),
+        elapsed_seconds=elapsed,
+        metrics=metrics,
+        summary=current,
     )
 
 

@@ -91,8 +91,14 @@ def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda 
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
     run = registry.create(spec.name)
     manifest = write_initial(
-        run, spec, git, snap, config_file=str(request.config), overrides=list(request.overrides),
-        argv=request.argv, backend=backend,
+        run,
+        spec,
+        git,
+        snap,
+        config_file=str(request.config),
+        overrides=list(request.overrides),
+        argv=request.argv,
+        backend=backend,
     )
     scheduler = get_scheduler(backend)
     job = _job_spec(run, spec, str(snap.path))
@@ -102,7 +108,9 @@ def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda 
     smoke: SmokeResult | None = None
     if request.skip_smoke_reason is not None:
         if not request.skip_smoke_reason.strip():
-            raise ClusterrunError("--skip-smoke needs a reason", hint='e.g. --skip-smoke "tested on a GPU node"')
+            raise ClusterrunError(
+                "--skip-smoke needs a reason", hint='e.g. --skip-smoke "tested on a GPU node"'
+            )
         manifest = run.update(smoke={"skipped": True, "reason": request.skip_smoke_reason})
         warnings.append(f"smoke test skipped: {request.skip_smoke_reason}")
     else:
@@ -113,7 +121,11 @@ def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda 
 
 
 def _smoke(
-    run: Run, spec: ExperimentSpec, snap: snapshot.Snapshot, git: gitstate.GitState, registry: Registry,
+    run: Run,
+    spec: ExperimentSpec,
+    snap: snapshot.Snapshot,
+    git: gitstate.GitState,
+    registry: Registry,
     notify: Notify,
 ) -> SmokeResult:
     cache = SmokeCache(registry.cache_dir / "smoke")

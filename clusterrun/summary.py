@@ -82,12 +82,18 @@ def basic_diagnosis(state: str, returncode: Any, tail: list[str], status: dict[s
     """A first diagnosis: the state, the exit code and the last error line of stderr."""
     evidence = next((line for line in reversed(tail) if line.strip()), "")
     if state == "timeout":
-        return {"category": "time_limit", "evidence": f"state TIMEOUT after {status.get('elapsed_seconds')} s",
-                "fix": "raise resources.time (e.g. resources.time=02:00:00) or checkpoint more often"}
+        return {
+            "category": "time_limit",
+            "evidence": f"state TIMEOUT after {status.get('elapsed_seconds')} s",
+            "fix": "raise resources.time (e.g. resources.time=02:00:00) or checkpoint more often",
+        }
     if state == "cancelled":
         who = status.get("cancelled_by")
-        return {"category": "cancelled", "evidence": f"cancelled{' by uid ' + who if who else ''}",
-                "fix": "resubmit if the cancellation was not intended"}
+        return {
+            "category": "cancelled",
+            "evidence": f"cancelled{' by uid ' + who if who else ''}",
+            "fix": "resubmit if the cancellation was not intended",
+        }
     return {
         "category": "unknown",
         "evidence": f"state {state}, exit code {returncode}" + (f": {evidence}" if evidence else ""),

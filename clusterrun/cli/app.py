@@ -37,8 +37,12 @@ def root(
     ctx: typer.Context,
     runs_dir: Annotated[
         Path | None,
-        typer.Option("--runs-dir", envvar="CLUSTERRUN_RUNS_DIR", help="Run registry (default: ./runs).",
-                     show_default=False),
+        typer.Option(
+            "--runs-dir",
+            envvar="CLUSTERRUN_RUNS_DIR",
+            help="Run registry (default: ./runs).",
+            show_default=False,
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")

@@ -30,8 +30,10 @@ def manifest_block(manifest: dict[str, Any]) -> str:
         smoke_line = f"skipped ({smoke.get('reason')})"
     elif smoke:
         verdict = "passed" if smoke.get("ok") else "FAILED"
-        smoke_line = f"{verdict} in {smoke.get('seconds', 0):.1f} s, peak {smoke.get('peak_rss_mb', 0):.0f} MB" + (
-            " (cached)" if smoke.get("cached") else "")
+        smoke_line = (
+            f"{verdict} in {smoke.get('seconds', 0):.2f} s, peak {smoke.get('peak_rss_mb', 0):.0f} MB"
+            + (" (cached)" if smoke.get("cached") else "")
+        )
     else:
         smoke_line = "not run"
     lines = [
@@ -51,7 +53,9 @@ def manifest_block(manifest: dict[str, Any]) -> str:
 
 
 def duration(seconds: Any) -> str:
-    return format_seconds(float(seconds)) if isinstance(seconds, int | float) else "-"
+    if not isinstance(seconds, int | float):
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 60 else format_seconds(float(seconds))
 
 
 def results_block(summary: dict[str, Any], run_dir: str) -> str:
@@ -72,15 +76,25 @@ def results_block(summary: dict[str, Any], run_dir: str) -> str:
         lines.append(f"Diagnosis: {diagnosis['category']}: {diagnosis['evidence']} -> {diagnosis['fix']}")
         lines.append(f"Next: {diagnosis['fix']}")
     else:
-        lines.append(f"Next: compare with a baseline, or reproduce it: clusterrun reproduce {summary.get('run_id')}")
+        lines.append(
+            f"Next: compare with a baseline, or reproduce it: clusterrun reproduce {summary.get('run_id')}"
+        )
     lines.append("==========================")
     return "\n".join(lines)
 
 
 def status_table(rows: list[dict[str, Any]]) -> str:
     table = [
-        [r["run_id"], r["state"].upper(), duration(r.get("elapsed_seconds")), r.get("job_id") or "-",
-         r.get("node") or "-", format_metrics(r.get("metrics") or {}) or "-"]
+        [
+            r["run_id"],
+            r["state"].upper(),
+            duration(r.get("elapsed_seconds")),
+            r.get("job_id") or "-",
+            r.get("node") or "-",
+            format_metrics(r.get("metrics") or {}) or "-",
+        ]
         for r in rows
     ]
-    return tabulate(table, headers=["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS"], tablefmt="simple")
+    return tabulate(
+        table, headers=["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS"], tablefmt="simple"
+    )

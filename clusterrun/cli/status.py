@@ -29,8 +29,10 @@ def _show(report: StatusReport, json_: bool, single: bool) -> None:
 
 def status(
     ctx: typer.Context,
-    run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to show (default: all, newest first).",
-                                                        show_default=False)] = None,
+    run_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Runs to show (default: all, newest first).", show_default=False),
+    ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until every run has ended.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     limit: Annotated[int, typer.Option(help="Show at most this many runs when none are named.")] = 20,
@@ -44,6 +46,7 @@ def status(
         _show(StatusReport([], [], 0), json_, single=False)
         return
     if watch:
+
         def show(report: StatusReport) -> None:
             if not json_:
                 typer.echo(f"\n--- {len(report.runs)} run(s), {sum(r.done for r in report.runs)} ended ---")

@@ -17,30 +17,53 @@ from clusterrun.status import wait
 
 def submit(
     ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="Experiment config (YAML), e.g. configs/examples/quickstart.yaml.",
-                                           show_default=False)],
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="Experiment config (YAML), e.g. configs/examples/quickstart.yaml.", show_default=False
+        ),
+    ],
     overrides: Annotated[
         list[str] | None,
-        typer.Argument(help="Overrides as KEY=VALUE, e.g. params.lr=0.01 resources.mem=8G seed=1. "
-                       "A new param needs a leading '+'.", show_default=False),
+        typer.Argument(
+            help="Overrides as KEY=VALUE, e.g. params.lr=0.01 resources.mem=8G seed=1. "
+            "A new param needs a leading '+'.",
+            show_default=False,
+        ),
     ] = None,
-    backend: Annotated[str, typer.Option(help="auto (SLURM when sbatch is found, else local), slurm or local.")]
-    = "auto",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Smoke-test and print the manifest and the "
-                                          "script; submit nothing.")] = False,
-    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Accept uncommitted changes: they are "
-                                              "saved as git.patch and applied to the snapshot.")] = False,
-    skip_smoke: Annotated[str | None, typer.Option("--skip-smoke", metavar="REASON",
-                                                   help="Skip the smoke test; the reason is recorded.")] = None,
+    backend: Annotated[
+        str, typer.Option(help="auto (SLURM when sbatch is found, else local), slurm or local.")
+    ] = "auto",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Smoke-test and print the manifest and the script; submit nothing."),
+    ] = False,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-dirty",
+            help="Accept uncommitted changes: they are saved as git.patch and applied to the snapshot.",
+        ),
+    ] = False,
+    skip_smoke: Annotated[
+        str | None,
+        typer.Option("--skip-smoke", metavar="REASON", help="Skip the smoke test; the reason is recorded."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    wait_: Annotated[bool, typer.Option("--wait", help="Wait for the run to end and print its results.")]
-    = False,
+    wait_: Annotated[
+        bool, typer.Option("--wait", help="Wait for the run to end and print its results.")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the manifest (and results) as JSON.")] = False,
 ) -> None:
     """Smoke-test an experiment locally, record everything about it, and submit it."""
     request = service.SubmitRequest(
-        config=config, overrides=list(overrides or []), backend=backend, dry_run=dry_run,
-        allow_dirty=allow_dirty, skip_smoke_reason=skip_smoke, argv=["clusterrun", *sys.argv[1:]],
+        config=config,
+        overrides=list(overrides or []),
+        backend=backend,
+        dry_run=dry_run,
+        allow_dirty=allow_dirty,
+        skip_smoke_reason=skip_smoke,
+        argv=["clusterrun", *sys.argv[1:]],
     )
     reg = registry(ctx)
     prepared = service.prepare(request, reg, notify=info)

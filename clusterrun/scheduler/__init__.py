@@ -21,7 +21,8 @@ def resolve_backend(name: str) -> str:
     if name == "slurm" and not shutil.which("sbatch"):
         raise SchedulerUnavailable(
             "--backend slurm, but 'sbatch' is not on PATH",
-            hint="run on a SLURM login node (or start one: scripts/local-slurm.sh up), or use --backend local",
+            hint="run on a SLURM login node (or start one: scripts/local-slurm.sh up), "
+            "or use --backend local",
         )
     return name
 

@@ -8,8 +8,18 @@ from typing import Any, Protocol
 
 #: Normalised states. Terminal ones end a run; anything unknown is treated as still going.
 TERMINAL = frozenset(
-    {"completed", "failed", "timeout", "cancelled", "out_of_memory", "node_fail", "preempted", "boot_fail",
-     "deadline", "lost"}
+    {
+        "completed",
+        "failed",
+        "timeout",
+        "cancelled",
+        "out_of_memory",
+        "node_fail",
+        "preempted",
+        "boot_fail",
+        "deadline",
+        "lost",
+    }
 )
 ACTIVE = frozenset({"pending", "running", "requeued", "suspended", "completing", "configuring", "unknown"})
 
@@ -84,5 +94,4 @@ class Scheduler(Protocol):
         """States of all given jobs in ONE scheduler query; jobs it does not know are left out."""
         ...
 
-    def cancel(self, refs: list[JobRef]) -> None:
-        ...
+    def cancel(self, refs: list[JobRef]) -> None: ...

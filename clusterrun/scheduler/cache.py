@@ -18,14 +18,18 @@ _STATUS_FIELDS = {f.name for f in fields(JobStatus)}
 def _load(path: Path) -> tuple[float, dict[str, JobStatus]]:
     try:
         data = read_json(path)
-        jobs = {k: JobStatus(**{f: v for f, v in rec.items() if f in _STATUS_FIELDS})
-                for k, rec in data["jobs"].items()}
+        jobs = {
+            k: JobStatus(**{f: v for f, v in rec.items() if f in _STATUS_FIELDS})
+            for k, rec in data["jobs"].items()
+        }
         return float(data["at"]), jobs
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return 0.0, {}
 
 
-def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float) -> dict[str, JobStatus]:
+def cached_poll(
+    scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float
+) -> dict[str, JobStatus]:
     """Answer from the cache when it is fresh and covers every job; else ONE scheduler query."""
     wanted = {r.job_id for r in refs}
     at, jobs = _load(cache_file)

@@ -38,7 +38,7 @@ _STATE_MAP = {
 
 
 def normalise_state(raw: str) -> tuple[str, str]:
-    """'CANCELLED by 1000' -> ('cancelled', '1000'); 'COMPLETING+' or flags -> first word; unknown -> unknown."""
+    """'CANCELLED by 1000' -> ('cancelled', '1000'); flags -> the first word; unknown words -> 'unknown'."""
     text = raw.strip()
     by = ""
     match = re.match(r"^(\S+)\s+by\s+(\S+)", text)
@@ -86,10 +86,17 @@ def parse_sacct(output: str) -> dict[str, JobStatus]:
         normal, by = normalise_state(state)
         code, sig = parse_exit_code(exit_code)
         jobs[base] = JobStatus(
-            job_id=base, state=normal, raw_state=state.strip(), exit_code=code, signal=sig,
-            elapsed_seconds=_int(elapsed), node="" if nodes in ("None assigned", "") else nodes,
-            start="" if start in ("Unknown", "None") else start, end="" if end in ("Unknown", "None") else end,
-            cancelled_by=by, source="sacct",
+            job_id=base,
+            state=normal,
+            raw_state=state.strip(),
+            exit_code=code,
+            signal=sig,
+            elapsed_seconds=_int(elapsed),
+            node="" if nodes in ("None assigned", "") else nodes,
+            start="" if start in ("Unknown", "None") else start,
+            end="" if end in ("Unknown", "None") else end,
+            cancelled_by=by,
+            source="sacct",
         )
     for base, value in rss.items():
         if base in jobs:
@@ -115,7 +122,12 @@ def parse_squeue(output: str) -> dict[str, JobStatus]:
         job_id, state, elapsed, nodes = parts[:4]
         normal, by = normalise_state(state)
         jobs[job_id] = JobStatus(
-            job_id=job_id, state=normal, raw_state=state, elapsed_seconds=_duration_seconds(elapsed),
-            node=nodes if not nodes.startswith("(") else "", cancelled_by=by, source="squeue",
+            job_id=job_id,
+            state=normal,
+            raw_state=state,
+            elapsed_seconds=_duration_seconds(elapsed),
+            node=nodes if not nodes.startswith("(") else "",
+            cancelled_by=by,
+            source="squeue",
         )
     return jobs

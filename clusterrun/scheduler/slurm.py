@@ -51,8 +51,11 @@ class SlurmScheduler:
     name = "slurm"
 
     def render(self, spec: JobSpec) -> str:
-        return str(_make_sbatch_string(command=_submit_command(spec.folder), folder=spec.folder,
-                                       **executor_parameters(spec)))
+        return str(
+            _make_sbatch_string(
+                command=_submit_command(spec.folder), folder=spec.folder, **executor_parameters(spec)
+            )
+        )
 
     def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
         executor = submitit.SlurmExecutor(folder=spec.folder)

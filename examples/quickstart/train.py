@@ -19,7 +19,7 @@ def make_data(n: int, rng: random.Random) -> list[tuple[list[float], float]]:
     data = []
     for _ in range(n):
         x = [rng.uniform(-1, 1) for _ in true_w]
-        y = sum(w * xi for w, xi in zip(true_w, x)) + true_b + rng.gauss(0, 0.1)
+        y = sum(w * xi for w, xi in zip(true_w, x, strict=True)) + true_b + rng.gauss(0, 0.1)
         data.append((x, y))
     return data
 
@@ -46,17 +46,20 @@ def main() -> None:
             batch = rng.sample(data, args.batch_size)
             grad_w, grad_b, loss = [0.0, 0.0, 0.0], 0.0, 0.0
             for x, y in batch:
-                err = sum(wi * xi for wi, xi in zip(w, x)) + b - y
+                err = sum(wi * xi for wi, xi in zip(w, x, strict=True)) + b - y
                 loss += err * err / len(batch)
                 for i, xi in enumerate(x):
                     grad_w[i] += 2 * err * xi / len(batch)
                 grad_b += 2 * err / len(batch)
-            w = [wi - args.lr * g for wi, g in zip(w, grad_w)]
+            w = [wi - args.lr * g for wi, g in zip(w, grad_w, strict=True)]
             b -= args.lr * grad_b
             if args.step_seconds:
                 time.sleep(args.step_seconds)
             print(f"step {step} loss={loss:.6f}", flush=True)
-            metrics.write(json.dumps({"step": step, "loss": round(loss, 8), "time": round(time.time() - started, 3)}) + "\n")
+            metrics.write(
+                json.dumps({"step": step, "loss": round(loss, 8), "time": round(time.time() - started, 3)})
+                + "\n"
+            )
             metrics.flush()
     (artifacts / "model.json").write_text(json.dumps({"w": w, "b": b}, indent=2) + "\n")
     print(f"done: final loss={loss:.6f} w={[round(v, 4) for v in w]} b={b:.4f}")

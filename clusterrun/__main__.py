@@ -1,0 +1,3 @@
+from clusterrun.cli.app import entry
+
+entry()
