@@ -11,6 +11,7 @@
 # The database password is generated at random on the first `up` and is kept only in the root-only
 # /etc/slurm/slurmdbd.conf (mode 600). The script never prints it.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 readonly PACKAGES=(slurm-wlm slurmdbd munge mariadb-server)
 readonly BASE_DIR="${CLUSTERRUN_SLURM_DIR:-/var/lib/clusterrun-slurm}"
@@ -199,7 +200,8 @@ render_slurm_conf() {
     cat <<EOF
 $CONF_MARKER for host $host; rewritten by 'up' when it changes.
 ClusterName=$CLUSTER
-SlurmctldHost=$host
+# Explicit loopback addresses: works even where the hostname does not resolve.
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -233,7 +235,7 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobCompType=jobcomp/none
 MailProg=/bin/true
-NodeName=$host CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 }

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
+        # with standalone_mode=False, click returns typer.Exit's code instead of raising it
+        code = command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
     except ClusterrunError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         typer.echo("hint: set CLUSTERRUN_DEBUG=1 for the traceback, and please report it", err=True)
         return int(ExitStatus.FAILURE)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:

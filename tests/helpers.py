@@ -1,0 +1,67 @@
+"""Shared helpers for the tests: a real git project, and the CLI run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+GIT_ID = ["-c", "user.email=test@example.com", "-c", "user.name=clusterrun-test"]
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *GIT_ID, *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return result.stdout
+
+
+def make_project(root: Path, extra_files: dict[str, str] | None = None) -> Path:
+    """A git repository holding the quickstart example and its config, committed."""
+    (root / "examples" / "quickstart").mkdir(parents=True)
+    (root / "configs").mkdir()
+    shutil.copy(REPO / "examples" / "quickstart" / "train.py", root / "examples" / "quickstart" / "train.py")
+    shutil.copy(REPO / "configs" / "examples" / "quickstart.yaml", root / "configs" / "quickstart.yaml")
+    for rel, text in (extra_files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m clusterrun ARGS` in `cwd` (stdin closed, as in CI)."""
+    full_env = dict(os.environ)
+    full_env.pop("CLUSTERRUN_RUNS_DIR", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "clusterrun", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def only_run(project: Path) -> Path:
+    runs = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def manifest(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "manifest.json").read_text())
+    return data
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    """clusterrun's own traceback starts a line; a user's, quoted by clusterrun, is indented."""
+    for text in (result.stderr, result.stdout):
+        assert not re.search(r"^Traceback", text, re.M), text
+        assert "internal error" not in text, text

@@ -1,0 +1,209 @@
+"""End to end on the local backend (submitit's LocalExecutor), with real git and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli, git, make_project, manifest, no_traceback, only_run
+
+RUN_FILES = ["manifest.json", "config.yaml", "command.sh", "sbatch.sh", "env.json", "events.jsonl",
+             "stdout.log", "stderr.log", "metrics.jsonl", "summary.json", "exit.json"]
+
+
+def test_quickstart_submit_wait_status(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--wait"], project)
+    assert result.returncode == 0, result.stderr
+    assert "=== EXPERIMENT MANIFEST ===" in result.stdout
+    assert "=== EXPERIMENT RESULTS ===" in result.stdout and "Status: SUCCESS" in result.stdout
+    run = only_run(project)
+    for name in RUN_FILES:
+        assert (run / name).is_file(), name
+    data = manifest(run)
+    head = git(project, "rev-parse", "HEAD").strip()
+    assert data["git"]["commit"] == head and data["git"]["dirty"] is False
+    assert data["seed"] == 42 and data["config"]["seed"] == 42
+    assert data["state"] == "completed" and data["backend"] == "local" and data["job_id"]
+    assert [h["state"] for h in data["state_history"]][:3] == ["created", "smoke_passed", "submitting"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["success"] is True and summary["exit_code"] == 0
+    assert summary["metrics"]["step"] == 200 and summary["metrics"]["loss"] < 0.05
+    assert summary["metrics"]["final_loss"] == pytest.approx(summary["metrics"]["loss"], abs=1e-6)
+    assert summary["artifacts"] == ["artifacts/model.json"]
+    assert "loss=" in (run / "stdout.log").read_text()
+    assert (run / "smoke" / "stdout.log").read_text().count("step ") == 1  # one batch only
+    # the registry never makes the tree dirty: a second submit is accepted straight away
+    assert git(project, "status", "--porcelain") == ""
+    status = cli(["status", "--json"], project)
+    rows = json.loads(status.stdout)["runs"]
+    assert [r["state"] for r in rows] == ["completed"]
+    table = cli(["status"], project)
+    assert data["run_id"] in table.stdout and "COMPLETED" in table.stdout
+
+
+def test_second_submit_reuses_snapshot_and_smoke(project: Path) -> None:
+    first = cli(["submit", "configs/quickstart.yaml", "--backend", "local"], project)
+    assert first.returncode == 0, first.stderr
+    second = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--json"], project)
+    assert second.returncode == 0, second.stderr
+    data = json.loads(second.stdout)
+    assert data["snapshot"]["reused"] is True
+    assert data["smoke"]["cached"] is True and data["smoke"]["cached_from"]
+    assert "passed before" in second.stderr
+    changed = cli(["submit", "configs/quickstart.yaml", "params.lr=0.05", "--backend", "local", "--json"], project)
+    assert json.loads(changed.stdout)["smoke"]["cached"] is False  # another config: smoke-tested again
+    cli(["status", "--watch"], project, timeout=120)
+
+
+def test_later_edits_never_reach_the_queued_job(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--json",
+                  "params.steps=50", "--skip-smoke", "tested just before"], project)
+    assert result.returncode == 0, result.stderr
+    run = Path(json.loads(result.stdout)["run_dir"])
+    assert json.loads(result.stdout)["smoke"] == {"reason": "tested just before", "skipped": True}
+    (project / "examples" / "quickstart" / "train.py").write_text("raise SystemExit('edited')\n")
+    done = cli(["status", "--watch", run.name], project, timeout=120)
+    assert done.returncode == 0
+    assert manifest(run)["state"] == "completed"
+    snapshot = Path(manifest(run)["snapshot"]["path"])
+    assert "edited" not in (snapshot / "examples" / "quickstart" / "train.py").read_text()
+
+
+def test_dirty_tree_refused_then_allowed_with_patch(project: Path) -> None:
+    script = project / "examples" / "quickstart" / "train.py"
+    script.write_text(script.read_text().replace('print(f"done:', 'print("PATCHED")\n    print(f"done:'))
+    refused = cli(["submit", "configs/quickstart.yaml", "--backend", "local"], project)
+    assert refused.returncode == 3
+    assert "uncommitted changes" in refused.stderr and "examples/quickstart/train.py" in refused.stderr
+    assert "--allow-dirty" in refused.stderr
+    no_traceback(refused)
+    assert not (project / "runs").exists() or not any((project / "runs").glob("quickstart_*"))
+    allowed = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--allow-dirty", "--wait"], project)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "warning: uncommitted changes" in allowed.stderr
+    run = only_run(project)
+    data = manifest(run)
+    assert data["git"]["dirty"] is True and data["git"]["patch_file"] == "git.patch"
+    assert "PATCHED" in (run / "git.patch").read_text()
+    assert "PATCHED" in (run / "stdout.log").read_text()  # the job ran the patched snapshot
+
+
+def test_smoke_failure_submits_nothing(project: Path) -> None:
+    (project / "configs" / "broken.yaml").write_text(
+        "name: broken\ncommand: python -c 'import no_such_module_xyz'\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "broken config")
+    result = cli(["submit", "configs/broken.yaml", "--backend", "local"], project)
+    assert result.returncode == 1
+    assert "smoke test FAILED" in result.stderr and "No module named 'no_such_module_xyz'" in result.stderr
+    no_traceback(result)
+    run = only_run(project)
+    data = manifest(run)
+    assert data["state"] == "smoke_failed" and data["job_id"] is None
+    assert not (run / "scheduler").exists()
+    assert "no_such_module_xyz" in (run / "smoke" / "stderr.log").read_text()
+
+
+def test_smoke_timeout_is_a_failure(project: Path) -> None:
+    (project / "configs" / "slow.yaml").write_text(
+        "name: slow\ncommand: python -c 'import time; time.sleep(60)'\nsmoke: {timeout: 1}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "slow config")
+    result = cli(["submit", "configs/slow.yaml", "--backend", "local"], project, timeout=60)
+    assert result.returncode == 1 and "timed out" in result.stderr
+    smoke = manifest(only_run(project))["smoke"]
+    assert smoke["timed_out"] is True and smoke["seconds"] < 10
+
+
+def test_dry_run_submits_nothing(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 0, result.stderr
+    run = only_run(project)
+    assert manifest(run)["state"] == "dry_run" and manifest(run)["job_id"] is None
+    assert "=== EXPERIMENT MANIFEST ===" in result.stdout and "dry run" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("name: x\ncommand: [unclosed\n", "malformed YAML"),
+        ("name: x\ncommand: python t.py\nresources: {mem: lots}\n", "resources.mem"),
+        ("name: x\ncommand: python t.py\nresources: {time: '99:99'}\n", "resources.time"),
+        ("name: x\ncommand: python t.py\nresourcez: {}\n", "unknown key 'resourcez'"),
+        ("name: x\ncommand: python t.py {lr}\n", "no param 'lr'"),
+        ("name: x\ncommand: python t.py\nresources: {nodes: two}\n", "resources.nodes"),
+    ],
+)
+def test_bad_configs_exit_2_with_one_line(project: Path, content: str, needle: str) -> None:
+    (project / "configs" / "bad.yaml").write_text(content)
+    result = cli(["submit", "configs/bad.yaml", "--backend", "local"], project)
+    assert result.returncode == 2, result.stderr
+    no_traceback(result)
+    error_lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(error_lines) == 1 and needle in error_lines[0] and "bad.yaml" in error_lines[0]
+    assert any(ln.startswith("hint:") for ln in result.stderr.splitlines())
+    assert not (project / "runs").exists() or not any((project / "runs").glob("x_*"))
+
+
+def test_bad_inputs_get_a_cause_and_a_hint(project: Path, tmp_path: Path) -> None:
+    cases = [
+        (["submit", "configs/missing.yaml"], 2, "does not exist"),
+        (["submit", "configs/quickstart.yaml", "params.lrr=1", "--backend", "local"], 2, "+params.lrr=1"),
+        (["submit", "configs/quickstart.yaml", "nonsense", "--backend", "local"], 2, "KEY=VALUE"),
+        (["submit", "configs/quickstart.yaml", "--backend", "mars"], 2, "unknown backend"),
+        (["status", "nope_20260101-000000"], 2, "no run"),
+        (["status", "../../etc"], 2, "not a run id"),
+    ]
+    for args, code, needle in cases:
+        result = cli(args, project)
+        assert result.returncode == code, (args, result.stderr)
+        assert needle in result.stderr, (args, result.stderr)
+        no_traceback(result)
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    shutil.copy(project / "configs" / "quickstart.yaml", outside / "q.yaml")
+    result = cli(["submit", "q.yaml", "--backend", "local"], outside)
+    assert result.returncode == 3 and "not inside a git repository" in result.stderr
+    no_traceback(result)
+
+
+def test_unknown_run_id_suggests_close_ones(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--json", "--dry-run"], project)
+    run_id = json.loads(result.stdout)["run_id"]
+    typo = run_id[:-1] + ("0" if run_id[-1] != "0" else "1")
+    missing = cli(["status", typo], project)
+    assert missing.returncode == 2 and run_id in missing.stderr
+
+
+def test_auto_backend_is_local_without_slurm_on_path(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ["python", "python3", "git", "bash", "mkdir", "env", "hostname", "date", "cat", "rm"]:
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    assert shutil.which("sbatch", path=str(bin_dir)) is None
+    result = cli(["submit", "configs/quickstart.yaml", "--wait", "--json"], project,
+                 env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["backend"] == "local" and data["summary"]["success"] is True
+
+
+def test_secrets_never_reach_the_record(project: Path) -> None:
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    env = {"HF_TOKEN": secret, "WANDB_API_KEY": secret, "CLUSTERRUN_NOTE": f"https://me:{secret}@host"}
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run"], project, env=env)
+    assert result.returncode == 0, result.stderr
+    run = only_run(project)
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+    assert os.environ.get("HF_TOKEN") != secret
