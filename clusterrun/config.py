@@ -20,11 +20,39 @@ from clusterrun.resources import format_mem_mb, format_seconds, parse_mem_mb, pa
 DEFAULT_SEED = 42
 #: Placeholders the command template may use besides the params.
 BUILTIN_PLACEHOLDERS = ("seed", "run_dir")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_NAME_RE = re.compile(r"(TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.I)
 
 Scalar = str | int | float | bool | None
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 scalars: `10:00` stays a string (not 600), `1e-3` is a float,
+    and only true/false are booleans (not yes/no/on/off)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag.rsplit(":", 1)[-1] not in ("int", "float", "bool")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12Loader)
 
 
 def _no_newline(value: str, what: str) -> str:
@@ -81,6 +109,14 @@ class Smoke(_Model):
     params: dict[str, Scalar] = Field(default_factory=dict)
     timeout: int = Field(300, ge=1, le=24 * 3600)
 
+    @field_validator("params")
+    @classmethod
+    def _single_line(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, val in value.items():
+            if isinstance(val, str):
+                _no_newline(val, f"smoke param {key}")
+        return value
+
 
 class Metrics(_Model):
     """Where metrics come from: a JSON-lines file the job writes, and regexes over its stdout."""
@@ -128,7 +164,7 @@ class ExperimentSpec(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
+        if not _NAME_RE.fullmatch(value):
             raise ValueError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         return value
 
@@ -163,7 +199,7 @@ class ExperimentSpec(_Model):
             raise ValueError("give a mapping of variable names to values")
         out: dict[str, str] = {}
         for key, val in value.items():
-            if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
+            if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
             if _SECRET_NAME_RE.search(key):
                 raise ValueError(
@@ -250,7 +286,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
             hint="pass a YAML file, e.g. configs/examples/quickstart.yaml",
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(
@@ -282,7 +318,7 @@ def parse_override(text: str) -> tuple[list[str], bool, Any]:
         )
     _no_newline_override(text)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, dict | list) and raw.strip()[:1] not in "[{":

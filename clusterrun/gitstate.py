@@ -57,9 +57,8 @@ def capture(path: Path) -> GitState:
             hint="commit your code first: git add -A && git commit -m 'first version'",
         ) from None
     branch = "(detached)" if repo.head.is_detached else repo.active_branch.name
-    changed = {d.a_path or d.b_path for d in repo.index.diff(None)}  # unstaged
-    changed |= {d.a_path or d.b_path for d in repo.index.diff("HEAD")}  # staged
-    dirty = tuple(sorted(p for p in changed if p))
+    # the working tree against HEAD, staged or not: exactly what the patch will carry
+    dirty = tuple(sorted(p for p in repo.git.diff("HEAD", "--name-only").splitlines() if p))
     untracked = tuple(sorted(repo.untracked_files))
     patch = repo.git.diff("HEAD", "--binary") + "\n" if dirty else ""
     return GitState(

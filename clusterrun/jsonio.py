@@ -13,16 +13,19 @@ def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, default=str) + "\n"
 
 
-def _umask() -> int:
-    current = os.umask(0)
+def _read_umask() -> int:
+    current = os.umask(0o022)
     os.umask(current)
     return current
+
+
+_UMASK = _read_umask()  # read once at import, so no thread ever sees a changed umask later
 
 
 def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Replace `path` with `text` in one step: readers see the old file or the new one, never half."""
     if mode is None:
-        mode = 0o666 & ~_umask()
+        mode = 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -8,7 +8,7 @@ import re
 TIME_FORMATS = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 30, 02:00:00, 1-12:00:00)"
 MEM_FORMATS = "a number with an optional unit K, M, G or T (e.g. 500M, 4G, 1.5G; no unit means MB)"
 
-_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:B|iB)?\s*$", re.IGNORECASE)
+_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?)?\s*$", re.IGNORECASE)
 _MEM_FACTOR_MB = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
 
 
@@ -70,7 +70,7 @@ def parse_mem_mb(value: str | int | float) -> int:
     match = _MEM_RE.match(str(value))
     if not match:
         raise ValueError(f"{value!r} is not a memory size; use {MEM_FORMATS}")
-    amount = float(match.group(1)) * _MEM_FACTOR_MB[match.group(2).upper()]
+    amount = float(match.group(1)) * _MEM_FACTOR_MB[(match.group(2) or "").upper()]
     mb = math.ceil(amount)
     if mb <= 0:
         raise ValueError(f"memory must be positive, got {value!r}")

@@ -69,14 +69,16 @@ class Run:
         """Re-write the manifest with new fields (atomically); a state change is also an event."""
         manifest = self.manifest()
         manifest.update(fields)
-        if state is not None and state != manifest.get("state"):
+        changed = state is not None and state != manifest.get("state")
+        if changed:
             manifest["state"] = state
             entry = {"state": state, "at": now_iso()}
             if note:
                 entry["note"] = note
             manifest.setdefault("state_history", []).append(entry)
-            self.event("state", state=state, note=note)
         self.write_manifest(manifest)
+        if changed:  # the event follows the record, never the other way round
+            self.event("state", state=state, note=note)
         return manifest
 
     def event(self, kind: str, **data: Any) -> None:
@@ -132,7 +134,7 @@ class Registry:
 
     def runs(self) -> Iterator[Run]:
         """All runs, newest first (ids carry the creation time after the name)."""
-        keyed = sorted(self.ids(), key=lambda i: (i.rsplit("_", 1)[-1], i), reverse=True)
+        keyed = sorted(self.ids(), key=_creation_key, reverse=True)
         for run_id in keyed:
             yield Run(self.root / run_id)
 
@@ -151,6 +153,14 @@ class Registry:
             hint = f"did you mean {', '.join(close)}?" if close else "list runs with 'clusterrun status'"
             raise RunNotFound(f"no run {run_id!r} in {self.root}", hint=hint)
         return Run(path)
+
+
+def _creation_key(run_id: str) -> tuple[str, int, str]:
+    """`name_YYYYmmdd-HHMMSS-n` -> (stamp, n, id): numeric suffixes, so -10 is newer than -9."""
+    stamp = run_id.rsplit("_", 1)[-1]
+    parts = stamp.split("-")
+    suffix = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    return ("-".join(parts[:2]), suffix, run_id)
 
 
 def looks_like_run_id(text: str) -> bool:

@@ -73,8 +73,9 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
         raise GitError(f"cannot archive commit {commit[:12]}: {exc.stderr.strip()}") from None
     buffer.seek(0)
     with tarfile.open(fileobj=buffer) as tar:
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
-            tar.extractall(dest, filter="data")
+        if hasattr(tarfile, "tar_filter"):  # Python >= 3.10.12 / 3.11.4
+            # 'tar', not 'data': committed symlinks such as data -> /scratch/datasets must survive
+            tar.extractall(dest, filter="tar")
         else:  # pragma: no cover - old patch releases; git archive output is trusted
             tar.extractall(dest)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,15 @@ from clusterrun.scheduler.cache import cached_poll
 
 #: States of our own, before or instead of the scheduler's.
 PRE_STATES = frozenset({"created", "smoke_passed", "smoke_failed", "dry_run", "submitting", "submit_failed"})
-POLL_MAX_AGE = 2.0
+POLL_MAX_AGE = 2.0  # seconds a poll answer is shared with other invocations
+POLL_MAX_AGE_ENV = "CLUSTERRUN_POLL_MAX_AGE"
+
+
+def _poll_max_age() -> float:
+    try:
+        return max(0.0, float(os.environ.get(POLL_MAX_AGE_ENV, POLL_MAX_AGE)))
+    except ValueError:
+        return POLL_MAX_AGE
 
 
 @dataclass
@@ -86,10 +95,11 @@ def refresh(
     registry: Registry,
     run_ids: list[str] | None = None,
     scheduler_for: Callable[[str], Scheduler] = get_scheduler,
-    max_age: float = POLL_MAX_AGE,
+    max_age: float | None = None,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler."""
     runs = [registry.get(i) for i in run_ids] if run_ids else list(registry.runs())
+    max_age = _poll_max_age() if max_age is None else max_age
     manifests = {run.id: run.manifest() for run in runs}
     warnings: list[str] = []
     queries = 0

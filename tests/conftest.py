@@ -20,8 +20,9 @@ def _slurm_ready() -> str:
         return "SLURM commands are not installed"
     try:
         sinfo = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
-        sacct = subprocess.run(["sacct", "-n", "-X", "-S", "now-1hour"], capture_output=True, text=True,
-                               timeout=30)
+        sacct = subprocess.run(
+            ["sacct", "-n", "-X", "-S", "now-1hour"], capture_output=True, text=True, timeout=30
+        )
     except subprocess.TimeoutExpired:
         return "the SLURM controller does not answer"
     if sinfo.returncode != 0 or not sinfo.stdout.strip():

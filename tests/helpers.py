@@ -44,8 +44,13 @@ def cli(
     full_env.pop("CLUSTERRUN_RUNS_DIR", None)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "clusterrun", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "clusterrun", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 

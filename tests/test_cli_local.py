@@ -11,8 +11,19 @@ import pytest
 
 from tests.helpers import cli, git, make_project, manifest, no_traceback, only_run
 
-RUN_FILES = ["manifest.json", "config.yaml", "command.sh", "sbatch.sh", "env.json", "events.jsonl",
-             "stdout.log", "stderr.log", "metrics.jsonl", "summary.json", "exit.json"]
+RUN_FILES = [
+    "manifest.json",
+    "config.yaml",
+    "command.sh",
+    "sbatch.sh",
+    "env.json",
+    "events.jsonl",
+    "stdout.log",
+    "stderr.log",
+    "metrics.jsonl",
+    "summary.json",
+    "exit.json",
+]
 
 
 def test_quickstart_submit_wait_status(project: Path) -> None:
@@ -54,14 +65,27 @@ def test_second_submit_reuses_snapshot_and_smoke(project: Path) -> None:
     assert data["snapshot"]["reused"] is True
     assert data["smoke"]["cached"] is True and data["smoke"]["cached_from"]
     assert "passed before" in second.stderr
-    changed = cli(["submit", "configs/quickstart.yaml", "params.lr=0.05", "--backend", "local", "--json"], project)
+    changed = cli(
+        ["submit", "configs/quickstart.yaml", "params.lr=0.05", "--backend", "local", "--json"], project
+    )
     assert json.loads(changed.stdout)["smoke"]["cached"] is False  # another config: smoke-tested again
     cli(["status", "--watch"], project, timeout=120)
 
 
 def test_later_edits_never_reach_the_queued_job(project: Path) -> None:
-    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--json",
-                  "params.steps=50", "--skip-smoke", "tested just before"], project)
+    result = cli(
+        [
+            "submit",
+            "configs/quickstart.yaml",
+            "--backend",
+            "local",
+            "--json",
+            "params.steps=50",
+            "--skip-smoke",
+            "tested just before",
+        ],
+        project,
+    )
     assert result.returncode == 0, result.stderr
     run = Path(json.loads(result.stdout)["run_dir"])
     assert json.loads(result.stdout)["smoke"] == {"reason": "tested just before", "skipped": True}
@@ -82,7 +106,9 @@ def test_dirty_tree_refused_then_allowed_with_patch(project: Path) -> None:
     assert "--allow-dirty" in refused.stderr
     no_traceback(refused)
     assert not (project / "runs").exists() or not any((project / "runs").glob("quickstart_*"))
-    allowed = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--allow-dirty", "--wait"], project)
+    allowed = cli(
+        ["submit", "configs/quickstart.yaml", "--backend", "local", "--allow-dirty", "--wait"], project
+    )
     assert allowed.returncode == 0, allowed.stderr
     assert "warning: uncommitted changes" in allowed.stderr
     run = only_run(project)
@@ -190,8 +216,9 @@ def test_auto_backend_is_local_without_slurm_on_path(tmp_path: Path) -> None:
         if found:
             (bin_dir / tool).symlink_to(found)
     assert shutil.which("sbatch", path=str(bin_dir)) is None
-    result = cli(["submit", "configs/quickstart.yaml", "--wait", "--json"], project,
-                 env={"PATH": str(bin_dir)})
+    result = cli(
+        ["submit", "configs/quickstart.yaml", "--wait", "--json"], project, env={"PATH": str(bin_dir)}
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["backend"] == "local" and data["summary"]["success"] is True

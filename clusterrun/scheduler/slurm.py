@@ -66,6 +66,11 @@ class SlurmScheduler:
                 job = executor.submit(entry, spec.run_dir)
         except FailedJobError as exc:
             message = _first_line(str(exc) or captured.getvalue())
+            if "Unable to contact slurm controller" in message:
+                raise SchedulerUnavailable(
+                    f"the SLURM controller does not answer: {message}",
+                    hint="check 'sinfo' and that slurmctld is running, then submit again",
+                ) from None
             raise SchedulerError(
                 f"sbatch refused the job: {message}",
                 hint="check resources (partition, time, mem, gpus, account, qos) against 'sinfo' and "

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a developer's: install, start the local SLURM cluster,
+# lint, type-check, test. `.ci/run` calls exactly this (with CI=true, where SLURM tests must run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "test.sh: $*"; }
+
+PYTHON=${PYTHON:-python3}
+say "installing clusterrun and its test tools"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: ' || true
+"$PYTHON" -c 'import clusterrun, pytest' # fail here, clearly, if the install did not work
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "starting the local SLURM cluster"
+    bash scripts/local-slurm.sh up
+elif [ "${CI:-}" = true ]; then
+    echo "test.sh: CI needs root and apt-get to start the SLURM cluster" >&2
+    exit 1
+else
+    say "not root: tests that need SLURM run only if a cluster is already up, else they are skipped"
+fi
+
+say "ruff"
+"$PYTHON" -m ruff check .
+"$PYTHON" -m ruff format --check .
+say "mypy"
+"$PYTHON" -m mypy
+say "pytest"
+exec "$PYTHON" -m pytest "$@"

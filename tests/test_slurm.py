@@ -1,0 +1,149 @@
+"""Against the real local SLURM cluster (scripts/local-slurm.sh up): submit, sacct, batched polling."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli, git, manifest, no_traceback, only_run
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
+
+
+def sacct_rows(*args: str) -> list[list[str]]:
+    out = subprocess.run(["sacct", "-n", "-P", *args], capture_output=True, text=True, check=True).stdout
+    return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+def sacct_state(job_id: str, timeout: float = 30) -> str:
+    """Accounting may lag the job's end by a moment."""
+    deadline = time.time() + timeout
+    state = ""
+    while time.time() < deadline:
+        rows = sacct_rows("-X", "-o", "JobID,State", "-j", job_id)
+        state = rows[0][1] if rows else ""
+        if state and state not in ("PENDING", "RUNNING", "COMPLETING"):
+            return state
+        time.sleep(1)
+    return state
+
+
+def test_quickstart_on_slurm_completes_with_metrics(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "slurm", "--wait"], project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    run = only_run(project)
+    data = manifest(run)
+    assert data["backend"] == "slurm" and data["state"] == "completed"
+    assert sacct_state(data["job_id"]) == "COMPLETED"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["success"] and summary["metrics"]["step"] == 200 and summary["metrics"]["loss"] < 0.05
+    assert summary["node"]
+    script = (run / "sbatch.sh").read_text()
+    assert f"#SBATCH --chdir={data['snapshot']['path']}" in script
+    assert "#SBATCH --mem=500M" in script and "#SBATCH --time=5" in script
+    assert "step 200 loss=" in (run / "stdout.log").read_text()
+    assert "step " not in (run / "stderr.log").read_text()  # stdout and stderr are separate
+
+
+def test_setup_lines_and_env_reach_the_job(project: Path) -> None:
+    (project / "configs" / "env.yaml").write_text(
+        "name: envcheck\n"
+        "command: python -c \"import os; print('SEED', os.environ['CLUSTERRUN_SEED'], "
+        "os.environ['PYTHONHASHSEED'], os.environ['GREETING'], os.environ['FROM_SETUP'])\"\n"
+        "seed: 7\n"
+        'env: {GREETING: "hello world; $(touch /tmp/clusterrun-pwned)"}\n'
+        "setup: ['export FROM_SETUP=yes']\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "env config")
+    result = cli(["submit", "configs/env.yaml", "--backend", "slurm", "--wait"], project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    run = only_run(project)
+    assert "SEED 7 7 hello world; $(touch /tmp/clusterrun-pwned) yes" in (run / "stdout.log").read_text()
+    assert "export FROM_SETUP=yes" in (run / "sbatch.sh").read_text()
+    assert not Path("/tmp/clusterrun-pwned").exists()
+
+
+def test_smoke_failure_sends_nothing_to_slurm(project: Path) -> None:
+    name = f"broken{os.getpid()}{int(time.time())}"
+    (project / "configs" / "broken.yaml").write_text(
+        f"name: {name}\ncommand: python -c 'raise SystemExit(3)'\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "broken")
+    result = cli(["submit", "configs/broken.yaml", "--backend", "slurm"], project)
+    assert result.returncode == 1 and "smoke test FAILED (exited with code 3)" in result.stderr
+    no_traceback(result)
+    assert manifest(only_run(project))["job_id"] is None
+    time.sleep(1)
+    assert sacct_rows("-X", "-S", "now-1hour", "--name", f"clusterrun:{name}", "-o", "JobID") == []
+
+
+def test_refused_by_sbatch_is_a_clear_error(project: Path) -> None:
+    result = cli(
+        ["submit", "configs/quickstart.yaml", "--backend", "slurm", "resources.partition=nope"], project
+    )
+    assert result.returncode == 3, result.stderr
+    assert "sbatch refused the job" in result.stderr and "partition" in result.stderr
+    no_traceback(result)
+    data = manifest(only_run(project))
+    assert data["state"] == "submit_failed" and data["job_id"] is None
+
+
+def _counting_shims(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """sacct/squeue wrappers that log each call, then run the real command."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    log = tmp_path / "calls.log"
+    for tool in ("sacct", "squeue"):
+        real = shutil.which(tool)
+        assert real
+        (shims / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\nexec {real} "$@"\n')
+        (shims / tool).chmod(0o755)
+    return {"PATH": f"{shims}:{os.environ['PATH']}"}, log
+
+
+def _calls(log: Path, tool: str) -> int:
+    return sum(1 for line in log.read_text().splitlines() if line.startswith(tool)) if log.exists() else 0
+
+
+def test_status_polls_all_runs_with_one_sacct(project: Path, tmp_path: Path) -> None:
+    run_ids = []
+    for lr in ("0.1", "0.05", "0.02"):
+        result = cli(
+            [
+                "submit",
+                "configs/quickstart.yaml",
+                "--backend",
+                "slurm",
+                "--json",
+                f"params.lr={lr}",
+                "params.steps=100",
+            ],
+            project,
+        )
+        assert result.returncode == 0, result.stderr
+        run_ids.append(json.loads(result.stdout)["run_id"])
+    env, log = _counting_shims(tmp_path)
+    env["CLUSTERRUN_POLL_MAX_AGE"] = "0"
+    first = cli(["status", "--json"], project, env=env)
+    assert first.returncode == 0, first.stderr
+    assert _calls(log, "sacct") == 1 and _calls(log, "squeue") == 0
+    assert sorted(r["run_id"] for r in json.loads(first.stdout)["runs"]) == sorted(run_ids)
+    watched = cli(["status", "--watch"], project, env=env, timeout=300)
+    assert watched.returncode == 0, watched.stderr
+    refreshes = watched.stdout.count("run(s),")
+    assert _calls(log, "sacct") == 1 + refreshes  # one query per refresh, whatever the number of runs
+    for run_id in run_ids:
+        assert manifest(project / "runs" / run_id)["state"] == "completed"
+    # a fresh answer is shared: another invocation within max-age asks the scheduler nothing
+    env["CLUSTERRUN_POLL_MAX_AGE"] = "600"
+    before = _calls(log, "sacct")
+    assert cli(["status"], project, env=env).returncode == 0
+    assert _calls(log, "sacct") == before

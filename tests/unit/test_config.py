@@ -1,0 +1,452 @@
+"""Experiment configs: loading, validation messages, overrides, command rendering and hashing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusterrun.config import (
+    DEFAULT_SEED,
+    ExperimentSpec,
+    apply_overrides,
+    load_spec,
+    load_yaml,
+    parse_override,
+    render_command,
+    spec_from_data,
+)
+from clusterrun.errors import ConfigError, ExitStatus, UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "configs" / "examples" / "quickstart.yaml"
+ALL_CONFIGS = sorted([*(REPO / "configs").rglob("*.yaml"), *(REPO / "configs").rglob("*.yml")])
+
+BASE: dict[str, Any] = {
+    "name": "exp",
+    "command": "python train.py --lr {lr} --seed {seed} --out {run_dir}",
+    "params": {"lr": 0.1, "steps": 10},
+}
+
+
+def spec(**changes: Any) -> ExperimentSpec:
+    data = {**BASE, **changes}
+    return spec_from_data(data, "test.yaml")
+
+
+def config_error(**changes: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        spec(**changes)
+    return info.value.message
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------ error types
+
+
+def test_config_error_is_a_usage_error_with_exit_status_2() -> None:
+    assert issubclass(ConfigError, UsageError)
+    assert ConfigError("x").exit_status == ExitStatus.USAGE == 2
+    assert UsageError("x").exit_status == 2
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def test_quickstart_loads_with_its_values() -> None:
+    loaded = load_spec(QUICKSTART)
+    assert loaded.name == "quickstart"
+    assert loaded.params == {"lr": 0.1, "steps": 200, "batch_size": 32}
+    assert loaded.seed == 42
+    assert loaded.smoke.params == {"steps": 1}
+    assert loaded.smoke.timeout == 60
+    assert loaded.resources.time == "00:05:00"
+    assert loaded.resources.time_seconds == 300
+    assert loaded.resources.mem == "500M"
+    assert loaded.resources.mem_mb == 500
+    assert loaded.env == {"OMP_NUM_THREADS": "1"}  # numbers become strings for the environment
+    assert loaded.metrics.patterns == {"final_loss": "final loss=([0-9.eE+-]+)"}
+    assert loaded.command[:2] == ["python", "examples/quickstart/train.py"]
+
+
+def test_quickstart_renders_its_command() -> None:
+    loaded = load_spec(QUICKSTART)
+    argv = render_command(loaded, "/runs/x")
+    assert argv == [
+        "python",
+        "examples/quickstart/train.py",
+        "--lr",
+        "0.1",
+        "--steps",
+        "200",
+        "--batch-size",
+        "32",
+        "--seed",
+        "42",
+    ]
+    smoke_argv = render_command(loaded, "/runs/x", smoke=True)
+    assert smoke_argv[smoke_argv.index("--steps") + 1] == "1"
+
+
+def test_there_are_configs_to_check() -> None:
+    assert QUICKSTART in ALL_CONFIGS
+
+
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_shipped_config_loads(path: Path) -> None:
+    loaded = load_spec(path)
+    assert loaded.command
+    render_command(loaded, "/runs/x")
+    render_command(loaded, "/runs/x", smoke=True)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo hi\nparams:\n  lr: [1, 2\n  steps: 3\n", "broken.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    message = info.value.message
+    assert "broken.yaml" in message
+    assert "malformed YAML" in message
+    assert "line 5" in message
+    assert info.value.hint
+
+
+def test_bad_indentation_reports_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\n  bad: indent\n", "indent.yaml")
+    with pytest.raises(ConfigError, match=r"indent\.yaml.*line 3"):
+        load_spec(path)
+
+
+def test_top_level_list_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "- name: exp\n- command: echo\n", "list.yaml")
+    with pytest.raises(ConfigError, match=r"list\.yaml.*must be a mapping"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_empty_file_is_refused(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text, "empty.yaml")
+    with pytest.raises(ConfigError, match=r"empty\.yaml.*empty"):
+        load_spec(path)
+
+
+def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\ncommand: echo\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_yaml(path)
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\n")
+    with pytest.raises(ConfigError, match="missing required key 'command'"):
+        load_spec(path)
+
+
+def test_unknown_top_level_key_lists_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\nparmas: {lr: 1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    message = info.value.message
+    assert "parmas" in message
+    assert "valid keys" in message
+    for key in ("params", "command", "resources", "seed"):
+        assert key in message
+
+
+def test_unknown_nested_key_lists_valid_keys_of_that_section(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\nresources:\n  memm: 4G\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    message = info.value.message
+    assert "resources.memm" in message
+    valid = message.split("valid keys here:", 1)[1]
+    for key in ("mem", "time", "nodes", "cpus_per_task", "gpus"):
+        assert key in valid
+    assert "command" not in valid  # the keys of the section, not of the top level
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"resources": {"nodes": "two"}}, "resources.nodes"),
+        ({"resources": {"nodes": 0}}, "resources.nodes"),
+        ({"resources": {"gpus": -1}}, "resources.gpus"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "abc"}, "seed"),
+        ({"seed": 2**32}, "seed"),
+        ({"smoke": {"timeout": 0}}, "smoke.timeout"),
+        ({"name": "has space"}, "name"),
+        ({"name": "../escape"}, "name"),
+        ({"command": ""}, "command"),
+        ({"command": 42}, "command"),
+        ({"resources": {"partition": "gpu; rm -rf ~"}}, "resources.partition"),
+        ({"metrics": {"file": "../../etc/passwd"}}, "metrics.file"),
+        ({"metrics": {"patterns": {"loss": "loss=[0-9.]+"}}}, "metrics.patterns"),
+        ({"metrics": {"patterns": {"loss": "loss=(["}}}, "metrics.patterns"),
+    ],
+)
+def test_wrong_values_are_refused_naming_the_key(changes: dict[str, Any], where: str) -> None:
+    assert where in config_error(**changes)
+
+
+def test_mem_and_time_errors_name_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\nresources:\n  mem: lots\n")
+    with pytest.raises(ConfigError, match=r"resources\.mem.*lots"):
+        load_spec(path)
+    path = write(tmp_path, 'name: exp\ncommand: echo\nresources:\n  time: "99:99"\n')
+    with pytest.raises(ConfigError, match=r"resources\.time.*99:99"):
+        load_spec(path)
+
+
+def test_resources_are_normalised() -> None:
+    loaded = spec(resources={"mem": "4096M", "time": 90})
+    assert loaded.resources.mem == "4G"
+    assert loaded.resources.time == "01:30:00"
+
+
+# ----------------------------------------------------------------------------- injection guards
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"setup": ["module load cuda", "echo hi\nrm -rf ~"]}, "setup"),
+        ({"env": {"FOO": "bar\nrm -rf ~"}}, "env"),
+        ({"env": {"FOO": "bar\rbaz"}}, "env"),
+        ({"params": {"lr": 0.1, "steps": 10, "tag": "a\nb"}}, "params"),
+        ({"command": "python train.py\nrm -rf ~"}, "command"),
+        ({"command": ["python", "train.py", "a\nb"]}, "command"),
+    ],
+)
+def test_newlines_are_refused(changes: dict[str, Any], where: str) -> None:
+    message = config_error(**changes)
+    assert where in message
+    assert "single line" in message
+
+
+def test_name_with_trailing_newline_is_refused() -> None:
+    config_error(name="exp\n")
+
+
+def test_env_name_with_trailing_newline_is_refused() -> None:
+    config_error(env={"FOO\n": "x"})
+
+
+def test_env_name_must_be_a_variable_name() -> None:
+    assert "not a valid environment variable name" in config_error(env={"1FOO": "x"})
+    assert "not a valid environment variable name" in config_error(env={"FOO BAR": "x"})
+
+
+@pytest.mark.parametrize(
+    "key", ["WANDB_API_KEY", "HF_TOKEN", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "github_token"]
+)
+def test_secret_looking_env_keys_are_refused(key: str) -> None:
+    message = config_error(env={key: "value"})
+    assert key in message
+    assert "secret" in message
+
+
+def test_plain_env_is_kept_as_strings() -> None:
+    loaded = spec(env={"OMP_NUM_THREADS": 4, "DEBUG": True, "RATE": 0.5, "NAME": "x"})
+    assert loaded.env == {"OMP_NUM_THREADS": "4", "DEBUG": "1", "RATE": "0.5", "NAME": "x"}
+
+
+def test_unknown_placeholder_lists_available_names() -> None:
+    message = config_error(command="python train.py --x {foo}")
+    assert "{foo}" in message
+    for name in ("lr", "steps", "seed", "run_dir"):
+        assert name in message.split("available:", 1)[1]
+
+
+@pytest.mark.parametrize("token", ["{lr.real}", "{lr[0]}", "{lr!r}", "{lr:>10}", "{}", "{0}", "{lr"])
+def test_placeholder_must_be_a_plain_name(token: str) -> None:
+    message = config_error(command=f"python train.py --lr {token}")
+    assert "plain name" in message or "bad braces" in message
+    assert token in message
+
+
+def test_escaped_braces_are_literal() -> None:
+    loaded = spec(command="echo {{lr}} {lr}")
+    assert render_command(loaded, "/r") == ["echo", "{lr}", "0.1"]
+
+
+@pytest.mark.parametrize("name", ["seed", "run_dir"])
+def test_builtin_placeholders_are_reserved_as_param_names(name: str) -> None:
+    assert "reserved" in config_error(params={"lr": 0.1, name: 1})
+
+
+def test_param_names_must_be_identifiers() -> None:
+    assert "identifiers" in config_error(params={"lr": 0.1, "steps": 1, "bad-name": 1})
+
+
+def test_smoke_params_must_name_defined_params() -> None:
+    message = config_error(smoke={"params": {"stpes": 1}})
+    assert "stpes" in message
+    assert "smoke.params" in message or "smoke" in message
+    assert "steps" in message  # lists the params that exist
+
+
+# --------------------------------------------------------------------------------------- defaults
+
+
+def test_seed_default_is_explicit_in_resolved() -> None:
+    resolved = spec().resolved()
+    assert resolved["seed"] == DEFAULT_SEED == 42
+    assert resolved["resources"]["mem"] == "1G"
+    assert resolved["resources"]["time"] == "00:10:00"
+    assert resolved["smoke"] == {"params": {}, "timeout": 300}
+
+
+def test_resolved_round_trips_to_an_equal_spec() -> None:
+    original = spec(resources={"mem": "1.5G", "time": "1-00"}, env={"A": 1}, setup=["echo hi"])
+    again = spec_from_data(original.resolved(), "resolved")
+    assert again == original
+    assert again.config_hash() == original.config_hash()
+
+
+def test_spec_is_frozen() -> None:
+    loaded = spec()
+    with pytest.raises(ValueError):
+        loaded.seed = 1  # type: ignore[misc]
+
+
+# -------------------------------------------------------------------------------------- overrides
+
+
+def test_override_param_gives_a_float(tmp_path: Path) -> None:
+    loaded = load_spec(QUICKSTART, ["params.lr=0.01"])
+    assert loaded.params["lr"] == 0.01
+    assert isinstance(loaded.params["lr"], float)
+    assert render_command(loaded, "/r")[3] == "0.01"
+
+
+def test_override_param_in_exponent_notation_is_a_float() -> None:
+    loaded = load_spec(QUICKSTART, ["params.lr=1e-3"])
+    assert isinstance(loaded.params["lr"], float)
+
+
+def test_override_resources_and_seed() -> None:
+    loaded = load_spec(QUICKSTART, ["resources.mem=8G", "resources.time=02:00:00", "seed=7"])
+    assert loaded.resources.mem == "8G"
+    assert loaded.resources.time == "02:00:00"
+    assert loaded.seed == 7
+    assert load_spec(QUICKSTART, ["resources.mem=8192"]).resources.mem == "8G"
+
+
+def test_override_time_without_leading_zero() -> None:
+    assert load_spec(QUICKSTART, ["resources.time=2:00:00"]).resources.time == "02:00:00"
+
+
+def test_unquoted_mm_ss_time_in_yaml(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\nresources:\n  time: 10:00\n")
+    assert load_spec(path).resources.time == "00:10:00"
+
+
+def test_override_does_not_mutate_input() -> None:
+    data = {"params": {"lr": 0.1}}
+    result = apply_overrides(data, ["params.lr=0.5"])
+    assert data == {"params": {"lr": 0.1}}
+    assert result == {"params": {"lr": 0.5}}
+
+
+def test_override_unknown_param_is_a_usage_error_with_hint() -> None:
+    with pytest.raises(UsageError) as info:
+        load_spec(QUICKSTART, ["params.lrr=1"])
+    assert "lrr" in info.value.message
+    assert "lr" in info.value.message.split("params are:", 1)[1]
+    assert "+params.lrr=1" in info.value.hint
+
+
+def test_override_with_plus_adds_a_param() -> None:
+    loaded = load_spec(QUICKSTART, ["+params.new=3"])
+    assert loaded.params["new"] == 3
+    assert loaded.params["lr"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "text", ["foo", "a..b=1", "=1", "params.=1", ".a=1", "a b=1", "params.lr=1\nrm -rf ~"]
+)
+def test_bad_override_text_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_override(text)
+    with pytest.raises(UsageError):
+        load_spec(QUICKSTART, [text])
+
+
+def test_override_of_an_unknown_section_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(QUICKSTART, ["resources.memm=8G"])
+    assert "resources.memm" in info.value.message
+    assert "(with overrides)" in info.value.message
+
+
+def test_override_into_a_scalar_is_refused() -> None:
+    with pytest.raises(UsageError, match="not a mapping"):
+        load_spec(QUICKSTART, ["seed.x=1"])
+
+
+def test_override_value_types() -> None:
+    assert parse_override("params.flag=true") == (["params", "flag"], False, True)
+    assert parse_override("params.n=3") == (["params", "n"], False, 3)
+    assert parse_override("+params.s=hello world") == (["params", "s"], True, "hello world")
+    assert parse_override("params.s=") == (["params", "s"], False, "")
+    # a value that happens to look like a YAML mapping stays the literal text
+    assert parse_override("params.s=a: b") == (["params", "s"], False, "a: b")
+
+
+def test_bad_override_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"resources\.mem"):
+        load_spec(QUICKSTART, ["resources.mem=lots"])
+
+
+# ------------------------------------------------------------------------------- rendering, hash
+
+
+@pytest.mark.parametrize("value", ["a b c", "x; rm -rf ~", "$(whoami)", "`id`", "'quoted' \"twice\"", "*"])
+def test_render_command_keeps_each_value_one_argument(value: str) -> None:
+    loaded = spec(command="python train.py --tag {tag} --tag={tag}", params={"tag": value})
+    assert render_command(loaded, "/runs/x") == ["python", "train.py", "--tag", value, f"--tag={value}"]
+
+
+def test_render_command_fills_builtins_and_smoke_params() -> None:
+    loaded = spec(
+        smoke={"params": {"steps": 1}},
+        command="run {steps} {seed} {run_dir} {flag} {none}",
+        params={"steps": 10, "flag": False, "none": None},
+        seed=3,
+    )
+    assert render_command(loaded, "/runs/a b") == ["run", "10", "3", "/runs/a b", "false", ""]
+    assert render_command(loaded, "/runs/a b", smoke=True)[1] == "1"
+
+
+def test_command_string_is_split_like_a_shell() -> None:
+    loaded = spec(command="python 'my script.py' --lr {lr}")
+    assert loaded.command == ["python", "my script.py", "--lr", "{lr}"]
+    assert "split" in config_error(command="python 'unterminated")
+
+
+def test_config_hash_is_stable_and_sensitive() -> None:
+    first = spec()
+    same = spec_from_data({**BASE, "params": {"steps": 10, "lr": 0.1}}, "other.yaml")
+    assert first.config_hash() == same.config_hash()
+    assert len(first.config_hash()) == 16
+    assert spec(params={"lr": 0.2, "steps": 10}).config_hash() != first.config_hash()
+    assert spec(seed=43).config_hash() != first.config_hash()
+    assert spec(resources={"mem": "2G"}).config_hash() != first.config_hash()
+
+
+def test_config_hash_ignores_spelling_of_equal_resources() -> None:
+    assert spec(resources={"mem": "4G"}).config_hash() == spec(resources={"mem": "4096"}).config_hash()
+    assert spec(resources={"time": 60}).config_hash() == spec(resources={"time": "01:00:00"}).config_hash()

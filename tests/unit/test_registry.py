@@ -1,0 +1,248 @@
+"""The run registry: race-free ids, hostile ids refused, atomic manifests, newest-first listing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from clusterrun.errors import ClusterrunError, RunNotFound, UsageError
+from clusterrun.jsonio import write_json_atomic
+from clusterrun.runs import RUNS_ENV, Registry, Run, looks_like_run_id
+
+WHEN = datetime(2026, 1, 2, 3, 4, 5)
+ID_RE = re.compile(r"^exp_20260102-030405(-\d+)?$")
+
+
+def make_run(registry: Registry, name: str = "exp", when: datetime = WHEN, **manifest: object) -> Run:
+    run = registry.create(name, when=when)
+    run.write_manifest({"id": run.id, "state": "created", **manifest})
+    return run
+
+
+def test_concurrent_creates_get_distinct_ids(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    made: list[Run] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(20)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            made.append(registry.create("exp", when=WHEN))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    ids = [run.id for run in made]
+    assert len(set(ids)) == 20
+    assert all(ID_RE.match(i) for i in ids), ids
+    assert "exp_20260102-030405" in ids
+    assert all(run.path.is_dir() and run.path.parent == registry.root for run in made)
+    assert all(looks_like_run_id(i) for i in ids)
+
+
+def test_ids_without_when_use_the_current_time(tmp_path: Path) -> None:
+    run = Registry(tmp_path).create("quick.start-1")
+    assert re.fullmatch(r"quick\.start-1_\d{8}-\d{6}(-\d+)?", run.id)
+    assert looks_like_run_id(run.id)
+    assert not looks_like_run_id("../etc")
+    assert not looks_like_run_id("exp")
+
+
+def test_ensure_writes_a_gitignore_of_everything(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "a" / "runs")
+    registry.ensure()
+    lines = (registry.root / ".gitignore").read_text().splitlines()
+    assert "*" in lines
+    (registry.root / ".gitignore").write_text("*\n# mine\n")
+    registry.ensure()  # an existing file is left alone
+    assert (registry.root / ".gitignore").read_text() == "*\n# mine\n"
+
+
+def test_default_registry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    assert Registry.default(cwd=tmp_path).root == tmp_path / "runs"
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "elsewhere"))
+    assert Registry.default(cwd=tmp_path).root == tmp_path / "elsewhere"
+    assert Registry.default(tmp_path / "explicit", cwd=tmp_path).root == tmp_path / "explicit"
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", "/etc/passwd", "..", ".", "", "a/b", "a\\b", "x\0y"])
+def test_get_refuses_hostile_ids(tmp_path: Path, bad: str) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_run(registry)
+    with pytest.raises(UsageError) as info:
+        registry.get(bad)
+    assert not isinstance(info.value, RunNotFound)
+    assert "not a run id" in info.value.message
+
+
+def test_get_refuses_a_symlink_leaving_the_registry(tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "exp_20260102-030405"
+    outside.mkdir(parents=True)
+    (outside / "manifest.json").write_text('{"id": "planted"}')
+    registry = Registry(tmp_path / "runs")
+    registry.ensure()
+    (registry.root / "exp_20260102-030405").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UsageError) as info:
+        registry.get("exp_20260102-030405")
+    assert not isinstance(info.value, RunNotFound)
+    assert "leaves the run registry" in info.value.message
+    assert "exp_20260102-030405" not in registry.ids()
+
+
+def test_get_returns_a_run(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    run = make_run(registry)
+    assert registry.get(run.id) == run
+    assert registry.get(run.id).manifest()["id"] == run.id
+
+
+def test_unknown_id_suggests_a_close_one(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_run(registry, "quickstart")
+    with pytest.raises(RunNotFound) as info:
+        registry.get("quickstrat_20260102-030405")
+    assert "quickstrat_20260102-030405" in info.value.message
+    assert "did you mean" in info.value.hint
+    assert "quickstart_20260102-030405" in info.value.hint
+    assert info.value.exit_status == 2
+
+
+def test_unknown_id_without_close_match(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_run(registry, "quickstart")
+    with pytest.raises(RunNotFound) as info:
+        registry.get("zzz")
+    assert "did you mean" not in info.value.hint
+
+
+def test_directory_without_manifest_is_not_a_run(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    run = registry.create("exp", when=WHEN)
+    assert registry.ids() == []
+    with pytest.raises(RunNotFound):
+        registry.get(run.id)
+
+
+def test_runs_are_newest_first(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_run(registry, "b", when=datetime(2026, 1, 1, 0, 0, 0))
+    make_run(registry, "a", when=datetime(2026, 3, 1, 0, 0, 0))
+    make_run(registry, "c", when=datetime(2025, 12, 31, 23, 59, 59))
+    make_run(registry, "a_b", when=datetime(2026, 2, 1, 0, 0, 0))  # an underscore in the name
+    make_run(registry, "a", when=datetime(2026, 3, 1, 0, 0, 0))  # same second: suffix -1 is newer
+    ids = [run.id for run in registry.runs()]
+    assert ids == [
+        "a_20260301-000000-1",
+        "a_20260301-000000",
+        "a_b_20260201-000000",
+        "b_20260101-000000",
+        "c_20251231-235959",
+    ]
+
+
+def test_runs_newest_first_with_ten_or_more_in_one_second(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    made = [make_run(registry).id for _ in range(12)]
+    assert [run.id for run in registry.runs()] == made[::-1]
+
+
+def test_update_records_state_history_and_events(tmp_path: Path) -> None:
+    run = make_run(Registry(tmp_path / "runs"), job_id=None)
+    first = run.update(state="submitted", note="sbatch ok", job_id="42")
+    assert first["state"] == "submitted"
+    assert first["job_id"] == "42"
+    run.update(state="submitted")  # no change: no new history entry or event
+    run.update(state="running")
+    manifest = run.manifest()
+    assert [entry["state"] for entry in manifest["state_history"]] == ["submitted", "running"]
+    assert manifest["state_history"][0]["note"] == "sbatch ok"
+    assert "at" in manifest["state_history"][0]
+    events = [json.loads(line) for line in run.file("events.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["state"]) for e in events] == [("state", "submitted"), ("state", "running")]
+    assert events[0]["note"] == "sbatch ok"
+
+
+def test_update_without_state_keeps_state(tmp_path: Path) -> None:
+    run = make_run(Registry(tmp_path / "runs"))
+    run.update(exit_code=0)
+    assert run.manifest()["state"] == "created"
+    assert run.manifest()["exit_code"] == 0
+    assert not run.file("events.jsonl").exists()
+
+
+def test_manifest_is_written_atomically_with_sorted_keys(tmp_path: Path) -> None:
+    run = make_run(Registry(tmp_path / "runs"))
+    run.update(state="running", zeta=1, alpha=2)
+    text = run.manifest_path.read_text()
+    data = json.loads(text)
+    assert list(data) == sorted(data)
+    assert text.index('"alpha"') < text.index('"zeta"')
+    assert sorted(p.name for p in run.path.iterdir()) == ["events.jsonl", "manifest.json"]  # no temp files
+
+
+def test_failed_write_leaves_the_old_manifest_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = make_run(Registry(tmp_path / "runs"))
+    before = run.manifest_path.read_text()
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        run.update(state="running")
+    monkeypatch.undo()
+    assert run.manifest_path.read_text() == before
+    assert [p.name for p in run.path.iterdir() if p.name != "events.jsonl"] == ["manifest.json"]
+
+
+def test_write_json_atomic_replaces_and_keeps_umask_mode(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json_atomic(path, {"b": 1, "a": [1, 2]})
+    write_json_atomic(path, {"c": datetime(2026, 1, 1)})
+    assert json.loads(path.read_text()) == {"c": "2026-01-01 00:00:00"}
+    assert path.read_text().endswith("\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+
+
+@pytest.mark.parametrize("content", ["{not json", "", '{"id": "x"', "\xff\xfe garbage"])
+def test_damaged_manifest_is_a_clusterrun_error(tmp_path: Path, content: str) -> None:
+    registry = Registry(tmp_path / "runs")
+    run = make_run(registry)
+    run.manifest_path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(ClusterrunError) as info:
+        registry.get(run.id).manifest()
+    assert "manifest.json" in info.value.message
+    assert info.value.hint
+    with pytest.raises(ClusterrunError):
+        run.update(state="running")
+
+
+def test_manifest_that_is_not_an_object(tmp_path: Path) -> None:
+    run = make_run(Registry(tmp_path / "runs"))
+    run.manifest_path.write_text("[1, 2]")
+    with pytest.raises(ClusterrunError, match="not an object"):
+        run.manifest()
+
+
+def test_missing_manifest_is_run_not_found(tmp_path: Path) -> None:
+    run = Registry(tmp_path / "runs").create("exp", when=WHEN)
+    with pytest.raises(RunNotFound):
+        run.manifest()

@@ -1,0 +1,222 @@
+"""sacct/squeue output parsing into normalised JobStatus records."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusterrun.scheduler.base import ACTIVE, TERMINAL
+from clusterrun.scheduler.sacct import (
+    SACCT_FIELDS,
+    normalise_state,
+    parse_exit_code,
+    parse_rss_mb,
+    parse_sacct,
+    parse_squeue,
+)
+
+# `sacct -n -P -o JobID,State,ExitCode,ElapsedRaw,NodeList,Start,End,MaxRSS`
+SACCT_OUTPUT = """\
+101|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|
+101.batch|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|123456K
+101.extern|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|1024K
+101.0|COMPLETED|0:0|120|node01|2026-01-01T10:00:01|2026-01-01T10:02:04|1.5G
+102|CANCELLED by 0|0:0|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:30|
+102.batch|CANCELLED|0:15|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:31|2048K
+103|FAILED|0:9|7|node[03-04]|2026-01-01T10:00:00|2026-01-01T10:00:07|
+104|OUT_OF_MEMORY|0:125|60|node01|2026-01-01T10:00:00|2026-01-01T10:01:00|
+123_4|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown|
+123_4.batch|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown|
+124_[0-3%2]|PENDING|0:0|0|None assigned|Unknown|Unknown|
+125|FLUMMOXED|0:0|0|node06|Unknown|Unknown|
+126|TIMEOUT|0:15|600|node07|2026-01-01T10:00:00|2026-01-01T10:10:00|
+"""
+
+
+@pytest.fixture
+def jobs() -> dict:
+    return parse_sacct(SACCT_OUTPUT)
+
+
+def test_only_job_lines_become_jobs(jobs: dict) -> None:
+    assert set(jobs) == {"101", "102", "103", "104", "123_4", "124_[0-3%2]", "125", "126"}
+    assert all(status.source == "sacct" for status in jobs.values())
+
+
+def test_completed_job(jobs: dict) -> None:
+    done = jobs["101"]
+    assert done.state == "completed"
+    assert done.terminal
+    assert done.exit_code == 0
+    assert done.signal == 0
+    assert done.elapsed_seconds == 125
+    assert done.node == "node01"
+    assert done.start == "2026-01-01T10:00:00"
+    assert done.end == "2026-01-01T10:02:05"
+
+
+def test_max_rss_is_the_largest_step_in_mb(jobs: dict) -> None:
+    assert jobs["101"].max_rss_mb == 1536.0  # the .0 step's 1.5G beats .batch's 123456K
+    assert jobs["102"].max_rss_mb == 2.0
+    assert jobs["103"].max_rss_mb is None  # no step reported any
+
+
+def test_cancelled_by_uid(jobs: dict) -> None:
+    cancelled = jobs["102"]
+    assert cancelled.state == "cancelled"
+    assert cancelled.cancelled_by == "0"
+    assert cancelled.raw_state == "CANCELLED by 0"
+    # the job line's exit code wins over the step's
+    assert (cancelled.exit_code, cancelled.signal) == (0, 0)
+
+
+def test_failed_with_signal(jobs: dict) -> None:
+    failed = jobs["103"]
+    assert failed.state == "failed"
+    assert (failed.exit_code, failed.signal) == (0, 9)
+    assert failed.node == "node[03-04]"
+
+
+def test_array_member_running(jobs: dict) -> None:
+    member = jobs["123_4"]
+    assert member.state == "running"
+    assert not member.terminal
+    assert member.end == ""  # 'Unknown'
+    assert member.start == "2026-01-01T10:00:00"
+
+
+def test_pending_array(jobs: dict) -> None:
+    pending = jobs["124_[0-3%2]"]
+    assert pending.state == "pending"
+    assert pending.node == ""  # 'None assigned'
+    assert pending.start == "" and pending.end == ""
+    assert pending.elapsed_seconds == 0
+
+
+def test_unknown_state_word_is_unknown_and_not_terminal(jobs: dict) -> None:
+    odd = jobs["125"]
+    assert odd.state == "unknown"
+    assert odd.raw_state == "FLUMMOXED"
+    assert "unknown" not in TERMINAL
+    assert "unknown" in ACTIVE
+    assert not odd.terminal
+
+
+def test_oom_and_timeout_are_terminal(jobs: dict) -> None:
+    assert jobs["104"].state == "out_of_memory" and jobs["104"].terminal
+    assert jobs["126"].state == "timeout" and jobs["126"].terminal
+
+
+def test_short_and_empty_lines_are_ignored() -> None:
+    assert parse_sacct("") == {}
+    assert parse_sacct("\n101|COMPLETED|0:0\ngarbage\n") == {}
+
+
+def test_sacct_fields_match_the_parser() -> None:
+    assert SACCT_FIELDS == ("JobID", "State", "ExitCode", "ElapsedRaw", "NodeList", "Start", "End", "MaxRSS")
+
+
+def test_non_numeric_elapsed_is_none() -> None:
+    status = parse_sacct("7|RUNNING|0:0||node1|2026-01-01T10:00:00|Unknown|\n")["7"]
+    assert status.elapsed_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [
+        ("COMPLETING", "running"),
+        ("REQUEUED", "pending"),
+        ("OUT_OF_MEMORY", "out_of_memory"),
+        ("NODE_FAIL", "node_fail"),
+        ("PREEMPTED", "preempted"),
+        ("TIMEOUT", "timeout"),
+        ("PENDING", "pending"),
+        ("RUNNING", "running"),
+        ("SUSPENDED", "suspended"),
+        ("BOOT_FAIL", "boot_fail"),
+        ("DEADLINE", "deadline"),
+        ("completed", "completed"),
+        ("  FAILED  ", "failed"),
+        ("CANCELLED+", "cancelled"),
+        ("", "unknown"),
+        ("WHATEVER", "unknown"),
+    ],
+)
+def test_normalise_state(raw: str, state: str) -> None:
+    assert normalise_state(raw)[0] == state
+
+
+@pytest.mark.parametrize("raw", ["OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "TIMEOUT", "COMPLETED", "FAILED"])
+def test_finished_states_are_terminal(raw: str) -> None:
+    assert normalise_state(raw)[0] in TERMINAL
+
+
+@pytest.mark.parametrize("raw", ["COMPLETING", "REQUEUED", "PENDING", "RUNNING", "SUSPENDED", "CONFIGURING"])
+def test_unfinished_states_are_not_terminal(raw: str) -> None:
+    assert normalise_state(raw)[0] not in TERMINAL
+    assert normalise_state(raw)[0] in ACTIVE
+
+
+def test_normalise_state_cancelled_by() -> None:
+    assert normalise_state("CANCELLED by 1000") == ("cancelled", "1000")
+    assert normalise_state("CANCELLED") == ("cancelled", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0:0", (0, 0)),
+        ("1:0", (1, 0)),
+        ("0:9", (0, 9)),
+        (" 137:15 ", (137, 15)),
+        ("", (None, None)),
+        ("x:y", (None, None)),
+        ("1", (None, None)),
+    ],
+)
+def test_parse_exit_code(text: str, expected: tuple) -> None:
+    assert parse_exit_code(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mb"),
+    [
+        ("123456K", 120.6),
+        ("1.5G", 1536.0),
+        ("512M", 512.0),
+        ("1T", 1048576.0),
+        ("1048576", 1.0),
+        ("", None),
+        ("n/a", None),
+    ],
+)
+def test_parse_rss_mb(text: str, mb: float | None) -> None:
+    assert parse_rss_mb(text) == mb
+
+
+SQUEUE_OUTPUT = """\
+201|RUNNING|1:23|node01
+202|PENDING|0:00|(Resources)
+203|RUNNING|1-02:03:04|node[01-02]
+204|COMPLETING|5:06:07|node03
+205_[1-9%3]|PENDING|0:00|
+206|CANCELLED by 42|INVALID|node04
+"""
+
+
+def test_parse_squeue() -> None:
+    jobs = parse_squeue(SQUEUE_OUTPUT)
+    assert set(jobs) == {"201", "202", "203", "204", "205_[1-9%3]", "206"}
+    assert all(status.source == "squeue" for status in jobs.values())
+    assert (jobs["201"].state, jobs["201"].elapsed_seconds, jobs["201"].node) == ("running", 83, "node01")
+    assert (jobs["202"].state, jobs["202"].node) == ("pending", "")  # a reason, not a node
+    assert jobs["203"].elapsed_seconds == ((24 + 2) * 60 + 3) * 60 + 4
+    assert jobs["203"].node == "node[01-02]"
+    assert (jobs["204"].state, jobs["204"].elapsed_seconds) == ("running", 5 * 3600 + 6 * 60 + 7)
+    assert jobs["205_[1-9%3]"].state == "pending"
+    assert jobs["206"].cancelled_by == "42"
+    assert jobs["206"].elapsed_seconds is None
+
+
+def test_parse_squeue_ignores_junk() -> None:
+    assert parse_squeue("") == {}
+    assert parse_squeue("slurm_load_jobs error: Unable to contact slurm controller\n") == {}
