@@ -123,6 +123,8 @@ class Metrics(_Model):
 
     file: str = "metrics.jsonl"
     patterns: dict[str, str] = Field(default_factory=dict)
+    #: Metrics that legitimately differ between identical runs (timings): left out of reproduce verdicts.
+    ignore: list[str] = Field(default_factory=list)
 
     @field_validator("file")
     @classmethod

@@ -56,6 +56,7 @@ def write_initial(
     overrides: list[str],
     argv: list[str],
     backend: str,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a run is, on disk before anything runs. Returns the manifest."""
     patch_file = None
@@ -96,6 +97,7 @@ def write_initial(
         "state": "created",
         "state_history": [{"state": "created", "at": created}],
     }
+    manifest.update(extra or {})
     run.write_manifest(manifest)
     run.event("created", config_hash=manifest["config_hash"], snapshot=snapshot.id, commit=git.commit)
     return manifest

@@ -22,6 +22,7 @@ import git
 from clusterrun.errors import GitError
 
 SNAPSHOT_DIR = ".snapshots"
+MARKER = ".clusterrun-snapshot"  # written last: a snapshot without it is incomplete
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     sid = snapshot_id(commit, patch)
     root = registry / SNAPSHOT_DIR
     final = root / sid
-    if (final / ".clusterrun-snapshot").is_file():
+    if (final / MARKER).is_file():
         return Snapshot(sid, final, reused=True)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{sid}-", dir=root))
@@ -49,12 +50,12 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
         _extract_commit(repo_root, commit, tmp)
         if patch:
             _apply_patch(tmp, patch, ceiling=root)
-        (tmp / ".clusterrun-snapshot").write_text(f"commit {commit}\nsnapshot {sid}\n")
+        (tmp / MARKER).write_text(f"commit {commit}\nsnapshot {sid}\n")
         _make_read_only(tmp)
         try:
             os.rename(tmp, final)
         except OSError:
-            if (final / ".clusterrun-snapshot").is_file():  # a concurrent submit made it first
+            if (final / MARKER).is_file():  # a concurrent submit made it first
                 _remove(tmp)
                 return Snapshot(sid, final, reused=True)
             raise

@@ -67,7 +67,7 @@ class StatusReport:
     queries: int  # scheduler queries made for this refresh
 
 
-def _is_active(manifest: dict[str, Any]) -> bool:
+def is_active(manifest: dict[str, Any]) -> bool:
     state = str(manifest.get("state", ""))
     return bool(manifest.get("job_id")) and state not in TERMINAL and state not in PRE_STATES
 
@@ -105,7 +105,7 @@ def refresh(
     queries = 0
     by_backend: dict[str, list[Run]] = {}
     for run in runs:
-        if _is_active(manifests[run.id]):
+        if is_active(manifests[run.id]):
             by_backend.setdefault(str(manifests[run.id].get("backend", "local")), []).append(run)
     polled: dict[str, JobStatus] = {}
     for backend, members in by_backend.items():
@@ -120,14 +120,17 @@ def refresh(
     for run in runs:
         manifest = manifests[run.id]
         job_id = str(manifest.get("job_id") or "")
-        status = polled.get(job_id) if _is_active(manifest) else None
-        if _is_active(manifest) and status is None and not warnings:
+        status = polled.get(job_id) if is_active(manifest) else None
+        if is_active(manifest) and status is None and not warnings:
             status = _from_exit_record(run, job_id)
         statuses.append(_apply(run, manifest, status))
     return StatusReport(statuses, warnings, queries)
 
 
 def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunStatus:
+    requested = manifest.get("cancel_requested")
+    if status is not None and requested and status.state in ("failed", "lost"):
+        status.state, status.cancelled_by = "cancelled", str(requested.get("by", ""))
     if status is not None and status.state != manifest.get("state"):
         note = status.raw_state if status.raw_state.lower() != status.state else ""
         manifest = run.update(state=status.state, note=note, node=status.node or manifest.get("node", ""))

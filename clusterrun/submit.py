@@ -10,7 +10,7 @@ from typing import Any
 
 from clusterrun import gitstate, snapshot
 from clusterrun.config import ExperimentSpec, load_spec
-from clusterrun.errors import ClusterrunError, SchedulerError
+from clusterrun.errors import ClusterrunError, SchedulerError, UsageError
 from clusterrun.jobrun import run_job
 from clusterrun.record import command_script, write_initial, write_script
 from clusterrun.runs import Registry, Run
@@ -73,8 +73,31 @@ def _job_spec(run: Run, spec: ExperimentSpec, workdir: str) -> JobSpec:
     )
 
 
-def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda _m: None) -> Prepared:
-    """Everything before submission. Raises ClusterrunError for bad input; records a smoke failure."""
+@dataclass
+class RunPlan:
+    """What a new run is made of, wherever it came from (a config file, or a past run's record)."""
+
+    spec: ExperimentSpec
+    git: gitstate.GitState
+    snapshot: snapshot.Snapshot
+    backend: str
+    config_file: str
+    overrides: list[str]
+    argv: list[str]
+    skip_smoke_reason: str | None = None
+    use_smoke_cache: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # manifest fields, e.g. reproduces
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_skip_reason(reason: str | None) -> None:
+    if reason is not None and not reason.strip():
+        raise UsageError("--skip-smoke needs a reason", hint='e.g. --skip-smoke "tested on a GPU node"')
+
+
+def plan(request: SubmitRequest, registry: Registry) -> RunPlan:
+    """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
+    check_skip_reason(request.skip_smoke_reason)
     spec = load_spec(request.config, request.overrides)
     backend = resolve_backend(request.backend)
     cwd = (request.cwd or Path.cwd()).resolve()
@@ -89,32 +112,50 @@ def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda 
     registry.ensure()
     registry.root = registry.root.resolve()
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
+    return RunPlan(
+        spec=spec,
+        git=git,
+        snapshot=snap,
+        backend=backend,
+        config_file=str(request.config),
+        overrides=list(request.overrides),
+        argv=request.argv,
+        skip_smoke_reason=request.skip_smoke_reason,
+        warnings=warnings,
+    )
+
+
+def prepare(request: SubmitRequest, registry: Registry, notify: Notify = lambda _m: None) -> Prepared:
+    """Everything before submission. Raises ClusterrunError for bad input; records a smoke failure."""
+    return prepare_plan(plan(request, registry), registry, notify)
+
+
+def prepare_plan(plan: RunPlan, registry: Registry, notify: Notify = lambda _m: None) -> Prepared:
+    """Create the run directory, write its record, render the job and smoke-test it."""
+    spec, git, snap = plan.spec, plan.git, plan.snapshot
     run = registry.create(spec.name)
     manifest = write_initial(
         run,
         spec,
         git,
         snap,
-        config_file=str(request.config),
-        overrides=list(request.overrides),
-        argv=request.argv,
-        backend=backend,
+        config_file=plan.config_file,
+        overrides=plan.overrides,
+        argv=plan.argv,
+        backend=plan.backend,
+        extra=plan.extra,
     )
-    scheduler = get_scheduler(backend)
+    scheduler = get_scheduler(plan.backend)
     job = _job_spec(run, spec, str(snap.path))
     script = scheduler.render(job)
     write_script(run.file("sbatch.sh"), script)
-
+    warnings = list(plan.warnings)
     smoke: SmokeResult | None = None
-    if request.skip_smoke_reason is not None:
-        if not request.skip_smoke_reason.strip():
-            raise ClusterrunError(
-                "--skip-smoke needs a reason", hint='e.g. --skip-smoke "tested on a GPU node"'
-            )
-        manifest = run.update(smoke={"skipped": True, "reason": request.skip_smoke_reason})
-        warnings.append(f"smoke test skipped: {request.skip_smoke_reason}")
+    if plan.skip_smoke_reason is not None:
+        manifest = run.update(smoke={"skipped": True, "reason": plan.skip_smoke_reason})
+        warnings.append(f"smoke test skipped: {plan.skip_smoke_reason}")
     else:
-        smoke = _smoke(run, spec, snap, git, registry, notify)
+        smoke = _smoke(run, spec, snap, git, registry, notify, use_cache=plan.use_smoke_cache)
         state = "smoke_passed" if smoke.ok else "smoke_failed"
         manifest = run.update(state=state, smoke=smoke.as_record() | {"skipped": False})
     return Prepared(run, spec, manifest, scheduler, job, script, smoke, warnings)
@@ -127,10 +168,11 @@ def _smoke(
     git: gitstate.GitState,
     registry: Registry,
     notify: Notify,
+    use_cache: bool = True,
 ) -> SmokeResult:
     cache = SmokeCache(registry.cache_dir / "smoke")
     key = _smoke_key(snap.id, spec)
-    cached = cache.get(key)
+    cached = cache.get(key) if use_cache else None
     if cached is not None:
         notify(f"smoke test: passed before for this code and config (run {cached.cached_from}), skipped")
         run.event("smoke_cached", key=key, source=cached.cached_from)

@@ -12,6 +12,12 @@ import click
 import typer
 
 from clusterrun import __version__
+from clusterrun.cli import cancel as cancel_cmd
+from clusterrun.cli import compare as compare_cmd
+from clusterrun.cli import doctor as doctor_cmd
+from clusterrun.cli import logs as logs_cmd
+from clusterrun.cli import reproduce as reproduce_cmd
+from clusterrun.cli import show as show_cmd
 from clusterrun.cli import status as status_cmd
 from clusterrun.cli import submit as submit_cmd
 from clusterrun.errors import ClusterrunError, ExitStatus
@@ -53,6 +59,12 @@ def root(
 
 app.command("submit")(submit_cmd.submit)
 app.command("status")(status_cmd.status)
+app.command("show")(show_cmd.show)
+app.command("logs")(logs_cmd.logs)
+app.command("cancel")(cancel_cmd.cancel)
+app.command("reproduce")(reproduce_cmd.reproduce)
+app.command("compare")(compare_cmd.compare)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,3 +98,66 @@ def status_table(rows: list[dict[str, Any]]) -> str:
     return tabulate(
         table, headers=["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS"], tablefmt="simple"
     )
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def comparison_text(comparison: dict[str, Any]) -> str:
+    """Metric verdict table, then config / code / environment differences, then the verdict line."""
+    parts = []
+    rows = [
+        [
+            m["name"],
+            _num(m["a"]),
+            _num(m["b"]),
+            _num(m["abs_diff"]),
+            _num(m["rel_diff"]),
+            "yes" if m["within"] else "NO",
+        ]
+        for m in comparison["metrics"]
+    ]
+    tol = f"rtol={comparison['rtol']:g} atol={comparison['atol']:g}"
+    parts.append(f"Metrics ({comparison['run_a']} vs {comparison['run_b']}, {tol}):")
+    parts.append(
+        tabulate(
+            rows,
+            headers=["METRIC", "ORIGINAL", "REPRODUCED", "ABS DIFF", "REL DIFF", "WITHIN"],
+            tablefmt="simple",
+        )
+        if rows
+        else "  (no metrics)"
+    )
+    if comparison["ignored_metrics"]:
+        parts.append(f"Not compared (metrics.ignore): {', '.join(comparison['ignored_metrics'])}")
+    for title, key in (
+        ("Config differences", "config"),
+        ("Code differences", "code"),
+        ("Environment differences", "environment"),
+    ):
+        items = comparison[key]
+        if items:
+            parts.append(f"{title}:")
+            parts.append(
+                tabulate(
+                    [[i["key"], _short(i["a"]), _short(i["b"])] for i in items[:30]],
+                    headers=["", "A", "B"],
+                    tablefmt="simple",
+                )
+            )
+            if len(items) > 30:
+                parts.append(f"  ... and {len(items) - 30} more")
+        else:
+            parts.append(f"{title}: none")
+    parts.append(f"{comparison['verdict']}: {comparison['reason']}")
+    return "\n".join(parts)

@@ -12,6 +12,7 @@ from clusterrun import submit as service
 from clusterrun.cli.common import info, registry, warn
 from clusterrun.cli.output import emit_json, manifest_block, results_block
 from clusterrun.errors import ExitStatus
+from clusterrun.runs import Registry
 from clusterrun.status import wait
 
 
@@ -67,6 +68,13 @@ def submit(
     )
     reg = registry(ctx)
     prepared = service.prepare(request, reg, notify=info)
+    finish(reg, prepared, dry_run=dry_run, wait_=wait_, json_=json_, yes=yes)
+
+
+def finish(
+    reg: Registry, prepared: service.Prepared, *, dry_run: bool, wait_: bool, json_: bool, yes: bool
+) -> None:
+    """Shared by submit and reproduce: report the smoke test, print the manifest, submit, maybe wait."""
     for message in prepared.warnings:
         warn(message)
     if prepared.smoke_failed:
@@ -75,9 +83,13 @@ def submit(
         reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
         info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
         info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
+        from clusterrun.summary import smoke_diagnosis
+
+        diagnosis = smoke_diagnosis(smoke, prepared.spec)
+        info(f"diagnosis: {diagnosis.line()}")
         info(f"full logs: {smoke.stderr_path}")
         if json_:
-            emit_json(prepared.manifest)
+            emit_json(prepared.manifest | {"diagnosis": diagnosis.as_record()})
         raise typer.Exit(int(ExitStatus.FAILURE))
     if dry_run:
         manifest = service.mark_dry_run(prepared)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,28 @@ from submitit.core.utils import pickle_load
 
 from clusterrun.errors import SchedulerError
 from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
+
+
+@contextlib.contextmanager
+def _detached_children() -> Iterator[None]:
+    """Processes started inside neither hold our stdin/stdout/stderr open (a caller reading our output
+    would otherwise wait for the job's end) nor die of the terminal's Ctrl-C: a local job outlives the
+    command that submitted it, as a SLURM job does. Cancel it with SIGTERM (clusterrun cancel)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    devnull = os.open(os.devnull, os.O_RDWR)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in zip((0, 1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _alive(pid: int) -> bool:
@@ -39,7 +63,8 @@ class LocalScheduler:
         executor = submitit.LocalExecutor(folder=spec.folder)
         executor.update_parameters(timeout_min=spec.time_seconds / 60, gpus_per_node=spec.gpus)
         try:
-            job = executor.submit(entry, spec.run_dir)
+            with _detached_children():
+                job = executor.submit(entry, spec.run_dir)
         except OSError as exc:
             raise SchedulerError(f"could not start the local job: {exc}") from None
         return Submitted(job_id=str(job.job_id), script=self.render(spec))

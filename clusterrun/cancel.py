@@ -1,0 +1,41 @@
+"""Cancel runs: one scheduler call per backend; who asked is recorded in each run's manifest."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clusterrun.runs import Registry, Run, now_iso
+from clusterrun.scheduler import JobRef, Scheduler, get_scheduler
+from clusterrun.status import is_active
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    run_id: str
+    cancelled: bool
+    detail: str
+
+
+def cancel(
+    registry: Registry, run_ids: list[str], scheduler_for: Callable[[str], Scheduler] = get_scheduler
+) -> list[CancelOutcome]:
+    runs = [registry.get(i) for i in run_ids]  # every id is checked before anything is cancelled
+    user = getpass.getuser()
+    outcomes: list[CancelOutcome] = []
+    by_backend: dict[str, list[Run]] = {}
+    for run in runs:
+        manifest = run.manifest()
+        if is_active(manifest):
+            by_backend.setdefault(str(manifest.get("backend")), []).append(run)
+        else:
+            outcomes.append(CancelOutcome(run.id, False, f"not running (state {manifest.get('state')})"))
+    for backend, members in by_backend.items():
+        refs = [JobRef(str(r.manifest()["job_id"]), str(r.file("scheduler"))) for r in members]
+        scheduler_for(backend).cancel(refs)
+        for run, ref in zip(members, refs, strict=True):
+            run.update(cancel_requested={"by": user, "at": now_iso()})
+            run.event("cancel_requested", by=user, job_id=ref.job_id)
+            outcomes.append(CancelOutcome(run.id, True, f"{backend} job {ref.job_id} cancelled by {user}"))
+    return outcomes

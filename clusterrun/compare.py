@@ -1,0 +1,167 @@
+"""Compare two runs: metrics (with tolerances), config, environment, code. Pure functions over records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+REPRODUCED = "REPRODUCED"
+DIVERGED = "DIVERGED"
+INCOMPLETE = "INCOMPLETE"  # a run has not succeeded, or there is nothing to compare
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    name: str
+    a: float | None
+    b: float | None
+    abs_diff: float | None
+    rel_diff: float | None
+    within: bool
+
+    def as_record(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Comparison:
+    run_a: str
+    run_b: str
+    metrics: list[MetricDiff]
+    ignored_metrics: list[str]
+    config: list[tuple[str, Any, Any]]
+    environment: list[tuple[str, Any, Any]]
+    code: list[tuple[str, Any, Any]]
+    verdict: str
+    reason: str
+    rtol: float
+    atol: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_record(self) -> dict[str, Any]:
+        def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
+            return [{"key": k, "a": a, "b": b} for k, a, b in items]
+
+        return {
+            "run_a": self.run_a,
+            "run_b": self.run_b,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "metrics": [m.as_record() for m in self.metrics],
+            "ignored_metrics": self.ignored_metrics,
+            "config": rows(self.config),
+            "environment": rows(self.environment),
+            "code": rows(self.code),
+            "notes": self.notes,
+        }
+
+
+def metric_diff(name: str, a: Any, b: Any, rtol: float, atol: float) -> MetricDiff:
+    """Within tolerance when |a - b| <= atol + rtol * |a| (exact equality by default)."""
+    fa = float(a) if isinstance(a, int | float) else None
+    fb = float(b) if isinstance(b, int | float) else None
+    if fa is None or fb is None:
+        return MetricDiff(name, fa, fb, None, None, False)
+    if math.isnan(fa) or math.isnan(fb):
+        return MetricDiff(name, fa, fb, None, None, math.isnan(fa) and math.isnan(fb))
+    diff = abs(fa - fb)
+    rel = diff / abs(fa) if fa != 0 else (0.0 if diff == 0 else math.inf)
+    return MetricDiff(name, fa, fb, diff, rel, diff <= atol + rtol * abs(fa))
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def dict_diff(
+    a: Mapping[str, Any], b: Mapping[str, Any], skip: tuple[str, ...] = ()
+) -> list[tuple[str, Any, Any]]:
+    fa, fb = flatten(a), flatten(b)
+    keys = sorted(set(fa) | set(fb))
+    return [(k, fa.get(k), fb.get(k)) for k in keys if fa.get(k) != fb.get(k) and not k.startswith(skip)]
+
+
+def environment_diff(
+    env_a: Mapping[str, Any],
+    env_b: Mapping[str, Any],
+    node_a: str,
+    node_b: str,
+) -> list[tuple[str, Any, Any]]:
+    """What differs where the runs ran: Python, packages, host, GPUs, SLURM node."""
+    out: list[tuple[str, Any, Any]] = []
+    pa, pb = env_a.get("python", {}), env_b.get("python", {})
+    if pa.get("version") != pb.get("version"):
+        out.append(("python", pa.get("version"), pb.get("version")))
+    packages_a, packages_b = env_a.get("packages", {}), env_b.get("packages", {})
+    for name in sorted(set(packages_a) | set(packages_b)):
+        if packages_a.get(name) != packages_b.get(name):
+            out.append((f"package {name}", packages_a.get(name), packages_b.get(name)))
+    for key in ("host", "platform", "gpus"):
+        if env_a.get(key) != env_b.get(key):
+            out.append((key, env_a.get(key), env_b.get(key)))
+    if node_a != node_b:
+        out.append(("slurm node", node_a, node_b))
+    return out
+
+
+def compare(
+    manifest_a: Mapping[str, Any],
+    summary_a: Mapping[str, Any] | None,
+    env_a: Mapping[str, Any],
+    manifest_b: Mapping[str, Any],
+    summary_b: Mapping[str, Any] | None,
+    env_b: Mapping[str, Any],
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    patch_a: str = "",
+    patch_b: str = "",
+) -> Comparison:
+    ignore = set(manifest_a.get("config", {}).get("metrics", {}).get("ignore", []))
+    ignore |= set(manifest_b.get("config", {}).get("metrics", {}).get("ignore", []))
+    metrics_a = dict((summary_a or {}).get("metrics", {}))
+    metrics_b = dict((summary_b or {}).get("metrics", {}))
+    names = sorted((set(metrics_a) | set(metrics_b)) - ignore)
+    diffs = [metric_diff(n, metrics_a.get(n), metrics_b.get(n), rtol, atol) for n in names]
+    config = dict_diff(manifest_a.get("config", {}), manifest_b.get("config", {}), skip=("description",))
+    code = []
+    git_a, git_b = manifest_a.get("git", {}), manifest_b.get("git", {})
+    for key in ("commit", "dirty"):
+        if git_a.get(key) != git_b.get(key):
+            code.append((key, git_a.get(key), git_b.get(key)))
+    if patch_a != patch_b:
+        code.append(("patch", f"{len(patch_a)} bytes", f"{len(patch_b)} bytes"))
+    environment = environment_diff(
+        env_a, env_b, str((summary_a or {}).get("node", "")), str((summary_b or {}).get("node", ""))
+    )
+    ids = (str(manifest_a.get("run_id")), str(manifest_b.get("run_id")))
+    if not (summary_a and summary_a.get("success")) or not (summary_b and summary_b.get("success")):
+        states = (
+            f"{(summary_a or {}).get('state', 'not ended')} / {(summary_b or {}).get('state', 'not ended')}"
+        )
+        verdict, reason = INCOMPLETE, f"both runs must have completed successfully (states: {states})"
+    elif not diffs:
+        verdict, reason = INCOMPLETE, "no metrics to compare (set metrics.file or metrics.patterns)"
+    elif all(d.within for d in diffs):
+        tol = "exactly" if rtol == 0 and atol == 0 else f"within rtol={rtol:g} atol={atol:g}"
+        verdict, reason = REPRODUCED, f"{len(diffs)} metric(s) match {tol}"
+    else:
+        bad = [d for d in diffs if not d.within]
+        worst = max(bad, key=lambda d: d.rel_diff if d.rel_diff is not None else math.inf)
+        verdict = DIVERGED
+        reason = f"{len(bad)} of {len(diffs)} metric(s) differ; largest: {worst.name} " + (
+            f"(relative difference {worst.rel_diff:.3g})"
+            if worst.rel_diff is not None
+            else "(missing in one run)"
+        )
+    return Comparison(
+        ids[0], ids[1], diffs, sorted(ignore), config, environment, code, verdict, reason, rtol, atol
+    )

@@ -1,0 +1,133 @@
+"""Reproduce a past run from its record alone, and judge whether the results match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clusterrun import snapshot as snapshots
+from clusterrun import summary as summaries
+from clusterrun.compare import Comparison, compare
+from clusterrun.config import spec_from_data
+from clusterrun.errors import ClusterrunError, ExitStatus, GitError
+from clusterrun.gitstate import GitState, open_repo
+from clusterrun.jsonio import read_json
+from clusterrun.runs import Registry, Run
+from clusterrun.scheduler import resolve_backend
+from clusterrun.submit import Notify, Prepared, RunPlan, check_skip_reason, prepare_plan
+
+
+def _patch(run: Run, manifest: dict[str, Any]) -> str:
+    name = manifest.get("git", {}).get("patch_file")
+    if not name:
+        return ""
+    try:
+        return run.file(str(name)).read_text()
+    except OSError:
+        raise ClusterrunError(
+            f"run {run.id} recorded uncommitted changes but its {name} is missing",
+            hint="the record is incomplete; the run cannot be reproduced exactly",
+            exit_status=ExitStatus.ENVIRONMENT,
+        ) from None
+
+
+def recorded_git(run: Run, manifest: dict[str, Any]) -> GitState:
+    git = manifest.get("git", {})
+    return GitState(
+        root=str(git.get("root", "")),
+        commit=str(git.get("commit", "")),
+        branch=str(git.get("branch", "")),
+        dirty_files=tuple(git.get("dirty_files", [])),
+        untracked_files=tuple(git.get("untracked_files", [])),
+        patch=_patch(run, manifest),
+    )
+
+
+def recorded_snapshot(manifest: dict[str, Any], git: GitState, registry: Registry) -> snapshots.Snapshot:
+    """The run's own snapshot; rebuilt from (commit, patch) only if it was deleted and git still has it."""
+    snap = manifest.get("snapshot", {})
+    path = Path(str(snap.get("path", "")))
+    sid = snapshots.snapshot_id(git.commit, git.patch)
+    if snap.get("id") != sid:
+        raise ClusterrunError(
+            f"run {manifest.get('run_id')}: its snapshot id does not match its commit and patch",
+            hint="the record was edited by hand; it cannot be reproduced exactly",
+        )
+    if (path / snapshots.MARKER).is_file():
+        return snapshots.Snapshot(sid, path, reused=True)
+    try:
+        repo = open_repo(Path(git.root) if git.root else Path.cwd())
+        repo.commit(git.commit)
+    except (GitError, ValueError) as exc:
+        raise ClusterrunError(
+            f"the snapshot of run {manifest.get('run_id')} is gone and commit {git.commit[:12]} is not in "
+            "the repository",
+            hint="restore the snapshot directory from a backup, or fetch the commit "
+            f"(git fetch origin {git.commit})",
+            exit_status=ExitStatus.ENVIRONMENT,
+        ) from exc
+    return snapshots.create(Path(str(repo.working_tree_dir)), git.commit, git.patch, registry.root)
+
+
+def plan_reproduction(
+    registry: Registry, run_id: str, backend: str, argv: list[str], skip_smoke_reason: str | None = None
+) -> RunPlan:
+    check_skip_reason(skip_smoke_reason)
+    original = registry.get(run_id)
+    manifest = original.manifest()
+    spec = spec_from_data(manifest.get("config", {}), f"{original.manifest_path} (config)")
+    registry.ensure()
+    registry.root = registry.root.resolve()
+    git = recorded_git(original, manifest)
+    snap = recorded_snapshot(manifest, git, registry)
+    return RunPlan(
+        spec=spec,
+        git=git,
+        snapshot=snap,
+        backend=resolve_backend(backend),
+        config_file=str(manifest.get("config_file", "")),
+        overrides=list(manifest.get("overrides", [])),
+        argv=argv,
+        skip_smoke_reason=skip_smoke_reason,
+        use_smoke_cache=False,  # the machine may have changed since: smoke-test it for real
+        extra={"reproduces": original.id},
+    )
+
+
+def prepare_reproduction(
+    registry: Registry,
+    run_id: str,
+    backend: str,
+    argv: list[str],
+    notify: Notify = lambda _m: None,
+    skip_smoke_reason: str | None = None,
+) -> Prepared:
+    plan = plan_reproduction(registry, run_id, backend, argv, skip_smoke_reason)
+    return prepare_plan(plan, registry, notify)
+
+
+def _env(run: Run) -> dict[str, Any]:
+    try:
+        data = read_json(run.file("env.json"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def compare_runs(
+    registry: Registry, id_a: str, id_b: str, rtol: float = 0.0, atol: float = 0.0
+) -> Comparison:
+    run_a, run_b = registry.get(id_a), registry.get(id_b)
+    manifest_a, manifest_b = run_a.manifest(), run_b.manifest()
+    return compare(
+        manifest_a,
+        summaries.read(run_a),
+        _env(run_a),
+        manifest_b,
+        summaries.read(run_b),
+        _env(run_b),
+        rtol=rtol,
+        atol=atol,
+        patch_a=_patch(run_a, manifest_a),
+        patch_b=_patch(run_b, manifest_b),
+    )

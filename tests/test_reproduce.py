@@ -1,0 +1,121 @@
+"""reproduce and compare, on the real cluster: exact reproduction after the repository moved on,
+divergence of a nondeterministic script, and hostile or unknown run ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clusterrun.snapshot import snapshot_id
+from tests.helpers import cli, git, make_project, manifest, no_traceback
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
+
+NONDETERMINISTIC = """\
+import json, os, random
+value = random.SystemRandom().random()
+with open(os.environ["CLUSTERRUN_METRICS_FILE"], "a") as f:
+    f.write(json.dumps({"score": value, "steps": 3}) + "\\n")
+print("score", value)
+"""
+
+
+def _submit(project: Path, *args: str) -> str:
+    result = cli(["submit", *args, "--backend", "slurm", "--wait", "--json"], project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["run_id"])
+
+
+def test_reproduce_after_the_repository_moved_on(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj")
+    git(project, "checkout", "-q", "-b", "experiment")
+    train = project / "examples" / "quickstart" / "train.py"
+    train.write_text(
+        train.read_text().replace("true_b = [2.0, -3.0, 0.5], 1.0", "true_b = [2.0, -3.0, 0.5], 1.5")
+    )
+    git(project, "commit", "-qam", "a variant that only lives on this branch")
+    original = _submit(project, "configs/quickstart.yaml", "params.steps=80")
+    original_commit = manifest(project / "runs" / original)["git"]["commit"]
+    # the repository moves on: the branch is deleted, its commit garbage-collected, main gains a commit,
+    # and the working tree is dirty
+    git(project, "checkout", "-q", "main")
+    git(project, "branch", "-qD", "experiment")
+    git(project, "reflog", "expire", "--expire=now", "--all")
+    git(project, "gc", "-q", "--prune=now")
+    gone = subprocess.run(["git", "cat-file", "-e", f"{original_commit}^{{commit}}"], cwd=project)
+    assert gone.returncode != 0, "the original commit should be gone from the repository"
+    train.write_text(train.read_text() + "\n# edited afterwards\n")
+    (project / "NOTES.md").write_text("new file\n")
+    git(project, "add", "NOTES.md")
+    git(project, "commit", "-qm", "later work")
+    train.write_text(train.read_text() + "\n# and uncommitted\n")
+
+    result = cli(["reproduce", original, "--backend", "slurm", "--wait"], project, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "REPRODUCED:" in result.stdout and "DIVERGED" not in result.stdout
+    assert "loss" in result.stdout and "Not compared (metrics.ignore): time" in result.stdout
+    new_runs = [p for p in (project / "runs").glob("quickstart_*") if p.name != original]
+    assert len(new_runs) == 1
+    data = manifest(new_runs[0])
+    assert data["reproduces"] == original and data["git"]["commit"] == original_commit
+    assert data["snapshot"]["id"] == manifest(project / "runs" / original)["snapshot"]["id"]
+    assert data["smoke"]["cached"] is False  # smoke-tested for real, the machine may have changed
+    summary_a = json.loads((project / "runs" / original / "summary.json").read_text())
+    summary_b = json.loads((new_runs[0] / "summary.json").read_text())
+    assert summary_a["metrics"]["loss"] == summary_b["metrics"]["loss"]
+    # the variant really ran: the branch's data differ from main's
+    main_run = _submit(project, "configs/quickstart.yaml", "params.steps=80", "--allow-dirty")
+    diverged = cli(["compare", original, main_run], project)
+    assert diverged.returncode == 1 and "DIVERGED" in diverged.stdout
+    assert "commit" in diverged.stdout and "patch" in diverged.stdout
+
+
+def test_nondeterministic_run_diverges(project: Path) -> None:
+    (project / "noisy.py").write_text(NONDETERMINISTIC)
+    (project / "configs" / "noisy.yaml").write_text("name: noisy\ncommand: python noisy.py\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "noisy")
+    original = _submit(project, "configs/noisy.yaml")
+    result = cli(["reproduce", original, "--backend", "slurm", "--wait"], project, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "DIVERGED: 1 of 2 metric(s) differ; largest: score" in result.stdout
+    no_traceback(result)
+    loose = cli(["compare", original, original, "--json"], project)
+    assert loose.returncode == 0 and json.loads(loose.stdout)["verdict"] == "REPRODUCED"
+
+
+def test_hostile_and_unknown_ids_are_refused(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside_20260101-000000"
+    outside.mkdir()
+    (outside / "manifest.json").write_text("{}")
+    (project / "runs").mkdir()
+    (project / "runs" / "link_20260101-000000").symlink_to(outside)
+    for hostile in ["../outside_20260101-000000", str(outside), "link_20260101-000000", "..", ""]:
+        result = cli(["reproduce", hostile, "--backend", "slurm"], project)
+        assert result.returncode == 2, (hostile, result.stderr)
+        no_traceback(result)
+    unknown = cli(["reproduce", "quickstart_20990101-000000", "--backend", "slurm"], project)
+    assert unknown.returncode == 2 and "no run 'quickstart_20990101-000000'" in unknown.stderr
+
+
+def test_reproduce_without_snapshot_or_commit_is_a_clear_error(project: Path) -> None:
+    original = _submit(project, "configs/quickstart.yaml", "params.steps=5")
+    snapshot = Path(manifest(project / "runs" / original)["snapshot"]["path"])
+    shutil.rmtree(snapshot)
+    # the snapshot is rebuilt from git while the commit exists
+    rebuilt = cli(["reproduce", original, "--backend", "slurm", "--json"], project)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (snapshot / "examples" / "quickstart" / "train.py").is_file()
+    shutil.rmtree(snapshot)
+    record = project / "runs" / original / "manifest.json"
+    data = json.loads(record.read_text())
+    data["git"]["commit"] = "f" * 40
+    data["snapshot"]["id"] = snapshot_id("f" * 40, "")
+    record.write_text(json.dumps(data))
+    gone = cli(["reproduce", original, "--backend", "slurm"], project)
+    assert gone.returncode == 3 and "is not in the repository" in gone.stderr
+    no_traceback(gone)
