@@ -1,7 +1,6 @@
 """`clusterrun doctor` against the real local SLURM cluster (scripts/local-slurm.sh up).
 
-Until `doctor` is wired into clusterrun/cli/app.py, the command runs through a tiny local typer app
-(`_invoke`); afterwards these can use tests.helpers.cli(["doctor", ...], cwd) instead.
+The command runs as a real subprocess, as a user would run it.
 """
 
 from __future__ import annotations
@@ -10,31 +9,20 @@ import json
 import re
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from clusterrun.cli.doctor import doctor
 from clusterrun.scheduler import info
+from tests.helpers import cli, no_traceback
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
 
 
 def _invoke(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    app = typer.Typer()
-
-    @app.callback()
-    def root(ctx: typer.Context, runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None) -> None:
-        ctx.obj = {"runs_dir": runs_dir}
-
-    app.command("doctor")(doctor)
-    monkeypatch.chdir(cwd)
-    monkeypatch.delenv("CLUSTERRUN_RUNS_DIR", raising=False)
-    result = CliRunner().invoke(app, args)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, result.output
+    result = cli(args, cwd)
+    no_traceback(result)
+    return result.returncode, result.stdout
 
 
 def _checks(output: str) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,6 @@
 """The verdicts of `clusterrun doctor`, with the cluster and the machine replaced by fakes.
 
-The CLI is exercised through a tiny local typer app (`_app`) until `doctor` is wired into
-clusterrun/cli/app.py; then these can call tests.helpers.cli(["doctor", ...]) instead.
+The CLI is exercised in-process through the real app, so the fakes apply.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from clusterrun import doctor
-from clusterrun.cli.doctor import doctor as doctor_cmd
+from clusterrun.cli.app import app as cli_app
 from clusterrun.errors import SchedulerUnavailable, UsageError
 from clusterrun.scheduler import info
 from tests.helpers import git
@@ -283,18 +282,11 @@ def test_python_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check.status == "warn" and "python -m venv" in check.fix and sys.executable in check.detail
 
 
-# --- the command, through a local typer app until it is wired into cli/app.py ----------------------
+# --- the command, through the real CLI app (in-process, so the fakes above apply) ------------------
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root(ctx: typer.Context, runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None) -> None:
-        ctx.obj = {"runs_dir": runs_dir}
-
-    app.command("doctor")(doctor_cmd)
-    return app
+    return cli_app
 
 
 def test_cli_table_json_and_exit_codes(
