@@ -9,7 +9,7 @@ import shlex
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -149,6 +149,75 @@ class Metrics(_Model):
         return value
 
 
+class Estimate(_Model):
+    """How to turn the smoke test's timing into an estimate of the full run."""
+
+    steps_param: str | None = None  # the param holding the full run's number of steps, e.g. max_steps
+    step_metric: str = "step"  # the key counting steps in the metrics file
+
+
+class RandomAxis(_Model):
+    """One sampled axis: exactly one of the distributions."""
+
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = None  # both ends included
+    choice: list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RandomAxis:
+        given = [k for k in ("uniform", "loguniform", "randint", "choice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform, loguniform, randint, choice")
+        bounds = self.uniform or self.loguniform or self.randint
+        if bounds is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"{given[0]}: the low end {bounds[0]} is above the high end {bounds[1]}")
+        if self.loguniform is not None and self.loguniform[0] <= 0:
+            raise ValueError("loguniform needs positive bounds")
+        if self.choice is not None and not self.choice:
+            raise ValueError("choice needs at least one value")
+        return self
+
+
+class RandomSweep(_Model):
+    n: int = Field(ge=1, le=100_000)
+    seed: int = 0  # the sampling seed: the same config always yields the same members
+    axes: dict[str, RandomAxis]
+
+
+class Sweep(_Model):
+    """Members are the product of grid axes, zipped lists and random samples (dotted override keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    grid: dict[str, list[Scalar]] = Field(default_factory=dict)
+    zipped: dict[str, list[Scalar]] = Field(default_factory=dict, alias="zip")
+    random: RandomSweep | None = None
+    parallelism: int | None = Field(None, ge=1)  # at most this many members run at once (array %N)
+    metric: str | None = None  # the metric that ranks members
+    mode: Literal["min", "max"] = "min"
+
+    @model_validator(mode="after")
+    def _axes(self) -> Sweep:
+        lengths = {k: len(v) for k, v in self.zipped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"zip lists must have the same length, got {lengths}")
+        for key, values in {**self.grid, **self.zipped}.items():
+            if not values:
+                raise ValueError(f"axis {key} has no values")
+        keys = list(self.grid) + list(self.zipped) + list(self.random.axes if self.random else [])
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"axis {', '.join(dupes)} appears more than once")
+        for key in keys:
+            if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key) or key.split(".")[0] in (
+                "sweep",
+                "name",
+            ):
+                raise ValueError(f"axis {key!r}: use a dotted config key such as params.lr or data.split")
+        return self
+
+
 class ExperimentSpec(_Model):
     """A fully resolved, validated experiment. Every default is explicit; the seed always is."""
 
@@ -161,6 +230,12 @@ class ExperimentSpec(_Model):
     setup: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     metrics: Metrics = Field(default_factory=Metrics)
+    data: dict[str, Scalar] = Field(
+        default_factory=dict
+    )  # dataset, split, path...: {data.split} in the command
+    estimate: Estimate = Field(default_factory=Estimate)
+    cluster: str | None = None  # a profile in configs/clusters/<name>.yaml
+    sweep: Sweep | None = None
     description: str = ""
 
     @field_validator("name")
@@ -215,6 +290,16 @@ class ExperimentSpec(_Model):
             out[key] = _no_newline(str(val), f"env {key}")
         return out
 
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, val in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"{key!r}: data keys must be identifiers (letters, digits, _)")
+            if isinstance(val, str):
+                _no_newline(val, f"data {key}")
+        return value
+
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
@@ -229,7 +314,7 @@ class ExperimentSpec(_Model):
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> ExperimentSpec:
-        known = set(self.params) | set(BUILTIN_PLACEHOLDERS)
+        known = set(self.params) | set(BUILTIN_PLACEHOLDERS) | {f"data.{k}" for k in self.data}
         for token in self.command:
             for field in placeholders(token):
                 if field not in known:
@@ -237,6 +322,11 @@ class ExperimentSpec(_Model):
                         f"command uses {{{field}}} but there is no param {field!r}; "
                         f"available: {', '.join(sorted(known))}"
                     )
+        if self.estimate.steps_param is not None and self.estimate.steps_param not in self.params:
+            raise ValueError(
+                f"estimate.steps_param is {self.estimate.steps_param!r}, which params does not define; "
+                f"params are: {', '.join(sorted(self.params)) or '(none)'}"
+            )
         unknown = sorted(set(self.smoke.params) - set(self.params))
         if unknown:
             raise ValueError(
@@ -263,8 +353,10 @@ def placeholders(token: str) -> list[str]:
     for _, field, spec, conversion in parsed:
         if field is None:
             continue
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field) or spec or conversion:
-            raise ValueError(f"placeholder {{{field}}} in {token!r}: use a plain name such as {{lr}}")
+        if not re.fullmatch(r"(data\.)?[A-Za-z_][A-Za-z0-9_]*", field) or spec or conversion:
+            raise ValueError(
+                f"placeholder {{{field}}} in {token!r}: use a plain name such as {{lr}} or {{data.split}}"
+            )
         fields.append(field)
     return fields
 
@@ -333,30 +425,43 @@ def _no_newline_override(text: str) -> None:
         raise UsageError(f"override {text!r} contains a newline", hint="pass one line per override")
 
 
+def set_path(
+    data: dict[str, Any], path: Sequence[str], value: Any, adds: bool, what: str, plus_form: str = ""
+) -> None:
+    """Set a dotted key in raw config data (in place); a new param needs `adds` (typo guard)."""
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise UsageError(
+                f"{what}: {'.'.join(path[: depth + 1])} is not a mapping",
+                hint="override a leaf key, e.g. params.lr=0.01",
+            )
+        node = child
+    leaf = path[-1]
+    if path[0] in ("params", "data") and len(path) == 2 and leaf not in node and not adds:
+        known = ", ".join(sorted(node)) or "(none)"
+        kind = "param" if path[0] == "params" else "data key"
+        raise UsageError(
+            f"{what}: there is no {kind} {leaf!r}; {kind}s are: {known}",
+            hint=f"fix the name, or write +{plus_form or '.'.join(path) + '=...'} to add a new {kind}",
+        )
+    node[leaf] = value
+
+
+def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return copied
+
+
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply dotted overrides to raw config data; a new param needs a leading '+' (typo guard)."""
-    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    result = copy_data(data)
     for text in overrides:
         path, adds, value = parse_override(text)
-        node = result
-        for depth, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise UsageError(
-                    f"override {text!r}: {'.'.join(path[: depth + 1])} is not a mapping",
-                    hint="override a leaf key, e.g. params.lr=0.01",
-                )
-            node = child
-        leaf = path[-1]
-        if path[0] == "params" and len(path) == 2 and leaf not in node and not adds:
-            known = ", ".join(sorted(node)) or "(none)"
-            raise UsageError(
-                f"override {text!r}: there is no param {leaf!r}; params are: {known}",
-                hint=f"fix the name, or write +{text} to add a new param",
-            )
-        node[leaf] = value
+        set_path(result, path, value, adds, f"override {text!r}", plus_form=text.lstrip("+"))
     return result
 
 
@@ -415,7 +520,18 @@ def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> l
         values.update(spec.smoke.params)
     values["seed"] = spec.seed
     values["run_dir"] = run_dir
-    return [token.format_map({k: _fmt(v) for k, v in values.items()}) for token in spec.command]
+    values.update({f"data.{k}": v for k, v in spec.data.items()})
+    return [_fill(token, values) for token in spec.command]
+
+
+def _fill(token: str, values: Mapping[str, Any]) -> str:
+    """Like str.format, but `{data.split}` is a name, not attribute access."""
+    out = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(token):
+        out.append(literal)
+        if field is not None:
+            out.append(_fmt(values[field]))
+    return "".join(out)
 
 
 def _fmt(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Atomic JSON/text writes: write to a temporary file in the same directory, fsync, rename."""
+"""Atomic JSON/text writes: write to a temporary file in the same directory, then rename over."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            # No fsync: the rename alone gives readers the old file or the new one, never half of one,
+            # and on ext4 (auto_da_alloc) and XFS the data of a replace-by-rename reaches disk before the
+            # rename does. An fsync per file forced a journal commit each time: 1,000-member sweeps
+            # spent most of their submission there (bench/sweep_submit.py).
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -17,6 +17,8 @@ from clusterrun.runs import SCHEMA_VERSION, Run, now_iso
 from clusterrun.snapshot import Snapshot
 from clusterrun.templates import render_template
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
+
 
 def command_script(
     spec: ExperimentSpec, run: Run, snapshot: Snapshot, git: GitState, output_dir: Path, smoke: bool
@@ -57,6 +59,7 @@ def write_initial(
     argv: list[str],
     backend: str,
     extra: dict[str, Any] | None = None,
+    env: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a run is, on disk before anything runs. Returns the manifest."""
     patch_file = None
@@ -64,10 +67,10 @@ def write_initial(
         patch_file = "git.patch"
         write_text_atomic(run.file(patch_file), git.patch)
     resolved = spec.resolved()
-    write_text_atomic(run.file("config.yaml"), yaml.safe_dump(resolved, sort_keys=True))
+    write_text_atomic(run.file("config.yaml"), yaml.dump(resolved, Dumper=_DUMPER, sort_keys=True))
     script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False)
     write_script(run.file("command.sh"), script)
-    write_json_atomic(run.file("env.json"), envinfo.capture(tuple(spec.env)))
+    write_json_atomic(run.file("env.json"), env if env is not None else envinfo.capture(tuple(spec.env)))
     (run.path / "artifacts").mkdir(exist_ok=True)
     created = now_iso()
     manifest: dict[str, Any] = {

@@ -12,9 +12,9 @@ from clusterrun.config import spec_from_data
 from clusterrun.errors import ClusterrunError, ExitStatus, GitError
 from clusterrun.gitstate import GitState, open_repo
 from clusterrun.jsonio import read_json
-from clusterrun.runs import Registry, Run
+from clusterrun.runs import SWEEP_FILE, Registry, Run
 from clusterrun.scheduler import resolve_backend
-from clusterrun.submit import Notify, Prepared, RunPlan, check_skip_reason, prepare_plan
+from clusterrun.submit import MemberPlan, Notify, Prepared, SubmissionPlan, check_skip_reason, prepare_plan
 
 
 def _patch(run: Run, manifest: dict[str, Any]) -> str:
@@ -71,26 +71,43 @@ def recorded_snapshot(manifest: dict[str, Any], git: GitState, registry: Registr
 
 def plan_reproduction(
     registry: Registry, run_id: str, backend: str, argv: list[str], skip_smoke_reason: str | None = None
-) -> RunPlan:
+) -> SubmissionPlan:
+    """A new submission from records alone: one run, or every member of a sweep (as one array)."""
     check_skip_reason(skip_smoke_reason)
-    original = registry.get(run_id)
-    manifest = original.manifest()
-    spec = spec_from_data(manifest.get("config", {}), f"{original.manifest_path} (config)")
     registry.ensure()
     registry.root = registry.root.resolve()
-    git = recorded_git(original, manifest)
-    snap = recorded_snapshot(manifest, git, registry)
-    return RunPlan(
-        spec=spec,
+    sweep: dict[str, Any] | None = None
+    if registry.is_sweep(run_id):
+        sweep = read_json(registry.get(run_id, allow_sweep=True).file(SWEEP_FILE))
+        originals = [registry.get(str(m["run_id"])) for m in sweep.get("members", [])]
+    else:
+        originals = [registry.get(run_id)]
+    if not originals:
+        raise ClusterrunError(f"sweep {run_id} has no members to reproduce")
+    manifests = [run.manifest() for run in originals]
+    first, first_manifest = originals[0], manifests[0]
+    git = recorded_git(first, first_manifest)
+    snap = recorded_snapshot(first_manifest, git, registry)
+    members = []
+    for run, manifest in zip(originals, manifests, strict=True):
+        if manifest.get("snapshot", {}).get("id") != snap.id:
+            raise ClusterrunError(f"sweep {run_id}: member {run.id} ran other code than its siblings")
+        spec = spec_from_data(manifest.get("config", {}), f"{run.manifest_path} (config)")
+        members.append(MemberPlan(spec, dict(manifest.get("sweep_values") or {}), {"reproduces": run.id}))
+    return SubmissionPlan(
+        name=members[0].spec.name,
+        members=members,
         git=git,
         snapshot=snap,
         backend=resolve_backend(backend),
-        config_file=str(manifest.get("config_file", "")),
-        overrides=list(manifest.get("overrides", [])),
+        config_file=str(first_manifest.get("config_file", "")),
+        overrides=list(first_manifest.get("overrides", [])),
         argv=argv,
         skip_smoke_reason=skip_smoke_reason,
         use_smoke_cache=False,  # the machine may have changed since: smoke-test it for real
-        extra={"reproduces": original.id},
+        sweep_axes=list(sweep.get("axes", [])) if sweep else [],
+        sweep_extra={"reproduces": run_id} if sweep else {},
+        force_sweep=sweep is not None,
     )
 
 

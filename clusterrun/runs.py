@@ -20,6 +20,7 @@ from clusterrun.errors import ClusterrunError, ExitStatus, RunNotFound, UsageErr
 from clusterrun.jsonio import append_jsonl, read_json, write_json_atomic
 
 SCHEMA_VERSION = 1
+SWEEP_FILE = "sweep.json"
 RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
 
@@ -90,6 +91,7 @@ class Registry:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._next_suffix: dict[str, int] = {}
 
     @classmethod
     def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
@@ -118,14 +120,28 @@ class Registry:
         self.ensure()
         stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
         base = f"{name}_{stamp}"
-        for n in range(0, 10_000):
+        start = self._next_suffix.get(base, 0)  # a sweep's members share the second: skip known-taken ids
+        for n in range(start, start + 100_000):
             candidate = self.root / (base if n == 0 else f"{base}-{n}")
             try:
                 os.mkdir(candidate)
             except FileExistsError:
                 continue
+            self._next_suffix[base] = n + 1
             return Run(candidate)
         raise ClusterrunError(f"could not create a run directory for {base}")
+
+    def create_sweep(self, name: str, when: datetime | None = None) -> Run:
+        """A sweep's directory, `<name>-sweep_<stamp>`: holds sweep.json and the array's scheduler files."""
+        return self.create(f"{name}-sweep", when)
+
+    def sweep_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return [p.name for p in self.root.iterdir() if (p / SWEEP_FILE).is_file() and not p.is_symlink()]
+
+    def is_sweep(self, run_id: str) -> bool:
+        return bool(run_id) and "/" not in run_id and (self.root / run_id / SWEEP_FILE).is_file()
 
     def ids(self) -> list[str]:
         if not self.root.is_dir():
@@ -138,8 +154,8 @@ class Registry:
         for run_id in keyed:
             yield Run(self.root / run_id)
 
-    def get(self, run_id: str) -> Run:
-        """A run by id; hostile ids (paths, '..', symlinks leaving the registry) are refused."""
+    def get(self, run_id: str, allow_sweep: bool = False) -> Run:
+        """A run (or, if allowed, a sweep) by id; hostile ids (paths, '..', symlinks out) are refused."""
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."} or "\0" in run_id:
             raise UsageError(
                 f"{run_id!r} is not a run id",
@@ -148,8 +164,15 @@ class Registry:
         path = self.root / run_id
         if path.is_symlink() or (path.exists() and path.resolve().parent != self.root.resolve()):
             raise UsageError(f"{run_id!r} leaves the run registry {self.root}", hint="use a run id")
+        if (path / SWEEP_FILE).is_file() and not (path / "manifest.json").is_file():
+            if allow_sweep:
+                return Run(path)
+            raise UsageError(
+                f"{run_id} is a sweep, not a single run",
+                hint=f"see its members with: clusterrun status {run_id}",
+            )
         if not (path / "manifest.json").is_file():
-            close = difflib.get_close_matches(run_id, self.ids(), n=3, cutoff=0.5)
+            close = difflib.get_close_matches(run_id, self.ids() + self.sweep_ids(), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}?" if close else "list runs with 'clusterrun status'"
             raise RunNotFound(f"no run {run_id!r} in {self.root}", hint=hint)
         return Run(path)

@@ -6,11 +6,12 @@ submitting the same thing again skips it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class SmokeResult:
     stderr_path: str
     cached: bool = False
     cached_from: str = ""  # the run whose smoke test this reuses
+    step_points: list[list[float]] = field(default_factory=list)  # [step, seconds since start] as logged
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,11 +42,46 @@ class SmokeResult:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
-    """Run `bash script` with stdout/stderr to files in `workdir`; kill its process group on timeout."""
+class _StepWatcher:
+    """Timestamps each new `{step_metric: N}` line of the metrics file as the job writes it."""
+
+    def __init__(self, path: Path | None, step_metric: str, started: float) -> None:
+        self.path, self.step_metric, self.started = path, step_metric, started
+        self.offset = 0
+        self.points: list[list[float]] = []
+
+    def poll(self) -> None:
+        if self.path is None:
+            return
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        now = round(time.monotonic() - self.started, 4)
+        for line in complete.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            step = record.get(self.step_metric) if isinstance(record, dict) else None
+            if isinstance(step, int | float) and not isinstance(step, bool):
+                self.points.append([float(step), now])
+
+
+def run_smoke(
+    script: Path, workdir: Path, timeout: float, metrics_file: Path | None = None, step_metric: str = "step"
+) -> SmokeResult:
+    """Run `bash script` with stdout/stderr to files in `workdir`; kill its process group on timeout.
+
+    While it runs, the metrics file is watched so that steps get timestamps (for the estimate)."""
     stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
     started = time.monotonic()
+    watcher = _StepWatcher(metrics_file, step_metric, started)
     timed_out = False
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
@@ -58,6 +95,7 @@ def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
         deadline = started + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            watcher.poll()
             if pid:
                 break
             if time.monotonic() > deadline and not timed_out:
@@ -81,6 +119,7 @@ def run_smoke(script: Path, workdir: Path, timeout: float) -> SmokeResult:
         timed_out=timed_out,
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
+        step_points=watcher.points,
     )
 
 
@@ -106,7 +145,8 @@ class SmokeCache:
         path = self._path(key)
         try:
             data = read_json(path)
-            result = SmokeResult(**data)
+            known = set(SmokeResult.__dataclass_fields__)
+            result = SmokeResult(**{k: v for k, v in data.items() if k in known})
         except (OSError, ValueError, TypeError):
             return None
         return result if result.ok else None

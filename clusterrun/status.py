@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from clusterrun import summary as summaries
-from clusterrun.errors import SchedulerUnavailable
+from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
 from clusterrun.jsonio import read_json
 from clusterrun.metrics import collect
-from clusterrun.runs import Registry, Run
+from clusterrun.runs import SWEEP_FILE, Registry, Run
 from clusterrun.scheduler import JobRef, JobStatus, Scheduler, get_scheduler
 from clusterrun.scheduler.base import TERMINAL
 from clusterrun.scheduler.cache import cached_poll
@@ -188,3 +191,131 @@ def wait(
         interval = first_interval if states != previous else min(max_interval, interval * 2)
         previous = states
         time.sleep(interval)
+
+
+@dataclass
+class SweepView:
+    sweep_id: str
+    record: dict[str, Any]
+    rows: list[dict[str, Any]]  # members, sorted by the metric (best first), each with values and state
+    metric: str | None
+    mode: str
+    best: str | None  # run id of the best finished member
+    counts: dict[str, int]
+    totals: dict[str, float]
+    warnings: list[str]
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "sweep_id": self.sweep_id,
+            "metric": self.metric,
+            "mode": self.mode,
+            "best": self.best,
+            "counts": self.counts,
+            "totals": self.totals,
+            "members": self.rows,
+            "warnings": self.warnings,
+            "arrays": self.record.get("arrays", []),
+            "estimate": self.record.get("estimate"),
+        }
+
+
+def sweep_view(
+    registry: Registry,
+    sweep_id: str,
+    report: StatusReport | None = None,
+    sort: str | None = None,
+    mode: str | None = None,
+) -> SweepView:
+    """A sweep's members with their values and metrics, ranked; one scheduler query for all of them."""
+    record = read_json(registry.get(sweep_id, allow_sweep=True).file(SWEEP_FILE))
+    member_ids = [str(m["run_id"]) for m in record.get("members", [])]
+    values = {str(m["run_id"]): m.get("values", {}) for m in record.get("members", [])}
+    if report is None:
+        report = refresh(registry, member_ids)
+    metric = sort or record.get("metric")
+    if metric is None:
+        names = [k for r in report.runs for k in r.metrics]
+        metric = "loss" if "loss" in names else (names[0] if names else None)
+    mode = mode or str(record.get("mode") or "min")
+    rows = []
+    counts: dict[str, int] = {}
+    totals = {"cpu_hours_used": 0.0, "cpu_hours_requested": 0.0}
+    for run in report.runs:
+        counts[run.state] = counts.get(run.state, 0) + 1
+        used = ((run.summary or {}).get("efficiency") or {}).get("cpu_hours_used")
+        totals["cpu_hours_used"] += float(used or 0.0)
+        estimate_record = registry.get(run.run_id).manifest().get("estimate") or {}
+        totals["cpu_hours_requested"] += float(estimate_record.get("cpu_hours") or 0.0)
+        rows.append(run.as_record() | {"values": values.get(run.run_id, {}), "best": False})
+    ranked = [
+        r for r in rows if r["state"] == "completed" and isinstance(r["metrics"].get(metric), int | float)
+    ]
+    ranked.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
+    others = [r for r in rows if r not in ranked]
+    best = ranked[0]["run_id"] if ranked else None
+    if ranked:
+        ranked[0]["best"] = True
+    totals = {k: round(v, 4) for k, v in totals.items()}
+    return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, totals, report.warnings)
+
+
+def parse_since(text: str) -> float:
+    """'90m', '2h', '3d', '1w' or an ISO date -> a POSIX timestamp."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if match:
+        factor = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+        return time.time() - float(match.group(1)) * factor
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not a duration or a date", hint="e.g. --since 2h, 3d, 2026-11-01"
+        ) from None
+
+
+def select(
+    registry: Registry,
+    name: str | None = None,
+    state: str | None = None,
+    since: str | None = None,
+    limit: int | None = 20,
+) -> list[str]:
+    """Run ids, newest first, filtered by name (glob), last recorded state and creation time."""
+    after = parse_since(since) if since else None
+    wanted_states = {s.strip().lower() for s in state.split(",")} if state else None
+    out: list[str] = []
+    for run in registry.runs():
+        if limit is not None and len(out) >= limit:
+            break
+        if name and not fnmatch.fnmatch(run.id.rsplit("_", 1)[0], name):
+            continue
+        if wanted_states is None and after is None:
+            out.append(run.id)
+            continue
+        try:
+            manifest = run.manifest()
+        except ClusterrunError:
+            continue
+        if wanted_states is not None and str(manifest.get("state", "")).lower() not in wanted_states:
+            continue
+        if after is not None:
+            try:
+                if datetime.fromisoformat(str(manifest.get("created"))).timestamp() < after:
+                    continue
+            except ValueError:
+                continue
+        out.append(run.id)
+    return out
+
+
+def expand_ids(registry: Registry, ids: list[str]) -> list[str]:
+    """Sweep ids stand for their members."""
+    out: list[str] = []
+    for run_id in ids:
+        if registry.is_sweep(run_id):
+            record = read_json(registry.get(run_id, allow_sweep=True).file(SWEEP_FILE))
+            out += [str(m["run_id"]) for m in record.get("members", [])]
+        else:
+            out.append(run_id)
+    return out

@@ -46,7 +46,7 @@ def test_quickstart_submit_wait_status(project: Path) -> None:
     assert summary["metrics"]["final_loss"] == pytest.approx(summary["metrics"]["loss"], abs=1e-6)
     assert summary["artifacts"] == ["artifacts/model.json"]
     assert "loss=" in (run / "stdout.log").read_text()
-    assert (run / "smoke" / "stdout.log").read_text().count("step ") == 1  # one batch only
+    assert (run / "smoke" / "stdout.log").read_text().count("step ") == 5  # smoke.params: steps=5
     # the registry never makes the tree dirty: a second submit is accepted straight away
     assert git(project, "status", "--porcelain") == ""
     status = cli(["status", "--json"], project)

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from tabulate import tabulate
 
+from clusterrun.estimate import describe as describe_estimate
 from clusterrun.metrics import format_metrics
 from clusterrun.resources import format_seconds
 
@@ -21,30 +22,67 @@ def _resources(res: dict[str, Any]) -> str:
     return " ".join(f"{k}={res[k]}" for k in order if res.get(k) not in (None, ""))
 
 
+def _data(manifest: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in manifest.get("config", {}).get("data", {}).items())
+
+
+def sweep_block(record: dict[str, Any], first_manifest: dict[str, Any]) -> str:
+    """The manifest block of a sweep: what all members share, then each member's swept values."""
+    git = record.get("git", {})
+    members = record.get("members", [])
+    skipped = record.get("skipped", [])
+    lines = [
+        "=== SWEEP MANIFEST ===",
+        f"Sweep ID: {record.get('sweep_id')}   Members: {len(members)}"
+        + (f" ({len(skipped)} duplicate(s) skipped)" if skipped else "")
+        + f"   Axes: {', '.join(record.get('axes', [])) or '-'}",
+        f"Git Commit: {git.get('commit')}   Branch: {git.get('branch')}   "
+        f"Uncommitted Changes: {'yes (patch saved)' if git.get('dirty') else 'no'}",
+        f"Command (first member): {first_manifest.get('command_line')}",
+        f"Seed: {first_manifest.get('seed')}   "
+        f"Resources: {_resources(first_manifest.get('resources', {}))}   "
+        f"Backend: {record.get('backend')}   Cluster: {record.get('cluster')}",
+        f"Smoke Test: {smoke_line(first_manifest.get('smoke'))} (once per command shape)",
+        f"Estimate: {describe_estimate(record['estimate']) if record.get('estimate') else '-'}",
+        f"Output Directory: {first_manifest.get('run_dir', '').rsplit('/', 1)[0]}/{record.get('sweep_id')}/",
+    ]
+    rows = [[m["run_id"], " ".join(f"{k}={_value(v)}" for k, v in m["values"].items())] for m in members[:20]]
+    lines.append(tabulate(rows, headers=["MEMBER", "VALUES"], tablefmt="simple"))
+    if len(members) > 20:
+        lines.append(f"... and {len(members) - 20} more")
+    lines.append("======================")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def smoke_line(smoke: dict[str, Any] | None) -> str:
+    if not smoke:
+        return "not run"
+    if smoke.get("skipped"):
+        return f"skipped ({smoke.get('reason')})"
+    verdict = "passed" if smoke.get("ok") else "FAILED"
+    line = f"{verdict} in {smoke.get('seconds', 0):.2f} s, peak {smoke.get('peak_rss_mb', 0):.0f} MB"
+    return line + (" (cached)" if smoke.get("cached") else "")
+
+
 def manifest_block(manifest: dict[str, Any]) -> str:
     git = manifest.get("git", {})
     dirty = "yes (patch saved: git.patch)" if git.get("dirty") else "no"
     params = manifest.get("config", {}).get("params", {})
-    smoke = manifest.get("smoke") or {}
-    if smoke.get("skipped"):
-        smoke_line = f"skipped ({smoke.get('reason')})"
-    elif smoke:
-        verdict = "passed" if smoke.get("ok") else "FAILED"
-        smoke_line = (
-            f"{verdict} in {smoke.get('seconds', 0):.2f} s, peak {smoke.get('peak_rss_mb', 0):.0f} MB"
-            + (" (cached)" if smoke.get("cached") else "")
-        )
-    else:
-        smoke_line = "not run"
     lines = [
         "=== EXPERIMENT MANIFEST ===",
         f"Run ID: {manifest.get('run_id')}",
         f"Git Commit: {git.get('commit')}   Branch: {git.get('branch')}   Uncommitted Changes: {dirty}",
         f"Command: {manifest.get('command_line')}",
         f"Seed: {manifest.get('seed')}",
-        f"Key Hyperparameters: {' '.join(f'{k}={v}' for k, v in params.items()) or '(none)'}",
+        f"Key Hyperparameters: {' '.join(f'{k}={v}' for k, v in params.items()) or '(none)'}"
+        + (f"   Dataset/Split: {_data(manifest)}" if manifest.get("config", {}).get("data") else ""),
         f"Resources: {_resources(manifest.get('resources', {}))}   Backend: {manifest.get('backend')}",
-        f"Smoke Test: {smoke_line}",
+        f"Smoke Test: {smoke_line(manifest.get('smoke'))}",
+        f"Estimate: {describe_estimate(manifest['estimate']) if manifest.get('estimate') else '-'}",
         f"Snapshot: {manifest.get('snapshot', {}).get('path')}",
         f"Output Directory: {manifest.get('run_dir', '')}",
         "===========================",
@@ -161,3 +199,36 @@ def comparison_text(comparison: dict[str, Any]) -> str:
             parts.append(f"{title}: none")
     parts.append(f"{comparison['verdict']}: {comparison['reason']}")
     return "\n".join(parts)
+
+
+def sweep_table(view: Any) -> str:
+    """Members with their swept values and key metrics, best first (marked *), then counts and totals."""
+    axes = view.record.get("axes", [])
+    metric = view.metric
+    headers = ["", "RUN ID", "STATE", *axes, metric or "METRIC", "ELAPSED"]
+    rows = []
+    for row in view.rows:
+        value = row["metrics"].get(metric) if metric else None
+        rows.append(
+            [
+                "*" if row["best"] else "",
+                row["run_id"],
+                row["state"].upper(),
+                *[_value(row["values"].get(a, "-")) for a in axes],
+                _num(value),
+                duration(row.get("elapsed_seconds")),
+            ]
+        )
+    lines = [
+        f"Sweep {view.sweep_id}: {len(view.rows)} member(s), ranked by {metric or '-'} ({view.mode})",
+        tabulate(rows, headers=headers, tablefmt="simple"),
+    ]
+    counts = "  ".join(f"{state.upper()}={n}" for state, n in sorted(view.counts.items()))
+    lines.append(f"States: {counts}")
+    lines.append(
+        f"CPU-hours: {view.totals['cpu_hours_used']:.3g} used of {view.totals['cpu_hours_requested']:.3g} "
+        "estimated"
+    )
+    if view.best:
+        lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
+    return "\n".join(lines)

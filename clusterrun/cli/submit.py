@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from clusterrun import submit as service
 from clusterrun.cli.common import info, registry, warn
-from clusterrun.cli.output import emit_json, manifest_block, results_block
-from clusterrun.errors import ExitStatus
-from clusterrun.runs import Registry
-from clusterrun.status import wait
+from clusterrun.cli.output import emit_json, manifest_block, results_block, sweep_block, sweep_table
+from clusterrun.errors import ClusterrunError, ExitStatus
+from clusterrun.runs import Registry, now_iso
+from clusterrun.status import sweep_view, wait
 
 
 def submit(
@@ -50,7 +50,26 @@ def submit(
         str | None,
         typer.Option("--skip-smoke", metavar="REASON", help="Skip the smoke test; the reason is recorded."),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sweep",
+            metavar="KEY=V1,V2",
+            help="A grid axis, e.g. --sweep params.lr=0.1,0.01 "
+            "(repeat for more axes); the sweep is ONE job array.",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="A profile in configs/clusters/NAME.yaml.", show_default=False),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also submit members identical to a run that already finished.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Submit expensive runs without asking (needed without a terminal)."),
+    ] = False,
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait for the run to end and print its results.")
     ] = False,
@@ -64,6 +83,9 @@ def submit(
         dry_run=dry_run,
         allow_dirty=allow_dirty,
         skip_smoke_reason=skip_smoke,
+        sweep_axes=list(sweep or []),
+        cluster=cluster,
+        force=force,
         argv=["clusterrun", *sys.argv[1:]],
     )
     reg = registry(ctx)
@@ -92,28 +114,56 @@ def finish(
             emit_json(prepared.manifest | {"diagnosis": diagnosis.as_record()})
         raise typer.Exit(int(ExitStatus.FAILURE))
     if dry_run:
-        manifest = service.mark_dry_run(prepared)
+        service.mark_dry_run(prepared)
         if json_:
-            emit_json(manifest | {"script": prepared.script})
+            emit_json(_record(prepared) | {"script": prepared.script})
         else:
-            typer.echo(manifest_block(manifest))
+            typer.echo(_block(prepared))
             typer.echo(f"--- {prepared.run.file('sbatch.sh')} ---")
             typer.echo(prepared.script.rstrip())
             info("dry run: nothing submitted")
         return
     if not json_:
-        typer.echo(manifest_block(prepared.manifest))
-    manifest = service.launch(prepared)
-    info(f"submitted {manifest['run_id']} as {manifest['backend']} job {manifest['job_id']}")
+        typer.echo(_block(prepared))
+    for key, value in prepared.estimate.suggestions.items():
+        info(f"suggestion: {key}={value}")
+    confirmation = confirm(prepared, yes)
+    if not confirmation["approved"]:
+        service.refuse(prepared, confirmation)
+        raise ClusterrunError(
+            f"not submitted: {confirmation['decision']}",
+            hint="pass --yes to submit without asking",
+            exit_status=ExitStatus.USAGE,
+        )
+    manifests = service.launch(prepared, confirmation)
+    ids = [m["run_id"] for m in manifests]
+    if prepared.sweep_run is not None:
+        record = prepared.sweep_record()
+        arrays = ", ".join(f"{a['job_id']} ({a['size']})" for a in record["arrays"])
+        info(
+            f"submitted sweep {record['sweep_id']}: {len(ids)} member(s) in {record['submissions']} "
+            f"submission(s): {arrays}"
+        )
+    else:
+        info(f"submitted {ids[0]} as {manifests[0]['backend']} job {manifests[0]['job_id']}")
+    target = prepared.sweep_run.id if prepared.sweep_run is not None else ids[0]
     if not wait_:
         if json_:
-            emit_json(manifest)
+            emit_json(_record(prepared))
         else:
-            info(f"follow it with: clusterrun status {manifest['run_id']}")
+            info(f"follow it with: clusterrun status {target}")
         return
-    report = wait(reg, [prepared.run.id])
+    report = wait(reg, ids)
     for message in report.warnings:
         warn(message)
+    if prepared.sweep_run is not None:
+        if json_:
+            emit_json(_record(prepared) | {"members": [r.as_record() for r in report.runs]})
+        else:
+            typer.echo(sweep_table(sweep_view(reg, prepared.sweep_run.id, report)))
+        if any(not (r.summary or {}).get("success") for r in report.runs):
+            raise typer.Exit(int(ExitStatus.FAILURE))
+        return
     result = report.runs[0]
     if json_:
         emit_json(prepared.run.manifest() | {"summary": result.summary})
@@ -121,3 +171,40 @@ def finish(
         typer.echo(results_block(result.summary, str(prepared.run.path)))
     if result.summary and not result.summary.get("success"):
         raise typer.Exit(int(ExitStatus.FAILURE))
+
+
+def _block(prepared: service.Prepared) -> str:
+    if prepared.sweep_run is not None:
+        return sweep_block(prepared.sweep_record(), prepared.run.manifest())
+    return manifest_block(prepared.run.manifest())
+
+
+def _record(prepared: service.Prepared) -> dict[str, Any]:
+    if prepared.sweep_run is not None:
+        return prepared.sweep_record()
+    return prepared.run.manifest()
+
+
+def confirm(prepared: service.Prepared, yes: bool) -> dict[str, Any]:
+    """The cost gate: ask before expensive submissions; without a terminal, refuse unless --yes."""
+    decision = prepared.gate
+    record: dict[str, Any] = {
+        "required": decision.needs_confirmation,
+        "reasons": decision.reasons,
+        "at": now_iso(),
+    }
+    if not decision.needs_confirmation:
+        return record | {"approved": True, "decision": "below the thresholds"}
+    info("this submission is expensive: " + "; ".join(decision.reasons))
+    if yes:
+        return record | {"approved": True, "decision": "confirmed with --yes"}
+    if not sys.stdin.isatty():
+        return record | {
+            "approved": False,
+            "decision": "refused: confirmation needed and there is no terminal",
+        }
+    approved = typer.confirm("Submit anyway?", default=False, err=True)
+    return record | {
+        "approved": approved,
+        "decision": "confirmed at the prompt" if approved else "declined at the prompt",
+    }

@@ -90,6 +90,16 @@ class Scheduler(Protocol):
         """Submit one job that calls entry(spec.run_dir) on the allocated node."""
         ...
 
+    def submit_array(
+        self,
+        specs: list[JobSpec],
+        entry: Callable[[str], Any],
+        parallelism: int | None = None,
+        max_size: int | None = None,
+    ) -> list[Submitted]:
+        """Jobs with the same resources and folder in as few submissions as the scheduler allows."""
+        ...
+
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         """States of all given jobs in ONE scheduler query; jobs it does not know are left out."""
         ...

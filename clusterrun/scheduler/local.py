@@ -60,14 +60,24 @@ class LocalScheduler:
         )
 
     def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
-        executor = submitit.LocalExecutor(folder=spec.folder)
-        executor.update_parameters(timeout_min=spec.time_seconds / 60, gpus_per_node=spec.gpus)
+        return self.submit_array([spec], entry)[0]
+
+    def submit_array(
+        self,
+        specs: list[JobSpec],
+        entry: Callable[[str], Any],
+        parallelism: int | None = None,
+        max_size: int | None = None,
+    ) -> list[Submitted]:
+        """One local process per job, all started now (the local machine has no queue to wait in)."""
+        executor = submitit.LocalExecutor(folder=specs[0].folder)
+        executor.update_parameters(timeout_min=specs[0].time_seconds / 60, gpus_per_node=specs[0].gpus)
         try:
             with _detached_children():
-                job = executor.submit(entry, spec.run_dir)
+                jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except OSError as exc:
             raise SchedulerError(f"could not start the local job: {exc}") from None
-        return Submitted(job_id=str(job.job_id), script=self.render(spec))
+        return [Submitted(str(job.job_id), self.render(spec)) for job, spec in zip(jobs, specs, strict=True)]
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         out: dict[str, JobStatus] = {}

@@ -6,8 +6,8 @@ import re
 
 from clusterrun.scheduler.base import JobStatus
 
-SACCT_FIELDS = ("JobID", "State", "ExitCode", "ElapsedRaw", "NodeList", "Start", "End", "MaxRSS")
-SQUEUE_FORMAT = "%i|%T|%M|%N"
+SACCT_FIELDS = ("JobID", "State", "ExitCode", "ElapsedRaw", "NodeList", "Start", "End", "MaxRSS", "TotalCPU")
+SQUEUE_FORMAT = "%i|%T|%M|%N"  # with `squeue -r`, one line per array member
 
 _STATE_MAP = {
     "PENDING": "pending",
@@ -68,36 +68,64 @@ def _int(text: str) -> int | None:
     return int(text) if text.strip().isdigit() else None
 
 
+def expand_array_id(job_id: str) -> list[str]:
+    """'123_[0-3,7%2]' -> ['123_0', '123_1', '123_2', '123_3', '123_7']; other ids unchanged."""
+    match = re.fullmatch(r"(\d+)_\[([^\]]+)\]", job_id)
+    if not match:
+        return [job_id]
+    base, spec = match.group(1), match.group(2).split("%")[0]
+    out: list[str] = []
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            out += [f"{base}_{i}" for i in range(int(low), int(high or low) + 1)]
+    return out
+
+
+def parse_cpu_seconds(text: str) -> float | None:
+    """sacct's TotalCPU: [D-][HH:]MM:SS[.mmm] -> seconds."""
+    match = re.fullmatch(r"\s*(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)\s*", text or "")
+    if not match:
+        return None
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups()[:3])
+    return ((days * 24 + hours) * 60 + minutes) * 60 + float(match.group(4))
+
+
 def parse_sacct(output: str) -> dict[str, JobStatus]:
-    """Parse `sacct -n -P -o <SACCT_FIELDS>`; job lines give the state, step lines give MaxRSS."""
+    """Parse `sacct -n -P -o <SACCT_FIELDS>`; job lines give the state, step lines give MaxRSS.
+
+    A pending array prints one line for many members (`123_[4-9%2]`): every member gets a status."""
     jobs: dict[str, JobStatus] = {}
     rss: dict[str, float] = {}
     for line in output.splitlines():
         parts = line.split("|")
         if len(parts) < len(SACCT_FIELDS):
             continue
-        job_id, state, exit_code, elapsed, nodes, start, end, max_rss = parts[: len(SACCT_FIELDS)]
-        base, _, _step = job_id.partition(".")
+        job_id, state, exit_code, elapsed, nodes, start, end, max_rss, total_cpu = parts[: len(SACCT_FIELDS)]
+        base, _, step = job_id.partition(".")
         step_rss = parse_rss_mb(max_rss)
         if step_rss is not None:
             rss[base] = max(rss.get(base, 0.0), step_rss)
-        if _step:
+        if step:
             continue
         normal, by = normalise_state(state)
         code, sig = parse_exit_code(exit_code)
-        jobs[base] = JobStatus(
-            job_id=base,
-            state=normal,
-            raw_state=state.strip(),
-            exit_code=code,
-            signal=sig,
-            elapsed_seconds=_int(elapsed),
-            node="" if nodes in ("None assigned", "") else nodes,
-            start="" if start in ("Unknown", "None") else start,
-            end="" if end in ("Unknown", "None") else end,
-            cancelled_by=by,
-            source="sacct",
-        )
+        cpu = parse_cpu_seconds(total_cpu)
+        for member in expand_array_id(base):
+            jobs[member] = JobStatus(
+                job_id=member,
+                state=normal,
+                raw_state=state.strip(),
+                exit_code=code,
+                signal=sig,
+                elapsed_seconds=_int(elapsed),
+                node="" if nodes in ("None assigned", "") else nodes,
+                start="" if start in ("Unknown", "None") else start,
+                end="" if end in ("Unknown", "None") else end,
+                cancelled_by=by,
+                source="sacct",
+                extra={"total_cpu_seconds": cpu} if cpu is not None else {},
+            )
     for base, value in rss.items():
         if base in jobs:
             jobs[base].max_rss_mb = value

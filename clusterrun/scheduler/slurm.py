@@ -58,12 +58,34 @@ class SlurmScheduler:
         )
 
     def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
-        executor = submitit.SlurmExecutor(folder=spec.folder)
-        executor.update_parameters(**executor_parameters(spec))
+        return self.submit_array([spec], entry)[0]
+
+    def submit_array(
+        self,
+        specs: list[JobSpec],
+        entry: Callable[[str], Any],
+        parallelism: int | None = None,
+        max_size: int | None = None,
+    ) -> list[Submitted]:
+        """Jobs that share resources and folder as ONE sbatch job array (more only past max_size)."""
+        size = max_size or len(specs)
+        out: list[Submitted] = []
+        for start in range(0, len(specs), size):
+            out += self._submit_chunk(specs[start : start + size], entry, parallelism)
+        return out
+
+    def _submit_chunk(
+        self, specs: list[JobSpec], entry: Callable[[str], Any], parallelism: int | None
+    ) -> list[Submitted]:
+        executor = submitit.SlurmExecutor(folder=specs[0].folder)
+        params = executor_parameters(specs[0])
+        if parallelism:
+            params["array_parallelism"] = parallelism
+        executor.update_parameters(**params)
         captured = io.StringIO()
         try:
             with contextlib.redirect_stderr(captured):
-                job = executor.submit(entry, spec.run_dir)
+                jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except FailedJobError as exc:
             message = _first_line(str(exc) or captured.getvalue())
             if "Unable to contact slurm controller" in message:
@@ -76,18 +98,19 @@ class SlurmScheduler:
                 hint="check resources (partition, time, mem, gpus, account, qos) against 'sinfo' and "
                 "'scontrol show partition'",
             ) from None
-        script = Path(job.paths.submission_file).read_text()
-        return Submitted(job_id=str(job.job_id), script=script)
+        script = Path(jobs[0].paths.submission_file).read_text()
+        return [Submitted(job_id=str(job.job_id), script=script) for job in jobs]
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         if not refs:
             return {}
-        ids = ",".join(sorted({r.job_id for r in refs}))
+        # array members are asked for through their array: one id for a thousand members
+        ids = ",".join(sorted({r.job_id.split("_", 1)[0] for r in refs}))
         result = _proc.run(["sacct", "-n", "-P", "-o", ",".join(SACCT_FIELDS), "-j", ids])
         if result.returncode == 0:
             return parse_sacct(result.stdout)
         problem = _first_line(result.stderr)
-        fallback = _proc.run(["squeue", "-h", "-o", SQUEUE_FORMAT, "-j", ids])
+        fallback = _proc.run(["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", ids])
         if fallback.returncode == 0:
             return parse_squeue(fallback.stdout)
         if "Invalid job id" in fallback.stderr:  # every job has left the queue; accounting is off

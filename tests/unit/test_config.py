@@ -21,7 +21,13 @@ from clusterrun.errors import ConfigError, ExitStatus, UsageError
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "configs" / "examples" / "quickstart.yaml"
-ALL_CONFIGS = sorted([*(REPO / "configs").rglob("*.yaml"), *(REPO / "configs").rglob("*.yml")])
+CLUSTERS = REPO / "configs" / "clusters"  # cluster profiles, not experiments
+ALL_CONFIGS = sorted(
+    p
+    for p in [*(REPO / "configs").rglob("*.yaml"), *(REPO / "configs").rglob("*.yml")]
+    if CLUSTERS not in p.parents
+)
+ALL_PROFILES = sorted(CLUSTERS.glob("*.yaml"))
 
 BASE: dict[str, Any] = {
     "name": "exp",
@@ -64,7 +70,8 @@ def test_quickstart_loads_with_its_values() -> None:
     assert loaded.name == "quickstart"
     assert loaded.params == {"lr": 0.1, "steps": 200, "batch_size": 32}
     assert loaded.seed == 42
-    assert loaded.smoke.params == {"steps": 1}
+    assert loaded.smoke.params == {"steps": 5}
+    assert loaded.estimate.steps_param == "steps"
     assert loaded.smoke.timeout == 60
     assert loaded.resources.time == "00:05:00"
     assert loaded.resources.time_seconds == 300
@@ -91,10 +98,20 @@ def test_quickstart_renders_its_command() -> None:
         "42",
     ]
     smoke_argv = render_command(loaded, "/runs/x", smoke=True)
-    assert smoke_argv[smoke_argv.index("--steps") + 1] == "1"
+    assert smoke_argv[smoke_argv.index("--steps") + 1] == "5"
+
+
+@pytest.mark.parametrize("path", ALL_PROFILES, ids=lambda p: p.name)
+def test_every_shipped_cluster_profile_loads(path: Path) -> None:
+    from clusterrun.profiles import apply_profile, load_profile
+
+    profile = load_profile(path.stem, [CLUSTERS])
+    merged = apply_profile(load_spec(QUICKSTART).resolved(), profile)
+    assert merged["cluster"] == path.stem
 
 
 def test_there_are_configs_to_check() -> None:
+    assert ALL_PROFILES
     assert QUICKSTART in ALL_CONFIGS
 
 

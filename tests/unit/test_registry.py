@@ -199,10 +199,10 @@ def test_failed_write_leaves_the_old_manifest_and_no_temp_file(
     run = make_run(Registry(tmp_path / "runs"))
     before = run.manifest_path.read_text()
 
-    def broken_fsync(fd: int) -> None:
+    def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
         run.update(state="running")
     monkeypatch.undo()

@@ -16,19 +16,19 @@ from clusterrun.scheduler.sacct import (
 
 # `sacct -n -P -o JobID,State,ExitCode,ElapsedRaw,NodeList,Start,End,MaxRSS`
 SACCT_OUTPUT = """\
-101|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|
-101.batch|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|123456K
-101.extern|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|1024K
-101.0|COMPLETED|0:0|120|node01|2026-01-01T10:00:01|2026-01-01T10:02:04|1.5G
-102|CANCELLED by 0|0:0|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:30|
-102.batch|CANCELLED|0:15|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:31|2048K
-103|FAILED|0:9|7|node[03-04]|2026-01-01T10:00:00|2026-01-01T10:00:07|
-104|OUT_OF_MEMORY|0:125|60|node01|2026-01-01T10:00:00|2026-01-01T10:01:00|
-123_4|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown|
-123_4.batch|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown|
-124_[0-3%2]|PENDING|0:0|0|None assigned|Unknown|Unknown|
-125|FLUMMOXED|0:0|0|node06|Unknown|Unknown|
-126|TIMEOUT|0:15|600|node07|2026-01-01T10:00:00|2026-01-01T10:10:00|
+101|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05||02:01.500
+101.batch|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|123456K|
+101.extern|COMPLETED|0:0|125|node01|2026-01-01T10:00:00|2026-01-01T10:02:05|1024K|
+101.0|COMPLETED|0:0|120|node01|2026-01-01T10:00:01|2026-01-01T10:02:04|1.5G|
+102|CANCELLED by 0|0:0|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:30||00:00.010
+102.batch|CANCELLED|0:15|30|node02|2026-01-01T10:00:00|2026-01-01T10:00:31|2048K|
+103|FAILED|0:9|7|node[03-04]|2026-01-01T10:00:00|2026-01-01T10:00:07||1-00:00:01
+104|OUT_OF_MEMORY|0:125|60|node01|2026-01-01T10:00:00|2026-01-01T10:01:00||
+123_4|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown||
+123_4.batch|RUNNING|0:0|42|node05|2026-01-01T10:00:00|Unknown||
+124_[0-3%2]|PENDING|0:0|0|None assigned|Unknown|Unknown||
+125|FLUMMOXED|0:0|0|node06|Unknown|Unknown||
+126|TIMEOUT|0:15|600|node07|2026-01-01T10:00:00|2026-01-01T10:10:00||10:00
 """
 
 
@@ -38,7 +38,8 @@ def jobs() -> dict:
 
 
 def test_only_job_lines_become_jobs(jobs: dict) -> None:
-    assert set(jobs) == {"101", "102", "103", "104", "123_4", "124_[0-3%2]", "125", "126"}
+    expanded = {"124_0", "124_1", "124_2", "124_3"}  # a pending array line stands for all its members
+    assert set(jobs) == {"101", "102", "103", "104", "123_4", "125", "126"} | expanded
     assert all(status.source == "sacct" for status in jobs.values())
 
 
@@ -85,7 +86,7 @@ def test_array_member_running(jobs: dict) -> None:
 
 
 def test_pending_array(jobs: dict) -> None:
-    pending = jobs["124_[0-3%2]"]
+    pending = jobs["124_2"]
     assert pending.state == "pending"
     assert pending.node == ""  # 'None assigned'
     assert pending.start == "" and pending.end == ""
@@ -112,11 +113,21 @@ def test_short_and_empty_lines_are_ignored() -> None:
 
 
 def test_sacct_fields_match_the_parser() -> None:
-    assert SACCT_FIELDS == ("JobID", "State", "ExitCode", "ElapsedRaw", "NodeList", "Start", "End", "MaxRSS")
+    assert SACCT_FIELDS == (
+        "JobID",
+        "State",
+        "ExitCode",
+        "ElapsedRaw",
+        "NodeList",
+        "Start",
+        "End",
+        "MaxRSS",
+        "TotalCPU",
+    )
 
 
 def test_non_numeric_elapsed_is_none() -> None:
-    status = parse_sacct("7|RUNNING|0:0||node1|2026-01-01T10:00:00|Unknown|\n")["7"]
+    status = parse_sacct("7|RUNNING|0:0||node1|2026-01-01T10:00:00|Unknown||\n")["7"]
     assert status.elapsed_seconds is None
 
 
@@ -220,3 +231,18 @@ def test_parse_squeue() -> None:
 def test_parse_squeue_ignores_junk() -> None:
     assert parse_squeue("") == {}
     assert parse_squeue("slurm_load_jobs error: Unable to contact slurm controller\n") == {}
+
+
+def test_total_cpu_is_parsed_into_seconds(jobs: dict) -> None:
+    assert jobs["101"].extra["total_cpu_seconds"] == pytest.approx(121.5)
+    assert jobs["103"].extra["total_cpu_seconds"] == pytest.approx(86401)
+    assert jobs["126"].extra["total_cpu_seconds"] == pytest.approx(600)
+    assert "total_cpu_seconds" not in jobs["104"].extra
+
+
+def test_expand_array_id() -> None:
+    from clusterrun.scheduler.sacct import expand_array_id
+
+    assert expand_array_id("124_[0-3%2]") == ["124_0", "124_1", "124_2", "124_3"]
+    assert expand_array_id("124_[1,5-6]") == ["124_1", "124_5", "124_6"]
+    assert expand_array_id("124_7") == ["124_7"] and expand_array_id("99") == ["99"]

@@ -1,0 +1,167 @@
+"""Resource estimates from measurement: the smoke test's step timing and peak memory, scaled to the
+full run, and the checks that compare them with what the config requests."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from clusterrun.config import ExperimentSpec
+from clusterrun.profiles import ClusterProfile
+from clusterrun.resources import format_mem_mb, format_seconds
+
+TIME_MARGIN = 1.2  # warn when the requested time is below estimate x this
+TIME_SUGGEST = 1.5  # and suggest estimate x this
+MEM_MARGIN = 1.3  # warn when mem is below the measured peak x this, and suggest that
+
+
+@dataclass(frozen=True)
+class Timing:
+    startup_seconds: float
+    seconds_per_step: float
+    points: int
+    method: str  # "step-metrics" (the job's own step timing) or "two-runs" (two smoke runs)
+
+
+def fit_points(points: list[tuple[float, float]]) -> Timing | None:
+    """Least-squares line through (step, seconds since start): slope = time per step, intercept = start-up."""
+    if len(points) < 2:
+        return None
+    steps = [p[0] for p in points]
+    times = [p[1] for p in points]
+    mean_s, mean_t = sum(steps) / len(steps), sum(times) / len(times)
+    var = sum((s - mean_s) ** 2 for s in steps)
+    if var == 0:
+        return None
+    slope = sum((s - mean_s) * (t - mean_t) for s, t in zip(steps, times, strict=True)) / var
+    intercept = mean_t - slope * mean_s
+    return Timing(max(0.0, intercept), max(0.0, slope), len(points), "step-metrics")
+
+
+def two_runs(n1: float, t1: float, n2: float, t2: float) -> Timing | None:
+    if n2 == n1:
+        return None
+    slope = (t2 - t1) / (n2 - n1)
+    return Timing(max(0.0, t1 - slope * n1), max(0.0, slope), 2, "two-runs")
+
+
+@dataclass
+class Estimate:
+    members: int
+    wall_seconds: float | None  # one run; None when the config gives no steps_param
+    basis: str  # how the wall time was obtained
+    cpu_hours: float  # all members
+    gpu_hours: float
+    cost: float | None
+    currency: str
+    peak_rss_mb: float | None
+    warnings: list[str] = field(default_factory=list)
+    suggestions: dict[str, str] = field(default_factory=dict)  # override key -> value
+    timing: dict[str, Any] | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return describe(self.as_record())
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One line for the manifest block, from an estimate record (as stored in manifest.json)."""
+    wall = record.get("wall_seconds")
+    parts = [f"{format_seconds(wall) if wall is not None else 'unknown'} per run ({record.get('basis')})"]
+    if record.get("members", 1) > 1:
+        parts.append(f"x {record['members']} members")
+    parts.append(f"{record.get('cpu_hours', 0):.3g} CPU-hours")
+    if record.get("gpu_hours"):
+        parts.append(f"{record['gpu_hours']:.3g} GPU-hours")
+    if record.get("cost"):
+        parts.append(f"cost {record['cost']:.2f} {record.get('currency', '')}".rstrip())
+    return ", ".join(parts)
+
+
+def _full_steps(spec: ExperimentSpec) -> float | None:
+    name = spec.estimate.steps_param
+    value = spec.params.get(name) if name else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def estimate(
+    spec: ExperimentSpec,
+    timing: Timing | None,
+    peak_rss_mb: float | None,
+    members: int,
+    profile: ClusterProfile,
+) -> Estimate:
+    res = spec.resources
+    steps = _full_steps(spec)
+    if timing is not None and steps is not None:
+        wall: float | None = timing.startup_seconds + steps * timing.seconds_per_step
+        basis = f"smoke test, {timing.method}, {timing.seconds_per_step:.3g} s/step x {steps:g} steps"
+        hours_each = wall / 3600 if wall is not None else 0.0
+    else:
+        wall = None
+        basis = "no estimate.steps_param: bounded by the requested time"
+        hours_each = res.time_seconds / 3600
+    cpu_hours = hours_each * res.cpus_per_task * res.nodes * members
+    gpu_hours = hours_each * res.gpus * res.nodes * members
+    prices = profile.prices
+    cost = (
+        cpu_hours * prices.cpu_hour + gpu_hours * prices.gpu_hour
+        if (prices.cpu_hour or prices.gpu_hour)
+        else None
+    )
+    result = Estimate(
+        members,
+        wall,
+        basis,
+        cpu_hours,
+        gpu_hours,
+        cost,
+        prices.currency,
+        peak_rss_mb,
+        timing=asdict(timing) if timing else None,
+    )
+    if wall is not None and res.time_seconds < wall * TIME_MARGIN:
+        suggested = format_seconds(math.ceil(wall * TIME_SUGGEST / 60) * 60)
+        result.warnings.append(
+            f"resources.time={res.time} is below the estimated {format_seconds(wall)} "
+            f"(+{TIME_MARGIN - 1:.0%} margin)"
+        )
+        result.suggestions["resources.time"] = suggested
+    if peak_rss_mb is not None and res.mem_mb < peak_rss_mb * MEM_MARGIN:
+        suggested = format_mem_mb(_round_mem(peak_rss_mb * MEM_MARGIN))
+        result.warnings.append(
+            f"resources.mem={res.mem} is below the smoke test's peak {peak_rss_mb:.0f}M x {MEM_MARGIN}"
+        )
+        result.suggestions["resources.mem"] = suggested
+    return result
+
+
+def _round_mem(mb: float) -> int:
+    """Round up to a tidy size: 64M steps below 1G, 256M steps below 8G, whole G above."""
+    step = 64 if mb < 1024 else 256 if mb < 8192 else 1024
+    return int(math.ceil(mb / step) * step)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    needs_confirmation: bool
+    reasons: list[str]
+
+
+def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDecision:
+    """Whether this submission is expensive enough to ask first (thresholds from the cluster profile)."""
+    limits = profile.confirm_above
+    wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
+    reasons = []
+    if wall / 60 > limits.wall_minutes:
+        reasons.append(f"wall time {format_seconds(wall)} per run > {limits.wall_minutes:g} min")
+    if est.cpu_hours > limits.cpu_hours:
+        reasons.append(f"{est.cpu_hours:.3g} CPU-hours > {limits.cpu_hours:g}")
+    if est.gpu_hours > limits.gpu_hours:
+        reasons.append(f"{est.gpu_hours:.3g} GPU-hours > {limits.gpu_hours:g}")
+    if limits.cost is not None and est.cost is not None and est.cost > limits.cost:
+        reasons.append(f"cost {est.cost:.2f} > {limits.cost:g}")
+    return GateDecision(bool(reasons), reasons)

@@ -1,0 +1,179 @@
+"""Sweep expansion, cluster profiles, estimates and the cost gate: pure logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clusterrun.config import Sweep, spec_from_data
+from clusterrun.errors import ConfigError, UsageError
+from clusterrun.estimate import Timing, estimate, fit_points, gate, two_runs
+from clusterrun.experiment import load_experiment
+from clusterrun.profiles import DEFAULT, ClusterProfile, apply_profile, load_profile
+from clusterrun.submit import shape_key
+from clusterrun.sweep import expand, parse_cli_axis
+
+BASE = {"name": "x", "command": "python t.py --lr {lr} --steps {steps}", "params": {"lr": 0.1, "steps": 100}}
+
+
+def test_grid_is_a_cartesian_product_in_stable_order() -> None:
+    sweep = Sweep.model_validate({"grid": {"params.lr": [0.1, 0.01], "params.steps": [1, 2, 3]}})
+    members = expand(sweep)
+    assert len(members) == 6 and members[0] == {"params.lr": 0.1, "params.steps": 1}
+    assert members[-1] == {"params.lr": 0.01, "params.steps": 3}
+
+
+def test_zip_grid_and_cli_axes_combine() -> None:
+    sweep = Sweep.model_validate({"zip": {"params.lr": [0.1, 0.2], "seed": [1, 2]}})
+    members = expand(sweep, ["data.split=train,val,test"])
+    assert len(members) == 6
+    assert {(m["params.lr"], m["seed"]) for m in members} == {(0.1, 1), (0.2, 2)}
+    assert {m["data.split"] for m in members} == {"train", "val", "test"}
+
+
+def test_random_sampling_is_reproducible_and_in_range() -> None:
+    spec = {
+        "random": {
+            "n": 50,
+            "seed": 7,
+            "axes": {
+                "params.lr": {"loguniform": [1e-4, 1e-1]},
+                "params.steps": {"randint": [2, 5]},
+                "params.opt": {"choice": ["adam", "sgd"]},
+                "params.drop": {"uniform": [0.0, 0.5]},
+            },
+        }
+    }
+    first, second = expand(Sweep.model_validate(spec)), expand(Sweep.model_validate(spec))
+    assert first == second and len(first) == 50
+    assert all(1e-4 <= m["params.lr"] <= 1e-1 and 2 <= m["params.steps"] <= 5 for m in first)
+    assert {m["params.opt"] for m in first} == {"adam", "sgd"}
+    other = expand(Sweep.model_validate({**spec, "random": {**spec["random"], "seed": 8}}))
+    assert other != first
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"zip": {"params.lr": [1, 2], "seed": [1]}},
+        {"grid": {"params.lr": []}},
+        {"grid": {"params.lr": [1]}, "zip": {"params.lr": [2]}},
+        {"random": {"n": 3, "axes": {"params.lr": {"uniform": [1, 0]}}}},
+        {"random": {"n": 3, "axes": {"params.lr": {"uniform": [0, 1], "choice": [1]}}}},
+        {"random": {"n": 3, "axes": {"params.lr": {"loguniform": [0, 1]}}}},
+        {"grid": {"../etc": [1]}},
+    ],
+)
+def test_bad_sweeps_are_refused(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        spec_from_data({**BASE, "sweep": bad}, "x.yaml")
+
+
+def test_cli_axis_parsing() -> None:
+    assert parse_cli_axis("params.lr=0.1,1e-3") == ("params.lr", [0.1, 0.001])
+    for bad in ["params.lr", "=1,2", "params.lr="]:
+        with pytest.raises(UsageError):
+            parse_cli_axis(bad)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_experiment_members_validate_each_value(tmp_path: Path) -> None:
+    config = _write(
+        tmp_path / "configs" / "x.yaml",
+        "name: x\ncommand: python t.py {lr}\nparams: {lr: 0.1}\nresources: {mem: 1G}\n",
+    )
+    exp = load_experiment(config, cli_axes=["params.lr=0.1,0.2", "resources.mem=2G,4G"], cwd=tmp_path)
+    assert len(exp.members) == 4 and exp.is_sweep
+    assert {m.spec.resources.mem for m in exp.members} == {"2G", "4G"}
+    assert all(m.spec.sweep is None for m in exp.members)
+    with pytest.raises(ConfigError, match="sweep member 1"):
+        load_experiment(config, cli_axes=["resources.mem=2G,lots"], cwd=tmp_path)
+    with pytest.raises(UsageError, match="no param 'lrr'"):
+        load_experiment(config, cli_axes=["params.lrr=1,2"], cwd=tmp_path)
+
+
+def test_cluster_profile_defaults_sit_under_the_experiment(tmp_path: Path) -> None:
+    _write(
+        tmp_path / "configs" / "clusters" / "site.yaml",
+        "resources: {partition: gpu, mem: 8G, time: '02:00:00'}\nsetup: ['module load cuda']\n"
+        "prices: {gpu_hour: 2.0, cpu_hour: 0.1}\nmax_array_size: 10\n",
+    )
+    config = _write(
+        tmp_path / "configs" / "x.yaml",
+        "name: x\ncommand: echo\nresources: {mem: 2G}\nsetup: ['source .venv/bin/activate']\ncluster: site\n",
+    )
+    exp = load_experiment(config, cwd=tmp_path)
+    spec = exp.members[0].spec
+    assert (
+        spec.resources.partition == "gpu" and spec.resources.mem == "2G" and spec.resources.time == "02:00:00"
+    )
+    assert spec.setup == ["module load cuda", "source .venv/bin/activate"]
+    assert exp.profile.max_array_size == 10 and spec.cluster == "site"
+    with pytest.raises(UsageError, match="no cluster profile 'nope'") as info:
+        load_experiment(config, cluster="nope", cwd=tmp_path)
+    assert info.value.hint == "available: site"
+    with pytest.raises(UsageError):
+        load_profile("../etc/passwd", [tmp_path])
+    _write(tmp_path / "configs" / "clusters" / "bad.yaml", "resources: {mem: lots}\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_experiment(config, cluster="bad", cwd=tmp_path)
+    assert apply_profile({"name": "x"}, DEFAULT)["resources"] == {}
+
+
+def test_fit_points_recovers_startup_and_step_time() -> None:
+    points = [(s, 2.0 + 0.5 * s) for s in range(1, 6)]
+    timing = fit_points(points)
+    assert timing is not None and timing.seconds_per_step == pytest.approx(0.5)
+    assert timing.startup_seconds == pytest.approx(2.0) and timing.method == "step-metrics"
+    assert fit_points([(1, 3.0)]) is None and fit_points([(2, 1.0), (2, 2.0)]) is None
+    two = two_runs(1, 3.0, 2, 3.5)
+    assert two is not None and two.seconds_per_step == pytest.approx(0.5) and two.startup_seconds == 2.5
+
+
+def _spec(**resources: object) -> object:
+    return spec_from_data({**BASE, "estimate": {"steps_param": "steps"}, "resources": resources}, "x.yaml")
+
+
+def test_estimate_scales_the_measured_step_time() -> None:
+    spec = _spec(time="00:05:00", cpus_per_task=4, gpus=2, mem="1G")
+    profile = ClusterProfile(name="site", prices={"gpu_hour": 2.0, "cpu_hour": 0.5})
+    est = estimate(spec, Timing(10.0, 1.0, 5, "step-metrics"), 300.0, 3, profile)  # type: ignore[arg-type]
+    assert est.wall_seconds == pytest.approx(110.0)
+    assert est.cpu_hours == pytest.approx(110 / 3600 * 4 * 3) and est.gpu_hours == pytest.approx(
+        110 / 3600 * 2 * 3
+    )
+    assert est.cost == pytest.approx(est.cpu_hours * 0.5 + est.gpu_hours * 2.0)
+    assert est.warnings == [] and est.suggestions == {}
+
+
+def test_low_time_and_mem_get_suggestions() -> None:
+    spec = _spec(time="00:01:00", mem="100M")
+    est = estimate(spec, Timing(0.0, 1.0, 5, "step-metrics"), 200.0, 1, DEFAULT)  # type: ignore[arg-type]
+    assert est.suggestions == {"resources.time": "00:03:00", "resources.mem": "320M"}  # 150 s; 260 MB -> 320M
+    assert len(est.warnings) == 2
+
+
+def test_gate_uses_profile_thresholds_and_requested_time_without_estimate() -> None:
+    cheap = estimate(_spec(time="00:05:00"), None, None, 1, DEFAULT)  # type: ignore[arg-type]
+    assert not gate(cheap, _spec(time="00:05:00"), DEFAULT).needs_confirmation  # type: ignore[arg-type]
+    long = _spec(time="02:00:00")
+    decision = gate(estimate(long, None, None, 1, DEFAULT), long, DEFAULT)  # type: ignore[arg-type]
+    assert decision.needs_confirmation and "per run > 10 min" in decision.reasons[0]
+    gpu = _spec(time="00:05:00", gpus=8)
+    many = estimate(gpu, None, None, 10, DEFAULT)  # type: ignore[arg-type]
+    assert any("GPU-hours" in r for r in gate(many, gpu, DEFAULT).reasons)  # type: ignore[arg-type]
+
+
+def test_shape_key_ignores_swept_values_but_not_command_changes() -> None:
+    a = spec_from_data({**BASE, "params": {"lr": 0.1, "steps": 100}}, "x")
+    b = spec_from_data({**BASE, "params": {"lr": 0.2, "steps": 100}}, "x")
+    c = spec_from_data({**BASE, "command": "python other.py {lr} {steps}"}, "x")
+    assert shape_key(a, ["params.lr"]) == shape_key(b, ["params.lr"])
+    assert shape_key(a, []) != shape_key(b, [])
+    assert shape_key(a, ["params.lr"]) != shape_key(c, ["params.lr"])
