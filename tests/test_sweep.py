@@ -106,7 +106,8 @@ def test_array_split_by_max_array_size_and_sweep_reproduced(project: Path, tmp_p
     )
     (project / "configs" / "grid.yaml").write_text(
         (project / "configs" / "quickstart.yaml").read_text()
-        + "sweep:\n  grid: {params.lr: [0.1, 0.2, 0.3]}\n  zip: {params.steps: [10, 20, 30], seed: [1, 2, 3]}\n"
+        + "sweep:\n  grid: {params.lr: [0.1, 0.2, 0.3]}\n"
+        + "  zip: {params.steps: [10, 20, 30], seed: [1, 2, 3]}\n"
         + "  parallelism: 2\n"
     )
     git(project, "add", "-A")

@@ -8,7 +8,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from clusterrun import __version__
@@ -68,24 +67,20 @@ app.command("doctor")(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status."""
+    """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status.
+
+    Usage errors (unknown option, bad value) are typer's own, printed with the command's usage, exit 2."""
     command = typer.main.get_command(app)
     try:
-        # with standalone_mode=False, click returns typer.Exit's code instead of raising it
-        code = command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
+        command.main(args=argv, prog_name="clusterrun", standalone_mode=True)
+    except SystemExit as exc:  # standalone mode always ends this way, also for typer.Exit and usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except ClusterrunError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
         return int(exc.exit_status)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return 130
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
@@ -95,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         typer.echo("hint: set CLUSTERRUN_DEBUG=1 for the traceback, and please report it", err=True)
         return int(ExitStatus.FAILURE)
-    return code if isinstance(code, int) else 0
+    return 0
 
 
 def entry() -> None:

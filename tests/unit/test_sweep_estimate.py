@@ -121,7 +121,7 @@ def test_cluster_profile_defaults_sit_under_the_experiment(tmp_path: Path) -> No
     with pytest.raises(UsageError):
         load_profile("../etc/passwd", [tmp_path])
     _write(tmp_path / "configs" / "clusters" / "bad.yaml", "resources: {mem: lots}\n")
-    with pytest.raises(ConfigError, match="bad.yaml"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
         load_experiment(config, cluster="bad", cwd=tmp_path)
     assert apply_profile({"name": "x"}, DEFAULT)["resources"] == {}
 
