@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from clusterrun.runs import Registry, Run, now_iso
 from clusterrun.scheduler import JobRef, Scheduler, get_scheduler
 from clusterrun.status import is_active
+from clusterrun.summary import scheduler_folder
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,10 @@ def cancel(
         else:
             outcomes.append(CancelOutcome(run.id, False, f"not running (state {manifest.get('state')})"))
     for backend, members in by_backend.items():
-        refs = [JobRef(str(r.manifest()["job_id"]), str(r.file("scheduler"))) for r in members]
+        refs = []
+        for run in members:
+            manifest = run.manifest()
+            refs.append(JobRef(str(manifest["job_id"]), str(scheduler_folder(run, manifest))))
         scheduler_for(backend).cancel(refs)
         for run, ref in zip(members, refs, strict=True):
             run.update(cancel_requested={"by": user, "at": now_iso()})

@@ -41,7 +41,14 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
             if process.poll() is None:
                 process.send_signal(signum)
 
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
+        def warned(_signum: int, _frame: FrameType | None) -> None:
+            # submitit asks SLURM for SIGUSR2 90 s before the time limit (--signal=USR2@90); SLURM sends
+            # it to every process of the step, this one included. Here it is only recorded: it must not
+            # end the job early (command.sh makes the command ignore it too, unless it handles it).
+            _event(root, "time_limit_warning", signal="SIGUSR2")
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGUSR2] = signal.signal(signal.SIGUSR2, warned)
         try:
             _pid, status, usage = os.wait4(process.pid, 0)
         finally:

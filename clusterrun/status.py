@@ -21,7 +21,9 @@ from clusterrun.scheduler.base import TERMINAL
 from clusterrun.scheduler.cache import cached_poll
 
 #: States of our own, before or instead of the scheduler's.
-PRE_STATES = frozenset({"created", "smoke_passed", "smoke_failed", "dry_run", "submitting", "submit_failed"})
+PRE_STATES = frozenset(
+    {"created", "smoke_passed", "smoke_failed", "dry_run", "submitting", "submit_failed", "not_submitted"}
+)
 POLL_MAX_AGE = 2.0  # seconds a poll answer is shared with other invocations
 POLL_MAX_AGE_ENV = "CLUSTERRUN_POLL_MAX_AGE"
 
@@ -47,7 +49,8 @@ class RunStatus:
 
     @property
     def done(self) -> bool:
-        return self.state in TERMINAL or self.state in PRE_STATES - {"submitting"}
+        """Nothing more will happen to it: ended, or never submitted (only 'submitting' may still change)."""
+        return self.state in TERMINAL or (not self.job_id and self.state != "submitting")
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -112,7 +115,10 @@ def refresh(
             by_backend.setdefault(str(manifests[run.id].get("backend", "local")), []).append(run)
     polled: dict[str, JobStatus] = {}
     for backend, members in by_backend.items():
-        refs = [JobRef(str(manifests[r.id]["job_id"]), str(r.file("scheduler"))) for r in members]
+        refs = [
+            JobRef(str(manifests[r.id]["job_id"]), str(summaries.scheduler_folder(r, manifests[r.id])))
+            for r in members
+        ]
         try:
             scheduler = scheduler_for(backend)
             polled.update(cached_poll(scheduler, refs, registry.cache_dir / f"poll-{backend}.json", max_age))

@@ -24,6 +24,7 @@ from clusterrun.record import command_script, write_initial, write_script
 from clusterrun.runs import SCHEMA_VERSION, SWEEP_FILE, Registry, Run, now_iso
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler, resolve_backend
 from clusterrun.smoke import SmokeCache, SmokeResult, run_smoke
+from clusterrun.summary import smoke_diagnosis
 
 Notify = Callable[[str], None]
 LOCAL_MAX_MEMBERS = 64  # the local backend starts every member at once
@@ -332,6 +333,8 @@ def _smoke_shapes(
         result, shape_timing = _smoke(lead.run, lead.plan.spec, plan, registry, notify)
         timing = timing or shape_timing
         record = result.as_record() | {"skipped": False, "tested_in": lead.run.id}
+        if not result.ok:
+            record["diagnosis"] = smoke_diagnosis(result, lead.plan.spec).as_record()
         state = "smoke_passed" if result.ok else "smoke_failed"
         for member_run in group:
             outcomes[member_run.run.id] = (state, "", record)

@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clusterrun.jsonio import read_json, write_json_atomic
+from clusterrun.config import ExperimentSpec
+from clusterrun.diagnose import Diagnosis, diagnose, find_traceback, progress_from
+from clusterrun.efficiency import efficiency
+from clusterrun.jsonio import read_json, write_json_atomic, write_text_atomic
 from clusterrun.metrics import collect
 from clusterrun.runs import Run, now_iso
+from clusterrun.smoke import SmokeResult
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20
+LOG_TAIL_BYTES = 64 * 1024  # of each log, for the diagnosis and the traceback
+TRACEBACK_FILE = "traceback.txt"
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -36,11 +42,42 @@ def _exit_record(run: Run) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def scheduler_logs(run: Run, job_id: str) -> list[str]:
-    folder = run.file("scheduler")
+def scheduler_folder(run: Run, manifest: dict[str, Any]) -> Path:
+    """submitit's folder: the run's own, or its sweep's (shared by a job array's members)."""
+    return Path(str(manifest.get("scheduler_folder") or run.file("scheduler")))
+
+
+def scheduler_logs(folder: Path, job_id: str) -> list[Path]:
+    """submitit's logs of one job: <job_id>_<task>_log.out/.err (array members: <array>_<index>_...)."""
     if not folder.is_dir() or not job_id:
         return []
-    return sorted(str(p.relative_to(run.path)) for p in folder.glob(f"{job_id}_*_log.*"))
+    return sorted(folder.glob(f"{job_id}_*_log.*"))
+
+
+def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
+    """The last `max_bytes` of a log, from a line start; '' when it cannot be read."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            if size > max_bytes:
+                handle.seek(size - max_bytes)
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode(errors="replace")
+    return text.split("\n", 1)[-1] if size > max_bytes else text
+
+
+def log_tails(run: Run, folder: Path, job_id: str) -> dict[str, str]:
+    """Tails of the logs a diagnosis reads, most relevant first: the command's stderr and stdout, then
+    submitit's logs of the job (where slurmstepd writes 'exceeded memory limit' and 'DUE TO TIME LIMIT').
+    """
+    scheduler = scheduler_logs(folder, job_id)
+    paths = {"stderr.log": run.file("stderr.log"), "stdout.log": run.file("stdout.log")}
+    for path in [p for p in scheduler if p.suffix == ".err"] + [p for p in scheduler if p.suffix != ".err"]:
+        paths[f"scheduler/{path.name}"] = path
+    tails = {name: read_tail(path) for name, path in paths.items()}
+    return {name: text for name, text in tails.items() if text.strip()}
 
 
 def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +88,8 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
     state = status.get("state", "unknown")
     returncode = exit_record.get("returncode", status.get("exit_code"))
     duration = status.get("elapsed_seconds") or exit_record.get("seconds")
+    job_id = str(manifest.get("job_id") or "")
+    resources = manifest.get("resources") or config.get("resources") or {}
     summary: dict[str, Any] = {
         "schema_version": 1,
         "run_id": run.id,
@@ -65,40 +104,59 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
         "max_rss_mb": status.get("max_rss_mb") or exit_record.get("peak_rss_mb"),
         "metrics": collect(run.path, metric_cfg.get("file", "metrics.jsonl"), metric_cfg.get("patterns", {})),
         "artifacts": artifacts(run),
+        "efficiency": efficiency(
+            manifest.get("resources") or config.get("resources") or {}, status, exit_record
+        ),
         "logs": {
             "stdout": str(run.file("stdout.log")),
             "stderr": str(run.file("stderr.log")),
-            "scheduler": [str(run.path / p) for p in scheduler_logs(run, str(manifest.get("job_id", "")))],
+            "scheduler": [str(p) for p in scheduler_logs(scheduler_folder(run, manifest), job_id)],
         },
         "collected_at": now_iso(),
     }
     if state != SUCCESS:
         summary["stderr_tail"] = _tail(run.file("stderr.log"))
-        summary["diagnosis"] = basic_diagnosis(state, returncode, summary["stderr_tail"], status)
+        logs = log_tails(run, scheduler_folder(run, manifest), job_id)
+        _log, traceback = find_traceback(logs)
+        if traceback:
+            write_text_atomic(run.file(TRACEBACK_FILE), traceback)
+            summary["logs"]["traceback"] = str(run.file(TRACEBACK_FILE))
+        params = config.get("params") or {}
+        found = diagnose(
+            str(state),
+            returncode if isinstance(returncode, int) else None,
+            status.get("signal"),
+            logs,
+            resources,
+            duration,
+            summary["max_rss_mb"],
+            str(status.get("cancelled_by") or ""),
+            progress_from(summary["metrics"], params),
+            params=params,
+            node=str(summary["node"] or ""),
+            run_id=run.id,
+        )
+        summary["diagnosis"] = found.as_record()
     return summary
 
 
-def basic_diagnosis(state: str, returncode: Any, tail: list[str], status: dict[str, Any]) -> dict[str, str]:
-    """A first diagnosis: the state, the exit code and the last error line of stderr."""
-    evidence = next((line for line in reversed(tail) if line.strip()), "")
-    if state == "timeout":
-        return {
-            "category": "time_limit",
-            "evidence": f"state TIMEOUT after {status.get('elapsed_seconds')} s",
-            "fix": "raise resources.time (e.g. resources.time=02:00:00) or checkpoint more often",
-        }
-    if state == "cancelled":
-        who = status.get("cancelled_by")
-        return {
-            "category": "cancelled",
-            "evidence": f"cancelled{' by uid ' + who if who else ''}",
-            "fix": "resubmit if the cancellation was not intended",
-        }
-    return {
-        "category": "unknown",
-        "evidence": f"state {state}, exit code {returncode}" + (f": {evidence}" if evidence else ""),
-        "fix": f"read the log: clusterrun logs {status.get('run_id', '<run-id>')} --stderr",
+def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec) -> Diagnosis:
+    """The same diagnosis for a failed smoke test (a timeout there is a time_limit on smoke.timeout)."""
+    logs = {
+        "smoke/stderr.log": read_tail(Path(smoke.stderr_path)),
+        "smoke/stdout.log": read_tail(Path(smoke.stdout_path)),
     }
+    return diagnose(
+        "timeout" if smoke.timed_out else "failed",
+        smoke.returncode,
+        None,
+        {name: text for name, text in logs.items() if text.strip()},
+        spec.resources.model_dump(mode="json"),
+        smoke.seconds,
+        smoke.peak_rss_mb,
+        params=spec.params,
+        smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params)},
+    )
 
 
 def write(run: Run, summary: dict[str, Any]) -> None:

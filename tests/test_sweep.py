@@ -201,17 +201,19 @@ def test_underestimated_time_and_mem_are_warned_with_suggestions(project: Path) 
 
 
 def test_cost_gate_refuses_without_a_terminal_unless_yes(project: Path) -> None:
+    # without an estimate the requested time bounds the run: 30 minutes > the 10-minute threshold
     expensive = [
         "submit",
         "configs/quickstart.yaml",
         "--backend",
         "slurm",
         "resources.time=00:30:00",
+        "estimate.steps_param=null",
         "params.steps=20",
     ]
     refused = cli(expensive, project)
     assert refused.returncode == 2 and "confirmation needed and there is no terminal" in refused.stderr
-    assert "--yes" in refused.stderr
+    assert "--yes" in refused.stderr and "per run > 10 min" in refused.stderr
     no_traceback(refused)
     run = next((project / "runs").glob("quickstart_*"))
     data = manifest(run)
@@ -220,6 +222,27 @@ def test_cost_gate_refuses_without_a_terminal_unless_yes(project: Path) -> None:
     accepted = cli([*expensive, "--yes", "--json", "--force"], project)
     assert accepted.returncode == 0, accepted.stderr
     assert json.loads(accepted.stdout)["confirmation"]["decision"] == "confirmed with --yes"
+    cli(["status", "--watch"], project, timeout=300)
+
+
+def test_cost_gate_uses_the_estimate(project: Path) -> None:
+    _sleepy_project(project)
+    # 4,000 steps x 0.25 s = 1,000 s per run: above the 10-minute threshold although the limit allows it
+    refused = cli(
+        [
+            "submit",
+            "configs/sleepy.yaml",
+            "--backend",
+            "slurm",
+            "params.steps=4000",
+            "resources.time=02:00:00",
+        ],
+        project,
+        timeout=300,
+    )
+    assert refused.returncode == 2 and "per run > 10 min" in refused.stderr
+    estimate = manifest(next((project / "runs").glob("sleepy_*")))["estimate"]
+    assert 800 < estimate["wall_seconds"] < 1300 and estimate["timing"]["method"] == "step-metrics"
 
 
 def test_duplicates_are_reported_and_skipped_unless_forced(project: Path) -> None:

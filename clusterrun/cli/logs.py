@@ -12,6 +12,7 @@ import typer
 from clusterrun.cli.common import registry
 from clusterrun.errors import UsageError
 from clusterrun.status import refresh
+from clusterrun.summary import scheduler_folder, scheduler_logs
 
 
 def _copy(path: Path, offset: int) -> int:
@@ -49,8 +50,11 @@ def logs(
     run = reg.get(run_id)
     suffix = "err" if stderr else "out"
     if scheduler:
-        job_id = str(run.manifest().get("job_id") or "")
-        found = sorted(run.file("scheduler").glob(f"{job_id}_*_log.{suffix}")) if job_id else []
+        manifest = run.manifest()
+        job_id = str(manifest.get("job_id") or "")
+        found = [
+            p for p in scheduler_logs(scheduler_folder(run, manifest), job_id) if p.suffix == f".{suffix}"
+        ]
         if not found:
             raise UsageError(
                 f"run {run.id} has no scheduler log yet", hint="was it submitted? see clusterrun show"

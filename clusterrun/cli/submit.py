@@ -14,6 +14,7 @@ from clusterrun.cli.output import emit_json, manifest_block, results_block, swee
 from clusterrun.errors import ClusterrunError, ExitStatus
 from clusterrun.runs import Registry, now_iso
 from clusterrun.status import sweep_view, wait
+from clusterrun.summary import smoke_diagnosis
 
 
 def submit(
@@ -105,14 +106,14 @@ def finish(
         reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
         info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
         info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
-        from clusterrun.summary import smoke_diagnosis
-
         diagnosis = smoke_diagnosis(smoke, prepared.spec)
         info(f"diagnosis: {diagnosis.line()}")
         info(f"full logs: {smoke.stderr_path}")
         if json_:
             emit_json(prepared.manifest | {"diagnosis": diagnosis.as_record()})
         raise typer.Exit(int(ExitStatus.FAILURE))
+    for key, value in prepared.estimate.suggestions.items():
+        info(f"suggestion: {key}={value}")
     if dry_run:
         service.mark_dry_run(prepared)
         if json_:
@@ -125,8 +126,6 @@ def finish(
         return
     if not json_:
         typer.echo(_block(prepared))
-    for key, value in prepared.estimate.suggestions.items():
-        info(f"suggestion: {key}={value}")
     confirmation = confirm(prepared, yes)
     if not confirmation["approved"]:
         service.refuse(prepared, confirmation)

@@ -78,3 +78,22 @@ def test_differences_in_config_environment_and_code_are_listed() -> None:
     assert keys == ["python", "package numpy", "package torch", "host", "gpus", "slurm node"]
     assert [k for k, _a, _b in result.code] == ["commit", "dirty", "patch"]
     assert result.verdict == REPRODUCED  # the metrics match; the differences explain nothing here
+
+
+@pytest.mark.parametrize(
+    ("state", "job_id", "done"),
+    [
+        ("completed", "1", True),
+        ("running", "1", False),
+        ("not_submitted", "", True),
+        ("smoke_failed", "", True),
+        ("submitting", "", False),
+        ("dry_run", "", True),
+        ("unknown", "5", False),
+        ("timeout", "5", True),
+    ],
+)
+def test_which_runs_have_ended(state: str, job_id: str, done: bool) -> None:
+    from clusterrun.status import RunStatus
+
+    assert RunStatus("r", "n", state, job_id, "slurm").done is done

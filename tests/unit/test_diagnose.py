@@ -1,0 +1,541 @@
+"""Failure diagnosis: every category from realistic log snippets, the precedence rules, and the wiring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusterrun.config import ExperimentSpec
+from clusterrun.diagnose import (
+    CATEGORIES,
+    Diagnosis,
+    diagnose,
+    final_exception,
+    find_traceback,
+    last_traceback,
+    progress_from,
+    round_mem_mb,
+    round_seconds,
+    user_name,
+)
+from clusterrun.resources import parse_mem_mb, parse_time_seconds
+from clusterrun.runs import Run
+from clusterrun.smoke import SmokeResult
+from clusterrun.summary import build, smoke_diagnosis
+
+RES = {"time": "00:10:00", "mem": "2G", "gpus": 1, "cpus_per_task": 4, "partition": "gpu", "qos": "normal"}
+SCHED = "scheduler/4242_0_log.err"
+
+# --- what slurmstepd writes (Slurm 22.05 here, without cgroups; the last one is a cgroup cluster) ------
+MEM_KILL = """\
+slurmstepd-vm: error: StepId=4242.batch exceeded memory limit (644497408 > 209715200), being killed
+slurmstepd-vm: error: Exceeded job memory limit
+slurmstepd-vm: error: *** JOB 4242 ON vm CANCELLED AT 2026-11-29T16:36:41 ***
+"""
+MEM_KILL_KB = "slurmstepd: error: Job 4242 exceeded memory limit (2150400 > 2097152), being killed\n"
+OOM_CGROUP = (
+    "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=4242.batch. Some of your processes may have "
+    "been killed by the cgroup out-of-memory handler.\n"
+)
+TIME_KILL = (
+    "slurmstepd-vm: error: *** JOB 4242 ON vm CANCELLED AT 2026-11-29T16:38:00 DUE TO TIME LIMIT ***\n"
+)
+CANCEL = "slurmstepd-vm: error: *** JOB 4242 ON vm CANCELLED AT 2026-11-29T16:38:27 ***\n"
+NODE = "slurmstepd: error: *** JOB 4242 ON node03 CANCELLED AT 2026-03-01T10:00:00 DUE TO NODE FAILURE ***\n"
+PREEMPTION = (
+    "slurmstepd: error: *** JOB 4242 ON gpu12 CANCELLED AT 2026-03-01T10:00:00 DUE TO PREEMPTION ***\n"
+)
+
+# --- what the user's program writes ---------------------------------------------------------------------
+
+
+def tb(*frames_and_exception: str) -> str:
+    *frames, exc = frames_and_exception
+    body = "".join(f'  File "{f}", line 10, in main\n    do_it()\n' for f in frames)
+    return f"Traceback (most recent call last):\n{body}{exc}\n"
+
+
+CUDA_OOM = tb(
+    "/snap/train.py",
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+    "15.77 GiB of which 1.19 GiB is free. Including non-PyTorch memory, this process has 14.57 GiB in use.",
+)
+CUBLAS = tb(
+    "/snap/model.py",
+    "RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+)
+NO_CV2 = tb("/snap/data.py", "ModuleNotFoundError: No module named 'cv2'")
+NO_SKLEARN = tb("/snap/eval.py", "ModuleNotFoundError: No module named 'sklearn.metrics'")
+CANNOT_IMPORT = tb(
+    "/snap/train.py",
+    "ImportError: cannot import name 'LlamaForCausalLM' from 'transformers' (/venv/transformers/__init__.py)",
+)
+NO_LIB = tb(
+    "/snap/train.py",
+    "ImportError: libcudart.so.11.0: cannot open shared object file: No such file or directory",
+)
+NO_DATA = tb("/snap/train.py", "FileNotFoundError: [Errno 2] No such file or directory: 'data/train.csv'")
+NO_ABS = tb(
+    "/snap/train.py", "FileNotFoundError: [Errno 2] No such file or directory: '/datasets/imagenet/train'"
+)
+QUOTA = tb("/snap/train.py", "OSError: [Errno 122] Disk quota exceeded: '/home/alice/ckpt/last.pt'")
+NOSPACE = tb("/snap/train.py", "OSError: [Errno 28] No space left on device")
+NCCL = (
+    "gpu3:1234:1290 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.3<0>\n"
+    "gpu3:1234:1290 [0] misc/socket.cc:484 NCCL WARN Net : Call to connect returned Connection refused\n"
+    + tb(
+        "/snap/train.py",
+        "torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL"
+        ".cpp:1275, unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.18.1",
+    )
+)
+ARGPARSE = (
+    "usage: train.py [-h] [--lr LR] [--steps STEPS]\ntrain.py: error: unrecognized arguments: --dropout 0.1\n"
+)
+ARGPARSE_VALUE = (
+    "usage: train.py [-h] [--lr LR]\ntrain.py: error: argument --lr: invalid float value: 'fast'\n"
+)
+HYDRA = (
+    "Could not override 'optimizer.lrr'.\nTo append to your config use +optimizer.lrr=0.1\n"
+    "Key 'lrr' is not in struct\n    full_key: optimizer.lrr\n    object_type=dict\n"
+    "\nSet the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n"
+)
+COMMAND_FAILED = "submitit ERROR (2026-11-29 16:40:00,000) - Submitted job triggered an exception\n" + tb(
+    "/venv/submitit/core/_submit.py", "clusterrun.jobrun.CommandFailed: the command exited with code 1"
+)
+
+
+def d(state: str = "failed", exit_code: int | None = 1, **kw: Any) -> Diagnosis:
+    kw.setdefault("resources", RES)
+    return diagnose(state, exit_code, **kw)
+
+
+# ------------------------------------------------------------------------------------------- host_oom
+
+
+def test_host_oom_from_a_memory_kill_without_cgroups_failed_0_9() -> None:
+    got = d("failed", 0, signal=9, logs={"stderr.log": "", SCHED: MEM_KILL}, resources={"mem": "200M"})
+    assert got.category == "host_oom"
+    assert (
+        "state FAILED, exit code 0:9" in got.evidence and "exceeded memory limit (644497408" in got.evidence
+    )
+    assert got.fix.startswith("resources.mem=800M")  # peak 615 MB (from slurmstepd's bytes) x 1.3
+    assert got.details["suggested_mem"] == "800M" and got.details["log"] == SCHED
+
+
+def test_host_oom_from_the_state_uses_the_measured_peak() -> None:
+    got = d("out_of_memory", 0, signal=125, logs={SCHED: OOM_CGROUP}, max_rss_mb=3000.0)
+    assert got.category == "host_oom" and "oom-kill event" in got.evidence
+    assert "resources.mem=4G" in got.fix  # max(3000, 2048) x 1.3 = 3900 MB -> 4G
+    assert "state OUT_OF_MEMORY" in got.evidence
+
+
+def test_host_oom_old_slurm_prints_kilobytes() -> None:
+    got = d("failed", 0, signal=9, logs={SCHED: MEM_KILL_KB}, resources={"mem": "2G"})
+    assert got.details["peak_mb"] == pytest.approx(2100, abs=1)
+    assert got.details["suggested_mem"] == "3G"
+
+
+def test_host_oom_from_the_kernel_killer_needs_exit_137_and_a_killed_line() -> None:
+    line = "/var/spool/slurmd/job4242/slurm_script: line 12:  4321 Killed                  python train.py\n"
+    got = d("failed", 137, logs={"stderr.log": line})
+    assert got.category == "host_oom" and "Killed" in got.evidence
+    assert d("failed", 1, logs={"stderr.log": line}).category == "unknown"
+
+
+def test_host_oom_without_any_number_still_names_the_key() -> None:
+    got = diagnose("out_of_memory", None)
+    assert got.category == "host_oom" and "resources.mem=" in got.fix
+
+
+# ------------------------------------------------------------------------------------------- cuda_oom
+
+
+def test_cuda_oom_halves_the_batch_size_param() -> None:
+    got = d(logs={"stderr.log": "epoch 1\n" + CUDA_OOM}, params={"lr": 0.1, "batch_size": 64})
+    assert got.category == "cuda_oom" and "CUDA out of memory" in got.evidence
+    assert got.fix.startswith("params.batch_size=32 (half of 64)") and "resources.gpus=2" in got.fix
+
+
+def test_cublas_alloc_failure_is_cuda_oom() -> None:
+    got = d(logs={"stderr.log": CUBLAS})
+    assert got.category == "cuda_oom" and "batch size" in got.fix
+
+
+# ----------------------------------------------------------------------------------------- time_limit
+
+
+def test_time_limit_without_progress_doubles_the_limit() -> None:
+    got = d("timeout", 0, logs={SCHED: TIME_KILL}, resources={"time": "00:01:00"}, elapsed_seconds=80)
+    assert got.category == "time_limit"
+    assert (
+        "state TIMEOUT" in got.evidence and "DUE TO TIME LIMIT" in got.evidence and "00:01:20" in got.evidence
+    )
+    assert got.fix.startswith("resources.time=00:02:00")
+
+
+def test_time_limit_with_progress_projects_the_run() -> None:
+    progress = {"metric": "step", "value": 120, "param": "steps", "total": 500}
+    got = d("timeout", 0, logs={SCHED: TIME_KILL}, elapsed_seconds=600, progress=progress)
+    # 600 s for 24 % -> 2500 s x 1.2 = 3000 s = 50 min
+    assert got.fix.startswith("resources.time=00:50:00") and "step 120 of 500" in got.evidence
+    assert parse_time_seconds(got.details["suggested_time"]) > 600
+
+
+def test_time_limit_suggestion_always_exceeds_the_limit() -> None:
+    progress = {"metric": "step", "value": 99, "total": 100}
+    got = d("deadline", 0, elapsed_seconds=100, progress=progress, resources={"time": "01:00:00"})
+    assert got.category == "time_limit" and parse_time_seconds(got.details["suggested_time"]) > 3600
+
+
+def test_killed_by_sigusr2_is_the_time_limit_warning() -> None:
+    # submitit's --signal=USR2@90 reaches a command that does not handle it: it dies before the limit
+    for code in (-12, 140):
+        got = d(
+            "failed", code, logs={SCHED: COMMAND_FAILED}, elapsed_seconds=30, resources={"time": "00:01:00"}
+        )
+        assert got.category == "time_limit" and "SIGUSR2" in got.evidence
+        assert got.fix.startswith("resources.time=00:02:00")
+    assert "(killed by SIGUSR2)" in d("failed", -12).evidence
+
+
+def test_smoke_timeout_suggests_smoke_timeout_or_smaller_params() -> None:
+    err = "step 1\n\nclusterrun: smoke test killed after the 60 s timeout (smoke.timeout)\n"
+    got = diagnose(
+        "timeout", -15, logs={"smoke/stderr.log": err}, smoke={"timeout": 60, "params": {"steps": 1}}
+    )
+    assert got.category == "time_limit" and got.evidence.startswith("smoke test timed out after 60 s")
+    assert got.fix.startswith("smoke.timeout=120") and "smoke.params.steps" in got.fix
+
+
+# --------------------------------------------------------------------------- node, preemption, cancel
+
+
+def test_node_failure() -> None:
+    assert d("node_fail", 0, logs={SCHED: NODE}, node="node03").category == "node_failure"
+    got = d("boot_fail", None)
+    assert got.category == "node_failure" and "submit again" in got.fix
+
+
+def test_preempted_suggests_another_qos() -> None:
+    got = d("preempted", 0, logs={SCHED: PREEMPTION})
+    assert got.category == "preempted" and "resources.qos=" in got.fix and "now qos=normal" in got.fix
+    assert "checkpoint" in got.fix
+
+
+def test_cancelled_names_who_from_a_raw_sacct_state() -> None:
+    got = d("CANCELLED by 0", 0, signal=0, logs={SCHED: CANCEL}, elapsed_seconds=3)
+    assert got.category == "cancelled"
+    assert "by root (uid 0)" in got.evidence and "CANCELLED AT 2026-11-29T16:38:27" in got.evidence
+    assert got.details["cancelled_by"] == "root (uid 0)"
+
+
+def test_cancelled_by_a_name_or_an_unknown_uid() -> None:
+    assert "by alice" in d("cancelled", 0, cancelled_by="alice").evidence
+    assert user_name("4000000000") == "uid 4000000000"
+    assert "(by whom: unknown)" in d("cancelled", 0).evidence
+
+
+# ------------------------------------------------------------------------------- application errors
+
+
+@pytest.mark.parametrize(
+    ("text", "module", "package"),
+    [
+        (NO_CV2, "cv2", "opencv-python"),
+        (NO_SKLEARN, "sklearn.metrics", "scikit-learn"),
+        (tb("/s.py", "ModuleNotFoundError: No module named 'PIL'"), "PIL", "Pillow"),
+        (tb("/s.py", "ModuleNotFoundError: No module named 'yaml'"), "yaml", "PyYAML"),
+        (tb("/s.py", "ModuleNotFoundError: No module named 'wandb'"), "wandb", "wandb"),
+    ],
+)
+def test_missing_module_names_the_pip_package(text: str, module: str, package: str) -> None:
+    got = d(logs={"stderr.log": text})
+    assert got.category == "missing_module" and f"No module named '{module}'" in got.evidence
+    assert f"pip install {package}" in got.fix and "setup=['source .venv/bin/activate']" in got.fix
+    assert got.details["module"] == module
+
+
+def test_missing_module_version_mismatch_and_shared_library() -> None:
+    got = d(logs={"stderr.log": CANNOT_IMPORT})
+    assert got.category == "missing_module" and "pip install -U transformers" in got.fix
+    got = d(logs={"stderr.log": NO_LIB})
+    assert got.category == "missing_module" and "setup=['module load cuda']" in got.fix
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("/work/runs/x_1/command.sh: line 9: torchrun: command not found", "torchrun"),
+        ("/bin/sh: 1: nvidia-smi: not found", "nvidia-smi"),
+        ("/work/runs/x_1/command.sh: line 9: ./run.sh: No such file or directory", "./run.sh"),
+    ],
+)
+def test_command_not_found(line: str, command: str) -> None:
+    got = d("failed", 127, logs={"stderr.log": line + "\n"})
+    assert got.category == "command_not_found" and got.details["command"] == command
+    assert "setup=[" in got.fix
+
+
+def test_exit_127_alone_is_command_not_found() -> None:
+    assert d("failed", 127, logs={}).category == "command_not_found"
+
+
+def test_missing_python_means_activate_the_environment() -> None:
+    got = d("failed", 127, logs={"stderr.log": "command.sh: line 3: python: command not found\n"})
+    assert "source .venv/bin/activate" in got.fix
+
+
+def test_missing_file_relative_points_at_the_snapshot_and_the_param() -> None:
+    got = d(logs={"stderr.log": NO_DATA}, params={"data": "data/train.csv", "lr": 0.1})
+    assert got.category == "missing_file" and got.details == {
+        "log": "stderr.log",
+        "line": "FileNotFoundError: [Errno 2] No such file or directory: 'data/train.csv'",
+        "path": "data/train.csv",
+        "relative": True,
+    }
+    assert "relative" in got.fix and "snapshot" in got.fix
+    assert "params.data=/absolute/path/to/train.csv" in got.fix
+
+
+def test_missing_file_absolute_and_not_in_the_snapshot() -> None:
+    got = d(logs={"stderr.log": NO_ABS})
+    assert got.category == "missing_file" and got.details["relative"] is False
+    assert "shared filesystem" in got.fix and "+params.data=" in got.fix
+    line = "python: can't open file '/w/runs/.snapshots/ab12/train.py': [Errno 2] No such file or directory"
+    got = d("failed", 2, logs={"stderr.log": line})
+    assert got.category == "missing_file" and "commit it" in got.fix
+    got = d("failed", 1, logs={"stderr.log": "cat: data/labels.txt: No such file or directory"})
+    assert got.category == "missing_file" and got.details["path"] == "data/labels.txt"
+
+
+@pytest.mark.parametrize("text", [QUOTA, NOSPACE])
+def test_disk_quota(text: str) -> None:
+    got = d(logs={"stderr.log": text}, params={"output_dir": "/home/alice/ckpt"})
+    assert got.category == "disk_quota" and "params.output_dir=/scratch" in got.fix
+
+
+def test_nccl() -> None:
+    got = d(logs={"stderr.log": NCCL})
+    assert got.category == "nccl" and "NCCL error in" in got.evidence and "env.NCCL_DEBUG=INFO" in got.fix
+    warn_only = NCCL.splitlines()[1] + "\n"
+    assert d(logs={"stderr.log": warn_only}).category == "nccl"
+
+
+def test_config_error_argparse() -> None:
+    got = d("failed", 2, logs={"stderr.log": ARGPARSE})
+    assert got.category == "config_error" and "--dropout 0.1" in got.evidence and "command=" in got.fix
+    got = d("failed", 2, logs={"stderr.log": ARGPARSE_VALUE}, params={"lr": "fast"})
+    assert got.category == "config_error" and "params.lr=" in got.fix
+    got = d("failed", 2, logs={"stderr.log": "usage: train.py [-h] --data DATA\n"})
+    assert got.category == "config_error"
+
+
+def test_config_error_hydra() -> None:
+    got = d(logs={"stderr.log": HYDRA})
+    assert got.category == "config_error" and "lrr" in got.fix
+    omega = tb("/s.py", "omegaconf.errors.ConfigAttributeError: Key 'lrr' is not in struct")
+    assert d(logs={"stderr.log": omega}).category == "config_error"
+
+
+def test_unknown_quotes_the_last_exception_and_skips_clusterrun_s_own() -> None:
+    text = "step 1\n" + tb("/snap/train.py", "ValueError: loss is NaN at step 17") + "some cleanup line\n"
+    got = d(logs={"stderr.log": text, SCHED: COMMAND_FAILED}, run_id="r_20260101-000000")
+    assert got.category == "unknown" and got.evidence.endswith(
+        "stderr.log: ValueError: loss is NaN at step 17"
+    )
+    assert "traceback.txt" in got.fix and "clusterrun logs r_20260101-000000 --stderr" in got.fix
+
+
+def test_unknown_without_traceback_quotes_the_last_stderr_line() -> None:
+    got = d("failed", 3, logs={"stderr.log": "loading\nfatal: giving up\n\n", SCHED: COMMAND_FAILED})
+    assert (
+        got.category == "unknown"
+        and got.evidence == "state FAILED, exit code 3; stderr.log: fatal: giving up"
+    )
+    got = d("failed", None, signal=11, logs={})
+    assert got.category == "unknown" and "signal 11" in got.fix
+
+
+# ------------------------------------------------------------------------------------------ precedence
+
+
+def test_memory_kill_beats_cancelled_lines_and_a_cancelled_state() -> None:
+    assert d("failed", 0, signal=9, logs={SCHED: MEM_KILL}).category == "host_oom"
+    assert d("cancelled", 0, signal=9, logs={SCHED: MEM_KILL}).category == "host_oom"
+
+
+def test_time_limit_beats_cancelled() -> None:
+    assert d("cancelled", 0, logs={SCHED: TIME_KILL}).category == "time_limit"
+    assert d("timeout", 0, logs={SCHED: CANCEL}).category == "time_limit"
+
+
+def test_preemption_and_node_failure_lines_beat_cancelled() -> None:
+    assert d("cancelled", 0, logs={SCHED: PREEMPTION}).category == "preempted"
+    assert d("cancelled", 0, logs={SCHED: NODE}).category == "node_failure"
+
+
+def test_scheduler_verdict_beats_the_program_s_errors() -> None:
+    assert d("out_of_memory", 0, logs={"stderr.log": NO_DATA}).category == "host_oom"
+    assert d("timeout", 0, logs={"stderr.log": CUDA_OOM}).category == "time_limit"
+
+
+def test_cancelled_beats_the_traceback_the_kill_caused() -> None:
+    text = tb("/snap/train.py", "KeyboardInterrupt") + "/bin/sh: 1: x: not found\n"
+    assert d("cancelled", 0, logs={"stderr.log": text}).category == "cancelled"
+
+
+def test_the_final_exception_decides_among_program_errors() -> None:
+    # a harmless NCCL warning earlier; the run died of a missing file
+    text = NCCL.splitlines()[1] + "\n" + NO_DATA
+    assert d(logs={"stderr.log": text}).category == "missing_file"
+    # chained: the import failed while handling a missing file; the last exception is the import
+    chained = NO_DATA + "\nDuring handling of the above exception, another exception occurred:\n\n" + NO_CV2
+    assert d(logs={"stderr.log": chained}).category == "missing_module"
+
+
+def test_without_a_deciding_exception_cuda_oom_beats_nccl() -> None:
+    text = NCCL.splitlines()[1] + "\nRuntimeError: CUDA error: out of memory\n"
+    assert d(logs={"stderr.log": text}).category == "cuda_oom"
+
+
+def test_command_not_found_beats_missing_file_and_a_library_beats_both() -> None:
+    line = "command.sh: line 9: ./run.sh: No such file or directory\n"
+    assert d("failed", 127, logs={"stderr.log": line}).category == "command_not_found"
+    assert d(logs={"stderr.log": NO_LIB}).category == "missing_module"
+
+
+def test_missing_script_with_exit_2_is_missing_file_not_config_error() -> None:
+    line = "python: can't open file '/w/runs/.snapshots/ab/train.py': [Errno 2] No such file or directory\n"
+    assert d("failed", 2, logs={"stderr.log": line}).category == "missing_file"
+
+
+def test_every_category_is_produced_and_records_keep_the_keys() -> None:
+    got = {
+        d("out_of_memory", 0).category,
+        d(logs={"e": CUDA_OOM}).category,
+        d("timeout", 0).category,
+        d("node_fail", 0).category,
+        d("preempted", 0).category,
+        d("cancelled", 0).category,
+        d(logs={"e": NO_CV2}).category,
+        d("failed", 127).category,
+        d(logs={"e": NO_DATA}).category,
+        d(logs={"e": QUOTA}).category,
+        d(logs={"e": NCCL}).category,
+        d("failed", 2, logs={"e": ARGPARSE}).category,
+        d().category,
+    }
+    assert got == set(CATEGORIES)
+    assert {"category", "evidence", "fix", "details"} <= set(d().as_record())
+
+
+# --------------------------------------------------------------------------------- helpers and parts
+
+
+def test_last_traceback_keeps_the_chain_and_stops_at_the_next_record() -> None:
+    chained = NO_DATA + "\nDuring handling of the above exception, another exception occurred:\n\n" + NO_CV2
+    text = "noise\n" + tb("/old.py", "KeyError: 'x'") + "\nmore noise\n" + chained + "2026-01-01 INFO bye\n"
+    got = last_traceback(text)
+    assert got.startswith("Traceback") and "FileNotFoundError" in got and got.rstrip().endswith("'cv2'")
+    assert "KeyError" not in got and "INFO bye" not in got
+    assert final_exception(got) == "ModuleNotFoundError: No module named 'cv2'"
+    assert last_traceback("no traceback here\n") == ""
+    assert find_traceback({SCHED: COMMAND_FAILED}) == ("", "")
+
+
+def test_rounding_and_progress() -> None:
+    assert [round_mem_mb(x) for x in (50, 780, 1001, 3900, 70000)] == [100, 800, 1024, 4096, 73728]
+    assert [round_seconds(x) for x in (10, 61, 601, 7201)] == [60, 120, 900, 9000]
+    assert progress_from({"step": 120, "loss": 0.1}, {"steps": 500}) == {
+        "metric": "step",
+        "value": 120,
+        "param": "steps",
+        "total": 500,
+    }
+    assert progress_from({"epoch": 3}, {"max_epochs": 10})["param"] == "max_epochs"  # type: ignore[index]
+    assert progress_from({"loss": 1.0}, {"steps": 5}) is None
+    assert progress_from({"step": 5}, {"lr": 0.1}) is None
+
+
+# ------------------------------------------------------------------------------------------ the wiring
+
+
+def _run(tmp_path: Path, **files: str) -> Run:
+    run = Run(tmp_path / "r_20260101-000000")
+    (run.path / "scheduler").mkdir(parents=True)
+    for name, text in files.items():
+        (run.path / name.replace("__", "/")).write_text(text)
+    return run
+
+
+def _manifest(**params: Any) -> dict[str, Any]:
+    resources = {"time": "00:01:00", "mem": "200M", "gpus": 0}
+    return {"job_id": "4242", "resources": resources, "config": {"params": params, "resources": resources}}
+
+
+def test_summary_build_diagnoses_from_the_scheduler_log_and_keeps_the_traceback(tmp_path: Path) -> None:
+    run = _run(
+        tmp_path,
+        **{
+            "stderr.log": "x\n" + NO_DATA,
+            "stdout.log": "step 1\n",
+            "scheduler__4242_0_log.err": COMMAND_FAILED,
+        },
+    )
+    summary = build(run, _manifest(data="data/train.csv"), {"state": "failed", "exit_code": 1, "signal": 0})
+    assert summary["diagnosis"]["category"] == "missing_file"
+    assert "params.data=" in summary["diagnosis"]["fix"]
+    assert (run.path / "traceback.txt").read_text() == NO_DATA
+    assert summary["logs"]["traceback"] == str(run.path / "traceback.txt")
+    json.dumps(summary)
+
+
+def test_summary_build_time_limit_with_progress_from_metrics(tmp_path: Path) -> None:
+    metrics = "".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in range(1, 51))
+    run = _run(tmp_path, **{"metrics.jsonl": metrics, "scheduler__4242_0_log.err": TIME_KILL})
+    summary = build(run, _manifest(steps=200), {"state": "timeout", "exit_code": 0, "elapsed_seconds": 75})
+    diag = summary["diagnosis"]
+    assert diag["category"] == "time_limit" and "step 50 of 200" in diag["evidence"]
+    assert diag["fix"].startswith("resources.time=00:06:00")  # 75 s / 25 % x 1.2 = 360 s
+    assert not (run.path / "traceback.txt").exists()
+
+
+def test_summary_build_memory_kill_without_exit_json(tmp_path: Path) -> None:
+    run = _run(tmp_path, **{"scheduler__4242_0_log.err": MEM_KILL})
+    status = {"state": "failed", "exit_code": 0, "signal": 9, "max_rss_mb": 614.6}
+    diag = build(run, _manifest(), status)["diagnosis"]
+    assert diag["category"] == "host_oom" and parse_mem_mb(diag["details"]["suggested_mem"]) > 615
+
+
+def test_summary_of_a_success_has_no_diagnosis(tmp_path: Path) -> None:
+    run = _run(tmp_path, **{"stderr.log": NO_DATA})
+    assert "diagnosis" not in build(run, _manifest(), {"state": "completed", "exit_code": 0})
+
+
+def test_smoke_diagnosis_reads_the_smoke_logs(tmp_path: Path) -> None:
+    (tmp_path / "stderr.log").write_text(NO_CV2)
+    (tmp_path / "stdout.log").write_text("")
+    spec = ExperimentSpec.model_validate(
+        {
+            "name": "x",
+            "command": "python t.py --steps {steps}",
+            "params": {"steps": 100},
+            "smoke": {"timeout": 30},
+        }
+    )
+    smoke = SmokeResult(
+        False, 1, 0.5, 20.0, False, str(tmp_path / "stdout.log"), str(tmp_path / "stderr.log")
+    )
+    got = smoke_diagnosis(smoke, spec)
+    assert got.category == "missing_module" and got.evidence.startswith("smoke test exited with code 1")
+    timed_out = SmokeResult(False, -15, 30.2, 20.0, True, smoke.stdout_path, smoke.stderr_path)
+    (tmp_path / "stderr.log").write_text(
+        "clusterrun: smoke test killed after the 30 s timeout (smoke.timeout)\n"
+    )
+    got = smoke_diagnosis(timed_out, spec)
+    assert got.category == "time_limit" and got.fix.startswith("smoke.timeout=60")
+    assert "smoke.params.steps=1" in got.fix
