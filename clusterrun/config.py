@@ -61,6 +61,16 @@ def _no_newline(value: str, what: str) -> str:
     return value
 
 
+def _scalar_map(value: dict[str, Scalar], what: str) -> dict[str, Scalar]:
+    """Names usable as {placeholders} (identifiers), values on one line."""
+    for key, val in value.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ValueError(f"{key!r}: {what} names must be identifiers (letters, digits, _)")
+        if isinstance(val, str):
+            _no_newline(val, f"{what} {key}")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -112,10 +122,7 @@ class Smoke(_Model):
     @field_validator("params")
     @classmethod
     def _single_line(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        for key, val in value.items():
-            if isinstance(val, str):
-                _no_newline(val, f"smoke param {key}")
-        return value
+        return _scalar_map(value, "smoke param")
 
 
 class Metrics(_Model):
@@ -293,24 +300,15 @@ class ExperimentSpec(_Model):
     @field_validator("data")
     @classmethod
     def _data(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        for key, val in value.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise ValueError(f"{key!r}: data keys must be identifiers (letters, digits, _)")
-            if isinstance(val, str):
-                _no_newline(val, f"data {key}")
-        return value
+        return _scalar_map(value, "data key")
 
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        for key, val in value.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise ValueError(f"{key!r}: param names must be identifiers (letters, digits, _)")
+        for key in value:
             if key in BUILTIN_PLACEHOLDERS:
                 raise ValueError(f"{key!r} is reserved; set the seed with the top-level 'seed' key")
-            if isinstance(val, str):
-                _no_newline(val, f"param {key}")
-        return value
+        return _scalar_map(value, "param")
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> ExperimentSpec:
