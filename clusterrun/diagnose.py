@@ -25,7 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterrun.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds
+from clusterrun.resources import (
+    format_mem_mb,
+    format_seconds,
+    parse_mem_mb,
+    parse_time_seconds,
+    round_mem_mb,
+    round_seconds,
+)
 from clusterrun.scheduler.base import TERMINAL
 from clusterrun.scheduler.sacct import normalise_state
 
@@ -287,21 +294,6 @@ def find_traceback(logs: Mapping[str, str]) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def round_mem_mb(mb: float) -> int:
-    """Round up to a sensible unit: 100M below 1G, whole G below 64G, 8G above."""
-    if mb <= 1000:
-        return max(100, math.ceil(mb / 100) * 100)
-    if mb <= 64 * 1024:
-        return math.ceil(mb / 1024) * 1024
-    return math.ceil(mb / 8192) * 8192
-
-
-def round_seconds(seconds: float) -> int:
-    """Round up to whole minutes below 10 min, 5 min below 2 h, 30 min above."""
-    step = 60 if seconds <= 600 else 300 if seconds <= 7200 else 1800
-    return max(60, math.ceil(seconds / step) * step)
 
 
 def signal_name(number: int) -> str:

@@ -3,13 +3,12 @@ full run, and the checks that compare them with what the config requests."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from clusterrun.config import ExperimentSpec
 from clusterrun.profiles import ClusterProfile
-from clusterrun.resources import format_mem_mb, format_seconds
+from clusterrun.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
 
 TIME_MARGIN = 1.2  # warn when the requested time is below estimate x this
 TIME_SUGGEST = 1.5  # and suggest estimate x this
@@ -124,25 +123,19 @@ def estimate(
         timing=asdict(timing) if timing else None,
     )
     if wall is not None and res.time_seconds < wall * TIME_MARGIN:
-        suggested = format_seconds(math.ceil(wall * TIME_SUGGEST / 60) * 60)
+        suggested = format_seconds(round_seconds(wall * TIME_SUGGEST))
         result.warnings.append(
             f"resources.time={res.time} is below the estimated {format_seconds(wall)} "
             f"(+{TIME_MARGIN - 1:.0%} margin)"
         )
         result.suggestions["resources.time"] = suggested
     if peak_rss_mb is not None and res.mem_mb < peak_rss_mb * MEM_MARGIN:
-        suggested = format_mem_mb(_round_mem(peak_rss_mb * MEM_MARGIN))
+        suggested = format_mem_mb(round_mem_mb(peak_rss_mb * MEM_MARGIN))
         result.warnings.append(
             f"resources.mem={res.mem} is below the smoke test's peak {peak_rss_mb:.0f}M x {MEM_MARGIN}"
         )
         result.suggestions["resources.mem"] = suggested
     return result
-
-
-def _round_mem(mb: float) -> int:
-    """Round up to a tidy size: 64M steps below 1G, 256M steps below 8G, whole G above."""
-    step = 64 if mb < 1024 else 256 if mb < 8192 else 1024
-    return int(math.ceil(mb / step) * step)
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,18 @@ def format_mem_mb(mb: int) -> str:
     if mb % 1024 == 0:
         return f"{mb // 1024}G"
     return f"{mb}M"
+
+
+def round_mem_mb(mb: float) -> int:
+    """Round up to a sensible unit: 100M below 1G, whole G below 64G, 8G above."""
+    if mb <= 1000:
+        return max(100, math.ceil(mb / 100) * 100)
+    if mb <= 64 * 1024:
+        return math.ceil(mb / 1024) * 1024
+    return math.ceil(mb / 8192) * 8192
+
+
+def round_seconds(seconds: float) -> int:
+    """Round up to whole minutes below 10 min, 5 min below 2 h, 30 min above."""
+    step = 60 if seconds <= 600 else 300 if seconds <= 7200 else 1800
+    return max(60, math.ceil(seconds / step) * step)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from typing import Any
 
 from clusterrun import summary as summaries
 from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
+from clusterrun.estimate import MEM_MARGIN, TIME_SUGGEST
 from clusterrun.jsonio import read_json
 from clusterrun.metrics import collect
+from clusterrun.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
 from clusterrun.runs import SWEEP_FILE, Registry, Run
 from clusterrun.scheduler import JobRef, JobStatus, Scheduler, get_scheduler
 from clusterrun.scheduler.base import TERMINAL
@@ -166,7 +169,7 @@ def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunS
         state=state,
         job_id=str(manifest.get("job_id") or ""),
         backend=str(manifest.get("backend", "")),
-        node=str(manifest.get("node", "")),
+        node=str(manifest.get("node") or (current or {}).get("node") or ""),
         elapsed_seconds=elapsed,
         metrics=metrics,
         summary=current,
@@ -262,8 +265,28 @@ def sweep_view(
     best = ranked[0]["run_id"] if ranked else None
     if ranked:
         ranked[0]["best"] = True
-    totals = {k: round(v, 4) for k, v in totals.items()}
+    totals = {k: round(v, 4) for k, v in totals.items()} | right_size(
+        [(r.summary or {}).get("efficiency") or {} for r in report.runs if r.state == "completed"]
+    )
     return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, totals, report.warnings)
+
+
+def right_size(efficiencies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median efficiencies of finished members, and the resources the next sweep should ask for."""
+    out: dict[str, Any] = {}
+    for key in ("time_efficiency", "mem_efficiency", "cpu_efficiency"):
+        values = [e[key] for e in efficiencies if isinstance(e.get(key), int | float)]
+        if values:
+            out[f"{key}_median"] = round(statistics.median(values), 3)
+    elapsed = [
+        e["elapsed_seconds"] for e in efficiencies if isinstance(e.get("elapsed_seconds"), int | float)
+    ]
+    peaks = [e["max_rss_mb"] for e in efficiencies if isinstance(e.get("max_rss_mb"), int | float)]
+    if elapsed:
+        out["suggested_time"] = format_seconds(round_seconds(max(elapsed) * TIME_SUGGEST))
+    if peaks:
+        out["suggested_mem"] = format_mem_mb(round_mem_mb(max(peaks) * MEM_MARGIN))
+    return out
 
 
 def parse_since(text: str) -> float:

@@ -41,6 +41,7 @@ class SubmitRequest:
     allow_dirty: bool = False
     skip_smoke_reason: str | None = None
     force: bool = False  # submit members that duplicate a finished run
+    array_parallelism: int | None = None  # --array-parallelism: overrides sweep.parallelism
     argv: list[str] = field(default_factory=list)
     cwd: Path | None = None
 
@@ -70,6 +71,7 @@ class SubmissionPlan:
     sweep: Sweep | None = None
     sweep_axes: list[str] = field(default_factory=list)
     sweep_extra: dict[str, Any] = field(default_factory=dict)
+    parallelism: int | None = None  # at most this many members at once (the array's %N)
     force_sweep: bool = False  # a record for one member too (reproducing a one-member sweep)
     warnings: list[str] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)  # duplicates left out
@@ -213,6 +215,7 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
         skip_smoke_reason=request.skip_smoke_reason,
         sweep=experiment.sweep,
         sweep_axes=experiment.sweep_axes,
+        parallelism=request.array_parallelism or (experiment.sweep.parallelism if experiment.sweep else None),
         warnings=warnings,
         skipped=skipped,
     )
@@ -465,7 +468,7 @@ def _write_sweep_record(
         "sweep": sweep.model_dump(mode="json", by_alias=True) if sweep else None,
         "metric": sweep.metric if sweep else None,
         "mode": sweep.mode if sweep else "min",
-        "parallelism": sweep.parallelism if sweep else None,
+        "parallelism": plan.parallelism,
         "members": [{"run_id": m.run.id, "values": m.plan.values} for m in members],
         "skipped": plan.skipped,
         "estimate": est.as_record(),
@@ -516,7 +519,7 @@ def launch(prepared: Prepared, confirmation: dict[str, Any] | None = None) -> li
             job.setup,
         )
         groups.setdefault(shape, []).append(member_run)
-    parallelism = prepared.plan.sweep.parallelism if prepared.plan.sweep else None
+    parallelism = prepared.plan.parallelism
     max_size = _max_array_size(prepared)
     arrays: list[dict[str, Any]] = []
     manifests: list[dict[str, Any]] = []

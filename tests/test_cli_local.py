@@ -234,3 +234,31 @@ def test_secrets_never_reach_the_record(project: Path) -> None:
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
     assert os.environ.get("HF_TOKEN") != secret
+
+
+def test_status_filters_by_name_state_and_time(project: Path) -> None:
+    (project / "configs" / "broken.yaml").write_text(
+        "name: broken\ncommand: python -c 'raise SystemExit(2)'\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "broken config")
+    assert cli(["submit", "configs/broken.yaml", "--backend", "local"], project).returncode == 1
+    assert (
+        cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run"], project).returncode == 0
+    )
+
+    def ids(*args: str) -> list[str]:
+        result = cli(["status", "--json", *args], project)
+        assert result.returncode == 0, result.stderr
+        return [r["run_id"].rsplit("_", 1)[0] for r in json.loads(result.stdout)["runs"]]
+
+    assert sorted(ids()) == ["broken", "quickstart"]
+    assert ids("--state", "smoke_failed") == ["broken"]
+    assert ids("--state", "dry_run,completed") == ["quickstart"]
+    assert ids("--name", "quick*") == ["quickstart"]
+    assert sorted(ids("--since", "1h")) == ["broken", "quickstart"]
+    assert ids("--since", "2999-01-01") == []
+    assert ids("--limit", "1") in (["broken"], ["quickstart"])
+    bad = cli(["status", "--since", "yesterday-ish"], project)
+    assert bad.returncode == 2 and "--since" in bad.stderr
+    no_traceback(bad)

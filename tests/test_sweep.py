@@ -72,6 +72,8 @@ def test_grid_sweep_is_one_array_with_one_smoke_test(project: Path, tmp_path: Pa
             "--sweep",
             "params.batch_size=16,32,64",
             "params.steps=50",
+            "--array-parallelism",
+            "3",
         ],
         project,
         env=env,
@@ -79,6 +81,8 @@ def test_grid_sweep_is_one_array_with_one_smoke_test(project: Path, tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert _calls(log) == 1  # 9 members, ONE sbatch
+    sweep_dir = project / "runs" / manifest(_sweep_runs(project)[0])["sweep"]
+    assert "#SBATCH --array=0-8%3" in (sweep_dir / "sbatch.sh").read_text()
     runs = _sweep_runs(project)
     assert len(runs) == 9
     states = {manifest(r)["state"] for r in runs}
@@ -129,16 +133,15 @@ def test_array_split_by_max_array_size_and_sweep_reproduced(project: Path, tmp_p
     sweep_id = manifest(runs[0])["sweep"]
     record = json.loads((project / "runs" / sweep_id / "sweep.json").read_text())
     assert [a["size"] for a in record["arrays"]] == [4, 4, 1] and record["submissions"] == 3
-    again = cli(["reproduce", sweep_id, "--backend", "slurm", "--json"], project, env=env, timeout=600)
-    assert again.returncode == 0, again.stderr
-    new = json.loads(again.stdout)
+    again = cli(["reproduce", sweep_id, "--backend", "slurm", "--wait"], project, env=env, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "REPRODUCED: 9 of 9 members reproduced" in again.stdout
+    new_sweeps = [p for p in (project / "runs").glob("quickstart-sweep_*") if p.name != sweep_id]
+    assert len(new_sweeps) == 1
+    new = json.loads((new_sweeps[0] / "sweep.json").read_text())
     assert new["reproduces"] == sweep_id and len(new["members"]) == 9
-    done = cli(["status", "--watch", new["sweep_id"]], project, timeout=600)
-    assert done.returncode == 0 and "States: COMPLETED=9" in done.stdout
-    for member in new["members"]:
-        original = manifest(project / "runs" / member["run_id"])["reproduces"]
-        compared = cli(["compare", original, member["run_id"]], project)
-        assert compared.returncode == 0 and "REPRODUCED" in compared.stdout
+    originals = {manifest(project / "runs" / m["run_id"])["reproduces"] for m in new["members"]}
+    assert originals == {m["run_id"] for m in record["members"]}
 
 
 def _sleepy_project(project: Path) -> None:

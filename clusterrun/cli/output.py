@@ -229,6 +229,25 @@ def sweep_table(view: Any) -> str:
         f"CPU-hours: {view.totals['cpu_hours_used']:.3g} used of {view.totals['cpu_hours_requested']:.3g} "
         "estimated"
     )
+    totals = view.totals
+    if "time_efficiency_median" in totals:
+        shares = [
+            f"{name} {totals[f'{key}_median']:.0%}"
+            for name, key in (
+                ("time", "time_efficiency"),
+                ("memory", "mem_efficiency"),
+                ("CPU", "cpu_efficiency"),
+            )
+            if f"{key}_median" in totals
+        ]
+        lines.append("Efficiency (median of completed members, used/requested): " + ", ".join(shares))
+    if "suggested_time" in totals or "suggested_mem" in totals:
+        hints = [
+            f"resources.{k.removeprefix('suggested_')}={totals[k]}"
+            for k in ("suggested_time", "suggested_mem")
+            if k in totals
+        ]
+        lines.append("Right-size the next sweep: " + " ".join(hints))
     if view.best:
         lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
     return "\n".join(lines)

@@ -64,6 +64,15 @@ def submit(
         str | None,
         typer.Option("--cluster", help="A profile in configs/clusters/NAME.yaml.", show_default=False),
     ] = None,
+    array_parallelism: Annotated[
+        int | None,
+        typer.Option(
+            "--array-parallelism",
+            min=1,
+            metavar="N",
+            help="Run at most N members of a sweep at once (the array's %N; default: sweep.parallelism).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Also submit members identical to a run that already finished.")
     ] = False,
@@ -87,6 +96,7 @@ def submit(
         sweep_axes=list(sweep or []),
         cluster=cluster,
         force=force,
+        array_parallelism=array_parallelism,
         argv=["clusterrun", *sys.argv[1:]],
     )
     reg = registry(ctx)
@@ -95,9 +105,18 @@ def submit(
 
 
 def finish(
-    reg: Registry, prepared: service.Prepared, *, dry_run: bool, wait_: bool, json_: bool, yes: bool
+    reg: Registry,
+    prepared: service.Prepared,
+    *,
+    dry_run: bool,
+    wait_: bool,
+    json_: bool,
+    yes: bool,
+    then_more: bool = False,
 ) -> None:
-    """Shared by submit and reproduce: report the smoke test, print the manifest, submit, maybe wait."""
+    """Shared by submit and reproduce: report the smoke test, print the manifest, submit, maybe wait.
+
+    `then_more`: the caller prints the final output (e.g. reproduce --wait), so print no record here."""
     for message in prepared.warnings:
         warn(message)
     if prepared.smoke_failed:
@@ -146,6 +165,8 @@ def finish(
     else:
         info(f"submitted {ids[0]} as {manifests[0]['backend']} job {manifests[0]['job_id']}")
     target = prepared.sweep_run.id if prepared.sweep_run is not None else ids[0]
+    if then_more:
+        return
     if not wait_:
         if json_:
             emit_json(_record(prepared))

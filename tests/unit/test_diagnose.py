@@ -17,11 +17,9 @@ from clusterrun.diagnose import (
     find_traceback,
     last_traceback,
     progress_from,
-    round_mem_mb,
-    round_seconds,
     user_name,
 )
-from clusterrun.resources import parse_mem_mb, parse_time_seconds
+from clusterrun.resources import parse_mem_mb, parse_time_seconds, round_mem_mb, round_seconds
 from clusterrun.runs import Run
 from clusterrun.smoke import SmokeResult
 from clusterrun.summary import build, smoke_diagnosis

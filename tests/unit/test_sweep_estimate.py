@@ -155,7 +155,7 @@ def test_estimate_scales_the_measured_step_time() -> None:
 def test_low_time_and_mem_get_suggestions() -> None:
     spec = _spec(time="00:01:00", mem="100M")
     est = estimate(spec, Timing(0.0, 1.0, 5, "step-metrics"), 200.0, 1, DEFAULT)  # type: ignore[arg-type]
-    assert est.suggestions == {"resources.time": "00:03:00", "resources.mem": "320M"}  # 150 s; 260 MB -> 320M
+    assert est.suggestions == {"resources.time": "00:03:00", "resources.mem": "300M"}  # 150 s; 260 MB -> 300M
     assert len(est.warnings) == 2
 
 
