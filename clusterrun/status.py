@@ -29,6 +29,7 @@ PRE_STATES = frozenset(
 )
 POLL_MAX_AGE = 2.0  # seconds a poll answer is shared with other invocations
 POLL_MAX_AGE_ENV = "CLUSTERRUN_POLL_MAX_AGE"
+EXIT_GRACE = 30.0
 
 
 def _poll_max_age() -> float:
@@ -82,10 +83,13 @@ def is_active(manifest: dict[str, Any]) -> bool:
 
 
 def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
-    """When the scheduler has forgotten a job (no accounting), the job's own exit.json decides."""
+    """When the scheduler does not know a job (accounting off or lagging), the job's own exit.json decides,
+    once the scheduler had EXIT_GRACE seconds to catch up (its record has the node, MaxRSS, CPU time)."""
     try:
         record = read_json(run.file("exit.json"))
     except (OSError, ValueError):
+        return None
+    if time.time() - float(record.get("ended", 0)) < EXIT_GRACE:
         return None
     code = record.get("returncode")
     state = "completed" if code == 0 else "failed"
@@ -265,7 +269,7 @@ def sweep_view(
     best = ranked[0]["run_id"] if ranked else None
     if ranked:
         ranked[0]["best"] = True
-    totals = {k: round(v, 4) for k, v in totals.items()} | right_size(
+    totals = {k: round(v, 6) for k, v in totals.items()} | right_size(
         [(r.summary or {}).get("efficiency") or {} for r in report.runs if r.state == "completed"]
     )
     return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, totals, report.warnings)
