@@ -201,7 +201,6 @@ NO_SHARED_LIB = re.compile(
     r"ImportError: (?P<lib>[\w.+-]+\.so[\w.]*): cannot open shared object file|"
     r"error while loading shared libraries: (?P<lib2>[\w.+-]+\.so[\w.]*)"
 )
-IMPORT_ERROR = re.compile(r"^(?:ModuleNotFoundError|ImportError)\b")
 NOT_FOUND = re.compile(
     r"(?:^|: )(?P<cmd>[^\s:]+): command not found"
     r"|^(?:\S*/)?(?:ba|da)?sh: (?:line )?\d+: (?:exec: )?(?P<cmd2>[^\s:]+): not found"
