@@ -49,7 +49,9 @@ def counting_shims(tmp: Path) -> tuple[dict[str, str], Path]:
             sys.exit(f"{tool} not found: start the cluster with scripts/local-slurm.sh up")
         (shims / tool).write_text(f'#!/bin/sh\necho "{tool}" >> {log}\nexec {real} "$@"\n')
         (shims / tool).chmod(0o755)
-    return dict(os.environ, PATH=f"{shims}:{os.environ['PATH']}", CLUSTERRUN_POLL_MAX_AGE="0"), log
+    return dict(
+        os.environ, PATH=f"{shims}:{os.environ['PATH']}", CLUSTERRUN_POLL_MAX_AGE="0", PYTHONPATH=str(REPO)
+    ), log
 
 
 def calls(log: Path, tool: str) -> int:

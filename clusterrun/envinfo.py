@@ -95,3 +95,26 @@ def capture(extra_names: tuple[str, ...] = ()) -> dict[str, Any]:
         "packages": packages(),
         "environment": redact_env(os.environ, extra_names),
     }
+
+
+def job_side() -> dict[str, Any]:
+    """Where a job actually runs (written by the job on its node): host, Python, GPUs, SLURM's view."""
+    return {
+        "host": socket.gethostname(),
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "platform": platform.platform(),
+        "gpus": _gpus(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "slurm": {
+            k: os.environ[k]
+            for k in (
+                "SLURM_JOB_ID",
+                "SLURM_JOB_NODELIST",
+                "SLURM_JOB_PARTITION",
+                "SLURM_CPUS_ON_NODE",
+                "SLURM_ARRAY_JOB_ID",
+                "SLURM_ARRAY_TASK_ID",
+            )
+            if k in os.environ
+        },
+    }

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from clusterrun import envinfo
 from clusterrun.jsonio import append_jsonl, write_json_atomic
 from clusterrun.runs import now_iso
 
@@ -34,6 +35,7 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
     host = socket.gethostname()
     started = time.time()
     _event(root, "job_started", host=host, job_id=job_id, pid=os.getpid())
+    write_json_atomic(root / "job_env.json", envinfo.job_side())
     with open(root / "stdout.log", "ab") as out, open(root / "stderr.log", "ab") as err:
         process = subprocess.Popen(["bash", str(root / script)], stdout=out, stderr=err)
 

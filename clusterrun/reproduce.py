@@ -123,12 +123,24 @@ def prepare_reproduction(
     return prepare_plan(plan, registry, notify)
 
 
-def _env(run: Run) -> dict[str, Any]:
+def _json(run: Run, name: str) -> dict[str, Any]:
     try:
-        data = read_json(run.file("env.json"))
+        data = read_json(run.file(name))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _env(run: Run) -> dict[str, Any]:
+    """The submitting machine's env.json (packages), with what the job saw on its node on top."""
+    env = _json(run, "env.json")
+    job = _json(run, "job_env.json")
+    for key in ("host", "platform", "gpus"):
+        if key in job:
+            env[key] = job[key]
+    if "python" in job:
+        env["python"] = {**env.get("python", {}), **job["python"]}
+    return env
 
 
 def compare_runs(

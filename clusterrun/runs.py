@@ -7,7 +7,9 @@ command.sh, env.json, events.jsonl, stdout.log, stderr.log, summary.json, artifa
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import os
 import re
 from collections.abc import Iterator
@@ -66,8 +68,23 @@ class Run:
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json_atomic(self.manifest_path, manifest)
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise read-modify-write of the manifest between processes (status, cancel, submit)."""
+        with open(self.path / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def update(self, state: str | None = None, note: str = "", **fields: Any) -> dict[str, Any]:
-        """Re-write the manifest with new fields (atomically); a state change is also an event."""
+        """Re-write the manifest with new fields (atomically, under the run's lock); a state change is
+        also an event. Concurrent updates never lose each other's fields."""
+        with self.locked():
+            return self._update(state, note, fields)
+
+    def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> dict[str, Any]:
         manifest = self.manifest()
         manifest.update(fields)
         changed = state is not None and state != manifest.get("state")

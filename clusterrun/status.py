@@ -113,8 +113,16 @@ def refresh(
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler."""
     runs = [registry.get(i) for i in run_ids] if run_ids else list(registry.runs())
     max_age = _poll_max_age() if max_age is None else max_age
-    manifests = {run.id: run.manifest() for run in runs}
     warnings: list[str] = []
+    manifests: dict[str, dict[str, Any]] = {}
+    damaged: list[RunStatus] = []
+    for run in list(runs):
+        try:
+            manifests[run.id] = run.manifest()
+        except ClusterrunError as exc:  # one damaged record must not hide the others; it is left as it is
+            warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            damaged.append(RunStatus(run.id, "", "damaged", "", ""))
+            runs.remove(run)
     queries = 0
     by_backend: dict[str, list[Run]] = {}
     for run in runs:
@@ -140,7 +148,7 @@ def refresh(
         if is_active(manifest) and status is None and not warnings:
             status = _from_exit_record(run, job_id)
         statuses.append(_apply(run, manifest, status))
-    return StatusReport(statuses, warnings, queries)
+    return StatusReport(statuses + damaged, warnings, queries)
 
 
 def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunStatus:

@@ -42,6 +42,8 @@ def cli(
     """Run `python -m clusterrun ARGS` in `cwd` (stdin closed, as in CI)."""
     full_env = dict(os.environ)
     full_env.pop("CLUSTERRUN_RUNS_DIR", None)
+    # this checkout's code, whichever checkout `pip install -e` pointed at last
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "clusterrun", *args],

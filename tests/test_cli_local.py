@@ -262,3 +262,22 @@ def test_status_filters_by_name_state_and_time(project: Path) -> None:
     bad = cli(["status", "--since", "yesterday-ish"], project)
     assert bad.returncode == 2 and "--since" in bad.stderr
     no_traceback(bad)
+
+
+def test_a_damaged_record_does_not_hide_the_others(project: Path) -> None:
+    first = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run", "--json"], project)
+    second = cli(
+        ["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run", "--json", "params.steps=7"],
+        project,
+    )
+    damaged = project / "runs" / json.loads(first.stdout)["run_id"] / "manifest.json"
+    damaged.write_text('{"truncated": ')
+    result = cli(["status", "--json"], project)
+    assert result.returncode == 0, result.stderr
+    assert "manifest.json is not valid JSON" in result.stderr
+    states = {r["run_id"]: r["state"] for r in json.loads(result.stdout)["runs"]}
+    assert (
+        states[json.loads(second.stdout)["run_id"]] == "dry_run" and states[damaged.parent.name] == "damaged"
+    )
+    assert damaged.read_text() == '{"truncated": '  # left exactly as it was
+    no_traceback(result)

@@ -44,6 +44,8 @@ def test_quickstart_on_slurm_completes_with_metrics(project: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
     assert summary["success"] and summary["metrics"]["step"] == 200 and summary["metrics"]["loss"] < 0.05
     assert summary["node"]
+    job_env = json.loads((run / "job_env.json").read_text())  # written by the job, on its node
+    assert job_env["slurm"]["SLURM_JOB_ID"] == data["job_id"] and job_env["host"]
     script = (run / "sbatch.sh").read_text()
     assert f"#SBATCH --chdir={data['snapshot']['path']}" in script
     assert "#SBATCH --mem=500M" in script and "#SBATCH --time=5" in script

@@ -246,3 +246,21 @@ def test_missing_manifest_is_run_not_found(tmp_path: Path) -> None:
     run = Registry(tmp_path / "runs").create("exp", when=WHEN)
     with pytest.raises(RunNotFound):
         run.manifest()
+
+
+def test_concurrent_updates_do_not_lose_fields(tmp_path: Path) -> None:
+    import threading
+
+    run = make_run(Registry(tmp_path / "runs"))
+
+    def writer(n: int) -> None:
+        for i in range(25):
+            run.update(**{f"field_{n}": i})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    manifest = run.manifest()
+    assert all(manifest.get(f"field_{n}") == 24 for n in range(6)), manifest
