@@ -93,16 +93,21 @@ def run_smoke(
             start_new_session=True,
         )
         deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            watcher.poll()
-            if pid:
-                break
-            if time.monotonic() > deadline and not timed_out:
-                timed_out = True
-                _kill_group(process.pid)
-                deadline = time.monotonic() + 3600  # now only wait for it to die
-            time.sleep(0.02)
+        try:
+            while True:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                watcher.poll()
+                if pid:
+                    break
+                if time.monotonic() > deadline and not timed_out:
+                    timed_out = True
+                    _kill_group(process.pid)
+                    deadline = time.monotonic() + 3600  # now only wait for it to die
+                time.sleep(0.02)
+        except BaseException:  # Ctrl-C: the test runs in its own session, so it must be stopped here
+            _kill_group(process.pid)
+            process.wait()
+            raise
     process.returncode = os.waitstatus_to_exitcode(status)
     _kill_group(process.pid)  # stray children of the command
     seconds = time.monotonic() - started
