@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_show_and_logs_of_a_finished_run(project: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "=== EXPERIMENT MANIFEST ===" in shown.stdout and "=== EXPERIMENT RESULTS ===" in shown.stdout
     assert "Status: SUCCESS" in shown.stdout and f"clusterrun reproduce {run_id}" in shown.stdout
+    assert re.search(r"Resources Used: time \S+ of 00:05:00 \(\d+%\), memory \d+M of 500M", shown.stdout)
     as_json = json.loads(cli(["show", run_id, "--json"], project).stdout)
     assert as_json["summary"]["metrics"]["step"] == 200
     out = cli(["logs", run_id], project)

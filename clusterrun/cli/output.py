@@ -96,6 +96,37 @@ def duration(seconds: Any) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else format_seconds(float(seconds))
 
 
+def _share(used: Any, requested: Any, ratio: Any, fmt: Any) -> str:
+    if used is None or requested is None:
+        return ""
+    return f"{fmt(used)} of {fmt(requested)}" + (f" ({ratio:.0%})" if isinstance(ratio, int | float) else "")
+
+
+def efficiency_line(eff: dict[str, Any]) -> str:
+    """Requested against used, so the next submission can be right-sized."""
+    parts = [
+        (
+            "time",
+            _share(
+                eff.get("elapsed_seconds"), eff.get("requested_seconds"), eff.get("time_efficiency"), duration
+            ),
+        ),
+        (
+            "memory",
+            _share(
+                eff.get("max_rss_mb"),
+                eff.get("requested_mem_mb"),
+                eff.get("mem_efficiency"),
+                lambda mb: f"{mb:.0f}M",
+            ),
+        ),
+    ]
+    text = ", ".join(f"{name} {value}" for name, value in parts if value)
+    if isinstance(eff.get("cpu_efficiency"), int | float):
+        text += f", CPU {eff['cpu_efficiency']:.0%} of {eff.get('cpus')} core(s)"
+    return text
+
+
 def results_block(summary: dict[str, Any], run_dir: str) -> str:
     state = summary.get("state", "unknown")
     status = "SUCCESS" if summary.get("success") else f"FAILURE ({state})"
@@ -109,6 +140,9 @@ def results_block(summary: dict[str, Any], run_dir: str) -> str:
         f"Artifacts: {', '.join(arts[:8]) + (' ...' if len(arts) > 8 else '') if arts else '(none)'}",
         f"Log File: {logs.get('stdout', '')}   Errors: {logs.get('stderr', '')}",
     ]
+    used = efficiency_line(summary.get("efficiency") or {})
+    if used:
+        lines.append(f"Resources Used: {used}")
     diagnosis = summary.get("diagnosis")
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis['category']}: {diagnosis['evidence']} -> {diagnosis['fix']}")
