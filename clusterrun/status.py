@@ -126,6 +126,8 @@ def refresh(
     queries = 0
     by_backend: dict[str, list[Run]] = {}
     for run in runs:
+        if manifests[run.id].get("state") == "submitting" and not manifests[run.id].get("job_id"):
+            manifests[run.id] = recover_orphan(run, manifests[run.id])
         if is_active(manifests[run.id]):
             by_backend.setdefault(str(manifests[run.id].get("backend", "local")), []).append(run)
     polled: dict[str, JobStatus] = {}
@@ -149,6 +151,35 @@ def refresh(
             status = _from_exit_record(run, job_id)
         statuses.append(_apply(run, manifest, status))
     return StatusReport(statuses + damaged, warnings, queries)
+
+
+ORPHAN_AFTER = 120.0  # seconds in 'submitting' before a run counts as interrupted
+
+
+def recover_orphan(run: Run, manifest: dict[str, Any]) -> dict[str, Any]:
+    """A submission interrupted between sbatch and the manifest write leaves the run in 'submitting'.
+
+    submitit names the job's pickle after its id as soon as sbatch answers, so the id can be recovered
+    from the run's own folder; a run with no such file after ORPHAN_AFTER seconds was never submitted."""
+    folder = summaries.scheduler_folder(run, manifest)
+    if folder != run.file("scheduler"):
+        return manifest  # an array member: its sweep's folder holds every member's pickle
+    found = sorted(p.name.removesuffix("_submitted.pkl") for p in folder.glob("*_submitted.pkl"))
+    if len(found) == 1:
+        return run.update(
+            state="submitted",
+            note="job id recovered after an interrupted submission",
+            job_id=found[0],
+            scheduler_folder=str(folder),
+        )
+    history = manifest.get("state_history") or [{}]
+    try:
+        since = datetime.fromisoformat(str(history[-1].get("at"))).timestamp()
+    except ValueError:
+        return manifest
+    if not found and time.time() - since > ORPHAN_AFTER:
+        return run.update(state="submit_failed", note="interrupted before the scheduler accepted it")
+    return manifest
 
 
 def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunStatus:

@@ -281,3 +281,19 @@ def test_a_damaged_record_does_not_hide_the_others(project: Path) -> None:
     )
     assert damaged.read_text() == '{"truncated": '  # left exactly as it was
     no_traceback(result)
+
+
+def test_an_interrupted_submission_is_recovered_from_the_scheduler_folder(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--json"], project)
+    run = Path(json.loads(result.stdout)["run_dir"])
+    job_id = manifest(run)["job_id"]
+    # as if clusterrun died right after the scheduler accepted the job, before recording its id
+    data = manifest(run)
+    data.update(state="submitting", job_id=None)
+    data["state_history"].append({"state": "submitting", "at": data["created"]})
+    (run / "manifest.json").write_text(json.dumps(data))
+    done = cli(["status", "--watch", run.name], project, timeout=120)
+    assert done.returncode == 0, done.stderr
+    recovered = manifest(run)
+    assert recovered["job_id"] == job_id and recovered["state"] == "completed"
+    assert any("recovered" in h.get("note", "") for h in recovered["state_history"])

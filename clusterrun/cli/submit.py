@@ -125,7 +125,8 @@ def finish(
         reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
         info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
         info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
-        diagnosis = smoke_diagnosis(smoke, prepared.spec)
+        tested = next((m for m in prepared.members if m.run == prepared.smoke_run), prepared.members[0])
+        diagnosis = smoke_diagnosis(smoke, tested.plan.spec)
         info(f"diagnosis: {diagnosis.line()}")
         info(f"full logs: {smoke.stderr_path}")
         if json_:
