@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun.config import ExperimentSpec
-from clusterrun.diagnose import Diagnosis, diagnose, find_traceback, progress_from
+from clusterrun.diagnose import Diagnosis, diagnose, progress_from
 from clusterrun.efficiency import efficiency
 from clusterrun.jsonio import read_json, write_json_atomic, write_text_atomic
 from clusterrun.metrics import collect
 from clusterrun.runs import Run, now_iso
 from clusterrun.smoke import SmokeResult
+from clusterrun.tracebacks import find_traceback
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20

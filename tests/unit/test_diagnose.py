@@ -13,9 +13,6 @@ from clusterrun.diagnose import (
     CATEGORIES,
     Diagnosis,
     diagnose,
-    final_exception,
-    find_traceback,
-    last_traceback,
     progress_from,
     user_name,
 )
@@ -23,6 +20,7 @@ from clusterrun.resources import parse_mem_mb, parse_time_seconds, round_mem_mb,
 from clusterrun.runs import Run
 from clusterrun.smoke import SmokeResult
 from clusterrun.summary import build, smoke_diagnosis
+from clusterrun.tracebacks import final_exception, find_traceback, last_traceback
 
 RES = {"time": "00:10:00", "mem": "2G", "gpus": 1, "cpus_per_task": 4, "partition": "gpu", "qos": "normal"}
 SCHED = "scheduler/4242_0_log.err"

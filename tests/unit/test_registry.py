@@ -190,7 +190,8 @@ def test_manifest_is_written_atomically_with_sorted_keys(tmp_path: Path) -> None
     data = json.loads(text)
     assert list(data) == sorted(data)
     assert text.index('"alpha"') < text.index('"zeta"')
-    assert sorted(p.name for p in run.path.iterdir()) == ["events.jsonl", "manifest.json"]  # no temp files
+    # no temp files; .lock serialises updates between processes
+    assert sorted(p.name for p in run.path.iterdir()) == [".lock", "events.jsonl", "manifest.json"]
 
 
 def test_failed_write_leaves_the_old_manifest_and_no_temp_file(
@@ -207,7 +208,9 @@ def test_failed_write_leaves_the_old_manifest_and_no_temp_file(
         run.update(state="running")
     monkeypatch.undo()
     assert run.manifest_path.read_text() == before
-    assert [p.name for p in run.path.iterdir() if p.name != "events.jsonl"] == ["manifest.json"]
+    assert [p.name for p in run.path.iterdir() if p.name not in ("events.jsonl", ".lock")] == [
+        "manifest.json"
+    ]
 
 
 def test_write_json_atomic_replaces_and_keeps_umask_mode(tmp_path: Path) -> None:
