@@ -6,6 +6,7 @@ A plain run is a submission of one member; a sweep is a submission of many, sent
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -296,11 +297,10 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = lamb
     write_script(members[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
     warnings = list(plan.warnings)
     outcomes, smoke, smoke_run, timing, peak = _smoke_shapes(plan, members, registry, notify, warnings)
-    est = _estimate(plan, members, timing, peak)
+    est, own_estimates = _estimate(plan, members, timing, peak)
     decision = gate(est, members[0].plan.spec, plan.profile)
     warnings += est.warnings
-    for member_run in members:  # one write per member for smoke outcome and estimate
-        own = est if len(members) == 1 else estimate(member_run.plan.spec, timing, peak, 1, plan.profile)
+    for member_run, own in zip(members, own_estimates, strict=True):  # one write for smoke and estimate
         state, note, smoke_record = outcomes[member_run.run.id]
         fields: dict[str, Any] = {"estimate": own.as_record()}
         if smoke_record is not None:
@@ -428,12 +428,13 @@ def _run_smoke_in(
 
 def _estimate(
     plan: SubmissionPlan, members: list[MemberRun], timing: Timing | None, peak: float | None
-) -> Estimate:
-    """Per-member estimates summed; the longest member gives the wall time shown."""
+) -> tuple[Estimate, list[Estimate]]:
+    """The submission's estimate (per-member estimates summed; the longest member's wall time), and each
+    member's own."""
     parts = [estimate(m.plan.spec, timing, peak, 1, plan.profile) for m in members]
-    total = parts[0]
     if len(parts) == 1:
-        return total
+        return parts[0], parts
+    total = copy.deepcopy(parts[0])
     walls = [p.wall_seconds for p in parts if p.wall_seconds is not None]
     total.members = len(parts)
     total.wall_seconds = max(walls) if walls else None
@@ -445,7 +446,7 @@ def _estimate(
         total.warnings += [w for w in part.warnings if w not in total.warnings]
         for key, value in part.suggestions.items():
             total.suggestions.setdefault(key, value)
-    return total
+    return total, parts
 
 
 def _write_sweep_record(
