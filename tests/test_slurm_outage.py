@@ -53,6 +53,12 @@ def test_status_and_submit_survive_a_scheduler_outage(project: Path) -> None:
     first = cli(["submit", "configs/sleep.yaml", "--backend", "slurm", "--json"], project)
     assert first.returncode == 0, first.stderr
     run = only_run(project)
+    deadline = time.time() + 60  # the job's srun must have started before the controller goes away
+    while "job_started" not in (
+        (run / "events.jsonl").read_text() if (run / "events.jsonl").exists() else ""
+    ):
+        assert time.time() < deadline, "the job did not start within 60 s"
+        time.sleep(0.2)
     before = (run / "manifest.json").read_text()
     with scheduler_outage():
         status = cli(["status", "--json"], project, timeout=120)
