@@ -22,6 +22,10 @@ DEFAULT_SEED = 42
 BUILTIN_PLACEHOLDERS = ("seed", "run_dir")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: params named like credentials (hf_token, api_key, db_password) -- but not max_tokens or keypoints
+_SECRET_PARAM_RE = re.compile(
+    r"(^|_)(token|secret|password|passwd|api_?key|private_?key|credentials?)$", re.I
+)
 _SECRET_NAME_RE = re.compile(r"(TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.I)
 
 Scalar = str | int | float | bool | None
@@ -62,10 +66,16 @@ def _no_newline(value: str, what: str) -> str:
 
 
 def _scalar_map(value: dict[str, Scalar], what: str) -> dict[str, Scalar]:
-    """Names usable as {placeholders} (identifiers), values on one line."""
+    """Names usable as {placeholders} (identifiers), values on one line, no secrets (they would be
+    written into config.yaml, command.sh and the manifest)."""
     for key, val in value.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise ValueError(f"{key!r}: {what} names must be identifiers (letters, digits, _)")
+        if _SECRET_PARAM_RE.search(key) and val not in (None, ""):
+            raise ValueError(
+                f"{key} looks like a secret and would be written into the run record; pass it through an "
+                "environment variable exported in your shell (the job inherits it) instead"
+            )
         if isinstance(val, str):
             _no_newline(val, f"{what} {key}")
     return value

@@ -467,3 +467,15 @@ def test_config_hash_is_stable_and_sensitive() -> None:
 def test_config_hash_ignores_spelling_of_equal_resources() -> None:
     assert spec(resources={"mem": "4G"}).config_hash() == spec(resources={"mem": "4096"}).config_hash()
     assert spec(resources={"time": 60}).config_hash() == spec(resources={"time": "01:00:00"}).config_hash()
+
+
+@pytest.mark.parametrize("key", ["api_key", "hf_token", "db_password", "client_secret"])
+def test_secret_looking_params_are_refused(key: str) -> None:
+    with pytest.raises(ConfigError, match="looks like a secret"):
+        spec_from_data({**BASE, "params": {**BASE["params"], key: "s3cr3t"}}, "x.yaml")
+
+
+def test_ordinary_params_that_merely_contain_letters_are_fine() -> None:
+    params = {**BASE["params"], "tokens_per_batch": 4096, "keypoints": 17, "max_tokens": 2}
+    spec = spec_from_data({**BASE, "params": params}, "x.yaml")
+    assert spec.params["tokens_per_batch"] == 4096
