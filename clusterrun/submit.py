@@ -411,7 +411,7 @@ def _run_smoke_in(
     text, _argv = command_script(smoke_spec, run, plan.snapshot, plan.git, workdir, smoke=True)
     write_script(workdir / "command.sh", text)
     if folder == "smoke":
-        notify(f"smoke test: running one batch locally (timeout {spec.smoke.timeout} s) ...")
+        notify(f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ...")
     run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
     result = run_smoke(
         workdir / "command.sh",
