@@ -8,8 +8,12 @@ say() { echo "test.sh: $*"; }
 
 PYTHON=${PYTHON:-python3}
 say "installing clusterrun and its test tools"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: ' || true
-"$PYTHON" -c 'import clusterrun, pytest' # fail here, clearly, if the install did not work
+if ! out=$("$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1); then
+    echo "$out" >&2
+    echo "test.sh: installing clusterrun with its test tools failed (above)" >&2
+    exit 1
+fi
+"$PYTHON" -c 'import clusterrun, pytest, mypy, ruff' # fail here, clearly, if the install did not work
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "starting the local SLURM cluster"
