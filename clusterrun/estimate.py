@@ -69,7 +69,8 @@ class Estimate:
 def describe(record: dict[str, Any]) -> str:
     """One line for the manifest block, from an estimate record (as stored in manifest.json)."""
     wall = record.get("wall_seconds")
-    parts = [f"{format_seconds(wall) if wall is not None else 'unknown'} per run ({record.get('basis')})"]
+    shown = "unknown" if wall is None else f"{wall:.2g} s" if wall < 60 else format_seconds(wall)
+    parts = [f"{shown} per run ({record.get('basis')})"]
     if record.get("members", 1) > 1:
         parts.append(f"x {record['members']} members")
     parts.append(f"{record.get('cpu_hours', 0):.3g} CPU-hours")
