@@ -22,7 +22,7 @@ import pwd
 import re
 import signal as signals
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from clusterrun.resources import (
@@ -86,12 +86,7 @@ class Diagnosis:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "evidence": self.evidence,
-            "fix": self.fix,
-            "details": self.details,
-        }
+        return asdict(self)
 
     def line(self) -> str:
         return f"{self.category}: {self.evidence} -> {self.fix}"

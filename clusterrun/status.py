@@ -8,7 +8,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,17 +57,7 @@ class RunStatus:
         return self.state in TERMINAL or (not self.job_id and self.state != "submitting")
 
     def as_record(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "name": self.name,
-            "state": self.state,
-            "job_id": self.job_id,
-            "backend": self.backend,
-            "node": self.node,
-            "elapsed_seconds": self.elapsed_seconds,
-            "metrics": self.metrics,
-            "summary": self.summary,
-        }
+        return asdict(self)
 
 
 @dataclass

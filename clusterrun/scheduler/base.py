@@ -86,10 +86,6 @@ class Scheduler(Protocol):
         """The submission script, without submitting anything."""
         ...
 
-    def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
-        """Submit one job that calls entry(spec.run_dir) on the allocated node."""
-        ...
-
     def submit_array(
         self,
         specs: list[JobSpec],
@@ -97,7 +93,8 @@ class Scheduler(Protocol):
         parallelism: int | None = None,
         max_size: int | None = None,
     ) -> list[Submitted]:
-        """Jobs with the same resources and folder in as few submissions as the scheduler allows."""
+        """Jobs with the same resources and folder in as few submissions as the scheduler allows; each
+        calls entry(spec.run_dir) on its node. A plain run is a list of one."""
         ...
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:

@@ -59,9 +59,6 @@ class LocalScheduler:
             f"# clusterrun.jobrun.run_job({spec.run_dir!r}) with a {spec.time_seconds} s time limit\n"
         )
 
-    def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
-        return self.submit_array([spec], entry)[0]
-
     def submit_array(
         self,
         specs: list[JobSpec],

@@ -57,9 +57,6 @@ class SlurmScheduler:
             )
         )
 
-    def submit(self, spec: JobSpec, entry: Callable[[str], Any]) -> Submitted:
-        return self.submit_array([spec], entry)[0]
-
     def submit_array(
         self,
         specs: list[JobSpec],
