@@ -7,8 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusterrun import datafp
+
 REPRODUCED = "REPRODUCED"
 DIVERGED = "DIVERGED"
+NONDETERMINISTIC = (
+    "nothing recorded differs (code, config, data, environment): the command itself is not deterministic; "
+    "seed every random generator from {seed} or $CLUSTERRUN_SEED (random.seed, numpy's default_rng, "
+    "torch.manual_seed), and list timing metrics under metrics.ignore"
+)
 INCOMPLETE = "INCOMPLETE"  # a run has not succeeded, or there is nothing to compare
 
 
@@ -39,6 +46,7 @@ class Comparison:
     rtol: float
     atol: float
     notes: list[str] = field(default_factory=list)
+    data: list[tuple[str, str]] = field(default_factory=list)  # (path, what changed), from fingerprints
 
     def as_record(self) -> dict[str, Any]:
         def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
@@ -56,6 +64,7 @@ class Comparison:
             "config": rows(self.config),
             "environment": rows(self.environment),
             "code": rows(self.code),
+            "data": [{"path": path, "change": change} for path, change in self.data],
             "notes": self.notes,
         }
 
@@ -101,6 +110,8 @@ def environment_diff(
     pa, pb = env_a.get("python", {}), env_b.get("python", {})
     if pa.get("version") != pb.get("version"):
         out.append(("python", pa.get("version"), pb.get("version")))
+    if pa.get("executable") != pb.get("executable"):
+        out.append(("python executable", pa.get("executable"), pb.get("executable")))
     packages_a, packages_b = env_a.get("packages", {}), env_b.get("packages", {})
     for name in sorted(set(packages_a) | set(packages_b)):
         if packages_a.get(name) != packages_b.get(name):
@@ -142,6 +153,7 @@ def compare(
     environment = environment_diff(
         env_a, env_b, str((summary_a or {}).get("node", "")), str((summary_b or {}).get("node", ""))
     )
+    data, notes = data_diff(manifest_a, manifest_b)
     ids = (str(manifest_a.get("run_id")), str(manifest_b.get("run_id")))
     if not (summary_a and summary_a.get("success")) or not (summary_b and summary_b.get("success")):
         states = (
@@ -162,6 +174,39 @@ def compare(
             if worst.rel_diff is not None
             else "(missing in one run)"
         )
+        if data:
+            shown = "; ".join(f"{path}: {change}" for path, change in data[:3])
+            reason += f"; data differs: {shown}" + (f" (+{len(data) - 3} more)" if len(data) > 3 else "")
+        if not (config or code or environment or data):
+            notes = [*notes, NONDETERMINISTIC]
     return Comparison(
-        ids[0], ids[1], diffs, sorted(ignore), config, environment, code, verdict, reason, rtol, atol
+        ids[0],
+        ids[1],
+        diffs,
+        sorted(ignore),
+        config,
+        environment,
+        code,
+        verdict,
+        reason,
+        rtol,
+        atol,
+        notes=notes,
+        data=data,
     )
+
+
+def data_diff(
+    manifest_a: Mapping[str, Any], manifest_b: Mapping[str, Any]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The data the runs read, by path (from the fingerprints taken at each submit), and a note when a
+    run predates data fingerprints."""
+    fps_a, fps_b = manifest_a.get("data_fingerprints"), manifest_b.get("data_fingerprints")
+    data_a = manifest_a.get("config", {}).get("data", {})
+    data_b = manifest_b.get("config", {}).get("data", {})
+    if not isinstance(fps_a, Mapping) or not isinstance(fps_b, Mapping):
+        if not (fps_a or fps_b or data_a or data_b):
+            return [], []
+        older = [str(m.get("run_id")) for m, f in ((manifest_a, fps_a), (manifest_b, fps_b)) if f is None]
+        return [], [f"data not compared: no data fingerprints in {', '.join(older)} (an older record)"]
+    return datafp.diff(fps_a, fps_b, data_a, data_b), []

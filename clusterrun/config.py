@@ -302,6 +302,8 @@ class ExperimentSpec(_Model):
                 )
             if isinstance(val, bool):
                 val = "1" if val else "0"
+            if isinstance(val, Mapping):  # `LR: {lr}` is a YAML mapping, not a placeholder
+                raise ValueError(f"{key}: value must be a string or number; quote a placeholder: '{{lr}}'")
             if not isinstance(val, str | int | float):
                 raise ValueError(f"{key}: value must be a string or number")
             out[key] = _no_newline(str(val), f"env {key}")
@@ -330,6 +332,13 @@ class ExperimentSpec(_Model):
                         f"command uses {{{field}}} but there is no param {field!r}; "
                         f"available: {', '.join(sorted(known))}"
                     )
+        for name, value in self.env.items():
+            for field in placeholders(value, f"env {name}"):
+                if field not in known:
+                    raise ValueError(
+                        f"env {name} uses {{{field}}} but there is no param {field!r}; "
+                        f"available: {', '.join(sorted(known))} (write {{{{ and }}}} for a literal brace)"
+                    )
         if self.estimate.steps_param is not None and self.estimate.steps_param not in self.params:
             raise ValueError(
                 f"estimate.steps_param is {self.estimate.steps_param!r}, which params does not define; "
@@ -350,14 +359,28 @@ class ExperimentSpec(_Model):
     def config_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.resolved()).encode()).hexdigest()[:16]
 
+    def unused_params(self) -> list[str]:
+        """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
+        return unused_params(self.params, self.command, self.env)
 
-def placeholders(token: str) -> list[str]:
-    """The `{name}` fields of one command token; `{{` escapes a brace."""
+
+def used_placeholders(command: Sequence[str], env: Mapping[str, str]) -> set[str]:
+    """Every {name} the command and the env values use (the params they pass on to the job)."""
+    return {field for text in [*command, *env.values()] for field in placeholders(text)}
+
+
+def unused_params(params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    used = used_placeholders(command, env)
+    return [name for name in params if name not in used]
+
+
+def placeholders(token: str, where: str = "command token") -> list[str]:
+    """The `{name}` fields of one command token (or env value); `{{` escapes a brace."""
     fields = []
     try:
         parsed = list(string.Formatter().parse(token))
     except ValueError as exc:
-        raise ValueError(f"bad braces in command token {token!r}: {exc}") from None
+        raise ValueError(f"bad braces in {where} {token!r}: {exc} (write {{{{ for a literal brace)") from None
     for _, field, spec, conversion in parsed:
         if field is None:
             continue
@@ -419,13 +442,79 @@ def parse_override(text: str) -> tuple[list[str], bool, Any]:
             hint="e.g. params.lr=0.01 resources.mem=8G seed=1",
         )
     _no_newline_override(text)
+    if key not in _COMMA_KEYS and len(_top_level_or_whole(raw)) > 1:
+        raise UsageError(
+            f"override {text!r} has a comma: it would run ONE job with {key} set to the text {raw!r}",
+            hint=f"to run one job per value use --sweep {key}={raw}; if the comma is meant, quote the "
+            f"value: \"{key}='{raw}'\"",
+        )
+    return path, adds, parse_value(raw)
+
+
+#: Keys whose values are text where a comma is ordinary (a partition list is SLURM syntax).
+_COMMA_KEYS = frozenset({"command", "description", "resources.partition"})
+_BRACKETS = {"[": "]", "{": "}", "(": ")"}
+
+
+def parse_value(raw: str) -> Any:
+    """A YAML scalar, or a list/mapping written with brackets; anything else stays the literal text."""
     try:
         value = yaml_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw
+        return raw
     if isinstance(value, dict | list) and raw.strip()[:1] not in "[{":
-        value = raw
-    return path, adds, value
+        return raw
+    return value
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split at the commas outside quotes and brackets: `'a,b',[1,2],c` -> ["'a,b'", "[1,2]", "c"].
+
+    As in YAML, a quote opens only at the start of an item (or after a bracket, comma or colon), so an
+    apostrophe inside a word is just a letter; `''` inside '...' and `\\"` inside "..." are escapes.
+    Raises ValueError naming an unclosed quote or an unbalanced bracket."""
+    parts: list[str] = []
+    opened: list[str] = []  # the brackets not closed yet
+    quote = ""
+    start = 0
+    prev = ""  # the last non-blank character outside quotes
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            escape = "\\" if quote == '"' else "'"  # \" inside "...", '' inside '...'
+            if char == escape and (quote == '"' or text[i + 1 : i + 2] == "'"):
+                i += 1
+            elif char == quote:
+                quote, prev = "", char
+            i += 1
+            continue
+        if char in "'\"" and prev in ("", ",", ":", *_BRACKETS):
+            quote = char
+        elif char in _BRACKETS:
+            opened.append(char)
+        elif char in _BRACKETS.values():
+            if not opened or _BRACKETS[opened.pop()] != char:
+                raise ValueError(f"unbalanced {char!r} in {text!r}")
+        elif char == "," and not opened:
+            parts.append(text[start:i])
+            start = i + 1
+        if not char.isspace():
+            prev = char
+        i += 1
+    if quote:
+        raise ValueError(f"unclosed quote {quote} in {text!r}")
+    if opened:
+        raise ValueError(f"unclosed {opened[-1]!r} in {text!r}")
+    parts.append(text[start:])
+    return parts
+
+
+def _top_level_or_whole(text: str) -> list[str]:
+    try:
+        return split_top_level(text)
+    except ValueError:  # unbalanced: not a list of values; the value is checked as the text it is
+        return [text]
 
 
 def _no_newline_override(text: str) -> None:
@@ -521,15 +610,26 @@ def load_spec(path: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
     return spec_from_data(data, source)
 
 
-def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> list[str]:
-    """The argv of the job: each template token filled in, so every value stays one argument."""
+def _values(spec: ExperimentSpec, run_dir: str, smoke: bool) -> dict[str, Any]:
     values: dict[str, Any] = dict(spec.params)
     if smoke:
         values.update(spec.smoke.params)
     values["seed"] = spec.seed
     values["run_dir"] = run_dir
     values.update({f"data.{k}": v for k, v in spec.data.items()})
+    return values
+
+
+def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> list[str]:
+    """The argv of the job: each template token filled in, so every value stays one argument."""
+    values = _values(spec, run_dir, smoke)
     return [_fill(token, values) for token in spec.command]
+
+
+def render_env(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> dict[str, str]:
+    """The job's `env:` with {param} placeholders filled in as in the command (how a param is exported)."""
+    values = _values(spec, run_dir, smoke)
+    return {name: _fill(value, values) for name, value in spec.env.items()}
 
 
 def _fill(token: str, values: Mapping[str, Any]) -> str:

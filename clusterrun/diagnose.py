@@ -18,6 +18,7 @@ order, most decisive first:
 from __future__ import annotations
 
 import math
+import os
 import pwd
 import re
 import signal as signals
@@ -25,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clusterrun.datafp import suggest_key
 from clusterrun.resources import (
     format_mem_mb,
     format_seconds,
@@ -75,7 +77,9 @@ PROGRESS_PARAMS = {
     "step": ("steps", "max_steps", "total_steps", "num_steps", "n_steps", "iterations", "max_iters"),
     "epoch": ("epochs", "max_epochs", "num_epochs", "n_epochs"),
 }
-_ACTIVATE = "setup=['source .venv/bin/activate']"
+#: runs start in their own working directory, which holds tracked files only: a venv of the checkout is
+#: reached through $CLUSTERRUN_REPO_ROOT (the checkout the run was submitted from) or an absolute path
+_ACTIVATE = """setup=['source "$CLUSTERRUN_REPO_ROOT/.venv/bin/activate"']"""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class _Context:
     node: str
     smoke: Mapping[str, Any] | None
     run_id: str
+    repo_root: str = ""  # the checkout the run was submitted from, when known
+    smoke_peak_mb: float | None = None  # the run's own smoke test's peak (summed RSS of its process tree)
     lines: list[tuple[str, str]] = field(default_factory=list)
 
     def find(self, pattern: re.Pattern[str]) -> _Hit | None:
@@ -307,17 +313,23 @@ def _host_oom(ctx: _Context, hit: _Hit | None) -> Diagnosis:
     if ctx.smoke is not None:
         fix = f"the smoke test ran out of this machine's memory: use {_smoke_smaller(ctx)}"
         return ctx.diagnosis("host_oom", hit, fix, extra if peak else "", peak_mb=round(peak, 1))
-    base = max(peak, float(requested or 0))
+    # the smoke test's peak counts too: sacct's may miss the moment of the kill, and a suggestion under
+    # what one batch already needed fails again
+    smoke_peak = ctx.smoke_peak_mb or 0.0
+    base = max(peak, float(requested or 0), smoke_peak)
     if base <= 0:
         fix = "raise resources.mem (e.g. double it: resources.mem=2G if it was 1G) and check max RSS"
         return ctx.diagnosis("host_oom", hit, fix)
     suggested = format_mem_mb(round_mem_mb(base * MEM_HEADROOM))
+    smoke_part = f", smoke test's peak {smoke_peak:.0f} MB" if smoke_peak > peak else ""
     fix = (
-        f"resources.mem={suggested} (max(peak {peak:.0f} MB, requested) x {MEM_HEADROOM}), or use less memory"
+        f"resources.mem={suggested} (max(peak {peak:.0f} MB{smoke_part}, requested) x {MEM_HEADROOM}), "
+        "or use less memory"
     )
-    return ctx.diagnosis(
-        "host_oom", hit, fix, extra if peak else "", peak_mb=round(peak, 1), suggested_mem=suggested
-    )
+    details: dict[str, Any] = {"peak_mb": round(peak, 1), "suggested_mem": suggested}
+    if smoke_peak:
+        details["smoke_peak_mb"] = round(smoke_peak, 1)
+    return ctx.diagnosis("host_oom", hit, fix, extra if peak else "", **details)
 
 
 def _time_limit(ctx: _Context, hit: _Hit | None, why: str = "") -> Diagnosis:
@@ -473,7 +485,20 @@ def _command_not_found(ctx: _Context, hit: _Hit | None) -> Diagnosis:
     cmd = ""
     if hit is not None:
         cmd = next(iter(hit.groups().values()), "")
-    if cmd.split("/")[-1].startswith(("python", "pip", "conda", "torchrun", "accelerate")):
+    if "/" in cmd and not cmd.startswith(("/", "$", "~")):
+        fix = (
+            f"'{cmd}' is a path relative to your checkout, but runs start in their own working directory, "
+            "which holds tracked files only: point at the checkout's copy, e.g. "
+            + (
+                f"""setup=['source "$CLUSTERRUN_REPO_ROOT/{cmd}"']"""
+                if cmd.endswith("activate")
+                else f"""setup=['source "$CLUSTERRUN_REPO_ROOT/{cmd.split("/bin/")[0]}/bin/activate"'] """
+                f"and the command '{cmd.split('/')[-1]} ...'"
+                if "/bin/" in cmd
+                else f"commit it (git add {cmd}) so that the snapshot holds it, or use an absolute path"
+            )
+        )
+    elif cmd.split("/")[-1].startswith(("python", "pip", "conda", "torchrun", "accelerate")):
         fix = f"'{cmd}' is not on the node's PATH: {_ACTIVATE} (or 'module load python')"
     elif cmd:
         fix = (
@@ -506,6 +531,18 @@ def _missing_file(ctx: _Context, hit: _Hit) -> Diagnosis:
     if not path:
         fix = f"a file the job reads does not exist; pass its absolute path via {absolute_hint}"
         return ctx.diagnosis("missing_file", hit, fix)
+    untracked = _in_checkout_only(ctx, path)
+    if untracked:
+        key = suggest_key(untracked)
+        line = f"data: {{{key}: {untracked}}}"
+        fix = (
+            f"{untracked} exists in your checkout but is not tracked by git, so it is not in the run's "
+            f"snapshot: add `{line}` to the config (or `{key}: {untracked}` under its data:); named under "
+            "data:, it is fingerprinted and linked into the run's working directory. Or commit it"
+        )
+        return ctx.diagnosis(
+            "missing_file", hit, fix, path=path, relative=True, untracked=True, config_line=line
+        )
     if not path.startswith("/"):
         fix = (
             f"'{path}' is relative: relative paths resolve against the snapshot of the repository (committed "
@@ -519,6 +556,17 @@ def _missing_file(ctx: _Context, hit: _Hit) -> Diagnosis:
             f"right; {absolute_hint}"
         )
     return ctx.diagnosis("missing_file", hit, fix, path=path, relative=not path.startswith("/"))
+
+
+def _in_checkout_only(ctx: _Context, path: str) -> str:
+    """The normalised relative `path` when it exists in the run's checkout (so the run missed it because
+    it is not in the snapshot); '' otherwise."""
+    if not ctx.repo_root or os.path.isabs(path):
+        return ""
+    rel = os.path.normpath(path)
+    if rel in (".", "..") or rel.startswith("../"):
+        return ""
+    return rel if os.path.lexists(os.path.join(ctx.repo_root, rel)) else ""
 
 
 def _config_error(ctx: _Context, hit: _Hit) -> Diagnosis:
@@ -612,13 +660,18 @@ def diagnose(
     node: str = "",
     smoke: Mapping[str, Any] | None = None,
     run_id: str = "",
+    repo_root: str = "",
+    smoke_peak_mb: float | None = None,
 ) -> Diagnosis:
     """Diagnose a run that did not succeed.
 
     `state` is clusterrun's normalised state ('failed', 'timeout', ...) or sacct's raw one
     ('CANCELLED by 1000'); `logs` maps a log's name to the tail of its text, most relevant first
     (the user's stderr, stdout, then the scheduler's); `smoke` = {'timeout': s, 'params': {...}} when
-    the smoke test is diagnosed.
+    the smoke test is diagnosed; `smoke_peak_mb` = the run's smoke test's peak memory, which an
+    out-of-memory fix must cover.
+    `repo_root` = the checkout the run came from: a missing relative path that exists there is untracked
+    data (the one check here that looks at the filesystem).
     """
     lowered = state.strip().lower()
     normal, by = (lowered, "") if lowered in TERMINAL | {"unknown"} else normalise_state(state)
@@ -636,6 +689,8 @@ def diagnose(
         node=node,
         smoke=smoke,
         run_id=run_id,
+        repo_root=repo_root,
+        smoke_peak_mb=smoke_peak_mb,
     )
     ctx.lines = [
         (name, line) for name, text in ctx.logs.items() for line in text.splitlines() if line.strip()

@@ -48,7 +48,7 @@ def two_runs(n1: float, t1: float, n2: float, t2: float) -> Timing | None:
 @dataclass
 class Estimate:
     members: int
-    wall_seconds: float | None  # one run; None when the config gives no steps_param
+    wall_seconds: float | None  # one run; None without a steps_param or a smoke timing (basis says why)
     basis: str  # how the wall time was obtained
     cpu_hours: float  # all members
     gpu_hours: float
@@ -93,7 +93,10 @@ def estimate(
     peak_rss_mb: float | None,
     members: int,
     profile: ClusterProfile,
+    *,
+    no_timing: str = "",
 ) -> Estimate:
+    """`no_timing`: why the smoke test gave no timing (e.g. "timing run failed"), for the basis text."""
     res = spec.resources
     steps = _full_steps(spec)
     if timing is not None and steps is not None:
@@ -102,7 +105,14 @@ def estimate(
         hours_each = wall / 3600 if wall is not None else 0.0
     else:
         wall = None
-        basis = "no estimate.steps_param: bounded by the requested time"
+        name = spec.estimate.steps_param
+        if not name:
+            why = "no estimate.steps_param"
+        elif steps is None:
+            why = f"params.{name} is not a number"
+        else:
+            why = no_timing or "fewer than two step points"
+        basis = f"{why}: bounded by the requested time"
         hours_each = res.time_seconds / 3600
     cpu_hours = hours_each * res.cpus_per_task * res.nodes * members
     gpu_hours = hours_each * res.gpus * res.nodes * members

@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import profiles
-from clusterrun.config import ExperimentSpec, Sweep, apply_overrides, load_yaml, set_path, spec_from_data
+from clusterrun.config import (
+    ExperimentSpec,
+    Sweep,
+    apply_overrides,
+    canonical_json,
+    load_yaml,
+    render_command,
+    render_env,
+    set_path,
+    spec_from_data,
+    used_placeholders,
+)
 from clusterrun.errors import UsageError
 from clusterrun.sweep import Values, describe, expand
 
@@ -64,6 +75,53 @@ def load_experiment(
         members.append(Member(index, values, spec_from_data(data, where)))
     axes = list(values_list[0]) if values_list and values_list[0] else []
     return Experiment(base, profile, base.sweep, members, axes)
+
+
+def check_members_differ(members: Sequence[Member]) -> list[str]:
+    """Refuse a sweep whose members would run the same command with the same environment (and
+    resources), naming the axis that changes nothing; members that differ only in their seed, which
+    the command does not use, are a warning (the job may read CLUSTERRUN_SEED). Returns the warnings."""
+    seen: dict[str, Member] = {}
+    warnings: list[str] = []
+    for member in members:
+        spec = member.spec
+        run_dir = "<run_dir>"  # every member gets its own; the same stand-in for all compares the rest
+        rendered = [render_command(spec, run_dir), render_env(spec, run_dir), spec.resolved()["resources"]]
+        first = seen.setdefault(canonical_json([*rendered, spec.setup]), member)
+        differing = [
+            axis
+            for axis in member.values
+            if canonical_json(first.values.get(axis)) != canonical_json(member.values.get(axis))
+        ]
+        useless = [axis for axis in differing if axis != "seed"]
+        if useless:
+            reasons = "; ".join(
+                _why_the_same(spec, axis, first.values[axis], member.values[axis]) for axis in useless
+            )
+            raise UsageError(
+                f"sweep members {first.index} and {member.index} run the same command with the same "
+                f"environment: {reasons}",
+                hint="drop that axis, or pass the value on: {name} in the command, or an env entry "
+                "such as NAME: '{name}' that your script reads",
+            )
+        if differing and not warnings:
+            warnings.append(
+                "sweep members differ only in CLUSTERRUN_SEED; make sure your script reads it, "
+                "or add {seed} to the command"
+            )
+    return warnings
+
+
+def _why_the_same(spec: ExperimentSpec, axis: str, one: Any, other: Any) -> str:
+    head, _, name = axis.partition(".")
+    used = used_placeholders(spec.command, spec.env)
+    if head == "params" and name not in used:
+        return f"{axis} is not used by the command or env"
+    if head == "data" and axis not in used:
+        return f"{axis} is not used by the command or env"
+    if head in ("params", "data"):
+        return f"{axis} values {one!r} and {other!r} render the same"
+    return f"{axis} does not change the command or env"
 
 
 def _with_values(data: dict[str, Any], values: Values) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import git
 
 from clusterrun.errors import GitError
 
+NO_SUBMODULES = "--ignore-submodules=all"
+
 
 @dataclass(frozen=True)
 class GitState:
@@ -18,6 +20,9 @@ class GitState:
     dirty_files: tuple[str, ...] = ()
     untracked_files: tuple[str, ...] = ()
     patch: str = field(default="", repr=False)  # `git diff --binary HEAD` when dirty
+    # submodules whose checkout differs from the commit the superproject records (changed files, or
+    # another commit checked out): NOT captured, the snapshot holds the recorded commit
+    dirty_submodules: tuple[str, ...] = ()
 
     @property
     def dirty(self) -> bool:
@@ -31,6 +36,7 @@ class GitState:
             "dirty": self.dirty,
             "dirty_files": list(self.dirty_files),
             "untracked_files": list(self.untracked_files),
+            "dirty_submodules": list(self.dirty_submodules),
             "patch_file": patch_file,
         }
 
@@ -57,10 +63,14 @@ def capture(path: Path) -> GitState:
             hint="commit your code first: git add -A && git commit -m 'first version'",
         ) from None
     branch = "(detached)" if repo.head.is_detached else repo.active_branch.name
-    # the working tree against HEAD, staged or not: exactly what the patch will carry
-    dirty = tuple(sorted(p for p in repo.git.diff("HEAD", "--name-only").splitlines() if p))
+    # the working tree against HEAD, staged or not: exactly what the patch will carry. Submodules are
+    # left out: a "Subproject commit" line does not apply to the snapshot's plain directory, which
+    # holds each submodule at the commit the superproject records
+    dirty = tuple(sorted(p for p in repo.git.diff("HEAD", "--name-only", NO_SUBMODULES).splitlines() if p))
+    changed = repo.git.diff("HEAD", "--name-only", "--ignore-submodules=untracked").splitlines()
+    submodules = tuple(sorted(p for p in set(changed) - set(dirty) if p))
     untracked = tuple(sorted(repo.untracked_files))
-    patch = repo.git.diff("HEAD", "--binary") + "\n" if dirty else ""
+    patch = repo.git.diff("HEAD", "--binary", NO_SUBMODULES) + "\n" if dirty else ""
     return GitState(
         root=str(Path(repo.working_tree_dir or path).resolve()),
         commit=commit,
@@ -68,6 +78,7 @@ def capture(path: Path) -> GitState:
         dirty_files=dirty,
         untracked_files=untracked,
         patch=patch,
+        dirty_submodules=submodules,
     )
 
 

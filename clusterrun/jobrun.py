@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from clusterrun import envinfo
-from clusterrun.jsonio import append_jsonl, write_json_atomic
+from clusterrun import envinfo, workdir
+from clusterrun.jsonio import append_jsonl, read_json, write_json_atomic
 from clusterrun.runs import now_iso
+
+WORKDIR = workdir.NAME
 
 
 class CommandFailed(RuntimeError):
@@ -26,6 +28,23 @@ class CommandFailed(RuntimeError):
 
 def _event(run_dir: Path, kind: str, **data: object) -> None:
     append_jsonl(run_dir / "events.jsonl", {"at": now_iso(), "event": kind, **data})
+
+
+def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
+    """Tracked files the command rewrote in place changed the shared snapshot: record them here and
+    mark the snapshot tainted, so that it is rebuilt before it is used again."""
+    try:
+        manifest = read_json(root / "manifest.json")
+    except (OSError, ValueError):
+        manifest = {}
+    found = workdir.check(root / WORKDIR, manifest.get("workdir_links") or {})
+    if not found.modified_in_place:
+        return {}
+    snapshot_path = (manifest.get("snapshot") or {}).get("path")
+    if snapshot_path:
+        workdir.mark_tainted(Path(snapshot_path), found.modified_in_place, f"run {root.name} (job {job_id})")
+    _event(root, "snapshot_tainted", files=found.modified_in_place[:50], by="job")
+    return {"modified_tracked_files": found.modified_in_place[:50]}
 
 
 def run_job(run_dir: str, script: str = "command.sh") -> int:
@@ -68,6 +87,7 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
         "host": host,
         "job_id": job_id,
     }
+    record.update(_check_workdir(root, job_id))
     write_json_atomic(root / "exit.json", record)
     _event(root, "job_ended", **record)
     if returncode != 0:

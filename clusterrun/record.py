@@ -9,21 +9,30 @@ from typing import Any
 
 import yaml
 
-from clusterrun import __version__, envinfo
-from clusterrun.config import ExperimentSpec, render_command
+from clusterrun import __version__, envinfo, envprobe
+from clusterrun.config import ExperimentSpec, render_command, render_env
 from clusterrun.gitstate import GitState
 from clusterrun.jsonio import write_json_atomic, write_text_atomic
 from clusterrun.runs import SCHEMA_VERSION, Run, now_iso
 from clusterrun.snapshot import Snapshot
 from clusterrun.templates import render_template
+from clusterrun.workdir import NAME as WORKDIR
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
 
 
 def command_script(
-    spec: ExperimentSpec, run: Run, snapshot: Snapshot, git: GitState, output_dir: Path, smoke: bool
+    spec: ExperimentSpec,
+    run: Run,
+    snapshot: Snapshot,
+    git: GitState,
+    output_dir: Path,
+    smoke: bool,
+    links: dict[str, str] | None = None,
 ) -> tuple[str, list[str]]:
-    """The text of command.sh and the argv it executes."""
+    """The text of command.sh and the argv it executes. It runs in `<output_dir>/work`, the execution's
+    own working directory (made from the snapshot when missing); `links` are untracked data paths
+    (relative path -> absolute path in the checkout) that appear in it as symlinks."""
     argv = render_command(spec, str(output_dir), smoke=smoke)
     text = render_template(
         "command.sh.j2",
@@ -32,16 +41,29 @@ def command_script(
         script_path=str(output_dir / "command.sh"),
         snapshot_id=snapshot.id,
         snapshot_path=str(snapshot.path),
+        workdir=str(output_dir / WORKDIR),
+        repo_root=git.root,
+        python=sys.executable,
+        links=dict(sorted((links or {}).items())),
         commit=git.commit,
         dirty=git.dirty,
         output_dir=str(output_dir),
         metrics_file=str(output_dir / spec.metrics.file),
         seed=spec.seed,
-        env=spec.env,
+        env=render_env(spec, str(output_dir), smoke=smoke),
         setup=spec.setup,
+        probe="" if smoke else str(Path(envprobe.__file__).resolve()),
+        interpreter=_interpreter(argv),
         argv=argv,
     )
     return text, argv
+
+
+def _interpreter(argv: list[str]) -> str:
+    """The Python the command runs (its argv[0] when that is a python), else the one on PATH after setup."""
+    if argv and Path(argv[0]).name.startswith("python"):
+        return shlex.quote(argv[0])
+    return '"$(command -v python || command -v python3)"'
 
 
 def write_script(path: Path, text: str) -> None:
@@ -60,15 +82,19 @@ def write_initial(
     backend: str,
     extra: dict[str, Any] | None = None,
     env: dict[str, Any] | None = None,
+    links: dict[str, str] | None = None,
+    data_fingerprints: dict[str, Any] | None = None,
+    snapshot_notes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a run is, on disk before anything runs. Returns the manifest."""
+    """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
+    datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes."""
     patch_file = None
     if git.dirty:
         patch_file = "git.patch"
         write_text_atomic(run.file(patch_file), git.patch)
     resolved = spec.resolved()
     write_text_atomic(run.file("config.yaml"), yaml.dump(resolved, Dumper=_DUMPER, sort_keys=True))
-    script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False)
+    script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
     write_script(run.file("command.sh"), script)
     write_json_atomic(run.file("env.json"), env if env is not None else envinfo.capture(tuple(spec.env)))
     (run.path / "artifacts").mkdir(exist_ok=True)
@@ -89,9 +115,17 @@ def write_initial(
         "seed": spec.seed,
         "command": job_argv,
         "command_line": shlex.join(job_argv),
-        "workdir": str(snapshot.path),
+        "workdir": str(run.path / WORKDIR),
+        "workdir_links": dict(links or {}),
         "git": git.as_record(patch_file),
-        "snapshot": {"id": snapshot.id, "path": str(snapshot.path), "reused": snapshot.reused},
+        "snapshot": {
+            "id": snapshot.id,
+            "path": str(snapshot.path),
+            "reused": snapshot.reused,
+            "digest": snapshot.digest,
+        },
+        "snapshot_notes": list(snapshot_notes or []),
+        "data_fingerprints": dict(data_fingerprints or {}),
         "resources": resolved["resources"],
         "backend": backend,
         "job_id": None,

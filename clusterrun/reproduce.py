@@ -39,6 +39,7 @@ def recorded_git(run: Run, manifest: dict[str, Any]) -> GitState:
         branch=str(git.get("branch", "")),
         dirty_files=tuple(git.get("dirty_files", [])),
         untracked_files=tuple(git.get("untracked_files", [])),
+        dirty_submodules=tuple(git.get("dirty_submodules", [])),
         patch=_patch(run, manifest),
     )
 
@@ -53,15 +54,15 @@ def recorded_snapshot(manifest: dict[str, Any], git: GitState, registry: Registr
             f"run {manifest.get('run_id')}: its snapshot id does not match its commit and patch",
             hint="the record was edited by hand; it cannot be reproduced exactly",
         )
-    if (path / snapshots.MARKER).is_file():
-        return snapshots.Snapshot(sid, path, reused=True)
+    if (path / snapshots.MARKER).is_file() and not snapshots.damage(path):
+        return snapshots.Snapshot(sid, path, reused=True, digest=snapshots.recorded_digest(path))
     try:
         repo = open_repo(Path(git.root) if git.root else Path.cwd())
         repo.commit(git.commit)
     except (GitError, ValueError) as exc:
         raise ClusterrunError(
-            f"the snapshot of run {manifest.get('run_id')} is gone and commit {git.commit[:12]} is not in "
-            "the repository",
+            f"the snapshot of run {manifest.get('run_id')} is gone (or was modified in place) and commit "
+            f"{git.commit[:12]} is not in the repository",
             hint="restore the snapshot directory from a backup, or fetch the commit "
             f"(git fetch origin {git.commit})",
             exit_status=ExitStatus.ENVIRONMENT,
@@ -88,6 +89,14 @@ def plan_reproduction(
     first, first_manifest = originals[0], manifests[0]
     git = recorded_git(first, first_manifest)
     snap = recorded_snapshot(first_manifest, git, registry)
+    recorded = str(first_manifest.get("snapshot", {}).get("digest") or "")
+    if recorded and snap.digest and recorded != snap.digest:
+        raise ClusterrunError(
+            f"the code of run {first.id} cannot be restored exactly: the snapshot's content digest is "
+            f"{snap.digest[:12]}, the run recorded {recorded[:12]}",
+            hint="restore runs/.snapshots from a backup; the commit alone no longer gives the same files",
+            exit_status=ExitStatus.ENVIRONMENT,
+        )
     members = []
     for run, manifest in zip(originals, manifests, strict=True):
         if manifest.get("snapshot", {}).get("id") != snap.id:
@@ -132,7 +141,9 @@ def _json(run: Run, name: str) -> dict[str, Any]:
 
 
 def _env(run: Run) -> dict[str, Any]:
-    """The submitting machine's env.json (packages), with what the job saw on its node on top."""
+    """The environment the job ran in: python_env.json (the interpreter the command ran after its setup
+    lines, and its packages), over job_env.json (the node), over env.json (the submitting machine, for
+    runs made before the job recorded its own)."""
     env = _json(run, "env.json")
     job = _json(run, "job_env.json")
     for key in ("host", "platform", "gpus"):
@@ -140,6 +151,13 @@ def _env(run: Run) -> dict[str, Any]:
             env[key] = job[key]
     if "python" in job:
         env["python"] = {**env.get("python", {}), **job["python"]}
+    probe = _json(run, "python_env.json")
+    if probe.get("python"):
+        env["python"] = {**env.get("python", {}), **probe["python"]}
+        env["packages"] = probe.get("packages", {})
+        if probe.get("gpus"):
+            env["gpus"] = probe["gpus"]
+        env["environment_source"] = "job"
     return env
 
 

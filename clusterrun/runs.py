@@ -27,6 +27,15 @@ RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
 
 
+def git_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding a `.git` (a directory, or the file of a
+    worktree or submodule); no subprocess, so `status` stays fast."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
@@ -112,13 +121,15 @@ class Registry:
 
     @classmethod
     def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
-        """--runs-dir, else $CLUSTERRUN_RUNS_DIR, else ./runs."""
+        """--runs-dir, else $CLUSTERRUN_RUNS_DIR, else runs/ at the top of the git repository holding
+        the current directory (so a subdirectory finds the same runs), else ./runs outside git."""
         if explicit is not None:
             return cls(explicit)
         env = os.environ.get(RUNS_ENV)
         if env:
             return cls(Path(env))
-        return cls((cwd or Path.cwd()) / "runs")
+        here = (cwd or Path.cwd()).absolute()
+        return cls((git_root(here) or here) / "runs")
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
+from clusterrun import workdir
+from clusterrun.datafp import suggest_key
 from clusterrun.errors import GitError
 
 SNAPSHOT_DIR = ".snapshots"
-MARKER = ".clusterrun-snapshot"  # written last: a snapshot without it is incomplete
+MARKER = workdir.MARKER  # written last: a snapshot without it is incomplete
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class Snapshot:
     id: str
     path: Path
     reused: bool
+    digest: str = ""  # sha256 over every file's path and content, recorded when the snapshot was made
+    rebuilt: str = ""  # why an existing snapshot was set aside and made anew (it was tainted)
 
 
 def snapshot_id(commit: str, patch: str) -> str:
@@ -42,27 +49,94 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     sid = snapshot_id(commit, patch)
     root = registry / SNAPSHOT_DIR
     final = root / sid
+    rebuilt = ""
     if (final / MARKER).is_file():
-        return Snapshot(sid, final, reused=True)
+        problem = damage(final)
+        if not problem:
+            return Snapshot(sid, final, reused=True, digest=recorded_digest(final))
+        rebuilt = problem
+        _set_aside(final)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{sid}-", dir=root))
     try:
         _extract_commit(repo_root, commit, tmp)
         if patch:
             _apply_patch(tmp, patch, ceiling=root)
-        (tmp / MARKER).write_text(f"commit {commit}\nsnapshot {sid}\n")
-        _make_read_only(tmp)
+        listing = workdir.scan(tmp)
+        listing.digest = content_digest(tmp, listing)
+        (tmp / workdir.LISTING).write_text(json.dumps(listing.as_record(), sort_keys=True))
+        (tmp / MARKER).write_text(f"commit {commit}\nsnapshot {sid}\ndigest {listing.digest}\n")
+        _make_read_only(tmp)  # chmod keeps mtimes: the listing stays true
         try:
             os.rename(tmp, final)
         except OSError:
             if (final / MARKER).is_file():  # a concurrent submit made it first
                 _remove(tmp)
-                return Snapshot(sid, final, reused=True)
+                return Snapshot(sid, final, reused=True, digest=recorded_digest(final))
             raise
     except BaseException:
         _remove(tmp)
         raise
-    return Snapshot(sid, final, reused=False)
+    return Snapshot(sid, final, reused=False, digest=listing.digest, rebuilt=rebuilt)
+
+
+def content_digest(tree: Path, listing: workdir.Listing) -> str:
+    """sha256 over (path, content) of every file and (path, target) of every symlink, in path order."""
+    total = hashlib.sha256()
+    for rel in sorted(listing.files):
+        digest = hashlib.sha256()
+        with open(tree / rel, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        total.update(f"f {rel}\0{digest.hexdigest()}\n".encode())
+    for rel in sorted(listing.links):
+        total.update(f"l {rel}\0{listing.links[rel]}\n".encode())
+    return total.hexdigest()
+
+
+def recorded_digest(path: Path) -> str:
+    try:
+        for line in (path / MARKER).read_text().splitlines():
+            if line.startswith("digest "):
+                return line.split(" ", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def damage(path: Path) -> str:
+    """Why an existing snapshot must not be used again ('' when it is sound): a run changed its files
+    in place (tainted), a file's size or mtime differs from the listing, or it predates listings."""
+    taint = path / workdir.TAINT
+    if taint.exists():
+        return f"tainted: {taint.read_text().strip()}"
+    try:
+        listing = workdir.Listing.read(path / workdir.LISTING)
+    except (OSError, ValueError):
+        return "made by an older clusterrun (no file listing)"
+    for rel, recorded in listing.files.items():
+        try:
+            st = os.lstat(path / rel)
+        except OSError:
+            return f"{rel} is missing"
+        if (st.st_size, st.st_mtime_ns) != recorded:
+            return f"{rel} was modified in place"
+    return ""
+
+
+def verify(path: Path) -> str:
+    """The snapshot's content digest now, recomputed from its files (for tests and `doctor`)."""
+    return content_digest(path, workdir.Listing.read(path / workdir.LISTING))
+
+
+def _set_aside(path: Path) -> None:
+    """Move a damaged snapshot out of the way (jobs that linked its files keep them)."""
+    aside = path.with_name(f".damaged-{path.name}-{int(time.time() * 1000)}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # a concurrent submit set it aside first
+    _remove(aside)
 
 
 def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
@@ -79,6 +153,44 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
             tar.extractall(dest, filter="tar")
         else:  # pragma: no cover - old patch releases; git archive output is trusted
             tar.extractall(dest)
+    # `git archive` leaves submodules out: each one is archived from its own checkout, at the commit
+    # the superproject records (pinned by `commit`, hence by the snapshot id), recursively
+    for path, sub_commit in _submodules(repo, commit):
+        _extract_submodule(repo_root, path, sub_commit, dest)
+
+
+SUBMODULE_HINT = "git submodule update --init --recursive"
+
+
+def _submodules(repo: git.Repo, commit: str) -> list[tuple[str, str]]:
+    """(path, commit) of every submodule (a gitlink, mode 160000) in the tree of `commit`."""
+    found = []
+    for entry in repo.git.ls_tree("-r", "-z", commit).split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[0] == "160000":
+            found.append((path, fields[2]))
+    return found
+
+
+def _extract_submodule(repo_root: Path, path: str, commit: str, dest: Path) -> None:
+    checkout = repo_root / path
+    try:
+        git.Repo(checkout).git.cat_file("-e", f"{commit}^{{commit}}")
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(
+            f"submodule {path} is not initialised in {repo_root}, so its code cannot be snapshotted",
+            hint=SUBMODULE_HINT,
+        ) from None
+    except git.GitCommandError:
+        raise GitError(
+            f"submodule {path}: commit {commit[:12]} (recorded by the superproject) is not in its "
+            f"repository at {checkout}",
+            hint=SUBMODULE_HINT,
+        ) from None
+    target = dest / path
+    target.mkdir(parents=True, exist_ok=True)
+    _extract_commit(checkout, commit, target)
 
 
 def _apply_patch(dest: Path, patch: str, ceiling: Path) -> None:
@@ -111,3 +223,77 @@ def _make_read_only(tree: Path) -> None:
 
 def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------- notes
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes: only files under this are opened
+NOTE_SHOWN = 5
+
+
+def lfs_pointers(snapshot_path: Path) -> list[str]:
+    """Files of the snapshot that are Git LFS pointer files, not the content they stand for."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(snapshot_path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode) or st.st_size >= LFS_MAX_BYTES:
+                    continue
+                with open(path, "rb") as handle:
+                    head = handle.read(len(LFS_POINTER))
+            except OSError:
+                continue
+            if head == LFS_POINTER:
+                found.append(path.relative_to(snapshot_path).as_posix())
+    return found
+
+
+def _command_paths(argv: Iterable[str]) -> list[str]:
+    """Relative paths an argv may name: plain tokens, and the value of `--flag=value` / `key=value`."""
+    out: dict[str, None] = {}
+    for token in argv:
+        for candidate in (token, token.split("=", 1)[1] if "=" in token else ""):
+            if not candidate or candidate.startswith("-") or os.path.isabs(candidate):
+                continue
+            if "://" in candidate or "\0" in candidate:
+                continue
+            norm = os.path.normpath(candidate)
+            if norm not in (".", "..") and not norm.startswith("../"):
+                out[norm] = None
+    return list(out)
+
+
+def snapshot_notes(
+    snapshot_path: Path,
+    repo_root: Path,
+    argv: Iterable[str],
+    data_values: Iterable[object] = (),
+) -> list[str]:
+    """What the snapshot lacks that the checkout has: Git LFS pointer files in place of content, and
+    relative paths the command names that exist in the checkout but not in the snapshot (untracked or
+    gitignored). `data_values` (the config's `data:` values) are left out: they are linked into the run's
+    working directory."""
+    notes: list[str] = []
+    pointers = lfs_pointers(snapshot_path)
+    if pointers:
+        shown = ", ".join(pointers[:NOTE_SHOWN]) + (" ..." if len(pointers) > NOTE_SHOWN else "")
+        notes.append(
+            f"{len(pointers)} file(s) in the snapshot are Git LFS pointer files, not their content: {shown}; "
+            f"install git-lfs and run 'git lfs pull', then delete {snapshot_path} so it is made again "
+            "(or name the real files under data: with an absolute path)"
+        )
+    linked = {os.path.normpath(v) for v in data_values if isinstance(v, str) and v}
+    for rel in _command_paths(argv):
+        if rel in linked or not os.path.lexists(repo_root / rel) or os.path.lexists(snapshot_path / rel):
+            continue
+        notes.append(
+            f"{rel} (named in the command) exists in your checkout but not in the snapshot (untracked or "
+            f"gitignored), so the run will not find it: name it under data: in the config, e.g. "
+            f"data: {{{suggest_key(rel)}: {rel}}} (then it is fingerprinted and linked into the run's "
+            "working directory), or commit it"
+        )
+    return notes

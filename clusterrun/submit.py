@@ -9,15 +9,16 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun import envinfo, gitstate, snapshot
-from clusterrun.config import ExperimentSpec, Sweep, canonical_json
+from clusterrun import datafp, envinfo, gitstate, snapshot
+from clusterrun import workdir as workdirs
+from clusterrun.config import ExperimentSpec, Sweep, canonical_json, render_command
 from clusterrun.errors import ClusterrunError, SchedulerError, SchedulerUnavailable, UsageError
 from clusterrun.estimate import Estimate, GateDecision, Timing, estimate, fit_points, gate, two_runs
-from clusterrun.experiment import load_experiment
+from clusterrun.experiment import check_members_differ, load_experiment
 from clusterrun.jobrun import run_job
 from clusterrun.jsonio import read_json, write_json_atomic
 from clusterrun.profiles import DEFAULT, ClusterProfile
@@ -26,6 +27,7 @@ from clusterrun.runs import SCHEMA_VERSION, SWEEP_FILE, Registry, Run, now_iso
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler, resolve_backend
 from clusterrun.smoke import SmokeCache, SmokeResult, run_smoke
 from clusterrun.summary import smoke_diagnosis
+from clusterrun.workdir import NAME as WORKDIR
 
 Notify = Callable[[str], None]
 LOCAL_MAX_MEMBERS = 64  # the local backend starts every member at once
@@ -177,6 +179,12 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     check_skip_reason(request.skip_smoke_reason)
     cwd = (request.cwd or Path.cwd()).resolve()
     experiment = load_experiment(request.config, request.overrides, request.sweep_axes, request.cluster, cwd)
+    inputs = check_members_differ(experiment.members)  # a sweep that changes nothing is refused here
+    inputs += [
+        f"params.{name} is not used by the command or env: it changes nothing "
+        f"(put {{{name}}} in the command, or export it: env: {{{name.upper()}: '{{{name}}}'}})"
+        for name in experiment.base.unused_params()
+    ]
     backend = resolve_backend(request.backend)
     git = gitstate.capture(cwd)
     gitstate.require_clean(git, request.allow_dirty)
@@ -186,6 +194,13 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     if git.untracked_files:
         shown = ", ".join(git.untracked_files[:5]) + (" ..." if len(git.untracked_files) > 5 else "")
         warnings.append(f"{len(git.untracked_files)} untracked file(s) are NOT in the snapshot: {shown}")
+    if git.dirty_submodules:
+        warnings.append(
+            f"submodule(s) {', '.join(git.dirty_submodules)} differ from the commit the superproject records "
+            "(uncommitted changes or another commit checked out): NOT in the snapshot, which holds the "
+            "recorded commit; commit in the submodule, then 'git add' it in the superproject and commit"
+        )
+    warnings += inputs
     registry.ensure()
     registry.root = registry.root.resolve()
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
@@ -272,6 +287,8 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = lamb
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
     sweep_run = registry.create_sweep(plan.name) if plan.is_sweep else None
     scheduler = get_scheduler(plan.backend)
+    notes = _snapshot_notes(plan, registry)
+    data_cache: dict[str, datafp.Fingerprint] = {}  # one fingerprint per data path and submission
     members: list[MemberRun] = []
     for member in plan.members:
         run = registry.create(member.spec.name)
@@ -289,15 +306,21 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = lamb
             backend=plan.backend,
             extra=extra,
             env=env,
+            data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), data_cache),
+            snapshot_notes=notes,
+            links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
         )
         folder = (sweep_run or run).path / "scheduler"
-        job = _job_spec(run, member.spec, str(snap.path), folder, f"clusterrun:{plan.name}")
+        job = _job_spec(run, member.spec, str(folder), folder, f"clusterrun:{plan.name}")
         members.append(MemberRun(run, member, job, manifest))
     script = scheduler.render(members[0].job)
     write_script(members[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
-    warnings = list(plan.warnings)
-    outcomes, smoke, smoke_run, timing, peak = _smoke_shapes(plan, members, registry, notify, warnings)
-    est, own_estimates = _estimate(plan, members, timing, peak)
+    warnings = list(plan.warnings) + notes
+    outcomes, smoke, smoke_run, (timing, no_timing), peak = _smoke_shapes(
+        plan, members, registry, notify, warnings
+    )
+    warnings += [w for w in plan.warnings if w not in warnings]  # what the smoke tests found
+    est, own_estimates = _estimate(plan, members, timing, peak, no_timing)
     decision = gate(est, members[0].plan.spec, plan.profile)
     warnings += est.warnings
     for member_run, own in zip(members, own_estimates, strict=True):  # one write for smoke and estimate
@@ -311,17 +334,25 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = lamb
     return Prepared(plan, members, scheduler, script, smoke, smoke_run, est, decision, sweep_run, warnings)
 
 
+def _snapshot_notes(plan: SubmissionPlan, registry: Registry) -> list[str]:
+    """What the snapshot lacks that the commands name (LFS pointers, untracked paths): once per submission."""
+    tokens = [t for m in plan.members for t in render_command(m.spec, str(registry.root), smoke=False)]
+    values = [v for m in plan.members for v in m.spec.data.values()]
+    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), dict.fromkeys(tokens), values)
+
+
 Outcome = tuple[str | None, str, dict[str, Any] | None]  # state, note, smoke record
+Timed = tuple[Timing | None, str]  # the smoke test's timing, or why there is none ("" when not asked for)
 
 
 def _smoke_shapes(
     plan: SubmissionPlan, members: list[MemberRun], registry: Registry, notify: Notify, warnings: list[str]
-) -> tuple[dict[str, Outcome], SmokeResult | None, Run | None, Timing | None, float | None]:
+) -> tuple[dict[str, Outcome], SmokeResult | None, Run | None, Timed, float | None]:
     """One smoke test per distinct command shape; every member records the result of its shape's test."""
     if plan.skip_smoke_reason is not None:
         warnings.append(f"smoke test skipped: {plan.skip_smoke_reason}")
         skipped: Outcome = (None, "", {"skipped": True, "reason": plan.skip_smoke_reason})
-        return {m.run.id: skipped for m in members}, None, None, None, None
+        return {m.run.id: skipped for m in members}, None, None, (None, "smoke test skipped"), None
     shapes: dict[str, list[MemberRun]] = {}
     for member_run in members:
         shapes.setdefault(shape_key(member_run.plan.spec, plan.sweep_axes), []).append(member_run)
@@ -331,13 +362,14 @@ def _smoke_shapes(
     first: tuple[SmokeResult, Run] | None = None
     failed: tuple[SmokeResult, Run] | None = None
     timing: Timing | None = None
+    no_timing = ""
     for group in shapes.values():
         lead = group[0]
-        result, shape_timing = _smoke(lead.run, lead.plan.spec, plan, registry, notify)
-        timing = timing or shape_timing
+        result, (shape_timing, why) = _smoke(lead.run, lead.plan.spec, plan, registry, notify, warnings)
+        timing, no_timing = timing or shape_timing, no_timing or why
         record = result.as_record() | {"skipped": False, "tested_in": lead.run.id}
         if not result.ok:
-            record["diagnosis"] = smoke_diagnosis(result, lead.plan.spec).as_record()
+            record["diagnosis"] = smoke_diagnosis(result, lead.plan.spec, plan.git.root).as_record()
         state = "smoke_passed" if result.ok else "smoke_failed"
         for member_run in group:
             outcomes[member_run.run.id] = (state, "", record)
@@ -350,12 +382,18 @@ def _smoke_shapes(
     chosen = failed or first
     assert chosen is not None
     peak = chosen[0].peak_rss_mb if chosen[0].ok else None
-    return outcomes, chosen[0], chosen[1], timing, peak
+    return outcomes, chosen[0], chosen[1], (timing, "" if timing else no_timing), peak
 
 
 def _smoke(
-    run: Run, spec: ExperimentSpec, plan: SubmissionPlan, registry: Registry, notify: Notify
-) -> tuple[SmokeResult, Timing | None]:
+    run: Run,
+    spec: ExperimentSpec,
+    plan: SubmissionPlan,
+    registry: Registry,
+    notify: Notify,
+    warnings: list[str],
+) -> tuple[SmokeResult, Timed]:
+    """The shape's smoke test (or its cached result) and its timing; a failed timing run is a warning."""
     cache = SmokeCache(registry.cache_dir / "smoke")
     key = _smoke_key(plan.snapshot.id, spec)
     cached = cache.get(key) if plan.use_smoke_cache else None
@@ -363,43 +401,67 @@ def _smoke(
         notify(f"smoke test: passed before for this code and config (run {cached.cached_from}), skipped")
         run.event("smoke_cached", key=key, source=cached.cached_from)
         result = SmokeResult(**(cached.as_record() | {"cached": True}))
-        return result, _timing(spec, result, None)
+        return result, _timing(spec, result, warnings)
     result = _run_smoke_in(run, spec, plan, "smoke", spec.smoke.params, notify)
-    second: tuple[float, SmokeResult] | None = None
     steps_param = spec.estimate.steps_param
     if result.ok and steps_param and len(result.step_points) < 2:
         # the job's own step timing gave fewer than two points: measure a second, longer smoke run
         n1 = _smoke_steps(spec)
         if n1 is not None:
-            n2 = max(n1 * 2, n1 + 1)
+            n2 = max(n1 * 2, n1 + 1)  # an int stays an int: argparse's type=int refuses "4.0"
             notify(f"smoke test: a second run with {steps_param}={n2:g} to time one step")
-            second_result = _run_smoke_in(
-                run, spec, plan, "smoke-2", {**spec.smoke.params, steps_param: n2}, notify
-            )
-            if second_result.ok:
-                second = (n2, second_result)
+            second = _run_smoke_in(run, spec, plan, "smoke-2", {**spec.smoke.params, steps_param: n2}, notify)
+            timing_run = {
+                "param": steps_param,
+                "steps": n2,
+                "seconds": second.seconds,
+                "ok": second.ok,
+                "returncode": second.returncode,
+                "timed_out": second.timed_out,
+                "stderr_tail": "" if second.ok else second.stderr_tail(TIMING_TAIL_LINES),
+                "stderr_path": second.stderr_path,
+            }
+            result = replace(result, timing_run=timing_run)  # cached: a cached test keeps its estimate
     cache.put(key, result, run.id)
-    return result, _timing(spec, result, second)
+    return result, _timing(spec, result, warnings)
 
 
-def _smoke_steps(spec: ExperimentSpec) -> float | None:
+TIMING_TAIL_LINES = 5  # of a failed timing run's stderr, in its warning
+
+
+def _smoke_steps(spec: ExperimentSpec) -> int | float | None:
+    """The steps_param's value in the smoke test, with its type (an int param must stay an int)."""
     name = spec.estimate.steps_param
     value = spec.smoke.params.get(name, spec.params.get(name)) if name else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _timing(
-    spec: ExperimentSpec, result: SmokeResult, second: tuple[float, SmokeResult] | None
-) -> Timing | None:
+def _timing(spec: ExperimentSpec, result: SmokeResult, warnings: list[str]) -> Timed:
+    """Time per step and start-up: from the job's own step metrics, else from the timing run (kept in
+    the smoke record, so a cached test gives the same). A failed timing run is reported, not swallowed."""
     if not result.ok:
-        return None
+        return None, "the smoke test failed"
     fitted = fit_points([(p[0], p[1]) for p in result.step_points])
     if fitted is not None:
-        return fitted
+        return fitted, ""
     n1 = _smoke_steps(spec)
-    if second is not None and n1 is not None:
-        return two_runs(n1, result.seconds, second[0], second[1].seconds)
-    return None
+    run2 = result.timing_run
+    if not spec.estimate.steps_param or n1 is None:
+        return None, ""  # the estimate says why (no steps_param, or not a number)
+    if run2 is None:
+        return None, "fewer than two step points"
+    if not run2.get("ok"):
+        how = "timed out" if run2.get("timed_out") else f"exited with code {run2.get('returncode')}"
+        source = f" (cached from run {result.cached_from})" if result.cached else ""
+        lines = str(run2.get("stderr_tail") or "").splitlines()
+        tail = "\n".join("  " + line for line in lines) or "  (empty)"
+        warnings.append(
+            f"the timing run ({run2.get('param')}={run2.get('steps')}){source} {how}, so there is no "
+            f"wall-time estimate; {run2.get('stderr_path')} ends with:\n{tail}"
+        )
+        return None, "timing run failed"
+    timing = two_runs(float(n1), result.seconds, float(run2["steps"]), float(run2["seconds"]))
+    return timing, "" if timing is not None else "the timing run had as many steps as the smoke test"
 
 
 def _run_smoke_in(
@@ -408,8 +470,13 @@ def _run_smoke_in(
     workdir = run.path / folder
     workdir.mkdir()
     smoke_spec = spec.model_copy(update={"smoke": spec.smoke.model_copy(update={"params": params})})
-    text, _argv = command_script(smoke_spec, run, plan.snapshot, plan.git, workdir, smoke=True)
+    links = run.manifest().get("workdir_links") or {}
+    text, _argv = command_script(smoke_spec, run, plan.snapshot, plan.git, workdir, smoke=True, links=links)
     write_script(workdir / "command.sh", text)
+    try:  # here, not in command.sh: no interpreter start-up in the smoke test's time
+        workdirs.materialise(plan.snapshot.path, workdir / WORKDIR, links)
+    except workdirs.WorkdirError as exc:
+        raise ClusterrunError(str(exc), hint="submit again: the snapshot is rebuilt") from None
     if folder == "smoke":
         notify(f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ...")
     run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
@@ -423,15 +490,37 @@ def _run_smoke_in(
     run.event(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
+    _untaint(run, plan, workdir / WORKDIR, links)
     return result
 
 
+def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> None:
+    """A smoke test that rewrote tracked files in place changed the shared snapshot through its hard
+    links: say so, and rebuild the snapshot before any job is made from it."""
+    changed = workdirs.check(work, links).modified_in_place
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+    workdirs.mark_tainted(plan.snapshot.path, changed, f"the smoke test of {run.id}")
+    run.event("snapshot_tainted", files=changed[:50], by="smoke")
+    snapshot.create(Path(plan.git.root), plan.git.commit, plan.git.patch, plan.snapshot.path.parent.parent)
+    message = (
+        f"the smoke test rewrote tracked file(s) in place: {shown}; the snapshot was rebuilt, but the job "
+        "will do the same to its copy: write outputs to new files (e.g. under $CLUSTERRUN_ARTIFACTS_DIR)"
+    )
+    plan.warnings.append(message)
+
+
 def _estimate(
-    plan: SubmissionPlan, members: list[MemberRun], timing: Timing | None, peak: float | None
+    plan: SubmissionPlan,
+    members: list[MemberRun],
+    timing: Timing | None,
+    peak: float | None,
+    no_timing: str = "",
 ) -> tuple[Estimate, list[Estimate]]:
     """The submission's estimate (per-member estimates summed; the longest member's wall time), and each
     member's own."""
-    parts = [estimate(m.plan.spec, timing, peak, 1, plan.profile) for m in members]
+    parts = [estimate(m.plan.spec, timing, peak, 1, plan.profile, no_timing=no_timing) for m in members]
     if len(parts) == 1:
         return parts[0], parts
     total = copy.deepcopy(parts[0])

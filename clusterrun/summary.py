@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clusterrun import workdir
 from clusterrun.config import ExperimentSpec
 from clusterrun.diagnose import Diagnosis, diagnose, progress_from
 from clusterrun.efficiency import efficiency
@@ -28,11 +29,19 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     return text.rstrip().splitlines()[-lines:]
 
 
-def artifacts(run: Run) -> list[str]:
+def artifacts(run: Run, manifest: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What the run created: files in artifacts/ and every file its working directory gained or rewrote
+    (the snapshot's own files left out), with sizes; and the tracked files it rewrote in place."""
+    items: list[tuple[str, int]] = []
     root = run.file("artifacts")
-    if not root.is_dir():
-        return []
-    return sorted(str(p.relative_to(run.path)) for p in root.rglob("*") if p.is_file())
+    if root.is_dir():
+        for path in root.rglob("*"):
+            if path.is_file():
+                items.append((str(path.relative_to(run.path)), path.stat().st_size))
+    links = (manifest or {}).get("workdir_links") or {}
+    found = workdir.check(run.file(workdir.NAME), links)
+    items += [(f"{workdir.NAME}/{rel}", size) for rel, size in found.artifacts]
+    return workdir.artifacts_record(sorted(items), ""), found.modified_in_place
 
 
 def _exit_record(run: Run) -> dict[str, Any]:
@@ -91,6 +100,12 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
     duration = status.get("elapsed_seconds") or exit_record.get("seconds")
     job_id = str(manifest.get("job_id") or "")
     resources = manifest.get("resources") or config.get("resources") or {}
+    arts, modified = artifacts(run, manifest)
+    modified = modified or list(exit_record.get("modified_tracked_files") or [])
+    if modified:
+        snapshot_path = (manifest.get("snapshot") or {}).get("path")
+        if snapshot_path and not exit_record.get("modified_tracked_files"):
+            workdir.mark_tainted(Path(str(snapshot_path)), modified, f"run {run.id}")
     summary: dict[str, Any] = {
         "schema_version": 1,
         "run_id": run.id,
@@ -104,7 +119,8 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
         "job_id": manifest.get("job_id"),
         "max_rss_mb": status.get("max_rss_mb") or exit_record.get("peak_rss_mb"),
         "metrics": collect(run.path, metric_cfg.get("file", "metrics.jsonl"), metric_cfg.get("patterns", {})),
-        "artifacts": artifacts(run),
+        "artifacts": [item["path"] for item in arts["files"]],
+        "artifacts_info": arts,
         "efficiency": efficiency(
             manifest.get("resources") or config.get("resources") or {}, status, exit_record
         ),
@@ -115,6 +131,8 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
         },
         "collected_at": now_iso(),
     }
+    if modified:
+        summary["modified_tracked_files"] = modified
     if state != SUCCESS:
         summary["stderr_tail"] = _tail(run.file("stderr.log"))
         logs = log_tails(run, scheduler_folder(run, manifest), job_id)
@@ -136,13 +154,23 @@ def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[st
             params=params,
             node=str(summary["node"] or ""),
             run_id=run.id,
+            repo_root=str((manifest.get("git") or {}).get("root") or ""),
+            smoke_peak_mb=_smoke_peak(manifest),
         )
         summary["diagnosis"] = found.as_record()
     return summary
 
 
-def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec) -> Diagnosis:
-    """The same diagnosis for a failed smoke test (a timeout there is a time_limit on smoke.timeout)."""
+def _smoke_peak(manifest: dict[str, Any]) -> float | None:
+    """The peak memory of the run's smoke test (the summed RSS of its process tree), when it ran."""
+    smoke = manifest.get("smoke")
+    peak = smoke.get("peak_rss_mb") if isinstance(smoke, dict) and smoke.get("ok") else None
+    return float(peak) if isinstance(peak, int | float) and not isinstance(peak, bool) else None
+
+
+def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "") -> Diagnosis:
+    """The same diagnosis for a failed smoke test (a timeout there is a time_limit on smoke.timeout);
+    `repo_root`: the checkout, where a file the test missed may exist untracked."""
     logs = {
         "smoke/stderr.log": read_tail(Path(smoke.stderr_path)),
         "smoke/stdout.log": read_tail(Path(smoke.stdout_path)),
@@ -157,6 +185,7 @@ def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec) -> Diagnosis:
         smoke.peak_rss_mb,
         params=spec.params,
         smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params)},
+        repo_root=repo_root,
     )
 
 

@@ -9,25 +9,66 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from clusterrun.config import RandomAxis, Sweep, yaml_load
+from clusterrun.config import RandomAxis, Sweep, parse_value, split_top_level
 from clusterrun.errors import UsageError
 
 Values = dict[str, Any]
 
 
 def parse_cli_axis(text: str) -> tuple[str, list[Any]]:
-    """`params.lr=0.1,0.01` -> ('params.lr', [0.1, 0.01])."""
+    """`params.lr=0.1,0.01` -> ('params.lr', [0.1, 0.01]); commas inside quotes or brackets do not split
+    (`params.name='a,b',c` -> ['a,b', 'c']); `params.n=range(1,4)` -> [1, 2, 3], as Python's range."""
     key, eq, raw = text.partition("=")
     key = key.strip()
     if not eq or not key or not raw.strip():
         raise UsageError(
             f"bad --sweep {text!r}", hint="use --sweep KEY=V1,V2,... e.g. --sweep params.lr=0.1,0.01"
         )
-    values = [yaml_load(part) if part.strip() else "" for part in raw.split(",")]
-    return key, values
+    match = _RANGE_RE.fullmatch(raw.strip())
+    if match:
+        return key, _range(text, match.group(1))
+    try:
+        parts = split_top_level(raw)
+    except ValueError as exc:
+        raise UsageError(
+            f"bad --sweep {text!r}: {exc}",
+            hint="close every quote and bracket, e.g. --sweep \"params.name='a,b',c\"",
+        ) from None
+    for part in parts:
+        if _RANGE_RE.fullmatch(part.strip()):
+            raise UsageError(
+                f"bad --sweep {text!r}: range(...) must be the whole list of values",
+                hint=f"give it alone, e.g. --sweep {key}={part.strip()}, or list the values",
+            )
+    return key, [parse_value(part) if part.strip() else "" for part in parts]
+
+
+_RANGE_RE = re.compile(r"range\((.*)\)", re.S)
+_MAX_RANGE = 100_000  # as experiment.MAX_MEMBERS: never build a list the submission refuses anyway
+
+
+def _range(text: str, args: str) -> list[int]:
+    hint = "range(start, stop[, step]) takes integers, as Python's, e.g. range(1,4) gives 1,2,3"
+    try:
+        numbers = [int(arg) for arg in args.split(",")]
+    except ValueError:
+        raise UsageError(f"bad --sweep {text!r}: range() takes integers", hint=hint) from None
+    if not 1 <= len(numbers) <= 3:
+        raise UsageError(f"bad --sweep {text!r}: range() takes 1 to 3 integers", hint=hint)
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise UsageError(f"bad --sweep {text!r}: the step of range() must not be zero", hint=hint)
+    values = range(*numbers)
+    if not values:
+        raise UsageError(f"bad --sweep {text!r}: the range is empty", hint=hint)
+    if len(values) > _MAX_RANGE:
+        raise UsageError(
+            f"bad --sweep {text!r}: {len(values)} values", hint=f"at most {_MAX_RANGE} members per submission"
+        )
+    return list(values)
 
 
 def _sample(axis: RandomAxis, rng: random.Random) -> Any:

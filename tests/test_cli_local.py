@@ -297,3 +297,74 @@ def test_an_interrupted_submission_is_recovered_from_the_scheduler_folder(projec
     recovered = manifest(run)
     assert recovered["job_id"] == job_id and recovered["state"] == "completed"
     assert any("recovered" in h.get("note", "") for h in recovered["state_history"])
+
+
+def test_subdirectories_share_the_registry_at_the_repository_root(project: Path) -> None:
+    first = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run", "--json"], project)
+    assert first.returncode == 0, first.stderr
+    sub = project / "examples" / "quickstart"
+    listed = cli(["status", "--json"], sub)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["run_id"] for r in json.loads(listed.stdout)["runs"]] == [json.loads(first.stdout)["run_id"]]
+    again = cli(["submit", "../../configs/quickstart.yaml", "--backend", "local", "--dry-run", "--json"], sub)
+    assert again.returncode == 0, again.stderr
+    assert not (sub / "runs").exists()  # no second registry, no second snapshot
+    assert Path(json.loads(again.stdout)["run_dir"]).parent == (project / "runs").resolve()
+    assert len(list((project / "runs" / ".snapshots").iterdir())) == 1
+    assert len(json.loads(cli(["status", "--json"], sub).stdout)["runs"]) == 2
+
+
+def test_unused_params_are_warned_about_and_exported_ones_are_not(project: Path) -> None:
+    args = ["+params.learning_rate=0.1", "+params.tag=abc", "env.RUN_TAG='run-{tag}'"]
+    result = cli(["submit", "configs/quickstart.yaml", *args, "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 0, result.stderr
+    assert "params.learning_rate is not used by the command or env: it changes nothing" in result.stderr
+    assert "params.tag is not used" not in result.stderr
+    hyper = next(line for line in result.stdout.splitlines() if line.startswith("Key Hyperparameters:"))
+    assert "tag=abc" in hyper and "lr=0.1" in hyper and "learning_rate" not in hyper
+    script = (only_run(project) / "command.sh").read_text()
+    assert "export RUN_TAG=run-abc" in script
+    assert "run-abc" in (only_run(project) / "smoke" / "command.sh").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["params.lr=0.1,0.01"], "--sweep params.lr=0.1,0.01"),
+        (["--sweep", "description=a,b"], "sweep members 0 and 1 run the same command"),
+        (["+params.unused=1", "--sweep", "params.unused=1,2"], "params.unused is not used by the command"),
+        (["--sweep", "params.steps=range(0.5,3)"], "range() takes integers"),
+        (["--sweep", "params.tag='a,b"], "unclosed quote"),
+    ],
+)
+def test_inputs_that_would_mislead_are_refused(project: Path, args: list[str], needle: str) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", *args, "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr and "hint:" in result.stderr
+    no_traceback(result)
+    assert not (project / "runs").exists()  # refused before anything was written
+
+
+def test_sweep_range_and_quoted_commas_in_a_dry_run(project: Path) -> None:
+    result = cli(
+        [
+            "submit",
+            "configs/quickstart.yaml",
+            "--backend",
+            "local",
+            "--dry-run",
+            "--json",
+            "--sweep",
+            "params.steps=range(6,9)",
+            "--sweep",
+            "params.tag='a,b',c",
+            "+params.tag=x",
+            "env.RUN_TAG='{tag}'",  # exported, so a sweep over it changes something
+        ],
+        project,
+    )
+    assert result.returncode == 0, result.stderr
+    members = json.loads(result.stdout)["members"]
+    assert [m["values"] for m in members] == [
+        {"params.steps": n, "params.tag": tag} for n in (6, 7, 8) for tag in ("a,b", "c")
+    ]

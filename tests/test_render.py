@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterrun import workdir
 from clusterrun.config import spec_from_data
 from clusterrun.gitstate import GitState
 from clusterrun.record import command_script
@@ -37,7 +39,7 @@ def test_sbatch_script_matches_golden() -> None:
         run_dir="/runs/quickstart_20260101-000000",
         folder="/runs/quickstart_20260101-000000/scheduler",
         job_name="clusterrun:quickstart",
-        chdir="/runs/.snapshots/abc",
+        chdir="/runs/quickstart_20260101-000000/scheduler",
         time_seconds=90 * 60 + 1,
         mem_mb=1536,
         nodes=2,
@@ -52,13 +54,16 @@ def test_sbatch_script_matches_golden() -> None:
     check_golden("quickstart.sbatch", script)
     assert "#SBATCH --time=91" in script  # rounded up to whole minutes, never down
     assert "#SBATCH --mem=1536M" in script and "#SBATCH --gpus-per-node=1" in script
-    assert script.index("module load cuda/12.1") < script.index("srun")
+    # setup lines run in command.sh, inside the run's own working directory, never in the sbatch script
+    assert "module load cuda/12.1" not in script
 
 
 def _command_sh(tmp_path: Path, data: dict[str, object]) -> tuple[Path, str]:
     spec = spec_from_data(data, "test.yaml")
     snap_dir = tmp_path / "snap"
     snap_dir.mkdir(exist_ok=True)
+    (snap_dir / "tracked.txt").write_text("tracked\n")
+    (snap_dir / workdir.LISTING).write_text(json.dumps(workdir.scan(snap_dir).as_record()))
     run = Run(tmp_path / "run")
     run.path.mkdir(exist_ok=True)
     git = GitState(root=str(tmp_path), commit="0" * 40, branch="main")
@@ -90,27 +95,34 @@ def test_values_reach_the_command_as_one_literal_argument(tmp_path: Path, hostil
     assert not list(tmp_path.rglob("PWNED"))
 
 
-def test_command_sh_exports_seed_and_runs_setup_once(tmp_path: Path) -> None:
+def test_command_sh_exports_seed_and_runs_setup_in_its_own_workdir(tmp_path: Path) -> None:
     data = {
         "name": "q",
         "seed": 123,
-        "setup": ["export FROM_SETUP=$((FROM_SETUP+1))"],
-        "command": ["bash", "-c", "echo $CLUSTERRUN_SEED $PYTHONHASHSEED $FROM_SETUP $CLUSTERRUN_SMOKE"],
+        "setup": ["export FROM_SETUP=$((FROM_SETUP+1))", "cat tracked.txt > from_setup.txt"],
+        "command": [
+            "bash",
+            "-c",
+            "echo $CLUSTERRUN_SEED $PYTHONHASHSEED $FROM_SETUP $CLUSTERRUN_SMOKE $PYTHONUNBUFFERED; pwd",
+        ],
     }
     script, text = _command_sh(tmp_path, data)
-    env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"} | {"FROM_SETUP": "0"}
-    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.split() == ["123", "123", "1", "0"]
-    # inside a SLURM job the sbatch script ran the setup already
-    env["CLUSTERRUN_SETUP_DONE"] = "1"
-    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.split() == ["123", "123", "0", "0"]
-    assert f"cd {tmp_path / 'snap'}" in text
+    env = dict(os.environ) | {"FROM_SETUP": "0", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    ).stdout
+    work = tmp_path / "run" / "work"
+    assert out.split() == ["123", "123", "1", "0", "1", str(work)]
+    # the working directory was made from the snapshot (hard links), and the setup ran in it
+    assert (work / "tracked.txt").stat().st_ino == (tmp_path / "snap" / "tracked.txt").stat().st_ino
+    assert (work / "from_setup.txt").read_text() == "tracked\n"
+    assert not (tmp_path / "snap" / "from_setup.txt").exists()
+    assert f"cd {work}" in text
 
 
 def test_failing_setup_line_stops_the_command(tmp_path: Path) -> None:
     data = {"name": "q", "setup": ["false"], "command": ["echo", "SHOULD-NOT-RUN"]}
     script, _ = _command_sh(tmp_path, data)
-    env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
+    env = dict(os.environ) | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
     assert result.returncode != 0 and "SHOULD-NOT-RUN" not in result.stdout

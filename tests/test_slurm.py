@@ -47,7 +47,7 @@ def test_quickstart_on_slurm_completes_with_metrics(project: Path) -> None:
     job_env = json.loads((run / "job_env.json").read_text())  # written by the job, on its node
     assert job_env["slurm"]["SLURM_JOB_ID"] == data["job_id"] and job_env["host"]
     script = (run / "sbatch.sh").read_text()
-    assert f"#SBATCH --chdir={data['snapshot']['path']}" in script
+    assert f"#SBATCH --chdir={run / 'scheduler'}" in script  # never the shared snapshot
     assert "#SBATCH --mem=500M" in script and "#SBATCH --time=5" in script
     assert "step 200 loss=" in (run / "stdout.log").read_text()
     assert "step " not in (run / "stderr.log").read_text()  # stdout and stderr are separate
@@ -68,7 +68,9 @@ def test_setup_lines_and_env_reach_the_job(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     run = only_run(project)
     assert "SEED 7 7 hello world; $(touch /tmp/clusterrun-pwned) yes" in (run / "stdout.log").read_text()
-    assert "export FROM_SETUP=yes" in (run / "sbatch.sh").read_text()
+    # setup runs once, in command.sh inside the run's own working directory, not in the sbatch script
+    assert "export FROM_SETUP=yes" in (run / "command.sh").read_text()
+    assert "export FROM_SETUP=yes" not in (run / "sbatch.sh").read_text()
     assert not Path("/tmp/clusterrun-pwned").exists()
 
 

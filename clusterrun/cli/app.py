@@ -45,7 +45,7 @@ def root(
         typer.Option(
             "--runs-dir",
             envvar="CLUSTERRUN_RUNS_DIR",
-            help="Run registry (default: ./runs).",
+            help="Run registry (default: runs/ at the top of the current git repository, else ./runs).",
             show_default=False,
         ),
     ] = None,

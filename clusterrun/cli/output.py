@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from tabulate import tabulate
 
+from clusterrun.config import unused_params
 from clusterrun.estimate import describe as describe_estimate
 from clusterrun.metrics import format_metrics
 from clusterrun.resources import format_seconds
@@ -68,10 +69,27 @@ def smoke_line(smoke: dict[str, Any] | None) -> str:
     return line + (" (cached)" if smoke.get("cached") else "")
 
 
+def _key_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The params the job sees (in its command or exported through env); the others change nothing."""
+    params: dict[str, Any] = config.get("params") or {}
+    try:
+        unused = set(unused_params(params, config.get("command") or [], config.get("env") or {}))
+    except (ValueError, TypeError, AttributeError):  # a record damaged or from another version: show all
+        return params
+    return {k: v for k, v in params.items() if k not in unused}
+
+
+def _workdir(manifest: dict[str, Any]) -> str:
+    where = str(manifest.get("workdir", ""))
+    if where and where != manifest.get("snapshot", {}).get("path"):  # runs before 2026-12 ran in the snapshot
+        return f"{where} (its own copy of the snapshot)"
+    return where
+
+
 def manifest_block(manifest: dict[str, Any]) -> str:
     git = manifest.get("git", {})
     dirty = "yes (patch saved: git.patch)" if git.get("dirty") else "no"
-    params = manifest.get("config", {}).get("params", {})
+    params = _key_params(manifest.get("config", {}))
     lines = [
         "=== EXPERIMENT MANIFEST ===",
         f"Run ID: {manifest.get('run_id')}",
@@ -83,8 +101,13 @@ def manifest_block(manifest: dict[str, Any]) -> str:
         f"Resources: {_resources(manifest.get('resources', {}))}   Backend: {manifest.get('backend')}",
         f"Smoke Test: {smoke_line(manifest.get('smoke'))}",
         f"Estimate: {describe_estimate(manifest['estimate']) if manifest.get('estimate') else '-'}",
-        f"Snapshot: {manifest.get('snapshot', {}).get('path')}",
-        f"Output Directory: {manifest.get('run_dir', '')}",
+        f"Snapshot: {manifest.get('snapshot', {}).get('path')}"
+        + (
+            f" (digest {str(manifest['snapshot']['digest'])[:12]})"
+            if manifest.get("snapshot", {}).get("digest")
+            else ""
+        ),
+        f"Output Directory: {manifest.get('run_dir', '')}   Working Directory: {_workdir(manifest)}",
         "===========================",
     ]
     return "\n".join(lines)
@@ -127,19 +150,47 @@ def efficiency_line(eff: dict[str, Any]) -> str:
     return text
 
 
+def _size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"  # pragma: no cover
+
+
+def artifacts_line(summary: dict[str, Any], shown: int = 6) -> str:
+    """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (largest first), or the plain list of old records."""
+    info = summary.get("artifacts_info")
+    if not isinstance(info, dict):
+        arts = summary.get("artifacts", [])
+        return ", ".join(arts[:8]) + (" ..." if len(arts) > 8 else "") if arts else "(none)"
+    if not info.get("count"):
+        return "(none)"
+    files = sorted(info.get("files", []), key=lambda f: -int(f.get("size", 0)))
+    listed = ", ".join(f"{f['path']} ({_size(f.get('size', 0))})" for f in files[:shown])
+    more = " ..." if info["count"] > shown else ""
+    return f"{info['count']} file(s), {_size(info.get('total_bytes', 0))}: {listed}{more}"
+
+
 def results_block(summary: dict[str, Any], run_dir: str) -> str:
     state = summary.get("state", "unknown")
     status = "SUCCESS" if summary.get("success") else f"FAILURE ({state})"
     logs = summary.get("logs", {})
-    arts = summary.get("artifacts", [])
     lines = [
         "=== EXPERIMENT RESULTS ===",
         f"Status: {status}   Duration: {duration(summary.get('duration_seconds'))}   "
         f"Output Location: {run_dir}",
         f"Key Metrics: {format_metrics(summary.get('metrics', {}), limit=8) or '(none)'}",
-        f"Artifacts: {', '.join(arts[:8]) + (' ...' if len(arts) > 8 else '') if arts else '(none)'}",
+        f"Artifacts: {artifacts_line(summary)}",
         f"Log File: {logs.get('stdout', '')}   Errors: {logs.get('stderr', '')}",
     ]
+    modified = summary.get("modified_tracked_files") or []
+    if modified:
+        lines.append(
+            f"Warning: the run rewrote tracked file(s) in place: {', '.join(modified[:5])}"
+            + (" ..." if len(modified) > 5 else "")
+            + " (the shared snapshot is rebuilt before its next use; write outputs to new files instead)"
+        )
     used = efficiency_line(summary.get("efficiency") or {})
     if used:
         lines.append(f"Resources Used: {used}")
@@ -231,6 +282,15 @@ def comparison_text(comparison: dict[str, Any]) -> str:
                 parts.append(f"  ... and {len(items) - 30} more")
         else:
             parts.append(f"{title}: none")
+    data = comparison.get("data", [])
+    if data:  # what the runs read, by path, from the fingerprints taken at each submit
+        parts.append("Data differences:")
+        parts += [f"  {d['path']}: {d['change']}" for d in data[:30]]
+        if len(data) > 30:
+            parts.append(f"  ... and {len(data) - 30} more")
+    else:
+        parts.append("Data differences: none")
+    parts += [f"Note: {note}" for note in comparison.get("notes", [])]
     parts.append(f"{comparison['verdict']}: {comparison['reason']}")
     return "\n".join(parts)
 

@@ -126,7 +126,7 @@ def finish(
         info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
         info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
         tested = next((m for m in prepared.members if m.run == prepared.smoke_run), prepared.members[0])
-        diagnosis = smoke_diagnosis(smoke, tested.plan.spec)
+        diagnosis = smoke_diagnosis(smoke, tested.plan.spec, prepared.plan.git.root)
         info(f"diagnosis: {diagnosis.line()}")
         info(f"full logs: {smoke.stderr_path}")
         if json_:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from clusterrun.compare import DIVERGED, INCOMPLETE, REPRODUCED, compare, metric_diff
+from clusterrun.cli.output import comparison_text
+from clusterrun.compare import DIVERGED, INCOMPLETE, NONDETERMINISTIC, REPRODUCED, compare, metric_diff
 
 
 def _manifest(run_id: str, **config: Any) -> dict[str, Any]:
@@ -80,6 +81,49 @@ def test_differences_in_config_environment_and_code_are_listed() -> None:
     assert result.verdict == REPRODUCED  # the metrics match; the differences explain nothing here
 
 
+def _fp(value: str, sha: str, size: int = 10) -> dict[str, Any]:
+    entry = {"size": size, "mtime": 1.5, "sha256": sha}
+    return {"value": value, "kind": "file", "files": 1, "bytes": size, "hashed": True, "entries": {"": entry}}
+
+
+def test_changed_data_is_named_by_path_in_the_record_and_the_divergence() -> None:
+    a = _manifest("a", data={"train": "data/train.bin", "split": "train"})
+    b = _manifest("b", data={"train": "data/train.bin", "split": "train"})
+    a["data_fingerprints"] = {"train": _fp("data/train.bin", "1" * 64)}
+    b["data_fingerprints"] = {"train": _fp("data/train.bin", "2" * 64)}
+    result = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.7), ENV)
+    assert result.verdict == DIVERGED and result.config == [] and result.code == []
+    assert result.data == [("data/train.bin", "content changed since the original run")]
+    assert result.as_record()["data"] == [
+        {"path": "data/train.bin", "change": "content changed since the original run"}
+    ]
+    assert result.reason.endswith("; data differs: data/train.bin: content changed since the original run")
+    text = comparison_text(result.as_record())
+    assert "Data differences:\n  data/train.bin: content changed since the original run" in text
+    # the same data: no difference, and nothing added to the reason
+    b["data_fingerprints"] = a["data_fingerprints"]
+    same = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.7), ENV)
+    assert same.data == [] and "data" not in same.reason
+    assert "Data differences: none" in comparison_text(same.as_record())
+
+
+def test_data_path_change_and_older_records_without_fingerprints() -> None:
+    a = _manifest("a", data={"train": "data/v1.bin"})
+    b = _manifest("b", data={"train": "data/v2.bin"})
+    a["data_fingerprints"] = {"train": _fp("data/v1.bin", "1" * 64)}
+    b["data_fingerprints"] = {"train": _fp("data/v2.bin", "1" * 64)}
+    result = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.5), ENV)
+    assert result.data == [("data.train", "path differs: data/v1.bin -> data/v2.bin")]
+    assert result.verdict == REPRODUCED  # reported, but the metrics decide
+    del a["data_fingerprints"]
+    older = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.5), ENV)
+    assert older.data == [] and older.notes == [
+        "data not compared: no data fingerprints in a (an older record)"
+    ]
+    plain = compare(_manifest("a"), _summary(loss=0.5), ENV, _manifest("b"), _summary(loss=0.5), ENV)
+    assert plain.data == [] and plain.notes == []
+
+
 @pytest.mark.parametrize(
     ("state", "job_id", "done"),
     [
@@ -97,3 +141,44 @@ def test_which_runs_have_ended(state: str, job_id: str, done: bool) -> None:
     from clusterrun.status import RunStatus
 
     assert RunStatus("r", "n", state, job_id, "slurm").done is done
+
+
+def test_divergence_with_nothing_recorded_different_points_at_the_seed() -> None:
+    manifest = {"run_id": "a", "config": {"params": {"lr": 0.1}}, "git": {"commit": "c"}}
+    summary_a = {"success": True, "metrics": {"loss": 1.0}}
+    summary_b = {"success": True, "metrics": {"loss": 2.0}}
+    result = compare(manifest, summary_a, {}, {**manifest, "run_id": "b"}, summary_b, {})
+    assert result.verdict == DIVERGED and NONDETERMINISTIC in result.notes
+    other = {**manifest, "run_id": "b", "config": {"params": {"lr": 0.2}}}
+    assert NONDETERMINISTIC not in compare(manifest, summary_a, {}, other, summary_b, {}).notes
+
+
+def test_the_interpreter_the_job_ran_is_compared() -> None:
+    from clusterrun.compare import environment_diff
+
+    venv = {"python": {"version": "3.11.7", "executable": "/proj/.venv/bin/python"}}
+    system = {"python": {"version": "3.11.7", "executable": "/usr/bin/python3"}}
+    assert environment_diff(venv, system, "n1", "n1") == [
+        ("python executable", "/proj/.venv/bin/python", "/usr/bin/python3")
+    ]
+
+
+def test_environment_is_the_jobs_own_when_it_recorded_one(tmp_path: Any) -> None:
+    import json
+
+    from clusterrun.reproduce import _env
+    from clusterrun.runs import Run
+
+    (tmp_path / "env.json").write_text(
+        json.dumps({"python": {"executable": "/submit/python"}, "packages": {"a": "1"}})
+    )
+    (tmp_path / "job_env.json").write_text(json.dumps({"host": "node1"}))
+    assert _env(Run(tmp_path))["packages"] == {"a": "1"}  # an older run: the submitting side
+    probe = {
+        "python": {"executable": "/proj/.venv/bin/python", "version": "3.12.1"},
+        "packages": {"torch": "2.5"},
+    }
+    (tmp_path / "python_env.json").write_text(json.dumps(probe))
+    env = _env(Run(tmp_path))
+    assert env["python"]["executable"] == "/proj/.venv/bin/python" and env["packages"] == {"torch": "2.5"}
+    assert env["host"] == "node1"

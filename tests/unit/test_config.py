@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from clusterrun.config import (
     load_yaml,
     parse_override,
     render_command,
+    render_env,
     spec_from_data,
+    split_top_level,
 )
 from clusterrun.errors import ConfigError, ExitStatus, UsageError
 
@@ -479,3 +482,91 @@ def test_ordinary_params_that_merely_contain_letters_are_fine() -> None:
     params = {**BASE["params"], "tokens_per_batch": 4096, "keypoints": 17, "max_tokens": 2}
     spec = spec_from_data({**BASE, "params": params}, "x.yaml")
     assert spec.params["tokens_per_batch"] == 4096
+
+
+# --------------------------------------------------------------------- honest inputs: env, unused, commas
+
+
+def test_env_values_use_placeholders_like_the_command() -> None:
+    loaded = spec(
+        env={"LR": "{lr}", "TAG": "run-{seed}-{data.split}", "OUT": "{run_dir}/x", "LIT": "{{lr}}", "N": 4},
+        data={"split": "val"},
+        smoke={"params": {"lr": 0.5}},
+        seed=7,
+    )
+    assert loaded.env["LR"] == "{lr}"  # the config keeps the template; the job gets the value
+    rendered = render_env(loaded, "/runs/r")
+    assert rendered == {"LR": "0.1", "TAG": "run-7-val", "OUT": "/runs/r/x", "LIT": "{lr}", "N": "4"}
+    assert render_env(loaded, "/runs/r", smoke=True)["LR"] == "0.5"
+    assert "quote a placeholder" in config_error(env={"LR": {"lr": None}})  # `LR: {lr}` unquoted in YAML
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("{nope}", "env X uses {nope}"), ("{lr", "bad braces in env X"), ("{lr!r}", "plain")],
+)
+def test_env_placeholders_are_validated(value: str, needle: str) -> None:
+    message = config_error(env={"X": value})
+    assert needle in message
+
+
+def test_unused_params_are_those_neither_in_the_command_nor_in_env() -> None:
+    loaded = spec(params={"lr": 0.1, "steps": 10, "exported": 1, "ghost": 2}, env={"EXP": "{exported}"})
+    assert loaded.unused_params() == ["steps", "ghost"]
+    assert spec(command="python t.py {lr} {steps}").unused_params() == []
+    assert spec(command="python t.py {lr} {steps}", data={"path": "/data/x"}).unused_params() == []
+
+
+@pytest.mark.parametrize(
+    "text", ["params.lr=0.1,0.01", "+params.new=a,b", "data.split=train, val", "seed=1,2"]
+)
+def test_override_with_a_top_level_comma_is_refused_with_a_sweep_hint(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_override(text)
+    key, _, raw = text.lstrip("+").partition("=")
+    assert "comma" in info.value.message and info.value.exit_status == ExitStatus.USAGE
+    assert f"--sweep {key}={raw}" in info.value.hint and f"\"{key}='{raw}'\"" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("params.x='a,b'", "a,b"),
+        ('params.x="a,b"', "a,b"),
+        ("params.x=it's fine", "it's fine"),
+        ("setup=[a,b]", ["a", "b"]),
+        ("resources.partition=gpu,cpu", "gpu,cpu"),  # SLURM's own list syntax
+        ("command=python t.py --gpus 0,1", "python t.py --gpus 0,1"),
+    ],
+)
+def test_quoted_or_bracketed_commas_are_one_value(text: str, value: Any) -> None:
+    assert parse_override(text)[2] == value
+
+
+def test_a_quoted_comma_override_reaches_the_command() -> None:
+    loaded = load_spec(QUICKSTART, ["params.lr='0.1,0.01'"])
+    assert loaded.params["lr"] == "0.1,0.01"
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("a,b", ["a", "b"]),
+        ("'a,b',c", ["'a,b'", "c"]),
+        ('"a\\",b",c', ['"a\\",b"', "c"]),
+        ("'it''s,x',y", ["'it''s,x'", "y"]),
+        ("it's,x", ["it's", "x"]),
+        ("[1,2],{a: 'x,y'},range(1,3)", ["[1,2]", "{a: 'x,y'}", "range(1,3)"]),
+        ("", [""]),
+    ],
+)
+def test_split_top_level(text: str, parts: list[str]) -> None:
+    assert split_top_level(text) == parts
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"), [("'a,b", "unclosed quote"), ("[1,2", "unclosed '['"), ("1)", "unbalanced")]
+)
+def test_split_top_level_refuses_unbalanced_text(text: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        split_top_level(text)

@@ -251,7 +251,10 @@ def test_cancelled_by_a_name_or_an_unknown_uid() -> None:
 def test_missing_module_names_the_pip_package(text: str, module: str, package: str) -> None:
     got = d(logs={"stderr.log": text})
     assert got.category == "missing_module" and f"No module named '{module}'" in got.evidence
-    assert f"pip install {package}" in got.fix and "setup=['source .venv/bin/activate']" in got.fix
+    assert (
+        f"pip install {package}" in got.fix
+        and "setup=['source \"$CLUSTERRUN_REPO_ROOT/.venv/bin/activate\"']" in got.fix
+    )
     assert got.details["module"] == module
 
 
@@ -263,17 +266,21 @@ def test_missing_module_version_mismatch_and_shared_library() -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "command"),
+    ("line", "command", "advice"),
     [
-        ("/work/runs/x_1/command.sh: line 9: torchrun: command not found", "torchrun"),
-        ("/bin/sh: 1: nvidia-smi: not found", "nvidia-smi"),
-        ("/work/runs/x_1/command.sh: line 9: ./run.sh: No such file or directory", "./run.sh"),
+        ("/work/runs/x_1/command.sh: line 9: torchrun: command not found", "torchrun", "setup=["),
+        ("/bin/sh: 1: nvidia-smi: not found", "nvidia-smi", "setup=["),
+        (
+            "/work/runs/x_1/command.sh: line 9: ./run.sh: No such file or directory",
+            "./run.sh",
+            "git add ./run.sh",
+        ),
     ],
 )
-def test_command_not_found(line: str, command: str) -> None:
+def test_command_not_found(line: str, command: str, advice: str) -> None:
     got = d("failed", 127, logs={"stderr.log": line + "\n"})
     assert got.category == "command_not_found" and got.details["command"] == command
-    assert "setup=[" in got.fix
+    assert advice in got.fix
 
 
 def test_exit_127_alone_is_command_not_found() -> None:
@@ -282,7 +289,30 @@ def test_exit_127_alone_is_command_not_found() -> None:
 
 def test_missing_python_means_activate_the_environment() -> None:
     got = d("failed", 127, logs={"stderr.log": "command.sh: line 3: python: command not found\n"})
-    assert "source .venv/bin/activate" in got.fix
+    assert 'source "$CLUSTERRUN_REPO_ROOT/.venv/bin/activate"' in got.fix
+
+
+@pytest.mark.parametrize(
+    ("line", "advice"),
+    [
+        (
+            "command.sh: line 20: .venv/bin/activate: No such file or directory",
+            "setup=['source \"$CLUSTERRUN_REPO_ROOT/.venv/bin/activate\"']",
+        ),
+        (
+            "command.sh: line 22: env/bin/python: No such file or directory",
+            "setup=['source \"$CLUSTERRUN_REPO_ROOT/env/bin/activate\"']",
+        ),
+    ],
+)
+def test_a_venv_path_relative_to_the_checkout_is_reached_through_the_repo_root(
+    line: str, advice: str
+) -> None:
+    """The working directory holds tracked files only: a relative venv is never there, and the advice
+    is one that works (never 'module load .venv/bin/activate')."""
+    got = d("failed", 127, logs={"stderr.log": line + "\n"})
+    assert got.category == "command_not_found" and advice in got.fix
+    assert "module load" not in got.fix
 
 
 def test_missing_file_relative_points_at_the_snapshot_and_the_param() -> None:
@@ -295,6 +325,46 @@ def test_missing_file_relative_points_at_the_snapshot_and_the_param() -> None:
     }
     assert "relative" in got.fix and "snapshot" in got.fix
     assert "params.data=/absolute/path/to/train.csv" in got.fix
+
+
+def test_missing_file_untracked_in_the_checkout_names_the_mechanism_and_the_config_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("x,y\n")  # in the checkout, not in the snapshot
+    got = d(logs={"stderr.log": NO_DATA}, params={"lr": 0.1}, repo_root=str(tmp_path))
+    assert got.category == "missing_file"
+    assert got.fix.startswith(
+        "data/train.csv exists in your checkout but is not tracked by git, so it is not in the run's snapshot"
+    )
+    assert (
+        "`data: {train_csv: data/train.csv}`" in got.fix
+        and "linked into the run's working directory" in got.fix
+    )
+    assert (
+        got.details["untracked"] is True and got.details["config_line"] == "data: {train_csv: data/train.csv}"
+    )
+    # not in the checkout either: the general advice about relative paths
+    (tmp_path / "data" / "train.csv").unlink()
+    got = d(logs={"stderr.log": NO_DATA}, params={"lr": 0.1}, repo_root=str(tmp_path))
+    assert "untracked" not in got.details and "relative" in got.fix
+
+
+def test_smoke_diagnosis_knows_the_checkout(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data" / "train.csv").write_text("x,y\n")
+    (tmp_path / "stderr.log").write_text(NO_DATA)
+    (tmp_path / "stdout.log").write_text("")
+    spec = ExperimentSpec.model_validate({"name": "x", "command": "python train.py"})
+    smoke = SmokeResult(
+        False, 1, 0.5, 20.0, False, str(tmp_path / "stdout.log"), str(tmp_path / "stderr.log")
+    )
+    got = smoke_diagnosis(smoke, spec, str(repo))
+    assert (
+        got.category == "missing_file" and got.details["config_line"] == "data: {train_csv: data/train.csv}"
+    )
+    assert "untracked" not in smoke_diagnosis(smoke, spec).details
 
 
 def test_missing_file_absolute_and_not_in_the_snapshot() -> None:

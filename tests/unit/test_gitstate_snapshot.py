@@ -289,3 +289,139 @@ def test_committed_absolute_symlink_is_kept(repo: Path, tmp_path: Path) -> None:
     commit = commit_all(repo, "link the data")
     snap = snapshot.create(repo, commit, "", tmp_path / "registry")
     assert os.readlink(snap.path / "data") == str(target)
+
+
+# --------------------------------------------------------------------------------------- submodules
+
+
+def _library(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
+    lib = tmp_path / name
+    lib.mkdir()
+    for rel, text in files.items():
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_text(text)
+    git(lib, "init", "-q", "-b", "main")
+    commit_all(lib, f"{name} v1")
+    return lib
+
+
+def _add_submodule(repo: Path, source: Path, path: str) -> None:
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(source), path)
+
+
+@pytest.fixture
+def nested(repo: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """repo/sub (a submodule) holding sub/inner (its own submodule), all committed."""
+    inner = _library(tmp_path, "inner-src", {"inner.py": "DEPTH = 2\n"})
+    sub = _library(tmp_path, "sub-src", {"sublib/__init__.py": "VALUE = 1\n"})
+    _add_submodule(sub, inner, "inner")
+    commit_all(sub, "with inner")
+    _add_submodule(repo, sub, "sub")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive", "-q")
+    commit_all(repo, "add sub")
+    return repo, sub, inner
+
+
+def test_snapshot_holds_submodules_recursively(nested: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    repo, sub, _inner = nested
+    commit = git(repo, "rev-parse", "HEAD")
+    snap = snapshot.create(repo, commit, "", tmp_path / "registry")
+    assert (snap.path / "sub" / "sublib" / "__init__.py").read_text() == "VALUE = 1\n"
+    assert (snap.path / "sub" / "inner" / "inner.py").read_text() == "DEPTH = 2\n"
+    assert (snap.path / ".gitmodules").is_file()
+    assert not (snap.path / "sub" / ".git").exists()
+    # the submodule's later commits are not what the superproject records: the snapshot keeps its commit
+    (sub / "sublib" / "__init__.py").write_text("VALUE = 2\n")
+    commit_all(sub, "v2 upstream")
+    checkout = repo / "sub"
+    git(checkout, "-c", "protocol.file.allow=always", "pull", "-q", "origin", "main")
+    assert (checkout / "sublib" / "__init__.py").read_text() == "VALUE = 2\n"
+    again = snapshot.create(repo, commit, "", tmp_path / "registry2")
+    assert (again.path / "sub" / "sublib" / "__init__.py").read_text() == "VALUE = 1\n"
+
+
+def test_uninitialised_submodule_is_a_git_error_with_the_fix(nested: tuple[Path, Path, Path]) -> None:
+    repo, _sub, _inner = nested
+    clone = repo.parent / "clone"
+    git(repo.parent, "clone", "-q", str(repo), str(clone))  # submodules are not initialised by a clone
+    commit = git(clone, "rev-parse", "HEAD")
+    with pytest.raises(GitError) as info:
+        snapshot.create(clone, commit, "", repo.parent / "registry")
+    assert "submodule sub is not initialised" in info.value.message
+    assert info.value.hint == "git submodule update --init --recursive"
+    assert list((repo.parent / "registry" / ".snapshots").iterdir()) == []
+
+
+def test_submodule_commit_missing_from_its_checkout_is_a_git_error(
+    nested: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    repo, _sub, _inner = nested
+    fake = "0123456789abcdef0123456789abcdef01234567"
+    git(repo, "update-index", "--cacheinfo", f"160000,{fake},sub")
+    git(repo, "commit", "-q", "-m", "point sub at a commit nobody has")
+    with pytest.raises(GitError) as info:
+        snapshot.create(repo, git(repo, "rev-parse", "HEAD"), "", tmp_path / "registry")
+    assert "commit 0123456789ab" in info.value.message and "sub" in info.value.message
+    assert "submodule update --init --recursive" in info.value.hint
+
+
+def test_dirty_submodule_is_not_in_the_patch_and_is_named(
+    nested: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    repo, _sub, _inner = nested
+    (repo / "sub" / "sublib" / "__init__.py").write_text("VALUE = 'edited in the submodule'\n")
+    (repo / "train.py").write_text("print('v2')\n")
+    state = gitstate.capture(repo)
+    assert state.dirty_files == ("train.py",)
+    assert state.dirty_submodules == ("sub",)
+    assert "Subproject commit" not in state.patch
+    assert state.as_record(None)["dirty_submodules"] == ["sub"]
+    snap = snapshot.create(repo, state.commit, state.patch, tmp_path / "registry")  # applies cleanly
+    assert (snap.path / "train.py").read_text() == "print('v2')\n"
+    assert (snap.path / "sub" / "sublib" / "__init__.py").read_text() == "VALUE = 1\n"
+    # only the submodule dirty: the superproject is clean, the submodule is still named
+    git(repo, "checkout", "--", "train.py")
+    only_sub = gitstate.capture(repo)
+    assert not only_sub.dirty and only_sub.patch == "" and only_sub.dirty_submodules == ("sub",)
+
+
+# ------------------------------------------------------------------------------------ snapshot notes
+
+
+LFS = "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 123456\n"
+
+
+def test_notes_name_lfs_pointers_and_untracked_paths_the_command_names(repo: Path, tmp_path: Path) -> None:
+    (repo / "weights.bin").write_text(LFS.format("a" * 64))
+    (repo / "big.bin").write_bytes(b"version https://git-lfs.github.com/spec/v1" + b"x" * 2000)  # not small
+    (repo / ".gitignore").write_text("data/\n")
+    commit = commit_all(repo, "lfs pointer")
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("x,y\n")
+    (repo / "data" / "linked.csv").write_text("x,y\n")
+    (repo / "conf").mkdir()
+    (repo / "conf" / "x.yaml").write_text("a: 1\n")  # untracked
+    snap = snapshot.create(repo, commit, "", tmp_path / "registry")
+    argv = [
+        "python",
+        "train.py",  # tracked: in the snapshot
+        "data/train.csv",
+        "--config=conf/x.yaml",
+        "--data",
+        "./data/linked.csv",  # a data: value: linked into the working directory, no note
+        "--out",
+        str(tmp_path / "abs"),
+        "missing/in/both.txt",
+        "../outside",
+    ]
+    notes = snapshot.snapshot_notes(snap.path, repo, argv, ["data/linked.csv", 3])
+    assert len(notes) == 3, notes
+    assert (
+        notes[0].startswith("1 file(s) in the snapshot are Git LFS pointer files")
+        and "weights.bin" in notes[0]
+    )
+    assert "big.bin" not in notes[0] and "git lfs pull" in notes[0]
+    assert notes[1].startswith("data/train.csv (named in the command) exists in your checkout but not in")
+    assert "data: {train_csv: data/train.csv}" in notes[1]
+    assert notes[2].startswith("conf/x.yaml (named in the command)")
+    assert snapshot.snapshot_notes(snap.path, repo, ["python", "train.py"]) == notes[:1]

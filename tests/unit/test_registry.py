@@ -78,6 +78,25 @@ def test_default_registry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert Registry.default(tmp_path / "explicit", cwd=tmp_path).root == tmp_path / "explicit"
 
 
+@pytest.mark.parametrize("dot_git", ["dir", "file"])  # a file: a worktree or a submodule
+def test_default_registry_is_at_the_git_root_from_a_subdirectory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dot_git: str
+) -> None:
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    project = tmp_path / "project"
+    deep = project / "src" / "models"
+    deep.mkdir(parents=True)
+    if dot_git == "dir":
+        (project / ".git").mkdir()
+    else:
+        (project / ".git").write_text("gitdir: /elsewhere/.git/worktrees/project\n")
+    assert Registry.default(cwd=deep).root == project / "runs"
+    assert Registry.default(cwd=project).root == project / "runs"
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "elsewhere"))  # the environment still wins
+    assert Registry.default(cwd=deep).root == tmp_path / "elsewhere"
+    assert Registry.default(tmp_path / "explicit", cwd=deep).root == tmp_path / "explicit"
+
+
 @pytest.mark.parametrize("bad", ["../x", "/abs", "/etc/passwd", "..", ".", "", "a/b", "a\\b", "x\0y"])
 def test_get_refuses_hostile_ids(tmp_path: Path, bad: str) -> None:
     registry = Registry(tmp_path / "runs")

@@ -9,7 +9,7 @@ import pytest
 from clusterrun.config import Sweep, spec_from_data
 from clusterrun.errors import ConfigError, UsageError
 from clusterrun.estimate import Timing, estimate, fit_points, gate, two_runs
-from clusterrun.experiment import load_experiment
+from clusterrun.experiment import check_members_differ, load_experiment
 from clusterrun.profiles import DEFAULT, ClusterProfile, apply_profile, load_profile
 from clusterrun.submit import shape_key
 from clusterrun.sweep import expand, parse_cli_axis
@@ -75,6 +75,95 @@ def test_cli_axis_parsing() -> None:
     for bad in ["params.lr", "=1,2", "params.lr="]:
         with pytest.raises(UsageError):
             parse_cli_axis(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("params.n=range(1,4)", [1, 2, 3]),
+        ("params.n= range(5)", [0, 1, 2, 3, 4]),
+        ("params.n=range(10, 0, -4)", [10, 6, 2]),
+        ("params.name='a,b',c", ["a,b", "c"]),
+        ('params.name="x, y",[1,2],@raw', ["x, y", [1, 2], "@raw"]),
+        ("params.s=it's,a: b", ["it's", "a: b"]),
+    ],
+)
+def test_cli_axis_splits_at_top_level_commas_and_accepts_range(text: str, values: list) -> None:
+    assert parse_cli_axis(text) == (text.partition("=")[0], values)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("params.n=range(0.1,1)", "range() takes integers"),
+        ("params.n=range(1,2,3,4)", "1 to 3 integers"),
+        ("params.n=range(3,1)", "the range is empty"),
+        ("params.n=range(1,5,0)", "must not be zero"),
+        ("params.n=range(10**9)", "takes integers"),
+        ("params.n=range(1000000000)", "1000000000 values"),
+        ("params.n=range(1,3),7", "must be the whole list"),
+        ("params.name='a,b", "unclosed quote"),
+        ("params.name=[1,2", "unclosed '['"),
+    ],
+)
+def test_bad_cli_axes_say_why_and_how(text: str, needle: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_cli_axis(text)
+    assert needle in info.value.message and info.value.hint
+
+
+SAME = "name: x\ncommand: python t.py --lr {lr}\nparams: {lr: 0.1, unused: 1}\n"
+
+
+@pytest.mark.parametrize("axis", ["params.unused=1,2", "description=a,b", "data.path=a,b"])
+def test_a_sweep_whose_members_run_the_same_thing_is_refused(tmp_path: Path, axis: str) -> None:
+    config = _write(tmp_path / "x.yaml", SAME + "data: {path: p}\n")
+    exp = load_experiment(config, cli_axes=[axis], cwd=tmp_path)
+    with pytest.raises(UsageError) as info:
+        check_members_differ(exp.members)
+    message = info.value.message
+    key = axis.partition("=")[0]
+    assert "sweep members 0 and 1 run the same command with the same environment" in message
+    assert key in message and info.value.hint
+    if key.startswith(("params.", "data.")):
+        assert f"{key} is not used by the command or env" in message
+
+
+def test_members_that_render_alike_are_refused_even_with_the_param_used(tmp_path: Path) -> None:
+    config = _write(tmp_path / "x.yaml", SAME)
+    exp = load_experiment(config, cli_axes=["params.lr=true,'true'"], cwd=tmp_path)
+    with pytest.raises(UsageError, match="render the same"):
+        check_members_differ(exp.members)
+
+
+@pytest.mark.parametrize(
+    "axes",
+    [
+        ["params.lr=0.1,0.2"],
+        ["resources.mem=1G,2G"],  # the same command with other resources: a scaling study
+        ["params.lr=0.1,0.1"],  # identical members are the duplicate check's business
+    ],
+)
+def test_sweeps_that_change_something_pass(tmp_path: Path, axes: list[str]) -> None:
+    config = _write(tmp_path / "x.yaml", SAME)
+    assert check_members_differ(load_experiment(config, cli_axes=axes, cwd=tmp_path).members) == []
+
+
+def test_exported_param_sweep_passes(tmp_path: Path) -> None:
+    config = _write(tmp_path / "x.yaml", SAME + "env: {UNUSED: '{unused}'}\n")
+    exp = load_experiment(config, cli_axes=["params.unused=1,2"], cwd=tmp_path)
+    assert check_members_differ(exp.members) == []
+
+
+def test_a_seed_sweep_without_seed_in_the_command_is_a_warning(tmp_path: Path) -> None:
+    config = _write(tmp_path / "x.yaml", SAME)
+    exp = load_experiment(config, cli_axes=["seed=1,2,3"], cwd=tmp_path)
+    assert check_members_differ(exp.members) == [
+        "sweep members differ only in CLUSTERRUN_SEED; make sure your script reads it, "
+        "or add {seed} to the command"
+    ]
+    with_seed = _write(tmp_path / "y.yaml", SAME.replace("{lr}", "{lr} --seed {seed}"))
+    assert check_members_differ(load_experiment(with_seed, cli_axes=["seed=1,2"], cwd=tmp_path).members) == []
 
 
 def _write(path: Path, text: str) -> Path:

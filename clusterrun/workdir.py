@@ -1,0 +1,236 @@
+"""A private working directory per execution: the snapshot's tree as hard links in real directories.
+
+Every smoke test, job, sweep member and reproduction runs in a directory of its own (`<run>/work/`,
+`<run>/smoke/work/`), never in the shared snapshot. Directories are real, so whatever a run creates is
+its own; files are hard links to the snapshot's (read-only) files, so a working directory costs
+milliseconds and almost no disk. A run that rewrites a tracked file *in place* would change the shared
+inode: `check` finds it (size or mtime no longer what the snapshot recorded) and the snapshot is then
+marked tainted, so it is rebuilt before it is used again.
+
+This module runs inside jobs (`python -m clusterrun.workdir`, from command.sh) and imports only the
+standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NAME = "work"  # an execution's working directory, inside its run (or smoke) directory
+LISTING = ".clusterrun-files.json"  # in the snapshot: every entry with its size and mtime
+MARKER = ".clusterrun-snapshot"
+TAINT = ".clusterrun-tainted"
+RESERVED = frozenset({LISTING, MARKER, TAINT})
+LISTING_LINK = "work.files.json"  # beside a working directory: a hard link to the snapshot's listing
+MANY_ARTIFACTS = 50  # past this, the summary keeps a count and the largest ones
+_NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP)
+
+
+class WorkdirError(RuntimeError):
+    """The working directory cannot be made (snapshot missing, incomplete or tainted)."""
+
+
+@dataclass
+class Listing:
+    files: dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
+    dirs: list[str]
+    links: dict[str, str]  # relative path -> symlink target
+    digest: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "files": {k: list(v) for k, v in self.files.items()},
+            "dirs": self.dirs,
+            "links": self.links,
+        }
+
+    @classmethod
+    def read(cls, path: Path) -> Listing:
+        data = json.loads(path.read_text())
+        files = {str(k): (int(v[0]), int(v[1])) for k, v in data.get("files", {}).items()}
+        return cls(
+            files, list(data.get("dirs", [])), dict(data.get("links", {})), str(data.get("digest", ""))
+        )
+
+
+def scan(tree: Path) -> Listing:
+    """Every directory, file (size, mtime) and symlink below `tree`, the snapshot's own files left out."""
+    files: dict[str, tuple[int, int]] = {}
+    dirs: list[str] = []
+    links: dict[str, str] = {}
+    root = str(tree)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for name in list(dirnames):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):  # a symlink to a directory: recreated as a link, not walked
+                links[prefix + name] = os.readlink(full)
+                dirnames.remove(name)
+            else:
+                dirs.append(prefix + name)
+        for name in filenames:
+            if not prefix and name in RESERVED:
+                continue
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            if os.path.islink(full):
+                links[prefix + name] = os.readlink(full)
+            else:
+                files[prefix + name] = (st.st_size, st.st_mtime_ns)
+    return Listing(files, sorted(dirs), links)
+
+
+@dataclass
+class Check:
+    """What a run did to its working directory, against the snapshot it was made from."""
+
+    modified_in_place: list[str] = field(default_factory=list)  # tracked files changed through the link
+    artifacts: list[tuple[str, int]] = field(default_factory=list)  # (path, size): what the run created
+
+
+def materialise(snapshot: Path, dest: Path, links: dict[str, str] | None = None) -> bool:
+    """Make `dest` the snapshot's tree (hard links, real directories), plus symlinks to untracked data
+    (`links`: relative path -> absolute target). Returns False when `dest` already exists (a requeued
+    attempt or a second call keeps its working directory). Refuses a tainted or incomplete snapshot."""
+    if dest.is_dir():
+        return False
+    if (snapshot / TAINT).exists():
+        raise WorkdirError(
+            f"snapshot {snapshot} was modified in place by a run ({(snapshot / TAINT).read_text().strip()}); "
+            "it is rebuilt at the next submit: resubmit this run"
+        )
+    try:
+        listing = Listing.read(snapshot / LISTING)
+    except (OSError, ValueError) as exc:
+        raise WorkdirError(f"snapshot {snapshot} is missing or incomplete ({exc})") from None
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        src, out = str(snapshot), str(tmp)
+        for rel in listing.dirs:
+            os.mkdir(os.path.join(out, rel))
+        changed = []
+        for rel, (size, mtime_ns) in listing.files.items():
+            target = os.path.join(out, rel)
+            try:
+                os.link(os.path.join(src, rel), target, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:  # another filesystem, or links not allowed: copy instead
+                    raise
+                shutil.copy2(os.path.join(src, rel), target)
+                continue
+            st = os.stat(target)
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                changed.append(rel)
+        if changed:
+            raise WorkdirError(
+                f"snapshot {snapshot} was modified in place since it was made: {', '.join(changed[:5])}; "
+                "resubmit (the snapshot is rebuilt)"
+            )
+        for rel, target in listing.links.items():
+            os.symlink(target, os.path.join(out, rel))
+        for rel, target in sorted((links or {}).items()):
+            _link_data(tmp, rel, target)
+        listing_link = dest.parent / LISTING_LINK
+        if not listing_link.exists():
+            try:
+                os.link(snapshot / LISTING, listing_link)
+            except OSError:
+                shutil.copy2(snapshot / LISTING, listing_link)
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return True
+
+
+def _link_data(root: Path, rel: str, target: str) -> None:
+    """A symlink at `rel` (relative to the working directory) to untracked data in the checkout."""
+    path = root / rel
+    if os.path.isabs(rel) or ".." in Path(rel).parts:
+        return
+    if path.exists() or path.is_symlink():  # tracked after all: the snapshot's copy wins
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, path)
+
+
+def check(workdir: Path, data_links: dict[str, str] | None = None) -> Check:
+    """Compare a working directory with the listing it was made from: in-place changes and outputs."""
+    result = Check()
+    try:
+        listing = Listing.read(workdir.parent / LISTING_LINK)
+    except (OSError, ValueError):
+        return result
+    skip = set(data_links or {})
+    root = str(workdir)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            rel = prefix + name
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            if os.path.islink(full):
+                if rel not in listing.links and rel not in skip:
+                    result.artifacts.append((rel, 0))
+                continue
+            recorded = listing.files.get(rel)
+            if recorded is not None and (st.st_size, st.st_mtime_ns) == recorded:
+                continue  # the snapshot's file, untouched
+            if recorded is not None and st.st_nlink > 1:
+                result.modified_in_place.append(rel)  # written through the shared hard link
+            result.artifacts.append((rel, st.st_size))
+    result.artifacts.sort()
+    return result
+
+
+def mark_tainted(snapshot: Path, files: list[str], by: str) -> None:
+    """Record that a run changed the snapshot's files in place; `snapshot.create` rebuilds it."""
+    with contextlib.suppress(OSError):
+        (snapshot / TAINT).write_text(f"{by} changed {', '.join(files[:10])}\n")
+
+
+def artifacts_record(items: list[tuple[str, int]], prefix: str) -> dict[str, Any]:
+    """The summary's view of a run's outputs: every file when few, else a count and the largest."""
+    total = sum(size for _, size in items)
+    shown = items if len(items) <= MANY_ARTIFACTS else sorted(items, key=lambda i: -i[1])[:MANY_ARTIFACTS]
+    return {
+        "count": len(items),
+        "total_bytes": total,
+        "files": [{"path": f"{prefix}{path}", "size": size} for path, size in shown],
+        "truncated": len(items) > MANY_ARTIFACTS,
+    }
+
+
+def main(argv: list[str]) -> int:
+    """`python -m clusterrun.workdir SNAPSHOT DEST [REL=TARGET ...]`: used by command.sh."""
+    if len(argv) < 2:
+        print("usage: python -m clusterrun.workdir SNAPSHOT DEST [REL=TARGET ...]", file=sys.stderr)
+        return 2
+    links = dict(item.split("=", 1) for item in argv[2:] if "=" in item)
+    try:
+        materialise(Path(argv[0]), Path(argv[1]), links)
+    except (WorkdirError, OSError) as exc:
+        print(f"clusterrun: cannot make the run's working directory: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

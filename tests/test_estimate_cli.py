@@ -1,0 +1,61 @@
+"""Estimates that hold, end to end on the local backend: an argparse `type=int` steps param that logs no
+step metrics gets a two-run estimate, is not refused at the cost gate for its 1-hour request, and a
+second (cached) submission keeps the estimate."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli, make_project, manifest, no_traceback
+
+TRAIN = """\
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, required=True)
+args = parser.parse_args()
+for _ in range(args.epochs):
+    time.sleep(0.1)
+print(f"trained {args.epochs} epochs")
+"""
+CONFIG = """\
+name: epochs
+command: python train_epochs.py --epochs {epochs}
+params: {epochs: 40}
+smoke: {params: {epochs: 2}, timeout: 60}
+estimate: {steps_param: epochs}
+resources: {time: "01:00:00", mem: 500M, cpus_per_task: 1}
+"""
+
+
+@pytest.fixture
+def epochs_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", {"train_epochs.py": TRAIN, "configs/epochs.yaml": CONFIG})
+
+
+def test_int_steps_param_gets_an_estimate_that_survives_the_smoke_cache(epochs_project: Path) -> None:
+    # no --yes and no terminal: an "expensive" verdict would refuse the submission (exit 2)
+    first = cli(["submit", "configs/epochs.yaml", "--backend", "local", "--json"], epochs_project)
+    assert first.returncode == 0, first.stderr
+    no_traceback(first)
+    assert "timing run" not in first.stderr, first.stderr
+    run = Path(json.loads(first.stdout)["run_dir"])
+    data = manifest(run)
+    est = data["estimate"]
+    assert est["wall_seconds"] is not None and "two-runs" in est["basis"], est
+    assert 2 < est["wall_seconds"] < 60  # 40 x 0.1 s plus start-up
+    assert data["smoke"]["timing_run"]["ok"] is True and data["smoke"]["timing_run"]["steps"] == 4
+    assert data["confirmation"]["required"] is False
+    timing_script = (run / "smoke-2" / "command.sh").read_text()
+    assert re.search(r"--epochs'? '?4\b", timing_script) and "4.0" not in timing_script, timing_script
+
+    again = cli(["submit", "configs/epochs.yaml", "--backend", "local", "--json", "--force"], epochs_project)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["smoke"]["cached"] is True and "passed before" in again.stderr
+    assert second["estimate"]["wall_seconds"] == pytest.approx(est["wall_seconds"])
+    assert second["estimate"]["basis"] == est["basis"]
+    cli(["status", "--watch"], epochs_project, timeout=120)

@@ -1,0 +1,190 @@
+"""Estimates that hold: int step params stay ints, a failed timing run is reported, a cached smoke test
+keeps its estimate, the smoke peak is the whole process tree's, and an OOM fix covers the smoke peak."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from clusterrun.config import spec_from_data
+from clusterrun.diagnose import MEM_HEADROOM, diagnose
+from clusterrun.estimate import estimate, gate
+from clusterrun.profiles import DEFAULT
+from clusterrun.resources import parse_mem_mb
+from clusterrun.runs import Registry
+from clusterrun.smoke import run_smoke
+from clusterrun.submit import Prepared, SubmitRequest, prepare
+from tests.helpers import make_project
+
+# an argparse script with an int steps param that logs no step metrics: the estimate needs a second run
+EPOCHS = """\
+import argparse, sys, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, required=True)
+parser.add_argument("--fail-above", type=int, default=0)
+args = parser.parse_args()
+if args.fail_above and args.epochs > args.fail_above:
+    sys.exit(f"refusing {args.epochs} epochs: more than {args.fail_above}")
+for _ in range(args.epochs):
+    time.sleep(0.05)
+print("done")
+"""
+CONFIG = """\
+name: epochs
+command: {python} train_epochs.py --epochs {{epochs}} --fail-above {{fail_above}}
+params: {{epochs: 40, fail_above: 0}}
+smoke: {{params: {{epochs: 2}}, timeout: 60}}
+estimate: {{steps_param: epochs}}
+resources: {{time: "01:00:00", mem: 200M, cpus_per_task: 1}}
+"""
+
+
+@pytest.fixture
+def epochs_project(tmp_path: Path) -> Path:
+    files = {"train_epochs.py": EPOCHS, "configs/epochs.yaml": CONFIG.format(python=sys.executable)}
+    return make_project(tmp_path / "proj", files)
+
+
+def _prepare(project: Path, *overrides: str) -> Prepared:
+    request = SubmitRequest(
+        config=project / "configs" / "epochs.yaml",
+        overrides=list(overrides),
+        backend="local",
+        force=True,
+        cwd=project,
+    )
+    return prepare(request, Registry(project / "runs"))
+
+
+def test_an_int_steps_param_stays_an_int_and_gives_an_estimate(epochs_project: Path) -> None:
+    prepared = _prepare(epochs_project)
+    est = prepared.estimate
+    assert est.wall_seconds is not None and "two-runs" in est.basis, est.basis
+    assert est.wall_seconds < 60 and est.timing is not None and est.timing["seconds_per_step"] > 0
+    second = (prepared.run.path / "smoke-2" / "command.sh").read_text()
+    assert "--epochs 4 " in second and "4.0" not in second
+    smoke = prepared.manifest["smoke"]
+    assert smoke["timing_run"]["ok"] is True and smoke["timing_run"]["steps"] == 4
+    assert not any("timing run" in w for w in prepared.warnings)
+    # a 1-hour request, a few seconds of work: the measured estimate keeps it under the default gate
+    assert not prepared.gate.needs_confirmation, prepared.gate.reasons
+
+
+def test_a_cached_smoke_test_keeps_its_estimate(epochs_project: Path) -> None:
+    first = _prepare(epochs_project).estimate
+    assert first.wall_seconds is not None
+    again = _prepare(epochs_project)
+    assert again.manifest["smoke"]["cached"] is True
+    assert not (again.run.path / "smoke-2").exists()
+    est = again.estimate
+    assert est.wall_seconds == pytest.approx(first.wall_seconds) and est.timing == first.timing
+
+
+def test_a_failed_timing_run_is_a_warning_with_its_stderr(epochs_project: Path) -> None:
+    prepared = _prepare(epochs_project, "params.fail_above=3")  # smoke: 2 epochs pass; timing: 4 fail
+    assert prepared.manifest["smoke"]["ok"] is True
+    warning = next(w for w in prepared.warnings if "timing run" in w)
+    assert "epochs=4" in warning and "refusing 4 epochs: more than 3" in warning
+    est = prepared.estimate
+    assert est.wall_seconds is None
+    assert "no estimate.steps_param" not in est.basis and "timing run failed" in est.basis
+    # the cached smoke test says the same, not "no estimate.steps_param"
+    again = _prepare(epochs_project, "params.fail_above=3")
+    assert again.manifest["smoke"]["cached"] is True
+    assert "timing run failed" in again.estimate.basis
+    assert any("timing run" in w for w in again.warnings)
+
+
+def test_estimate_basis_says_why_there_is_no_wall_time() -> None:
+    base = {"name": "x", "command": "python t.py --steps {steps}", "params": {"steps": 100}}
+    plain = spec_from_data(base, "x.yaml")
+    assert "no estimate.steps_param" in estimate(plain, None, None, 1, DEFAULT).basis
+    with_param = spec_from_data({**base, "estimate": {"steps_param": "steps"}}, "x.yaml")
+    basis = estimate(with_param, None, None, 1, DEFAULT).basis
+    assert "no estimate.steps_param" not in basis and "fewer than two step points" in basis
+    failed = estimate(with_param, None, None, 1, DEFAULT, no_timing="timing run failed").basis
+    assert failed.startswith("timing run failed")
+
+
+def test_a_measured_few_seconds_are_not_gated_under_a_one_hour_request() -> None:
+    from clusterrun.estimate import Timing
+
+    spec = spec_from_data(
+        {
+            "name": "x",
+            "command": "python t.py --epochs {epochs}",
+            "params": {"epochs": 20},
+            "estimate": {"steps_param": "epochs"},
+            "resources": {"time": "01:00:00"},
+        },
+        "x.yaml",
+    )
+    est = estimate(spec, Timing(0.5, 0.2, 2, "two-runs"), 50.0, 1, DEFAULT)
+    assert est.wall_seconds == pytest.approx(4.5)
+    assert not gate(est, spec, DEFAULT).needs_confirmation
+    assert gate(estimate(spec, None, 50.0, 1, DEFAULT), spec, DEFAULT).needs_confirmation
+
+
+WORKERS = """\
+import multiprocessing as mp, time
+def hold(mb):
+    block = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(1.0)
+if __name__ == "__main__":
+    mp.set_start_method("spawn")
+    procs = [mp.Process(target=hold, args=(80,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+"""
+
+
+def test_smoke_peak_sums_the_whole_process_tree(tmp_path: Path) -> None:
+    (tmp_path / "workers.py").write_text(WORKERS)
+    script = tmp_path / "command.sh"
+    script.write_text(f"#!/usr/bin/env bash\nset -e\ncd {tmp_path}\n{sys.executable} workers.py\n")
+    result = run_smoke(script, tmp_path, timeout=60)
+    assert result.ok, (tmp_path / "stderr.log").read_text()
+    assert result.peak_rss_mb >= 3 * 80 and result.peak_rss_mb > 2.5 * 90, result.peak_rss_mb
+
+
+def test_oom_suggestion_covers_the_smoke_tests_higher_peak() -> None:
+    kill = "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=1.batch. Some of your processes"
+    got = diagnose(
+        "out_of_memory",
+        0,
+        logs={"scheduler/1_0_log.err": kill},
+        resources={"mem": "500M"},
+        max_rss_mb=450.0,
+        smoke_peak_mb=900.0,
+    )
+    assert got.category == "host_oom"
+    assert parse_mem_mb(got.details["suggested_mem"]) >= 900 * MEM_HEADROOM
+    assert "smoke" in got.fix
+    without = diagnose(
+        "out_of_memory", 0, logs={"scheduler/1_0_log.err": kill}, resources={"mem": "500M"}, max_rss_mb=450.0
+    )
+    assert parse_mem_mb(without.details["suggested_mem"]) < 900
+
+
+def test_summary_passes_the_smoke_peak_to_the_diagnosis(tmp_path: Path) -> None:
+    from clusterrun.runs import Run
+    from clusterrun.summary import build
+
+    run = Run(tmp_path / "r_1")
+    run.path.mkdir()
+    (run.path / "stderr.log").write_text("")
+    manifest = {
+        "run_id": "r_1",
+        "config": {"params": {}, "resources": {"mem": "500M"}},
+        "resources": {"mem": "500M"},
+        "smoke": {"ok": True, "peak_rss_mb": 900.0},
+    }
+    status = {"state": "out_of_memory", "exit_code": 0, "max_rss_mb": 450.0}
+    diag = build(run, manifest, status)["diagnosis"]
+    assert diag["category"] == "host_oom" and parse_mem_mb(diag["details"]["suggested_mem"]) >= 1170

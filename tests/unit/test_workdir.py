@@ -1,0 +1,104 @@
+"""Working directories: hard links in real directories, outputs found, in-place changes caught."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from clusterrun import snapshot as snapshots
+from clusterrun import workdir
+from tests.helpers import git, make_project
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> snapshots.Snapshot:
+    project = make_project(
+        tmp_path / "proj", {"pkg/mod.py": "X = 1\n", "notes.txt": "original\n", "empty/.keep": ""}
+    )
+    os.symlink("pkg/mod.py", project / "alias.py")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "link")
+    head = git(project, "rev-parse", "HEAD").strip()
+    return snapshots.create(project, head, "", tmp_path / "runs")
+
+
+def test_a_working_directory_is_hard_links_in_real_directories(
+    snap: snapshots.Snapshot, tmp_path: Path
+) -> None:
+    dest = tmp_path / "run" / "work"
+    assert workdir.materialise(snap.path, dest) is True
+    assert (dest / "pkg").is_dir() and not (dest / "pkg").is_symlink()
+    assert (dest / "pkg" / "mod.py").stat().st_ino == (snap.path / "pkg" / "mod.py").stat().st_ino
+    assert os.readlink(dest / "alias.py") == "pkg/mod.py"
+    assert not (dest / workdir.LISTING).exists() and not (dest / workdir.MARKER).exists()
+    assert workdir.materialise(snap.path, dest) is False  # a requeued attempt keeps its directory
+    (dest / "pkg" / "new.txt").write_text("mine")
+    assert not (snap.path / "pkg" / "new.txt").exists()
+    found = workdir.check(dest)
+    assert found.artifacts == [("pkg/new.txt", 4)] and found.modified_in_place == []
+    assert snapshots.verify(snap.path) == snap.digest
+
+
+def test_an_in_place_write_is_found_and_the_snapshot_is_rebuilt(
+    snap: snapshots.Snapshot, tmp_path: Path
+) -> None:
+    dest = tmp_path / "run" / "work"
+    workdir.materialise(snap.path, dest)
+    os.chmod(dest / "notes.txt", 0o644)  # what root can do anyway
+    with open(dest / "notes.txt", "a") as handle:
+        handle.write("changed\n")
+    assert (snap.path / "notes.txt").read_text() == "original\nchanged\n"  # the shared inode
+    found = workdir.check(dest)
+    assert found.modified_in_place == ["notes.txt"]
+    assert snapshots.damage(snap.path).endswith("notes.txt was modified in place")
+    with pytest.raises(workdir.WorkdirError, match="modified in place"):
+        workdir.materialise(snap.path, tmp_path / "other" / "work")
+    assert not (tmp_path / "other" / "work").exists()
+    workdir.mark_tainted(snap.path, found.modified_in_place, "run x")
+    project = tmp_path / "proj"
+    again = snapshots.create(project, git(project, "rev-parse", "HEAD").strip(), "", tmp_path / "runs")
+    assert again.rebuilt.startswith("tainted") and not again.reused
+    assert (again.path / "notes.txt").read_text() == "original\n" and again.digest == snap.digest
+    # the run's own copy still holds what it wrote: only the shared snapshot was replaced
+    assert (dest / "notes.txt").read_text() == "original\nchanged\n"
+
+
+def test_a_rewrite_by_rename_is_an_output_not_a_taint(snap: snapshots.Snapshot, tmp_path: Path) -> None:
+    dest = tmp_path / "run" / "work"
+    workdir.materialise(snap.path, dest)
+    (dest / "tmp").write_text("new\n")
+    os.replace(dest / "tmp", dest / "notes.txt")
+    found = workdir.check(dest)
+    assert found.modified_in_place == [] and found.artifacts == [("notes.txt", 4)]
+    assert not snapshots.damage(snap.path)
+
+
+def test_untracked_data_is_linked_and_not_an_artifact(snap: snapshots.Snapshot, tmp_path: Path) -> None:
+    data = tmp_path / "proj" / "data" / "train.csv"
+    data.parent.mkdir()
+    data.write_text("a,b\n")
+    dest = tmp_path / "run" / "work"
+    links = {"data/train.csv": str(data), "notes.txt": "/etc/passwd", "../escape": "/etc/passwd"}
+    workdir.materialise(snap.path, dest, links)
+    assert os.readlink(dest / "data" / "train.csv") == str(data)
+    assert (dest / "notes.txt").read_text() == "original\n"  # tracked wins over a link
+    assert not (tmp_path / "run" / "escape").exists()
+    assert workdir.check(dest, links).artifacts == []
+
+
+def test_many_artifacts_keep_a_count_and_the_largest() -> None:
+    items = [(f"f{i}", i) for i in range(200)]
+    record = workdir.artifacts_record(items, "work/")
+    assert record["count"] == 200 and record["truncated"] is True
+    assert len(record["files"]) == workdir.MANY_ARTIFACTS and record["files"][0] == {
+        "path": "work/f199",
+        "size": 199,
+    }
+    assert record["total_bytes"] == sum(range(200))
+
+
+def test_cli_entry_reports_a_missing_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert workdir.main([str(tmp_path / "nope"), str(tmp_path / "work")]) == 1
+    assert "cannot make the run's working directory" in capsys.readouterr().err
