@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from clusterrun import snapshot, workdir  # noqa: E402
+from clusterrun.inputs import snapshot, workdir  # noqa: E402
 
 
 def du_kb(*paths: Path) -> int:

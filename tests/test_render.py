@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun import workdir
-from clusterrun.config import spec_from_data
-from clusterrun.gitstate import GitState
-from clusterrun.record import command_script
-from clusterrun.runs import Run
+from clusterrun.config.spec import spec_from_data
+from clusterrun.inputs import workdir
+from clusterrun.inputs.gitstate import GitState
+from clusterrun.inputs.snapshot import Snapshot
+from clusterrun.records.registry import Run
+from clusterrun.records.writer import command_script
 from clusterrun.scheduler.base import JobSpec
 from clusterrun.scheduler.slurm import SlurmScheduler
-from clusterrun.snapshot import Snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = "CLUSTERRUN_REGEN_GOLDEN"

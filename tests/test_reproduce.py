@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.snapshot import snapshot_id
+from clusterrun.inputs.snapshot import snapshot_id
 from tests.helpers import cli, git, make_project, manifest, no_traceback
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from clusterrun.resources import parse_mem_mb, parse_time_seconds
+from clusterrun.config.resources import parse_mem_mb, parse_time_seconds
 from tests.helpers import cli, make_project, manifest, no_traceback
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]

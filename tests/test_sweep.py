@@ -198,7 +198,7 @@ def test_underestimated_time_and_mem_are_warned_with_suggestions(project: Path) 
     assert suggested["resources.time"] >= "00:02:00"  # 400 x 0.25 s = 100 s, x 1.5
     peak = manifest(next((project / "runs").glob("sleepy_*")))["smoke"]["peak_rss_mb"]
     assert peak > 150
-    from clusterrun.resources import parse_mem_mb
+    from clusterrun.config.resources import parse_mem_mb
 
     assert parse_mem_mb(suggested["resources.mem"]) >= peak * 1.3
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun import snapshot as snapshots
-from clusterrun import workdir
+from clusterrun.inputs import snapshot as snapshots
+from clusterrun.inputs import workdir
 from tests.helpers import cli, git, make_project, manifest, no_traceback
 
 # Resumes from a checkpoint relative to its working directory, as many real training scripts do.

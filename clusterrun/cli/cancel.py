@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from clusterrun.cancel import cancel as cancel_runs
 from clusterrun.cli.common import info, registry
+from clusterrun.services.cancel import cancel as cancel_runs
 
 
 def cancel(

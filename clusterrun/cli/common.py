@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clusterrun.runs import Registry
+from clusterrun.records.registry import Registry
 
 
 def registry(ctx: typer.Context) -> Registry:

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
+from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.cli.common import registry, warn
 from clusterrun.cli.output import comparison_text, emit_json
-from clusterrun.compare import REPRODUCED, Comparison
 from clusterrun.errors import ExitStatus
-from clusterrun.reproduce import compare_runs
-from clusterrun.runs import Registry
-from clusterrun.status import refresh
+from clusterrun.records.registry import Registry
+from clusterrun.services.reproduce import compare_runs
+from clusterrun.services.status import refresh
 
 RTOL_HELP = "Relative tolerance: |a-b| <= atol + rtol*|a| passes (default 0: exact equality)."
 ATOL_HELP = "Absolute tolerance (default 0)."

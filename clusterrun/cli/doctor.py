@@ -10,8 +10,8 @@ from tabulate import tabulate
 
 from clusterrun.cli.common import registry
 from clusterrun.cli.output import emit_json
-from clusterrun.doctor import DoctorReport, run_checks
 from clusterrun.errors import ExitStatus
+from clusterrun.services.doctor import DoctorReport, run_checks
 
 
 def report_table(report: DoctorReport) -> str:

@@ -11,8 +11,8 @@ import typer
 
 from clusterrun.cli.common import registry
 from clusterrun.errors import UsageError
-from clusterrun.status import refresh
-from clusterrun.summary import scheduler_folder, scheduler_logs
+from clusterrun.records.summary import scheduler_folder, scheduler_logs
+from clusterrun.services.status import refresh
 
 
 def _copy(path: Path, offset: int) -> int:

@@ -8,10 +8,10 @@ from typing import Any
 import typer
 from tabulate import tabulate
 
-from clusterrun.config import unused_params
-from clusterrun.estimate import describe as describe_estimate
-from clusterrun.metrics import format_metrics
-from clusterrun.resources import format_seconds
+from clusterrun.analysis.estimate import describe as describe_estimate
+from clusterrun.analysis.metrics import format_metrics
+from clusterrun.config.resources import format_seconds
+from clusterrun.config.spec import unused_params
 
 
 def emit_json(data: Any) -> None:

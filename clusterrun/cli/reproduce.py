@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from tabulate import tabulate
 
+from clusterrun.analysis.compare import REPRODUCED
 from clusterrun.cli.common import info, registry
 from clusterrun.cli.compare import ATOL_HELP, RTOL_HELP, report
 from clusterrun.cli.output import emit_json
 from clusterrun.cli.submit import finish
-from clusterrun.compare import REPRODUCED
 from clusterrun.errors import ExitStatus
-from clusterrun.reproduce import compare_runs, prepare_reproduction
-from clusterrun.status import wait
+from clusterrun.services.reproduce import compare_runs, prepare_reproduction
+from clusterrun.services.status import wait
 
 
 def reproduce(

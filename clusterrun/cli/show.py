@@ -8,7 +8,7 @@ import typer
 
 from clusterrun.cli.common import registry, warn
 from clusterrun.cli.output import emit_json, manifest_block, results_block
-from clusterrun.status import refresh
+from clusterrun.services.status import refresh
 
 
 def show(

@@ -8,8 +8,8 @@ import typer
 
 from clusterrun.cli.common import registry, warn
 from clusterrun.cli.output import emit_json, results_block, status_table, sweep_table
-from clusterrun.runs import Registry
-from clusterrun.status import StatusReport, expand_ids, refresh, select, sweep_view, wait
+from clusterrun.records.registry import Registry
+from clusterrun.services.status import StatusReport, expand_ids, refresh, select, sweep_view, wait
 
 
 def _show(report: StatusReport, json_: bool, single: bool) -> None:

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from clusterrun import submit as service
 from clusterrun.cli.common import info, registry, warn
 from clusterrun.cli.output import emit_json, manifest_block, results_block, sweep_block, sweep_table
 from clusterrun.errors import ClusterrunError, ExitStatus
-from clusterrun.runs import Registry, now_iso
-from clusterrun.status import sweep_view, wait
-from clusterrun.summary import smoke_diagnosis
+from clusterrun.records.registry import Registry, now_iso
+from clusterrun.records.summary import smoke_diagnosis
+from clusterrun.services import submit as service
+from clusterrun.services.status import sweep_view, wait
 
 
 def submit(

@@ -9,7 +9,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from clusterrun.jsonio import read_json, write_json_atomic
+from clusterrun.records.jsonio import read_json, write_json_atomic
 from clusterrun.scheduler.base import JobRef, JobStatus, Scheduler
 
 _STATUS_FIELDS = {f.name for f in fields(JobStatus)}

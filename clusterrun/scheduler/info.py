@@ -11,8 +11,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from clusterrun.config.resources import parse_time_seconds
 from clusterrun.errors import SchedulerUnavailable
-from clusterrun.resources import parse_time_seconds
 from clusterrun.scheduler import _proc
 
 #: SLURM's MaxArraySize when slurm.conf does not set it; the largest array index is one less.

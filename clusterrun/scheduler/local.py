@@ -56,7 +56,8 @@ class LocalScheduler:
     def render(self, spec: JobSpec) -> str:
         return (
             "# local backend: submitit's LocalExecutor runs, on this machine,\n"
-            f"# clusterrun.jobrun.run_job({spec.run_dir!r}) with a {spec.time_seconds} s time limit\n"
+            f"# clusterrun.execution.jobrun.run_job({spec.run_dir!r})\n"
+            f"# with a {spec.time_seconds} s time limit\n"
         )
 
     def submit_array(

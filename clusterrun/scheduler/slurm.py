@@ -15,10 +15,10 @@ from submitit.core.utils import FailedJobError
 from submitit.slurm.slurm import _make_sbatch_string
 
 from clusterrun.errors import SchedulerError, SchedulerUnavailable
+from clusterrun.execution.templates import render_template
 from clusterrun.scheduler import _proc
 from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
 from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct, parse_squeue
-from clusterrun.templates import render_template
 
 
 def executor_parameters(spec: JobSpec) -> dict[str, Any]:

@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
+from clusterrun.analysis.compare import (
+    DIVERGED,
+    INCOMPLETE,
+    NONDETERMINISTIC,
+    REPRODUCED,
+    compare,
+    metric_diff,
+)
 from clusterrun.cli.output import comparison_text
-from clusterrun.compare import DIVERGED, INCOMPLETE, NONDETERMINISTIC, REPRODUCED, compare, metric_diff
 
 
 def _manifest(run_id: str, **config: Any) -> dict[str, Any]:
@@ -138,7 +145,7 @@ def test_data_path_change_and_older_records_without_fingerprints() -> None:
     ],
 )
 def test_which_runs_have_ended(state: str, job_id: str, done: bool) -> None:
-    from clusterrun.status import RunStatus
+    from clusterrun.services.status import RunStatus
 
     assert RunStatus("r", "n", state, job_id, "slurm").done is done
 
@@ -154,7 +161,7 @@ def test_divergence_with_nothing_recorded_different_points_at_the_seed() -> None
 
 
 def test_the_interpreter_the_job_ran_is_compared() -> None:
-    from clusterrun.compare import environment_diff
+    from clusterrun.analysis.compare import environment_diff
 
     venv = {"python": {"version": "3.11.7", "executable": "/proj/.venv/bin/python"}}
     system = {"python": {"version": "3.11.7", "executable": "/usr/bin/python3"}}
@@ -166,8 +173,8 @@ def test_the_interpreter_the_job_ran_is_compared() -> None:
 def test_environment_is_the_jobs_own_when_it_recorded_one(tmp_path: Any) -> None:
     import json
 
-    from clusterrun.reproduce import _env
-    from clusterrun.runs import Run
+    from clusterrun.records.registry import Run
+    from clusterrun.services.reproduce import _env
 
     (tmp_path / "env.json").write_text(
         json.dumps({"python": {"executable": "/submit/python"}, "packages": {"a": "1"}})

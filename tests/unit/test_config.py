@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from clusterrun.config import (
+from clusterrun.config.spec import (
     DEFAULT_SEED,
     ExperimentSpec,
     apply_overrides,
@@ -106,7 +106,7 @@ def test_quickstart_renders_its_command() -> None:
 
 @pytest.mark.parametrize("path", ALL_PROFILES, ids=lambda p: p.name)
 def test_every_shipped_cluster_profile_loads(path: Path) -> None:
-    from clusterrun.profiles import apply_profile, load_profile
+    from clusterrun.config.profiles import apply_profile, load_profile
 
     profile = load_profile(path.stem, [CLUSTERS])
     merged = apply_profile(load_spec(QUICKSTART).resolved(), profile)

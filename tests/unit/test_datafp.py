@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun import datafp
+from clusterrun.inputs import datafp
 
 
 @pytest.fixture

@@ -8,19 +8,19 @@ from typing import Any
 
 import pytest
 
-from clusterrun.config import ExperimentSpec
-from clusterrun.diagnose import (
+from clusterrun.config.resources import parse_mem_mb, parse_time_seconds, round_mem_mb, round_seconds
+from clusterrun.config.spec import ExperimentSpec
+from clusterrun.diagnose.rules import (
     CATEGORIES,
     Diagnosis,
     diagnose,
     progress_from,
     user_name,
 )
-from clusterrun.resources import parse_mem_mb, parse_time_seconds, round_mem_mb, round_seconds
-from clusterrun.runs import Run
-from clusterrun.smoke import SmokeResult
-from clusterrun.summary import build, smoke_diagnosis
-from clusterrun.tracebacks import final_exception, find_traceback, last_traceback
+from clusterrun.diagnose.tracebacks import final_exception, find_traceback, last_traceback
+from clusterrun.execution.smoke import SmokeResult
+from clusterrun.records.registry import Run
+from clusterrun.records.summary import build, smoke_diagnosis
 
 RES = {"time": "00:10:00", "mem": "2G", "gpus": 1, "cpus_per_task": 4, "partition": "gpu", "qos": "normal"}
 SCHED = "scheduler/4242_0_log.err"
@@ -100,7 +100,8 @@ HYDRA = (
     "\nSet the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n"
 )
 COMMAND_FAILED = "submitit ERROR (2026-11-29 16:40:00,000) - Submitted job triggered an exception\n" + tb(
-    "/venv/submitit/core/_submit.py", "clusterrun.jobrun.CommandFailed: the command exited with code 1"
+    "/venv/submitit/core/_submit.py",
+    "clusterrun.execution.jobrun.CommandFailed: the command exited with code 1",
 )
 
 

@@ -17,10 +17,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from clusterrun import doctor
 from clusterrun.cli.app import app as cli_app
 from clusterrun.errors import SchedulerUnavailable, UsageError
 from clusterrun.scheduler import info
+from clusterrun.services import doctor
 from tests.helpers import git
 
 GIB = 1024**3

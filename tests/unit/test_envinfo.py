@@ -7,8 +7,8 @@ import platform
 
 import pytest
 
-from clusterrun import envinfo
-from clusterrun.envinfo import REDACTED, capture, redact_env
+from clusterrun.execution import envinfo
+from clusterrun.execution.envinfo import REDACTED, capture, redact_env
 
 GH_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 HF_SECRET = "hf_" + "ZyXwVuTsRqPoNmLkJiHgFeDcBa1234"

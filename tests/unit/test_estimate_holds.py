@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.config import spec_from_data
-from clusterrun.diagnose import MEM_HEADROOM, diagnose
-from clusterrun.estimate import estimate, gate
-from clusterrun.profiles import DEFAULT
-from clusterrun.resources import parse_mem_mb
-from clusterrun.runs import Registry
-from clusterrun.smoke import run_smoke
-from clusterrun.submit import Prepared, SubmitRequest, prepare
+from clusterrun.analysis.estimate import estimate, gate
+from clusterrun.config.profiles import DEFAULT
+from clusterrun.config.resources import parse_mem_mb
+from clusterrun.config.spec import spec_from_data
+from clusterrun.diagnose.rules import MEM_HEADROOM, diagnose
+from clusterrun.execution.smoke import run_smoke
+from clusterrun.records.registry import Registry
+from clusterrun.services.submit import Prepared, SubmitRequest, prepare
 from tests.helpers import make_project
 
 # an argparse script with an int steps param that logs no step metrics: the estimate needs a second run
@@ -109,7 +109,7 @@ def test_estimate_basis_says_why_there_is_no_wall_time() -> None:
 
 
 def test_a_measured_few_seconds_are_not_gated_under_a_one_hour_request() -> None:
-    from clusterrun.estimate import Timing
+    from clusterrun.analysis.estimate import Timing
 
     spec = spec_from_data(
         {
@@ -173,8 +173,8 @@ def test_oom_suggestion_covers_the_smoke_tests_higher_peak() -> None:
 
 
 def test_summary_passes_the_smoke_peak_to_the_diagnosis(tmp_path: Path) -> None:
-    from clusterrun.runs import Run
-    from clusterrun.summary import build
+    from clusterrun.records.registry import Run
+    from clusterrun.records.summary import build
 
     run = Run(tmp_path / "r_1")
     run.path.mkdir()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun import gitstate, snapshot
 from clusterrun.errors import GitError
-from clusterrun.runs import Registry
+from clusterrun.inputs import gitstate, snapshot
+from clusterrun.records.registry import Registry
 
 GIT_ID = ["-c", "user.email=t@t", "-c", "user.name=t"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from clusterrun.errors import ClusterrunError, RunNotFound, UsageError
-from clusterrun.jsonio import write_json_atomic
-from clusterrun.runs import RUNS_ENV, Registry, Run, looks_like_run_id
+from clusterrun.records.jsonio import write_json_atomic
+from clusterrun.records.registry import RUNS_ENV, Registry, Run, looks_like_run_id
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5)
 ID_RE = re.compile(r"^exp_20260102-030405(-\d+)?$")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from clusterrun.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds, time_minutes
+from clusterrun.config.resources import (
+    format_mem_mb,
+    format_seconds,
+    parse_mem_mb,
+    parse_time_seconds,
+    time_minutes,
+)
 
 
 @pytest.mark.parametrize(

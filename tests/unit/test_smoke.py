@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from clusterrun.smoke import run_smoke
+from clusterrun.execution.smoke import run_smoke
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_ctrl_c_stops_the_smoke_test(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            f"from clusterrun.smoke import run_smoke; from pathlib import Path; "
+            f"from clusterrun.execution.smoke import run_smoke; from pathlib import Path; "
             f"run_smoke(Path({str(script)!r}), Path({str(tmp_path)!r}), 120)",
         ],
         env=dict(os.environ, PYTHONPATH=str(REPO)),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun import snapshot as snapshots
-from clusterrun import workdir
+from clusterrun.inputs import snapshot as snapshots
+from clusterrun.inputs import workdir
 from tests.helpers import git, make_project
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from clusterrun.config import RandomAxis, Sweep, parse_value, split_top_level
+from clusterrun.config.spec import RandomAxis, Sweep, parse_value, split_top_level
 from clusterrun.errors import UsageError
 
 Values = dict[str, Any]

@@ -26,8 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from clusterrun.datafp import suggest_key
-from clusterrun.resources import (
+from clusterrun.config.resources import (
     format_mem_mb,
     format_seconds,
     parse_mem_mb,
@@ -35,9 +34,10 @@ from clusterrun.resources import (
     round_mem_mb,
     round_seconds,
 )
+from clusterrun.diagnose.tracebacks import final_exception, find_traceback
+from clusterrun.inputs.datafp import suggest_key
 from clusterrun.scheduler.base import TERMINAL
 from clusterrun.scheduler.sacct import normalise_state
-from clusterrun.tracebacks import final_exception, find_traceback
 
 CATEGORIES = (
     "host_oom",

@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from clusterrun import summary as summaries
+from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
+from clusterrun.analysis.metrics import collect
+from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
 from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
-from clusterrun.estimate import MEM_MARGIN, TIME_SUGGEST
-from clusterrun.jsonio import read_json
-from clusterrun.metrics import collect
-from clusterrun.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
-from clusterrun.runs import SWEEP_FILE, Registry, Run
+from clusterrun.records import summary as summaries
+from clusterrun.records.jsonio import read_json
+from clusterrun.records.registry import SWEEP_FILE, Registry, Run
 from clusterrun.scheduler import JobRef, JobStatus, Scheduler, get_scheduler
 from clusterrun.scheduler.base import TERMINAL
 from clusterrun.scheduler.cache import cached_poll

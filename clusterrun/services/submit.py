@@ -13,21 +13,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun import datafp, envinfo, gitstate, snapshot
-from clusterrun import workdir as workdirs
-from clusterrun.config import ExperimentSpec, Sweep, canonical_json, render_command
+from clusterrun.analysis.estimate import Estimate, GateDecision, Timing, estimate, fit_points, gate, two_runs
+from clusterrun.config.experiment import check_members_differ, load_experiment
+from clusterrun.config.profiles import DEFAULT, ClusterProfile
+from clusterrun.config.spec import ExperimentSpec, Sweep, canonical_json, render_command
 from clusterrun.errors import ClusterrunError, SchedulerError, SchedulerUnavailable, UsageError
-from clusterrun.estimate import Estimate, GateDecision, Timing, estimate, fit_points, gate, two_runs
-from clusterrun.experiment import check_members_differ, load_experiment
-from clusterrun.jobrun import run_job
-from clusterrun.jsonio import read_json, write_json_atomic
-from clusterrun.profiles import DEFAULT, ClusterProfile
-from clusterrun.record import command_script, write_initial, write_script
-from clusterrun.runs import SCHEMA_VERSION, SWEEP_FILE, Registry, Run, now_iso
+from clusterrun.execution import envinfo
+from clusterrun.execution.jobrun import run_job
+from clusterrun.execution.smoke import SmokeCache, SmokeResult, run_smoke
+from clusterrun.inputs import datafp, gitstate, snapshot
+from clusterrun.inputs import workdir as workdirs
+from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.records.jsonio import read_json, write_json_atomic
+from clusterrun.records.registry import SCHEMA_VERSION, SWEEP_FILE, Registry, Run, now_iso
+from clusterrun.records.summary import smoke_diagnosis
+from clusterrun.records.writer import command_script, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler, resolve_backend
-from clusterrun.smoke import SmokeCache, SmokeResult, run_smoke
-from clusterrun.summary import smoke_diagnosis
-from clusterrun.workdir import NAME as WORKDIR
 
 Notify = Callable[[str], None]
 LOCAL_MAX_MEMBERS = 64  # the local backend starts every member at once

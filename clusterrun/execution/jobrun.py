@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from clusterrun import envinfo, workdir
-from clusterrun.jsonio import append_jsonl, read_json, write_json_atomic
-from clusterrun.runs import now_iso
+from clusterrun.execution import envinfo
+from clusterrun.inputs import workdir
+from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
+from clusterrun.records.registry import now_iso
 
 WORKDIR = workdir.NAME
 

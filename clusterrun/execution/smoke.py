@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.jsonio import read_json, write_json_atomic
+from clusterrun.records.jsonio import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from clusterrun.config.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds
 from clusterrun.errors import ConfigError, UsageError
-from clusterrun.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds
 
 DEFAULT_SEED = 42
 #: Placeholders the command template may use besides the params.

@@ -10,15 +10,15 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 
-def _packages() -> Dict[str, str]:
+def _packages() -> dict[str, str]:
     try:
         import importlib.metadata as metadata
     except ImportError:  # pragma: no cover - Python < 3.8
         return {}
-    found: Dict[str, str] = {}
+    found: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
         if name:
@@ -26,13 +26,13 @@ def _packages() -> Dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _gpus() -> List[str]:
+def _gpus() -> list[str]:
     try:
         result = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            universal_newlines=True,
+            text=True,
             timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
@@ -40,7 +40,7 @@ def _gpus() -> List[str]:
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def probe() -> Dict[str, Any]:
+def probe() -> dict[str, Any]:
     return {
         "python": {
             "executable": sys.executable,
@@ -54,9 +54,9 @@ def probe() -> Dict[str, Any]:
     }
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     out = argv[0]
-    tmp = "{}.tmp-{}".format(out, os.getpid())
+    tmp = f"{out}.tmp-{os.getpid()}"
     with open(tmp, "w") as handle:
         json.dump(probe(), handle, sort_keys=True, indent=2)
     os.replace(tmp, out)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import git
 
-from clusterrun import workdir
-from clusterrun.datafp import suggest_key
 from clusterrun.errors import GitError
+from clusterrun.inputs import workdir
+from clusterrun.inputs.datafp import suggest_key
 
 SNAPSHOT_DIR = ".snapshots"
 MARKER = workdir.MARKER  # written last: a snapshot without it is incomplete

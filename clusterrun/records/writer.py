@@ -9,14 +9,15 @@ from typing import Any
 
 import yaml
 
-from clusterrun import __version__, envinfo, envprobe
-from clusterrun.config import ExperimentSpec, render_command, render_env
-from clusterrun.gitstate import GitState
-from clusterrun.jsonio import write_json_atomic, write_text_atomic
-from clusterrun.runs import SCHEMA_VERSION, Run, now_iso
-from clusterrun.snapshot import Snapshot
-from clusterrun.templates import render_template
-from clusterrun.workdir import NAME as WORKDIR
+from clusterrun import __version__
+from clusterrun.config.spec import ExperimentSpec, render_command, render_env
+from clusterrun.execution import envinfo, envprobe
+from clusterrun.execution.templates import render_template
+from clusterrun.inputs.gitstate import GitState
+from clusterrun.inputs.snapshot import Snapshot
+from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.records.jsonio import write_json_atomic, write_text_atomic
+from clusterrun.records.registry import SCHEMA_VERSION, Run, now_iso
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
 

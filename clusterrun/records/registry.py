@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, ExitStatus, RunNotFound, UsageError
-from clusterrun.jsonio import append_jsonl, read_json, write_json_atomic
+from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
 
 SCHEMA_VERSION = 1
 SWEEP_FILE = "sweep.json"

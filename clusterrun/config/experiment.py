@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun import profiles
-from clusterrun.config import (
+from clusterrun.config import profiles
+from clusterrun.config.spec import (
     ExperimentSpec,
     Sweep,
     apply_overrides,
@@ -21,8 +21,8 @@ from clusterrun.config import (
     spec_from_data,
     used_placeholders,
 )
+from clusterrun.config.sweep import Values, describe, expand
 from clusterrun.errors import UsageError
-from clusterrun.sweep import Values, describe, expand
 
 MAX_MEMBERS = 100_000
 

@@ -7,7 +7,7 @@ milliseconds and almost no disk. A run that rewrites a tracked file *in place* w
 inode: `check` finds it (size or mtime no longer what the snapshot recorded) and the snapshot is then
 marked tainted, so it is rebuilt before it is used again.
 
-This module runs inside jobs (`python -m clusterrun.workdir`, from command.sh) and imports only the
+This module runs inside jobs (`python -m clusterrun.inputs.workdir`, from command.sh) and imports only the
 standard library.
 """
 
@@ -219,9 +219,9 @@ def artifacts_record(items: list[tuple[str, int]], prefix: str) -> dict[str, Any
 
 
 def main(argv: list[str]) -> int:
-    """`python -m clusterrun.workdir SNAPSHOT DEST [REL=TARGET ...]`: used by command.sh."""
+    """`python -m clusterrun.inputs.workdir SNAPSHOT DEST [REL=TARGET ...]`: used by command.sh."""
     if len(argv) < 2:
-        print("usage: python -m clusterrun.workdir SNAPSHOT DEST [REL=TARGET ...]", file=sys.stderr)
+        print("usage: python -m clusterrun.inputs.workdir SNAPSHOT DEST [REL=TARGET ...]", file=sys.stderr)
         return 2
     links = dict(item.split("=", 1) for item in argv[2:] if "=" in item)
     try:

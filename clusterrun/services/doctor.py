@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from clusterrun import envinfo, gitstate
 from clusterrun.errors import GitError, SchedulerError, UsageError
+from clusterrun.execution import envinfo
+from clusterrun.inputs import gitstate
 from clusterrun.scheduler import BACKENDS
 from clusterrun.scheduler import info as slurm_info
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterrun.resources import parse_mem_mb, parse_time_seconds
+from clusterrun.config.resources import parse_mem_mb, parse_time_seconds
 
 
 def _ratio(used: float | None, requested: float | None) -> float | None:

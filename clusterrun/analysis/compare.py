@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterrun import datafp
+from clusterrun.inputs import datafp
 
 REPRODUCED = "REPRODUCED"
 DIVERGED = "DIVERGED"

@@ -12,8 +12,8 @@ import jinja2
 
 def template_dir() -> Path:
     """Installed wheels carry clusterrun/templates; a source checkout uses ./templates."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parents[1]  # clusterrun/
+    for candidate in (package / "templates", package.parent / "templates"):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("clusterrun's templates/ directory is missing from the installation")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clusterrun import workdir
-from clusterrun.config import ExperimentSpec
-from clusterrun.diagnose import Diagnosis, diagnose, progress_from
-from clusterrun.efficiency import efficiency
-from clusterrun.jsonio import read_json, write_json_atomic, write_text_atomic
-from clusterrun.metrics import collect
-from clusterrun.runs import Run, now_iso
-from clusterrun.smoke import SmokeResult
-from clusterrun.tracebacks import find_traceback
+from clusterrun.analysis.efficiency import efficiency
+from clusterrun.analysis.metrics import collect
+from clusterrun.config.spec import ExperimentSpec
+from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
+from clusterrun.diagnose.tracebacks import find_traceback
+from clusterrun.execution.smoke import SmokeResult
+from clusterrun.inputs import workdir
+from clusterrun.records.jsonio import read_json, write_json_atomic, write_text_atomic
+from clusterrun.records.registry import Run, now_iso
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20

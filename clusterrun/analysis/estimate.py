@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from clusterrun.config import ExperimentSpec
-from clusterrun.profiles import ClusterProfile
-from clusterrun.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
+from clusterrun.config.profiles import ClusterProfile
+from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
+from clusterrun.config.spec import ExperimentSpec
 
 TIME_MARGIN = 1.2  # warn when the requested time is below estimate x this
 TIME_SUGGEST = 1.5  # and suggest estimate x this

@@ -6,10 +6,10 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusterrun.runs import Registry, Run, now_iso
+from clusterrun.records.registry import Registry, Run, now_iso
+from clusterrun.records.summary import scheduler_folder
 from clusterrun.scheduler import JobRef, Scheduler, get_scheduler
-from clusterrun.status import is_active
-from clusterrun.summary import scheduler_folder
+from clusterrun.services.status import is_active
 
 
 @dataclass(frozen=True)

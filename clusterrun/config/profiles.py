@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clusterrun.config import Resources, copy_data, load_yaml
+from clusterrun.config.spec import Resources, copy_data, load_yaml
 from clusterrun.errors import ConfigError, UsageError
 
 PROFILES_ENV = "CLUSTERRUN_CLUSTERS_DIR"

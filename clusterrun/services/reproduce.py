@@ -5,16 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clusterrun import snapshot as snapshots
-from clusterrun import summary as summaries
-from clusterrun.compare import Comparison, compare
-from clusterrun.config import spec_from_data
+from clusterrun.analysis.compare import Comparison, compare
+from clusterrun.config.spec import spec_from_data
 from clusterrun.errors import ClusterrunError, ExitStatus, GitError
-from clusterrun.gitstate import GitState, open_repo
-from clusterrun.jsonio import read_json
-from clusterrun.runs import SWEEP_FILE, Registry, Run
+from clusterrun.inputs import snapshot as snapshots
+from clusterrun.inputs.gitstate import GitState, open_repo
+from clusterrun.records import summary as summaries
+from clusterrun.records.jsonio import read_json
+from clusterrun.records.registry import SWEEP_FILE, Registry, Run
 from clusterrun.scheduler import resolve_backend
-from clusterrun.submit import MemberPlan, Notify, Prepared, SubmissionPlan, check_skip_reason, prepare_plan
+from clusterrun.services.submit import (
+    MemberPlan,
+    Notify,
+    Prepared,
+    SubmissionPlan,
+    check_skip_reason,
+    prepare_plan,
+)
 
 
 def _patch(run: Run, manifest: dict[str, Any]) -> str:

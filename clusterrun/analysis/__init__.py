@@ -1,0 +1,1 @@
+"""Reading results: metrics, estimates, efficiency, comparisons of runs."""

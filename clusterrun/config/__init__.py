@@ -1,0 +1,1 @@
+"""Experiment configs: YAML, overrides, validation, sweeps, cluster profiles, resource strings."""

@@ -1,0 +1,1 @@
+"""The run directory: the registry of runs, the writer of their records, summaries."""

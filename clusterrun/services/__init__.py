@@ -1,0 +1,1 @@
+"""Services: take a request, orchestrate the domain, return typed results; never print."""
