@@ -18,6 +18,19 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "starting the local SLURM cluster"
     bash scripts/local-slurm.sh up
+    # the browser tests of `clusterrun site` drive Debian's own chromium (selenium, no browser download)
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+        say "installing chromium and chromium-driver (apt-get)"
+        install_chromium() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+                chromium chromium-driver 2>&1
+        }
+        if ! out=$(install_chromium || { apt-get update -q 2>&1 && install_chromium; }); then
+            echo "$out" | tail -n 20 >&2
+            echo "test.sh: installing chromium and chromium-driver with apt-get failed (above)" >&2
+            exit 1
+        fi
+    fi
 elif [ "${CI:-}" = true ]; then
     echo "test.sh: CI needs root and apt-get to start the SLURM cluster" >&2
     exit 1
@@ -30,5 +43,7 @@ say "ruff"
 "$PYTHON" -m ruff format --check .
 say "mypy"
 "$PYTHON" -m mypy
+say "mkdocs build --strict (the documentation site in site/)"
+NO_MKDOCS_2_WARNING=1 "$PYTHON" -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 say "pytest"
 exec "$PYTHON" -m pytest "$@"

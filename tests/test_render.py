@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.config.spec import spec_from_data
+from clusterrun.config.models import spec_from_data
 from clusterrun.inputs import workdir
 from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot

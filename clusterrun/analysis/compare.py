@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clusterrun.inputs import datafp
+from clusterrun.records.models import Manifest, Summary, as_manifest, as_summary
 
 REPRODUCED = "REPRODUCED"
 DIVERGED = "DIVERGED"
@@ -125,40 +126,39 @@ def environment_diff(
 
 
 def compare(
-    manifest_a: Mapping[str, Any],
-    summary_a: Mapping[str, Any] | None,
+    manifest_a: Manifest | Mapping[str, Any],
+    summary_a: Summary | Mapping[str, Any] | None,
     env_a: Mapping[str, Any],
-    manifest_b: Mapping[str, Any],
-    summary_b: Mapping[str, Any] | None,
+    manifest_b: Manifest | Mapping[str, Any],
+    summary_b: Summary | Mapping[str, Any] | None,
     env_b: Mapping[str, Any],
     rtol: float = 0.0,
     atol: float = 0.0,
     patch_a: str = "",
     patch_b: str = "",
 ) -> Comparison:
-    ignore = set(manifest_a.get("config", {}).get("metrics", {}).get("ignore", []))
-    ignore |= set(manifest_b.get("config", {}).get("metrics", {}).get("ignore", []))
-    metrics_a = dict((summary_a or {}).get("metrics", {}))
-    metrics_b = dict((summary_b or {}).get("metrics", {}))
+    """Run A (the original) against run B; the records as models or as JSON data."""
+    a, b = as_manifest(manifest_a, "manifest A"), as_manifest(manifest_b, "manifest B")
+    sum_a = as_summary(summary_a, "summary A") if summary_a is not None else None
+    sum_b = as_summary(summary_b, "summary B") if summary_b is not None else None
+    ignore = set(a.config.metrics.ignore) | set(b.config.metrics.ignore)
+    metrics_a = dict(sum_a.metrics) if sum_a else {}
+    metrics_b = dict(sum_b.metrics) if sum_b else {}
     names = sorted((set(metrics_a) | set(metrics_b)) - ignore)
     diffs = [metric_diff(n, metrics_a.get(n), metrics_b.get(n), rtol, atol) for n in names]
-    config = dict_diff(manifest_a.get("config", {}), manifest_b.get("config", {}), skip=("description",))
-    code = []
-    git_a, git_b = manifest_a.get("git", {}), manifest_b.get("git", {})
-    for key in ("commit", "dirty"):
-        if git_a.get(key) != git_b.get(key):
-            code.append((key, git_a.get(key), git_b.get(key)))
+    config = dict_diff(a.config.to_data(), b.config.to_data(), skip=("description",))
+    code: list[tuple[str, Any, Any]] = []
+    if a.git.commit != b.git.commit:
+        code.append(("commit", a.git.commit, b.git.commit))
+    if a.git.dirty != b.git.dirty:
+        code.append(("dirty", a.git.dirty, b.git.dirty))
     if patch_a != patch_b:
         code.append(("patch", f"{len(patch_a)} bytes", f"{len(patch_b)} bytes"))
-    environment = environment_diff(
-        env_a, env_b, str((summary_a or {}).get("node", "")), str((summary_b or {}).get("node", ""))
-    )
-    data, notes = data_diff(manifest_a, manifest_b)
-    ids = (str(manifest_a.get("run_id")), str(manifest_b.get("run_id")))
-    if not (summary_a and summary_a.get("success")) or not (summary_b and summary_b.get("success")):
-        states = (
-            f"{(summary_a or {}).get('state', 'not ended')} / {(summary_b or {}).get('state', 'not ended')}"
-        )
+    environment = environment_diff(env_a, env_b, sum_a.node if sum_a else "", sum_b.node if sum_b else "")
+    data, notes = data_diff(a, b)
+    ids = (a.run_id, b.run_id)
+    if not (sum_a and sum_a.success) or not (sum_b and sum_b.success):
+        states = f"{sum_a.state if sum_a else 'not ended'} / {sum_b.state if sum_b else 'not ended'}"
         verdict, reason = INCOMPLETE, f"both runs must have completed successfully (states: {states})"
     elif not diffs:
         verdict, reason = INCOMPLETE, "no metrics to compare (set metrics.file or metrics.patterns)"
@@ -196,17 +196,14 @@ def compare(
     )
 
 
-def data_diff(
-    manifest_a: Mapping[str, Any], manifest_b: Mapping[str, Any]
-) -> tuple[list[tuple[str, str]], list[str]]:
+def data_diff(manifest_a: Manifest, manifest_b: Manifest) -> tuple[list[tuple[str, str]], list[str]]:
     """The data the runs read, by path (from the fingerprints taken at each submit), and a note when a
     run predates data fingerprints."""
-    fps_a, fps_b = manifest_a.get("data_fingerprints"), manifest_b.get("data_fingerprints")
-    data_a = manifest_a.get("config", {}).get("data", {})
-    data_b = manifest_b.get("config", {}).get("data", {})
-    if not isinstance(fps_a, Mapping) or not isinstance(fps_b, Mapping):
+    fps_a, fps_b = manifest_a.data_fingerprints, manifest_b.data_fingerprints
+    data_a, data_b = manifest_a.config.data, manifest_b.config.data
+    if fps_a is None or fps_b is None:
         if not (fps_a or fps_b or data_a or data_b):
             return [], []
-        older = [str(m.get("run_id")) for m, f in ((manifest_a, fps_a), (manifest_b, fps_b)) if f is None]
+        older = [m.run_id for m in (manifest_a, manifest_b) if m.data_fingerprints is None]
         return [], [f"data not compared: no data fingerprints in {', '.join(older)} (an older record)"]
     return datafp.diff(fps_a, fps_b, data_a, data_b), []

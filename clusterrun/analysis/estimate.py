@@ -3,12 +3,13 @@ full run, and the checks that compare them with what the config requests."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.profiles import ClusterProfile
 from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
-from clusterrun.config.spec import ExperimentSpec
 
 TIME_MARGIN = 1.2  # warn when the requested time is below estimate x this
 TIME_SUGGEST = 1.5  # and suggest estimate x this
@@ -147,6 +148,26 @@ def estimate(
         )
         result.suggestions["resources.mem"] = suggested
     return result
+
+
+def combine(parts: list[Estimate]) -> Estimate:
+    """A submission's estimate from its members' own: hours and costs summed, the longest member's wall
+    time, every warning and suggestion once (the first member's first)."""
+    if len(parts) == 1:
+        return parts[0]
+    total = copy.deepcopy(parts[0])
+    walls = [p.wall_seconds for p in parts if p.wall_seconds is not None]
+    total.members = len(parts)
+    total.wall_seconds = max(walls) if walls else None
+    total.cpu_hours = sum(p.cpu_hours for p in parts)
+    total.gpu_hours = sum(p.gpu_hours for p in parts)
+    costs = [p.cost for p in parts if p.cost is not None]
+    total.cost = sum(costs) if costs else None
+    for part in parts[1:]:
+        total.warnings += [w for w in part.warnings if w not in total.warnings]
+        for key, value in part.suggestions.items():
+            total.suggestions.setdefault(key, value)
+    return total
 
 
 @dataclass(frozen=True)

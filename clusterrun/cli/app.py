@@ -14,9 +14,12 @@ from clusterrun import __version__
 from clusterrun.cli import cancel as cancel_cmd
 from clusterrun.cli import compare as compare_cmd
 from clusterrun.cli import doctor as doctor_cmd
+from clusterrun.cli import export as export_cmd
 from clusterrun.cli import logs as logs_cmd
+from clusterrun.cli import plot as plot_cmd
 from clusterrun.cli import reproduce as reproduce_cmd
 from clusterrun.cli import show as show_cmd
+from clusterrun.cli import site as site_cmd
 from clusterrun.cli import status as status_cmd
 from clusterrun.cli import submit as submit_cmd
 from clusterrun.errors import ClusterrunError, ExitStatus
@@ -64,6 +67,9 @@ app.command("cancel")(cancel_cmd.cancel)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.command("compare")(compare_cmd.compare)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("site")(site_cmd.site)
+app.command("plot")(plot_cmd.plot)
+app.command("export")(export_cmd.export)
 
 
 def main(argv: list[str] | None = None) -> int:

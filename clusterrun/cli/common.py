@@ -7,6 +7,10 @@ from pathlib import Path
 import typer
 
 from clusterrun.records.registry import Registry
+from clusterrun.scheduler import backend_help
+
+#: --backend's help: auto and the registered backends, in the order auto tries them.
+BACKEND_HELP = backend_help()
 
 
 def registry(ctx: typer.Context) -> Registry:

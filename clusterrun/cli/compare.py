@@ -6,29 +6,17 @@ from typing import Annotated
 
 import typer
 
-from clusterrun.analysis.compare import REPRODUCED, Comparison
-from clusterrun.cli.common import registry, warn
-from clusterrun.cli.output import comparison_text, emit_json
-from clusterrun.errors import ExitStatus
-from clusterrun.records.registry import Registry
-from clusterrun.services.reproduce import compare_runs
-from clusterrun.services.status import refresh
+from clusterrun.cli.common import registry
+from clusterrun.cli.render import DataFormat, chosen, format_option, present
+from clusterrun.services.compare import compare as compare_service
 
 RTOL_HELP = "Relative tolerance: |a-b| <= atol + rtol*|a| passes (default 0: exact equality)."
 ATOL_HELP = "Absolute tolerance (default 0)."
 
 
-def report(reg: Registry, id_a: str, id_b: str, rtol: float, atol: float, json_: bool) -> Comparison:
+def check_tolerances(rtol: float, atol: float) -> None:
     if rtol < 0 or atol < 0:
         raise typer.BadParameter("tolerances must be >= 0")
-    for message in refresh(reg, [id_a, id_b]).warnings:
-        warn(message)
-    comparison = compare_runs(reg, id_a, id_b, rtol=rtol, atol=atol)
-    if json_:
-        emit_json(comparison.as_record())
-    else:
-        typer.echo(comparison_text(comparison.as_record()))
-    return comparison
 
 
 def compare(
@@ -38,8 +26,9 @@ def compare(
     rtol: Annotated[float, typer.Option("--rtol", help=RTOL_HELP)] = 0.0,
     atol: Annotated[float, typer.Option("--atol", help=ATOL_HELP)] = 0.0,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    format_: Annotated[DataFormat | None, format_option("text", "json")] = None,
 ) -> None:
     """Config, metric, code and environment differences between two runs; exit 1 unless they match."""
-    comparison = report(registry(ctx), run_a, run_b, rtol, atol, json_)
-    if comparison.verdict != REPRODUCED:
-        raise typer.Exit(int(ExitStatus.FAILURE))
+    check_tolerances(rtol, atol)
+    fmt = chosen(format_, json_)
+    present(compare_service(registry(ctx), run_a, run_b, rtol, atol), fmt)

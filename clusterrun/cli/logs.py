@@ -50,8 +50,8 @@ def logs(
     run = reg.get(run_id)
     suffix = "err" if stderr else "out"
     if scheduler:
-        manifest = run.manifest()
-        job_id = str(manifest.get("job_id") or "")
+        manifest = run.load_manifest()
+        job_id = manifest.job_id or ""
         found = [
             p for p in scheduler_logs(scheduler_folder(run, manifest), job_id) if p.suffix == f".{suffix}"
         ]

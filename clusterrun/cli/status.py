@@ -1,4 +1,4 @@
-"""clusterrun status [RUN_ID | SWEEP_ID ...] [--watch] [--json] [filters]"""
+"""clusterrun status [RUN_ID | SWEEP_ID ...] [--watch] [--json | --format F] [filters]"""
 
 from __future__ import annotations
 
@@ -6,38 +6,10 @@ from typing import Annotated
 
 import typer
 
-from clusterrun.cli.common import registry, warn
-from clusterrun.cli.output import emit_json, results_block, status_table, sweep_table
-from clusterrun.records.registry import Registry
-from clusterrun.services.status import StatusReport, expand_ids, refresh, select, sweep_view, wait
-
-
-def _show(report: StatusReport, json_: bool, single: bool) -> None:
-    for message in report.warnings:
-        warn(message)
-    if json_:
-        emit_json({"runs": [r.as_record() for r in report.runs], "warnings": report.warnings})
-        return
-    if not report.runs:
-        typer.echo("no runs match; start one with: clusterrun submit configs/examples/quickstart.yaml")
-        return
-    typer.echo(status_table([r.as_record() for r in report.runs]))
-    if single and report.runs[0].summary:
-        typer.echo()
-        summary = report.runs[0].summary
-        typer.echo(results_block(summary, str(summary.get("run_dir", ""))))
-
-
-def _show_sweep(
-    reg: Registry, sweep_id: str, report: StatusReport, json_: bool, sort: str | None, maximize: bool
-) -> None:
-    view = sweep_view(reg, sweep_id, report, sort=sort, mode="max" if maximize else None)
-    for message in view.warnings:
-        warn(message)
-    if json_:
-        emit_json(view.as_record())
-    else:
-        typer.echo(sweep_table(view))
+from clusterrun.cli.common import registry
+from clusterrun.cli.render import Format, chosen, format_option, present, watching
+from clusterrun.services.listing import StatusQuery
+from clusterrun.services.listing import status as status_service
 
 
 def status(
@@ -48,6 +20,7 @@ def status(
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until every run has ended.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    format_: Annotated[Format | None, format_option("text", "json", "ids", "csv")] = None,
     name: Annotated[
         str | None,
         typer.Option(help="Only runs whose name matches (glob, e.g. 'resnet*').", show_default=False),
@@ -66,27 +39,10 @@ def status(
     maximize: Annotated[bool, typer.Option("--max", help="For a sweep: higher is better.")] = False,
 ) -> None:
     """Show runs (or a sweep's members): state, elapsed, job id, node, key metrics; one scheduler query."""
-    reg = registry(ctx)
-    named = list(run_ids or [])
-    sweep_id = named[0] if len(named) == 1 and reg.is_sweep(named[0]) else None
-    ids = expand_ids(reg, named) if named else select(reg, name, state, since, limit)
-    if not ids:
-        _show(StatusReport([], [], 0), json_, single=False)
-        return
-
-    def show(report: StatusReport) -> None:
-        if sweep_id is not None:
-            _show_sweep(reg, sweep_id, report, json_, sort, maximize)
-        else:
-            _show(report, json_, single=len(named) == 1 and all(r.done for r in report.runs))
-
-    if watch:
-
-        def show_progress(report: StatusReport) -> None:
-            if not json_:
-                typer.echo(f"\n--- {len(report.runs)} run(s), {sum(r.done for r in report.runs)} ended ---")
-            show(report)
-
-        wait(reg, ids, on_refresh=show_progress)
-        return
-    show(refresh(reg, ids))
+    fmt = chosen(format_, json_)
+    query = StatusQuery(
+        list(run_ids or []), name, state, since, limit, sort=sort, mode="max" if maximize else None
+    )
+    view = status_service(registry(ctx), query, watch=watch, on_refresh=watching(fmt))
+    if not watch:  # --watch rendered every refresh as it came
+        present(view, fmt)

@@ -1,30 +1,30 @@
-"""Load an experiment: config file + cluster profile + overrides + sweep axes -> validated members."""
+"""Load an experiment in ONE pass: config file + overrides + cluster profile + sweep axes -> members.
+
+The pass, in order (each step a helper below this module; none of them calls back up):
+  1. yaml12.load_yaml         the file, a mapping of raw data
+  2. overrides.apply_overrides the command line's KEY=VALUE on the raw data
+  3. profiles                 the cluster profile (--cluster, else the config's `cluster:`), defaults under it
+  4. models.spec_from_data    validate: the base spec, sweep section included
+  5. sweep.expand             the members' values (config axes x --sweep axes)
+  6. sweep.apply_values       each member's raw data, validated into its own spec
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clusterrun.config import profiles
-from clusterrun.config.spec import (
-    ExperimentSpec,
-    Sweep,
-    apply_overrides,
-    canonical_json,
-    load_yaml,
-    render_command,
-    render_env,
-    set_path,
-    spec_from_data,
-    used_placeholders,
-)
-from clusterrun.config.sweep import Values, describe, expand
+from clusterrun.config.models import ExperimentSpec, canonical_json, spec_from_data
+from clusterrun.config.overrides import apply_overrides
+from clusterrun.config.placeholders import used_placeholders
+from clusterrun.config.render import render_command, render_env
+from clusterrun.config.sections import Sweep
+from clusterrun.config.sweep import MAX_MEMBERS, Values, apply_values, describe, expand
+from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import UsageError
-
-MAX_MEMBERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -54,27 +54,40 @@ def load_experiment(
     cluster: str | None = None,
     cwd: Path | None = None,
 ) -> Experiment:
-    raw = apply_overrides(load_yaml(path), overrides)
-    source = str(path) + (" (with overrides)" if overrides else "")
-    name = cluster or raw.get("cluster")
+    source = _source(path, overrides)
+    raw = _raw(path, overrides)  # 1-2
+    name = cluster or raw.get("cluster")  # 3
     profile = profiles.DEFAULT
     if name:
         profile = profiles.load_profile(str(name), profiles.search_dirs(path, cwd or Path.cwd()))
         raw = profiles.apply_profile(raw, profile)
-    base = spec_from_data(raw, source)
-    values_list = expand(base.sweep, list(cli_axes))
+    base = spec_from_data(raw, source)  # 4
+    values_list = expand(base.sweep, list(cli_axes))  # 5
     if len(values_list) > MAX_MEMBERS:
         raise UsageError(
             f"the sweep has {len(values_list)} members", hint=f"at most {MAX_MEMBERS} per submission"
         )
+    single: dict[str, Any] = {k: v for k, v in raw.items() if k != "sweep"}  # 6
     members = []
-    single: dict[str, Any] = {k: v for k, v in raw.items() if k != "sweep"}
     for index, values in enumerate(values_list):
-        data = _with_values(single, values)
         where = f"{source} (sweep member {index}: {describe(values)})" if values else source
-        members.append(Member(index, values, spec_from_data(data, where)))
+        members.append(Member(index, values, spec_from_data(apply_values(single, values), where)))
     axes = list(values_list[0]) if values_list and values_list[0] else []
     return Experiment(base, profile, base.sweep, members, axes)
+
+
+def load_spec(path: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
+    """Steps 1, 2 and 4 alone: a config file with overrides, validated as written (no cluster profile, no
+    sweep expansion); for notebooks and tests. Every failure is a ConfigError/UsageError."""
+    return spec_from_data(_raw(path, overrides), _source(path, overrides))
+
+
+def _raw(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    return apply_overrides(load_yaml(path), overrides)
+
+
+def _source(path: Path, overrides: Sequence[str]) -> str:
+    return str(path) + (" (with overrides)" if overrides else "")
 
 
 def check_members_differ(members: Sequence[Member]) -> list[str]:
@@ -122,10 +135,3 @@ def _why_the_same(spec: ExperimentSpec, axis: str, one: Any, other: Any) -> str:
     if head in ("params", "data"):
         return f"{axis} values {one!r} and {other!r} render the same"
     return f"{axis} does not change the command or env"
-
-
-def _with_values(data: dict[str, Any], values: Values) -> dict[str, Any]:
-    result = copy.deepcopy(data)
-    for key, value in values.items():
-        set_path(result, key.split("."), value, adds=False, what=f"sweep axis {key!r}")
-    return result

@@ -8,25 +8,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from clusterrun.config.spec import Resources, copy_data, load_yaml
+from clusterrun.config.overrides import copy_data
+from clusterrun.config.sections import FrozenModel, Resources
+from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import ConfigError, UsageError
 
 PROFILES_ENV = "CLUSTERRUN_CLUSTERS_DIR"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Prices(_Model):
+class Prices(FrozenModel):
     cpu_hour: float = Field(0.0, ge=0)
     gpu_hour: float = Field(0.0, ge=0)
     currency: str = ""
 
 
-class ConfirmAbove(_Model):
+class ConfirmAbove(FrozenModel):
     """Ask before submitting when the estimate exceeds any of these (per submission, sweeps summed)."""
 
     wall_minutes: float = Field(10.0, ge=0)  # expected wall time of one run
@@ -35,7 +33,7 @@ class ConfirmAbove(_Model):
     cost: float | None = Field(None, ge=0)
 
 
-class ClusterProfile(_Model):
+class ClusterProfile(FrozenModel):
     name: str
     description: str = ""
     resources: dict[str, Any] = Field(default_factory=dict)  # defaults under the experiment's own

@@ -58,11 +58,6 @@ def format_seconds(seconds: float) -> str:
     return f"{days}-{core}" if days else core
 
 
-def time_minutes(value: str | int) -> int:
-    """SLURM's --time in whole minutes (rounded up)."""
-    return math.ceil(parse_time_seconds(value) / 60)
-
-
 def parse_mem_mb(value: str | int | float) -> int:
     """Return a memory size in MB (SLURM's unit when none is given); raise ValueError otherwise."""
     if isinstance(value, bool):

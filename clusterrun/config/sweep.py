@@ -6,6 +6,7 @@ samples come from a fixed sampling seed, so the same config always yields the sa
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import random
@@ -13,10 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from clusterrun.config.spec import RandomAxis, Sweep, parse_value, split_top_level
+from clusterrun.config.overrides import parse_value, set_path, split_top_level
+from clusterrun.config.sections import RandomAxis, Sweep
 from clusterrun.errors import UsageError
 
 Values = dict[str, Any]
+MAX_MEMBERS = 100_000  # members per submission
 
 
 def parse_cli_axis(text: str) -> tuple[str, list[Any]]:
@@ -48,7 +51,7 @@ def parse_cli_axis(text: str) -> tuple[str, list[Any]]:
 
 
 _RANGE_RE = re.compile(r"range\((.*)\)", re.S)
-_MAX_RANGE = 100_000  # as experiment.MAX_MEMBERS: never build a list the submission refuses anyway
+_MAX_RANGE = MAX_MEMBERS  # never build a list the submission refuses anyway
 
 
 def _range(text: str, args: str) -> list[int]:
@@ -118,3 +121,11 @@ def describe(values: Values) -> str:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def apply_values(data: dict[str, Any], values: Values) -> dict[str, Any]:
+    """A copy of raw config data with one member's swept values set (every key must already exist)."""
+    result = copy.deepcopy(data)
+    for key, value in values.items():
+        set_path(result, key.split("."), value, adds=False, what=f"sweep axis {key!r}")
+    return result

@@ -15,9 +15,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from clusterrun.errors import ClusterrunError
 from clusterrun.execution import envinfo
+from clusterrun.execution.stdout_times import StdoutClock
 from clusterrun.inputs import workdir
-from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
+from clusterrun.records import store
+from clusterrun.records.jsonio import append_jsonl, write_json_atomic
+from clusterrun.records.models import Manifest
 from clusterrun.records.registry import now_iso
 
 WORKDIR = workdir.NAME
@@ -35,13 +39,13 @@ def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
     """Tracked files the command rewrote in place changed the shared snapshot: record them here and
     mark the snapshot tainted, so that it is rebuilt before it is used again."""
     try:
-        manifest = read_json(root / "manifest.json")
-    except (OSError, ValueError):
-        manifest = {}
-    found = workdir.check(root / WORKDIR, manifest.get("workdir_links") or {})
+        manifest = store.read_manifest(root)
+    except ClusterrunError:  # missing, damaged or from a newer clusterrun: checked without it
+        manifest = Manifest()
+    found = workdir.check(root / WORKDIR, manifest.workdir_links)
     if not found.modified_in_place:
         return {}
-    snapshot_path = (manifest.get("snapshot") or {}).get("path")
+    snapshot_path = manifest.snapshot.path
     if snapshot_path:
         workdir.mark_tainted(Path(snapshot_path), found.modified_in_place, f"run {root.name} (job {job_id})")
     _event(root, "snapshot_tainted", files=found.modified_in_place[:50], by="job")
@@ -58,6 +62,7 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
     write_json_atomic(root / "job_env.json", envinfo.job_side())
     with open(root / "stdout.log", "ab") as out, open(root / "stderr.log", "ab") as err:
         process = subprocess.Popen(["bash", str(root / script)], stdout=out, stderr=err)
+        clock = StdoutClock(root / "stdout.log", root / "stdout.times").start()  # metric timestamps
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             if process.poll() is None:
@@ -74,6 +79,7 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
         try:
             _pid, status, usage = os.wait4(process.pid, 0)
         finally:
+            clock.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
     returncode = os.waitstatus_to_exitcode(status)

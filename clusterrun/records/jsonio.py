@@ -49,6 +49,15 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_json_or_empty(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or {} when the file is missing, unreadable, malformed or not an object."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one line; a single write() of a short line is atomic for O_APPEND files."""
     line = json.dumps(record, sort_keys=True, default=str) + "\n"

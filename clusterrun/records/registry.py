@@ -12,17 +12,25 @@ import difflib
 import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clusterrun.errors import ClusterrunError, ExitStatus, RunNotFound, UsageError
-from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
+from clusterrun.errors import ClusterrunError, RunNotFound, UsageError
+from clusterrun.records import store
+from clusterrun.records.jsonio import append_jsonl
+from clusterrun.records.models import (
+    SCHEMA_VERSION,
+    SWEEP_FILE,
+    Manifest,
+    StateChange,
+    as_manifest,
+    require_fields,
+)
 
-SCHEMA_VERSION = 1
-SWEEP_FILE = "sweep.json"
+__all__ = ["SCHEMA_VERSION", "SWEEP_FILE", "Registry", "Run", "now_iso"]
 RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
 
@@ -57,25 +65,17 @@ class Run:
     def manifest_path(self) -> Path:
         return self.path / "manifest.json"
 
-    def manifest(self) -> dict[str, Any]:
-        try:
-            data = read_json(self.manifest_path)
-        except FileNotFoundError:
-            raise RunNotFound(
-                f"run {self.id} has no manifest.json", hint="is this a clusterrun run?"
-            ) from None
-        except ValueError as exc:
-            raise ClusterrunError(
-                f"run {self.id}: manifest.json is not valid JSON ({exc})",
-                hint="the record was damaged outside clusterrun; restore it from a backup",
-                exit_status=ExitStatus.ENVIRONMENT,
-            ) from None
-        if not isinstance(data, dict):
-            raise ClusterrunError(f"run {self.id}: manifest.json is not an object")
-        return data
+    def load_manifest(self) -> Manifest:
+        """The manifest, from any schema version ever written (records/models.py). RunNotFound without
+        one; a ClusterrunError when it is damaged or was written by a newer clusterrun."""
+        return store.read_manifest(self.path)
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.manifest_path, manifest)
+    def manifest(self) -> dict[str, Any]:
+        """The manifest as JSON data (as on disk, read through load_manifest); prefer load_manifest()."""
+        return self.load_manifest().to_data()
+
+    def write_manifest(self, manifest: Manifest | Mapping[str, Any]) -> None:
+        store.write_manifest(self.path, as_manifest(manifest, f"run {self.id}: manifest"))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -87,22 +87,25 @@ class Run:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def update(self, state: str | None = None, note: str = "", **fields: Any) -> dict[str, Any]:
+    def update(self, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Re-write the manifest with new fields (atomically, under the run's lock); a state change is
-        also an event. Concurrent updates never lose each other's fields."""
+        also an event. Concurrent updates never lose each other's fields. Every field must be one of
+        Manifest's (a TypeError otherwise) and its value is validated; unknown fields already in the
+        record are kept."""
+        require_fields(Manifest, fields, "Run.update")  # before the lock: a bug, not a record problem
         with self.locked():
             return self._update(state, note, fields)
 
-    def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> dict[str, Any]:
-        manifest = self.manifest()
-        manifest.update(fields)
-        changed = state is not None and state != manifest.get("state")
-        if changed:
-            manifest["state"] = state
-            entry = {"state": state, "at": now_iso()}
-            if note:
-                entry["note"] = note
-            manifest.setdefault("state_history", []).append(entry)
+    def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> Manifest:
+        manifest = self.load_manifest()
+        manifest.apply("Run.update", **fields)
+        changed = state is not None and state != manifest.state
+        if state is not None and changed:
+            manifest.state = state
+            entry = StateChange(state=state, at=now_iso())
+            if note:  # absent when empty
+                entry.note = note
+            manifest.state_history = [*manifest.state_history, entry]
         self.write_manifest(manifest)
         if changed:  # the event follows the record, never the other way round
             self.event("state", state=state, note=note)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from clusterrun.analysis.efficiency import efficiency
-from clusterrun.analysis.metrics import collect
-from clusterrun.config.spec import ExperimentSpec
+from clusterrun.analysis.metrics import collect as collect_metrics
+from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
 from clusterrun.diagnose.tracebacks import find_traceback
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import workdir
-from clusterrun.records.jsonio import read_json, write_json_atomic, write_text_atomic
+from clusterrun.records import store
+from clusterrun.records.jsonio import read_json_or_empty, write_text_atomic
+from clusterrun.records.metric_history import history_fields
+from clusterrun.records.models import (
+    SCHEMA_VERSION,
+    DiagnosisRecord,
+    LogPaths,
+    Manifest,
+    Summary,
+    as_manifest,
+    as_summary,
+)
 from clusterrun.records.registry import Run, now_iso
+from clusterrun.scheduler import log_paths as backend_log_paths
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20
@@ -22,14 +35,13 @@ TRACEBACK_FILE = "traceback.txt"
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return []
-    return text.rstrip().splitlines()[-lines:]
+    """The last lines of a log (read from its end, never whole)."""
+    return read_tail(path).rstrip().splitlines()[-lines:]
 
 
-def artifacts(run: Run, manifest: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def artifacts(
+    run: Run, manifest: Manifest | Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """What the run created: files in artifacts/ and every file its working directory gained or rewrote
     (the snapshot's own files left out), with sizes; and the tracked files it rewrote in place."""
     items: list[tuple[str, int]] = []
@@ -38,30 +50,24 @@ def artifacts(run: Run, manifest: dict[str, Any] | None = None) -> tuple[dict[st
         for path in root.rglob("*"):
             if path.is_file():
                 items.append((str(path.relative_to(run.path)), path.stat().st_size))
-    links = (manifest or {}).get("workdir_links") or {}
+    links = as_manifest(manifest).workdir_links if manifest is not None else {}
     found = workdir.check(run.file(workdir.NAME), links)
     items += [(f"{workdir.NAME}/{rel}", size) for rel, size in found.artifacts]
     return workdir.artifacts_record(sorted(items), ""), found.modified_in_place
 
 
 def _exit_record(run: Run) -> dict[str, Any]:
-    try:
-        data = read_json(run.file("exit.json"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_or_empty(run.file("exit.json"))
 
 
-def scheduler_folder(run: Run, manifest: dict[str, Any]) -> Path:
-    """submitit's folder: the run's own, or its sweep's (shared by a job array's members)."""
-    return Path(str(manifest.get("scheduler_folder") or run.file("scheduler")))
+def scheduler_folder(run: Run, manifest: Manifest | Mapping[str, Any]) -> Path:
+    """The scheduler's folder: the run's own, or its sweep's (shared by a job array's members)."""
+    return Path(as_manifest(manifest).scheduler_folder or run.file("scheduler"))
 
 
-def scheduler_logs(folder: Path, job_id: str) -> list[Path]:
-    """submitit's logs of one job: <job_id>_<task>_log.out/.err (array members: <array>_<index>_...)."""
-    if not folder.is_dir() or not job_id:
-        return []
-    return sorted(folder.glob(f"{job_id}_*_log.*"))
+def scheduler_logs(folder: Path, job_id: str, backend: str | None = None) -> list[Path]:
+    """The scheduler's own logs of one job (its backend knows their names; any backend's when None)."""
+    return backend_log_paths(folder, job_id, backend)
 
 
 def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
@@ -80,7 +86,7 @@ def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
 
 def log_tails(run: Run, folder: Path, job_id: str) -> dict[str, str]:
     """Tails of the logs a diagnosis reads, most relevant first: the command's stderr and stdout, then
-    submitit's logs of the job (where slurmstepd writes 'exceeded memory limit' and 'DUE TO TIME LIMIT').
+    the scheduler's own logs of the job (where it writes memory and time-limit kills).
     """
     scheduler = scheduler_logs(folder, job_id)
     paths = {"stderr.log": run.file("stderr.log"), "stdout.log": run.file("stdout.log")}
@@ -90,82 +96,87 @@ def log_tails(run: Run, folder: Path, job_id: str) -> dict[str, str]:
     return {name: text for name, text in tails.items() if text.strip()}
 
 
-def build(run: Run, manifest: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+def build(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """collect() as JSON data, for callers that hold data."""
+    return collect(run, manifest, status).to_data()
+
+
+def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, Any]) -> Summary:
     """The summary of an ended run, from the run directory and the scheduler's last word."""
-    config = manifest.get("config", {})
-    metric_cfg = config.get("metrics", {})
+    record = as_manifest(manifest, f"run {run.id}: manifest")
+    config = record.config
     exit_record = _exit_record(run)
-    state = status.get("state", "unknown")
+    state = str(status.get("state", "unknown"))
     returncode = exit_record.get("returncode", status.get("exit_code"))
     duration = status.get("elapsed_seconds") or exit_record.get("seconds")
-    job_id = str(manifest.get("job_id") or "")
-    resources = manifest.get("resources") or config.get("resources") or {}
-    arts, modified = artifacts(run, manifest)
+    job_id = record.job_id or ""
+    resources = record.resources or config.resources
+    arts, modified = artifacts(run, record)
     modified = modified or list(exit_record.get("modified_tracked_files") or [])
-    if modified:
-        snapshot_path = (manifest.get("snapshot") or {}).get("path")
-        if snapshot_path and not exit_record.get("modified_tracked_files"):
-            workdir.mark_tainted(Path(str(snapshot_path)), modified, f"run {run.id}")
-    summary: dict[str, Any] = {
-        "schema_version": 1,
-        "run_id": run.id,
-        "run_dir": str(run.path),
-        "state": state,
-        "success": state == SUCCESS,
-        "exit_code": returncode,
-        "signal": status.get("signal"),
-        "duration_seconds": duration,
-        "node": status.get("node") or exit_record.get("host", ""),
-        "job_id": manifest.get("job_id"),
-        "max_rss_mb": status.get("max_rss_mb") or exit_record.get("peak_rss_mb"),
-        "metrics": collect(run.path, metric_cfg.get("file", "metrics.jsonl"), metric_cfg.get("patterns", {})),
-        "artifacts": [item["path"] for item in arts["files"]],
-        "artifacts_info": arts,
-        "efficiency": efficiency(
-            manifest.get("resources") or config.get("resources") or {}, status, exit_record
+    if modified and record.snapshot.path and not exit_record.get("modified_tracked_files"):
+        workdir.mark_tainted(Path(record.snapshot.path), modified, f"run {run.id}")
+    folder = scheduler_folder(run, record)
+    summary = Summary(
+        schema_version=SCHEMA_VERSION,
+        run_id=run.id,
+        run_dir=str(run.path),
+        state=state,
+        success=state == SUCCESS,
+        exit_code=returncode,
+        signal=status.get("signal"),
+        duration_seconds=duration,
+        node=status.get("node") or exit_record.get("host", ""),
+        job_id=record.job_id,
+        max_rss_mb=status.get("max_rss_mb") or exit_record.get("peak_rss_mb"),
+        metrics=collect_metrics(run.path, config.metrics.file, config.metrics.patterns),
+        artifacts=[item["path"] for item in arts["files"]],
+        artifacts_info=arts,
+        efficiency=efficiency(resources, status, exit_record),
+        logs=LogPaths(
+            stdout=str(run.file("stdout.log")),
+            stderr=str(run.file("stderr.log")),
+            scheduler=[str(p) for p in scheduler_logs(folder, job_id)],
         ),
-        "logs": {
-            "stdout": str(run.file("stdout.log")),
-            "stderr": str(run.file("stderr.log")),
-            "scheduler": [str(p) for p in scheduler_logs(scheduler_folder(run, manifest), job_id)],
-        },
-        "collected_at": now_iso(),
-    }
+        collected_at=now_iso(),
+        # best values (with the mode) and where the curves are
+        **history_fields(run, record.to_data()),
+    )
     if modified:
-        summary["modified_tracked_files"] = modified
+        summary.modified_tracked_files = modified
     if state != SUCCESS:
-        summary["stderr_tail"] = _tail(run.file("stderr.log"))
-        logs = log_tails(run, scheduler_folder(run, manifest), job_id)
+        summary.stderr_tail = _tail(run.file("stderr.log"))
+        logs = log_tails(run, folder, job_id)
         _log, traceback = find_traceback(logs)
         if traceback:
             write_text_atomic(run.file(TRACEBACK_FILE), traceback)
-            summary["logs"]["traceback"] = str(run.file(TRACEBACK_FILE))
-        params = config.get("params") or {}
+            summary.logs.traceback = str(run.file(TRACEBACK_FILE))
+        params = config.params
         found = diagnose(
-            str(state),
+            state,
             returncode if isinstance(returncode, int) else None,
             status.get("signal"),
             logs,
             resources,
             duration,
-            summary["max_rss_mb"],
+            summary.max_rss_mb,
             str(status.get("cancelled_by") or ""),
-            progress_from(summary["metrics"], params),
+            progress_from(summary.metrics, params),
             params=params,
-            node=str(summary["node"] or ""),
+            node=summary.node,
             run_id=run.id,
-            repo_root=str((manifest.get("git") or {}).get("root") or ""),
-            smoke_peak_mb=_smoke_peak(manifest),
+            repo_root=record.git.root,
+            smoke_peak_mb=_smoke_peak(record),
         )
-        summary["diagnosis"] = found.as_record()
+        summary.diagnosis = DiagnosisRecord.model_validate(found.as_record())
     return summary
 
 
-def _smoke_peak(manifest: dict[str, Any]) -> float | None:
+def _smoke_peak(manifest: Manifest) -> float | None:
     """The peak memory of the run's smoke test (the summed RSS of its process tree), when it ran."""
-    smoke = manifest.get("smoke")
-    peak = smoke.get("peak_rss_mb") if isinstance(smoke, dict) and smoke.get("ok") else None
-    return float(peak) if isinstance(peak, int | float) and not isinstance(peak, bool) else None
+    smoke = manifest.smoke
+    if smoke is None or not smoke.ok or "peak_rss_mb" not in smoke.model_fields_set:
+        return None
+    return float(smoke.peak_rss_mb)
 
 
 def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "") -> Diagnosis:
@@ -189,13 +200,17 @@ def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "
     )
 
 
-def write(run: Run, summary: dict[str, Any]) -> None:
-    write_json_atomic(run.file("summary.json"), summary)
+def write(run: Run, summary: Summary | Mapping[str, Any]) -> None:
+    store.write_summary(run.path, as_summary(summary, f"run {run.id}: summary"))
+
+
+def load(run: Run) -> Summary | None:
+    """The run's summary.json; None until it ended (or when damaged: it is collected again). A summary
+    written by a newer clusterrun is an error (RecordTooNew), never misread or overwritten."""
+    return store.read_summary(run.path)
 
 
 def read(run: Run) -> dict[str, Any] | None:
-    try:
-        data = read_json(run.file("summary.json"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    """load() as JSON data, for callers that hold data."""
+    found = load(run)
+    return found.to_data() if found is not None else None

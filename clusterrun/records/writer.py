@@ -1,4 +1,5 @@
-"""Write the files of a new run directory: config.yaml, command.sh, env.json, git.patch, manifest.json."""
+"""Write the files of a new run directory: config.yaml, command.sh, env.json, git.patch, and its first
+manifest.json (a Manifest, written by records/store.py like every JSON record)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from typing import Any
 import yaml
 
 from clusterrun import __version__
-from clusterrun.config.spec import ExperimentSpec, render_command, render_env
+from clusterrun.config.models import ExperimentSpec
+from clusterrun.config.render import render_command, render_env
 from clusterrun.execution import envinfo, envprobe
 from clusterrun.execution.templates import render_template
 from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.jsonio import write_json_atomic, write_text_atomic
-from clusterrun.records.registry import SCHEMA_VERSION, Run, now_iso
+from clusterrun.records.models import SCHEMA_VERSION, Manifest, require_fields
+from clusterrun.records.registry import Run, now_iso
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
 
@@ -86,7 +89,7 @@ def write_initial(
     links: dict[str, str] | None = None,
     data_fingerprints: dict[str, Any] | None = None,
     snapshot_notes: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
     datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes."""
     patch_file = None
@@ -100,7 +103,7 @@ def write_initial(
     write_json_atomic(run.file("env.json"), env if env is not None else envinfo.capture(tuple(spec.env)))
     (run.path / "artifacts").mkdir(exist_ok=True)
     created = now_iso()
-    manifest: dict[str, Any] = {
+    data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "clusterrun_version": __version__,
         "run_id": run.id,
@@ -135,7 +138,8 @@ def write_initial(
         "state": "created",
         "state_history": [{"state": "created", "at": created}],
     }
-    manifest.update(extra or {})
+    require_fields(Manifest, extra or {}, "write_initial")
+    manifest = Manifest.model_validate(data | (extra or {}))
     run.write_manifest(manifest)
-    run.event("created", config_hash=manifest["config_hash"], snapshot=snapshot.id, commit=git.commit)
+    run.event("created", config_hash=manifest.config_hash, snapshot=snapshot.id, commit=git.commit)
     return manifest

@@ -1,10 +1,17 @@
-"""What every backend offers: render, submit, poll (one batched query), cancel."""
+"""What every backend offers, and the data it speaks in (see site/backends.md, "Adding a backend").
+
+A backend renders and submits jobs, polls them (one batched query), cancels them, and answers the
+questions the rest of clusterrun would otherwise ask a particular scheduler: its limits, its health
+checks for `clusterrun doctor`, where its own logs are, which job an interrupted submission left
+behind, what its raw states mean, and which of its log lines prove a verdict.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 #: Normalised states. Terminal ones end a run; anything unknown is treated as still going.
 TERMINAL = frozenset(
@@ -22,6 +29,8 @@ TERMINAL = frozenset(
     }
 )
 ACTIVE = frozenset({"pending", "running", "requeued", "suspended", "completing", "configuring", "unknown"})
+#: What `normalise_state` returns: clusterrun's vocabulary (a backend maps its raw states onto these).
+STATES = TERMINAL | frozenset({"pending", "running", "suspended", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -76,10 +85,51 @@ class JobStatus:
 @dataclass(frozen=True)
 class Submitted:
     job_id: str
-    script: str  # the exact submission script (sbatch) or a description of the local launch
+    script: str  # the exact submission script, or a description of the launch
+    array_id: str = ""  # the submission (job array) this job belongs to; "" when it is its own
+
+
+CheckStatus = Literal["ok", "warn", "fail", "skip"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of `clusterrun doctor`: a verdict and, unless ok, a concrete fix."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict, compare=False)  # the numbers behind the detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the scheduler allows one submission; None or empty when it does not say (or did not answer)."""
+
+    max_array_size: int | None = None  # most jobs in one array submission (larger sweeps are split)
+    max_members: int | None = None  # most members one submission may have at all (refused beyond)
+    partitions: tuple[str, ...] = ()  # the queues/partitions a job may name
+    default_partition: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LogEvidence:
+    """A line of the scheduler's own log that proves what happened to a job."""
+
+    state: str  # clusterrun's word: out_of_memory, timeout, deadline, node_fail, preempted, cancelled
+    log: str  # the name of the log it was found in (a key of the logs given)
+    line: str
+    values: dict[str, str] = field(default_factory=dict)  # named parts, e.g. used/limit of a memory kill
 
 
 class Scheduler(Protocol):
+    """A backend. Construction must be cheap and must not query anything (the registry builds one to
+    read old records); everything that talks to the scheduler happens in the methods."""
+
     name: str
 
     def render(self, spec: JobSpec) -> str:
@@ -101,4 +151,36 @@ class Scheduler(Protocol):
         """States of all given jobs in ONE scheduler query; jobs it does not know are left out."""
         ...
 
-    def cancel(self, refs: list[JobRef]) -> None: ...
+    def cancel(self, refs: list[JobRef]) -> None:
+        """Ask the scheduler to stop these jobs (queued or running); raises SchedulerError if it refuses."""
+        ...
+
+    def limits(self) -> Limits:
+        """What one submission may hold; may query the scheduler once per process (cache it), never
+        raises: an unknown limit is None."""
+        ...
+
+    def checks(self) -> list[Check]:
+        """The rows `clusterrun doctor` shows when this backend is the one chosen (even when its probe
+        said no: then a failed row says why). A scheduler that does not answer is a row, not an error."""
+        ...
+
+    def log_paths(self, folder: Path, job_id: str) -> list[Path]:
+        """The scheduler's own logs of one job in its folder (existing files, sorted); [] when none."""
+        ...
+
+    def recover(self, folder: Path) -> list[str]:
+        """Job ids of the submissions recorded in a run's own folder, read from file names only (never
+        unpickled): one after a submission interrupted between the scheduler's answer and the manifest
+        write; none when it never got that far."""
+        ...
+
+    def normalise_state(self, raw: str) -> tuple[str, str]:
+        """A raw state of this scheduler -> (clusterrun's state (see STATES), who cancelled it or "");
+        a word it does not know -> ("unknown", "")."""
+        ...
+
+    def log_evidence(self, logs: Mapping[str, str]) -> list[LogEvidence]:
+        """Lines of its own logs (name -> text, most relevant first) that prove a verdict, most decisive
+        first, at most one per state: the last matching line of the first log that has one."""
+        ...

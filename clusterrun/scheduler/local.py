@@ -6,15 +6,22 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import submitit
-from submitit.core.utils import pickle_load
+from submitit.core.utils import JobPaths, pickle_load
 
 from clusterrun.errors import SchedulerError
-from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
+from clusterrun.scheduler import _submitit
+from clusterrun.scheduler.base import Check, JobRef, JobSpec, JobStatus, Limits, LogEvidence, Submitted
+from clusterrun.scheduler.checks import check_gpus, check_submitit
+
+#: Every member starts at once on this machine: a larger sweep is refused before anything is created.
+MAX_MEMBERS = 64
+#: The raw states this backend reports (JobStatus.raw_state), in clusterrun's vocabulary.
+STATE_MAP = {"RUNNING": "running", "FINISHED": "completed", "ERROR": "failed", "NO RESULT": "lost"}
 
 
 @contextlib.contextmanager
@@ -75,7 +82,10 @@ class LocalScheduler:
                 jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except OSError as exc:
             raise SchedulerError(f"could not start the local job: {exc}") from None
-        return [Submitted(str(job.job_id), self.render(spec)) for job, spec in zip(jobs, specs, strict=True)]
+        return [
+            Submitted(str(job.job_id), self.render(spec), str(job.job_id))
+            for job, spec in zip(jobs, specs, strict=True)
+        ]
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         out: dict[str, JobStatus] = {}
@@ -85,7 +95,7 @@ class LocalScheduler:
             if _alive(int(ref.job_id)):
                 out[ref.job_id] = JobStatus(ref.job_id, "running", raw_state="RUNNING", source="local")
                 continue
-            result = Path(ref.folder) / f"{ref.job_id}_0_result.pkl"
+            result = JobPaths(ref.folder, job_id=ref.job_id, task_id=0).result_pickle
             state, raw = "lost", "NO RESULT"
             if result.exists():
                 try:
@@ -100,3 +110,21 @@ class LocalScheduler:
         for ref in refs:
             if ref.job_id.isdigit() and _alive(int(ref.job_id)):
                 os.kill(int(ref.job_id), signal.SIGTERM)
+
+    def limits(self) -> Limits:
+        return Limits(max_members=MAX_MEMBERS)
+
+    def checks(self) -> list[Check]:
+        return [check_submitit(), check_gpus()]
+
+    def log_paths(self, folder: Path, job_id: str) -> list[Path]:
+        return _submitit.log_paths(folder, job_id)
+
+    def recover(self, folder: Path) -> list[str]:
+        return _submitit.submitted_ids(folder)
+
+    def normalise_state(self, raw: str) -> tuple[str, str]:
+        return STATE_MAP.get(raw.strip().upper(), "unknown"), ""
+
+    def log_evidence(self, logs: Mapping[str, str]) -> list[LogEvidence]:
+        return []  # no scheduler of its own writes verdicts into the logs

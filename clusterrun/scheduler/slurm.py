@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import submitit
 from submitit.core.utils import FailedJobError
-from submitit.slurm.slurm import _make_sbatch_string
 
 from clusterrun.errors import SchedulerError, SchedulerUnavailable
 from clusterrun.execution.templates import render_template
-from clusterrun.scheduler import _proc
-from clusterrun.scheduler.base import JobRef, JobSpec, JobStatus, Submitted
-from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct, parse_squeue
+from clusterrun.scheduler import _proc, _submitit, info, slurm_checks, slurm_logs
+from clusterrun.scheduler.base import (
+    Check,
+    JobRef,
+    JobSpec,
+    JobStatus,
+    Limits,
+    LogEvidence,
+    Submitted,
+)
+from clusterrun.scheduler.sacct import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    normalise_state,
+    parse_sacct,
+    parse_squeue,
+)
 
 
 def executor_parameters(spec: JobSpec) -> dict[str, Any]:
@@ -51,11 +65,7 @@ class SlurmScheduler:
     name = "slurm"
 
     def render(self, spec: JobSpec) -> str:
-        return str(
-            _make_sbatch_string(
-                command=_submit_command(spec.folder), folder=spec.folder, **executor_parameters(spec)
-            )
-        )
+        return _submitit.sbatch_text(_submit_command(spec.folder), spec.folder, executor_parameters(spec))
 
     def submit_array(
         self,
@@ -96,13 +106,13 @@ class SlurmScheduler:
                 "'scontrol show partition'",
             ) from None
         script = Path(jobs[0].paths.submission_file).read_text()
-        return [Submitted(job_id=str(job.job_id), script=script) for job in jobs]
+        return [Submitted(str(job.job_id), script, _submitit.array_of(str(job.job_id))) for job in jobs]
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         if not refs:
             return {}
         # array members are asked for through their array: one id for a thousand members
-        ids = ",".join(sorted({r.job_id.split("_", 1)[0] for r in refs}))
+        ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in refs}))
         result = _proc.run(["sacct", "-n", "-P", "-o", ",".join(SACCT_FIELDS), "-j", ids])
         if result.returncode == 0:
             return parse_sacct(result.stdout)
@@ -123,3 +133,39 @@ class SlurmScheduler:
         result = _proc.run(["scancel", *sorted({r.job_id for r in refs})])
         if result.returncode != 0:
             raise SchedulerError(f"scancel failed: {_first_line(result.stderr)}")
+
+    def limits(self) -> Limits:
+        return cluster_limits()
+
+    def checks(self) -> list[Check]:
+        return slurm_checks.checks()
+
+    def log_paths(self, folder: Path, job_id: str) -> list[Path]:
+        return _submitit.log_paths(folder, job_id)
+
+    def recover(self, folder: Path) -> list[str]:
+        return _submitit.submitted_ids(folder)
+
+    def normalise_state(self, raw: str) -> tuple[str, str]:
+        return normalise_state(raw)
+
+    def log_evidence(self, logs: Mapping[str, str]) -> list[LogEvidence]:
+        return slurm_logs.log_evidence(logs)
+
+
+@functools.cache
+def cluster_limits() -> Limits:
+    """MaxArraySize and the partitions, asked once per process; what does not answer stays unknown."""
+    try:
+        max_array_size: int | None = info.max_array_size(info.cluster_config())
+    except SchedulerUnavailable:
+        max_array_size = None  # sbatch will say so if the array is too long
+    try:
+        partitions = info.partitions()
+    except SchedulerUnavailable:
+        partitions = []
+    return Limits(
+        max_array_size=max_array_size,
+        partitions=tuple(p.name for p in partitions),
+        default_partition=next((p.name for p in partitions if p.default), None),
+    )

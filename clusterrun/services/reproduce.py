@@ -1,64 +1,90 @@
-"""Reproduce a past run from its record alone, and judge whether the results match."""
+"""Reproduce a past run (or a whole sweep) from its records alone, as a new submission linked to the
+original; when asked to wait, judge each (original, reproduction) pair with a verdict."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.compare import Comparison, compare
-from clusterrun.config.spec import spec_from_data
+from clusterrun.analysis.compare import REPRODUCED, Comparison
+from clusterrun.config.models import spec_from_data
 from clusterrun.errors import ClusterrunError, ExitStatus, GitError
 from clusterrun.inputs import snapshot as snapshots
 from clusterrun.inputs.gitstate import GitState, open_repo
-from clusterrun.records import summary as summaries
-from clusterrun.records.jsonio import read_json
-from clusterrun.records.registry import SWEEP_FILE, Registry, Run
+from clusterrun.records import store
+from clusterrun.records.models import Manifest, SweepRecord
+from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import resolve_backend
-from clusterrun.services.submit import (
-    MemberPlan,
-    Notify,
-    Prepared,
-    SubmissionPlan,
-    check_skip_reason,
-    prepare_plan,
-)
+from clusterrun.services import Notify, quiet
+from clusterrun.services.compare import check_tolerances, compare, compare_runs, recorded_patch
+from clusterrun.services.plan import MemberPlan, SubmissionPlan, check_skip_reason
+from clusterrun.services.prepare import prepare_plan
+from clusterrun.services.status import wait as wait_for_runs
+from clusterrun.services.submit import Confirm, Review, SubmitResult, finish, refuse_expensive
 
 
-def _patch(run: Run, manifest: dict[str, Any]) -> str:
-    name = manifest.get("git", {}).get("patch_file")
-    if not name:
-        return ""
-    try:
-        return run.file(str(name)).read_text()
-    except OSError:
-        raise ClusterrunError(
-            f"run {run.id} recorded uncommitted changes but its {name} is missing",
-            hint="the record is incomplete; the run cannot be reproduced exactly",
-            exit_status=ExitStatus.ENVIRONMENT,
-        ) from None
+@dataclass
+class ReproduceRequest:
+    run_id: str  # a run, or a sweep (every member, as one new array)
+    backend: str = "auto"
+    argv: list[str] = field(default_factory=list)
+    skip_smoke_reason: str | None = None
+    rtol: float = 0.0  # the verdict's tolerances (exact equality by default)
+    atol: float = 0.0
 
 
-def recorded_git(run: Run, manifest: dict[str, Any]) -> GitState:
-    git = manifest.get("git", {})
+@dataclass
+class ReproduceResult:
+    """The new submission and, once both runs of every pair have ended, a verdict per pair."""
+
+    submission: SubmitResult
+    pairs: list[tuple[str, str]]  # (original, reproduction)
+    verdicts: list[Comparison] = field(default_factory=list)  # one per pair, after waiting
+    warnings: list[str] = field(default_factory=list)  # of the status refresh before one pair's verdict
+
+    @property
+    def waited(self) -> bool:
+        return bool(self.verdicts)
+
+    @property
+    def reproduced(self) -> bool:
+        return self.waited and all(v.verdict == REPRODUCED for v in self.verdicts)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [new for _original, new in self.pairs]
+
+    def as_record(self) -> dict[str, Any]:
+        """What `--json` prints: the submission's record, or the verdict(s)."""
+        if not self.waited:
+            return self.submission.as_record()
+        if len(self.pairs) == 1:
+            return self.verdicts[0].as_record()
+        return {"verdicts": [v.as_record() for v in self.verdicts]}
+
+
+def recorded_git(run: Run, manifest: Manifest) -> GitState:
+    git = manifest.git
     return GitState(
-        root=str(git.get("root", "")),
-        commit=str(git.get("commit", "")),
-        branch=str(git.get("branch", "")),
-        dirty_files=tuple(git.get("dirty_files", [])),
-        untracked_files=tuple(git.get("untracked_files", [])),
-        dirty_submodules=tuple(git.get("dirty_submodules", [])),
-        patch=_patch(run, manifest),
+        root=git.root,
+        commit=git.commit,
+        branch=git.branch,
+        dirty_files=tuple(git.dirty_files),
+        untracked_files=tuple(git.untracked_files),
+        dirty_submodules=tuple(git.dirty_submodules),
+        patch=recorded_patch(run, manifest),
     )
 
 
-def recorded_snapshot(manifest: dict[str, Any], git: GitState, registry: Registry) -> snapshots.Snapshot:
+def recorded_snapshot(manifest: Manifest, git: GitState, registry: Registry) -> snapshots.Snapshot:
     """The run's own snapshot; rebuilt from (commit, patch) only if it was deleted and git still has it."""
-    snap = manifest.get("snapshot", {})
-    path = Path(str(snap.get("path", "")))
+    snap = manifest.snapshot
+    path = Path(snap.path)
     sid = snapshots.snapshot_id(git.commit, git.patch)
-    if snap.get("id") != sid:
+    if snap.id != sid:
         raise ClusterrunError(
-            f"run {manifest.get('run_id')}: its snapshot id does not match its commit and patch",
+            f"run {manifest.run_id}: its snapshot id does not match its commit and patch",
             hint="the record was edited by hand; it cannot be reproduced exactly",
         )
     if (path / snapshots.MARKER).is_file() and not snapshots.damage(path):
@@ -68,7 +94,7 @@ def recorded_snapshot(manifest: dict[str, Any], git: GitState, registry: Registr
         repo.commit(git.commit)
     except (GitError, ValueError) as exc:
         raise ClusterrunError(
-            f"the snapshot of run {manifest.get('run_id')} is gone (or was modified in place) and commit "
+            f"the snapshot of run {manifest.run_id} is gone (or was modified in place) and commit "
             f"{git.commit[:12]} is not in the repository",
             hint="restore the snapshot directory from a backup, or fetch the commit "
             f"(git fetch origin {git.commit})",
@@ -84,19 +110,19 @@ def plan_reproduction(
     check_skip_reason(skip_smoke_reason)
     registry.ensure()
     registry.root = registry.root.resolve()
-    sweep: dict[str, Any] | None = None
+    sweep: SweepRecord | None = None
     if registry.is_sweep(run_id):
-        sweep = read_json(registry.get(run_id, allow_sweep=True).file(SWEEP_FILE))
-        originals = [registry.get(str(m["run_id"])) for m in sweep.get("members", [])]
+        sweep = store.read_sweep(registry.get(run_id, allow_sweep=True).path)
+        originals = [registry.get(m.run_id) for m in sweep.members]
     else:
         originals = [registry.get(run_id)]
     if not originals:
         raise ClusterrunError(f"sweep {run_id} has no members to reproduce")
-    manifests = [run.manifest() for run in originals]
+    manifests = [run.load_manifest() for run in originals]
     first, first_manifest = originals[0], manifests[0]
     git = recorded_git(first, first_manifest)
     snap = recorded_snapshot(first_manifest, git, registry)
-    recorded = str(first_manifest.get("snapshot", {}).get("digest") or "")
+    recorded = first_manifest.snapshot.digest  # "" in records before 2026-12
     if recorded and snap.digest and recorded != snap.digest:
         raise ClusterrunError(
             f"the code of run {first.id} cannot be restored exactly: the snapshot's content digest is "
@@ -106,82 +132,51 @@ def plan_reproduction(
         )
     members = []
     for run, manifest in zip(originals, manifests, strict=True):
-        if manifest.get("snapshot", {}).get("id") != snap.id:
+        if manifest.snapshot.id != snap.id:
             raise ClusterrunError(f"sweep {run_id}: member {run.id} ran other code than its siblings")
-        spec = spec_from_data(manifest.get("config", {}), f"{run.manifest_path} (config)")
-        members.append(MemberPlan(spec, dict(manifest.get("sweep_values") or {}), {"reproduces": run.id}))
+        spec = spec_from_data(manifest.config.to_data(), f"{run.manifest_path} (config)")
+        members.append(MemberPlan(spec, dict(manifest.sweep_values), {"reproduces": run.id}))
     return SubmissionPlan(
         name=members[0].spec.name,
         members=members,
         git=git,
         snapshot=snap,
         backend=resolve_backend(backend),
-        config_file=str(first_manifest.get("config_file", "")),
-        overrides=list(first_manifest.get("overrides", [])),
+        config_file=first_manifest.config_file,
+        overrides=list(first_manifest.overrides),
         argv=argv,
         skip_smoke_reason=skip_smoke_reason,
         use_smoke_cache=False,  # the machine may have changed since: smoke-test it for real
-        sweep_axes=list(sweep.get("axes", [])) if sweep else [],
+        sweep_axes=list(sweep.axes) if sweep else [],
         sweep_extra={"reproduces": run_id} if sweep else {},
         force_sweep=sweep is not None,
     )
 
 
-def prepare_reproduction(
+def reproduce(
     registry: Registry,
-    run_id: str,
-    backend: str,
-    argv: list[str],
-    notify: Notify = lambda _m: None,
-    skip_smoke_reason: str | None = None,
-) -> Prepared:
-    plan = plan_reproduction(registry, run_id, backend, argv, skip_smoke_reason)
-    return prepare_plan(plan, registry, notify)
-
-
-def _json(run: Run, name: str) -> dict[str, Any]:
-    try:
-        data = read_json(run.file(name))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _env(run: Run) -> dict[str, Any]:
-    """The environment the job ran in: python_env.json (the interpreter the command ran after its setup
-    lines, and its packages), over job_env.json (the node), over env.json (the submitting machine, for
-    runs made before the job recorded its own)."""
-    env = _json(run, "env.json")
-    job = _json(run, "job_env.json")
-    for key in ("host", "platform", "gpus"):
-        if key in job:
-            env[key] = job[key]
-    if "python" in job:
-        env["python"] = {**env.get("python", {}), **job["python"]}
-    probe = _json(run, "python_env.json")
-    if probe.get("python"):
-        env["python"] = {**env.get("python", {}), **probe["python"]}
-        env["packages"] = probe.get("packages", {})
-        if probe.get("gpus"):
-            env["gpus"] = probe["gpus"]
-        env["environment_source"] = "job"
-    return env
-
-
-def compare_runs(
-    registry: Registry, id_a: str, id_b: str, rtol: float = 0.0, atol: float = 0.0
-) -> Comparison:
-    run_a, run_b = registry.get(id_a), registry.get(id_b)
-    manifest_a, manifest_b = run_a.manifest(), run_b.manifest()
-    return compare(
-        manifest_a,
-        summaries.read(run_a),
-        _env(run_a),
-        manifest_b,
-        summaries.read(run_b),
-        _env(run_b),
-        rtol=rtol,
-        atol=atol,
-        patch_a=_patch(run_a, manifest_a),
-        patch_b=_patch(run_b, manifest_b),
+    request: ReproduceRequest,
+    *,
+    confirm: Confirm = refuse_expensive,
+    notify: Notify = quiet,
+    review: Review | None = None,
+    wait: bool = False,
+) -> ReproduceResult:
+    """Submit the run (or sweep) again from its records; with `wait`, wait for both runs of every pair
+    and compare them. `notify` hears of the submission (not of the smoke tests)."""
+    check_tolerances(request.rtol, request.atol)
+    plan = plan_reproduction(
+        registry, request.run_id, request.backend, request.argv, request.skip_smoke_reason
     )
+    prepared = prepare_plan(plan, registry)  # its smoke tests run without progress, as they always have
+    submission = finish(registry, prepared, confirm=confirm, notify=notify, review=review)
+    pairs = [(str(m.plan.extra["reproduces"]), m.run.id) for m in prepared.members]
+    if not wait or submission.outcome != "submitted":
+        return ReproduceResult(submission, pairs)
+    wait_for_runs(registry, [run for pair in pairs for run in pair])
+    rtol, atol = request.rtol, request.atol
+    if len(pairs) == 1:
+        report = compare(registry, pairs[0][0], pairs[0][1], rtol=rtol, atol=atol)
+        return ReproduceResult(submission, pairs, [report.comparison], report.warnings)
+    verdicts = [compare_runs(registry, original, new, rtol=rtol, atol=atol) for original, new in pairs]
+    return ReproduceResult(submission, pairs, verdicts)

@@ -1,26 +1,22 @@
-"""The status service: poll every active run in one query per backend, record changes, collect summaries."""
+"""Bring runs up to date: poll every active run in one query per backend, record state changes, collect
+summaries when runs end; wait until they have; one run's record and results for `show`."""
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
 from clusterrun.analysis.metrics import collect
-from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
 from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json
-from clusterrun.records.registry import SWEEP_FILE, Registry, Run
-from clusterrun.scheduler import JobRef, JobStatus, Scheduler, get_scheduler
-from clusterrun.scheduler.base import TERMINAL
+from clusterrun.records.models import Manifest, Summary
+from clusterrun.records.registry import Registry, Run
+from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, scheduler_named
 from clusterrun.scheduler.cache import cached_poll
 
 #: States of our own, before or instead of the scheduler's.
@@ -66,10 +62,16 @@ class StatusReport:
     warnings: list[str]
     queries: int  # scheduler queries made for this refresh
 
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.runs]
 
-def is_active(manifest: dict[str, Any]) -> bool:
-    state = str(manifest.get("state", ""))
-    return bool(manifest.get("job_id")) and state not in TERMINAL and state not in PRE_STATES
+    def as_record(self) -> dict[str, Any]:
+        return {"runs": [r.as_record() for r in self.runs], "warnings": self.warnings}
+
+
+def is_active(manifest: Manifest) -> bool:
+    return bool(manifest.job_id) and manifest.state not in TERMINAL and manifest.state not in PRE_STATES
 
 
 def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
@@ -97,18 +99,17 @@ def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
 def refresh(
     registry: Registry,
     run_ids: list[str] | None = None,
-    scheduler_for: Callable[[str], Scheduler] = get_scheduler,
     max_age: float | None = None,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler."""
     runs = [registry.get(i) for i in run_ids] if run_ids else list(registry.runs())
     max_age = _poll_max_age() if max_age is None else max_age
     warnings: list[str] = []
-    manifests: dict[str, dict[str, Any]] = {}
+    manifests: dict[str, Manifest] = {}
     damaged: list[RunStatus] = []
     for run in list(runs):
         try:
-            manifests[run.id] = run.manifest()
+            manifests[run.id] = run.load_manifest()
         except ClusterrunError as exc:  # one damaged record must not hide the others; it is left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
@@ -116,18 +117,18 @@ def refresh(
     queries = 0
     by_backend: dict[str, list[Run]] = {}
     for run in runs:
-        if manifests[run.id].get("state") == "submitting" and not manifests[run.id].get("job_id"):
+        if manifests[run.id].state == "submitting" and not manifests[run.id].job_id:
             manifests[run.id] = recover_orphan(run, manifests[run.id])
         if is_active(manifests[run.id]):
-            by_backend.setdefault(str(manifests[run.id].get("backend", "local")), []).append(run)
+            by_backend.setdefault(manifests[run.id].backend or "local", []).append(run)
     polled: dict[str, JobStatus] = {}
     for backend, members in by_backend.items():
         refs = [
-            JobRef(str(manifests[r.id]["job_id"]), str(summaries.scheduler_folder(r, manifests[r.id])))
+            JobRef(str(manifests[r.id].job_id), str(summaries.scheduler_folder(r, manifests[r.id])))
             for r in members
         ]
         try:
-            scheduler = scheduler_for(backend)
+            scheduler = get_scheduler(backend)
             polled.update(cached_poll(scheduler, refs, registry.cache_dir / f"poll-{backend}.json", max_age))
             queries += 1
         except SchedulerUnavailable as exc:
@@ -135,26 +136,34 @@ def refresh(
     statuses = []
     for run in runs:
         manifest = manifests[run.id]
-        job_id = str(manifest.get("job_id") or "")
+        job_id = manifest.job_id or ""
         status = polled.get(job_id) if is_active(manifest) else None
         if is_active(manifest) and status is None and not warnings:
             status = _from_exit_record(run, job_id)
-        statuses.append(_apply(run, manifest, status))
+        try:
+            statuses.append(_apply(run, manifest, status))
+        except ClusterrunError as exc:  # a summary from a newer clusterrun: reported, left as it is
+            warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            damaged.append(RunStatus(run.id, manifest.name, "damaged", job_id, manifest.backend))
     return StatusReport(statuses + damaged, warnings, queries)
 
 
 ORPHAN_AFTER = 120.0  # seconds in 'submitting' before a run counts as interrupted
 
 
-def recover_orphan(run: Run, manifest: dict[str, Any]) -> dict[str, Any]:
-    """A submission interrupted between sbatch and the manifest write leaves the run in 'submitting'.
+def recover_orphan(run: Run, manifest: Manifest) -> Manifest:
+    """A submission interrupted between the scheduler's answer and the manifest write leaves the run in
+    'submitting'.
 
-    submitit names the job's pickle after its id as soon as sbatch answers, so the id can be recovered
-    from the run's own folder; a run with no such file after ORPHAN_AFTER seconds was never submitted."""
+    The backend recovers the job id from the run's own folder (Scheduler.recover); a run with nothing
+    to recover after ORPHAN_AFTER seconds was never submitted."""
     folder = summaries.scheduler_folder(run, manifest)
     if folder != run.file("scheduler"):
-        return manifest  # an array member: its sweep's folder holds every member's pickle
-    found = sorted(p.name.removesuffix("_submitted.pkl") for p in folder.glob("*_submitted.pkl"))
+        return manifest  # an array member: its sweep's folder holds every member's submission
+    try:
+        found = scheduler_named(manifest.backend or "local").recover(folder)
+    except UsageError:
+        return manifest  # a backend this installation does not know: left as it is
     if len(found) == 1:
         return run.update(
             state="submitted",
@@ -162,9 +171,9 @@ def recover_orphan(run: Run, manifest: dict[str, Any]) -> dict[str, Any]:
             job_id=found[0],
             scheduler_folder=str(folder),
         )
-    history = manifest.get("state_history") or [{}]
+    history = manifest.state_history
     try:
-        since = datetime.fromisoformat(str(history[-1].get("at"))).timestamp()
+        since = datetime.fromisoformat(history[-1].at if history else "").timestamp()
     except ValueError:
         return manifest
     if not found and time.time() - since > ORPHAN_AFTER:
@@ -172,40 +181,36 @@ def recover_orphan(run: Run, manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-def _apply(run: Run, manifest: dict[str, Any], status: JobStatus | None) -> RunStatus:
-    requested = manifest.get("cancel_requested")
-    if status is not None and requested and status.state in ("failed", "lost"):
-        status.state, status.cancelled_by = "cancelled", str(requested.get("by", ""))
-    if status is not None and status.state != manifest.get("state"):
+def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
+    requested = manifest.cancel_requested
+    if status is not None and requested is not None and status.state in ("failed", "lost"):
+        status.state, status.cancelled_by = "cancelled", requested.by
+    if status is not None and status.state != manifest.state:
         note = status.raw_state if status.raw_state.lower() != status.state else ""
-        manifest = run.update(state=status.state, note=note, node=status.node or manifest.get("node", ""))
-    state = str(manifest.get("state", "unknown"))
-    current = summaries.read(run)
+        manifest = run.update(state=status.state, note=note, node=status.node or manifest.node)
+    state = manifest.state
+    current: Summary | None = summaries.load(run)
     if state in TERMINAL and current is None:
         record = status.as_record() if status else {"state": state}
         record["run_id"] = run.id
-        current = summaries.build(run, manifest, record)
+        current = summaries.collect(run, manifest, record)
         summaries.write(run, current)
         run.event("summary_collected", state=state)
-    config = manifest.get("config", {}).get("metrics", {})
-    metrics = (
-        current["metrics"]
-        if current
-        else collect(run.path, config.get("file", "metrics.jsonl"), config.get("patterns", {}))
-    )
-    elapsed = (current or {}).get("duration_seconds")
+    sources = manifest.config.metrics
+    metrics = current.metrics if current else collect(run.path, sources.file, sources.patterns)
+    elapsed = current.duration_seconds if current else None
     if elapsed is None and status is not None:
         elapsed = status.elapsed_seconds
     return RunStatus(
         run_id=run.id,
-        name=str(manifest.get("name", "")),
+        name=manifest.name,
         state=state,
-        job_id=str(manifest.get("job_id") or ""),
-        backend=str(manifest.get("backend", "")),
-        node=str(manifest.get("node") or (current or {}).get("node") or ""),
+        job_id=manifest.job_id or "",
+        backend=manifest.backend,
+        node=manifest.node or (current.node if current else ""),
         elapsed_seconds=elapsed,
         metrics=metrics,
-        summary=current,
+        summary=current.to_data() if current else None,
     )
 
 
@@ -213,7 +218,6 @@ def wait(
     registry: Registry,
     run_ids: list[str],
     on_refresh: Callable[[StatusReport], None] = lambda _r: None,
-    scheduler_for: Callable[[str], Scheduler] = get_scheduler,
     first_interval: float = 1.0,
     max_interval: float = 30.0,
     timeout: float | None = None,
@@ -223,7 +227,7 @@ def wait(
     started = time.monotonic()
     previous: list[str] = []
     while True:
-        report = refresh(registry, run_ids, scheduler_for)
+        report = refresh(registry, run_ids)
         on_refresh(report)
         if all(r.done for r in report.runs):
             return report
@@ -236,148 +240,25 @@ def wait(
 
 
 @dataclass
-class SweepView:
-    sweep_id: str
-    record: dict[str, Any]
-    rows: list[dict[str, Any]]  # members, sorted by the metric (best first), each with values and state
-    metric: str | None
-    mode: str
-    best: str | None  # run id of the best finished member
-    counts: dict[str, int]
-    totals: dict[str, float]
+class RunDetails:
+    """One run as `show` presents it: its manifest and, once it has ended, its summary."""
+
+    run_id: str
+    run_dir: str
+    manifest: Manifest
+    status: RunStatus
     warnings: list[str]
 
+    @property
+    def run_ids(self) -> list[str]:
+        return [self.run_id]
+
     def as_record(self) -> dict[str, Any]:
-        return {
-            "sweep_id": self.sweep_id,
-            "metric": self.metric,
-            "mode": self.mode,
-            "best": self.best,
-            "counts": self.counts,
-            "totals": self.totals,
-            "members": self.rows,
-            "warnings": self.warnings,
-            "arrays": self.record.get("arrays", []),
-            "estimate": self.record.get("estimate"),
-        }
+        return {"manifest": self.manifest.to_data(), "summary": self.status.summary}
 
 
-def sweep_view(
-    registry: Registry,
-    sweep_id: str,
-    report: StatusReport | None = None,
-    sort: str | None = None,
-    mode: str | None = None,
-) -> SweepView:
-    """A sweep's members with their values and metrics, ranked; one scheduler query for all of them."""
-    record = read_json(registry.get(sweep_id, allow_sweep=True).file(SWEEP_FILE))
-    member_ids = [str(m["run_id"]) for m in record.get("members", [])]
-    values = {str(m["run_id"]): m.get("values", {}) for m in record.get("members", [])}
-    if report is None:
-        report = refresh(registry, member_ids)
-    metric = sort or record.get("metric")
-    if metric is None:
-        names = [k for r in report.runs for k in r.metrics]
-        metric = "loss" if "loss" in names else (names[0] if names else None)
-    mode = mode or str(record.get("mode") or "min")
-    rows = []
-    counts: dict[str, int] = {}
-    totals = {"cpu_hours_used": 0.0, "cpu_hours_requested": 0.0}
-    for run in report.runs:
-        counts[run.state] = counts.get(run.state, 0) + 1
-        used = ((run.summary or {}).get("efficiency") or {}).get("cpu_hours_used")
-        totals["cpu_hours_used"] += float(used or 0.0)
-        estimate_record = registry.get(run.run_id).manifest().get("estimate") or {}
-        totals["cpu_hours_requested"] += float(estimate_record.get("cpu_hours") or 0.0)
-        rows.append(run.as_record() | {"values": values.get(run.run_id, {}), "best": False})
-    ranked = [
-        r for r in rows if r["state"] == "completed" and isinstance(r["metrics"].get(metric), int | float)
-    ]
-    ranked.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
-    others = [r for r in rows if r not in ranked]
-    best = ranked[0]["run_id"] if ranked else None
-    if ranked:
-        ranked[0]["best"] = True
-    totals = {k: round(v, 6) for k, v in totals.items()} | right_size(
-        [(r.summary or {}).get("efficiency") or {} for r in report.runs if r.state == "completed"]
-    )
-    return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, totals, report.warnings)
-
-
-def right_size(efficiencies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median efficiencies of finished members, and the resources the next sweep should ask for."""
-    out: dict[str, Any] = {}
-    for key in ("time_efficiency", "mem_efficiency", "cpu_efficiency"):
-        values = [e[key] for e in efficiencies if isinstance(e.get(key), int | float)]
-        if values:
-            out[f"{key}_median"] = round(statistics.median(values), 3)
-    elapsed = [
-        e["elapsed_seconds"] for e in efficiencies if isinstance(e.get("elapsed_seconds"), int | float)
-    ]
-    peaks = [e["max_rss_mb"] for e in efficiencies if isinstance(e.get("max_rss_mb"), int | float)]
-    if elapsed:
-        out["suggested_time"] = format_seconds(round_seconds(max(elapsed) * TIME_SUGGEST))
-    if peaks:
-        out["suggested_mem"] = format_mem_mb(round_mem_mb(max(peaks) * MEM_MARGIN))
-    return out
-
-
-def parse_since(text: str) -> float:
-    """'90m', '2h', '3d', '1w' or an ISO date -> a POSIX timestamp."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if match:
-        factor = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-        return time.time() - float(match.group(1)) * factor
-    try:
-        return datetime.fromisoformat(text.strip()).timestamp()
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r} is not a duration or a date", hint="e.g. --since 2h, 3d, 2026-11-01"
-        ) from None
-
-
-def select(
-    registry: Registry,
-    name: str | None = None,
-    state: str | None = None,
-    since: str | None = None,
-    limit: int | None = 20,
-) -> list[str]:
-    """Run ids, newest first, filtered by name (glob), last recorded state and creation time."""
-    after = parse_since(since) if since else None
-    wanted_states = {s.strip().lower() for s in state.split(",")} if state else None
-    out: list[str] = []
-    for run in registry.runs():
-        if limit is not None and len(out) >= limit:
-            break
-        if name and not fnmatch.fnmatch(run.id.rsplit("_", 1)[0], name):
-            continue
-        if wanted_states is None and after is None:
-            out.append(run.id)
-            continue
-        try:
-            manifest = run.manifest()
-        except ClusterrunError:
-            continue
-        if wanted_states is not None and str(manifest.get("state", "")).lower() not in wanted_states:
-            continue
-        if after is not None:
-            try:
-                if datetime.fromisoformat(str(manifest.get("created"))).timestamp() < after:
-                    continue
-            except ValueError:
-                continue
-        out.append(run.id)
-    return out
-
-
-def expand_ids(registry: Registry, ids: list[str]) -> list[str]:
-    """Sweep ids stand for their members."""
-    out: list[str] = []
-    for run_id in ids:
-        if registry.is_sweep(run_id):
-            record = read_json(registry.get(run_id, allow_sweep=True).file(SWEEP_FILE))
-            out += [str(m["run_id"]) for m in record.get("members", [])]
-        else:
-            out.append(run_id)
-    return out
+def describe(registry: Registry, run_id: str) -> RunDetails:
+    """The run brought up to date, with its manifest as it now stands."""
+    report = refresh(registry, [run_id])
+    run = registry.get(run_id)
+    return RunDetails(run.id, str(run.path), run.load_manifest(), report.runs[0], report.warnings)

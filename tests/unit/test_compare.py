@@ -15,7 +15,7 @@ from clusterrun.analysis.compare import (
     compare,
     metric_diff,
 )
-from clusterrun.cli.output import comparison_text
+from clusterrun.cli.tables import comparison_text
 
 
 def _manifest(run_id: str, **config: Any) -> dict[str, Any]:
@@ -174,18 +174,18 @@ def test_environment_is_the_jobs_own_when_it_recorded_one(tmp_path: Any) -> None
     import json
 
     from clusterrun.records.registry import Run
-    from clusterrun.services.reproduce import _env
+    from clusterrun.services.compare import run_environment
 
     (tmp_path / "env.json").write_text(
         json.dumps({"python": {"executable": "/submit/python"}, "packages": {"a": "1"}})
     )
     (tmp_path / "job_env.json").write_text(json.dumps({"host": "node1"}))
-    assert _env(Run(tmp_path))["packages"] == {"a": "1"}  # an older run: the submitting side
+    assert run_environment(Run(tmp_path))["packages"] == {"a": "1"}  # an older run: the submitting side
     probe = {
         "python": {"executable": "/proj/.venv/bin/python", "version": "3.12.1"},
         "packages": {"torch": "2.5"},
     }
     (tmp_path / "python_env.json").write_text(json.dumps(probe))
-    env = _env(Run(tmp_path))
+    env = run_environment(Run(tmp_path))
     assert env["python"]["executable"] == "/proj/.venv/bin/python" and env["packages"] == {"torch": "2.5"}
     assert env["host"] == "node1"

@@ -8,18 +8,11 @@ from typing import Any
 
 import pytest
 
-from clusterrun.config.spec import (
-    DEFAULT_SEED,
-    ExperimentSpec,
-    apply_overrides,
-    load_spec,
-    load_yaml,
-    parse_override,
-    render_command,
-    render_env,
-    spec_from_data,
-    split_top_level,
-)
+from clusterrun.config.experiment import load_spec
+from clusterrun.config.models import DEFAULT_SEED, ExperimentSpec, spec_from_data
+from clusterrun.config.overrides import apply_overrides, parse_override, split_top_level
+from clusterrun.config.render import render_command, render_env
+from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import ConfigError, ExitStatus, UsageError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.resources import parse_mem_mb, parse_time_seconds, round_mem_mb, round_seconds
-from clusterrun.config.spec import ExperimentSpec
+from clusterrun.diagnose.model import Strength
 from clusterrun.diagnose.rules import (
     CATEGORIES,
+    ORDER,
+    RULES,
     Diagnosis,
     diagnose,
     progress_from,
@@ -480,6 +483,43 @@ def test_missing_script_with_exit_2_is_missing_file_not_config_error() -> None:
     assert d("failed", 2, logs={"stderr.log": line}).category == "missing_file"
 
 
+def test_an_oom_kill_line_beats_the_python_traceback_it_caused() -> None:
+    """slurmstepd's line is the scheduler's own word on why it killed the job; the traceback is the program
+    reacting to the kill (a DataLoader worker killed, or a CUDA error while dying): the scheduler wins."""
+    worker = tb("/snap/train.py", "RuntimeError: DataLoader worker (pid 4321) is killed by signal: Killed.")
+    for text in (worker, CUDA_OOM):
+        got = d("failed", 0, signal=9, logs={"stderr.log": text, SCHED: OOM_CGROUP}, resources={"mem": "2G"})
+        assert got.category == "host_oom" and got.details["log"] == SCHED
+
+
+def test_the_scheduler_s_state_beats_its_own_log_lines() -> None:
+    # TIMEOUT is decisive, even when a memory line was also printed
+    assert d("timeout", 0, logs={SCHED: MEM_KILL}).category == "time_limit"
+    # without a deciding state, the lines go in rule order: memory before time
+    assert d("failed", 0, signal=9, logs={SCHED: TIME_KILL + MEM_KILL}).category == "host_oom"
+
+
+def test_a_cancellation_explains_a_sigkill_and_sigusr2_beats_sigkill() -> None:
+    killed = "/var/spool/slurmd/job4242/slurm_script: line 12:  4321 Killed   python train.py\n"
+    # scancel ends with SIGKILL: the 'Killed' line is the cancellation, not the kernel's OOM killer
+    assert d("cancelled", 137, logs={"stderr.log": killed}).category == "cancelled"
+    # SIGUSR2 has one meaning (the time limit is near); SIGKILL + 'Killed' is only an inference
+    assert d("failed", 140, signal=9, logs={"stderr.log": killed}).category == "time_limit"
+    assert d("failed", 137, logs={"stderr.log": killed}).category == "host_oom"
+
+
+def test_the_final_exception_beats_lines_of_an_earlier_rule_and_an_exit_code_is_weakest() -> None:
+    # disk_quota comes before missing_file in the list, but only as a line: the final exception decides
+    text = "warning: [Errno 28] No space left on device (cache)\n" + NO_DATA
+    assert d(logs={"stderr.log": text}).category == "missing_file"
+    # an exit code alone is the weakest evidence: 127 with a missing file's traceback is missing_file
+    assert d("failed", 127, logs={"stderr.log": NO_DATA}).category == "missing_file"
+    # a usage line decides only with exit code 2, and after every other line
+    usage = "usage: train.py [-h]\n"
+    assert d("failed", 2, logs={"stderr.log": usage + NCCL.splitlines()[1]}).category == "nccl"
+    assert d("failed", 1, logs={"stderr.log": usage}).category == "unknown"
+
+
 def test_every_category_is_produced_and_records_keep_the_keys() -> None:
     got = {
         d("out_of_memory", 0).category,
@@ -498,6 +538,51 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
     }
     assert got == set(CATEGORIES)
     assert {"category", "evidence", "fix", "details"} <= set(d().as_record())
+
+
+def test_the_rule_list_is_the_single_source_of_truth() -> None:
+    """One entry per category in RULES, with its own fix; CATEGORIES is read from it."""
+    categories = [rule.category for rule in RULES]
+    assert len(categories) == len(set(categories)) and tuple(categories) == CATEGORIES
+    assert set(CATEGORIES) == {
+        "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
+        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "unknown",
+    }  # fmt: skip
+    assert len({rule.fix for rule in RULES}) == len(RULES)
+    for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
+        assert len({m.strength for m in rule.evidence}) == len(rule.evidence), rule.category
+    # the fallback matches always, so it is the last step of the walk and the only one of its kind
+    assert RULES[-1].category == "unknown" and [m.strength for m in RULES[-1].evidence] == [Strength.FALLBACK]
+    assert [m.strength for m, _ in ORDER].count(Strength.FALLBACK) == 1
+
+
+def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> None:
+    """The whole evaluation order, as documented in rules.py: change it there and here together."""
+    steps: dict[str, list[str]] = {}
+    for matcher, rule in ORDER:
+        steps.setdefault(matcher.strength.name, []).append(rule.category)
+    program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
+    program += ["config_error", "nccl"]
+    assert steps == {
+        "VERDICT": ["host_oom", "time_limit", "node_failure", "preempted"],
+        "SCHEDULER_LOG": ["host_oom", "time_limit", "node_failure", "preempted"],
+        "CANCELLATION": ["cancelled"],
+        "TIME_WARNING": ["time_limit"],
+        "KILLED": ["host_oom"],
+        "EXCEPTION": program,
+        "LOG_LINE": program,
+        "EXIT_CODE": ["command_not_found", "config_error"],
+        "FALLBACK": ["unknown"],
+    }
+    assert list(steps) == [s.name for s in Strength]
+
+
+def test_only_scheduler_evidence_knows_the_scheduler() -> None:
+    """SLURM's words (sacct's states, slurmstepd's lines) live in one module, so a new state vocabulary
+    is a one-file change."""
+    root = Path(__file__).parents[2] / "clusterrun" / "diagnose"
+    knowing = sorted(p.name for p in root.rglob("*.py") if "clusterrun.scheduler" in p.read_text())
+    assert knowing == ["scheduler_evidence.py"]
 
 
 # --------------------------------------------------------------------------------- helpers and parts

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.analysis.estimate import estimate, gate
+from clusterrun.analysis.estimate import MEM_MARGIN, estimate, gate
+from clusterrun.config.models import spec_from_data
 from clusterrun.config.profiles import DEFAULT
 from clusterrun.config.resources import parse_mem_mb
-from clusterrun.config.spec import spec_from_data
-from clusterrun.diagnose.rules import MEM_HEADROOM, diagnose
+from clusterrun.diagnose.rules import diagnose
 from clusterrun.execution.smoke import run_smoke
 from clusterrun.records.registry import Registry
-from clusterrun.services.submit import Prepared, SubmitRequest, prepare
+from clusterrun.services.plan import SubmitRequest
+from clusterrun.services.prepare import Prepared, prepare
 from tests.helpers import make_project
 
 # an argparse script with an int steps param that logs no step metrics: the estimate needs a second run
@@ -65,8 +66,9 @@ def test_an_int_steps_param_stays_an_int_and_gives_an_estimate(epochs_project: P
     assert est.wall_seconds < 60 and est.timing is not None and est.timing["seconds_per_step"] > 0
     second = (prepared.run.path / "smoke-2" / "command.sh").read_text()
     assert "--epochs 4 " in second and "4.0" not in second
-    smoke = prepared.manifest["smoke"]
-    assert smoke["timing_run"]["ok"] is True and smoke["timing_run"]["steps"] == 4
+    smoke = prepared.manifest.smoke
+    assert smoke is not None and smoke.timing_run is not None
+    assert smoke.timing_run.ok is True and smoke.timing_run.steps == 4
     assert not any("timing run" in w for w in prepared.warnings)
     # a 1-hour request, a few seconds of work: the measured estimate keeps it under the default gate
     assert not prepared.gate.needs_confirmation, prepared.gate.reasons
@@ -76,7 +78,7 @@ def test_a_cached_smoke_test_keeps_its_estimate(epochs_project: Path) -> None:
     first = _prepare(epochs_project).estimate
     assert first.wall_seconds is not None
     again = _prepare(epochs_project)
-    assert again.manifest["smoke"]["cached"] is True
+    assert again.manifest.smoke is not None and again.manifest.smoke.cached is True
     assert not (again.run.path / "smoke-2").exists()
     est = again.estimate
     assert est.wall_seconds == pytest.approx(first.wall_seconds) and est.timing == first.timing
@@ -84,7 +86,7 @@ def test_a_cached_smoke_test_keeps_its_estimate(epochs_project: Path) -> None:
 
 def test_a_failed_timing_run_is_a_warning_with_its_stderr(epochs_project: Path) -> None:
     prepared = _prepare(epochs_project, "params.fail_above=3")  # smoke: 2 epochs pass; timing: 4 fail
-    assert prepared.manifest["smoke"]["ok"] is True
+    assert prepared.manifest.smoke is not None and prepared.manifest.smoke.ok is True
     warning = next(w for w in prepared.warnings if "timing run" in w)
     assert "epochs=4" in warning and "refusing 4 epochs: more than 3" in warning
     est = prepared.estimate
@@ -92,7 +94,7 @@ def test_a_failed_timing_run_is_a_warning_with_its_stderr(epochs_project: Path) 
     assert "no estimate.steps_param" not in est.basis and "timing run failed" in est.basis
     # the cached smoke test says the same, not "no estimate.steps_param"
     again = _prepare(epochs_project, "params.fail_above=3")
-    assert again.manifest["smoke"]["cached"] is True
+    assert again.manifest.smoke is not None and again.manifest.smoke.cached is True
     assert "timing run failed" in again.estimate.basis
     assert any("timing run" in w for w in again.warnings)
 
@@ -164,7 +166,7 @@ def test_oom_suggestion_covers_the_smoke_tests_higher_peak() -> None:
         smoke_peak_mb=900.0,
     )
     assert got.category == "host_oom"
-    assert parse_mem_mb(got.details["suggested_mem"]) >= 900 * MEM_HEADROOM
+    assert parse_mem_mb(got.details["suggested_mem"]) >= 900 * MEM_MARGIN
     assert "smoke" in got.fix
     without = diagnose(
         "out_of_memory", 0, logs={"scheduler/1_0_log.err": kill}, resources={"mem": "500M"}, max_rss_mb=450.0

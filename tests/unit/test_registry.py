@@ -181,8 +181,8 @@ def test_runs_newest_first_with_ten_or_more_in_one_second(tmp_path: Path) -> Non
 def test_update_records_state_history_and_events(tmp_path: Path) -> None:
     run = make_run(Registry(tmp_path / "runs"), job_id=None)
     first = run.update(state="submitted", note="sbatch ok", job_id="42")
-    assert first["state"] == "submitted"
-    assert first["job_id"] == "42"
+    assert first.state == "submitted"
+    assert first.job_id == "42"
     run.update(state="submitted")  # no change: no new history entry or event
     run.update(state="running")
     manifest = run.manifest()
@@ -196,18 +196,29 @@ def test_update_records_state_history_and_events(tmp_path: Path) -> None:
 
 def test_update_without_state_keeps_state(tmp_path: Path) -> None:
     run = make_run(Registry(tmp_path / "runs"))
-    run.update(exit_code=0)
+    run.update(node="n1")
     assert run.manifest()["state"] == "created"
-    assert run.manifest()["exit_code"] == 0
+    assert run.manifest()["node"] == "n1"
     assert not run.file("events.jsonl").exists()
+
+
+def test_update_refuses_a_field_the_manifest_does_not_declare(tmp_path: Path) -> None:
+    run = make_run(Registry(tmp_path / "runs"), planted="kept")  # unknown fields on disk are kept
+    with pytest.raises(TypeError, match="exit_code not a Manifest field"):
+        run.update(exit_code=0)
+    with pytest.raises(ValueError):  # a pydantic ValidationError: the value is checked too
+        run.update(job_id=["not", "an", "id"])
+    run.update(state="running")
+    assert run.manifest()["planted"] == "kept" and "exit_code" not in run.manifest()
 
 
 def test_manifest_is_written_atomically_with_sorted_keys(tmp_path: Path) -> None:
     run = make_run(Registry(tmp_path / "runs"))
-    run.update(state="running", zeta=1, alpha=2)
+    run.update(state="running", sweep_values={"zeta": 1, "alpha": 2}, backend="local")
     text = run.manifest_path.read_text()
     data = json.loads(text)
     assert list(data) == sorted(data)
+    assert text.index('"backend"') < text.index('"sweep_values"')
     assert text.index('"alpha"') < text.index('"zeta"')
     # no temp files; .lock serialises updates between processes
     assert sorted(p.name for p in run.path.iterdir()) == [".lock", "events.jsonl", "manifest.json"]
@@ -275,9 +286,11 @@ def test_concurrent_updates_do_not_lose_fields(tmp_path: Path) -> None:
 
     run = make_run(Registry(tmp_path / "runs"))
 
+    fields = ["job_id", "node", "scheduler_folder", "reproduces", "sweep", "backend"]
+
     def writer(n: int) -> None:
         for i in range(25):
-            run.update(**{f"field_{n}": i})
+            run.update(**{fields[n]: str(i)})
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
     for thread in threads:
@@ -285,4 +298,4 @@ def test_concurrent_updates_do_not_lose_fields(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     manifest = run.manifest()
-    assert all(manifest.get(f"field_{n}") == 24 for n in range(6)), manifest
+    assert all(manifest.get(name) == "24" for name in fields), manifest

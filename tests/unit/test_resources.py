@@ -9,7 +9,6 @@ from clusterrun.config.resources import (
     format_seconds,
     parse_mem_mb,
     parse_time_seconds,
-    time_minutes,
 )
 
 
@@ -61,12 +60,6 @@ def test_parse_time_seconds_rejects_invalid(bad: object) -> None:
 def test_time_error_message_lists_the_accepted_formats() -> None:
     with pytest.raises(ValueError, match="D-HH:MM:SS"):
         parse_time_seconds("lots")
-
-
-def test_time_minutes_rounds_up() -> None:
-    assert time_minutes("00:00:01") == 1
-    assert time_minutes("01:00:01") == 61
-    assert time_minutes("1-00") == 1440
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ import pytest
 
 from clusterrun.analysis.estimate import Timing, estimate, fit_points, gate, two_runs
 from clusterrun.config.experiment import check_members_differ, load_experiment
+from clusterrun.config.models import spec_from_data
 from clusterrun.config.profiles import DEFAULT, ClusterProfile, apply_profile, load_profile
-from clusterrun.config.spec import Sweep, spec_from_data
+from clusterrun.config.sections import Sweep
 from clusterrun.config.sweep import expand, parse_cli_axis
 from clusterrun.errors import ConfigError, UsageError
-from clusterrun.services.submit import shape_key
+from clusterrun.services.smoke_tests import shape_key
 
 BASE = {"name": "x", "command": "python t.py --lr {lr} --steps {steps}", "params": {"lr": 0.1, "steps": 100}}
 

@@ -1,0 +1,444 @@
+"""Metric history: every value a run logged, per step, read from the run directory (format version 1).
+
+The history of a run is the rows of JSON-lines files, read the same way (site/run-directory.md):
+
+- `metrics.jsonl` (the config's `metrics.file`), written by the job and kept exactly as written. Each line
+  is one object; every finite number in it (not a boolean) is a value of the metric named by its key. The
+  key `step` (the config's `estimate.step_metric`) is the line's step; a line without one takes its index
+  among the lines holding that metric (0, 1, ...). A `timestamp` key (Unix seconds), when present, is the
+  line's time. Neither is a metric curve of its own. A truncated last line (a job killed mid-write) is
+  skipped.
+- `stdout_metrics.jsonl`, written by clusterrun when the run ends (computed from `stdout.log` on the fly
+  while it runs): one line per match of a `metrics.patterns` regex, `{"step": S, "timestamp": T, NAME:
+  VALUE}`. The value is the pattern's group named `value`, else its first group not named `step`; the step
+  is the pattern's `(?P<step>...)` group, else the last match of a pattern named `step` on or before the
+  match's line, else the match's index (0, 1, ...); the timestamp comes from `stdout.times`.
+- `stdout.times`, written by the job wrapper while the command runs: lines `UNIX_TIME SIZE`, "by then
+  stdout.log held SIZE bytes"; a byte of the log was printed at the time of the first line whose SIZE
+  is past it (sampled every 0.25 s, less often as the run gets long).
+
+A metric found both in the file and through a pattern takes the pattern's values (as the summary does).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+import re
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+STDOUT_HISTORY = "stdout_metrics.jsonl"
+STDOUT_TIMES = "stdout.times"
+TIME_KEY = "timestamp"
+DEFAULT_STEP_KEY = "step"
+MAX_LOG_BYTES = 64 * 1024 * 1024  # never read more than this much of stdout.log for metrics
+
+#: Metric names where higher is better, unless the sweep's `mode` says otherwise for its metric.
+_HIGHER_IS_BETTER = re.compile(
+    r"(^|[_/.-])(acc|accuracy|auc|auroc|f1|precision|recall|score|reward|return|bleu|rouge|iou|map|top\d|"
+    r"throughput|samples_per_s|tokens_per_s|r2|psnr|ssim|dice|hit|ndcg|mrr)($|[_/.@-])",
+    re.I,
+)
+
+
+@dataclass
+class Series:
+    """One metric's values in the order they were logged, with their steps and times (None if unknown)."""
+
+    name: str
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    times: list[float | None] = field(default_factory=list)
+    source: str = ""  # "file" (the job's JSON lines) or "stdout" (patterns)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def final(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+    def best(self, mode: str) -> tuple[float, float] | None:
+        """(value, step) of the best value: the lowest for mode 'min', the highest for 'max'."""
+        if not self.values:
+            return None
+        pick = max if mode == "max" else min
+        index = pick(range(len(self.values)), key=self.values.__getitem__)
+        return self.values[index], self.steps[index]
+
+
+@dataclass
+class History:
+    series: dict[str, Series]
+
+    @property
+    def points(self) -> int:
+        return sum(len(s) for s in self.series.values())
+
+    def names(self) -> list[str]:
+        return sorted(self.series)
+
+
+def metric_mode(name: str, sweep_metric: str | None = None, sweep_mode: str | None = None) -> str:
+    """'max' or 'min': the sweep's mode for the sweep's metric, else guessed from the name (acc, f1,
+    reward... are maximised; loss, error, perplexity, anything else minimised)."""
+    if sweep_metric and name == sweep_metric and sweep_mode in ("min", "max"):
+        return str(sweep_mode)
+    return "max" if _HIGHER_IS_BETTER.search(name) else "min"
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSON-lines file; lines that are not a JSON object are skipped. Fast path: the
+    whole file parsed as one JSON array (one call into the C parser instead of one per line)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return parse_rows(text)
+
+
+def parse_rows(text: str) -> list[dict[str, Any]]:
+    body = text.strip().replace("\r\n", "\n")
+    if not body:
+        return []
+    try:
+        rows = json.loads("[" + body.replace("\n", ",") + "]")  # blank lines make it fail: the slow path
+    except ValueError:  # a truncated or foreign line: parse line by line, keeping what parses
+        rows = []
+        for line in body.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return [row for row in rows if type(row) is dict]
+
+
+def _finite(value: Any) -> bool:
+    """A number that is a metric value: an int or a finite float (booleans are not numbers here)."""
+    kind = type(value)
+    return kind is int or (kind is float and math.isfinite(value))
+
+
+def from_rows(
+    rows: Iterable[Mapping[str, Any]], step_key: str = DEFAULT_STEP_KEY, source: str = "file"
+) -> dict[str, Series]:
+    """Columns per metric. The loop is the hot path of every history read: plain types, no calls."""
+    columns: dict[str, tuple[list[float], list[float], list[float | None]]] = {}
+    isfinite = math.isfinite
+    for row in rows:
+        step = row.get(step_key)
+        if step is not None and not _finite(step):
+            step = None
+        when = row.get(TIME_KEY)
+        if when is not None and not _finite(when):
+            when = None
+        for key, value in row.items():
+            kind = type(value)
+            if kind is float:
+                if not isfinite(value):
+                    continue
+            elif kind is not int:
+                continue
+            if key in (step_key, TIME_KEY):
+                continue
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = ([], [], [])
+            column[0].append(step if step is not None else len(column[1]))
+            column[1].append(value)
+            column[2].append(when)
+    return {
+        str(key): Series(str(key), steps, values, times, source)
+        for key, (steps, values, times) in columns.items()
+    }
+
+
+# ------------------------------------------------------------------------------------------ stdout
+
+
+def read_times(path: Path) -> tuple[list[int], list[float]]:
+    """stdout.times as (sizes, times), sizes non-decreasing."""
+    sizes: list[int] = []
+    times: list[float] = []
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return sizes, times
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        try:
+            when, size = float(parts[0]), int(parts[1])
+        except ValueError:
+            continue
+        if not sizes or size > sizes[-1]:
+            sizes.append(size)
+            times.append(when)
+    return sizes, times
+
+
+def _read_log(path: Path) -> tuple[bytes, int]:
+    """The last MAX_LOG_BYTES of the log and the byte offset they start at."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            start = max(0, size - MAX_LOG_BYTES)
+            handle.seek(start)
+            return handle.read(), start
+    except OSError:
+        return b"", 0
+
+
+def _value_group(pattern: re.Pattern[str]) -> int | str | None:
+    names = pattern.groupindex
+    if "value" in names:
+        return "value"
+    step_group = names.get("step")
+    for index in range(1, pattern.groups + 1):
+        if index != step_group:
+            return index
+    return None
+
+
+def stdout_rows(
+    log: Path, patterns: Mapping[str, str], times_file: Path | None = None, step_key: str = DEFAULT_STEP_KEY
+) -> list[dict[str, Any]]:
+    """One row per pattern match over stdout.log, in the order printed (see the module's docstring)."""
+    if not patterns:
+        return []
+    data, start = _read_log(log)
+    if not data:
+        return []
+    sizes, times = read_times(times_file) if times_file is not None else ([], [])
+    # decode piecewise at the sampled sizes, so a character offset maps back to the time it was printed
+    cuts = [size - start for size in sizes if 0 < size - start < len(data)] + [len(data)]
+    pieces: list[str] = []
+    char_ends: list[int] = []
+    cut_times: list[float | None] = []
+    previous = 0
+    sample = 0
+    for cut in cuts:
+        piece = data[previous:cut].decode("utf-8", errors="replace")
+        pieces.append(piece)
+        char_ends.append((char_ends[-1] if char_ends else 0) + len(piece))
+        while sample < len(sizes) and sizes[sample] - start < cut:
+            sample += 1
+        cut_times.append(times[sample] if sample < len(sizes) else None)
+        previous = cut
+    text = "".join(pieces)
+
+    def time_at(offset: int) -> float | None:
+        index = bisect.bisect_right(char_ends, offset)
+        return cut_times[index] if index < len(cut_times) else None
+
+    compiled = {name: re.compile(pattern) for name, pattern in patterns.items()}
+    step_marks: tuple[list[int], list[float]] = ([], [])
+    if step_key in compiled:
+        group = _value_group(compiled[step_key])
+        for match in compiled[step_key].finditer(text):
+            value = _number_text(match.group(group)) if group is not None else None
+            if value is not None:
+                step_marks[0].append(match.start())
+                step_marks[1].append(value)
+    found: list[tuple[int, dict[str, Any]]] = []
+    for name, pattern in compiled.items():
+        if name == step_key:
+            continue
+        group = _value_group(pattern)
+        has_step_group = "step" in pattern.groupindex
+        index = 0
+        for match in pattern.finditer(text):
+            value = _number_text(match.group(group)) if group is not None else None
+            if value is None:
+                continue
+            step: float | None = _number_text(match.group("step")) if has_step_group else None
+            if step is None and step_marks[0]:
+                line_end = text.find("\n", match.end())
+                at = bisect.bisect_left(step_marks[0], len(text) if line_end < 0 else line_end) - 1
+                step = step_marks[1][at] if at >= 0 else None
+            found.append(
+                (
+                    match.start(),
+                    {
+                        step_key: step if step is not None else index,
+                        TIME_KEY: time_at(match.start()),
+                        name: value,
+                    },
+                )
+            )
+            index += 1
+    found.sort(key=lambda item: item[0])
+    return [row for _pos, row in found]
+
+
+def _number_text(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def jsonl_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Rows as JSON lines (sorted keys), as stdout_metrics.jsonl holds them."""
+    return "".join(json.dumps(row, sort_keys=True, allow_nan=False) + "\n" for row in rows)
+
+
+# ------------------------------------------------------------------------------------------ a run
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a run's metrics are: from its resolved config (manifest['config'])."""
+
+    file: str = "metrics.jsonl"
+    patterns: Mapping[str, str] = field(default_factory=dict)
+    step_key: str = DEFAULT_STEP_KEY
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Sources:
+        metrics = config.get("metrics") or {}
+        estimate = config.get("estimate") or {}
+        return cls(
+            file=str(metrics.get("file") or "metrics.jsonl"),
+            patterns=dict(metrics.get("patterns") or {}),
+            step_key=str(estimate.get("step_metric") or DEFAULT_STEP_KEY),
+        )
+
+
+def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]:
+    """The stdout rows: stdout_metrics.jsonl once written, else computed from stdout.log now."""
+    written = run_dir / STDOUT_HISTORY
+    if written.is_file():
+        return read_rows(written)
+    return stdout_rows(run_dir / "stdout.log", sources.patterns, run_dir / STDOUT_TIMES, sources.step_key)
+
+
+def load(run_dir: Path, sources: Sources) -> History:
+    """Every metric of a run, per step, from its files (nothing is executed; missing files are empty)."""
+    series = from_rows(read_rows(run_dir / sources.file), sources.step_key, "file")
+    if sources.patterns:
+        rows = stdout_history_rows(run_dir, sources)
+        series.update(from_rows(rows, sources.step_key, "stdout"))
+    return History(dict(sorted(series.items())))
+
+
+# ------------------------------------------------------------------------------------------ cache
+
+CACHE_MAGIC = b"CRHIST1\n"
+
+
+def _signature(run_dir: Path, sources: Sources) -> str:
+    """What a cached history was read from: the files' sizes and mtimes, and how they were read."""
+    names = [sources.file, STDOUT_HISTORY, "stdout.log", STDOUT_TIMES] if sources.patterns else [sources.file]
+    stats = []
+    for name in names:
+        try:
+            info = (run_dir / name).stat()
+            stats.append([name, info.st_size, info.st_mtime_ns])
+        except OSError:
+            stats.append([name, None, None])
+    how = [sources.step_key, sorted(sources.patterns.items()), FORMAT_VERSION]
+    return json.dumps([stats, how], sort_keys=True)
+
+
+def _encode(loaded: History, signature: str) -> bytes:
+    header: dict[str, Any] = {"signature": signature, "series": []}
+    blobs = []
+    for series in loaded.series.values():
+        header["series"].append({"name": series.name, "n": len(series), "source": series.source})
+        blobs.append(array("d", series.steps).tobytes())
+        blobs.append(array("d", series.values).tobytes())
+        blobs.append(array("d", [math.nan if t is None else t for t in series.times]).tobytes())
+    head = json.dumps(header).encode()
+    return CACHE_MAGIC + len(head).to_bytes(8, "little") + head + b"".join(blobs)
+
+
+def _decode(data: bytes, signature: str) -> History | None:
+    if not data.startswith(CACHE_MAGIC):
+        return None
+    at = len(CACHE_MAGIC)
+    size = int.from_bytes(data[at : at + 8], "little")
+    header = json.loads(data[at + 8 : at + 8 + size])
+    if header.get("signature") != signature:
+        return None
+    at += 8 + size
+    series: dict[str, Series] = {}
+    for item in header["series"]:
+        columns = []
+        for _ in range(3):
+            column = array("d")
+            column.frombytes(data[at : at + 8 * item["n"]])
+            at += 8 * item["n"]
+            columns.append(column.tolist())
+        steps, values, times = columns
+        series[item["name"]] = Series(
+            item["name"], steps, values, [None if t != t else t for t in times], item["source"]
+        )
+    return History(series)
+
+
+def load_cached(run_dir: Path, sources: Sources, cache_dir: Path) -> History:
+    """`load`, through a binary copy in `cache_dir` that is used while the run's files are unchanged
+    (a history of 100,000 points reads in a few ms instead of a few hundred). The cache is a convenience:
+    any problem with it falls back to reading the files."""
+    signature = _signature(run_dir, sources)
+    path = cache_dir / f"{run_dir.name}.hist"
+    try:
+        cached = _decode(path.read_bytes(), signature)
+    except (OSError, ValueError, KeyError, TypeError):
+        cached = None
+    if cached is not None:
+        return cached
+    loaded = load(run_dir, sources)
+    if _signature(run_dir, sources) == signature:  # unchanged while read: worth keeping
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(_encode(loaded, signature))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return loaded
+
+
+def best_values(
+    history: History,
+    ignore: Iterable[str] = (),
+    sweep_metric: str | None = None,
+    sweep_mode: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """{name: {"mode", "value", "step", "final", "points"}} for every metric not ignored."""
+    skipped = set(ignore)
+    out: dict[str, dict[str, Any]] = {}
+    for name, series in history.series.items():
+        if name in skipped or not series.values:
+            continue
+        mode = metric_mode(name, sweep_metric, sweep_mode)
+        best = series.best(mode)
+        assert best is not None
+        out[name] = {
+            "mode": mode,
+            "value": best[0],
+            "step": _plain(best[1]),
+            "final": series.values[-1],
+            "points": len(series),
+        }
+    return out
+
+
+def _plain(number: float) -> float | int:
+    """2.0 -> 2 (steps and counts read as integers in JSON), other floats unchanged."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 2**53:
+        return int(number)
+    return number

@@ -1,0 +1,291 @@
+"""The one render layer: a service's typed result shown in the format the user chose, and the exit status
+it implies. Commands parse their arguments, call one service, and hand its result to `present`.
+
+    text  the blocks and tables of output.py and tables.py (warnings and progress go to stderr)
+    json  the result's as_record(), the same data a notebook gets from clusterrun.api
+    ids   run ids, one a line, for piping (e.g. into clusterrun status or cancel)
+    csv   one row per run, with a column per metric (status)
+
+Each command offers the formats that make sense for it (its --format choices); --json is --format json.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from functools import singledispatch
+from typing import Any, Literal
+
+import typer
+
+from clusterrun.cli.common import info, warn
+from clusterrun.cli.output import emit_json, manifest_block, results_block, sweep_block
+from clusterrun.cli.tables import (
+    comparison_text,
+    doctor_table,
+    doctor_verdict,
+    status_table,
+    sweep_table,
+    verdicts_line,
+    verdicts_table,
+)
+from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
+from clusterrun.records.models import as_summary
+from clusterrun.services.compare import CompareReport
+from clusterrun.services.doctor import DoctorReport
+from clusterrun.services.listing import StatusView
+from clusterrun.services.prepare import Prepared
+from clusterrun.services.reproduce import ReproduceResult
+from clusterrun.services.status import RunDetails
+from clusterrun.services.submit import SubmitResult
+
+Format = Literal["text", "json", "ids", "csv"]  # status offers all four
+RunsFormat = Literal["text", "json", "ids"]  # submit, reproduce
+DataFormat = Literal["text", "json"]  # show, compare, doctor
+
+FORMAT_HELP = {
+    "text": "text (blocks and tables)",
+    "json": "json (as --json)",
+    "ids": "ids (run ids, one a line, for piping)",
+    "csv": "csv (one row per run, a column per metric)",
+}
+
+
+def format_help(*formats: str) -> str:
+    return "Output: " + ", ".join(FORMAT_HELP[f] for f in formats) + "."
+
+
+def format_option(*formats: str) -> Any:
+    """The shared --format option of a command offering these formats (its type: a Literal of them)."""
+    return typer.Option("--format", help=format_help(*formats), show_default=False)
+
+
+def chosen(fmt: Format | None, json_: bool) -> Format:
+    """The format from --format and --json (its shorthand); they must not disagree."""
+    if json_ and fmt not in (None, "json"):
+        raise UsageError(f"--json and --format {fmt} disagree", hint="give one of them")
+    return "json" if json_ else (fmt or "text")
+
+
+def present(result: object, fmt: Format) -> None:
+    """Render the result; a result that is a failure (a run failed, runs diverged) exits 1."""
+    status = render(result, fmt)
+    if status != ExitStatus.OK:
+        raise typer.Exit(int(status))
+
+
+def emit_ids(ids: list[str]) -> None:
+    if ids:
+        typer.echo("\n".join(ids))
+
+
+def emit_csv(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> None:
+    """Rows as CSV with a header: `first`, the other columns in order of first appearance, `metrics.*`
+    last and sorted; empty where a row has no value."""
+    keys = list(dict.fromkeys([*first, *(key for row in rows for key in row)]))
+    columns = [k for k in keys if not k.startswith("metrics.")] + sorted(
+        k for k in keys if k.startswith("metrics.")
+    )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    typer.echo(out.getvalue(), nl=False)
+
+
+@singledispatch
+def render(result: object, fmt: Format) -> ExitStatus:
+    raise TypeError(f"no renderer for {type(result).__name__}")
+
+
+# ------------------------------------------------------------------------------------------- status
+
+
+CSV_COLUMNS = ("run_id", "name", "state", "elapsed_seconds", "job_id", "node", "backend")
+
+
+def _status_rows(view: StatusView) -> list[dict[str, Any]]:
+    """One CSV row per run, what the table shows unabridged (a sweep's members best first, with `best`
+    and their swept values); metrics as `metrics.<name>`, as `clusterrun export` names them."""
+    sweep = view.sweep is not None
+    rows = view.sweep.rows if view.sweep is not None else [r.as_record() for r in view.report.runs]
+    return [
+        {key: row[key] for key in CSV_COLUMNS}
+        | ({"best": row["best"], **row["values"]} if sweep else {})
+        | {f"metrics.{name}": value for name, value in row["metrics"].items()}
+        for row in rows
+    ]
+
+
+@render.register
+def _status(view: StatusView, fmt: Format) -> ExitStatus:
+    for message in view.warnings:
+        warn(message)
+    if fmt == "json":
+        emit_json(view.as_record())
+    elif fmt == "ids":
+        emit_ids(view.run_ids)
+    elif fmt == "csv":
+        emit_csv(_status_rows(view), CSV_COLUMNS)
+    elif view.sweep is not None:
+        typer.echo(sweep_table(view.sweep))
+    elif not view.report.runs:
+        typer.echo("no runs match; start one with: clusterrun submit configs/examples/quickstart.yaml")
+    else:
+        runs = view.report.runs
+        typer.echo(status_table([r.as_record() for r in runs]))
+        if view.single and runs[0].summary:
+            typer.echo()
+            summary = as_summary(runs[0].summary)
+            typer.echo(results_block(summary, summary.run_dir))
+    return ExitStatus.OK
+
+
+def watching(fmt: Format) -> Callable[[StatusView], None]:
+    """`status --watch`: every refresh rendered as it comes (in text, after a progress line)."""
+
+    def refreshed(view: StatusView) -> None:
+        if fmt == "text" and view.report.runs:
+            typer.echo(f"\n--- {len(view.report.runs)} run(s), {view.done} ended ---")
+        render(view, fmt)
+
+    return refreshed
+
+
+@render.register
+def _details(details: RunDetails, fmt: Format) -> ExitStatus:
+    for message in details.warnings:
+        warn(message)
+    if fmt == "json":
+        emit_json(details.as_record())
+        return ExitStatus.OK
+    manifest, status = details.manifest, details.status
+    typer.echo(manifest_block(manifest))
+    if manifest.reproduces:
+        typer.echo(
+            f"Reproduces: {manifest.reproduces}   "
+            f"Compare: clusterrun compare {manifest.reproduces} {details.run_id}"
+        )
+    if status.summary:
+        typer.echo(results_block(status.summary, details.run_dir))
+    else:
+        typer.echo(f"State: {status.state.upper()}   (follow it: clusterrun status {details.run_id} --watch)")
+    return ExitStatus.OK
+
+
+@render.register
+def _comparison(report: CompareReport, fmt: Format) -> ExitStatus:
+    for message in report.warnings:
+        warn(message)
+    if fmt == "json":
+        emit_json(report.as_record())
+    else:
+        typer.echo(comparison_text(report.as_record()))
+    return ExitStatus.OK if report.reproduced else ExitStatus.FAILURE
+
+
+@render.register
+def _doctor(report: DoctorReport, fmt: Format) -> ExitStatus:
+    if fmt == "json":
+        emit_json(report.as_record())
+    else:
+        typer.echo(doctor_table(report))
+        typer.echo()
+        typer.echo(doctor_verdict(report))
+    return ExitStatus.FAILURE if report.blocking else ExitStatus.OK
+
+
+# ------------------------------------------------------------------------------- submit, reproduce
+
+
+def block(prepared: Prepared) -> str:
+    """The manifest block of a prepared submission (a sweep's: what its members share, and their values)."""
+    if prepared.sweep_run is not None:
+        return sweep_block(prepared.sweep_record(), prepared.run.load_manifest())
+    return manifest_block(prepared.run.load_manifest())
+
+
+def reviewing(fmt: Format) -> Callable[[Prepared], None]:
+    """What the user sees once the submission is prepared: warnings, suggestions, then (in text, before
+    the cost gate asks anything) the manifest block."""
+
+    def review(prepared: Prepared) -> None:
+        for message in prepared.warnings:
+            warn(message)
+        if prepared.smoke_failed:
+            return
+        for key, value in prepared.estimate.suggestions.items():
+            info(f"suggestion: {key}={value}")
+        if fmt == "text":
+            typer.echo(block(prepared))
+
+    return review
+
+
+def _smoke_failure(result: SubmitResult) -> None:
+    smoke, diagnosis = result.prepared.smoke, result.prepared.smoke_diagnosis
+    assert smoke is not None and diagnosis is not None
+    reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
+    info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
+    info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
+    info(f"diagnosis: {diagnosis.line()}")
+    info(f"full logs: {smoke.stderr_path}")
+
+
+@render.register
+def _submission(result: SubmitResult, fmt: Format) -> ExitStatus:
+    if result.outcome == "declined":
+        assert result.confirmation is not None
+        raise ClusterrunError(
+            f"not submitted: {result.confirmation.decision}",
+            hint="pass --yes to submit without asking",
+            exit_status=ExitStatus.USAGE,
+        )
+    if result.outcome == "smoke_failed":
+        _smoke_failure(result)
+    for message in result.report.warnings if result.report else []:
+        warn(message)
+    if fmt == "json":
+        emit_json(result.as_record())
+    elif fmt == "ids":
+        emit_ids(result.run_ids if result.outcome != "smoke_failed" else [])
+    elif result.outcome == "dry_run":
+        typer.echo(f"--- {result.prepared.run.file('sbatch.sh')} ---")
+        typer.echo(result.prepared.script.rstrip())
+        info("dry run: nothing submitted")
+    elif result.outcome == "submitted" and result.report is None:
+        info(f"follow it with: clusterrun status {result.target}")
+    elif result.sweep_view is not None:
+        typer.echo(sweep_table(result.sweep_view))
+    elif result.report is not None and result.report.runs[0].summary:
+        typer.echo(results_block(result.report.runs[0].summary, str(result.prepared.run.path)))
+    return ExitStatus.FAILURE if result.failed else ExitStatus.OK
+
+
+@render.register
+def _reproduction(result: ReproduceResult, fmt: Format) -> ExitStatus:
+    if not result.waited:
+        status = render(result.submission, fmt)
+        if result.submission.outcome == "submitted" and len(result.pairs) == 1:
+            original, new = result.pairs[0]
+            info(f"compare when both have ended: clusterrun compare {original} {new}")
+        return status
+    for message in result.warnings:
+        warn(message)
+    if fmt == "ids":
+        emit_ids(result.run_ids)
+    elif len(result.pairs) == 1:
+        comparison = result.verdicts[0].as_record()
+        if fmt == "json":
+            emit_json(comparison)
+        else:
+            typer.echo(comparison_text(comparison))
+    else:
+        if fmt == "json":
+            emit_json(result.as_record())
+            info(verdicts_line(result.verdicts))  # stdout stays one JSON document
+        else:
+            typer.echo(verdicts_table(result.verdicts))
+            typer.echo(verdicts_line(result.verdicts))
+    return ExitStatus.OK if result.reproduced else ExitStatus.FAILURE

@@ -1,0 +1,204 @@
+"""ExperimentSpec: a fully resolved, validated experiment, and raw data -> spec with readable errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS, placeholders, unused_params
+from clusterrun.config.sections import (
+    Estimate,
+    FrozenModel,
+    Metrics,
+    Resources,
+    Scalar,
+    Smoke,
+    Sweep,
+    no_newline,
+    scalar_map,
+)
+from clusterrun.errors import ConfigError
+
+DEFAULT_SEED = 42
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_NAME_RE = re.compile(r"(TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.I)
+
+
+class ExperimentSpec(FrozenModel):
+    """A fully resolved, validated experiment. Every default is explicit; the seed always is."""
+
+    name: str
+    command: list[str]
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=2**32 - 1)
+    smoke: Smoke = Field(default_factory=Smoke)
+    resources: Resources = Field(default_factory=Resources)
+    setup: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=Metrics)
+    data: dict[str, Scalar] = Field(
+        default_factory=dict
+    )  # dataset, split, path...: {data.split} in the command
+    estimate: Estimate = Field(default_factory=Estimate)
+    cluster: str | None = None  # a profile in configs/clusters/<name>.yaml
+    sweep: Sweep | None = None
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.fullmatch(value):
+            raise ValueError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            no_newline(value, "command")
+            try:
+                tokens = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split the command like a shell would: {exc}") from None
+        elif isinstance(value, list) and all(isinstance(t, str | int | float) for t in value):
+            tokens = [str(t) for t in value]
+        else:
+            raise ValueError("give a string such as 'python train.py --lr {lr}' or a list of strings")
+        if not tokens:
+            raise ValueError("the command is empty")
+        for token in tokens:
+            no_newline(token, "command")
+        return tokens
+
+    @field_validator("setup")
+    @classmethod
+    def _setup(cls, value: list[str]) -> list[str]:
+        return [no_newline(line, "each setup line") for line in value]
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise ValueError("give a mapping of variable names to values")
+        out: dict[str, str] = {}
+        for key, val in value.items():
+            if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if _SECRET_NAME_RE.search(key):
+                raise ValueError(
+                    f"{key} looks like a secret and would be written into the run record; "
+                    "export it in your shell (the job inherits it) instead of putting it in a config"
+                )
+            if isinstance(val, bool):
+                val = "1" if val else "0"
+            if isinstance(val, Mapping):  # `LR: {lr}` is a YAML mapping, not a placeholder
+                raise ValueError(f"{key}: value must be a string or number; quote a placeholder: '{{lr}}'")
+            if not isinstance(val, str | int | float):
+                raise ValueError(f"{key}: value must be a string or number")
+            out[key] = no_newline(str(val), f"env {key}")
+        return out
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        return scalar_map(value, "data key")
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key in value:
+            if key in BUILTIN_PLACEHOLDERS:
+                raise ValueError(f"{key!r} is reserved; set the seed with the top-level 'seed' key")
+        return scalar_map(value, "param")
+
+    @model_validator(mode="after")
+    def _placeholders_known(self) -> ExperimentSpec:
+        known = set(self.params) | set(BUILTIN_PLACEHOLDERS) | {f"data.{k}" for k in self.data}
+        for token in self.command:
+            for field in placeholders(token):
+                if field not in known:
+                    raise ValueError(
+                        f"command uses {{{field}}} but there is no param {field!r}; "
+                        f"available: {', '.join(sorted(known))}"
+                    )
+        for name, value in self.env.items():
+            for field in placeholders(value, f"env {name}"):
+                if field not in known:
+                    raise ValueError(
+                        f"env {name} uses {{{field}}} but there is no param {field!r}; "
+                        f"available: {', '.join(sorted(known))} (write {{{{ and }}}} for a literal brace)"
+                    )
+        if self.estimate.steps_param is not None and self.estimate.steps_param not in self.params:
+            raise ValueError(
+                f"estimate.steps_param is {self.estimate.steps_param!r}, which params does not define; "
+                f"params are: {', '.join(sorted(self.params)) or '(none)'}"
+            )
+        unknown = sorted(set(self.smoke.params) - set(self.params))
+        if unknown:
+            raise ValueError(
+                f"smoke.params sets {', '.join(unknown)}, which params does not define; "
+                f"params are: {', '.join(sorted(self.params)) or '(none)'}"
+            )
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """The full config as plain data, defaults included (what config.yaml holds)."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.resolved()).encode()).hexdigest()[:16]
+
+    def unused_params(self) -> list[str]:
+        """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
+        return unused_params(self.params, self.command, self.env)
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(first["loc"][:-1])
+        valid = ", ".join(parent.model_fields) if parent else ""
+        message = f"{source}: unknown key {loc!r}" + (f"; valid keys here: {valid}" if valid else "")
+        hint = "check the spelling; see configs/examples/quickstart.yaml for every key"
+    elif kind == "missing":
+        message = f"{source}: missing required key {loc!r}"
+        hint = "every config needs at least 'name' and 'command'"
+    else:
+        msg = first["msg"].removeprefix("Value error, ")
+        message = f"{source}: {loc}: {msg}" if first["loc"] else f"{source}: {msg}"
+        hint = "fix that value in the file or with an override (KEY=VALUE)"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(message, hint=hint)
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    model: type[BaseModel] = ExperimentSpec
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def spec_from_data(data: Mapping[str, Any], source: str) -> ExperimentSpec:
+    try:
+        return ExperimentSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _format_validation_error(source, exc) from None

@@ -1,0 +1,39 @@
+"""The `{name}` placeholders of command tokens and env values: which ones a template uses."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: Placeholders the command template may use besides the params.
+BUILTIN_PLACEHOLDERS = ("seed", "run_dir")
+
+
+def placeholders(token: str, where: str = "command token") -> list[str]:
+    """The `{name}` fields of one command token (or env value); `{{` escapes a brace."""
+    fields = []
+    try:
+        parsed = list(string.Formatter().parse(token))
+    except ValueError as exc:
+        raise ValueError(f"bad braces in {where} {token!r}: {exc} (write {{{{ for a literal brace)") from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not re.fullmatch(r"(data\.)?[A-Za-z_][A-Za-z0-9_]*", field) or spec or conversion:
+            raise ValueError(
+                f"placeholder {{{field}}} in {token!r}: use a plain name such as {{lr}} or {{data.split}}"
+            )
+        fields.append(field)
+    return fields
+
+
+def used_placeholders(command: Sequence[str], env: Mapping[str, str]) -> set[str]:
+    """Every {name} the command and the env values use (the params they pass on to the job)."""
+    return {field for text in [*command, *env.values()] for field in placeholders(text)}
+
+
+def unused_params(params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    used = used_placeholders(command, env)
+    return [name for name in params if name not in used]

@@ -1,0 +1,137 @@
+"""What the dashboard reads from the registry: the one place that knows the record files.
+
+Records are loaded through the typed models (records/store.py) and handed on as plain JSON data, so the
+pages render any schema version the models read. Nothing here executes anything from a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clusterrun.analysis import history
+from clusterrun.errors import ClusterrunError
+from clusterrun.records import store
+from clusterrun.records.jsonio import read_json_or_empty
+from clusterrun.records.summary import read_tail
+
+LOG_TAIL_BYTES = 16 * 1024
+PATCH_MAX_BYTES = 256 * 1024
+#: Files whose change means the run's pages must be made again (with the metrics file of its config).
+WATCHED = (
+    "manifest.json",
+    "summary.json",
+    "stdout.log",
+    "stderr.log",
+    history.STDOUT_HISTORY,
+    "events.jsonl",
+)
+
+
+def signature(run_dir: Path, metrics_file: str = "metrics.jsonl") -> list[Any]:
+    """Sizes and mtimes of the files a run's pages are made from: equal signatures, equal pages."""
+    out: list[Any] = []
+    for name in (*WATCHED, metrics_file):
+        try:
+            info = os.stat(run_dir / name)
+            out.append([info.st_size, info.st_mtime_ns])
+        except OSError:
+            out.append(None)
+    return out
+
+
+def file_signature(path: Path) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
+@dataclass
+class RunRecord:
+    """One run as the dashboard sees it (JSON data throughout)."""
+
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+    summary: dict[str, Any] | None
+    problem: str = ""  # why the record could not be read, when it could not
+
+    @property
+    def config(self) -> dict[str, Any]:
+        config = self.manifest.get("config")
+        return config if isinstance(config, dict) else {}
+
+    @property
+    def state(self) -> str:
+        if self.problem:
+            return "damaged"
+        return str((self.summary or {}).get("state") or self.manifest.get("state") or "unknown")
+
+    @property
+    def sources(self) -> history.Sources:
+        return history.Sources.from_config(self.config)
+
+
+def read_run(run_dir: Path) -> RunRecord:
+    try:
+        manifest = store.read_manifest(run_dir).to_data()
+        summary_model = store.read_summary(run_dir)
+    except ClusterrunError as exc:
+        return RunRecord(run_dir.name, run_dir, {"run_id": run_dir.name}, None, exc.message)
+    summary = summary_model.to_data() if summary_model is not None else None
+    return RunRecord(run_dir.name, run_dir, manifest, summary)
+
+
+def read_sweep(sweep_dir: Path) -> dict[str, Any]:
+    return store.read_sweep(sweep_dir).to_data()
+
+
+def read_json_file(path: Path) -> dict[str, Any]:
+    return read_json_or_empty(path)
+
+
+def tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
+    """The end of a log, from a line start; '' when missing."""
+    return read_tail(path, max_bytes)
+
+
+def patch(run: RunRecord) -> tuple[str, int, str]:
+    """(text shown, full size, sha256 prefix) of the run's git.patch; ('', 0, '') without one."""
+    name = (run.manifest.get("git") or {}).get("patch_file")
+    if not name or "/" in str(name):
+        return "", 0, ""
+    try:
+        data = (run.path / str(name)).read_bytes()
+    except OSError:
+        return "", 0, ""
+    shown = data[:PATCH_MAX_BYTES].decode("utf-8", errors="replace")
+    return shown, len(data), hashlib.sha256(data).hexdigest()[:12]
+
+
+def events(run: RunRecord, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The run's events.jsonl entries of these kinds, oldest first (attempts: job_started/job_ended)."""
+    rows = history.read_rows(run.path / "events.jsonl")
+    return [row for row in rows if row.get("event") in kinds]
+
+
+def metrics_text(run: RunRecord) -> tuple[str, str]:
+    """(the job's JSON lines as written, the stdout rows as JSON lines) for the browser to parse."""
+    sources = run.sources
+    file_text = ""
+    path = run.path / sources.file
+    with contextlib.suppress(OSError):
+        file_text = path.read_text(encoding="utf-8", errors="replace")
+    stdout_text = ""
+    if sources.patterns:
+        written = run.path / history.STDOUT_HISTORY
+        if written.is_file():
+            stdout_text = written.read_text(encoding="utf-8", errors="replace")
+        else:  # still running: the matches so far
+            stdout_text = history.jsonl_text(history.stdout_history_rows(run.path, sources))
+    return file_text, stdout_text

@@ -1,0 +1,140 @@
+"""Evidence from the program's side: its final exception, its log lines, its exit code and the signal
+that killed it, with the patterns they are matched against (the scheduler's side is in
+scheduler_evidence.py), and the helpers that read the run's params and progress."""
+
+from __future__ import annotations
+
+import re
+import signal as signals
+from collections.abc import Mapping
+from typing import Any
+
+from clusterrun.diagnose.model import Context, Found, Hit, Matcher, Strength
+
+KILLED = re.compile(r"(?:^|\s)Killed(?:\s|$)")
+CUDA_OOM = re.compile(
+    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|OutOfMemoryError: CUDA|CUBLAS_STATUS_ALLOC_FAILED"
+    r"|CUDA error: out of memory|RESOURCE_EXHAUSTED: Out of memory while trying to allocate"
+)
+NCCL = re.compile(
+    r"NCCL error|ncclInternalError|ncclSystemError|ncclUnhandledCudaError|ncclInvalidUsage|ncclRemoteError"
+    r"|NCCL WARN|DistBackendError: NCCL|ProcessGroupNCCL.*(?:[Tt]imeout|[Ww]atchdog)"
+)
+DISK = re.compile(r"Disk quota exceeded|No space left on device|\[Errno (?:28|122)\]|\bENOSPC\b|\bEDQUOT\b")
+NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<module>[\w.]+)'?")
+CANNOT_IMPORT = re.compile(
+    r"ImportError: cannot import name '?(?P<name>[\w.]+)'? from '?(?P<module>[\w.]+)'?"
+)
+NO_SHARED_LIB = re.compile(
+    r"ImportError: (?P<lib>[\w.+-]+\.so[\w.]*): cannot open shared object file|"
+    r"error while loading shared libraries: (?P<lib2>[\w.+-]+\.so[\w.]*)"
+)
+NOT_FOUND = re.compile(
+    r"(?:^|: )(?P<cmd>[^\s:]+): command not found"
+    r"|^(?:\S*/)?(?:ba|da)?sh: (?:line )?\d+: (?:exec: )?(?P<cmd2>[^\s:]+): not found"
+    r"|^\S*(?:bash|sh|command\.sh)(?:: line \d+)?: (?:exec: )?(?P<cmd3>[^\s:]+): No such file or directory"
+)
+MISSING_FILE = re.compile(
+    r"No such file or directory: '(?P<path>[^']+)'"
+    r"|can't open file '(?P<script>[^']+)': \[Errno 2\]"
+    r"|^(?P<tool>[\w.-]+): (?:cannot (?:open|access|stat) )?['‘]?(?P<arg>[^'’:]+)['’]?: "
+    r"No such file or directory"
+    r"|FileNotFoundError"
+)
+ARGPARSE = re.compile(
+    r"error: unrecognized arguments: (?P<args>.+)"
+    r"|error: argument (?P<arg>[^\s:]+)(?: ?/ ?\S+)?: (?P<msg>.+)"
+    r"|error: the following arguments are required: (?P<required>.+)"
+)
+HYDRA = re.compile(
+    r"Could not override '(?P<key>[^']+)'|Key '(?P<key2>[^']+)' is not in struct"
+    r"|ConfigAttributeError|ConfigKeyError|omegaconf\.errors\.\w+"
+)
+USAGE = re.compile(r"^usage: ")
+
+#: metric name -> param names that give its total
+PROGRESS_PARAMS = {
+    "step": ("steps", "max_steps", "total_steps", "num_steps", "n_steps", "iterations", "max_iters"),
+    "epoch": ("epochs", "max_epochs", "num_epochs", "n_epochs"),
+}
+
+# ------------------------------------------------------------------------------------------ matchers
+
+
+def program_error(*patterns: re.Pattern[str]) -> tuple[Matcher, Matcher]:
+    """The final exception matches one of `patterns`; failing that (weaker), any log line does."""
+
+    def in_final_exception(ctx: Context) -> Found | None:
+        final = ctx.final_exception
+        for pattern in patterns if final else ():
+            match = pattern.search(final)
+            if match:
+                return Found(Hit(ctx.traceback[0], final, match))
+        return None
+
+    def in_a_line(ctx: Context) -> Found | None:
+        hit = next((h for p in patterns if (h := ctx.find(p)) is not None), None)
+        return Found(hit) if hit is not None else None
+
+    return Matcher(Strength.EXCEPTION, in_final_exception), Matcher(Strength.LOG_LINE, in_a_line)
+
+
+def killed_line() -> Matcher:
+    """SIGKILL (exit 137, -9 or sacct's ':9') and a 'Killed' line: the kernel's OOM killer, most likely."""
+
+    def find(ctx: Context) -> Found | None:
+        hit = ctx.find(KILLED) if ctx.killed_by(signals.SIGKILL) else None
+        return Found(hit) if hit is not None else None
+
+    return Matcher(Strength.KILLED, find)
+
+
+def exit_code(code: int, line: re.Pattern[str] | None = None) -> Matcher:
+    """The command exited with `code` (and printed a matching `line`, when one is asked for)."""
+
+    def find(ctx: Context) -> Found | None:
+        if ctx.exit_code != code:
+            return None
+        hit = ctx.find(line) if line is not None else None
+        return None if line is not None and hit is None else Found(hit)
+
+    return Matcher(Strength.EXIT_CODE, find)
+
+
+def last_words() -> Matcher:
+    """Always found: the last exception, or else the last line of the first user log with text."""
+
+    def find(ctx: Context) -> Found:
+        log, line = ctx.traceback[0], ctx.final_exception
+        if not line:
+            user_logs = [n for n in ctx.logs if not n.startswith("scheduler")] or list(ctx.logs)
+            log = next((n for n in user_logs if ctx.logs[n].strip()), "")
+            line = ctx.logs[log].strip().splitlines()[-1].strip() if log else ""
+        return Found(Hit(log, line) if line else None)
+
+    return Matcher(Strength.FALLBACK, find)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def progress_from(metrics: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """{'metric': 'step', 'value': 120, 'param': 'steps', 'total': 500} when both sides are known."""
+    for metric, names in PROGRESS_PARAMS.items():
+        value = metrics.get(metric)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        for name in names:
+            total = params.get(name)
+            if isinstance(total, int | float) and not isinstance(total, bool) and total > 0:
+                return {"metric": metric, "value": value, "param": name, "total": total}
+    return None
+
+
+def param_for(params: Mapping[str, Any], *names: str) -> str:
+    """The first of `names` that the run's params have (case-insensitively), spelt as in the params."""
+    lowered = {k.lower(): k for k in params}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return ""

@@ -1,0 +1,150 @@
+"""Fixes for what the job's environment lacks: a Python module or shared library, a command on PATH, a
+file the run reads, room on disk."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from clusterrun.diagnose.evidence import param_for
+from clusterrun.diagnose.model import Context, Fix, Found
+from clusterrun.inputs.datafp import suggest_key
+
+#: import name -> pip package, where they differ
+PIP_NAMES = {
+    "cv2": "opencv-python",
+    "sklearn": "scikit-learn",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "git": "GitPython",
+}
+#: runs start in their own working directory, which holds tracked files only: a venv of the checkout is
+#: reached through $CLUSTERRUN_REPO_ROOT (the checkout the run was submitted from) or an absolute path
+_ACTIVATE = """setup=['source "$CLUSTERRUN_REPO_ROOT/.venv/bin/activate"']"""
+
+
+def missing_module(ctx: Context, found: Found) -> Fix:
+    setup = f"{_ACTIVATE} (or 'module load ...')"
+    groups = found.hit.groups() if found.hit is not None else {}
+    lib = groups.get("lib") or groups.get("lib2")
+    if lib:
+        hint = "cuda" if "cud" in lib or "nccl" in lib else lib.split(".so")[0].removeprefix("lib")
+        fix = (
+            f"the shared library {lib} is not found on the node: add a setup line, "
+            f"e.g. setup=['module load {hint}']"
+        )
+        return Fix(fix, details={"library": lib})
+    module = groups.get("module") or ""
+    top = module.split(".")[0]
+    package = PIP_NAMES.get(top, top)
+    if groups.get("name"):
+        fix = (
+            f"'{groups['name']}' is not in the installed {package} (version mismatch): `pip install -U "
+            f"{package}` (or pin the version the code needs) in the job's environment, or {setup}"
+        )
+    elif top:
+        fix = f"`pip install {package}` in the job's environment, or activate the one that has it: {setup}"
+    else:
+        fix = f"install the missing package in the job's environment, or {setup}"
+    return Fix(fix, details={"module": module, "package": package})
+
+
+def command_not_found(ctx: Context, found: Found) -> Fix:
+    cmd = next(iter(found.hit.groups().values()), "") if found.hit is not None else ""
+    if "/" in cmd and not cmd.startswith(("/", "$", "~")):
+        fix = (
+            f"'{cmd}' is a path relative to your checkout, but runs start in their own working directory, "
+            "which holds tracked files only: point at the checkout's copy, e.g. "
+            + (
+                f"""setup=['source "$CLUSTERRUN_REPO_ROOT/{cmd}"']"""
+                if cmd.endswith("activate")
+                else f"""setup=['source "$CLUSTERRUN_REPO_ROOT/{cmd.split("/bin/")[0]}/bin/activate"'] """
+                f"and the command '{cmd.split('/')[-1]} ...'"
+                if "/bin/" in cmd
+                else f"commit it (git add {cmd}) so that the snapshot holds it, or use an absolute path"
+            )
+        )
+    elif cmd.split("/")[-1].startswith(("python", "pip", "conda", "torchrun", "accelerate")):
+        fix = f"'{cmd}' is not on the node's PATH: {_ACTIVATE} (or 'module load python')"
+    elif cmd:
+        fix = (
+            f"install '{cmd}' on the nodes or put it on PATH with a setup line, "
+            f"e.g. setup=['module load {cmd}']"
+        )
+    else:
+        fix = (
+            "the command's executable is not on the node's PATH: add a setup line (setup=['module load ...'])"
+        )
+    return Fix(fix, details={"command": cmd})
+
+
+def missing_file(ctx: Context, found: Found) -> Fix:
+    line = found.hit.line if found.hit is not None else ""
+    groups = found.hit.groups() if found.hit is not None else {}
+    path = groups.get("path") or groups.get("script") or groups.get("arg") or ""
+    if not path:
+        path_match = re.search(r"'([^']+)'", line)
+        path = path_match.group(1) if path_match else ""
+    name = path.rstrip("/").split("/")[-1] if path else ""
+    param = next((k for k, v in ctx.params.items() if isinstance(v, str) and v and v == path), "")
+    param = param or next(
+        (k for k, v in ctx.params.items() if isinstance(v, str) and name and v.endswith(name)), ""
+    )
+    absolute_hint = (
+        f"params.{param}=/absolute/path/to/{name or 'file'}"
+        if param
+        else f"a param: +params.data=/absolute/path/to/{name or 'file'} used as {{data}} in the command"
+    )
+    if not path:
+        return Fix(f"a file the job reads does not exist; pass its absolute path via {absolute_hint}")
+    untracked = _in_checkout_only(ctx, path)
+    if untracked:
+        key = suggest_key(untracked)
+        config_line = f"data: {{{key}: {untracked}}}"
+        fix = (
+            f"{untracked} exists in your checkout but is not tracked by git, so it is not in the run's "
+            f"snapshot: add `{config_line}` to the config (or `{key}: {untracked}` under its data:); named "
+            "under data:, it is fingerprinted and linked into the run's working directory. Or commit it"
+        )
+        details = {"path": path, "relative": True, "untracked": True, "config_line": config_line}
+        return Fix(fix, details=details)
+    if not path.startswith("/"):
+        fix = (
+            f"'{path}' is relative: relative paths resolve against the snapshot of the repository (committed "
+            f"files only), so untracked data must be given as an absolute path: {absolute_hint}"
+        )
+    elif "/.snapshots/" in path:
+        fix = f"'{path}' is not in the snapshot (tracked files only): commit it, or {absolute_hint}"
+    else:
+        fix = (
+            f"'{path}' does not exist on the node: check it is on a shared filesystem and spelled "
+            f"right; {absolute_hint}"
+        )
+    return Fix(fix, details={"path": path, "relative": not path.startswith("/")})
+
+
+def _in_checkout_only(ctx: Context, path: str) -> str:
+    """The normalised relative `path` when it exists in the run's checkout (so the run missed it because
+    it is not in the snapshot); '' otherwise."""
+    if not ctx.repo_root or os.path.isabs(path):
+        return ""
+    rel = os.path.normpath(path)
+    if rel in (".", "..") or rel.startswith("../"):
+        return ""
+    return rel if os.path.lexists(os.path.join(ctx.repo_root, rel)) else ""
+
+
+def disk_quota(ctx: Context, found: Found) -> Fix:
+    out = param_for(
+        ctx.params, "out", "output", "output_dir", "out_dir", "save_dir", "checkpoint_dir", "ckpt_dir"
+    )
+    where = (
+        f"params.{out}=/scratch/$USER/..." if out else "a param such as +params.out_dir=/scratch/$USER/..."
+    )
+    return Fix(f"free space (check `df -h` and `quota`) or write outputs to a filesystem with room: {where}")

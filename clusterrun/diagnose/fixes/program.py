@@ -1,0 +1,61 @@
+"""Fixes for what the program itself got wrong: GPU memory, NCCL, its arguments or config, and the
+rest (unknown: where to read further)."""
+
+from __future__ import annotations
+
+from clusterrun.diagnose.evidence import param_for
+from clusterrun.diagnose.model import Context, Fix, Found
+
+
+def cuda_oom(ctx: Context, found: Found) -> Fix:
+    batch = param_for(ctx.params, "batch_size", "batchsize", "bs", "per_device_train_batch_size", "batch")
+    gpus = ctx.resources.get("gpus")
+    if batch and isinstance(ctx.params[batch], int) and ctx.params[batch] > 1:
+        smaller = f"params.{batch}={max(1, int(ctx.params[batch]) // 2)} (half of {ctx.params[batch]})"
+    else:
+        smaller = "a smaller batch size (params.batch_size=... or gradient accumulation)"
+    fix = f"{smaller}; or more GPU memory: a partition with larger GPUs (resources.partition=...)"
+    if gpus:
+        fix += f" or more GPUs to shard over (resources.gpus={int(gpus) * 2})"
+    return Fix(fix)
+
+
+def nccl(ctx: Context, found: Found) -> Fix:
+    return Fix(
+        "run again with env.NCCL_DEBUG=INFO to see which rank and link fail; on one node try "
+        "env.NCCL_P2P_DISABLE=1, across nodes set env.NCCL_SOCKET_IFNAME to the right interface; check "
+        "that every rank reaches the same collectives"
+    )
+
+
+def config_error(ctx: Context, found: Found) -> Fix:
+    groups = found.hit.groups() if found.hit is not None else {}
+    if groups.get("args"):
+        fix = (
+            f"the script does not accept {groups['args'].strip()}: fix the command template (command=...) "
+            "or the param that adds it; flags must match what the script defines"
+        )
+    elif groups.get("arg"):
+        flag = groups["arg"]
+        param = param_for(ctx.params, flag.lstrip("-").replace("-", "_"))
+        target = f"params.{param}=<a valid value>" if param else "the param behind it (params.<name>=...)"
+        fix = f"{flag}: {groups.get('msg', '').strip()}: set {target}"
+    elif groups.get("required"):
+        fix = (
+            f"the script requires {groups['required'].strip()}: add it to the command template (command=...)"
+        )
+    elif groups.get("key") or groups.get("key2"):
+        key = groups.get("key") or groups.get("key2")
+        fix = f"hydra has no key '{key}': fix its spelling, or add it with a '+' in the command (+{key}=...)"
+    else:
+        fix = "the script refused its arguments or config: compare the command template with its usage line"
+    return Fix(fix)
+
+
+def unknown(ctx: Context, found: Found) -> Fix:
+    where = f"`clusterrun logs {ctx.run_id} --stderr`" if ctx.run_id else "stderr.log in the run directory"
+    read = "traceback.txt in the run directory and " if ctx.traceback[1] else ""
+    fix = f"read {read}{where}, fix the cause, then submit again"
+    if ctx.signal and ctx.signal not in (0, 9, 15):
+        fix = f"the job died of signal {ctx.signal}; " + fix
+    return Fix(fix)

@@ -1,0 +1,1 @@
+"""Exports of runs to files (CSV, JSON lines) and to tracking servers (MLflow)."""

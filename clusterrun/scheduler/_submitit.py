@@ -1,0 +1,112 @@
+"""What the submitit-based backends (slurm, local) share: submitit's file names and job ids.
+
+submitit decides the names in a job's folder (`<job>_<task>_log.out/.err`, `<job>_submitted.pkl`);
+they are read here through its public `JobPaths`, never spelled out, so nothing outside this module
+knows them. The one private submitit function clusterrun needs (rendering an sbatch script without
+submitting it) is reached through `sbatch_text` only, and tests/unit/test_scheduler_interface.py fails
+with a clear message when submitit changes it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from submitit.core.utils import JobPaths
+from submitit.slurm.slurm import read_job_id
+
+from clusterrun.errors import SchedulerError
+
+#: The submitit releases whose private `_make_sbatch_string` clusterrun was written against
+#: (pyproject.toml pins the same range).
+SUBMITIT_RANGE = ">=1.5,<1.6"
+_MARK = "JOBID"  # a job id without '_': JobPaths formats it into a file name as it would a real one
+
+
+def array_of(job_id: str) -> str:
+    """The submission a job belongs to: '123_4' -> '123', '123_[0-3%2]' -> '123', '4242' -> '4242'.
+
+    submitit's own parser (`read_job_id`); an id it cannot read is its own submission."""
+    try:
+        return str(read_job_id(job_id)[0][0])
+    except (ValueError, IndexError):
+        return job_id
+
+
+def _name_parts(attribute: str) -> tuple[str, str]:
+    """submitit's file name for a job, split around the job id: ('', '_submitted.pkl')."""
+    name = str(getattr(JobPaths("/", job_id=_MARK, task_id=0), attribute).name)
+    prefix, _, suffix = name.partition(_MARK)
+    return prefix, suffix
+
+
+def log_paths(folder: Path, job_id: str) -> list[Path]:
+    """submitit's logs of one job (every task: stdout and stderr), existing ones, sorted by name."""
+    if not job_id or not folder.is_dir():
+        return []
+    found: list[Path] = []
+    task = 0
+    while True:
+        paths = JobPaths(folder, job_id=job_id, task_id=task)
+        existing = [p for p in (paths.stdout, paths.stderr) if p.exists()]
+        if not existing:
+            break
+        found += existing
+        task += 1
+    return sorted(found)
+
+
+def submitted_ids(folder: Path) -> list[str]:
+    """Ids of the jobs submitit recorded as submitted in `folder` (from file names; nothing is read)."""
+    if not folder.is_dir():
+        return []
+    prefix, suffix = _name_parts("submitted_pickle")
+    names = (p.name for p in folder.glob(f"{prefix}*{suffix}"))
+    return sorted(n[len(prefix) : len(n) - len(suffix)] for n in names if len(n) > len(prefix + suffix))
+
+
+# --- the private part --------------------------------------------------------------------------------
+
+
+def _private_render() -> Callable[..., Any]:
+    try:
+        from submitit.slurm.slurm import _make_sbatch_string
+    except ImportError:
+        raise SchedulerError(*_changed("no longer has submitit.slurm.slurm._make_sbatch_string")) from None
+    return _make_sbatch_string
+
+
+def _changed(what: str) -> tuple[str, str]:
+    try:
+        version = importlib.metadata.version("submitit")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return (
+        f"submitit {version} {what}, which clusterrun uses to render sbatch scripts",
+        f"install a supported submitit: pip install 'submitit{SUBMITIT_RANGE}'",
+    )
+
+
+def contract_problems(parameters: list[str]) -> list[str]:
+    """What clusterrun needs from submitit's private sbatch renderer and does not find (empty: fine)."""
+    try:
+        render = _private_render()
+    except SchedulerError as exc:
+        return [exc.message]
+    accepted = inspect.signature(render).parameters
+    return [
+        f"_make_sbatch_string has no parameter {name!r}"
+        for name in ["command", "folder", *parameters]
+        if name not in accepted
+    ]
+
+
+def sbatch_text(command: str, folder: str, parameters: dict[str, Any]) -> str:
+    """The sbatch script submitit would submit for these executor parameters (nothing is submitted)."""
+    try:
+        return str(_private_render()(command=command, folder=folder, **parameters))
+    except TypeError as exc:
+        raise SchedulerError(*_changed(f"changed _make_sbatch_string ({exc})")) from None

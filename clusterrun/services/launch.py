@@ -1,0 +1,109 @@
+"""Hand a prepared submission to the scheduler: members grouped into as few job arrays as their resources
+allow, split past the cluster's MaxArraySize; job ids reach the manifests (and the sweep's record).
+Also the two ways a prepared submission ends without the scheduler: a dry run, and a declined gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusterrun.errors import ClusterrunError, SchedulerError
+from clusterrun.execution.jobrun import run_job
+from clusterrun.records import store
+from clusterrun.records.models import Confirmation, Manifest
+from clusterrun.records.writer import write_script
+from clusterrun.services.prepare import MemberRun, Prepared
+
+
+def _max_array_size(prepared: Prepared) -> int | None:
+    if prepared.plan.profile.max_array_size:
+        return prepared.plan.profile.max_array_size
+    if len(prepared.members) == 1:
+        return None
+    return prepared.scheduler.limits().max_array_size  # None: unknown; the scheduler refuses if too long
+
+
+def _groups(members: list[MemberRun]) -> list[list[MemberRun]]:
+    """Members whose jobs differ only in their run: one array each group."""
+    groups: dict[tuple[Any, ...], list[MemberRun]] = {}
+    for member_run in members:
+        job = member_run.job
+        shape = (
+            job.folder,
+            job.chdir,
+            job.time_seconds,
+            job.mem_mb,
+            job.nodes,
+            job.cpus_per_task,
+            job.gpus,
+            job.partition,
+            job.account,
+            job.qos,
+            job.setup,
+        )
+        groups.setdefault(shape, []).append(member_run)
+    return list(groups.values())
+
+
+def _data(confirmation: Confirmation | None) -> dict[str, Any] | None:
+    return confirmation.to_data() if confirmation is not None else None
+
+
+def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list[Manifest]:
+    """Submit every member (arrays where possible); job ids reach the manifests. Returns the manifests."""
+    if prepared.smoke_failed:
+        raise ClusterrunError("the smoke test failed; nothing was submitted")
+    # 'orphan' records first: a crash between submission and the next write is visible and recoverable
+    for member_run in prepared.members:
+        member_run.run.update(state="submitting", confirmation=_data(confirmation))
+    parallelism = prepared.plan.parallelism
+    max_size = _max_array_size(prepared)
+    arrays: list[dict[str, Any]] = []
+    manifests: list[Manifest] = []
+    for group in _groups(prepared.members):
+        try:
+            submitted = prepared.scheduler.submit_array(
+                [m.job for m in group], run_job, parallelism, max_size
+            )
+        except SchedulerError as exc:
+            for member_run in group:
+                member_run.run.update(state="submit_failed", note=exc.message)
+            raise
+        for member_run, sub in zip(group, submitted, strict=True):
+            write_script(member_run.run.file("sbatch.sh"), sub.script)
+            member_run.manifest = member_run.run.update(
+                state="submitted", job_id=sub.job_id, scheduler_folder=member_run.job.folder
+            )
+            manifests.append(member_run.manifest)
+        for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
+            size = sum(1 for s in submitted if (s.array_id or s.job_id) == array_id)
+            arrays.append({"job_id": array_id, "size": size})
+    if prepared.sweep_run is not None:
+        store.update_sweep(
+            prepared.sweep_run.path,
+            state="submitted",
+            arrays=arrays,
+            submissions=len(arrays),
+            max_array_size=max_size,
+            confirmation=_data(confirmation),
+        )
+        write_script(
+            prepared.sweep_run.file("sbatch.sh"), prepared.members[0].run.file("sbatch.sh").read_text()
+        )
+    return manifests
+
+
+def decline(prepared: Prepared, confirmation: Confirmation) -> None:
+    """Record that the user (or the lack of a terminal) declined the submission at the cost gate."""
+    for member_run in prepared.members:
+        member_run.run.update(
+            state="not_submitted", note="declined at the cost gate", confirmation=_data(confirmation)
+        )
+    if prepared.sweep_run is not None:
+        store.update_sweep(prepared.sweep_run.path, state="not_submitted", confirmation=_data(confirmation))
+
+
+def mark_dry_run(prepared: Prepared) -> Manifest:
+    for member_run in prepared.members:
+        write_script(member_run.run.file("sbatch.sh"), prepared.scheduler.render(member_run.job))
+        member_run.manifest = member_run.run.update(state="dry_run")
+    return prepared.manifest

@@ -1,0 +1,230 @@
+"""The smoke tests of a submission: one per distinct command shape, run locally in the member's own
+working copy (or taken from the cache), timed for the estimate, and checked for tracked files rewritten
+in place (the snapshot is rebuilt before any job is made from it)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from clusterrun.analysis.estimate import Timing, fit_points, two_runs
+from clusterrun.config.models import ExperimentSpec, canonical_json
+from clusterrun.diagnose.model import Diagnosis
+from clusterrun.errors import ClusterrunError
+from clusterrun.execution.smoke import SmokeCache, SmokeResult, run_smoke
+from clusterrun.inputs import snapshot
+from clusterrun.inputs import workdir as workdirs
+from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.records.registry import Registry, Run
+from clusterrun.records.summary import smoke_diagnosis
+from clusterrun.records.writer import command_script, write_script
+from clusterrun.services import Notify
+from clusterrun.services.plan import SubmissionPlan
+
+Outcome = tuple[str | None, str, dict[str, Any] | None]  # state, note, smoke record
+Timed = tuple[Timing | None, str]  # the smoke test's timing, or why there is none ("" when not asked for)
+TIMING_TAIL_LINES = 5  # of a failed timing run's stderr, in its warning
+
+
+@dataclass
+class SmokeTests:
+    """What the smoke tests of one submission found."""
+
+    outcomes: dict[str, Outcome]  # run id -> what its manifest records
+    result: SmokeResult | None  # the failing test, else the first one (None: skipped)
+    tested_in: Run | None  # the run whose directory holds that test's logs
+    diagnosis: Diagnosis | None  # of the failing test
+    timing: Timing | None
+    no_timing: str  # why there is no timing ("" when there is one, or none was asked for)
+    peak_rss_mb: float | None
+
+
+def smoke_key(snapshot_id: str, spec: ExperimentSpec) -> str:
+    return hashlib.sha256(f"{snapshot_id}:{spec.config_hash()}".encode()).hexdigest()[:24]
+
+
+def shape_key(spec: ExperimentSpec, swept: list[str]) -> str:
+    """Members that differ only in swept param/data/seed/resource values share one smoke test."""
+    data = spec.resolved()
+    data.pop("resources", None)
+    for key in swept:
+        head, _, rest = key.partition(".")
+        if head in ("params", "data") and rest in data.get(head, {}):
+            data[head][rest] = None
+        elif head == "seed":
+            data["seed"] = None
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
+def smoke_shapes(
+    plan: SubmissionPlan,
+    members: Sequence[tuple[Run, ExperimentSpec]],
+    registry: Registry,
+    notify: Notify,
+    warnings: list[str],
+) -> SmokeTests:
+    """One smoke test per distinct command shape; every member records the result of its shape's test."""
+    if plan.skip_smoke_reason is not None:
+        warnings.append(f"smoke test skipped: {plan.skip_smoke_reason}")
+        skipped: Outcome = (None, "", {"skipped": True, "reason": plan.skip_smoke_reason})
+        return SmokeTests(
+            {r.id: skipped for r, _ in members}, None, None, None, None, "smoke test skipped", None
+        )
+    shapes: dict[str, list[tuple[Run, ExperimentSpec]]] = {}
+    for run, spec in members:
+        shapes.setdefault(shape_key(spec, plan.sweep_axes), []).append((run, spec))
+    if len(shapes) > 1:
+        notify(f"smoke test: {len(shapes)} distinct command shapes in this sweep, one test each")
+    outcomes: dict[str, Outcome] = {}
+    first: tuple[SmokeResult, Run] | None = None
+    failed: tuple[SmokeResult, Run, Diagnosis] | None = None
+    timing: Timing | None = None
+    no_timing = ""
+    for group in shapes.values():
+        lead, lead_spec = group[0]
+        result, (shape_timing, why) = _smoke(lead, lead_spec, plan, registry, notify, warnings)
+        timing, no_timing = timing or shape_timing, no_timing or why
+        record = result.as_record() | {"skipped": False, "tested_in": lead.id}
+        diagnosis = None if result.ok else smoke_diagnosis(result, lead_spec, plan.git.root)
+        if diagnosis is not None:
+            record["diagnosis"] = diagnosis.as_record()
+        state = "smoke_passed" if result.ok else "smoke_failed"
+        for run, _spec in group:
+            outcomes[run.id] = (state, "", record)
+        first = first or (result, lead)
+        if diagnosis is not None:
+            failed = (result, lead, diagnosis)
+            break
+    for run, _spec in members:  # shapes left untested after a failure
+        outcomes.setdefault(run.id, ("not_submitted", "another shape's smoke test failed", None))
+    assert first is not None
+    chosen, tested_in = (failed[0], failed[1]) if failed else first
+    peak = chosen.peak_rss_mb if chosen.ok else None
+    no_timing = "" if timing else no_timing
+    return SmokeTests(outcomes, chosen, tested_in, failed[2] if failed else None, timing, no_timing, peak)
+
+
+def _smoke(
+    run: Run,
+    spec: ExperimentSpec,
+    plan: SubmissionPlan,
+    registry: Registry,
+    notify: Notify,
+    warnings: list[str],
+) -> tuple[SmokeResult, Timed]:
+    """The shape's smoke test (or its cached result) and its timing; a failed timing run is a warning."""
+    cache = SmokeCache(registry.cache_dir / "smoke")
+    key = smoke_key(plan.snapshot.id, spec)
+    cached = cache.get(key) if plan.use_smoke_cache else None
+    if cached is not None:
+        notify(f"smoke test: passed before for this code and config (run {cached.cached_from}), skipped")
+        run.event("smoke_cached", key=key, source=cached.cached_from)
+        result = SmokeResult(**(cached.as_record() | {"cached": True}))
+        return result, _timing(spec, result, warnings)
+    result = _run_smoke_in(run, spec, plan, "smoke", spec.smoke.params, notify)
+    steps_param = spec.estimate.steps_param
+    if result.ok and steps_param and len(result.step_points) < 2:
+        # the job's own step timing gave fewer than two points: measure a second, longer smoke run
+        n1 = _smoke_steps(spec)
+        if n1 is not None:
+            n2 = max(n1 * 2, n1 + 1)  # an int stays an int: argparse's type=int refuses "4.0"
+            notify(f"smoke test: a second run with {steps_param}={n2:g} to time one step")
+            second = _run_smoke_in(run, spec, plan, "smoke-2", {**spec.smoke.params, steps_param: n2}, notify)
+            timing_run = {
+                "param": steps_param,
+                "steps": n2,
+                "seconds": second.seconds,
+                "ok": second.ok,
+                "returncode": second.returncode,
+                "timed_out": second.timed_out,
+                "stderr_tail": "" if second.ok else second.stderr_tail(TIMING_TAIL_LINES),
+                "stderr_path": second.stderr_path,
+            }
+            result = replace(result, timing_run=timing_run)  # cached: a cached test keeps its estimate
+    cache.put(key, result, run.id)
+    return result, _timing(spec, result, warnings)
+
+
+def _smoke_steps(spec: ExperimentSpec) -> int | float | None:
+    """The steps_param's value in the smoke test, with its type (an int param must stay an int)."""
+    name = spec.estimate.steps_param
+    value = spec.smoke.params.get(name, spec.params.get(name)) if name else None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _timing(spec: ExperimentSpec, result: SmokeResult, warnings: list[str]) -> Timed:
+    """Time per step and start-up: from the job's own step metrics, else from the timing run (kept in
+    the smoke record, so a cached test gives the same). A failed timing run is reported, not swallowed."""
+    if not result.ok:
+        return None, "the smoke test failed"
+    fitted = fit_points([(p[0], p[1]) for p in result.step_points])
+    if fitted is not None:
+        return fitted, ""
+    n1 = _smoke_steps(spec)
+    run2 = result.timing_run
+    if not spec.estimate.steps_param or n1 is None:
+        return None, ""  # the estimate says why (no steps_param, or not a number)
+    if run2 is None:
+        return None, "fewer than two step points"
+    if not run2.get("ok"):
+        how = "timed out" if run2.get("timed_out") else f"exited with code {run2.get('returncode')}"
+        source = f" (cached from run {result.cached_from})" if result.cached else ""
+        lines = str(run2.get("stderr_tail") or "").splitlines()
+        tail = "\n".join("  " + line for line in lines) or "  (empty)"
+        warnings.append(
+            f"the timing run ({run2.get('param')}={run2.get('steps')}){source} {how}, so there is no "
+            f"wall-time estimate; {run2.get('stderr_path')} ends with:\n{tail}"
+        )
+        return None, "timing run failed"
+    timing = two_runs(float(n1), result.seconds, float(run2["steps"]), float(run2["seconds"]))
+    return timing, "" if timing is not None else "the timing run had as many steps as the smoke test"
+
+
+def _run_smoke_in(
+    run: Run, spec: ExperimentSpec, plan: SubmissionPlan, folder: str, params: dict[str, Any], notify: Notify
+) -> SmokeResult:
+    workdir = run.path / folder
+    workdir.mkdir()
+    smoke_spec = spec.model_copy(update={"smoke": spec.smoke.model_copy(update={"params": params})})
+    links = run.load_manifest().workdir_links
+    text, _argv = command_script(smoke_spec, run, plan.snapshot, plan.git, workdir, smoke=True, links=links)
+    write_script(workdir / "command.sh", text)
+    try:  # here, not in command.sh: no interpreter start-up in the smoke test's time
+        workdirs.materialise(plan.snapshot.path, workdir / WORKDIR, links)
+    except workdirs.WorkdirError as exc:
+        raise ClusterrunError(str(exc), hint="submit again: the snapshot is rebuilt") from None
+    if folder == "smoke":
+        notify(f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ...")
+    run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
+    result = run_smoke(
+        workdir / "command.sh",
+        workdir,
+        spec.smoke.timeout,
+        workdir / spec.metrics.file,
+        spec.estimate.step_metric,
+    )
+    run.event(
+        "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
+    )
+    _untaint(run, plan, workdir / WORKDIR, links)
+    return result
+
+
+def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> None:
+    """A smoke test that rewrote tracked files in place changed the shared snapshot through its hard
+    links: say so, and rebuild the snapshot before any job is made from it."""
+    changed = workdirs.check(work, links).modified_in_place
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+    workdirs.mark_tainted(plan.snapshot.path, changed, f"the smoke test of {run.id}")
+    run.event("snapshot_tainted", files=changed[:50], by="smoke")
+    snapshot.create(Path(plan.git.root), plan.git.commit, plan.git.patch, plan.snapshot.path.parent.parent)
+    message = (
+        f"the smoke test rewrote tracked file(s) in place: {shown}; the snapshot was rebuilt, but the job "
+        "will do the same to its copy: write outputs to new files (e.g. under $CLUSTERRUN_ARTIFACTS_DIR)"
+    )
+    plan.warnings.append(message)

@@ -1,0 +1,65 @@
+"""The dashboard's builder on hand-made records: incremental, robust to damage, escapes what it shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clusterrun.dashboard.build import build
+from clusterrun.records.registry import Registry
+
+
+def _run(root: Path, run_id: str, params: dict[str, object], loss: list[float]) -> Path:
+    run = root / run_id
+    run.mkdir(parents=True)
+    config = {
+        "name": "t",
+        "command": ["python", "t.py"],
+        "params": params,
+        "metrics": {"file": "metrics.jsonl"},
+    }
+    manifest = {
+        "schema_version": 1,
+        "run_id": run_id,
+        "name": "t",
+        "config": config,
+        "state": "completed",
+        "created": "2026-11-01T10:00:00+00:00",
+        "git": {"commit": "a" * 40},
+    }
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    summary = {
+        "schema_version": 1,
+        "run_id": run_id,
+        "state": "completed",
+        "success": True,
+        "metrics": {"loss": loss[-1]},
+        "duration_seconds": 3,
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": i, "loss": v}) + "\n" for i, v in enumerate(loss))
+    )
+    return run
+
+
+def test_builds_incrementally_and_escapes(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    hostile = "<script>alert(1)</script>"
+    _run(root, "t_20261101-100000", {"lr": 0.1, "note": hostile}, [3.0, 2.0, 1.0])
+    _run(root, "t_20261101-100001", {"lr": 0.2, "note": "ok"}, [3.0, 1.5])
+    first = build(Registry(root))
+    assert "index.html" in first.written and "runs/t_20261101-100000.html" in first.written
+    index = (root / "site" / "index.html").read_text()
+    page = (root / "site" / "runs" / "t_20261101-100000.html").read_text()
+    data = (root / "site" / "data" / "t_20261101-100000.js").read_text()
+    for text in (index, page, data):
+        assert hostile not in text
+    assert "&lt;script&gt;" in index and "\\u003cscript\\u003e" in data
+    assert build(Registry(root)).written == []
+    (root / "t_20261101-100001" / "manifest.json").write_text("{ broken")
+    damaged = build(Registry(root))
+    changed = ["data/t_20261101-100001.js", "runs/t_20261101-100001.html", "index.html", "data/index.js"]
+    assert sorted(damaged.written) == sorted(changed)
+    assert any("manifest.json is not valid JSON" in w for w in damaged.warnings)
+    assert "damaged" in (root / "site" / "index.html").read_text()

@@ -1,0 +1,230 @@
+"""The scheduler layer's own contracts: the registry, submitit's names and private renderer, the SLURM
+backend's limits and log evidence, and the built-in backends' state vocabularies."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusterrun import scheduler
+from clusterrun.errors import SchedulerError, SchedulerUnavailable, UsageError
+from clusterrun.scheduler import _submitit, info, registry, slurm_logs
+from clusterrun.scheduler import checks as host_checks
+from clusterrun.scheduler.base import STATES, TERMINAL, JobSpec
+from clusterrun.scheduler.local import STATE_MAP as LOCAL_STATES
+from clusterrun.scheduler.local import LocalScheduler
+from clusterrun.scheduler.slurm import SlurmScheduler, cluster_limits, executor_parameters
+
+SPEC = JobSpec(
+    run_dir="/runs/r",
+    folder="/runs/r/scheduler",
+    job_name="clusterrun:r",
+    chdir="/runs/r/scheduler",
+    time_seconds=60,
+    mem_mb=100,
+    gpus=1,
+    partition="debug",
+    account="lab",
+    qos="normal",
+    setup=("true",),
+)
+
+
+# --- submitit: its names and its private renderer ---------------------------------------------------
+
+
+def test_submitits_private_sbatch_renderer_still_takes_what_clusterrun_passes() -> None:
+    """clusterrun renders sbatch scripts with submitit's private _make_sbatch_string (no public way
+    exists); pyproject pins the submitit releases it was written against. If this fails, submitit
+    changed: adapt clusterrun/scheduler/_submitit.py (and the pin) before widening the range."""
+    wanted = [*executor_parameters(SPEC), "array_parallelism", "map_count"]
+    problems = _submitit.contract_problems(wanted)
+    assert not problems, (
+        f"submitit's private sbatch renderer changed: {problems}; clusterrun supports "
+        f"submitit{_submitit.SUBMITIT_RANGE} (see clusterrun/scheduler/_submitit.py)"
+    )
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert f'"submitit{_submitit.SUBMITIT_RANGE}"' in pyproject, (
+        "pyproject's submitit pin and SUBMITIT_RANGE differ"
+    )
+
+
+def test_a_changed_renderer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def changed(command: str, folder: str) -> str:
+        return ""
+
+    monkeypatch.setattr(_submitit, "_private_render", lambda: changed)
+    with pytest.raises(SchedulerError, match="changed _make_sbatch_string") as raised:
+        SlurmScheduler().render(SPEC)
+    assert f"submitit{_submitit.SUBMITIT_RANGE}" in raised.value.hint
+    assert _submitit.contract_problems(["mem"]) == ["_make_sbatch_string has no parameter 'mem'"]
+
+
+@pytest.mark.parametrize(
+    ("job_id", "array"),
+    [("123", "123"), ("123_4", "123"), ("123_[0-3,7%2]", "123"), ("4242", "4242"), ("x_y", "x_y")],
+)
+def test_array_of(job_id: str, array: str) -> None:
+    assert _submitit.array_of(job_id) == array
+
+
+def test_log_paths_and_submitted_ids_follow_submitits_names(tmp_path: Path) -> None:
+    names = ["123_0_log.out", "123_0_log.err", "123_1_log.out", "123_4_0_log.out", "1234_0_log.out"]
+    names += ["55_submitted.pkl", "56_3_submitted.pkl", "123_0_result.pkl", "notes.txt"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    for backend in (SlurmScheduler(), LocalScheduler()):
+        got = [p.name for p in backend.log_paths(tmp_path, "123")]
+        assert got == ["123_0_log.err", "123_0_log.out", "123_1_log.out"]
+        assert [p.name for p in backend.log_paths(tmp_path, "123_4")] == ["123_4_0_log.out"]
+        assert backend.log_paths(tmp_path, "") == [] and backend.log_paths(tmp_path / "no", "1") == []
+        assert backend.recover(tmp_path) == ["55", "56_3"]
+        assert backend.recover(tmp_path / "no") == []
+
+
+# --- the registry -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def extra() -> Iterator[list[str]]:
+    added: list[str] = []
+    yield added
+    for name in added:
+        scheduler.unregister(name)
+
+
+def test_builtins_and_auto_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert scheduler.names() == ("slurm", "local")
+    assert list(scheduler.BACKENDS) == ["auto", "slurm", "local"] and "local" in scheduler.BACKENDS
+    assert scheduler.backend_help() == "auto (slurm when sbatch is on PATH, else local), slurm or local."
+    monkeypatch.setattr(host_checks, "_which", lambda name: f"/usr/bin/{name}")
+    assert scheduler.resolve_backend("auto") == "slurm"
+    monkeypatch.setattr(host_checks, "_which", lambda _name: None)
+    assert scheduler.resolve_backend("auto") == "local"
+    with pytest.raises(SchedulerUnavailable, match="--backend slurm, but 'sbatch' is not on PATH") as raised:
+        scheduler.get_scheduler("slurm")
+    assert "--backend local" in raised.value.hint
+    assert isinstance(scheduler.scheduler_named("slurm"), SlurmScheduler)  # records are read without sbatch
+
+
+def test_register_priority_and_errors(extra: list[str]) -> None:
+    extra += ["first", "later"]
+    scheduler.register("later", LocalScheduler, lambda: True, priority=100)  # after local (same priority)
+    scheduler.register("first", LocalScheduler, lambda: True, priority=1)
+    assert scheduler.names()[0] == "first" and scheduler.names()[-2:] == ("local", "later")
+    assert scheduler.resolve_backend("auto") == "first"
+    for bad in ("auto", "no spaces", ""):
+        with pytest.raises(ValueError, match="identifier"):
+            scheduler.register(bad, LocalScheduler, lambda: True)
+    with pytest.raises(ValueError, match="already registered"):
+        scheduler.register("first", LocalScheduler, lambda: True)
+    scheduler.register("first", LocalScheduler, lambda: False, priority=1, replace=True)
+    assert scheduler.resolve_backend("auto") != "first"
+    with pytest.raises(UsageError, match="unknown backend 'pbs'"):
+        scheduler.lookup("pbs")
+
+
+def test_auto_with_nothing_available_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    only = registry.Backend("none", LocalScheduler, lambda: False, missing="'nonectl' is not on PATH")
+    monkeypatch.setattr(registry, "_registered", {"none": only})
+    with pytest.raises(SchedulerUnavailable, match="no backend is available") as raised:
+        scheduler.resolve_backend("auto")
+    assert raised.value.hint == "none: 'nonectl' is not on PATH"
+
+
+# --- limits -----------------------------------------------------------------------------------------
+
+
+def test_slurm_limits_are_asked_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    parts = "PartitionName=debug Default=YES State=UP\nPartitionName=gpu Default=NO State=UP\n"
+
+    def config() -> dict[str, str]:
+        calls.append("config")
+        return {"MaxArraySize": "77"}
+
+    def partitions() -> list[info.Partition]:
+        calls.append("partitions")
+        return info.parse_partitions(parts)
+
+    monkeypatch.setattr(info, "cluster_config", config)
+    monkeypatch.setattr(info, "partitions", partitions)
+    cluster_limits.cache_clear()
+    try:
+        first = SlurmScheduler().limits()
+        assert SlurmScheduler().limits() == first and calls == ["config", "partitions"]
+        assert first.max_array_size == 77 and first.max_members is None
+        assert first.partitions == ("debug", "gpu") and first.default_partition == "debug"
+    finally:
+        cluster_limits.cache_clear()
+
+
+def test_slurm_limits_are_unknown_when_slurm_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def down() -> None:
+        raise SchedulerUnavailable("'scontrol show config' failed")
+
+    monkeypatch.setattr(info, "cluster_config", down)
+    monkeypatch.setattr(info, "partitions", down)
+    cluster_limits.cache_clear()
+    try:
+        limits = SlurmScheduler().limits()
+        assert limits.max_array_size is None and limits.partitions == () and limits.default_partition is None
+    finally:
+        cluster_limits.cache_clear()
+
+
+def test_local_limits_refuse_large_sweeps() -> None:
+    assert LocalScheduler().limits().max_members == 64 and LocalScheduler().limits().max_array_size is None
+
+
+# --- states and evidence ----------------------------------------------------------------------------
+
+
+def test_every_backend_maps_into_clusterruns_vocabulary() -> None:
+    for raw in ("PENDING", "RUNNING", "COMPLETED", "OUT_OF_MEMORY", "CANCELLED by 1000", "REQUEUED", "X"):
+        assert SlurmScheduler().normalise_state(raw)[0] in STATES
+    for raw, state in LOCAL_STATES.items():
+        assert LocalScheduler().normalise_state(raw) == (state, "") and state in STATES
+    assert LocalScheduler().normalise_state("COMPLETED") == ("unknown", "")
+    assert scheduler.normalise_state("FINISHED") == ("completed", "")  # local's word, no backend named
+    assert scheduler.normalise_state("NODE_FAIL") == ("node_fail", "")
+    assert scheduler.normalise_state("lost") == ("lost", "") and "lost" in TERMINAL
+    assert scheduler.normalise_state("gibberish") == ("unknown", "")
+
+
+MEM_KILL = "slurmstepd: error: Job 42 exceeded memory limit (1200000 > 1048576), being killed"
+TIME_KILL = "slurmstepd: error: *** JOB 42 ON vm CANCELLED AT 2026-01-01T00:10:00 DUE TO TIME LIMIT ***"
+
+
+def test_slurm_log_evidence() -> None:
+    logs = {"stderr.log": "Traceback ...\n", "scheduler/42_0_log.err": f"{MEM_KILL}\nstep 5\n"}
+    (mem,) = SlurmScheduler().log_evidence(logs)
+    assert mem.state == "out_of_memory" and mem.log == "scheduler/42_0_log.err" and mem.line == MEM_KILL
+    assert mem.values == {"used": "1200000", "limit": "1048576"}
+    found = slurm_logs.log_evidence({"a": TIME_KILL})
+    assert [e.state for e in found] == ["timeout", "cancelled"]  # most decisive first
+    assert slurm_logs.log_evidence({"a": "CANCELLED AT 2026-01-01T00:10:00 DUE TO JOB DEADLINE"})[
+        0
+    ].state == ("deadline")
+    assert LocalScheduler().log_evidence({"a": MEM_KILL}) == []
+    assert [e.state for e in scheduler.log_evidence({"a": MEM_KILL})] == ["out_of_memory"]
+
+
+def test_the_first_log_with_a_match_wins_and_its_last_line() -> None:
+    logs = {"first": "DUE TO TIME LIMIT one\nDUE TO TIME LIMIT two\n", "second": "DUE TO TIME LIMIT three"}
+    (hit,) = slurm_logs.log_evidence(logs)
+    assert hit.log == "first" and hit.line.endswith("two")
+
+
+def test_protocol_docstrings_name_every_method() -> None:
+    """site/backends.md documents each method of the protocol; keep them in step."""
+    guide = (Path(__file__).resolve().parents[2] / "site" / "backends.md").read_text()
+    methods = [
+        n for n, v in vars(scheduler.Scheduler).items() if inspect.isfunction(v) and not n.startswith("_")
+    ]
+    assert len(methods) == 10
+    for method in methods:
+        assert f"`{method}(" in guide, f"site/backends.md does not document Scheduler.{method}"
