@@ -45,7 +45,7 @@ SCHEDULER_EXCEPTIONS: dict[str, str] = {
     "clusterrun.config.resources": "scheduler/info.py reads partition time limits in SLURM's time syntax",
     "clusterrun.records.jsonio": "scheduler/cache.py writes the shared poll cache atomically",
     "clusterrun.execution.templates": "scheduler/slurm.py renders sbatch.sh from the shared Jinja2 templates",
-    "clusterrun.execution.envinfo": "scheduler/checks.py shows this machine's GPUs (nvidia-smi) beside the "
+    "clusterrun.execution.gpus": "scheduler/checks.py shows this machine's GPUs (nvidia-smi) beside the "
     "scheduler's in doctor's gpus row: one GPU probe for env.json and doctor",
 }
 

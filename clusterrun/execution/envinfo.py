@@ -6,12 +6,13 @@ import importlib.metadata
 import os
 import platform
 import re
-import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+from clusterrun.execution.gpus import gpus as _gpus
+from clusterrun.scheduler import job_variables
 
 #: Variables worth recording when set. Anything matching SECRET_NAME is redacted all the same.
 ALLOW = (
@@ -56,22 +57,6 @@ def redact_env(environ: Mapping[str, str], extra_names: tuple[str, ...] = ()) ->
     return dict(sorted(out.items()))
 
 
-def _gpus() -> list[str]:
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        result = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
-
-
 def packages() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
@@ -98,23 +83,15 @@ def capture(extra_names: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def job_side() -> dict[str, Any]:
-    """Where a job actually runs (written by the job on its node): host, Python, GPUs, SLURM's view."""
+    """Where a job actually runs (written by the job on its node): host, Python, GPUs, and the scheduler's
+    view of the job (its variables, as its backend declares them)."""
+    job_id, variables = job_variables(os.environ)
     return {
         "host": socket.gethostname(),
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "platform": platform.platform(),
         "gpus": _gpus(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-        "slurm": {
-            k: os.environ[k]
-            for k in (
-                "SLURM_JOB_ID",
-                "SLURM_JOB_NODELIST",
-                "SLURM_JOB_PARTITION",
-                "SLURM_CPUS_ON_NODE",
-                "SLURM_ARRAY_JOB_ID",
-                "SLURM_ARRAY_TASK_ID",
-            )
-            if k in os.environ
-        },
+        "job_id": job_id,
+        "slurm": variables,  # the scheduler's variables; the key keeps the name records always had
     }

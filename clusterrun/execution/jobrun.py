@@ -23,6 +23,7 @@ from clusterrun.records import store
 from clusterrun.records.jsonio import append_jsonl, write_json_atomic
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import now_iso
+from clusterrun.scheduler import job_variables
 
 WORKDIR = workdir.NAME
 
@@ -55,7 +56,7 @@ def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
 def run_job(run_dir: str, script: str = "command.sh") -> int:
     """Run `<run_dir>/<script>`; write stdout.log, stderr.log and exit.json; raise on failure."""
     root = Path(run_dir)
-    job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID", "")
+    job_id, _variables = job_variables(os.environ)
     host = socket.gethostname()
     started = time.time()
     _event(root, "job_started", host=host, job_id=job_id, pid=os.getpid())

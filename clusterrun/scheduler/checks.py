@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clusterrun.errors import SchedulerError
-from clusterrun.execution import envinfo
+from clusterrun.execution.gpus import gpus
 from clusterrun.scheduler.base import Check
 
 _which: Callable[[str], str | None] = shutil.which
-_local_gpus: Callable[[], list[str]] = envinfo._gpus
+_local_gpus: Callable[[], list[str]] = gpus
 
 
 def which(command: str) -> str | None:

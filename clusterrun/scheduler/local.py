@@ -59,6 +59,8 @@ def _alive(pid: int) -> bool:
 
 class LocalScheduler:
     name = "local"
+    job_id_variable = "SUBMITIT_LOCAL_JOB_ID"  # set by submitit's LocalExecutor inside its jobs
+    job_variables = ("SUBMITIT_LOCAL_JOB_ID",)
 
     def render(self, spec: JobSpec) -> str:
         return (

@@ -188,6 +188,18 @@ def log_paths(folder: Path, job_id: str, backend: str | None = None) -> list[Pat
     return sorted(found)
 
 
+def job_variables(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Inside a job: (its id, the scheduler's variables worth recording) from the first registered
+    backend whose variables are set. A backend declares them as `job_id_variable` and `job_variables`
+    (optional attributes); ("", {}) outside any job."""
+    for scheduler in _schedulers(None):
+        id_variable = getattr(scheduler, "job_id_variable", "")
+        if id_variable and environ.get(id_variable):
+            names = getattr(scheduler, "job_variables", ())
+            return environ[id_variable], {k: environ[k] for k in names if k in environ}
+    return "", {}
+
+
 # --- the built-in backends -----------------------------------------------------------------------
 
 

@@ -63,6 +63,15 @@ def _first_line(text: str) -> str:
 
 class SlurmScheduler:
     name = "slurm"
+    job_id_variable = "SLURM_JOB_ID"  # set inside its jobs (see registry.job_variables)
+    job_variables = (
+        "SLURM_JOB_ID",
+        "SLURM_JOB_NODELIST",
+        "SLURM_JOB_PARTITION",
+        "SLURM_CPUS_ON_NODE",
+        "SLURM_ARRAY_JOB_ID",
+        "SLURM_ARRAY_TASK_ID",
+    )
 
     def render(self, spec: JobSpec) -> str:
         return _submitit.sbatch_text(_submit_command(spec.folder), spec.folder, executor_parameters(spec))

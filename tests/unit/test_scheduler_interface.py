@@ -228,3 +228,13 @@ def test_protocol_docstrings_name_every_method() -> None:
     assert len(methods) == 10
     for method in methods:
         assert f"`{method}(" in guide, f"site/backends.md does not document Scheduler.{method}"
+
+
+def test_the_job_side_learns_its_id_from_the_backend_that_runs_it() -> None:
+    """jobrun and job_env.json ask the scheduler layer, never name a scheduler's variables themselves."""
+    from clusterrun.scheduler import job_variables
+
+    slurm = {"SLURM_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "3", "HOME": "/root"}
+    assert job_variables(slurm) == ("77", {"SLURM_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "3"})
+    assert job_variables({"SUBMITIT_LOCAL_JOB_ID": "4242"}) == ("4242", {"SUBMITIT_LOCAL_JOB_ID": "4242"})
+    assert job_variables({"HOME": "/root"}) == ("", {})
