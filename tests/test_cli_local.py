@@ -368,3 +368,27 @@ def test_sweep_range_and_quoted_commas_in_a_dry_run(project: Path) -> None:
     assert [m["values"] for m in members] == [
         {"params.steps": n, "params.tag": tag} for n in (6, 7, 8) for tag in ("a,b", "c")
     ]
+
+
+@pytest.mark.parametrize(
+    ("override", "suggestion"),
+    [("lr=0.1", "params.lr"), ("resources.gpu=1", "resources.gpus"), ("params.lrr=0.1", "params.lr")],
+)
+def test_override_typos_get_did_you_mean(project: Path, override: str, suggestion: str) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", override, "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 2, result.stderr
+    no_traceback(result)
+    lines = result.stderr.splitlines()
+    assert len([ln for ln in lines if ln.startswith("error:")]) == 1
+    assert any(ln.startswith("hint:") and f"did you mean {suggestion}?" in ln for ln in lines), result.stderr
+    assert "examples" not in result.stderr
+
+
+def test_override_tilde_and_double_plus(project: Path) -> None:
+    args = ["submit", "configs/quickstart.yaml", "++params.extra=1", "--backend", "local", "--dry-run"]
+    assert cli(args, project).returncode == 0
+    missing = cli(
+        ["submit", "configs/quickstart.yaml", "~params.nope", "--backend", "local", "--dry-run"], project
+    )
+    assert missing.returncode == 2 and "nope" in missing.stderr
+    no_traceback(missing)

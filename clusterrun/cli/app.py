@@ -15,6 +15,7 @@ from clusterrun.cli import cancel as cancel_cmd
 from clusterrun.cli import compare as compare_cmd
 from clusterrun.cli import doctor as doctor_cmd
 from clusterrun.cli import export as export_cmd
+from clusterrun.cli import gc as gc_cmd
 from clusterrun.cli import logs as logs_cmd
 from clusterrun.cli import plot as plot_cmd
 from clusterrun.cli import reproduce as reproduce_cmd
@@ -70,6 +71,8 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("site")(site_cmd.site)
 app.command("plot")(plot_cmd.plot)
 app.command("export")(export_cmd.export)
+app.command("gc")(gc_cmd.gc)
+app.command("rm")(gc_cmd.rm)
 
 
 def main(argv: list[str] | None = None) -> int:

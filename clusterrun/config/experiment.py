@@ -83,7 +83,7 @@ def load_spec(path: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
 
 
 def _raw(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
-    return apply_overrides(load_yaml(path), overrides)
+    return apply_overrides(load_yaml(path), overrides, str(path), ExperimentSpec)
 
 
 def _source(path: Path, overrides: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -172,7 +173,11 @@ def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
         parent = _model_at(first["loc"][:-1])
         valid = ", ".join(parent.model_fields) if parent else ""
         message = f"{source}: unknown key {loc!r}" + (f"; valid keys here: {valid}" if valid else "")
-        hint = "check the spelling; see configs/examples/quickstart.yaml for every key"
+        close = difflib.get_close_matches(
+            str(first["loc"][-1]), list(parent.model_fields) if parent else [], 1
+        )
+        file = source.removesuffix(" (with overrides)")
+        hint = (f"did you mean {close[0]!r}? " if close else "check the spelling; ") + f"fix it in {file}"
     elif kind == "missing":
         message = f"{source}: missing required key {loc!r}"
         hint = "every config needs at least 'name' and 'command'"

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+import types
+import typing
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel
 
 from clusterrun.config.yaml12 import yaml_load
-from clusterrun.errors import UsageError
+from clusterrun.errors import ConfigError, UsageError
+
+Mode = Literal["set", "add", "force", "delete"]
+
+
+@dataclass(frozen=True)
+class Override:
+    """One parsed override: `k=v` set (the key must exist), `+k=v` add, `++k=v` set or add, `~k` delete."""
+
+    path: list[str]
+    mode: Mode
+    value: Any = None
 
 
 def parse_override(text: str) -> tuple[list[str], bool, Any]:
     """`params.lr=0.01` -> (['params', 'lr'], adds_key, 0.01); `+params.x=1` may add a new param."""
+    parsed = parse_override_full(text)
+    return parsed.path, parsed.mode != "set", parsed.value
+
+
+def parse_override_full(text: str) -> Override:
+    """Hydra's forms: `key=value`, `+key=value`, `++key=value` and `~key`."""
+    if text.startswith("~"):
+        key = text[1:]
+        path = key.split(".")
+        if "=" in key or not key or not all(re.fullmatch(r"[A-Za-z0-9_]+", part) for part in path):
+            raise UsageError(
+                f"bad override {text!r}: expected ~KEY to delete a dotted key",
+                hint="e.g. ~params.dropout",
+            )
+        _no_newline_override(text)
+        return Override(path, "delete")
     key, eq, raw = text.partition("=")
-    adds = key.startswith("+")
-    key = key.lstrip("+")
+    mode: Mode = "force" if key.startswith("++") else "add" if key.startswith("+") else "set"
+    key = key.removeprefix("++" if mode == "force" else "+" if mode == "add" else "")
     path = key.split(".")
     if not eq or not key or not all(re.fullmatch(r"[A-Za-z0-9_]+", part) for part in path):
         raise UsageError(
             f"bad override {text!r}: expected KEY=VALUE with a dotted key",
-            hint="e.g. params.lr=0.01 resources.mem=8G seed=1",
+            hint="e.g. params.lr=0.01 +params.new=1 ++params.any=2 ~params.old resources.mem=8G seed=1",
         )
     _no_newline_override(text)
     if key not in _COMMA_KEYS and len(_top_level_or_whole(raw)) > 1:
@@ -31,7 +63,7 @@ def parse_override(text: str) -> tuple[list[str], bool, Any]:
             hint=f"to run one job per value use --sweep {key}={raw}; if the comma is meant, quote the "
             f"value: \"{key}='{raw}'\"",
         )
-    return path, adds, parse_value(raw)
+    return Override(path, mode, parse_value(raw))
 
 
 #: Keys whose values are text where a comma is ordinary (a partition list is SLURM syntax).
@@ -106,9 +138,19 @@ def _no_newline_override(text: str) -> None:
 
 
 def set_path(
-    data: dict[str, Any], path: Sequence[str], value: Any, adds: bool, what: str, plus_form: str = ""
+    data: dict[str, Any],
+    path: Sequence[str],
+    value: Any,
+    adds: bool,
+    what: str,
+    plus_form: str = "",
+    source: str = "",
+    model: type[BaseModel] | None = None,
 ) -> None:
-    """Set a dotted key in raw config data (in place); a new param needs `adds` (typo guard)."""
+    """Set a dotted key in raw config data (in place); a new param needs `adds` (typo guard). A key that
+    is neither in the data nor a field of `model` (the config's schema) is refused with a did-you-mean."""
+    if model is not None:
+        _check_known(data, path, what, source, model)
     node = data
     for depth, part in enumerate(path[:-1]):
         child = node.get(part)
@@ -124,11 +166,125 @@ def set_path(
     if path[0] in ("params", "data") and len(path) == 2 and leaf not in node and not adds:
         known = ", ".join(sorted(node)) or "(none)"
         kind = "param" if path[0] == "params" else "data key"
+        guess = _suggest(".".join(path), data, model)
+        in_file = f" in {source}" if source else ""
         raise UsageError(
             f"{what}: there is no {kind} {leaf!r}; {kind}s are: {known}",
-            hint=f"fix the name, or write +{plus_form or '.'.join(path) + '=...'} to add a new {kind}",
+            hint=(f"did you mean {guess}? " if guess else "")
+            + f"fix the name, or write +{plus_form or '.'.join(path) + '=...'} to add a new {kind}"
+            + (f" (or add it{in_file} under {path[0]}:)" if in_file else ""),
         )
     node[leaf] = value
+
+
+def delete_path(data: dict[str, Any], path: Sequence[str], what: str, source: str = "") -> None:
+    """Remove a dotted key from raw config data (in place); the key must be there."""
+    node: Any = data
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or path[-1] not in node:
+        guess = _suggest(".".join(path), data, None)
+        where = f" in {source}" if source else ""
+        raise UsageError(
+            f"{what}: there is no key {'.'.join(path)!r}{where} to delete",
+            hint=f"did you mean ~{guess}?" if guess else "only keys written in the config can be deleted",
+        )
+    del node[path[-1]]
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            found = _unwrap_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (dict, Mapping):
+        return True
+    return any(_is_mapping(arg) for arg in typing.get_args(annotation)) if _is_union(annotation) else False
+
+
+def _is_union(annotation: Any) -> bool:
+    return isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+
+
+def _model_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every dotted key the models define: `resources.gpus`, `params` (a free mapping)..."""
+    paths: list[str] = []
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        paths.append(key)
+        sub = _unwrap_model(field.annotation)
+        if sub is not None:
+            paths.extend(_model_paths(sub, key + "."))
+    return paths
+
+
+def _model_allows(model: type[BaseModel], path: Sequence[str]) -> bool:
+    """Whether the models have a place for this dotted key (anything under a free mapping counts)."""
+    for depth, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        sub = _unwrap_model(field.annotation)
+        if sub is None:
+            return depth == len(path) - 1 or _is_mapping(field.annotation)
+        model = sub
+    return True
+
+
+def _data_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths: list[str] = []
+    for key, value in data.items():
+        paths.append(prefix + str(key))
+        if isinstance(value, Mapping):
+            paths.extend(_data_paths(value, prefix + str(key) + "."))
+    return paths
+
+
+def _suggest(key: str, data: Mapping[str, Any], model: type[BaseModel] | None) -> str:
+    """The closest dotted key of the config (and of the model's fields, if given) to `key`."""
+    candidates = list(dict.fromkeys(_data_paths(data) + (_model_paths(model) if model else [])))
+    candidates = [c for c in candidates if c != key]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    last = key.rsplit(".", 1)[-1]  # `lr` -> params.lr: the same (or a close) last part elsewhere
+    by_last: dict[str, str] = {}
+    for candidate in candidates:
+        by_last.setdefault(candidate.rsplit(".", 1)[-1], candidate)
+    close = difflib.get_close_matches(last, list(by_last), n=1, cutoff=0.75)
+    if close:
+        return by_last[close[0]]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def _check_known(
+    data: Mapping[str, Any], path: Sequence[str], what: str, source: str, model: type[BaseModel]
+) -> None:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, Mapping):
+            return  # a scalar in the way: set_path says so
+        if part not in node:
+            break
+        node = node[part]
+    else:
+        return  # already in the config
+    if _model_allows(model, path):
+        return
+    key = ".".join(path)
+    guess = _suggest(key, data, model)
+    raise ConfigError(
+        f"{what}: unknown key {key!r}" + (f" (not in {source} nor a config key)" if source else ""),
+        hint=f"did you mean {guess}?" if guess else "check the spelling against the keys of your config",
+    )
 
 
 def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,10 +292,22 @@ def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply dotted overrides to raw config data; a new param needs a leading '+' (typo guard)."""
+def apply_overrides(
+    data: dict[str, Any],
+    overrides: Sequence[str],
+    source: str = "",
+    model: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    """Apply dotted overrides to raw config data: `k=v` (a new param needs a leading '+', a typo guard),
+    `+k=v`, `++k=v` (set or add) and `~k` (delete). `source` (the config file) is named in hints; with
+    `model` (the config's schema, from a module above this one) unknown keys get a did-you-mean."""
     result = copy_data(data)
     for text in overrides:
-        path, adds, value = parse_override(text)
-        set_path(result, path, value, adds, f"override {text!r}", plus_form=text.lstrip("+"))
+        parsed = parse_override_full(text)
+        what = f"override {text!r}"
+        if parsed.mode == "delete":
+            delete_path(result, parsed.path, what, source)
+        else:
+            adds = parsed.mode != "set"
+            set_path(result, parsed.path, parsed.value, adds, what, text.lstrip("+"), source, model)
     return result

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.overrides import parse_value, set_path, split_top_level
 from clusterrun.config.sections import RandomAxis, Sweep
 from clusterrun.errors import UsageError
@@ -127,5 +128,5 @@ def apply_values(data: dict[str, Any], values: Values) -> dict[str, Any]:
     """A copy of raw config data with one member's swept values set (every key must already exist)."""
     result = copy.deepcopy(data)
     for key, value in values.items():
-        set_path(result, key.split("."), value, adds=False, what=f"sweep axis {key!r}")
+        set_path(result, key.split("."), value, adds=False, what=f"sweep axis {key!r}", model=ExperimentSpec)
     return result

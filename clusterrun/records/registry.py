@@ -186,7 +186,9 @@ class Registry:
             yield Run(self.root / run_id)
 
     def get(self, run_id: str, allow_sweep: bool = False) -> Run:
-        """A run (or, if allowed, a sweep) by id; hostile ids (paths, '..', symlinks out) are refused."""
+        """A run (or, if allowed, a sweep) by id, a unique prefix of one, `@latest` or `@latest-failed`;
+        hostile ids (paths, '..', symlinks out) are refused."""
+        run_id = self.resolve(run_id, allow_sweep)
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."} or "\0" in run_id:
             raise UsageError(
                 f"{run_id!r} is not a run id",
@@ -207,6 +209,33 @@ class Registry:
             hint = f"did you mean {', '.join(close)}?" if close else "list runs with 'clusterrun status'"
             raise RunNotFound(f"no run {run_id!r} in {self.root}", hint=hint)
         return Run(path)
+
+    def resolve(self, text: str, allow_sweep: bool = False) -> str:
+        """`@latest`, `@latest-failed`, or a unique prefix -> the full id; anything else unchanged."""
+        if text in ("@latest", "@latest-failed"):
+            for run in self.runs():
+                if text == "@latest" or run.load_manifest().state in _FAILED_STATES:
+                    return run.id
+            raise RunNotFound(
+                f"no {'failed ' if text != '@latest' else ''}run in {self.root}",
+                hint="list runs with 'clusterrun status'",
+            )
+        if not text or "/" in text or "\\" in text or text in {".", ".."} or (self.root / text).exists():
+            return text
+        known = self.ids() + (self.sweep_ids() if allow_sweep else [])
+        matches = sorted({i for i in known if i.startswith(text)}, key=_creation_key, reverse=True)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            more = f" (and {len(matches) - 5} more)" if len(matches) > 5 else ""
+            raise UsageError(
+                f"{text!r} matches {len(matches)} runs: {', '.join(matches[:5])}{more}",
+                hint="type more of the id, or use @latest",
+            )
+        return text
+
+
+_FAILED_STATES = frozenset({"failed", "timeout", "oom", "cancelled", "smoke_failed", "submit_failed"})
 
 
 def _creation_key(run_id: str) -> tuple[str, int, str]:

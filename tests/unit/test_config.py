@@ -402,7 +402,7 @@ def test_override_of_an_unknown_section_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_spec(QUICKSTART, ["resources.memm=8G"])
     assert "resources.memm" in info.value.message
-    assert "(with overrides)" in info.value.message
+    assert "did you mean resources.mem?" in info.value.hint
 
 
 def test_override_into_a_scalar_is_refused() -> None:
@@ -563,3 +563,53 @@ def test_split_top_level(text: str, parts: list[str]) -> None:
 def test_split_top_level_refuses_unbalanced_text(text: str, needle: str) -> None:
     with pytest.raises(ValueError, match=re.escape(needle)):
         split_top_level(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [("lr=0.1", "params.lr"), ("resources.gpu=1", "resources.gpus"), ("params.lrr=0.1", "params.lr")],
+)
+def test_override_unknown_key_suggests_the_closest(text: str, suggestion: str) -> None:
+    with pytest.raises(UsageError) as info:
+        load_spec(QUICKSTART, [text])
+    assert f"did you mean {suggestion}?" in info.value.hint
+    assert "\n" not in info.value.message
+
+
+def test_override_hints_name_the_users_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo {lr}\nparams:\n  lr: 0.1\n", name="mine.yaml")
+    for text in ("lrr=1", "params.lrr=1", "~params.lrr"):
+        with pytest.raises(UsageError) as info:
+            load_spec(path, [text])
+        assert str(path) in f"{info.value.message} {info.value.hint}"
+        assert "examples" not in info.value.hint
+
+
+def test_override_tilde_deletes_and_refuses_an_absent_key() -> None:
+    data = {"params": {"lr": 0.1, "epochs": 3}}
+    assert apply_overrides(data, ["~params.epochs"]) == {"params": {"lr": 0.1}}
+    with pytest.raises(UsageError) as info:
+        apply_overrides(data, ["~params.epoch"])
+    assert "~params.epochs" in info.value.hint
+    with pytest.raises(UsageError):
+        apply_overrides(data, ["~params.lr=1"])
+
+
+def test_override_double_plus_sets_or_adds() -> None:
+    data = {"params": {"lr": 0.1}}
+    assert apply_overrides(data, ["++params.lr=0.5", "++params.new=1"]) == {"params": {"lr": 0.5, "new": 1}}
+
+
+def test_sweep_axis_unknown_key_suggests_the_closest() -> None:
+    from clusterrun.config.experiment import load_experiment
+
+    with pytest.raises(UsageError) as info:
+        load_experiment(QUICKSTART, cli_axes=["resources.gpu=0,1"])
+    assert "resources.gpus" in info.value.hint
+
+
+def test_unknown_key_in_the_file_names_the_file_not_the_example(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo\nresources:\n  gpu: 1\n", name="mine.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    assert "'gpus'" in info.value.hint and str(path) in info.value.hint

@@ -299,3 +299,17 @@ def test_concurrent_updates_do_not_lose_fields(tmp_path: Path) -> None:
         thread.join()
     manifest = run.manifest()
     assert all(manifest.get(name) == "24" for name in fields), manifest
+
+
+def test_get_accepts_unique_prefixes_and_latest(tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    quick = make_run(registry, "quick", datetime(2026, 1, 1, 10), state="failed")
+    other = make_run(registry, "other", datetime(2026, 1, 2, 10))
+    assert registry.get("qui").id == quick.id
+    assert registry.get("@latest").id == other.id
+    assert registry.get("@latest-failed").id == quick.id
+    make_run(registry, "quick", datetime(2026, 1, 3, 10))
+    with pytest.raises(UsageError, match="matches 2 runs"):
+        registry.get("quick")
+    with pytest.raises(RunNotFound):
+        Registry(tmp_path / "empty").get("@latest")

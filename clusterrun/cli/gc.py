@@ -1,0 +1,86 @@
+"""clusterrun gc, clusterrun rm RUN_ID"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from tabulate import tabulate
+
+from clusterrun.cli.common import registry
+from clusterrun.services.gc import DEFAULT_OLDER_THAN, GcPlan
+from clusterrun.services.gc import gc as gc_service
+from clusterrun.services.gc import rm as rm_service
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _frees(item_frees: int, files: int, shared: int) -> str:
+    text = size(item_frees)
+    if shared and shared == files:
+        return f"{text} (all {files} files hard links to the snapshot)"
+    if shared:
+        return f"{text} ({shared} of {files} files hard links)"
+    return text
+
+
+def show(result: GcPlan, command: str) -> None:
+    if not result.items:
+        typer.echo("nothing to remove")
+    else:
+        rows = [[i.what, i.run, i.why, _frees(i.frees, i.files, i.shared)] for i in result.items]
+        typer.echo(tabulate(rows, headers=["WHAT", "RUN", "WHY", "FREES"], tablefmt="simple"))
+        verb = "removed" if result.removed else "would remove"
+        typer.echo(f"{verb} {len(result.items)} item(s), freeing {size(result.frees)}")
+        if any(i.shared for i in result.items):
+            typer.echo(
+                "note: working copies are hard links to their snapshot: removing them frees only what "
+                "the runs wrote or changed there"
+            )
+        if not result.removed:
+            typer.echo(f"nothing removed: run '{command} --yes' to remove these")
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+def gc(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove; without it, only show.")] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Dry runs, failed smoke tests, refused submissions and unused snapshots older than this "
+            "(1d, 12h, 30m).",
+        ),
+    ] = DEFAULT_OLDER_THAN,
+    keep_failed: Annotated[
+        bool,
+        typer.Option("--keep-failed", help="Keep failed smoke tests and the working copies of failed runs."),
+    ] = False,
+) -> None:
+    """Show what can be removed (dry runs, failed smoke tests, refused submissions, unused snapshots,
+    working copies of finished runs) and the disk it frees; remove with --yes."""
+    result = gc_service(registry(ctx), older_than=older_than, keep_failed=keep_failed, yes=yes)
+    command = "clusterrun gc" + (f" --older-than {older_than}" if older_than != DEFAULT_OLDER_THAN else "")
+    show(result, command + (" --keep-failed" if keep_failed else ""))
+
+
+def rm(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run to remove.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove; without it, only show.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even though another run reproduces it.")
+    ] = False,
+) -> None:
+    """Remove one run that has ended (records, artifacts, working copies); shows it first without --yes."""
+    result = rm_service(registry(ctx), run_id, yes=yes, force=force)
+    show(result, f"clusterrun rm {run_id}" + (" --force" if force else ""))

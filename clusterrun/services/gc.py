@@ -1,0 +1,277 @@
+"""`clusterrun gc` and `clusterrun rm`: what can go, why, and how much disk it really frees.
+
+Whole runs that never ran a job (dry runs, failed smoke tests, refused submissions) older than a cut-off,
+snapshots no run or sweep refers to, and the working copies (`work/`, `smoke/work/`) of finished runs
+(their records and artifacts/ stay). Never a run another run reproduces, never a member of a sweep
+(a finished sweep's members only lose their working copies), never a run still going.
+
+Sizes count each file once per inode: a working copy is hard links to its snapshot, so removing it
+frees only what the run wrote or changed there; the report says so instead of counting the links.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from clusterrun.errors import ClusterrunError, UsageError
+from clusterrun.inputs.snapshot import SNAPSHOT_DIR
+from clusterrun.records import store
+from clusterrun.records.models import Manifest
+from clusterrun.records.registry import Registry, Run
+from clusterrun.scheduler import TERMINAL
+
+#: Runs that ended before reaching the scheduler: removed whole by gc.
+NEVER_RAN = {"dry_run": "dry run", "smoke_failed": "smoke test failed", "not_submitted": "not submitted"}
+NEVER_RAN_ALSO = {"declined": "declined", "submit_failed": "submission failed"}
+#: States in which a run may be removed by `rm` (nothing of it is still going).
+ENDED = TERMINAL | set(NEVER_RAN) | set(NEVER_RAN_ALSO)
+DEFAULT_OLDER_THAN = "1d"
+_SNAPSHOT_ID = re.compile(r"^[0-9a-f]{20}$")
+
+
+@dataclass
+class GcItem:
+    what: str  # "run", "snapshot", "work", "smoke work"
+    run: str  # run id, or the snapshot id
+    why: str
+    path: Path
+    frees: int = 0  # bytes freed by removing this item alone
+    files: int = 0
+    shared: int = 0  # files that are hard links kept alive elsewhere (free nothing)
+
+
+@dataclass
+class GcPlan:
+    items: list[GcItem] = field(default_factory=list)
+    frees: int = 0  # bytes freed by removing every item together
+    removed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_age(text: str) -> float:
+    """'1d', '12h', '30m', '45s', '2w' -> seconds; anything else is a usage error."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
+    if not match:
+        raise UsageError(f"--older-than {text!r} is not a duration", hint="e.g. --older-than 1d, 12h, 30m")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+
+
+# ------------------------------------------------------------------------------------------ sizes
+
+
+def _inodes(paths: Iterable[Path]) -> dict[tuple[int, int], tuple[int, int, int]]:
+    """(dev, ino) -> (links seen under paths, st_nlink, bytes on disk)."""
+    seen: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for top in paths:
+        for dirpath, dirs, files in os.walk(top):
+            for name in [*files, *dirs]:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    continue
+                key = (st.st_dev, st.st_ino)
+                size = st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+                count = seen.get(key, (0, 0, 0))[0]
+                seen[key] = (count + 1, st.st_nlink, size)
+    return seen
+
+
+def _frees(inodes: dict[tuple[int, int], tuple[int, int, int]]) -> tuple[int, int, int]:
+    """(bytes freed, files, files kept alive by links elsewhere): an inode frees its bytes only when
+    every link to it goes."""
+    freed = shared = 0
+    for count, nlink, size in inodes.values():
+        if count >= nlink:
+            freed += size
+        else:
+            shared += 1
+    return freed, len(inodes), shared
+
+
+def _measure(items: list[GcItem]) -> int:
+    for item in items:
+        item.frees, item.files, item.shared = _frees(_inodes([item.path]))
+    return _frees(_inodes(item.path for item in items))[0]
+
+
+# ------------------------------------------------------------------------------------------ facts
+
+
+@dataclass
+class _Facts:
+    manifests: dict[str, Manifest]
+    unreadable: list[str]
+    reproduced_by: dict[str, list[str]]
+    snapshots_used: set[str]
+    sweep_snapshots: set[str]
+
+
+def _facts(registry: Registry) -> _Facts:
+    manifests: dict[str, Manifest] = {}
+    unreadable: list[str] = []
+    for run in registry.runs():
+        try:
+            manifests[run.id] = run.load_manifest()
+        except ClusterrunError:
+            unreadable.append(run.id)
+    reproduced_by: dict[str, list[str]] = {}
+    used: set[str] = set()
+    for run_id, m in manifests.items():
+        if m.reproduces:
+            reproduced_by.setdefault(m.reproduces, []).append(run_id)
+        if m.snapshot.id:
+            used.add(m.snapshot.id)
+    sweeps: set[str] = set()
+    for sweep_id in registry.sweep_ids():
+        try:
+            sweeps.add(store.read_sweep(registry.root / sweep_id).snapshot.id)
+        except ClusterrunError:
+            unreadable.append(sweep_id)
+    return _Facts(manifests, unreadable, reproduced_by, used | sweeps, sweeps)
+
+
+def _age(m: Manifest, path: Path) -> float:
+    try:
+        created = datetime.fromisoformat(m.created).timestamp()
+    except ValueError:
+        created = path.stat().st_mtime
+    return time.time() - created
+
+
+# ------------------------------------------------------------------------------------------- gc
+
+
+def plan(registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: bool = False) -> GcPlan:
+    """What gc would remove (nothing is touched)."""
+    min_age = parse_age(older_than)
+    facts = _facts(registry)
+    result = GcPlan()
+    for run_id, m in facts.manifests.items():
+        path = registry.root / run_id
+        state = m.state.lower()
+        why = NEVER_RAN.get(state) or NEVER_RAN_ALSO.get(state)
+        if why and not m.sweep:
+            if keep_failed and state in {"smoke_failed", "submit_failed"}:
+                continue
+            if run_id in facts.reproduced_by or _age(m, path) < min_age:
+                continue
+            result.items.append(GcItem("run", run_id, why, path))
+            continue
+        if state not in TERMINAL:
+            continue  # still going (or not known to have ended): untouched
+        if keep_failed and state != "completed":
+            continue
+        if m.sweep and not _sweep_ended(m.sweep, facts):
+            continue
+        for what, sub in (("work", path / "work"), ("smoke work", path / "smoke" / "work")):
+            if sub.is_dir() and not sub.is_symlink():
+                result.items.append(GcItem(what, run_id, f"working copy of a {state} run", sub))
+    snapshots = registry.root / SNAPSHOT_DIR
+    if facts.unreadable:
+        result.notes.append(
+            f"snapshots kept: {len(facts.unreadable)} record(s) could not be read "
+            f"({', '.join(sorted(facts.unreadable)[:3])})"
+        )
+    elif snapshots.is_dir():
+        going = {i.run for i in result.items if i.what == "run"}
+        kept = facts.sweep_snapshots | {
+            m.snapshot.id for rid, m in facts.manifests.items() if rid not in going and m.snapshot.id
+        }
+        for snap in sorted(snapshots.iterdir()):
+            if not _SNAPSHOT_ID.match(snap.name) or snap.is_symlink() or not snap.is_dir():
+                continue
+            if snap.name in kept:
+                continue
+            if snap.name in facts.snapshots_used:  # its runs are removed here (they passed the age test)
+                result.items.append(GcItem("snapshot", snap.name, "used only by runs removed here", snap))
+            elif time.time() - snap.stat().st_mtime >= min_age:  # a submit may be about to record it
+                result.items.append(GcItem("snapshot", snap.name, "no run refers to it", snap))
+    result.frees = _measure(result.items)
+    return result
+
+
+def _sweep_ended(sweep_id: str, facts: _Facts) -> bool:
+    members = [m for m in facts.manifests.values() if m.sweep == sweep_id]
+    return all(m.state.lower() in ENDED for m in members)
+
+
+def remove(items: list[GcItem]) -> None:
+    for item in items:
+        _rmtree(item.path)
+
+
+def gc(
+    registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: bool = False, yes: bool = False
+) -> GcPlan:
+    result = plan(registry, older_than, keep_failed)
+    if yes and result.items:
+        remove(result.items)
+        result.removed = True
+    return result
+
+
+# ------------------------------------------------------------------------------------------- rm
+
+
+def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) -> GcPlan:
+    """One run, whole (records, artifacts, working copies); refuses a run still going, a member of a
+    sweep still going, and (unless force) a run another run reproduces."""
+    run: Run = registry.get(run_id)
+    m = run.load_manifest()
+    facts = _facts(registry)
+    state = m.state.lower()
+    if state not in ENDED:
+        raise UsageError(
+            f"run {run.id} is {state or 'in an unknown state'}: it may still be going",
+            hint=f"cancel it first ('clusterrun cancel {run.id}'), or wait until it ends",
+        )
+    if m.sweep and not _sweep_ended(m.sweep, facts):
+        raise UsageError(
+            f"run {run.id} is a member of sweep {m.sweep}, which is still going",
+            hint="wait until the sweep ends",
+        )
+    reproducers = facts.reproduced_by.get(run.id, [])
+    if reproducers and not force:
+        raise UsageError(
+            f"run {run.id} is reproduced by {', '.join(sorted(reproducers))}",
+            hint="pass --force to remove the original anyway",
+        )
+    result = GcPlan(items=[GcItem("run", run.id, f"requested ({state})", run.path)])
+    result.frees = _measure(result.items)
+    if yes:
+        remove(result.items)
+        result.removed = True
+    return result
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree, also with read-only directories (a run may have made some)."""
+
+    def retry(func, target, _exc):  # type: ignore[no-untyped-def]
+        parent = os.path.dirname(target)
+        try:
+            os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+            if os.path.isdir(target) and not os.path.islink(target):
+                os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
+            func(target)
+        except FileNotFoundError:
+            pass
+
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=retry)
+        else:
+            shutil.rmtree(path, onerror=retry)
