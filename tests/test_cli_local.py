@@ -392,3 +392,32 @@ def test_override_tilde_and_double_plus(project: Path) -> None:
     )
     assert missing.returncode == 2 and "nope" in missing.stderr
     no_traceback(missing)
+
+
+def test_run_ids_by_prefix_latest_and_a_sweep_prefix(project: Path) -> None:
+    """Ids as people type them: a unique prefix, @latest, @latest-failed, and a sweep's prefix in status."""
+    sweep = cli(
+        [
+            "submit",
+            "configs/quickstart.yaml",
+            "--backend",
+            "local",
+            "--dry-run",
+            "--sweep",
+            "params.lr=0.1,0.2",
+        ],
+        project,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    sweep_id = next(p.name for p in (project / "runs").iterdir() if p.name.startswith("quickstart-sweep_"))
+    listed = cli(["status", sweep_id[: len("quickstart-sweep_") + 4], "--json"], project)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["members"]) == 2  # the sweep view, found through its prefix
+    latest = cli(["show", "@latest", "--json"], project)
+    assert latest.returncode == 0, latest.stderr
+    ambiguous = cli(["show", "quickstart_"], project)
+    assert ambiguous.returncode == 2 and "matches 2 runs" in ambiguous.stderr
+    no_traceback(ambiguous)
+    none_failed = cli(["show", "@latest-failed"], project)
+    assert none_failed.returncode != 0 and "no failed run" in none_failed.stderr
+    no_traceback(none_failed)

@@ -235,7 +235,22 @@ class Registry:
         return text
 
 
-_FAILED_STATES = frozenset({"failed", "timeout", "oom", "cancelled", "smoke_failed", "submit_failed"})
+#: what @latest-failed looks for: every way a run can end without success (clusterrun's state words)
+_FAILED_STATES = frozenset(
+    {
+        "failed",
+        "timeout",
+        "out_of_memory",
+        "cancelled",
+        "node_fail",
+        "preempted",
+        "boot_fail",
+        "deadline",
+        "lost",
+        "smoke_failed",
+        "submit_failed",
+    }
+)
 
 
 def _creation_key(run_id: str) -> tuple[str, int, str]:

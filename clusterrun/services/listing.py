@@ -61,7 +61,7 @@ def status(
 ) -> StatusView:
     """The query's runs brought up to date (one scheduler query per backend); with `watch`, again and
     again until every one has ended, each view (also an empty one) passed to `on_refresh` as it comes."""
-    named = list(query.run_ids)
+    named = [registry.resolve(text, allow_sweep=True) for text in query.run_ids]  # prefixes, @latest
     sweep_id = named[0] if len(named) == 1 and registry.is_sweep(named[0]) else None
     ids = (
         expand_ids(registry, named)

@@ -111,6 +111,7 @@ def plan_reproduction(
     registry.ensure()
     registry.root = registry.root.resolve()
     sweep: SweepRecord | None = None
+    run_id = registry.resolve(run_id, allow_sweep=True)  # a prefix or @latest may name a sweep
     if registry.is_sweep(run_id):
         sweep = store.read_sweep(registry.get(run_id, allow_sweep=True).path)
         originals = [registry.get(m.run_id) for m in sweep.members]
