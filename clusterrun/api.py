@@ -110,10 +110,24 @@ def status(
     limit: int | None = 20,
     sort: str | None = None,
     maximize: bool = False,
+    where: list[str] | None = None,
+    tags: list[str] | None = None,
     runs_dir: str | Path | None = None,
 ) -> StatusView:
-    """`clusterrun status [RUN_ID | SWEEP_ID ...]`: the runs brought up to date (one scheduler query)."""
-    query = StatusQuery(list(run_ids), name, state, since, limit, sort, "max" if maximize else None)
+    """`clusterrun status [RUN_ID | SWEEP_ID ...]`: the runs brought up to date (one scheduler query);
+    `where` holds `status --where` conditions (e.g. ['params.lr<0.05', 'val_loss<1.2']), `sort` any key
+    (`-key`: descending)."""
+    query = StatusQuery(
+        list(run_ids),
+        name,
+        state,
+        since,
+        limit,
+        sort,
+        "max" if maximize else None,
+        where=list(where or []),
+        tags=list(tags or []),
+    )
     return listing.status(_registry(runs_dir), query)
 
 

@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     FAILURE = 1  # the run itself failed (smoke test, job, divergence)
     USAGE = 2  # bad input: config, override, flag, run id
     ENVIRONMENT = 3  # git, scheduler or filesystem problem outside the user's input
+    INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM/SIGHUP (128 + SIGINT, as shells report it)
 
 
 class ClusterrunError(Exception):
@@ -54,3 +55,32 @@ class SchedulerUnavailable(SchedulerError):
 
 class RunNotFound(UsageError):
     """No run with that id in the registry."""
+
+
+class DiskFull(ClusterrunError, OSError):
+    """No space (or quota) left while writing: an environment failure, and still an OSError (ENOSPC), so
+    code that tolerates unwritable files tolerates it too."""
+
+    exit_status = ExitStatus.ENVIRONMENT
+
+    def __init__(self, path: object, hint: str = "") -> None:
+        ClusterrunError.__init__(
+            self,
+            f"disk full while writing {path}",
+            hint
+            or "free space on that filesystem (see 'df -h' and 'clusterrun gc'), or put the registry "
+            "elsewhere with --runs-dir DIR; nothing half-made was kept",
+        )
+        self.errno = 28  # ENOSPC
+        self.strerror = "No space left on device"
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Interrupted(ClusterrunError):
+    """Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) at a point where what it left is recorded (a smoke
+    test: stopped, and its runs marked `interrupted`)."""
+
+    exit_status = ExitStatus.INTERRUPTED

@@ -5,6 +5,7 @@ tests/test_cli_reference.py keeps it current.  Run:  python scripts/gen_cli_refe
 
 from __future__ import annotations
 
+import html
 import importlib.metadata
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def generate(out: Path) -> None:
         capture_output=True,
         text=True,
     )
-    out.write_text(STAMP.format(version=typer_version()) + out.read_text())
+    # typer writes quotes and brackets as HTML entities (&#x27;, &lt;...); the page keeps the characters
+    out.write_text(STAMP.format(version=typer_version()) + html.unescape(out.read_text()))
 
 
 if __name__ == "__main__":

@@ -37,13 +37,36 @@ MEANING = {
     "smoke": "The local smoke test run before anything is submitted.",
     "smoke.params": "Param overrides that make the command run a few batches (e.g. `steps: 5`).",
     "smoke.timeout": "Seconds the smoke test may take.",
+    "smoke.command": "The smoke test's own argv template, instead of `command` (placeholders as there): "
+    "for a script whose short run takes other options (`submit --smoke-args`).",
+    "smoke.probe": "For a command nothing makes short: run it for at most `timeout` seconds; if it has "
+    "not failed by then, the smoke test passes (ad-hoc runs without `--smoke` do this, for 30 s).",
     "resources": "What the job asks the scheduler for (SLURM syntax, normalised).",
     "resources.partition": "The partition (`--partition`); a comma-separated list is allowed.",
     "resources.time": "The time limit, `[D-]HH:MM:SS` or minutes.",
     "resources.nodes": "Nodes (`--nodes`).",
     "resources.cpus_per_task": "CPUs per task (`--cpus-per-task`).",
     "resources.mem": "Memory per node, e.g. `500M`, `32G`.",
-    "resources.gpus": "GPUs per node (`--gpus-per-node`).",
+    "resources.gpus": "GPUs per node (`--gpus-per-node`); `a100:2` asks for a type too. `gpus_per_node` is "
+    "the same key.",
+    "resources.tasks_per_node": "Processes (ranks) of the command per node: srun starts `nodes x "
+    "tasks_per_node`, each with MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK, "
+    "LOCAL_WORLD_SIZE; with `launcher: torchrun`, torchrun's `--nproc-per-node`.",
+    "resources.gpus_per_task": "GPUs per rank (`--gpus-per-task`), instead of `gpus`; `a100:1` with a type.",
+    "resources.gpu_type": "The GPU type (gres `gpu:TYPE:N`), e.g. `a100`; also set by `gpus: a100:2`.",
+    "resources.constraint": "Node features (`--constraint`), SLURM syntax, e.g. `a100|h100`.",
+    "resources.exclusive": "Whole nodes, shared with no other job (`--exclusive`).",
+    "resources.reservation": "A reservation to run in (`--reservation`).",
+    "resources.mail_type": "When SLURM mails (`--mail-type`): e.g. `END,FAIL` or a list.",
+    "resources.mail_user": "Who SLURM mails (`--mail-user`).",
+    "resources.after": "Run ids: start once they have ended, whatever their state (`--dependency=afterany` "
+    "on their jobs); `submit --after RUN_ID` adds one. A run that already ended is a dependency met.",
+    "resources.afterok": "Run ids: start only once they have completed successfully (`afterok`); `submit "
+    "--afterok RUN_ID` adds one. One that ended without success is refused at submission.",
+    "resources.extra": "Any other sbatch option by its long name, e.g. `{exclude: node07, hint: "
+    "nomultithread}`; `true` for a flag. Options clusterrun sets or has a key for are refused.",
+    "resources.launcher": "`srun`: every rank runs the command; `torchrun`: one task per node runs the "
+    "command, which starts with torchrun, its rendezvous filled in (PET_* variables).",
     "resources.account": "The account to charge (`--account`).",
     "resources.qos": "The quality of service (`--qos`).",
     "setup": "Shell lines run before the command in the job (`module load ...`, `source ...`).",
@@ -70,10 +93,22 @@ MEANING = {
     "sweep.random.axes.*.loguniform": "`[low, high]`, both positive.",
     "sweep.random.axes.*.randint": "`[low, high]`, both included.",
     "sweep.random.axes.*.choice": "A list of values.",
-    "sweep.parallelism": "At most this many members at once (the array's `%N`).",
+    "sweep.parallelism": "At most this many members at once, for the whole sweep: the array's `%N`, and "
+    "arrays split past `MaxArraySize` run one after another (`--dependency=afterany`); the local backend "
+    "runs as many at once.",
     "sweep.metric": "The metric that ranks members (status, site, plot).",
     "sweep.mode": "`min` or `max`: which end of the metric is best.",
     "description": "Free text, shown in the manifest; not compared.",
+    "requeue": "When the job runs again as the same job id after an attempt was cut short "
+    "(README: Long jobs: preemption and time limits).",
+    "requeue.on": "What may end an attempt that is followed by another: `preemption` and `node_fail` (SLURM "
+    "requeues the job itself; it is submitted with `--requeue`), `timeout` (SIGUSR2 comes `signal_grace` s "
+    "before the time limit; once the command stopped, clusterrun requeues the job). `[]`: never "
+    "(`--no-requeue`).",
+    "requeue.max_attempts": "Attempts in all, the first included; the last one cannot be requeued, so it "
+    "ends TIMEOUT, PREEMPTED or NODE_FAIL with a diagnosis that says how far the run got.",
+    "requeue.signal_grace": "Seconds between SIGUSR2 (`--signal=USR2@grace`) and the time limit: the "
+    "command's time to save a checkpoint and exit. SLURM may send it up to a minute early.",
 }
 
 #: What the validators accept besides the stored form (the models hold the normalised value).
@@ -81,6 +116,11 @@ ACCEPTED = {
     "command": "str or list of str",
     "resources.time": "str or int",
     "resources.mem": "str or int",
+    "resources.gpus": "int or `type:count`",
+    "resources.gpus_per_task": "int or `type:count`",
+    "resources.mail_type": "str or list of str",
+    "resources.after": "list of str, or str",
+    "resources.afterok": "list of str, or str",
     "env": "mapping to str, number or bool",
 }
 
@@ -156,6 +196,14 @@ def config_md() -> str:
         "overridden on the command line with a dotted `KEY=VALUE` (`resources.mem=8G`); a new param needs a",
         "leading `+` (`+params.dropout=0.1`).",
         "",
+        "A config is read as YAML 1.2: `010` is 10 (not octal 8), `0o17` is 15, `2026-01-01` and `10:00`",
+        "stay strings, and only `true`/`false` are booleans (not `yes`/`no`/`on`/`off`). A file larger",
+        "than 1 MB, aliases (`*name`) that repeat more than 100,000 values (or refer to the value that",
+        "holds them), nesting deeper than 100 levels, a key repeated in one mapping (both lines are named)",
+        "and tags beyond YAML's core ones (`!!python/...`, `!!timestamp`, `!!binary`) are refused with one",
+        "line, exit code 2. A `KEY=VALUE` override or a `--sweep` value is read the same way when the whole",
+        "text is one value; anything else (`` `cmd` ``, `@file`, `run #3`, `&x`) stays the text as written.",
+        "",
         "Editors complete and check configs with the JSON Schema shipped in the package",
         "(`clusterrun/schemas/experiment.schema.json`): with the YAML language server (VS Code's YAML",
         "extension, neovim, ...), put this first line in a config:",
@@ -186,7 +234,7 @@ def schema() -> str:
         "description": MEANING["command"],
     }
     resources = data["$defs"]["Resources"]["properties"]
-    for key in ("time", "mem"):
+    for key in ("time", "mem", "gpus", "gpus_per_task"):
         resources[key] = {
             "type": ["string", "integer"],
             "default": resources[key].get("default"),

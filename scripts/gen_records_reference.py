@@ -24,6 +24,7 @@ RECORDS: list[tuple[str, type[models.RecordModel]]] = [
     (models.MANIFEST_FILE, models.Manifest),
     (models.SUMMARY_FILE, models.Summary),
     (models.SWEEP_FILE, models.SweepRecord),
+    (models.NOTES_FILE, models.Note),
 ]
 
 INTRO = f"""\
@@ -34,6 +35,8 @@ anything runs, updated as the run moves through its states) and, once the run ha
 `{models.SUMMARY_FILE}`; a sweep's directory `runs/<name>-sweep_<stamp>/` holds `{models.SWEEP_FILE}`.
 They are JSON objects with sorted keys and two-space indentation, each replaced in one step (written to a
 temporary file, then renamed over), never edited in place.
+Notes and tags (`clusterrun note`, `submit --tag`) go to `{models.NOTES_FILE}` in the run directory, one
+JSON object a line, only ever appended: adding one never rewrites the manifest.
 
 **Versions.** Every record carries `schema_version`; all records written so far are version
 {models.SCHEMA_VERSION}. Fields were added over time within version {models.SCHEMA_VERSION}, so an older

@@ -146,7 +146,8 @@ def test_doctor_shows_the_backends_own_checks(
 ) -> None:
     report = doctor.run_checks(project, project / "runs", NAME)
     rows = {c.name: c for c in report.checks}
-    assert list(rows) == ["git", "python", "disk", "slurm", NAME] and report.backend == NAME
+    assert list(rows) == ["git", "python", "disk", "registry", "allocation", "slurm", NAME]
+    assert report.backend == NAME
     assert rows["slurm"].status == "skip" and rows["slurm"].detail == f"--backend {NAME}: slurm is not used"
     assert rows[NAME].status == "ok"
     monkeypatch.setattr(host_checks, "_which", lambda _name: None)

@@ -182,7 +182,7 @@ def test_bad_inputs_get_a_cause_and_a_hint(project: Path, tmp_path: Path) -> Non
         (["submit", "configs/missing.yaml"], 2, "does not exist"),
         (["submit", "configs/quickstart.yaml", "params.lrr=1", "--backend", "local"], 2, "+params.lrr=1"),
         (["submit", "configs/quickstart.yaml", "nonsense", "--backend", "local"], 2, "KEY=VALUE"),
-        (["submit", "configs/quickstart.yaml", "--backend", "mars"], 2, "unknown backend"),
+        (["submit", "configs/quickstart.yaml", "--backend", "mars"], 2, "'mars' is not one of 'auto'"),
         (["status", "nope_20260101-000000"], 2, "no run"),
         (["status", "../../etc"], 2, "not a run id"),
     ]

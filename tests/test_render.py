@@ -38,7 +38,8 @@ def test_sbatch_script_matches_golden() -> None:
     spec = JobSpec(
         run_dir="/runs/quickstart_20260101-000000",
         folder="/runs/quickstart_20260101-000000/scheduler",
-        job_name="clusterrun:quickstart",
+        job_name="quickstart_20260101-000000",
+        comment="clusterrun:quickstart_20260101-000000",
         chdir="/runs/quickstart_20260101-000000/scheduler",
         time_seconds=90 * 60 + 1,
         mem_mb=1536,
@@ -54,6 +55,9 @@ def test_sbatch_script_matches_golden() -> None:
     check_golden("quickstart.sbatch", script)
     assert "#SBATCH --time=91" in script  # rounded up to whole minutes, never down
     assert "#SBATCH --mem=1536M" in script and "#SBATCH --gpus-per-node=1" in script
+    # squeue/sacct show the run id, and the comment names the run for programs (scheduler/naming.py)
+    assert "#SBATCH --job-name=quickstart_20260101-000000" in script
+    assert "#SBATCH --comment=clusterrun:quickstart_20260101-000000" in script
     # setup lines run in command.sh, inside the run's own working directory, never in the sbatch script
     assert "module load cuda/12.1" not in script
 

@@ -256,7 +256,8 @@ def test_duplicates_are_reported_and_skipped_unless_forced(project: Path) -> Non
     )
     assert first.returncode == 0, first.stderr
     again = cli(["submit", "configs/quickstart.yaml", "--backend", "slurm", "params.steps=30"], project)
-    assert again.returncode == 1 and "every member duplicates a finished run" in again.stderr
+    assert again.returncode == 2 and "this run is identical to quickstart_" in again.stderr
+    assert "pass --force to run it again" in again.stderr
     sweep = cli(
         [
             "submit",

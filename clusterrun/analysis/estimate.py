@@ -115,8 +115,8 @@ def estimate(
             why = no_timing or "fewer than two step points"
         basis = f"{why}: bounded by the requested time"
         hours_each = res.time_seconds / 3600
-    cpu_hours = hours_each * res.cpus_per_task * res.nodes * members
-    gpu_hours = hours_each * res.gpus * res.nodes * members
+    cpu_hours = hours_each * res.total_cpus * members  # every task's CPUs, on every node
+    gpu_hours = hours_each * res.total_gpus * members  # gpus per node (or per task) as requested
     prices = profile.prices
     cost = (
         cpu_hours * prices.cpu_hour + gpu_hours * prices.gpu_hour

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
+
 FORMAT_VERSION = 1
 STDOUT_HISTORY = "stdout_metrics.jsonl"
 STDOUT_TIMES = "stdout.times"
@@ -98,7 +100,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file; lines that are not a JSON object are skipped. Fast path: the
     whole file parsed as one JSON array (one call into the C parser instead of one per line)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:
         return []
     return parse_rows(text)
@@ -168,7 +170,7 @@ def read_times(path: Path) -> tuple[list[int], list[float]]:
     sizes: list[int] = []
     times: list[float] = []
     try:
-        text = path.read_text(encoding="ascii", errors="replace")
+        text = read_text(path)
     except OSError:
         return sizes, times
     for line in text.splitlines():
@@ -188,8 +190,8 @@ def read_times(path: Path) -> tuple[list[int], list[float]]:
 def _read_log(path: Path) -> tuple[bytes, int]:
     """The last MAX_LOG_BYTES of the log and the byte offset they start at."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
+        with open_nofollow(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
             start = max(0, size - MAX_LOG_BYTES)
             handle.seek(start)
             return handle.read(), start
@@ -326,7 +328,8 @@ def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]
 
 def load(run_dir: Path, sources: Sources) -> History:
     """Every metric of a run, per step, from its files (nothing is executed; missing files are empty)."""
-    series = from_rows(read_rows(run_dir / sources.file), sources.step_key, "file")
+    metrics_file = readable_run_file(run_dir, sources.file)  # none when it leads out of the registry
+    series = from_rows(read_rows(metrics_file), sources.step_key, "file") if metrics_file else {}
     if sources.patterns:
         rows = stdout_history_rows(run_dir, sources)
         series.update(from_rows(rows, sources.step_key, "stdout"))

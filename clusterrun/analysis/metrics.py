@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # never read more than this much of a log for metrics
 
@@ -24,7 +27,7 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
     """Last value of every numeric key; a truncated final line (job killed mid-write) is skipped."""
     last: dict[str, float | int] = {}
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_text(path).splitlines()  # never through a symlink planted in the run directory
     except OSError:
         return last
     for line in lines:
@@ -43,8 +46,8 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
 
 def _read_tail(path: Path) -> str:
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
+        with open_nofollow(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
             if size > MAX_LOG_BYTES:
                 handle.seek(size - MAX_LOG_BYTES)
             return handle.read().decode(errors="replace")
@@ -70,8 +73,10 @@ def from_patterns(log: Path, patterns: Mapping[str, str]) -> dict[str, float]:
 
 
 def collect(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) -> dict[str, float | int]:
-    values: dict[str, float | int] = dict(from_jsonl(output_dir / metrics_file))
-    values.update(from_patterns(output_dir / "stdout.log", patterns))
+    """The run's metrics; a file that leads out of the registry (records/paths.py) counts as empty."""
+    jsonl, log = readable_run_file(output_dir, metrics_file), readable_run_file(output_dir, "stdout.log")
+    values: dict[str, float | int] = dict(from_jsonl(jsonl)) if jsonl else {}
+    values.update(from_patterns(log, patterns) if log else {})
     return dict(sorted(values.items()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -9,27 +10,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer import TyperException
 
 from clusterrun import __version__
-from clusterrun.cli import cancel as cancel_cmd
-from clusterrun.cli import compare as compare_cmd
-from clusterrun.cli import doctor as doctor_cmd
-from clusterrun.cli import export as export_cmd
-from clusterrun.cli import gc as gc_cmd
-from clusterrun.cli import logs as logs_cmd
-from clusterrun.cli import plot as plot_cmd
-from clusterrun.cli import reproduce as reproduce_cmd
-from clusterrun.cli import show as show_cmd
-from clusterrun.cli import site as site_cmd
-from clusterrun.cli import status as status_cmd
-from clusterrun.cli import submit as submit_cmd
-from clusterrun.errors import ClusterrunError, ExitStatus
+from clusterrun.cli.lazy import LazyGroup
+from clusterrun.cli.usage import usage_error
+from clusterrun.errors import ClusterrunError, DiskFull, ExitStatus
 
 app = typer.Typer(
     name="clusterrun",
     help="Reproducible-by-default ML experiments on SLURM, or on this machine when there is no SLURM.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    cls=LazyGroup,  # the commands (cli/lazy.py's table) are imported when used, not at start
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -60,46 +53,55 @@ def root(
     ctx.obj = {"runs_dir": runs_dir}
 
 
-app.command("submit")(submit_cmd.submit)
-app.command("status")(status_cmd.status)
-app.command("show")(show_cmd.show)
-app.command("logs")(logs_cmd.logs)
-app.command("cancel")(cancel_cmd.cancel)
-app.command("reproduce")(reproduce_cmd.reproduce)
-app.command("compare")(compare_cmd.compare)
-app.command("doctor")(doctor_cmd.doctor)
-app.command("site")(site_cmd.site)
-app.command("plot")(plot_cmd.plot)
-app.command("export")(export_cmd.export)
-app.command("gc")(gc_cmd.gc)
-app.command("rm")(gc_cmd.rm)
+# The commands: one row each in cli/lazy.py's COMMANDS (module, function, one-line help, click class),
+# so `clusterrun --help` imports none of them and `clusterrun status` imports only its own.
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status.
 
-    Usage errors (unknown option, bad value) are typer's own, printed with the command's usage, exit 2."""
+    Usage errors (unknown option, bad value, missing argument) take the same one-line form, exit 2."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="clusterrun", standalone_mode=True)
-    except SystemExit as exc:  # standalone mode always ends this way, also for typer.Exit and usage errors
+        code = command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
+    except SystemExit as exc:  # shell completion ends this way
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except TyperException as exc:  # click's usage errors: unknown option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no arguments at all: the help was printed
+            return int(ExitStatus.USAGE)
+        message, hint = usage_error(exc)
+        return _report(message, hint, int(getattr(exc, "exit_code", ExitStatus.USAGE)))
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        typer.echo("aborted", err=True)
+        return 130
     except ClusterrunError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            typer.echo(f"hint: {exc.hint}", err=True)
-        return int(exc.exit_status)
+        return _report(exc.message, exc.hint, int(exc.exit_status))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
     except Exception as exc:  # a bug: one line, the traceback only on request
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # not raised as DiskFull
+            full = DiskFull(exc.filename or "the run registry")
+            return _report(full.message, full.hint, int(full.exit_status))
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # an id or path typed too long
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 60 else name[:30] + "..." + name[-20:]
+            hint = "run ids and file names are at most 255 characters; copy them from 'clusterrun status'"
+            return _report(f"name too long: {shown} ({len(name)} characters)", hint, int(ExitStatus.USAGE))
         if os.environ.get("CLUSTERRUN_DEBUG"):
             traceback.print_exc()
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         typer.echo("hint: set CLUSTERRUN_DEBUG=1 for the traceback, and please report it", err=True)
         return int(ExitStatus.FAILURE)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _report(message: str, hint: str, status: int) -> int:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    return status
 
 
 def entry() -> None:

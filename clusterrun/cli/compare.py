@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from clusterrun.cli.common import registry
+from clusterrun.cli.complete import complete_runs
 from clusterrun.cli.render import DataFormat, chosen, format_option, present
 from clusterrun.services.compare import compare as compare_service
 
@@ -21,8 +22,13 @@ def check_tolerances(rtol: float, atol: float) -> None:
 
 def compare(
     ctx: typer.Context,
-    run_a: Annotated[str, typer.Argument(help="The reference run.", show_default=False)],
-    run_b: Annotated[str, typer.Argument(help="The run to compare with it.", show_default=False)],
+    run_a: Annotated[
+        str, typer.Argument(help="The reference run.", show_default=False, autocompletion=complete_runs)
+    ],
+    run_b: Annotated[
+        str,
+        typer.Argument(help="The run to compare with it.", show_default=False, autocompletion=complete_runs),
+    ],
     rtol: Annotated[float, typer.Option("--rtol", help=RTOL_HELP)] = 0.0,
     atol: Annotated[float, typer.Option("--atol", help=ATOL_HELP)] = 0.0,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

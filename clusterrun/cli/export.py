@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from clusterrun.cli.common import info, registry
+from clusterrun.cli.complete import complete_targets
 from clusterrun.cli.output import emit_json
 from clusterrun.errors import UsageError
 from clusterrun.export import mlflow as mlflow_export
@@ -26,7 +27,11 @@ def export(
     ctx: typer.Context,
     run_ids: Annotated[
         list[str] | None,
-        typer.Argument(help="Runs or sweeps to export (default: every run).", show_default=False),
+        typer.Argument(
+            help="Runs or sweeps to export (default: every run).",
+            show_default=False,
+            autocompletion=complete_targets,
+        ),
     ] = None,
     to: Annotated[
         Target,
@@ -39,7 +44,8 @@ def export(
     uri: Annotated[
         str | None,
         typer.Option(
-            help="MLflow tracking URI (default: a file: store in <runs>/mlruns).", show_default=False
+            help="MLflow tracking URI (default: a file: store in mlruns/ inside the run registry).",
+            show_default=False,
         ),
     ] = None,
     out: Annotated[

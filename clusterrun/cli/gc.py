@@ -8,6 +8,7 @@ import typer
 from tabulate import tabulate
 
 from clusterrun.cli.common import registry
+from clusterrun.cli.complete import complete_runs
 from clusterrun.services.gc import DEFAULT_OLDER_THAN, GcPlan
 from clusterrun.services.gc import gc as gc_service
 from clusterrun.services.gc import rm as rm_service
@@ -75,7 +76,9 @@ def gc(
 
 def rm(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run to remove.", show_default=False)],
+    run_id: Annotated[
+        str, typer.Argument(help="The run to remove.", show_default=False, autocompletion=complete_runs)
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove; without it, only show.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Remove it even though another run reproduces it.")

@@ -1,18 +1,24 @@
-"""clusterrun logs RUN_ID [--stderr] [--smoke] [--follow]"""
+"""clusterrun logs RUN_ID [--stderr|--smoke|--scheduler] [--follow]"""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from clusterrun.cli.common import registry
-from clusterrun.errors import UsageError
+from clusterrun.cli.common import info, registry
+from clusterrun.cli.complete import complete_runs
+from clusterrun.cli.follow import Followed, follow_run, run_logs
+from clusterrun.cli.output import results_block
+from clusterrun.cli.waitlimit import checked, timeout_option
+from clusterrun.errors import ExitStatus, UsageError
+from clusterrun.records.models import as_summary
+from clusterrun.records.paths import inside_registry
+from clusterrun.records.registry import Registry, Run
 from clusterrun.records.summary import scheduler_folder, scheduler_logs
-from clusterrun.services.status import refresh
+from clusterrun.services.status import waiting_at_most
 
 
 def _copy(path: Path, offset: int) -> int:
@@ -30,7 +36,10 @@ def _copy(path: Path, offset: int) -> int:
 
 def logs(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run whose log to print.", show_default=False)],
+    run_id: Annotated[
+        str,
+        typer.Argument(help="The run whose log to print.", show_default=False, autocompletion=complete_runs),
+    ],
     stderr: Annotated[bool, typer.Option("--stderr", help="The job's stderr instead of its stdout.")] = False,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="The smoke test's log instead of the job's.")
@@ -43,9 +52,20 @@ def logs(
             "messages such as memory or time-limit kills).",
         ),
     ] = False,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep printing as the job writes, until the run ends: its stdout, and its stderr on stderr "
+            "with each line marked as stderr (with --stderr or --scheduler: that log only); then its "
+            "results on stderr, exit 1 if it failed.",
+        ),
+    ] = False,
+    timeout: Annotated[float | None, timeout_option()] = None,
 ) -> None:
     """Print a run's stdout (or stderr, or the smoke test's, or the scheduler's log)."""
+    limit = checked(timeout, follow, "--follow")
     reg = registry(ctx)
     run = reg.get(run_id)
     suffix = "err" if stderr else "out"
@@ -61,22 +81,31 @@ def logs(
             )
         path = found[0]
     else:
-        base = run.file("smoke") if smoke else run.path
+        base = _smoke_dir(reg, run) if smoke else run.path
         path = base / ("stderr.log" if stderr else "stdout.log")
+    for shown in {path, run.path / "stdout.log", run.path / "stderr.log"}:  # never a file outside it
+        inside_registry(shown, reg.root, f"run {run.id}")
     if not path.exists() and not follow:
         raise UsageError(
             f"{path} does not exist yet", hint=f"the run has not started; try: clusterrun logs {run.id} -f"
         )
-    offset = _copy(path, 0)
-    if not follow or smoke:
+    if not follow or smoke:  # the smoke test has ended: nothing to follow
+        _copy(path, 0)
         return
-    interval = 0.5
-    while True:
-        report = refresh(reg, [run.id])
-        offset_before = offset
-        offset = _copy(path, offset)
-        if report.runs[0].done:
-            _copy(path, offset)
-            return
-        interval = 0.5 if offset != offset_before else min(5.0, interval * 1.5)
-        time.sleep(interval)
+    # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
+    files = [Followed(path, sys.stdout)] if stderr or scheduler else run_logs(run.path)
+    with waiting_at_most(limit):
+        last = follow_run(reg, run.id, files)
+    if last.summary:
+        info("\n" + results_block(last.summary, str(run.path)))
+        if not as_summary(last.summary).success:
+            raise typer.Exit(int(ExitStatus.FAILURE))
+
+
+def _smoke_dir(reg: Registry, run: Run) -> Path:
+    """The smoke test's folder: the run's own, or that of the sweep member that ran its shape's test."""
+    smoke = run.load_manifest().smoke
+    tested_in = smoke.tested_in if smoke is not None else ""
+    if tested_in and tested_in != run.id and not run.file("smoke").is_dir():
+        return reg.get(tested_in).file("smoke")
+    return run.file("smoke")

@@ -16,6 +16,7 @@ from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params
 from clusterrun.config.resources import format_seconds
 from clusterrun.records.models import (
+    AttemptRecord,
     EfficiencyRecord,
     Manifest,
     RecordedConfig,
@@ -24,6 +25,7 @@ from clusterrun.records.models import (
     SweepRecord,
     as_summary,
 )
+from clusterrun.services.notes import RunNotes
 
 
 def emit_json(data: Any) -> None:
@@ -31,8 +33,21 @@ def emit_json(data: Any) -> None:
 
 
 def _resources(res: dict[str, Any]) -> str:
-    order = ["partition", "time", "nodes", "cpus_per_task", "mem", "gpus", "account", "qos"]
-    return " ".join(f"{k}={res[k]}" for k in order if res.get(k) not in (None, ""))
+    """The requested resources in one line; what is left at its default (1 task, no GPU...) is left out."""
+    order = ["partition", "time", "nodes", "tasks_per_node", "cpus_per_task", "mem", "gpus", "gpus_per_task"]
+    order += ["account", "qos", "constraint", "exclusive", "reservation", "mail_type", "mail_user"]
+    order += ["after", "afterok", "launcher"]
+    quiet = {"tasks_per_node": 1, "gpus_per_task": 0, "exclusive": False, "launcher": "srun"}
+    shown = []
+    for key in order:
+        value = res.get(key)
+        if value in (None, "", [], {}) or (key in quiet and value == quiet[key]):
+            continue
+        if key in ("gpus", "gpus_per_task") and res.get("gpu_type") and value:
+            value = f"{res['gpu_type']}:{value}"
+        shown.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
+    shown += [f"extra.{k}={v}" for k, v in (res.get("extra") or {}).items()]
+    return " ".join(shown)
 
 
 def _data(manifest: Manifest) -> str:
@@ -79,6 +94,9 @@ def smoke_line(smoke: SmokeRecord | None) -> str:
         return f"skipped ({smoke.reason})"
     verdict = "passed" if smoke.ok else "FAILED"
     line = f"{verdict} in {smoke.seconds:.2f} s, peak {smoke.peak_rss_mb:.0f} MB"
+    if smoke.ok and smoke.timed_out:  # smoke.probe: still running at the timeout, nothing had failed
+        ran = f"probe: ran {smoke.seconds:.0f} s without failing, then stopped"
+        line = f"passed ({ran}), peak {smoke.peak_rss_mb:.0f} MB"
     return line + (" (cached)" if smoke.cached else "")
 
 
@@ -116,11 +134,21 @@ def manifest_block(manifest: Manifest) -> str:
         f"Resources: {_resources(manifest.resources)}   Backend: {manifest.backend}",
         f"Smoke Test: {smoke_line(manifest.smoke)}",
         f"Estimate: {describe_estimate(estimate.to_data()) if estimate else '-'}",
+        *([f"Requeue: {requeue_line(manifest.config.requeue)}"] if manifest.config.requeue else []),
         f"Snapshot: {snapshot.path}" + (f" (digest {snapshot.digest[:12]})" if snapshot.digest else ""),
         f"Output Directory: {manifest.run_dir}   Working Directory: {_workdir(manifest)}",
         "===========================",
     ]
     return "\n".join(lines)
+
+
+def state_label(state: str, attempt: Any = 0, max_attempts: Any = 0) -> str:
+    """The state as shown, with the attempt of a job that runs again: 'REQUEUED (2/3)', 'RUNNING (2/3)'."""
+    text = state.upper()
+    again = isinstance(attempt, int) and (attempt > 1 or state == "requeued")
+    if again and isinstance(max_attempts, int) and max_attempts > 1:
+        text += f" ({max(int(attempt), 1)}/{max_attempts})"
+    return text
 
 
 def duration(seconds: Any) -> str:
@@ -174,6 +202,24 @@ def artifacts_line(summary: Summary, shown: int = 6) -> str:
     return f"{info.count} file(s), {_size(info.total_bytes)}: {listed}{more}"
 
 
+def requeue_line(requeue: Mapping[str, Any]) -> str:
+    """'on preemption, timeout; up to 3 attempts; SIGUSR2 120 s before the time limit' (or 'never')."""
+    on, most = list(requeue.get("on") or []), requeue.get("max_attempts", 1)
+    if not on or not isinstance(most, int) or most <= 1:
+        return "never (the job runs once)"
+    grace = requeue.get("signal_grace")
+    return f"on {', '.join(on)}; up to {most} attempts; SIGUSR2 {grace} s before the time limit"
+
+
+def attempts_line(attempts: list[AttemptRecord]) -> str:
+    """'2: #1 vm 50.2s time_limit (requeued by clusterrun), #2 vm 31.0s completed'."""
+    parts = []
+    for a in attempts:
+        again = f" (requeued by {a.requeued_by})" if a.requeued_by else ""
+        parts.append(f"#{a.attempt} {a.node or '?'} {duration(a.seconds)} {a.reason or '?'}{again}")
+    return f"{len(attempts)}: " + ", ".join(parts)
+
+
 def results_block(summary: Summary | Mapping[str, Any], run_dir: str) -> str:
     """The results block of an ended run (the summary as a model, or as JSON data)."""
     summary = as_summary(summary, "summary")
@@ -196,6 +242,8 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str) -> str:
     used = efficiency_line(summary.efficiency)
     if used:
         lines.append(f"Resources Used: {used}")
+    if summary.attempts:
+        lines.append(f"Attempts: {attempts_line(summary.attempts)}")
     diagnosis = summary.diagnosis
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
@@ -204,3 +252,13 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str) -> str:
         lines.append(f"Next: compare with a baseline, or reproduce it: clusterrun reproduce {summary.run_id}")
     lines.append("==========================")
     return "\n".join(lines)
+
+
+def notes_lines(noted: RunNotes) -> list[str]:
+    """`Tags: a, b` and one `Note (when, who): text` line per note, for `show`."""
+    lines = [f"Tags: {', '.join(noted.tags)}"] if noted.tags else []
+    for note in noted.notes:
+        if note.text:
+            text = note.text.replace("\n", "\n    ")
+            lines.append(f"Note ({note.at.replace('T', ' ')[:16]}, {note.by}): {text}")
+    return lines

@@ -9,6 +9,7 @@ import plotext
 import typer
 
 from clusterrun.cli.common import registry
+from clusterrun.cli.complete import complete_targets
 from clusterrun.cli.output import emit_json
 from clusterrun.dashboard.curves import curves
 from clusterrun.errors import UsageError
@@ -18,7 +19,12 @@ MARKERS = ("•", "x", "+", "o", "*", "#", "=", "~")
 
 def plot(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A run, or a sweep (every member).", show_default=False)],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A run, or a sweep (every member).", show_default=False, autocompletion=complete_targets
+        ),
+    ],
     metric: Annotated[
         str | None,
         typer.Option(

@@ -15,14 +15,25 @@ import csv
 import io
 from collections.abc import Callable
 from functools import singledispatch
-from typing import Any, Literal
+from typing import Any
 
 import typer
 
 from clusterrun.cli.common import info, warn
-from clusterrun.cli.output import emit_json, manifest_block, results_block, sweep_block
+
+# the formats live in formats.py (light: a command's definition and --help import it alone)
+from clusterrun.cli.formats import FORMAT_HELP as FORMAT_HELP
+from clusterrun.cli.formats import DataFormat as DataFormat
+from clusterrun.cli.formats import Format as Format
+from clusterrun.cli.formats import RunsFormat as RunsFormat
+from clusterrun.cli.formats import chosen as chosen
+from clusterrun.cli.formats import format_help as format_help
+from clusterrun.cli.formats import format_option as format_option
+from clusterrun.cli.output import emit_json, manifest_block, notes_lines, results_block, sweep_block
 from clusterrun.cli.tables import (
+    columns_table,
     comparison_text,
+    disk_table,
     doctor_table,
     doctor_verdict,
     status_table,
@@ -30,42 +41,16 @@ from clusterrun.cli.tables import (
     verdicts_line,
     verdicts_table,
 )
-from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
-from clusterrun.records.models import as_summary
+from clusterrun.errors import ClusterrunError, ExitStatus
+from clusterrun.records.models import Manifest, as_summary
 from clusterrun.services.compare import CompareReport
+from clusterrun.services.disk import DiskReport
 from clusterrun.services.doctor import DoctorReport
 from clusterrun.services.listing import StatusView
 from clusterrun.services.prepare import Prepared
 from clusterrun.services.reproduce import ReproduceResult
 from clusterrun.services.status import RunDetails
 from clusterrun.services.submit import SubmitResult
-
-Format = Literal["text", "json", "ids", "csv"]  # status offers all four
-RunsFormat = Literal["text", "json", "ids"]  # submit, reproduce
-DataFormat = Literal["text", "json"]  # show, compare, doctor
-
-FORMAT_HELP = {
-    "text": "text (blocks and tables)",
-    "json": "json (as --json)",
-    "ids": "ids (run ids, one a line, for piping)",
-    "csv": "csv (one row per run, a column per metric)",
-}
-
-
-def format_help(*formats: str) -> str:
-    return "Output: " + ", ".join(FORMAT_HELP[f] for f in formats) + "."
-
-
-def format_option(*formats: str) -> Any:
-    """The shared --format option of a command offering these formats (its type: a Literal of them)."""
-    return typer.Option("--format", help=format_help(*formats), show_default=False)
-
-
-def chosen(fmt: Format | None, json_: bool) -> Format:
-    """The format from --format and --json (its shorthand); they must not disagree."""
-    if json_ and fmt not in (None, "json"):
-        raise UsageError(f"--json and --format {fmt} disagree", hint="give one of them")
-    return "json" if json_ else (fmt or "text")
 
 
 def present(result: object, fmt: Format) -> None:
@@ -107,15 +92,23 @@ CSV_COLUMNS = ("run_id", "name", "state", "elapsed_seconds", "job_id", "node", "
 
 def _status_rows(view: StatusView) -> list[dict[str, Any]]:
     """One CSV row per run, what the table shows unabridged (a sweep's members best first, with `best`
-    and their swept values); metrics as `metrics.<name>`, as `clusterrun export` names them."""
+    and their swept values); metrics as `metrics.<name>`, as `clusterrun export` names them; tags when
+    any run has one. With --columns: the run id and those columns."""
+    if view.columns:
+        return [{"run_id": i} | {k: _csv_cell(view.cell(i, k)) for k in view.columns} for i in view.run_ids]
     sweep = view.sweep is not None
     rows = view.sweep.rows if view.sweep is not None else [r.as_record() for r in view.report.runs]
     return [
         {key: row[key] for key in CSV_COLUMNS}
         | ({"best": row["best"], **row["values"]} if sweep else {})
+        | ({"tags": ",".join(view.tags(row["run_id"]))} if view.tagged else {})
         | {f"metrics.{name}": value for name, value in row["metrics"].items()}
         for row in rows
     ]
+
+
+def _csv_cell(value: Any) -> Any:
+    return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
 @render.register
@@ -127,14 +120,16 @@ def _status(view: StatusView, fmt: Format) -> ExitStatus:
     elif fmt == "ids":
         emit_ids(view.run_ids)
     elif fmt == "csv":
-        emit_csv(_status_rows(view), CSV_COLUMNS)
+        emit_csv(_status_rows(view), ("run_id", *view.columns) if view.columns else CSV_COLUMNS)
+    elif view.columns and view.report.runs:
+        typer.echo(columns_table(view.run_ids, view.columns, view.cell))
     elif view.sweep is not None:
         typer.echo(sweep_table(view.sweep))
     elif not view.report.runs:
         typer.echo("no runs match; start one with: clusterrun submit configs/examples/quickstart.yaml")
     else:
         runs = view.report.runs
-        typer.echo(status_table([r.as_record() for r in runs]))
+        typer.echo(status_table([r.as_record() for r in runs], {r.run_id: view.tags(r.run_id) for r in runs}))
         if view.single and runs[0].summary:
             typer.echo()
             summary = as_summary(runs[0].summary)
@@ -154,6 +149,19 @@ def watching(fmt: Format) -> Callable[[StatusView], None]:
 
 
 @render.register
+def _disk(report: DiskReport, fmt: Format) -> ExitStatus:
+    if fmt == "json":
+        emit_json(report.as_record())
+    elif fmt == "ids":
+        emit_ids(report.run_ids)
+    elif not report.runs:
+        typer.echo("no runs match")
+    else:
+        typer.echo(disk_table(report))
+    return ExitStatus.OK
+
+
+@render.register
 def _details(details: RunDetails, fmt: Format) -> ExitStatus:
     for message in details.warnings:
         warn(message)
@@ -162,6 +170,9 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
         return ExitStatus.OK
     manifest, status = details.manifest, details.status
     typer.echo(manifest_block(manifest))
+    if details.notes is not None:
+        for line in notes_lines(details.notes):
+            typer.echo(line)
     if manifest.reproduces:
         typer.echo(
             f"Reproduces: {manifest.reproduces}   "
@@ -169,9 +180,29 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
         )
     if status.summary:
         typer.echo(results_block(status.summary, details.run_dir))
+    elif status.done:  # ended without a job: a failed or interrupted smoke test, a dry run...
+        for line in _ended_without_job(manifest):
+            typer.echo(line)
     else:
         typer.echo(f"State: {status.state.upper()}   (follow it: clusterrun status {details.run_id} --watch)")
     return ExitStatus.OK
+
+
+def _ended_without_job(manifest: Manifest) -> list[str]:
+    """The state, why (the last state change's note), and a failed smoke test's diagnosis with the log it
+    was read from (in the run that ran the test: a sweep runs one per command shape)."""
+    history = manifest.state_history
+    note = history[-1].note if history and history[-1].state == manifest.state else ""
+    lines = [f"State: {manifest.state.upper()}" + (f"   ({note})" if note else "")]
+    smoke = manifest.smoke
+    if smoke is not None and not smoke.ok and not smoke.skipped and smoke.diagnosis is not None:
+        diagnosis = smoke.diagnosis
+        lines.append(f"Smoke Test Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
+        lines.append(
+            f"Smoke Test Logs: {smoke.stderr_path}   (clusterrun logs {manifest.run_id} --smoke --stderr)"
+        )
+        lines.append(f"Next: {diagnosis.fix}")
+    return lines
 
 
 @render.register

@@ -7,20 +7,30 @@ from typing import Annotated
 
 import typer
 
+from clusterrun.cli.choices import BackendName
 from clusterrun.cli.common import BACKEND_HELP, info, registry
 from clusterrun.cli.compare import ATOL_HELP, RTOL_HELP, check_tolerances
+from clusterrun.cli.complete import complete_targets
 from clusterrun.cli.render import RunsFormat, chosen, format_option, present, reviewing
 from clusterrun.cli.submit import ask
+from clusterrun.cli.waitlimit import checked, timeout_option
 from clusterrun.services import reproduce as service
+from clusterrun.services.status import waiting_at_most
 
 
 def reproduce(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run (or sweep) to reproduce.", show_default=False)],
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            help="The run (or sweep) to reproduce.", show_default=False, autocompletion=complete_targets
+        ),
+    ],
+    backend: Annotated[BackendName, typer.Option(help=BACKEND_HELP)] = "auto",
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait for both runs, then print the verdict.")
     ] = False,
+    timeout: Annotated[float | None, timeout_option()] = None,
     rtol: Annotated[float, typer.Option("--rtol", help=RTOL_HELP)] = 0.0,
     atol: Annotated[float, typer.Option("--atol", help=ATOL_HELP)] = 0.0,
     skip_smoke: Annotated[
@@ -42,7 +52,8 @@ def reproduce(
         rtol=rtol,
         atol=atol,
     )
-    result = service.reproduce(
-        registry(ctx), request, confirm=ask(yes), notify=info, review=reviewing(fmt), wait=wait_
-    )
+    with waiting_at_most(checked(timeout, wait_, "--wait")):
+        result = service.reproduce(
+            registry(ctx), request, confirm=ask(yes), notify=info, review=reviewing(fmt), wait=wait_
+        )
     present(result, fmt)

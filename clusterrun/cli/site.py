@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from clusterrun.cli.common import info, registry, warn
+from clusterrun.cli.complete import complete_targets
 from clusterrun.cli.output import emit_json, manifest_block, results_block
 from clusterrun.dashboard.build import Blocks, build
 from clusterrun.records.models import as_manifest
@@ -19,7 +20,11 @@ def site(
     ctx: typer.Context,
     run_ids: Annotated[
         list[str] | None,
-        typer.Argument(help="Runs or sweeps to show (default: every run and sweep).", show_default=False),
+        typer.Argument(
+            help="Runs or sweeps to show (default: every run and sweep).",
+            show_default=False,
+            autocompletion=complete_targets,
+        ),
     ] = None,
     out: Annotated[
         Path | None,

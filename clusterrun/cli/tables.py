@@ -3,32 +3,91 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tabulate import tabulate
 
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.metrics import format_metrics
-from clusterrun.cli.output import duration, format_value
+from clusterrun.cli.gc import size
+from clusterrun.cli.output import duration, format_value, state_label
+from clusterrun.services.disk import DiskReport
 from clusterrun.services.doctor import DoctorReport
 from clusterrun.services.sweeps import SweepView
 
 
-def status_table(rows: list[dict[str, Any]]) -> str:
+def status_table(rows: list[dict[str, Any]], tags: Mapping[str, list[str]] | None = None) -> str:
+    """The runs: id, state, elapsed, job, node, key metrics; and their tags when any run has one."""
+    tagged = bool(tags) and any(tags.get(r["run_id"]) for r in rows) if tags else False
     table = [
         [
             r["run_id"],
-            r["state"].upper(),
+            state_label(r["state"], r.get("attempt", 0), r.get("max_attempts", 0)),
             duration(r.get("elapsed_seconds")),
             r.get("job_id") or "-",
             r.get("node") or "-",
             format_metrics(r.get("metrics") or {}) or "-",
+            *([",".join((tags or {}).get(r["run_id"], [])) or "-"] if tagged else []),
         ]
         for r in rows
     ]
-    return tabulate(
-        table, headers=["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS"], tablefmt="simple"
+    headers = ["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS", *(["TAGS"] if tagged else [])]
+    return tabulate(table, headers=headers, tablefmt="simple")
+
+
+def columns_table(run_ids: list[str], columns: list[str], cell: Callable[[str, str], Any]) -> str:
+    """The runs with the columns the user chose (`status --columns`)."""
+    rows = [[run_id, *(_cell(cell(run_id, key), key) for key in columns)] for run_id in run_ids]
+    return tabulate(rows, headers=["RUN ID", *(key.upper() for key in columns)], tablefmt="simple")
+
+
+def _cell(value: Any, key: str) -> str:
+    if value is None:
+        return "-"
+    if key in ("elapsed", "elapsed_seconds"):
+        return duration(value)
+    if key == "state":
+        return str(value).upper()
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "-"
+    if isinstance(value, str) and "\n" in value:
+        return value.replace("\n", " / ")
+    return format_value(value)
+
+
+def disk_table(report: DiskReport) -> str:
+    """du-style: each run's own bytes by part, its snapshot, then the snapshots and the total once."""
+    rows = [
+        [
+            r.run_id,
+            size(r.work),
+            size(r.artifacts),
+            size(r.logs),
+            size(r.records),
+            size(r.own),
+            r.snapshot[:12] or "-",
+        ]
+        for r in report.runs
+    ]
+    lines = [
+        tabulate(
+            rows,
+            headers=["RUN ID", "WORK", "ARTIFACTS", "LOGS", "RECORDS", "OWN", "SNAPSHOT"],
+            tablefmt="simple",
+            colalign=("left", "right", "right", "right", "right", "right", "left"),
+        )
+    ]
+    own = sum(r.own for r in report.runs)
+    shared = sum(report.snapshots.values())
+    lines.append(
+        f"{len(report.runs)} run(s): {size(own)} of their own + {size(shared)} in "
+        f"{len(report.snapshots)} snapshot(s), each counted once = {size(report.total)}"
     )
+    lines.append(
+        "WORK counts only what runs wrote or changed in their working copies (the rest are hard links)"
+    )
+    return "\n".join(lines)
 
 
 def _num(value: Any) -> str:

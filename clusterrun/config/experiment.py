@@ -22,7 +22,7 @@ from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import used_placeholders
 from clusterrun.config.render import render_command, render_env
 from clusterrun.config.sections import Sweep
-from clusterrun.config.sweep import MAX_MEMBERS, Values, apply_values, describe, expand
+from clusterrun.config.sweep import Values, apply_values, describe, expand
 from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import UsageError
 
@@ -62,11 +62,7 @@ def load_experiment(
         profile = profiles.load_profile(str(name), profiles.search_dirs(path, cwd or Path.cwd()))
         raw = profiles.apply_profile(raw, profile)
     base = spec_from_data(raw, source)  # 4
-    values_list = expand(base.sweep, list(cli_axes))  # 5
-    if len(values_list) > MAX_MEMBERS:
-        raise UsageError(
-            f"the sweep has {len(values_list)} members", hint=f"at most {MAX_MEMBERS} per submission"
-        )
+    values_list = expand(base.sweep, list(cli_axes))  # 5 (its size is checked before it is built)
     single: dict[str, Any] = {k: v for k, v in raw.items() if k != "sweep"}  # 6
     members = []
     for index, values in enumerate(values_list):

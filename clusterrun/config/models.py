@@ -13,10 +13,12 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS, placeholders, unused_params
+from clusterrun.config.redact import redact_text, refusal
 from clusterrun.config.sections import (
     Estimate,
     FrozenModel,
     Metrics,
+    Requeue,
     Resources,
     Scalar,
     Smoke,
@@ -29,7 +31,6 @@ from clusterrun.errors import ConfigError
 DEFAULT_SEED = 42
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_NAME_RE = re.compile(r"(TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.I)
 
 
 class ExperimentSpec(FrozenModel):
@@ -51,6 +52,7 @@ class ExperimentSpec(FrozenModel):
     cluster: str | None = None  # a profile in configs/clusters/<name>.yaml
     sweep: Sweep | None = None
     description: str = ""
+    requeue: Requeue = Field(default_factory=Requeue)  # preemption, time limits: attempts
 
     @field_validator("name")
     @classmethod
@@ -76,11 +78,18 @@ class ExperimentSpec(FrozenModel):
             raise ValueError("the command is empty")
         for token in tokens:
             no_newline(token, "command")
+            problem = refusal(f"the command's argument {token!r}", "", token)
+            if problem:
+                raise ValueError(redact_text(problem))
         return tokens
 
     @field_validator("setup")
     @classmethod
     def _setup(cls, value: list[str]) -> list[str]:
+        for line in value:
+            problem = refusal(f"the setup line {line!r}", "", line)
+            if problem:
+                raise ValueError(redact_text(problem))
         return [no_newline(line, "each setup line") for line in value]
 
     @field_validator("env", mode="before")
@@ -92,11 +101,9 @@ class ExperimentSpec(FrozenModel):
         for key, val in value.items():
             if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
-            if _SECRET_NAME_RE.search(key):
-                raise ValueError(
-                    f"{key} looks like a secret and would be written into the run record; "
-                    "export it in your shell (the job inherits it) instead of putting it in a config"
-                )
+            problem = refusal(key, key, val, name_alone=True)
+            if problem:
+                raise ValueError(problem)
             if isinstance(val, bool):
                 val = "1" if val else "0"
             if isinstance(val, Mapping):  # `LR: {lr}` is a YAML mapping, not a placeholder
@@ -122,13 +129,14 @@ class ExperimentSpec(FrozenModel):
     @model_validator(mode="after")
     def _placeholders_known(self) -> ExperimentSpec:
         known = set(self.params) | set(BUILTIN_PLACEHOLDERS) | {f"data.{k}" for k in self.data}
-        for token in self.command:
-            for field in placeholders(token):
-                if field not in known:
-                    raise ValueError(
-                        f"command uses {{{field}}} but there is no param {field!r}; "
-                        f"available: {', '.join(sorted(known))}"
-                    )
+        for where, tokens in (("command", self.command), ("smoke.command", self.smoke.command or [])):
+            for token in tokens:
+                for field in placeholders(token):
+                    if field not in known:
+                        raise ValueError(
+                            f"{where} uses {{{field}}} but there is no param {field!r}; "
+                            f"available: {', '.join(sorted(known))}"
+                        )
         for name, value in self.env.items():
             for field in placeholders(value, f"env {name}"):
                 if field not in known:
@@ -149,6 +157,29 @@ class ExperimentSpec(FrozenModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _signal_before_limit(self) -> ExperimentSpec:
+        """A time-limit requeue needs the signal to come while the job runs: grace below the limit."""
+        limit = self.resources.time_seconds
+        if "timeout" in self.requeue.on and self.requeue.signal_grace >= limit:
+            raise ValueError(
+                f"requeue.signal_grace is {self.requeue.signal_grace} s, not below resources.time "
+                f"({self.resources.time}): SIGUSR2 would come before the job starts; lower it "
+                f"(e.g. requeue.signal_grace={max(10, limit // 4)}) or raise resources.time"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _launcher(self) -> ExperimentSpec:
+        """`launcher: torchrun` fills torchrun's rendezvous in (PET_* variables): the command starts it."""
+        if self.resources.launcher == "torchrun" and not is_torchrun(self.command):
+            raise ValueError(
+                "resources.launcher is torchrun, so the command must start with torchrun (or python -m "
+                "torch.distributed.run), e.g. 'torchrun train.py --lr {lr}': clusterrun fills in "
+                "--nnodes, --nproc-per-node, --node-rank and the master address; or use launcher: srun"
+            )
+        return self
+
     def resolved(self) -> dict[str, Any]:
         """The full config as plain data, defaults included (what config.yaml holds)."""
         return self.model_dump(mode="json")
@@ -159,6 +190,18 @@ class ExperimentSpec(FrozenModel):
     def unused_params(self) -> list[str]:
         """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
         return unused_params(self.params, self.command, self.env)
+
+
+def is_torchrun(command: Sequence[str]) -> bool:
+    """`torchrun ...`, `/path/to/torchrun ...` or `python[3] -m torch.distributed.run ...`."""
+    if not command:
+        return False
+    if command[0].rsplit("/", 1)[-1] == "torchrun":
+        return True
+    return command[0].rsplit("/", 1)[-1].startswith("python") and list(command[1:3]) == [
+        "-m",
+        "torch.distributed.run",
+    ]
 
 
 def canonical_json(data: Any) -> str:

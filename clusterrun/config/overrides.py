@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from clusterrun.config.yaml12 import yaml_load
+from clusterrun.config.yaml12 import load_value
 from clusterrun.errors import ConfigError, UsageError
 
 Mode = Literal["set", "add", "force", "delete"]
@@ -67,19 +67,34 @@ def parse_override_full(text: str) -> Override:
 
 
 #: Keys whose values are text where a comma is ordinary (a partition list is SLURM syntax).
-_COMMA_KEYS = frozenset({"command", "description", "resources.partition"})
+_COMMA_KEYS = frozenset(
+    {
+        "command",
+        "description",
+        "resources.partition",
+        "resources.constraint",  # SLURM syntax: a,b
+        "resources.mail_type",  # END,FAIL
+        "resources.after",  # run ids
+        "resources.afterok",
+    }
+)
 _BRACKETS = {"[": "]", "{": "}", "(": ")"}
 
 
 def parse_value(raw: str) -> Any:
     """A YAML scalar, or a list/mapping written with brackets; anything else stays the literal text."""
-    try:
-        value = yaml_load(raw) if raw.strip() else ""
+    try:  # the whole text must be the value: `run #3` keeps its '#', `|` is not an empty block
+        value = load_value(raw.strip()) if raw.strip() else ""
     except yaml.YAMLError:
         return raw
     if isinstance(value, dict | list) and raw.strip()[:1] not in "[{":
         return raw
+    if value is None and raw.strip() not in _NULLS:  # `&anchor` alone, `!!null x`: text, not nothing
+        return raw
     return value
+
+
+_NULLS = frozenset({"~", "null", "Null", "NULL"})
 
 
 def split_top_level(text: str) -> list[str]:

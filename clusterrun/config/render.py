@@ -20,9 +20,11 @@ def _values(spec: ExperimentSpec, run_dir: str, smoke: bool) -> dict[str, Any]:
 
 
 def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> list[str]:
-    """The argv of the job: each template token filled in, so every value stays one argument."""
+    """The argv of the job (or of its smoke test: smoke.command when the config has one): each template
+    token filled in, so every value stays one argument."""
     values = _values(spec, run_dir, smoke)
-    return [_fill(token, values) for token in spec.command]
+    template = spec.smoke.command if smoke and spec.smoke.command else spec.command
+    return [_fill(token, values) for token in template]
 
 
 def render_env(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> dict[str, str]:

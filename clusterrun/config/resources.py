@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 
@@ -94,3 +95,170 @@ def round_seconds(seconds: float) -> int:
     """Round up to whole minutes below 10 min, 5 min below 2 h, 30 min above."""
     step = 60 if seconds <= 600 else 300 if seconds <= 7200 else 1800
     return max(60, math.ceil(seconds / step) * step)
+
+
+# --- GPUs and the rest of sbatch -------------------------------------------------------------------
+
+GPU_FORMATS = "a count (2) or a type and a count (a100:2)"
+_GPU_RE = re.compile(r"^\s*(?:([A-Za-z0-9_.-]+):)?(\d+)\s*$")
+#: What `mail_type` accepts (sbatch --mail-type), comma-separated.
+MAIL_TYPES = frozenset(
+    {
+        "NONE",
+        "BEGIN",
+        "END",
+        "FAIL",
+        "REQUEUE",
+        "ALL",
+        "INVALID_DEPEND",
+        "STAGE_OUT",
+        "TIME_LIMIT",
+        "TIME_LIMIT_90",
+        "TIME_LIMIT_80",
+        "TIME_LIMIT_50",
+        "ARRAY_TASKS",
+    }
+)
+#: sbatch options clusterrun sets itself, or that have their own key: `resources.extra` refuses them
+#: with the key to use instead.
+OWNED_SBATCH_OPTIONS: dict[str, str] = {
+    "output": "clusterrun writes the job's logs into the run directory",
+    "error": "clusterrun writes the job's logs into the run directory",
+    "input": "a job reads no standard input",
+    "open-mode": "clusterrun appends to its logs (attempts are kept)",
+    "chdir": "the job runs in the run's own working directory",
+    "job-name": "clusterrun names the job after the run",
+    "comment": "clusterrun writes the run id into the job's comment",
+    "array": "sweeps are job arrays: use sweep: (and sweep.parallelism for %N)",
+    "wrap": "the command is the config's command",
+    "parsable": "clusterrun reads sbatch's answer itself",
+    "wait": "use clusterrun submit --wait",
+    "test-only": "use clusterrun submit --dry-run",
+    "signal": "clusterrun asks for the time-limit signal itself",
+    "requeue": "requeueing is clusterrun's (see the requeue: section)",
+    "no-requeue": "requeueing is clusterrun's (see the requeue: section)",
+    "export": "use env: (the job inherits your shell's environment)",
+    "export-file": "use env: (the job inherits your shell's environment)",
+    "get-user-env": "use env: or setup:",
+    "uid": "jobs run as you",
+    "gid": "jobs run as you",
+    "help": "not an option for a job",
+    "usage": "not an option for a job",
+    "version": "not an option for a job",
+    "quiet": "clusterrun reads sbatch's messages",
+    "verbose": "clusterrun reads sbatch's messages",
+    "partition": "use resources.partition",
+    "time": "use resources.time",
+    "nodes": "use resources.nodes",
+    "ntasks": "use resources.nodes and resources.tasks_per_node",
+    "ntasks-per-node": "use resources.tasks_per_node",
+    "cpus-per-task": "use resources.cpus_per_task",
+    "mem": "use resources.mem",
+    "mem-per-cpu": "use resources.mem (per node)",
+    "mem-per-gpu": "use resources.mem (per node)",
+    "gpus": "use resources.gpus (per node) or resources.gpus_per_task",
+    "gpus-per-node": "use resources.gpus (per node), e.g. gpus: a100:2",
+    "gpus-per-task": "use resources.gpus_per_task",
+    "account": "use resources.account",
+    "qos": "use resources.qos",
+    "constraint": "use resources.constraint",
+    "exclusive": "use resources.exclusive",
+    "reservation": "use resources.reservation",
+    "dependency": "use resources.after / resources.afterok (or submit --after / --afterok RUN_ID)",
+    "mail-type": "use resources.mail_type",
+    "mail-user": "use resources.mail_user",
+}
+#: Other sbatch options (SLURM 22.05 to 24.x) that `resources.extra` passes through, quoted.
+EXTRA_SBATCH_OPTIONS = frozenset(
+    {
+        "acctg-freq",
+        "batch",
+        "bb",
+        "bbf",
+        "begin",
+        "cluster-constraint",
+        "clusters",
+        "container",
+        "container-id",
+        "contiguous",
+        "core-spec",
+        "cores-per-socket",
+        "cpu-freq",
+        "cpus-per-gpu",
+        "deadline",
+        "delay-boot",
+        "distribution",
+        "exclude",
+        "extra",
+        "extra-node-info",
+        "gpu-bind",
+        "gpu-freq",
+        "gpus-per-socket",
+        "gres",
+        "gres-flags",
+        "hint",
+        "hold",
+        "ignore-pbs",
+        "kill-on-invalid-dep",
+        "licenses",
+        "mcs-label",
+        "mem-bind",
+        "mincpus",
+        "network",
+        "nice",
+        "no-kill",
+        "nodefile",
+        "nodelist",
+        "ntasks-per-core",
+        "ntasks-per-gpu",
+        "ntasks-per-socket",
+        "overcommit",
+        "oversubscribe",
+        "power",
+        "prefer",
+        "priority",
+        "profile",
+        "propagate",
+        "reboot",
+        "resv-ports",
+        "segment",
+        "sockets-per-node",
+        "spread-job",
+        "switches",
+        "thread-spec",
+        "threads-per-core",
+        "time-min",
+        "tmp",
+        "tres-bind",
+        "tres-per-task",
+        "use-min-nodes",
+        "wait-all-nodes",
+        "wckey",
+    }
+)
+
+
+def parse_gpus(value: str | int) -> tuple[str | None, int]:
+    """A GPU request: 2 -> (None, 2); 'a100:2' -> ('a100', 2); raise ValueError with the formats."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a GPU request; use {GPU_FORMATS}")
+    match = _GPU_RE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a GPU request; use {GPU_FORMATS}")
+    return match.group(1), int(match.group(2))
+
+
+def sbatch_option(key: str) -> str:
+    """A `resources.extra` key as sbatch spells it ('mem_bind' -> 'mem-bind'); ValueError when the key is
+    owned by clusterrun (with the key to use) or is not an sbatch option (with the closest one)."""
+    name = key.strip().removeprefix("--").replace("_", "-").lower()
+    if name in OWNED_SBATCH_OPTIONS:
+        raise ValueError(f"{key!r} is not passed through: {OWNED_SBATCH_OPTIONS[name]}")
+    if name not in EXTRA_SBATCH_OPTIONS:
+        close = difflib.get_close_matches(name, sorted(EXTRA_SBATCH_OPTIONS | set(OWNED_SBATCH_OPTIONS)), 1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"{key!r} is not an sbatch option clusterrun knows; {guess}give the long option name without "
+            "'--' (e.g. exclude: node07), as 'sbatch --help' lists it"
+        )
+    return name

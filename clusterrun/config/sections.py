@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-from clusterrun.config.resources import format_mem_mb, format_seconds, parse_mem_mb, parse_time_seconds
+from clusterrun.config.redact import refusal
+from clusterrun.config.resources import (
+    MAIL_TYPES,
+    format_mem_mb,
+    format_seconds,
+    parse_gpus,
+    parse_mem_mb,
+    parse_time_seconds,
+    sbatch_option,
+)
 
 Scalar = str | int | float | bool | None
-#: params named like credentials (hf_token, api_key, db_password) -- but not max_tokens or keypoints
-_SECRET_PARAM_RE = re.compile(
-    r"(^|_)(token|secret|password|passwd|api_?key|private_?key|credentials?)$", re.I
-)
 
 
 def no_newline(value: str, what: str) -> str:
@@ -25,15 +39,14 @@ def no_newline(value: str, what: str) -> str:
 
 def scalar_map(value: dict[str, Scalar], what: str) -> dict[str, Scalar]:
     """Names usable as {placeholders} (identifiers), values on one line, no secrets (they would be
-    written into config.yaml, command.sh and the manifest)."""
+    written into config.yaml, command.sh and the manifest): secret names (hf_token, db_password, but
+    not max_tokens or pad_token) and secret values (postgres://u:pw@h, ghp_...), config/redact.py."""
     for key, val in value.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise ValueError(f"{key!r}: {what} names must be identifiers (letters, digits, _)")
-        if _SECRET_PARAM_RE.search(key) and val not in (None, ""):
-            raise ValueError(
-                f"{key} looks like a secret and would be written into the run record; pass it through an "
-                "environment variable exported in your shell (the job inherits it) instead"
-            )
+        problem = refusal(key, key, val)
+        if problem:
+            raise ValueError(problem)
         if isinstance(val, str):
             no_newline(val, f"{what} {key}")
     return value
@@ -44,16 +57,58 @@ class FrozenModel(BaseModel):
 
 
 class Resources(FrozenModel):
-    """What the job asks the scheduler for. `time` and `mem` are SLURM strings, normalised."""
+    """What the job asks the scheduler for. `time` and `mem` are SLURM strings, normalised; `mem` and
+    `gpus` are per node; a job runs `nodes` x `tasks_per_node` processes (ranks) of the command."""
 
     partition: str | None = None
     time: str = "00:10:00"
     nodes: int = Field(1, ge=1)
+    tasks_per_node: int = Field(1, ge=1)  # processes of the command per node (srun), or torchrun's
     cpus_per_task: int = Field(1, ge=1)
     mem: str = "1G"
-    gpus: int = Field(0, ge=0)
+    gpus: int = Field(0, ge=0)  # per node; `a100:2` sets gpu_type too; gpus_per_node is the same key
+    gpus_per_task: int = Field(0, ge=0)  # instead of gpus: per process (rank)
+    gpu_type: str | None = None  # e.g. a100: gres gpu:a100:N
     account: str | None = None
     qos: str | None = None
+    constraint: str | None = None  # node features, SLURM syntax (e.g. "a100|h100")
+    exclusive: bool = False  # whole nodes, shared with no other job
+    reservation: str | None = None
+    mail_type: str | None = None  # e.g. END,FAIL
+    mail_user: str | None = None
+    after: list[str] = Field(default_factory=list)  # run ids: start once they ended (afterany)
+    afterok: list[str] = Field(default_factory=list)  # run ids: start once they completed successfully
+    extra: dict[str, str | int | float | bool] = Field(default_factory=dict)  # other sbatch options
+    launcher: Literal["srun", "torchrun"] = "srun"  # torchrun: one task per node runs the torchrun command
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_spellings(cls, data: Any) -> Any:
+        """`gpus_per_node` is `gpus`; `gpus: a100:2` (or gpus_per_task: a100:1) is a type and a count."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "gpus_per_node" in data:
+            alias = data.pop("gpus_per_node")
+            if "gpus" in data and data["gpus"] != alias:
+                raise ValueError("give gpus or gpus_per_node (the same key), not both")
+            data["gpus"] = alias
+        for key in ("gpus", "gpus_per_task"):
+            value = data.get(key)
+            if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+                continue
+            try:
+                kind, count = parse_gpus(value)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+            data[key] = count
+            if kind is not None:
+                if data.get("gpu_type") not in (None, kind):
+                    raise ValueError(
+                        f"{key}={value} names type {kind!r} but gpu_type is {data['gpu_type']!r}"
+                    )
+                data["gpu_type"] = kind
+        return data
 
     @field_validator("time", mode="before")
     @classmethod
@@ -65,12 +120,82 @@ class Resources(FrozenModel):
     def _mem(cls, value: Any) -> str:
         return format_mem_mb(parse_mem_mb(value))
 
-    @field_validator("partition", "account", "qos")
+    @field_validator("partition", "account", "qos", "gpu_type", "reservation")
     @classmethod
     def _plain(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_.,:+-]+", value):
             raise ValueError("use letters, digits and _ . , : + - only")
         return value
+
+    @field_validator("constraint")
+    @classmethod
+    def _constraint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.,:+\-&|\[\]()*]+", value):
+            raise ValueError("use feature names joined with & | , and [ ] ( ) * as sbatch --constraint does")
+        return value
+
+    @field_validator("mail_type", mode="before")
+    @classmethod
+    def _mail_type(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else str(value).split(",")
+        kinds = [str(item).strip().upper() for item in items if str(item).strip()]
+        unknown = [k for k in kinds if k not in MAIL_TYPES]
+        if unknown or not kinds:
+            raise ValueError(
+                f"{', '.join(unknown) or '(empty)'} is not a mail type; use {', '.join(sorted(MAIL_TYPES))}"
+            )
+        return ",".join(kinds)
+
+    @field_validator("mail_user")
+    @classmethod
+    def _mail_user(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]+(@[A-Za-z0-9.-]+)?", value):
+            raise ValueError("give a user name or an e-mail address")
+        return value
+
+    @field_validator("after", "afterok", mode="before")
+    @classmethod
+    def _run_ids(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ValueError("give run ids: a list, or one id")
+        ids = [str(item).strip() for item in items if str(item).strip()]
+        for run_id in ids:
+            if not re.fullmatch(r"[A-Za-z0-9@][A-Za-z0-9._@-]*", run_id):
+                raise ValueError(f"{run_id!r} is not a run id")
+        return list(dict.fromkeys(ids))
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _extra(cls, value: Any) -> dict[str, str | int | float | bool]:
+        if not isinstance(value, dict):
+            raise ValueError("give a mapping of sbatch options to values, e.g. {exclude: node07}")
+        out: dict[str, str | int | float | bool] = {}
+        for key, val in value.items():
+            name = sbatch_option(str(key))
+            if val is False or val is None:
+                raise ValueError(f"{key}: leave the option out instead of setting it to {val}")
+            if not isinstance(val, str | int | float | bool):
+                raise ValueError(f"{key}: give one value (text or a number), or true for a flag")
+            if isinstance(val, str):
+                no_newline(val, f"resources.extra {key}")
+            out[name] = val
+        return dict(sorted(out.items()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Resources:
+        if self.gpus and self.gpus_per_task:
+            raise ValueError("give gpus (per node) or gpus_per_task, not both")
+        if self.gpu_type and not self.gpus_per_node:
+            raise ValueError(
+                f"gpu_type is {self.gpu_type!r} but no GPU is requested (gpus: {self.gpu_type}:1)"
+            )
+        gres = str(self.extra.get("gres", ""))
+        if "gpu" in gres and self.gpus_per_node:
+            raise ValueError("extra.gres asks for GPUs too: use gpus (with a type: gpus: a100:2) only")
+        return self
 
     @property
     def time_seconds(self) -> int:
@@ -80,17 +205,72 @@ class Resources(FrozenModel):
     def mem_mb(self) -> int:
         return parse_mem_mb(self.mem)
 
+    @property
+    def world_size(self) -> int:
+        """Processes (ranks) of the command: nodes x tasks_per_node."""
+        return self.nodes * self.tasks_per_node
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.gpus or self.gpus_per_task * self.tasks_per_node
+
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus_per_node * self.nodes
+
+    @property
+    def total_cpus(self) -> int:
+        return self.cpus_per_task * self.tasks_per_node * self.nodes
+
+    @property
+    def dependencies(self) -> dict[str, list[str]]:
+        """SLURM dependency type -> run ids: after is afterany (ended, whatever the state)."""
+        return {k: v for k, v in (("afterany", self.after), ("afterok", self.afterok)) if v}
+
 
 class Smoke(FrozenModel):
-    """How to make the command run a single batch: param overrides, and a timeout in seconds."""
+    """How to make the command run a single batch: param overrides (or a command of its own), and a
+    timeout in seconds; `probe` for a command nothing makes short: it passes if it has not failed by
+    the timeout."""
 
     params: dict[str, Scalar] = Field(default_factory=dict)
     timeout: int = Field(300, ge=1, le=24 * 3600)
+    command: list[str] | None = None  # the smoke test's own argv template, instead of `command`
+    probe: bool = False  # run for at most `timeout` s; still running then (no failure) is a pass
 
     @field_validator("params")
     @classmethod
     def _single_line(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
         return scalar_map(value, "smoke param")
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            no_newline(value, "smoke.command")
+            try:
+                value = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split the command like a shell would: {exc}") from None
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(t, str | int | float) for t in value)
+        ):
+            raise ValueError("give a string such as 'python train.py --epochs 1' or a list of strings")
+        return [no_newline(str(t), "smoke.command") for t in value]
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`command` and `probe` only when set: configs without them resolve (and hash) as before."""
+        data: dict[str, Any] = handler(self)
+        if self.command is None:
+            data.pop("command", None)
+        if not self.probe:
+            data.pop("probe", None)
+        return data
 
 
 class Metrics(FrozenModel):
@@ -191,3 +371,43 @@ class Sweep(FrozenModel):
             ):
                 raise ValueError(f"axis {key!r}: use a dotted config key such as params.lr or data.split")
         return self
+
+
+#: What `requeue.on` may name: the ends of an attempt after which the run goes on in another attempt.
+RequeueReason = Literal["preemption", "node_fail", "timeout"]
+REQUEUE_REASONS: tuple[RequeueReason, ...] = ("preemption", "node_fail", "timeout")
+DEFAULT_REQUEUE_ON: tuple[RequeueReason, ...] = ("preemption", "node_fail")
+
+
+class Requeue(FrozenModel):
+    """When a job runs again, as the same job id, after its attempt was cut short (site/guides: long jobs).
+
+    preemption, node_fail: SLURM requeues the job itself (the job is submitted with --requeue);
+    timeout: clusterrun's job wrapper requeues it (`scontrol requeue`) once SIGUSR2 came `signal_grace`
+    seconds before the time limit and the command stopped. At most `max_attempts` attempts in all."""
+
+    on: list[RequeueReason] = Field(default_factory=lambda: list(DEFAULT_REQUEUE_ON))
+    max_attempts: int = Field(3, ge=1, le=100)
+    signal_grace: int = Field(120, ge=10, le=65535)  # seconds between SIGUSR2 and the time limit
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _reasons(cls, value: Any) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ValueError(f"give a list of: {', '.join(REQUEUE_REASONS)} (or [] for never)")
+        unknown = [str(item) for item in items if item not in REQUEUE_REASONS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a reason to requeue; use {', '.join(REQUEUE_REASONS)}"
+            )
+        return list(dict.fromkeys(items))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the job may run more than once (submitted requeueable)."""
+        return bool(self.on) and self.max_attempts > 1
+
+    def allows(self, reason: str) -> bool:
+        """Whether an attempt that ended for `reason` (preemption, node_fail, timeout) may be followed."""
+        return self.enabled and reason in self.on

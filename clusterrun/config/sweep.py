@@ -87,8 +87,8 @@ def _sample(axis: RandomAxis, rng: random.Random) -> Any:
     return rng.choice(axis.choice)
 
 
-def expand(sweep: Sweep | None, cli_axes: Sequence[str] = ()) -> list[Values]:
-    """All members, in a stable order; [{}] when there is nothing to sweep."""
+def _grid(sweep: Sweep | None, cli_axes: Sequence[str]) -> dict[str, list[Any]]:
+    """The grid axes: the config's, then the command line's."""
     grid: dict[str, list[Any]] = dict(sweep.grid) if sweep else {}
     for text in cli_axes:
         key, values = parse_cli_axis(text)
@@ -97,6 +97,38 @@ def expand(sweep: Sweep | None, cli_axes: Sequence[str] = ()) -> list[Values]:
                 f"--sweep {key} is already an axis of the config's sweep", hint="remove one of them"
             )
         grid[key] = values
+    return grid
+
+
+def factor_sizes(sweep: Sweep | None, grid: dict[str, list[Any]]) -> list[tuple[str, int]]:
+    """Each factor of the product of members and its size: every grid axis, the zipped lists (one
+    factor), the random samples; computed from the axes, nothing expanded."""
+    sizes = [(key, len(values)) for key, values in grid.items()]
+    if sweep and sweep.zipped:
+        sizes.append(("zip(" + ", ".join(sweep.zipped) + ")", len(next(iter(sweep.zipped.values())))))
+    if sweep and sweep.random:
+        sizes.append(("random", sweep.random.n))
+    return sizes
+
+
+def check_size(sizes: list[tuple[str, int]], limit: int = MAX_MEMBERS) -> int:
+    """The number of members (the product of the factors); refused above `limit`, before any is built."""
+    total = math.prod(size for _key, size in sizes)
+    if total > limit:
+        product = " x ".join(f"{key}: {size:,}" for key, size in sizes)
+        raise UsageError(
+            f"the sweep has {total:,} members ({product}); at most {limit:,} per submission",
+            hint="narrow an axis, or split the sweep into several submissions (e.g. one per value of "
+            "an axis, with an override)",
+        )
+    return total
+
+
+def expand(sweep: Sweep | None, cli_axes: Sequence[str] = ()) -> list[Values]:
+    """All members, in a stable order; [{}] when there is nothing to sweep. The size is checked from the
+    axes first: a sweep over MAX_MEMBERS is refused before any member is built."""
+    grid = _grid(sweep, cli_axes)
+    check_size(factor_sizes(sweep, grid))
     factors: list[list[Values]] = []
     if grid:
         keys = list(grid)

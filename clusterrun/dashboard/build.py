@@ -36,7 +36,7 @@ from clusterrun.scheduler.base import TERMINAL
 SITE_FORMAT = 1
 STATE_FILE = ".clusterrun-site.json"
 #: States after which nothing changes unless the record does (no scheduler poll needed).
-SETTLED = TERMINAL | {"smoke_failed", "dry_run", "submit_failed", "not_submitted", "damaged"}
+SETTLED = TERMINAL | {"smoke_failed", "interrupted", "dry_run", "submit_failed", "not_submitted", "damaged"}
 
 
 @dataclass

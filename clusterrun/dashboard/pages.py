@@ -168,10 +168,8 @@ def _artifacts(record: RunRecord, page_dir: Path) -> list[dict[str, Any]]:
 
 
 def _config_text(record: RunRecord) -> str:
-    try:
-        return (record.path / "config.yaml").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return json.dumps(record.config, indent=2, sort_keys=True, default=str)
+    text = records.text_file(record.path / "config.yaml")  # never through a symlink
+    return text or json.dumps(record.config, indent=2, sort_keys=True, default=str)
 
 
 def run_page(

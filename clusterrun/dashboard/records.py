@@ -1,7 +1,9 @@
 """What the dashboard reads from the registry: the one place that knows the record files.
 
 Records are loaded through the typed models (records/store.py) and handed on as plain JSON data, so the
-pages render any schema version the models read. Nothing here executes anything from a record.
+pages render any schema version the models read. Nothing here executes anything from a record, and no
+file is read through a symlink or a path that leads out of the registry (records/paths.py): a page never
+shows another file's content.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from clusterrun.analysis import history
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty
+from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 from clusterrun.records.summary import read_tail
 
 LOG_TAIL_BYTES = 16 * 1024
@@ -93,7 +96,15 @@ def read_sweep(sweep_dir: Path) -> dict[str, Any]:
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
-    return read_json_or_empty(path)
+    return read_json_or_empty(path)  # never through a symlink (jsonio.read_json)
+
+
+def text_file(path: Path) -> str:
+    """A run's text file as written ('' when missing, unreadable or a symlink)."""
+    try:
+        return read_text(path)
+    except OSError:
+        return ""
 
 
 def tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
@@ -107,7 +118,8 @@ def patch(run: RunRecord) -> tuple[str, int, str]:
     if not name or "/" in str(name):
         return "", 0, ""
     try:
-        data = (run.path / str(name)).read_bytes()
+        with open_nofollow(run.path / str(name)) as handle:  # never a symlink planted in the run
+            data = handle.read()
     except OSError:
         return "", 0, ""
     shown = data[:PATCH_MAX_BYTES].decode("utf-8", errors="replace")
@@ -124,14 +136,15 @@ def metrics_text(run: RunRecord) -> tuple[str, str]:
     """(the job's JSON lines as written, the stdout rows as JSON lines) for the browser to parse."""
     sources = run.sources
     file_text = ""
-    path = run.path / sources.file
+    path = readable_run_file(run.path, sources.file)  # None: it leads out of the registry
     with contextlib.suppress(OSError):
-        file_text = path.read_text(encoding="utf-8", errors="replace")
+        file_text = read_text(path) if path else ""
     stdout_text = ""
     if sources.patterns:
         written = run.path / history.STDOUT_HISTORY
         if written.is_file():
-            stdout_text = written.read_text(encoding="utf-8", errors="replace")
+            with contextlib.suppress(OSError):
+                stdout_text = read_text(written)
         else:  # still running: the matches so far
             stdout_text = history.jsonl_text(history.stdout_history_rows(run.path, sources))
     return file_text, stdout_text

@@ -62,7 +62,10 @@ PROGRESS_PARAMS = {
 
 
 def program_error(*patterns: re.Pattern[str]) -> tuple[Matcher, Matcher]:
-    """The final exception matches one of `patterns`; failing that (weaker), any log line does."""
+    """The final exception matches one of `patterns`; failing that (weaker), a log line does: a line of
+    the user's last traceback (its frames and the exceptions chained to it) when there is one, else any
+    line. A program that died of a traceback died of what it says; an earlier line (a warning that
+    mentions 'No such file or directory', say) is not borrowed to explain it."""
 
     def in_final_exception(ctx: Context) -> Found | None:
         final = ctx.final_exception
@@ -73,7 +76,7 @@ def program_error(*patterns: re.Pattern[str]) -> tuple[Matcher, Matcher]:
         return None
 
     def in_a_line(ctx: Context) -> Found | None:
-        hit = next((h for p in patterns if (h := ctx.find(p)) is not None), None)
+        hit = next((h for p in patterns if (h := ctx.find_related(p)) is not None), None)
         return Found(hit) if hit is not None else None
 
     return Matcher(Strength.EXCEPTION, in_final_exception), Matcher(Strength.LOG_LINE, in_a_line)

@@ -156,6 +156,22 @@ class Context:
                 best, current = Hit(name, line, match), name
         return best
 
+    def find_related(self, pattern: re.Pattern[str]) -> Hit | None:
+        """The last matching line of the user's last traceback (what the program died of, with the
+        exceptions chained to it) and of what its log says after it, when there is one; else of the
+        first log that has one (see find). Lines before the traceback are not its cause."""
+        log, traceback = self.traceback
+        if not traceback:
+            return self.find(pattern)
+        text = self.logs.get(log, "")
+        start = text.rfind(traceback.rstrip("\n"))
+        related = text[start:] if start >= 0 else traceback
+        for line in reversed(related.splitlines()):
+            match = pattern.search(line) if line.strip() else None
+            if match:
+                return Hit(log, line, match)
+        return None
+
     def head(self) -> str:
         """'state FAILED, exit code 0:9' (or 'smoke test exited with code 1')."""
         if self.smoke is not None:

@@ -18,7 +18,9 @@ Why this order. The walk (ORDER) takes the strongest kind of evidence first, wha
   5. SIGKILL with a 'Killed' line (the kernel's OOM killer, most likely: an inference);
   6. the final exception of the user's last traceback: what the program died of, so an earlier warning
      line of another category does not decide;
-  7. any log line; 8. an exit code (127 alone; 2 with a usage line); 9. `unknown`, quoting the last words.
+  7. a log line: of the last traceback and what follows it when there is one (an earlier line, such as
+     a warning that mentions 'No such file or directory', is not the cause), else any line;
+  8. an exit code (127 alone; 2 with a usage line); 9. `unknown`, quoting the last words.
 Among equally strong evidence, the order of RULES decides:
   - memory, then time, node failure, preemption (two such lines are rare): a memory kill is the run's own,
     with a fix in its config;

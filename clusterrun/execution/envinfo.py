@@ -5,16 +5,16 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import re
 import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from clusterrun.config import redact
 from clusterrun.execution.gpus import gpus as _gpus
 from clusterrun.scheduler import job_variables
 
-#: Variables worth recording when set. Anything matching SECRET_NAME is redacted all the same.
+#: Variables worth recording when set. Secret names and values are redacted all the same (redact_env).
 ALLOW = (
     "PATH",
     "PYTHONPATH",
@@ -37,23 +37,18 @@ ALLOW = (
     "CUBLAS_WORKSPACE_CONFIG",
 )
 ALLOW_PREFIXES = ("SLURM_", "CLUSTERRUN_", "NCCL_", "TORCH_", "HF_", "WANDB_", "MLFLOW_")
-REDACTED = "<redacted>"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|PRIVATE|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
-SECRET_VALUE = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,}"
-    r"|xox[abpr]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
-    r"|://[^/\s:@]+:[^/\s@]+@)"
-)
+REDACTED = redact.REDACTED
 
 
 def redact_env(environ: Mapping[str, str], extra_names: tuple[str, ...] = ()) -> dict[str, str]:
-    """Select allow-listed variables; replace values that look secret by name or by content."""
+    """Select allow-listed variables; a secret-named one (config/redact.py: HF_TOKEN, WANDB_API_KEY, but
+    not TOKENIZERS_PARALLELISM) is redacted whole, and secrets inside any value (a URL's password, a
+    token) are cut out of it: postgres://u:pw@h -> postgres://u:<redacted>@h."""
     out: dict[str, str] = {}
     for name, value in environ.items():
         if not (name in ALLOW or name in extra_names or name.startswith(ALLOW_PREFIXES)):
             continue
-        secret = SECRET_NAME.search(name) or SECRET_VALUE.search(value)
-        out[name] = REDACTED if secret else value
+        out[name] = redact.redact_value(name, value)
     return dict(sorted(out.items()))
 
 

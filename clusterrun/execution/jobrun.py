@@ -3,27 +3,33 @@
 submitit pickles `run_job` by reference and calls it on the allocated node (or the local machine).
 The user's stdout and stderr go to separate files in the run directory; `exit.json` records how the
 command ended. A non-zero exit raises, so the scheduler marks the job FAILED.
+
+Each call is one attempt of the job (a requeued job runs again: attempts.py numbers and records it).
+The command runs as a child in its own process group (supervise.py), which gets the scheduler's SIGUSR2
+and SIGTERM; when the time limit stops an attempt and attempts remain, the job is requeued and the
+wrapper exits without a verdict (SystemExit with the scheduler's requeue status).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
-from types import FrameType
 
+from clusterrun import portable
 from clusterrun.errors import ClusterrunError
-from clusterrun.execution import envinfo
+from clusterrun.execution import attempts, envinfo, ranks
 from clusterrun.execution.stdout_times import StdoutClock
+from clusterrun.execution.supervise import supervise
 from clusterrun.inputs import workdir
 from clusterrun.records import store
 from clusterrun.records.jsonio import append_jsonl, write_json_atomic
 from clusterrun.records.models import Manifest
+from clusterrun.records.paths import SNAPSHOT_STORE, readable
 from clusterrun.records.registry import now_iso
 from clusterrun.scheduler import job_variables
+from clusterrun.scheduler.jobside import job_side
 
 WORKDIR = workdir.NAME
 
@@ -46,58 +52,83 @@ def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
     found = workdir.check(root / WORKDIR, manifest.workdir_links)
     if not found.modified_in_place:
         return {}
-    snapshot_path = manifest.snapshot.path
+    # only a snapshot of this registry's store, whatever the manifest says (records/paths.py)
+    recorded = manifest.snapshot.path
+    snapshot_path = readable(Path(recorded), root.parent / SNAPSHOT_STORE) if recorded else None
     if snapshot_path:
-        workdir.mark_tainted(Path(snapshot_path), found.modified_in_place, f"run {root.name} (job {job_id})")
+        workdir.mark_tainted(snapshot_path, found.modified_in_place, f"run {root.name} (job {job_id})")
     _event(root, "snapshot_tainted", files=found.modified_in_place[:50], by="job")
     return {"modified_tracked_files": found.modified_in_place[:50]}
 
 
 def run_job(run_dir: str, script: str = "command.sh") -> int:
-    """Run `<run_dir>/<script>`; write stdout.log, stderr.log and exit.json; raise on failure."""
+    """Run `<run_dir>/<script>` as one attempt of the run's job; write stdout.log, stderr.log, exit.json
+    and the attempt's record; requeue the job when its time runs out and attempts remain (attempts.py);
+    raise on failure."""
+    early = attempts.EarlyWarning.install()  # SIGUSR2 is the wrapper's from here on, not submitit's
     root = Path(run_dir)
     job_id, _variables = job_variables(os.environ)
+    side = job_side(os.environ)
     host = socket.gethostname()
-    started = time.time()
-    _event(root, "job_started", host=host, job_id=job_id, pid=os.getpid())
-    write_json_atomic(root / "job_env.json", envinfo.job_side())
-    with open(root / "stdout.log", "ab") as out, open(root / "stderr.log", "ab") as err:
-        process = subprocess.Popen(["bash", str(root / script)], stdout=out, stderr=err)
-        clock = StdoutClock(root / "stdout.log", root / "stdout.times").start()  # metric timestamps
-
-        def forward(signum: int, _frame: FrameType | None) -> None:
-            if process.poll() is None:
-                process.send_signal(signum)
-
-        def warned(_signum: int, _frame: FrameType | None) -> None:
-            # submitit asks SLURM for SIGUSR2 90 s before the time limit (--signal=USR2@90); SLURM sends
-            # it to every process of the step, this one included. Here it is only recorded: it must not
-            # end the job early (command.sh makes the command ignore it too, unless it handles it).
-            _event(root, "time_limit_warning", signal="SIGUSR2")
-
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-        previous[signal.SIGUSR2] = signal.signal(signal.SIGUSR2, warned)
+    task = ranks.task_launch(root, os.environ)  # one rank of several: its logs and distributed env
+    attempt = attempts.Attempt.begin(root, side, host, lead=task.rank == 0)  # numbered, recorded
+    started = attempt.started
+    _event(
+        root,
+        "job_started",
+        host=host,
+        job_id=job_id,
+        pid=os.getpid(),
+        attempt=attempt.number,
+        **task.event_fields(),
+    )
+    write_json_atomic(task.job_env, envinfo.job_side())
+    task.link_rank0_logs()
+    with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
+        attempt.mark_logs(out, err)  # === clusterrun: attempt N ... === from the second attempt on
+        clock = StdoutClock(task.stdout, task.stdout.with_suffix(".times")).start()  # metric timestamps
         try:
-            _pid, status, usage = os.wait4(process.pid, 0)
+            outcome = supervise(
+                ["bash", str(root / script)],
+                out,
+                err,
+                attempt.environ(dict(task.env if task.env is not None else os.environ)),
+                forward=not side.signals_every_process,  # SLURM signals the command's processes itself
+                on_warning=attempt.on_warning,
+                on_signal=attempt.on_signal,
+                warned_at=early.at,
+            )
         finally:
             clock.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-    returncode = os.waitstatus_to_exitcode(status)
-    process.returncode = returncode
+    returncode, usage = outcome.returncode, outcome.usage
     ended = time.time()
     record = {
         "returncode": returncode,
         "started": started,
         "ended": ended,
         "seconds": round(ended - started, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(portable.maxrss_mb(usage.ru_maxrss), 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),  # the command's, children included
         "host": host,
         "job_id": job_id,
     }
     record.update(_check_workdir(root, job_id))
-    write_json_atomic(root / "exit.json", record)
-    _event(root, "job_ended", **record)
-    if returncode != 0:
-        raise CommandFailed(f"the command exited with code {returncode}; see {root / 'stderr.log'}")
-    return returncode
+    reason = attempt.finish(outcome, record)  # the attempt's end in the manifest; record gets its reason
+    ranks.record_exit(task, record)  # exit.json (with several ranks: once one failed or all ended)
+    _event(root, "job_ended", **record, **task.event_fields())
+    if record["requeued"]:
+        code = attempt.requeue()  # the same job runs again: this attempt ends here, not as a failure
+        if code is not None:
+            raise SystemExit(code)
+    if reason == "completed":
+        return returncode
+    if reason != "failed":
+        attempt.linger()  # stopped by the scheduler: its verdict (TIMEOUT, PREEMPTED...) is the job's
+    raise CommandFailed(_failure(reason, returncode, attempt, task.stderr))
+
+
+def _failure(reason: str, returncode: int, attempt: attempts.Attempt, stderr: Path) -> str:
+    if reason == "failed":
+        return f"the command exited with code {returncode}; see {stderr}"
+    why = {"time_limit": "at its time limit", "preempted": "by a preemption", "terminated": "by SIGTERM"}
+    return f"attempt {attempt.number} was stopped {why.get(reason, reason)} (exit code {returncode})"

@@ -6,16 +6,25 @@ submitting the same thing again skips it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import psutil
+
+from clusterrun import portable
 from clusterrun.records.jsonio import read_json, write_json_atomic
+
+STOP_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a smoke test is stopped
 
 
 @dataclass(frozen=True)
@@ -80,83 +89,99 @@ class _StepWatcher:
 
 class _TreeMemory:
     """The peak of the summed RSS of a process tree: `root` and its descendants, sampled at most every
-    `interval` s (less often when a sample is slow, so the overhead stays under ~5%).
-
-    The tree is walked through /proc/<pid>/task/<tid>/children, at a cost in proportion to the tree, not
-    to the machine; where the kernel has no such file, /proc is scanned for root's session instead (the
-    smoke test runs in its own)."""
+    `interval` s (less often when a sample is slow, so the overhead stays under ~5%), through psutil (on
+    Linux and macOS alike). Every process seen in the tree is remembered, so that the ones that left it
+    (their parent died, or they started a session of their own) are stopped with it."""
 
     def __init__(self, root: int, interval: float = 0.1) -> None:
         self.root, self.interval = root, interval
         self.peak_kb = 0
         self.next = 0.0
-        self.page_kb = max(1, os.sysconf("SC_PAGE_SIZE") // 1024)
-        self.walk = os.path.exists(f"/proc/{root}/task/{root}/children")
+        self.seen: dict[int, psutil.Process] = {}
 
-    def poll(self) -> None:
+    def poll(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now < self.next:
+        if now < self.next and not force:
             return
-        total = self._walk() if self.walk else self._scan()
-        self.peak_kb = max(self.peak_kb, total)
+        processes = portable.tree(self.root)
+        for process in processes:
+            self.seen.setdefault(process.pid, process)
+        self.peak_kb = max(self.peak_kb, portable.rss_kb(processes))
         self.next = now + max(self.interval, 20 * (time.monotonic() - now))
 
-    def _rss_kb(self, pid: int | str) -> int:
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as handle:
-                return int(handle.read().split()[1]) * self.page_kb
-        except (OSError, ValueError, IndexError):
-            return 0
+    def stop(self) -> None:
+        """Stop the whole tree: its process group (the smoke test's own session) and every process
+        ever seen in it; SIGTERM first, SIGKILL for what is left after a grace period."""
+        self.poll(force=True)  # the tree as it is now, before its members are orphaned
+        portable.kill_group(self.root, signal.SIGTERM)
+        portable.signal_all(self.seen.values(), signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while portable.running(self.seen.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        portable.kill_group(self.root, signal.SIGKILL)  # what is left, and what was never sampled
+        portable.signal_all(self.seen.values(), signal.SIGKILL)
 
-    def _walk(self) -> int:
-        total, stack, seen = 0, [self.root], set()
-        while stack:
-            pid = stack.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            total += self._rss_kb(pid)
-            try:
-                tasks = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            for tid in tasks:  # a child belongs to the thread that started it
-                try:
-                    with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
-                        stack.extend(int(child) for child in handle.read().split())
-                except (OSError, ValueError):
-                    continue
-        return total
 
-    def _scan(self) -> int:
-        total = 0
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as handle:
-                    data = handle.read()
-                fields = data[data.rfind(b")") + 2 :].split()
-                if int(fields[3]) == self.root:  # the session id
-                    total += int(fields[21]) * self.page_kb  # rss, in pages
-            except (OSError, ValueError, IndexError):
-                continue
-        return total
+class SmokeInterrupted(KeyboardInterrupt):
+    """clusterrun was told to stop (SIGINT, SIGTERM, SIGHUP) while a smoke test ran; the test's whole
+    process tree was stopped before this was raised."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message or f"{signal.Signals(signum).name} during the smoke test")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SmokeInterrupted (as SIGINT raises KeyboardInterrupt), so that the smoke
+    test is stopped and recorded; Python's default for them is to die on the spot, leaving it running."""
+    if threading.current_thread() is not threading.main_thread() or not portable.POSIX:
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise SmokeInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP ignored for the block (in the main thread of a POSIX system)."""
+    if threading.current_thread() is not threading.main_thread() or not portable.POSIX:
+        yield
+        return
+    previous = {
+        sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_smoke(
     script: Path, workdir: Path, timeout: float, metrics_file: Path | None = None, step_metric: str = "step"
 ) -> SmokeResult:
-    """Run `bash script` with stdout/stderr to files in `workdir`; kill its process group on timeout.
+    """Run `bash script` with stdout/stderr to files in `workdir`; stop its whole process tree on timeout.
 
     While it runs, the metrics file is watched so that steps get timestamps (for the estimate), and the
-    memory of its whole process tree is sampled (workers and data loaders count, as on the cluster)."""
+    memory of its whole process tree is sampled (workers and data loaders count, as on the cluster).
+    Interrupted (Ctrl-C, SIGTERM, SIGHUP), it stops the tree and raises (SmokeInterrupted for SIGTERM
+    and SIGHUP, KeyboardInterrupt for SIGINT)."""
+    portable.require_posix("the smoke test")
     stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
     started = time.monotonic()
     watcher = _StepWatcher(metrics_file, step_metric, started)
     timed_out = False
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+    with _stop_signals(), open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
             ["bash", str(script)],
             stdout=out,
@@ -169,47 +194,40 @@ def run_smoke(
         memory = _TreeMemory(process.pid)
         try:
             while True:
-                memory.poll()  # before wait4: once the root is reaped, its tree is gone from /proc
+                memory.poll()  # before wait4: once the root is reaped, its tree is gone
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 watcher.poll()
                 if pid:
                     break
                 if time.monotonic() > deadline and not timed_out:
                     timed_out = True
-                    _kill_group(process.pid)
+                    memory.stop()
                     deadline = time.monotonic() + 3600  # now only wait for it to die
                 time.sleep(0.02)
-        except BaseException:  # Ctrl-C: the test runs in its own session, so it must be stopped here
-            _kill_group(process.pid)
-            process.wait()
+        except BaseException:  # Ctrl-C, SIGTERM: the test runs in its own session, so it is stopped here
+            with _shielded():  # a second Ctrl-C must not cut the stopping short
+                memory.stop()
+                process.wait()
             raise
-    process.returncode = os.waitstatus_to_exitcode(status)
-    _kill_group(process.pid)  # stray children of the command
+        process.returncode = os.waitstatus_to_exitcode(status)
+        memory.stop()  # stray children of the command
     seconds = time.monotonic() - started
     if timed_out:
         with open(stderr_path, "a") as err_text:
             err_text.write(
                 f"\nclusterrun: smoke test killed after the {timeout:g} s timeout (smoke.timeout)\n"
             )
+    peak_kb = max(memory.peak_kb, portable.maxrss_mb(usage.ru_maxrss) * 1024)
     return SmokeResult(
         ok=process.returncode == 0 and not timed_out,
         returncode=process.returncode,
         seconds=round(seconds, 3),
-        peak_rss_mb=round(max(memory.peak_kb, usage.ru_maxrss) / 1024, 1),  # KB
+        peak_rss_mb=round(peak_kb / 1024, 1),
         timed_out=timed_out,
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
         step_points=watcher.points,
     )
-
-
-def _kill_group(pgid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.2)
 
 
 class SmokeCache:

@@ -8,11 +8,13 @@ a queued or reproduced job never sees later edits, checkouts or deleted branches
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import stat
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterable
@@ -21,9 +23,10 @@ from pathlib import Path
 
 import git
 
-from clusterrun.errors import GitError
+from clusterrun.errors import DiskFull, GitError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.datafp import suggest_key
+from clusterrun.records import perms
 
 SNAPSHOT_DIR = ".snapshots"
 MARKER = workdir.MARKER  # written last: a snapshot without it is incomplete
@@ -57,6 +60,7 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
         _set_aside(final)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{sid}-", dir=root))
+    perms.like_parent(tmp)  # 2770 in a group-shared registry (records/perms.py), else mkdtemp's 0700
     try:
         _extract_commit(repo_root, commit, tmp)
         if patch:
@@ -142,6 +146,29 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
     """`git archive COMMIT | tar -x`: git and tar do the work (Python's tarfile with its extraction
     filter lstat's every path twice, 7x slower on a 5,000-file tree; see bench/snapshot.py)."""
     repo = git.Repo(repo_root)
+    if shutil.which("tar") is None:  # no tar on PATH (minimal images, Windows): Python's own
+        _extract_with_tarfile(repo, commit, dest)
+    else:
+        _extract_with_tar(repo_root, commit, dest)
+    # `git archive` leaves submodules out: each one is archived from its own checkout, at the commit
+    # the superproject records (pinned by `commit`, hence by the snapshot id), recursively
+    for path, sub_commit in _submodules(repo, commit):
+        _extract_submodule(repo_root, path, sub_commit, dest)
+
+
+def _extract_with_tarfile(repo: git.Repo, commit: str, dest: Path) -> None:
+    buffer = io.BytesIO()
+    try:
+        repo.archive(buffer, treeish=commit, format="tar")
+    except git.GitCommandError as exc:
+        raise GitError(f"cannot archive commit {commit[:12]}: {exc.stderr.strip()}") from None
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        # 'tar', not 'data': committed symlinks such as data -> /scratch/datasets must survive
+        tar.extractall(dest, filter="tar")
+
+
+def _extract_with_tar(repo_root: Path, commit: str, dest: Path) -> None:
     archive = subprocess.Popen(
         ["git", "-C", str(repo_root), "archive", "--format=tar", commit],
         stdout=subprocess.PIPE,
@@ -162,12 +189,10 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
         archive.stderr.close()
     if archive.wait() != 0:
         raise GitError(f"cannot archive commit {commit[:12]}: {archive_err.strip()}")
+    if untar.returncode != 0 and ("No space left" in untar.stderr or "quota exceeded" in untar.stderr):
+        raise DiskFull(dest.parent)  # one line, exit 3; the half-made snapshot is removed by create()
     if untar.returncode != 0:
         raise GitError(f"cannot unpack commit {commit[:12]} into the snapshot: {untar.stderr.strip()}")
-    # `git archive` leaves submodules out: each one is archived from its own checkout, at the commit
-    # the superproject records (pinned by `commit`, hence by the snapshot id), recursively
-    for path, sub_commit in _submodules(repo, commit):
-        _extract_submodule(repo_root, path, sub_commit, dest)
 
 
 SUBMODULE_HINT = "git submodule update --init --recursive"

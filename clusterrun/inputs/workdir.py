@@ -148,7 +148,13 @@ def materialise(snapshot: Path, dest: Path, links: dict[str, str] | None = None)
                 os.link(snapshot / LISTING, listing_link)
             except OSError:
                 shutil.copy2(snapshot / LISTING, listing_link)
-        os.rename(tmp, dest)
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another rank of the same job made it first
+            return False
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

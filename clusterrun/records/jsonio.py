@@ -1,12 +1,26 @@
-"""Atomic JSON/text writes: write to a temporary file in the same directory, then rename over."""
+"""Atomic JSON/text writes: write to a temporary file in the same directory, then rename over.
+
+Modes follow the directory a file is written into, not the process umask: in a private directory (no
+access for group or others, as every directory of a private registry) a new file is 0600 (0700 when
+executable); in a group-shared one (setgid, as every directory of a shared registry) 0660 (0770);
+elsewhere (an export into the user's own directory) the umask decides, as for any other program.
+A full disk (ENOSPC, EDQUOT) is a DiskFull naming the file, never a bare OSError.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from clusterrun.errors import DiskFull
+
+#: errnos that mean "no room left": the filesystem is full, or the user's quota is
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def dumps(data: Any) -> str:
@@ -22,11 +36,39 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once at import, so no thread ever sees a changed umask later
 
 
-def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new one, never half."""
+def is_shared_dir(info: os.stat_result) -> bool:
+    """A group-shared directory: setgid (new entries keep its group) and open to the group."""
+    return bool(info.st_mode & stat.S_ISGID) and info.st_mode & 0o070 == 0o070
+
+
+def file_mode(directory: Path, executable: bool = False) -> int:
+    """The mode of a new file in `directory` (see the module's docstring)."""
+    try:
+        info = os.stat(directory)
+    except OSError:
+        info = None
+    if info is not None and is_shared_dir(info):
+        return 0o770 if executable else 0o660
+    if info is not None and info.st_mode & 0o077 == 0:
+        return 0o700 if executable else 0o600
+    return (0o777 if executable else 0o666) & ~_UMASK
+
+
+def no_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def write_text_atomic(path: Path, text: str, mode: int | None = None, executable: bool = False) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one, never half.
+    `mode` overrides the directory's (file_mode); a full disk raises DiskFull(path)."""
     if mode is None:
-        mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        mode = file_mode(path.parent, executable)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        if no_space(exc):
+            raise DiskFull(path) from None
+        raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -36,8 +78,10 @@ def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
             # spent most of their submission there (bench/sweep_submit.py).
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if no_space(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull(path) from None
         raise
 
 
@@ -46,7 +90,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The JSON in `path`; a symlink is never followed (OSError ELOOP): records are plain files."""
+    with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), encoding="utf-8") as handle:
+        return json.loads(handle.read())
 
 
 def read_json_or_empty(path: Path) -> dict[str, Any]:
@@ -59,7 +105,22 @@ def read_json_or_empty(path: Path) -> dict[str, Any]:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one line; a single write() of a short line is atomic for O_APPEND files."""
-    line = json.dumps(record, sort_keys=True, default=str) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
+    """Append one line; a single write() of a short line is atomic for O_APPEND files. A new file gets
+    its directory's mode (file_mode); a symlink is never followed (OSError ELOOP); a full disk raises
+    DiskFull(path)."""
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    mode = file_mode(path.parent)
+    try:
+        fd = os.open(path, flags, mode)
+        try:
+            info = os.fstat(fd)
+            if info.st_size == 0 and info.st_mode & 0o777 != mode and info.st_uid == os.getuid():
+                os.fchmod(fd, mode)  # just made: the umask may have taken the group bits a shared one needs
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if no_space(exc):
+            raise DiskFull(path) from None
+        raise

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from clusterrun.analysis import history
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.jsonio import write_text_atomic
+from clusterrun.records.models import SWEEP_FILE
 from clusterrun.records.registry import Run
+
+#: sweep directory -> (identity of its sweep.json, (metric, mode)): a refresh that collects the summaries
+#: of a sweep's 1,000 members reads its sweep.json once, not 1,000 times; the identity (inode, size,
+#: mtime; a record is replaced by rename) makes a changed file read again.
+_RANKINGS: dict[str, tuple[tuple[int, int, int], tuple[str | None, str | None]]] = {}
 
 
 def sweep_ranking(run: Run, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -16,10 +23,22 @@ def sweep_ranking(run: Run, manifest: dict[str, Any]) -> tuple[str | None, str |
     sweep_id = manifest.get("sweep")
     if not isinstance(sweep_id, str) or not sweep_id or "/" in sweep_id:
         return None, None
+    sweep_dir = run.path.parent / sweep_id
     try:
-        record = store.read_sweep(run.path.parent / sweep_id)
+        info = os.stat(sweep_dir / SWEEP_FILE)
+    except OSError:
+        return None, None
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+    known = _RANKINGS.get(str(sweep_dir))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    try:
+        record = store.read_sweep(sweep_dir)
     except ClusterrunError:  # no sweep.json, damaged, or from a newer clusterrun: no ranking
         return None, None
+    if len(_RANKINGS) > 256:
+        _RANKINGS.clear()
+    _RANKINGS[str(sweep_dir)] = (stamp, (record.metric, record.mode))
     return record.metric, record.mode
 
 

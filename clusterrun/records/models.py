@@ -27,6 +27,7 @@ SCHEMA_VERSION = 1  # the newest schema_version this clusterrun reads and the on
 MANIFEST_FILE = "manifest.json"
 SUMMARY_FILE = "summary.json"
 SWEEP_FILE = "sweep.json"
+NOTES_FILE = "notes.jsonl"
 
 
 class RecordTooNew(ClusterrunError):
@@ -266,6 +267,79 @@ class RecordedConfig(RecordModel):
     env: dict[str, Any] = Field(default_factory=dict, description="Environment variables set for the job.")
     resources: dict[str, Any] = Field(default_factory=dict, description="The requested resources.")
     metrics: RecordedMetrics = Field(default_factory=RecordedMetrics, description="Where metrics come from.")
+    requeue: dict[str, Any] = Field(
+        default_factory=dict,
+        description="When the job runs again: on (preemption, node_fail, timeout), max_attempts, "
+        "signal_grace. Absent in records before 2026-12 (their jobs ran once).",
+    )
+
+
+class AttemptRecord(RecordModel):
+    """One run of a run's job: a job requeued (preemption, node failure, a time limit, `scontrol requeue`)
+    runs again as the same job id, in the same run and working directory. Written by the job wrapper when
+    the attempt starts and when it ends. Since 2026-12."""
+
+    attempt: int = Field(1, description="1, 2, ...: what the command saw as CLUSTERRUN_ATTEMPT.")
+    job_id: str = Field("", description="The scheduler's job id (the same for every attempt).")
+    node: str = Field("", description="The host it ran on.")
+    started: str = Field("", description="When it started (ISO 8601 with UTC offset).")
+    ended: str = Field("", description="When its command ended; empty while it runs or when it was killed.")
+    seconds: int | float | None = Field(None, description="How long its command ran.")
+    returncode: int | None = Field(
+        None, description="The command's exit code (negative: killed by a signal)."
+    )
+    signals: list[str] = Field(
+        default_factory=list,
+        description="Signals the job received, in order (SIGUSR2, SIGTERM). Absent if none.",
+    )
+    reason: str = Field(
+        "",
+        description="Why it ended: completed, failed, time_limit (SIGUSR2 before the time limit), preempted, "
+        "node_fail, requeued (by the scheduler or by hand), terminated (SIGTERM, cause not known), "
+        "cancelled; empty while it runs.",
+    )
+    requeued_by: str = Field(
+        "",
+        description="Who made the job run again after this attempt: `clusterrun` (the job wrapper, after a "
+        "time limit) or `scheduler` (preemption, node failure, by hand); empty for the last attempt.",
+    )
+    cpu_seconds: int | float | None = Field(None, description="CPU time of the command and its children.")
+    peak_rss_mb: int | float | None = Field(
+        None, description="Peak memory of the command (its largest process)."
+    )
+    offsets: dict[str, int] = Field(
+        default_factory=dict,
+        description="Sizes in bytes of stdout.log, stderr.log and the metrics file when it started: where "
+        "this attempt's part of each begins (the logs also carry a `=== clusterrun: attempt N ... ===` line "
+        "from the second attempt on).",
+    )
+    last_step: int | float | None = Field(
+        None, description="The last step the attempt logged to the metrics file, when it logged one."
+    )
+    checkpoint: dict[str, Any] | None = Field(
+        None,
+        description="The newest file in the run's checkpoints/ when it ended: path (relative to the run "
+        "directory), size, at (its time). Absent when there was none.",
+    )
+
+
+class JobIdentity(RecordModel):
+    """Who the run's job is to the scheduler beyond its id: job ids are reused (SLURM's wrap after
+    MaxJobId; another cluster numbers its own), so a record of the same id on another cluster, under
+    another name or submitted at another time is another job's and never gives this run its state (nor
+    is it cancelled for it). Taken when the scheduler accepted the job, else at the first refresh that
+    found it. Since 2026-12; absent in older records and for the local backend."""
+
+    cluster: str = Field("", description="The cluster that took the job (SLURM's ClusterName, lower case).")
+    submit_time: str = Field(
+        "",
+        description="The scheduler's own submit time of the job's first attempt (SLURM's Submit, in the "
+        "controller's local time). A requeued job's later attempts have later submit times and the "
+        "same name.",
+    )
+    name: str = Field(
+        "", description="The job's name in the scheduler: the run id (a sweep member's: the sweep id)."
+    )
 
 
 # ------------------------------------------------------------------------------------- manifest.json
@@ -315,7 +389,8 @@ class Manifest(RecordModel):
     )
     resources: dict[str, Any] = Field(
         default_factory=dict,
-        description="The resolved resources: partition, time, nodes, cpus_per_task, mem, gpus, account, qos.",
+        description="The resolved resources: partition, time, nodes, tasks_per_node, cpus_per_task, mem, "
+        "gpus, gpu_type, account, qos, constraint, exclusive, after, afterok, extra... (see config.md).",
     )
     backend: str = Field("", description="`slurm` or `local`.")
     job_id: str | None = Field(
@@ -324,6 +399,11 @@ class Manifest(RecordModel):
     )
     scheduler_folder: str | None = Field(
         None, description="submitit's folder of the job: the run's own `scheduler/`, or its sweep's."
+    )
+    job_identity: JobIdentity | None = Field(
+        None,
+        description="The job's cluster, name and submit time (see JobIdentity): with the job id, what "
+        "tells the run's job from another that got the same id. Since 2026-12.",
     )
     node: str = Field("", description="The node the job ran on, once known.")
     smoke: SmokeRecord | None = Field(None, description="The smoke test; null until it ran (or was skipped).")
@@ -343,12 +423,31 @@ class Manifest(RecordModel):
     )
     state: str = Field(
         "unknown",
-        description="The last known state: created, smoke_passed, smoke_failed, dry_run, submitting, "
-        "submit_failed, not_submitted, then the scheduler's (submitted, pending, running, completed, failed, "
-        "timeout, out_of_memory, cancelled, ...).",
+        description="The last known state: created, smoke_passed, smoke_failed, interrupted (stopped "
+        "during the smoke test), dry_run, submitting, submit_failed, not_submitted, then the scheduler's "
+        "(submitted, pending, running, completed, failed, timeout, out_of_memory, cancelled, ...), or "
+        "`lost` (no source knew the job for CLUSTERRUN_LOST_AFTER seconds; see state_source).",
     )
     state_history: list[StateChange] = Field(
         default_factory=list, description="Every state change, oldest first."
+    )
+    state_source: str = Field(
+        "",
+        description="The evidence the current scheduler state rests on: `sacct` (accounting), `squeue` "
+        "(the controller), `exit.json` (the job's own exit record: no scheduler knew the end), `local`, or "
+        "`none` (`lost`: no source knew the job). A state from `exit.json` or `none` is replaced when a "
+        "stronger source speaks. Since 2026-12.",
+    )
+    unseen_since: str | None = Field(
+        None,
+        description="When a refresh first found no evidence of the still active job in any source "
+        "(scheduler, exit record, the run's own files); null again once it is seen. After "
+        "CLUSTERRUN_LOST_AFTER seconds (default 600) of it the run is `lost`. Since 2026-12.",
+    )
+    attempts: list[AttemptRecord] = Field(
+        default_factory=list,
+        description="Every attempt of the job, oldest first (see AttemptRecord): one for a job that ran "
+        "once. Since 2026-12; absent in older records and until the job starts.",
     )
 
 
@@ -380,9 +479,17 @@ class EfficiencyRecord(RecordModel):
     max_rss_mb: int | float | None = Field(None, description="Peak memory used.")
     requested_mem_mb: int | float | None = Field(None, description="resources.mem, in MB.")
     mem_efficiency: int | float | None = Field(None, description="peak / requested.")
-    total_cpu_seconds: int | float | None = Field(None, description="CPU time (from sacct).")
+    total_cpu_seconds: int | float | None = Field(
+        None,
+        description="CPU time: sacct's TotalCPU, else the job's own rusage (exit.json); from the same "
+        "source as the elapsed time the CPU share divides it by.",
+    )
     cpus: int = Field(1, description="CPUs requested (cpus_per_task x nodes).")
-    cpu_efficiency: int | float | None = Field(None, description="CPU time / (elapsed x cpus).")
+    cpu_efficiency: int | float | None = Field(
+        None,
+        description="CPU time / (elapsed x cpus), both from one source (sacct's TotalCPU and Elapsed, "
+        "else exit.json); null for runs shorter than 10 s, too short to measure.",
+    )
     cpu_hours_used: int | float = Field(0, description="elapsed x cpus, in hours.")
 
 
@@ -443,6 +550,14 @@ class Summary(RecordModel):
         default_factory=list, description="The last lines of stderr. Only on failure."
     )
     diagnosis: DiagnosisRecord | None = Field(None, description="Why it failed and the fix. Only on failure.")
+    attempts: list[AttemptRecord] = Field(
+        default_factory=list,
+        description="The job's attempts, as in the manifest, with why each ended (the scheduler's word where "
+        "it kept one). Duration and CPU time are their sum. Only when the job ran more than once.",
+    )
+    attempt_count: int | None = Field(
+        None, description="How many attempts the job took. Only when it ran more than once."
+    )
 
 
 # ---------------------------------------------------------------------------------------- sweep.json
@@ -461,6 +576,11 @@ class SkippedMember(RecordModel):
 class ArrayRecord(RecordModel):
     job_id: str = Field("", description="The job array's id.")
     size: int = Field(0, description="How many members it holds.")
+    members: list[str] = Field(
+        default_factory=list,
+        description="The member runs by array task: task i (job `<job_id>_<i>`) runs `members[i]`. "
+        "Since issue 11; older sweeps: the members' manifests hold their job ids.",
+    )
 
 
 class SweepRecord(RecordModel):
@@ -493,6 +613,19 @@ class SweepRecord(RecordModel):
     confirmation: Confirmation | None = Field(None, description="The cost gate's decision.")
     reproduces: str | None = Field(None, description="The sweep this one reproduces. Only in reproductions.")
     state: str = Field("prepared", description="prepared, submitted or not_submitted.")
+
+
+# ---------------------------------------------------------------------------------------- notes.jsonl
+
+
+class Note(RecordModel):
+    """One line of `notes.jsonl`: a note or tags added to a run (`clusterrun note`, `submit --tag`).
+    Appended, never rewritten; the manifest is not touched. Since 2026-12."""
+
+    at: str = Field("", description="When (ISO 8601 with UTC offset).")
+    by: str = Field("", description="The user name.")
+    text: str = Field("", description="The note. Absent when the line only adds tags.")
+    tags: list[str] = Field(default_factory=list, description="Tags added to the run. Absent when none.")
 
 
 # ------------------------------------------------------------------------------------------- loading

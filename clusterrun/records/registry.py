@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import fcntl
+import errno
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from clusterrun import portable
+from clusterrun.config.redact import redact_data
 from clusterrun.errors import ClusterrunError, RunNotFound, UsageError
-from clusterrun.records import store
-from clusterrun.records.jsonio import append_jsonl
+from clusterrun.records import perms, store
+from clusterrun.records.jsonio import append_jsonl, write_text_atomic
 from clusterrun.records.models import (
     SCHEMA_VERSION,
     SWEEP_FILE,
@@ -29,9 +32,11 @@ from clusterrun.records.models import (
     as_manifest,
     require_fields,
 )
+from clusterrun.records.paths import OutsideRegistry, run_file
 
 __all__ = ["SCHEMA_VERSION", "SWEEP_FILE", "Registry", "Run", "now_iso"]
 RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
+MAX_ID_BYTES = 255  # a run id is a directory name
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
 
 
@@ -59,7 +64,8 @@ class Run:
         return self.path.name
 
     def file(self, name: str) -> Path:
-        return self.path / name
+        """A file of the run; OutsideRegistry when a symlink on the way leads out of the registry."""
+        return run_file(self.path, name)
 
     @property
     def manifest_path(self) -> Path:
@@ -80,12 +86,8 @@ class Run:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Serialise read-modify-write of the manifest between processes (status, cancel, submit)."""
-        with open(self.path / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with portable.locked(self.path / ".lock"):  # flock, or msvcrt's lock on Windows
+            yield
 
     def update(self, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Re-write the manifest with new fields (atomically, under the run's lock); a state change is
@@ -112,7 +114,17 @@ class Run:
         return manifest
 
     def event(self, kind: str, **data: Any) -> None:
-        append_jsonl(self.path / "events.jsonl", {"at": now_iso(), "event": kind, **data})
+        """Append to events.jsonl, secrets redacted; never through a symlink (OutsideRegistry)."""
+        path = self.file("events.jsonl")
+        try:
+            append_jsonl(path, redact_data({"at": now_iso(), "event": kind, **data}))
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise OutsideRegistry(
+                f"run {self.id}: events.jsonl is a symlink; clusterrun does not write through it",
+                hint="remove the link; events.jsonl is a plain file of the run",
+            ) from None
 
 
 class Registry:
@@ -121,6 +133,7 @@ class Registry:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._next_suffix: dict[str, int] = {}
+        self.created: list[Run] = []  # the directories this Registry made, oldest first (see discard)
 
     @classmethod
     def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
@@ -135,15 +148,20 @@ class Registry:
         return cls((git_root(here) or here) / "runs")
 
     def ensure(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        """The root exists, private unless shared (records/perms.py), with its own .gitignore."""
+        perms.prepare_root(self.root)
         ignore = self.root / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("# clusterrun's run registry: never part of the experiment's code\n*\n")
+            write_text_atomic(ignore, "# clusterrun's run registry: never part of the experiment's code\n*\n")
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """A submission's writes under the registry's umask (perms.writing)."""
+        return perms.writing(self.root)
 
     @property
     def cache_dir(self) -> Path:
         path = self.root / ".cache"
-        path.mkdir(parents=True, exist_ok=True)
+        perms.make_dir(path, parents=True)
         return path
 
     def create(self, name: str, when: datetime | None = None) -> Run:
@@ -154,13 +172,21 @@ class Registry:
         start = self._next_suffix.get(base, 0)  # a sweep's members share the second: skip known-taken ids
         for n in range(start, start + 100_000):
             candidate = self.root / (base if n == 0 else f"{base}-{n}")
-            try:
-                os.mkdir(candidate)
-            except FileExistsError:
+            if not perms.make_dir(candidate):  # 0700, or 2770 in a shared registry; DiskFull
                 continue
             self._next_suffix[base] = n + 1
-            return Run(candidate)
+            self.created.append(Run(candidate))
+            return self.created[-1]
         raise ClusterrunError(f"could not create a run directory for {base}")
+
+    def discard(self, runs: list[Run]) -> None:
+        """Remove run directories this Registry made whose submission never reached a scheduler (a
+        submission that cannot finish its records, e.g. on a full disk, leaves nothing half-made)."""
+        mine = {run.path for run in self.created}
+        for run in runs:
+            if run.path in mine:
+                shutil.rmtree(run.path, ignore_errors=True)
+                self.created.remove(run)
 
     def create_sweep(self, name: str, when: datetime | None = None) -> Run:
         """A sweep's directory, `<name>-sweep_<stamp>`: holds sweep.json and the array's scheduler files."""
@@ -212,6 +238,11 @@ class Registry:
 
     def resolve(self, text: str, allow_sweep: bool = False) -> str:
         """`@latest`, `@latest-failed`, or a unique prefix -> the full id; anything else unchanged."""
+        if len(text.encode(errors="replace")) > MAX_ID_BYTES:  # no file system has such a name
+            raise UsageError(
+                f"{text[:40]!r}... is {len(text)} characters long: not a run id (at most {MAX_ID_BYTES})",
+                hint="copy the id from 'clusterrun status', or type a unique prefix of it",
+            )
         if text in ("@latest", "@latest-failed"):
             for run in self.runs():
                 if text == "@latest" or run.load_manifest().state in _FAILED_STATES:
@@ -248,6 +279,7 @@ _FAILED_STATES = frozenset(
         "deadline",
         "lost",
         "smoke_failed",
+        "interrupted",
         "submit_failed",
     }
 )

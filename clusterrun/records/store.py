@@ -1,6 +1,8 @@
-"""The one loader and the one writer of a run directory's JSON records: manifest.json, summary.json and
-sweep.json. Records are read through their models (records/models.py, any schema version ever written)
-and written from them, atomically, with sorted keys (jsonio); nothing else writes these files.
+"""The one loader and the one writer of a run directory's JSON records: manifest.json, summary.json,
+sweep.json and notes.jsonl. Records are read through their models (records/models.py, any schema version
+ever written) and written from them, atomically, with sorted keys (jsonio); nothing else writes these
+files. Every write redacts secrets (config/redact.py) and gets the registry's private or group-shared
+mode; no record is read or written through a symlink out of the registry (records/paths.py).
 """
 
 from __future__ import annotations
@@ -8,25 +10,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.errors import RunNotFound
-from clusterrun.records.jsonio import read_json, write_json_atomic
+from clusterrun.records.jsonio import append_jsonl, dumps, read_json, write_text_atomic
 from clusterrun.records.models import (
     MANIFEST_FILE,
+    NOTES_FILE,
     SUMMARY_FILE,
     SWEEP_FILE,
     DamagedRecord,
     Manifest,
+    Note,
     RecordModel,
     Summary,
     SweepRecord,
     load,
 )
+from clusterrun.records.paths import run_file
 
 R = TypeVar("R", bound=RecordModel)
 
 
 def _read(model: type[R], path: Path, where: str) -> R:
-    """Raises FileNotFoundError when missing, DamagedRecord or RecordTooNew (ClusterrunErrors) else."""
+    """Raises FileNotFoundError when missing, DamagedRecord or RecordTooNew (ClusterrunErrors) else;
+    OutsideRegistry (a DamagedRecord) when the file is a symlink out of the registry."""
+    path = run_file(path.parent, path.name)
     try:
         data = read_json(path)
     except FileNotFoundError:
@@ -73,16 +81,26 @@ def read_sweep(sweep_dir: Path) -> SweepRecord:
         ) from None
 
 
+def write_record(path: Path, data: Any) -> None:
+    """Every JSON record goes to disk here: secrets redacted (config/redact.py: URL passwords, tokens,
+    values of secret-named keys), atomically, with the directory's private or group-shared mode
+    (jsonio.file_mode), never through a symlink out of the registry; DiskFull when there is no room."""
+    text = dumps(data)
+    if may_need_redaction(text):  # most records hold nothing to redact: written without a walk
+        text = dumps(redact_data(data))
+    write_text_atomic(run_file(path.parent, path.name), text)
+
+
 def write_manifest(run_dir: Path, manifest: Manifest) -> None:
-    write_json_atomic(run_dir / MANIFEST_FILE, manifest.to_data())
+    write_record(run_dir / MANIFEST_FILE, manifest.to_data())
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
-    write_json_atomic(run_dir / SUMMARY_FILE, summary.to_data())
+    write_record(run_dir / SUMMARY_FILE, summary.to_data())
 
 
 def write_sweep(sweep_dir: Path, record: SweepRecord) -> None:
-    write_json_atomic(sweep_dir / SWEEP_FILE, record.to_data())
+    write_record(sweep_dir / SWEEP_FILE, record.to_data())
 
 
 def update_sweep(sweep_dir: Path, **fields: Any) -> SweepRecord:
@@ -92,3 +110,28 @@ def update_sweep(sweep_dir: Path, **fields: Any) -> SweepRecord:
     record.apply("update_sweep", **fields)
     write_sweep(sweep_dir, record)
     return record
+
+
+def append_note(run_dir: Path, note: Note) -> None:
+    """Add one line to a run's notes.jsonl (a single short append: concurrent writers never mix lines)."""
+    append_jsonl(run_file(run_dir, NOTES_FILE), redact_data(note.to_data()))
+
+
+def read_notes(run_dir: Path) -> list[Note]:
+    """A run's notes, oldest first; [] without any. A damaged line is skipped (the others stay readable)."""
+    try:
+        lines = run_file(run_dir, NOTES_FILE).read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise DamagedRecord(
+            f"run {run_dir.name}: {NOTES_FILE} cannot be read ({exc.strerror or exc})",
+            hint="check the file's permissions",
+        ) from None
+    notes: list[Note] = []
+    for line in lines:
+        try:
+            notes.append(Note.model_validate_json(line))
+        except ValueError:
+            continue
+    return notes

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.analysis.metrics import collect as collect_metrics
 from clusterrun.config.models import ExperimentSpec
+from clusterrun.diagnose.attempts import how_far
 from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
 from clusterrun.diagnose.tracebacks import find_traceback
+from clusterrun.execution import ranks
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import workdir
+from clusterrun.records import attempts as requeues
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty, write_text_atomic
 from clusterrun.records.metric_history import history_fields
@@ -25,6 +30,7 @@ from clusterrun.records.models import (
     as_manifest,
     as_summary,
 )
+from clusterrun.records.paths import SNAPSHOT_STORE, inside_registry, readable
 from clusterrun.records.registry import Run, now_iso
 from clusterrun.scheduler import log_paths as backend_log_paths
 
@@ -61,8 +67,13 @@ def _exit_record(run: Run) -> dict[str, Any]:
 
 
 def scheduler_folder(run: Run, manifest: Manifest | Mapping[str, Any]) -> Path:
-    """The scheduler's folder: the run's own, or its sweep's (shared by a job array's members)."""
-    return Path(as_manifest(manifest).scheduler_folder or run.file("scheduler"))
+    """The scheduler's folder: the run's own, or its sweep's (shared by a job array's members).
+    OutsideRegistry when the record puts it outside the registry (records/paths.py)."""
+    recorded = as_manifest(manifest).scheduler_folder
+    if not recorded:
+        return run.file("scheduler")
+    inside_registry(recorded, run.path.parent, f"run {run.id}: scheduler_folder")
+    return Path(recorded)
 
 
 def scheduler_logs(folder: Path, job_id: str, backend: str | None = None) -> list[Path]:
@@ -71,10 +82,12 @@ def scheduler_logs(folder: Path, job_id: str, backend: str | None = None) -> lis
 
 
 def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
-    """The last `max_bytes` of a log, from a line start; '' when it cannot be read."""
+    """The last `max_bytes` of a log, from a line start; '' when it cannot be read, or is a symlink
+    (never followed: a planted `stderr.log -> /etc/shadow` is not read into a summary or a page)."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 handle.seek(size - max_bytes)
             data = handle.read()
@@ -88,7 +101,7 @@ def log_tails(run: Run, folder: Path, job_id: str) -> dict[str, str]:
     """Tails of the logs a diagnosis reads, most relevant first: the command's stderr and stdout, then
     the scheduler's own logs of the job (where it writes memory and time-limit kills).
     """
-    scheduler = scheduler_logs(folder, job_id)
+    scheduler = [p for p in scheduler_logs(folder, job_id) if readable(p, run.path.parent)]
     paths = {"stderr.log": run.file("stderr.log"), "stdout.log": run.file("stdout.log")}
     for path in [p for p in scheduler if p.suffix == ".err"] + [p for p in scheduler if p.suffix != ".err"]:
         paths[f"scheduler/{path.name}"] = path
@@ -105,6 +118,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     """The summary of an ended run, from the run directory and the scheduler's last word."""
     record = as_manifest(manifest, f"run {run.id}: manifest")
     config = record.config
+    status = requeues.totals(record, status)  # a requeued job: its attempts' time and CPU added up
     exit_record = _exit_record(run)
     state = str(status.get("state", "unknown"))
     returncode = exit_record.get("returncode", status.get("exit_code"))
@@ -113,8 +127,9 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     resources = record.resources or config.resources
     arts, modified = artifacts(run, record)
     modified = modified or list(exit_record.get("modified_tracked_files") or [])
-    if modified and record.snapshot.path and not exit_record.get("modified_tracked_files"):
-        workdir.mark_tainted(Path(record.snapshot.path), modified, f"run {run.id}")
+    snapshot = readable(Path(record.snapshot.path), run.path.parent / SNAPSHOT_STORE)
+    if modified and record.snapshot.path and snapshot and not exit_record.get("modified_tracked_files"):
+        workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
     summary = Summary(
         schema_version=SCHEMA_VERSION,
@@ -144,8 +159,10 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     if modified:
         summary.modified_tracked_files = modified
     if state != SUCCESS:
-        summary.stderr_tail = _tail(run.file("stderr.log"))
-        logs = log_tails(run, folder, job_id)
+        first = ranks.failure_logs(run.path, exit_record)  # a multi-process job: the rank that failed first
+        summary.stderr_tail = _tail(next(iter(first.values()), run.file("stderr.log")))
+        logs = {name: read_tail(path) for name, path in first.items()} | log_tails(run, folder, job_id)
+        logs = {name: text for name, text in logs.items() if text.strip()}
         _log, traceback = find_traceback(logs)
         if traceback:
             write_text_atomic(run.file(TRACEBACK_FILE), traceback)
@@ -167,7 +184,39 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
             repo_root=record.git.root,
             smoke_peak_mb=_smoke_peak(record),
         )
+        note = ranks.failure_note(exit_record)
+        if note:
+            found = replace(
+                found,
+                evidence=f"{note}: {found.evidence}",
+                details=found.details
+                | {
+                    "failed_rank": exit_record.get("failed_rank"),
+                    "failed_host": exit_record.get("failed_host"),
+                },
+            )
         summary.diagnosis = DiagnosisRecord.model_validate(found.as_record())
+    return _with_attempts(summary, record, status)
+
+
+def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, Any]) -> Summary:
+    """A job that ran more than once: its attempts; a run cut short: how far it got (diagnose/attempts.py)."""
+    fields = requeues.summary_fields(manifest, status)
+    if fields:
+        summary.apply("summary attempts", **fields)
+    if summary.diagnosis is not None and manifest.attempts:
+        attempts = [a.to_data() for a in fields.get("attempts", manifest.attempts)]
+        step_key = str((manifest.config.to_data().get("estimate") or {}).get("step_metric") or "step")
+        extended = how_far(
+            summary.diagnosis.to_data(),
+            summary.state,
+            attempts,
+            requeues.policy_of(manifest).model_dump(),
+            summary.metrics,
+            progress_from(summary.metrics, manifest.config.params),
+            step_key,
+        )
+        summary.diagnosis = DiagnosisRecord.model_validate(extended)
     return summary
 
 
@@ -179,9 +228,12 @@ def _smoke_peak(manifest: Manifest) -> float | None:
     return float(smoke.peak_rss_mb)
 
 
-def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "") -> Diagnosis:
+def smoke_diagnosis(
+    smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "", run_id: str = ""
+) -> Diagnosis:
     """The same diagnosis for a failed smoke test (a timeout there is a time_limit on smoke.timeout);
-    `repo_root`: the checkout, where a file the test missed may exist untracked."""
+    `repo_root`: the checkout, where a file the test missed may exist untracked; `run_id`: the run whose
+    directory holds the test's logs (smoke/), which the diagnosis points to."""
     logs = {
         "smoke/stderr.log": read_tail(Path(smoke.stderr_path)),
         "smoke/stdout.log": read_tail(Path(smoke.stdout_path)),
@@ -197,6 +249,7 @@ def smoke_diagnosis(smoke: SmokeResult, spec: ExperimentSpec, repo_root: str = "
         params=spec.params,
         smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params)},
         repo_root=repo_root,
+        run_id=run_id,
     )
 
 

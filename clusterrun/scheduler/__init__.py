@@ -19,6 +19,7 @@ from clusterrun.scheduler.base import (
     LogEvidence,
     Scheduler,
     Submitted,
+    TaskLayout,
 )
 from clusterrun.scheduler.registry import (
     AUTO,
@@ -37,6 +38,7 @@ from clusterrun.scheduler.registry import (
     registered,
     resolve_backend,
     scheduler_named,
+    task_layout,
     unregister,
 )
 
@@ -55,6 +57,7 @@ __all__ = [
     "LogEvidence",
     "Scheduler",
     "Submitted",
+    "TaskLayout",
     "backend_help",
     "choose",
     "get_scheduler",
@@ -68,5 +71,6 @@ __all__ = [
     "registered",
     "resolve_backend",
     "scheduler_named",
+    "task_layout",
     "unregister",
 ]

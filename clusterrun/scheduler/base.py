@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from clusterrun.errors import ExitStatus, SchedulerError
+
 #: Normalised states. Terminal ones end a run; anything unknown is treated as still going.
 TERMINAL = frozenset(
     {
@@ -39,7 +41,7 @@ class JobSpec:
 
     run_dir: str  # the run directory; the job writes its logs there
     folder: str  # submitit's working folder (pickles, its own logs)
-    job_name: str
+    job_name: str  # what the scheduler's own tools show: the run id (a sweep's: the sweep id)
     chdir: str  # the snapshot: the job runs there
     time_seconds: int
     mem_mb: int
@@ -50,12 +52,54 @@ class JobSpec:
     account: str | None = None
     qos: str | None = None
     setup: tuple[str, ...] = ()
+    tasks_per_node: int = 1  # processes of the command per node (ranks), each its own srun task
+    gpus_per_task: int = 0  # instead of gpus (per node)
+    gpu_type: str | None = None
+    constraint: str | None = None
+    exclusive: bool = False
+    reservation: str | None = None
+    dependency: str | None = None  # the scheduler's syntax, job ids resolved: afterok:123:456
+    mail_type: str | None = None
+    mail_user: str | None = None
+    extra: tuple[tuple[str, str | int | float | bool], ...] = ()  # other options, validated by config
+    launcher: str = "srun"  # torchrun: ONE task per node, which starts tasks_per_node processes itself
+    comment: str = ""  # the scheduler's free-text comment: naming.job_comment(run or sweep id)
+    requeue: bool | None = None  # may run again as the same job (--requeue); None: the cluster decides
+    signal_grace: int = 90  # SIGUSR2 this many seconds before the time limit (submitit's default)
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.tasks_per_node
+
+
+@dataclass(frozen=True)
+class TaskLayout:
+    """Where one task of a running job stands among its tasks: a rank of a multi-process job."""
+
+    job_id: str
+    rank: int  # 0 .. world_size - 1
+    local_rank: int  # 0 .. local_world_size - 1, on its node
+    node_rank: int  # 0 .. nodes - 1
+    world_size: int  # every task of the job
+    local_world_size: int  # tasks on this node
+    nodes: int
+    master_addr: str  # the first node's address: where rank 0 listens
 
 
 @dataclass(frozen=True)
 class JobRef:
+    """A job to ask about. Job ids are reused (they wrap; another cluster has its own), so a job is also
+    known by its cluster, its name and when it was submitted (scheduler/identity.py): a record of the
+    same id that differs in them is another job's, never this one's."""
+
     job_id: str
     folder: str
+    run_dir: str = ""  # the run's directory: where the job writes its JSON exit record (exit.json)
+    cluster: str = ""  # the cluster it was submitted to ("" unknown: older records)
+    submit_time: str = ""  # the scheduler's own submit time of its first attempt, once known
+    name: str = ""  # its name in the scheduler (the run id, a sweep's id), once known
+    submitted_after: float | None = None  # epoch seconds: clusterrun started submitting it
+    submitted_before: float | None = None  # epoch seconds: the scheduler had answered
 
 
 @dataclass
@@ -71,8 +115,12 @@ class JobStatus:
     end: str = ""
     max_rss_mb: float | None = None
     cancelled_by: str = ""
+    reason: str = ""  # why a pending job waits, in the scheduler's word (SLURM: Priority, Resources...)
     source: str = ""  # sacct, squeue, local
     extra: dict[str, Any] = field(default_factory=dict)
+    submit_time: str = ""  # when the scheduler took this attempt (SLURM: Submit, local time)
+    cluster: str = ""  # the scheduler's cluster name
+    name: str = ""  # the job's name in the scheduler
 
     @property
     def terminal(self) -> bool:
@@ -87,6 +135,36 @@ class Submitted:
     job_id: str
     script: str  # the exact submission script, or a description of the launch
     array_id: str = ""  # the submission (job array) this job belongs to; "" when it is its own
+    cluster: str = ""  # the cluster that took it, when the scheduler has names for clusters
+    submit_time: str = ""  # the scheduler's own submit time of the job, when it said at once
+    name: str = ""  # the job's name in the scheduler
+
+
+class PollResult(dict[str, JobStatus]):
+    """What `Scheduler.poll` returns: job id -> status, what the answer lacks (`warnings`, e.g. that
+    accounting did not answer and states come from weaker sources: said once per refresh), and which
+    sources were asked (`asked`, named in the diagnosis of a run no source knows)."""
+
+    def __init__(
+        self,
+        statuses: Mapping[str, JobStatus] | None = None,
+        warnings: list[str] | None = None,
+        asked: list[str] | None = None,
+    ):
+        super().__init__(statuses or {})
+        self.warnings: list[str] = list(warnings or [])
+        self.asked: list[str] = list(asked or [])  # the sources asked, and how they answered
+
+
+class JobMismatch(SchedulerError):
+    """A run's job id now names another job (another cluster's, or one submitted later that got the id):
+    nothing is done to it. `job_id` is the run's job id."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, job_id: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.job_id = job_id
 
 
 CheckStatus = Literal["ok", "warn", "fail", "skip"]

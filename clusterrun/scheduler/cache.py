@@ -1,44 +1,174 @@
-"""A poll cache shared by concurrent `clusterrun status` invocations (a JSON file per backend).
+"""A poll cache shared by concurrent `clusterrun status` invocations (a JSON file per backend, and a lock).
 
-Ten terminals watching the same runs cost the scheduler one query per `max_age` seconds, not ten.
+Every job's entry has its own time: the moment the query that answered for it started. A process that
+finds all its jobs fresh (younger than `max_age`) reads them and asks nothing. Otherwise it takes the
+poll lock, reads the file again (another watcher may have just polled) and only then, if still needed,
+asks the scheduler once, for the jobs that are not fresh. So N terminals watching the same runs cost
+about one scheduler query per `max_age`, not N; an entry is never replaced by an older answer, so no
+watcher shows `running` for a job another has already seen end. A scheduler that did not answer is
+remembered for `max_age` too (the others report it without asking again), and so are the answer's
+warnings (e.g. that accounting did not answer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from clusterrun import portable
+from clusterrun.errors import SchedulerUnavailable
 from clusterrun.records.jsonio import read_json, write_json_atomic
-from clusterrun.scheduler.base import JobRef, JobStatus, Scheduler
+from clusterrun.scheduler import identity
+from clusterrun.scheduler.base import JobRef, JobStatus, PollResult, Scheduler
 
+FORMAT = 2
+MAX_ENTRIES = 5000
+LOCK_TIMEOUT = 30.0  # seconds; a holder stuck longer (a frozen process) is not waited for
 _STATUS_FIELDS = {f.name for f in fields(JobStatus)}
 
 
-def _load(path: Path) -> tuple[float, dict[str, JobStatus]]:
+def key(ref: JobRef) -> str:
+    """A job's entry: its cluster, id and (once known) submit time, so that two jobs that had the same
+    id never share one."""
+    return f"{ref.cluster}/{ref.job_id}/{ref.submit_time}"
+
+
+class _Cache:
+    def __init__(self, data: Any) -> None:
+        ok = isinstance(data, dict) and data.get("format") == FORMAT
+        self.jobs: dict[str, dict[str, Any]] = dict(data.get("jobs") or {}) if ok else {}
+        self.failure: dict[str, Any] = dict(data.get("failure") or {}) if ok else {}
+        self.warnings: dict[str, Any] = dict(data.get("warnings") or {}) if ok else {}
+
+    def entry(self, ref: JobRef, fresh_after: float) -> tuple[bool, JobStatus | None]:
+        """(fresh, status): fresh when an answer for the job is younger than fresh_after; status None
+        when the scheduler did not know the job then."""
+        entry = self.jobs.get(key(ref))
+        if not isinstance(entry, dict) or float(entry.get("at", 0)) < fresh_after:
+            return False, None
+        record = entry.get("status")
+        if record is None:
+            return True, None
+        try:
+            status = JobStatus(**{f: v for f, v in record.items() if f in _STATUS_FIELDS})
+        except (TypeError, AttributeError):
+            return False, None
+        return (True, status) if identity.matches(ref, status) else (False, None)
+
+    def failure_after(self, fresh_after: float) -> SchedulerUnavailable | None:
+        if float(self.failure.get("at", 0)) < fresh_after:
+            return None
+        return SchedulerUnavailable(
+            str(self.failure.get("message", "")), hint=str(self.failure.get("hint", ""))
+        )
+
+    def fresh_notes(self, fresh_after: float) -> tuple[list[str], list[str]]:
+        """The last answer's (warnings, sources asked), when it is fresh."""
+        if float(self.warnings.get("at", 0)) < fresh_after:
+            return [], []
+        return [str(w) for w in self.warnings.get("items", [])], [
+            str(a) for a in self.warnings.get("asked", [])
+        ]
+
+    def merge(self, refs: list[JobRef], answer: PollResult, at: float) -> None:
+        for ref in refs:
+            old = self.jobs.get(key(ref))
+            if isinstance(old, dict) and float(old.get("at", 0)) > at:
+                continue  # a newer answer is already here: never replaced by an older one
+            status = answer.get(ref.job_id)
+            self.jobs[key(ref)] = {"at": at, "status": status.as_record() if status is not None else None}
+        self.warnings = {"at": at, "items": list(answer.warnings), "asked": list(answer.asked)}
+        if len(self.jobs) > MAX_ENTRIES:  # keep the file small: the oldest answers go
+            newest = sorted(self.jobs.items(), key=lambda kv: float(kv[1].get("at", 0)))[-MAX_ENTRIES:]
+            self.jobs = dict(newest)
+
+    def data(self) -> dict[str, Any]:
+        return {"format": FORMAT, "jobs": self.jobs, "failure": self.failure, "warnings": self.warnings}
+
+
+def _load(path: Path) -> _Cache:
     try:
-        data = read_json(path)
-        jobs = {
-            k: JobStatus(**{f: v for f, v in rec.items() if f in _STATUS_FIELDS})
-            for k, rec in data["jobs"].items()
-        }
-        return float(data["at"]), jobs
+        return _Cache(read_json(path))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return 0.0, {}
+        return _Cache({})
 
 
-def cached_poll(
-    scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float
-) -> dict[str, JobStatus]:
-    """Answer from the cache when it is fresh and covers every job; else ONE scheduler query."""
-    wanted = {r.job_id for r in refs}
-    at, jobs = _load(cache_file)
-    if wanted and time.time() - at <= max_age and wanted <= set(jobs):
-        return {k: jobs[k] for k in wanted}
-    result = scheduler.poll(refs)
-    merged = {k: v for k, v in jobs.items() if k not in wanted} | result
-    if len(merged) > 5000:  # keep the file small: drop the oldest-looking ids
-        merged = dict(list(merged.items())[-5000:])
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(cache_file, {"at": time.time(), "jobs": {k: v.as_record() for k, v in merged.items()}})
+@contextlib.contextmanager
+def _poll_lock(path: Path) -> Iterator[None]:
+    """The right to poll: held by one process at a time; after LOCK_TIMEOUT a process polls without it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        held = portable.lock(handle, blocking=False)
+        while not held and time.monotonic() < deadline:
+            time.sleep(0.05)
+            held = portable.lock(handle, blocking=False)
+        try:
+            yield
+        finally:
+            if held:
+                portable.unlock(handle)
+
+
+def _answer(cache: _Cache, refs: list[JobRef], fresh_after: float) -> PollResult | None:
+    """Everything from the cache, or None when some job needs asking."""
+    result = PollResult()
+    for ref in refs:
+        fresh, status = cache.entry(ref, fresh_after)
+        if not fresh:
+            return None
+        if status is not None:
+            result[ref.job_id] = status
+    result.warnings, result.asked = cache.fresh_notes(fresh_after)
+    return result
+
+
+def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float) -> PollResult:
+    """Answer from the cache for the jobs asked about within max_age; ONE scheduler query for the rest."""
+    if not refs:
+        return PollResult()
+    fresh_after = time.time() - max_age
+    cache = _load(cache_file)
+    if max_age > 0:
+        failed = cache.failure_after(fresh_after)
+        if failed is not None:
+            raise failed
+        cached = _answer(cache, refs, fresh_after)
+        if cached is not None:
+            return cached
+    with _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
+        cache = _load(cache_file)  # another process may have polled while this one waited
+        if max_age > 0:
+            failed = cache.failure_after(fresh_after)
+            if failed is not None:
+                raise failed
+            cached = _answer(cache, refs, fresh_after)
+            if cached is not None:
+                return cached
+        missing = [r for r in refs if not cache.entry(r, fresh_after)[0]] if max_age > 0 else refs
+        started = time.time()
+        try:
+            polled = scheduler.poll(missing)
+        except SchedulerUnavailable as exc:
+            cache.failure = {"at": started, "message": exc.message, "hint": exc.hint}
+            write_json_atomic(cache_file, cache.data())
+            raise
+        answer = polled if isinstance(polled, PollResult) else PollResult(polled)
+        cache.failure = {}
+        cache.merge(missing, answer, started)
+        write_json_atomic(cache_file, cache.data())
+    result = PollResult(warnings=answer.warnings, asked=answer.asked)
+    asked = {key(r) for r in missing}
+    for ref in refs:
+        if key(ref) in asked:
+            if ref.job_id in answer:
+                result[ref.job_id] = answer[ref.job_id]
+            continue
+        status = cache.entry(ref, fresh_after)[1]
+        if status is not None:
+            result[ref.job_id] = status
     return result

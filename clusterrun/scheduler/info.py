@@ -7,6 +7,8 @@ does not answer.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -220,6 +222,37 @@ def _query(argv: list[str], timeout: float) -> str:
             hint=_NO_ANSWER_HINT,
         )
     return result.stdout
+
+
+def query(argv: list[str], timeout: float = QUERY_TIMEOUT) -> str:
+    """One SLURM command's output; SchedulerUnavailable (with a hint) when it fails."""
+    return _query(argv, timeout)
+
+
+DEFAULT_SLURM_CONF = "/etc/slurm/slurm.conf"
+_CLUSTER_NAME_LINE = re.compile(r"^\s*ClusterName\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def cluster_name() -> str:
+    """The name of the cluster SLURM's commands talk to now (ClusterName, lower case, as sacct prints
+    it): read from the slurm.conf that SLURM_CONF selects, else asked of `scontrol show config`; once per
+    process and configuration file. '' when neither says (never raises)."""
+    return _cluster_name(os.environ.get("SLURM_CONF") or DEFAULT_SLURM_CONF)
+
+
+@functools.lru_cache(maxsize=8)
+def _cluster_name(conf: str) -> str:
+    try:
+        with open(conf, encoding="utf-8", errors="replace") as handle:
+            match = _CLUSTER_NAME_LINE.search(handle.read(1_000_000))
+        if match:
+            return match.group(1).lower()
+    except OSError:
+        pass  # configless, or not readable here: ask the controller
+    try:
+        return cluster_config().get("ClusterName", "").lower()
+    except SchedulerUnavailable:
+        return ""
 
 
 def cluster_config(timeout: float = QUERY_TIMEOUT) -> dict[str, str]:

@@ -11,17 +11,37 @@ from pathlib import Path
 from typing import Any
 
 import submitit
-from submitit.core.utils import JobPaths, pickle_load
+from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
 
-from clusterrun.errors import SchedulerError
-from clusterrun.scheduler import _submitit
-from clusterrun.scheduler.base import Check, JobRef, JobSpec, JobStatus, Limits, LogEvidence, Submitted
+from clusterrun import portable
+from clusterrun.errors import SchedulerError, UsageError
+from clusterrun.records.jsonio import read_json
+from clusterrun.scheduler import _submitit, local_slots
+from clusterrun.scheduler.base import (
+    Check,
+    JobRef,
+    JobSpec,
+    JobStatus,
+    Limits,
+    LogEvidence,
+    Submitted,
+    TaskLayout,
+)
 from clusterrun.scheduler.checks import check_gpus, check_submitit
+from clusterrun.scheduler.environment import clean_environment
 
+#: The job's own exit record in its run directory (execution/jobrun.py writes it): plain JSON.
+EXIT_RECORD = "exit.json"
 #: Every member starts at once on this machine: a larger sweep is refused before anything is created.
 MAX_MEMBERS = 64
 #: The raw states this backend reports (JobStatus.raw_state), in clusterrun's vocabulary.
-STATE_MAP = {"RUNNING": "running", "FINISHED": "completed", "ERROR": "failed", "NO RESULT": "lost"}
+STATE_MAP = {
+    "PENDING": "pending",
+    "RUNNING": "running",
+    "FINISHED": "completed",
+    "ERROR": "failed",
+    "NO RESULT": "lost",
+}
 
 
 @contextlib.contextmanager
@@ -47,20 +67,39 @@ def _detached_children() -> Iterator[None]:
 
 
 def _alive(pid: int) -> bool:
-    """A live, non-zombie submitit controller with this pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X") and b"submitit" in cmdline
+    """A live, non-zombie submitit controller with this pid (through psutil: Linux and macOS alike)."""
+    return portable.alive(pid, command_contains="submitit")
+
+
+def _ended(ref: JobRef) -> JobStatus:
+    """A job whose process has ended, decided by the JSON exit record the job wrote into its run
+    directory (execution/jobrun.py), never by submitit's result pickle: unpickling a file from a
+    registry others can write would run their code. No record: the job died before it could write one."""
+    record: dict[str, Any] = {}
+    if ref.run_dir:
+        with contextlib.suppress(OSError, ValueError):
+            found = read_json(Path(ref.run_dir) / EXIT_RECORD)
+            record = found if isinstance(found, dict) else {}
+    code = record.get("returncode")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return JobStatus(ref.job_id, "lost", raw_state="NO RESULT", source="local")
+    seconds = record.get("seconds")
+    return JobStatus(
+        ref.job_id,
+        "completed" if code == 0 else "failed",
+        raw_state="FINISHED" if code == 0 else "ERROR",
+        exit_code=code,
+        elapsed_seconds=int(seconds) if isinstance(seconds, int | float) else None,
+        node=str(record.get("host") or ""),
+        source="local",
+    )
 
 
 class LocalScheduler:
     name = "local"
     job_id_variable = "SUBMITIT_LOCAL_JOB_ID"  # set by submitit's LocalExecutor inside its jobs
     job_variables = ("SUBMITIT_LOCAL_JOB_ID",)
+    signals_every_process = False  # submitit's controller signals its task (the job wrapper) only
 
     def render(self, spec: JobSpec) -> str:
         return (
@@ -76,11 +115,22 @@ class LocalScheduler:
         parallelism: int | None = None,
         max_size: int | None = None,
     ) -> list[Submitted]:
-        """One local process per job, all started now (the local machine has no queue to wait in)."""
+        """One local process per job, all started now (the local machine has no queue to wait in); with
+        `parallelism`, each waits for one of that many slots of the folder (the sweep's) before it runs."""
+        portable.require_posix("the local backend")
         executor = submitit.LocalExecutor(folder=specs[0].folder)
-        executor.update_parameters(timeout_min=specs[0].time_seconds / 60, gpus_per_node=specs[0].gpus)
+        timeout_min = specs[0].time_seconds / 60
+        if parallelism:
+            entry = local_slots.Throttled(entry, specs[0].folder, parallelism, specs[0].time_seconds)
+            timeout_min = local_slots.backstop_minutes(specs[0].time_seconds, parallelism, MAX_MEMBERS)
+        executor.update_parameters(
+            timeout_min=timeout_min,
+            gpus_per_node=specs[0].gpus or specs[0].gpus_per_task * specs[0].tasks_per_node,
+            tasks_per_node=1 if specs[0].launcher == "torchrun" else specs[0].tasks_per_node,
+            signal_delay_s=specs[0].signal_grace,  # SIGUSR2 to the job this long before its timeout
+        )
         try:
-            with _detached_children():
+            with _detached_children(), clean_environment():  # as the SLURM backend does
                 jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except OSError as exc:
             raise SchedulerError(f"could not start the local job: {exc}") from None
@@ -95,17 +145,12 @@ class LocalScheduler:
             if not ref.job_id.isdigit():
                 continue
             if _alive(int(ref.job_id)):
+                if local_slots.waiting_marker(ref.folder, ref.job_id).exists():  # for a free slot
+                    out[ref.job_id] = JobStatus(ref.job_id, "pending", raw_state="PENDING", source="local")
+                    continue
                 out[ref.job_id] = JobStatus(ref.job_id, "running", raw_state="RUNNING", source="local")
                 continue
-            result = JobPaths(ref.folder, job_id=ref.job_id, task_id=0).result_pickle
-            state, raw = "lost", "NO RESULT"
-            if result.exists():
-                try:
-                    outcome = pickle_load(result)[0]
-                except Exception:  # an unreadable pickle: the job's own record decides later
-                    outcome = "error"
-                state, raw = ("completed", "FINISHED") if outcome == "success" else ("failed", "ERROR")
-            out[ref.job_id] = JobStatus(ref.job_id, state, raw_state=raw, source="local")
+            out[ref.job_id] = _ended(ref)
         return out
 
     def cancel(self, refs: list[JobRef]) -> None:
@@ -115,6 +160,29 @@ class LocalScheduler:
 
     def limits(self) -> Limits:
         return Limits(max_members=MAX_MEMBERS)
+
+    def task_layout(self, environ: Mapping[str, str]) -> TaskLayout | None:
+        """submitit's LocalExecutor starts tasks_per_node tasks on this machine."""
+        job_id = environ.get("SUBMITIT_LOCAL_JOB_ID", "")
+        if not job_id:
+            return None
+        world = int(environ.get("SUBMITIT_LOCAL_NTASKS", "1") or 1)
+        rank = int(environ.get("SUBMITIT_LOCAL_GLOBALID", "0") or 0)
+        return TaskLayout(job_id, rank, rank, 0, world, world, 1, "127.0.0.1")
+
+    def preflight(self, spec: JobSpec) -> list[str]:
+        """This machine is one node: more is refused (UsageError, exit 2) before the smoke test."""
+        if spec.nodes > 1:
+            raise UsageError(
+                f"resources.nodes={spec.nodes}, but the local backend runs on this machine: one node",
+                hint="use --backend slurm, or resources.nodes=1 (tasks_per_node=N runs N ranks here)",
+            )
+        if spec.dependency:
+            raise UsageError(
+                "the local backend cannot make a job wait for another run (resources.after/afterok)",
+                hint="use --backend slurm, or submit once the other run has ended",
+            )
+        return []
 
     def checks(self) -> list[Check]:
         return [check_submitit(), check_gpus()]
@@ -130,3 +198,7 @@ class LocalScheduler:
 
     def log_evidence(self, logs: Mapping[str, str]) -> list[LogEvidence]:
         return []  # no scheduler of its own writes verdicts into the logs
+
+    def requeue_job(self, job_id: str) -> int:
+        """submitit's local controller starts its task again when it exits with this status."""
+        return LOCAL_REQUEUE_RETURN_CODE

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import overload
 
 from clusterrun.errors import SchedulerUnavailable, UsageError
-from clusterrun.scheduler.base import STATES, LogEvidence, Scheduler
+from clusterrun.scheduler.base import STATES, LogEvidence, Scheduler, TaskLayout
 
 AUTO = "auto"
 DEFAULT_PRIORITY = 50
@@ -198,6 +198,18 @@ def job_variables(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
             names = getattr(scheduler, "job_variables", ())
             return environ[id_variable], {k: environ[k] for k in names if k in environ}
     return "", {}
+
+
+def task_layout(environ: Mapping[str, str]) -> TaskLayout | None:
+    """Inside a job: this task's rank among the job's tasks, from the backend whose job it is (one that
+    offers `task_layout`, optional); None outside a job or for a backend without tasks."""
+    for scheduler in _schedulers(None):
+        id_variable = getattr(scheduler, "job_id_variable", "")
+        layout = getattr(scheduler, "task_layout", None)
+        if id_variable and environ.get(id_variable) and layout is not None:
+            found: TaskLayout | None = layout(environ)
+            return found
+    return None
 
 
 # --- the built-in backends -----------------------------------------------------------------------

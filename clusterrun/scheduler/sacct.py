@@ -6,8 +6,27 @@ import re
 
 from clusterrun.scheduler.base import JobStatus
 
-SACCT_FIELDS = ("JobID", "State", "ExitCode", "ElapsedRaw", "NodeList", "Start", "End", "MaxRSS", "TotalCPU")
-SQUEUE_FORMAT = "%i|%T|%M|%N"  # with `squeue -r`, one line per array member
+SACCT_FIELDS = (
+    "JobID",
+    "State",
+    "ExitCode",
+    "ElapsedRaw",
+    "NodeList",
+    "Start",
+    "End",
+    "MaxRSS",
+    "TotalCPU",
+    "Reason",
+    "Submit",  # with Cluster and JobName: which job an id is (ids are reused; scheduler/identity.py)
+    "Cluster",
+    "JobName",  # last: a name may hold the delimiter
+)
+_REQUIRED = 9  # lines without the trailing Reason (older output, tests' fixtures) still parse
+_SUBMIT, _CLUSTER, _NAME = 10, 11, 12
+SQUEUE_FORMAT = "%i|%T|%M|%N|%r|%V|%j"  # with `squeue -r`, one line per array member; %j last
+REASON_FORMAT = "%i|%r"  # `squeue -h -r -t PENDING`: why each pending job (or array member) waits
+#: What SLURM says when a job has no reason to give.
+NO_REASON = frozenset({"", "none", "(null)", "n/a"})
 
 _STATE_MAP = {
     "PENDING": "pending",
@@ -92,27 +111,40 @@ def parse_cpu_seconds(text: str) -> float | None:
 
 
 def parse_sacct(output: str) -> dict[str, JobStatus]:
-    """Parse `sacct -n -P -o <SACCT_FIELDS>`; job lines give the state, step lines give MaxRSS.
+    """Parse `sacct -n -P -o <SACCT_FIELDS>`: job id -> its newest record (the last line of the id)."""
+    return {record.job_id: record for record in parse_sacct_records(output)}
 
-    A pending array prints one line for many members (`123_[4-9%2]`): every member gets a status."""
-    jobs: dict[str, JobStatus] = {}
-    rss: dict[str, float] = {}
+
+def _time(text: str) -> str:
+    return "" if text.strip() in ("Unknown", "None", "") else text.strip()
+
+
+def parse_sacct_records(output: str) -> list[JobStatus]:
+    """Every record of `sacct -n -P [-D] -o <SACCT_FIELDS>`, in sacct's order; job lines give the state,
+    the step lines after a job line give its MaxRSS. With --duplicates an id has one record per job that
+    had it (and per attempt of a requeued job): scheduler/identity.py tells which is whose.
+
+    A pending array prints one line for many members (`123_[4-9%2]`): every member gets a record."""
+    records: list[JobStatus] = []
+    last: dict[str, JobStatus] = {}  # base id -> its latest job record (its steps follow it)
     for line in output.splitlines():
         parts = line.split("|")
-        if len(parts) < len(SACCT_FIELDS):
+        if len(parts) < _REQUIRED:
             continue
-        job_id, state, exit_code, elapsed, nodes, start, end, max_rss, total_cpu = parts[: len(SACCT_FIELDS)]
+        job_id, state, exit_code, elapsed, nodes, start, end, max_rss, total_cpu = parts[:_REQUIRED]
+        reason = _reason(parts[_REQUIRED]) if len(parts) > _REQUIRED else ""
         base, _, step = job_id.partition(".")
-        step_rss = parse_rss_mb(max_rss)
-        if step_rss is not None:
-            rss[base] = max(rss.get(base, 0.0), step_rss)
         if step:
+            step_rss = parse_rss_mb(max_rss)
+            owner = last.get(base)
+            if step_rss is not None and owner is not None:
+                owner.max_rss_mb = max(owner.max_rss_mb or 0.0, step_rss)
             continue
         normal, by = normalise_state(state)
         code, sig = parse_exit_code(exit_code)
         cpu = parse_cpu_seconds(total_cpu)
         for member in expand_array_id(base):
-            jobs[member] = JobStatus(
+            record = JobStatus(
                 job_id=member,
                 state=normal,
                 raw_state=state.strip(),
@@ -120,16 +152,20 @@ def parse_sacct(output: str) -> dict[str, JobStatus]:
                 signal=sig,
                 elapsed_seconds=_int(elapsed),
                 node="" if nodes in ("None assigned", "") else nodes,
-                start="" if start in ("Unknown", "None") else start,
-                end="" if end in ("Unknown", "None") else end,
+                start=_time(start),
+                end=_time(end),
+                max_rss_mb=parse_rss_mb(max_rss),
                 cancelled_by=by,
+                reason=reason,
                 source="sacct",
                 extra={"total_cpu_seconds": cpu} if cpu is not None else {},
+                submit_time=_time(parts[_SUBMIT]) if len(parts) > _SUBMIT else "",
+                cluster=parts[_CLUSTER].strip() if len(parts) > _CLUSTER else "",
+                name="|".join(parts[_NAME:]).strip() if len(parts) > _NAME else "",
             )
-    for base, value in rss.items():
-        if base in jobs:
-            jobs[base].max_rss_mb = value
-    return jobs
+            records.append(record)
+            last[member] = record
+    return records
 
 
 def _duration_seconds(text: str) -> int | None:
@@ -141,7 +177,15 @@ def _duration_seconds(text: str) -> int | None:
     return ((d * 24 + h) * 60 + m) * 60 + s
 
 
+def _reason(text: str) -> str:
+    """A reason as SLURM prints it ('Priority', '(Resources)') -> 'Priority', 'Resources'; none -> ''."""
+    word = text.strip().removeprefix("(").removesuffix(")").strip()
+    return "" if word.lower() in NO_REASON else word
+
+
 def parse_squeue(output: str) -> dict[str, JobStatus]:
+    """Parse `squeue -h -r -o <SQUEUE_FORMAT>` (a reason field is optional; '(Reason)' in the node
+    field, as %R prints it, is a reason too)."""
     jobs: dict[str, JobStatus] = {}
     for line in output.splitlines():
         parts = line.strip().split("|")
@@ -149,6 +193,7 @@ def parse_squeue(output: str) -> dict[str, JobStatus]:
             continue
         job_id, state, elapsed, nodes = parts[:4]
         normal, by = normalise_state(state)
+        reason = _reason(parts[4]) if len(parts) > 4 else ""
         jobs[job_id] = JobStatus(
             job_id=job_id,
             state=normal,
@@ -156,6 +201,20 @@ def parse_squeue(output: str) -> dict[str, JobStatus]:
             elapsed_seconds=_duration_seconds(elapsed),
             node=nodes if not nodes.startswith("(") else "",
             cancelled_by=by,
+            reason=reason or (_reason(nodes) if nodes.startswith("(") else ""),
             source="squeue",
+            submit_time=_time(parts[5]) if len(parts) > 5 else "",
+            name="|".join(parts[6:]).strip() if len(parts) > 6 else "",
         )
     return jobs
+
+
+def parse_reasons(output: str) -> dict[str, str]:
+    """Parse `squeue -h -r -o <REASON_FORMAT>`: job id -> why it waits (jobs without a reason left out)."""
+    reasons: dict[str, str] = {}
+    for line in output.splitlines():
+        job_id, sep, text = line.strip().partition("|")
+        reason = _reason(text)
+        if sep and job_id and reason:
+            reasons[job_id] = reason
+    return reasons

@@ -16,7 +16,17 @@ from submitit.core.utils import FailedJobError
 
 from clusterrun.errors import SchedulerError, SchedulerUnavailable
 from clusterrun.execution.templates import render_template
-from clusterrun.scheduler import _proc, _submitit, info, slurm_checks, slurm_logs
+from clusterrun.scheduler import (
+    _proc,
+    _submitit,
+    info,
+    preflight,
+    slurm_checks,
+    slurm_logs,
+    slurm_poll,
+    slurm_requeue,
+    slurm_tasks,
+)
 from clusterrun.scheduler.base import (
     Check,
     JobRef,
@@ -24,14 +34,15 @@ from clusterrun.scheduler.base import (
     JobStatus,
     Limits,
     LogEvidence,
+    PollResult,
     Submitted,
+    TaskLayout,
 )
+from clusterrun.scheduler.environment import clean_environment
 from clusterrun.scheduler.sacct import (
-    SACCT_FIELDS,
-    SQUEUE_FORMAT,
+    REASON_FORMAT,
     normalise_state,
-    parse_sacct,
-    parse_squeue,
+    parse_reasons,
 )
 
 
@@ -39,17 +50,65 @@ def executor_parameters(spec: JobSpec) -> dict[str, Any]:
     """SlurmExecutor parameters; memory and --chdir go verbatim through additional_parameters."""
     params: dict[str, Any] = {
         "job_name": spec.job_name,
+        "comment": spec.comment or None,
         "time": max(1, -(-spec.time_seconds // 60)),
         "nodes": spec.nodes,
-        "cpus_per_task": spec.cpus_per_task,
         "partition": spec.partition,
         "account": spec.account,
         "qos": spec.qos,
-        "gpus_per_node": spec.gpus or None,
+        "constraint": spec.constraint,
+        "exclusive": spec.exclusive or None,
+        "dependency": spec.dependency,
+        "mail_type": spec.mail_type,
+        "mail_user": spec.mail_user,
         "setup": render_template("slurm_setup.sh.j2", setup=list(spec.setup)).splitlines(),
-        "additional_parameters": {"mem": f"{spec.mem_mb}M", "chdir": spec.chdir},
+        "signal_delay_s": spec.signal_grace,  # --signal=USR2@<grace>
+        **task_parameters(spec),
+        "additional_parameters": {
+            "mem": f"{spec.mem_mb}M",
+            "chdir": spec.chdir,
+            **({"reservation": spec.reservation} if spec.reservation else {}),
+            **requeue_flag(spec.requeue),
+            **dict(spec.extra),
+        },
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+def requeue_flag(requeue: bool | None) -> dict[str, bool]:
+    """--requeue (the job may run again as the same job id: preemption, node failure, `scontrol
+    requeue`), --no-requeue, or nothing: the cluster's JobRequeue decides."""
+    if requeue is None:
+        return {}
+    return {"requeue": True} if requeue else {"no-requeue": True}
+
+
+def _typed(count: int, gpu_type: str | None) -> str | int | None:
+    if not count:
+        return None
+    return f"{gpu_type}:{count}" if gpu_type else count
+
+
+def task_parameters(spec: JobSpec) -> dict[str, Any]:
+    """Tasks, CPUs and GPUs: srun starts one task per rank (nodes x tasks_per_node), so the command is
+    never run bare on a whole-node allocation; with torchrun, one task per node holds what its
+    tasks_per_node processes need. More than one task: one that fails ends the others (no hang)."""
+    if spec.launcher == "torchrun":
+        tasks, cpus = 1, spec.cpus_per_task * spec.tasks_per_node
+        per_node = spec.gpus or spec.gpus_per_task * spec.tasks_per_node
+        gpus: dict[str, Any] = {"gpus_per_node": _typed(per_node, spec.gpu_type)}
+    else:
+        tasks, cpus = spec.tasks_per_node, spec.cpus_per_task
+        gpus = {
+            "gpus_per_node": _typed(spec.gpus, spec.gpu_type),
+            "gpus_per_task": _typed(spec.gpus_per_task, spec.gpu_type),
+        }
+    return {
+        "ntasks_per_node": tasks,
+        "cpus_per_task": cpus,
+        **gpus,
+        "srun_args": ["--kill-on-bad-exit=1"] if tasks * spec.nodes > 1 else None,
+    }
 
 
 def _submit_command(folder: str) -> str:
@@ -72,9 +131,15 @@ class SlurmScheduler:
         "SLURM_ARRAY_JOB_ID",
         "SLURM_ARRAY_TASK_ID",
     )
+    # requeues (scheduler/jobside.py): SLURM counts its restarts, and signals every process of the job
+    restart_count_variable = "SLURM_RESTART_COUNT"
+    signals_every_process = True
 
     def render(self, spec: JobSpec) -> str:
         return _submitit.sbatch_text(_submit_command(spec.folder), spec.folder, executor_parameters(spec))
+
+    def __init__(self) -> None:
+        self._last_array: dict[str, str] = {}  # folder -> the array submitted last under a %N limit
 
     def submit_array(
         self,
@@ -83,24 +148,40 @@ class SlurmScheduler:
         parallelism: int | None = None,
         max_size: int | None = None,
     ) -> list[Submitted]:
-        """Jobs that share resources and folder as ONE sbatch job array (more only past max_size)."""
+        """Jobs that share resources and folder as ONE sbatch job array (more only past max_size).
+
+        `%N` limits one array only; so that `parallelism` holds for the whole sweep, every further array
+        under it (a chunk past max_size, or a later call for the same folder: members that ask for other
+        resources) waits for the one before it to end (--dependency=afterany)."""
         size = max_size or len(specs)
         out: list[Submitted] = []
         for start in range(0, len(specs), size):
-            out += self._submit_chunk(specs[start : start + size], entry, parallelism)
+            chunk = specs[start : start + size]
+            after = self._last_array.get(chunk[0].folder) if parallelism else None
+            submitted = self._submit_chunk(chunk, entry, parallelism, after)
+            if parallelism and submitted:
+                self._last_array[chunk[0].folder] = submitted[0].array_id or submitted[0].job_id
+            out += submitted
         return out
 
     def _submit_chunk(
-        self, specs: list[JobSpec], entry: Callable[[str], Any], parallelism: int | None
+        self,
+        specs: list[JobSpec],
+        entry: Callable[[str], Any],
+        parallelism: int | None,
+        after: str | None = None,
     ) -> list[Submitted]:
         executor = submitit.SlurmExecutor(folder=specs[0].folder)
         params = executor_parameters(specs[0])
         if parallelism:
             params["array_parallelism"] = parallelism
+        if after:  # the previous array of the same sweep: one %N limit over all of them
+            params["dependency"] = ",".join(filter(None, [params.get("dependency"), f"afterany:{after}"]))
         executor.update_parameters(**params)
         captured = io.StringIO()
         try:
-            with contextlib.redirect_stderr(captured):
+            # never the SLURM_*/SBATCH_* of an allocation it is submitted from (scheduler/environment.py)
+            with contextlib.redirect_stderr(captured), clean_environment():
                 jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except FailedJobError as exc:
             message = _first_line(str(exc) or captured.getvalue())
@@ -115,28 +196,32 @@ class SlurmScheduler:
                 "'scontrol show partition'",
             ) from None
         script = Path(jobs[0].paths.submission_file).read_text()
-        return [Submitted(str(job.job_id), script, _submitit.array_of(str(job.job_id))) for job in jobs]
+        cluster, submit_time, name = slurm_poll.identify(str(jobs[0].job_id))  # ids are reused: who it is
+        return [
+            Submitted(
+                str(job.job_id),
+                script,
+                _submitit.array_of(str(job.job_id)),
+                cluster=cluster,
+                submit_time=submit_time,
+                name=name,
+            )
+            for job in jobs
+        ]
 
-    def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
-        if not refs:
-            return {}
-        # array members are asked for through their array: one id for a thousand members
-        ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in refs}))
-        result = _proc.run(["sacct", "-n", "-P", "-o", ",".join(SACCT_FIELDS), "-j", ids])
-        if result.returncode == 0:
-            return parse_sacct(result.stdout)
-        problem = _first_line(result.stderr)
-        fallback = _proc.run(["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", ids])
-        if fallback.returncode == 0:
-            return parse_squeue(fallback.stdout)
-        if "Invalid job id" in fallback.stderr:  # every job has left the queue; accounting is off
-            return {}
-        raise SchedulerUnavailable(
-            f"SLURM did not answer: {problem}",
-            hint="showing the last known state; check 'sinfo' and that slurmctld/slurmdbd are running",
-        )
+    def poll(self, refs: list[JobRef]) -> PollResult:
+        """One sacct for all jobs (squeue when accounting does not answer); each job gets its own
+        record, never one of another job that had its id (slurm_poll.py)."""
+        return slurm_poll.poll(refs, annotate=with_reasons)
+
+    def current_cluster(self) -> str:
+        """The cluster SLURM's commands talk to now (ClusterName of the slurm.conf SLURM_CONF selects)."""
+        return info.cluster_name()
 
     def cancel(self, refs: list[JobRef]) -> None:
+        """scancel the jobs that are still the runs' own (JobMismatch, before anything is cancelled,
+        for a job id that now names another job or is on another cluster)."""
+        refs = slurm_poll.verify_cancel(refs)
         if not refs:
             return
         result = _proc.run(["scancel", *sorted({r.job_id for r in refs})])
@@ -145,6 +230,18 @@ class SlurmScheduler:
 
     def limits(self) -> Limits:
         return cluster_limits()
+
+    def task_layout(self, environ: Mapping[str, str]) -> TaskLayout | None:
+        return slurm_tasks.task_layout(environ)
+
+    def preflight(self, spec: JobSpec) -> list[str]:
+        """Refuse (UsageError, exit 2) what no partition can ever run; a warning when SLURM is silent."""
+        try:
+            view = preflight.cluster_view()
+        except SchedulerUnavailable as exc:
+            return [f"the request was not checked against the cluster: {exc.message}"]
+        preflight.check(spec, view)
+        return []
 
     def checks(self) -> list[Check]:
         return slurm_checks.checks()
@@ -160,6 +257,42 @@ class SlurmScheduler:
 
     def log_evidence(self, logs: Mapping[str, str]) -> list[LogEvidence]:
         return slurm_logs.log_evidence(logs)
+
+    # --- requeues: asked by the job about itself (jobside.py), and by summaries about past attempts
+
+    def job_end_time(self, job_id: str) -> float | None:
+        return slurm_requeue.end_time(job_id)
+
+    def requeue_job(self, job_id: str) -> int:
+        return slurm_requeue.requeue(job_id)
+
+    def set_requeueable(self, job_id: str, allowed: bool) -> None:
+        slurm_requeue.set_requeueable(job_id, allowed)
+
+    def attempt_history(self, job_ids: list[str]) -> dict[str, list[JobStatus]]:
+        """Every accounting record of each job, oldest first: one per attempt of a requeued job."""
+        return slurm_requeue.history(job_ids)
+
+
+def with_reasons(jobs: dict[str, JobStatus]) -> dict[str, JobStatus]:
+    """Pending jobs get the reason they wait for (Priority, Resources, QOSMaxJobsPerUserLimit...).
+
+    sacct's Reason is the database's, often 'None' while a job waits; only then is squeue asked, once,
+    for the pending jobs' arrays. A squeue that does not answer leaves the reasons empty: never an error."""
+    waiting = [s for s in jobs.values() if s.state == "pending" and not s.reason]
+    if not waiting:
+        return jobs
+    ids = ",".join(sorted({_submitit.array_of(s.job_id) for s in waiting}))
+    try:
+        result = _proc.run(["squeue", "-h", "-r", "-t", "PENDING", "-o", REASON_FORMAT, "-j", ids])
+    except SchedulerUnavailable:
+        return jobs
+    if result.returncode != 0:
+        return jobs
+    reasons = parse_reasons(result.stdout)
+    for status in waiting:
+        status.reason = reasons.get(status.job_id, "")
+    return jobs
 
 
 @functools.cache

@@ -7,6 +7,9 @@
     submit.py       the whole of `clusterrun submit`: prepare, review, the cost gate, launch, wait
     status.py       poll once per backend, record state changes, collect summaries, wait
     listing.py      what `status` lists: named runs (a sweep: its members, ranked), else the newest, filtered
+    query.py        status --where/--sort/--columns and run states: a tiny parser, nothing evaluated
+    notes.py        notes and tags in each run's notes.jsonl; disk.py: status --disk
+    adhoc.py        `submit -- COMMAND`: the command as a config; init.py: `clusterrun init`
     sweeps.py       a sweep's members ranked by a metric, and what the next sweep should request
     compare.py      two runs' metrics, config, code, data and environment, with a verdict
     reproduce.py    a new submission from records alone, then a verdict per (original, new) pair
@@ -17,7 +20,10 @@ Decisions that need a person (the cost gate) and progress meant for one are call
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import cast
 
 #: Progress meant for a person (the CLI prints it on stderr); services never print.
 Notify = Callable[[str], None]
@@ -25,3 +31,16 @@ Notify = Callable[[str], None]
 
 def quiet(_message: str) -> None:
     """The default Notify: progress goes nowhere."""
+
+
+def activity(notify: Notify, message: str, logs: Sequence[Path] = ()) -> AbstractContextManager[None]:
+    """A step that takes a while (a smoke test), run inside the returned context.
+
+    A Notify that also has an `activity(message, logs)` method returning a context manager shows the step
+    live (the CLI: a spinner with the elapsed time and the last line written to `logs`); any other Notify
+    is just given the message."""
+    show = getattr(notify, "activity", None)
+    if callable(show):
+        return cast(AbstractContextManager[None], show(message, tuple(logs)))
+    notify(message)
+    return nullcontext()

@@ -17,8 +17,10 @@ from typing import Any
 
 from clusterrun.errors import GitError
 from clusterrun.inputs import gitstate
+from clusterrun.records import perms
 from clusterrun.scheduler import AUTO, Check, choose, registered, scheduler_named
 from clusterrun.scheduler.base import CheckStatus as Status
+from clusterrun.scheduler.environment import check_allocation
 
 __all__ = ["Check", "DoctorReport", "Status", "check_disk", "check_git", "check_python", "run_checks"]
 
@@ -137,6 +139,23 @@ def check_disk(registry_root: Path) -> Check:
     return Check("disk", "ok", detail, "", data)
 
 
+def check_registry(registry_root: Path) -> Check:
+    """Who may read the registry (records/perms.py): private, group-shared, or open to others."""
+    root = registry_root.absolute()
+    detail = perms.describe(root)
+    data = {"registry": str(root), "shared": perms.is_shared(root)}
+    if " readable by others" in detail:
+        return Check(
+            "registry",
+            "warn",
+            f"{detail}: anyone who can reach it reads your runs' code, configs and logs",
+            f"chmod 700 {root} (or, for a registry your group shares: chgrp GROUP {root} && chmod 2770 "
+            f"{root}, or {perms.SHARED_ENV}=group)",
+            data,
+        )
+    return Check("registry", "ok", detail, "", data)
+
+
 def backend_checks(requested: str) -> tuple[str, list[Check]]:
     """The backend `requested` stands for, and its rows: a skipped row for each backend ranked before
     it (auto tried it and its probe said no, or another was asked for), then the chosen one's checks."""
@@ -158,4 +177,5 @@ def backend_checks(requested: str) -> tuple[str, list[Check]]:
 def run_checks(cwd: Path, registry_root: Path, backend: str = AUTO) -> DoctorReport:
     """Every check, in the order a user would fix them; raises UsageError only for an unknown backend."""
     chosen, rows = backend_checks(backend)
-    return DoctorReport(chosen, [check_git(cwd), check_python(), check_disk(registry_root), *rows])
+    generic = [check_git(cwd), check_python(), check_disk(registry_root), check_registry(registry_root)]
+    return DoctorReport(chosen, [*generic, check_allocation(os.environ), *rows])

@@ -31,7 +31,11 @@ from clusterrun.scheduler import TERMINAL
 
 #: Runs that ended before reaching the scheduler: removed whole by gc.
 NEVER_RAN = {"dry_run": "dry run", "smoke_failed": "smoke test failed", "not_submitted": "not submitted"}
-NEVER_RAN_ALSO = {"declined": "declined", "submit_failed": "submission failed"}
+NEVER_RAN_ALSO = {
+    "declined": "declined",
+    "submit_failed": "submission failed",
+    "interrupted": "interrupted during the smoke test",
+}
 #: States in which a run may be removed by `rm` (nothing of it is still going).
 ENDED = TERMINAL | set(NEVER_RAN) | set(NEVER_RAN_ALSO)
 DEFAULT_OLDER_THAN = "1d"
@@ -162,7 +166,7 @@ def plan(registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: 
         state = m.state.lower()
         why = NEVER_RAN.get(state) or NEVER_RAN_ALSO.get(state)
         if why and not m.sweep:
-            if keep_failed and state in {"smoke_failed", "submit_failed"}:
+            if keep_failed and state in {"smoke_failed", "submit_failed", "interrupted"}:
                 continue
             if run_id in facts.reproduced_by or _age(m, path) < min_age:
                 continue

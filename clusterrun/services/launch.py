@@ -4,13 +4,15 @@ Also the two ways a prepared submission ends without the scheduler: a dry run, a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, SchedulerError
 from clusterrun.execution.jobrun import run_job
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
-from clusterrun.records.writer import write_script
+from clusterrun.records.writer import SharedFiles, write_script
+from clusterrun.services import job_identity
 from clusterrun.services.prepare import MemberRun, Prepared
 
 
@@ -39,6 +41,21 @@ def _groups(members: list[MemberRun]) -> list[list[MemberRun]]:
             job.account,
             job.qos,
             job.setup,
+            job.job_name,
+            job.comment,
+            job.tasks_per_node,
+            job.gpus_per_task,
+            job.gpu_type,
+            job.constraint,
+            job.exclusive,
+            job.reservation,
+            job.dependency,
+            job.mail_type,
+            job.mail_user,
+            job.extra,
+            job.launcher,
+            job.requeue,
+            job.signal_grace,
         )
         groups.setdefault(shape, []).append(member_run)
     return list(groups.values())
@@ -59,6 +76,7 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
     max_size = _max_array_size(prepared)
     arrays: list[dict[str, Any]] = []
     manifests: list[Manifest] = []
+    scripts = SharedFiles()
     for group in _groups(prepared.members):
         try:
             submitted = prepared.scheduler.submit_array(
@@ -69,14 +87,24 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
                 member_run.run.update(state="submit_failed", note=exc.message)
             raise
         for member_run, sub in zip(group, submitted, strict=True):
-            write_script(member_run.run.file("sbatch.sh"), sub.script)
+            # an array's members share its script: written once, linked into the others' directories
+            sbatch = member_run.run.file("sbatch.sh")
+            scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
             member_run.manifest = member_run.run.update(
-                state="submitted", job_id=sub.job_id, scheduler_folder=member_run.job.folder
+                state="submitted",
+                job_id=sub.job_id,
+                scheduler_folder=member_run.job.folder,
+                **job_identity.recorded(sub),  # job ids are reused: which job it is
             )
             manifests.append(member_run.manifest)
         for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
-            size = sum(1 for s in submitted if (s.array_id or s.job_id) == array_id)
-            arrays.append({"job_id": array_id, "size": size})
+            # task i of the array runs members[i]: the member a job id <array>_<i> belongs to
+            runs = [
+                m.run.id
+                for m, s in zip(group, submitted, strict=True)
+                if (s.array_id or s.job_id) == array_id
+            ]
+            arrays.append({"job_id": array_id, "size": len(runs), "members": runs})
     if prepared.sweep_run is not None:
         store.update_sweep(
             prepared.sweep_run.path,

@@ -1,20 +1,35 @@
 """What `clusterrun status` lists: the runs named (a sweep stands for its members, ranked), else the
-newest runs filtered by name, state and age; brought up to date once, or until every one has ended."""
+newest runs filtered by name, state, age, tags and `--where` conditions on params, metrics and notes
+(services/query.py); sorted by any key; brought up to date once, or until every one has ended."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, UsageError
+from clusterrun.records import index as registry_index
 from clusterrun.records import store
+from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry
-from clusterrun.services.status import StatusReport, refresh, wait
+from clusterrun.services import notes as notebook
+from clusterrun.services.query import (
+    RECORD_KEYS,
+    STATE_GROUPS,
+    Condition,
+    check_keys,
+    lookup,
+    parse_states,
+    parse_where,
+    sort_rows,
+    split_sort,
+)
+from clusterrun.services.status import RunStatus, StatusReport, refresh, wait
 from clusterrun.services.sweeps import SweepView, sweep_view
 
 
@@ -22,11 +37,15 @@ from clusterrun.services.sweeps import SweepView, sweep_view
 class StatusQuery:
     run_ids: list[str] = field(default_factory=list)  # runs or sweeps; none: the newest runs, filtered
     name: str | None = None  # glob over run names, e.g. 'resnet*'
-    state: str | None = None  # comma-separated states, e.g. 'failed,timeout'
+    state: str | None = None  # comma-separated states, e.g. 'failed,timeout' (or active, ended)
     since: str | None = None  # '2h', '3d', an ISO date
     limit: int | None = 20  # when no run is named
-    sort: str | None = None  # a sweep's ranking metric (default: the sweep's own, else loss)
-    mode: str | None = None  # 'min' or 'max' (default: the sweep's own)
+    sort: str | None = None  # any key (`-key`: descending); for a sweep: the metric that ranks members
+    mode: str | None = None  # a sweep's 'min' or 'max' (default: the sweep's own)
+    where: list[str] = field(default_factory=list)  # KEY OP VALUE conditions, all of them must hold
+    tags: list[str] = field(default_factory=list)  # runs with every one of these tags
+    columns: list[str] = field(default_factory=list)  # keys to show instead of the default columns
+    descending: bool = False  # --desc
 
 
 @dataclass
@@ -36,6 +55,8 @@ class StatusView:
     report: StatusReport
     sweep: SweepView | None = None
     single: bool = False  # one run was named and it has ended: its results come with it
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> its flat record (query.py)
+    columns: list[str] = field(default_factory=list)  # chosen columns, if any
 
     @property
     def warnings(self) -> list[str]:
@@ -49,8 +70,27 @@ class StatusView:
     def done(self) -> int:
         return sum(r.done for r in self.report.runs)
 
+    @property
+    def tagged(self) -> bool:
+        """Whether any listed run has a tag (the table then shows a TAGS column)."""
+        return any(row.get("tag") for row in self.rows.values())
+
+    def tags(self, run_id: str) -> list[str]:
+        return list(self.rows.get(run_id, {}).get("tag") or [])
+
+    def cell(self, run_id: str, key: str) -> Any:
+        return lookup(self.rows.get(run_id, {}), key)[1]
+
     def as_record(self) -> dict[str, Any]:
-        return self.sweep.as_record() if self.sweep is not None else self.report.as_record()
+        record = self.sweep.as_record() if self.sweep is not None else self.report.as_record()
+        listed = record.get("members") if self.sweep is not None else record.get("runs")
+        for item in listed or []:
+            item["tags"] = self.tags(str(item.get("run_id")))
+        if self.columns:
+            record["columns"] = self.columns
+            for item in listed or []:
+                item["columns"] = {key: self.cell(str(item.get("run_id")), key) for key in self.columns}
+        return record
 
 
 def status(
@@ -60,24 +100,60 @@ def status(
     on_refresh: Callable[[StatusView], None] = lambda _v: None,
 ) -> StatusView:
     """The query's runs brought up to date (one scheduler query per backend); with `watch`, again and
-    again until every one has ended, each view (also an empty one) passed to `on_refresh` as it comes."""
+    again until every one has ended, each view (also an empty one) passed to `on_refresh` as it comes.
+    Bad states, conditions, sort keys and columns are usage errors before anything is polled."""
+    states = parse_states(query.state)
+    conditions = [parse_where(text) for text in query.where]
+    tags = notebook.check_tags(query.tags)
+    sort_key, descending = split_sort(query.sort, query.descending)
     named = [registry.resolve(text, allow_sweep=True) for text in query.run_ids]  # prefixes, @latest
     sweep_id = named[0] if len(named) == 1 and registry.is_sweep(named[0]) else None
+    ranked_by_key = bool(conditions or tags or states or (sort_key and sweep_id is None))
     ids = (
         expand_ids(registry, named)
         if named
-        else select(registry, query.name, query.state, query.since, query.limit)
+        else select(
+            registry,
+            query.name,
+            query.state,
+            query.since,
+            None if ranked_by_key else query.limit,
+            keep_active=True,
+        )
     )
+    records = {run_id: record_fields(registry, run_id) for run_id in ids}
+    early = [c for c in conditions if c.key.split(".")[0] in (*RECORD_KEYS, "params", "data", "resources")]
+    check_keys([c.key for c in early], list(records.values()), "--where")
+    ids = [i for i in ids if _keep(records[i], early, tags)]
+    late = [c for c in conditions if c not in early]
+    limit = query.limit if not named else None
     if not ids:
-        empty = StatusView(StatusReport([], [], 0))
+        empty = StatusView(StatusReport([], [], 0), columns=query.columns)
         if watch:
             on_refresh(empty)
         return empty
 
     def view(report: StatusReport) -> StatusView:
+        rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs}
+        if states is not None:  # what the runs are now, the scheduler asked (select kept what may change)
+            report = _only(report, [r.run_id for r in report.runs if r.state in states])
+        if late:
+            check_keys([c.key for c in late], list(rows.values()), "--where")
+            report = _only(report, [r.run_id for r in report.runs if _keep(rows[r.run_id], late, [])])
+        if query.columns:
+            check_keys(query.columns, list(rows.values()), "--columns")
         if sweep_id is not None:
-            return StatusView(report, sweep_view(registry, sweep_id, report, query.sort, query.mode))
-        return StatusView(report, single=len(named) == 1 and all(r.done for r in report.runs))
+            mode = "max" if descending and query.mode is None else query.mode
+            swept = sweep_view(registry, sweep_id, report, sort_key, mode)
+            return StatusView(report, swept, rows=rows, columns=query.columns)
+        if sort_key:
+            check_keys([sort_key], list(rows.values()), "--sort")
+            ordered = sort_rows([rows[r.run_id] for r in report.runs], sort_key, descending)
+            report = _only(report, [str(row["run_id"]) for row in ordered])
+        if limit is not None and len(report.runs) > limit:
+            report = _only(report, report.run_ids[:limit])
+        single = len(named) == 1 and all(r.done for r in report.runs)
+        return StatusView(report, single=single, rows=rows, columns=query.columns)
 
     if not watch:
         return view(refresh(registry, ids))
@@ -89,6 +165,63 @@ def status(
 
     wait(registry, ids, on_refresh=refreshed)
     return last[0]
+
+
+def _keep(row: Mapping[str, Any], conditions: Sequence[Condition], tags: Sequence[str]) -> bool:
+    have = row.get("tag") or []
+    return all(t in have for t in tags) and all(c.matches(row) for c in conditions)
+
+
+def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
+    """The report with these runs only, in this order."""
+    by_id = {r.run_id: r for r in report.runs}
+    return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
+
+
+def record_fields(registry: Registry, run_id: str) -> dict[str, Any]:
+    """A run's flat record from its manifest and notes (no scheduler): run_id, name, backend, created,
+    seed, sweep, tag, note, params.*, data.*, resources.*. A damaged record gives what it can."""
+    run = registry.get(run_id)
+    row: dict[str, Any] = {"run_id": run.id}
+    try:
+        manifest = run.load_manifest()
+    except ClusterrunError:
+        return row
+    row |= manifest_fields(manifest)
+    try:
+        noted = notebook.read(run)
+    except ClusterrunError:
+        return row
+    row["tag"] = noted.tags
+    if noted.texts:
+        row["note"] = "\n".join(noted.texts)
+    return row
+
+
+def manifest_fields(manifest: Manifest) -> dict[str, Any]:
+    config = manifest.config
+    row: dict[str, Any] = {
+        "name": manifest.name,
+        "backend": manifest.backend,
+        "created": manifest.created,
+        "seed": manifest.seed,
+        "state": manifest.state,
+    }
+    if manifest.sweep:
+        row["sweep"] = manifest.sweep
+    row |= {f"params.{k}": v for k, v in config.params.items()}
+    row |= {f"data.{k}": v for k, v in config.data.items()}
+    row |= {f"resources.{k}": v for k, v in manifest.resources.items()}
+    return row
+
+
+def run_fields(run: RunStatus) -> dict[str, Any]:
+    """The fields the scheduler brings up to date: state, job, node, elapsed, metrics.*."""
+    row: dict[str, Any] = {"state": run.state, "job_id": run.job_id, "node": run.node}
+    if run.elapsed_seconds is not None:
+        row["elapsed_seconds"] = run.elapsed_seconds
+    row |= {f"metrics.{k}": v for k, v in run.metrics.items()}
+    return row
 
 
 def parse_since(text: str) -> float:
@@ -111,11 +244,16 @@ def select(
     state: str | None = None,
     since: str | None = None,
     limit: int | None = 20,
+    keep_active: bool = False,
 ) -> list[str]:
-    """Run ids, newest first, filtered by name (glob), last recorded state and creation time."""
+    """Run ids, newest first, filtered by name (glob), recorded state and creation time. With
+    `keep_active`, a run whose recorded state may still change (submitted, pending, running...) is kept
+    whatever the states asked for: the caller asks the scheduler what it is now."""
     after = parse_since(since) if since else None
-    wanted_states = {s.strip().lower() for s in state.split(",")} if state else None
+    wanted_states = parse_states(state)
     out: list[str] = []
+    # filters read the registry index (records/index.py), which opens only manifests changed since
+    known = registry_index.entries(registry.root) if wanted_states or after is not None else {}
     for run in registry.runs():
         if limit is not None and len(out) >= limit:
             break
@@ -124,15 +262,16 @@ def select(
         if wanted_states is None and after is None:
             out.append(run.id)
             continue
-        try:
-            manifest = run.load_manifest()
-        except ClusterrunError:
+        entry = known.get(run.id)
+        if entry is None or entry.damaged:
             continue
-        if wanted_states is not None and manifest.state.lower() not in wanted_states:
+        state = entry.state.lower()
+        may_change = keep_active and state in STATE_GROUPS["active"]
+        if wanted_states is not None and state not in wanted_states and not may_change:
             continue
         if after is not None:
             try:
-                if datetime.fromisoformat(manifest.created).timestamp() < after:
+                if datetime.fromisoformat(entry.created).timestamp() < after:
                     continue
             except ValueError:
                 continue

@@ -6,18 +6,24 @@ SubmissionPlan from past records instead of a config file.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clusterrun import portable
 from clusterrun.config.experiment import check_members_differ, load_experiment
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.profiles import DEFAULT, ClusterProfile
 from clusterrun.config.sections import Sweep
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.inputs import gitstate, snapshot
+from clusterrun.records import index as registry_index
 from clusterrun.records.registry import Registry
 from clusterrun.scheduler import get_scheduler, resolve_backend
+from clusterrun.services.dependencies import with_run_ids
+from clusterrun.services.notes import check_tags
 
 
 @dataclass
@@ -32,8 +38,11 @@ class SubmitRequest:
     skip_smoke_reason: str | None = None
     force: bool = False  # submit members that duplicate a finished run
     array_parallelism: int | None = None  # --array-parallelism: overrides sweep.parallelism
+    after: list[str] = field(default_factory=list)  # --after RUN_ID: start once these runs ended
+    afterok: list[str] = field(default_factory=list)  # --afterok RUN_ID: ... once they succeeded
     argv: list[str] = field(default_factory=list)
     cwd: Path | None = None
+    tags: list[str] = field(default_factory=list)  # --tag T: written to each run's notes.jsonl
 
 
 @dataclass
@@ -76,26 +85,57 @@ def check_skip_reason(reason: str | None) -> None:
         raise UsageError("--skip-smoke needs a reason", hint='e.g. --skip-smoke "tested on a GPU node"')
 
 
-def finished_index(registry: Registry) -> dict[tuple[str, str], str]:
-    """(snapshot id, config hash) -> id of a run that completed with them."""
-    index: dict[tuple[str, str], str] = {}
-    for run in registry.runs():
-        try:
-            manifest = run.load_manifest()
-        except ClusterrunError:
-            continue
-        if manifest.state == "completed":
-            index.setdefault((manifest.snapshot.id, manifest.config_hash), run.id)
-    return index
+def check_member_limit(backend: str, count: int) -> None:
+    """Refuse more members than the backend takes in one submission (the local backend: 64); shared by
+    submit and reproduce."""
+    most = get_scheduler(backend).limits().max_members if count > 1 else None
+    if most is not None and count > most:
+        raise UsageError(
+            f"{count} members would all start at once on this machine ({backend} backend)",
+            hint=f"use SLURM for sweeps over {most} members, or narrow the sweep",
+        )
+
+
+def finished_index(registry: Registry, backend: str | None = None) -> dict[tuple[str, str], str]:
+    """(snapshot id, config hash) -> id of a run that completed with them (the newest; on `backend`
+    only, when given: a run finished on this machine does not stand for one on the cluster)."""
+    return registry_index.finished(registry.root, backend)  # no manifest opened unless it changed
+
+
+def ended_ago(registry: Registry, run_id: str) -> str:
+    """'2 h ago': when the run's last state change was recorded ('' when unknown)."""
+    try:
+        history = registry.get(run_id).load_manifest().state_history
+        at = datetime.fromisoformat(history[-1].at) if history else None
+    except (ClusterrunError, ValueError):
+        return ""
+    if at is None:
+        return ""
+    seconds = max(0.0, time.time() - at.timestamp())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def duplicate_error(registry: Registry, original: str) -> UsageError:
+    """A single run identical to a finished one, in words about that one run."""
+    ago = ended_ago(registry, original)
+    return UsageError(
+        f"this run is identical to {original} (finished{' ' + ago if ago else ''}): the same code, config "
+        "and seed on the same backend",
+        hint=f"pass --force to run it again, or see its results: clusterrun show {original}",
+    )
 
 
 def drop_duplicates(
-    members: list[MemberPlan], snapshot_id: str, registry: Registry, force: bool
+    members: list[MemberPlan], snapshot_id: str, registry: Registry, force: bool, backend: str | None = None
 ) -> tuple[list[MemberPlan], list[dict[str, Any]]]:
-    """Leave out members identical to a finished run (same code and resolved config), or to each other."""
+    """Leave out members identical to a finished run on the same backend (same code and resolved config),
+    or to each other."""
     if force:
         return members, []
-    index = finished_index(registry)
+    index = finished_index(registry, backend)
     kept: list[MemberPlan] = []
     skipped: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -114,7 +154,9 @@ def drop_duplicates(
 
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
+    portable.require_posix("clusterrun submit")  # before anything is written (Windows: use WSL)
     check_skip_reason(request.skip_smoke_reason)
+    request.tags = check_tags(request.tags)
     cwd = (request.cwd or Path.cwd()).resolve()
     experiment = load_experiment(request.config, request.overrides, request.sweep_axes, request.cluster, cwd)
     inputs = check_members_differ(experiment.members)  # a sweep that changes nothing is refused here
@@ -142,21 +184,23 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     registry.ensure()
     registry.root = registry.root.resolve()
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
-    members = [MemberPlan(m.spec, m.values) for m in experiment.members]
-    members, skipped = drop_duplicates(members, snap.id, registry, request.force)
+    members = [
+        MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)
+        for m in experiment.members
+    ]
+    single = len(members) == 1 and not experiment.sweep_axes
+    members, skipped = drop_duplicates(members, snap.id, registry, request.force, backend)
+    if single and skipped and not members:
+        raise duplicate_error(registry, str(skipped[0]["duplicate_of"]))
     for item in skipped:
         warnings.append(f"skipped a duplicate of {item['duplicate_of']}: {item['values'] or '(base config)'}")
     if not members:
-        raise ClusterrunError(
-            "nothing to submit: every member duplicates a finished run with the same code and config",
-            hint="see it with 'clusterrun show <run-id>', or pass --force to run it again",
-        )
-    most = get_scheduler(backend).limits().max_members if len(members) > 1 else None
-    if most is not None and len(members) > most:
         raise UsageError(
-            f"{len(members)} members would all start at once on this machine ({backend} backend)",
-            hint=f"use SLURM for sweeps over {most} members, or narrow the sweep",
+            f"nothing to submit: every member of the sweep duplicates a finished run with the same code and "
+            f"config on the {backend} backend",
+            hint="see them with 'clusterrun show <run-id>', or pass --force to run them again",
         )
+    check_member_limit(backend, len(members))
     return SubmissionPlan(
         name=experiment.base.name,
         members=members,

@@ -11,15 +11,19 @@ from clusterrun.analysis.estimate import Estimate, GateDecision, combine, estima
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.render import render_command
 from clusterrun.diagnose.model import Diagnosis
+from clusterrun.errors import DiskFull
 from clusterrun.execution import envinfo
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import datafp, snapshot
 from clusterrun.records import store
+from clusterrun.records.jsonio import no_space
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, SweepRecord, require_fields
 from clusterrun.records.registry import Registry, Run, now_iso
-from clusterrun.records.writer import write_initial, write_script
+from clusterrun.records.writer import SharedFiles, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
+from clusterrun.scheduler.naming import job_comment
 from clusterrun.services import Notify, quiet
+from clusterrun.services.job_request import check_request, job_resources
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, SubmitRequest, plan
 from clusterrun.services.smoke_tests import smoke_shapes
 
@@ -65,12 +69,16 @@ class Prepared:
         return store.read_sweep(self.sweep_run.path)
 
 
-def _job_spec(run: Run, spec: ExperimentSpec, workdir: str, folder: Path, job_name: str) -> JobSpec:
+def _job_spec(
+    run: Run, spec: ExperimentSpec, workdir: str, folder: Path, owner: str, dependency: str | None = None
+) -> JobSpec:
+    """The job of one run; `owner` (the run's id, or its sweep's: one array) names it in the scheduler."""
     res = spec.resources
     return JobSpec(
         run_dir=str(run.path),
         folder=str(folder),
-        job_name=job_name,
+        job_name=owner,
+        comment=job_comment(owner),
         chdir=workdir,
         time_seconds=res.time_seconds,
         mem_mb=res.mem_mb,
@@ -81,6 +89,10 @@ def _job_spec(run: Run, spec: ExperimentSpec, workdir: str, folder: Path, job_na
         account=res.account,
         qos=res.qos,
         setup=tuple(spec.setup),
+        dependency=dependency,
+        requeue=spec.requeue.enabled,
+        signal_grace=spec.requeue.signal_grace,
+        **job_resources(res),
     )
 
 
@@ -90,7 +102,24 @@ def prepare(request: SubmitRequest, registry: Registry, notify: Notify = quiet) 
 
 
 def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quiet) -> Prepared:
-    """Create the run directories, write their records, render the jobs, smoke-test each shape once."""
+    """Create the run directories, write their records, render the jobs, smoke-test each shape once.
+    No room left to write (DiskFull, exit 3): the directories made so far are removed, nothing stays
+    half-made (nothing has reached the scheduler yet)."""
+    first = len(registry.created)
+    try:
+        return _prepare_plan(plan, registry, notify)
+    except OSError as exc:
+        if not no_space(exc):
+            raise
+        registry.discard(registry.created[first:])
+        if isinstance(exc, DiskFull):
+            raise
+        raise DiskFull(exc.filename or registry.root) from None
+
+
+def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> Prepared:
+    # the request against the cluster, and the runs it waits for: before anything is created or run
+    dependencies = check_request(plan, get_scheduler(plan.backend), registry)
     snap, git = plan.snapshot, plan.git
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
     sweep_run = registry.create_sweep(plan.name) if plan.is_sweep else None
@@ -98,7 +127,8 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quie
     notes = _snapshot_notes(plan, registry)
     data_cache: dict[str, datafp.Fingerprint] = {}  # one fingerprint per data path and submission
     members: list[MemberRun] = []
-    for member in plan.members:
+    shared = SharedFiles()  # env.json and git.patch: written once, hard-linked into every other member
+    for member, dependency in zip(plan.members, dependencies, strict=True):
         run = registry.create(member.spec.name)
         extra = dict(member.extra)
         if sweep_run is not None:
@@ -117,9 +147,10 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quie
             data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), data_cache),
             snapshot_notes=notes,
             links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
+            shared=shared,
         )
         folder = (sweep_run or run).path / "scheduler"
-        job = _job_spec(run, member.spec, str(folder), folder, f"clusterrun:{plan.name}")
+        job = _job_spec(run, member.spec, str(folder), folder, (sweep_run or run).id, dependency)
         members.append(MemberRun(run, member, job, manifest))
     script = scheduler.render(members[0].job)
     write_script(members[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted

@@ -7,18 +7,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from clusterrun import portable
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.config.models import spec_from_data
-from clusterrun.errors import ClusterrunError, ExitStatus, GitError
+from clusterrun.config.profiles import DEFAULT, ClusterProfile, load_profile, search_dirs
+from clusterrun.config.sections import Sweep
+from clusterrun.errors import ClusterrunError, ExitStatus, GitError, UsageError
 from clusterrun.inputs import snapshot as snapshots
 from clusterrun.inputs.gitstate import GitState, open_repo
 from clusterrun.records import store
 from clusterrun.records.models import Manifest, SweepRecord
+from clusterrun.records.paths import snapshot_path
 from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import resolve_backend
 from clusterrun.services import Notify, quiet
 from clusterrun.services.compare import check_tolerances, compare, compare_runs, recorded_patch
-from clusterrun.services.plan import MemberPlan, SubmissionPlan, check_skip_reason
+from clusterrun.services.plan import MemberPlan, SubmissionPlan, check_member_limit, check_skip_reason
 from clusterrun.services.prepare import prepare_plan
 from clusterrun.services.status import wait as wait_for_runs
 from clusterrun.services.submit import Confirm, Review, SubmitResult, finish, refuse_expensive
@@ -80,7 +86,8 @@ def recorded_git(run: Run, manifest: Manifest) -> GitState:
 def recorded_snapshot(manifest: Manifest, git: GitState, registry: Registry) -> snapshots.Snapshot:
     """The run's own snapshot; rebuilt from (commit, patch) only if it was deleted and git still has it."""
     snap = manifest.snapshot
-    path = Path(snap.path)
+    # never code from outside the registry's snapshot store, whatever the record says (OutsideRegistry)
+    path = snapshot_path(snap.path, registry.root, f"run {manifest.run_id}: snapshot.path")
     sid = snapshots.snapshot_id(git.commit, git.patch)
     if snap.id != sid:
         raise ClusterrunError(
@@ -107,6 +114,7 @@ def plan_reproduction(
     registry: Registry, run_id: str, backend: str, argv: list[str], skip_smoke_reason: str | None = None
 ) -> SubmissionPlan:
     """A new submission from records alone: one run, or every member of a sweep (as one array)."""
+    portable.require_posix("clusterrun reproduce")  # before anything is written (Windows: use WSL)
     check_skip_reason(skip_smoke_reason)
     registry.ensure()
     registry.root = registry.root.resolve()
@@ -137,21 +145,63 @@ def plan_reproduction(
             raise ClusterrunError(f"sweep {run_id}: member {run.id} ran other code than its siblings")
         spec = spec_from_data(manifest.config.to_data(), f"{run.manifest_path} (config)")
         members.append(MemberPlan(spec, dict(manifest.sweep_values), {"reproduces": run.id}))
+    backend = resolve_backend(backend)
+    check_member_limit(backend, len(members))  # as submit does: the local backend takes 64 at most
+    warnings: list[str] = []
     return SubmissionPlan(
         name=members[0].spec.name,
         members=members,
         git=git,
         snapshot=snap,
-        backend=resolve_backend(backend),
+        backend=backend,
         config_file=first_manifest.config_file,
         overrides=list(first_manifest.overrides),
         argv=argv,
+        profile=_recorded_profile(sweep, git, first_manifest.config_file, warnings),
         skip_smoke_reason=skip_smoke_reason,
         use_smoke_cache=False,  # the machine may have changed since: smoke-test it for real
+        sweep=_recorded_section(sweep),
         sweep_axes=list(sweep.axes) if sweep else [],
-        sweep_extra={"reproduces": run_id} if sweep else {},
+        sweep_extra=_sweep_fields(sweep, run_id),
+        parallelism=sweep.parallelism if sweep else None,
         force_sweep=sweep is not None,
+        warnings=warnings,
     )
+
+
+def _sweep_fields(sweep: SweepRecord | None, sweep_id: str) -> dict[str, Any]:
+    """What the new sweep record takes over from the original's as it stands: its `sweep:` section,
+    metric and mode (parallelism and axes go through the plan)."""
+    if sweep is None:
+        return {}
+    return {"reproduces": sweep_id, "sweep": sweep.sweep, "metric": sweep.metric, "mode": sweep.mode}
+
+
+def _recorded_section(sweep: SweepRecord | None) -> Sweep | None:
+    """The original's `sweep:` section, validated (None when it had none or it no longer validates:
+    the record keeps it verbatim either way)."""
+    if sweep is None or sweep.sweep is None:
+        return None
+    try:
+        return Sweep.model_validate(sweep.sweep)
+    except ValidationError:
+        return None
+
+
+def _recorded_profile(
+    sweep: SweepRecord | None, git: GitState, config_file: str, warnings: list[str]
+) -> ClusterProfile:
+    """A sweep's cluster profile, by the name it recorded (its max_array_size splits the arrays the same
+    way); the default profile when it had none or the profile is gone (with a warning)."""
+    name = sweep.cluster if sweep is not None else None
+    if not name or name == DEFAULT.name:
+        return DEFAULT
+    root = Path(git.root) if git.root else Path.cwd()
+    try:
+        return load_profile(name, search_dirs(root / config_file if config_file else None, root))
+    except UsageError as exc:
+        warnings.append(f"the sweep's cluster profile {name!r} is not found ({exc.message}); using defaults")
+        return DEFAULT
 
 
 def reproduce(
@@ -166,11 +216,12 @@ def reproduce(
     """Submit the run (or sweep) again from its records; with `wait`, wait for both runs of every pair
     and compare them. `notify` hears of the submission (not of the smoke tests)."""
     check_tolerances(request.rtol, request.atol)
-    plan = plan_reproduction(
-        registry, request.run_id, request.backend, request.argv, request.skip_smoke_reason
-    )
-    prepared = prepare_plan(plan, registry)  # its smoke tests run without progress, as they always have
-    submission = finish(registry, prepared, confirm=confirm, notify=notify, review=review)
+    with registry.writing():  # the registry's umask while it writes (records/perms.py)
+        plan = plan_reproduction(
+            registry, request.run_id, request.backend, request.argv, request.skip_smoke_reason
+        )
+        prepared = prepare_plan(plan, registry)  # its smoke tests run without progress, as always
+        submission = finish(registry, prepared, confirm=confirm, notify=notify, review=review)
     pairs = [(str(m.plan.extra["reproduces"]), m.run.id) for m in prepared.members]
     if not wait or submission.outcome != "submitted":
         return ReproduceResult(submission, pairs)

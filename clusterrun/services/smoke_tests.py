@@ -13,7 +13,8 @@ from typing import Any
 from clusterrun.analysis.estimate import Timing, fit_points, two_runs
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
-from clusterrun.errors import ClusterrunError
+from clusterrun.errors import ClusterrunError, Interrupted
+from clusterrun.execution.ranks import smoke_script
 from clusterrun.execution.smoke import SmokeCache, SmokeResult, run_smoke
 from clusterrun.inputs import snapshot
 from clusterrun.inputs import workdir as workdirs
@@ -21,7 +22,7 @@ from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.summary import smoke_diagnosis
 from clusterrun.records.writer import command_script, write_script
-from clusterrun.services import Notify
+from clusterrun.services import Notify, activity
 from clusterrun.services.plan import SubmissionPlan
 
 Outcome = tuple[str | None, str, dict[str, Any] | None]  # state, note, smoke record
@@ -85,10 +86,13 @@ def smoke_shapes(
     no_timing = ""
     for group in shapes.values():
         lead, lead_spec = group[0]
-        result, (shape_timing, why) = _smoke(lead, lead_spec, plan, registry, notify, warnings)
+        try:
+            result, (shape_timing, why) = _smoke(lead, lead_spec, plan, registry, notify, warnings)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the test was stopped; say so, for good
+            raise mark_interrupted([run for run, _spec in members], exc, lead) from exc
         timing, no_timing = timing or shape_timing, no_timing or why
         record = result.as_record() | {"skipped": False, "tested_in": lead.id}
-        diagnosis = None if result.ok else smoke_diagnosis(result, lead_spec, plan.git.root)
+        diagnosis = None if result.ok else smoke_diagnosis(result, lead_spec, plan.git.root, lead.id)
         if diagnosis is not None:
             record["diagnosis"] = diagnosis.as_record()
         state = "smoke_passed" if result.ok else "smoke_failed"
@@ -105,6 +109,26 @@ def smoke_shapes(
     peak = chosen.peak_rss_mb if chosen.ok else None
     no_timing = "" if timing else no_timing
     return SmokeTests(outcomes, chosen, tested_in, failed[2] if failed else None, timing, no_timing, peak)
+
+
+INTERRUPTED = "interrupted"  # a terminal state of our own: stopped during the smoke test, never submitted
+
+
+def mark_interrupted(runs: Sequence[Run], exc: KeyboardInterrupt, tested_in: Run) -> Interrupted:
+    """Record that the submission was stopped during the smoke test (its process tree is stopped by
+    then): every run of it ends `interrupted`. Returns the error to raise, saying so (exit 130); never
+    raises itself (a record that cannot be written does not stop the others)."""
+    how = str(exc) or "SIGINT during the smoke test"
+    for run in runs:
+        try:
+            run.update(state=INTERRUPTED, note=f"{how} (smoke test in {tested_in.id})")
+        except Exception:
+            continue
+    shown = ", ".join(r.id for r in runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+    return Interrupted(
+        f"interrupted by {how}: nothing was submitted; {shown} marked {INTERRUPTED}",
+        hint="its processes were stopped; submit again when ready (see it with: clusterrun status)",
+    )
 
 
 def _smoke(
@@ -124,15 +148,21 @@ def _smoke(
         run.event("smoke_cached", key=key, source=cached.cached_from)
         result = SmokeResult(**(cached.as_record() | {"cached": True}))
         return result, _timing(spec, result, warnings)
-    result = _run_smoke_in(run, spec, plan, "smoke", spec.smoke.params, notify)
+    label = f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ..."
+    if spec.smoke.probe:
+        label = f"smoke test: running the command for up to {spec.smoke.timeout} s (smoke.probe) ..."
+    result = _run_smoke_in(run, spec, plan, "smoke", spec.smoke.params, notify, label)
+    if spec.smoke.probe and result.timed_out:  # still going at the timeout, nothing failed: a pass
+        result = replace(result, ok=True)
     steps_param = spec.estimate.steps_param
     if result.ok and steps_param and len(result.step_points) < 2:
         # the job's own step timing gave fewer than two points: measure a second, longer smoke run
         n1 = _smoke_steps(spec)
         if n1 is not None:
             n2 = max(n1 * 2, n1 + 1)  # an int stays an int: argparse's type=int refuses "4.0"
-            notify(f"smoke test: a second run with {steps_param}={n2:g} to time one step")
-            second = _run_smoke_in(run, spec, plan, "smoke-2", {**spec.smoke.params, steps_param: n2}, notify)
+            label = f"smoke test: a second run with {steps_param}={n2:g} to time one step"
+            params = {**spec.smoke.params, steps_param: n2}
+            second = _run_smoke_in(run, spec, plan, "smoke-2", params, notify, label)
             timing_run = {
                 "param": steps_param,
                 "steps": n2,
@@ -184,7 +214,13 @@ def _timing(spec: ExperimentSpec, result: SmokeResult, warnings: list[str]) -> T
 
 
 def _run_smoke_in(
-    run: Run, spec: ExperimentSpec, plan: SubmissionPlan, folder: str, params: dict[str, Any], notify: Notify
+    run: Run,
+    spec: ExperimentSpec,
+    plan: SubmissionPlan,
+    folder: str,
+    params: dict[str, Any],
+    notify: Notify,
+    label: str,
 ) -> SmokeResult:
     workdir = run.path / folder
     workdir.mkdir()
@@ -196,16 +232,15 @@ def _run_smoke_in(
         workdirs.materialise(plan.snapshot.path, workdir / WORKDIR, links)
     except workdirs.WorkdirError as exc:
         raise ClusterrunError(str(exc), hint="submit again: the snapshot is rebuilt") from None
-    if folder == "smoke":
-        notify(f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ...")
     run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
-    result = run_smoke(
-        workdir / "command.sh",
-        workdir,
-        spec.smoke.timeout,
-        workdir / spec.metrics.file,
-        spec.estimate.step_metric,
-    )
+    with activity(notify, label, [workdir / "stdout.log", workdir / "stderr.log"]):
+        result = run_smoke(
+            smoke_script(workdir / "command.sh", spec.resources.model_dump()),  # ranks: a local world
+            workdir,
+            spec.smoke.timeout,
+            workdir / spec.metrics.file,
+            spec.estimate.step_metric,
+        )
     run.event(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )

@@ -3,29 +3,49 @@ summaries when runs end; wait until they have; one run's record and results for 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from clusterrun.analysis.metrics import collect
-from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
+from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, UsageError
+from clusterrun.records import attempts as requeues
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json
 from clusterrun.records.models import Manifest, Summary
 from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, scheduler_named
+from clusterrun.scheduler.base import PollResult
 from clusterrun.scheduler.cache import cached_poll
+from clusterrun.scheduler.identity import matches
+from clusterrun.services import job_identity, lost
+from clusterrun.services.notes import RunNotes
+from clusterrun.services.notes import read as read_notes
 
 #: States of our own, before or instead of the scheduler's.
 PRE_STATES = frozenset(
-    {"created", "smoke_passed", "smoke_failed", "dry_run", "submitting", "submit_failed", "not_submitted"}
+    {
+        "created",
+        "smoke_passed",
+        "smoke_failed",
+        "interrupted",  # stopped (Ctrl-C, SIGTERM) during the smoke test: ended, never submitted
+        "dry_run",
+        "submitting",
+        "submit_failed",
+        "not_submitted",
+    }
 )
 POLL_MAX_AGE = 2.0  # seconds a poll answer is shared with other invocations
 POLL_MAX_AGE_ENV = "CLUSTERRUN_POLL_MAX_AGE"
 EXIT_GRACE = 30.0
+LOCAL_BACKEND = "local"
+#: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
+LOCAL_INTERVAL = 0.1
 
 
 def _poll_max_age() -> float:
@@ -46,6 +66,9 @@ class RunStatus:
     elapsed_seconds: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
+    reason: str = ""  # why a pending job waits, in the scheduler's word (Priority, Resources...)
+    attempt: int = 0  # the job's attempt running (or next, when requeued); 0 before it started
+    max_attempts: int = 0  # requeue.max_attempts; 0 when the job runs once
 
     @property
     def done(self) -> bool:
@@ -53,7 +76,8 @@ class RunStatus:
         return self.state in TERMINAL or (not self.job_id and self.state != "submitting")
 
     def as_record(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields as JSON data: shallow (no deep copy: metrics and summary are fresh data already)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -74,15 +98,32 @@ def is_active(manifest: Manifest) -> bool:
     return bool(manifest.job_id) and manifest.state not in TERMINAL and manifest.state not in PRE_STATES
 
 
+#: Evidence that a stronger source replaces: the job's own exit record, and no evidence at all (lost).
+WEAK_SOURCES = frozenset({"exit.json", "none"})
+#: How long an ended run whose state rests on weak evidence is still asked about (seconds).
+CONFIRM_WINDOW = 24 * 3600.0
+
+
+def awaits_evidence(manifest: Manifest) -> bool:
+    """An ended run whose state was inferred from weak evidence (its exit record, or none: lost), still
+    asked about so that the scheduler's own word replaces the inference when it comes."""
+    if not manifest.job_id or manifest.state not in TERMINAL or manifest.state_source not in WEAK_SOURCES:
+        return False
+    since = job_identity.seconds_since(manifest.state_history[-1].at if manifest.state_history else "")
+    return since is not None and since < CONFIRM_WINDOW
+
+
 def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
     """When the scheduler does not know a job (accounting off or lagging), the job's own exit.json decides,
     once the scheduler had EXIT_GRACE seconds to catch up (its record has the node, MaxRSS, CPU time)."""
     try:
         record = read_json(run.file("exit.json"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClusterrunError):  # missing, unreadable, or a link out of the registry
         return None
     if time.time() - float(record.get("ended", 0)) < EXIT_GRACE:
         return None
+    if record.get("requeued"):  # the wrapper requeued the job: it waits to run again
+        return JobStatus(job_id, "pending", raw_state="REQUEUED (from exit.json)", source="exit.json")
     code = record.get("returncode")
     state = "completed" if code == 0 else "failed"
     return JobStatus(
@@ -110,6 +151,9 @@ def refresh(
     for run in list(runs):
         try:
             manifests[run.id] = run.load_manifest()
+            known = manifests[run.id]
+            if known.state == "submitting" or is_active(known) or awaits_evidence(known):
+                summaries.scheduler_folder(run, known)  # OutsideRegistry: such a folder is never used
         except ClusterrunError as exc:  # one damaged record must not hide the others; it is left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
@@ -118,18 +162,35 @@ def refresh(
     by_backend: dict[str, list[Run]] = {}
     for run in runs:
         if manifests[run.id].state == "submitting" and not manifests[run.id].job_id:
-            manifests[run.id] = recover_orphan(run, manifests[run.id])
-        if is_active(manifests[run.id]):
+            with contextlib.suppress(DiskFull):  # recovered on a later refresh, once there is room
+                manifests[run.id] = recover_orphan(run, manifests[run.id])
+        if is_active(manifests[run.id]) or awaits_evidence(manifests[run.id]):
             by_backend.setdefault(manifests[run.id].backend or "local", []).append(run)
     polled: dict[str, JobStatus] = {}
+    refs: dict[str, JobRef] = {}  # run id -> its job as the scheduler knows it
+    answered: dict[str, list[str]] = {}  # backend -> the sources it asked (absent: it did not answer)
+    here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
-        refs = [
-            JobRef(str(manifests[r.id].job_id), str(summaries.scheduler_folder(r, manifests[r.id])))
-            for r in members
-        ]
+        for r in members:
+            refs[r.id] = job_identity.job_ref(
+                manifests[r.id], summaries.scheduler_folder(r, manifests[r.id]), r.path
+            )
+        asked = [refs[r.id] for r in members]
         try:
             scheduler = get_scheduler(backend)
-            polled.update(cached_poll(scheduler, refs, registry.cache_dir / f"poll-{backend}.json", max_age))
+            try:
+                cache = registry.cache_dir / f"poll-{backend}.json"
+                # the local backend's poll reads /proc and the job's folder: nothing worth sharing
+                age = 0.0 if backend == LOCAL_BACKEND else max_age
+                answer: dict[str, JobStatus] = cached_poll(scheduler, asked, cache, age)
+            except DiskFull as exc:  # the shared cache cannot be written: ask the scheduler directly
+                warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
+                answer = scheduler.poll(asked)
+            polled.update(answer)
+            notes = answer if isinstance(answer, PollResult) else PollResult()
+            warnings += [w for w in notes.warnings if w not in warnings]  # once per refresh
+            answered[backend] = notes.asked or [backend]
+            here[backend] = _current_cluster(scheduler)
             queries += 1
         except SchedulerUnavailable as exc:
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
@@ -137,15 +198,68 @@ def refresh(
     for run in runs:
         manifest = manifests[run.id]
         job_id = manifest.job_id or ""
-        status = polled.get(job_id) if is_active(manifest) else None
-        if is_active(manifest) and status is None and not warnings:
-            status = _from_exit_record(run, job_id)
+        ref = refs.get(run.id)
+        away = _elsewhere(ref, here.get(manifest.backend or LOCAL_BACKEND, ""))
+        status, seen = _evidence(run, manifest, polled, ref, {} if away else answered)
+        if status is not None:
+            status = requeues.adjust(manifest, status)  # PREEMPTED while SLURM requeues it: requeued
         try:
+            if seen:
+                manifest = run.update(**seen)
             statuses.append(_apply(run, manifest, status))
+        except DiskFull as exc:  # shown as the scheduler says, recorded on a later refresh
+            if not any(w.startswith("disk full") for w in warnings):
+                warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
+            state = status.state if status is not None else manifest.state
+            statuses.append(RunStatus(run.id, manifest.name, state, job_id, manifest.backend))
         except ClusterrunError as exc:  # a summary from a newer clusterrun: reported, left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, manifest.name, "damaged", job_id, manifest.backend))
     return StatusReport(statuses + damaged, warnings, queries)
+
+
+def _current_cluster(scheduler: object) -> str:
+    """The cluster the backend's commands talk to now ('' when it has no such notion): a run submitted to
+    another one is not known there, and its job is not taken for lost because of it."""
+    current = getattr(scheduler, "current_cluster", None)
+    return str(current()) if callable(current) else ""
+
+
+def _elsewhere(ref: JobRef | None, current: str) -> bool:
+    """The job went to another cluster than the one asked: what this one does not know says nothing."""
+    return ref is not None and bool(ref.cluster) and bool(current) and ref.cluster != current
+
+
+def _evidence(
+    run: Run,
+    manifest: Manifest,
+    polled: dict[str, JobStatus],
+    ref: JobRef | None,
+    answered: dict[str, list[str]],
+) -> tuple[JobStatus | None, dict[str, Any]]:
+    """What is known of a run's job now, and what to note in its manifest about having seen it.
+
+    The scheduler's record, if it is the run's own job (never another's that had the id); else, if the
+    scheduler answered, the job's own exit record; else (nothing anywhere) `lost` after the grace period.
+    An ended run with weak evidence takes only a stronger, terminal word (sacct/squeue's end state)."""
+    active = is_active(manifest)
+    if ref is None or not (active or awaits_evidence(manifest)):
+        return None, {}
+    status = polled.get(ref.job_id)
+    if status is not None and not matches(ref, status):
+        status = None  # another job that had the same id
+    if not active:
+        stronger = status is not None and status.terminal and status.source not in WEAK_SOURCES
+        return (status if stronger else None), {}
+    backend = manifest.backend or LOCAL_BACKEND
+    if status is None and backend in answered:
+        status = _from_exit_record(run, ref.job_id)
+    if status is not None:
+        seen = {"unseen_since": None} if manifest.unseen_since else {}
+        return status, seen | job_identity.pinned(manifest, status)
+    if backend not in answered:  # the scheduler did not answer: no evidence either way
+        return None, {}
+    return lost.unseen(run, manifest, answered[backend])
 
 
 ORPHAN_AFTER = 120.0  # seconds in 'submitting' before a run counts as interrupted
@@ -185,15 +299,22 @@ def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
     requested = manifest.cancel_requested
     if status is not None and requested is not None and status.state in ("failed", "lost"):
         status.state, status.cancelled_by = "cancelled", requested.by
-    if status is not None and status.state != manifest.state:
-        note = status.raw_state if status.raw_state.lower() != status.state else ""
-        manifest = run.update(state=status.state, note=note, node=status.node or manifest.node)
+    source = status.source if status is not None else ""
+    if status is not None and (status.state != manifest.state or source != manifest.state_source):
+        parts = [status.raw_state if status.raw_state.lower() != status.state else ""]
+        if manifest.state in TERMINAL and status.state != manifest.state:  # better evidence came
+            parts.append(f"replaces {manifest.state} from {manifest.state_source or 'an older record'}")
+        note = "; ".join(p for p in [*parts, f"evidence: {source}" if source else ""] if p)
+        manifest = run.update(
+            state=status.state, note=note, node=status.node or manifest.node, state_source=source
+        )
     state = manifest.state
     current: Summary | None = summaries.load(run)
-    if state in TERMINAL and current is None:
-        record = status.as_record() if status else {"state": state}
+    if state in TERMINAL and (current is None or current.state != state):
+        record: dict[str, Any] = status.as_record() if status else {"state": state}
         record["run_id"] = run.id
-        current = summaries.collect(run, manifest, record)
+        record["attempt_history"] = _attempt_history(manifest, state)
+        current = lost.with_diagnosis(run, summaries.collect(run, manifest, record), manifest, status)
         summaries.write(run, current)
         run.event("summary_collected", state=state)
     sources = manifest.config.metrics
@@ -201,6 +322,7 @@ def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
     elapsed = current.duration_seconds if current else None
     if elapsed is None and status is not None:
         elapsed = status.elapsed_seconds
+    attempt, max_attempts = requeues.progress(manifest, state)
     return RunStatus(
         run_id=run.id,
         name=manifest.name,
@@ -211,7 +333,69 @@ def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
         elapsed_seconds=elapsed,
         metrics=metrics,
         summary=current.to_data() if current else None,
+        reason=status.reason if status is not None and state == "pending" else "",
+        attempt=attempt,
+        max_attempts=max_attempts,
     )
+
+
+def _attempt_history(manifest: Manifest, state: str) -> list[dict[str, Any]]:
+    """Every accounting record of a job that ran more than once (or may have been requeued), for its
+    summary: why each attempt ended in the scheduler's word. [] when the backend keeps none."""
+    if not manifest.job_id or (len(manifest.attempts) <= 1 and state not in ("preempted", "node_fail")):
+        return []
+    try:
+        scheduler = scheduler_named(manifest.backend or "local")
+    except UsageError:
+        return []
+    history = getattr(scheduler, "attempt_history", None)
+    if not callable(history):
+        return []
+    try:
+        found = history([manifest.job_id])
+    except SchedulerUnavailable:
+        return []
+    return [record.as_record() for record in found.get(manifest.job_id, [])]
+
+
+WAIT_TIMEOUT_ENV = "CLUSTERRUN_WAIT_TIMEOUT"
+_wait_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar("wait_limit", default=None)
+
+
+class WaitTimeout(ClusterrunError):
+    """A wait (`status --watch`, `submit --wait`, `logs -f`) reached its overall --timeout."""
+
+    def __init__(self, seconds: float, report: StatusReport) -> None:
+        going = [f"{r.run_id} ({r.state})" for r in report.runs if not r.done]
+        super().__init__(
+            f"still not ended after the --timeout of {seconds:g} s: {', '.join(going[:5])}"
+            + (f" and {len(going) - 5} more" if len(going) > 5 else ""),
+            hint="the runs go on; look again with 'clusterrun status', or wait longer (--timeout)",
+        )
+        self.report = report
+
+
+@contextlib.contextmanager
+def waiting_at_most(seconds: float | None) -> Iterator[None]:
+    """Every wait inside the block (however deep in a command) gives up after `seconds` overall, with
+    WaitTimeout; None: no limit but CLUSTERRUN_WAIT_TIMEOUT's. What a command's --timeout sets."""
+    token = _wait_limit.set(seconds)
+    try:
+        yield
+    finally:
+        _wait_limit.reset(token)
+
+
+def wait_limit() -> float | None:
+    """The overall limit of a wait: the enclosing --timeout, else CLUSTERRUN_WAIT_TIMEOUT, else none."""
+    limit = _wait_limit.get()
+    if limit is not None:
+        return limit
+    try:
+        text = os.environ.get(WAIT_TIMEOUT_ENV, "")
+        return float(text) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def wait(
@@ -222,9 +406,14 @@ def wait(
     max_interval: float = 30.0,
     timeout: float | None = None,
 ) -> StatusReport:
-    """Refresh until every run has ended; the interval doubles while nothing changes (to max_interval)."""
+    """Refresh until every run has ended; the interval doubles while nothing changes (to max_interval).
+
+    `timeout`: return the last report after that many seconds (a short watch). The overall limit
+    (`waiting_at_most`, CLUSTERRUN_WAIT_TIMEOUT) raises WaitTimeout instead: no wait is endless, even for
+    a job no source knows any more (it becomes `lost` after CLUSTERRUN_LOST_AFTER, services/lost.py)."""
     interval = first_interval
     started = time.monotonic()
+    limit = wait_limit()
     previous: list[str] = []
     while True:
         report = refresh(registry, run_ids)
@@ -233,10 +422,16 @@ def wait(
             return report
         if timeout is not None and time.monotonic() - started > timeout:
             return report
+        if limit is not None and time.monotonic() - started >= limit:
+            raise WaitTimeout(limit, report)
         states = [r.state for r in report.runs]
         interval = first_interval if states != previous else min(max_interval, interval * 2)
         previous = states
-        time.sleep(interval)
+        local = all(r.backend == LOCAL_BACKEND for r in report.runs if not r.done)
+        pause = min(interval, LOCAL_INTERVAL) if local else interval  # a local end shows at once
+        if limit is not None:  # the last look comes at the limit, not an interval after it
+            pause = max(0.0, min(pause, limit - (time.monotonic() - started)))
+        time.sleep(pause)
 
 
 @dataclass
@@ -248,17 +443,25 @@ class RunDetails:
     manifest: Manifest
     status: RunStatus
     warnings: list[str]
+    notes: RunNotes | None = None  # its tags and notes (notes.jsonl)
 
     @property
     def run_ids(self) -> list[str]:
         return [self.run_id]
 
     def as_record(self) -> dict[str, Any]:
-        return {"manifest": self.manifest.to_data(), "summary": self.status.summary}
+        noted = self.notes.as_record() if self.notes is not None else {"tags": [], "notes": []}
+        return {
+            "manifest": self.manifest.to_data(),
+            "summary": self.status.summary,
+            "tags": noted["tags"],
+            "notes": noted["notes"],
+        }
 
 
 def describe(registry: Registry, run_id: str) -> RunDetails:
-    """The run brought up to date, with its manifest as it now stands."""
+    """The run brought up to date, with its manifest as it now stands, and its notes."""
     report = refresh(registry, [run_id])
     run = registry.get(run_id)
-    return RunDetails(run.id, str(run.path), run.load_manifest(), report.runs[0], report.warnings)
+    manifest = run.load_manifest()
+    return RunDetails(run.id, str(run.path), manifest, report.runs[0], report.warnings, read_notes(run))

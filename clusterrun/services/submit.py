@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from clusterrun.analysis.estimate import GateDecision
+from clusterrun.errors import ClusterrunError, DiskFull
 from clusterrun.records.models import Confirmation, Manifest, SweepRecord, as_summary
 from clusterrun.records.registry import Registry, now_iso
 from clusterrun.services import Notify, quiet
 from clusterrun.services.launch import decline, launch, mark_dry_run
+from clusterrun.services.notes import tag_runs
 from clusterrun.services.plan import SubmitRequest
 from clusterrun.services.prepare import Prepared, prepare
 from clusterrun.services.status import StatusReport
@@ -120,21 +122,27 @@ def submit(
     notify: Notify = quiet,
     review: Review | None = None,
     wait: bool = False,
+    on_refresh: Callable[[StatusReport], None] | None = None,
 ) -> SubmitResult:
-    """Smoke-test, record and submit an experiment (or a sweep); with `wait`, until every run has ended.
+    """Smoke-test, record and submit an experiment (or a sweep); with `wait`, until every run has ended
+    (each refresh passed to `on_refresh` as it comes).
 
     Bad input raises a ClusterrunError before anything is written; a failed smoke test, a dry run and a
     declined gate are outcomes (nothing reaches the scheduler)."""
-    prepared = prepare(request, registry, notify)
-    return finish(
-        registry,
-        prepared,
-        dry_run=request.dry_run,
-        confirm=confirm,
-        notify=notify,
-        review=review,
-        wait=wait,
-    )
+    with registry.writing():  # the registry's umask while it writes (records/perms.py)
+        prepared = prepare(request, registry, notify)
+        for member in prepared.members if request.tags else []:  # --tag: in notes.jsonl, not the manifest
+            tag_runs(member.run, request.tags)
+        return finish(
+            registry,
+            prepared,
+            dry_run=request.dry_run,
+            confirm=confirm,
+            notify=notify,
+            review=review,
+            wait=wait,
+            on_refresh=on_refresh,
+        )
 
 
 def gate(prepared: Prepared, confirm: Confirm) -> Confirmation:
@@ -160,6 +168,7 @@ def finish(
     notify: Notify = quiet,
     review: Review | None = None,
     wait: bool = False,
+    on_refresh: Callable[[StatusReport], None] | None = None,
 ) -> SubmitResult:
     """A prepared submission to its end (shared by submit and reproduce): review, gate, launch, wait."""
     if review is not None:
@@ -173,7 +182,11 @@ def finish(
     if not confirmation.approved:
         decline(prepared, confirmation)
         return _result("declined", prepared, confirmation)
-    manifests = launch(prepared, confirmation)
+    try:
+        manifests = launch(prepared, confirmation)
+    except DiskFull:
+        _discard_unsent(registry, prepared)
+        raise
     ids = [m.run_id for m in manifests]
     if prepared.sweep_run is not None:
         record = prepared.sweep_record()
@@ -186,9 +199,22 @@ def finish(
         notify(f"submitted {ids[0]} as {manifests[0].backend} job {manifests[0].job_id}")
     if not wait:
         return _result("submitted", prepared, confirmation)
-    report = wait_for_runs(registry, ids)
+    report = wait_for_runs(registry, ids, on_refresh) if on_refresh else wait_for_runs(registry, ids)
     view = sweep_view(registry, prepared.sweep_run.id, report) if prepared.sweep_run is not None else None
     return _result("submitted", prepared, confirmation, report, view)
+
+
+def _discard_unsent(registry: Registry, prepared: Prepared) -> None:
+    """A full disk before the scheduler was asked: the runs never left 'prepared' (their manifests could
+    not even say 'submitting'), so they are removed, their sweep's too; a run that got as far as
+    'submitting' is left for status to recover (its job may have been accepted)."""
+    members = [m.run for m in prepared.members]
+    try:
+        manifests = [run.load_manifest() for run in members]
+    except ClusterrunError:
+        return
+    if all(m.state != "submitting" and not m.job_id for m in manifests):
+        registry.discard([*members, *([prepared.sweep_run] if prepared.sweep_run else [])])
 
 
 def _result(

@@ -84,6 +84,8 @@ def test_a_healthy_cluster_passes(project: Path, cluster: Cluster) -> None:
         "git",
         "python",
         "disk",
+        "registry",
+        "allocation",
         "submitit",
         "slurm",
         "accounting",
@@ -113,7 +115,8 @@ def test_missing_sbatch_means_local_backend_and_nothing_blocks(project: Path, cl
     slurm = report.check("slurm")
     assert slurm.status == "skip" and "local backend will be used" in slurm.detail
     assert report.backend == "local" and not report.blocking
-    assert list(_statuses(report)) == ["git", "python", "disk", "slurm", "submitit", "gpus"]
+    generic = ["git", "python", "disk", "registry", "allocation"]
+    assert list(_statuses(report)) == [*generic, "slurm", "submitit", "gpus"]
     assert report.check("submitit").status == "ok"  # srun is not needed locally
     assert "A100" in report.check("gpus").detail
 

@@ -56,7 +56,19 @@ def test_secret_names_are_redacted(name: str) -> None:
 )
 def test_secret_values_are_redacted_even_in_allowed_variables(name: str, value: str) -> None:
     out = redact_env({name: value})
-    assert out == {name: REDACTED}
+    assert set(out) == {name} and REDACTED in out[name]
+    for secret in (GH_TOKEN, HF_SECRET, "hunter2", "pa55word", "a" * 30):
+        assert secret not in out[name]
+
+
+def test_a_url_keeps_everything_but_its_password() -> None:
+    out = redact_env({"MLFLOW_TRACKING_URI": "postgresql://user:pa55word@db.example.com:5432/mlflow"})
+    assert out == {"MLFLOW_TRACKING_URI": f"postgresql://user:{REDACTED}@db.example.com:5432/mlflow"}
+
+
+def test_harmless_names_that_contain_secret_words_are_kept() -> None:
+    out = redact_env({"TOKENIZERS_PARALLELISM": "false", "HF_HOME": "/data/hf"}, ("TOKENIZERS_PARALLELISM",))
+    assert out == {"HF_HOME": "/data/hf", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def test_url_without_password_is_kept() -> None:

@@ -244,6 +244,9 @@ def test_failed_write_leaves_the_old_manifest_and_no_temp_file(
 
 
 def test_write_json_atomic_replaces_and_keeps_umask_mode(tmp_path: Path) -> None:
+    """Outside a private directory (an export into the user's own) the umask decides, as usual; in a
+    private one (every directory of a registry) the file is private (tests/test_security.py)."""
+    tmp_path.chmod(0o755)
     path = tmp_path / "data.json"
     write_json_atomic(path, {"b": 1, "a": [1, 2]})
     write_json_atomic(path, {"c": datetime(2026, 1, 1)})
@@ -253,6 +256,9 @@ def test_write_json_atomic_replaces_and_keeps_umask_mode(tmp_path: Path) -> None
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+    tmp_path.chmod(0o700)
+    write_json_atomic(path, {"d": 1})
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("content", ["{not json", "", '{"id": "x"', "\xff\xfe garbage"])

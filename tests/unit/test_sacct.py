@@ -9,6 +9,7 @@ from clusterrun.scheduler.sacct import (
     SACCT_FIELDS,
     normalise_state,
     parse_exit_code,
+    parse_reasons,
     parse_rss_mb,
     parse_sacct,
     parse_squeue,
@@ -123,7 +124,26 @@ def test_sacct_fields_match_the_parser() -> None:
         "End",
         "MaxRSS",
         "TotalCPU",
+        "Reason",
+        "Submit",
+        "Cluster",
+        "JobName",
     )
+
+
+def test_pending_reason_from_sacct_and_squeue() -> None:
+    jobs = parse_sacct(
+        "7|PENDING|0:0|0|None assigned|Unknown|Unknown|||Priority\n"
+        "8|PENDING|0:0|0|None assigned|Unknown|Unknown|||None\n"
+        "9|COMPLETED|0:0|5|n1|2026-01-01T10:00:00|2026-01-01T10:00:05||00:01|None\n"
+    )
+    assert (jobs["7"].reason, jobs["8"].reason, jobs["9"].reason) == ("Priority", "", "")
+    queued = parse_squeue("301|PENDING|0:00||QOSMaxJobsPerUserLimit\n302|PENDING|0:00|(Resources)\n")
+    assert (queued["301"].reason, queued["302"].reason) == ("QOSMaxJobsPerUserLimit", "Resources")
+    assert parse_reasons("7_1|JobHeldUser\n7_2|None\n8|(Dependency)\njunk\n") == {
+        "7_1": "JobHeldUser",
+        "8": "Dependency",
+    }
 
 
 def test_non_numeric_elapsed_is_none() -> None:

@@ -53,6 +53,13 @@ def config_error(ctx: Context, found: Found) -> Fix:
 
 
 def unknown(ctx: Context, found: Found) -> Fix:
+    if ctx.smoke is not None:  # the smoke test's logs are in smoke/; no traceback.txt is written for it
+        where = (
+            f"`clusterrun logs {ctx.run_id} --smoke --stderr`"
+            if ctx.run_id
+            else "smoke/stderr.log in the run directory"
+        )
+        return Fix(f"read {where}, fix the cause, then submit again")
     where = f"`clusterrun logs {ctx.run_id} --stderr`" if ctx.run_id else "stderr.log in the run directory"
     read = "traceback.txt in the run directory and " if ctx.traceback[1] else ""
     fix = f"read {read}{where}, fix the cause, then submit again"

@@ -5,7 +5,6 @@ passes the next submission's checks."""
 from __future__ import annotations
 
 import math
-import pwd
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,8 +33,10 @@ def user_name(who: str) -> str:
     if not who.isdigit():
         return who
     try:
+        import pwd  # POSIX only: on Windows a uid stays a number
+
         return f"{pwd.getpwuid(int(who)).pw_name} (uid {who})"
-    except (KeyError, OverflowError):
+    except (ImportError, KeyError, OverflowError):
         return f"uid {who}"
 
 

@@ -1,0 +1,607 @@
+"""Every row of issue 13's table, each beside a floor measured in the same run (medians of --repeat
+tries), with the number of scheduler calls (counted by shims on PATH); writes bench/RESULTS.md.
+
+Rows that talk to SLURM use the running cluster (bash scripts/local-slurm.sh up); the jobs they
+submit are cancelled afterwards. Registries are synthesised from one run made by the real CLI
+(bench/synth.py).
+
+Run:  python bench/run_all.py [--quick] [--growth] [--only sweep,help,...] [--out bench/RESULTS.md]
+  --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
+  --growth  the registry rows at 100, 1,000 and 10,000 runs as well
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CLI, REPO, BenchFailed, Shims, make_project, median, run, scancel
+from synth import clone, template_run
+
+SLEEP_CONFIG = """\
+name: {name}
+command: sleep {{duration}}
+params: {{duration: {duration}}}
+smoke: {{params: {{duration: 0}}, timeout: 60}}
+resources: {{time: "00:05:00", nodes: 1, cpus_per_task: 1, mem: 100M, gpus: 0}}
+"""
+TRUE_CONFIG = """\
+name: true-cmd
+command: "true"
+resources: {time: "00:05:00", nodes: 1, cpus_per_task: 1, mem: 100M, gpus: 0}
+"""
+
+
+@dataclass
+class Row:
+    measure: str
+    figure: str
+    floor: str
+    ratio: str
+    goal: str
+    calls: str = "0"
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    shims: Shims
+    repeat: int
+    quick: bool
+    template: Path | None = None
+    jobs: list[str] = field(default_factory=list)  # every SLURM job submitted: cancelled at the end
+
+    def cancel(self) -> None:
+        scancel(self.jobs)
+        self.jobs.clear()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return self.shims.env(**extra)
+
+    def get_template(self) -> Path:
+        if self.template is None:
+            self.template = template_run(self.tmp / "template")
+        return self.template
+
+
+def _calls(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {tool}" for tool, n in sorted(counts.items())) or "0"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
+def timed_median(ctx: Ctx, action: Callable[[], float]) -> float:
+    return median([action() for _ in range(ctx.repeat)])
+
+
+# --- rows ----------------------------------------------------------------------------------------------
+
+
+def row_help(ctx: Ctx) -> list[Row]:
+    env = ctx.env()
+    floor = timed_median(ctx, lambda: run([sys.executable, "-c", "import typer"], env=env).seconds)
+    rows = []
+    for args in (["--help"], ["status", "--help"]):
+        seconds = timed_median(ctx, lambda a=args: run([*CLI, *a], ctx.tmp, env).seconds)  # type: ignore[misc]
+        rows.append(
+            Row(
+                f"`clusterrun {' '.join(args)}`",
+                _ms(seconds),
+                f"`import typer`: {_ms(floor)}",
+                f"{seconds / floor:.1f}x",
+                "<= 2x",
+            )
+        )
+    return rows
+
+
+def _sweep_project(ctx: Ctx, members: int) -> Path:
+    config = (REPO / "configs" / "examples" / "quickstart.yaml").read_text()
+    return make_project(
+        ctx.tmp / f"sweep-{members}",
+        {"sweep.yaml": config + f"sweep:\n  grid: {{seed: {list(range(members))}}}\n"},
+    )
+
+
+MAP_ARRAY = """
+import sys, submitit
+n, folder = int(sys.argv[1]), sys.argv[2]
+ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+ex.update_parameters(timeout_min=5, mem_gb=0.1, cpus_per_task=1)
+jobs = ex.map_array(abs, range(n))
+print(jobs[0].job_id.split("_")[0])
+"""
+
+
+def row_sweep(ctx: Ctx) -> list[Row]:
+    members = 200 if ctx.quick else 1000
+    env = ctx.env()
+    floors, ours, calls = [], [], {}
+    for attempt in range(ctx.repeat):
+        folder = ctx.tmp / f"map-array-{attempt}"
+        result = run([sys.executable, "-c", MAP_ARRAY, str(members), str(folder)], env=env)
+        floors.append(result.seconds)
+        ctx.jobs.append(result.stdout.strip())
+        project = _sweep_project(ctx, members) if attempt == 0 else ctx.tmp / f"sweep-{members}"
+        ctx.shims.reset()
+        argv = [*CLI, "submit", "configs/sweep.yaml", "--backend", "slurm", "--yes", "--json"]
+        result = run([*argv, "--force", "params.steps=5"], project, env)
+        calls = ctx.shims.counts()
+        ours.append(result.seconds)
+        ctx.jobs += [a["job_id"] for a in json.loads(result.stdout)["arrays"]]
+        ctx.cancel()
+    floor, seconds = median(floors), median(ours)
+    return [
+        Row(
+            f"submit a {members:,}-member sweep (1 sbatch)",
+            _ms(seconds),
+            f"submitit `map_array` of {members:,}: {_ms(floor)}",
+            f"{seconds / floor:.1f}x",
+            "<= 3x",
+            _calls(calls),
+        )
+    ]
+
+
+def _finished_job_ids(count: int) -> list[str]:
+    """`count` distinct finished SLURM jobs from accounting; an array of `true` makes up a shortfall."""
+
+    def known() -> list[str]:
+        out = subprocess.run(
+            ["sacct", "-a", "-X", "-n", "-P", "-o", "jobid,state", "-S", "2020-01-01"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return [line.split("|")[0] for line in out.splitlines() if line.endswith("|COMPLETED")]
+
+    found = known()
+    short = count - len(found)
+    if short > 0:
+        job = subprocess.run(
+            ["sbatch", "--parsable", f"--array=0-{short - 1}", "-o", "/dev/null", "--wrap", "true"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"  waiting for {short} trivial array tasks (job {job}) to make {count} finished jobs ...")
+        while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
+            time.sleep(2)
+        found = known()
+    return found[-count:]
+
+
+SACCT_FLOOR = """
+import sys, subprocess
+import clusterrun.services.listing
+ids = open(sys.argv[1]).read().split()
+fields = "jobid,state,exitcode,elapsed,nodelist"
+argv = ["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", fields]
+subprocess.run(argv, capture_output=True, check=True)
+"""
+
+
+def row_first_status(ctx: Ctx) -> list[Row]:
+    count = 200 if ctx.quick else 1000
+    jobs = _finished_job_ids(count)
+    ids_file = ctx.tmp / "finished-ids.txt"
+    ids_file.write_text(" ".join(jobs))
+    env = ctx.env(CLUSTERRUN_POLL_MAX_AGE="0")
+    floor = median(
+        [run([sys.executable, "-c", SACCT_FLOOR, str(ids_file)], env=env).seconds for _ in range(ctx.repeat)]
+    )
+    first, steady, first_calls, steady_calls = [], [], {}, {}
+    for attempt in range(ctx.repeat):
+        root = ctx.tmp / f"pending-{attempt}"
+        clone(ctx.get_template(), root, count, job_ids=jobs, sweep="synth-sweep_20251231-000000")
+        argv = [*CLI, "--runs-dir", str(root), "status", "--limit", str(count)]
+        ctx.shims.reset()
+        first.append(run(argv, ctx.tmp, env).seconds)
+        first_calls = ctx.shims.counts()
+        ctx.shims.reset()
+        steady.append(run(argv, ctx.tmp, env).seconds)
+        steady_calls = ctx.shims.counts()
+        shutil.rmtree(root)
+    first_s, steady_s = median(first), median(steady)
+    floor_text = f"imports + one sacct of {count:,} ids: {_ms(floor)}"
+    return [
+        Row(
+            f"first `status` after {count:,} runs finished (`--limit {count}`)",
+            _ms(first_s),
+            floor_text,
+            f"{first_s / floor:.1f}x",
+            "<= 2x",
+            _calls(first_calls),
+        ),
+        Row(
+            f"steady `status --limit {count}`",
+            _ms(steady_s),
+            floor_text,
+            f"{steady_s / floor:.1f}x",
+            "<= 1.2x",
+            _calls(steady_calls),
+        ),
+    ]
+
+
+READ_FLOOR = """
+import json, os, sys
+import clusterrun.services.listing
+root = sys.argv[1]
+for name in os.listdir(root):
+    path = os.path.join(root, name)
+    if os.path.isfile(os.path.join(path, "manifest.json")):
+        json.load(open(os.path.join(path, "manifest.json")))
+        if os.path.isfile(os.path.join(path, "summary.json")):
+            json.load(open(os.path.join(path, "summary.json")))
+"""
+
+
+def finished_registry(ctx: Ctx, size: int) -> Path:
+    root = ctx.tmp / f"finished-{size}"
+    if not root.exists():
+        clone(ctx.get_template(), root, size)
+    return root
+
+
+def row_wide_status(ctx: Ctx, size: int) -> list[Row]:
+    root = finished_registry(ctx, size)
+    env = ctx.env()
+    floor = median(
+        [run([sys.executable, "-c", READ_FLOOR, str(root)], env=env).seconds for _ in range(ctx.repeat)]
+    )
+    samples = []
+    for _ in range(ctx.repeat):
+        ctx.shims.reset()
+        samples.append(
+            run([*CLI, "--runs-dir", str(root), "status", "--limit", str(size)], ctx.tmp, env, memory=True)
+        )
+    seconds = median([s.seconds for s in samples])
+    peak = max(s.peak_mb for s in samples)
+    default = median(
+        [run([*CLI, "--runs-dir", str(root), "status"], ctx.tmp, env).seconds for _ in range(ctx.repeat)]
+    )
+    return [
+        Row(
+            f"`status --limit {size}` on a {size:,}-run registry",
+            f"{_ms(seconds)}, {peak:.0f} MB",
+            f"imports + reading {size:,} manifests and summaries: {_ms(floor)}",
+            f"{seconds / floor:.1f}x",
+            "<= 1.2x, <= 100 MB",
+            _calls(ctx.shims.counts()),
+        ),
+        Row(
+            f"default `status` (newest 20) on a {size:,}-run registry",
+            _ms(default),
+            "—",
+            "—",
+            "flat in the registry's size",
+            "0",
+        ),
+    ]
+
+
+def row_dry_run(ctx: Ctx, size: int) -> list[Row]:
+    project = ctx.tmp / "dry-project"
+    if not project.exists():
+        make_project(project)
+    env = ctx.env()
+    big = ctx.tmp / f"dry-registry-{size}"  # its own: the dry runs made here join it
+    if not big.exists():
+        clone(ctx.get_template(), big, size)
+    empty = ctx.tmp / f"empty-registry-{size}"
+    argv = [*CLI, "submit", "configs/quickstart.yaml", "--dry-run", "--backend", "slurm", "params.steps=5"]
+    samples: dict[Path, list[float]] = {empty: [], big: []}
+    for root in (empty, big):  # the snapshot and the smoke test, cached from now on
+        run(argv, project, env | {"CLUSTERRUN_RUNS_DIR": str(root)})
+    for attempt in range(ctx.repeat):  # interleaved, so a busy moment of the machine hits both alike
+        for root in (empty, big) if attempt % 2 == 0 else (big, empty):
+            samples[root].append(run(argv, project, env | {"CLUSTERRUN_RUNS_DIR": str(root)}).seconds)
+    results = {root: median(times) for root, times in samples.items()}
+    ratio = results[big] / results[empty]
+    return [
+        Row(
+            f"`submit --dry-run` into a {size:,}-run registry",
+            _ms(results[big]),
+            f"the same into an empty registry: {_ms(results[empty])}",
+            f"{ratio:.2f}x",
+            "<= 1.1x",
+            "0",
+        )
+    ]
+
+
+def row_local_wait(ctx: Ctx) -> list[Row]:
+    project = make_project(ctx.tmp / "local-project", {"true.yaml": TRUE_CONFIG})
+    env = ctx.env()
+    argv = [*CLI, "submit", "configs/true.yaml", "--backend", "local", "--wait", "--force"]
+    run(argv, project, env)  # the smoke test, cached from now on
+    floor = median([run(["true"]).seconds for _ in range(ctx.repeat)])
+    seconds = median([run(argv, project, env).seconds for _ in range(ctx.repeat)])
+    return [
+        Row(
+            "`submit --backend local --wait` of `true`",
+            _ms(seconds),
+            f"the command: {_ms(floor)}",
+            f"+{seconds - floor:.2f} s",
+            "<= +0.5 s",
+            "0",
+        )
+    ]
+
+
+SBATCH_FLOOR = """
+import subprocess, submitit
+print(subprocess.run(["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "true"], capture_output=True,
+                     text=True, check=True).stdout.strip())
+"""
+
+
+def row_slurm_submit(ctx: Ctx) -> list[Row]:
+    project = make_project(ctx.tmp / "slurm-project", {"true.yaml": TRUE_CONFIG})
+    env = ctx.env()
+    argv = [*CLI, "submit", "configs/true.yaml", "--backend", "slurm", "--force", "--yes", "--json"]
+    ctx.jobs.append(json.loads(run(argv, project, env).stdout)["job_id"])  # smoke test cached from now on
+    floors, ours = [], []
+    for _ in range(ctx.repeat):
+        result = run([sys.executable, "-c", SBATCH_FLOOR], env=env)
+        floors.append(result.seconds)
+        ctx.jobs.append(result.stdout.strip())
+        ctx.shims.reset()
+        result = run(argv, project, env)
+        ours.append(result.seconds)
+        ctx.jobs.append(json.loads(result.stdout)["job_id"])
+    calls = ctx.shims.counts()
+    ctx.cancel()
+    floor, seconds = median(floors), median(ours)
+    return [
+        Row(
+            "one trivial `submit` to SLURM (smoke cached)",
+            _ms(seconds),
+            f"imports + `sbatch --wrap true`: {_ms(floor)}",
+            f"{seconds / floor:.1f}x",
+            "<= 1.5x",
+            _calls(calls),
+        )
+    ]
+
+
+def row_watchers(ctx: Ctx) -> list[Row]:
+    duration = 10 if ctx.quick else 20
+    project = make_project(
+        ctx.tmp / "watch-project", {"sleep.yaml": SLEEP_CONFIG.format(name="sleep", duration=duration)}
+    )
+    env = ctx.env()
+    argv = [*CLI, "submit", "configs/sleep.yaml", "--backend", "slurm", "--force", "--yes", "--json"]
+    counts = {}
+    for watchers in (1, 5):
+        record = json.loads(run(argv, project, env).stdout)
+        ctx.shims.reset()
+        procs = [
+            subprocess.Popen(
+                [*CLI, "status", record["run_id"], "--watch"],
+                cwd=project,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(watchers)
+        ]
+        for proc in procs:
+            proc.wait(timeout=600)
+        counts[watchers] = ctx.shims.counts().get("sacct", 0)
+    ratio = counts[5] / max(counts[1], 1)
+    return [
+        Row(
+            f"5 `status --watch` processes on the same run ({duration} s job)",
+            f"{counts[5]} sacct calls",
+            f"one watcher: {counts[1]}",
+            f"{ratio:.1f}x",
+            "<= 1.5x",
+            f"{counts[5]} sacct",
+        )
+    ]
+
+
+def row_lateness(ctx: Ctx) -> list[Row]:
+    project = make_project(
+        ctx.tmp / "late-project", {"sleep.yaml": SLEEP_CONFIG.format(name="late", duration=5)}
+    )
+    env = ctx.env()
+    argv = [
+        *CLI,
+        "submit",
+        "configs/sleep.yaml",
+        "--backend",
+        "slurm",
+        "--force",
+        "--yes",
+        "--json",
+        "--sweep",
+        "params.duration=4,6",
+    ]
+    late = []
+    calls = {}
+    for _ in range(max(1, ctx.repeat - 1)):
+        record = json.loads(run(argv, project, env).stdout)
+        ctx.shims.reset()
+        run([*CLI, "status", record["sweep_id"], "--watch"], project, env)
+        noticed = time.time()
+        calls = ctx.shims.counts()
+        ids = [a["job_id"] for a in record["arrays"]]
+        out = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", "end"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        ended = max(datetime.fromisoformat(t).timestamp() for t in out if t[:1].isdigit())
+        late.append(noticed - ended)
+    seconds = median(late)
+    return [
+        Row(
+            "a watcher noticing the end of an array's last member",
+            f"{seconds:.1f} s late",
+            "—",
+            "—",
+            "<= 5 s late at <= 1 poll per 5 s",
+            _calls(calls),
+        )
+    ]
+
+
+def row_snapshot(ctx: Ctx) -> list[Row]:
+    files = 1000 if ctx.quick else 5000
+    out = run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "snapshot.py"),
+            "--files",
+            str(files),
+            "--repeat",
+            str(ctx.repeat),
+        ]
+    ).stdout
+    lines = {line[:32].strip(): float(line[32:].split()[0]) for line in out.splitlines()[2:]}
+    ours, floor = lines["clusterrun snapshot.create"], lines["git archive | tar -x (floor)"]
+    return [
+        Row(
+            f"first snapshot of a {files:,}-file repository",
+            _ms(ours),
+            f"`git archive HEAD | tar -x`: {_ms(floor)}",
+            f"{ours / floor:.1f}x",
+            "<= 1.5x",
+            "0",
+        )
+    ]
+
+
+# --- the table -----------------------------------------------------------------------------------------
+
+ROWS: dict[str, Callable[[Ctx], list[Row]]] = {
+    "sweep": row_sweep,
+    "first-status": row_first_status,
+    "wide-status": lambda ctx: row_wide_status(ctx, 1000 if ctx.quick else 10_000),
+    "dry-run": lambda ctx: row_dry_run(ctx, 1000 if ctx.quick else 10_000),
+    "help": row_help,
+    "watchers": row_watchers,
+    "local-wait": row_local_wait,
+    "slurm-submit": row_slurm_submit,
+    "snapshot": row_snapshot,
+    "lateness": row_lateness,
+}
+
+
+def machine() -> str:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), "?")
+    slurm = (
+        subprocess.run(["sinfo", "--version"], capture_output=True, text=True).stdout.strip() or "no SLURM"
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem_kb / 1024 / 1024:.1f} GB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, {slurm} (single node, local)"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| measure | clusterrun | floor in the same run | ratio | goal | scheduler calls |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = (r.measure, r.figure, r.floor, r.ratio, r.goal, r.calls)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--growth", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help=f"comma-separated rows: {', '.join(ROWS)}")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    wanted = [w for w in args.only.split(",") if w] or list(ROWS)
+    unknown = set(wanted) - set(ROWS)
+    if unknown:
+        sys.exit(f"unknown rows: {', '.join(sorted(unknown))}; known: {', '.join(ROWS)}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the jobs are cancelled on the way out
+    tmp = Path(tempfile.mkdtemp(prefix="clusterrun-bench-"))
+    ctx = Ctx(tmp, Shims(tmp), args.repeat, args.quick)
+    rows: list[Row] = []
+    growth: list[Row] = []
+    started = time.perf_counter()
+
+    def measure(label: str, action: Callable[[], list[Row]]) -> list[Row]:
+        print(f"{label} ...", flush=True)
+        row_started = time.perf_counter()
+        try:
+            found = action()
+        except BenchFailed as exc:  # reported in its row; the other rows are still measured
+            found = [Row(label, "failed", str(exc).splitlines()[0], "—", "—")]
+        for row in found:
+            print(
+                f"  {row.measure}: {row.figure} vs {row.floor} = {row.ratio} (goal {row.goal}); {row.calls}"
+            )
+        print(f"  ({time.perf_counter() - row_started:.0f} s)", flush=True)
+        return found
+
+    try:
+        for name in wanted:
+            rows += measure(name, lambda name=name: ROWS[name](ctx))  # type: ignore[misc]
+            write(args, rows, growth, time.perf_counter() - started)  # as it goes: nothing measured is lost
+        if args.growth:
+            for size in (100, 1000, 10_000):
+                growth += measure(f"growth {size}", lambda size=size: growth_rows(ctx, size))  # type: ignore[misc]
+                write(args, rows, growth, time.perf_counter() - started)
+    finally:
+        ctx.cancel()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"wrote {args.out}")
+
+
+def growth_rows(ctx: Ctx, size: int) -> list[Row]:
+    return row_wide_status(ctx, size) + row_dry_run(ctx, size)
+
+
+def write(args: argparse.Namespace, rows: list[Row], growth: list[Row], seconds: float) -> None:
+    text = [
+        "# Benchmark results (issue 13)",
+        "",
+        f"Date: {date.today().isoformat()}. Machine: {machine()}.",
+        f"Command: `python bench/run_all.py{' --quick' if args.quick else ''}"
+        f"{' --growth' if args.growth else ''}` (medians of {args.repeat}; {seconds:.0f} s in all). Every"
+        " ratio is against a floor measured in the same run; scheduler calls are counted by shims on PATH"
+        " during one clusterrun measurement.",
+        "",
+        table(rows),
+    ]
+    if growth:
+        text += ["", "## Growth: the registry rows at 100, 1,000 and 10,000 runs", "", table(growth)]
+    args.out.write_text("\n".join(text) + "\n")
+
+
+if __name__ == "__main__":
+    main()

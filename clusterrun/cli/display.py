@@ -1,0 +1,123 @@
+"""How progress reaches a person: drawn live on a terminal, as plain lines otherwise, not at all with
+--quiet. The live parts use rich, imported only when something is drawn (`clusterrun --help` stays fast).
+
+    live   a terminal (a tty; TERM is not `dumb`; NO_COLOR is not set): spinners and tables redrawn in place
+    plain  a pipe, a file, TERM=dumb or NO_COLOR: one line per event, no escape codes
+    quiet  --quiet: only warnings, errors and the final result
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from clusterrun.cli.common import info
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+Mode = Literal["live", "plain", "quiet"]
+TAIL_BYTES = 4096  # read from the end of a log for its last line
+
+
+def can_redraw(stream: IO[str]) -> bool:
+    """A terminal that takes cursor movement and colour: a tty, TERM not `dumb`, NO_COLOR unset."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        tty = False
+    return tty and os.environ.get("TERM", "") != "dumb" and not os.environ.get("NO_COLOR")
+
+
+def display_mode(stream: IO[str], quiet: bool = False) -> Mode:
+    if quiet:
+        return "quiet"
+    return "live" if can_redraw(stream) else "plain"
+
+
+def console(stream: IO[str]) -> Console:
+    """A rich console on `stream` (a terminal: can_redraw said so)."""
+    from rich.console import Console
+
+    return Console(file=stream, force_terminal=True, highlight=False)
+
+
+def last_line(paths: Sequence[Path]) -> str:
+    """The last non-empty line written to the most recently changed of `paths` ('' when none)."""
+    found: list[tuple[float, Path]] = []
+    for path in paths:
+        try:
+            found.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    for _mtime, path in sorted(found, reverse=True):
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) - TAIL_BYTES))
+                chunk = handle.read()
+        except OSError:
+            continue
+        for raw in reversed(chunk.decode("utf-8", "replace").splitlines()):
+            line = "".join(c for c in raw.rsplit("\r", 1)[-1] if c.isprintable()).strip()
+            if line:
+                return line
+    return ""
+
+
+class _Spinning:
+    """A spinner, the step's message and elapsed time, and the last line its logs got (re-read at every
+    redraw)."""
+
+    def __init__(self, message: str, logs: Sequence[Path]) -> None:
+        from rich.spinner import Spinner
+
+        self.message, self.logs = message.removesuffix(" ...").removesuffix("..."), logs
+        self.started = time.monotonic()
+        self.spinner = Spinner("dots", style="cyan")
+
+    def __rich__(self) -> RenderableType:
+        from rich.console import Group
+        from rich.text import Text
+
+        elapsed = time.monotonic() - self.started
+        self.spinner.update(text=Text.assemble(self.message, ("  " + f"{elapsed:.1f} s", "cyan")))
+        line = last_line(self.logs)
+        if not line:
+            return self.spinner
+        return Group(self.spinner, Text("  " + line, style="dim", no_wrap=True, overflow="ellipsis"))
+
+
+@contextmanager
+def spinner(stream: IO[str], message: str, logs: Sequence[Path] = ()) -> Iterator[None]:
+    """A spinner with the elapsed time and the last log line while the block runs; then one line."""
+    from rich.live import Live
+
+    view = _Spinning(message, logs)
+    out = console(stream)
+    with Live(view, console=out, refresh_per_second=8, transient=True):
+        yield
+    out.print(f"{view.message}: done after {time.monotonic() - view.started:.1f} s", style="dim")
+
+
+class Reporter:
+    """The CLI's Notify (services/__init__.py): messages go to stderr, long steps get a spinner there on
+    a terminal, and --quiet silences both."""
+
+    def __init__(self, mode: Mode, stream: IO[str] | None = None) -> None:
+        import sys
+
+        self.mode, self.stream = mode, stream or sys.stderr
+
+    def __call__(self, message: str) -> None:
+        if self.mode != "quiet":
+            info(message)
+
+    def activity(self, message: str, logs: Sequence[Path] = ()) -> AbstractContextManager[Any]:
+        if self.mode == "live":
+            return spinner(self.stream, message, logs)
+        self(message)
+        return nullcontext()

@@ -1,0 +1,136 @@
+"""Run the user's command as a child in its own process group and watch it until it exits, reacting
+to the signals the scheduler sends the job.
+
+- SIGUSR2 (`--signal=USR2@grace`: the time limit is `grace` seconds away, or a preemption's warning):
+  forwarded to the command's process group unless the scheduler signals every process itself; then
+  `on_warning(now)` says by when the command must have stopped (None: let it run to the end).
+  Past that deadline the group gets SIGTERM, and SIGKILL STOP_GRACE seconds later.
+- SIGTERM, SIGINT (a cancel, a requeue, a preemption, the time limit itself): forwarded the same way.
+- `warned_at`: a SIGUSR2 that came before the command started; passed on to its process group
+  EARLY_RESEND seconds after the start (a command that missed it is still stopped at the deadline).
+
+Every signal is also reported to `on_signal(name)`. Nothing here decides what an attempt's end means:
+that is attempts.py's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import IO, Any
+
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when the wrapper stops the command
+EARLY_RESEND = 2.0  # a warning that came before the command started is passed on this long after
+WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass
+class Outcome:
+    """How the command ended."""
+
+    returncode: int
+    usage: Any  # resource.struct_rusage of the command (its waited-for children included)
+    signals: list[str] = field(default_factory=list)  # what the job received, in order
+    warned_at: float | None = None  # when SIGUSR2 came
+    terminated_at: float | None = None  # when SIGTERM or SIGINT came
+    stopped: bool = False  # the wrapper stopped the command at its deadline
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _pidfd(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:  # an old kernel
+        return None
+
+
+def supervise(
+    argv: Sequence[str],
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    env: Mapping[str, str],
+    *,
+    forward: bool,
+    on_warning: Callable[[float], float | None] = lambda _now: None,
+    on_signal: Callable[[str], None] = lambda _name: None,
+    warned_at: float | None = None,
+) -> Outcome:
+    """Run `argv` in a new process group (its own session) and wait for it; see the module's doc."""
+    process = subprocess.Popen(
+        list(argv), stdout=stdout, stderr=stderr, env=dict(env), start_new_session=True
+    )
+    pgid = process.pid
+    outcome = Outcome(returncode=0, usage=None)
+    deadline: list[float] = []  # set once, by the first SIGUSR2 that asks for one
+
+    def received(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        now = time.time()
+        outcome.signals.append(name)
+        if forward:
+            _signal_group(pgid, signum)
+        if signum == signal.SIGUSR2:
+            if outcome.warned_at is None:
+                outcome.warned_at = now
+                stop_by = on_warning(now)
+                if stop_by is not None:
+                    deadline.append(stop_by)
+        elif outcome.terminated_at is None:
+            outcome.terminated_at = now
+        on_signal(name)
+
+    previous = {signum: signal.signal(signum, received) for signum in WATCHED}
+    fd = _pidfd(process.pid)
+    killed_at: float | None = None
+    resend_at: float | None = None
+    if warned_at is not None:  # it came before the command ran: the command has yet to hear it
+        outcome.warned_at = warned_at
+        outcome.signals.append("SIGUSR2")
+        stop_by = on_warning(warned_at)
+        if stop_by is not None:
+            deadline.append(stop_by)
+        resend_at = time.time() + EARLY_RESEND
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            now = time.time()
+            if resend_at is not None and now >= resend_at:
+                _signal_group(pgid, signal.SIGUSR2)  # once its handler (or command.sh's trap) is set
+                resend_at = None
+            if deadline and not outcome.stopped and now >= deadline[0]:
+                outcome.stopped = True
+                _signal_group(pgid, signal.SIGTERM)
+                killed_at = now + STOP_GRACE
+            elif killed_at is not None and now >= killed_at:
+                _signal_group(pgid, signal.SIGKILL)
+                killed_at = None
+            wait = 0.25 if deadline else 1.0
+            if fd is not None:
+                select.select([fd], [], [], wait)
+            else:
+                time.sleep(min(wait, 0.25))
+    finally:
+        if fd is not None:
+            os.close(fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    outcome.returncode = os.waitstatus_to_exitcode(status)
+    outcome.usage = usage
+    process.returncode = outcome.returncode
+    return outcome

@@ -1,0 +1,384 @@
+"""A Python entry point read from its source with `ast` (never imported, never run): its command-line
+options as argparse, click or typer declare them (name, flag, default, type), its subcommands, whether
+`python file.py` runs it, and the text templates it prints (for metrics.py)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MISSING: Any = object()  # no default, or one that is not a literal (os.environ.get(...), a call)
+_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Path": "str", "INT": "int"}
+_TYPES |= {"FLOAT": "float", "STRING": "str", "BOOL": "bool"}
+_FLAG_ACTIONS = {"store_true", "store_false", "store_const", "count", "help", "version", "append_const"}
+_PRINTERS = {"print", "info", "debug", "warning", "log", "write", "echo", "secho", "set_description"}
+
+
+@dataclass
+class Option:
+    """One command-line option (or positional argument) of the script."""
+
+    name: str  # the Python name (dest): batch_size
+    flag: str  # how it is given: --batch-size ('' for a positional argument)
+    default: Any = MISSING
+    type: str = "str"  # int, float, str, bool
+    required: bool = False
+    is_flag: bool = False  # takes no value (store_true, click is_flag, typer bool)
+    multiple: bool = False  # nargs='+', multiple=True: a list
+    help: str = ""
+    command: str = ""  # the subcommand it belongs to ('' = the main one)
+
+    @property
+    def positional(self) -> bool:
+        return not self.flag
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING and self.default is not None
+
+
+@dataclass
+class ScriptInfo:
+    path: Path
+    framework: str = ""  # argparse, click, typer, or '' (no options found)
+    options: list[Option] = field(default_factory=list)
+    subcommands: list[str] = field(default_factory=list)  # click/typer commands or argparse sub-parsers
+    main_guard: bool = False  # `if __name__ == "__main__":` (so `python file.py` runs it)
+    printed: list[list[tuple[str, str]]] = field(default_factory=list)  # templates: [(literal, spec)...]
+    mentions_cuda: bool = False
+    reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
+    error: str = ""  # why it could not be read
+
+    def options_of(self, command: str) -> list[Option]:
+        return [o for o in self.options if o.command in ("", command)]
+
+
+def _literal(node: ast.AST | None) -> Any:
+    if node is None:
+        return MISSING
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return MISSING
+
+
+def _type_name(node: ast.AST | None) -> str:
+    if isinstance(node, ast.Name):
+        return _TYPES.get(node.id, "str")
+    if isinstance(node, ast.Attribute):
+        return _TYPES.get(node.attr, "str")
+    if isinstance(node, ast.Subscript):  # Optional[int], Annotated[int, ...], list[int]
+        return _type_name(node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice)
+    if isinstance(node, ast.BinOp):  # int | None
+        return _type_name(node.left)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "int" as a string annotation
+        return _TYPES.get(node.value.split("|")[0].strip(), "str")
+    return "str"
+
+
+def _type_of_default(value: Any, fallback: str) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return fallback
+
+
+def _keywords(call: ast.Call) -> dict[str, ast.AST]:
+    return {k.arg: k.value for k in call.keywords if k.arg}
+
+
+def _strings(nodes: list[ast.expr]) -> list[str]:
+    return [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _dest(flags: list[str]) -> str:
+    longs = [f for f in flags if f.startswith("--")]
+    chosen = longs[0] if longs else (flags[0] if flags else "")
+    return chosen.lstrip("-").replace("-", "_")
+
+
+def _callee(node: ast.AST) -> str:
+    """`parser.add_argument` -> 'add_argument'; `click.option` -> 'option'."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _receiver(node: ast.AST) -> str:
+    return node.value.id if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) else ""
+
+
+# ----------------------------------------------------------------------------------------- argparse
+
+
+def _argparse(tree: ast.Module, info: ScriptInfo) -> None:
+    parsers: dict[str, str] = {}  # variable -> subcommand, from `x = sub.add_parser("train")`
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _callee(node.value.func) == "add_parser"
+        ):
+            names = _strings(node.value.args[:1])
+            for target in node.targets:
+                if isinstance(target, ast.Name) and names:
+                    parsers[target.id] = names[0]
+                    info.subcommands.append(names[0])
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _callee(node.func) == "add_argument"):
+            continue
+        flags = _strings(node.args)
+        if not flags:
+            continue
+        kw = _keywords(node)
+        action = _literal(kw["action"]) if "action" in kw else None
+        if "action" in kw and _callee(kw["action"]) == "BooleanOptionalAction":
+            action = "store_true"
+        positional = not flags[0].startswith("-")
+        dest = _literal(kw.get("dest")) if "dest" in kw else MISSING
+        name = dest if isinstance(dest, str) else (flags[0] if positional else _dest(flags))
+        default = _literal(kw.get("default")) if "default" in kw else (MISSING if positional else None)
+        nargs = _literal(kw.get("nargs")) if "nargs" in kw else None
+        option = Option(
+            name=name.replace("-", "_"),
+            flag="" if positional else ([f for f in flags if f.startswith("--")] or flags)[0],
+            default=default,
+            type=_type_of_default(default, _type_name(kw["type"]) if "type" in kw else "str"),
+            required=bool(_literal(kw.get("required"))) if "required" in kw else positional,
+            is_flag=action in _FLAG_ACTIONS,
+            multiple=nargs in ("+", "*") or action in ("append", "extend"),
+            help=_literal(kw.get("help")) if isinstance(_literal(kw.get("help")), str) else "",
+            command=parsers.get(_receiver(node.func), ""),
+        )
+        if positional and nargs == "?":
+            option.required = False
+        info.options.append(option)
+    if info.options or parsers:
+        info.framework = "argparse"
+
+
+# -------------------------------------------------------------------------------------- click/typer
+
+
+def _click(tree: ast.Module, info: ScriptInfo) -> None:
+    groups: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        decorators = [d for d in node.decorator_list if isinstance(d, ast.Call | ast.Attribute | ast.Name)]
+        kinds = [_callee(d.func if isinstance(d, ast.Call) else d) for d in decorators]
+        if "group" in kinds:
+            groups.add(node.name)
+        if not ({"command", "option", "argument"} & set(kinds)):
+            continue
+        command = ""
+        for deco in decorators:
+            call = deco if isinstance(deco, ast.Call) else None
+            if _callee(call.func if call else deco) == "command" and _receiver(call.func if call else deco):
+                receiver = _receiver(call.func if call else deco)
+                if receiver != "click":  # `@cli.command()`: a subcommand of the group `cli`
+                    named = _strings(call.args[:1]) if call else []
+                    given = _literal(_keywords(call).get("name")) if call else MISSING
+                    command = named[0] if named else given if isinstance(given, str) else node.name
+                    command = command.replace("_", "-")
+        if command:
+            info.subcommands.append(command)
+        for deco in decorators:
+            if not isinstance(deco, ast.Call) or _callee(deco.func) not in ("option", "argument"):
+                continue
+            decls = _strings(deco.args)
+            kw = _keywords(deco)
+            is_argument = _callee(deco.func) == "argument"
+            names = [d for d in decls if d.isidentifier()]
+            dashed = [d.split("/")[0] for d in decls if d.startswith("-")]
+            name = names[0] if names else _dest(dashed)
+            default = _literal(kw.get("default")) if "default" in kw else (MISSING if is_argument else None)
+            is_flag = any("/" in d for d in decls) or ("is_flag" in kw and bool(_literal(kw["is_flag"])))
+            info.options.append(
+                Option(
+                    name=name,
+                    flag=""
+                    if is_argument
+                    else ([d for d in dashed if d.startswith("--")] or dashed or [""])[0],
+                    default=default,
+                    type=_type_of_default(default, _type_name(kw["type"]) if "type" in kw else "str"),
+                    required=bool(_literal(kw.get("required"))) if "required" in kw else is_argument,
+                    is_flag=is_flag or isinstance(default, bool),
+                    multiple=bool(_literal(kw.get("multiple"))) if "multiple" in kw else False,
+                    help=_literal(kw.get("help")) if isinstance(_literal(kw.get("help")), str) else "",
+                    command=command,
+                )
+            )
+        if any(o.command == command for o in info.options) or command:
+            info.framework = info.framework or "click"
+
+
+def _typer(tree: ast.Module, info: ScriptInfo) -> None:
+    """`@app.command()` functions and `typer.run(main)`: parameters are options (with a default) or
+    arguments (without one, or typer.Argument)."""
+    commands: list[ast.FunctionDef] = []
+    run_targets = {
+        a.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _callee(node.func) == "run" and _receiver(node.func) == "typer"
+        for a in node.args[:1]
+        if isinstance(a, ast.Name)
+    }
+    named: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for deco in node.decorator_list:
+            call = deco if isinstance(deco, ast.Call) else None
+            target = call.func if call else deco
+            if _callee(target) == "command" and _receiver(target) not in ("click", ""):
+                commands.append(node)
+                given = _strings(call.args[:1]) if call else []
+                named[node.name] = given[0] if given else node.name.replace("_", "-")
+        if node.name in run_targets:
+            commands.append(node)
+            named[node.name] = ""
+    if not commands or (info.framework == "click" and not run_targets and not _imports(tree, "typer")):
+        return
+    info.framework = "typer"
+    info.options = []
+    info.subcommands = []
+    several = len(commands) > 1
+    for function in commands:
+        command = named[function.name] if several else ""
+        if command:
+            info.subcommands.append(command)
+        args = function.args.args
+        defaults: list[ast.expr | None] = [None] * (len(args) - len(function.args.defaults))
+        defaults += list(function.args.defaults)
+        for arg, default_node in zip(args, defaults, strict=True):
+            info.options.append(_typer_param(arg, default_node, command))
+
+
+def _typer_param(arg: ast.arg, default_node: ast.expr | None, command: str) -> Option:
+    annotation = arg.annotation
+    spec: ast.Call | None = None
+    if isinstance(annotation, ast.Subscript) and _callee(annotation.value) == "Annotated":
+        parts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else []
+        spec = next((p for p in parts[1:] if isinstance(p, ast.Call)), None)
+        annotation = parts[0] if parts else annotation
+    default: Any = _literal(default_node) if default_node is not None else MISSING
+    if isinstance(default_node, ast.Call) and _callee(default_node.func) in ("Option", "Argument"):
+        spec = default_node
+        first = default_node.args[0] if default_node.args else _keywords(default_node).get("default")
+        default = (
+            MISSING
+            if first is None or (isinstance(first, ast.Constant) and first.value is ...)
+            else _literal(first)
+        )
+    kind = _callee(spec.func) if spec is not None else ("Option" if default_node is not None else "Argument")
+    decls = [d for d in _strings(spec.args) if d.startswith("-")] if spec is not None else []
+    type_name = _type_of_default(default, _type_name(annotation))
+    flag = (
+        "" if kind == "Argument" else (decls[0].split("/")[0] if decls else "--" + arg.arg.replace("_", "-"))
+    )
+    help_node = _keywords(spec).get("help") if spec is not None else None
+    return Option(
+        name=arg.arg,
+        flag=flag,
+        default=default,
+        type=type_name,
+        required=default is MISSING,
+        is_flag=type_name == "bool",
+        multiple=isinstance(annotation, ast.Subscript) and _callee(annotation.value) in ("list", "List"),
+        help=_literal(help_node) if isinstance(_literal(help_node), str) else "",
+        command=command,
+    )
+
+
+def _imports(tree: ast.Module, module: str) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == module for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == module:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------- prints
+
+
+def _template(node: ast.AST) -> list[tuple[str, str]] | None:
+    """A printed text as [(literal, ''), ('', format spec) ...]: f-strings, '%' and .format()."""
+    if isinstance(node, ast.JoinedStr):
+        out: list[tuple[str, str]] = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                out.append((str(part.value), ""))
+            elif isinstance(part, ast.FormattedValue):
+                spec = ""
+                if isinstance(part.format_spec, ast.JoinedStr):
+                    spec = "".join(
+                        str(v.value) for v in part.format_spec.values if isinstance(v, ast.Constant)
+                    )
+                out.append(("", spec or "?"))
+        return out
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+        if "%" in text:
+            return _split(text, r"%[-+ #0]*\d*(?:\.\d+)?([diouxXeEfFgGrs])")
+        if "{" in text:
+            return _split(text, r"\{[^{}]*?(?::([^{}]*))?\}")
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return _template(node.left)
+    if isinstance(node, ast.Call) and _callee(node.func) == "format" and isinstance(node.func, ast.Attribute):
+        return _template(node.func.value)
+    return None
+
+
+def _split(text: str, pattern: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    at = 0
+    for match in re.finditer(pattern, text):
+        out.append((text[at : match.start()], ""))
+        out.append(("", match.group(1) or "?"))
+        at = match.end()
+    out.append((text[at:], ""))
+    return out
+
+
+def _prints(tree: ast.Module, info: ScriptInfo) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node.func) in _PRINTERS and node.args:
+            template = _template(node.args[0])
+            if template and any(spec for _, spec in template):
+                info.printed.append(template)
+
+
+# --------------------------------------------------------------------------------------------- read
+
+
+def read_script(path: Path) -> ScriptInfo:
+    """Everything `init` and ad-hoc runs want to know about a Python script, from its source alone."""
+    info = ScriptInfo(path)
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")
+        tree = ast.parse(source, filename=str(path))
+    except (OSError, SyntaxError, ValueError, RecursionError) as exc:
+        info.error = f"{type(exc).__name__}: {exc}"
+        return info
+    _argparse(tree, info)
+    if not info.options:
+        _click(tree, info)
+    if not info.framework or info.framework == "click":
+        _typer(tree, info)
+    info.subcommands = list(dict.fromkeys(info.subcommands))
+    _prints(tree, info)
+    info.main_guard = bool(re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source))
+    info.mentions_cuda = bool(re.search(r"""\.cuda\(|['"]cuda['"]|torch\.device\(\s*['"]cuda""", source))
+    info.reads_metrics_file = "CLUSTERRUN_METRICS_FILE" in source
+    return info

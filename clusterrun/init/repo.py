@@ -1,0 +1,173 @@
+"""The entry points of a repository, best first, as an experienced colleague would look for them: run
+scripts (scripts/train.sh, scripts/run.py, train.py, main.py), Makefile targets, the pyproject's
+[project.scripts], and the configs already in configs/."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clusterrun.init.shell import Makefile, ShellScript, read_makefile, read_shell
+
+#: Where run scripts usually are, in the order they are tried.
+SCRIPTS = (
+    "scripts/train.sh",
+    "scripts/run.py",
+    "scripts/train.py",
+    "train.py",
+    "main.py",
+    "run.py",
+    "src/train.py",
+    "scripts/run.sh",
+    "train.sh",
+)
+LATE_SCRIPTS = ("scripts/eval.sh", "scripts/eval.py", "eval.py")  # listed, but not what one trains with
+MAKE_TARGETS = ("train", "run", "fit", "experiment", "main")
+
+
+@dataclass
+class Entry:
+    """One way to run the project's training, and where its options and prints can be read."""
+
+    kind: str  # python, shell, make, pyproject
+    label: str  # how the report names it: train.py, scripts/train.sh, make train, pyproject script fit
+    command: list[str]  # the program part of the command: python train.py, bash scripts/train.sh...
+    python: Path | None = None  # the Python source behind it (options, prints)
+    shell: ShellScript | None = None
+    make: Makefile | None = None
+    target: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Survey:
+    root: Path
+    entries: list[Entry] = field(default_factory=list)
+    looked_at: list[str] = field(default_factory=list)  # what exists of what was looked for
+    configs: list[Path] = field(default_factory=list)  # configs/*.yaml|yml|json (not cluster profiles)
+    profiles: list[str] = field(default_factory=list)  # configs/clusters/*.yaml
+
+
+def _python_behind(root: Path, scripts: list[str], shells: list[str]) -> Path | None:
+    for rel in scripts:
+        if (root / rel).is_file():
+            return root / rel
+    for rel in shells:
+        inner = read_shell(root / rel) if (root / rel).is_file() else None
+        for script in inner.python if inner else []:
+            if (root / script).is_file():
+                return root / script
+    return None
+
+
+def _script_entry(root: Path, rel: str) -> Entry:
+    path = root / rel
+    if rel.endswith(".py"):
+        return Entry("python", rel, ["python", rel], python=path)
+    shell = read_shell(path)
+    return Entry("shell", rel, ["bash", rel], python=_python_behind(root, shell.python, []), shell=shell)
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    parts = module.split(".")
+    for base in (root, root / "src"):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _pyproject(root: Path, survey: Survey) -> list[Entry]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return []
+    survey.looked_at.append("pyproject.toml")
+    try:
+        scripts = project_scripts(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
+    entries = []
+    for name, target in scripts.items():
+        module = str(target).split(":")[0].strip()
+        source = _module_file(root, module)
+        guarded = source is not None and re.search(
+            r"__name__\s*==\s*['\"]__main__", source.read_text(errors="replace")
+        )
+        command = ["python", "-m", module] if guarded else [str(name)]
+        entry = Entry("pyproject", f"pyproject script {name}", command, python=source)
+        if not guarded:
+            entry.notes.append(
+                f"'{name}' is an installed console script: the job needs the package installed where it runs "
+                "(e.g. setup: ['source \"$CLUSTERRUN_REPO_ROOT/.venv/bin/activate\"'])"
+            )
+        entries.append(entry)
+    return entries
+
+
+def project_scripts(text: str) -> dict[str, str]:
+    """[project.scripts] of a pyproject.toml: `name = "module:function"` lines (read as text: Python 3.10
+    has no TOML reader, and this table is always that simple)."""
+    scripts: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        stripped = line.split("#")[0].strip()
+        if stripped.startswith("["):
+            inside = stripped == "[project.scripts]"
+            continue
+        match = re.fullmatch(r"""["']?([A-Za-z0-9_.-]+)["']?\s*=\s*["']([^"']+)["']""", stripped)
+        if inside and match:
+            scripts[match.group(1)] = match.group(2)
+    return scripts
+
+
+def survey(root: Path) -> Survey:
+    """What the repository offers to run, best first."""
+    found = Survey(root)
+    for rel in (*SCRIPTS, *LATE_SCRIPTS):
+        if (root / rel).is_file():
+            found.looked_at.append(rel)
+    found.entries += [_script_entry(root, rel) for rel in SCRIPTS if (root / rel).is_file()]
+    makefile_path = root / "Makefile"
+    if makefile_path.is_file():
+        found.looked_at.append("Makefile")
+        makefile = read_makefile(makefile_path)
+        order = [t for t in MAKE_TARGETS if t in makefile.targets] + [
+            t for t in makefile.targets if t not in MAKE_TARGETS
+        ]
+        for target in order:
+            pythons, shells = makefile.runs(target)
+            python = _python_behind(root, pythons, shells)
+            if python is None and not shells:
+                continue  # clean, lint, install...: nothing that trains
+            found.entries.append(
+                Entry("make", f"make {target}", ["make", target], python=python, make=makefile, target=target)
+            )
+    found.entries += _pyproject(root, found)
+    found.entries += [_script_entry(root, rel) for rel in LATE_SCRIPTS if (root / rel).is_file()]
+    configs = root / "configs"
+    if configs.is_dir():
+        for path in sorted(configs.rglob("*")):
+            if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                if path.parent.name == "clusters":
+                    found.profiles.append(path.stem)
+                else:
+                    found.configs.append(path)
+    return found
+
+
+def find_entry(found: Survey, wanted: str) -> Entry | None:
+    """An entry by what the user typed: a path (train.py), `make train` or a make target, a script name."""
+    wanted = wanted.strip()
+    for entry in found.entries:
+        if wanted in (
+            entry.label,
+            entry.target,
+            f"make {entry.target}",
+            entry.label.removeprefix("pyproject script "),
+        ):
+            return entry
+    path = found.root / wanted
+    if path.is_file() and wanted.endswith((".py", ".sh")):
+        return _script_entry(found.root, wanted)
+    return None

@@ -1,0 +1,155 @@
+"""What differs between operating systems, in one place: file locks, processes and their memory.
+
+Linux and macOS run everything (processes and memory through psutil, not /proc; locks through flock).
+On Windows clusterrun imports, reads the registry and takes its locks (msvcrt); the commands that start
+processes (a smoke test runs `bash`, in its own process group; local jobs are submitit's POSIX
+controllers) say so through `require_posix` instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from clusterrun.errors import ClusterrunError, ExitStatus
+
+POSIX = os.name == "posix"
+_LOCK_POLL = 0.05  # seconds between tries where the system cannot block on a lock (Windows)
+
+
+def require_posix(what: str) -> None:
+    """Refuse `what` (e.g. "the smoke test") on a system without POSIX processes (Windows)."""
+    if not POSIX:
+        raise ClusterrunError(
+            f"{what} needs Linux or macOS: it runs bash in its own process group, which Windows lacks",
+            hint="run clusterrun in WSL (Windows Subsystem for Linux), or on the cluster's login node; "
+            "reading runs (status, show, logs, compare, site) works here",
+            exit_status=ExitStatus.ENVIRONMENT,
+        )
+
+
+# --------------------------------------------------------------------------------------------- locks
+
+
+def lock(handle: IO[Any], blocking: bool = True) -> bool:
+    """Take an exclusive lock on an open file; False when `blocking` is off and another holds it. The
+    lock goes with the process: a killed holder never leaves it taken."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                return True
+            except OSError:
+                if not blocking:
+                    return False
+                time.sleep(_LOCK_POLL)
+    else:
+        import fcntl
+
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+
+def unlock(handle: IO[Any]) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the block, between processes."""
+    with open(path, "a+") as handle:
+        lock(handle)
+        try:
+            yield
+        finally:
+            unlock(handle)
+
+
+# ----------------------------------------------------------------------------------------- processes
+
+
+def alive(pid: int, command_contains: str = "") -> bool:
+    """A running (not zombie) process with this pid, whose command line contains `command_contains`."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not command_contains or command_contains in " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """A process and its descendants as they are now ([] when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def rss_kb(processes: Iterable[psutil.Process]) -> int:
+    """The summed resident memory of these processes, in KB (those gone meanwhile count 0)."""
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return total // 1024
+
+
+def maxrss_mb(ru_maxrss: int) -> float:
+    """getrusage's ru_maxrss in MB: bytes on macOS, kilobytes on Linux and the BSDs."""
+    return ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def signal_all(processes: Iterable[psutil.Process], sig: int) -> None:
+    """Send `sig` to each process still running; psutil makes sure a reused pid is not hit."""
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            process.send_signal(sig)
+
+
+def kill_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group (POSIX); False when the group has no process left."""
+    if not POSIX:
+        return False
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def running(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """Those of `processes` that still run (zombies and reused pids left out)."""
+    out = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                out.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out

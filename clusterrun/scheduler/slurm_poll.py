@@ -1,0 +1,163 @@
+"""Asking SLURM about runs' jobs without ever taking another job's record for theirs.
+
+One `sacct --duplicates` for all jobs (every record of their ids since the earliest submission, on the
+clusters they went to), then each job gets its own newest record (identity.py). When accounting does
+not answer, the controller's `squeue -t all` (which still knows ended jobs for MinJobAge seconds) is
+asked instead, and the answer says so (a warning). The job's identity (cluster, submit time, name) is
+read once when sbatch has answered, and checked again before anything is cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from clusterrun.errors import SchedulerUnavailable
+from clusterrun.scheduler import _proc, _submitit, identity, info
+from clusterrun.scheduler.base import JobMismatch, JobRef, JobStatus, PollResult
+from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct_records, parse_squeue
+
+#: sacct is asked from this many seconds before the earliest submission (clock skew, queueing).
+MARGIN = 15 * 60.0
+#: Said once per refresh when states come from weaker sources than accounting.
+SACCT_DOWN = "sacct unavailable: states from squeue and the job's own records"
+IDENTIFY_TIMEOUT = 15.0
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def sacct_argv(refs: list[JobRef], current: str) -> list[str]:
+    """One sacct for every job: all records of their ids (--duplicates) since the earliest submission,
+    on every cluster they went to (-M only when one is not the current cluster)."""
+    ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in refs}))
+    argv = ["sacct", "-n", "-P", "-D", "-o", ",".join(SACCT_FIELDS), "-j", ids]
+    start = identity.earliest(refs)
+    if start is not None:
+        argv += ["-S", identity.to_time(start - MARGIN)]
+    clusters = {r.cluster for r in refs if r.cluster}
+    if clusters - {current}:
+        argv += ["-M", ",".join(sorted(clusters | ({current} if current else set())))]
+    return argv
+
+
+def _pick_all(refs: list[JobRef], records: list[JobStatus]) -> PollResult:
+    """Each ref's own record; two refs with one id (a stale run and the job that reused its id): the
+    newer job's record is kept under the id, and the older run finds it is not its own."""
+    result = PollResult()
+    for ref in refs:
+        record = identity.pick(ref, records)
+        if record is None:
+            continue
+        held = result.get(ref.job_id)
+        newer = (
+            (identity.epoch(record.submit_time) or 0) >= (identity.epoch(held.submit_time) or 0)
+            if held
+            else True
+        )
+        if newer:
+            result[ref.job_id] = record
+    return result
+
+
+def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _r: None) -> PollResult:
+    """States of the given jobs: sacct, else squeue (with a warning); jobs neither knows are left out.
+    `annotate` completes sacct's answer (pending jobs' reasons). SchedulerUnavailable when neither answers."""
+    if not refs:
+        return PollResult()
+    current = info.cluster_name()
+    result = _proc.run(sacct_argv(refs, current))
+    output = f"{result.stderr}\n{result.stdout}".lower()
+    if result.returncode == 0 and "accounting storage is disabled" not in output:
+        records = parse_sacct_records(result.stdout)
+        for record in records:
+            record.cluster = record.cluster or current
+        answer = _pick_all(refs, records)
+        answer.asked.append("sacct")
+        annotate(answer)
+        return answer
+    problem = _first_line(result.stderr or result.stdout)
+    here = [r for r in refs if not r.cluster or not current or r.cluster == current]
+    if not here:  # every job went to another cluster, and only this one's controller can be asked
+        raise SchedulerUnavailable(
+            f"SLURM did not answer: {problem}",
+            hint="showing the last known state; the runs' jobs went to another cluster: select it "
+            "(SLURM_CONF) to follow them",
+        )
+    ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in here}))
+    fallback = _proc.run(["squeue", "-h", "-r", "-t", "all", "-o", SQUEUE_FORMAT, "-j", ids])
+    if fallback.returncode == 0 or "Invalid job id" in fallback.stderr:  # no job left the queue's memory
+        records = list(parse_squeue(fallback.stdout).values()) if fallback.returncode == 0 else []
+        for record in records:
+            record.cluster = current
+        answer = _pick_all(here, records)
+        answer.warnings.append(f"{SACCT_DOWN} ({problem})")
+        answer.asked += [f"sacct ({problem})", "squeue -t all (the controller's queue)"]
+        return answer
+    raise SchedulerUnavailable(
+        f"SLURM did not answer: {problem}",
+        hint="showing the last known state; check 'sinfo' and that slurmctld/slurmdbd are running",
+    )
+
+
+def identify(job_id: str) -> tuple[str, str, str]:
+    """(cluster, submit time, name) of a job sbatch has just accepted, from the controller; what it does
+    not say (it is slow, or gone) stays '' and is taken at the first refresh that finds the job."""
+    cluster = info.cluster_name()
+    try:
+        result = _proc.run(
+            ["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", _submitit.array_of(job_id)], IDENTIFY_TIMEOUT
+        )
+    except SchedulerUnavailable:
+        return cluster, "", ""
+    if result.returncode != 0:
+        return cluster, "", ""
+    for record in parse_squeue(result.stdout).values():
+        if record.submit_time:
+            return cluster, record.submit_time, record.name
+    return cluster, "", ""
+
+
+def verify_cancel(refs: list[JobRef]) -> list[JobRef]:
+    """The refs whose job is still theirs and still in the controller's queue (legacy refs, which know
+    only the id, are taken as they are). JobMismatch for a job that is another cluster's or another job."""
+    current = info.cluster_name()
+    for ref in refs:
+        if ref.cluster and current and ref.cluster != current:
+            raise JobMismatch(
+                ref.job_id,
+                f"job {ref.job_id} was submitted to cluster {ref.cluster!r}, but SLURM's commands here talk "
+                f"to cluster {current!r}: not cancelled",
+                hint=f"select cluster {ref.cluster!r} (its SLURM_CONF) and cancel again",
+            )
+    known = [r for r in refs if r.submit_time or r.submitted_after is not None]
+    if not known:
+        return refs
+    ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in known}))
+    result = _proc.run(["squeue", "-h", "-r", "-t", "all", "-o", SQUEUE_FORMAT, "-j", ids])
+    if result.returncode != 0 and "Invalid job id" not in result.stderr:
+        raise SchedulerUnavailable(
+            f"squeue did not answer: {_first_line(result.stderr)}",
+            hint="nothing was cancelled; check that slurmctld is running, then cancel again",
+        )
+    live = parse_squeue(result.stdout) if result.returncode == 0 else {}
+    keep = [r for r in refs if r not in known]
+    for ref in known:
+        status = live.get(ref.job_id)
+        if status is None:
+            continue  # no longer in the queue: nothing to cancel
+        status.cluster = current
+        if not identity.matches(ref, status):
+            mine = ref.submit_time or "at " + identity.to_time(ref.submitted_after or 0)
+            raise JobMismatch(
+                ref.job_id,
+                f"job {ref.job_id} is now another job ({status.name or 'unnamed'}, submitted "
+                f"{status.submit_time or 'at an unknown time'}; this run's was submitted {mine}): "
+                "not cancelled",
+                hint="the run's own job has ended and its id was reused; 'clusterrun status' shows "
+                "what is known of the run",
+            )
+        if not status.terminal:
+            keep.append(ref)
+    return keep

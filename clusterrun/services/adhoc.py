@@ -1,0 +1,289 @@
+"""Ad-hoc runs: `clusterrun submit -- python train.py --lr 0.1 --epochs 3`, no config file.
+
+The command becomes a config, as a person would write it: every `--key value` (or `--key=value`) after
+the script is a param (`--lr {lr}`, params: {lr: 0.1}), so compare and `status --where` see it; `--seed N`
+is the run's seed; the name is the script's (`train`). Resources come from flags or the cluster profile;
+the smoke test from `--smoke epochs=1` (smoke params), `--smoke-args '...'` (the smoke test's own
+arguments), or else a probe: the command runs for SMOKE_PROBE_SECONDS and passes if it has not failed.
+
+The config is written as a file and submitted like any other: to `--save PATH` (a config that
+reproduces the run), else to `<registry>/.adhoc/<name>-<digest>.yaml` (recorded as the run's config_file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clusterrun.config.models import ExperimentSpec, spec_from_data
+from clusterrun.config.overrides import apply_overrides
+from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
+from clusterrun.config.yaml12 import load_yaml, yaml_load
+from clusterrun.errors import ConfigError, UsageError
+from clusterrun.init import guess
+from clusterrun.init.metrics import patterns
+from clusterrun.init.pysource import read_script
+from clusterrun.records.jsonio import write_text_atomic
+from clusterrun.records.registry import Registry
+
+SMOKE_PROBE_SECONDS = 30  # an ad-hoc run without --smoke/--smoke-args: run this long, pass if no failure
+ADHOC_DIR = ".adhoc"
+SOURCE = "the command after --"
+_PROGRAMS = (".py", ".sh", ".bash")
+_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_PARAM_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NEGATIVE = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+@dataclass
+class AdhocRequest:
+    argv: list[str]
+    name: str | None = None
+    smoke: list[str] = field(default_factory=list)  # --smoke 'epochs=1' (repeatable, comma-separated)
+    smoke_args: str | None = None  # --smoke-args '--epochs 1 --limit 2'
+    smoke_timeout: int | None = None
+    resources: dict[str, Any] = field(default_factory=dict)  # from --time --mem --gpus --cpus --partition
+    cluster: str | None = None
+    overrides: list[str] = field(default_factory=list)  # KEY=VALUE before `--`
+    save: Path | None = None  # --save configs/NAME.yaml
+    cwd: Path | None = None
+
+
+@dataclass
+class Adhoc:
+    """The config made from the command, where it was written, and what the user should know."""
+
+    data: dict[str, Any]
+    path: Path
+    spec: ExperimentSpec
+    notes: list[str] = field(default_factory=list)
+
+
+def _escape(token: str) -> str:
+    """A literal command token inside the argv template: braces doubled."""
+    return token.replace("{", "{{").replace("}", "}}")
+
+
+def value_of(text: str) -> Any:
+    """'0.1' -> 0.1, '3' -> 3; anything that would not print back as the same text stays a string, so
+    the command runs exactly as typed ('1e-3', '007', 'True' stay text)."""
+    if re.fullmatch(r"-?\d+", text) and str(int(text)) == text:
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if repr(number) == text and "." in text else text
+
+
+def program_end(argv: list[str]) -> int:
+    """Index just after the program: the script (`train.py`, `run.sh`), or `-m module`; 1 otherwise."""
+    for index, token in enumerate(argv):
+        if index and argv[index - 1] == "-m" and index >= 1:
+            return index + 1
+        if token.endswith(_PROGRAMS) and not token.startswith("-"):
+            return index + 1
+    return 1
+
+
+def name_of(argv: list[str]) -> str:
+    """The script's name (`python src/train.py` -> train, `python -m pkg.fit` -> fit), else the program's."""
+    end = program_end(argv)
+    token = argv[end - 1]
+    if end > 1 and argv[end - 2] == "-m":
+        stem = token.rsplit(".", 1)[-1]
+    else:
+        stem = Path(token).stem if token.endswith(_PROGRAMS) else Path(token).name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:64]
+    return name if name and _NAME_OK.fullmatch(name) else "run"
+
+
+def template(argv: list[str]) -> tuple[list[str], dict[str, Any], int | None]:
+    """The argv as a template: `--key value` and `--key=value` after the program are params (a `--seed`
+    is the seed); options without a value, short options and positionals stay as typed."""
+    start = program_end(argv)
+    tokens = [_escape(t) for t in argv[:start]]
+    params: dict[str, Any] = {}
+    seed: int | None = None
+    i = start
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or token == "--":
+            tokens.append(_escape(token))
+            i += 1
+            continue
+        flag, eq, inline = token.partition("=")
+        has_next = i + 1 < len(argv) and (not argv[i + 1].startswith("-") or _NEGATIVE.fullmatch(argv[i + 1]))
+        if not eq and not has_next:
+            tokens.append(_escape(token))  # a flag without a value
+            i += 1
+            continue
+        raw = inline if eq else argv[i + 1]
+        key = flag[2:].replace("-", "_")
+        if key == "seed" and re.fullmatch(r"\d+", raw) and seed is None:
+            seed, slot = int(raw), "{seed}"
+        elif _PARAM_OK.fullmatch(key) and key not in params and key not in BUILTIN_PLACEHOLDERS:
+            params[key], slot = value_of(raw), f"{{{key}}}"
+        else:  # not a name a placeholder can have, or given twice: kept as typed
+            slot = _escape(raw)
+        tokens += [f"{_escape(flag)}={slot}"] if eq else [_escape(flag), slot]
+        i += 1 if eq else 2
+    return tokens, params, seed
+
+
+def _smoke_params(items: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    """--smoke 'epochs=1,steps=5' -> {'epochs': 1, 'steps': 5}; each key must be one of the params."""
+    out: dict[str, Any] = {}
+    for item in (part.strip() for text in items for part in text.split(",")):
+        if not item:
+            continue
+        key, eq, raw = item.partition("=")
+        key = key.strip().removeprefix("params.").removeprefix("--").replace("-", "_")
+        if not eq or not key:
+            raise UsageError(f"--smoke {item!r} is not KEY=VALUE", hint="e.g. --smoke epochs=1")
+        if key not in params:
+            known = ", ".join(f"--{k.replace('_', '-')}" for k in params) or "(none)"
+            raise UsageError(
+                f"--smoke {item}: the command has no --{key.replace('_', '-')} option; its options: {known}",
+                hint="name one of them, or give the smoke test its own arguments with --smoke-args '...'",
+            )
+        out[key] = value_of(raw.strip())
+    return out
+
+
+def command_text(tokens: list[str]) -> str | list[str]:
+    """The argv template as one line, quoted only where a shell would need it ({placeholders} bare); the
+    list itself when a line would not split back into the same tokens."""
+    line = " ".join(t if re.fullmatch(r"[\w@%+=:,./{}-]+", t) else shlex.quote(t) for t in tokens)
+    return line if shlex.split(line) == tokens else list(tokens)
+
+
+def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
+    """The config the command stands for, as a file would hold it, and notes for the user."""
+    argv = request.argv
+    if not argv:
+        raise UsageError("nothing after --", hint="e.g. clusterrun submit -- python train.py --lr 0.1")
+    if request.smoke and request.smoke_args is not None:
+        raise UsageError("--smoke and --smoke-args both say how to make the run short", hint="give one")
+    tokens, params, seed = template(argv)
+    notes: list[str] = []
+    data: dict[str, Any] = {"name": request.name or name_of(argv), "command": command_text(tokens)}
+    if params:
+        data["params"] = params
+    if seed is not None:
+        data["seed"] = seed
+    smoke: dict[str, Any] = {}
+    if request.smoke:
+        smoke["params"] = _smoke_params(request.smoke, params)
+    elif request.smoke_args is not None:
+        try:
+            extra = shlex.split(request.smoke_args)
+        except ValueError as exc:
+            raise UsageError(f"--smoke-args: {exc}", hint="quote it like a shell command line") from None
+        smoke["command"] = [_escape(t) for t in argv[: program_end(argv)]] + [_escape(t) for t in extra]
+    else:
+        smoke["probe"] = True
+        notes.append(
+            f"no --smoke or --smoke-args: the smoke test runs the command for up to "
+            f"{request.smoke_timeout or SMOKE_PROBE_SECONDS} s and passes if it has not failed by then; to "
+            "test a short run instead, pass e.g. --smoke epochs=1 (a param) or --smoke-args '--epochs 1'"
+        )
+    if request.smoke_timeout is not None or smoke.get("probe"):
+        smoke["timeout"] = request.smoke_timeout or SMOKE_PROBE_SECONDS
+    data["smoke"] = smoke
+    steps = guess.steps_param(params)
+    if steps and steps in smoke.get("params", {}):
+        data["estimate"] = {"steps_param": steps}
+    if request.resources:
+        data["resources"] = dict(request.resources)
+    if request.cluster:
+        data["cluster"] = request.cluster
+    found = _printed_metrics(argv, request.cwd or Path.cwd())
+    if found:
+        data["metrics"] = {"patterns": found}
+        notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
+    if request.overrides:
+        data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
+    return data, notes
+
+
+def _printed_metrics(argv: list[str], cwd: Path) -> dict[str, str]:
+    end = program_end(argv)
+    script = argv[end - 1] if end > 1 else ""
+    path = cwd / script
+    if not script.endswith(".py") or not path.is_file():
+        return {}
+    return patterns(read_script(path).printed)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Strings quoted whenever clusterrun's YAML 1.2 reader would read them back as something else."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    try:
+        plain = value != "" and yaml_load(value) == value
+    except (yaml.YAMLError, ValueError, ConfigError):
+        plain = False
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else "'")
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_config(data: dict[str, Any], header: list[str]) -> str:
+    """Config data as YAML (keys in the order given), with `# ` header lines; it reads back as `data`."""
+    text = "".join(f"# {line}\n" for line in header)
+    text += yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
+    if yaml_load(text) != data:  # never write a config that reads back as something else
+        raise UsageError(
+            "the config cannot be written as YAML that reads back the same", hint="write it by hand"
+        )
+    return text
+
+
+def config_text(data: dict[str, Any], argv: list[str]) -> str:
+    return dump_config(data, [f"written by clusterrun from: {shlex.join(argv)}"])
+
+
+def make(request: AdhocRequest, registry: Registry) -> Adhoc:
+    """Validate the command's config and write it (to --save, or into the registry); nothing runs."""
+    data, notes = config_data(request)
+    spec = spec_from_data(data, SOURCE)  # errors name the command, not a file the user never wrote
+    text = config_text(data, request.argv)
+    if request.save is not None:
+        path = request.save
+        if path.suffix not in (".yaml", ".yml"):
+            raise UsageError(
+                f"--save {path}: a config file ends in .yaml", hint=f"e.g. --save configs/{spec.name}.yaml"
+            )
+        if path.exists() and (not path.is_file() or _differs(path, data)):
+            raise UsageError(
+                f"--save {path}: the file exists and holds another config",
+                hint="choose another name, or remove it first",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+        notes.append(f"saved the config as {path}: submit it again with clusterrun submit {path}")
+    else:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        registry.ensure()  # its .gitignore first: the file never makes the tree dirty
+        folder = registry.root / ADHOC_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{spec.name}-{digest}.yaml"
+        if not path.exists():
+            write_text_atomic(path, text)
+    return Adhoc(data, path, spec, notes)
+
+
+def _differs(path: Path, data: dict[str, Any]) -> bool:
+    try:
+        return load_yaml(path) != data
+    except (ConfigError, OSError):
+        return True

@@ -1,0 +1,401 @@
+"""`clusterrun init`: a starter config for the repository, from what its scripts declare and print.
+
+The entry point (clusterrun/init/repo.py) gives the command; a Python entry point's options (argparse,
+click, typer; read with `ast`, never run) give the params with their defaults; the options that make a
+run short give the smoke test; the script's prints give metrics patterns; a cluster profile (or starter
+values) gives the resources. The config is checked (it must load) before it is written, and an existing
+file is never overwritten without `force`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusterrun.config.models import spec_from_data
+from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
+from clusterrun.config.yaml12 import load_yaml, yaml_load
+from clusterrun.errors import ClusterrunError, ConfigError, UsageError
+from clusterrun.init import guess
+from clusterrun.init.metrics import patterns
+from clusterrun.init.pysource import ScriptInfo, read_script
+from clusterrun.init.repo import Entry, Survey, find_entry, survey
+from clusterrun.records.jsonio import write_text_atomic
+from clusterrun.records.registry import git_root
+from clusterrun.services.adhoc import command_text, dump_config, value_of
+
+PROBE_SECONDS = 60
+_SECRET = re.compile(r"(^|_)(token|secret|password|passwd|api_?key|private_?key|credentials?)$", re.I)
+_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+STARTER_RESOURCES: dict[str, Any] = {"time": "01:00:00", "mem": "4G", "cpus_per_task": 1, "gpus": 0}
+_SUBCOMMANDS = ("train", "fit", "run", "main")
+
+
+@dataclass
+class InitRequest:
+    cwd: Path | None = None
+    name: str | None = None
+    entry: str | None = None  # which entry point (train.py, scripts/train.sh, make train...)
+    cluster: str | None = None
+    out: Path | None = None
+    force: bool = False
+    dry_run: bool = False  # print the config, write nothing
+
+
+@dataclass
+class InitReport:
+    path: Path
+    text: str
+    entry: str
+    guessed: list[str] = field(default_factory=list)  # what was read and concluded
+    check: list[str] = field(default_factory=list)  # what the user should look at
+    looked_at: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)  # other entry points and existing configs
+    written: bool = False
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "entry": self.entry,
+            "written": self.written,
+            "guessed": self.guessed,
+            "check": self.check,
+            "looked_at": self.looked_at,
+            "others": self.others,
+            "config": yaml_load(self.text),
+        }
+
+
+@dataclass
+class _Draft:
+    command: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    seed: int | None = None
+    guessed: list[str] = field(default_factory=list)
+    check: list[str] = field(default_factory=list)
+
+
+def _shown(value: Any) -> str:
+    return (
+        repr(value)
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
+
+
+def _choose_command(info: ScriptInfo) -> str:
+    subs = info.subcommands
+    if not subs:
+        return ""
+    return next((s for s in _SUBCOMMANDS if s in subs), subs[0])
+
+
+def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
+    """Params from the script's options: every option with a literal default, and the required ones."""
+    sub = _choose_command(info)
+    if sub:
+        draft.command.append(sub)
+        others = [s for s in info.subcommands if s != sub]
+        draft.guessed.append(
+            f"subcommand {sub!r}" + (f" (the others: {', '.join(others)})" if others else "")
+        )
+    options = info.options_of(sub)
+    positional: list[str] = []
+    skipped: dict[str, list[str]] = {"flags": [], "lists": [], "no default": [], "secrets": []}
+    for option in options:
+        display = option.flag or option.name
+        if option.name in ("help", "version") or option.flag in ("--help", "--version"):
+            continue
+        if option.is_flag:
+            skipped["flags"].append(display)
+            continue
+        if option.multiple:
+            skipped["lists"].append(display)
+            continue
+        if _SECRET.search(option.name):
+            skipped["secrets"].append(display)
+            continue
+        name = option.name
+        if name == "seed" and isinstance(option.default, int) and not isinstance(option.default, bool):
+            draft.seed = option.default
+            draft.command += [option.flag, "{seed}"] if option.flag else ["{seed}"]
+            draft.guessed.append(f"{display} is the run's seed ({{seed}}, seed: {option.default})")
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in BUILTIN_PLACEHOLDERS:
+            skipped["no default"].append(display)
+            continue
+        if option.has_default:
+            value = option.default
+        elif option.required:
+            value = "CHANGE_ME"
+            draft.check.append(f"params.{name}: {display} is required and has no default: set it")
+        else:
+            skipped["no default"].append(display)
+            continue
+        draft.params[name] = value
+        if option.positional:
+            positional.append(f"{{{name}}}")
+        else:
+            draft.command += [option.flag, f"{{{name}}}"]
+    draft.command[len(entry.command) + (1 if sub else 0) : len(entry.command) + (1 if sub else 0)] = (
+        positional
+    )
+    if draft.params:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+        draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
+    for what, names in skipped.items():
+        if not names:
+            continue
+        if what == "flags":
+            draft.check.append(
+                f"flags left out of the command (add them to it if you use them): {', '.join(names)}"
+            )
+        elif what == "lists":
+            draft.check.append(f"options taking several values left out: {', '.join(names)}")
+        elif what == "secrets":
+            draft.check.append(
+                f"{', '.join(names)} look like secrets: never put them in a config; export them in your "
+                "shell "
+                "(the job inherits them)"
+            )
+        else:
+            draft.guessed.append(f"left at the script's own default: {', '.join(names)}")
+
+
+def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_make: bool) -> None:
+    """Params from shell/Makefile variables: `${EPOCHS:-10}` -> params.epochs exported as EPOCHS."""
+    for var, raw in variables.items():
+        name = var.lower()
+        if "$" in raw or "`" in raw or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            continue
+        if _SECRET.search(name):
+            draft.check.append(f"{var} looks like a secret: export it in your shell instead")
+            continue
+        if name in BUILTIN_PLACEHOLDERS:
+            continue
+        draft.params[name] = value_of(raw)
+        if as_make:
+            draft.command.append(f"{var}={{{name}}}")
+        else:
+            draft.env[var] = f"{{{name}}}"
+    if draft.params:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+        how = "passed to make as VAR=value" if as_make else "exported to the script as environment variables"
+        draft.guessed.append(f"params from the variables of {where} ({how}): {shown}")
+
+
+def _draft(entry: Entry, info: ScriptInfo | None) -> _Draft:
+    draft = _Draft(command=list(entry.command))
+    if entry.kind == "shell" and entry.shell is not None:
+        _from_variables(entry.shell.variables, draft, entry.label, as_make=False)
+    elif entry.kind == "make" and entry.make is not None:
+        used = {v: entry.make.variables[v] for v in entry.make.used(entry.target)}
+        _from_variables(used, draft, f"Makefile target {entry.target}", as_make=True)
+        if not used and entry.python is not None:
+            draft.check.append(f"make {entry.target} takes no variables: its script's options are not params")
+    elif info is not None:
+        _from_python(entry, info, draft)
+    return draft
+
+
+def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
+    if info is None:
+        draft.check.append(
+            "metrics: no Python source found to read; add metrics.patterns (regexes over stdout)"
+        )
+        return {}
+    found = patterns(info.printed)
+    if found:
+        draft.guessed.append(f"metrics from the prints of {info.path.name}: {', '.join(found)}")
+    elif info.reads_metrics_file:
+        draft.guessed.append(
+            f"{info.path.name} writes $CLUSTERRUN_METRICS_FILE: its metrics are read from there"
+        )
+    else:
+        draft.check.append(
+            f"metrics: no `name=value` print found in {info.path.name}; add metrics.patterns, or write "
+            "JSON lines "
+            "to $CLUSTERRUN_METRICS_FILE"
+        )
+    return found
+
+
+def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
+    short = guess.smoke_params(draft.params)
+    if short:
+        data["smoke"] = {"params": short, "timeout": 300}
+        draft.guessed.append(
+            "smoke test: "
+            + ", ".join(f"{k}={v}" for k, v in short.items())
+            + " (params that make a run short)"
+        )
+        steps = guess.steps_param(draft.params)
+        if steps and steps in short:
+            data["estimate"] = {"steps_param": steps}
+            draft.guessed.append(f"estimate: the wall time scales with {steps} (estimate.steps_param)")
+        return
+    if any(guess.is_short_option(k) for k in draft.params):
+        data["smoke"] = {"timeout": 300}
+        draft.check.append("smoke test: runs the command as it is (its length option is already small)")
+        return
+    data["smoke"] = {"probe": True, "timeout": PROBE_SECONDS}
+    draft.check.append(
+        "smoke test: no option makes a run short (epochs, max_steps, num_batches...), so it runs the command "
+        f"for {PROBE_SECONDS} s and passes if it has not failed; set smoke.params instead when you can"
+    )
+
+
+def _resources(
+    info: ScriptInfo | None, request: InitRequest, found: Survey, draft: _Draft, params: dict[str, Any]
+) -> dict[str, Any]:
+    resources = dict(STARTER_RESOURCES)
+    workers = next(
+        (v for k, v in params.items() if k in ("num_workers", "workers") and isinstance(v, int)), None
+    )
+    if isinstance(workers, int) and workers > 0 and not isinstance(workers, bool):
+        resources["cpus_per_task"] = workers + 1
+        draft.guessed.append(f"cpus_per_task: {workers + 1} (num_workers + 1)")
+    if info is not None and info.mentions_cuda:
+        resources["gpus"] = 1
+        draft.guessed.append(f"gpus: 1 ({info.path.name} uses CUDA)")
+    if request.cluster:
+        draft.guessed.append(f"resources: the defaults of the cluster profile {request.cluster!r}")
+        return {
+            k: v
+            for k, v in resources.items()
+            if k in ("gpus", "cpus_per_task") and v != STARTER_RESOURCES.get(k)
+        }
+    hint = (
+        f" (profiles here: {', '.join(found.profiles)}; init --cluster NAME uses one)"
+        if found.profiles
+        else ""
+    )
+    draft.check.append(
+        f"resources: starter values time {resources['time']}, mem {resources['mem']}, "
+        f"{resources['cpus_per_task']} CPU(s), {resources['gpus']} GPU(s){hint}; the first run's summary "
+        "says what it used"
+    )
+    return resources
+
+
+def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str, Any], _Draft]:
+    info = read_script(entry.python) if entry.python is not None else None
+    if info is not None and info.error:
+        raise UsageError(
+            f"cannot read {entry.python}: {info.error}", hint="fix the script, or choose another with --entry"
+        )
+    draft = _draft(entry, info)
+    draft.check += entry.notes
+    if entry.kind == "python" and info is not None and not info.main_guard and info.framework != "":
+        draft.check.append(
+            f'{entry.label} has no `if __name__ == "__main__":`: check that the command runs it'
+        )
+    name = request.name or _default_name(entry)
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"Starter config written by clusterrun init from {entry.label}; check it.",
+        "command": command_text(draft.command),
+    }
+    if draft.params:
+        data["params"] = draft.params
+    if draft.seed is not None:
+        data["seed"] = draft.seed
+    if draft.env:
+        data["env"] = draft.env
+    _smoke(draft, data)
+    found_metrics = _metrics(info, draft)
+    if found_metrics:
+        data["metrics"] = {"patterns": found_metrics}
+    if request.cluster:
+        data["cluster"] = request.cluster
+    resources = _resources(info, request, found, draft, draft.params)
+    if resources:
+        data["resources"] = resources
+    return data, draft
+
+
+def _default_name(entry: Entry) -> str:
+    base = entry.target or Path(entry.label.removeprefix("pyproject script ")).stem
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._")[:64]
+    return name if name and _NAME_OK.fullmatch(name) else "experiment"
+
+
+def _others(found: Survey, chosen: Entry) -> list[str]:
+    out = [f"{e.label} (clusterrun init --entry '{e.label}')" for e in found.entries if e is not chosen]
+    for path in found.configs:
+        rel = path.relative_to(found.root)
+        try:
+            raw = load_yaml(path) if path.suffix != ".json" else {}
+        except ClusterrunError:
+            raw = {}
+        if isinstance(raw, dict) and "name" in raw and "command" in raw:
+            out.append(f"{rel}: already a clusterrun config (clusterrun submit {rel})")
+        else:
+            out.append(
+                f"{rel}: an existing config of the project (not clusterrun's); pass it to the script as "
+                "a param if it reads one"
+            )
+    return out
+
+
+def init(request: InitRequest) -> InitReport:
+    """Survey the repository, draft a config for its best entry point, check it loads, write it."""
+    cwd = (request.cwd or Path.cwd()).resolve()
+    root = git_root(cwd) or cwd
+    found = survey(root)
+    if request.entry:
+        entry = find_entry(found, request.entry)
+        if entry is None:
+            listed = ", ".join(e.label for e in found.entries) or "none found"
+            raise UsageError(
+                f"--entry {request.entry!r}: no such entry point", hint=f"entry points: {listed}"
+            )
+    elif found.entries:
+        entry = found.entries[0]
+    else:
+        raise UsageError(
+            f"no entry point found in {root} (looked for scripts/train.sh, scripts/run.py, train.py, "
+            "main.py, "
+            "Makefile targets, pyproject scripts)",
+            hint="name yours with --entry PATH, or run a command directly: "
+            "clusterrun submit -- python x.py ...",
+        )
+    data, draft = _config(entry, request, found)
+    path = request.out or root / "configs" / f"{data['name']}.yaml"
+    header = [
+        f"Starter config written by `clusterrun init` from {entry.label}.",
+        "Check every value; then: clusterrun submit " + _relative(path, cwd) + " --dry-run",
+    ]
+    text = dump_config(data, header)
+    try:
+        spec_from_data(yaml_load(text), str(path))
+    except ConfigError as exc:  # a bug in the guesses: say what, write nothing
+        raise ClusterrunError(
+            f"the drafted config does not load: {exc.message}", hint="please report it"
+        ) from None
+    report = InitReport(
+        path, text, entry.label, draft.guessed, draft.check, found.looked_at, _others(found, entry)
+    )
+    if request.dry_run:
+        return report
+    if path.exists() and not request.force:
+        raise UsageError(
+            f"{_relative(path, cwd)} exists: not overwritten",
+            hint="pass --force to replace it, or --name OTHER (or --out PATH) to write another",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, text)
+    report.written = True
+    return report
+
+
+def _relative(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(cwd))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,283 @@
+"""Ad-hoc runs (issue 11, item 1): `clusterrun submit -- python train.py --lr 0.1` without a config file,
+with everything a config run records; --smoke / --smoke-args / a probe smoke test; resources from flags;
+--save writes a config that submits the same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from clusterrun.services.adhoc import name_of, template
+from tests.helpers import cli, no_traceback
+
+SCRIPT = ["python", "examples/quickstart/train.py"]
+LOCAL = ["submit", "--backend", "local"]
+
+
+def run_dir(project: Path, run_id: str) -> Path:
+    return project / "runs" / run_id
+
+
+def test_a_command_runs_with_everything_recorded(project: Path) -> None:
+    result = cli(
+        [
+            *LOCAL,
+            "--wait",
+            "--json",
+            "--smoke",
+            "steps=5",
+            "--tag",
+            "first",
+            "--",
+            *SCRIPT,
+            "--lr",
+            "0.05",
+            "--steps",
+            "30",
+            "--batch-size",
+            "16",
+            "--seed",
+            "3",
+        ],
+        project,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    run = run_dir(project, record["run_id"])
+    assert record["run_id"].startswith("train_") and record["name"] == "train"
+    assert record["command"] == [
+        *SCRIPT,
+        "--lr",
+        "0.05",
+        "--steps",
+        "30",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+    ]
+    assert record["config"]["params"] == {"lr": 0.05, "steps": 30, "batch_size": 16}
+    assert record["seed"] == 3 and record["git"]["commit"] and record["snapshot"]["id"]
+    assert record["smoke"]["ok"] and not record["smoke"]["skipped"]
+    assert record["summary"]["success"] and record["summary"]["metrics"]["loss"] > 0
+    assert "loss" in record["config"]["metrics"]["patterns"]  # guessed from the script's prints
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["command"] == [
+        *SCRIPT,
+        "--lr",
+        "{lr}",
+        "--steps",
+        "{steps}",
+        "--batch-size",
+        "{batch_size}",
+        "--seed",
+        "{seed}",
+    ]
+    assert config["smoke"]["params"] == {"steps": 5}
+    source = Path(record["config_file"])
+    assert source.parent == project / "runs" / ".adhoc" and source.is_file()  # in the registry: not dirty
+    assert "untracked" not in result.stderr
+    smoke_out = (run / "smoke" / "stdout.log").read_text().splitlines()
+    assert smoke_out[-2].startswith("step 5 ")  # the smoke test ran 5 steps, the job 30
+    assert (run / "stdout.log").read_text().count("\nstep ") == 29
+    found = cli(["status", "--where", "params.lr==0.05", "--tag", "first", "--format", "ids"], project)
+    assert found.stdout.split() == [record["run_id"]]
+    again = cli([*LOCAL, "--smoke", "steps=5", "--", *SCRIPT, "--lr", "0.05", "--steps", "30"], project)
+    assert again.returncode == 0  # another command (no --batch-size, no --seed): not a duplicate
+
+
+def test_save_writes_a_config_that_submits_the_same_run(project: Path) -> None:
+    argv = [*SCRIPT, "--lr=0.2", "--steps", "12", "--batch-size", "8"]
+    adhoc = cli(
+        [
+            *LOCAL,
+            "--dry-run",
+            "--json",
+            "--name",
+            "fit",
+            "--mem",
+            "600M",
+            "--time",
+            "00:03:00",
+            "--save",
+            "configs/fit.yaml",
+            "--smoke-args",
+            "--steps 2",
+            "--",
+            *argv,
+        ],
+        project,
+    )
+    assert adhoc.returncode == 0, adhoc.stderr
+    assert "saved the config as configs/fit.yaml" in adhoc.stderr
+    saved = yaml.safe_load((project / "configs" / "fit.yaml").read_text())
+    assert (
+        saved["command"]
+        == "python examples/quickstart/train.py --lr={lr} --steps {steps} --batch-size {batch_size}"
+    )
+    assert saved["resources"] == {"time": "00:03:00", "mem": "600M"} and saved["name"] == "fit"
+    first = json.loads(adhoc.stdout)
+    assert first["resources"]["mem"] == "600M" and first["resources"]["time"] == "00:03:00"
+    smoke_log = (run_dir(project, first["run_id"]) / "smoke" / "stdout.log").read_text()
+    assert "step 2 " in smoke_log and "step 3 " not in smoke_log  # --smoke-args replaced the arguments
+
+    again = cli(["submit", "configs/fit.yaml", "--backend", "local", "--dry-run", "--json"], project)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    for key in ("command", "command_line", "config_hash", "seed", "resources"):
+        assert first[key] == second[key], key
+    assert (
+        first["config"]["params"] == second["config"]["params"] == {"lr": 0.2, "steps": 12, "batch_size": 8}
+    )
+
+    clash = cli([*LOCAL, "--dry-run", "--save", "configs/fit.yaml", "--", *SCRIPT, "--lr", "0.3"], project)
+    assert clash.returncode == 2 and "holds another config" in clash.stderr
+    same = cli(
+        [
+            *LOCAL,
+            "--dry-run",
+            "--name",
+            "fit",
+            "--mem",
+            "600M",
+            "--time",
+            "00:03:00",
+            "--save",
+            "configs/fit.yaml",
+            "--smoke-args",
+            "--steps 2",
+            "--",
+            *argv,
+        ],
+        project,
+    )
+    assert same.returncode == 0, same.stderr  # the same config again: nothing to refuse
+
+
+def test_without_smoke_flags_the_smoke_test_is_a_short_probe(project: Path) -> None:
+    slow = [*SCRIPT, "--steps", "100000", "--step-seconds", "0.01"]
+    result = cli([*LOCAL, "--dry-run", "--json", "--smoke-timeout", "3", "--", *slow], project)
+    assert result.returncode == 0, result.stderr
+    assert "no --smoke or --smoke-args" in result.stderr and "--smoke epochs=1" in result.stderr
+    record = json.loads(result.stdout)
+    assert record["smoke"]["ok"] and record["smoke"]["timed_out"] and 2.5 < record["smoke"]["seconds"] < 30
+    shown = cli(["show", record["run_id"]], project).stdout
+    assert "Smoke Test: passed (probe: ran 3 s without failing, then stopped)" in shown
+    failing = cli(
+        [*LOCAL, "--dry-run", "--smoke-timeout", "20", "--", "python", "-c", "import sys; sys.exit(3)"],
+        project,
+    )
+    assert failing.returncode == 1 and "smoke test FAILED" in failing.stderr  # a probe still catches a crash
+    skipped = cli([*LOCAL, "--dry-run", "--json", "--skip-smoke", "tested by hand", "--", *slow], project)
+    smoke = json.loads(skipped.stdout)["smoke"]
+    assert smoke["skipped"] and smoke["reason"] == "tested by hand"
+
+
+def test_bad_ad_hoc_input(project: Path) -> None:
+    cases = [
+        ([*LOCAL, "--"], "nothing after --", "clusterrun submit -- python"),
+        (LOCAL, "give a config file, or a command after --", "clusterrun submit -- python train.py"),
+        ([*LOCAL, "python", "train.py"], "no config file python", "clusterrun submit -- python"),
+        (
+            [*LOCAL, "--smoke", "epochs=1", "--", *SCRIPT, "--lr", "0.1"],
+            "has no --epochs option; its options: --lr",
+            "--smoke-args",
+        ),
+        (
+            [*LOCAL, "--smoke", "steps=1", "--smoke-args", "--steps 1", "--", *SCRIPT],
+            "--smoke and --smoke-args",
+            "give one",
+        ),
+        ([*LOCAL, "--", *SCRIPT, "--api-key", "abc123"], "secret", ""),
+        (
+            ["submit", "configs/quickstart.yaml", "--save", "x.yaml"],
+            "--save writes the config of a command",
+            "",
+        ),
+        (
+            ["submit", "configs/quickstart.yaml", "--smoke-args", "--steps 1"],
+            "--smoke-args is for a command",
+            "",
+        ),
+        ([*LOCAL, "--save", "configs/x.txt", "--", *SCRIPT], "a config file ends in .yaml", ""),
+        ([*LOCAL, "--mem", "lots", "--", *SCRIPT], "mem", ""),
+    ]
+    for args, message, hint in cases:
+        result = cli(args, project)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and hint in result.stderr, (args, result.stderr)
+        assert "hint: " in result.stderr
+        no_traceback(result)
+    assert not list(project.glob("runs/*_2*"))  # nothing was recorded for any of them
+
+
+def test_flags_override_a_config_file_too(project: Path) -> None:
+    result = cli(
+        [
+            "submit",
+            "configs/quickstart.yaml",
+            "--backend",
+            "local",
+            "--dry-run",
+            "--json",
+            "--mem",
+            "700M",
+            "--cpus",
+            "2",
+            "--name",
+            "renamed",
+            "--smoke",
+            "steps=3",
+            "--smoke-timeout",
+            "50",
+        ],
+        project,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["resources"]["mem"] == "700M" and record["resources"]["cpus_per_task"] == 2
+    assert record["name"] == "renamed" and record["config"]["smoke"] == {
+        "params": {"steps": 3},
+        "timeout": 50,
+    }
+    assert "resources.mem=700M" in record["overrides"]
+
+
+def test_the_argv_becomes_a_template() -> None:
+    tokens, params, seed = template(
+        [
+            "python",
+            "-u",
+            "train.py",
+            "--lr",
+            "-0.5",
+            "--name=a b",
+            "--flag",
+            "-v",
+            "pos",
+            "--x",
+            "1e-3",
+            "--n",
+            "007",
+            "--n",
+            "8",
+            "--seed",
+            "9",
+            "--json",
+            '{"a": 1}',
+            "--run-dir",
+            "x",
+        ]
+    )
+    assert tokens == [
+        "python", "-u", "train.py", "--lr", "{lr}", "--name={name}", "--flag", "-v", "pos", "--x", "{x}",
+        "--n", "{n}", "--n", "8", "--seed", "{seed}", "--json", "{json}", "--run-dir", "x",
+    ]  # fmt: skip
+    assert params == {"lr": -0.5, "name": "a b", "x": "1e-3", "n": "007", "json": '{"a": 1}'}
+    assert seed == 9
+    assert name_of(["python", "-m", "pkg.fit", "--x", "1"]) == "fit"
+    assert name_of(["torchrun", "--nproc-per-node", "2", "src/train_gpt.py"]) == "train_gpt"
+    assert name_of(["./bin/solver", "--n", "1"]) == "solver"
+    assert name_of(["python3.11", "-c", "print(1)"]) == "python3.11"

@@ -1,0 +1,194 @@
+"""`clusterrun init` (issue 11, item 2) on three repositories of different shapes (tests/fixtures/init/):
+an argparse script, a Makefile + shell script, a click CLI installed through pyproject scripts. The
+config it writes must load and pass `submit --dry-run`; a full run must find the guessed metrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from clusterrun.init.pysource import read_script
+from tests.helpers import REPO, cli, git, no_traceback
+
+FIXTURES = REPO / "tests" / "fixtures" / "init"
+
+
+def repo(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / name, root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def commit(root: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "clusterrun init")
+
+
+def test_an_argparse_script(tmp_path: Path) -> None:
+    root = repo(tmp_path, "argparse_repo")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["name"] == "train"
+    assert config["command"] == (
+        "python train.py --epochs {epochs} --lr {lr} --batch-size {batch_size} --optimizer {optimizer} "
+        "--seed {seed} --data-dir {data_dir}"
+    )
+    assert config["params"] == {
+        "epochs": 20,
+        "lr": 0.01,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "data_dir": "data",
+    }
+    assert config["seed"] == 7 and config["smoke"]["params"] == {"epochs": 1}
+    assert set(config["metrics"]["patterns"]) == {"train_loss", "val_acc"}
+    assert config["resources"]["time"] == "01:00:00"
+    err = made.stderr
+    assert "entry point: train.py" in err and "check:   flags left out" in err and "--verbose" in err
+    assert "left at the script's own default: --resume" in err
+    assert "configs/hydra_defaults.yaml: an existing config of the project" in err
+    assert "next: clusterrun submit configs/train.yaml --dry-run" in err
+
+    kept = (root / "configs" / "train.yaml").read_text()
+    again = cli(["init"], root)
+    assert again.returncode == 2 and "configs/train.yaml exists: not overwritten" in again.stderr
+    assert "--force" in again.stderr and (root / "configs" / "train.yaml").read_text() == kept
+    no_traceback(again)
+    assert cli(["init", "--force"], root).returncode == 0
+
+    commit(root)
+    dry = cli(["submit", "configs/train.yaml", "--backend", "local", "--dry-run"], root)
+    assert dry.returncode == 0, dry.stderr
+    run = cli(
+        [
+            "submit",
+            "configs/train.yaml",
+            "--backend",
+            "local",
+            "--wait",
+            "--yes",
+            "--json",
+            "params.epochs=3",
+        ],
+        root,
+    )
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads(run.stdout)["summary"]["metrics"]
+    assert metrics["train_loss"] > 0 and 0 < metrics["val_acc"] < 1  # the guessed patterns match
+
+
+def test_a_makefile_and_a_shell_script(tmp_path: Path) -> None:
+    root = repo(tmp_path, "make_repo")
+    made = cli(["init", "--json"], root)
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    assert report["entry"] == "scripts/train.sh" and report["written"]
+    config = report["config"]
+    assert config["command"] == "bash scripts/train.sh"
+    assert config["params"] == {"epochs": 10, "lr": 0.001}
+    assert config["env"] == {"EPOCHS": "{epochs}", "LR": "{lr}"}
+    assert config["smoke"]["params"] == {"epochs": 1}
+    assert set(config["metrics"]["patterns"]) == {"loss", "val_loss"}  # %-format and logging, in src/fit.py
+    assert any(line.startswith("make train") for line in report["others"])
+    commit(root)
+    assert cli(["submit", "configs/train.yaml", "--backend", "local", "--dry-run"], root).returncode == 0
+
+    printed = cli(["init", "--entry", "make train", "--name", "viamake", "--print"], root)
+    assert printed.returncode == 0, printed.stderr
+    assert not (root / "configs" / "viamake.yaml").exists()  # --print writes nothing
+    via_make = yaml.safe_load(printed.stdout)
+    assert via_make["command"] == "make train EPOCHS={epochs} LR={lr}" and via_make["params"]["lr"] == 0.001
+    assert cli(["init", "--entry", "make train", "--name", "viamake"], root).returncode == 0
+    commit(root)
+    run = cli(
+        [
+            "submit",
+            "configs/viamake.yaml",
+            "--backend",
+            "local",
+            "--wait",
+            "--yes",
+            "--json",
+            "params.epochs=3",
+        ],
+        root,
+    )
+    assert run.returncode == 0, run.stderr
+    assert set(json.loads(run.stdout)["summary"]["metrics"]) >= {"loss", "val_loss"}
+
+
+def test_a_click_cli_from_pyproject_scripts(tmp_path: Path) -> None:
+    root = repo(tmp_path, "click_repo")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "fitcli.yaml").read_text())
+    assert (
+        config["command"]
+        == "python -m cli train --max-steps {max_steps} --learning-rate {lr} --model {model}"
+    )
+    assert config["params"] == {"max_steps": 1000, "lr": 0.0003, "model": "small"}
+    assert config["smoke"]["params"] == {"max_steps": 5} and config["estimate"] == {
+        "steps_param": "max_steps"
+    }
+    assert "loss" in config["metrics"]["patterns"]
+    assert "subcommand 'train' (the others: evaluate)" in made.stderr and "--fp16" in made.stderr
+    commit(root)
+    dry = cli(["submit", "configs/fitcli.yaml", "--backend", "local", "--dry-run", "--json"], root)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["estimate"]["timing"]  # the smoke test timed max_steps
+
+
+def test_typer_options_are_read_too(tmp_path: Path) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(
+        "from typing import Annotated\nimport typer\napp = typer.Typer()\n\n"
+        "@app.command()\n"
+        "def fit(data: str, epochs: int = 3, lr: Annotated[float, typer.Option(help='x')] = 0.1,\n"
+        "        amp: bool = False, name: str = typer.Option('base', '--run-name')) -> None:\n"
+        "    print(f'epoch={epochs} val_loss={lr:.3f}')\n\n"
+        "if __name__ == '__main__':\n    app()\n"
+    )
+    info = read_script(source)
+    assert info.framework == "typer" and info.main_guard and info.subcommands == []
+    options = {o.name: o for o in info.options}
+    assert options["data"].positional and options["data"].required
+    assert (options["epochs"].flag, options["epochs"].default, options["epochs"].type) == (
+        "--epochs",
+        3,
+        "int",
+    )
+    assert (options["lr"].default, options["lr"].type) == (0.1, "float")
+    assert (
+        options["amp"].is_flag and options["name"].flag == "--run-name" and options["name"].default == "base"
+    )
+    assert len(info.printed) == 1
+
+
+def test_init_never_runs_the_script_and_says_what_is_missing(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    nothing = cli(["init"], root)
+    assert (
+        nothing.returncode == 2 and "no entry point found" in nothing.stderr and "--entry" in nothing.stderr
+    )
+    (root / "main.py").write_text(
+        "import pathlib\npathlib.Path('RAN').write_text('x')\nimport argparse\n"
+        "p = argparse.ArgumentParser()\np.add_argument('--steps', type=int, default=100)\n"
+        "p.add_argument('--api-key', default='')\nargs = p.parse_args()\n"
+    )
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    assert not (root / "RAN").exists()  # read with ast, never imported or run
+    assert "--api-key look like secrets" in made.stderr
+    config = yaml.safe_load((root / "configs" / "main.yaml").read_text())
+    assert config["params"] == {"steps": 100} and config["smoke"]["params"] == {"steps": 5}
+    unknown = cli(["init", "--entry", "nope.py"], root)
+    assert unknown.returncode == 2 and "no such entry point" in unknown.stderr and "main.py" in unknown.stderr

@@ -1,0 +1,363 @@
+"""Requeues on real clusters: a job longer than its time limit checkpoints on SIGUSR2 and finishes in
+its second attempt; `scontrol requeue` by hand; attempts used up (TIMEOUT, with how far it got); a
+preemption on an isolated cluster with a preemptable partition; and the same protocol on the local
+backend. Every job runs examples/requeue/train.py, the README's example.
+
+The SLURM runs are submitted together (one module fixture) and waited for by their tests, so their
+minutes overlap. A requeued SLURM job waits ~2 minutes (Reason=BeginTime) before it may start again:
+a thread here moves the start of the jobs a test hands it to now (`scontrol update StartTime=now`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO, cli, make_project, manifest, no_traceback
+
+EXAMPLE = REPO / "examples" / "requeue" / "train.py"
+CONFIG = REPO / "configs" / "examples" / "requeue.yaml"
+
+
+def config_text(name: str, steps: int, time_limit: str, requeue: str, extra: str = "") -> str:
+    return (
+        f"name: {name}\n"
+        "command: python examples/requeue/train.py --steps {steps} --step-seconds {step_seconds}\n"
+        f"params: {{steps: {steps}, step_seconds: 1.0}}\n"
+        "smoke: {params: {steps: 3, step_seconds: 0.01}, timeout: 60}\n"
+        f'resources: {{time: "{time_limit}", mem: 200M{extra}}}\n'
+        f"requeue: {requeue}\n"
+        "metrics: {file: metrics.jsonl}\n"
+    )
+
+
+def new_project(root: Path, name: str, text: str) -> Path:
+    return make_project(
+        root,
+        {"examples/requeue/train.py": EXAMPLE.read_text(), f"configs/{name}.yaml": text},
+    )
+
+
+def uninterrupted(steps: int, tmp: Path) -> dict[str, Any]:
+    """The example's last metrics line when it runs all its steps at once (no signal, no sleeping)."""
+    metrics = tmp / f"reference-{steps}.jsonl"
+    env = {**os.environ, "CLUSTERRUN_METRICS_FILE": str(metrics), "CLUSTERRUN_CHECKPOINT_DIR": str(tmp)}
+    subprocess.run(
+        [sys.executable, str(EXAMPLE), "--steps", str(steps), "--step-seconds", "0"], env=env, check=True
+    )
+    last: dict[str, Any] = json.loads(metrics.read_text().splitlines()[-1])
+    return last
+
+
+def submit(project: Path, name: str, env: dict[str, str] | None = None) -> Path:
+    """Submit configs/<name>.yaml to SLURM (the cluster `env` names); the run directory."""
+    result = cli(["submit", f"configs/{name}.yaml", "--backend", "slurm"], project, env=env)
+    assert result.returncode == 0, result.stderr
+    runs = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def summary(run: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run / "summary.json").read_text())
+    return data
+
+
+def status_of(project: Path, run: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = cli(["status", run.name, "--json"], project, env=env)
+    assert result.returncode == 0, result.stderr
+    no_traceback(result)
+    row: dict[str, Any] = json.loads(result.stdout)["runs"][0]
+    return row
+
+
+def wait_until_ended(
+    project: Path, run: Path, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    row = status_of(project, run, env)
+    while row["summary"] is None:
+        assert time.monotonic() < deadline, f"{run.name} still {row['state']} after {timeout:.0f} s"
+        time.sleep(3)
+        row = status_of(project, run, env)
+    return row
+
+
+def metric_lines(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+# --- the SLURM runs, submitted together ----------------------------------------------------------
+
+
+@dataclass
+class Releaser:
+    """Moves the start of the given jobs to now while they wait for their BeginTime after a requeue."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    jobs: set[str] = field(default_factory=set)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.wait(2.0):
+            if not self.jobs:
+                continue
+            result = subprocess.run(
+                ["squeue", "-h", "-o", "%i|%r", "-j", ",".join(sorted(self.jobs))],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **self.env},
+                check=False,
+            )
+            for line in result.stdout.splitlines():
+                job_id, _, reason = line.partition("|")
+                if reason.strip() == "BeginTime":
+                    subprocess.run(
+                        ["scontrol", "update", f"jobid={job_id}", "StartTime=now"],
+                        capture_output=True,
+                        env={**os.environ, **self.env},
+                        check=False,
+                    )
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(cls, env: dict[str, str] | None = None) -> Iterator[Releaser]:
+        releaser = cls(env=dict(env or {}))
+        thread = threading.Thread(target=releaser.run, daemon=True)
+        thread.start()
+        try:
+            yield releaser
+        finally:
+            releaser.stop.set()
+            thread.join(timeout=10)
+
+
+@dataclass
+class SlurmRuns:
+    projects: dict[str, Path]
+    runs: dict[str, Path]
+    releaser: Releaser
+
+    def job_id(self, key: str) -> str:
+        return str(manifest(self.runs[key])["job_id"])
+
+
+#: (a) 250 steps of 1 s need longer than the 4-minute limit; SIGUSR2 comes 30 s before it (SLURM may
+#: send it up to a minute early: after 150-210 s), so attempt 2 has 40-100 s left to do, and its own
+#: warning comes no sooner than 150 s in: it finishes.
+TIMEOUT_STEPS = 250
+#: (c) two attempts of 2 minutes cannot do 400 steps of 1 s.
+EXHAUSTED_STEPS = 400
+#: (b) 40 steps, requeued by hand after a few.
+BY_HAND_STEPS = 40
+
+
+@pytest.fixture(scope="module")
+def slurm_runs(slurm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmRuns]:
+    configs = {
+        "timeout": config_text(
+            "rqtimeout",
+            TIMEOUT_STEPS,
+            "00:04:00",
+            "{on: [preemption, node_fail, timeout], max_attempts: 3, signal_grace: 30}",
+        ),
+        "byhand": config_text("rqbyhand", BY_HAND_STEPS, "00:05:00", "{max_attempts: 3}"),
+        "exhausted": config_text(
+            "rqexhausted", EXHAUSTED_STEPS, "00:02:00", "{on: [timeout], max_attempts: 2, signal_grace: 30}"
+        ),
+    }
+    projects = {
+        key: new_project(tmp_path_factory.mktemp(key) / "proj", key, text) for key, text in configs.items()
+    }
+    with Releaser.started() as releaser:
+        runs = {key: submit(project, key) for key, project in projects.items()}
+        found = SlurmRuns(projects, runs, releaser)
+        releaser.jobs.update({found.job_id("timeout"), found.job_id("exhausted")})  # (b) releases its own
+        yield found
+
+
+@pytest.mark.slurm
+def test_scontrol_requeue_by_hand_runs_a_second_attempt_shown_as_requeued(slurm_runs: SlurmRuns) -> None:
+    project, run = slurm_runs.projects["byhand"], slurm_runs.runs["byhand"]
+    job_id = slurm_runs.job_id("byhand")
+    deadline = time.monotonic() + 600  # the cluster may be busy
+    while metric_lines(run) < 5:  # running, a few steps done (this test comes first: it is still running)
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(1)
+    subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True)
+    deadline = time.monotonic() + 120
+    row = status_of(project, run)
+    while row["state"] != "requeued":
+        assert time.monotonic() < deadline, f"never seen requeued: {row['state']}"
+        time.sleep(2)
+        row = status_of(project, run)
+    assert (row["attempt"], row["max_attempts"]) == (2, 3)
+    assert "REQUEUED (2/3)" in cli(["status", run.name], project).stdout
+    slurm_runs.releaser.jobs.add(job_id)  # now it may start again
+    row = wait_until_ended(project, run, timeout=300)
+    done = summary(run)
+    assert row["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
+    first, second = done["attempts"]
+    assert first["reason"] == "requeued" and first["requeued_by"] == "scheduler"  # sacct: REQUEUED
+    assert "SIGTERM" in first["signals"] and first["checkpoint"] is not None  # the example saved on TERM
+    assert second["reason"] == "completed" and second["attempt"] == 2
+    assert "attempt=2" in (run / "stdout.log").read_text()  # CLUSTERRUN_ATTEMPT
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, BY_HAND_STEPS + 1))  # resumed where the checkpoint was
+    assert manifest(run)["attempts"][1]["offsets"]["metrics.jsonl"] > 0
+    # reproduce keeps the requeue section, and a run that took two attempts reproduces one that took one
+    again = cli(["reproduce", run.name, "--wait"], project, timeout=300)
+    assert again.returncode == 0 and "REPRODUCED" in again.stdout, again.stdout + again.stderr
+    copies = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file() and p != run]
+    assert len(copies) == 1 and manifest(copies[0])["config"]["requeue"] == manifest(run)["config"]["requeue"]
+
+
+@pytest.mark.slurm
+def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_attempt(
+    slurm_runs: SlurmRuns, tmp_path: Path
+) -> None:
+    project, run = slurm_runs.projects["timeout"], slurm_runs.runs["timeout"]
+    sbatch = (run / "sbatch.sh").read_text()
+    assert "#SBATCH --signal=USR2@30" in sbatch and "#SBATCH --requeue" in sbatch
+    row = wait_until_ended(project, run, timeout=900)
+    done = summary(run)
+    assert row["state"] == "completed" and done["success"], done.get("diagnosis")
+    assert done["attempt_count"] == 2, done["attempts"]
+    first, second = done["attempts"]
+    assert (first["reason"], first["requeued_by"], first["signals"]) == (
+        "time_limit",
+        "clusterrun",
+        ["SIGUSR2"],
+    )
+    assert (
+        first["checkpoint"]["path"] == "checkpoints/state.json" and 100 < first["last_step"] < TIMEOUT_STEPS
+    )
+    assert second["reason"] == "completed" and second["last_step"] == TIMEOUT_STEPS
+    assert first["job_id"] == second["job_id"] == manifest(run)["job_id"]  # the same job, requeued
+    # the second attempt resumed: it logged the steps after the checkpoint, once each
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, TIMEOUT_STEPS + 1))
+    assert done["metrics"] == uninterrupted(TIMEOUT_STEPS, tmp_path)  # the same result as one long run
+    stdout = (run / "stdout.log").read_text()
+    assert (
+        "=== clusterrun: attempt 2 (" in stdout
+        and f"step={TIMEOUT_STEPS}" in stdout
+        and "attempt=2" in stdout
+    )
+    assert "=== clusterrun: attempt 2 (" in (run / "stderr.log").read_text()
+    # duration and CPU-hours add both attempts up (the limit is 4 minutes a time)
+    assert done["duration_seconds"] > 240
+    assert done["efficiency"]["cpu_hours_used"] == pytest.approx(done["duration_seconds"] / 3600, rel=0.01)
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    started = [e["attempt"] for e in events if e["event"] == "job_started"]
+    assert started == [1, 2] and any(e["event"] == "requeued" and e["by"] == "clusterrun" for e in events)
+    shown = cli(["status", run.name], project)
+    assert "COMPLETED (2/3)" in shown.stdout and "Attempts: 2: #1 " in shown.stdout
+
+
+@pytest.mark.slurm
+def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns) -> None:
+    project, run = slurm_runs.projects["exhausted"], slurm_runs.runs["exhausted"]
+    row = wait_until_ended(project, run, timeout=900)
+    done = summary(run)
+    assert row["state"] == "timeout", done
+    assert done["attempt_count"] == 2 and [a["reason"] for a in done["attempts"]] == [
+        "time_limit",
+        "time_limit",
+    ]
+    assert done["attempts"][0]["requeued_by"] == "clusterrun" and not done["attempts"][1].get("requeued_by")
+    diagnosis = done["diagnosis"]
+    assert diagnosis["category"] == "time_limit"
+    assert "attempt 2 of 2 (requeue.max_attempts: all used)" in diagnosis["evidence"]
+    assert (
+        "got to step" in diagnosis["evidence"]
+        and "last checkpoint checkpoints/state.json" in diagnosis["evidence"]
+    )
+    assert diagnosis["fix"].startswith("requeue.max_attempts=")
+    assert diagnosis["details"]["last_step"] == done["attempts"][1]["last_step"] < EXHAUSTED_STEPS
+    shown = cli(["show", run.name], project)
+    assert "requeue.max_attempts=" in shown.stdout and "Requeue: on timeout; up to 2 attempts" in shown.stdout
+
+
+# --- preemption, on an isolated cluster with a preemptable partition ---------------------------------
+
+
+@pytest.mark.isolated
+def test_a_preempted_job_is_requeued_by_slurm_and_resumes(tmp_path: Path) -> None:
+    from tests.clusters import isolated_cluster
+
+    steps = 40
+    text = config_text("rqpreempt", steps, "00:10:00", "{max_attempts: 3}")
+    project = new_project(tmp_path / "proj", "preempt", text)
+    with (
+        isolated_cluster("preempt", preemption=True, cpus=1) as cluster,
+        Releaser.started(cluster.env) as releaser,
+    ):
+        run = submit(project, "preempt", env=cluster.env)
+        job_id = str(manifest(run)["job_id"])
+        deadline = time.monotonic() + 120
+        while metric_lines(run) < 5:
+            assert time.monotonic() < deadline, "the low-priority job did not start"
+            time.sleep(1)
+        high = cluster.sbatch("--partition=high", "--time=1", "--wrap", "sleep 5")  # takes the node
+        deadline = time.monotonic() + 120
+        row = status_of(project, run, cluster.env)
+        while row["state"] != "requeued":
+            assert time.monotonic() < deadline, f"never seen requeued: {row['state']}"
+            time.sleep(2)
+            row = status_of(project, run, cluster.env)
+        releaser.jobs.add(job_id)
+        row = wait_until_ended(project, run, timeout=300, env=cluster.env)
+        assert cluster.job_state(high) in ("", "COMPLETED")
+    done = summary(run)
+    assert row["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
+    first = done["attempts"][0]
+    assert first["reason"] == "preempted" and first["requeued_by"] == "scheduler", first
+    assert first["checkpoint"] is not None
+    steps_logged = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps_logged == list(range(1, steps + 1))
+    assert done["metrics"] == uninterrupted(steps, tmp_path)
+
+
+# --- the local backend: submitit's controller restarts the job --------------------------------------
+
+
+def test_on_the_local_backend_the_job_restarts_and_resumes(tmp_path: Path) -> None:
+    steps = 15  # 15 s of work; SIGUSR2 comes after 10 s (a 1-minute limit, 50 s of grace)
+    text = config_text("rqlocal", steps, "00:01:00", "{on: [timeout], max_attempts: 3, signal_grace: 50}")
+    project = new_project(tmp_path / "proj", "local", text)
+    result = cli(["submit", "configs/local.yaml", "--backend", "local", "--wait"], project, timeout=200)
+    assert result.returncode == 0, result.stderr
+    run = next(p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file())
+    done = summary(run)
+    assert done["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
+    assert [a["reason"] for a in done["attempts"]] == ["time_limit", "completed"]
+    assert done["metrics"] == uninterrupted(steps, tmp_path)
+    assert "=== clusterrun: attempt 2 (" in (run / "stdout.log").read_text()
+    assert done["duration_seconds"] == pytest.approx(sum(a["seconds"] for a in done["attempts"]), abs=0.01)
+
+
+def test_the_readme_example_is_the_tested_script() -> None:
+    """The README's code block is examples/requeue/train.py's core, line for line (this script is the
+    one every test here runs), and configs/examples/requeue.yaml runs it."""
+    assert "examples/requeue/train.py" in CONFIG.read_text()
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Long jobs: preemption and time limits", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    script = EXAMPLE.read_text()
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 15
+    for line in lines:
+        assert line in script, line

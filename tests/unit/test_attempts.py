@@ -1,0 +1,379 @@
+"""Requeues and attempts without a cluster: the config, the job side's decisions (numbering, what a
+SIGUSR2 means, the stop deadline), the supervised child and its signals (real processes), how status
+reads a requeued job, the summary's totals and the diagnosis of a run cut short."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clusterrun.cli.output import requeue_line, state_label
+from clusterrun.config.models import spec_from_data
+from clusterrun.diagnose.attempts import how_far
+from clusterrun.errors import ConfigError
+from clusterrun.execution import attempts as job
+from clusterrun.execution.supervise import supervise
+from clusterrun.records import attempts as requeues
+from clusterrun.records.models import AttemptRecord, Manifest
+from clusterrun.scheduler.base import JobSpec, JobStatus
+from clusterrun.scheduler.jobside import job_side
+from clusterrun.scheduler.slurm import SlurmScheduler
+from clusterrun.scheduler.slurm_requeue import parse_history
+
+# --- config ------------------------------------------------------------------------------------------
+
+
+def _spec(**extra: object) -> object:
+    return spec_from_data({"name": "x", "command": "python t.py", **extra}, "t.yaml")
+
+
+def test_requeue_defaults_preemption_and_node_failure_three_attempts() -> None:
+    spec = _spec()
+    requeue = spec.requeue  # type: ignore[attr-defined]
+    assert requeue.on == ["preemption", "node_fail"] and requeue.max_attempts == 3
+    assert requeue.signal_grace == 120 and requeue.enabled
+    assert requeue.allows("preemption") and not requeue.allows("timeout")
+    assert spec.resolved()["requeue"] == {  # type: ignore[attr-defined]
+        "on": ["preemption", "node_fail"],
+        "max_attempts": 3,
+        "signal_grace": 120,
+    }
+
+
+@pytest.mark.parametrize(
+    ("requeue", "resources", "words"),
+    [
+        (
+            {"on": ["timeouts"]},
+            {},
+            ["requeue.on", "timeouts: not a reason", "preemption, node_fail, timeout"],
+        ),
+        ({"max_attempts": 0}, {}, ["requeue.max_attempts"]),
+        ({"signal_grace": 5}, {}, ["requeue.signal_grace"]),
+        ({"on": ["timeout"]}, {"time": "00:01:00"}, ["signal_grace is 120 s", "resources.time", "=15"]),
+        ({"max_attempt": 2}, {}, ["unknown key 'requeue.max_attempt'"]),
+    ],
+)
+def test_bad_requeue_sections_are_refused_with_what_is_valid(
+    requeue: dict[str, object], resources: dict[str, object], words: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _spec(requeue=requeue, resources=resources)
+    text = caught.value.message + " " + (caught.value.hint or "")
+    for word in words:
+        assert word in text, text
+
+
+def test_requeue_off_and_a_single_attempt_are_not_requeueable() -> None:
+    assert not _spec(requeue={"on": []}).requeue.enabled  # type: ignore[attr-defined]
+    assert not _spec(requeue={"max_attempts": 1}).requeue.enabled  # type: ignore[attr-defined]
+    assert _spec(requeue={"on": "timeout", "signal_grace": 30}).requeue.on == ["timeout"]  # type: ignore[attr-defined]
+
+
+def test_sbatch_gets_the_signal_grace_and_the_requeue_flag() -> None:
+    base = {
+        "run_dir": "/r",
+        "folder": "/r/s",
+        "job_name": "x",
+        "chdir": "/r/s",
+        "time_seconds": 600,
+        "mem_mb": 100,
+    }
+    on = SlurmScheduler().render(JobSpec(**base, requeue=True, signal_grace=50))  # type: ignore[arg-type]
+    off = SlurmScheduler().render(JobSpec(**base, requeue=False, signal_grace=120))  # type: ignore[arg-type]
+    cluster = SlurmScheduler().render(JobSpec(**base))  # type: ignore[arg-type]
+    assert "#SBATCH --signal=USR2@50" in on and "#SBATCH --requeue\n" in on
+    assert "#SBATCH --signal=USR2@120" in off and "#SBATCH --no-requeue" in off
+    assert "requeue" not in cluster and "#SBATCH --signal=USR2@90" in cluster
+
+
+# --- the job's side ----------------------------------------------------------------------------------
+
+
+def test_attempt_numbers_count_records_and_the_schedulers_restarts() -> None:
+    assert job.number(0, 0) == 1
+    assert job.number(1, 0) == 2  # the wrapper requeued it (a local restart: no scheduler count)
+    assert job.number(1, 2) == 3  # restarted before its wrapper could record attempt 2 (node failure)
+
+
+def test_job_side_reads_the_scheduler_of_the_job_it_runs_in() -> None:
+    outside = job_side({})
+    assert outside.backend == "" and not outside.can_requeue and outside.end_time() is None
+    slurm = job_side({"SLURM_JOB_ID": "77", "SLURM_RESTART_COUNT": "2"})
+    assert (slurm.backend, slurm.job_id, slurm.restarts, slurm.signals_every_process) == (
+        "slurm",
+        "77",
+        2,
+        True,
+    )
+    assert slurm.can_requeue
+    local = job_side({"SUBMITIT_LOCAL_JOB_ID": "1234"})
+    assert local.backend == "local" and not local.signals_every_process and local.requeue() == 144
+
+
+def test_a_warning_is_a_preemption_only_when_the_job_ends_well_before_its_limit() -> None:
+    start = 1000.0
+    assert job.warning_reason(start, 3600, start + 3600 - 2) == "time_limit"  # the wrapper started late
+    assert job.warning_reason(start, 3600, start + 300) == "preempted"  # GraceTime cut it short
+    assert job.warning_reason(start, 3600, None) == "time_limit"  # the scheduler does not say
+
+
+def test_the_command_must_stop_before_the_job_ends_whenever_the_warning_came() -> None:
+    assert job.stop_deadline(100.0, 50, 1000.0) == 150.0  # the grace
+    assert job.stop_deadline(100.0, 50, 140.0) == 130.0  # a late warning: END_MARGIN before the end
+    assert job.stop_deadline(100.0, 50, 105.0) == 100.0  # never in the past
+
+
+def test_an_attempts_last_step_is_read_from_its_own_part_of_the_metrics_file(tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.jsonl"
+    first = "".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in range(1, 6))
+    metrics.write_text(first + '{"step": 6}\n{"step": 7, "loss": 0.1}\n{"trunc')
+    assert job.last_step(metrics, 0) == 7
+    assert job.last_step(metrics, metrics.stat().st_size) is None  # it logged nothing
+    metrics.write_text(first)
+    assert job.last_step(metrics, len(first.encode())) is None
+
+
+def test_the_newest_checkpoint_is_found(tmp_path: Path) -> None:
+    assert job.last_checkpoint(tmp_path) is None
+    (tmp_path / "checkpoints" / "sub").mkdir(parents=True)
+    old, new = tmp_path / "checkpoints" / "a.pt", tmp_path / "checkpoints" / "sub" / "b.pt"
+    old.write_text("1")
+    new.write_text("22")
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    found = job.last_checkpoint(tmp_path)
+    assert found is not None and found["path"] == "checkpoints/sub/b.pt" and found["size"] == 2
+
+
+# --- the supervised command (real processes) ----------------------------------------------------------
+
+CHILD = """
+import os, signal, subprocess, sys, time
+out = sys.argv[1]
+def note(what):
+    with open(out, "a") as f: f.write(what + "\\n")
+signal.signal(signal.SIGUSR2, lambda *_: note(f"usr2 {os.getpid()}"))
+if len(sys.argv) > 2:  # a grandchild in the same process group
+    subprocess.Popen([sys.executable, __file__, out])
+note(f"pgid {os.getpgid(0)}")
+mode = os.environ.get("MODE", "")
+for _ in range(200):
+    time.sleep(0.05)
+    if mode == "quit-on-usr2" and open(out).read().count("usr2") >= 1:
+        sys.exit(75)
+"""
+
+
+def _child(tmp_path: Path, *extra: str) -> list[str]:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    return [sys.executable, str(script), str(tmp_path / "notes.txt"), *extra]
+
+
+def _notes(tmp_path: Path) -> list[str]:
+    path = tmp_path / "notes.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _send_later(signum: int, after: float) -> None:
+    import threading
+
+    threading.Timer(after, lambda: os.kill(os.getpid(), signum)).start()
+
+
+def test_usr2_is_forwarded_to_the_commands_whole_process_group(tmp_path: Path) -> None:
+    warned: list[float] = []
+    _send_later(signal.SIGUSR2, 1.0)
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        outcome = supervise(
+            _child(tmp_path, "spawn"),
+            out,
+            err,
+            {**os.environ, "MODE": "quit-on-usr2"},
+            forward=True,
+            on_warning=lambda now: warned.append(now) or None,
+        )
+    notes = _notes(tmp_path)
+    assert outcome.returncode == 75 and outcome.signals == ["SIGUSR2"] and warned
+    groups = {line.split()[1] for line in notes if line.startswith("pgid")}
+    assert len(groups) == 1 and groups != {str(os.getpgid(0))}  # its own group, shared with its child
+    assert sum(line.startswith("usr2") for line in notes) == 2  # the command and its child both heard it
+    assert not outcome.stopped
+
+
+def test_a_command_that_ignores_the_warning_is_stopped_at_the_deadline(tmp_path: Path) -> None:
+    _send_later(signal.SIGUSR2, 0.5)
+    started = time.time()
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        outcome = supervise(
+            _child(tmp_path), out, err, dict(os.environ), forward=True, on_warning=lambda now: now + 1.0
+        )
+    assert outcome.stopped and outcome.returncode == -signal.SIGTERM
+    assert 1.4 < time.time() - started < 6  # stopped at the deadline, not at the end of its 10 s
+
+
+def test_a_warning_that_came_before_the_command_started_is_passed_on(tmp_path: Path) -> None:
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        outcome = supervise(
+            _child(tmp_path),
+            out,
+            err,
+            {**os.environ, "MODE": "quit-on-usr2"},
+            forward=False,  # SLURM signalled the job before the command existed
+            warned_at=time.time() - 3,
+        )
+    assert outcome.returncode == 75 and outcome.warned_at is not None
+    assert any(line.startswith("usr2") for line in _notes(tmp_path))
+
+
+def test_sigterm_is_forwarded_and_recorded_unless_the_scheduler_signals_everyone(tmp_path: Path) -> None:
+    _send_later(signal.SIGTERM, 0.7)
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        outcome = supervise(_child(tmp_path), out, err, dict(os.environ), forward=True)
+    assert outcome.returncode == -signal.SIGTERM and outcome.terminated_at is not None
+    assert outcome.signals == ["SIGTERM"]
+
+
+# --- status and summary ------------------------------------------------------------------------------
+
+
+def _manifest(attempts: list[dict[str, object]], requeue: dict[str, object] | None = None) -> Manifest:
+    config: dict[str, object] = {"name": "x"}
+    config["requeue"] = (
+        requeue if requeue is not None else {"on": ["preemption", "node_fail"], "max_attempts": 3}
+    )
+    return Manifest.model_validate(
+        {"created": "2026-12-01T10:00:00+00:00", "job_id": "42", "config": config, "attempts": attempts}
+    )
+
+
+def _attempt(n: int, **fields: object) -> dict[str, object]:
+    return {"attempt": n, "started": f"2026-12-01T10:0{n}:00+00:00", **fields}
+
+
+def test_preempted_while_slurm_may_requeue_is_requeued_not_the_end() -> None:
+    ended_at = "2026-12-01T10:05:00"
+    now = time.mktime(time.strptime(ended_at, "%Y-%m-%dT%H:%M:%S"))
+    manifest = _manifest([_attempt(1, ended="2026-12-01T10:05:00+00:00", reason="terminated")])
+    fresh = JobStatus("42", "preempted", raw_state="PREEMPTED", end=ended_at, source="sacct")
+    assert requeues.adjust(manifest, fresh, now=now + 10).state == "requeued"
+    stale = JobStatus("42", "preempted", raw_state="PREEMPTED", end=ended_at, source="sacct")
+    assert requeues.adjust(manifest, stale, now=now + 600).state == "preempted"  # SLURM did not requeue it
+    node = JobStatus("42", "node_fail", raw_state="NODE_FAIL", end=ended_at, source="sacct")
+    assert requeues.adjust(manifest, node, now=now + 5).state == "requeued"
+
+
+def test_preempted_is_the_end_without_requeue_or_when_attempts_are_used_up() -> None:
+    now = time.time()
+    never = _manifest([_attempt(1)], requeue={"on": [], "max_attempts": 3})
+    assert requeues.adjust(never, JobStatus("42", "preempted"), now=now).state == "preempted"
+    used = _manifest([_attempt(1), _attempt(2), _attempt(3)])
+    assert requeues.adjust(used, JobStatus("42", "preempted"), now=now).state == "preempted"
+    old = Manifest.model_validate({"job_id": "42", "attempts": [_attempt(1)]})  # before requeues
+    assert requeues.adjust(old, JobStatus("42", "node_fail"), now=now).state == "node_fail"
+
+
+def test_a_job_that_ran_and_waits_again_is_requeued_with_its_next_attempt() -> None:
+    manifest = _manifest([_attempt(1, ended="2026-12-01T10:05:00+00:00", reason="time_limit")])
+    status = requeues.adjust(manifest, JobStatus("42", "pending", raw_state="PENDING"))
+    assert status.state == "requeued"
+    assert requeues.progress(manifest, "requeued") == (2, 3)
+    assert state_label("requeued", 2, 3) == "REQUEUED (2/3)"
+    assert state_label("running", 1, 3) == "RUNNING" and state_label("running", 2, 3) == "RUNNING (2/3)"
+    assert requeues.adjust(_manifest([]), JobStatus("42", "pending")).state == "pending"  # never ran
+
+
+def test_the_local_wrappers_time_limit_stop_ends_timeout() -> None:
+    manifest = _manifest(
+        [_attempt(1, reason="time_limit", requeued_by="clusterrun"), _attempt(2, reason="time_limit")]
+    )
+    assert requeues.adjust(manifest, JobStatus("42", "failed", source="local")).state == "timeout"
+    assert requeues.adjust(manifest, JobStatus("42", "failed", source="sacct")).state == "failed"  # its word
+
+
+def test_scheduler_records_name_why_each_attempt_ended_and_who_requeued_it() -> None:
+    output = "\n".join(
+        [
+            "42|REQUEUED|2026-12-01T10:01:00|2026-12-01T10:01:30|vm|30|00:01.000",
+            "42.batch|CANCELLED|2026-12-01T10:01:00|2026-12-01T10:01:30|vm|30|00:00.500",
+            "42|PREEMPTED|2026-12-01T10:02:00|2026-12-01T10:02:40|vm|40|00:02.000",
+            "42|COMPLETED|2026-12-01T10:03:00|2026-12-01T10:03:10|vm|10|00:03.000",
+        ]
+    )
+    history = parse_history(output)["42"]
+    assert [h.state for h in history] == ["pending", "preempted", "completed"]  # REQUEUED is pending again
+    records = [
+        AttemptRecord.model_validate(_attempt(1, reason="terminated", seconds=29.0, cpu_seconds=0.9)),
+        AttemptRecord.model_validate(_attempt(2, reason="terminated", seconds=39.0, cpu_seconds=1.9)),
+        AttemptRecord.model_validate(_attempt(3, reason="completed", seconds=9.0, cpu_seconds=2.9)),
+    ]
+    local = [h for h in history]  # the records carry local times: make them the attempts' own
+    for h, a in zip(local, records, strict=True):
+        h.start = a.started[:19]
+    named = requeues.with_scheduler_reasons(records, local, "completed")
+    assert [(a.reason, a.requeued_by) for a in named] == [
+        ("requeued", "scheduler"),
+        ("preempted", "scheduler"),
+        ("completed", ""),
+    ]
+
+
+def test_a_requeued_jobs_duration_and_cpu_time_add_its_attempts_up() -> None:
+    manifest = _manifest(
+        [
+            _attempt(1, seconds=50.0, cpu_seconds=40.0, reason="time_limit", requeued_by="clusterrun"),
+            _attempt(2, seconds=30.0, cpu_seconds=20.0, reason="completed"),
+        ]
+    )
+    status = {"state": "completed", "elapsed_seconds": 31, "extra": {"total_cpu_seconds": 20.5}}
+    total = requeues.totals(manifest, status)
+    assert total["elapsed_seconds"] == 80.0 and total["extra"]["total_cpu_seconds"] == 60.0
+    fields = requeues.summary_fields(manifest, status)
+    assert fields["attempt_count"] == 2 and [a.reason for a in fields["attempts"]] == [
+        "time_limit",
+        "completed",
+    ]
+    single = _manifest([_attempt(1, seconds=5.0)])
+    assert requeues.totals(single, status) == status and requeues.summary_fields(single, status) == {}
+
+
+def test_the_diagnosis_of_a_run_out_of_attempts_says_how_far_it_got() -> None:
+    diagnosis = {
+        "category": "time_limit",
+        "evidence": "state TIMEOUT",
+        "fix": "resources.time=02:00:00, or checkpoint and resume",
+    }
+    attempts = [
+        _attempt(
+            1, last_step=40, reason="time_limit", checkpoint={"path": "checkpoints/s.json", "at": "10:01"}
+        ),
+        _attempt(
+            2, last_step=80, reason="time_limit", checkpoint={"path": "checkpoints/s.json", "at": "10:02"}
+        ),
+    ]
+    policy = {"on": ["preemption", "node_fail", "timeout"], "max_attempts": 2}
+    found = how_far(
+        diagnosis, "timeout", attempts, policy, {"step": 80, "loss": 0.25}, {"value": 80, "total": 200}
+    )
+    assert "attempt 2 of 2 (requeue.max_attempts: all used)" in found["evidence"]
+    assert "got to step 80 (loss=0.25)" in found["evidence"]
+    assert "last checkpoint checkpoints/s.json at 10:02" in found["evidence"]
+    assert found["fix"].startswith("requeue.max_attempts=6, or resources.time=02:00:00")  # 2 / 40% x 1.2
+    assert "checkpoint and resume" not in found["fix"]  # it does
+    assert found["details"]["last_step"] == 80 and found["details"]["suggested_max_attempts"] == 6
+    no_timeout = how_far(diagnosis, "timeout", attempts[:1], {"on": ["preemption"], "max_attempts": 3}, {})
+    assert no_timeout["fix"].startswith("requeue.on=[preemption,timeout]")
+    assert how_far(diagnosis, "failed", attempts, policy, {}) == diagnosis  # not cut short
+
+
+def test_the_manifest_block_says_when_the_job_runs_again() -> None:
+    assert requeue_line({"on": ["preemption", "timeout"], "max_attempts": 3, "signal_grace": 120}) == (
+        "on preemption, timeout; up to 3 attempts; SIGUSR2 120 s before the time limit"
+    )
+    assert requeue_line({"on": [], "max_attempts": 3}).startswith("never")

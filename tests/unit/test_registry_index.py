@@ -1,0 +1,139 @@
+"""The registry index (records/index.py): answers like a full scan, opens only what changed, and is
+rebuilt when missing, corrupt, or when another process added, changed or removed runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from clusterrun.records import index
+from clusterrun.records.jsonio import write_json_atomic
+from clusterrun.records.registry import Registry, Run
+from clusterrun.services.listing import select
+from clusterrun.services.plan import finished_index
+
+START = datetime(2026, 3, 1, 12, 0, 0)
+STATES = ["completed", "failed", "running", "completed", "timeout"]
+
+
+def make_runs(registry: Registry, count: int) -> list[Run]:
+    runs = []
+    for i in range(count):
+        run = registry.create("exp" if i % 2 else "other", when=START + timedelta(seconds=i))
+        run.write_manifest(
+            {
+                "run_id": run.id,
+                "name": "exp" if i % 2 else "other",
+                "created": (START + timedelta(seconds=i)).astimezone().isoformat(),
+                "state": STATES[i % len(STATES)],
+                "backend": "slurm" if i % 3 else "local",
+                "snapshot": {"id": f"snap{i % 2}", "path": "/nowhere"},
+                "config_hash": f"hash{i % 4}",
+            }
+        )
+        runs.append(run)
+    return runs
+
+
+def scanned_finished(registry: Registry, backend: str | None) -> dict[tuple[str, str], str]:
+    """The duplicate lookup as it was before the index: every manifest opened, newest first."""
+    found: dict[tuple[str, str], str] = {}
+    for run in registry.runs():
+        manifest = run.load_manifest()
+        if manifest.state == "completed" and backend in (None, manifest.backend):
+            found.setdefault((manifest.snapshot.id, manifest.config_hash), run.id)
+    return found
+
+
+def scanned_select(registry: Registry, states: set[str]) -> list[str]:
+    return [run.id for run in registry.runs() if run.load_manifest().state in states]
+
+
+def test_answers_equal_a_full_scan(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_runs(registry, 23)
+    for backend in (None, "slurm", "local"):
+        assert finished_index(registry, backend) == scanned_finished(registry, backend)
+    assert select(registry, state="completed,timeout", limit=None) == scanned_select(
+        registry, {"completed", "timeout"}
+    )
+    assert select(registry, state="failed", limit=2) == scanned_select(registry, {"failed"})[:2]
+
+
+def test_opens_only_what_changed(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 12)
+    first = index.Stats()
+    index.entries(registry.root, first)
+    assert (first.rebuilt, first.read, first.written) == (True, 12, True)
+    again = index.Stats()
+    index.entries(registry.root, again)
+    assert (again.rebuilt, again.read, again.written) == (False, 0, False)
+    runs[3].update(state="cancelled")  # a state change rewrites the manifest: only it is read again
+    changed = index.Stats()
+    found = index.entries(registry.root, changed)
+    assert (changed.read, changed.written) == (1, True)
+    assert found[runs[3].id].state == "cancelled"
+
+
+def test_sees_runs_another_process_added_or_removed(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 5)
+    index.entries(registry.root)
+    # another process (or an older clusterrun) writes a run directory without touching the index
+    other = registry.root / "exp_20260301-130000"
+    other.mkdir()
+    write_json_atomic(
+        other / "manifest.json",
+        {"schema_version": 1, "run_id": other.name, "name": "exp", "state": "completed"},
+    )
+    shutil.rmtree(runs[0].path)
+    stats = index.Stats()
+    found = index.entries(registry.root, stats)
+    assert (stats.read, stats.dropped) == (1, 1)
+    assert set(found) == {r.id for r in runs[1:]} | {other.name}
+    assert found[other.name].state == "completed"
+    assert select(registry, state="completed", limit=1) == [other.name]
+
+
+def test_rebuilt_when_deleted_corrupt_or_of_another_version(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_runs(registry, 6)
+    expected = index.entries(registry.root)
+    path = index.index_path(registry.root)
+    for damage in ("delete", "garbage", "version", "truncated"):
+        if damage == "delete":
+            path.unlink()
+        elif damage == "garbage":
+            path.write_text("{not json")
+        elif damage == "version":
+            path.write_text(json.dumps({"version": 999, "runs": {}}))
+        else:
+            path.write_text(path.read_text()[: len(path.read_text()) // 2])
+        stats = index.Stats()
+        assert index.entries(registry.root, stats) == expected, damage
+        assert (stats.rebuilt, stats.read) == (True, 6), damage
+        assert json.loads(path.read_text())["version"] == index.VERSION
+
+
+def test_a_damaged_manifest_is_marked_and_left_out(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 4)
+    runs[0].manifest_path.write_text("{damaged")
+    found = index.entries(registry.root)
+    assert found[runs[0].id].damaged
+    assert runs[0].id not in select(registry, state=",".join(STATES), limit=None)
+    assert runs[0].manifest_path.read_text() == "{damaged"  # never repaired or rewritten
+
+
+def test_a_read_only_registry_still_answers(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_runs(registry, 3)
+    (registry.root / ".cache").mkdir()
+    (registry.root / ".cache").chmod(0o500)
+    try:
+        assert len(index.entries(registry.root)) == 3
+    finally:
+        (registry.root / ".cache").chmod(0o700)
