@@ -17,13 +17,16 @@ profile's confirm_above) are refused unless `yes=True` or a `confirm` callback a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from clusterrun.errors import UsageError
 from clusterrun.records.registry import Registry
 from clusterrun.services import Notify, listing, quiet
 from clusterrun.services import compare as comparing
 from clusterrun.services import reproduce as reproducing
 from clusterrun.services import submit as submitting
+from clusterrun.services.adhoc import AdhocRequest, make
 from clusterrun.services.cancel import CancelOutcome
 from clusterrun.services.cancel import cancel as cancel_runs
 from clusterrun.services.compare import CompareReport
@@ -64,7 +67,7 @@ def _confirm(yes: bool, confirm: Confirm | None) -> Confirm:
 
 
 def submit(
-    config: str | Path,
+    config: str | Path | Sequence[str],
     *overrides: str,
     sweep: list[str] | None = None,
     backend: str = "auto",
@@ -80,13 +83,51 @@ def submit(
     notify: Notify = quiet,
     runs_dir: str | Path | None = None,
     cwd: str | Path | None = None,
+    name: str | None = None,
+    smoke: Sequence[str] = (),
+    smoke_args: str | None = None,
+    save: str | Path | None = None,
 ) -> SubmitResult:
     """`clusterrun submit CONFIG OVERRIDES...`: smoke-test, record and submit (with `wait`, until the runs
-    end). `config` is relative to `cwd` (default: the current directory), as on the command line."""
+    end). `config` is relative to `cwd` (default: the current directory), as on the command line.
+
+    `config` may instead be a command, a list of argv strings: `submit(["python", "train.py", "--lr",
+    "0.1"])` is `clusterrun submit -- python train.py --lr 0.1` (services/adhoc.py: `--key value` become
+    params, the config is written under the registry's .adhoc/, or to `save`); `overrides` then apply to
+    the config made from it, and `name`, `smoke` (smoke params, e.g. ['epochs=1']) and `smoke_args` are
+    submit's --name, --smoke and --smoke-args. Without `smoke` or `smoke_args` the smoke test is a probe."""
     where = Path(cwd) if cwd is not None else Path.cwd()
+    registry = _registry(runs_dir, where)
+    if isinstance(config, str | Path):
+        adhoc_only = {"name": name, "smoke": list(smoke) or None, "smoke_args": smoke_args, "save": save}
+        given = [key for key, value in adhoc_only.items() if value is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: for a command, not a config file ({config})",
+                hint="give them as overrides of the config instead, e.g. name=NAME or smoke.params.steps=5",
+            )
+        path, extra, argv = where / config, list(overrides), [str(config), *overrides]
+    else:
+        command = _argv(config)
+        made = make(
+            AdhocRequest(
+                argv=command,
+                name=name,
+                smoke=list(smoke),
+                smoke_args=smoke_args,
+                cluster=cluster,
+                overrides=list(overrides),
+                save=where / save if save is not None else None,
+                cwd=where,
+            ),
+            registry,
+        )
+        for note in made.notes:
+            notify(f"note: {note}")
+        path, extra, argv, cluster = made.path, [], [*overrides, "--", *command], None
     request = SubmitRequest(
-        config=where / config,
-        overrides=list(overrides),
+        config=path,
+        overrides=extra,
         sweep_axes=list(sweep or []),
         cluster=cluster,
         backend=backend,
@@ -95,11 +136,20 @@ def submit(
         skip_smoke_reason=skip_smoke,
         force=force,
         array_parallelism=array_parallelism,
-        argv=["clusterrun.api.submit", str(config), *overrides],
+        argv=["clusterrun.api.submit", *argv],
         cwd=where,
     )
-    registry = _registry(runs_dir, where)
     return submitting.submit(request, registry, confirm=_confirm(yes, confirm), notify=notify, wait=wait)
+
+
+def _argv(command: Sequence[str]) -> list[str]:
+    """A command as argv strings (never a string split on spaces: a list is what the caller meant)."""
+    if not all(isinstance(token, str) for token in command):
+        raise UsageError(
+            "a command is a list of strings",
+            hint='e.g. api.submit(["python", "train.py", "--lr", "0.1"]); or a config file path',
+        )
+    return list(command)
 
 
 def status(

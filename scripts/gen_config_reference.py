@@ -77,6 +77,9 @@ MEANING = {
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number; a "
     "`(?P<step>...)` group or a pattern named `step` gives the step.",
     "metrics.ignore": "Metrics that differ between identical runs (timings): not compared by reproduce.",
+    "metrics.ranks": "Whose metrics a multi-process job's summary reports: `0` (rank 0's, which rank 0 "
+    "writes to the metrics file; ranks R > 0 write `metrics.rank<R>.jsonl`) or `all`: also every rank's "
+    "(`metrics_by_rank`) and min/mean/max over the ranks (`metrics_across_ranks`).",
     "data": "Datasets, splits and data paths: `{data.KEY}` in the command; paths are fingerprinted.",
     "estimate": "How the smoke test's timing scales to the full run.",
     "estimate.steps_param": "The param holding the full run's number of steps (e.g. `steps`).",

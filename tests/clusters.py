@@ -123,12 +123,14 @@ class IsolatedCluster:
     # --- its SLURM commands ---------------------------------------------------------------------
 
     def run(self, *argv: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """A SLURM command (sbatch, sacct, scontrol, ...) against this cluster."""
+        """A SLURM command (sbatch, sacct, scontrol, ...) against this cluster, run in the cluster's own
+        directory (so `sbatch` jobs' default slurm-<id>.out land there and go with it)."""
         result = subprocess.run(
             list(argv),
             capture_output=True,
             text=True,
             timeout=timeout,
+            cwd=self.dir,
             env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             check=False,

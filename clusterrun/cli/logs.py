@@ -1,4 +1,4 @@
-"""clusterrun logs RUN_ID [--stderr|--smoke|--scheduler] [--follow]"""
+"""clusterrun logs RUN_ID [--stderr|--smoke|--scheduler] [--rank R] [--attempt N] [--follow]"""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from clusterrun.cli.follow import Followed, follow_run, run_logs
 from clusterrun.cli.output import results_block
 from clusterrun.cli.waitlimit import checked, timeout_option
 from clusterrun.errors import ExitStatus, UsageError
+from clusterrun.records import log_parts
 from clusterrun.records.models import as_summary
 from clusterrun.records.paths import inside_registry
 from clusterrun.records.registry import Registry, Run
@@ -21,11 +22,11 @@ from clusterrun.records.summary import scheduler_folder, scheduler_logs
 from clusterrun.services.status import waiting_at_most
 
 
-def _copy(path: Path, offset: int) -> int:
+def _copy(path: Path, offset: int, end: int | None = None) -> int:
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
-            chunk = handle.read()
+            chunk = handle.read() if end is None else handle.read(max(0, end - offset))
     except FileNotFoundError:
         return offset
     if chunk:
@@ -52,6 +53,26 @@ def logs(
             "messages such as memory or time-limit kills).",
         ),
     ] = False,
+    rank: Annotated[
+        int | None,
+        typer.Option(
+            "--rank",
+            min=0,
+            metavar="R",
+            help="Rank R's log of a multi-process job (stdout.rank<R>.log; 0 is stdout.log).",
+            show_default=False,
+        ),
+    ] = None,
+    attempt: Annotated[
+        int | None,
+        typer.Option(
+            "--attempt",
+            min=1,
+            metavar="N",
+            help="Only attempt N's part of the log, of a job that ran more than once (requeued).",
+            show_default=False,
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -66,6 +87,7 @@ def logs(
 ) -> None:
     """Print a run's stdout (or stderr, or the smoke test's, or the scheduler's log)."""
     limit = checked(timeout, follow, "--follow")
+    _check_parts(rank, attempt, scheduler=scheduler, smoke=smoke, follow=follow)
     reg = registry(ctx)
     run = reg.get(run_id)
     suffix = "err" if stderr else "out"
@@ -83,23 +105,51 @@ def logs(
     else:
         base = _smoke_dir(reg, run) if smoke else run.path
         path = base / ("stderr.log" if stderr else "stdout.log")
+        if rank is not None:  # stdout.rank<R>.log (records/log_parts.py)
+            path = log_parts.rank_log(base, "stderr" if stderr else "stdout", rank, run.id)
     for shown in {path, run.path / "stdout.log", run.path / "stderr.log"}:  # never a file outside it
         inside_registry(shown, reg.root, f"run {run.id}")
     if not path.exists() and not follow:
         raise UsageError(
             f"{path} does not exist yet", hint=f"the run has not started; try: clusterrun logs {run.id} -f"
         )
+    if attempt is not None:  # its part: from its offset to the next attempt's (records/log_parts.py)
+        _copy(path, *log_parts.attempt_span(run.load_manifest(), path.name, attempt, run.id))
+        return
     if not follow or smoke:  # the smoke test has ended: nothing to follow
         _copy(path, 0)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
-    files = [Followed(path, sys.stdout)] if stderr or scheduler else run_logs(run.path)
+    files = [Followed(path, sys.stdout)] if stderr or scheduler or rank else run_logs(run.path)
     with waiting_at_most(limit):
         last = follow_run(reg, run.id, files)
     if last.summary:
         info("\n" + results_block(last.summary, str(run.path)))
         if not as_summary(last.summary).success:
             raise typer.Exit(int(ExitStatus.FAILURE))
+
+
+def _check_parts(
+    rank: int | None, attempt: int | None, *, scheduler: bool, smoke: bool, follow: bool
+) -> None:
+    """--rank and --attempt pick a part of the job's own logs: refuse what they cannot be combined with."""
+    if rank is not None and scheduler:
+        raise UsageError("--rank is for the job's own logs, not the scheduler's", hint="drop --scheduler")
+    if attempt is None:
+        return
+    for given, flag in ((scheduler, "--scheduler"), (smoke, "--smoke"), (follow, "--follow")):
+        if given:
+            raise UsageError(
+                f"--attempt cannot be combined with {flag}",
+                hint="--attempt N prints attempt N's part of the job's stdout (or --stderr); "
+                "to follow the current attempt: clusterrun logs RUN -f",
+            )
+    if rank:
+        raise UsageError(
+            "--attempt is recorded for rank 0's logs only",
+            hint="drop --rank (each attempt's part of stdout.rank<R>.log starts at its "
+            "'=== clusterrun: attempt N' line)",
+        )
 
 
 def _smoke_dir(reg: Registry, run: Run) -> Path:

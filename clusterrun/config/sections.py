@@ -273,6 +273,9 @@ class Smoke(FrozenModel):
         return data
 
 
+METRIC_RANKS = ("0", "all")  # metrics.ranks: rank 0's metrics only, or every rank's too
+
+
 class Metrics(FrozenModel):
     """Where metrics come from: a JSON-lines file the job writes, and regexes over its stdout."""
 
@@ -280,6 +283,24 @@ class Metrics(FrozenModel):
     patterns: dict[str, str] = Field(default_factory=dict)
     #: Metrics that legitimately differ between identical runs (timings): left out of reproduce verdicts.
     ignore: list[str] = Field(default_factory=list)
+    #: Whose metrics the summary reports: rank 0's (the run's metrics), or also every rank's (`all`).
+    ranks: Literal["0", "all"] = "0"
+
+    @field_validator("ranks", mode="before")
+    @classmethod
+    def _ranks(cls, value: Any) -> str:
+        text = str(value).strip().lower() if isinstance(value, str | int) and value is not True else value
+        if text not in METRIC_RANKS:
+            raise ValueError(f"{value!r} is not a choice; use {' or '.join(repr(c) for c in METRIC_RANKS)}")
+        return str(text)
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`ranks` only when `all`: configs without it resolve (and hash) as before."""
+        data: dict[str, Any] = handler(self)
+        if self.ranks == "0":
+            data.pop("ranks", None)
+        return data
 
     @field_validator("file")
     @classmethod

@@ -172,6 +172,22 @@ def _config_text(record: RunRecord) -> str:
     return text or json.dumps(record.config, indent=2, sort_keys=True, default=str)
 
 
+def _attempt_number(recorded: Any, index: int) -> int:
+    """The attempt a job_started event belongs to (events before attempts were recorded: by position)."""
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else index + 1
+
+
+def _attempt_reasons(manifest: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dict[int, str]:
+    """Attempt number -> why it ended: the manifest's `attempts` (the job wrapper's word), replaced by the
+    summary's where it has one (the scheduler's word where accounting kept one: REQUEUED, PREEMPTED)."""
+    reasons: dict[int, str] = {}
+    for source in (manifest.get("attempts"), (summary or {}).get("attempts")):
+        for item in source if isinstance(source, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("attempt"), int) and item.get("reason"):
+                reasons[item["attempt"]] = str(item["reason"])
+    return reasons
+
+
 def run_page(
     registry: Registry,
     record: RunRecord,
@@ -197,9 +213,16 @@ def run_page(
             results_text = blocks.results(summary, str(record.path))
     stdout_tail = records.tail(record.path / "stdout.log")
     stderr_tail = records.tail(record.path / "stderr.log")
+    reasons = _attempt_reasons(manifest, summary)
     attempts = [
-        {"started": e.get("at"), "host": e.get("host"), "job_id": e.get("job_id"), "ended": None}
-        for e in records.events(record, ("job_started",))
+        {
+            "started": e.get("at"),
+            "host": e.get("host"),
+            "job_id": e.get("job_id"),
+            "ended": None,
+            "reason": reasons.get(_attempt_number(e.get("attempt"), index), ""),
+        }
+        for index, e in enumerate(records.events(record, ("job_started",)))
     ]
     for attempt, ended in zip(attempts, records.events(record, ("job_ended",)), strict=False):
         attempt["ended"] = ended.get("at")

@@ -378,7 +378,21 @@ def read_script(path: Path) -> ScriptInfo:
         _typer(tree, info)
     info.subcommands = list(dict.fromkeys(info.subcommands))
     _prints(tree, info)
-    info.main_guard = bool(re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source))
+    # `python file.py` runs it: a main guard, or work done at the top level (a script without functions)
+    info.main_guard = bool(
+        re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source)
+    ) or _top_level_work(tree)
     info.mentions_cuda = bool(re.search(r"""\.cuda\(|['"]cuda['"]|torch\.device\(\s*['"]cuda""", source))
     info.reads_metrics_file = "CLUSTERRUN_METRICS_FILE" in source
     return info
+
+
+def _top_level_work(tree: ast.Module) -> bool:
+    """Whether a top-level statement (not an import, definition or docstring) calls something."""
+    skipped = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    for node in tree.body:
+        if isinstance(node, skipped):
+            continue
+        if any(isinstance(inner, ast.Call) for inner in ast.walk(node)):
+            return True
+    return False

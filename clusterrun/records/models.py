@@ -251,6 +251,11 @@ class RecordedMetrics(RecordModel):
     ignore: list[str] = Field(
         default_factory=list, description="Metrics that differ between identical runs (not compared)."
     )
+    ranks: str = Field(
+        "0",
+        description="Whose metrics the summary reports: `0` (rank 0's, the default; absent then) or `all` "
+        "(also every rank's, `metrics_by_rank`). Since 2026-12.",
+    )
 
 
 class RecordedConfig(RecordModel):
@@ -532,6 +537,17 @@ class Summary(RecordModel):
         "stdout_metrics.jsonl from the stdout patterns), step_key, points. Absent in records made before "
         "metric histories.",
     )
+    metrics_by_rank: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Rank -> the last value of every metric it logged (rank 0's are `metrics`; rank R's "
+        "come from metrics.rank<R>.jsonl and stdout.rank<R>.log). Only with `metrics.ranks: all` and "
+        "several ranks; since 2026-12.",
+    )
+    metrics_across_ranks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Metric -> min, mean, max over the ranks that logged it, `ranks` (how many), `min_rank` "
+        "and `max_rank`. Only with `metrics_by_rank`.",
+    )
     artifacts: list[str] = Field(default_factory=list, description="The files in `artifacts_info`, by path.")
     artifacts_info: ArtifactsInfo | None = Field(
         None, description="Counts and sizes of the run's outputs. Since 2026-12; absent in older records."
@@ -612,7 +628,11 @@ class SweepRecord(RecordModel):
     max_array_size: int | None = Field(None, description="The cluster's MaxArraySize, when it mattered.")
     confirmation: Confirmation | None = Field(None, description="The cost gate's decision.")
     reproduces: str | None = Field(None, description="The sweep this one reproduces. Only in reproductions.")
-    state: str = Field("prepared", description="prepared, submitted or not_submitted.")
+    state: str = Field(
+        "prepared",
+        description="prepared, submitted, not_submitted, or partial (a later sbatch failed or was "
+        "interrupted: `arrays` lists the ones accepted).",
+    )
 
 
 # ---------------------------------------------------------------------------------------- notes.jsonl

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis import rank_metrics
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.analysis.metrics import collect as collect_metrics
 from clusterrun.config.models import ExperimentSpec
@@ -26,6 +27,7 @@ from clusterrun.records.models import (
     DiagnosisRecord,
     LogPaths,
     Manifest,
+    RecordedMetrics,
     Summary,
     as_manifest,
     as_summary,
@@ -158,6 +160,8 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     )
     if modified:
         summary.modified_tracked_files = modified
+    if config.metrics.ranks == "all":  # every rank's metrics too (analysis/rank_metrics.py)
+        summary.apply("summary ranks", **rank_fields(run.path, config.metrics, summary.metrics))
     if state != SUCCESS:
         first = ranks.failure_logs(run.path, exit_record)  # a multi-process job: the rank that failed first
         summary.stderr_tail = _tail(next(iter(first.values()), run.file("stderr.log")))
@@ -197,6 +201,14 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
             )
         summary.diagnosis = DiagnosisRecord.model_validate(found.as_record())
     return _with_attempts(summary, record, status)
+
+
+def rank_fields(root: Path, metrics: RecordedMetrics, rank0: Mapping[str, Any]) -> dict[str, Any]:
+    """metrics_by_rank and metrics_across_ranks of a multi-process job; {} when only rank 0 logged."""
+    per_rank = rank_metrics.by_rank(root, metrics.file, metrics.patterns, rank0)
+    if len(per_rank) < 2:
+        return {}
+    return {"metrics_by_rank": per_rank, "metrics_across_ranks": rank_metrics.across(per_rank)}
 
 
 def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, Any]) -> Summary:

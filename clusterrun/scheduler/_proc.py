@@ -10,6 +10,14 @@ from clusterrun.errors import SchedulerUnavailable
 DEFAULT_TIMEOUT = 60.0
 
 
+class CommandTimeout(SchedulerUnavailable):
+    """A scheduler command that did not answer in time (it was stopped); `seconds` is the limit."""
+
+    def __init__(self, message: str, hint: str, seconds: float) -> None:
+        super().__init__(message, hint)
+        self.seconds = seconds
+
+
 def run(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run a scheduler command, never through a shell; a missing or hanging command is 'unavailable'."""
     try:
@@ -20,7 +28,8 @@ def run(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> subprocess.Com
             hint="run on a SLURM login node, or use --backend local",
         ) from None
     except subprocess.TimeoutExpired:
-        raise SchedulerUnavailable(
+        raise CommandTimeout(
             f"'{' '.join(argv[:2])}' did not answer within {timeout:.0f} s",
             hint="the SLURM controller may be down or overloaded; try again later",
+            seconds=timeout,
         ) from None

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from clusterrun.errors import ExitStatus, SchedulerError
+from clusterrun.errors import ExitStatus, SchedulerError, SchedulerUnavailable
 
 #: Normalised states. Terminal ones end a run; anything unknown is treated as still going.
 TERMINAL = frozenset(
@@ -165,6 +165,31 @@ class JobMismatch(SchedulerError):
     def __init__(self, job_id: str, message: str, hint: str = "") -> None:
         super().__init__(message, hint)
         self.job_id = job_id
+
+
+class SubmitTimeout(SchedulerUnavailable):
+    """The scheduler's submit command did not answer in time: the job may exist all the same (a
+    controller that was slow, or frozen, creates it later). Never 'refused': `status` looks it up by its
+    tag (its name) and adopts it."""
+
+    def __init__(self, seconds: float, command: str = "sbatch") -> None:
+        super().__init__(
+            f"{command} did not answer within {seconds:g} s; the job may exist: clusterrun status will "
+            "adopt it if the controller created it",
+            hint="look with 'clusterrun status' once the controller answers; submit again only if the run "
+            "then shows submit_failed",
+        )
+        self.seconds = seconds
+
+
+class PartialSubmission(SchedulerError):
+    """A submission split into several calls where a later call failed: `submitted` went through (in
+    the order of the specs given), `cause` is why the rest did not."""
+
+    def __init__(self, submitted: list[Submitted], cause: SchedulerError) -> None:
+        super().__init__(cause.message, cause.hint)
+        self.submitted = submitted
+        self.cause = cause
 
 
 CheckStatus = Literal["ok", "warn", "fail", "skip"]

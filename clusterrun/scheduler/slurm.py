@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import submitit
 from submitit.core.utils import FailedJobError
 
 from clusterrun.errors import SchedulerError, SchedulerUnavailable
@@ -25,6 +24,7 @@ from clusterrun.scheduler import (
     slurm_logs,
     slurm_poll,
     slurm_requeue,
+    slurm_tags,
     slurm_tasks,
 )
 from clusterrun.scheduler.base import (
@@ -34,6 +34,7 @@ from clusterrun.scheduler.base import (
     JobStatus,
     Limits,
     LogEvidence,
+    PartialSubmission,
     PollResult,
     Submitted,
     TaskLayout,
@@ -44,6 +45,7 @@ from clusterrun.scheduler.sacct import (
     normalise_state,
     parse_reasons,
 )
+from clusterrun.scheduler.slurm_submit import JournalingExecutor
 
 
 def executor_parameters(spec: JobSpec) -> dict[str, Any]:
@@ -158,7 +160,12 @@ class SlurmScheduler:
         for start in range(0, len(specs), size):
             chunk = specs[start : start + size]
             after = self._last_array.get(chunk[0].folder) if parallelism else None
-            submitted = self._submit_chunk(chunk, entry, parallelism, after)
+            try:
+                submitted = self._submit_chunk(chunk, entry, parallelism, after)
+            except SchedulerError as exc:
+                if out:  # earlier arrays went through: they run, and are reported with their ids
+                    raise PartialSubmission(out, exc) from None
+                raise
             if parallelism and submitted:
                 self._last_array[chunk[0].folder] = submitted[0].array_id or submitted[0].job_id
             out += submitted
@@ -171,7 +178,8 @@ class SlurmScheduler:
         parallelism: int | None,
         after: str | None = None,
     ) -> list[Submitted]:
-        executor = submitit.SlurmExecutor(folder=specs[0].folder)
+        # every sbatch call journaled, its answer recorded the moment it comes, and time-limited
+        executor = JournalingExecutor(specs[0].folder, specs[0].job_name, [spec.run_dir for spec in specs])
         params = executor_parameters(specs[0])
         if parallelism:
             params["array_parallelism"] = parallelism
@@ -251,6 +259,14 @@ class SlurmScheduler:
 
     def recover(self, folder: Path) -> list[str]:
         return _submitit.submitted_ids(folder)
+
+    def find_by_tag(self, tags: list[str]) -> dict[str, list[JobRef]]:
+        """tag (job name: run or sweep id) -> its jobs: one squeue and one sacct for all tags."""
+        return slurm_tags.find_by_tag(tags)
+
+    def arrays_by_tag(self, tags: list[str]) -> dict[str, list[str]]:
+        """tag -> the job or array ids under it, oldest first (what interrupted submissions left)."""
+        return slurm_tags.arrays_by_tag(tags)
 
     def normalise_state(self, raw: str) -> tuple[str, str]:
         return normalise_state(raw)

@@ -12,6 +12,7 @@ from clusterrun.execution.jobrun import run_job
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
 from clusterrun.records.writer import SharedFiles, write_script
+from clusterrun.scheduler.base import PartialSubmission, Submitted, SubmitTimeout
 from clusterrun.services import job_identity
 from clusterrun.services.prepare import MemberRun, Prepared
 
@@ -77,34 +78,31 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
     arrays: list[dict[str, Any]] = []
     manifests: list[Manifest] = []
     scripts = SharedFiles()
-    for group in _groups(prepared.members):
-        try:
-            submitted = prepared.scheduler.submit_array(
-                [m.job for m in group], run_job, parallelism, max_size
+    try:
+        for group in _groups(prepared.members):
+            try:
+                submitted = prepared.scheduler.submit_array(
+                    [m.job for m in group], run_job, parallelism, max_size
+                )
+            except PartialSubmission as exc:  # a later sbatch of a split group failed
+                _record(group, exc.submitted, arrays, manifests, scripts)
+                _not_sent(group[len(exc.submitted) :], exc.cause)
+                raise _partial(prepared, arrays, exc.cause) from None
+            except SchedulerError as exc:
+                _not_sent(group, exc)
+                if arrays:  # an earlier group's arrays went through
+                    raise _partial(prepared, arrays, exc) from None
+                raise
+            _record(group, submitted, arrays, manifests, scripts)
+            if prepared.sweep_run is not None and len(arrays) < len(prepared.members):
+                # every array in sweep.json as soon as it is accepted (a later failure keeps them)
+                store.update_sweep(prepared.sweep_run.path, arrays=arrays, submissions=len(arrays))
+    except BaseException:  # Ctrl-C, a refusal, a timeout: the arrays that went through are recorded
+        if prepared.sweep_run is not None and arrays:
+            store.update_sweep(
+                prepared.sweep_run.path, state="partial", arrays=arrays, submissions=len(arrays)
             )
-        except SchedulerError as exc:
-            for member_run in group:
-                member_run.run.update(state="submit_failed", note=exc.message)
-            raise
-        for member_run, sub in zip(group, submitted, strict=True):
-            # an array's members share its script: written once, linked into the others' directories
-            sbatch = member_run.run.file("sbatch.sh")
-            scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
-            member_run.manifest = member_run.run.update(
-                state="submitted",
-                job_id=sub.job_id,
-                scheduler_folder=member_run.job.folder,
-                **job_identity.recorded(sub),  # job ids are reused: which job it is
-            )
-            manifests.append(member_run.manifest)
-        for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
-            # task i of the array runs members[i]: the member a job id <array>_<i> belongs to
-            runs = [
-                m.run.id
-                for m, s in zip(group, submitted, strict=True)
-                if (s.array_id or s.job_id) == array_id
-            ]
-            arrays.append({"job_id": array_id, "size": len(runs), "members": runs})
+        raise
     if prepared.sweep_run is not None:
         store.update_sweep(
             prepared.sweep_run.path,
@@ -118,6 +116,62 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
             prepared.sweep_run.file("sbatch.sh"), prepared.members[0].run.file("sbatch.sh").read_text()
         )
     return manifests
+
+
+def _record(
+    group: list[MemberRun],
+    submitted: list[Submitted],
+    arrays: list[dict[str, Any]],
+    manifests: list[Manifest],
+    scripts: SharedFiles,
+) -> None:
+    """Job ids into the manifests of the members that went through (group order), arrays into `arrays`."""
+    sent = group[: len(submitted)]
+    for member_run, sub in zip(sent, submitted, strict=True):
+        # an array's members share its script: written once, linked into the others' directories
+        sbatch = member_run.run.file("sbatch.sh")
+        scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
+        member_run.manifest = member_run.run.update(
+            state="submitted",
+            job_id=sub.job_id,
+            scheduler_folder=member_run.job.folder,
+            **job_identity.recorded(sub),  # job ids are reused: which job it is
+        )
+        manifests.append(member_run.manifest)
+    for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
+        # task i of the array runs members[i]: the member a job id <array>_<i> belongs to
+        runs = [
+            m.run.id for m, s in zip(sent, submitted, strict=True) if (s.array_id or s.job_id) == array_id
+        ]
+        arrays.append({"job_id": array_id, "size": len(runs), "members": runs})
+
+
+def _not_sent(members: list[MemberRun], exc: SchedulerError) -> None:
+    """Members whose sbatch failed: submit_failed, unless sbatch only did not answer (then the job may
+    exist: they stay 'submitting', and `status` adopts the job if the controller created it)."""
+    for member_run in members:
+        if isinstance(exc, SubmitTimeout):
+            member_run.run.event("submit_timeout", note=exc.message)
+        else:
+            member_run.run.update(state="submit_failed", note=exc.message)
+
+
+def _partial(prepared: Prepared, arrays: list[dict[str, Any]], cause: SchedulerError) -> SchedulerError:
+    """A submission that went through in part: the error names the ids that went through."""
+    ids = ", ".join(f"{a['job_id']} ({a['size']})" for a in arrays)
+    target = prepared.sweep_run.id if prepared.sweep_run is not None else prepared.members[0].run.id
+    members = sum(int(a["size"]) for a in arrays)
+    return SchedulerError(
+        f"{target} was submitted in part: {members} of {len(prepared.members)} member(s) went through as "
+        f"job(s) {ids}; the rest: {cause.message}",
+        hint=f"the submitted members run; see 'clusterrun status {target}' "
+        + (
+            "(the rest may still be adopted: sbatch did not answer)"
+            if isinstance(cause, SubmitTimeout)
+            else ""
+        )
+        + (f"; {cause.hint}" if cause.hint and not isinstance(cause, SubmitTimeout) else ""),
+    )
 
 
 def decline(prepared: Prepared, confirmation: Confirmation) -> None:

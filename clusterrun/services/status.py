@@ -23,7 +23,7 @@ from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, sch
 from clusterrun.scheduler.base import PollResult
 from clusterrun.scheduler.cache import cached_poll
 from clusterrun.scheduler.identity import matches
-from clusterrun.services import job_identity, lost
+from clusterrun.services import adopt, job_identity, lost
 from clusterrun.services.notes import RunNotes
 from clusterrun.services.notes import read as read_notes
 
@@ -160,10 +160,13 @@ def refresh(
             runs.remove(run)
     queries = 0
     by_backend: dict[str, list[Run]] = {}
+    orphans = [(run, manifests[run.id]) for run in runs if adopt.is_orphan(manifests[run.id])]
+    if orphans:  # interrupted submissions: their jobs found (journal, then tags in one query) and attached
+        with contextlib.suppress(DiskFull):  # recovered on a later refresh, once there is room
+            adopted, adopt_warnings = adopt.adopt(orphans)
+            manifests.update(adopted)
+            warnings += [w for w in adopt_warnings if w not in warnings]
     for run in runs:
-        if manifests[run.id].state == "submitting" and not manifests[run.id].job_id:
-            with contextlib.suppress(DiskFull):  # recovered on a later refresh, once there is room
-                manifests[run.id] = recover_orphan(run, manifests[run.id])
         if is_active(manifests[run.id]) or awaits_evidence(manifests[run.id]):
             by_backend.setdefault(manifests[run.id].backend or "local", []).append(run)
     polled: dict[str, JobStatus] = {}
@@ -267,7 +270,8 @@ ORPHAN_AFTER = 120.0  # seconds in 'submitting' before a run counts as interrupt
 
 def recover_orphan(run: Run, manifest: Manifest) -> Manifest:
     """A submission interrupted between the scheduler's answer and the manifest write leaves the run in
-    'submitting'.
+    'submitting'. (One run at a time, from submitit's file names only; `refresh` uses services/adopt.py,
+    which also reads the submission journal, a sweep's folder, and the scheduler by tag.)
 
     The backend recovers the job id from the run's own folder (Scheduler.recover); a run with nothing
     to recover after ORPHAN_AFTER seconds was never submitted."""

@@ -8,6 +8,8 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from clusterrun.records import index
 from clusterrun.records.jsonio import write_json_atomic
 from clusterrun.records.registry import Registry, Run
@@ -74,8 +76,33 @@ def test_opens_only_what_changed(tmp_path: Path) -> None:
     runs[3].update(state="cancelled")  # a state change rewrites the manifest: only it is read again
     changed = index.Stats()
     found = index.entries(registry.root, changed)
-    assert (changed.read, changed.written) == (1, True)
+    assert (changed.read, changed.written, changed.appended) == (1, False, 1)  # one journal line
     assert found[runs[3].id].state == "cancelled"
+    after = index.Stats()
+    assert index.entries(registry.root, after)[runs[3].id].state == "cancelled"
+    assert (after.read, after.appended) == (0, 0)  # the journal replayed: nothing read again
+
+
+def test_the_journal_is_compacted_and_a_torn_line_is_harmless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "COMPACT_AFTER", 3)
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 4)
+    index.entries(registry.root)
+    journal = index.index_path(registry.root).with_name(index.JOURNAL_FILE)
+    runs[0].update(state="cancelled")
+    runs[1].update(state="cancelled")
+    index.entries(registry.root)
+    assert len(journal.read_text().splitlines()) == 2
+    with open(journal, "a") as handle:  # a line torn by two writers on NFS
+        handle.write('["exp_2026')
+    runs[2].update(state="cancelled")
+    stats = index.Stats()
+    found = index.entries(registry.root, stats)
+    assert stats.written and not journal.exists()  # 2 + 1 torn + 1 new > 3: written whole again
+    assert [found[r.id].state for r in runs[:3]] == ["cancelled"] * 3
+    assert index.entries(registry.root) == found
 
 
 def test_sees_runs_another_process_added_or_removed(tmp_path: Path) -> None:
