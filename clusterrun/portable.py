@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -95,9 +96,52 @@ def alive(pid: int, command_contains: str = "") -> bool:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return not command_contains or command_contains in " ".join(process.cmdline())
+        if not command_contains:
+            return True
+        # a process only just forked shows its parent's command line until it has exec'd: a young
+        # process gets a short while to show its own (else a fresh job would look gone)
+        for _ in range(40):
+            if command_contains in " ".join(process.cmdline()):
+                return True
+            if time.time() - process.create_time() > 2:
+                return False
+            time.sleep(0.05)
+        return False
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
+
+
+def process_identity(pid: int | None = None) -> dict[str, Any]:
+    """{host, pid, started}: enough to tell later, on the same host, whether this very process still runs
+    (a pid alone may be reused)."""
+    pid = os.getpid() if pid is None else pid
+
+    try:
+        started = psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        started = 0.0
+    return {"host": socket.gethostname(), "pid": pid, "started": round(started, 2)}
+
+
+def identity_gone(identity: dict[str, Any]) -> bool | None:
+    """Whether the process `identity` names has ended: None when it cannot be told from here (another
+    host, or an incomplete record)."""
+
+    try:
+        host, pid, started = str(identity["host"]), int(identity["pid"]), float(identity["started"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if host != socket.gethostname() or not started:
+        return None
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return True
+        return abs(process.create_time() - started) > 1.0  # the pid now belongs to another process
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
 def tree(pid: int) -> list[psutil.Process]:

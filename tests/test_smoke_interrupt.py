@@ -4,6 +4,7 @@ terminal state `interrupted`, which status and show report. Through real subproc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -172,3 +173,42 @@ def test_a_smoke_failure_is_shown_for_every_member_with_logs_that_exist(project:
         assert Path(logs_line.split()[3]).is_file() and "/smoke/stderr.log" in logs_line
         logs = cli(["logs", run.name, "--smoke", "--stderr"], project)
         assert logs.returncode == 0 and "ValueError: bad value" in logs.stdout, logs.stderr
+
+
+def test_a_submit_killed_with_sigkill_leaves_no_run_created_forever(project: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the run's record names its submitting process, and the next `status`
+    sees that process gone and marks the run interrupted (a run never stays `created` for ever)."""
+    pidfile = tmp_path / "spawn.pids"
+    config = _config(project, pidfile, timeout=600)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("CLUSTERRUN_RUNS_DIR", None)
+    submit = subprocess.Popen(
+        [sys.executable, "-m", "clusterrun", "submit", config, "--backend", "local"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids: list[int] = []
+    try:
+        pids = _wait_for(pidfile)
+        run = only_run(project)
+        live = cli(["status", "--json"], project)  # while the submitter lives, the run is its own
+        assert [r["state"] for r in json.loads(live.stdout)["runs"]] == ["created"], live.stdout
+        submit.kill()
+        submit.wait(timeout=30)
+    finally:
+        if submit.poll() is None:
+            submit.kill()
+        for pid in pids[1:]:  # the orphaned smoke test: cleaned up by the test, not by clusterrun
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    record = manifest(run)
+    assert record["state"] == "created" and record["submitter"]["pid"] == submit.pid
+    status = cli(["status", "--json"], project)
+    assert status.returncode == 0, status.stderr
+    assert [r["state"] for r in json.loads(status.stdout)["runs"]] == ["interrupted"]
+    after = manifest(run)
+    assert after["state"] == "interrupted"
+    assert "submitting process ended" in after["state_history"][-1]["note"]

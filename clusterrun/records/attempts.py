@@ -89,8 +89,10 @@ def progress(manifest: Manifest, state: str) -> tuple[int, int]:
     if not policy.enabled:
         return len(manifest.attempts), 0
     count = len(manifest.attempts)
-    if state == "requeued" and (not manifest.attempts or manifest.attempts[-1].ended):
-        count += 1  # the next one
+    if state == "requeued":
+        # not running now: the next attempt is the one to come, even before the wrapper of the last one
+        # has written its end (it is being stopped, or was killed without a word)
+        count += 1
     return count, policy.max_attempts
 
 

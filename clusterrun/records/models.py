@@ -419,6 +419,12 @@ class Manifest(RecordModel):
         None, description="The cost gate's decision, once submitted or declined. Absent in the first records."
     )
     reproduces: str | None = Field(None, description="The run this one reproduces (`clusterrun reproduce`).")
+    submitter: dict[str, Any] | None = Field(
+        None,
+        description="The process that created the run ({host, pid, started}): a run still `created` or "
+        "`smoke_passed` whose submitter has ended on this host was interrupted (e.g. killed with SIGKILL); "
+        "`status` marks it `interrupted`. Null in records from before 2026-12.",
+    )
     sweep: str | None = Field(None, description="The sweep this run is a member of. Only in sweep members.")
     sweep_values: dict[str, Any] = Field(
         default_factory=dict, description="This member's swept values (key -> value). Only in sweep members."

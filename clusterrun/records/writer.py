@@ -22,6 +22,7 @@ from clusterrun.execution.templates import render_template
 from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.portable import process_identity
 from clusterrun.records import perms
 from clusterrun.records.jsonio import write_json_atomic, write_text_atomic
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, require_fields
@@ -174,6 +175,7 @@ def write_initial(
         "job_id": None,
         "smoke": None,
         "reproduces": None,
+        "submitter": process_identity(),
         "state": "created",
         "state_history": [{"state": "created", "at": created}],
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from clusterrun import portable
 from clusterrun.analysis.metrics import collect
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, UsageError
 from clusterrun.records import attempts as requeues
@@ -46,6 +47,17 @@ EXIT_GRACE = 30.0
 LOCAL_BACKEND = "local"
 #: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
 LOCAL_INTERVAL = 0.1
+
+
+#: States a run has only while `clusterrun submit` prepares it (before `submitting`).
+UNFINISHED_PREPARATION = frozenset({"created", "smoke_passed"})
+
+
+def submitter_gone(manifest: Manifest) -> bool:
+    """Whether the process that created this run (on this host) has ended: then a run still being
+    prepared never will be. False when it cannot be told (another host, an old record)."""
+    identity = manifest.submitter
+    return identity is not None and portable.identity_gone(identity) is True
 
 
 def _poll_max_age() -> float:
@@ -158,6 +170,13 @@ def refresh(
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
             runs.remove(run)
+    for run in runs:  # a submit killed (SIGKILL) before submission: its run must not stay `created`
+        if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
+            with contextlib.suppress(ClusterrunError):
+                manifests[run.id] = run.update(
+                    state="interrupted",
+                    note="the submitting process ended before the run was submitted",
+                )
     queries = 0
     by_backend: dict[str, list[Run]] = {}
     orphans = [(run, manifests[run.id]) for run in runs if adopt.is_orphan(manifests[run.id])]
