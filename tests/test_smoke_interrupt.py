@@ -4,7 +4,6 @@ terminal state `interrupted`, which status and show report. Through real subproc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -177,7 +176,8 @@ def test_a_smoke_failure_is_shown_for_every_member_with_logs_that_exist(project:
 
 def test_a_submit_killed_with_sigkill_leaves_no_run_created_forever(project: Path, tmp_path: Path) -> None:
     """SIGKILL cannot be caught: the run's record names its submitting process, and the next `status`
-    sees that process gone and marks the run interrupted (a run never stays `created` for ever)."""
+    sees that process gone, stops the smoke test that outlived it and marks the run interrupted (a run
+    never stays `created` for ever, its smoke test never runs on for ever)."""
     pidfile = tmp_path / "spawn.pids"
     config = _config(project, pidfile, timeout=600)
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -201,14 +201,13 @@ def test_a_submit_killed_with_sigkill_leaves_no_run_created_forever(project: Pat
     finally:
         if submit.poll() is None:
             submit.kill()
-        for pid in pids[1:]:  # the orphaned smoke test: cleaned up by the test, not by clusterrun
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
     record = manifest(run)
     assert record["state"] == "created" and record["submitter"]["pid"] == submit.pid
+    assert any(_running(pid) for pid in pids[1:])  # the smoke test outlived its submit
     status = cli(["status", "--json"], project)
     assert status.returncode == 0, status.stderr
     assert [r["state"] for r in json.loads(status.stdout)["runs"]] == ["interrupted"]
+    _assert_all_stopped(pids)  # ... until that status stopped its whole tree
     after = manifest(run)
     assert after["state"] == "interrupted"
     assert "submitting process ended" in after["state_history"][-1]["note"]

@@ -166,6 +166,29 @@ def _shielded() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+#: In the smoke test's directory while it runs: the identity of its root process ({host, pid, started}).
+PROCESS_FILE = "smoke.process.json"
+
+
+def stop_orphaned(run_dir: Path) -> int:
+    """Stop the process trees of smoke tests of this run whose `submit` was killed outright (the test
+    outlived it); returns how many trees were stopped. Only on the host that ran them."""
+    stopped = 0
+    for owner in sorted(run_dir.glob(f"smoke*/{PROCESS_FILE}")):
+        if owner.is_symlink():
+            continue
+        identity = read_json(owner)
+        if not isinstance(identity, dict) or portable.identity_gone(identity) is not False:
+            continue
+        processes = portable.tree(int(identity["pid"]))
+        portable.signal_all(processes, signal.SIGKILL)
+        portable.kill_group(int(identity["pid"]), signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            owner.unlink()
+        stopped += 1
+    return stopped
+
+
 def run_smoke(
     script: Path, workdir: Path, timeout: float, metrics_file: Path | None = None, step_metric: str = "step"
 ) -> SmokeResult:
@@ -192,6 +215,11 @@ def run_smoke(
         )
         deadline = started + timeout
         memory = _TreeMemory(process.pid)
+        # who runs the test, for a later `status` should this process be killed outright (SIGKILL):
+        # it then stops the test's tree (see stop_orphaned)
+        owner = workdir / PROCESS_FILE
+        with contextlib.suppress(OSError):
+            write_json_atomic(owner, portable.process_identity(process.pid))
         try:
             while True:
                 memory.poll()  # before wait4: once the root is reaped, its tree is gone
@@ -211,6 +239,8 @@ def run_smoke(
             raise
         process.returncode = os.waitstatus_to_exitcode(status)
         memory.stop()  # stray children of the command
+        with contextlib.suppress(OSError):
+            owner.unlink()
     seconds = time.monotonic() - started
     if timed_out:
         with open(stderr_path, "a") as err_text:

@@ -15,6 +15,7 @@ from typing import Any
 from clusterrun import portable
 from clusterrun.analysis.metrics import collect
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, UsageError
+from clusterrun.execution.smoke import stop_orphaned
 from clusterrun.records import attempts as requeues
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json
@@ -172,6 +173,7 @@ def refresh(
             runs.remove(run)
     for run in runs:  # a submit killed (SIGKILL) before submission: its run must not stay `created`
         if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
+            stop_orphaned(run.path)  # its smoke test outlived it: stopped now, on this host
             with contextlib.suppress(ClusterrunError):
                 manifests[run.id] = run.update(
                     state="interrupted",
