@@ -53,7 +53,7 @@ def listed_help(name: str) -> str:
     tree = ast.parse(Path(__file__).with_name(f"{spec.module}.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == spec.function:
-            return (ast.get_docstring(node) or "").split("\n\n")[0]
+            return " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
     return ""
 
 

@@ -16,7 +16,7 @@ CLI = Path(lazy.__file__).parent
 
 
 def _first_paragraph(text: str) -> str:
-    return text.strip().split("\n\n")[0]
+    return " ".join(text.strip().split("\n\n")[0].split())
 
 
 @pytest.mark.parametrize("name", list(lazy.COMMANDS))
