@@ -70,20 +70,59 @@ if [ $# -gt 0 ] || [ "${CLUSTERRUN_TEST_SERIAL:-}" = 1 ]; then
     exec "$PYTHON" -m pytest "$@"
 fi
 # The tests marked `isolated` start their own SLURM clusters (tests/clusters.py) and mostly wait on
-# them: they run in a second pytest process beside the rest, and both exit codes count.
-say "pytest -m isolated (in the background, output at the end) and pytest -m 'not isolated'"
-isolated_log=$(mktemp)
-isolated_tmp=$(mktemp -d)
-"$PYTHON" -m pytest -m isolated -p no:cacheprovider --basetemp="$isolated_tmp" >"$isolated_log" 2>&1 &
-isolated_pid=$!
-rest=0
-"$PYTHON" -m pytest -m "not isolated" || rest=$?
-isolated=0
-wait "$isolated_pid" || isolated=$?
-say "pytest -m isolated (exit $isolated):"
-cat "$isolated_log"
-rm -rf "$isolated_log" "$isolated_tmp"
-if [ "$rest" -ne 0 ] || [ "$isolated" -ne 0 ]; then
-    echo "test.sh: pytest failed (not isolated: exit $rest, isolated: exit $isolated)" >&2
+# them: they run in two background pytest processes beside the rest, split by file and balanced by
+# measured duration (A: the requeue runs, ~5.5 min of waiting on SLURM time limits; B: every other
+# file with isolated tests, new ones included, ~5.5 min too). Every exit code counts; the isolated
+# processes' output is printed at the end.
+ISOLATED_A=(tests/test_requeue.py)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do # still running only if this script was interrupted: stop its pytest
+        pkill -TERM -P "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# run_timed NAME COMMAND...: run it; its exit code goes to $work/NAME.rc, its seconds to $work/NAME.s
+run_timed() {
+    local name=$1 start=$SECONDS rc=0
+    shift
+    "$@" || rc=$?
+    echo "$rc" >"$work/$name.rc"
+    echo "$((SECONDS - start))" >"$work/$name.s"
+}
+# isolated NAME PYTEST-ARGS...: pytest -m isolated in the background, its own log and temporary dir
+isolated() {
+    local name=$1
+    shift
+    run_timed "$name" "$PYTHON" -m pytest -m isolated -p no:cacheprovider --basetemp="$work/$name.tmp" "$@" \
+        >"$work/$name.log" 2>&1 &
+    pids+=($!)
+}
+say "pytest -m isolated in two background processes (output at the end): A = ${ISOLATED_A[*]}," \
+    "B = the other isolated tests; pytest -m 'not isolated' here"
+isolated A "${ISOLATED_A[@]}"
+isolated B "${ISOLATED_A[@]/#/--ignore=}"
+run_timed main "$PYTHON" -m pytest -m "not isolated"
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+pids=()
+result() { cat "$work/$1.$2" 2>/dev/null || echo "?"; } # NAME rc|s ('?' if it was killed)
+failed=""
+for name in A B; do
+    echo
+    say "======== isolated process $name (pytest -m isolated): exit $(result "$name" rc)," \
+        "$(result "$name" s) s ========"
+    cat "$work/$name.log"
+done
+echo
+for name in main A B; do
+    say "pytest process $name: exit $(result "$name" rc) in $(result "$name" s) s"
+    [ "$(result "$name" rc)" = 0 ] || failed+=" $name(exit $(result "$name" rc))"
+done
+if [ -n "$failed" ]; then
+    echo "test.sh: pytest failed:$failed (main = -m 'not isolated', A and B = -m isolated)" >&2
     exit 1
 fi

@@ -95,7 +95,9 @@ def test_frozen_controller_sbatch_times_out_and_status_adopts_the_job(
     wait_until(lambda: _named(cluster, run.name), 60, "the thawed controller creates the job")
     _status_until(project, env, run, {"completed"}, 180)
     record = manifest(run)
-    assert [record["job_id"]] == _named(cluster, run.name)
+    # the job left slurmctld's queue; accounting may take a moment to have it (the frozen controller's
+    # records reach slurmdbd late)
+    wait_until(lambda: _named(cluster, run.name) == [record["job_id"]], 60, "accounting names the job")
     assert any("adopted" in (h.get("note") or "") for h in record["state_history"])
 
 

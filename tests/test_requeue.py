@@ -1,11 +1,14 @@
 """Requeues on real clusters: a job longer than its time limit checkpoints on SIGUSR2 and finishes in
 its second attempt; `scontrol requeue` by hand; attempts used up (TIMEOUT, with how far it got); a
-preemption on an isolated cluster with a preemptable partition; and the same protocol on the local
-backend. Every job runs examples/requeue/train.py, the README's example.
+preemption on a cluster with a preemptable partition; and the same protocol on the local backend.
+Every job runs examples/requeue/train.py, the README's example.
 
-The SLURM runs are submitted together (one module fixture) and waited for by their tests, so their
-minutes overlap. A requeued SLURM job waits ~2 minutes (Reason=BeginTime) before it may start again:
-a thread here moves the start of the jobs a test hands it to now (`scontrol update StartTime=now`).
+The SLURM runs mostly wait on time limits, so they run on isolated clusters (tests/clusters.py) of their
+own, in the `isolated` pytest process beside the main one: the time limit, requeue-by-hand and
+attempts-used-up runs are submitted together to one cluster with a CPU for each (one module fixture)
+and waited for by their tests, so their minutes overlap. A requeued SLURM job waits ~2 minutes
+(Reason=BeginTime) before it may start again: a thread here moves the start of the jobs a test hands
+it to now (`scontrol update StartTime=now`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests.clusters import IsolatedCluster, isolated_cluster
 from tests.helpers import REPO, cli, make_project, manifest, no_traceback
 
 EXAMPLE = REPO / "examples" / "requeue" / "train.py"
@@ -149,6 +153,12 @@ class SlurmRuns:
     projects: dict[str, Path]
     runs: dict[str, Path]
     releaser: Releaser
+    cluster: IsolatedCluster
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment that selects the runs' cluster (SLURM_CONF)."""
+        return self.cluster.env
 
     def job_id(self, key: str) -> str:
         return str(manifest(self.runs[key])["job_id"])
@@ -164,8 +174,12 @@ EXHAUSTED_STEPS = 400
 BY_HAND_STEPS = 40
 
 
+#: the three runs, and the by-hand run's `reproduce`, each hold one CPU: all run at once
+RUNS_CPUS = 4
+
+
 @pytest.fixture(scope="module")
-def slurm_runs(slurm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmRuns]:
+def slurm_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmRuns]:
     configs = {
         "timeout": config_text(
             "rqtimeout",
@@ -181,32 +195,35 @@ def slurm_runs(slurm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     projects = {
         key: new_project(tmp_path_factory.mktemp(key) / "proj", key, text) for key, text in configs.items()
     }
-    with Releaser.started() as releaser:
-        runs = {key: submit(project, key) for key, project in projects.items()}
-        found = SlurmRuns(projects, runs, releaser)
+    with (
+        isolated_cluster("requeue", cpus=RUNS_CPUS) as cluster,
+        Releaser.started(cluster.env) as releaser,
+    ):
+        runs = {key: submit(project, key, env=cluster.env) for key, project in projects.items()}
+        found = SlurmRuns(projects, runs, releaser, cluster)
         releaser.jobs.update({found.job_id("timeout"), found.job_id("exhausted")})  # (b) releases its own
         yield found
 
 
-@pytest.mark.slurm
+@pytest.mark.isolated
 def test_scontrol_requeue_by_hand_runs_a_second_attempt_shown_as_requeued(slurm_runs: SlurmRuns) -> None:
     project, run = slurm_runs.projects["byhand"], slurm_runs.runs["byhand"]
-    job_id = slurm_runs.job_id("byhand")
+    job_id, env = slurm_runs.job_id("byhand"), slurm_runs.env
     deadline = time.monotonic() + 600  # the cluster may be busy
     while metric_lines(run) < 5:  # running, a few steps done (this test comes first: it is still running)
         assert time.monotonic() < deadline, "the job did not start"
         time.sleep(1)
-    subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True)
+    slurm_runs.cluster.run("scontrol", "requeue", job_id)
     deadline = time.monotonic() + 120
-    row = status_of(project, run)
+    row = status_of(project, run, env)
     while row["state"] != "requeued":
         assert time.monotonic() < deadline, f"never seen requeued: {row['state']}"
         time.sleep(2)
-        row = status_of(project, run)
+        row = status_of(project, run, env)
     assert (row["attempt"], row["max_attempts"]) == (2, 3)
-    assert "REQUEUED (2/3)" in cli(["status", run.name], project).stdout
+    assert "REQUEUED (2/3)" in cli(["status", run.name], project, env=env).stdout
     slurm_runs.releaser.jobs.add(job_id)  # now it may start again
-    row = wait_until_ended(project, run, timeout=300)
+    row = wait_until_ended(project, run, timeout=300, env=env)
     done = summary(run)
     assert row["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
     first, second = done["attempts"]
@@ -218,20 +235,20 @@ def test_scontrol_requeue_by_hand_runs_a_second_attempt_shown_as_requeued(slurm_
     assert steps == list(range(1, BY_HAND_STEPS + 1))  # resumed where the checkpoint was
     assert manifest(run)["attempts"][1]["offsets"]["metrics.jsonl"] > 0
     # reproduce keeps the requeue section, and a run that took two attempts reproduces one that took one
-    again = cli(["reproduce", run.name, "--wait"], project, timeout=300)
+    again = cli(["reproduce", run.name, "--wait"], project, env=env, timeout=300)
     assert again.returncode == 0 and "REPRODUCED" in again.stdout, again.stdout + again.stderr
     copies = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file() and p != run]
     assert len(copies) == 1 and manifest(copies[0])["config"]["requeue"] == manifest(run)["config"]["requeue"]
 
 
-@pytest.mark.slurm
+@pytest.mark.isolated
 def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_attempt(
     slurm_runs: SlurmRuns, tmp_path: Path
 ) -> None:
     project, run = slurm_runs.projects["timeout"], slurm_runs.runs["timeout"]
     sbatch = (run / "sbatch.sh").read_text()
     assert "#SBATCH --signal=USR2@30" in sbatch and "#SBATCH --requeue" in sbatch
-    row = wait_until_ended(project, run, timeout=900)
+    row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
     assert row["state"] == "completed" and done["success"], done.get("diagnosis")
     assert done["attempt_count"] == 2, done["attempts"]
@@ -263,14 +280,14 @@ def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_att
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     started = [e["attempt"] for e in events if e["event"] == "job_started"]
     assert started == [1, 2] and any(e["event"] == "requeued" and e["by"] == "clusterrun" for e in events)
-    shown = cli(["status", run.name], project)
+    shown = cli(["status", run.name], project, env=slurm_runs.env)
     assert "COMPLETED (2/3)" in shown.stdout and "Attempts: 2: #1 " in shown.stdout
 
 
-@pytest.mark.slurm
+@pytest.mark.isolated
 def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns) -> None:
     project, run = slurm_runs.projects["exhausted"], slurm_runs.runs["exhausted"]
-    row = wait_until_ended(project, run, timeout=900)
+    row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
     assert row["state"] == "timeout", done
     assert done["attempt_count"] == 2 and [a["reason"] for a in done["attempts"]] == [
@@ -287,7 +304,7 @@ def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns)
     )
     assert diagnosis["fix"].startswith("requeue.max_attempts=")
     assert diagnosis["details"]["last_step"] == done["attempts"][1]["last_step"] < EXHAUSTED_STEPS
-    shown = cli(["show", run.name], project)
+    shown = cli(["show", run.name], project, env=slurm_runs.env)
     assert "requeue.max_attempts=" in shown.stdout and "Requeue: on timeout; up to 2 attempts" in shown.stdout
 
 
@@ -296,8 +313,6 @@ def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns)
 
 @pytest.mark.isolated
 def test_a_preempted_job_is_requeued_by_slurm_and_resumes(tmp_path: Path) -> None:
-    from tests.clusters import isolated_cluster
-
     steps = 40
     text = config_text("rqpreempt", steps, "00:10:00", "{max_attempts: 3}")
     project = new_project(tmp_path / "proj", "preempt", text)

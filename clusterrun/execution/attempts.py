@@ -161,10 +161,16 @@ class Attempt:
         except ClusterrunError:  # missing, damaged or from a newer clusterrun: runs once, unrecorded
             manifest = None
         recorded = manifest.attempts if manifest is not None else []
-        # the lead counts every attempt it recorded; another task may find the lead's record of this
-        # attempt already there, so it counts the ended ones only
-        count = len(recorded) if lead else sum(1 for a in recorded if a.ended)
-        attempt = cls(root, side, number(count, side.restarts), node, time.time(), lead)
+        # the lead counts every attempt it recorded. Another task may find the lead's record of this
+        # attempt already there, even ended (a short command, a task slow to start): where the scheduler
+        # counts restarts, that count alone numbers it, the same for every task; else the ended ones
+        if lead:
+            attempt_number = number(len(recorded), side.restarts)
+        elif side.counts_restarts:
+            attempt_number = side.restarts + 1
+        else:
+            attempt_number = number(sum(1 for a in recorded if a.ended), side.restarts)
+        attempt = cls(root, side, attempt_number, node, time.time(), lead)
         if manifest is not None:
             attempt._configure(manifest)
         if lead and manifest is not None:

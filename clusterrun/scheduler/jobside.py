@@ -34,6 +34,7 @@ class JobSide:
     backend: str = ""
     job_id: str = ""
     restarts: int = 0  # how often the scheduler restarted this job before this run of it
+    counts_restarts: bool = False  # the scheduler says so (restarts is then the same for every task)
     signals_every_process: bool = False
     scheduler: Any = None
 
@@ -78,11 +79,13 @@ def job_side(environ: Mapping[str, str]) -> JobSide:
         id_variable = getattr(scheduler, "job_id_variable", "")
         if not id_variable or not environ.get(id_variable):
             continue
-        count = environ.get(getattr(scheduler, "restart_count_variable", "") or "", "")
+        count_variable = getattr(scheduler, "restart_count_variable", "") or ""
+        count = environ.get(count_variable, "")
         return JobSide(
             backend=backend.name,
             job_id=environ[id_variable],
             restarts=int(count) if count.isdigit() else 0,
+            counts_restarts=bool(count_variable),
             signals_every_process=bool(getattr(scheduler, "signals_every_process", False)),
             scheduler=scheduler,
         )
