@@ -112,7 +112,8 @@ def test_kill_9_right_after_sbatch_answered_leaves_a_run_that_status_adopts(
     assert manifest(run)["state"] == "submitting" and not manifest(run)["job_id"]
     env.pop("SHIM_AFTER")
     _status_until(project, env, run, {"completed"}, 180)
-    assert [manifest(run)["job_id"]] == _named(cluster, run.name)
+    job_id = manifest(run)["job_id"]
+    wait_until(lambda: _named(cluster, run.name) == [job_id], 60, "accounting names the job")
 
 
 def test_ctrl_c_during_a_sweep_submission_leaves_members_tracked(

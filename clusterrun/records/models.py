@@ -636,8 +636,9 @@ class SweepRecord(RecordModel):
     reproduces: str | None = Field(None, description="The sweep this one reproduces. Only in reproductions.")
     state: str = Field(
         "prepared",
-        description="prepared, submitted, not_submitted, or partial (a later sbatch failed or was "
-        "interrupted: `arrays` lists the ones accepted).",
+        description="preparing (written at once when the sweep is created; a sweep left so was "
+        "interrupted before its smoke tests ended), prepared, submitted, not_submitted, or partial (a "
+        "later sbatch failed or was interrupted: `arrays` lists the ones accepted).",
     )
 
 

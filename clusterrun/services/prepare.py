@@ -123,6 +123,20 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
     snap, git = plan.snapshot, plan.git
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
     sweep_run = registry.create_sweep(plan.name) if plan.is_sweep else None
+    if sweep_run is not None:  # a record at once: a submit killed while preparing leaves a marked sweep
+        store.write_sweep(
+            sweep_run.path,
+            SweepRecord(
+                sweep_id=sweep_run.id,
+                name=plan.name,
+                created=now_iso(),
+                argv=plan.argv,
+                config_file=plan.config_file,
+                overrides=plan.overrides,
+                backend=plan.backend,
+                state="preparing",
+            ),
+        )
     scheduler = get_scheduler(plan.backend)
     notes = _snapshot_notes(plan, registry)
     data_cache: dict[str, datafp.Fingerprint] = {}  # one fingerprint per data path and submission
