@@ -83,11 +83,6 @@ def render(**resources: object) -> str:
         folder="/r/scheduler",
         job_name="opts_1",
         chdir="/r/scheduler",
-        time_seconds=res.time_seconds,
-        mem_mb=res.mem_mb,
-        nodes=res.nodes,
-        cpus_per_task=res.cpus_per_task,
-        gpus=res.gpus,
         dependency="afterok:12:13",
         **job_resources(res),
     )
@@ -136,10 +131,7 @@ def test_every_option_reaches_the_sbatch_script_quoted() -> None:
         folder="/r/s",
         job_name="t",
         chdir="/r/s",
-        time_seconds=60,
-        mem_mb=100,
-        cpus_per_task=torchrun.cpus_per_task,
-        **job_resources(torchrun),
+        **{**job_resources(torchrun), "time_seconds": 60, "mem_mb": 100},
     )
     text = SlurmScheduler().render(job)
     assert "#SBATCH --ntasks-per-node=1" in text and "#SBATCH --cpus-per-task=8" in text

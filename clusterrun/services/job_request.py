@@ -13,8 +13,16 @@ from clusterrun.services.plan import SubmissionPlan
 
 
 def job_resources(res: Resources) -> dict[str, Any]:
-    """The JobSpec fields beyond time, memory, nodes, CPUs, GPUs, partition, account and qos."""
+    """Every JobSpec field that comes from `resources` (one list for the job and its preflight probe)."""
     return {
+        "time_seconds": res.time_seconds,
+        "mem_mb": res.mem_mb,
+        "nodes": res.nodes,
+        "cpus_per_task": res.cpus_per_task,
+        "gpus": res.gpus,
+        "partition": res.partition,
+        "account": res.account,
+        "qos": res.qos,
         "tasks_per_node": res.tasks_per_node,
         "gpus_per_task": res.gpus_per_task,
         "gpu_type": res.gpu_type,
@@ -34,14 +42,6 @@ def _probe(res: Resources, dependency: str | None) -> JobSpec:
         folder="",
         job_name="",
         chdir="",
-        time_seconds=res.time_seconds,
-        mem_mb=res.mem_mb,
-        nodes=res.nodes,
-        cpus_per_task=res.cpus_per_task,
-        gpus=res.gpus,
-        partition=res.partition,
-        account=res.account,
-        qos=res.qos,
         dependency=dependency,
         **job_resources(res),
     )
