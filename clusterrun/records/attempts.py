@@ -67,12 +67,21 @@ def adjust(manifest: Manifest, status: JobStatus, now: float | None = None) -> J
         if now - since < REQUEUE_WINDOW:
             status.state = "requeued"  # the scheduler queues it again moments after (sacct shows it then)
     elif status.state == "pending" and attempts:
-        status.state = "requeued"  # it ran, and waits to run again
+        # it ran, and waits to run again; unless accounting has not yet heard that the attempt the
+        # wrapper recorded started: a requeued job's pending record is newer than its last attempt
+        status.state = "running" if _stale_pending(attempts[-1], status) else "requeued"
     elif status.state == "failed" and status.source != "sacct" and attempts:
         last = attempts[-1]
         if last.reason in ("time_limit", "preempted") and not last.requeued_by:
             status.state = "timeout" if last.reason == "time_limit" else "preempted"
     return status
+
+
+def _stale_pending(last: AttemptRecord, status: JobStatus) -> bool:
+    """Whether a pending record is the attempt the wrapper already runs (slurmdbd is seconds behind the
+    controller): the attempt has not ended and the record was submitted before it started."""
+    submitted, started = _timestamp(status.submit_time), _timestamp(last.started)
+    return not last.ended and submitted is not None and started is not None and submitted <= started
 
 
 def _last_change(manifest: Manifest, state: str) -> float | None:

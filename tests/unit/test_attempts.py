@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,27 @@ def test_a_job_that_ran_and_waits_again_is_requeued_with_its_next_attempt() -> N
     assert state_label("requeued", 2, 3) == "REQUEUED (2/3)"
     assert state_label("running", 1, 3) == "RUNNING" and state_label("running", 2, 3) == "RUNNING (2/3)"
     assert requeues.adjust(_manifest([]), JobStatus("42", "pending")).state == "pending"  # never ran
+
+
+def test_accounting_that_has_not_heard_of_the_start_yet_is_not_a_requeue() -> None:
+    """slurmdbd lags the controller: sacct may still say PENDING (the first record) while the wrapper
+    already runs the first attempt. Found by CI (test_isolated_job_ids, 'requeued' != 'running')."""
+    running = _manifest([_attempt(1)])  # started 10:01, not ended
+    submitted = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(_epoch("2026-12-01T10:00:30+00:00")))
+    stale = JobStatus("42", "pending", raw_state="PENDING", submit_time=submitted, source="sacct")
+    assert requeues.adjust(running, stale).state == "running"
+    # a pending record submitted after the attempt started is the job queued again (node failure: the
+    # wrapper never wrote its end)
+    later = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(_epoch("2026-12-01T10:03:00+00:00")))
+    again = JobStatus("42", "pending", raw_state="PENDING", submit_time=later, source="sacct")
+    assert requeues.adjust(running, again).state == "requeued"
+    ended = _manifest([_attempt(1, ended="2026-12-01T10:02:00+00:00", reason="time_limit")])
+    stale = JobStatus("42", "pending", raw_state="PENDING", submit_time=submitted, source="sacct")
+    assert requeues.adjust(ended, stale).state == "requeued"
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def test_the_local_wrappers_time_limit_stop_ends_timeout() -> None:
