@@ -9,18 +9,10 @@ from tabulate import tabulate
 
 from clusterrun.cli.common import registry
 from clusterrun.cli.complete import complete_runs
+from clusterrun.cli.output import size
 from clusterrun.services.gc import DEFAULT_OLDER_THAN, GcPlan
 from clusterrun.services.gc import gc as gc_service
 from clusterrun.services.gc import rm as rm_service
-
-
-def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _frees(item_frees: int, files: int, shared: int) -> str:

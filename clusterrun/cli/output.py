@@ -262,3 +262,13 @@ def notes_lines(noted: RunNotes) -> list[str]:
             text = note.text.replace("\n", "\n    ")
             lines.append(f"Note ({note.at.replace('T', ' ')[:16]}, {note.by}): {text}")
     return lines
+
+
+def size(n: int) -> str:
+    """Bytes for people: 512 B, 1.5 KB, 3.2 GB."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from clusterrun.cli.display import Mode, display_mode
-from clusterrun.cli.follow import Tail, following
-from clusterrun.cli.live import LiveRuns, state_lines
 from clusterrun.cli.render import Format, watching
 from clusterrun.records.registry import Registry
 from clusterrun.services.listing import StatusView
 from clusterrun.services.status import StatusReport
+
+if TYPE_CHECKING:  # imported when a display needs them: rich's live table, the log tail
+    from clusterrun.cli.follow import Tail
+    from clusterrun.cli.live import LiveRuns
 
 
 class RefreshDisplay:
@@ -38,15 +40,23 @@ class RefreshDisplay:
         self.logs_to = logs_to  # where a followed job's stdout goes (default: stdout)
         self.live: LiveRuns | None = None
         self.tail: Tail | None = None
-        self.lines = state_lines() if mode == "plain" else None
+        self.lines = None
+        if mode == "plain":
+            from clusterrun.cli.live import state_lines
+
+            self.lines = state_lines()
 
     def __call__(self, report: StatusReport) -> None:
         if self.follow and self.registry is not None:
             if self.tail is None:
+                from clusterrun.cli.follow import following
+
                 runs = [self.registry.get(i).path for i in report.run_ids]
                 self.tail = following(runs, self.logs_to).start()
         elif self.mode == "live":
             if self.live is None:
+                from clusterrun.cli.live import LiveRuns
+
                 self.live = LiveRuns(self.stream).__enter__()
             self.live.update(report)
         elif self.lines is not None:

@@ -62,6 +62,14 @@ def run_file(run_dir: Path, name: str | Path) -> Path:
     """`run_dir / name` when no symlink on the way leads out of the registry (run_dir's parent);
     OutsideRegistry otherwise. Cheap for the usual case: one lstat per component of `name`, and a full
     resolution only when one of them is a symlink (or `name` is absolute or climbs with '..')."""
+    if isinstance(name, str) and "/" not in name and os.sep not in name and name not in ("", ".", ".."):
+        try:  # the usual case, one plain file name: one lstat, no path parsing
+            mode = os.lstat(os.path.join(run_dir, name)).st_mode
+        except OSError:
+            return run_dir / name
+        if stat.S_ISLNK(mode):
+            inside_registry(run_dir / name, run_dir.parent, f"run {run_dir.name}: {name}")
+        return run_dir / name
     path = run_dir / name
     parts = Path(name).parts
     if Path(name).is_absolute() or ".." in parts:

@@ -211,6 +211,10 @@ class Registry:
         for run_id in keyed:
             yield Run(self.root / run_id)
 
+    def listed(self, run_id: str) -> Run:
+        """A run by an id this registry listed (ids(), runs()) or get() checked: no checks again."""
+        return Run(self.root / run_id)
+
     def get(self, run_id: str, allow_sweep: bool = False) -> Run:
         """A run (or, if allowed, a sweep) by id, a unique prefix of one, `@latest` or `@latest-failed`;
         hostile ids (paths, '..', symlinks out) are refused."""
@@ -221,7 +225,8 @@ class Registry:
                 hint="run ids look like quickstart_20261129-101500; see 'clusterrun status'",
             )
         path = self.root / run_id
-        if path.is_symlink() or (path.exists() and path.resolve().parent != self.root.resolve()):
+        # a plain name (no separator, not '.' or '..') that is not a symlink stays in the registry
+        if path.is_symlink():
             raise UsageError(f"{run_id!r} leaves the run registry {self.root}", hint="use a run id")
         if (path / SWEEP_FILE).is_file() and not (path / "manifest.json").is_file():
             if allow_sweep:

@@ -16,7 +16,7 @@ from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.records import index as registry_index
 from clusterrun.records import store
 from clusterrun.records.models import Manifest
-from clusterrun.records.registry import Registry
+from clusterrun.records.registry import Registry, Run
 from clusterrun.services import notes as notebook
 from clusterrun.services.query import (
     RECORD_KEYS,
@@ -29,7 +29,7 @@ from clusterrun.services.query import (
     sort_rows,
     split_sort,
 )
-from clusterrun.services.status import RunStatus, StatusReport, refresh, wait
+from clusterrun.services.status import RunStatus, StatusReport, refresh, settled, settled_status, wait
 from clusterrun.services.sweeps import SweepView, sweep_view
 
 
@@ -121,8 +121,23 @@ def status(
             keep_active=True,
         )
     )
-    records = {run_id: record_fields(registry, run_id) for run_id in ids}
     early = [c for c in conditions if c.key.split(".")[0] in (*RECORD_KEYS, "params", "data", "resources")]
+    # each manifest is read once, here: a run that may still change is handed on to refresh with it; a
+    # settled run is shown at once (when no filter may drop it) and its manifest is not kept
+    manifests: dict[str, Manifest] = {}
+    done: dict[str, RunStatus] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for run_id in ids:
+        # ids the registry listed need no second look; named ones (and sweep members) are checked
+        run = registry.get(run_id) if named else registry.listed(run_id)
+        manifest = _manifest(run)
+        records[run_id] = fields_of(run, manifest)
+        if manifest is None:
+            continue
+        if not settled(manifest):
+            manifests[run_id] = manifest
+        elif not (early or tags) and not watch:
+            done[run_id] = settled_status(run, manifest)
     check_keys([c.key for c in early], list(records.values()), "--where")
     ids = [i for i in ids if _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
@@ -156,7 +171,7 @@ def status(
         return StatusView(report, single=single, rows=rows, columns=query.columns)
 
     if not watch:
-        return view(refresh(registry, ids))
+        return view(refresh(registry, ids, known=manifests, done=done))
     last: list[StatusView] = []
 
     def refreshed(report: StatusReport) -> None:
@@ -178,14 +193,24 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
     return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
 
 
+def _manifest(run: Run) -> Manifest | None:
+    try:
+        return run.load_manifest()
+    except ClusterrunError:
+        return None  # damaged: refresh reports it
+
+
 def record_fields(registry: Registry, run_id: str) -> dict[str, Any]:
     """A run's flat record from its manifest and notes (no scheduler): run_id, name, backend, created,
     seed, sweep, tag, note, params.*, data.*, resources.*. A damaged record gives what it can."""
     run = registry.get(run_id)
+    return fields_of(run, _manifest(run))
+
+
+def fields_of(run: Run, manifest: Manifest | None) -> dict[str, Any]:
+    """record_fields of a run whose manifest is already read (None: it could not be)."""
     row: dict[str, Any] = {"run_id": run.id}
-    try:
-        manifest = run.load_manifest()
-    except ClusterrunError:
+    if manifest is None:
         return row
     row |= manifest_fields(manifest)
     try:

@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -154,23 +154,49 @@ def refresh(
     registry: Registry,
     run_ids: list[str] | None = None,
     max_age: float | None = None,
+    known: Mapping[str, Manifest] | None = None,
+    done: Mapping[str, RunStatus] | None = None,
 ) -> StatusReport:
-    """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler."""
-    runs = [registry.get(i) for i in run_ids] if run_ids else list(registry.runs())
+    """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
+    `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
+    caller has already shown (settled_status). A settled run is finished as it is read, and its manifest
+    is not kept: 10,000 of them would take 400 MB."""
+    known, done = known or {}, done or {}
+    wanted = (
+        [registry.listed(i) if i in done else registry.get(i) for i in run_ids]
+        if run_ids
+        else list(registry.runs())
+    )
     max_age = _poll_max_age() if max_age is None else max_age
     warnings: list[str] = []
     manifests: dict[str, Manifest] = {}
     damaged: list[RunStatus] = []
-    for run in list(runs):
+    finished: dict[str, RunStatus] = {}
+    runs: list[Run] = []  # the runs a scheduler, a journal or a process table may still change
+    for run in wanted:
+        if run.id in done:
+            finished[run.id] = done[run.id]
+            continue
         try:
-            manifests[run.id] = run.load_manifest()
-            known = manifests[run.id]
-            if known.state == "submitting" or is_active(known) or awaits_evidence(known):
-                summaries.scheduler_folder(run, known)  # OutsideRegistry: such a folder is never used
+            manifest = known.get(run.id) or run.load_manifest()
         except ClusterrunError as exc:  # one damaged record must not hide the others; it is left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
-            runs.remove(run)
+            continue
+        if settled(manifest):
+            shown = _shown(run, manifest, None, warnings, damaged)
+            if shown is not None:
+                finished[run.id] = shown
+            continue
+        if manifest.state == "submitting" or is_active(manifest) or awaits_evidence(manifest):
+            try:
+                summaries.scheduler_folder(run, manifest)  # OutsideRegistry: such a folder is never used
+            except ClusterrunError as exc:
+                warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+                damaged.append(RunStatus(run.id, "", "damaged", "", ""))
+                continue
+        manifests[run.id] = manifest
+        runs.append(run)
     for run in runs:  # a submit killed (SIGKILL) before submission: its run must not stay `created`
         if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
             stop_orphaned(run.path)  # its smoke test outlived it: stopped now, on this host
@@ -218,28 +244,67 @@ def refresh(
             queries += 1
         except SchedulerUnavailable as exc:
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-    statuses = []
+    statuses = list(finished.values())
     for run in runs:
         manifest = manifests[run.id]
-        job_id = manifest.job_id or ""
         ref = refs.get(run.id)
         away = _elsewhere(ref, here.get(manifest.backend or LOCAL_BACKEND, ""))
         status, seen = _evidence(run, manifest, polled, ref, {} if away else answered)
         if status is not None:
             status = requeues.adjust(manifest, status)  # PREEMPTED while SLURM requeues it: requeued
-        try:
-            if seen:
+        if seen:
+            try:
                 manifest = run.update(**seen)
-            statuses.append(_apply(run, manifest, status))
-        except DiskFull as exc:  # shown as the scheduler says, recorded on a later refresh
-            if not any(w.startswith("disk full") for w in warnings):
-                warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
-            state = status.state if status is not None else manifest.state
-            statuses.append(RunStatus(run.id, manifest.name, state, job_id, manifest.backend))
-        except ClusterrunError as exc:  # a summary from a newer clusterrun: reported, left as it is
-            warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-            damaged.append(RunStatus(run.id, manifest.name, "damaged", job_id, manifest.backend))
+            except DiskFull as exc:
+                _disk_full(warnings, exc)
+        shown = _shown(run, manifest, status, warnings, damaged)
+        if shown is not None:
+            statuses.append(shown)
+    order = {run.id: i for i, run in enumerate(wanted)}  # the order asked (default: newest first)
+    statuses.sort(key=lambda s: order.get(s.run_id, len(order)))
     return StatusReport(statuses + damaged, warnings, queries)
+
+
+def _disk_full(warnings: list[str], exc: DiskFull) -> None:
+    if not any(w.startswith("disk full") for w in warnings):
+        warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
+
+
+def _shown(
+    run: Run, manifest: Manifest, status: JobStatus | None, warnings: list[str], damaged: list[RunStatus]
+) -> RunStatus | None:
+    """The run as status shows it (recorded, with its summary collected once it ended); with a full disk,
+    as the scheduler says (recorded on a later refresh); a summary from a newer clusterrun: None, and the
+    run is added to `damaged`."""
+    job_id = manifest.job_id or ""
+    try:
+        return _apply(run, manifest, status)
+    except DiskFull as exc:  # shown as the scheduler says, recorded on a later refresh
+        _disk_full(warnings, exc)
+        state = status.state if status is not None else manifest.state
+        return RunStatus(run.id, manifest.name, state, job_id, manifest.backend)
+    except ClusterrunError as exc:  # a summary from a newer clusterrun: reported, left as it is
+        warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+        damaged.append(RunStatus(run.id, manifest.name, "damaged", job_id, manifest.backend))
+        return None
+
+
+def settled(manifest: Manifest) -> bool:
+    """Nothing a refresh asks anyone can change the run: it ended on good evidence (or was never
+    submitted) and no interrupted submit or smoke test is left to recover."""
+    state = manifest.state
+    return not (
+        state == "submitting"
+        or state in UNFINISHED_PREPARATION
+        or is_active(manifest)
+        or awaits_evidence(manifest)
+        or adopt.is_orphan(manifest)
+    )
+
+
+def settled_status(run: Run, manifest: Manifest) -> RunStatus:
+    """A settled run as status shows it (its summary collected if it has none yet)."""
+    return _apply(run, manifest, None)
 
 
 def _current_cluster(scheduler: object) -> str:
