@@ -131,6 +131,8 @@ def status(
         tags=list(tag or []),
         columns=split_list([columns] if columns else []),
         descending=desc,
+        # a table of runs shows a few fields of each summary; JSON and one run's results need it whole
+        summaries=fmt == "json" or bool(run_ids),
     )
     reg = registry(ctx)
     wait_limit = checked(timeout, watch, "--watch")

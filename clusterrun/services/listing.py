@@ -14,9 +14,11 @@ from typing import Any
 
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.records import index as registry_index
-from clusterrun.records import store
+from clusterrun.records import rowcache, store
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
+from clusterrun.records.rowcache import RowCache
+from clusterrun.scheduler import TERMINAL
 from clusterrun.services import notes as notebook
 from clusterrun.services.query import (
     RECORD_KEYS,
@@ -29,7 +31,14 @@ from clusterrun.services.query import (
     sort_rows,
     split_sort,
 )
-from clusterrun.services.status import RunStatus, StatusReport, refresh, settled, settled_status, wait
+from clusterrun.services.status import (
+    RunStatus,
+    StatusReport,
+    refresh,
+    settled,
+    settled_status,
+    wait,
+)
 from clusterrun.services.sweeps import SweepView, sweep_view
 
 
@@ -46,6 +55,7 @@ class StatusQuery:
     tags: list[str] = field(default_factory=list)  # runs with every one of these tags
     columns: list[str] = field(default_factory=list)  # keys to show instead of the default columns
     descending: bool = False  # --desc
+    summaries: bool = True  # each run's whole summary in the view (JSON, a run's results); else not kept
 
 
 @dataclass
@@ -127,17 +137,30 @@ def status(
     manifests: dict[str, Manifest] = {}
     done: dict[str, RunStatus] = {}
     records: dict[str, dict[str, Any]] = {}
+    # a plain table needs only each run's tags of its record; filters, columns, sorts and sweeps all of it
+    full = bool(conditions or tags or states or sort_key or query.columns or sweep_id or watch)
+    # a plain table of settled runs comes from the row cache, without opening their records
+    cache = RowCache(registry.root) if not full and not query.summaries else None
     for run_id in ids:
         # ids the registry listed need no second look; named ones (and sweep members) are checked
         run = registry.get(run_id) if named else registry.listed(run_id)
+        if cache is not None:
+            before = rowcache.stamps(run.path)
+            cached = cache.get(run_id, run.path)
+            if cached is not None and _from_cache(run_id, cached, records, done):
+                continue
         manifest = _manifest(run)
-        records[run_id] = fields_of(run, manifest)
+        records[run_id] = fields_of(run, manifest) if full else tags_of(run)
         if manifest is None:
             continue
         if not settled(manifest):
             manifests[run_id] = manifest
         elif not (early or tags) and not watch:
-            done[run_id] = settled_status(run, manifest)
+            done[run_id] = shown = settled_status(run, manifest, query.summaries)
+            if cache is not None and shown.state in TERMINAL:
+                cache.put(run_id, run.path, before, {"status": shown.as_record(), **records[run_id]})
+    if cache is not None:
+        cache.save()
     check_keys([c.key for c in early], list(records.values()), "--where")
     ids = [i for i in ids if _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
@@ -149,7 +172,8 @@ def status(
         return empty
 
     def view(report: StatusReport) -> StatusView:
-        rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs}
+        full_rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs} if full else {}
+        rows = full_rows if full else records
         if states is not None:  # what the runs are now, the scheduler asked (select kept what may change)
             report = _only(report, [r.run_id for r in report.runs if r.state in states])
         if late:
@@ -171,7 +195,7 @@ def status(
         return StatusView(report, single=single, rows=rows, columns=query.columns)
 
     if not watch:
-        return view(refresh(registry, ids, known=manifests, done=done))
+        return view(refresh(registry, ids, known=manifests, done=done, keep_summaries=query.summaries))
     last: list[StatusView] = []
 
     def refreshed(report: StatusReport) -> None:
@@ -191,6 +215,18 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
     """The report with these runs only, in this order."""
     by_id = {r.run_id: r for r in report.runs}
     return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
+
+
+def _from_cache(
+    run_id: str, cached: dict[str, Any], records: dict[str, dict[str, Any]], done: dict[str, RunStatus]
+) -> bool:
+    """A settled run shown from its cached row (False: a row of another shape, made afresh instead)."""
+    try:
+        done[run_id] = RunStatus(**cached["status"])
+    except (KeyError, TypeError):
+        return False
+    records[run_id] = {key: value for key, value in cached.items() if key != "status"}
+    return True
 
 
 def _manifest(run: Run) -> Manifest | None:
@@ -221,6 +257,15 @@ def fields_of(run: Run, manifest: Manifest | None) -> dict[str, Any]:
     if noted.texts:
         row["note"] = "\n".join(noted.texts)
     return row
+
+
+def tags_of(run: Run) -> dict[str, Any]:
+    """The part of a run's record a plain table shows: its tags."""
+    try:
+        tags = notebook.read(run).tags
+    except ClusterrunError:
+        tags = []
+    return {"run_id": run.id, "tag": tags} if tags else {"run_id": run.id}
 
 
 def manifest_fields(manifest: Manifest) -> dict[str, Any]:

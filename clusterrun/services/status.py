@@ -156,11 +156,13 @@ def refresh(
     max_age: float | None = None,
     known: Mapping[str, Manifest] | None = None,
     done: Mapping[str, RunStatus] | None = None,
+    keep_summaries: bool = True,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
     `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
     caller has already shown (settled_status). A settled run is finished as it is read, and its manifest
-    is not kept: 10,000 of them would take 400 MB."""
+    is not kept: 10,000 of them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
+    (a table of many runs shows what it needs of them; they are collected and written all the same)."""
     known, done = known or {}, done or {}
     wanted = (
         [registry.listed(i) if i in done else registry.get(i) for i in run_ids]
@@ -184,7 +186,7 @@ def refresh(
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
             continue
         if settled(manifest):
-            shown = _shown(run, manifest, None, warnings, damaged)
+            shown = _shown(run, manifest, None, warnings, damaged, keep_summaries)
             if shown is not None:
                 finished[run.id] = shown
             continue
@@ -257,7 +259,7 @@ def refresh(
                 manifest = run.update(**seen)
             except DiskFull as exc:
                 _disk_full(warnings, exc)
-        shown = _shown(run, manifest, status, warnings, damaged)
+        shown = _shown(run, manifest, status, warnings, damaged, keep_summaries)
         if shown is not None:
             statuses.append(shown)
     order = {run.id: i for i, run in enumerate(wanted)}  # the order asked (default: newest first)
@@ -271,14 +273,19 @@ def _disk_full(warnings: list[str], exc: DiskFull) -> None:
 
 
 def _shown(
-    run: Run, manifest: Manifest, status: JobStatus | None, warnings: list[str], damaged: list[RunStatus]
+    run: Run,
+    manifest: Manifest,
+    status: JobStatus | None,
+    warnings: list[str],
+    damaged: list[RunStatus],
+    keep_summary: bool = True,
 ) -> RunStatus | None:
     """The run as status shows it (recorded, with its summary collected once it ended); with a full disk,
     as the scheduler says (recorded on a later refresh); a summary from a newer clusterrun: None, and the
     run is added to `damaged`."""
     job_id = manifest.job_id or ""
     try:
-        return _apply(run, manifest, status)
+        return _apply(run, manifest, status, keep_summary)
     except DiskFull as exc:  # shown as the scheduler says, recorded on a later refresh
         _disk_full(warnings, exc)
         state = status.state if status is not None else manifest.state
@@ -302,9 +309,9 @@ def settled(manifest: Manifest) -> bool:
     )
 
 
-def settled_status(run: Run, manifest: Manifest) -> RunStatus:
+def settled_status(run: Run, manifest: Manifest, keep_summary: bool = True) -> RunStatus:
     """A settled run as status shows it (its summary collected if it has none yet)."""
-    return _apply(run, manifest, None)
+    return _apply(run, manifest, None, keep_summary)
 
 
 def _current_cluster(scheduler: object) -> str:
@@ -385,7 +392,7 @@ def recover_orphan(run: Run, manifest: Manifest) -> Manifest:
     return manifest
 
 
-def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
+def _apply(run: Run, manifest: Manifest, status: JobStatus | None, keep_summary: bool = True) -> RunStatus:
     requested = manifest.cancel_requested
     if status is not None and requested is not None and status.state in ("failed", "lost"):
         status.state, status.cancelled_by = "cancelled", requested.by
@@ -422,7 +429,7 @@ def _apply(run: Run, manifest: Manifest, status: JobStatus | None) -> RunStatus:
         node=manifest.node or (current.node if current else ""),
         elapsed_seconds=elapsed,
         metrics=metrics,
-        summary=current.to_data() if current else None,
+        summary=current.to_data() if current and keep_summary else None,
         reason=status.reason if status is not None and state == "pending" else "",
         attempt=attempt,
         max_attempts=max_attempts,
