@@ -160,16 +160,23 @@ def row_sweep(ctx: Ctx) -> list[Row]:
 
 
 def _finished_job_ids(count: int) -> list[str]:
-    """`count` distinct finished SLURM jobs from accounting; an array of `true` makes up a shortfall."""
+    """`count` distinct finished SLURM jobs from accounting; an array of `true` makes up a shortfall.
+    Their identities (cluster, submit time, name) are in IDENTITIES: a run records its job's at submit."""
 
     def known() -> list[str]:
         out = subprocess.run(
-            ["sacct", "-a", "-X", "-n", "-P", "-o", "jobid,state", "-S", "2020-01-01"],
+            ["sacct", "-a", "-X", "-n", "-P", "-o", "jobid,state,submit,cluster,jobname", "-S", "2020-01-01"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        return [line.split("|")[0] for line in out.splitlines() if line.endswith("|COMPLETED")]
+        found = []
+        for line in out.splitlines():
+            job_id, state, submit, cluster, name = line.split("|", 4)
+            if state == "COMPLETED":
+                IDENTITIES[job_id] = {"cluster": cluster, "submit_time": submit, "name": name}
+                found.append(job_id)
+        return found
 
     found = known()
     short = count - len(found)
@@ -186,6 +193,8 @@ def _finished_job_ids(count: int) -> list[str]:
         found = known()
     return found[-count:]
 
+
+IDENTITIES: dict[str, dict[str, str]] = {}
 
 SACCT_FLOOR = """
 import sys, subprocess
@@ -209,7 +218,14 @@ def row_first_status(ctx: Ctx) -> list[Row]:
     first, steady, first_calls, steady_calls = [], [], {}, {}
     for attempt in range(ctx.repeat):
         root = ctx.tmp / f"pending-{attempt}"
-        clone(ctx.get_template(), root, count, job_ids=jobs, sweep="synth-sweep_20251231-000000")
+        clone(
+            ctx.get_template(),
+            root,
+            count,
+            job_ids=jobs,
+            identities=IDENTITIES,
+            sweep="synth-sweep_20251231-000000",
+        )
         argv = [*CLI, "--runs-dir", str(root), "status", "--limit", str(count)]
         ctx.shims.reset()
         first.append(run(argv, ctx.tmp, env).seconds)

@@ -46,6 +46,7 @@ def clone(
     name: str = "synth",
     start: datetime | None = None,
     job_ids: list[str] | None = None,
+    identities: dict[str, dict[str, str]] | None = None,
     sweep: str | None = None,
 ) -> list[str]:
     """`count` clones of `template` under `root`, one second apart (newest last). With `job_ids`: SLURM
@@ -69,7 +70,9 @@ def clone(
         for file_name, text in files.items():
             text = text.replace(old, new).replace(template.name, run_id)
             if file_name == "manifest.json":
-                text = _manifest(text, job_ids[i] if job_ids else None, sweep, sweep_folder)
+                job = job_ids[i] if job_ids else None
+                identity = (identities or {}).get(job or "")
+                text = _manifest(text, job, sweep, sweep_folder, identity)
             elif file_name == "summary.json" and job_ids:
                 continue
             (path / file_name).write_text(text)
@@ -82,8 +85,16 @@ def clone(
     return ids
 
 
-def _manifest(text: str, job_id: str | None, sweep: str | None, folder: Path | None) -> str:
+def _manifest(
+    text: str,
+    job_id: str | None,
+    sweep: str | None,
+    folder: Path | None,
+    identity: dict[str, str] | None = None,
+) -> str:
     data: dict[str, Any] = json.loads(text)
+    if identity is not None:  # what a submit records of its job: the job's own accounting record then matches
+        data["job_identity"] = identity
     if job_id is not None:  # made before any job in accounting, so every job can be its own
         early = "2020-01-01T00:00:00+00:00"
         data.update(backend="slurm", job_id=job_id, state="running", created=early)

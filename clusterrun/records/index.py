@@ -119,17 +119,26 @@ def _read_entry(root: Path, run_id: str) -> Entry:
     )
 
 
-def _load(path: Path) -> dict[str, tuple[Stamp, Entry]] | None:
+Row = list[Any]  # as stored: inode, size, mtime_ns, damaged, then _FIELDS
+
+
+def _is_row(row: Any) -> bool:
+    return type(row) is list and len(row) == 4 + len(_FIELDS)
+
+
+def _load(path: Path) -> dict[str, Row] | None:
+    """The stored rows (of the right shape; a row of another shape is read again from its manifest).
+    Rows are kept as stored: 10,000 entries made into objects cost more than the file's parse."""
     try:
         data = read_json(path)
         if data.get("version") != VERSION:
             return None
-        return {str(run_id): Entry.from_row(str(run_id), row) for run_id, row in data["runs"].items()}
+        return {str(run_id): row for run_id, row in data["runs"].items() if _is_row(row)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _replay(path: Path, known: dict[str, tuple[Stamp, Entry]]) -> int:
+def _replay(path: Path, known: dict[str, Row]) -> int:
     """Apply the journal's lines to `known` (a damaged line is skipped: the stamps catch what it held);
     returns how many lines it has."""
     try:
@@ -141,17 +150,15 @@ def _replay(path: Path, known: dict[str, tuple[Stamp, Entry]]) -> int:
             run_id, row = json.loads(line)
             if row is None:
                 known.pop(str(run_id), None)
-            else:
-                known[str(run_id)] = Entry.from_row(str(run_id), row)
+            elif _is_row(row):
+                known[str(run_id)] = row
         except (ValueError, TypeError):
             continue
     return len(lines)
 
 
-def entries(root: Path, stats: Stats | None = None) -> dict[str, Entry]:
-    """Every run of the registry at `root` (damaged ones included, marked), up to date with the run
-    directories as they are now; the index is brought up to date when anything changed: the changes
-    appended to its journal, or index.json written whole when it was missing or the journal is long."""
+def rows(root: Path, stats: Stats | None = None) -> dict[str, Row]:
+    """Every run of the registry at `root` as an index row (see `entries`), up to date."""
     stats = stats if stats is not None else Stats()
     path = index_path(root)
     journal = path.with_name(JOURNAL_FILE)
@@ -162,16 +169,16 @@ def entries(root: Path, stats: Stats | None = None) -> dict[str, Entry]:
         known = {}
     else:
         journal_lines = _replay(journal, known)
-    current: dict[str, tuple[Stamp, Entry]] = {}
-    changes: list[tuple[str, list[Any] | None]] = []
+    current: dict[str, Row] = {}
+    changes: list[tuple[str, Row | None]] = []
     for run_id, stamp in _scan(root):
         old = known.get(run_id)
-        if old is not None and old[0] == stamp:
+        if old is not None and old[0] == stamp[0] and old[1] == stamp[1] and old[2] == stamp[2]:
             current[run_id] = old
         else:
-            entry = _read_entry(root, run_id)
-            current[run_id] = (stamp, entry)
-            changes.append((run_id, entry.row(stamp)))
+            row = _read_entry(root, run_id).row(stamp)
+            current[run_id] = row
+            changes.append((run_id, row))
             stats.read += 1
     gone = set(known) - set(current)
     stats.dropped = len(gone)
@@ -180,11 +187,24 @@ def entries(root: Path, stats: Stats | None = None) -> dict[str, Entry]:
         stats.written = _write(path, journal, current)
     elif changes:
         stats.appended = _append(journal, changes)
-    return {run_id: entry for run_id, (_stamp_, entry) in current.items()}
+    return current
 
 
-def _write(path: Path, journal: Path, current: dict[str, tuple[Stamp, Entry]]) -> bool:
-    runs = {run_id: entry.row(stamp) for run_id, (stamp, entry) in sorted(current.items())}
+def entries(root: Path, stats: Stats | None = None) -> dict[str, Entry]:
+    """Every run of the registry at `root` (damaged ones included, marked), up to date with the run
+    directories as they are now; the index is brought up to date when anything changed: the changes
+    appended to its journal, or index.json written whole when it was missing or the journal is long."""
+    out: dict[str, Entry] = {}
+    for run_id, row in rows(root, stats).items():
+        try:
+            out[run_id] = Entry.from_row(run_id, row)[1]
+        except ValueError:  # a row of the right length holding other types: read as the manifest says
+            out[run_id] = _read_entry(root, run_id)
+    return out
+
+
+def _write(path: Path, journal: Path, current: dict[str, Row]) -> bool:
+    runs = dict(sorted(current.items()))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # compact, one line: the index is a cache read by every submit, not a record for people
@@ -210,13 +230,20 @@ def _append(journal: Path, changes: list[tuple[str, list[Any] | None]]) -> int:
     return len(changes)
 
 
+#: where a row holds the fields the duplicate lookup reads
+_STATE, _SNAPSHOT, _HASH, _BACKEND = (
+    4 + _FIELDS.index(f) for f in ("state", "snapshot_id", "config_hash", "backend")
+)
+
+
 def finished(root: Path, backend: str | None = None) -> dict[tuple[str, str], str]:
     """(snapshot id, config hash) -> the newest run that completed with them (on `backend` only, when
     given): the duplicate lookup of every submit."""
-    found: dict[tuple[str, str], str] = {}
-    for run_id, entry in entries(root).items():
-        if entry.state == "completed" and not entry.damaged and backend in (None, entry.backend):
-            key = (entry.snapshot_id, entry.config_hash)
-            if key not in found or _creation_key(run_id) > _creation_key(found[key]):
-                found[key] = run_id
-    return found
+    found: dict[tuple[str, str], tuple[Any, str]] = {}  # key -> (creation key, run id) of the newest
+    for run_id, row in rows(root).items():
+        if row[_STATE] == "completed" and not row[3] and backend in (None, row[_BACKEND]):
+            key = (str(row[_SNAPSHOT]), str(row[_HASH]))
+            held, created = found.get(key), _creation_key(run_id)
+            if held is None or created > held[0]:
+                found[key] = (created, run_id)
+    return {key: run_id for key, (_created, run_id) in found.items()}

@@ -46,8 +46,11 @@ def _pick_all(refs: list[JobRef], records: list[JobStatus]) -> PollResult:
     """Each ref's own record; two refs with one id (a stale run and the job that reused its id): the
     newer job's record is kept under the id, and the older run finds it is not its own."""
     result = PollResult()
+    by_id: dict[str, list[JobStatus]] = {}  # pick looks at one id's records: grouped once, not per ref
+    for status in records:
+        by_id.setdefault(status.job_id, []).append(status)
     for ref in refs:
-        record = identity.pick(ref, records)
+        record = identity.pick(ref, by_id.get(ref.job_id, []))
         if record is None:
             continue
         held = result.get(ref.job_id)

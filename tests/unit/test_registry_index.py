@@ -145,6 +145,24 @@ def test_rebuilt_when_deleted_corrupt_or_of_another_version(tmp_path: Path) -> N
         assert json.loads(path.read_text())["version"] == index.VERSION
 
 
+def test_rows_of_another_shape_or_type_are_read_again_from_their_manifests(tmp_path: Path) -> None:
+    """A row edited by hand (or by a future version) is never taken at its word."""
+    registry = Registry(tmp_path / "runs")
+    make_runs(registry, 6)
+    expected = index.entries(registry.root)
+    finished = index.finished(registry.root)
+    path = index.index_path(registry.root)
+    data = json.loads(path.read_text())
+    first, second, third = sorted(data["runs"])[:3]
+    data["runs"][first] = data["runs"][first][:5]  # too short
+    data["runs"][second][4] = 42  # a name that is not text, stamps unchanged
+    data["runs"][third][6] = "completed" if data["runs"][third][6] != "completed" else "failed"
+    data["runs"][third][0] += 1  # a state changed by hand, and the stamp no longer the manifest's
+    path.write_text(json.dumps(data))
+    assert index.entries(registry.root) == expected
+    assert index.finished(registry.root) == finished == scanned_finished(registry, None)
+
+
 def test_a_damaged_manifest_is_marked_and_left_out(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "runs")
     runs = make_runs(registry, 4)
