@@ -14,8 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from functools import singledispatch
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -43,14 +42,19 @@ from clusterrun.cli.tables import (
 )
 from clusterrun.errors import ClusterrunError, ExitStatus
 from clusterrun.records.models import Manifest, as_summary
-from clusterrun.services.compare import CompareReport
-from clusterrun.services.disk import DiskReport
-from clusterrun.services.doctor import DoctorReport
-from clusterrun.services.listing import StatusView
-from clusterrun.services.prepare import Prepared
-from clusterrun.services.reproduce import ReproduceResult
-from clusterrun.services.status import RunDetails
-from clusterrun.services.submit import SubmitResult
+
+if TYPE_CHECKING:  # the results are told apart by their class's name: `status` imports no doctor, no git
+    from clusterrun.services.compare import CompareReport
+    from clusterrun.services.disk import DiskReport
+    from clusterrun.services.doctor import DoctorReport
+    from clusterrun.services.listing import StatusView
+    from clusterrun.services.prepare import Prepared
+    from clusterrun.services.reproduce import ReproduceResult
+    from clusterrun.services.status import RunDetails
+    from clusterrun.services.submit import SubmitResult
+
+Renderer = Callable[[Any, "Format"], ExitStatus]
+_RENDERERS: dict[str, Renderer] = {}
 
 
 def present(result: object, fmt: Format) -> None:
@@ -79,8 +83,23 @@ def emit_csv(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> None:
     typer.echo(out.getvalue(), nl=False)
 
 
-@singledispatch
+def renders(result_class: str) -> Callable[[Renderer], Renderer]:
+    """Register the renderer of a service's result class (by name: its module is imported by the
+    command that makes it, not by every command that renders something)."""
+
+    def register(function: Renderer) -> Renderer:
+        _RENDERERS[result_class] = function
+        return function
+
+    return register
+
+
 def render(result: object, fmt: Format) -> ExitStatus:
+    """The renderer of the result's class (or of the nearest base class that has one)."""
+    for cls in type(result).__mro__:
+        found = _RENDERERS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if found is not None:
+            return found(result, fmt)
     raise TypeError(f"no renderer for {type(result).__name__}")
 
 
@@ -111,7 +130,7 @@ def _csv_cell(value: Any) -> Any:
     return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
-@render.register
+@renders("clusterrun.services.listing.StatusView")
 def _status(view: StatusView, fmt: Format) -> ExitStatus:
     for message in view.warnings:
         warn(message)
@@ -148,7 +167,7 @@ def watching(fmt: Format) -> Callable[[StatusView], None]:
     return refreshed
 
 
-@render.register
+@renders("clusterrun.services.disk.DiskReport")
 def _disk(report: DiskReport, fmt: Format) -> ExitStatus:
     if fmt == "json":
         emit_json(report.as_record())
@@ -161,7 +180,7 @@ def _disk(report: DiskReport, fmt: Format) -> ExitStatus:
     return ExitStatus.OK
 
 
-@render.register
+@renders("clusterrun.services.status.RunDetails")
 def _details(details: RunDetails, fmt: Format) -> ExitStatus:
     for message in details.warnings:
         warn(message)
@@ -205,7 +224,7 @@ def _ended_without_job(manifest: Manifest) -> list[str]:
     return lines
 
 
-@render.register
+@renders("clusterrun.services.compare.CompareReport")
 def _comparison(report: CompareReport, fmt: Format) -> ExitStatus:
     for message in report.warnings:
         warn(message)
@@ -216,7 +235,7 @@ def _comparison(report: CompareReport, fmt: Format) -> ExitStatus:
     return ExitStatus.OK if report.reproduced else ExitStatus.FAILURE
 
 
-@render.register
+@renders("clusterrun.services.doctor.DoctorReport")
 def _doctor(report: DoctorReport, fmt: Format) -> ExitStatus:
     if fmt == "json":
         emit_json(report.as_record())
@@ -264,7 +283,7 @@ def _smoke_failure(result: SubmitResult) -> None:
     info(f"full logs: {smoke.stderr_path}")
 
 
-@render.register
+@renders("clusterrun.services.submit.SubmitResult")
 def _submission(result: SubmitResult, fmt: Format) -> ExitStatus:
     if result.outcome == "declined":
         assert result.confirmation is not None
@@ -294,7 +313,7 @@ def _submission(result: SubmitResult, fmt: Format) -> ExitStatus:
     return ExitStatus.FAILURE if result.failed else ExitStatus.OK
 
 
-@render.register
+@renders("clusterrun.services.reproduce.ReproduceResult")
 def _reproduction(result: ReproduceResult, fmt: Format) -> ExitStatus:
     if not result.waited:
         status = render(result.submission, fmt)
