@@ -5,6 +5,8 @@ all give the table the records give."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -12,17 +14,27 @@ from pathlib import Path
 
 import pytest
 
+from clusterrun.cli.app import main
 from clusterrun.records.rowcache import CACHE_FILE, stamps
-from tests.helpers import cli, no_traceback
+from clusterrun.services import listing
+from tests.helpers import cli
 
 LOCAL = ["submit", "configs/quickstart.yaml", "--backend", "local", "--wait", "--json", "params.steps=5"]
 
 
+@pytest.fixture(autouse=True)
+def _cache_from_the_first_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short listings read their records (they are fast); here two runs stand for a wide listing."""
+    monkeypatch.setattr(listing, "ROW_CACHE_FROM", 1)
+
+
 def _table(project: Path) -> str:
-    result = cli(["status", "--limit", "50"], project)
-    assert result.returncode == 0, result.stderr
-    no_traceback(result)
-    return result.stdout
+    """`clusterrun status --limit 50`, in this process (so that the threshold above applies)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["--runs-dir", str(project / "runs"), "status", "--limit", "50"])
+    assert code == 0
+    return out.getvalue()
 
 
 def _fresh(project: Path) -> str:
@@ -116,3 +128,12 @@ def test_a_row_is_kept_only_from_files_that_did_not_change_while_it_was_made(
     _table(project)
     cache = json.loads((runs / ".cache" / CACHE_FILE).read_text())
     assert cache["rows"][first][0] == stamps(runs / first)
+
+
+def test_a_short_listing_reads_its_records_and_leaves_the_cache_alone(
+    project: Path, two_runs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listing, "ROW_CACHE_FROM", 3)
+    table = _table(project)
+    assert all(run_id in table for run_id in two_runs)
+    assert not (project / "runs" / ".cache" / CACHE_FILE).exists()

@@ -42,6 +42,10 @@ from clusterrun.services.status import (
 from clusterrun.services.sweeps import SweepView, sweep_view
 
 
+#: Listings of at least this many runs use the status row cache (records/rowcache.py).
+ROW_CACHE_FROM = 100
+
+
 @dataclass
 class StatusQuery:
     run_ids: list[str] = field(default_factory=list)  # runs or sweeps; none: the newest runs, filtered
@@ -140,7 +144,8 @@ def status(
     # a plain table needs only each run's tags of its record; filters, columns, sorts and sweeps all of it
     full = bool(conditions or tags or states or sort_key or query.columns or sweep_id or watch)
     # a plain table of settled runs comes from the row cache, without opening their records
-    cache = RowCache(registry.root) if not full and not query.summaries else None
+    wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
+    cache = RowCache(registry.root) if wide and not full and not query.summaries else None
     for run_id in ids:
         # ids the registry listed need no second look; named ones (and sweep members) are checked
         run = registry.get(run_id) if named else registry.listed(run_id)
