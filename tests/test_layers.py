@@ -61,6 +61,8 @@ CONFINED_MODULES: dict[str, dict[str, str]] = {
     "subprocess": {
         "clusterrun.inputs.snapshot": "`git archive | tar -x` into the snapshot store: git and tar only, "
         "3-7x faster than Python's tarfile (bench/snapshot.py)",
+        "clusterrun.inputs.gitstate": "`git rev-parse`, `git diff`, `git status` for the git state of every "
+        "submit: importing GitPython alone (~80 ms) cost more than the capture (issue 13)",
     },
 }
 

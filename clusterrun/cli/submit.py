@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -238,6 +239,10 @@ def submit(
     limit = checked(timeout, wait_ or follow, "--wait or --follow")
     with waiting_at_most(limit):
         submit_and_show(reg, request, fmt, ask(yes), wait=wait_, follow=follow, quiet=quiet, watch=watch)
+    # the process ends now: its last garbage collection need not walk every object the imports made (the
+    # config models, the scheduler, Jinja2...), about 0.07 s of a 0.6 s submit (issue 13). Nothing is
+    # left unwritten: every record was written and closed above; atexit handlers still run.
+    gc.freeze()
 
 
 def ask(yes: bool) -> Confirm:

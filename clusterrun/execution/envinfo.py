@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import socket
@@ -11,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clusterrun.config import redact
+from clusterrun.execution import envprobe
 from clusterrun.execution.gpus import gpus as _gpus
 from clusterrun.scheduler import job_variables
 
@@ -52,13 +52,9 @@ def redact_env(environ: Mapping[str, str], extra_names: tuple[str, ...] = ()) ->
     return dict(sorted(out.items()))
 
 
-def packages() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name:
-            found[str(name).lower()] = dist.version
-    return dict(sorted(found.items()))
+def packages() -> dict[str, Any]:
+    """Installed distributions and their versions (read as the job's probe reads them: envprobe.py)."""
+    return envprobe.packages()
 
 
 def capture(extra_names: tuple[str, ...] = ()) -> dict[str, Any]:

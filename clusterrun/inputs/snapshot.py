@@ -20,13 +20,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from clusterrun.errors import DiskFull, GitError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.datafp import suggest_key
 from clusterrun.records import perms
+
+if TYPE_CHECKING:
+    import git
 
 SNAPSHOT_DIR = ".snapshots"
 MARKER = workdir.MARKER  # written last: a snapshot without it is incomplete
@@ -145,6 +147,8 @@ def _set_aside(path: Path) -> None:
 def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
     """`git archive COMMIT | tar -x`: git and tar do the work (Python's tarfile with its extraction
     filter lstat's every path twice, 7x slower on a 5,000-file tree; see bench/snapshot.py)."""
+    import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
+
     repo = git.Repo(repo_root)
     if shutil.which("tar") is None:  # no tar on PATH (minimal images, Windows): Python's own
         _extract_with_tarfile(repo, commit, dest)
@@ -157,6 +161,8 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
 
 
 def _extract_with_tarfile(repo: git.Repo, commit: str, dest: Path) -> None:
+    import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
+
     buffer = io.BytesIO()
     try:
         repo.archive(buffer, treeish=commit, format="tar")
@@ -210,6 +216,8 @@ def _submodules(repo: git.Repo, commit: str) -> list[tuple[str, str]]:
 
 
 def _extract_submodule(repo_root: Path, path: str, commit: str, dest: Path) -> None:
+    import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
+
     checkout = repo_root / path
     try:
         git.Repo(checkout).git.cat_file("-e", f"{commit}^{{commit}}")
@@ -230,6 +238,8 @@ def _extract_submodule(repo_root: Path, path: str, commit: str, dest: Path) -> N
 
 
 def _apply_patch(dest: Path, patch: str, ceiling: Path) -> None:
+    import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
+
     patch_file = dest / ".clusterrun.patch"
     patch_file.write_text(patch)
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(ceiling.resolve()))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 import submitit
 from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
 
@@ -71,15 +72,37 @@ def _alive(pid: int) -> bool:
     return portable.alive(pid, command_contains="submitit")
 
 
-def _ended(ref: JobRef) -> JobStatus:
-    """A job whose process has ended, decided by the JSON exit record the job wrote into its run
-    directory (execution/jobrun.py), never by submitit's result pickle: unpickling a file from a
-    registry others can write would run their code. No record: the job died before it could write one."""
+def _exit_record(ref: JobRef) -> dict[str, Any]:
     record: dict[str, Any] = {}
     if ref.run_dir:
         with contextlib.suppress(OSError, ValueError):
             found = read_json(Path(ref.run_dir) / EXIT_RECORD)
             record = found if isinstance(found, dict) else {}
+    return record
+
+
+def _wrapper_done(ref: JobRef) -> bool:
+    """The job's wrapper has ended after writing its final exit record (not one of an attempt it
+    requeued): every file of the job is written, and the controller that started it has only to notice,
+    close its log files and exit, a few tenths of a second that a waiting user would otherwise wait."""
+    record = _exit_record(ref)
+    code = record.get("returncode")
+    if not isinstance(code, int) or isinstance(code, bool) or record.get("requeued"):
+        return False
+    try:
+        tasks = psutil.Process(int(ref.job_id)).children()
+        return all(task.status() == psutil.STATUS_ZOMBIE for task in tasks)
+    except psutil.NoSuchProcess:
+        return True  # the controller itself is gone
+    except psutil.Error:
+        return False
+
+
+def _ended(ref: JobRef) -> JobStatus:
+    """A job whose process has ended, decided by the JSON exit record the job wrote into its run
+    directory (execution/jobrun.py), never by submitit's result pickle: unpickling a file from a
+    registry others can write would run their code. No record: the job died before it could write one."""
+    record = _exit_record(ref)
     code = record.get("returncode")
     if not isinstance(code, int) or isinstance(code, bool):
         return JobStatus(ref.job_id, "lost", raw_state="NO RESULT", source="local")
@@ -144,7 +167,7 @@ class LocalScheduler:
         for ref in refs:
             if not ref.job_id.isdigit():
                 continue
-            if _alive(int(ref.job_id)):
+            if _alive(int(ref.job_id)) and not _wrapper_done(ref):
                 if local_slots.waiting_marker(ref.folder, ref.job_id).exists():  # for a free slot
                     out[ref.job_id] = JobStatus(ref.job_id, "pending", raw_state="PENDING", source="local")
                     continue
