@@ -49,6 +49,10 @@ class Shims:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ, PATH=f"{self.dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO))
         env.pop("CLUSTERRUN_RUNS_DIR", None)
+        # as installed packages are: compiled once (main() compiles clusterrun before measuring), not
+        # recompiled by every process, which a shell's PYTHONDONTWRITEBYTECODE=1 would cause for
+        # clusterrun's modules alone (the floors' site-packages are compiled at install)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env | extra
 
     def reset(self) -> None:
