@@ -38,22 +38,10 @@ readonly PORT_LAST=29990
 readonly PORT_BLOCK=10 # ports per cluster: slurmctld, slurmdbd, up to 8 nodes
 readonly MAX_NODES=8
 
-# wait_for SECONDS COMMAND...: as local-slurm.sh's, polling every 0.1 s (start-up time matters in CI).
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.1
-    done
-}
-
-log() { echo "isolated-slurm${NAME:+ $NAME}: $*"; }
-warn() { echo "isolated-slurm${NAME:+ $NAME}: $*" >&2; }
-die() {
-    warn "$*"
-    exit 1
-}
+# local-slurm.sh's wait_for, log, warn and die, polling every 0.1 s (start-up time matters in CI) and
+# naming the cluster
+WAIT_POLL=0.1
+log_prefix() { echo "isolated-slurm${NAME:+ $NAME}"; }
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2

@@ -31,8 +31,10 @@ readonly MUNGE_PID=/run/munge/munged.pid
 readonly MARIADB_PID=/run/mysqld/mysqld.pid
 readonly MARIADB_LOG="$LOG_DIR/mariadb.log"
 
-log() { echo "local-slurm: $*"; }
-warn() { echo "local-slurm: $*" >&2; }
+# Messages are prefixed by log_prefix (isolated-slurm.sh, which sources this file, names its cluster).
+log_prefix() { echo "local-slurm"; }
+log() { echo "$(log_prefix): $*"; }
+warn() { echo "$(log_prefix): $*" >&2; }
 die() {
     warn "$*"
     exit 1
@@ -51,13 +53,15 @@ die_with_log() {
     exit 1
 }
 
-# wait_for SECONDS COMMAND...: poll COMMAND every half second until it succeeds.
+# wait_for SECONDS COMMAND...: poll COMMAND every WAIT_POLL seconds (default half a second) until it
+# succeeds.
+WAIT_POLL=${WAIT_POLL:-0.5}
 wait_for() {
     local deadline=$((SECONDS + $1))
     shift
     until "$@" >/dev/null 2>&1; do
         ((SECONDS < deadline)) || return 1
-        sleep 0.5
+        sleep "$WAIT_POLL"
     done
 }
 
