@@ -98,6 +98,21 @@ def _wrapper_done(ref: JobRef) -> bool:
         return False
 
 
+def _waits_for_slot(ref: JobRef) -> bool:
+    """A job of a throttled sweep (`%N`) runs only while it holds a slot: before (waiting, or its
+    process still starting, which takes a Python's start-up) it is pending; after, its exit record says
+    it ran."""
+    slots = local_slots.slots_dir(ref.folder)
+    if not slots.is_dir():
+        return False  # not throttled: running from its start
+    if local_slots.granted_marker(ref.folder, ref.job_id).exists():
+        return False
+    if local_slots.waiting_marker(ref.folder, ref.job_id).exists():
+        return True
+    record = _exit_record(ref)
+    return not record or bool(record.get("requeued"))
+
+
 def _ended(ref: JobRef) -> JobStatus:
     """A job whose process has ended, decided by the JSON exit record the job wrote into its run
     directory (execution/jobrun.py), never by submitit's result pickle: unpickling a file from a
@@ -145,6 +160,7 @@ class LocalScheduler:
         timeout_min = specs[0].time_seconds / 60
         if parallelism:
             entry = local_slots.Throttled(entry, specs[0].folder, parallelism, specs[0].time_seconds)
+            local_slots.slots_dir(specs[0].folder).mkdir(parents=True, exist_ok=True)  # poll: throttled
             timeout_min = local_slots.backstop_minutes(specs[0].time_seconds, parallelism, MAX_MEMBERS)
         executor.update_parameters(
             timeout_min=timeout_min,
@@ -168,7 +184,7 @@ class LocalScheduler:
             if not ref.job_id.isdigit():
                 continue
             if _alive(int(ref.job_id)) and not _wrapper_done(ref):
-                if local_slots.waiting_marker(ref.folder, ref.job_id).exists():  # for a free slot
+                if _waits_for_slot(ref):
                     out[ref.job_id] = JobStatus(ref.job_id, "pending", raw_state="PENDING", source="local")
                     continue
                 out[ref.job_id] = JobStatus(ref.job_id, "running", raw_state="RUNNING", source="local")

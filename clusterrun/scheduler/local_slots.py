@@ -31,9 +31,19 @@ class CancelledWhileWaiting(RuntimeError):
     """SIGTERM (clusterrun cancel) reached a job still waiting for its slot."""
 
 
+def slots_dir(folder: str | Path) -> Path:
+    """The slot locks of a throttled sweep (made at submission: its jobs are pending until they hold one)."""
+    return Path(folder) / SLOTS_DIR
+
+
 def waiting_marker(folder: str | Path, job_id: str) -> Path:
     """The file that says a job is waiting for a slot (it is pending, not running)."""
-    return Path(folder) / SLOTS_DIR / f"{job_id}.waiting"
+    return slots_dir(folder) / f"{job_id}.waiting"
+
+
+def granted_marker(folder: str | Path, job_id: str) -> Path:
+    """The file that says a job holds its slot (it runs)."""
+    return slots_dir(folder) / f"{job_id}.granted"
 
 
 def backstop_minutes(time_seconds: float, limit: int, members: int) -> float:
@@ -54,7 +64,7 @@ class Throttled:
     def __call__(self, run_dir: str) -> Any:
         job_id = os.environ.get("SUBMITIT_LOCAL_JOB_ID") or str(os.getpid())
         rank = int(os.environ.get("SUBMITIT_LOCAL_GLOBALID", "0") or 0)
-        slots = Path(self.folder) / SLOTS_DIR
+        slots = slots_dir(self.folder)
         slots.mkdir(parents=True, exist_ok=True)
         marker = waiting_marker(self.folder, job_id)
         marker.touch()
@@ -84,7 +94,7 @@ def _cancellable() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _slot(slots: Path, limit: int, job_id: str, rank: int) -> Iterator[None]:
-    granted = slots / f"{job_id}.granted"
+    granted = granted_marker(slots.parent, job_id)
     if rank != 0:  # the job's other tasks: task 0 holds the job's slot
         while not granted.exists():
             time.sleep(POLL_SECONDS)

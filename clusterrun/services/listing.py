@@ -41,7 +41,6 @@ from clusterrun.services.status import (
 )
 from clusterrun.services.sweeps import SweepView, sweep_view
 
-
 #: Listings of at least this many runs use the status row cache (records/rowcache.py).
 ROW_CACHE_FROM = 100
 
