@@ -69,19 +69,32 @@ def write_text_atomic(path: Path, text: str, mode: int | None = None, executable
         if no_space(exc):
             raise DiskFull(path) from None
         raise
+    # No fsync: the rename alone gives readers the old file or the new one, never half of one, and on
+    # ext4 (auto_da_alloc) and XFS the data of a replace-by-rename reaches disk before the rename does.
+    # An fsync per file forced a journal commit each time: 1,000-member sweeps spent most of their
+    # submission there (bench/sweep_submit.py).
+    fill(fd, text, mode, Path(tmp), path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            # No fsync: the rename alone gives readers the old file or the new one, never half of one,
-            # and on ext4 (auto_da_alloc) and XFS the data of a replace-by-rename reaches disk before the
-            # rename does. An fsync per file forced a journal commit each time: 1,000-member sweeps
-            # spent most of their submission there (bench/sweep_submit.py).
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if no_space(exc) and not isinstance(exc, DiskFull):
             raise DiskFull(path) from None
+        raise
+
+
+def fill(fd: int, text: str, mode: int, written: Path, target: Path) -> None:
+    """Write `text` to a new file's descriptor (closed after) and give the file `mode` when the umask
+    took bits of it; on failure `written` is removed, and a full disk is DiskFull(target)."""
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if os.fstat(handle.fileno()).st_mode & 0o7777 != mode:
+                os.fchmod(handle.fileno(), mode)
+    except BaseException as exc:
+        written.unlink(missing_ok=True)
+        if no_space(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull(target) from None
         raise
 
 

@@ -100,14 +100,7 @@ class Run:
 
     def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> Manifest:
         manifest = self.load_manifest()
-        manifest.apply("Run.update", **fields)
-        changed = state is not None and state != manifest.state
-        if state is not None and changed:
-            manifest.state = state
-            entry = StateChange(state=state, at=now_iso())
-            if note:  # absent when empty
-                entry.note = note
-            manifest.state_history = [*manifest.state_history, entry]
+        changed = apply_update(manifest, state, note, fields, "Run.update")
         self.write_manifest(manifest)
         if changed:  # the event follows the record, never the other way round
             self.event("state", state=state, note=note)
@@ -125,6 +118,20 @@ class Run:
                 f"run {self.id}: events.jsonl is a symlink; clusterrun does not write through it",
                 hint="remove the link; events.jsonl is a plain file of the run",
             ) from None
+
+
+def apply_update(manifest: Manifest, state: str | None, note: str, fields: dict[str, Any], who: str) -> bool:
+    """An update's new fields and state (with its history entry) applied to the manifest in memory;
+    whether the state changed (its event is then appended once the record is written)."""
+    manifest.apply(who, **fields)
+    changed = state is not None and state != manifest.state
+    if state is not None and changed:
+        manifest.state = state
+        entry = StateChange(state=state, at=now_iso())
+        if note:  # absent when empty
+            entry.note = note
+        manifest.state_history = [*manifest.state_history, entry]
+    return changed
 
 
 class Registry:

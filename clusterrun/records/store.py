@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.errors import RunNotFound
-from clusterrun.records.jsonio import append_jsonl, dumps, read_json, write_text_atomic
+from clusterrun.records.jsonio import append_jsonl, read_json, write_text_atomic
 from clusterrun.records.models import (
     MANIFEST_FILE,
     NOTES_FILE,
@@ -27,6 +27,7 @@ from clusterrun.records.models import (
     load,
 )
 from clusterrun.records.paths import run_file
+from clusterrun.records.prettyjson import record_text
 
 R = TypeVar("R", bound=RecordModel)
 
@@ -85,9 +86,9 @@ def write_record(path: Path, data: Any) -> None:
     """Every JSON record goes to disk here: secrets redacted (config/redact.py: URL passwords, tokens,
     values of secret-named keys), atomically, with the directory's private or group-shared mode
     (jsonio.file_mode), never through a symlink out of the registry; DiskFull when there is no room."""
-    text = dumps(data)
+    text = record_text(data)  # jsonio.dumps's text, made faster (prettyjson)
     if may_need_redaction(text):  # most records hold nothing to redact: written without a walk
-        text = dumps(redact_data(data))
+        text = record_text(redact_data(data))
     write_text_atomic(run_file(path.parent, path.name), text)
 
 

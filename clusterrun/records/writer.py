@@ -1,8 +1,11 @@
 """Write the files of a new run directory: config.yaml, command.sh, env.json, git.patch, and its first
-manifest.json (a Manifest, written by records/store.py like every JSON record)."""
+manifest.json (a Manifest, written by records/store.py like every JSON record); and the later updates of
+the manifests a submission wrote (SubmissionManifests)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shlex
 import sys
@@ -17,6 +20,7 @@ from clusterrun import __version__
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.redact import redact_data
 from clusterrun.config.render import render_command, render_env
+from clusterrun.errors import DiskFull
 from clusterrun.execution import envinfo, envprobe
 from clusterrun.execution.templates import render_template
 from clusterrun.inputs.gitstate import GitState
@@ -24,9 +28,9 @@ from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.portable import process_identity
 from clusterrun.records import perms
-from clusterrun.records.jsonio import write_json_atomic, write_text_atomic
+from clusterrun.records.jsonio import file_mode, fill, no_space, write_json_atomic, write_text_atomic
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, require_fields
-from clusterrun.records.registry import Run, now_iso
+from clusterrun.records.registry import Run, apply_update, now_iso
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
 
@@ -65,11 +69,17 @@ def command_script(
         seed=spec.seed,
         env=render_env(spec, str(output_dir), smoke=smoke),
         setup=spec.setup,
-        probe="" if smoke else str(Path(envprobe.__file__).resolve()),
+        probe="" if smoke else _probe_path(),
         interpreter=_interpreter(argv),
         argv=argv,
     )
     return text, argv
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_path() -> str:
+    """The environment probe the job runs (execution/envprobe.py), resolved once per process."""
+    return str(Path(envprobe.__file__).resolve())
 
 
 def _interpreter(argv: list[str]) -> str:
@@ -84,14 +94,40 @@ def write_script(path: Path, text: str) -> None:
     write_text_atomic(path, text, executable=True)
 
 
+def write_new_file(path: Path, text: str, executable: bool = False, replace: bool = True) -> None:
+    """A file of a run directory whose manifest is not written yet (config.yaml, command.sh): created and
+    written in place, without the temporary file and rename of write_text_atomic (no reader opens a run's
+    files before its manifest exists, and the manifest is written last). An existing file is replaced
+    atomically instead (`replace`), else FileExistsError. The mode is the directory's (jsonio.file_mode);
+    a full disk is DiskFull."""
+    mode = file_mode(path.parent, executable)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError:
+        if not replace:
+            raise
+        write_text_atomic(path, text, executable=executable)
+        return
+    except OSError as exc:
+        if no_space(exc):
+            raise DiskFull(path) from None
+        raise
+    fill(fd, text, mode, path, path)
+
+
 @dataclass
 class SharedFiles:
-    """Files alike in every member of one submission (env.json, git.patch): the first member's is written,
-    the others get a hard link to it, so each member stays a complete run directory that readers open as
-    before, at the cost of one link instead of an encode, a temporary file and a rename. Records are never
-    rewritten in place (jsonio replaces by rename), so a linked file never changes under another run."""
+    """What is alike in every member of one submission, made once. Files (env.json, git.patch): the first
+    member's is written, the others get a hard link to it, so each member stays a complete run directory
+    that readers open as before, at the cost of one link instead of an encode, a temporary file and a
+    rename. Records are never rewritten in place (jsonio replaces by rename), so a linked file never
+    changes under another run. Also the submitting process's identity, and the YAML of the config
+    sections members share (config_yaml)."""
 
     first: dict[str, Path] = field(default_factory=dict)  # key (the file name) -> the path written
+    identity: dict[str, Any] = field(default_factory=dict)  # process_identity(), once
+    yaml_blocks: dict[str, str] = field(default_factory=dict)  # one top-level key's YAML, by its data
 
     def write(self, path: Path, write: Callable[[Path], None], key: str | None = None) -> None:
         """`write(path)`, or a link to the file written first under the same `key` (default: its name;
@@ -106,6 +142,32 @@ class SharedFiles:
                 pass
         write(path)
         self.first[key] = path
+
+    def submitter(self) -> dict[str, Any]:
+        if not self.identity:
+            self.identity = process_identity()
+        return dict(self.identity)
+
+    def config_yaml(self, data: dict[str, Any]) -> str:
+        """`yaml.dump(redact_data(data), sort_keys=True)` of a resolved config, one top-level key at a time:
+        a key's value is redacted and its YAML made once per submission (members differ in a few swept
+        values). A block-style mapping's YAML is its keys' blocks one after the other (no anchors: the
+        data holds no object twice), so the text is the same as one dump of the whole."""
+        if not data or not all(type(key) is str for key in data):
+            return yaml.dump(redact_data(data), Dumper=_DUMPER, sort_keys=True)
+        blocks = []
+        for key in sorted(data):
+            value = data[key]
+            try:
+                cache_key = key + "\0" + json.dumps(value, sort_keys=True, default=repr)
+            except (TypeError, ValueError):  # keys json cannot sort: not cached
+                return yaml.dump(redact_data(data), Dumper=_DUMPER, sort_keys=True)
+            block = self.yaml_blocks.get(cache_key)
+            if block is None:  # redact_data of a mapping redacts each value under its key
+                block = yaml.dump({key: redact_data(value, key)}, Dumper=_DUMPER, sort_keys=True)
+                self.yaml_blocks[cache_key] = block
+            blocks.append(block)
+        return "".join(blocks)
 
 
 def write_initial(
@@ -124,10 +186,16 @@ def write_initial(
     data_fingerprints: dict[str, Any] | None = None,
     snapshot_notes: list[str] | None = None,
     shared: SharedFiles | None = None,
+    manifests: SubmissionManifests | None = None,
+    state: str | None = None,
+    note: str = "",
 ) -> Manifest:
     """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
     datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes;
-    `shared`: the files every member of one submission has alike (env.json, git.patch), written once."""
+    `shared`: what every member of one submission has alike (env.json, git.patch), made once;
+    `manifests`: remembers the manifest written (for its later updates); `state` (and `note`): a state
+    the run has already reached after `created` (a sweep member made after its shape's smoke test), in
+    the same write, with its fields in `extra`."""
     shared = shared if shared is not None else SharedFiles()
     patch_file = None
     if git.dirty:
@@ -135,14 +203,16 @@ def write_initial(
         shared.write(run.file(patch_file), lambda path: write_text_atomic(path, git.patch))
     resolved = spec.resolved()
     # the config refused secrets already (config/redact.py); redacted all the same, as every record is
-    config_text = yaml.dump(redact_data(resolved), Dumper=_DUMPER, sort_keys=True)
-    write_text_atomic(run.file("config.yaml"), config_text)
+    write_new_file(run.file("config.yaml"), shared.config_yaml(resolved))
     script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
-    write_script(run.file("command.sh"), script)
+    write_new_file(run.file("command.sh"), script, executable=True)
     env_data = env if env is not None else envinfo.capture(tuple(spec.env))
     shared.write(run.file("env.json"), lambda path: write_json_atomic(path, env_data))
     perms.make_dir(run.path / "artifacts")
     created = now_iso()
+    history: list[dict[str, Any]] = [{"state": "created", "at": created}]
+    if state is not None and state != "created":
+        history.append({"state": state, "at": now_iso()} | ({"note": note} if note else {}))
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "clusterrun_version": __version__,
@@ -175,12 +245,78 @@ def write_initial(
         "job_id": None,
         "smoke": None,
         "reproduces": None,
-        "submitter": process_identity(),
-        "state": "created",
-        "state_history": [{"state": "created", "at": created}],
+        "submitter": shared.submitter(),
+        "state": history[-1]["state"],
+        "state_history": history,
     }
     require_fields(Manifest, extra or {}, "write_initial")
     manifest = Manifest.model_validate(data | (extra or {}))
-    run.write_manifest(manifest)
-    run.event("created", config_hash=manifest.config_hash, snapshot=snapshot.id, commit=git.commit)
+    if manifests is not None:
+        manifests.write(run, manifest)
+    else:
+        run.write_manifest(manifest)
+    events: list[dict[str, Any]] = [
+        {"at": created, "event": "created", "config_hash": manifest.config_hash, "snapshot": snapshot.id}
+    ]
+    events[0]["commit"] = git.commit
+    if len(history) > 1:  # the event follows the record, as Run.update's do
+        events.append({"at": history[-1]["at"], "event": "state", "state": state, "note": note})
+    _first_events(run, events)
     return manifest
+
+
+def _first_events(run: Run, events: list[dict[str, Any]]) -> None:
+    """A new run's first lines of events.jsonl, made with one write (as Run.event would append them)."""
+    lines = [json.dumps(redact_data(event), sort_keys=True, default=str) for event in events]
+    try:
+        write_new_file(run.file("events.jsonl"), "\n".join(lines) + "\n", replace=False)
+    except FileExistsError:  # not a new run after all: appended, line by line
+        for event in events:
+            data = {k: v for k, v in event.items() if k not in ("at", "event")}
+            run.event(str(event["event"]), **data)
+
+
+_Stamp = tuple[int, int, int]
+
+
+def _stamp(path: Path) -> _Stamp | None:
+    """What changes whenever the file is replaced (records are replaced by rename: a new inode)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@dataclass
+class SubmissionManifests:
+    """The manifests one submission wrote, kept in memory with the identity of the file written (inode,
+    time, size). An update takes the run's lock as Run.update does, and re-reads the manifest only when
+    another process replaced it since (`clusterrun cancel`, `status` adopting a job): a sweep's member is
+    updated with a lock, a stat and one write, instead of a read, a parse and a validation besides.
+    Concurrent updates never lose each other's fields."""
+
+    known: dict[Path, tuple[_Stamp, Manifest]] = field(default_factory=dict)
+
+    def write(self, run: Run, manifest: Manifest) -> None:
+        """Write a run's manifest (a new one, or under its lock) and remember it."""
+        self.known.pop(run.path, None)  # forgotten until written: a failed write leaves nothing stale
+        run.write_manifest(manifest)
+        stamp = _stamp(run.manifest_path)
+        if stamp is not None:
+            self.known[run.path] = (stamp, manifest)
+
+    def update(self, run: Run, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
+        """Run.update, reading the manifest only when it changed since this submission wrote it."""
+        require_fields(Manifest, fields, "SubmissionManifests.update")
+        with run.locked():
+            entry = self.known.pop(run.path, None)
+            if entry is not None and entry[0] == _stamp(run.manifest_path):
+                manifest = entry[1]
+            else:
+                manifest = run.load_manifest()
+            changed = apply_update(manifest, state, note, fields, "SubmissionManifests.update")
+            self.write(run, manifest)
+        if changed:  # the event follows the record, never the other way round
+            run.event("state", state=state, note=note)
+        return manifest

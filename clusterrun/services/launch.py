@@ -71,8 +71,11 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
     if prepared.smoke_failed:
         raise ClusterrunError("the smoke test failed; nothing was submitted")
     # 'orphan' records first: a crash between submission and the next write is visible and recoverable
+    confirmed = _data(confirmation)
     for member_run in prepared.members:
-        member_run.run.update(state="submitting", confirmation=_data(confirmation))
+        member_run.manifest = prepared.manifests.update(
+            member_run.run, state="submitting", confirmation=confirmed
+        )
     parallelism = prepared.plan.parallelism
     max_size = _max_array_size(prepared)
     arrays: list[dict[str, Any]] = []
@@ -85,15 +88,15 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
                     [m.job for m in group], run_job, parallelism, max_size
                 )
             except PartialSubmission as exc:  # a later sbatch of a split group failed
-                _record(group, exc.submitted, arrays, manifests, scripts)
-                _not_sent(group[len(exc.submitted) :], exc.cause)
+                _record(prepared, group, exc.submitted, arrays, manifests, scripts)
+                _not_sent(prepared, group[len(exc.submitted) :], exc.cause)
                 raise _partial(prepared, arrays, exc.cause) from None
             except SchedulerError as exc:
-                _not_sent(group, exc)
+                _not_sent(prepared, group, exc)
                 if arrays:  # an earlier group's arrays went through
                     raise _partial(prepared, arrays, exc) from None
                 raise
-            _record(group, submitted, arrays, manifests, scripts)
+            _record(prepared, group, submitted, arrays, manifests, scripts)
             if prepared.sweep_run is not None and len(arrays) < len(prepared.members):
                 # every array in sweep.json as soon as it is accepted (a later failure keeps them)
                 store.update_sweep(prepared.sweep_run.path, arrays=arrays, submissions=len(arrays))
@@ -119,6 +122,7 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
 
 
 def _record(
+    prepared: Prepared,
     group: list[MemberRun],
     submitted: list[Submitted],
     arrays: list[dict[str, Any]],
@@ -131,7 +135,8 @@ def _record(
         # an array's members share its script: written once, linked into the others' directories
         sbatch = member_run.run.file("sbatch.sh")
         scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
-        member_run.manifest = member_run.run.update(
+        member_run.manifest = prepared.manifests.update(
+            member_run.run,
             state="submitted",
             job_id=sub.job_id,
             scheduler_folder=member_run.job.folder,
@@ -146,14 +151,14 @@ def _record(
         arrays.append({"job_id": array_id, "size": len(runs), "members": runs})
 
 
-def _not_sent(members: list[MemberRun], exc: SchedulerError) -> None:
+def _not_sent(prepared: Prepared, members: list[MemberRun], exc: SchedulerError) -> None:
     """Members whose sbatch failed: submit_failed, unless sbatch only did not answer (then the job may
     exist: they stay 'submitting', and `status` adopts the job if the controller created it)."""
     for member_run in members:
         if isinstance(exc, SubmitTimeout):
             member_run.run.event("submit_timeout", note=exc.message)
         else:
-            member_run.run.update(state="submit_failed", note=exc.message)
+            prepared.manifests.update(member_run.run, state="submit_failed", note=exc.message)
 
 
 def _partial(prepared: Prepared, arrays: list[dict[str, Any]], cause: SchedulerError) -> SchedulerError:
@@ -176,9 +181,10 @@ def _partial(prepared: Prepared, arrays: list[dict[str, Any]], cause: SchedulerE
 
 def decline(prepared: Prepared, confirmation: Confirmation) -> None:
     """Record that the user (or the lack of a terminal) declined the submission at the cost gate."""
+    confirmed = _data(confirmation)
     for member_run in prepared.members:
-        member_run.run.update(
-            state="not_submitted", note="declined at the cost gate", confirmation=_data(confirmation)
+        prepared.manifests.update(
+            member_run.run, state="not_submitted", note="declined at the cost gate", confirmation=confirmed
         )
     if prepared.sweep_run is not None:
         store.update_sweep(prepared.sweep_run.path, state="not_submitted", confirmation=_data(confirmation))
@@ -187,5 +193,5 @@ def decline(prepared: Prepared, confirmation: Confirmation) -> None:
 def mark_dry_run(prepared: Prepared) -> Manifest:
     for member_run in prepared.members:
         write_script(member_run.run.file("sbatch.sh"), prepared.scheduler.render(member_run.job))
-        member_run.manifest = member_run.run.update(state="dry_run")
+        member_run.manifest = prepared.manifests.update(member_run.run, state="dry_run")
     return prepared.manifest

@@ -3,7 +3,7 @@ rendered, the smoke tests run, the estimate and the cost gate's verdict. Nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,13 @@ from clusterrun.records import store
 from clusterrun.records.jsonio import no_space
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, SweepRecord, require_fields
 from clusterrun.records.registry import Registry, Run, now_iso
-from clusterrun.records.writer import SharedFiles, write_initial, write_script
+from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
 from clusterrun.services import Notify, quiet
 from clusterrun.services.job_request import check_request, job_resources
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, SubmitRequest, plan
-from clusterrun.services.smoke_tests import smoke_shapes
+from clusterrun.services.smoke_tests import shape_key, smoke_shapes
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Prepared:
     sweep_run: Run | None
     warnings: list[str]
     smoke_diagnosis: Diagnosis | None = None  # of the failing smoke test
+    manifests: SubmissionManifests = field(default_factory=SubmissionManifests)  # as written, for updates
 
     @property
     def run(self) -> Run:
@@ -112,7 +113,6 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quie
 def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> Prepared:
     # the request against the cluster, and the runs it waits for: before anything is created or run
     dependencies = check_request(plan, get_scheduler(plan.backend), registry)
-    snap, git = plan.snapshot, plan.git
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
     sweep_run = registry.create_sweep(plan.name) if plan.is_sweep else None
     if sweep_run is not None:  # a record at once: a submit killed while preparing leaves a marked sweep
@@ -130,53 +130,38 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
             ),
         )
     scheduler = get_scheduler(plan.backend)
-    notes = _snapshot_notes(plan, registry)
-    data_cache: dict[str, datafp.Fingerprint] = {}  # one fingerprint per data path and submission
-    members: list[MemberRun] = []
-    shared = SharedFiles()  # env.json and git.patch: written once, hard-linked into every other member
-    for member, dependency in zip(plan.members, dependencies, strict=True):
-        run = registry.create(member.spec.name)
-        extra = dict(member.extra)
-        if sweep_run is not None:
-            extra.update(sweep=sweep_run.id, sweep_values=member.values)
-        manifest = write_initial(
-            run,
-            member.spec,
-            git,
-            snap,
-            config_file=plan.config_file,
-            overrides=plan.overrides,
-            argv=plan.argv,
-            backend=plan.backend,
-            extra=extra,
-            env=env,
-            data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), data_cache),
-            snapshot_notes=notes,
-            links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
-            shared=shared,
-        )
-        folder = (sweep_run or run).path / "scheduler"
-        job = _job_spec(run, member.spec, str(folder), folder, (sweep_run or run).id, dependency)
-        members.append(MemberRun(run, member, job, manifest))
-    script = scheduler.render(members[0].job)
-    write_script(members[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
-    warnings = list(plan.warnings) + notes
-    warnings = list(plan.warnings) + notes
-    tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in members], registry, notify, warnings)
+    records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, registry))
+    # The first member of each command shape is made first: its smoke test runs in its directory. The
+    # others are made once the tests have ended, each with one write of its records (created, then the
+    # state its shape's test gave it, with the smoke record and estimate) instead of two.
+    leads = _shape_leads(plan)
+    made: dict[int, MemberRun] = {}
+    for position in dict.fromkeys(leads):
+        made[position] = records.make(position, dependencies[position])
+    script = scheduler.render(made[0].job)
+    write_script(made[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
+    warnings = list(plan.warnings) + records.notes
+    tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in made.values()], registry, notify, warnings)
     warnings += [w for w in plan.warnings if w not in warnings]  # what the smoke tests found
     own_estimates = [
-        estimate(m.plan.spec, tests.timing, tests.peak_rss_mb, 1, plan.profile, no_timing=tests.no_timing)
-        for m in members
+        estimate(m.spec, tests.timing, tests.peak_rss_mb, 1, plan.profile, no_timing=tests.no_timing)
+        for m in plan.members
     ]
     est = combine(own_estimates)
-    decision = gate(est, members[0].plan.spec, plan.profile)
+    decision = gate(est, plan.members[0].spec, plan.profile)
     warnings += est.warnings
-    for member_run, own in zip(members, own_estimates, strict=True):  # one write for smoke and estimate
-        state, note, smoke_record = tests.outcomes[member_run.run.id]
+    members: list[MemberRun] = []
+    for position, own in enumerate(own_estimates):  # one write for smoke and estimate
+        state, note, smoke_record = tests.outcomes[made[leads[position]].run.id]
         fields: dict[str, Any] = {"estimate": own.as_record()}
         if smoke_record is not None:
             fields["smoke"] = smoke_record
-        member_run.manifest = member_run.run.update(state=state, note=note, **fields)
+        member_run = made.get(position)
+        if member_run is None:
+            member_run = records.make(position, dependencies[position], state, note, fields)
+        else:
+            member_run.manifest = records.manifests.update(member_run.run, state=state, note=note, **fields)
+        members.append(member_run)
     if sweep_run is not None:
         _write_sweep_record(sweep_run, plan, members, est)
     return Prepared(
@@ -191,7 +176,73 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
         sweep_run,
         warnings,
         tests.diagnosis,
+        records.manifests,
     )
+
+
+def _shape_leads(plan: SubmissionPlan) -> list[int]:
+    """For each member (by position), the first member with its command shape (smoke_tests.shape_key):
+    the one whose smoke test it shares. Without smoke tests, the first member leads them all."""
+    if plan.skip_smoke_reason is not None:
+        return [0] * len(plan.members)
+    first: dict[str, int] = {}
+    return [
+        first.setdefault(shape_key(m.spec, plan.sweep_axes), position)
+        for position, m in enumerate(plan.members)
+    ]
+
+
+@dataclass
+class _Records:
+    """Makes the run directories of one submission and writes their first records, sharing what the
+    members have alike (SharedFiles) and remembering the manifests written (SubmissionManifests)."""
+
+    plan: SubmissionPlan
+    registry: Registry
+    sweep_run: Run | None
+    env: dict[str, Any]
+    notes: list[str]
+    shared: SharedFiles = field(default_factory=SharedFiles)  # env.json, git.patch: written once, linked
+    manifests: SubmissionManifests = field(default_factory=SubmissionManifests)
+    data_cache: dict[str, datafp.Fingerprint] = field(default_factory=dict)  # one per data path
+
+    def make(
+        self,
+        position: int,
+        dependency: str | None,
+        state: str | None = None,
+        note: str = "",
+        fields: dict[str, Any] | None = None,
+    ) -> MemberRun:
+        """The member's directory and records (in `state`, with `fields`, when given), and its job."""
+        plan, git, snap, sweep_run = self.plan, self.plan.git, self.plan.snapshot, self.sweep_run
+        member = plan.members[position]
+        run = self.registry.create(member.spec.name)
+        extra = dict(member.extra) | dict(fields or {})
+        if sweep_run is not None:
+            extra.update(sweep=sweep_run.id, sweep_values=member.values)
+        manifest = write_initial(
+            run,
+            member.spec,
+            git,
+            snap,
+            config_file=plan.config_file,
+            overrides=plan.overrides,
+            argv=plan.argv,
+            backend=plan.backend,
+            extra=extra,
+            env=self.env,
+            data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), self.data_cache),
+            snapshot_notes=self.notes,
+            links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
+            shared=self.shared,
+            manifests=self.manifests,
+            state=state,
+            note=note,
+        )
+        folder = (sweep_run or run).path / "scheduler"
+        job = _job_spec(run, member.spec, str(folder), folder, (sweep_run or run).id, dependency)
+        return MemberRun(run, member, job, manifest)
 
 
 def _snapshot_notes(plan: SubmissionPlan, registry: Registry) -> list[str]:

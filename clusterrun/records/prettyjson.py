@@ -1,0 +1,92 @@
+"""`json.dumps(data, sort_keys=True, indent=2, default=str)`, character for character, several times faster
+for records that repeat each other (the members of a sweep share their git state, snapshot, resources,
+estimate, smoke record and most of their config).
+
+Python's json module encodes with indentation in pure Python (its C encoder only writes compact JSON):
+that was most of a sweep submission's time. Here every value is encoded compactly by the C encoder, and
+the indented text of a container is built from its children's, once per distinct container: a container
+seen before (the same compact encoding) reuses its indented text. Every newline in the indented text is
+structural (a string's own newlines are escaped), so nesting one level deeper is one `str.replace`.
+Anything unusual (a key that is not a string) goes to `json.dumps` itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+INDENT = "  "
+#: containers whose compact encoding is shorter than this are rebuilt, not cached (cheap either way)
+MIN_CACHED = 48
+#: the cache is emptied when it holds this many containers (a long-running process stays small)
+MAX_CACHED = 4096
+
+_cache: dict[str, str] = {}
+
+
+def _make_encoder(check_circular: bool) -> Callable[[Any], str]:
+    """json's C encoder, compact, sorted, default=str: made once (json.JSONEncoder.encode makes one per
+    call). With `check_circular` (a fresh one per record) a value holding itself is json's ValueError."""
+    if c_make_encoder is None:  # a Python built without _json
+        return json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+    markers: dict[int, Any] | None = {} if check_circular else None
+    encoder = c_make_encoder(markers, str, encode_basestring_ascii, None, ":", ",", True, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode = _make_encoder(check_circular=False)  # for values inside one already checked
+
+
+class _Unusual(Exception):
+    """A container json.dumps treats specially (a key that is not a string): encoded by json itself."""
+
+
+def dumps(data: Any) -> str:
+    """The same text as `json.dumps(data, sort_keys=True, indent=2, default=str)`."""
+    try:
+        return _pretty(data, _make_encoder(check_circular=True))
+    except _Unusual:
+        return json.dumps(data, sort_keys=True, indent=2, default=str)
+
+
+def record_text(data: Any) -> str:
+    """A JSON record's file: the text of jsonio.dumps (dumps and a newline)."""
+    return dumps(data) + "\n"
+
+
+def _pretty(value: Any, encode: Callable[[Any], str]) -> str:
+    """The indented text of `value` at the outermost level."""
+    if isinstance(value, dict) and value:
+        if not all(type(key) is str for key in value):
+            raise _Unusual
+        # the keys are unique: sorting the items (as json does) sorts by key
+        parts = [f"{encode_basestring_ascii(key)}: {_child(value[key], encode)}" for key in sorted(value)]
+        return "{\n" + INDENT + (",\n" + INDENT).join(parts) + "\n}"
+    if isinstance(value, list | tuple) and value:
+        parts = [_child(item, encode) for item in value]
+        return "[\n" + INDENT + (",\n" + INDENT).join(parts) + "\n]"
+    return encode(value)  # a scalar (or what default=str makes of it), an empty container
+
+
+def _child(value: Any, encode: Callable[[Any], str] = _encode) -> str:
+    """The text of a value nested one level into its container."""
+    kind = type(value)
+    if kind is str:
+        return str(encode_basestring_ascii(value))
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool or value is None:
+        return "true" if value is True else "false" if value is False else "null"
+    compact = encode(value)
+    if compact[0] not in "{[" or compact in ("{}", "[]"):
+        return compact
+    text = _cache.get(compact) if len(compact) >= MIN_CACHED else None
+    if text is None:
+        text = _pretty(value, _encode).replace("\n", "\n" + INDENT)
+        if len(compact) >= MIN_CACHED:
+            if len(_cache) >= MAX_CACHED:
+                _cache.clear()
+            _cache[compact] = text
+    return text
