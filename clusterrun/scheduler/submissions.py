@@ -17,8 +17,6 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from submitit.core.utils import JobPaths
-
 from clusterrun.records.jsonio import write_text_atomic
 
 #: The journal's directory inside a scheduler folder.
@@ -108,6 +106,8 @@ def read(folder: Path) -> list[Entry]:
 def place_pickles(folder: Path, entry: Entry) -> None:
     """Give an answered call's pickles the names its tasks look for (submitit's `<job>_submitted.pkl`),
     when the submission was interrupted before it renamed them. A task waits 60 s for its pickle."""
+    from submitit.core.utils import JobPaths  # here, not at the top: every `status` imports this module
+
     if not entry.job_id:
         return
     for index, name in enumerate(entry.pickles):
