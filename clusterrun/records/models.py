@@ -434,8 +434,9 @@ class Manifest(RecordModel):
     )
     state: str = Field(
         "unknown",
-        description="The last known state: created, smoke_passed, smoke_failed, interrupted (stopped "
-        "during the smoke test), dry_run, submitting, submit_failed, not_submitted, then the scheduler's "
+        description="The last known state: preparing (the directory was just made, its records follow), "
+        "created, smoke_passed, smoke_failed, interrupted (stopped during the smoke test or before "
+        "submission), dry_run, submitting, submit_failed, not_submitted, then the scheduler's "
         "(submitted, pending, running, completed, failed, timeout, out_of_memory, cancelled, ...), or "
         "`lost` (no source knew the job for CLUSTERRUN_LOST_AFTER seconds; see state_source).",
     )

@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -171,20 +171,51 @@ class Registry:
         perms.make_dir(path, parents=True)
         return path
 
-    def create(self, name: str, when: datetime | None = None) -> Run:
-        """Make a new, empty run directory; concurrent callers get distinct ids (os.mkdir is atomic)."""
+    def create(
+        self, name: str, when: datetime | None = None, record: Callable[[Path, str], None] | None = None
+    ) -> Run:
+        """Make a new run directory; concurrent callers get distinct ids.
+
+        With `record`, the directory appears with its first record in it, so that a submit killed at
+        any moment leaves no directory without one: it is made under a hidden name, `record(path, id)`
+        writes into it, and it is renamed into place. A rename never replaces a directory that holds a
+        file, so of two processes after one id, the second moves on to the next. Without `record`: an
+        empty directory (os.mkdir is atomic)."""
         self.ensure()
         stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
         base = f"{name}_{stamp}"
         start = self._next_suffix.get(base, 0)  # a sweep's members share the second: skip known-taken ids
         for n in range(start, start + 100_000):
             candidate = self.root / (base if n == 0 else f"{base}-{n}")
-            if not perms.make_dir(candidate):  # 0700, or 2770 in a shared registry; DiskFull
+            if record is None:
+                if not perms.make_dir(candidate):  # 0700, or 2770 in a shared registry; DiskFull
+                    continue
+            elif not self._made_with(candidate, record):
                 continue
             self._next_suffix[base] = n + 1
             self.created.append(Run(candidate))
             return self.created[-1]
         raise ClusterrunError(f"could not create a run directory for {base}")
+
+    def _made_with(self, candidate: Path, record: Callable[[Path, str], None]) -> bool:
+        """`candidate` made, with `record` written into it first; False when the id is taken."""
+        if os.path.lexists(candidate):
+            return False
+        hidden = self.root / f".{candidate.name}.{os.getpid()}.new"
+        shutil.rmtree(hidden, ignore_errors=True)  # left by a killed process with this pid
+        perms.make_dir(hidden)
+        try:
+            record(hidden, candidate.name)
+            os.rename(hidden, candidate)
+        except OSError as exc:
+            shutil.rmtree(hidden, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
+                return False  # another process took the id meanwhile
+            raise
+        except BaseException:
+            shutil.rmtree(hidden, ignore_errors=True)
+            raise
+        return True
 
     def discard(self, runs: list[Run]) -> None:
         """Remove run directories this Registry made whose submission never reached a scheduler (a
@@ -195,9 +226,12 @@ class Registry:
                 shutil.rmtree(run.path, ignore_errors=True)
                 self.created.remove(run)
 
-    def create_sweep(self, name: str, when: datetime | None = None) -> Run:
-        """A sweep's directory, `<name>-sweep_<stamp>`: holds sweep.json and the array's scheduler files."""
-        return self.create(f"{name}-sweep", when)
+    def create_sweep(
+        self, name: str, when: datetime | None = None, record: Callable[[Path, str], None] | None = None
+    ) -> Run:
+        """A sweep's directory, `<name>-sweep_<stamp>`: holds sweep.json and the array's scheduler files
+        (`record`: as for create)."""
+        return self.create(f"{name}-sweep", when, record)
 
     def sweep_ids(self) -> list[str]:
         if not self.root.is_dir():

@@ -27,9 +27,9 @@ from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.portable import process_identity
-from clusterrun.records import perms
+from clusterrun.records import perms, store
 from clusterrun.records.jsonio import file_mode, fill, no_space, write_json_atomic, write_text_atomic
-from clusterrun.records.models import SCHEMA_VERSION, Manifest, require_fields
+from clusterrun.records.models import SCHEMA_VERSION, Manifest, StateChange, require_fields
 from clusterrun.records.registry import Run, apply_update, now_iso
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
@@ -142,6 +142,20 @@ class SharedFiles:
                 pass
         write(path)
         self.first[key] = path
+
+    def preparing(self, path: Path, run_id: str) -> None:
+        """A new run directory's first record (Registry.create's `record`): a manifest in state
+        `preparing`, with its submitter, replaced by write_initial's whole manifest moments later."""
+        at = now_iso()
+        manifest = Manifest(
+            run_id=run_id,
+            name=run_id.rsplit("_", 1)[0],
+            created=at,
+            state="preparing",
+            state_history=[StateChange(state="preparing", at=at)],
+            submitter=self.submitter(),
+        )
+        store.write_manifest(path, manifest)
 
     def submitter(self) -> dict[str, Any]:
         if not self.identity:

@@ -114,12 +114,12 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
     # the request against the cluster, and the runs it waits for: before anything is created or run
     dependencies = check_request(plan, get_scheduler(plan.backend), registry)
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
-    sweep_run = registry.create_sweep(plan.name) if plan.is_sweep else None
-    if sweep_run is not None:  # a record at once: a submit killed while preparing leaves a marked sweep
+
+    def preparing(path: Path, sweep_id: str) -> None:  # a submit killed at any moment leaves a marked sweep
         store.write_sweep(
-            sweep_run.path,
+            path,
             SweepRecord(
-                sweep_id=sweep_run.id,
+                sweep_id=sweep_id,
                 name=plan.name,
                 created=now_iso(),
                 argv=plan.argv,
@@ -129,6 +129,8 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
                 state="preparing",
             ),
         )
+
+    sweep_run = registry.create_sweep(plan.name, record=preparing) if plan.is_sweep else None
     scheduler = get_scheduler(plan.backend)
     records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, registry))
     # The first member of each command shape is made first: its smoke test runs in its directory. The
@@ -217,7 +219,9 @@ class _Records:
         """The member's directory and records (in `state`, with `fields`, when given), and its job."""
         plan, git, snap, sweep_run = self.plan, self.plan.git, self.plan.snapshot, self.sweep_run
         member = plan.members[position]
-        run = self.registry.create(member.spec.name)
+        # the directory appears with a `preparing` manifest in it: a submit killed before its records
+        # are written leaves a marked run (status: interrupted), never a bare directory
+        run = self.registry.create(member.spec.name, record=self.shared.preparing)
         extra = dict(member.extra) | dict(fields or {})
         if sweep_run is not None:
             extra.update(sweep=sweep_run.id, sweep_values=member.values)

@@ -23,6 +23,7 @@ from clusterrun.scheduler import STATES
 
 #: clusterrun's own states before (or instead of) the scheduler's.
 OWN_STATES = (
+    "preparing",  # the directory was just made; its records follow (a killed submit: interrupted)
     "created",
     "smoke_passed",
     "smoke_failed",

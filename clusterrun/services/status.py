@@ -51,7 +51,7 @@ LOCAL_INTERVAL = 0.1
 
 
 #: States a run has only while `clusterrun submit` prepares it (before `submitting`).
-UNFINISHED_PREPARATION = frozenset({"created", "smoke_passed"})
+UNFINISHED_PREPARATION = frozenset({"preparing", "created", "smoke_passed"})
 
 
 def submitter_gone(manifest: Manifest) -> bool:
