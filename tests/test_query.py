@@ -82,7 +82,7 @@ def test_where_columns_and_sort(project: Path, three_runs: dict[str, dict[str, f
     ("args", "message", "hint"),
     [
         (["--state", "runing"], "--state 'runing' is not a state", "did you mean running?"),
-        (["--state", "failed,bogus"], "--state 'bogus' is not a state", "states: created"),
+        (["--state", "failed,bogus"], "--state 'bogus' is not a state", "states: preparing, created"),
         (
             ["--sort", "batch_sise"],
             "--sort 'batch_sise': no run listed has it",

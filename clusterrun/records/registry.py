@@ -255,7 +255,7 @@ class Registry:
                 names = [
                     e.name for e in listing if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
                 ]
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):  # no registry yet; other errors are the caller's
             return
         root = os.fspath(self.root)
         for run_id in sorted(names, key=_creation_key, reverse=True):
