@@ -35,9 +35,9 @@ def test_a_note_and_tags_are_appended_without_touching_the_manifest(project: Pat
 
     table = cli(["status"], project).stdout.splitlines()
     assert table[0].split()[-1] == "TAGS"
-    row = next(line for line in table if line.startswith(run_id))
+    row = next(line for line in table if line.split()[0] == run_id)  # ids of one second: x, x-1
     assert row.split()[-1] == "baseline,lr-sweep"
-    assert next(line for line in table if line.startswith(other)).split()[-1] == "-"
+    assert next(line for line in table if line.split()[0] == other).split()[-1] == "-"
 
     assert cli(["status", "--tag", "lr-sweep", "--format", "ids"], project).stdout.split() == [run_id]
     assert cli(["status", "--tag", "nope", "--format", "ids"], project).stdout.split() == []

@@ -46,7 +46,7 @@ def _fresh(project: Path) -> str:
 
 
 def _line(table: str, run_id: str) -> str:
-    return next(line for line in table.splitlines() if line.startswith(run_id))
+    return next(line for line in table.splitlines() if line.split()[:1] == [run_id])
 
 
 def _rewrite(path: Path, change: dict[str, object]) -> None:
