@@ -67,12 +67,13 @@ class RowCache:
         except (OSError, ValueError, KeyError, TypeError):
             return {}
 
-    def get(self, run_id: str, run_dir: Path) -> dict[str, Any] | None:
-        """The run's cached row, if the files it was made from are unchanged; else None."""
+    def get(self, run_id: str, current: Stamps) -> dict[str, Any] | None:
+        """The run's cached row, if the files it was made from are as `current` (stamps()) says they
+        are now; else None."""
         entry = self.rows.get(run_id)
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], dict):
             return None
-        if entry[0] != stamps(run_dir):
+        if entry[0] != current:
             return None
         self.hits += 1
         return entry[1]

@@ -150,7 +150,7 @@ def status(
         run = registry.get(run_id) if named else registry.listed(run_id)
         if cache is not None:
             before = rowcache.stamps(run.path)
-            cached = cache.get(run_id, run.path)
+            cached = cache.get(run_id, before)
             if cached is not None and _from_cache(run_id, cached, records, done):
                 continue
         manifest = _manifest(run)
@@ -176,8 +176,7 @@ def status(
         return empty
 
     def view(report: StatusReport) -> StatusView:
-        full_rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs} if full else {}
-        rows = full_rows if full else records
+        rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs} if full else records
         if states is not None:  # what the runs are now, the scheduler asked (select kept what may change)
             report = _only(report, [r.run_id for r in report.runs if r.state in states])
         if late:
