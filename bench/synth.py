@@ -66,6 +66,7 @@ def clone(
         path = root / run_id
         path.mkdir()
         (path / "artifacts").mkdir()
+        (path / ".lock").touch()  # a submitted run has its lock file (made by its first update)
         new = str(path)
         for file_name, text in files.items():
             text = text.replace(old, new).replace(template.name, run_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -127,7 +127,24 @@ def may_need_redaction(text: str) -> bool:
     if any(mark in text for mark in _VALUE_MARKS):
         return True
     lower = text.lower()
-    return any(mark in lower for mark in _NAME_MARKS)
+    if not any(mark in lower for mark in _NAME_MARKS):
+        return False
+    if not text.lstrip().startswith("{") or '\\"' in text:
+        return True  # not a record's JSON, or keys with quotes in them: walked, to be sure
+    # a record's JSON: only a secret-named key needs the walk (summaries all hold "step_key")
+    return any(is_secret_name(name) for name in _marked_keys(text, lower))
+
+
+def _marked_keys(text: str, lower: str) -> Iterator[str]:
+    """The object keys of a JSON text (without escaped quotes) that hold one of _NAME_MARKS: each
+    mark's quoted string, when a colon follows it."""
+    for mark in _NAME_MARKS:
+        at = lower.find(mark)
+        while at != -1:
+            opening, closing = text.rfind('"', 0, at), text.find('"', at)
+            if opening != -1 and closing != -1 and text[closing + 1 : closing + 64].lstrip().startswith(":"):
+                yield text[opening + 1 : closing]
+            at = lower.find(mark, at + 1)
 
 
 def redact_data(data: Any, key: str = "") -> Any:

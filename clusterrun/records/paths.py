@@ -11,6 +11,7 @@ whatever a record or a symlink says.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
@@ -38,12 +39,19 @@ def _within(real: str, real_root: str) -> bool:
 def inside(path: Path | str, root: Path, what: str = "", where: str = "the run registry") -> Path:
     """`path` resolved (every symlink followed; it need not exist) when it stays inside `root`, which is
     resolved too; OutsideRegistry otherwise. Relative paths are relative to the current directory."""
-    real_root = os.path.realpath(root)
+    real_root = _real_root(os.fspath(root)) if os.path.isabs(root) else os.path.realpath(root)
     real = os.path.realpath(path)
     if not _within(real, real_root):
         label = f"{what}: {path}" if what else str(path)
         raise OutsideRegistry(f"{label} leads out of {where} {root} (to {real})", hint=_HINT)
     return Path(real)
+
+
+@functools.lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    """A registry root or snapshot store, resolved once per process: a refresh checks a few thousand
+    paths against the same root, each resolution an lstat per component."""
+    return os.path.realpath(root)
 
 
 def inside_registry(path: Path | str, registry_root: Path, what: str = "") -> Path:

@@ -15,6 +15,7 @@ from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.attempts import how_far
 from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
 from clusterrun.diagnose.tracebacks import find_traceback
+from clusterrun.errors import UsageError
 from clusterrun.execution import ranks
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import workdir
@@ -79,8 +80,14 @@ def scheduler_folder(run: Run, manifest: Manifest | Mapping[str, Any]) -> Path:
 
 
 def scheduler_logs(folder: Path, job_id: str, backend: str | None = None) -> list[Path]:
-    """The scheduler's own logs of one job (its backend knows their names; any backend's when None)."""
-    return backend_log_paths(folder, job_id, backend)
+    """The scheduler's own logs of one job (its backend knows their names; any backend's when None, or
+    when this installation does not know it)."""
+    if backend is not None:
+        try:
+            return backend_log_paths(folder, job_id, backend)
+        except UsageError:
+            pass
+    return backend_log_paths(folder, job_id)
 
 
 def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
@@ -99,11 +106,11 @@ def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
     return text.split("\n", 1)[-1] if size > max_bytes else text
 
 
-def log_tails(run: Run, folder: Path, job_id: str) -> dict[str, str]:
+def log_tails(run: Run, folder: Path, job_id: str, backend: str | None = None) -> dict[str, str]:
     """Tails of the logs a diagnosis reads, most relevant first: the command's stderr and stdout, then
     the scheduler's own logs of the job (where it writes memory and time-limit kills).
     """
-    scheduler = [p for p in scheduler_logs(folder, job_id) if readable(p, run.path.parent)]
+    scheduler = [p for p in scheduler_logs(folder, job_id, backend) if readable(p, run.path.parent)]
     paths = {"stderr.log": run.file("stderr.log"), "stdout.log": run.file("stdout.log")}
     for path in [p for p in scheduler if p.suffix == ".err"] + [p for p in scheduler if p.suffix != ".err"]:
         paths[f"scheduler/{path.name}"] = path
@@ -152,11 +159,11 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         logs=LogPaths(
             stdout=str(run.file("stdout.log")),
             stderr=str(run.file("stderr.log")),
-            scheduler=[str(p) for p in scheduler_logs(folder, job_id)],
+            scheduler=[str(p) for p in scheduler_logs(folder, job_id, record.backend or None)],
         ),
         collected_at=now_iso(),
         # best values (with the mode) and where the curves are
-        **history_fields(run, record.to_data()),
+        **history_fields(run, {"config": config.to_data(), "sweep": record.sweep}),
     )
     if modified:
         summary.modified_tracked_files = modified
@@ -165,7 +172,9 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     if state != SUCCESS:
         first = ranks.failure_logs(run.path, exit_record)  # a multi-process job: the rank that failed first
         summary.stderr_tail = _tail(next(iter(first.values()), run.file("stderr.log")))
-        logs = {name: read_tail(path) for name, path in first.items()} | log_tails(run, folder, job_id)
+        logs = {name: read_tail(path) for name, path in first.items()} | log_tails(
+            run, folder, job_id, record.backend or None
+        )
         logs = {name: text for name, text in logs.items() if text.strip()}
         _log, traceback = find_traceback(logs)
         if traceback:

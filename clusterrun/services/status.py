@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from clusterrun import portable
@@ -26,6 +27,7 @@ from clusterrun.scheduler.base import PollResult
 from clusterrun.scheduler.cache import cached_poll
 from clusterrun.scheduler.identity import matches
 from clusterrun.services import adopt, job_identity, lost
+from clusterrun.services.fanout import fanout_map
 from clusterrun.services.notes import RunNotes
 from clusterrun.services.notes import read as read_notes
 
@@ -175,6 +177,7 @@ def refresh(
     damaged: list[RunStatus] = []
     finished: dict[str, RunStatus] = {}
     runs: list[Run] = []  # the runs a scheduler, a journal or a process table may still change
+    ending: list[Ending] = []  # runs the refresh looked at, with what is known of them now
     for run in wanted:
         if run.id in done:
             finished[run.id] = done[run.id]
@@ -185,7 +188,7 @@ def refresh(
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
             continue
-        if settled(manifest):
+        if settled(manifest):  # finished as it is read: its manifest is not kept (see the docstring)
             shown = _shown(run, manifest, None, warnings, damaged, keep_summaries)
             if shown is not None:
                 finished[run.id] = shown
@@ -259,7 +262,12 @@ def refresh(
                 manifest = run.update(**seen)
             except DiskFull as exc:
                 _disk_full(warnings, exc)
-        shown = _shown(run, manifest, status, warnings, damaged, keep_summaries)
+        ending.append((run, manifest, status))
+    # the runs' ends recorded and their summaries collected, spread over the machine's cores
+    recorded = fanout_map(partial(_shown_alone, keep=keep_summaries), ending)
+    for shown, found_warnings, found_damaged in recorded:
+        warnings += [w for w in found_warnings if w not in warnings]
+        damaged += found_damaged
         if shown is not None:
             statuses.append(shown)
     order = {run.id: i for i, run in enumerate(wanted)}  # the order asked (default: newest first)
@@ -270,6 +278,17 @@ def refresh(
 def _disk_full(warnings: list[str], exc: DiskFull) -> None:
     if not any(w.startswith("disk full") for w in warnings):
         warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
+
+
+Ending = tuple[Run, Manifest, JobStatus | None]
+
+
+def _shown_alone(ending: Ending, keep: bool) -> tuple[RunStatus | None, list[str], list[RunStatus]]:
+    """_shown of one run with its own warnings and damaged list (a forked worker hands them back)."""
+    warnings: list[str] = []
+    damaged: list[RunStatus] = []
+    run, manifest, status = ending
+    return _shown(run, manifest, status, warnings, damaged, keep), warnings, damaged
 
 
 def _shown(

@@ -1,0 +1,87 @@
+"""fanout_map: the results of one process, in order, whatever happens to a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from clusterrun.services import fanout
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+
+
+@pytest.fixture(autouse=True)
+def _two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.delenv(fanout.ENV, raising=False)
+
+
+def _square_and_pid(n: int) -> tuple[int, int]:
+    return n * n, os.getpid()
+
+
+def test_results_are_in_order_and_come_from_several_processes() -> None:
+    items = list(range(500))
+    out = fanout.fanout_map(_square_and_pid, items)
+    assert [v for v, _pid in out] == [n * n for n in items]
+    pids = {pid for _v, pid in out}
+    assert os.getpid() in pids and len(pids) >= 2  # the parent did a share, and a worker another
+
+
+def test_small_batches_threads_and_the_setting_keep_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {pid for _v, pid in fanout.fanout_map(_square_and_pid, list(range(10)))} == {os.getpid()}
+    monkeypatch.setenv(fanout.ENV, "1")
+    assert {pid for _v, pid in fanout.fanout_map(_square_and_pid, list(range(500)))} == {os.getpid()}
+
+
+def _dies_in_a_worker(n: int) -> tuple[int, int]:
+    if os.getpid() != PARENT[0] and n == 400:
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker killed in the middle of its share
+    return n + 1, os.getpid()
+
+
+def _raises_in_a_worker(n: int) -> int:
+    if os.getpid() != PARENT[0] and n == 300:
+        raise RuntimeError("boom")
+    return n - 1
+
+
+PARENT = [os.getpid()]
+
+
+def test_a_worker_that_dies_or_raises_has_its_share_done_again_here() -> None:
+    PARENT[0] = os.getpid()
+    out = fanout.fanout_map(_dies_in_a_worker, list(range(500)))
+    assert [v for v, _pid in out] == [n + 1 for n in range(500)]
+    assert out[400][1] == os.getpid()  # redone in the parent
+    assert fanout.fanout_map(_raises_in_a_worker, list(range(500))) == [n - 1 for n in range(500)]
+
+
+def _raises_everywhere(n: int) -> int:
+    if n == 450:
+        raise ValueError("the same error one process would have raised")
+    return n
+
+
+def test_an_error_the_work_itself_raises_reaches_the_caller_as_in_one_process() -> None:
+    with pytest.raises(ValueError, match="one process would have raised"):
+        fanout.fanout_map(_raises_everywhere, list(range(500)))
+
+
+def _writes(n: int) -> int:
+    print(f"item {n}")  # a worker's output is its own; nothing the parent buffered is printed twice
+    return n
+
+
+def test_nothing_the_parent_buffered_is_written_twice(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    print("before", end="")  # in the parent's buffer at the fork
+    fanout.fanout_map(_writes, list(range(200)))
+    sys.stdout.flush()
+    out = capfd.readouterr().out
+    assert out.count("before") == 1
