@@ -3,11 +3,18 @@ every run's manifest.
 
 `<registry>/.cache/index.json` holds, per run, a few manifest fields (name, created, state, snapshot id,
 config hash, sweep) and the identity of the manifest file they were read from (inode, size, mtime).
-It is a cache, never the only copy of anything: every use lists the registry (one directory listing
-and one `stat` per run) and re-reads only the manifests that are new or changed since (a manifest is
-replaced by rename, so any rewrite changes its inode), forgets runs that are gone, and rebuilds the
-whole file when it is missing, corrupt or of another version. Runs added, changed or removed by another
-process, another clusterrun version or by hand are therefore always seen.
+It is a cache, never the only copy of anything: every use lists the registry (one directory listing),
+stats the manifest of every run that may still change, re-reads only the manifests that are new or
+changed since (a manifest is replaced by rename, so any rewrite changes its inode), forgets runs that
+are gone, and rebuilds the whole file when it is missing, corrupt, edited (its rows' digest) or of
+another version. Runs added or removed by anyone, and runs still going, are therefore always seen.
+
+A settled run (SETTLED_STATES: it ended) changes state only through Run.update, which appends its new
+row to the journal (note_change); so a use does not stat settled runs' manifests, only a sixteenth of
+them in turn (TURNS, TURN_SECONDS): a registry of 10,000 ended runs costs a submit one listing, not
+10,000 stats, and a settled manifest edited by hand or by an older clusterrun is still seen within
+about three minutes of use. A duplicate verdict is never taken from the index alone: the run it names
+is read (services/plan.py).
 
 A submit adds one run: its entry is appended to `index.journal` (one line; a line torn by writers on
 NFS is skipped, and the stamps catch what it held), and index.json is written whole only when it is
@@ -17,8 +24,11 @@ lock): two processes writing at once each write a complete, correct index and th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +36,30 @@ from typing import Any
 
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
-from clusterrun.records.jsonio import file_mode, read_json, write_text_atomic
-from clusterrun.records.models import MANIFEST_FILE
+from clusterrun.records.jsonio import file_mode, write_text_atomic
+from clusterrun.records.models import MANIFEST_FILE, Manifest
+from clusterrun.records.paths import open_nofollow
 from clusterrun.records.registry import _creation_key
+from clusterrun.scheduler.base import TERMINAL
 
-VERSION = 2
+VERSION = 3  # 3: with the rows' digest
 INDEX_FILE = "index.json"
 JOURNAL_FILE = "index.journal"  # JSON lines appended since index.json was last written whole
 COMPACT_AFTER = 256  # journal lines before index.json is written whole again (or a tenth of the runs)
 
+#: states a run leaves only through Run.update, which appends the change to the journal (note_change):
+#: their rows are not stat'ed on every use, only a sixteenth of them per TURN_SECONDS in turn, so that a
+#: manifest edited by hand or by an older clusterrun is still seen within TURNS * TURN_SECONDS of use
+SETTLED_STATES = TERMINAL | {"submit_failed", "interrupted", "smoke_failed"}
+TURNS = 16
+TURN_SECONDS = 10
 Stamp = tuple[int, int, int]  # (inode, size, mtime_ns) of the manifest an entry was read from
 #: an entry as stored: a list, so that 10,000 of them parse in a few tens of milliseconds
 _FIELDS = ("name", "created", "state", "snapshot_id", "config_hash", "sweep", "backend")
+#: where a row holds the fields the duplicate lookup reads
+_STATE, _SNAPSHOT, _HASH, _BACKEND = (
+    4 + _FIELDS.index(f) for f in ("state", "snapshot_id", "config_hash", "backend")
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +107,24 @@ def _stamp(info: os.stat_result) -> Stamp:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def _scan(root: Path) -> Iterator[tuple[str, Stamp]]:
-    """Every run directory (not a symlink) with a manifest, and its manifest's stamp."""
+def _settled(row: Row | None, run_id: str, turn: int) -> bool:
+    """A known run whose row needs no stat this time: ended (its state and fields change only through
+    Run.update, which journals such a change), not damaged, and not in this turn's sixteenth."""
+    return (
+        row is not None
+        and not row[3]
+        and row[_STATE] in SETTLED_STATES
+        and zlib.crc32(run_id.encode()) % TURNS != turn
+    )
+
+
+def _scan(
+    root: Path, known: dict[str, Row] | None = None, turn: int = -1
+) -> Iterator[tuple[str, Stamp | None]]:
+    """Every run directory (not a symlink) with a manifest, and its manifest's stamp; None for a run
+    `known` as settled (see _settled): a registry of 10,000 ended runs costs one listing, not 10,000
+    stats."""
+    known = known or {}
     try:
         listing = os.scandir(root)
     except OSError:
@@ -94,6 +132,9 @@ def _scan(root: Path) -> Iterator[tuple[str, Stamp]]:
     with listing:
         for item in listing:
             if item.name.startswith(".") or not item.is_dir(follow_symlinks=False):
+                continue
+            if _settled(known.get(item.name), item.name, turn):
+                yield item.name, None
                 continue
             try:
                 info = os.stat(os.path.join(item.path, MANIFEST_FILE))
@@ -107,6 +148,10 @@ def _read_entry(root: Path, run_id: str) -> Entry:
         manifest = store.read_manifest(root / run_id)
     except ClusterrunError:
         return Entry(run_id, damaged=True)
+    return _entry_of(run_id, manifest)
+
+
+def _entry_of(run_id: str, manifest: Manifest) -> Entry:
     return Entry(
         run_id,
         name=manifest.name,
@@ -130,12 +175,25 @@ def _load(path: Path) -> dict[str, Row] | None:
     """The stored rows (of the right shape; a row of another shape is read again from its manifest).
     Rows are kept as stored: 10,000 entries made into objects cost more than the file's parse."""
     try:
-        data = read_json(path)
-        if data.get("version") != VERSION:
-            return None
+        with open_nofollow(path) as handle:
+            raw = handle.read()
+        data = json.loads(raw)
+        if data.get("version") != VERSION or data.get("digest") != _digest(
+            raw[raw.index(_RUNS) + len(_RUNS) : -1]
+        ):
+            return None  # another version's, or edited since it was written: rebuilt
         return {str(run_id): row for run_id, row in data["runs"].items() if _is_row(row)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+_RUNS = b',"runs":'
+
+
+def _digest(runs: bytes) -> str:
+    """What index.json's rows hash to: a file edited since it was written (by hand, by a tool) is not
+    taken at its word, since settled runs' rows are not checked against their manifests on every use."""
+    return hashlib.blake2b(runs, digest_size=16).hexdigest()
 
 
 def _replay(path: Path, known: dict[str, Row]) -> int:
@@ -171,10 +229,13 @@ def rows(root: Path, stats: Stats | None = None) -> dict[str, Row]:
         journal_lines = _replay(journal, known)
     current: dict[str, Row] = {}
     changes: list[tuple[str, Row | None]] = []
-    for run_id, stamp in _scan(root):
+    turn = int(time.time() // TURN_SECONDS) % TURNS
+    for run_id, stamp in _scan(root, known, turn):
         old = known.get(run_id)
-        if old is not None and old[0] == stamp[0] and old[1] == stamp[1] and old[2] == stamp[2]:
-            current[run_id] = old
+        if stamp is None or (
+            old is not None and old[0] == stamp[0] and old[1] == stamp[1] and old[2] == stamp[2]
+        ):
+            current[run_id] = known[run_id]
         else:
             row = _read_entry(root, run_id).row(stamp)
             current[run_id] = row
@@ -208,7 +269,9 @@ def _write(path: Path, journal: Path, current: dict[str, Row]) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # compact, one line: the index is a cache read by every submit, not a record for people
-        write_text_atomic(path, json.dumps({"version": VERSION, "runs": runs}, separators=(",", ":")))
+        rows_text = json.dumps(runs, separators=(",", ":"))
+        digest = _digest(rows_text.encode("utf-8"))
+        write_text_atomic(path, f'{{"version":{VERSION},"digest":"{digest}"{_RUNS.decode()}{rows_text}}}')
         journal.unlink(missing_ok=True)  # a line another process appends meanwhile: its stamp catches it
     except (OSError, ClusterrunError):
         return False  # a read-only or full registry: the index is only a cache, the answer stands
@@ -230,12 +293,6 @@ def _append(journal: Path, changes: list[tuple[str, list[Any] | None]]) -> int:
     return len(changes)
 
 
-#: where a row holds the fields the duplicate lookup reads
-_STATE, _SNAPSHOT, _HASH, _BACKEND = (
-    4 + _FIELDS.index(f) for f in ("state", "snapshot_id", "config_hash", "backend")
-)
-
-
 def finished(root: Path, backend: str | None = None) -> dict[tuple[str, str], str]:
     """(snapshot id, config hash) -> the newest run that completed with them (on `backend` only, when
     given): the duplicate lookup of every submit."""
@@ -247,3 +304,15 @@ def finished(root: Path, backend: str | None = None) -> dict[tuple[str, str], st
             if held is None or created > held[0]:
                 found[key] = (created, run_id)
     return {key: run_id for key, (_created, run_id) in found.items()}
+
+
+def note_change(run_dir: Path, manifest: Manifest) -> None:
+    """A settled run's state changed (Run.update): its new row goes to the journal, since a use of the
+    index does not stat a settled run's manifest (SETTLED_STATES). Nothing when there is no index."""
+    journal = index_path(run_dir.parent).with_name(JOURNAL_FILE)
+    try:
+        stamp = _stamp(os.stat(run_dir / MANIFEST_FILE))
+    except OSError:
+        return
+    if journal.parent.is_dir():
+        _append(journal, [(run_dir.name, _entry_of(run_dir.name, manifest).row(stamp))])

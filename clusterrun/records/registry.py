@@ -100,10 +100,15 @@ class Run:
 
     def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> Manifest:
         manifest = self.load_manifest()
+        was = manifest.state
         changed = apply_update(manifest, state, note, fields, "Run.update")
         self.write_manifest(manifest)
         if changed:  # the event follows the record, never the other way round
             self.event("state", state=state, note=note)
+            from clusterrun.records import index  # here: index itself reads the registry's names
+
+            if was in index.SETTLED_STATES:  # the index does not look at settled runs: it is told
+                index.note_change(self.path, manifest)
         return manifest
 
     def event(self, kind: str, **data: Any) -> None:

@@ -142,6 +142,8 @@ def drop_duplicates(
     for position, member in enumerate(members):
         digest = member.spec.config_hash()
         existing = index.get((snapshot_id, digest))
+        if existing and not _still_finished(registry, existing, snapshot_id, digest, backend):
+            existing = None  # the index's word is checked against the run's own record before a verdict
         if existing:
             skipped.append({"values": member.values, "duplicate_of": existing})
         elif digest in seen:
@@ -150,6 +152,22 @@ def drop_duplicates(
             seen[digest] = position
             kept.append(member)
     return kept, skipped
+
+
+def _still_finished(
+    registry: Registry, run_id: str, snapshot_id: str, digest: str, backend: str | None
+) -> bool:
+    """The run's manifest says what the index said: completed, with this code and config (on `backend`)."""
+    try:
+        manifest = registry.get(run_id).load_manifest()
+    except ClusterrunError:
+        return False
+    return (
+        manifest.state == "completed"
+        and manifest.snapshot.id == snapshot_id
+        and manifest.config_hash == digest
+        and backend in (None, manifest.backend)
+    )
 
 
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -73,10 +74,15 @@ def test_opens_only_what_changed(tmp_path: Path) -> None:
     again = index.Stats()
     index.entries(registry.root, again)
     assert (again.rebuilt, again.read, again.written) == (False, 0, False)
-    runs[3].update(state="cancelled")  # a state change rewrites the manifest: only it is read again
+    runs[2].update(state="completed")  # a running run's new state: its manifest is read again
     changed = index.Stats()
     found = index.entries(registry.root, changed)
     assert (changed.read, changed.written, changed.appended) == (1, False, 1)  # one journal line
+    assert found[runs[2].id].state == "completed"
+    runs[3].update(state="cancelled")  # a settled run's change: Run.update told the index's journal
+    told = index.Stats()
+    found = index.entries(registry.root, told)
+    assert (told.read, told.written, told.appended) == (0, False, 0)
     assert found[runs[3].id].state == "cancelled"
     after = index.Stats()
     assert index.entries(registry.root, after)[runs[3].id].state == "cancelled"
@@ -182,3 +188,65 @@ def test_a_read_only_registry_still_answers(tmp_path: Path) -> None:
         assert len(index.entries(registry.root)) == 3
     finally:
         (registry.root / ".cache").chmod(0o700)
+
+
+def test_settled_runs_are_not_statted_each_time_but_a_hand_edit_is_seen_in_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 64)
+    index.entries(registry.root)
+    statted: list[str] = []
+    real_stat = index.os.stat
+
+    def counting(path: object, *args: object, **kwargs: object) -> object:
+        statted.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index.os, "stat", counting)
+    index.entries(registry.root)
+    running = [r for r in runs if r.load_manifest().state not in index.SETTLED_STATES]
+    assert len(running) <= len(statted) < len(running) + len(runs) // 4  # the running, and a sixteenth
+
+    edited = next(r for r in runs if r.load_manifest().state == "completed")
+    data = json.loads(edited.manifest_path.read_text())
+    data["state"] = "failed"  # by hand (or an older clusterrun): Run.update did not tell the journal
+    write_json_atomic(edited.manifest_path, data)
+    seen_at = None
+    for turn in range(index.TURNS):
+        monkeypatch.setattr(index.time, "time", lambda turn=turn: turn * index.TURN_SECONDS + 0.5)
+        if index.entries(registry.root)[edited.id].state == "failed":
+            seen_at = turn
+            break
+    assert seen_at is not None  # within one round of turns
+
+
+def test_a_running_run_edited_by_hand_is_seen_at_once(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 10)
+    index.entries(registry.root)
+    edited = next(r for r in runs if r.load_manifest().state == "running")
+    data = json.loads(edited.manifest_path.read_text())
+    data["state"] = "completed"
+    write_json_atomic(edited.manifest_path, data)
+    assert index.entries(registry.root)[edited.id].state == "completed"
+
+
+def test_a_duplicate_verdict_is_checked_against_the_runs_own_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusterrun.services.plan import _still_finished
+
+    registry = Registry(tmp_path / "runs")
+    runs = make_runs(registry, 10)
+    index.entries(registry.root)
+    key, newest = next(iter(index.finished(registry.root).items()))
+    done = next(r for r in runs if r.id == newest)
+    turn = zlib.crc32(done.id.encode()) % index.TURNS
+    monkeypatch.setattr(index.time, "time", lambda: ((turn + 1) % index.TURNS) * index.TURN_SECONDS + 0.5)
+    assert _still_finished(registry, done.id, *key, None)
+    data = json.loads(done.manifest_path.read_text())
+    data["state"] = "failed"  # edited by hand: the index, not looking at settled runs this turn, lags
+    write_json_atomic(done.manifest_path, data)
+    assert index.finished(registry.root).get(key) == done.id
+    assert not _still_finished(registry, done.id, *key, None)  # so no run is refused on its word
