@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, UsageError
@@ -20,6 +21,7 @@ from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
 from clusterrun.scheduler import TERMINAL
 from clusterrun.services import notes as notebook
+from clusterrun.services.fanout import fanout_map
 from clusterrun.services.query import (
     RECORD_KEYS,
     STATE_GROUPS,
@@ -145,14 +147,19 @@ def status(
     # a plain table of settled runs comes from the row cache, without opening their records
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     cache = RowCache(registry.root) if wide and not full and not query.summaries else None
-    for run_id in ids:
+    if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
+        ids_left = []
+        for run_id in ids:
+            run = registry.get(run_id) if named else registry.listed(run_id)
+            cached = cache.get(run_id, rowcache.stamps(run.path))
+            if cached is None or not _from_cache(run_id, cached, records, done):
+                ids_left.append(run)
+        for looked in fanout_map(partial(_look, summaries=query.summaries), ids_left):
+            _take(looked, cache, records, manifests, done)
+        cache.save()
+    for run_id in ids if cache is None else ():
         # ids the registry listed need no second look; named ones (and sweep members) are checked
         run = registry.get(run_id) if named else registry.listed(run_id)
-        if cache is not None:
-            before = rowcache.stamps(run.path)
-            cached = cache.get(run_id, before)
-            if cached is not None and _from_cache(run_id, cached, records, done):
-                continue
         manifest = _manifest(run)
         records[run_id] = fields_of(run, manifest) if full else tags_of(run)
         if manifest is None:
@@ -160,11 +167,7 @@ def status(
         if not settled(manifest):
             manifests[run_id] = manifest
         elif not (early or tags) and not watch:
-            done[run_id] = shown = settled_status(run, manifest, query.summaries)
-            if cache is not None and shown.state in TERMINAL:
-                cache.put(run_id, run.path, before, {"status": shown.as_record(), **records[run_id]})
-    if cache is not None:
-        cache.save()
+            done[run_id] = settled_status(run, manifest, query.summaries)
     check_keys([c.key for c in early], list(records.values()), "--where")
     ids = [i for i in ids if _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
@@ -218,6 +221,37 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
     """The report with these runs only, in this order."""
     by_id = {r.run_id: r for r in report.runs}
     return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
+
+
+Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Manifest | None, RunStatus | None]
+
+
+def _look(run: Run, summaries: bool) -> Looked:
+    """A run of a plain table the row cache does not hold: its stamps (taken before anything is read),
+    its tags, and its manifest (a run that may still change) or, settled, its row."""
+    before = rowcache.stamps(run.path)
+    manifest = _manifest(run)
+    record = tags_of(run)
+    if manifest is None or not settled(manifest):
+        return run, before, record, manifest, None
+    return run, before, record, None, settled_status(run, manifest, summaries)
+
+
+def _take(
+    looked: Looked,
+    cache: RowCache,
+    records: dict[str, dict[str, Any]],
+    manifests: dict[str, Manifest],
+    done: dict[str, RunStatus],
+) -> None:
+    run, before, record, manifest, shown = looked
+    records[run.id] = record
+    if manifest is not None:
+        manifests[run.id] = manifest
+    if shown is not None:
+        done[run.id] = shown
+        if shown.state in TERMINAL:
+            cache.put(run.id, run.path, before, {"status": shown.as_record(), **record})
 
 
 def _from_cache(
