@@ -14,6 +14,7 @@ from typer import TyperException
 
 from clusterrun import __version__
 from clusterrun.cli.lazy import LazyGroup
+from clusterrun.cli.startup import collection_paused
 from clusterrun.cli.usage import usage_error
 from clusterrun.errors import ClusterrunError, DiskFull, ExitStatus
 
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; ClusterrunError -> 'error: ...' + 'hint: ...' and its exit status.
 
     Usage errors (unknown option, bad value, missing argument) take the same one-line form, exit 2."""
+    return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="clusterrun", standalone_mode=False)
@@ -105,7 +110,12 @@ def _report(message: str, hint: str, status: int) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The `clusterrun` process: the collector paused until the command's modules are imported and
+    their objects frozen (cli/startup.py). Only here, where the process is clusterrun's own: a caller of
+    main() in its own process (tests, scripts) keeps its collector as it was."""
+    with collection_paused():
+        code = main()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import Any
 
 from typer.core import TyperCommand, TyperGroup
 
+from clusterrun.cli.helpcost import defer_coercion, import_rich_utils
+
 #: ctx.meta key of the argv given after `--` (submit).
 COMMAND_KEY = "clusterrun.command"
 
@@ -21,12 +23,20 @@ def _plain_flags(params: list[Any]) -> list[Any]:
 
 class Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
-        return _plain_flags(super().get_params(ctx))
+        return defer_coercion(_plain_flags(super().get_params(ctx)))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        import_rich_utils()
+        super().format_help(ctx, formatter)
 
 
 class Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
-        return _plain_flags(super().get_params(ctx))
+        return defer_coercion(_plain_flags(super().get_params(ctx)))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        import_rich_utils()
+        super().format_help(ctx, formatter)
 
 
 class SubmitCommand(Command):

@@ -17,11 +17,12 @@ from clusterrun.cli.common import info
 from clusterrun.cli.display import console
 from clusterrun.cli.output import duration, state_label
 from clusterrun.scheduler import TERMINAL
-from clusterrun.services.status import RunStatus, StatusReport
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
     from rich.live import Live
+
+    from clusterrun.services.status import RunStatus, StatusReport
 
 #: Colours of states: waiting yellow, going cyan, done green, stopped by someone magenta, failed red.
 STATE_STYLES = {

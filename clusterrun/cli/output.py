@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import typer
-from tabulate import tabulate
 
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.metrics import format_metrics
@@ -76,6 +75,8 @@ def sweep_block(record: SweepRecord, first_manifest: Manifest) -> str:
         f"Output Directory: {first_manifest.run_dir.rsplit('/', 1)[0]}/{record.sweep_id}/",
     ]
     rows = [[m.run_id, " ".join(f"{k}={format_value(v)}" for k, v in m.values.items())] for m in members[:20]]
+    from tabulate import tabulate  # a sweep's block only: not every submit's import
+
     lines.append(tabulate(rows, headers=["MEMBER", "VALUES"], tablefmt="simple"))
     if len(members) > 20:
         lines.append(f"... and {len(members) - 20} more")

@@ -11,18 +11,19 @@ A display starts at the first refresh, so nothing is drawn while the smoke test 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from clusterrun.cli.display import Mode, display_mode
 from clusterrun.cli.render import Format, watching
 from clusterrun.records.registry import Registry
-from clusterrun.services.listing import StatusView
-from clusterrun.services.status import StatusReport
 
 if TYPE_CHECKING:  # imported when a display needs them: rich's live table, the log tail
     from clusterrun.cli.follow import Tail
     from clusterrun.cli.live import LiveRuns
+    from clusterrun.services.listing import StatusView
+    from clusterrun.services.status import StatusReport
 
 
 class RefreshDisplay:
@@ -40,11 +41,7 @@ class RefreshDisplay:
         self.logs_to = logs_to  # where a followed job's stdout goes (default: stdout)
         self.live: LiveRuns | None = None
         self.tail: Tail | None = None
-        self.lines = None
-        if mode == "plain":
-            from clusterrun.cli.live import state_lines
-
-            self.lines = state_lines()
+        self.lines: Callable[[StatusReport], None] | None = None  # plain: made at the first refresh
 
     def __call__(self, report: StatusReport) -> None:
         if self.follow and self.registry is not None:
@@ -59,7 +56,11 @@ class RefreshDisplay:
 
                 self.live = LiveRuns(self.stream).__enter__()
             self.live.update(report)
-        elif self.lines is not None:
+        elif self.mode == "plain":
+            if self.lines is None:  # a submit that does not wait never imports the display
+                from clusterrun.cli.live import state_lines
+
+                self.lines = state_lines()
             self.lines(report)
 
     def close(self) -> None:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusterrun.cli.common import info
 from clusterrun.cli.display import display_mode
 from clusterrun.cli.progress import RefreshDisplay
 from clusterrun.records.models import as_summary
 from clusterrun.records.registry import Registry
-from clusterrun.services.status import RunStatus, StatusReport, wait
 from clusterrun.services.submit import SubmitResult
-from clusterrun.services.sweeps import sweep_view
+
+if TYPE_CHECKING:  # the watch imports the status service when it runs: a submit without it never does
+    from clusterrun.services.status import RunStatus, StatusReport
 
 DEFAULT_SECONDS = 10.0
 SHOWN_FAILURES = 5
@@ -65,6 +66,9 @@ def watch_start(registry: Registry, result: SubmitResult, seconds: float, quiet:
             f"watching the start for {seconds:g} s "
             "(--no-watch skips this; Ctrl-C stops watching, not the job)"
         )
+    from clusterrun.services.status import wait
+    from clusterrun.services.sweeps import sweep_view
+
     try:
         with RefreshDisplay(display_mode(sys.stderr, quiet), sys.stderr) as display:
             report = wait(

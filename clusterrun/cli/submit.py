@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 from pathlib import Path
@@ -19,7 +20,6 @@ from clusterrun.cli.startwatch import DEFAULT_SECONDS, watch_seconds
 from clusterrun.cli.submitflow import submit_and_show
 from clusterrun.cli.waitlimit import checked, timeout_option
 from clusterrun.services import submit as service
-from clusterrun.services.status import waiting_at_most
 from clusterrun.services.submit import Answer, Confirm
 
 
@@ -237,7 +237,7 @@ def submit(
     )
     watch = watch_seconds(watch_seconds_, no_watch)
     limit = checked(timeout, wait_ or follow, "--wait or --follow")
-    with waiting_at_most(limit):
+    with _at_most(limit):
         submit_and_show(reg, request, fmt, ask(yes), wait=wait_, follow=follow, quiet=quiet, watch=watch)
     # the process ends now: its last garbage collection need not walk every object the imports made (the
     # config models, the scheduler, Jinja2...), about 0.07 s of a 0.6 s submit (issue 13). Nothing is
@@ -259,3 +259,13 @@ def ask(yes: bool) -> Confirm:
         return Answer(approved, "confirmed at the prompt" if approved else "declined at the prompt")
 
     return answer
+
+
+def _at_most(limit: float | None) -> contextlib.AbstractContextManager[None]:
+    """The overall limit of the wait (--timeout); without one, nothing to set: the status service (its
+    summaries, diagnoses) is imported when a wait needs it, after the job was submitted."""
+    if limit is None:
+        return contextlib.nullcontext()
+    from clusterrun.services.status import waiting_at_most
+
+    return waiting_at_most(limit)

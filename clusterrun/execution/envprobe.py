@@ -25,10 +25,33 @@ def packages() -> "dict[str, Any]":
         return {}
     found = {}  # type: dict[str, Any]  # a version is None when a distribution has none, as with dist.version
     for dist in metadata.distributions():
-        name, version = _name_version(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "")
+        name, version = _name_version(_header(dist))
         if name:
             found[name.lower()] = version
     return dict(sorted(found.items()))
+
+
+def _header(dist: Any) -> str:
+    """The head of a distribution's METADATA (else PKG-INFO): up to its first blank line, where the
+    fields end. From a directory on disk only about that much is read (a METADATA file is mostly its
+    description: here 0.7 MB read for 166 distributions instead of 1.6 MB); otherwise, or when the file
+    cannot be read so, the whole text as `read_text` gives it."""
+    path = getattr(dist, "_path", None)  # importlib.metadata.PathDistribution's directory
+    if isinstance(path, (os.PathLike, str)):
+        for name in ("METADATA", "PKG-INFO"):
+            try:
+                with open(os.path.join(os.fspath(path), name), "rb") as handle:
+                    data = handle.read(4096)
+                    while data and b"\n\n" not in data and b"\n\r\n" not in data:
+                        more = handle.read(16384)
+                        if not more:
+                            break
+                        data += more
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+                continue
+            if data:  # an empty one counts as none, as `read_text(...) or` has it
+                return data.decode("utf-8", "replace")
+    return dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
 
 
 def _name_version(text: str) -> "tuple[str | None, str | None]":

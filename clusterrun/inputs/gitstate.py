@@ -1,8 +1,8 @@
 """Capture the git state of the experiment's repository: commit, branch, dirty files, patch.
 
-`git` itself answers (six plumbing commands, a few milliseconds each): importing GitPython alone cost
-more than the whole capture, and every submit captures. GitPython is imported only where a repository object
-is still wanted (`open_repo`, for reproduce).
+`git` itself answers (six plumbing commands, a few milliseconds each, five of them at once): importing
+GitPython alone cost more than the whole capture, and every submit captures. GitPython is imported only
+where a repository object is still wanted (`open_repo`, for reproduce).
 """
 
 from __future__ import annotations
@@ -75,13 +75,17 @@ class _GitFailed(Exception):
         self.line = stderr.splitlines()[0] if stderr else f"exit status {returncode}"  # git's first line
 
 
-def _git(cwd: Path, *args: str) -> str:
-    """`git ARGS` in `cwd`: its stdout, decoded as GitPython decoded it (UTF-8, undecodable bytes kept
-    as surrogates), in the C locale as GitPython ran it. A failure raises _GitFailed."""
+def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`git ARGS` started in `cwd`, in the C locale as GitPython ran it (`_output` reads it)."""
     env = dict(os.environ, LC_ALL="C", LANGUAGE="C")
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, stdin=subprocess.DEVNULL, check=False
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:
         raise GitError(
@@ -90,9 +94,20 @@ def _git(cwd: Path, *args: str) -> str:
         ) from None
     except NotADirectoryError:
         raise _not_a_repository(cwd) from None
-    if done.returncode != 0:
-        raise _GitFailed(done.returncode, done.stderr.decode("utf-8", "replace").strip())
-    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+def _output(process: subprocess.Popen[bytes]) -> str:
+    """A started git's stdout, decoded as GitPython decoded it (UTF-8, undecodable bytes kept as
+    surrogates). A failure raises _GitFailed."""
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise _GitFailed(process.returncode, stderr.decode("utf-8", "replace").strip())
+    return stdout.decode("utf-8", "surrogateescape")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    """`git ARGS` in `cwd`: its stdout (see _output)."""
+    return _output(_start(cwd, *args))
 
 
 def _unreadable(path: Path, exc: _GitFailed) -> GitError:
@@ -124,10 +139,10 @@ def _root(path: Path) -> Path:
     return Path(top)
 
 
-def _untracked(root: Path) -> list[str]:
+def _untracked(output: str) -> list[str]:
     """`git status --porcelain -z --untracked-files=all`'s untracked paths ('?? ' entries), as
     GitPython's `untracked_files` lists them."""
-    entries = _git(root, "status", "--porcelain", "-z", "--untracked-files=all").split("\0")
+    entries = output.split("\0")
     found: list[str] = []
     skip = False
     for entry in entries:
@@ -144,27 +159,40 @@ def _untracked(root: Path) -> list[str]:
 def capture(path: Path) -> GitState:
     """Read commit, branch and changes of the repository that contains `path`."""
     root = _root(path)
-    try:
-        commit = _git(root, "rev-parse", "-q", "--verify", "HEAD^{commit}").strip()
-    except _GitFailed:
-        raise GitError(
-            "the git repository has no commit yet",
-            hint="commit your code first: git add -A && git commit -m 'first version'",
-        ) from None
-    try:
-        branch = _git(root, "symbolic-ref", "-q", "--short", "HEAD").strip() or "(detached)"
-    except _GitFailed:
-        branch = "(detached)"
-    try:
+    # the five questions below are independent: asked at once, answered in turn (one git's wait, not five)
+    started = [
+        _start(root, "rev-parse", "-q", "--verify", "HEAD^{commit}"),
+        _start(root, "symbolic-ref", "-q", "--short", "HEAD"),
         # the working tree against HEAD, staged or not: exactly what the patch will carry. Submodules
         # are left out: a "Subproject commit" line does not apply to the snapshot's plain directory,
         # which holds each submodule at the commit the superproject records
-        dirty = tuple(
-            sorted(p for p in _git(root, "diff", "HEAD", "--name-only", NO_SUBMODULES).splitlines() if p)
+        _start(root, "diff", "HEAD", "--name-only", NO_SUBMODULES),
+        _start(root, "diff", "HEAD", "--name-only", "--ignore-submodules=untracked"),
+        _start(root, "status", "--porcelain", "-z", "--untracked-files=all"),
+    ]
+    outputs: list[str | _GitFailed] = []
+    for process in started:  # each read whole, so none is left running whatever happens
+        try:
+            outputs.append(_output(process))
+        except _GitFailed as exc:
+            outputs.append(exc)
+    commit_out, branch_out, *changes = outputs
+    if isinstance(commit_out, _GitFailed):
+        raise GitError(
+            "the git repository has no commit yet",
+            hint="commit your code first: git add -A && git commit -m 'first version'",
         )
-        changed = _git(root, "diff", "HEAD", "--name-only", "--ignore-submodules=untracked").splitlines()
+    commit = commit_out.strip()
+    branch = "(detached)" if isinstance(branch_out, _GitFailed) else branch_out.strip() or "(detached)"
+    for answer in changes:
+        if isinstance(answer, _GitFailed):
+            raise _unreadable(root, answer)
+    dirty_out, changed_out, status_out = (str(answer) for answer in changes)
+    try:
+        dirty = tuple(sorted(p for p in dirty_out.splitlines() if p))
+        changed = changed_out.splitlines()
         submodules = tuple(sorted(p for p in set(changed) - set(dirty) if p))
-        untracked = tuple(sorted(_untracked(root)))
+        untracked = tuple(sorted(_untracked(status_out)))
         patch = _git(root, "diff", "HEAD", "--binary", NO_SUBMODULES) if dirty else ""
     except _GitFailed as exc:
         raise _unreadable(root, exc) from None

@@ -17,7 +17,7 @@ from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
 from clusterrun import portable
 from clusterrun.errors import SchedulerError, UsageError
 from clusterrun.records.jsonio import read_json
-from clusterrun.scheduler import _submitit, local_slots
+from clusterrun.scheduler import _submitit, local_slots, local_task
 from clusterrun.scheduler.base import (
     Check,
     JobRef,
@@ -156,7 +156,7 @@ class LocalScheduler:
         """One local process per job, all started now (the local machine has no queue to wait in); with
         `parallelism`, each waits for one of that many slots of the folder (the sweep's) before it runs."""
         portable.require_posix("the local backend")
-        executor = submitit.LocalExecutor(folder=specs[0].folder)
+        executor = submitit.LocalExecutor(folder=specs[0].folder, python=local_task.PYTHON)  # no numpy
         timeout_min = specs[0].time_seconds / 60
         if parallelism:
             entry = local_slots.Throttled(entry, specs[0].folder, parallelism, specs[0].time_seconds)

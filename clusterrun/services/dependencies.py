@@ -13,7 +13,6 @@ from clusterrun.config.models import ExperimentSpec
 from clusterrun.errors import UsageError
 from clusterrun.records.registry import Registry
 from clusterrun.scheduler import TERMINAL
-from clusterrun.services.status import refresh
 
 
 def with_run_ids(
@@ -38,6 +37,8 @@ def dependency(spec: ExperimentSpec, registry: Registry, backend: str, notes: li
     if not wanted:
         return None
     ids = sorted({i for group in wanted.values() for i in group})
+    from clusterrun.services.status import refresh  # only when a run waits for others
+
     report = refresh(registry, ids)
     notes += report.warnings
     states = {r.run_id: r for r in report.runs}

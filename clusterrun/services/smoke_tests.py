@@ -20,7 +20,6 @@ from clusterrun.inputs import snapshot
 from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.registry import Registry, Run
-from clusterrun.records.summary import smoke_diagnosis
 from clusterrun.records.writer import command_script, write_script
 from clusterrun.services import Notify, activity
 from clusterrun.services.plan import SubmissionPlan
@@ -92,7 +91,7 @@ def smoke_shapes(
             raise mark_interrupted([run for run, _spec in members], exc, lead) from exc
         timing, no_timing = timing or shape_timing, no_timing or why
         record = result.as_record() | {"skipped": False, "tested_in": lead.id}
-        diagnosis = None if result.ok else smoke_diagnosis(result, lead_spec, plan.git.root, lead.id)
+        diagnosis = None if result.ok else _diagnosis(result, lead_spec, plan.git.root, lead.id)
         if diagnosis is not None:
             record["diagnosis"] = diagnosis.as_record()
         state = "smoke_passed" if result.ok else "smoke_failed"
@@ -263,3 +262,10 @@ def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) 
         "will do the same to its copy: write outputs to new files (e.g. under $CLUSTERRUN_ARTIFACTS_DIR)"
     )
     plan.warnings.append(message)
+
+
+def _diagnosis(result: SmokeResult, spec: ExperimentSpec, root: str, run_id: str) -> Diagnosis:
+    """A failed smoke test's diagnosis: the summary module (and its rules) is imported only then."""
+    from clusterrun.records.summary import smoke_diagnosis
+
+    return smoke_diagnosis(result, spec, root, run_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from clusterrun.analysis.estimate import GateDecision
 from clusterrun.errors import ClusterrunError, DiskFull
@@ -21,9 +21,10 @@ from clusterrun.services.launch import decline, launch, mark_dry_run
 from clusterrun.services.notes import tag_runs
 from clusterrun.services.plan import SubmitRequest
 from clusterrun.services.prepare import Prepared, prepare
-from clusterrun.services.status import StatusReport
-from clusterrun.services.status import wait as wait_for_runs
-from clusterrun.services.sweeps import SweepView, sweep_view
+
+if TYPE_CHECKING:  # waiting imports the status service (summaries, diagnoses) when a submit waits
+    from clusterrun.services.status import StatusReport
+    from clusterrun.services.sweeps import SweepView
 
 __all__ = ["Answer", "Confirm", "Outcome", "SubmitRequest", "SubmitResult", "approve", "finish", "submit"]
 
@@ -199,6 +200,9 @@ def finish(
         notify(f"submitted {ids[0]} as {manifests[0].backend} job {manifests[0].job_id}")
     if not wait:
         return _result("submitted", prepared, confirmation)
+    from clusterrun.services.status import wait as wait_for_runs
+    from clusterrun.services.sweeps import sweep_view
+
     report = wait_for_runs(registry, ids, on_refresh) if on_refresh else wait_for_runs(registry, ids)
     view = sweep_view(registry, prepared.sweep_run.id, report) if prepared.sweep_run is not None else None
     return _result("submitted", prepared, confirmation, report, view)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +115,48 @@ def test_capture_records_config_env_names(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(envinfo, "_gpus", lambda: [])
     assert "MY_EXPERIMENT_FLAG" not in capture()["environment"]
     assert capture(("MY_EXPERIMENT_FLAG",))["environment"]["MY_EXPERIMENT_FLAG"] == "on"
+
+
+def test_packages_read_from_headers_agree_with_importlib_metadata(tmp_path: Path) -> None:
+    """envprobe reads only each METADATA's header: the same names and versions as importlib.metadata's
+    full reading, for this interpreter's distributions and for awkward ones (a long description, CRLF,
+    an empty METADATA beside a PKG-INFO, none at all)."""
+    import importlib.metadata as metadata
+
+    from clusterrun.execution import envprobe
+
+    site = tmp_path / "site"
+    long_text = "Metadata-Version: 2.1\nName: Long\nVersion: 1.0\n\n" + "x" * 100_000 + "\nVersion: 9\n"
+    files = {
+        "long-1.0.dist-info/METADATA": long_text,
+        "crlf-2.0.dist-info/METADATA": "Name: CrLf\r\nVersion: 2.0\r\n\r\nVersion: 3\r\n",
+        "late-3.0.dist-info/METADATA": "Summary: " + "y" * 10_000 + "\nName: late\nVersion: 3.0\n\nbody\n",
+        "empty-4.0.egg-info/PKG-INFO": "Name: from-pkg-info\nVersion: 4.0\n",
+        "empty-4.0.egg-info/METADATA": "",
+        "none-5.0.dist-info/RECORD": "",
+    }
+    for rel, text in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(text.encode())
+
+    def full(paths: list[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for dist in metadata.distributions(path=paths):
+            text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+            name, version = envprobe._name_version(text)
+            if name:
+                found[name.lower()] = version
+        return dict(sorted(found.items()))
+
+    def headers(paths: list[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for dist in metadata.distributions(path=paths):
+            name, version = envprobe._name_version(envprobe._header(dist))
+            if name:
+                found[name.lower()] = version
+        return dict(sorted(found.items()))
+
+    awkward = headers([str(site)])
+    assert awkward == full([str(site)])
+    assert awkward == {"crlf": "2.0", "from-pkg-info": "4.0", "late": "3.0", "long": "1.0"}
+    assert envprobe.packages() == full(sys.path)
