@@ -99,7 +99,9 @@ def test_readme_links_stay_in_the_repository_and_the_cli_reference_has_no_entiti
 def test_status_disk_counts_each_file_once(project: Path) -> None:
     first = cli([*DRY, "--format", "ids"], project).stdout.strip()
     second = cli([*DRY, "--format", "ids", "params.steps=7"], project).stdout.strip()
-    (project / "runs" / first / "artifacts" / "big.bin").write_bytes(b"x" * 100_000)
+    artifacts = project / "runs" / first / "artifacts"  # made by the job's command.sh when it starts
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "big.bin").write_bytes(b"x" * 100_000)
     text = cli(["status", "--disk"], project)
     assert text.returncode == 0, text.stderr
     header = text.stdout.splitlines()[0].split()

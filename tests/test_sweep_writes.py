@@ -1,7 +1,8 @@
 """A sweep's members are written few times and stay complete run directories (issue 13, row "sweep"): on
-the real cluster, every member's manifest is written at most three times (made after its shape's smoke
-test, submitting, submitted), its records say everything a plain run's say, and `status`, `show` and
-`logs` read it as before."""
+the real cluster, every member but the smoke-tested one has its manifest written twice (made after its
+shape's smoke test and the cost gate, already submitting, under a hidden name; submitted), its records
+say everything a plain run's say, the members share one lock file, and `status`, `show` and `logs` read
+it as before."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ resources: {time: "00:02:00", mem: 100M}
 """
 
 
-def test_each_member_is_written_at_most_three_times_and_reads_as_a_run(
+def test_each_member_is_written_twice_and_reads_as_a_run(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (project / "configs" / "writes.yaml").write_text(CONFIG)
@@ -40,11 +41,24 @@ def test_each_member_is_written_at_most_three_times_and_reads_as_a_run(
     writes: Counter[str] = Counter()
     write_manifest = store.write_manifest
 
-    def counted(run_dir: Path, manifest: Manifest) -> None:
-        writes[run_dir.name] += 1
-        write_manifest(run_dir, manifest)
+    rewrite_manifest = store.rewrite_manifest
+
+    def count(run_dir: Path) -> None:  # a run made under a hidden name, `.<id>.<pid>.new`: by its id
+        name = run_dir.name
+        writes[name[1:].rsplit(".", 2)[0] if name.startswith(".") and name.endswith(".new") else name] += 1
+
+    def counted(run_dir: Path, manifest: Manifest, new: bool = False) -> store.Members | None:
+        count(run_dir)
+        return write_manifest(run_dir, manifest, new)
+
+    def recounted(run_dir: Path, members: store.Members, changed: dict[str, Any]) -> store.Members | None:
+        written = rewrite_manifest(run_dir, members, changed)
+        if written is not None:
+            count(run_dir)
+        return written
 
     monkeypatch.setattr(store, "write_manifest", counted)
+    monkeypatch.setattr(store, "rewrite_manifest", recounted)
     result = api.submit("configs/writes.yaml", backend="slurm", yes=True, cwd=project)
     arrays = [a.job_id for a in result.sweep.arrays] if result.sweep else []
     try:
@@ -53,7 +67,7 @@ def test_each_member_is_written_at_most_three_times_and_reads_as_a_run(
         assert len(members) == 12
         lead = members[0]  # every member shares one command shape: one smoke test, in the first
         for position, run_id in enumerate(members):
-            assert writes[run_id] <= (4 if run_id == lead else 3), (run_id, writes[run_id])
+            assert writes[run_id] == (4 if run_id == lead else 2), (run_id, writes[run_id])
             data: dict[str, Any] = json.loads((project / "runs" / run_id / "manifest.json").read_text())
             assert data["state"] == "submitted" and data["job_id"] == f"{arrays[0]}_{position}"
             states = [change["state"] for change in data["state_history"]]
@@ -65,7 +79,8 @@ def test_each_member_is_written_at_most_three_times_and_reads_as_a_run(
             assert kinds[0] == "created" and kinds[-3:] == ["smoke_passed", "submitting", "submitted"]
             for name in ("config.yaml", "command.sh", "env.json", "sbatch.sh"):
                 assert (project / "runs" / run_id / name).is_file(), name
-            assert (project / "runs" / run_id / "artifacts").is_dir()
+        locks = {(project / "runs" / run_id / ".lock").stat().st_ino for run_id in members}
+        assert len(locks) == 1  # one lock file, linked into every member
         shown = cli(["show", members[5]], project)
         no_traceback(shown)
         assert shown.returncode == 0 and members[5] in shown.stdout

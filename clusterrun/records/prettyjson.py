@@ -56,6 +56,27 @@ def record_text(data: Any) -> str:
     return dumps(data) + "\n"
 
 
+def member_texts(data: dict[str, Any]) -> dict[str, str] | None:
+    """The top-level members of a record's text (`"key": value`, the value indented one level), by
+    key: joined by join_members, they are record_text(data), and a record updated in a few fields is
+    written again by encoding only those. None for an empty or unusual record (a key that is not a
+    string): encode it whole."""
+    if not data or not all(type(key) is str for key in data):
+        return None
+    encode = _make_encoder(check_circular=True)
+    try:
+        return {
+            key: f"{encode_basestring_ascii(key)}: {_child(value, encode)}" for key, value in data.items()
+        }
+    except _Unusual:
+        return None
+
+
+def join_members(members: dict[str, str]) -> str:
+    """record_text of the record whose member_texts are `members` (at least one)."""
+    return "{\n" + INDENT + (",\n" + INDENT).join(members[key] for key in sorted(members)) + "\n}\n"
+
+
 def _pretty(value: Any, encode: Callable[[Any], str]) -> str:
     """The indented text of `value` at the outermost level."""
     if isinstance(value, dict) and value:

@@ -146,6 +146,7 @@ class Registry:
         self.root = root
         self._next_suffix: dict[str, int] = {}
         self.created: list[Run] = []  # the directories this Registry made, oldest first (see discard)
+        self._ensured: Path | None = None  # the root ensure() last prepared (create: once per root)
 
     @classmethod
     def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
@@ -165,6 +166,7 @@ class Registry:
         ignore = self.root / ".gitignore"
         if not ignore.exists():
             write_text_atomic(ignore, "# clusterrun's run registry: never part of the experiment's code\n*\n")
+        self._ensured = self.root
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
         """A submission's writes under the registry's umask (perms.writing)."""
@@ -186,7 +188,8 @@ class Registry:
         writes into it, and it is renamed into place. A rename never replaces a directory that holds a
         file, so of two processes after one id, the second moves on to the next. Without `record`: an
         empty directory (os.mkdir is atomic)."""
-        self.ensure()
+        if self._ensured != self.root or not self.root.is_dir():  # a sweep's members: prepared once
+            self.ensure()
         stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
         base = f"{name}_{stamp}"
         start = self._next_suffix.get(base, 0)  # a sweep's members share the second: skip known-taken ids
@@ -207,7 +210,8 @@ class Registry:
         if os.path.lexists(candidate):
             return False
         hidden = self.root / f".{candidate.name}.{os.getpid()}.new"
-        shutil.rmtree(hidden, ignore_errors=True)  # left by a killed process with this pid
+        if os.path.lexists(hidden):
+            shutil.rmtree(hidden, ignore_errors=True)  # left by a killed process with this pid
         perms.make_dir(hidden)
         try:
             record(hidden, candidate.name)

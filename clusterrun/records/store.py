@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.errors import RunNotFound
-from clusterrun.records.jsonio import append_jsonl, read_json, write_text_atomic
+from clusterrun.records.jsonio import append_jsonl, create_text, read_json, write_text_atomic
 from clusterrun.records.models import (
     MANIFEST_FILE,
     NOTES_FILE,
@@ -27,7 +27,7 @@ from clusterrun.records.models import (
     load,
 )
 from clusterrun.records.paths import run_file
-from clusterrun.records.prettyjson import record_text
+from clusterrun.records.prettyjson import join_members, member_texts, record_text
 
 R = TypeVar("R", bound=RecordModel)
 
@@ -82,18 +82,53 @@ def read_sweep(sweep_dir: Path) -> SweepRecord:
         ) from None
 
 
-def write_record(path: Path, data: Any) -> None:
+def write_record(path: Path, data: Any, new: bool = False) -> None:
     """Every JSON record goes to disk here: secrets redacted (config/redact.py: URL passwords, tokens,
     values of secret-named keys), atomically, with the directory's private or group-shared mode
-    (jsonio.file_mode), never through a symlink out of the registry; DiskFull when there is no room."""
+    (jsonio.file_mode), never through a symlink out of the registry; DiskFull when there is no room.
+    `new`: the file is created in place instead (FileExistsError if it exists), for a directory no
+    reader sees yet (Registry.create's hidden directory), where no temporary file and rename are needed."""
     text = record_text(data)  # jsonio.dumps's text, made faster (prettyjson)
     if may_need_redaction(text):  # most records hold nothing to redact: written without a walk
         text = record_text(redact_data(data))
-    write_text_atomic(run_file(path.parent, path.name), text)
+    _write_text(path, text, new)
 
 
-def write_manifest(run_dir: Path, manifest: Manifest) -> None:
-    write_record(run_dir / MANIFEST_FILE, manifest.to_data())
+#: A manifest's text as its top-level members (prettyjson.member_texts), for a later rewrite_manifest.
+Members = dict[str, str]
+
+
+def write_manifest(run_dir: Path, manifest: Manifest, new: bool = False) -> Members | None:
+    """Write a run's manifest (`new`: see write_record). Returns its text as members, for
+    rewrite_manifest, or None when it is unusual or held something to redact (write it whole again)."""
+    data = manifest.to_data()
+    members = member_texts(data)
+    text = join_members(members) if members is not None else ""
+    if members is None or may_need_redaction(text):
+        write_record(run_dir / MANIFEST_FILE, data, new)
+        return None
+    _write_text(run_dir / MANIFEST_FILE, text, new)
+    return members
+
+
+def rewrite_manifest(run_dir: Path, members: Members, changed: dict[str, Any]) -> Members | None:
+    """Write again the manifest last written as `members`, with the top-level fields in `changed` (JSON
+    data, e.g. `model_dump(include=...)` of the updated manifest) replaced: only those are encoded, and
+    the text is the one write_manifest would write. Returns the new members; None, with nothing written,
+    when the changed fields are unusual or may need redaction (then write_manifest it whole)."""
+    fresh = member_texts(changed)
+    if fresh is None or may_need_redaction("".join(fresh.values())):
+        return None
+    members = members | fresh
+    _write_text(run_dir / MANIFEST_FILE, join_members(members), False)
+    return members
+
+
+def _write_text(path: Path, text: str, new: bool) -> None:
+    if new:
+        create_text(path, text)
+    else:
+        write_text_atomic(run_file(path.parent, path.name), text)
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:

@@ -9,7 +9,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,23 @@ import yaml
 
 from clusterrun import __version__
 from clusterrun.config.models import ExperimentSpec
-from clusterrun.config.redact import redact_data
+from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.config.render import render_command, render_env
-from clusterrun.errors import DiskFull
 from clusterrun.execution import envinfo, envprobe
 from clusterrun.execution.templates import render_template
 from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.portable import process_identity
-from clusterrun.records import perms, store
-from clusterrun.records.jsonio import file_mode, fill, no_space, write_json_atomic, write_text_atomic
+from clusterrun.records import store
+from clusterrun.records.jsonio import create_text, file_mode, write_json_atomic, write_text_atomic
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, StateChange, require_fields
 from clusterrun.records.registry import Run, apply_update, now_iso
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
+# made once (json.dumps makes an encoder per call): the line append_jsonl writes, and a cache key
+_EVENT_LINE = json.JSONEncoder(sort_keys=True, default=str).encode
+_CACHE_KEY = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
 
 
 def command_script(
@@ -100,20 +102,16 @@ def write_new_file(path: Path, text: str, executable: bool = False, replace: boo
     files before its manifest exists, and the manifest is written last). An existing file is replaced
     atomically instead (`replace`), else FileExistsError. The mode is the directory's (jsonio.file_mode);
     a full disk is DiskFull."""
-    mode = file_mode(path.parent, executable)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags, mode)
+        create_text(path, text, executable=executable)
     except FileExistsError:
         if not replace:
             raise
         write_text_atomic(path, text, executable=executable)
-        return
-    except OSError as exc:
-        if no_space(exc):
-            raise DiskFull(path) from None
-        raise
-    fill(fd, text, mode, path, path)
+
+
+def _create_empty(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
 
 
 @dataclass
@@ -126,12 +124,16 @@ class SharedFiles:
     sections members share (config_yaml)."""
 
     first: dict[str, Path] = field(default_factory=dict)  # key (the file name) -> the path written
+    members: store.Members | None = None  # the text of the manifest write_initial wrote last, by member
     identity: dict[str, Any] = field(default_factory=dict)  # process_identity(), once
     yaml_blocks: dict[str, str] = field(default_factory=dict)  # one top-level key's YAML, by its data
 
-    def write(self, path: Path, write: Callable[[Path], None], key: str | None = None) -> None:
+    def write(
+        self, path: Path, write: Callable[[Path], None], key: str | None = None, final: Path | None = None
+    ) -> None:
         """`write(path)`, or a link to the file written first under the same `key` (default: its name;
-        give the content when members may differ, e.g. the scripts of two job arrays)."""
+        give the content when members may differ, e.g. the scripts of two job arrays). `final`: where
+        the file will be once its directory is renamed into place (Registry.create's hidden directory)."""
         key = path.name if key is None else key
         source = self.first.get(key)
         if source is not None:
@@ -141,11 +143,13 @@ class SharedFiles:
             except OSError:  # another filesystem, too many links, no hard links at all: written
                 pass
         write(path)
-        self.first[key] = path
+        self.first[key] = final or path
 
     def preparing(self, path: Path, run_id: str) -> None:
         """A new run directory's first record (Registry.create's `record`): a manifest in state
-        `preparing`, with its submitter, replaced by write_initial's whole manifest moments later."""
+        `preparing`, with its submitter, for a run whose other records come later. (submit no longer
+        needs it: write_initial writes a run's whole records into its hidden directory; runs left
+        `preparing` by earlier versions are still marked interrupted once their submitter is gone.)"""
         at = now_iso()
         manifest = Manifest(
             run_id=run_id,
@@ -173,7 +177,7 @@ class SharedFiles:
         for key in sorted(data):
             value = data[key]
             try:
-                cache_key = key + "\0" + json.dumps(value, sort_keys=True, default=repr)
+                cache_key = key + "\0" + _CACHE_KEY(value)
             except (TypeError, ValueError):  # keys json cannot sort: not cached
                 return yaml.dump(redact_data(data), Dumper=_DUMPER, sort_keys=True)
             block = self.yaml_blocks.get(cache_key)
@@ -201,32 +205,55 @@ def write_initial(
     snapshot_notes: list[str] | None = None,
     shared: SharedFiles | None = None,
     manifests: SubmissionManifests | None = None,
-    state: str | None = None,
-    note: str = "",
+    states: Sequence[tuple[str | None, str]] = (),
+    into: Path | None = None,
+    shared_lock: bool = False,
 ) -> Manifest:
     """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
     datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes;
     `shared`: what every member of one submission has alike (env.json, git.patch), made once;
-    `manifests`: remembers the manifest written (for its later updates); `state` (and `note`): a state
-    the run has already reached after `created` (a sweep member made after its shape's smoke test), in
-    the same write, with its fields in `extra`."""
+    `manifests`: remembers the manifest written (for its later updates); `states` ((state, note)
+    pairs): the states the run has already reached after `created` (a sweep member made after its
+    shape's smoke test, and the cost gate passed: submitting), in the same write, with their fields in
+    `extra`.
+
+    `into`: the directory written, when it is not yet `run.path` (Registry.create's hidden directory,
+    renamed to `run.path` once this returns): no reader sees it, so every file, the manifest too, is
+    created in place (one file each, no temporary file and rename), and everything in it names
+    `run.path`. `shared_lock`: the run's `.lock` is a link to the one of the submission's first run,
+    so that the members of a sweep share one lock file (SubmissionManifests.update_many takes it once
+    for all of them; anyone else still locks one run at a time). artifacts/ is made by the job."""
     shared = shared if shared is not None else SharedFiles()
+
+    def place(name: str) -> tuple[Path, Path]:  # where a file is written now, and where it will be
+        return (into / name, run.path / name) if into is not None else (run.file(name), run.file(name))
+
     patch_file = None
     if git.dirty:
         patch_file = "git.patch"
-        shared.write(run.file(patch_file), lambda path: write_text_atomic(path, git.patch))
+        now, final = place(patch_file)
+        shared.write(now, lambda path: write_text_atomic(path, git.patch), final=final)
     resolved = spec.resolved()
     # the config refused secrets already (config/redact.py); redacted all the same, as every record is
-    write_new_file(run.file("config.yaml"), shared.config_yaml(resolved))
+    mode = file_mode(into) if into is not None else None
     script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
-    write_new_file(run.file("command.sh"), script, executable=True)
+    if into is not None:  # a directory nobody reads yet: plain creations
+        create_text(into / "config.yaml", shared.config_yaml(resolved), mode)
+        create_text(into / "command.sh", script, file_mode(into, executable=True))
+    else:
+        write_new_file(run.file("config.yaml"), shared.config_yaml(resolved))
+        write_new_file(run.file("command.sh"), script, executable=True)
     env_data = env if env is not None else envinfo.capture(tuple(spec.env))
-    shared.write(run.file("env.json"), lambda path: write_json_atomic(path, env_data))
-    perms.make_dir(run.path / "artifacts")
+    now, final = place("env.json")
+    shared.write(now, lambda path: write_json_atomic(path, env_data), final=final)
+    if shared_lock:
+        now, final = place(".lock")
+        shared.write(now, _create_empty, key="\0lock", final=final)
     created = now_iso()
     history: list[dict[str, Any]] = [{"state": "created", "at": created}]
-    if state is not None and state != "created":
-        history.append({"state": state, "at": now_iso()} | ({"note": note} if note else {}))
+    for state, note in states:
+        if state is not None and state != history[-1]["state"]:
+            history.append({"state": state, "at": now_iso()} | ({"note": note} if note else {}))
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "clusterrun_version": __version__,
@@ -265,7 +292,9 @@ def write_initial(
     }
     require_fields(Manifest, extra or {}, "write_initial")
     manifest = Manifest.model_validate(data | (extra or {}))
-    if manifests is not None:
+    if into is not None:  # remembered (with what this returns) once renamed into place
+        shared.members = store.write_manifest(into, manifest, new=True)
+    elif manifests is not None:
         manifests.write(run, manifest)
     else:
         run.write_manifest(manifest)
@@ -273,15 +302,22 @@ def write_initial(
         {"at": created, "event": "created", "config_hash": manifest.config_hash, "snapshot": snapshot.id}
     ]
     events[0]["commit"] = git.commit
-    if len(history) > 1:  # the event follows the record, as Run.update's do
-        events.append({"at": history[-1]["at"], "event": "state", "state": state, "note": note})
-    _first_events(run, events)
+    for change in history[1:]:  # the events follow the record, as Run.update's do
+        events.append(
+            {"at": change["at"], "event": "state", "state": change["state"], "note": change.get("note", "")}
+        )
+    _first_events(run, events, into, mode)
     return manifest
 
 
-def _first_events(run: Run, events: list[dict[str, Any]]) -> None:
+def _first_events(run: Run, events: list[dict[str, Any]], into: Path | None, mode: int | None) -> None:
     """A new run's first lines of events.jsonl, made with one write (as Run.event would append them)."""
-    lines = [json.dumps(redact_data(event), sort_keys=True, default=str) for event in events]
+    lines = [_EVENT_LINE(event) for event in events]
+    if may_need_redaction("".join(lines)):  # the usual events hold nothing to redact: not walked
+        lines = [_EVENT_LINE(redact_data(event)) for event in events]
+    if into is not None:
+        create_text(into / "events.jsonl", "\n".join(lines) + "\n", mode)
+        return
     try:
         write_new_file(run.file("events.jsonl"), "\n".join(lines) + "\n", replace=False)
     except FileExistsError:  # not a new run after all: appended, line by line
@@ -310,27 +346,84 @@ class SubmissionManifests:
     updated with a lock, a stat and one write, instead of a read, a parse and a validation besides.
     Concurrent updates never lose each other's fields."""
 
-    known: dict[Path, tuple[_Stamp, Manifest]] = field(default_factory=dict)
+    known: dict[Path, tuple[_Stamp, Manifest, store.Members | None]] = field(default_factory=dict)
 
-    def write(self, run: Run, manifest: Manifest) -> None:
-        """Write a run's manifest (a new one, or under its lock) and remember it."""
+    def write(
+        self,
+        run: Run,
+        manifest: Manifest,
+        members: store.Members | None = None,
+        changed: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """Write a run's manifest (a new one, or under its lock) and remember it. With `members` (its text
+        as written last, by member) and the fields `changed` since, only those are encoded again
+        (store.rewrite_manifest)."""
         self.known.pop(run.path, None)  # forgotten until written: a failed write leaves nothing stale
-        run.write_manifest(manifest)
+        written = None
+        if members is not None and changed:
+            data = manifest.model_dump(mode="python", include=set(changed), exclude_unset=True)
+            written = store.rewrite_manifest(run.path, members, data)
+        if written is None:
+            written = store.write_manifest(run.path, manifest)
+        self.remember(run, manifest, written)
+
+    def remember(self, run: Run, manifest: Manifest, members: store.Members | None = None) -> None:
+        """Remember the manifest on disk as `manifest` (written by write_initial into a hidden directory,
+        since renamed into place: the same file), and its text by member when known."""
         stamp = _stamp(run.manifest_path)
         if stamp is not None:
-            self.known[run.path] = (stamp, manifest)
+            self.known[run.path] = (stamp, manifest, members)
 
     def update(self, run: Run, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Run.update, reading the manifest only when it changed since this submission wrote it."""
-        require_fields(Manifest, fields, "SubmissionManifests.update")
-        with run.locked():
-            entry = self.known.pop(run.path, None)
-            if entry is not None and entry[0] == _stamp(run.manifest_path):
-                manifest = entry[1]
-            else:
-                manifest = run.load_manifest()
-            changed = apply_update(manifest, state, note, fields, "SubmissionManifests.update")
-            self.write(run, manifest)
-        if changed:  # the event follows the record, never the other way round
-            run.event("state", state=state, note=note)
+        return self.update_many([(run, fields)], state, note)[0]
+
+    def update_many(
+        self, updates: Sequence[tuple[Run, dict[str, Any]]], state: str | None = None, note: str = ""
+    ) -> list[Manifest]:
+        """`update` of several runs (each with its own fields), in order. Runs whose `.lock` is one file
+        (the members of a sweep: write_initial's `shared_lock`) are updated under one lock, taken once;
+        the others each under their own. The events follow, after the records."""
+        for _run, fields in updates:
+            require_fields(Manifest, fields, "SubmissionManifests.update")
+        out: dict[int, Manifest] = {}
+        changed: list[Run] = []
+        try:
+            for group in _by_lock(updates):
+                with group[0][1].locked():
+                    for position, run, fields in group:
+                        out[position] = self._apply(run, state, note, fields, changed)
+        finally:
+            for run in changed:  # the event follows the record, never the other way round
+                run.event("state", state=state, note=note)
+        return [out[position] for position in range(len(updates))]
+
+    def _apply(
+        self, run: Run, state: str | None, note: str, fields: dict[str, Any], changed: list[Run]
+    ) -> Manifest:
+        """One run's update, its lock held: read only when another process replaced the manifest."""
+        entry = self.known.pop(run.path, None)
+        members = None
+        if entry is not None and entry[0] == _stamp(run.manifest_path):
+            manifest, members = entry[1], entry[2]
+        else:
+            manifest = run.load_manifest()
+        moved = apply_update(manifest, state, note, fields, "SubmissionManifests.update")
+        self.write(run, manifest, members, {*fields, "state", "state_history"} if moved else set(fields))
+        if moved:
+            changed.append(run)
         return manifest
+
+
+def _by_lock(updates: Sequence[tuple[Run, dict[str, Any]]]) -> list[list[tuple[int, Run, dict[str, Any]]]]:
+    """The updates grouped by the file their run's lock is (its `.lock`'s device and inode; a run
+    without one yet is a group of its own: Run.locked makes it), in order within each group."""
+    groups: dict[object, list[tuple[int, Run, dict[str, Any]]]] = {}
+    for position, (run, fields) in enumerate(updates):
+        try:
+            info = os.stat(run.path / ".lock", follow_symlinks=False)
+            key: object = (info.st_dev, info.st_ino)
+        except OSError:
+            key = run.path
+        groups.setdefault(key, []).append((position, run, fields))
+    return list(groups.values())

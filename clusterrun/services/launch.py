@@ -13,7 +13,7 @@ from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
 from clusterrun.records.writer import SharedFiles, write_script
 from clusterrun.scheduler.base import PartialSubmission, Submitted, SubmitTimeout
-from clusterrun.services import job_identity
+from clusterrun.services import job_identity, nogc
 from clusterrun.services.prepare import MemberRun, Prepared
 
 
@@ -70,12 +70,20 @@ def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list
     """Submit every member (arrays where possible); job ids reach the manifests. Returns the manifests."""
     if prepared.smoke_failed:
         raise ClusterrunError("the smoke test failed; nothing was submitted")
+    with nogc.paused():  # a record per member: no collections walking them meanwhile (nogc.py)
+        return _launch(prepared, confirmation)
+
+
+def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manifest]:
     # 'orphan' records first: a crash between submission and the next write is visible and recoverable
+    # (members prepare made after the gate's approval was known are submitting already: left as they are)
     confirmed = _data(confirmation)
-    for member_run in prepared.members:
-        member_run.manifest = prepared.manifests.update(
-            member_run.run, state="submitting", confirmation=confirmed
-        )
+    waiting = [m for m in prepared.members if m.manifest.state != "submitting"]
+    updated = prepared.manifests.update_many(
+        [(m.run, {"confirmation": confirmed}) for m in waiting], state="submitting"
+    )
+    for member_run, manifest in zip(waiting, updated, strict=True):
+        member_run.manifest = manifest
     parallelism = prepared.plan.parallelism
     max_size = _max_array_size(prepared)
     arrays: list[dict[str, Any]] = []
@@ -135,14 +143,19 @@ def _record(
         # an array's members share its script: written once, linked into the others' directories
         sbatch = member_run.run.file("sbatch.sh")
         scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
-        member_run.manifest = prepared.manifests.update(
+    updates = [
+        (
             member_run.run,
-            state="submitted",
-            job_id=sub.job_id,
-            scheduler_folder=member_run.job.folder,
-            **job_identity.recorded(sub),  # job ids are reused: which job it is
+            # job ids are reused: which job it is
+            {"job_id": sub.job_id, "scheduler_folder": member_run.job.folder, **job_identity.recorded(sub)},
         )
-        manifests.append(member_run.manifest)
+        for member_run, sub in zip(sent, submitted, strict=True)
+    ]
+    for member_run, manifest in zip(
+        sent, prepared.manifests.update_many(updates, state="submitted"), strict=True
+    ):
+        member_run.manifest = manifest
+        manifests.append(manifest)
     for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
         # task i of the array runs members[i]: the member a job id <array>_<i> belongs to
         runs = [

@@ -3,6 +3,7 @@ rendered, the smoke tests run, the estimate and the cost gate's verdict. Nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,12 @@ from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import datafp, snapshot
 from clusterrun.records import store
 from clusterrun.records.jsonio import no_space
-from clusterrun.records.models import SCHEMA_VERSION, Manifest, SweepRecord, require_fields
+from clusterrun.records.models import SCHEMA_VERSION, Confirmation, Manifest, SweepRecord, require_fields
 from clusterrun.records.registry import Registry, Run, now_iso
 from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
-from clusterrun.services import Notify, quiet
+from clusterrun.services import Notify, nogc, quiet
 from clusterrun.services.job_request import check_request, job_resources
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, SubmitRequest, plan
 from clusterrun.services.smoke_tests import shape_key, smoke_shapes
@@ -91,16 +92,25 @@ def _job_spec(
 
 def prepare(request: SubmitRequest, registry: Registry, notify: Notify = quiet) -> Prepared:
     """Everything before submission. Raises ClusterrunError for bad input; records a smoke failure."""
-    return prepare_plan(plan(request, registry), registry, notify)
+    with nogc.paused():  # a sweep's members' specs, then their records (nogc.py)
+        return prepare_plan(plan(request, registry), registry, notify, submitting=not request.dry_run)
 
 
-def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quiet) -> Prepared:
+def prepare_plan(
+    plan: SubmissionPlan, registry: Registry, notify: Notify = quiet, submitting: bool = False
+) -> Prepared:
     """Create the run directories, write their records, render the jobs, smoke-test each shape once.
     No room left to write (DiskFull, exit 3): the directories made so far are removed, nothing stays
-    half-made (nothing has reached the scheduler yet)."""
+    half-made (nothing has reached the scheduler yet).
+
+    `submitting`: the submission goes on to the scheduler unless the cost gate stops it (no dry run).
+    When the smoke tests passed and the gate needs nobody's confirmation, the members made after the
+    tests are written once, already `submitting` (with the gate's approval), as launch would make them:
+    launch then leaves them as they are."""
     first = len(registry.created)
     try:
-        return _prepare_plan(plan, registry, notify)
+        with nogc.paused():  # thousands of records' objects: no collections walking them meanwhile
+            return _prepare_plan(plan, registry, notify, submitting)
     except OSError as exc:
         if not no_space(exc):
             raise
@@ -110,7 +120,7 @@ def prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify = quie
         raise DiskFull(exc.filename or registry.root) from None
 
 
-def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> Prepared:
+def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, submitting: bool) -> Prepared:
     # the request against the cluster, and the runs it waits for: before anything is created or run
     dependencies = check_request(plan, get_scheduler(plan.backend), registry)
     env = envinfo.capture(tuple(sorted({k for m in plan.members for k in m.spec.env})))
@@ -152,6 +162,9 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
     est = combine(own_estimates)
     decision = gate(est, plan.members[0].spec, plan.profile)
     warnings += est.warnings
+    approved = None  # the gate's approval, when known now (launch: members already submitting are left)
+    if submitting and not decision.needs_confirmation and (tests.result is None or tests.result.ok):
+        approved = _below_thresholds(decision)
     members: list[MemberRun] = []
     for position, own in enumerate(own_estimates):  # one write for smoke and estimate
         state, note, smoke_record = tests.outcomes[made[leads[position]].run.id]
@@ -160,7 +173,11 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
             fields["smoke"] = smoke_record
         member_run = made.get(position)
         if member_run is None:
-            member_run = records.make(position, dependencies[position], state, note, fields)
+            states = [(state, note)]
+            if approved is not None:
+                states.append(("submitting", ""))
+                fields["confirmation"] = approved.to_data()
+            member_run = records.make(position, dependencies[position], states, fields)
         else:
             member_run.manifest = records.manifests.update(member_run.run, state=state, note=note, **fields)
         members.append(member_run)
@@ -179,6 +196,17 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify) -> P
         warnings,
         tests.diagnosis,
         records.manifests,
+    )
+
+
+def _below_thresholds(decision: GateDecision) -> Confirmation:
+    """The cost gate's record when nobody needs to be asked: what services/submit.py's gate records then."""
+    return Confirmation(
+        required=False,
+        reasons=list(decision.reasons),
+        at=now_iso(),
+        approved=True,
+        decision="below the thresholds",
     )
 
 
@@ -212,38 +240,46 @@ class _Records:
         self,
         position: int,
         dependency: str | None,
-        state: str | None = None,
-        note: str = "",
+        states: Sequence[tuple[str | None, str]] = (),
         fields: dict[str, Any] | None = None,
     ) -> MemberRun:
-        """The member's directory and records (in `state`, with `fields`, when given), and its job."""
+        """The member's directory and records (in the last of `states`, with `fields`, when given), and
+        its job."""
         plan, git, snap, sweep_run = self.plan, self.plan.git, self.plan.snapshot, self.sweep_run
         member = plan.members[position]
-        # the directory appears with a `preparing` manifest in it: a submit killed before its records
-        # are written leaves a marked run (status: interrupted), never a bare directory
-        run = self.registry.create(member.spec.name, record=self.shared.preparing)
         extra = dict(member.extra) | dict(fields or {})
         if sweep_run is not None:
             extra.update(sweep=sweep_run.id, sweep_values=member.values)
-        manifest = write_initial(
-            run,
-            member.spec,
-            git,
-            snap,
-            config_file=plan.config_file,
-            overrides=plan.overrides,
-            argv=plan.argv,
-            backend=plan.backend,
-            extra=extra,
-            env=self.env,
-            data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), self.data_cache),
-            snapshot_notes=self.notes,
-            links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
-            shared=self.shared,
-            manifests=self.manifests,
-            state=state,
-            note=note,
-        )
+        written: list[Manifest] = []
+
+        def write_records(hidden: Path, run_id: str) -> None:
+            written.append(
+                write_initial(
+                    Run(hidden.parent / run_id),
+                    member.spec,
+                    git,
+                    snap,
+                    config_file=plan.config_file,
+                    overrides=plan.overrides,
+                    argv=plan.argv,
+                    backend=plan.backend,
+                    extra=extra,
+                    env=self.env,
+                    data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), self.data_cache),
+                    snapshot_notes=self.notes,
+                    links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
+                    shared=self.shared,
+                    states=states,
+                    into=hidden,
+                    shared_lock=sweep_run is not None,
+                )
+            )
+
+        # the directory is made under a hidden name with every record in it, then renamed into place:
+        # a submit killed at any moment leaves a complete run or none, never a bare directory
+        run = self.registry.create(member.spec.name, record=write_records)
+        manifest = written[-1]
+        self.manifests.remember(run, manifest, self.shared.members)  # its text too: updates re-encode less
         folder = (sweep_run or run).path / "scheduler"
         job = _job_spec(run, member.spec, str(folder), folder, (sweep_run or run).id, dependency)
         return MemberRun(run, member, job, manifest)

@@ -220,7 +220,8 @@ def reproduce(
         plan = plan_reproduction(
             registry, request.run_id, request.backend, request.argv, request.skip_smoke_reason
         )
-        prepared = prepare_plan(plan, registry)  # its smoke tests run without progress, as always
+        # its smoke tests run without progress, as always; no dry run: members made after them submitting
+        prepared = prepare_plan(plan, registry, submitting=True)
         submission = finish(registry, prepared, confirm=confirm, notify=notify, review=review)
     pairs = [(str(m.plan.extra["reproduces"]), m.run.id) for m in prepared.members]
     if not wait or submission.outcome != "submitted":

@@ -53,6 +53,24 @@ def test_prettyjson_is_json_dumps_character_for_character() -> None:
         assert prettyjson.record_text(data) == _reference(data) + "\n", path
 
 
+def test_a_record_joined_from_its_members_is_its_text() -> None:
+    rng = random.Random(131)
+    for _ in range(2000):
+        data = _random(rng)
+        if not isinstance(data, dict):
+            continue
+        members = prettyjson.member_texts(data)
+        if members is None:  # empty, or a key json sorts itself
+            assert not data or not all(type(key) is str for key in data)
+            continue
+        assert prettyjson.join_members(members) == _reference(data) + "\n"
+        key = rng.choice(sorted(data))  # one member replaced: only it is encoded again
+        data[key] = _random(rng)
+        fresh = prettyjson.member_texts({key: data[key]})
+        if fresh is not None:
+            assert prettyjson.join_members(members | fresh) == _reference(data) + "\n"
+
+
 def test_prettyjson_refuses_what_json_refuses_and_passes_odd_keys_to_it() -> None:
     looped: list[Any] = []
     looped.append(looped)
@@ -109,6 +127,26 @@ def test_an_update_from_memory_keeps_what_another_process_wrote(tmp_path: Path) 
     assert after.to_data() == on_disk.to_data()
     events = [json.loads(line)["state"] for line in run.file("events.jsonl").read_text().splitlines()]
     assert events == ["submitting", "cancelled", "submitted"]
+
+
+def test_an_update_encoding_only_what_changed_writes_the_whole_records_text(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    run, manifest = _manifest(registry, "m")
+    manifests = SubmissionManifests()
+    manifests.write(run, manifest)
+    assert manifests.known[run.path][2] is not None  # its text kept by member
+    changes: list[dict[str, Any]] = [
+        {"state": "submitting", "note": "n1"},
+        {"state": "submitted", "job_id": "7_1", "scheduler_folder": "/x/scheduler"},
+        {"unseen_since": "2026-12-01T00:00:00+00:00"},  # no state change: the field alone
+        {"state": "cancelled", "note": "token ghp_" + "a" * 36},  # to redact: written whole
+    ]
+    for change in changes:
+        manifests.update(run, **change)
+        on_disk = run.manifest_path.read_text()
+        assert on_disk == prettyjson.record_text(redact_data(run.load_manifest().to_data()))
+        assert json.loads(on_disk) == redact_data(manifests.known[run.path][1].to_data())
+    assert "ghp_" not in run.manifest_path.read_text()
 
 
 def test_an_update_of_an_unknown_field_is_refused_before_anything_is_written(tmp_path: Path) -> None:
