@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from clusterrun.config.sections import Requeue
 from clusterrun.records.models import AttemptRecord, Manifest
 from clusterrun.scheduler import JobStatus
+from clusterrun.scheduler.slurm_requeue import REQUEUED_EXIT
 
 NEVER = Requeue(on=[])  # records before requeues: their jobs ran once
 #: How long after a PREEMPTED or NODE_FAIL end the scheduler is given to queue the job again.
@@ -70,11 +71,25 @@ def adjust(manifest: Manifest, status: JobStatus, now: float | None = None) -> J
         # it ran, and waits to run again; unless accounting has not yet heard that the attempt the
         # wrapper recorded started: a requeued job's pending record is newer than its last attempt
         status.state = "running" if _stale_pending(attempts[-1], status) else "requeued"
+    elif status.state == "failed" and attempts and _requeue_in_flight(manifest, status, now):
+        # the wrapper requeued the job and exited REQUEUED_EXIT: for a few seconds accounting may show
+        # that exit as the job's end (FAILED, 75) before the requeued record comes (found by CI:
+        # test_requeue, 'failed' != 'completed'); the job runs again, unless SLURM never requeues it
+        status.state = "requeued"
     elif status.state == "failed" and status.source != "sacct" and attempts:
         last = attempts[-1]
         if last.reason in ("time_limit", "preempted") and not last.requeued_by:
             status.state = "timeout" if last.reason == "time_limit" else "preempted"
     return status
+
+
+def _requeue_in_flight(manifest: Manifest, status: JobStatus, now: float) -> bool:
+    """A FAILED record that is the exit of an attempt the wrapper itself requeued, moments ago."""
+    last = manifest.attempts[-1]
+    if last.requeued_by != "clusterrun" or status.exit_code != REQUEUED_EXIT:
+        return False
+    ended = _timestamp(last.ended)
+    return ended is not None and now - ended < REQUEUE_WINDOW
 
 
 def _stale_pending(last: AttemptRecord, status: JobStatus) -> bool:

@@ -307,6 +307,27 @@ def test_accounting_that_has_not_heard_of_the_start_yet_is_not_a_requeue() -> No
     assert requeues.adjust(ended, stale).state == "requeued"
 
 
+def test_the_exit_of_an_attempt_the_wrapper_requeued_is_not_the_jobs_end() -> None:
+    """Right after the wrapper's `scontrol requeue` and its exit 75, sacct may show the job FAILED with
+    that code for a few seconds before the requeued record (found by CI: test_requeue, 'failed' !=
+    'completed'). Within REQUEUE_WINDOW it is requeued; later, or another exit code, is the end."""
+    ended = "2026-12-01T10:05:00+00:00"
+    manifest = _manifest(
+        [_attempt(1, ended=ended, reason="time_limit", requeued_by="clusterrun", returncode=75)],
+        requeue={"on": ["timeout"], "max_attempts": 2},
+    )
+    now = _epoch(ended)
+
+    def failed(code: int) -> JobStatus:
+        return JobStatus("42", "failed", raw_state="FAILED", exit_code=code, source="sacct")
+
+    assert requeues.adjust(manifest, failed(75), now=now + 6).state == "requeued"
+    assert requeues.adjust(manifest, failed(75), now=now + 600).state == "failed"  # SLURM never requeued it
+    assert requeues.adjust(manifest, failed(1), now=now + 6).state == "failed"  # another end: the job's own
+    by_hand = _manifest([_attempt(1, ended=ended, reason="terminated")])  # not requeued by the wrapper
+    assert requeues.adjust(by_hand, failed(75), now=now + 6).state == "failed"
+
+
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
