@@ -148,16 +148,20 @@ def status(
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     cache = RowCache(registry.root) if wide and not full and not query.summaries else None
     if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
-        ids_left = []
+        left: list[tuple[Run, rowcache.Stamps]] = []
         for run_id in ids:
             run = registry.get(run_id) if named else registry.listed(run_id)
-            cached = cache.get(run_id, rowcache.stamps(run.path))
+            before = rowcache.stamps(run.path)  # taken before anything of the run is read
+            cached = cache.get(run_id, before)
             if cached is None or not _from_cache(run_id, cached, records, done):
-                ids_left.append(run)
-        for looked in fanout_map(partial(_look, summaries=query.summaries), ids_left):
+                left.append((run, before))
+        for looked in fanout_map(partial(_look, summaries=query.summaries), left):
             _take(looked, cache, records, manifests, done)
         cache.save()
-    for run_id in ids if cache is None else ():
+        ids_read: Sequence[str] = ()
+    else:
+        ids_read = ids
+    for run_id in ids_read:
         # ids the registry listed need no second look; named ones (and sweep members) are checked
         run = registry.get(run_id) if named else registry.listed(run_id)
         manifest = _manifest(run)
@@ -226,10 +230,10 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
 Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Manifest | None, RunStatus | None]
 
 
-def _look(run: Run, summaries: bool) -> Looked:
-    """A run of a plain table the row cache does not hold: its stamps (taken before anything is read),
-    its tags, and its manifest (a run that may still change) or, settled, its row."""
-    before = rowcache.stamps(run.path)
+def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool) -> Looked:
+    """A run of a plain table the row cache does not hold, with its stamps (taken before anything was
+    read): its tags, and its manifest (a run that may still change) or, settled, its row."""
+    run, before = seen
     manifest = _manifest(run)
     record = tags_of(run)
     if manifest is None or not settled(manifest):

@@ -190,6 +190,13 @@ def test_a_read_only_registry_still_answers(tmp_path: Path) -> None:
         (registry.root / ".cache").chmod(0o700)
 
 
+def edit_state(run: Run, state: str) -> None:
+    """The run's manifest given another state as a hand (or a tool) would: not through Run.update."""
+    data = json.loads(run.manifest_path.read_text())
+    data["state"] = state
+    write_json_atomic(run.manifest_path, data)
+
+
 def test_settled_runs_are_not_statted_each_time_but_a_hand_edit_is_seen_in_turn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,9 +216,7 @@ def test_settled_runs_are_not_statted_each_time_but_a_hand_edit_is_seen_in_turn(
     assert len(running) <= len(statted) < len(running) + len(runs) // 4  # the running, and a sixteenth
 
     edited = next(r for r in runs if r.load_manifest().state == "completed")
-    data = json.loads(edited.manifest_path.read_text())
-    data["state"] = "failed"  # by hand (or an older clusterrun): Run.update did not tell the journal
-    write_json_atomic(edited.manifest_path, data)
+    edit_state(edited, "failed")  # by hand (or an older clusterrun): Run.update did not tell the journal
     seen_at = None
     for turn in range(index.TURNS):
         monkeypatch.setattr(index.time, "time", lambda turn=turn: turn * index.TURN_SECONDS + 0.5)
@@ -226,9 +231,7 @@ def test_a_running_run_edited_by_hand_is_seen_at_once(tmp_path: Path) -> None:
     runs = make_runs(registry, 10)
     index.entries(registry.root)
     edited = next(r for r in runs if r.load_manifest().state == "running")
-    data = json.loads(edited.manifest_path.read_text())
-    data["state"] = "completed"
-    write_json_atomic(edited.manifest_path, data)
+    edit_state(edited, "completed")
     assert index.entries(registry.root)[edited.id].state == "completed"
 
 
@@ -245,8 +248,6 @@ def test_a_duplicate_verdict_is_checked_against_the_runs_own_record(
     turn = zlib.crc32(done.id.encode()) % index.TURNS
     monkeypatch.setattr(index.time, "time", lambda: ((turn + 1) % index.TURNS) * index.TURN_SECONDS + 0.5)
     assert _still_finished(registry, done.id, *key, None)
-    data = json.loads(done.manifest_path.read_text())
-    data["state"] = "failed"  # edited by hand: the index, not looking at settled runs this turn, lags
-    write_json_atomic(done.manifest_path, data)
+    edit_state(done, "failed")  # edited by hand: the index, not looking at settled runs this turn, lags
     assert index.finished(registry.root).get(key) == done.id
     assert not _still_finished(registry, done.id, *key, None)  # so no run is refused on its word
