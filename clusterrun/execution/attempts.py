@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from clusterrun import portable
 from clusterrun.config.resources import parse_time_seconds
 from clusterrun.config.sections import Requeue
 from clusterrun.errors import ClusterrunError
@@ -54,6 +55,9 @@ PREEMPT_SLACK = 60.0
 LINGER_MAX = 1800.0
 TAIL_BYTES = 256 * 1024  # of an attempt's part of the metrics file, read for its last step
 MAX_SCAN = 10_000  # files looked at for the newest checkpoint
+#: An attempt recorded as begun this close before a task's start is the task's own, not an earlier one
+#: (its record keeps whole seconds; the tasks of one attempt are started together).
+STARTED_SLACK = 1.5
 
 
 def _iso(at: float) -> str:
@@ -84,6 +88,23 @@ def stop_deadline(now: float, grace: float, job_end: float) -> float:
     """By when the command must have stopped: `grace` after the warning, and never later than END_MARGIN
     before the job's end (the warning may come late: SLURM checks time limits every ~30 s)."""
     return max(now, min(now + grace, job_end - END_MARGIN))
+
+
+def _earlier_attempts(recorded: list[AttemptRecord]) -> int:
+    """The recorded attempts that began before this task's process: earlier attempts of the job. The
+    lead's record of this very attempt may be there already, even ended (a short command; a task slow to
+    read the manifest), but it began with this task: all tasks of an attempt start together. Records keep
+    whole seconds; an earlier attempt began at least its own run and the restart before this one."""
+    began = portable.process_identity()["started"] or time.time()
+    starts = (_timestamp(a.started) for a in recorded)
+    return sum(1 for at in starts if at is None or at < began - STARTED_SLACK)
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        return None
 
 
 def delimiter(attempt: int, node: str, at: float) -> str:
@@ -163,13 +184,14 @@ class Attempt:
         recorded = manifest.attempts if manifest is not None else []
         # the lead counts every attempt it recorded. Another task may find the lead's record of this
         # attempt already there, even ended (a short command, a task slow to start): where the scheduler
-        # counts restarts, that count alone numbers it, the same for every task; else the ended ones
+        # counts restarts, that count alone numbers it, the same for every task; else the attempts that
+        # began before this task did
         if lead:
             attempt_number = number(len(recorded), side.restarts)
         elif side.counts_restarts:
             attempt_number = side.restarts + 1
         else:
-            attempt_number = number(sum(1 for a in recorded if a.ended), side.restarts)
+            attempt_number = number(_earlier_attempts(recorded), side.restarts)
         attempt = cls(root, side, attempt_number, node, time.time(), lead)
         if manifest is not None:
             attempt._configure(manifest)

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
 from clusterrun.cli.output import requeue_line, state_label
@@ -101,6 +102,22 @@ def test_attempt_numbers_count_records_and_the_schedulers_restarts() -> None:
     assert job.number(0, 0) == 1
     assert job.number(1, 0) == 2  # the wrapper requeued it (a local restart: no scheduler count)
     assert job.number(1, 2) == 3  # restarted before its wrapper could record attempt 2 (node failure)
+
+
+def test_a_task_does_not_count_its_own_attempt_the_lead_recorded_and_ended_first() -> None:
+    # a 2-task local job with a short command: rank 0 (the lead) recorded attempt 1 and its end before
+    # rank 1 read the manifest. Rank 1 must still be attempt 1 (it printed an attempt-2 line in CI)
+    began = psutil.Process().create_time()
+
+    def record(attempt: int, started: float) -> AttemptRecord:
+        at = job._iso(started)
+        return AttemptRecord(attempt=attempt, job_id="1", node="n", started=at, ended=at, offsets={})
+
+    own = record(1, began + 0.4)  # whole seconds: may read up to 1 s before this task began
+    assert job._earlier_attempts([own]) == 0
+    earlier = record(1, began - 90)
+    assert job._earlier_attempts([earlier, record(2, began + 0.2)]) == 1
+    assert job._earlier_attempts([earlier, record(2, began - 30)]) == 2  # both ran before this task
 
 
 def test_job_side_reads_the_scheduler_of_the_job_it_runs_in() -> None:
