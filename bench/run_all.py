@@ -253,7 +253,7 @@ def row_first_status(ctx: Ctx) -> list[Row]:
             _calls(first_calls),
         ),
         Row(
-            f"second `status --limit {count}` (caches the settled runs' rows)",
+            f"second `status --limit {count}` (the rows the first one kept)",
             _ms(second_s),
             floor_text,
             f"{second_s / floor:.1f}x",

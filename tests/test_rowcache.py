@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,8 @@ def test_the_cache_is_used_and_never_outlives_a_change_to_a_runs_files(
     shutil.rmtree(runs / first)
     _rewrite(runs / second / "summary.json", {"metrics": {"loss": 0.5}})
     table = _table(project)
-    assert first not in table and "loss=0.5" in _line(table, second)
+    shown = [line.split()[0] for line in table.splitlines()[2:] if line.strip()]
+    assert first not in shown and "loss=0.5" in _line(table, second)  # (ids may share a prefix: -1)
     assert first not in json.loads(cache.read_text())["rows"]
 
 
@@ -137,3 +139,59 @@ def test_a_short_listing_reads_its_records_and_leaves_the_cache_alone(
     table = _table(project)
     assert all(run_id in table for run_id in two_runs)
     assert not (project / "runs" / ".cache" / CACHE_FILE).exists()
+
+
+def _ended_unseen(project: Path, seeds: tuple[int, ...]) -> list[str]:
+    """Local runs submitted without --wait, whose jobs have ended and left their exit records: the next
+    status records their ends and collects their summaries."""
+    ids = []
+    for seed in seeds:
+        result = cli([s for s in LOCAL if s != "--wait"] + [f"seed={seed}"], project)
+        assert result.returncode == 0, result.stderr
+        ids.append(json.loads(result.stdout)["run_id"])
+    runs = project / "runs"
+    for _ in range(600):
+        if all(any((runs / i / "scheduler").glob("*_result.pkl")) for i in ids):
+            break
+        time.sleep(0.1)
+    assert all(json.loads((runs / i / "manifest.json").read_text())["state"] != "completed" for i in ids)
+    assert not any((runs / i / "summary.json").exists() for i in ids)
+    return ids
+
+
+def test_the_status_that_records_runs_ends_keeps_their_rows(project: Path) -> None:
+    """The refresh that settles a run keeps its row at once, stamped with the files as it wrote them:
+    the next status opens none of its records, and its table is the records' table."""
+    ids = _ended_unseen(project, (1, 2))
+    runs = project / "runs"
+    first = _table(project)
+    assert all("COMPLETED" in _line(first, i) for i in ids)
+    rows = json.loads((runs / ".cache" / CACHE_FILE).read_text())["rows"]
+    assert sorted(rows) == sorted(ids)
+    for run_id in ids:
+        assert rows[run_id][0] == stamps(runs / run_id)  # the files as they are: as this status wrote them
+    assert _table(project) == first == _fresh(project)
+
+
+def test_a_row_made_by_the_refresh_is_not_kept_when_another_writer_came_after_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process replaces a summary just after the refresh wrote it (before the row is kept): the
+    row made from this refresh's summary must not be kept with the other file's stamps."""
+    first, second = _ended_unseen(project, (1, 2))
+    runs = project / "runs"
+    real_refresh = listing.refresh
+
+    def refresh_then_another_writer(*args: object, **kwargs: object) -> listing.StatusReport:
+        report = real_refresh(*args, **kwargs)  # type: ignore[arg-type]
+        _rewrite(runs / first / "summary.json", {"metrics": {"loss": 0.125}})
+        return report
+
+    monkeypatch.setattr(listing, "refresh", refresh_then_another_writer)
+    _table(project)
+    monkeypatch.setattr(listing, "refresh", real_refresh)
+    rows = json.loads((runs / ".cache" / CACHE_FILE).read_text())["rows"]
+    assert first not in rows and second in rows
+    table = _table(project)
+    assert "loss=0.125" in _line(table, first)
+    assert table == _fresh(project)

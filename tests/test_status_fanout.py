@@ -1,7 +1,8 @@
 """The first `status` after many runs ended records them over several processes (services/fanout.py),
 and what it records is what one process records: on the real cluster, an 80-member sweep whose tasks
 all ended before anyone looked; every member ends once (one state event, one summary), the table shows
-each run once, and a second look changes nothing."""
+each run once, and a second look changes nothing. The status that records the ends keeps each run's
+table row (records/rowcache.py), and the next table is made from those rows."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from clusterrun.records.rowcache import stamps
 from tests.helpers import cli, git, manifest, no_traceback
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
 
-MEMBERS = 80
+MEMBERS = 100  # a listing of 100 runs or more keeps the settled runs' rows (listing.ROW_CACHE_FROM)
 CONFIG = f"""\
 name: fan
 command: python examples/quickstart/train.py --lr 0.1 --steps 5 --batch-size 8 --seed {{seed}}
@@ -82,3 +84,18 @@ def test_many_runs_that_ended_unseen_are_each_recorded_once(project: Path) -> No
     shown = {r["run_id"]: r for r in json.loads(again.stdout)["runs"]}
     assert all(shown[m]["state"] == "completed" and shown[m]["summary"]["success"] for m in members)
     assert {m: (runs / m / "events.jsonl").read_text() for m in members} == before  # nothing new recorded
+
+    # the first status kept every member's row, stamped with the files as they are now: the next plain
+    # table opens no record (a forged cached metric shows), and without the cache it is the same table
+    cache = runs / ".cache" / "status-rows.json"
+    rows = json.loads(cache.read_text())["rows"]
+    assert sorted(rows) == sorted(members)
+    assert all(rows[m][0] == stamps(runs / m) for m in members)
+    table = cli(["status", "--limit", "200"], project, env=env).stdout
+    assert table == first.stdout
+    data = json.loads(cache.read_text())
+    data["rows"][members[0]][1]["status"]["metrics"] = {"loss": 777}
+    cache.write_text(json.dumps(data))
+    assert "loss=777" in cli(["status", "--limit", "200"], project, env=env).stdout
+    cache.unlink()
+    assert cli(["status", "--limit", "200"], project, env=env).stdout == first.stdout

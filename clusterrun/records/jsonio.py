@@ -9,12 +9,15 @@ A full disk (ENOSPC, EDQUOT) is a DiskFull naming the file, never a bare OSError
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import itertools
 import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,24 @@ def no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE
 
 
+#: path -> [inode, size, mtime_ns] of each file replaced inside noting_writes() (None: not noting)
+_noted: contextvars.ContextVar[dict[str, list[int]] | None] = contextvars.ContextVar("noted", default=None)
+
+
+@contextlib.contextmanager
+def noting_writes() -> Iterator[dict[str, list[int]]]:
+    """Inside the block, each file write_text_atomic replaces is noted as this process wrote it: its
+    path -> [inode, size, mtime_ns], taken from its temporary file before the rename (a rename keeps
+    all three). A later stat of the path that gives the same three sees this very write, whatever other
+    process may have replaced the file since (records/rowcache.py keeps rows made from such files)."""
+    noted: dict[str, list[int]] = {}
+    token = _noted.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted.reset(token)
+
+
 def write_text_atomic(path: Path, text: str, mode: int | None = None, executable: bool = False) -> None:
     """Replace `path` with `text` in one step: readers see the old file or the new one, never half.
     `mode` overrides the directory's (file_mode); a full disk raises DiskFull(path)."""
@@ -75,13 +96,17 @@ def write_text_atomic(path: Path, text: str, mode: int | None = None, executable
     # An fsync per file forced a journal commit each time: 1,000-member sweeps spent most of their
     # submission there (bench/sweep_submit.py).
     fill(fd, text, mode, Path(tmp), path)
+    noted = _noted.get()
     try:
+        info = os.stat(tmp, follow_symlinks=False) if noted is not None else None
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if no_space(exc) and not isinstance(exc, DiskFull):
             raise DiskFull(path) from None
         raise
+    if noted is not None and info is not None:
+        noted[os.fspath(path)] = [info.st_ino, info.st_size, info.st_mtime_ns]
 
 
 def create_text(path: Path, text: str, mode: int | None = None, executable: bool = False) -> None:

@@ -147,6 +147,7 @@ def status(
     # a plain table of settled runs comes from the row cache, without opening their records
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     cache = RowCache(registry.root) if wide and not full and not query.summaries else None
+    changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
     if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
         left: list[tuple[Run, rowcache.Stamps]] = []
         for run_id in ids:
@@ -157,6 +158,8 @@ def status(
                 left.append((run, before))
         for looked in fanout_map(partial(_look, summaries=query.summaries), left):
             _take(looked, cache, records, manifests, done)
+            if looked[3] is not None:
+                changing[looked[0].id] = (looked[0], looked[1])
         cache.save()
         ids_read: Sequence[str] = ()
     else:
@@ -205,7 +208,10 @@ def status(
         return StatusView(report, single=single, rows=rows, columns=query.columns)
 
     if not watch:
-        return view(refresh(registry, ids, known=manifests, done=done, keep_summaries=query.summaries))
+        report = refresh(registry, ids, known=manifests, done=done, keep_summaries=query.summaries)
+        if cache is not None and report.settled_writes:
+            _keep_rows(cache, report, changing, records)
+        return view(report)
     last: list[StatusView] = []
 
     def refreshed(report: StatusReport) -> None:
@@ -256,6 +262,27 @@ def _take(
         done[run.id] = shown
         if shown.state in TERMINAL:
             cache.put(run.id, run.path, before, {"status": shown.as_record(), **record})
+
+
+def _keep_rows(
+    cache: RowCache,
+    report: StatusReport,
+    changing: Mapping[str, tuple[Run, rowcache.Stamps]],
+    records: Mapping[str, dict[str, Any]],
+) -> None:
+    """The rows of runs the refresh has just settled, kept: made from the manifest read before (its
+    stamps taken before the read) or the one the refresh wrote, and likewise the summary, with each
+    file's stamps as it was read or written (a later writer's file never passes for it)."""
+    for shown in report.runs:
+        written = report.settled_writes.get(shown.run_id)
+        seen = changing.get(shown.run_id)
+        if written is None or seen is None:
+            continue
+        run, before = seen
+        # (the notes, whose tags the row shows, are appended to, never written by the refresh)
+        made_from = [written.get(name) or stamp for name, stamp in zip(rowcache.SOURCES, before, strict=True)]
+        cache.put(run.id, run.path, made_from, {"status": shown.as_record(), **records[run.id]})
+    cache.save()
 
 
 def _from_cache(

@@ -19,7 +19,7 @@ from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, U
 from clusterrun.execution.smoke import stop_orphaned
 from clusterrun.records import attempts as requeues
 from clusterrun.records import summary as summaries
-from clusterrun.records.jsonio import read_json
+from clusterrun.records.jsonio import noting_writes, read_json
 from clusterrun.records.models import Manifest, Summary
 from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, scheduler_named
@@ -100,6 +100,9 @@ class StatusReport:
     runs: list[RunStatus]
     warnings: list[str]
     queries: int  # scheduler queries made for this refresh
+    #: runs this refresh left settled, with their files it wrote: name -> [inode, size, mtime_ns] as
+    #: written (jsonio.noting_writes), for the row cache of the listing (services/listing.py)
+    settled_writes: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     @property
     def run_ids(self) -> list[str]:
@@ -265,14 +268,17 @@ def refresh(
         ending.append((run, manifest, status))
     # the runs' ends recorded and their summaries collected, spread over the machine's cores
     recorded = fanout_map(partial(_shown_alone, keep=keep_summaries), ending)
-    for shown, found_warnings, found_damaged in recorded:
+    settled_writes: dict[str, dict[str, list[int]]] = {}
+    for shown, found_warnings, found_damaged, written in recorded:
         warnings += [w for w in found_warnings if w not in warnings]
         damaged += found_damaged
         if shown is not None:
             statuses.append(shown)
+            if written is not None:
+                settled_writes[shown.run_id] = written
     order = {run.id: i for i, run in enumerate(wanted)}  # the order asked (default: newest first)
     statuses.sort(key=lambda s: order.get(s.run_id, len(order)))
-    return StatusReport(statuses + damaged, warnings, queries)
+    return StatusReport(statuses + damaged, warnings, queries, settled_writes)
 
 
 def _disk_full(warnings: list[str], exc: DiskFull) -> None:
@@ -283,12 +289,23 @@ def _disk_full(warnings: list[str], exc: DiskFull) -> None:
 Ending = tuple[Run, Manifest, JobStatus | None]
 
 
-def _shown_alone(ending: Ending, keep: bool) -> tuple[RunStatus | None, list[str], list[RunStatus]]:
-    """_shown of one run with its own warnings and damaged list (a forked worker hands them back)."""
+Shown = tuple[RunStatus | None, list[str], list[RunStatus], dict[str, list[int]] | None]
+
+
+def _shown_alone(ending: Ending, keep: bool) -> Shown:
+    """_shown of one run with its own warnings and damaged list (a forked worker hands them back) and,
+    when the run is settled now, the run's files written meanwhile, as written (StatusReport)."""
     warnings: list[str] = []
     damaged: list[RunStatus] = []
     run, manifest, status = ending
-    return _shown(run, manifest, status, warnings, damaged, keep), warnings, damaged
+    final: list[Manifest] = []
+    with noting_writes() as noted:
+        shown = _shown(run, manifest, status, warnings, damaged, keep, final)
+    if shown is None or not final or not settled(final[0]) or shown.state not in TERMINAL:
+        return shown, warnings, damaged, None
+    mine = os.fspath(run.path)
+    written = {os.path.basename(p): v for p, v in noted.items() if os.path.dirname(p) == mine}
+    return shown, warnings, damaged, written
 
 
 def _shown(
@@ -298,13 +315,14 @@ def _shown(
     warnings: list[str],
     damaged: list[RunStatus],
     keep_summary: bool = True,
+    final: list[Manifest] | None = None,
 ) -> RunStatus | None:
     """The run as status shows it (recorded, with its summary collected once it ended); with a full disk,
     as the scheduler says (recorded on a later refresh); a summary from a newer clusterrun: None, and the
     run is added to `damaged`."""
     job_id = manifest.job_id or ""
     try:
-        return _apply(run, manifest, status, keep_summary)
+        return _apply(run, manifest, status, keep_summary, final)
     except DiskFull as exc:  # shown as the scheduler says, recorded on a later refresh
         _disk_full(warnings, exc)
         state = status.state if status is not None else manifest.state
@@ -411,7 +429,15 @@ def recover_orphan(run: Run, manifest: Manifest) -> Manifest:
     return manifest
 
 
-def _apply(run: Run, manifest: Manifest, status: JobStatus | None, keep_summary: bool = True) -> RunStatus:
+def _apply(
+    run: Run,
+    manifest: Manifest,
+    status: JobStatus | None,
+    keep_summary: bool = True,
+    final: list[Manifest] | None = None,
+) -> RunStatus:
+    """The run as status shows it, its end recorded and its summary collected; `final` gets the
+    manifest as it is now."""
     requested = manifest.cancel_requested
     if status is not None and requested is not None and status.state in ("failed", "lost"):
         status.state, status.cancelled_by = "cancelled", requested.by
@@ -439,6 +465,8 @@ def _apply(run: Run, manifest: Manifest, status: JobStatus | None, keep_summary:
     if elapsed is None and status is not None:
         elapsed = status.elapsed_seconds
     attempt, max_attempts = requeues.progress(manifest, state)
+    if final is not None:
+        final.append(manifest)
     return RunStatus(
         run_id=run.id,
         name=manifest.name,
