@@ -67,11 +67,11 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
         _extract_commit(repo_root, commit, tmp)
         if patch:
             _apply_patch(tmp, patch, ceiling=root)
-        listing = workdir.scan(tmp)
-        listing.digest = content_digest(tmp, listing)
+        listing = seal(tmp)  # listed, digested and made read-only in one pass over the tree
         (tmp / workdir.LISTING).write_text(json.dumps(listing.as_record(), sort_keys=True))
         (tmp / MARKER).write_text(f"commit {commit}\nsnapshot {sid}\ndigest {listing.digest}\n")
-        _make_read_only(tmp)  # chmod keeps mtimes: the listing stays true
+        for name in (workdir.LISTING, MARKER):
+            _read_only(tmp / name)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -85,18 +85,80 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     return Snapshot(sid, final, reused=False, digest=listing.digest, rebuilt=rebuilt)
 
 
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def seal(tree: Path) -> workdir.Listing:
+    """workdir.scan(tree) with its content_digest, the files made read-only on the way (directories stay
+    writable, so the tree can still be deleted): one pass, each file opened once (stat'ed, read and
+    chmod'ed through its descriptor). chmod keeps mtimes: the listing stays true."""
+    files: dict[str, tuple[int, int]] = {}
+    dirs: list[str] = []
+    links: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    pending = [("", os.fspath(tree))]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():  # to a file or a directory: recreated as a link, not walked
+                    links[rel] = os.readlink(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    dirs.append(rel)
+                    pending.append((rel + "/", entry.path))
+                elif not prefix and entry.name in workdir.RESERVED:
+                    continue
+                else:
+                    files[rel], hashes[rel] = _seal_file(entry.path)
+    listing = workdir.Listing(files, sorted(dirs), links)
+    listing.digest = _digest_of(hashes, links)
+    return listing
+
+
+def _seal_file(path: str) -> tuple[tuple[int, int], str]:
+    """A file's (size, mtime_ns) and sha256, its write bits taken away."""
+    fd = os.open(path, _READ)
+    try:
+        info = os.fstat(fd)
+        digest = hashlib.sha256()
+        # most files in one read: once a read comes short with all the bytes fstat counted, that is
+        # the end (no second read for it; a short read before them, as NFS may give, reads on)
+        want, seen = min(info.st_size + 1, 1 << 20), 0
+        while chunk := os.read(fd, want):
+            digest.update(chunk)
+            seen += len(chunk)
+            if len(chunk) < want and seen == info.st_size:
+                break
+            want = 1 << 20
+        if info.st_mode & WRITE_BITS:
+            os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~WRITE_BITS)
+    finally:
+        os.close(fd)
+    return (info.st_size, info.st_mtime_ns), digest.hexdigest()
+
+
+def _digest_of(hashes: dict[str, str], links: dict[str, str]) -> str:
+    """content_digest's value from each file's sha256 and each symlink's target."""
+    total = hashlib.sha256()
+    for rel in sorted(hashes):
+        total.update(f"f {rel}\0{hashes[rel]}\n".encode())
+    for rel in sorted(links):
+        total.update(f"l {rel}\0{links[rel]}\n".encode())
+    return total.hexdigest()
+
+
 def content_digest(tree: Path, listing: workdir.Listing) -> str:
     """sha256 over (path, content) of every file and (path, target) of every symlink, in path order."""
-    total = hashlib.sha256()
-    for rel in sorted(listing.files):
+    hashes = {}
+    for rel in listing.files:
         digest = hashlib.sha256()
         with open(tree / rel, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        total.update(f"f {rel}\0{digest.hexdigest()}\n".encode())
-    for rel in sorted(listing.links):
-        total.update(f"l {rel}\0{listing.links[rel]}\n".encode())
-    return total.hexdigest()
+        hashes[rel] = digest.hexdigest()
+    return _digest_of(hashes, listing.links)
 
 
 def recorded_digest(path: Path) -> str:
@@ -146,18 +208,34 @@ def _set_aside(path: Path) -> None:
 
 def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
     """`git archive COMMIT | tar -x`: git and tar do the work (Python's tarfile with its extraction
-    filter lstat's every path twice, 7x slower on a 5,000-file tree; see bench/snapshot.py)."""
-    import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
-
-    repo = git.Repo(repo_root)
+    filter lstat's every path twice, 7x slower on a 5,000-file tree; see bench/snapshot.py). The tree's
+    listing, for its submodules, is made by git meanwhile."""
     if shutil.which("tar") is None:  # no tar on PATH (minimal images, Windows): Python's own
-        _extract_with_tarfile(repo, commit, dest)
+        import git  # only when a snapshot is built: GitPython's import costs ~80 ms, reuse needs none
+
+        _extract_with_tarfile(git.Repo(repo_root), commit, dest)
+        tree = _tree_listing(repo_root, commit).communicate()[0]
     else:
-        _extract_with_tar(repo_root, commit, dest)
+        listing = _tree_listing(repo_root, commit)
+        try:
+            _extract_with_tar(repo_root, commit, dest)
+        finally:
+            tree = listing.communicate()[0]
+        if listing.returncode != 0:
+            raise GitError(f"cannot list the tree of commit {commit[:12]}")
     # `git archive` leaves submodules out: each one is archived from its own checkout, at the commit
     # the superproject records (pinned by `commit`, hence by the snapshot id), recursively
-    for path, sub_commit in _submodules(repo, commit):
+    for path, sub_commit in _submodules(tree):
         _extract_submodule(repo_root, path, sub_commit, dest)
+
+
+def _tree_listing(repo_root: Path, commit: str) -> subprocess.Popen[bytes]:
+    """`git ls-tree -r -z COMMIT`, started (read it with communicate())."""
+    return subprocess.Popen(
+        ["git", "-C", str(repo_root), "ls-tree", "-r", "-z", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _extract_with_tarfile(repo: git.Repo, commit: str, dest: Path) -> None:
@@ -204,14 +282,16 @@ def _extract_with_tar(repo_root: Path, commit: str, dest: Path) -> None:
 SUBMODULE_HINT = "git submodule update --init --recursive"
 
 
-def _submodules(repo: git.Repo, commit: str) -> list[tuple[str, str]]:
-    """(path, commit) of every submodule (a gitlink, mode 160000) in the tree of `commit`."""
+def _submodules(tree: bytes) -> list[tuple[str, str]]:
+    """(path, commit) of every submodule (a gitlink, mode 160000) in `git ls-tree -r -z`'s output."""
     found = []
-    for entry in repo.git.ls_tree("-r", "-z", commit).split("\0"):
-        meta, _, path = entry.partition("\t")
+    for entry in tree.split(b"\0"):
+        if not entry.startswith(b"160000 "):
+            continue
+        meta, _, path = entry.partition(b"\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[0] == "160000":
-            found.append((path, fields[2]))
+        if len(fields) == 3:
+            found.append((os.fsdecode(path), fields[2].decode()))
     return found
 
 
@@ -256,15 +336,8 @@ def _apply_patch(dest: Path, patch: str, ceiling: Path) -> None:
         patch_file.unlink()
 
 
-def _make_read_only(tree: Path) -> None:
-    """Files lose their write bits; directories stay writable so the tree can still be deleted."""
-    for dirpath, _dirs, files in os.walk(tree):
-        for name in files:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                continue
-            mode = path.stat().st_mode
-            path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+def _read_only(path: Path) -> None:
+    os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & ~WRITE_BITS)
 
 
 def _remove(path: Path) -> None:

@@ -425,3 +425,37 @@ def test_notes_name_lfs_pointers_and_untracked_paths_the_command_names(repo: Pat
     assert "data: {train_csv: data/train.csv}" in notes[1]
     assert notes[2].startswith("conf/x.yaml (named in the command)")
     assert snapshot.snapshot_notes(snap.path, repo, ["python", "train.py"]) == notes[:1]
+
+
+def test_sealing_lists_digests_and_write_protects_as_the_separate_passes_did(tmp_path: Path) -> None:
+    """snapshot.seal (one pass) gives workdir.scan's listing and content_digest's digest, whatever the
+    tree holds: nested, empty and multi-MB files (read in several chunks), executables, symlinks to a
+    file and to a directory, the snapshot's own reserved files left out; every file loses its write
+    bits and keeps its mtime."""
+    from clusterrun.inputs import workdir
+
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "deep.txt").write_text("deep\n")
+    (tree / "empty").write_bytes(b"")
+    (tree / "big.bin").write_bytes(os.urandom(3 * (1 << 20) + 17))
+    (tree / "exact.bin").write_bytes(b"x" * (1 << 20))  # one read's size exactly
+    (tree / "run.sh").write_text("#!/bin/sh\n")
+    (tree / "run.sh").chmod(0o755)
+    (tree / "to-file").symlink_to("a/b/deep.txt")
+    (tree / "to-dir").symlink_to("a")
+    (tree / workdir.MARKER).write_text("not listed\n")
+    (tree / "a" / workdir.MARKER).write_text("listed: only the top level is reserved\n")
+    scanned = workdir.scan(tree)
+    expected_digest = snapshot.content_digest(tree, scanned)
+    mtimes = {rel: os.lstat(tree / rel).st_mtime_ns for rel in scanned.files}
+
+    sealed = snapshot.seal(tree)
+    assert sealed.as_record() == {**scanned.as_record(), "digest": expected_digest}
+    assert snapshot.content_digest(tree, sealed) == expected_digest  # read again after the chmods
+    for rel in sealed.files:
+        info = os.lstat(tree / rel)
+        assert info.st_mode & 0o222 == 0, rel
+        assert info.st_mtime_ns == mtimes[rel], rel
+    assert os.stat(tree / "run.sh").st_mode & 0o111  # still executable
+    assert os.lstat(tree / workdir.MARKER).st_mode & 0o200  # not the tree's: left as it was
