@@ -86,6 +86,8 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
 
 
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes: only files under this are opened
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -97,6 +99,7 @@ def seal(tree: Path) -> workdir.Listing:
     dirs: list[str] = []
     links: dict[str, str] = {}
     hashes: dict[str, str] = {}
+    lfs: list[str] = []
     pending = [("", os.fspath(tree))]
     while pending:
         prefix, directory = pending.pop()
@@ -111,14 +114,17 @@ def seal(tree: Path) -> workdir.Listing:
                 elif not prefix and entry.name in workdir.RESERVED:
                     continue
                 else:
-                    files[rel], hashes[rel] = _seal_file(entry.path)
-    listing = workdir.Listing(files, sorted(dirs), links)
+                    files[rel], hashes[rel], pointer = _seal_file(entry.path)
+                    if pointer:
+                        lfs.append(rel)
+    listing = workdir.Listing(files, sorted(dirs), links, lfs=sorted(lfs))
     listing.digest = _digest_of(hashes, links)
     return listing
 
 
-def _seal_file(path: str) -> tuple[tuple[int, int], str]:
-    """A file's (size, mtime_ns) and sha256, its write bits taken away."""
+def _seal_file(path: str) -> tuple[tuple[int, int], str, bool]:
+    """A file's (size, mtime_ns), sha256 and whether it is a Git LFS pointer; its write bits taken away."""
+    pointer = False
     fd = os.open(path, _READ)
     try:
         info = os.fstat(fd)
@@ -128,6 +134,8 @@ def _seal_file(path: str) -> tuple[tuple[int, int], str]:
         want, seen = min(info.st_size + 1, 1 << 20), 0
         while chunk := os.read(fd, want):
             digest.update(chunk)
+            if not seen and info.st_size < LFS_MAX_BYTES:
+                pointer = chunk.startswith(LFS_POINTER)
             seen += len(chunk)
             if len(chunk) < want and seen == info.st_size:
                 break
@@ -136,7 +144,7 @@ def _seal_file(path: str) -> tuple[tuple[int, int], str]:
             os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~WRITE_BITS)
     finally:
         os.close(fd)
-    return (info.st_size, info.st_mtime_ns), digest.hexdigest()
+    return (info.st_size, info.st_mtime_ns), digest.hexdigest(), pointer
 
 
 def _digest_of(hashes: dict[str, str], links: dict[str, str]) -> str:
@@ -346,13 +354,18 @@ def _remove(path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------- notes
 
-LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
-LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes: only files under this are opened
 NOTE_SHOWN = 5
 
 
 def lfs_pointers(snapshot_path: Path) -> list[str]:
-    """Files of the snapshot that are Git LFS pointer files, not the content they stand for."""
+    """Files of the snapshot that are Git LFS pointer files, not the content they stand for: as its
+    listing recorded them when it was made (seal); a snapshot made before that is looked through."""
+    try:
+        recorded = workdir.Listing.read(snapshot_path / workdir.LISTING).lfs
+    except (OSError, ValueError):
+        recorded = None
+    if recorded is not None:
+        return recorded
     found = []
     for dirpath, dirnames, filenames in os.walk(snapshot_path):
         dirnames.sort()

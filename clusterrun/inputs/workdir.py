@@ -43,21 +43,28 @@ class Listing:
     dirs: list[str]
     links: dict[str, str]  # relative path -> symlink target
     digest: str = ""
+    lfs: list[str] | None = None  # the files that are Git LFS pointers (None: not looked for)
 
     def as_record(self) -> dict[str, Any]:
-        return {
+        record = {
             "digest": self.digest,
             "files": {k: list(v) for k, v in self.files.items()},
             "dirs": self.dirs,
             "links": self.links,
         }
+        return record if self.lfs is None else {**record, "lfs": self.lfs}
 
     @classmethod
     def read(cls, path: Path) -> Listing:
         data = json.loads(path.read_text())
         files = {str(k): (int(v[0]), int(v[1])) for k, v in data.get("files", {}).items()}
+        lfs = data.get("lfs")
         return cls(
-            files, list(data.get("dirs", [])), dict(data.get("links", {})), str(data.get("digest", ""))
+            files,
+            list(data.get("dirs", [])),
+            dict(data.get("links", {})),
+            str(data.get("digest", "")),
+            [str(p) for p in lfs] if isinstance(lfs, list) else None,
         )
 
 

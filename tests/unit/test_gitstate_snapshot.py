@@ -446,12 +446,17 @@ def test_sealing_lists_digests_and_write_protects_as_the_separate_passes_did(tmp
     (tree / "to-dir").symlink_to("a")
     (tree / workdir.MARKER).write_text("not listed\n")
     (tree / "a" / workdir.MARKER).write_text("listed: only the top level is reserved\n")
+    pointer = snapshot.LFS_POINTER + b"\noid sha256:" + b"0" * 64 + b"\nsize 123456\n"
+    (tree / "a" / "weights.pt").write_bytes(pointer)
+    (tree / "notes.md").write_bytes(snapshot.LFS_POINTER + b"\n" + b"long text " * 200)  # too long for one
     scanned = workdir.scan(tree)
     expected_digest = snapshot.content_digest(tree, scanned)
     mtimes = {rel: os.lstat(tree / rel).st_mtime_ns for rel in scanned.files}
+    walked = snapshot.lfs_pointers(tree)  # no listing yet: the tree is looked through
+    assert walked == ["a/weights.pt"]
 
     sealed = snapshot.seal(tree)
-    assert sealed.as_record() == {**scanned.as_record(), "digest": expected_digest}
+    assert sealed.as_record() == {**scanned.as_record(), "digest": expected_digest, "lfs": walked}
     assert snapshot.content_digest(tree, sealed) == expected_digest  # read again after the chmods
     for rel in sealed.files:
         info = os.lstat(tree / rel)
