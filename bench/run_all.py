@@ -232,7 +232,7 @@ def row_first_status(ctx: Ctx) -> list[Row]:
         first.append(run(argv, ctx.tmp, env).seconds)
         first_calls = ctx.shims.counts()
         ctx.shims.reset()
-        second.append(run(argv, ctx.tmp, env).seconds)  # the runs' rows are cached by this one
+        second.append(run(argv, ctx.tmp, env).seconds)  # from the rows the first one kept
         second_calls = ctx.shims.counts()
         ctx.shims.reset()
         steady.append(run(argv, ctx.tmp, env).seconds)
