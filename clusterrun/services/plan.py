@@ -96,10 +96,15 @@ def check_member_limit(backend: str, count: int) -> None:
         )
 
 
-def finished_index(registry: Registry, backend: str | None = None) -> dict[tuple[str, str], str]:
+def finished_index(
+    registry: Registry, backend: str | None = None, snapshot_id: str | None = None
+) -> dict[tuple[str, str], str]:
     """(snapshot id, config hash) -> id of a run that completed with them (the newest; on `backend`
-    only, when given: a run finished on this machine does not stand for one on the cluster)."""
-    return registry_index.finished(registry.root, backend)  # no manifest opened unless it changed
+    only, when given: a run finished on this machine does not stand for one on the cluster; of
+    `snapshot_id` only, when given: a submit looks up its own code's runs)."""
+    return registry_index.finished(
+        registry.root, backend, snapshot_id
+    )  # no manifest opened unless it changed
 
 
 def ended_ago(registry: Registry, run_id: str) -> str:
@@ -135,7 +140,7 @@ def drop_duplicates(
     or to each other."""
     if force:
         return members, []
-    index = finished_index(registry, backend)
+    index = finished_index(registry, backend, snapshot_id)
     kept: list[MemberPlan] = []
     skipped: list[dict[str, Any]] = []
     seen: dict[str, int] = {}

@@ -59,6 +59,13 @@ def test_answers_equal_a_full_scan(tmp_path: Path) -> None:
     make_runs(registry, 23)
     for backend in (None, "slurm", "local"):
         assert finished_index(registry, backend) == scanned_finished(registry, backend)
+        for snapshot in ("snap0", "snap1", "snap9"):  # a submit's lookup: its own code's runs only
+            assert finished_index(registry, backend, snapshot) == {
+                key: run_id
+                for key, run_id in scanned_finished(registry, backend).items()
+                if key[0] == snapshot
+            }
+    assert finished_index(registry, None, "snap1")  # the filter leaves something to compare
     assert select(registry, state="completed,timeout", limit=None) == scanned_select(
         registry, {"completed", "timeout"}
     )
