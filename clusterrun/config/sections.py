@@ -18,6 +18,15 @@ from pydantic import (
 )
 
 from clusterrun.config.redact import refusal
+from clusterrun.config.requeue import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_REQUEUE_ON,
+    DEFAULT_SIGNAL_GRACE,
+    MAX_ATTEMPTS_BOUNDS,
+    SIGNAL_GRACE_BOUNDS,
+    RequeueReason,
+    reasons_of,
+)
 from clusterrun.config.resources import (
     MAIL_TYPES,
     format_mem_mb,
@@ -394,35 +403,23 @@ class Sweep(FrozenModel):
         return self
 
 
-#: What `requeue.on` may name: the ends of an attempt after which the run goes on in another attempt.
-RequeueReason = Literal["preemption", "node_fail", "timeout"]
-REQUEUE_REASONS: tuple[RequeueReason, ...] = ("preemption", "node_fail", "timeout")
-DEFAULT_REQUEUE_ON: tuple[RequeueReason, ...] = ("preemption", "node_fail")
-
-
 class Requeue(FrozenModel):
     """When a job runs again, as the same job id, after its attempt was cut short (site/guides: long jobs).
 
     preemption, node_fail: SLURM requeues the job itself (the job is submitted with --requeue);
     timeout: clusterrun's job wrapper requeues it (`scontrol requeue`) once SIGUSR2 came `signal_grace`
-    seconds before the time limit and the command stopped. At most `max_attempts` attempts in all."""
+    seconds before the time limit and the command stopped. At most `max_attempts` attempts in all.
+    What a run's record holds is read back as config/requeue.py's RequeuePolicy (no pydantic)."""
 
     on: list[RequeueReason] = Field(default_factory=lambda: list(DEFAULT_REQUEUE_ON))
-    max_attempts: int = Field(3, ge=1, le=100)
-    signal_grace: int = Field(120, ge=10, le=65535)  # seconds between SIGUSR2 and the time limit
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=MAX_ATTEMPTS_BOUNDS[0], le=MAX_ATTEMPTS_BOUNDS[1])
+    # seconds between SIGUSR2 and the time limit
+    signal_grace: int = Field(DEFAULT_SIGNAL_GRACE, ge=SIGNAL_GRACE_BOUNDS[0], le=SIGNAL_GRACE_BOUNDS[1])
 
     @field_validator("on", mode="before")
     @classmethod
     def _reasons(cls, value: Any) -> list[str]:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise ValueError(f"give a list of: {', '.join(REQUEUE_REASONS)} (or [] for never)")
-        unknown = [str(item) for item in items if item not in REQUEUE_REASONS]
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)}: not a reason to requeue; use {', '.join(REQUEUE_REASONS)}"
-            )
-        return list(dict.fromkeys(items))
+        return reasons_of(value)
 
     @property
     def enabled(self) -> bool:

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
+from clusterrun.config.requeue import NEVER, RequeuePolicy
 from clusterrun.config.resources import parse_time_seconds
-from clusterrun.config.sections import Requeue
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution.supervise import Outcome
 from clusterrun.records import store
-from clusterrun.records.attempts import NEVER, policy_of
+from clusterrun.records.attempts import policy_of
 from clusterrun.records.jsonio import append_jsonl
 from clusterrun.records.models import AttemptRecord, Manifest
 from clusterrun.records.registry import Run, now_iso
@@ -164,7 +164,7 @@ class Attempt:
     node: str
     started: float
     lead: bool  # the job's first task: records attempts and requeues
-    policy: Requeue = NEVER
+    policy: RequeuePolicy = NEVER
     time_limit: float | None = None
     metrics_file: Path | None = None
     step_key: str = "step"

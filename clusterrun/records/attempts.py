@@ -16,14 +16,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from clusterrun.config.sections import Requeue
+from clusterrun.config.requeue import NEVER, RequeuePolicy
 from clusterrun.records.models import AttemptRecord, Manifest
 from clusterrun.scheduler import JobStatus
 from clusterrun.scheduler.slurm_requeue import REQUEUED_EXIT
 
-NEVER = Requeue(on=[])  # records before requeues: their jobs ran once
 #: How long after a PREEMPTED or NODE_FAIL end the scheduler is given to queue the job again.
 REQUEUE_WINDOW = 120.0
 #: A scheduler record matches an attempt when it started at most this long before the attempt's wrapper.
@@ -31,15 +28,12 @@ MATCH_SLACK = 300.0
 _SCHEDULER_ENDS = {"preempted": "preempted", "node_fail": "node_fail", "cancelled": "cancelled"}
 
 
-def policy_of(manifest: Manifest) -> Requeue:
+def policy_of(manifest: Manifest) -> RequeuePolicy:
     """The run's `requeue` section; NEVER for records without one (or with a damaged one)."""
     section = manifest.config.requeue
     if not section:
         return NEVER
-    try:
-        return Requeue.model_validate(section)
-    except ValidationError:
-        return NEVER
+    return RequeuePolicy.from_record(section) or NEVER
 
 
 def _timestamp(text: str) -> float | None:

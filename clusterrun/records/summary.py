@@ -232,7 +232,7 @@ def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, An
             summary.diagnosis.to_data(),
             summary.state,
             attempts,
-            requeues.policy_of(manifest).model_dump(),
+            requeues.policy_of(manifest).as_dict(),
             summary.metrics,
             progress_from(summary.metrics, manifest.config.params),
             step_key,
