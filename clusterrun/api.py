@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from clusterrun import envknobs
 from clusterrun.errors import UsageError
 from clusterrun.records.registry import Registry
 from clusterrun.services import Notify, listing, quiet
@@ -55,6 +56,7 @@ __all__ = [
 
 
 def _registry(runs_dir: str | Path | None, cwd: str | Path | None = None) -> Registry:
+    envknobs.check_all()  # every call starts here: a bad tuning variable is refused before it does anything
     return Registry.default(
         Path(runs_dir) if runs_dir is not None else None, Path(cwd) if cwd is not None else None
     )

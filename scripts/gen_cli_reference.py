@@ -40,7 +40,10 @@ def generate(out: Path) -> None:
         text=True,
     )
     # typer writes quotes and brackets as HTML entities (&#x27;, &lt;...); the page keeps the characters
-    out.write_text(STAMP.format(version=typer_version()) + html.unescape(out.read_text()))
+    from clusterrun import envknobs  # the tuning variables' table, from the code that reads them
+
+    page = html.unescape(out.read_text()).rstrip("\n") + "\n\n" + envknobs.reference()
+    out.write_text(STAMP.format(version=typer_version()) + page)
 
 
 if __name__ == "__main__":

@@ -258,3 +258,39 @@ def test_json_output_is_untouched_by_the_checks(project: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["config"]["params"]["steps"] == 200
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CLUSTERRUN_WORKERS", "lots"),
+        ("CLUSTERRUN_WORKERS", "0"),
+        ("CLUSTERRUN_LOST_AFTER", "10m"),
+        ("CLUSTERRUN_SBATCH_TIMEOUT", "0"),
+        ("CLUSTERRUN_POLL_MAX_AGE", "-1"),
+        ("CLUSTERRUN_WAIT_TIMEOUT", "never"),
+    ],
+)
+def test_a_bad_tuning_variable_is_refused_before_anything_is_recorded(
+    project: Path, variable: str, value: str
+) -> None:
+    """A typo in a tuning variable is not silently replaced by the default: the command stops with the
+    variable, its value and the fix, and records nothing (no run directory, no registry)."""
+    done = dry_run(project, "configs/quickstart.yaml")  # a registry with one run in it, to keep intact
+    assert done.returncode == 0, done.stderr
+    before = sorted(p.name for p in (project / "runs").iterdir())
+    env = {variable: value}
+    for args in (["submit", "configs/quickstart.yaml", "--backend", "local", "--yes"], ["status"]):
+        line = refused(cli(args, project, env), variable, repr(value))
+        assert "Traceback" not in line
+    assert sorted(p.name for p in (project / "runs").iterdir()) == before
+    assert cli(["status"], project).returncode == 0  # unset again: everything as it was
+
+
+def test_the_python_api_refuses_a_bad_tuning_variable(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clusterrun import api
+    from clusterrun.errors import UsageError
+
+    monkeypatch.setenv("CLUSTERRUN_LOST_AFTER", "soon")
+    with pytest.raises(UsageError, match="CLUSTERRUN_LOST_AFTER='soon'"):
+        api.status(runs_dir=project / "runs")

@@ -37,8 +37,9 @@ LAYERS: dict[str, int] = {
     "diagnose": DOMAIN,
     "scheduler": SCHEDULER,
 }
-#: Importable from every layer; they import nothing from clusterrun themselves.
-BASE = {"clusterrun", "clusterrun.errors", "clusterrun.portable"}  # portable: OS differences (locks, psutil)
+#: Importable from every layer; they import nothing from clusterrun but each other. portable: OS
+#: differences (locks, psutil); envknobs: the environment variables that tune clusterrun, read and checked.
+BASE = {"clusterrun", "clusterrun.errors", "clusterrun.portable", "clusterrun.envknobs"}
 
 #: What scheduler/ may import from the layers above it. Each is a leaf (it imports nothing from clusterrun
 #: but BASE; the rule non_leaf_exceptions checks it), so no domain logic comes along with it.
@@ -78,6 +79,7 @@ CONFIG_ORDER = [
     "sections",
     "overrides",
     "placeholders",
+    "requeue",  # the requeue section's reasons and bounds, and the policy read back from a record
     "yaml12",
     "redact",  # the one list of secret names and values: config, env.json and the records' writer
     "resources",

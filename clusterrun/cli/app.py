@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from typer import TyperException
 
-from clusterrun import __version__
+from clusterrun import __version__, envknobs
 from clusterrun.cli.lazy import LazyGroup
 from clusterrun.cli.startup import collection_paused
 from clusterrun.cli.usage import usage_error
@@ -51,6 +51,7 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    envknobs.check_all()  # a bad tuning variable is refused before the command does anything
     ctx.obj = {"runs_dir": runs_dir}
 
 

@@ -11,7 +11,6 @@ The overridden methods follow submitit 1.5's `Executor._submit_command` and
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,22 +19,19 @@ import submitit
 from submitit.core import utils
 from submitit.core.utils import FailedJobError
 
+from clusterrun import envknobs
 from clusterrun.scheduler import _proc, submissions
 from clusterrun.scheduler.base import SubmitTimeout
 
-SBATCH_TIMEOUT_ENV = "CLUSTERRUN_SBATCH_TIMEOUT"
-SBATCH_TIMEOUT = 60.0
+SBATCH_TIMEOUT_ENV = envknobs.SBATCH_TIMEOUT.name
+SBATCH_TIMEOUT = envknobs.SBATCH_TIMEOUT.default
 #: sbatch's own words when its request may have reached the controller without an answer coming back
 _MAYBE_CREATED = ("Socket timed out on send/recv", "Zero Bytes were transmitted or received")
 
 
 def sbatch_timeout() -> float:
     """Seconds sbatch may take: $CLUSTERRUN_SBATCH_TIMEOUT, else 60."""
-    try:
-        value = float(os.environ.get(SBATCH_TIMEOUT_ENV, "") or SBATCH_TIMEOUT)
-    except ValueError:
-        return SBATCH_TIMEOUT
-    return value if value > 0 else SBATCH_TIMEOUT
+    return envknobs.number(envknobs.SBATCH_TIMEOUT)
 
 
 def run_sbatch(argv: list[str], timeout: float) -> str:

@@ -27,20 +27,19 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from clusterrun import envknobs
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 MIN_ITEMS = 64  #: smaller batches are not worth a fork
-MAX_WORKERS = 4
-ENV = "CLUSTERRUN_WORKERS"  #: how many processes at most (1: never fork)
+MAX_WORKERS = int(envknobs.WORKERS.default)
+ENV = envknobs.WORKERS.name  #: how many processes at most (1: never fork)
 
 
 def workers_for(count: int) -> int:
     """How many processes a batch of `count` items is spread over (1: done in this process)."""
-    try:
-        limit = int(os.environ.get(ENV, "") or MAX_WORKERS)
-    except ValueError:
-        limit = MAX_WORKERS
+    limit = int(envknobs.number(envknobs.WORKERS))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if count < MIN_ITEMS or sys.platform != "linux" or threading.active_count() > 1:
         return 1

@@ -19,23 +19,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clusterrun import envknobs
 from clusterrun.records.models import DiagnosisRecord, Manifest, Summary
 from clusterrun.records.registry import Run, now_iso
 from clusterrun.records.summary import read_tail
 from clusterrun.scheduler import JobStatus
 
-LOST_AFTER = 600.0
-LOST_AFTER_ENV = "CLUSTERRUN_LOST_AFTER"
+LOST_AFTER = envknobs.LOST_AFTER.default
+LOST_AFTER_ENV = envknobs.LOST_AFTER.name
 #: Files the job itself writes while it lives: any change is evidence that it still runs.
 JOB_FILES = ("stdout.log", "stderr.log", "events.jsonl", "exit.json")
 
 
 def lost_after() -> float:
     """The grace period in seconds (CLUSTERRUN_LOST_AFTER overrides the default)."""
-    try:
-        return max(0.0, float(os.environ.get(LOST_AFTER_ENV, LOST_AFTER)))
-    except ValueError:
-        return LOST_AFTER
+    return envknobs.number(envknobs.LOST_AFTER)
 
 
 def _newest_change(run: Run, manifest: Manifest) -> float | None:

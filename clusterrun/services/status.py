@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -13,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from clusterrun import portable
+from clusterrun import envknobs, portable
 from clusterrun.analysis.metrics import collect
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, UsageError
 from clusterrun.execution.smoke import stop_orphaned
@@ -44,8 +45,8 @@ PRE_STATES = frozenset(
         "not_submitted",
     }
 )
-POLL_MAX_AGE = 2.0  # seconds a poll answer is shared with other invocations
-POLL_MAX_AGE_ENV = "CLUSTERRUN_POLL_MAX_AGE"
+POLL_MAX_AGE = envknobs.POLL_MAX_AGE.default  # seconds a poll answer is shared with other invocations
+POLL_MAX_AGE_ENV = envknobs.POLL_MAX_AGE.name
 EXIT_GRACE = 30.0
 LOCAL_BACKEND = "local"
 #: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
@@ -64,10 +65,7 @@ def submitter_gone(manifest: Manifest) -> bool:
 
 
 def _poll_max_age() -> float:
-    try:
-        return max(0.0, float(os.environ.get(POLL_MAX_AGE_ENV, POLL_MAX_AGE)))
-    except ValueError:
-        return POLL_MAX_AGE
+    return envknobs.number(envknobs.POLL_MAX_AGE)
 
 
 @dataclass
@@ -502,7 +500,7 @@ def _attempt_history(manifest: Manifest, state: str) -> list[dict[str, Any]]:
     return [record.as_record() for record in found.get(manifest.job_id, [])]
 
 
-WAIT_TIMEOUT_ENV = "CLUSTERRUN_WAIT_TIMEOUT"
+WAIT_TIMEOUT_ENV = envknobs.WAIT_TIMEOUT.name
 _wait_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar("wait_limit", default=None)
 
 
@@ -535,11 +533,8 @@ def wait_limit() -> float | None:
     limit = _wait_limit.get()
     if limit is not None:
         return limit
-    try:
-        text = os.environ.get(WAIT_TIMEOUT_ENV, "")
-        return float(text) if text.strip() else None
-    except ValueError:
-        return None
+    limit = envknobs.number(envknobs.WAIT_TIMEOUT)
+    return None if math.isinf(limit) else limit
 
 
 def wait(
