@@ -294,3 +294,17 @@ def test_the_python_api_refuses_a_bad_tuning_variable(project: Path, monkeypatch
     monkeypatch.setenv("CLUSTERRUN_LOST_AFTER", "soon")
     with pytest.raises(UsageError, match="CLUSTERRUN_LOST_AFTER='soon'"):
         api.status(runs_dir=project / "runs")
+
+
+def test_an_option_given_as_another_options_value_is_refused_not_submitted(project: Path) -> None:
+    """`--skip-smoke --dry-run`: click would take `--dry-run` as the skip reason and submit for real.
+    clusterrun refuses it (exit 2, the fix in the hint) and nothing is recorded or submitted."""
+    submit = ["submit", "configs/quickstart.yaml", "--backend", "local"]
+    line = refused(cli([*submit, "--skip-smoke", "--dry-run"], project), "--skip-smoke", "--dry-run")
+    assert line.startswith("error: --skip-smoke takes a value")
+    assert not (project / "runs").exists() or not [p for p in (project / "runs").iterdir() if p.is_dir()]
+    refused(cli(["status", "--name", "--json"], project), "--name", "--json")
+    refused(cli(["status", "--state", "--all"], project), "--state", "--all")
+    # a value that merely starts with dashes, and is no option of the command, is still a value
+    done = cli([*submit, "--dry-run", "--skip-smoke=--no-gpu"], project)
+    assert done.returncode == 0, done.stderr

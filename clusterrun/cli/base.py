@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from typer.core import TyperCommand, TyperGroup
 
 from clusterrun.cli.helpcost import defer_coercion, import_rich_utils
@@ -21,7 +22,52 @@ def _plain_flags(params: list[Any]) -> list[Any]:
     return params
 
 
+class OptionAsValue(typer.BadParameter):
+    """An option that takes a value was given another option of the command as its value
+    (`--skip-smoke --dry-run`: click reads `--dry-run` as the reason, and the submission is real)."""
+
+    def __init__(self, ctx: Any, param: Any, value: str) -> None:
+        name = param.opts[0]
+        super().__init__(f"{name} takes a value, but the next word is the option {value}", ctx=ctx)
+        self.hint = f"give {name} its value first, e.g. {name} {_example(param)} {value}"
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _example(param: Any) -> str:
+    metavar = str(param.metavar or param.name or "VALUE").strip("<>").upper()
+    return "'no GPU here'" if metavar == "REASON" else metavar
+
+
+def _option_names(command: Any, ctx: Any) -> set[str]:
+    names: set[str] = set()
+    for param in command.get_params(ctx):
+        if getattr(param, "param_type_name", "") == "option":
+            names.update(param.opts)
+            names.update(param.secondary_opts)
+    return names
+
+
+def refuse_options_as_values(command: Any, ctx: Any) -> None:
+    """OptionAsValue when a value-taking option's value is one of the command's own options."""
+    names = _option_names(command, ctx)
+    for param in command.get_params(ctx):
+        if getattr(param, "param_type_name", "") != "option" or param.is_flag or param.count:
+            continue
+        value = ctx.params.get(param.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if isinstance(item, str) and item in names:
+                raise OptionAsValue(ctx, param, item)
+
+
 class Command(TyperCommand):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        refuse_options_as_values(self, ctx)
+        return rest
+
     def get_params(self, ctx: Any) -> list[Any]:
         return defer_coercion(_plain_flags(super().get_params(ctx)))
 

@@ -33,6 +33,9 @@ def usage_error(exc: TyperException) -> tuple[str, str]:
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "clusterrun"
     help_hint = f"see: {path} -h"
+    own_hint = getattr(exc, "hint", "")  # an error of ours (cli/base.py OptionAsValue) knows the fix
+    if own_hint:
+        return _sentence(exc.format_message()), f"{own_hint}; {help_hint}"
     option = getattr(exc, "option_name", None)
     if option is not None and ctx is not None and type(exc).__name__ == "NoSuchOption":
         return f"{path} has no option {option}", _guess(option, _options(ctx)) + help_hint
