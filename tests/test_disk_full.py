@@ -11,6 +11,8 @@ import errno
 import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from clusterrun.errors import DiskFull, ExitStatus
 from clusterrun.records.jsonio import append_jsonl, write_json_atomic
 from clusterrun.records.registry import Registry
-from tests.helpers import cli, git, manifest, no_traceback
+from tests.helpers import REPO, cli, git, manifest, no_traceback
 
 
 @pytest.fixture
@@ -153,3 +155,60 @@ def test_a_snapshot_that_does_not_fit_is_one_line_and_removed(project: Path, sma
     assert result.stderr.splitlines()[0] == f"error: disk full while writing {registry / '.snapshots'}"
     no_traceback(result)
     assert sorted(p.name for p in (registry / ".snapshots").iterdir()) == before
+
+
+def test_a_disk_that_fills_once_the_jobs_are_accepted_leaves_no_ran_job_untracked(
+    project: Path, small_disk: Path
+) -> None:
+    """The local backend accepts a sweep's jobs, then the disk fills (a real ENOSPC on a real tmpfs, at
+    the moment submitit's submission returns) before any job id is recorded. The promise: the error
+    says the jobs went through (not "nothing half-made was kept"), their run directories stay, and
+    every job that ran is found by `status` from its own record and ends with its real state, never
+    `submit_failed`."""
+    registry = small_disk / "runs"
+    # in a process of its own, as the CLI runs (submitit's local jobs are that process's children):
+    # the real submit, with the disk filled the moment the local backend has launched the jobs
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(REPO)!r})
+from tests.test_disk_full import fill
+from pathlib import Path
+from clusterrun import api
+from clusterrun.errors import DiskFull
+from clusterrun.scheduler.local import LocalScheduler
+real = LocalScheduler.submit_array
+def accepted_then_full(self, *args, **kwargs):
+    submitted = real(self, *args, **kwargs)
+    fill(Path({str(small_disk)!r}))  # the jobs are launched; the disk is full from here on
+    return submitted
+LocalScheduler.submit_array = accepted_then_full
+try:
+    api.submit("configs/quickstart.yaml", "params.steps=1", sweep=["params.lr=0.1,0.2,0.3"],
+               backend="local", skip_smoke="disk test", yes=True, runs_dir={str(registry)!r})
+except DiskFull as exc:
+    print(json.dumps({{"message": exc.message, "hint": exc.hint}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=300
+    )
+    (small_disk / ".filler").unlink()  # room again, before the jobs' wrappers start writing
+    assert done.returncode == 0 and done.stdout.strip(), done.stdout + done.stderr
+    full = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "went through and run" in full["hint"] and "nothing half-made" not in full["hint"]
+    members = [name for name in run_dirs(registry) if "-sweep_" not in name]
+    assert len(members) == 3  # kept: their jobs run
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        cli(["status"], project, {"CLUSTERRUN_RUNS_DIR": str(registry), "CLUSTERRUN_POLL_MAX_AGE": "0"})
+        states = {name: manifest(registry / name)["state"] for name in members}
+        if all(state not in ("submitting", "submitted", "running", "pending") for state in states.values()):
+            break
+        time.sleep(0.5)
+    ran = [name for name in members if (registry / name / "job_env.json").is_file()]
+    assert ran, "no job wrote its own record: the test proves nothing"
+    for name in ran:
+        record = manifest(registry / name)
+        assert record["job_id"] == json.loads((registry / name / "job_env.json").read_text())["job_id"]
+        assert record["state"] == "completed", (name, record["state"])
+    for name in members:
+        assert manifest(registry / name)["state"] != "submit_failed"

@@ -4,7 +4,9 @@ A run left in 'submitting' without a job id (Ctrl-C, kill -9, an sbatch that did
 is looked up in its scheduler folder's journal (scheduler/submissions.py; a sweep member's folder is its
 sweep's): a call the scheduler answered gives the job id at once; a call without an answer is looked up
 in the scheduler by its tag (the job's name: the run or sweep id), all tags in one query. The job found
-is attached to its run with the scheduler's state to come, never `submit_failed`. A run with nothing
+is attached to its run with the scheduler's state to come, never `submit_failed`. The local backend keeps
+no journal: a local run is adopted from its job's own record (job_env.json, written when the job
+started), e.g. after the disk filled up between the launch and the job id's record. A run with nothing
 in any journal and nothing under its tag ORPHAN_AFTER seconds after its submission began was never
 submitted: then, and only when the scheduler answered, it is `submit_failed`.
 """
@@ -20,11 +22,14 @@ from typing import Any
 
 from clusterrun.errors import ClusterrunError, SchedulerUnavailable, UsageError
 from clusterrun.records import summary as summaries
+from clusterrun.records.jsonio import read_json_or_empty
 from clusterrun.records.models import Manifest
 from clusterrun.records.paths import inside_registry
 from clusterrun.records.registry import Run
 from clusterrun.scheduler import scheduler_named, submissions
 
+#: what a job's wrapper writes where it runs, with its job id (execution/envinfo.py job_side)
+JOB_RECORD = "job_env.json"
 ORPHAN_AFTER = 120.0  # seconds in 'submitting' before a run with no trace anywhere counts as never submitted
 
 
@@ -70,11 +75,27 @@ def adopt(orphans: list[tuple[Run, Manifest]]) -> tuple[dict[str, Manifest], lis
                 break
         if orphan.entry is not None and orphan.entry.job_id:
             changed[run.id] = _attach(orphan, orphan.entry, "its submission's recorded answer")
+        elif (manifest.backend or "local") == "local" and (own := _own_record(run)):
+            changed[run.id] = run.update(
+                state="submitted",
+                note=f"adopted after an interrupted submission: found by the job's own record ({JOB_RECORD})",
+                job_id=own,
+                scheduler_folder=str(orphan.folder),
+            )
         else:
             waiting.append(orphan)
     if waiting:
         changed |= _by_tag(waiting, journals, warnings)
     return changed, warnings
+
+
+def _own_record(run: Run) -> str:
+    """The job id the job itself wrote into the run's directory when it started (the job wrapper's
+    job_env.json): a job ran for this run, whatever the submission recorded. The local backend keeps no
+    journal, so this is its only evidence (SLURM's journal and job names are asked instead: inside an
+    array its job writes SLURM_JOB_ID, not the <array>_<task> id the records use); '' when none."""
+    job_id = read_json_or_empty(run.file(JOB_RECORD)).get("job_id")
+    return job_id if isinstance(job_id, str) and job_id.strip() else ""
 
 
 def _by_tag(

@@ -4,10 +4,11 @@ Also the two ways a prepared submission ends without the scheduler: a dry run, a
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from typing import Any
 
-from clusterrun.errors import ClusterrunError, SchedulerError
+from clusterrun.errors import ClusterrunError, DiskFull, SchedulerError
 from clusterrun.execution.jobrun import run_job
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
@@ -88,14 +89,18 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manif
     max_size = _max_array_size(prepared)
     arrays: list[dict[str, Any]] = []
     manifests: list[Manifest] = []
+    accepted: list[str] = []  # the scheduler's job ids, as soon as it answers: before any write
     scripts = SharedFiles()
     try:
         for group in _groups(prepared.members):
+            prepared.scheduler_asked = True
             try:
                 submitted = prepared.scheduler.submit_array(
                     [m.job for m in group], run_job, parallelism, max_size
                 )
+                accepted += dict.fromkeys(s.array_id or s.job_id for s in submitted)
             except PartialSubmission as exc:  # a later sbatch of a split group failed
+                accepted += dict.fromkeys(s.array_id or s.job_id for s in exc.submitted)
                 _record(prepared, group, exc.submitted, arrays, manifests, scripts)
                 _not_sent(prepared, group[len(exc.submitted) :], exc.cause)
                 raise _partial(prepared, arrays, exc.cause) from None
@@ -108,11 +113,14 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manif
             if prepared.sweep_run is not None and len(arrays) < len(prepared.members):
                 # every array in sweep.json as soon as it is accepted (a later failure keeps them)
                 store.update_sweep(prepared.sweep_run.path, arrays=arrays, submissions=len(arrays))
-    except BaseException:  # Ctrl-C, a refusal, a timeout: the arrays that went through are recorded
+    except BaseException as exc:  # Ctrl-C, a refusal, a timeout: the arrays that went through are recorded
         if prepared.sweep_run is not None and arrays:
-            store.update_sweep(
-                prepared.sweep_run.path, state="partial", arrays=arrays, submissions=len(arrays)
-            )
+            with contextlib.suppress(DiskFull):  # the members' own records hold their job ids already
+                store.update_sweep(
+                    prepared.sweep_run.path, state="partial", arrays=arrays, submissions=len(arrays)
+                )
+        if isinstance(exc, DiskFull) and prepared.scheduler_asked:
+            raise _full_after_submission(prepared, accepted, exc) from None
         raise
     if prepared.sweep_run is not None:
         store.update_sweep(
@@ -137,12 +145,10 @@ def _record(
     manifests: list[Manifest],
     scripts: SharedFiles,
 ) -> None:
-    """Job ids into the manifests of the members that went through (group order), arrays into `arrays`."""
+    """Job ids into the manifests of the members that went through (group order), arrays into `arrays`,
+    then each member's sbatch.sh: the ids first, so that a write that fails after the scheduler accepted
+    the jobs (a full disk) leaves no accepted job untracked."""
     sent = group[: len(submitted)]
-    for member_run, sub in zip(sent, submitted, strict=True):
-        # an array's members share its script: written once, linked into the others' directories
-        sbatch = member_run.run.file("sbatch.sh")
-        scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
     updates = [
         (
             member_run.run,
@@ -162,6 +168,22 @@ def _record(
             m.run.id for m, s in zip(sent, submitted, strict=True) if (s.array_id or s.job_id) == array_id
         ]
         arrays.append({"job_id": array_id, "size": len(runs), "members": runs})
+    for member_run, sub in zip(sent, submitted, strict=True):
+        # an array's members share its script: written once, linked into the others' directories
+        sbatch = member_run.run.file("sbatch.sh")
+        scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
+
+
+def _full_after_submission(prepared: Prepared, accepted: list[str], exc: DiskFull) -> DiskFull:
+    """The disk filled up once the scheduler had been asked: jobs may run (the ids it answered reach the
+    members' manifests before anything else is written); the error names the file, the hint the jobs."""
+    target = prepared.sweep_run.id if prepared.sweep_run is not None else prepared.members[0].run.id
+    went = f"job(s) {', '.join(accepted)} went through and run" if accepted else "a job may have gone through"
+    return DiskFull(
+        exc.filename,
+        hint=f"{went}: see 'clusterrun status {target}'; free space on that filesystem (see 'df -h' and "
+        "'clusterrun gc') before they write their results",
+    )
 
 
 def _not_sent(prepared: Prepared, members: list[MemberRun], exc: SchedulerError) -> None:

@@ -53,6 +53,8 @@ class Prepared:
     warnings: list[str]
     smoke_diagnosis: Diagnosis | None = None  # of the failing smoke test
     manifests: SubmissionManifests = field(default_factory=SubmissionManifests)  # as written, for updates
+    #: launch set it just before the scheduler was first asked: from then on a job may exist for the runs
+    scheduler_asked: bool = False
 
     @property
     def run(self) -> Run:

@@ -209,15 +209,17 @@ def finish(
 
 
 def _discard_unsent(registry: Registry, prepared: Prepared) -> None:
-    """A full disk before the scheduler was asked: the runs never left 'prepared' (their manifests could
-    not even say 'submitting'), so they are removed, their sweep's too; a run that got as far as
-    'submitting' is left for status to recover (its job may have been accepted)."""
+    """A full disk before the scheduler was asked: no job can exist for the runs, so they are removed,
+    their sweep's too (the error says nothing half-made was kept). Once the scheduler was asked (or a
+    manifest holds a job id) they are left for status to recover: a job may have been accepted."""
+    if prepared.scheduler_asked:
+        return
     members = [m.run for m in prepared.members]
     try:
         manifests = [run.load_manifest() for run in members]
     except ClusterrunError:
         return
-    if all(m.state != "submitting" and not m.job_id for m in manifests):
+    if not any(m.job_id for m in manifests):
         registry.discard([*members, *([prepared.sweep_run] if prepared.sweep_run else [])])
 
 
