@@ -408,8 +408,9 @@ class Requeue(FrozenModel):
 
     preemption, node_fail: SLURM requeues the job itself (the job is submitted with --requeue);
     timeout: clusterrun's job wrapper requeues it (`scontrol requeue`) once SIGUSR2 came `signal_grace`
-    seconds before the time limit and the command stopped. At most `max_attempts` attempts in all.
-    What a run's record holds is read back as config/requeue.py's RequeuePolicy (no pydantic)."""
+    seconds before the time limit and the command stopped. At most `max_attempts` attempts in all."""
+
+    # a run's record is read back as config/requeue.py's RequeuePolicy (no pydantic on the job side)
 
     on: list[RequeueReason] = Field(default_factory=lambda: list(DEFAULT_REQUEUE_ON))
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=MAX_ATTEMPTS_BOUNDS[0], le=MAX_ATTEMPTS_BOUNDS[1])
