@@ -78,6 +78,17 @@ def summary(run: Path) -> dict[str, Any]:
     return data
 
 
+def story(run: Path) -> str:
+    """What a failed assertion shows of a run: its state history, attempts and last events (a CI
+    failure on a loaded machine is read from this, the run directory being gone by then)."""
+    record = manifest(run)
+    lines = [f"state history: {record.get('state_history')}"]
+    lines += [f"attempt: {a}" for a in record.get("attempts") or []]
+    events = (run / "events.jsonl").read_text().splitlines() if (run / "events.jsonl").is_file() else []
+    lines += [f"event: {line[:400]}" for line in events[-12:]]
+    return "\n".join(lines)
+
+
 def status_of(project: Path, run: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     result = cli(["status", run.name, "--json"], project, env=env)
     assert result.returncode == 0, result.stderr
@@ -225,7 +236,7 @@ def test_scontrol_requeue_by_hand_runs_a_second_attempt_shown_as_requeued(slurm_
     slurm_runs.releaser.jobs.add(job_id)  # now it may start again
     row = wait_until_ended(project, run, timeout=300, env=env)
     done = summary(run)
-    assert row["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
+    assert row["state"] == "completed" and done["attempt_count"] == 2, story(run)
     first, second = done["attempts"]
     assert first["reason"] == "requeued" and first["requeued_by"] == "scheduler"  # sacct: REQUEUED
     assert "SIGTERM" in first["signals"] and first["checkpoint"] is not None  # the example saved on TERM
@@ -250,7 +261,7 @@ def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_att
     assert "#SBATCH --signal=USR2@30" in sbatch and "#SBATCH --requeue" in sbatch
     row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
-    assert row["state"] == "completed" and done["success"], done.get("diagnosis")
+    assert row["state"] == "completed" and done["success"], story(run)
     assert done["attempt_count"] == 2, done["attempts"]
     first, second = done["attempts"]
     assert (first["reason"], first["requeued_by"], first["signals"]) == (
@@ -289,7 +300,7 @@ def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns)
     project, run = slurm_runs.projects["exhausted"], slurm_runs.runs["exhausted"]
     row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
-    assert row["state"] == "timeout", done
+    assert row["state"] == "timeout", story(run)
     assert done["attempt_count"] == 2 and [a["reason"] for a in done["attempts"]] == [
         "time_limit",
         "time_limit",
@@ -337,7 +348,7 @@ def test_a_preempted_job_is_requeued_by_slurm_and_resumes(tmp_path: Path) -> Non
         row = wait_until_ended(project, run, timeout=300, env=cluster.env)
         assert cluster.job_state(high) in ("", "COMPLETED")
     done = summary(run)
-    assert row["state"] == "completed" and done["attempt_count"] == 2, done.get("attempts")
+    assert row["state"] == "completed" and done["attempt_count"] == 2, story(run)
     first = done["attempts"][0]
     assert first["reason"] == "preempted" and first["requeued_by"] == "scheduler", first
     assert first["checkpoint"] is not None
