@@ -124,13 +124,16 @@ class Releaser:
     env: dict[str, str] = field(default_factory=dict)
     jobs: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
+    seen: dict[str, str] = field(default_factory=dict)  # job id -> the last reason it waited for
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
             if not self.jobs:
                 continue
+            # every pending job, filtered here: a list given to -j fails whole on some SLURM versions
+            # when one of its jobs has left the controller
             result = subprocess.run(
-                ["squeue", "-h", "-o", "%i|%r", "-j", ",".join(sorted(self.jobs))],
+                ["squeue", "-h", "-t", "PENDING", "-o", "%i|%r"],
                 capture_output=True,
                 text=True,
                 env={**os.environ, **self.env},
@@ -138,6 +141,9 @@ class Releaser:
             )
             for line in result.stdout.splitlines():
                 job_id, _, reason = line.partition("|")
+                if job_id.strip() not in self.jobs:
+                    continue
+                self.seen[job_id.strip()] = reason.strip()
                 if reason.strip() == "BeginTime":
                     subprocess.run(
                         ["scontrol", "update", f"jobid={job_id}", "StartTime=now"],
@@ -300,7 +306,7 @@ def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns)
     project, run = slurm_runs.projects["exhausted"], slurm_runs.runs["exhausted"]
     row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
-    assert row["state"] == "timeout", story(run)
+    assert row["state"] == "timeout", f"{story(run)}\npending reasons seen: {slurm_runs.releaser.seen}"
     assert done["attempt_count"] == 2 and [a["reason"] for a in done["attempts"]] == [
         "time_limit",
         "time_limit",
