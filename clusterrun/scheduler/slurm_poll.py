@@ -107,11 +107,11 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
 
 
 def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> None:
-    """A job its wrapper requeued exits REQUEUED_EXIT; until its next attempt may start (SLURM delays a
-    requeued job's begin time by about two minutes), accounting can still show that exit as the job's
-    end: FAILED, 75. The controller knows better. Such jobs (only those: no call otherwise) are looked up
-    in one squeue, and a job the controller still lists as pending or running takes that record: it was
-    requeued, it has not ended (found by CI: test_requeue, 'failed' != 'timeout')."""
+    """A job its wrapper requeued exits REQUEUED_EXIT; until its next attempt may start (SLURM sets a
+    requeued job's begin time in the future: it waits with reason BeginTime), accounting can still show
+    that exit as the job's end: FAILED, 75. The controller knows better. Such jobs (only those: no call
+    otherwise) are looked up in one squeue, and a job the controller still lists as pending or running
+    takes that record: it was requeued, it has not ended (CI: test_requeue, 'failed' != 'timeout')."""
     suspects = [
         ref
         for ref in refs
