@@ -208,6 +208,20 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def closest_key(word: str, keys: list[str]) -> str:
+    """The key a mistyped `word` most likely meant: a near spelling (gpu -> gpus, partiton -> partition),
+    else the one key that `word` begins or ends as a whole part (cpus -> cpus_per_task, not gpus), else
+    the closest spelling; '' when none is close."""
+    near = difflib.get_close_matches(word, keys, 1, cutoff=0.85)
+    if near:
+        return near[0]
+    parts = [key for key in keys if key.startswith(f"{word}_") or key.endswith(f"_{word}")]
+    if len(parts) == 1:
+        return parts[0]
+    close = difflib.get_close_matches(word, keys, 1)
+    return close[0] if close else ""
+
+
 def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -216,11 +230,9 @@ def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
         parent = _model_at(first["loc"][:-1])
         valid = ", ".join(parent.model_fields) if parent else ""
         message = f"{source}: unknown key {loc!r}" + (f"; valid keys here: {valid}" if valid else "")
-        close = difflib.get_close_matches(
-            str(first["loc"][-1]), list(parent.model_fields) if parent else [], 1
-        )
+        close = closest_key(str(first["loc"][-1]), list(parent.model_fields) if parent else [])
         file = source.removesuffix(" (with overrides)")
-        hint = (f"did you mean {close[0]!r}? " if close else "check the spelling; ") + f"fix it in {file}"
+        hint = (f"did you mean {close!r}? " if close else "check the spelling; ") + f"fix it in {file}"
     elif kind == "missing":
         message = f"{source}: missing required key {loc!r}"
         hint = "every config needs at least 'name' and 'command'"

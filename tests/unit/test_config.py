@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from clusterrun.config.experiment import load_spec
-from clusterrun.config.models import DEFAULT_SEED, ExperimentSpec, spec_from_data
+from clusterrun.config.models import DEFAULT_SEED, ExperimentSpec, closest_key, spec_from_data
 from clusterrun.config.overrides import apply_overrides, parse_override, split_top_level
 from clusterrun.config.render import render_command, render_env
 from clusterrun.config.yaml12 import load_yaml
@@ -613,3 +613,25 @@ def test_unknown_key_in_the_file_names_the_file_not_the_example(tmp_path: Path) 
     with pytest.raises(ConfigError) as info:
         load_spec(path)
     assert "'gpus'" in info.value.hint and str(path) in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("section", "typed", "meant"),
+    [
+        ("resources", "cpus", "cpus_per_task"),  # not 'gpus', one letter away but another resource
+        ("resources", "tasks", "tasks_per_node"),
+        ("resources", "gpu", "gpus"),
+        ("resources", "partiton", "partition"),
+        ("requeue", "max_attempt", "max_attempts"),
+    ],
+)
+def test_an_unknown_key_hints_at_the_key_meant(section: str, typed: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        spec_from_data({"name": "x", "command": "true", section: {typed: 1}}, "t.yaml")
+    assert caught.value.hint.startswith(f"did you mean {meant!r}?"), caught.value.hint
+
+
+def test_closest_key_without_a_close_one() -> None:
+    assert closest_key("walltime", ["partition", "time", "nodes"]) == "time"
+    assert closest_key("zzz", ["partition", "time", "nodes"]) == ""
+    assert closest_key("per", ["cpus_per_task", "tasks_per_node"]) == ""  # two parts: no guess from them
