@@ -75,13 +75,6 @@ def adopt(orphans: list[tuple[Run, Manifest]]) -> tuple[dict[str, Manifest], lis
                 break
         if orphan.entry is not None and orphan.entry.job_id:
             changed[run.id] = _attach(orphan, orphan.entry, "its submission's recorded answer")
-        elif (manifest.backend or "local") == "local" and (own := _own_record(run)):
-            changed[run.id] = run.update(
-                state="submitted",
-                note=f"adopted after an interrupted submission: found by the job's own record ({JOB_RECORD})",
-                job_id=own,
-                scheduler_folder=str(orphan.folder),
-            )
         else:
             waiting.append(orphan)
     if waiting:
@@ -129,8 +122,17 @@ def _by_tag(
                 changed[orphan.run.id] = _attach(orphan, answered, how)
                 continue
             legacy = _legacy(orphan, scheduler)
+            own = _own_record(orphan.run) if backend == "local" and legacy is None else ""
             if legacy is not None:
                 changed[orphan.run.id] = legacy
+            elif own:
+                changed[orphan.run.id] = orphan.run.update(
+                    state="submitted",
+                    note="adopted after an interrupted submission: found by the job's own record "
+                    f"({JOB_RECORD})",
+                    job_id=own,
+                    scheduler_folder=str(orphan.folder),
+                )
             elif found is not None and (entry is None or lookup is not None) and _stale(orphan):
                 note = (
                     f"sbatch never answered and the scheduler has no job named {entry.tag}"
