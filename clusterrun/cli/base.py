@@ -40,20 +40,12 @@ def _example(param: Any) -> str:
     return "'no GPU here'" if metavar == "REASON" else metavar
 
 
-def _option_names(command: Any, ctx: Any) -> set[str]:
-    names: set[str] = set()
-    for param in command.get_params(ctx):
-        if getattr(param, "param_type_name", "") == "option":
-            names.update(param.opts)
-            names.update(param.secondary_opts)
-    return names
-
-
 def refuse_options_as_values(command: Any, ctx: Any) -> None:
     """OptionAsValue when a value-taking option's value is one of the command's own options."""
-    names = _option_names(command, ctx)
-    for param in command.get_params(ctx):
-        if getattr(param, "param_type_name", "") != "option" or param.is_flag or param.count:
+    options = [p for p in command.get_params(ctx) if getattr(p, "param_type_name", "") == "option"]
+    names = {name for param in options for name in (*param.opts, *param.secondary_opts)}
+    for param in options:
+        if param.is_flag or param.count:
             continue
         value = ctx.params.get(param.name)
         values = value if isinstance(value, (list, tuple)) else [value]

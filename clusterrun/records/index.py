@@ -131,7 +131,7 @@ def _scan(root: Path, known: dict[str, Row], turn: int) -> tuple[list[str], list
                     info = stat(join(item.path, MANIFEST_FILE))
                 except OSError:
                     continue
-                stamped.append((name, (info.st_ino, info.st_size, info.st_mtime_ns)))
+                stamped.append((name, _stamp(info)))
             add(name)
     return names, stamped
 

@@ -102,9 +102,8 @@ def finished_index(
     """(snapshot id, config hash) -> id of a run that completed with them (the newest; on `backend`
     only, when given: a run finished on this machine does not stand for one on the cluster; of
     `snapshot_id` only, when given: a submit looks up its own code's runs)."""
-    return registry_index.finished(
-        registry.root, backend, snapshot_id
-    )  # no manifest opened unless it changed
+    # no manifest opened unless it changed
+    return registry_index.finished(registry.root, backend, snapshot_id)
 
 
 def ended_ago(registry: Registry, run_id: str) -> str:
