@@ -52,6 +52,26 @@ def redact_env(environ: Mapping[str, str], extra_names: tuple[str, ...] = ()) ->
     return dict(sorted(out.items()))
 
 
+def platform_text() -> str:
+    """`platform.platform()` without its fork: on Linux that runs `uname -p` (a subprocess) for the
+    processor, which it then drops whenever it is 'unknown' (Debian) or the machine again (RHEL), as on
+    every Linux we know of: the same text from os.uname and the C library's version, as every submit and
+    every job start records it. Elsewhere, platform.platform() itself."""
+    if sys.platform != "linux":
+        return platform.platform()
+    uname = os.uname()
+    libc, version = platform.libc_ver()  # os.confstr: no subprocess
+    text = "-".join(
+        part.strip() for part in (uname.sysname, uname.release, uname.machine, "with", libc + version) if part
+    )
+    for obstacle in ' /\\:;"()':  # platform._platform's cleanup, as platform.platform() does it
+        text = text.replace(obstacle, "_" if obstacle == " " else "-")
+    text = text.replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
+
+
 def packages() -> dict[str, Any]:
     """Installed distributions and their versions (read as the job's probe reads them: envprobe.py)."""
     return envprobe.packages()
@@ -64,7 +84,7 @@ def capture(extra_names: tuple[str, ...] = ()) -> dict[str, Any]:
             "implementation": platform.python_implementation(),
             "executable": sys.executable,
         },
-        "platform": platform.platform(),
+        "platform": platform_text(),
         "host": socket.gethostname(),
         "cpus": os.cpu_count(),
         "gpus": _gpus(),
@@ -80,7 +100,7 @@ def job_side() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "python": {"version": platform.python_version(), "executable": sys.executable},
-        "platform": platform.platform(),
+        "platform": platform_text(),
         "gpus": _gpus(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         "job_id": job_id,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,3 +162,23 @@ def test_packages_read_from_headers_agree_with_importlib_metadata(tmp_path: Path
     assert awkward == full([str(site)])
     assert awkward == {"crlf": "2.0", "from-pkg-info": "4.0", "late": "3.0", "long": "1.0"}
     assert envprobe.packages() == full(sys.path)
+
+
+def test_the_platform_is_platform_platform_without_a_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorded platform is the text platform.platform() gives (here the processor `uname -p` names is
+    blank or the machine, as on Debian and RHEL), and no process is started to find it: every submit and
+    every job start records it."""
+    expected = platform.platform()
+    if sys.platform == "linux":
+        processor = subprocess.run(["uname", "-p"], capture_output=True, text=True).stdout.strip()
+        assert processor in ("unknown", "", os.uname().machine), (
+            "a Linux whose processor is kept: see envinfo"
+        )
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+    monkeypatch.setattr(envinfo, "_gpus", list)  # nvidia-smi, where there is one, is another matter
+    assert envinfo.platform_text() == expected
+    assert envinfo.job_side()["platform"] == expected
