@@ -294,6 +294,9 @@ def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_att
     # duration and CPU-hours add both attempts up (the limit is 4 minutes a time)
     assert done["duration_seconds"] > 240
     assert done["efficiency"]["cpu_hours_used"] == pytest.approx(done["duration_seconds"] / 3600, rel=0.01)
+    # ... and the time share is the longest attempt's against the limit each attempt has, never over 100%
+    longest = done["efficiency"]["longest_attempt_seconds"]
+    assert 0 < longest <= 240 + 60 and done["efficiency"]["time_efficiency"] == round(longest / 240, 3)
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     started = [e["attempt"] for e in events if e["event"] == "job_started"]
     assert started == [1, 2] and any(e["event"] == "requeued" and e["by"] == "clusterrun" for e in events)

@@ -36,13 +36,18 @@ def cpu_time(status: dict[str, Any], exit_record: dict[str, Any]) -> tuple[float
 
 
 def efficiency(
-    resources: dict[str, Any], status: dict[str, Any], exit_record: dict[str, Any]
+    resources: dict[str, Any],
+    status: dict[str, Any],
+    exit_record: dict[str, Any],
+    longest_attempt: float | None = None,
 ) -> dict[str, Any]:
     """Elapsed vs time limit, peak memory vs mem, CPU time vs elapsed x CPUs.
 
     From sacct when it answered, else from the job's own exit.json; the CPU share takes its CPU time and
     its elapsed time from the same one, and is left out (None) for runs shorter than
-    MIN_CPU_ELAPSED_SECONDS."""
+    MIN_CPU_ELAPSED_SECONDS. A job that ran more than once (`longest_attempt`: its longest attempt's
+    wall time): the time limit holds for each attempt, so the time share is the longest attempt's
+    (two attempts of 90 s under a 90 s limit used 100% of it, not 200%); elapsed is their sum."""
     try:
         requested_seconds: float | None = parse_time_seconds(resources.get("time", ""))
     except ValueError:
@@ -59,7 +64,7 @@ def efficiency(
     return {
         "elapsed_seconds": elapsed,
         "requested_seconds": requested_seconds,
-        "time_efficiency": _ratio(elapsed, requested_seconds),
+        "time_efficiency": _ratio(elapsed if longest_attempt is None else longest_attempt, requested_seconds),
         "max_rss_mb": peak,
         "requested_mem_mb": requested_mb,
         "mem_efficiency": _ratio(peak, requested_mb),
@@ -67,4 +72,4 @@ def efficiency(
         "cpus": cpus,
         "cpu_efficiency": _ratio(cpu_seconds, (cpu_elapsed or 0) * cpus) if measurable else None,
         "cpu_hours_used": round((elapsed or 0) * cpus / 3600, 4),
-    }
+    } | ({"longest_attempt_seconds": longest_attempt} if longest_attempt is not None else {})

@@ -168,8 +168,13 @@ def efficiency_line(eff: EfficiencyRecord | None) -> str:
     """Requested against used, so the next submission can be right-sized."""
     if eff is None:
         return ""
+    time = _share(eff.elapsed_seconds, eff.requested_seconds, eff.time_efficiency, duration)
+    longest = eff.longest_attempt_seconds
+    if longest is not None and eff.requested_seconds is not None:  # the limit holds for each attempt
+        share = _share(longest, eff.requested_seconds, eff.time_efficiency, duration)
+        time = f"{duration(eff.elapsed_seconds)} in all attempts, the longest {share}"
     parts = [
-        ("time", _share(eff.elapsed_seconds, eff.requested_seconds, eff.time_efficiency, duration)),
+        ("time", time),
         (
             "memory",
             _share(eff.max_rss_mb, eff.requested_mem_mb, eff.mem_efficiency, lambda mb: f"{mb:.0f}M"),

@@ -170,10 +170,14 @@ def _history(manifest: Manifest, status: Mapping[str, Any]) -> list[JobStatus]:
     return out
 
 
+#: totals()' key for the wall time of a job's longest attempt (its time limit holds for each attempt)
+LONGEST = "longest_attempt_seconds"
+
+
 def totals(manifest: Manifest, status: Mapping[str, Any]) -> dict[str, Any]:
     """The scheduler's last word with the attempts added up: elapsed_seconds and total_cpu_seconds from
-    one source (every accounting record of the job, else the wrapper's own records). Unchanged for a
-    job that ran once."""
+    one source (every accounting record of the job, else the wrapper's own records), and the longest
+    attempt's wall time (LONGEST). Unchanged for a job that ran once."""
     history = _history(manifest, status)
     attempts = manifest.attempts
     if len(attempts) <= 1 and len(history) <= 1:
@@ -183,6 +187,7 @@ def totals(manifest: Manifest, status: Mapping[str, Any]) -> dict[str, Any]:
     ran = [h for h in history if h.elapsed_seconds is not None and h.start]
     if len(ran) >= len(attempts) and ran:
         out["elapsed_seconds"] = sum(h.elapsed_seconds or 0 for h in ran)
+        out[LONGEST] = max(h.elapsed_seconds or 0 for h in ran)
         cpu = [h.extra.get("total_cpu_seconds") for h in ran]
         extra["total_cpu_seconds"] = (
             round(sum(float(c) for c in cpu if c is not None), 3) if all(c is not None for c in cpu) else None
@@ -192,6 +197,7 @@ def totals(manifest: Manifest, status: Mapping[str, Any]) -> dict[str, Any]:
         if seconds[-1] is None:  # the last one was killed before it could record its end
             seconds[-1] = status.get("elapsed_seconds")
         out["elapsed_seconds"] = round(sum(float(s or 0) for s in seconds), 3)
+        out[LONGEST] = round(max(float(s or 0) for s in seconds), 3)
         cpu_own = [a.cpu_seconds for a in attempts]
         extra["total_cpu_seconds"] = (
             round(sum(float(c) for c in cpu_own if c is not None), 3)

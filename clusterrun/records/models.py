@@ -485,9 +485,18 @@ class ArtifactsInfo(RecordModel):
 class EfficiencyRecord(RecordModel):
     """Requested against used resources, so the next submission can be right-sized."""
 
-    elapsed_seconds: int | float | None = Field(None, description="Wall time used.")
-    requested_seconds: int | float | None = Field(None, description="resources.time, in seconds.")
-    time_efficiency: int | float | None = Field(None, description="elapsed / requested.")
+    elapsed_seconds: int | float | None = Field(
+        None, description="Wall time used (a job that ran more than once: its attempts added up)."
+    )
+    requested_seconds: int | float | None = Field(
+        None, description="resources.time, in seconds: the limit of each attempt."
+    )
+    time_efficiency: int | float | None = Field(
+        None, description="elapsed / requested; for a job that ran more than once, its longest attempt's."
+    )
+    longest_attempt_seconds: int | float | None = Field(
+        None, description="A job that ran more than once: the wall time of its longest attempt."
+    )
     max_rss_mb: int | float | None = Field(None, description="Peak memory used.")
     requested_mem_mb: int | float | None = Field(None, description="resources.mem, in MB.")
     mem_efficiency: int | float | None = Field(None, description="peak / requested.")

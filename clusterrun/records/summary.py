@@ -155,7 +155,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         metrics=collect_metrics(run.path, config.metrics.file, config.metrics.patterns),
         artifacts=[item["path"] for item in arts["files"]],
         artifacts_info=arts,
-        efficiency=efficiency(resources, status, exit_record),
+        efficiency=efficiency(resources, status, exit_record, status.get(requeues.LONGEST)),
         logs=LogPaths(
             stdout=str(run.file("stdout.log")),
             stderr=str(run.file("stderr.log")),

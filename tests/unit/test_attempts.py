@@ -15,14 +15,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from clusterrun.cli.output import requeue_line, state_label
+from clusterrun.analysis.efficiency import efficiency
+from clusterrun.cli.output import efficiency_line, requeue_line, state_label
 from clusterrun.config.models import spec_from_data
 from clusterrun.diagnose.attempts import how_far
 from clusterrun.errors import ConfigError
 from clusterrun.execution import attempts as job
 from clusterrun.execution.supervise import supervise
 from clusterrun.records import attempts as requeues
-from clusterrun.records.models import AttemptRecord, Manifest
+from clusterrun.records.models import AttemptRecord, EfficiencyRecord, Manifest
 from clusterrun.scheduler.base import JobSpec, JobStatus
 from clusterrun.scheduler.jobside import job_side
 from clusterrun.scheduler.slurm import SlurmScheduler
@@ -401,6 +402,27 @@ def test_a_requeued_jobs_duration_and_cpu_time_add_its_attempts_up() -> None:
     ]
     single = _manifest([_attempt(1, seconds=5.0)])
     assert requeues.totals(single, status) == status and requeues.summary_fields(single, status) == {}
+
+
+def test_a_requeued_jobs_time_share_is_its_longest_attempts_against_the_limit_each_attempt_has() -> None:
+    """Two attempts of 90 s under a 90 s limit used 100% of it, not 200% (the limit holds per attempt);
+    the elapsed time is still their sum, and `show` says both."""
+    manifest = _manifest(
+        [
+            _attempt(1, seconds=90.0, cpu_seconds=80.0, reason="time_limit", requeued_by="clusterrun"),
+            _attempt(2, seconds=64.0, cpu_seconds=60.0, reason="completed"),
+        ]
+    )
+    total = requeues.totals(manifest, {"state": "completed", "elapsed_seconds": 64})
+    assert total["elapsed_seconds"] == 154.0 and total[requeues.LONGEST] == 90.0
+    eff = efficiency({"time": "00:01:30", "mem": "1G"}, total, {}, total[requeues.LONGEST])
+    assert eff["elapsed_seconds"] == 154.0 and eff["time_efficiency"] == 1.0
+    assert eff["longest_attempt_seconds"] == 90.0
+    line = efficiency_line(EfficiencyRecord.model_validate(eff))
+    assert line.startswith("time 00:02:34 in all attempts, the longest 00:01:30 of 00:01:30 (100%)"), line
+    once = efficiency({"time": "00:01:30"}, {"state": "completed", "elapsed_seconds": 45}, {})
+    assert once["time_efficiency"] == 0.5 and "longest_attempt_seconds" not in once
+    assert efficiency_line(EfficiencyRecord.model_validate(once)).startswith("time 45.0s of 00:01:30 (50%)")
 
 
 def test_the_diagnosis_of_a_run_out_of_attempts_says_how_far_it_got() -> None:
