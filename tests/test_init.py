@@ -52,6 +52,7 @@ def test_an_argparse_script(tmp_path: Path) -> None:
     assert config["resources"]["time"] == "01:00:00"
     err = made.stderr
     assert "entry point: train.py" in err and "check:   flags left out" in err and "--verbose" in err
+    assert "takes no seed option" not in err  # --seed {seed}
     assert "left at the script's own default: --resume" in err
     assert "configs/hydra_defaults.yaml: an existing config of the project" in err
     assert "next: clusterrun submit configs/train.yaml --dry-run" in err
@@ -139,6 +140,11 @@ def test_a_click_cli_from_pyproject_scripts(tmp_path: Path) -> None:
     }
     assert "loss" in config["metrics"]["patterns"]
     assert "subcommand 'train' (the others: evaluate)" in made.stderr and "--fp16" in made.stderr
+    # it has no seed option and never reads $CLUSTERRUN_SEED: said, since the seed would reach it only so
+    assert (
+        "check:   cli.py takes no seed option: the run's seed reaches it only as $CLUSTERRUN_SEED"
+        in made.stderr
+    )
     commit(root)
     dry = cli(["submit", "configs/fitcli.yaml", "--backend", "local", "--dry-run", "--json"], root)
     assert dry.returncode == 0, dry.stderr

@@ -58,6 +58,7 @@ def test_reproduce_after_the_repository_moved_on(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REPRODUCED:" in result.stdout and "DIVERGED" not in result.stdout
     assert "loss" in result.stdout and "Not compared (metrics.ignore): time" in result.stdout
+    assert "Output differences: none (1 file)" in result.stdout  # artifacts/model.json, byte for byte
     new_runs = [p for p in (project / "runs").glob("quickstart_*") if p.name != original]
     assert len(new_runs) == 1
     data = manifest(new_runs[0])
@@ -119,3 +120,39 @@ def test_reproduce_without_snapshot_or_commit_is_a_clear_error(project: Path) ->
     gone = cli(["reproduce", original, "--backend", "slurm"], project)
     assert gone.returncode == 3 and "is not in the repository" in gone.stderr
     no_traceback(gone)
+
+
+UNSEEDED = """\
+import json, os, random
+os.makedirs("checkpoints", exist_ok=True)
+weights = [random.random() for _ in range(4)]  # never seeded: different bytes every run
+with open("checkpoints/last.json", "w") as f:
+    json.dump(weights, f)
+with open("summary.txt", "w") as f:
+    f.write("done\\n")
+print(f"loss={sum(weights) * 0:.4f}")  # a metric printed rounded: the same every run
+"""
+
+
+def test_matching_metrics_with_different_outputs_say_so(project: Path) -> None:
+    """The verdict is the metrics' (REPRODUCED), but it does not hide that the runs wrote different bytes:
+    the files that differ are listed and a note says how to make the program repeatable."""
+    (project / "unseeded.py").write_text(UNSEEDED)
+    config = "name: unseeded\ncommand: python unseeded.py\nmetrics: {patterns: {loss: 'loss=([0-9.]+)'}}\n"
+    (project / "configs" / "unseeded.yaml").write_text(config)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "unseeded")
+    original = _submit(project, "configs/unseeded.yaml")
+    result = cli(["reproduce", original, "--backend", "slurm", "--wait"], project, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "REPRODUCED: 1 metric(s) match exactly" in out
+    assert "Output differences (1 of 2 files):\n  work/checkpoints/last.json: content differs" in out
+    assert "work/summary.txt" not in out.split("Output differences")[1].split("Note:")[0]  # the same bytes
+    assert "Note: the metrics match, but 1 of the 2 output files differ" in out and "$CLUSTERRUN_SEED" in out
+    again = [p.name for p in (project / "runs").glob("unseeded_*") if p.name != original]
+    data = json.loads(cli(["compare", original, again[0], "--json"], project).stdout)
+    assert data["verdict"] == "REPRODUCED" and data["outputs"]["files"] == 2
+    assert data["outputs"]["differ"] == [{"path": "work/checkpoints/last.json", "change": "content differs"}]
+    shown = cli(["show", original], project).stdout
+    assert "Seed: 42 (only as $CLUSTERRUN_SEED: the command has no {seed})" in shown

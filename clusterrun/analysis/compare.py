@@ -9,6 +9,7 @@ from typing import Any
 
 from clusterrun.inputs import datafp
 from clusterrun.records.models import Manifest, Summary, as_manifest, as_summary
+from clusterrun.records.outputs import OutputDiff
 
 REPRODUCED = "REPRODUCED"
 DIVERGED = "DIVERGED"
@@ -18,6 +19,11 @@ NONDETERMINISTIC = (
     "torch.manual_seed), and list timing metrics under metrics.ignore"
 )
 INCOMPLETE = "INCOMPLETE"  # a run has not succeeded, or there is nothing to compare
+OUTPUTS_DIFFER = (
+    "the metrics match, but {count} of the {files} output files differ: the runs are not the same bit for "
+    "bit; seed every random generator from {{seed}} or $CLUSTERRUN_SEED (files that hold times, such as "
+    "logs, differ anyway)"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Comparison:
     atol: float
     notes: list[str] = field(default_factory=list)
     data: list[tuple[str, str]] = field(default_factory=list)  # (path, what changed), from fingerprints
+    outputs: OutputDiff | None = None  # the files the runs wrote (None: not compared)
 
     def as_record(self) -> dict[str, Any]:
         def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
@@ -66,6 +73,7 @@ class Comparison:
             "environment": rows(self.environment),
             "code": rows(self.code),
             "data": [{"path": path, "change": change} for path, change in self.data],
+            "outputs": self.outputs.as_record() if self.outputs is not None else None,
             "notes": self.notes,
         }
 
@@ -136,8 +144,10 @@ def compare(
     atol: float = 0.0,
     patch_a: str = "",
     patch_b: str = "",
+    outputs: OutputDiff | None = None,
 ) -> Comparison:
-    """Run A (the original) against run B; the records as models or as JSON data."""
+    """Run A (the original) against run B; the records as models or as JSON data; `outputs`: the files
+    they wrote, compared (records/outputs.py), which the verdict notes but does not decide."""
     a, b = as_manifest(manifest_a, "manifest A"), as_manifest(manifest_b, "manifest B")
     sum_a = as_summary(summary_a, "summary A") if summary_a is not None else None
     sum_b = as_summary(summary_b, "summary B") if summary_b is not None else None
@@ -165,6 +175,8 @@ def compare(
     elif all(d.within for d in diffs):
         tol = "exactly" if rtol == 0 and atol == 0 else f"within rtol={rtol:g} atol={atol:g}"
         verdict, reason = REPRODUCED, f"{len(diffs)} metric(s) match {tol}"
+        if outputs is not None and outputs.differ:
+            notes = [*notes, OUTPUTS_DIFFER.format(count=len(outputs.differ), files=outputs.files)]
     else:
         bad = [d for d in diffs if not d.within]
         worst = max(bad, key=lambda d: d.rel_diff if d.rel_diff is not None else math.inf)
@@ -193,6 +205,7 @@ def compare(
         atol,
         notes=notes,
         data=data,
+        outputs=outputs,
     )
 
 

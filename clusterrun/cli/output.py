@@ -67,7 +67,7 @@ def sweep_block(record: SweepRecord, first_manifest: Manifest) -> str:
         f"Git Commit: {git.commit}   Branch: {git.branch}   "
         f"Uncommitted Changes: {'yes (patch saved)' if git.dirty else 'no'}",
         f"Command (first member): {first_manifest.command_line}",
-        f"Seed: {first_manifest.seed}   "
+        f"Seed: {first_manifest.seed}{'' if seed_in_command(first_manifest) else SEED_ONLY_IN_ENV}   "
         f"Resources: {_resources(first_manifest.resources)}   "
         f"Backend: {record.backend}   Cluster: {record.cluster}",
         f"Smoke Test: {smoke_line(first_manifest.smoke)} (once per command shape)",
@@ -118,6 +118,17 @@ def _workdir(manifest: Manifest) -> str:
     return where
 
 
+#: After "Seed: N" when the command line never receives it (the run is seeded only if the program reads it).
+SEED_ONLY_IN_ENV = " (only as $CLUSTERRUN_SEED: the command has no {seed})"
+
+
+def seed_in_command(manifest: Manifest) -> bool:
+    """Whether the config hands the seed to the command: {seed} in its command, env or setup lines."""
+    data = manifest.config.to_data()
+    parts = [*data.get("command", []), *(data.get("env") or {}).values(), *(data.get("setup") or [])]
+    return any("{seed}" in str(part) for part in parts)
+
+
 def manifest_block(manifest: Manifest) -> str:
     git = manifest.git
     dirty = "yes (patch saved: git.patch)" if git.dirty else "no"
@@ -129,7 +140,7 @@ def manifest_block(manifest: Manifest) -> str:
         f"Run ID: {manifest.run_id}",
         f"Git Commit: {git.commit}   Branch: {git.branch}   Uncommitted Changes: {dirty}",
         f"Command: {manifest.command_line}",
-        f"Seed: {manifest.seed}",
+        f"Seed: {manifest.seed}" + ("" if seed_in_command(manifest) else SEED_ONLY_IN_ENV),
         f"Key Hyperparameters: {' '.join(f'{k}={v}' for k, v in params.items()) or '(none)'}"
         + (f"   Dataset/Split: {_data(manifest)}" if manifest.config.data else ""),
         f"Resources: {_resources(manifest.resources)}   Backend: {manifest.backend}",

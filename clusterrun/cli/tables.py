@@ -192,6 +192,17 @@ def comparison_text(comparison: dict[str, Any]) -> str:
             parts.append(f"  ... and {len(data) - 30} more")
     else:
         parts.append("Data differences: none")
+    found = comparison.get("outputs")
+    if found is not None:  # the files the runs wrote: by path, size, then content
+        unread = f"; {len(found['unchecked'])} of the same size not read" if found["unchecked"] else ""
+        if found["differ"]:
+            parts.append(f"Output differences ({len(found['differ'])} of {found['files']} files{unread}):")
+            parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:30]]
+            if len(found["differ"]) > 30:
+                parts.append(f"  ... and {len(found['differ']) - 30} more")
+        else:
+            files = f"{found['files']} file" + ("" if found["files"] == 1 else "s")
+            parts.append(f"Output differences: none ({files}{unread})")
     parts += [f"Note: {note}" for note in comparison.get("notes", [])]
     parts.append(f"{comparison['verdict']}: {comparison['reason']}")
     return "\n".join(parts)

@@ -48,11 +48,12 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     return read_tail(path).rstrip().splitlines()[-lines:]
 
 
-def artifacts(
+def output_files(
     run: Run, manifest: Manifest | Mapping[str, Any] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """What the run created: files in artifacts/ and every file its working directory gained or rewrote
-    (the snapshot's own files left out), with sizes; and the tracked files it rewrote in place."""
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """What the run created, every file with its size (path relative to the run directory, sorted):
+    files in artifacts/ and every file its working directory gained or rewrote (the snapshot's own files
+    left out); and the tracked files it rewrote in place."""
     items: list[tuple[str, int]] = []
     root = run.file("artifacts")
     if root.is_dir():
@@ -62,7 +63,15 @@ def artifacts(
     links = as_manifest(manifest).workdir_links if manifest is not None else {}
     found = workdir.check(run.file(workdir.NAME), links)
     items += [(f"{workdir.NAME}/{rel}", size) for rel, size in found.artifacts]
-    return workdir.artifacts_record(sorted(items), ""), found.modified_in_place
+    return sorted(items), found.modified_in_place
+
+
+def artifacts(
+    run: Run, manifest: Manifest | Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The summary's record of what the run created (output_files), and the tracked files it rewrote."""
+    items, modified = output_files(run, manifest)
+    return workdir.artifacts_record(items, ""), modified
 
 
 def _exit_record(run: Run) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.compare import compare as compare_records
 from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
+from clusterrun.records import outputs
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json_or_empty
 from clusterrun.records.models import Manifest
@@ -73,6 +74,12 @@ def compare_runs(
         atol=atol,
         patch_a=recorded_patch(run_a, manifest_a),
         patch_b=recorded_patch(run_b, manifest_b),
+        outputs=outputs.diff(
+            run_a,
+            summaries.output_files(run_a, manifest_a)[0],
+            run_b,
+            summaries.output_files(run_b, manifest_b)[0],
+        ),
     )
 
 

@@ -95,6 +95,14 @@ def _choose_command(info: ScriptInfo) -> str:
     return next((s for s in _SUBCOMMANDS if s in subs), subs[0])
 
 
+def _reads_seed_variable(path: Path) -> bool:
+    """Whether the script's source names $CLUSTERRUN_SEED (it seeds itself from the run's seed)."""
+    try:
+        return "CLUSTERRUN_SEED" in path.read_text(errors="replace")
+    except OSError:
+        return False
+
+
 def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     """Params from the script's options: every option with a literal default, and the required ones."""
     sub = _choose_command(info)
@@ -148,6 +156,11 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     if draft.params:
         shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
         draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
+    if draft.seed is None and not _reads_seed_variable(info.path):
+        draft.check.append(
+            f"{info.path.name} takes no seed option: the run's seed reaches it only as $CLUSTERRUN_SEED; "
+            "seed its random generators from that, or give it a --seed option and put {seed} in the command"
+        )
     for what, names in skipped.items():
         if not names:
             continue

@@ -310,3 +310,21 @@ def test_the_sweep_writer_refuses_undeclared_fields(tmp_path: Path) -> None:
     assert record.state == "not_submitted" and store.read_sweep(sweep_dir).state == "not_submitted"
     with pytest.raises(ClusterrunError, match=r"has no sweep\.json"):
         store.read_sweep(tmp_path)
+
+
+def test_the_seed_line_says_when_the_command_never_receives_the_seed() -> None:
+    """`Seed: 42` alone would claim more than the record shows when the command has no {seed}: the
+    program is seeded only if it reads $CLUSTERRUN_SEED itself."""
+
+    def block(config: dict[str, object]) -> str:
+        data = {"run_id": "r", "seed": 42, "config": {"name": "r", **config}}
+        line = next(
+            x for x in manifest_block(Manifest.model_validate(data)).splitlines() if x.startswith("Seed")
+        )
+        return line
+
+    alone = "Seed: 42 (only as $CLUSTERRUN_SEED: the command has no {seed})"
+    assert block({"command": ["python", "train.py"]}) == alone
+    assert block({"command": ["python", "train.py", "--seed", "{seed}"]}) == "Seed: 42"
+    assert block({"command": ["python", "train.py"], "env": {"SEED": "{seed}"}}) == "Seed: 42"
+    assert block({"command": ["python", "train.py"], "setup": ["export S={seed}"]}) == "Seed: 42"
