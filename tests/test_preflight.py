@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clusterrun.scheduler.base import JobSpec
-from clusterrun.scheduler.preflight import parse_gpus, parse_sinfo, problems
+from clusterrun.scheduler.preflight import fixes, parse_gpus, parse_sinfo, problems
 from tests.helpers import cli, no_traceback
 
 # `sinfo -h -N -o '%N|%T|%c|%m|%G|%P|%f|%l|%a|%s'` of a cluster with a CPU and a GPU partition
@@ -69,6 +69,25 @@ def test_what_no_node_can_hold_is_named(fields: dict[str, object], expected: str
         assert found == ""
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, []),
+        ({"cpus_per_task": 64}, ["resources.cpus_per_task=32"]),
+        ({"cpus_per_task": 16, "tasks_per_node": 4}, ["resources.cpus_per_task=8"]),
+        ({"mem_mb": 200_000, "nodes": 3}, ["resources.mem=125G", "resources.nodes=2"]),
+        ({"time_seconds": 3 * 86400}, ["resources.time=2-00:00:00"]),
+        ({"partition": "long", "time_seconds": 30 * 86400}, ["resources.time=7-00:00:00"]),
+        ({"partition": "gpu", "cpus_per_task": 128}, ["resources.cpus_per_task=64"]),
+        ({"gpus": 1}, []),  # no count of the same kind fits: a partition is the fix
+    ],
+)
+def test_an_impossible_request_gets_the_overrides_that_would_fit(
+    fields: dict[str, object], expected: list[str]
+) -> None:
+    assert fixes(job(**fields), parse_sinfo(SINFO)) == expected
+
+
 @pytest.mark.slurm
 @pytest.mark.usefixtures("slurm")
 @pytest.mark.parametrize(
@@ -91,7 +110,9 @@ def test_an_impossible_request_is_refused_before_the_smoke_test(
     assert result.returncode == 2, result.stderr
     error = next(line for line in result.stderr.splitlines() if line.startswith("error: "))
     assert words in error and "partitions: debug* (1 node, " in error and "no GPUs" in error
-    assert any(line.startswith("hint: ") for line in result.stderr.splitlines())
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint: "))
+    if "cpus_per_task" in override or "mem" in override:  # the largest node's numbers, ready to type
+        assert f"to fit, add {override.split('=')[0]}=" in hint, hint
     assert "expensive" not in result.stderr and "smoke test" not in result.stderr
     assert not [p for p in (project / "runs").iterdir() if not p.name.startswith(".")]  # nothing created
 

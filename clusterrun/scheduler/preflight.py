@@ -255,14 +255,44 @@ def problems(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[str]:
     return [p for group in found for p in group]
 
 
+def _chosen(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[PartitionView]:
+    names = [n for n in (spec.partition or "").split(",") if n]
+    return [p for p in partitions if (p.name in names if names else p.default)]
+
+
+def fixes(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[str]:
+    """Overrides that bring each plain request (CPUs, memory, time, nodes) within the largest of the
+    partitions asked for: what a user would type next, e.g. ['resources.cpus_per_task=2']."""
+    chosen = _chosen(spec, partitions)
+    nodes = [n for p in chosen for n in p.nodes]
+    if not chosen or not nodes:
+        return []
+    out: list[str] = []
+    cpus = max(n.cpus for n in nodes)
+    if spec.cpus_per_task * spec.tasks_per_node > cpus and cpus // spec.tasks_per_node >= 1:
+        out.append(f"resources.cpus_per_task={cpus // spec.tasks_per_node}")
+    memory = max(n.memory_mb for n in nodes)
+    if spec.mem_mb > memory > 0:
+        out.append(f"resources.mem={memory // 1024}G" if memory >= 1024 else f"resources.mem={memory}M")
+    limits = [p.max_time_seconds for p in chosen]
+    if None not in limits and spec.time_seconds > max(x for x in limits if x is not None):
+        out.append(f"resources.time={format_seconds(max(x for x in limits if x is not None))}")
+    most = max(min(x for x in (len(p.nodes), p.max_nodes) if x is not None) for p in chosen)
+    if spec.nodes > most > 0:
+        out.append(f"resources.nodes={most}")
+    return out
+
+
 def check(spec: JobSpec, partitions: Sequence[PartitionView]) -> None:
-    """Raise UsageError (exit 2) naming what is impossible and what the cluster has."""
+    """Raise UsageError (exit 2) naming what is impossible, what the cluster has, and the overrides that
+    would fit."""
     found = problems(spec, partitions)
     if not found:
         return
     offered = "; ".join(p.describe() for p in partitions)
+    fit = fixes(spec, partitions)
     raise UsageError(
         f"the cluster cannot run this request: {'; '.join(found)}; partitions: {offered}",
-        hint="lower the request or choose a partition that has it (resources.partition=NAME); "
-        "'clusterrun doctor' shows the cluster",
+        hint=(f"to fit, add {' '.join(fit)}; or " if fit else "lower the request or ")
+        + "choose a partition that has it (resources.partition=NAME); 'clusterrun doctor' shows the cluster",
     )
