@@ -10,6 +10,7 @@ has one, and that the help listed is the command's own).
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,18 @@ def load(name: str) -> Any:
     single = typer.Typer()
     single.command(name, cls=spec.cls)(function)
     info = single.registered_commands[0]
-    return typer.main.get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode="rich")
+    command = typer.main.get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode="rich")
+    command.help = reflowed(command.help)
+    return command
+
+
+def reflowed(text: str | None) -> str | None:
+    """A docstring's paragraphs each on one line: typer's rich help keeps a paragraph's line breaks and
+    then wraps it to the terminal, which left ragged half-lines ("argparse, click" / "or typer options")."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 class LazyGroup(Group):

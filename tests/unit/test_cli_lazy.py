@@ -61,3 +61,13 @@ def test_help_imports_no_command_and_a_command_imports_only_its_own() -> None:
     assert not _imported_after(["--help"]) & modules
     imported = _imported_after(["logs", "--help"]) & modules
     assert "clusterrun.cli.logs" in imported and "clusterrun.cli.submit" not in imported
+
+
+def test_a_commands_help_paragraphs_are_one_line_each_so_the_terminal_wraps_them() -> None:
+    """typer's rich help keeps a docstring paragraph's line breaks, then wraps each line again: a
+    ragged 'argparse, click' / 'or typer options' in `init --help`."""
+    for name in lazy.COMMANDS:
+        help_text = lazy.load(name).help or ""
+        for paragraph in help_text.split("\n\n"):
+            assert "\n" not in paragraph, (name, paragraph)
+    assert lazy.reflowed("One.\n\n    Two\n    lines.\n\n    Three.") == "One.\n\nTwo lines.\n\nThree."
