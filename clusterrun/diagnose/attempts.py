@@ -87,13 +87,13 @@ def _fix(
 ) -> str:
     """The override that lets the run finish: requeue on this kind of end, or more attempts."""
     kind = {"timeout": "timeout", "preempted": "preemption", "node_fail": "node_fail"}[state]
+    if checkpointed:  # it does: the generic advice to checkpoint is moot
+        fix = fix.replace(", or checkpoint and resume", "")
     if kind not in on:
         if not checkpointed and kind == "timeout":
             return fix  # nothing to resume from: more time is the fix
         more = f"requeue.on=[{','.join([*on, kind])}] (the next attempt resumes from its checkpoint)"
         return f"{more}, or {fix}" if fix else more
-    if checkpointed:  # it does: the generic advice to checkpoint is moot
-        fix = fix.replace(", or checkpoint and resume", "")
     needed = used + 2
     if 0 < fraction < 1:
         needed = max(used + 1, math.ceil(used / fraction * MARGIN))

@@ -47,6 +47,9 @@ from clusterrun.scheduler.jobside import JobSide
 ATTEMPT_VARIABLE = "CLUSTERRUN_ATTEMPT"
 RESUME_VARIABLE = "CLUSTERRUN_RESUME"
 CHECKPOINTS = "checkpoints"
+#: Where a program that ignores $CLUSTERRUN_CHECKPOINT_DIR keeps its checkpoints, relative to its working
+#: directory (work/, which a requeued attempt keeps): looked in when checkpoints/ has none.
+WORKDIR_CHECKPOINTS = ("work/checkpoints", "work/checkpoint", "work/ckpt", "work/ckpts")
 #: Never requeue closer than this to the job's end: the command must be stopped and `scontrol` answer.
 END_MARGIN = 10.0
 #: A warning whose job ends this much earlier than its time limit is a preemption's (its grace time).
@@ -133,10 +136,20 @@ def last_step(path: Path, offset: int, key: str = "step") -> int | float | None:
 
 
 def last_checkpoint(root: Path) -> dict[str, Any] | None:
-    """The newest file in the run's checkpoints/: {path (relative to the run), size, at}; None if none."""
+    """The newest file in the run's checkpoints/ ($CLUSTERRUN_CHECKPOINT_DIR), else in a checkpoints
+    folder of its working directory (WORKDIR_CHECKPOINTS): {path (relative to the run), size, at}; None
+    if none."""
+    for folder in (CHECKPOINTS, *WORKDIR_CHECKPOINTS):
+        found = _newest_file(root, folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _newest_file(root: Path, folder: str) -> dict[str, Any] | None:
     newest: tuple[float, Path, int] | None = None
     seen = 0
-    for directory, _dirs, files in os.walk(root / CHECKPOINTS):
+    for directory, _dirs, files in os.walk(root / folder):
         for name in files:
             seen += 1
             if seen > MAX_SCAN:

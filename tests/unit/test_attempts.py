@@ -170,6 +170,20 @@ def test_the_newest_checkpoint_is_found(tmp_path: Path) -> None:
     assert found is not None and found["path"] == "checkpoints/sub/b.pt" and found["size"] == 2
 
 
+def test_a_checkpoint_written_relative_to_the_working_directory_is_found_too(tmp_path: Path) -> None:
+    """A program that ignores $CLUSTERRUN_CHECKPOINT_DIR and saves to checkpoints/ in its working
+    directory (kept by a requeued attempt, which resumes from it): its newest file is the checkpoint, and
+    the run's own checkpoints/ comes first when it has one."""
+    (tmp_path / "work" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "work" / "checkpoints" / "epoch_001.npz").write_text("1")
+    found = job.last_checkpoint(tmp_path)
+    assert found is not None and found["path"] == "work/checkpoints/epoch_001.npz"
+    (tmp_path / "work" / "ckpt").mkdir()
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "state.pt").write_text("22")
+    assert (job.last_checkpoint(tmp_path) or {}).get("path") == "checkpoints/state.pt"
+
+
 # --- the supervised command (real processes) ----------------------------------------------------------
 
 CHILD = """
@@ -451,6 +465,10 @@ def test_the_diagnosis_of_a_run_out_of_attempts_says_how_far_it_got() -> None:
     assert found["details"]["last_step"] == 80 and found["details"]["suggested_max_attempts"] == 6
     no_timeout = how_far(diagnosis, "timeout", attempts[:1], {"on": ["preemption"], "max_attempts": 3}, {})
     assert no_timeout["fix"].startswith("requeue.on=[preemption,timeout]")
+    assert no_timeout["fix"] == (  # it checkpoints: the advice to checkpoint is moot
+        "requeue.on=[preemption,timeout] (the next attempt resumes from its checkpoint), "
+        "or resources.time=02:00:00"
+    )
     assert how_far(diagnosis, "failed", attempts, policy, {}) == diagnosis  # not cut short
 
 
