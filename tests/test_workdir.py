@@ -277,3 +277,43 @@ def test_untracked_data_named_under_data_is_linked_fingerprinted_and_compared(tm
     assert again.returncode == 1, again.stdout + again.stderr
     assert "content changed since the original run" in again.stdout and "train.txt" in again.stdout
     no_traceback(again)
+
+
+CWD_METRICS = """\
+import json, sys
+with open("metrics.jsonl", "a") as f:  # relative to its working directory, not $CLUSTERRUN_METRICS_FILE
+    for step in range(1, int(sys.argv[1]) + 1):
+        f.write(json.dumps({"step": step, "loss": 1.0 / step}) + "\\n")
+"""
+
+
+def test_metrics_written_in_the_working_directory_are_pointed_out_by_the_smoke_test(tmp_path: Path) -> None:
+    """A script that writes metrics.jsonl where it runs would have no metrics, silently: the smoke test
+    says so with the fix, and the fix (metrics.file: work/metrics.jsonl) finds them."""
+    project = make_project(tmp_path / "proj")
+    (project / "fit.py").write_text(CWD_METRICS)
+    config = "name: fit\ncommand: python fit.py {steps}\nparams: {steps: 10}\nsmoke: {params: {steps: 2}}\n"
+    (project / "configs" / "fit.yaml").write_text(config)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a script writing its metrics where it runs")
+    result = cli(["submit", "configs/fit.yaml", "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: the smoke test wrote metrics.jsonl in its working directory (work/metrics.jsonl), but "
+        "metrics are read from the run directory: set metrics.file: work/metrics.jsonl" in result.stderr
+    )
+    fixed = cli(
+        [
+            "submit",
+            "configs/fit.yaml",
+            "metrics.file=work/metrics.jsonl",
+            "--backend",
+            "local",
+            "--wait",
+            "--json",
+        ],
+        project,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert "working directory" not in fixed.stderr
+    assert json.loads(fixed.stdout)["summary"]["metrics"] == {"loss": 0.1, "step": 10}

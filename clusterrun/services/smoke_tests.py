@@ -244,7 +244,22 @@ def _run_smoke_in(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
     _untaint(run, plan, workdir / WORKDIR, links)
+    _metrics_in_workdir(plan, spec.metrics.file, workdir)
     return result
+
+
+def _metrics_in_workdir(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:
+    """A command that writes its metrics file relative to its working directory (work/metrics.jsonl)
+    instead of to $CLUSTERRUN_METRICS_FILE: its metrics would never be read. Said once, with the fix."""
+    if (folder / metrics_file).exists() or not (folder / WORKDIR / metrics_file).is_file():
+        return
+    message = (
+        f"the smoke test wrote {metrics_file} in its working directory ({WORKDIR}/{metrics_file}), but "
+        f"metrics are read from the run directory: set metrics.file: {WORKDIR}/{metrics_file}, or write "
+        "to $CLUSTERRUN_METRICS_FILE"
+    )
+    if message not in plan.warnings:
+        plan.warnings.append(message)
 
 
 def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> None:
