@@ -78,14 +78,28 @@ def summary(run: Path) -> dict[str, Any]:
     return data
 
 
-def story(run: Path) -> str:
-    """What a failed assertion shows of a run: its state history, attempts and last events (a CI
-    failure on a loaded machine is read from this, the run directory being gone by then)."""
+def story(run: Path, env: dict[str, str] | None = None, releaser: Releaser | None = None) -> str:
+    """What a failed assertion shows of a run: its state history, attempts and last events, what
+    accounting and the controller say of its job now, and what the releaser did (a CI failure on a
+    loaded machine is read from this, the run directory and the cluster being gone by then)."""
     record = manifest(run)
     lines = [f"state history: {record.get('state_history')}"]
     lines += [f"attempt: {a}" for a in record.get("attempts") or []]
     events = (run / "events.jsonl").read_text().splitlines() if (run / "events.jsonl").is_file() else []
     lines += [f"event: {line[:400]}" for line in events[-12:]]
+    job = str(record.get("job_id") or "")
+    if job and env is not None:
+        fields = "jobid,state,exitcode,submit,start,end,jobname"
+        for argv in (
+            ["sacct", "-n", "-P", "-X", "-D", "-j", job, "-o", fields],
+            ["squeue", "-h", "-r", "-t", "all", "-j", job, "-o", "%i|%T|%r|%V|%S|%j"],
+        ):
+            done = subprocess.run(
+                argv, capture_output=True, text=True, env={**os.environ, **env}, check=False, timeout=30
+            )
+            lines.append(f"{argv[0]} now: {(done.stdout + done.stderr).strip()!r}")
+    if releaser is not None:
+        lines += [f"pending reasons seen: {releaser.seen}", *[f"update: {u}" for u in releaser.updates[-8:]]]
     return "\n".join(lines)
 
 
@@ -125,6 +139,7 @@ class Releaser:
     jobs: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
     seen: dict[str, str] = field(default_factory=dict)  # job id -> the last reason it waited for
+    updates: list[str] = field(default_factory=list)  # what each `scontrol update` answered
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
@@ -145,12 +160,15 @@ class Releaser:
                     continue
                 self.seen[job_id.strip()] = reason.strip()
                 if reason.strip() == "BeginTime":
-                    subprocess.run(
+                    done = subprocess.run(
                         ["scontrol", "update", f"jobid={job_id}", "StartTime=now"],
                         capture_output=True,
+                        text=True,
                         env={**os.environ, **self.env},
                         check=False,
                     )
+                    answer = (done.stderr or done.stdout).strip()
+                    self.updates.append(f"{time.strftime('%H:%M:%S')} {job_id}: {done.returncode} {answer}")
 
     @classmethod
     @contextlib.contextmanager
@@ -242,7 +260,9 @@ def test_scontrol_requeue_by_hand_runs_a_second_attempt_shown_as_requeued(slurm_
     slurm_runs.releaser.jobs.add(job_id)  # now it may start again
     row = wait_until_ended(project, run, timeout=300, env=env)
     done = summary(run)
-    assert row["state"] == "completed" and done["attempt_count"] == 2, story(run)
+    assert row["state"] == "completed" and done["attempt_count"] == 2, story(
+        run, slurm_runs.env, slurm_runs.releaser
+    )
     first, second = done["attempts"]
     assert first["reason"] == "requeued" and first["requeued_by"] == "scheduler"  # sacct: REQUEUED
     assert "SIGTERM" in first["signals"] and first["checkpoint"] is not None  # the example saved on TERM
@@ -267,7 +287,7 @@ def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_att
     assert "#SBATCH --signal=USR2@30" in sbatch and "#SBATCH --requeue" in sbatch
     row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
-    assert row["state"] == "completed" and done["success"], story(run)
+    assert row["state"] == "completed" and done["success"], story(run, slurm_runs.env, slurm_runs.releaser)
     assert done["attempt_count"] == 2, done["attempts"]
     first, second = done["attempts"]
     assert (first["reason"], first["requeued_by"], first["signals"]) == (
@@ -309,7 +329,7 @@ def test_attempts_used_up_end_timeout_with_how_far_it_got(slurm_runs: SlurmRuns)
     project, run = slurm_runs.projects["exhausted"], slurm_runs.runs["exhausted"]
     row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
     done = summary(run)
-    assert row["state"] == "timeout", f"{story(run)}\npending reasons seen: {slurm_runs.releaser.seen}"
+    assert row["state"] == "timeout", story(run, slurm_runs.env, slurm_runs.releaser)
     assert done["attempt_count"] == 2 and [a["reason"] for a in done["attempts"]] == [
         "time_limit",
         "time_limit",
@@ -357,7 +377,7 @@ def test_a_preempted_job_is_requeued_by_slurm_and_resumes(tmp_path: Path) -> Non
         row = wait_until_ended(project, run, timeout=300, env=cluster.env)
         assert cluster.job_state(high) in ("", "COMPLETED")
     done = summary(run)
-    assert row["state"] == "completed" and done["attempt_count"] == 2, story(run)
+    assert row["state"] == "completed" and done["attempt_count"] == 2, story(run, cluster.env)
     first = done["attempts"][0]
     assert first["reason"] == "preempted" and first["requeued_by"] == "scheduler", first
     assert first["checkpoint"] is not None

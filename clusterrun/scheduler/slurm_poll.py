@@ -15,7 +15,6 @@ from clusterrun.errors import SchedulerUnavailable
 from clusterrun.scheduler import _proc, _submitit, identity, info
 from clusterrun.scheduler.base import JobMismatch, JobRef, JobStatus, PollResult
 from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct_records, parse_squeue
-from clusterrun.scheduler.slurm_requeue import REQUEUED_EXIT
 
 #: sacct is asked from this many seconds before the earliest submission (clock skew, queueing).
 MARGIN = 15 * 60.0
@@ -107,17 +106,18 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
 
 
 def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> None:
-    """A job its wrapper requeued exits REQUEUED_EXIT; until its next attempt may start (SLURM sets a
-    requeued job's begin time in the future: it waits with reason BeginTime), accounting can still show
-    that exit as the job's end: FAILED, 75. The controller knows better. Such jobs (only those: no call
-    otherwise) are looked up in one squeue, and a job the controller still lists as pending or running
-    takes that record: it was requeued, it has not ended (CI: test_requeue, 'failed' != 'timeout')."""
+    """A job its wrapper requeued exits REQUEUED_EXIT (or is killed by the requeue first); until its next
+    attempt may start (SLURM sets a requeued job's begin time in the future: it waits with reason
+    BeginTime), accounting can still show that end as the job's: FAILED, with 75 or another exit (CI:
+    test_requeue, 'failed' != 'timeout', twice, the second time after exit 75 alone was looked up). The
+    controller knows better. Jobs accounting shows FAILED (only those: no call otherwise; a run is polled
+    until its end is recorded, so a real failure costs one lookup) are looked up in one squeue, and a job
+    the controller still lists as pending or running takes that record: it has not ended."""
     suspects = [
         ref
         for ref in refs
         if (record := answer.get(ref.job_id)) is not None
         and record.state == "failed"
-        and record.exit_code == REQUEUED_EXIT
         and (not ref.cluster or not current or ref.cluster == current)
     ]
     if not suspects:
@@ -136,7 +136,7 @@ def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> Non
         live = identity.pick(ref, queued)
         if live is not None and not live.terminal:
             answer[ref.job_id] = live
-    answer.asked.append("squeue (jobs accounting shows ended by a requeue)")
+    answer.asked.append("squeue (jobs accounting shows FAILED, in case they were requeued)")
 
 
 def identify(job_id: str) -> tuple[str, str, str]:

@@ -67,9 +67,25 @@ def test_another_jobs_record_under_the_id_is_not_taken(monkeypatch: pytest.Monke
     assert answer["3"].state == "failed"
 
 
-def test_no_call_without_such_an_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_requeued_job_killed_before_its_wrapper_exited_is_not_ended_either(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The requeue's own kill can end the attempt before the wrapper exits 75: accounting shows FAILED
+    with another exit, and the controller still queues the job (CI: 'failed' != 'timeout' again)."""
+    calls = controller(monkeypatch, f"3|PENDING|0:00|(BeginTime)|BeginTime|2026-12-03T06:32:20|{REF.name}\n")
+    answer = failed_75()
+    answer["3"].exit_code, answer["3"].signal = 0, 15
+    slurm_poll._requeued_exits([REF], answer, "c")
+    assert len(calls) == 1 and answer["3"].state == "pending"
+
+
+def test_an_ordinary_failure_costs_one_lookup_and_stays_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = controller(monkeypatch, "")
     answer = failed_75()
-    answer["3"].exit_code = 1  # an ordinary failure
+    answer["3"].exit_code = 1  # an ordinary failure: the controller has forgotten it, or shows it ended
     slurm_poll._requeued_exits([REF], answer, "c")
-    assert calls == [] and answer["3"].state == "failed"
+    assert len(calls) == 1 and answer["3"].state == "failed"
+    calls.clear()
+    answer["3"].state = "completed"
+    slurm_poll._requeued_exits([REF], answer, "c")
+    assert calls == []  # no FAILED record: no call
