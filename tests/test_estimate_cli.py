@@ -59,3 +59,30 @@ def test_int_steps_param_gets_an_estimate_that_survives_the_smoke_cache(epochs_p
     assert second["estimate"]["wall_seconds"] == pytest.approx(est["wall_seconds"])
     assert second["estimate"]["basis"] == est["basis"]
     cli(["status", "--watch"], epochs_project, timeout=120)
+
+
+FAST = """\
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=400)
+args = parser.parse_args()
+for _ in range(args.epochs):
+    time.sleep(0.005)  # a step far shorter than a process's start-up varies
+print(f"trained {args.epochs} epochs")
+"""
+
+
+def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_path: Path) -> None:
+    """1 and 2 epochs of 5 ms differ by less than start-up noise: the estimate read '0 s/step' and 0.3 s
+    for a 2 s run. Each timing run too short to time a step is followed by one with 10x the extra steps
+    (twice at most), so the estimate is of the right size."""
+    config = CONFIG.replace("train_epochs.py", "fast.py").replace("{epochs: 40}", "{epochs: 400}")
+    config = config.replace("smoke: {params: {epochs: 2}", "smoke: {params: {epochs: 1}")
+    project = make_project(tmp_path / "proj", {"fast.py": FAST, "configs/fast.yaml": config})
+    result = cli(["submit", "configs/fast.yaml", "--backend", "local", "--dry-run", "--json"], project)
+    assert result.returncode == 0, result.stderr
+    run = Path(json.loads(result.stdout)["run_dir"])
+    est, timing = manifest(run)["estimate"], manifest(run)["smoke"]["timing_run"]
+    assert "too short to time one step" in result.stderr and (run / "smoke-3").is_dir()
+    assert timing["ok"] and timing["steps"] in (11, 101), timing  # 1 + 1 x 10, then 1 + 10 x 10
+    assert "ms/step" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up

@@ -39,6 +39,11 @@ def fit_points(points: list[tuple[float, float]]) -> Timing | None:
     return Timing(max(0.0, intercept), max(0.0, slope), len(points), "step-metrics")
 
 
+def per_step(seconds: float) -> str:
+    """'1.23 s/step', '7.1 ms/step' (a fast step read '0 s/step')."""
+    return f"{seconds:.3g} s/step" if seconds >= 1 or seconds == 0 else f"{seconds * 1000:.3g} ms/step"
+
+
 def two_runs(n1: float, t1: float, n2: float, t2: float) -> Timing | None:
     if n2 == n1:
         return None
@@ -102,7 +107,7 @@ def estimate(
     steps = _full_steps(spec)
     if timing is not None and steps is not None:
         wall: float | None = timing.startup_seconds + steps * timing.seconds_per_step
-        basis = f"smoke test, {timing.method}, {timing.seconds_per_step:.3g} s/step x {steps:g} steps"
+        basis = f"smoke test, {timing.method}, {per_step(timing.seconds_per_step)} x {steps:g} steps"
         hours_each = wall / 3600 if wall is not None else 0.0
     else:
         wall = None

@@ -149,7 +149,9 @@ class DiagnosisRecord(RecordModel):
 
 
 class TimingRunRecord(RecordModel):
-    """The second, longer smoke run that times one step when the job logs fewer than two steps."""
+    """The second, longer smoke run that times one step when the job logs fewer than two steps (the
+    last of up to three, each with ten times the extra steps, when a step was too fast to time:
+    smoke-2/, smoke-3/, smoke-4/)."""
 
     param: str = Field("", description="The steps param (estimate.steps_param).")
     steps: int | float = Field(0, description="Its value in this run.")
@@ -183,7 +185,8 @@ class SmokeRecord(RecordModel):
         "Absent in the first records (before sweeps and estimates).",
     )
     timing_run: TimingRunRecord | None = Field(
-        None, description="The second timing run, when one was needed. Since 2026-12."
+        None,
+        description="The timing run, when one was needed (the last, when there were more). Since 2026-12.",
     )
     tested_in: str = Field(
         "", description="The run whose directory holds the test's logs (one test per command shape)."

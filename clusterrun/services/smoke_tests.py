@@ -162,6 +162,13 @@ def _smoke(
             label = f"smoke test: a second run with {steps_param}={n2:g} to time one step"
             params = {**spec.smoke.params, steps_param: n2}
             second = _run_smoke_in(run, spec, plan, "smoke-2", params, notify, label)
+            for tries in range(2, 2 + MORE_TIMING_RUNS):  # steps too fast to time: 10x more, twice at most
+                if not _too_short(result, second, spec.smoke.timeout):
+                    break
+                n2 = n1 + (n2 - n1) * 10
+                label = f"smoke test: {steps_param}={n2:g} (the last run was too short to time one step)"
+                params = {**spec.smoke.params, steps_param: n2}
+                second = _run_smoke_in(run, spec, plan, f"smoke-{tries + 1}", params, notify, label)
             timing_run = {
                 "param": steps_param,
                 "steps": n2,
@@ -175,6 +182,19 @@ def _smoke(
             result = replace(result, timing_run=timing_run)  # cached: a cached test keeps its estimate
     cache.put(key, result, run.id)
     return result, _timing(spec, result, warnings)
+
+
+#: A timing run must take this much longer than the smoke test for its steps to be timed at all (the
+#: start of a process varies by tens of milliseconds).
+MIN_TIMED_SECONDS = 0.1
+MORE_TIMING_RUNS = 2
+
+
+def _too_short(first: SmokeResult, timing: SmokeResult, timeout: float) -> bool:
+    """Whether a passed timing run added too little time to the smoke test's to time a step, and a
+    ten times longer one fits in the smoke timeout (budgeted as if its steps took all that time)."""
+    extra = timing.seconds - first.seconds
+    return timing.ok and extra < MIN_TIMED_SECONDS and first.seconds + 10 * MIN_TIMED_SECONDS < timeout / 2
 
 
 def _smoke_steps(spec: ExperimentSpec) -> int | float | None:
