@@ -195,6 +195,9 @@ def comparison_text(comparison: dict[str, Any]) -> str:
     found = comparison.get("outputs")
     if found is not None:  # the files the runs wrote: by path, size, then content
         unread = f"; {len(found['unchecked'])} of the same size not read" if found["unchecked"] else ""
+        removed = found.get("workdir_removed") or []
+        if removed:
+            unread += f"; working copy of {' and '.join(removed)} removed (clusterrun gc): artifacts/ only"
         if found["differ"]:
             parts.append(f"Output differences ({len(found['differ'])} of {found['files']} files{unread}):")
             parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:30]]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clusterrun.errors import ClusterrunError
+from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.paths import open_nofollow
 from clusterrun.records.registry import Run
 
@@ -28,13 +29,29 @@ class OutputDiff:
     files: int = 0  # in either run
     differ: list[tuple[str, str]] = field(default_factory=list)  # (path, what differs)
     unchecked: list[str] = field(default_factory=list)  # same path and size, content not read
+    gone: list[str] = field(default_factory=list)  # runs whose working copy was removed (clusterrun gc)
 
     def as_record(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "differ": [{"path": path, "change": change} for path, change in self.differ],
             "unchecked": self.unchecked,
+            "workdir_removed": self.gone,
         }
+
+
+def between(
+    run_a: Run, files_a: list[tuple[str, int]], run_b: Run, files_b: list[tuple[str, int]]
+) -> OutputDiff:
+    """diff(), but where a run's working copy was removed (`clusterrun gc` keeps records and artifacts/),
+    only what both still have is compared: artifacts/, never 'only in A' for files that merely went."""
+    gone = [run.id for run in (run_a, run_b) if not (run.path / WORKDIR).is_dir()]
+    if gone:
+        files_a = [f for f in files_a if not f[0].startswith(f"{WORKDIR}/")]
+        files_b = [f for f in files_b if not f[0].startswith(f"{WORKDIR}/")]
+    found = diff(run_a, files_a, run_b, files_b)
+    found.gone = gone
+    return found
 
 
 def diff(

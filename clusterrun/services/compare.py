@@ -74,7 +74,7 @@ def compare_runs(
         atol=atol,
         patch_a=recorded_patch(run_a, manifest_a),
         patch_b=recorded_patch(run_b, manifest_b),
-        outputs=outputs.diff(
+        outputs=outputs.between(
             run_a,
             summaries.output_files(run_a, manifest_a)[0],
             run_b,

@@ -75,3 +75,20 @@ def test_matching_metrics_with_other_outputs_are_reproduced_with_a_note(tmp_path
         manifest, summary, {}, manifest, summary, {}, outputs=outputs.diff(run_a, files_a, run_a, files_a)
     )
     assert alike.notes == [] and "Output differences: none (2 files)" in comparison_text(alike.as_record())
+
+
+def test_a_removed_working_copy_is_left_out_not_reported_as_different(tmp_path: Path) -> None:
+    """`clusterrun gc` removes a finished run's work/ and keeps its records and artifacts/: its files
+    there did not change, they went; artifacts/ is still compared, and the text says what was not."""
+    run_a, files_a = _run(tmp_path, "a", {"work/ckpt.bin": b"1", "artifacts/model.json": b"m"})
+    run_b, files_b = _run(tmp_path, "b", {"artifacts/model.json": b"M"})
+    found = outputs.between(run_a, files_a, run_b, files_b)
+    assert found.gone == ["b"] and found.files == 1
+    assert found.differ == [("artifacts/model.json", "content differs")]
+    manifest = {"run_id": "a", "config": {"name": "x", "command": ["true"]}}
+    summary = {"state": "completed", "success": True, "metrics": {"loss": 0.5}}
+    text = comparison_text(
+        compare_records(manifest, summary, {}, manifest, summary, {}, outputs=found).as_record()
+    )
+    assert "working copy of b removed (clusterrun gc): artifacts/ only" in text
+    assert outputs.between(run_a, files_a, run_a, files_a).gone == []
