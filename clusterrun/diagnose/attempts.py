@@ -11,6 +11,8 @@ from typing import Any
 #: The states whose diagnosis says how far the run got.
 CUT_SHORT = frozenset({"timeout", "preempted", "node_fail"})
 MARGIN = 1.2  # more attempts than the progress so far says are needed
+#: A state cut short -> the requeue.on entry that runs it again.
+KINDS = {"timeout": "timeout", "preempted": "preemption", "node_fail": "node_fail"}
 
 
 def _value(value: Any) -> str:
@@ -50,7 +52,7 @@ def how_far(
     used = len(attempts)
     checkpoint = _checkpoint(attempts)
     notes = []
-    if used > 1 or (on and limit > 1):
+    if used > 1 or (KINDS[state] in on and limit > 1):  # a requeue policy for other ends is beside the point
         all_used = " (requeue.max_attempts: all used)" if used >= limit else ""
         notes.append(f"attempt {used} of {limit}{all_used}")
     far = _how_far(attempts, metrics, step_key)
@@ -86,7 +88,7 @@ def _fix(
     details: dict[str, Any],
 ) -> str:
     """The override that lets the run finish: requeue on this kind of end, or more attempts."""
-    kind = {"timeout": "timeout", "preempted": "preemption", "node_fail": "node_fail"}[state]
+    kind = KINDS[state]
     if checkpointed:  # it does: the generic advice to checkpoint is moot
         fix = fix.replace(", or checkpoint and resume", "")
     if kind not in on:

@@ -465,6 +465,9 @@ def test_the_diagnosis_of_a_run_out_of_attempts_says_how_far_it_got() -> None:
     assert found["details"]["last_step"] == 80 and found["details"]["suggested_max_attempts"] == 6
     no_timeout = how_far(diagnosis, "timeout", attempts[:1], {"on": ["preemption"], "max_attempts": 3}, {})
     assert no_timeout["fix"].startswith("requeue.on=[preemption,timeout]")
+    assert "attempt 1 of 3" not in no_timeout["evidence"]  # its attempts were for preemptions only
+    preempted = how_far(diagnosis, "preempted", attempts[:1], {"on": ["preemption"], "max_attempts": 3}, {})
+    assert "attempt 1 of 3" in preempted["evidence"]
     assert no_timeout["fix"] == (  # it checkpoints: the advice to checkpoint is moot
         "requeue.on=[preemption,timeout] (the next attempt resumes from its checkpoint), "
         "or resources.time=02:00:00"
