@@ -4,6 +4,7 @@ never changes. Each test tries to break it with an unmodified-looking training s
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -317,3 +318,31 @@ def test_metrics_written_in_the_working_directory_are_pointed_out_by_the_smoke_t
     assert fixed.returncode == 0, fixed.stderr
     assert "working directory" not in fixed.stderr
     assert json.loads(fixed.stdout)["summary"]["metrics"] == {"loss": 0.1, "step": 10}
+
+
+PRINTS_METRICS = """\
+import json
+for step in range(1, 4):
+    print(json.dumps({"step": step, "loss": 1.0 / step}))
+print({"eval_loss": 0.25, "epoch": 3.0})  # a dict, as Hugging Face's Trainer prints it
+"""
+
+
+def test_metrics_printed_on_stdout_are_pointed_out_with_overrides_that_read_them(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj")
+    (project / "prints.py").write_text(PRINTS_METRICS)
+    (project / "configs" / "prints.yaml").write_text("name: prints\ncommand: python prints.py\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a script printing its metrics")
+    result = cli(["submit", "configs/prints.yaml", "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stderr.splitlines() if "printed metrics on stdout" in line)
+    assert "(loss, eval_loss, step, epoch)" in warning and "$CLUSTERRUN_METRICS_FILE" in warning
+    overrides = shlex.split(warning.split(" add ", 1)[1].split(" (one per metric)")[0])
+    assert [o.split("=", 1)[0] for o in overrides] == ["metrics.patterns.loss", "metrics.patterns.eval_loss"]
+    fixed = cli(
+        ["submit", "configs/prints.yaml", *overrides, "--backend", "local", "--wait", "--json"], project
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert "printed metrics on stdout" not in fixed.stderr  # patterns given: nothing to point out
+    assert json.loads(fixed.stdout)["summary"]["metrics"] == {"eval_loss": 0.25, "loss": 1.0 / 3}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -44,12 +45,13 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
     return last
 
 
-def _read_tail(path: Path) -> str:
+def log_tail(path: Path, max_bytes: int = MAX_LOG_BYTES) -> str:
+    """The last `max_bytes` of a log ('' when it cannot be read; never through a symlink)."""
     try:
         with open_nofollow(path) as handle:
             size = os.fstat(handle.fileno()).st_size
-            if size > MAX_LOG_BYTES:
-                handle.seek(size - MAX_LOG_BYTES)
+            if size > max_bytes:
+                handle.seek(size - max_bytes)
             return handle.read().decode(errors="replace")
     except OSError:
         return ""
@@ -59,7 +61,7 @@ def from_patterns(log: Path, patterns: Mapping[str, str]) -> dict[str, float]:
     """Last match of each pattern's first group, as a number."""
     if not patterns:
         return {}
-    text = _read_tail(log)
+    text = log_tail(log)
     found: dict[str, float] = {}
     for name, pattern in patterns.items():
         for match in re.finditer(pattern, text):
@@ -86,3 +88,44 @@ def format_metrics(values: Mapping[str, Any], limit: int = 4) -> str:
         shown.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
     more = len(values) - limit
     return " ".join(shown) + (f" (+{more})" if more > 0 else "")
+
+
+#: The last stdout lines looked at for printed metrics, and the longest line read as one.
+PRINTED_LINES = 2000
+_PRINTED_MAX = 10_000
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def printed_names(stdout: str) -> list[str]:
+    """The names of the numbers printed as one JSON object (or Python dict) a line, in order of first
+    appearance: `{"step": 3, "loss": 0.5}`, `{'eval_loss': 0.25}` (what Hugging Face's Trainer prints).
+    Read as literals only (json, ast.literal_eval): nothing is executed."""
+    names: list[str] = []
+    for line in stdout.splitlines()[-PRINTED_LINES:]:
+        text = line.strip()
+        if not (text.startswith("{") and text.endswith("}")) or len(text) > _PRINTED_MAX:
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            try:
+                record = ast.literal_eval(text)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+        if not isinstance(record, dict):
+            continue
+        for key, value in record.items():
+            if (
+                isinstance(key, str)
+                and _NAME.fullmatch(key)
+                and _number(value) is not None
+                and key not in names
+            ):
+                names.append(key)
+    return names
+
+
+def printed_pattern(name: str) -> str:
+    """A metrics.patterns regex for a name printed as above: its value after the quoted key, in JSON or a
+    Python dict alike, and not another name that ends with it (eval_loss is not loss)."""
+    return rf"\b{re.escape(name)}\W+([-+0-9.eE]+)"

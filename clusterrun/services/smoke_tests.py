@@ -5,12 +5,14 @@ in place (the snapshot is rebuilt before any job is made from it)."""
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from clusterrun.analysis.estimate import Timing, fit_points, two_runs
+from clusterrun.analysis.metrics import log_tail, printed_names, printed_pattern
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -265,7 +267,33 @@ def _run_smoke_in(
     )
     _untaint(run, plan, workdir / WORKDIR, links)
     _metrics_in_workdir(plan, spec.metrics.file, workdir)
+    if not spec.metrics.patterns:
+        _metrics_printed(plan, spec.metrics.file, workdir)
     return result
+
+
+#: Printed names that count progress rather than measure it: suggested after the others.
+COUNTERS = frozenset({"step", "steps", "global_step", "epoch", "iteration", "iter"})
+
+
+def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:
+    """A command that prints its metrics as JSON (or dict) lines on stdout and writes no metrics file:
+    without metrics.patterns they would never be read. Said once, with overrides that read them."""
+    for path in (folder / metrics_file, folder / WORKDIR / metrics_file):
+        if path.is_file() and path.stat().st_size > 0:
+            return
+    names = printed_names(log_tail(folder / "stdout.log", 1024 * 1024))
+    if not names:
+        return
+    names.sort(key=lambda n: n in COUNTERS)  # the metrics first, then the counters (stable)
+    shown = [shlex.quote(f"metrics.patterns.{n}={printed_pattern(n)}") for n in names[:2]]
+    message = (
+        f"the smoke test printed metrics on stdout ({', '.join(names[:6])}), which are not read without "
+        f"metrics.patterns: add {' '.join(shown)} (one per metric), or write those lines to "
+        "$CLUSTERRUN_METRICS_FILE"
+    )
+    if message not in plan.warnings:
+        plan.warnings.append(message)
 
 
 def _metrics_in_workdir(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:

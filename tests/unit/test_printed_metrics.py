@@ -1,0 +1,30 @@
+"""Metrics printed on stdout as one JSON object (or Python dict) a line: their names are found (read as
+literals, never executed) and the suggested pattern reads each one, and not another that ends with it."""
+
+from __future__ import annotations
+
+import re
+
+from clusterrun.analysis.metrics import printed_names, printed_pattern
+
+STDOUT = """\
+starting
+{"step": 1, "loss": 0.9, "lr": 0.001, "tag": "a", "done": false}
+{'eval_loss': 0.25, 'epoch': 3.0}
+{__import__('os').system('touch /tmp/never')}
+{"nested": {"loss": 1}}
+{not json at all}
+{"step": 2, "loss": 0.5}
+"""
+
+
+def test_the_names_of_printed_numbers_are_found_in_order() -> None:
+    assert printed_names(STDOUT) == ["step", "loss", "lr", "eval_loss", "epoch"]
+    assert printed_names("no metrics here\n{}\n[1, 2]\n") == []
+
+
+def test_the_suggested_pattern_reads_the_last_value_of_its_own_name_only() -> None:
+    loss = [float(m) for m in re.findall(printed_pattern("loss"), STDOUT)]
+    assert loss[-1] == 0.5 and 0.25 not in loss  # eval_loss is not loss
+    assert [float(m) for m in re.findall(printed_pattern("eval_loss"), STDOUT)] == [0.25]
+    assert re.findall(printed_pattern("lr"), '{"lr": 1e-05}') == ["1e-05"]
