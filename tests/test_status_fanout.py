@@ -57,6 +57,10 @@ def test_many_runs_that_ended_unseen_are_each_recorded_once(project: Path) -> No
     members = [m["run_id"] for m in record["members"]]
     assert len(members) == MEMBERS
     (array,) = [a["job_id"] for a in record["arrays"]]
+    # a 2-minute limit and the default 120 s grace: SIGUSR2 half-way, not as the jobs start (it killed
+    # two members before their wrapper could take it: FAILED, 'died by signal: 12')
+    sbatch = (project / "runs" / record["sweep_id"] / "sbatch.sh").read_text()
+    assert "--signal=USR2@60" in sbatch, sbatch
     deadline = time.monotonic() + 240
     while not _ended_in_accounting(array):  # clusterrun has not looked at them since the submit
         assert time.monotonic() < deadline, "the sweep's tasks did not end in time"

@@ -13,7 +13,8 @@ import typer
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params
-from clusterrun.config.resources import format_seconds
+from clusterrun.config.requeue import signal_lead
+from clusterrun.config.resources import format_seconds, parse_time_seconds
 from clusterrun.records.models import (
     AttemptRecord,
     EfficiencyRecord,
@@ -146,7 +147,11 @@ def manifest_block(manifest: Manifest) -> str:
         f"Resources: {_resources(manifest.resources)}   Backend: {manifest.backend}",
         f"Smoke Test: {smoke_line(manifest.smoke)}",
         f"Estimate: {describe_estimate(estimate.to_data()) if estimate else '-'}",
-        *([f"Requeue: {requeue_line(manifest.config.requeue)}"] if manifest.config.requeue else []),
+        *(
+            [f"Requeue: {requeue_line(manifest.config.requeue, _time_seconds(manifest.resources))}"]
+            if manifest.config.requeue
+            else []
+        ),
         f"Snapshot: {snapshot.path}" + (f" (digest {snapshot.digest[:12]})" if snapshot.digest else ""),
         f"Output Directory: {manifest.run_dir}   Working Directory: {_workdir(manifest)}",
         "===========================",
@@ -219,13 +224,26 @@ def artifacts_line(summary: Summary, shown: int = 6) -> str:
     return f"{info.count} file(s), {_size(info.total_bytes)}: {listed}{more}"
 
 
-def requeue_line(requeue: Mapping[str, Any]) -> str:
-    """'on preemption, timeout; up to 3 attempts; SIGUSR2 120 s before the time limit' (or 'never')."""
+def _time_seconds(resources: Mapping[str, Any] | None) -> int | None:
+    try:
+        return parse_time_seconds(str((resources or {}).get("time") or ""))
+    except ValueError:
+        return None
+
+
+def requeue_line(requeue: Mapping[str, Any], time_seconds: int | None = None) -> str:
+    """'on preemption, timeout; up to 3 attempts; SIGUSR2 120 s before the time limit' (or 'never');
+    with the time limit, the lead the job is really given (config/requeue.py's signal_lead)."""
     on, most = list(requeue.get("on") or []), requeue.get("max_attempts", 1)
     if not on or not isinstance(most, int) or most <= 1:
         return "never (the job runs once)"
     grace = requeue.get("signal_grace")
-    return f"on {', '.join(on)}; up to {most} attempts; SIGUSR2 {grace} s before the time limit"
+    lead = f"{grace} s"
+    if isinstance(grace, int) and time_seconds and signal_lead(grace, time_seconds) != grace:
+        lead = (
+            f"{signal_lead(grace, time_seconds)} s (half the limit: signal_grace {grace} s is not below it)"
+        )
+    return f"on {', '.join(on)}; up to {most} attempts; SIGUSR2 {lead} before the time limit"
 
 
 def attempts_line(attempts: list[AttemptRecord]) -> str:

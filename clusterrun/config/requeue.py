@@ -60,6 +60,14 @@ def _bounded(value: Any, bounds: tuple[int, int]) -> int | None:
     return value if bounds[0] <= value <= bounds[1] else None
 
 
+def signal_lead(grace: int, time_seconds: int) -> int:
+    """How long before the time limit the job is sent SIGUSR2: `requeue.signal_grace`, unless that is not
+    below the limit (allowed when `timeout` is not in requeue.on: the default 120 s with a 2-minute job),
+    when SLURM would send it as the job starts, before the job wrapper can take it, and its default
+    action kills the job (CI: a sweep's members ended FAILED, 'died by signal: 12'): then half the limit."""
+    return grace if grace < time_seconds else max(1, time_seconds // 2)
+
+
 @dataclass(frozen=True)
 class RequeuePolicy:
     """When a job runs again after its attempt was cut short (see sections.Requeue)."""

@@ -11,6 +11,7 @@ from typing import Any
 from clusterrun.analysis.estimate import Estimate, GateDecision, combine, estimate, gate
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.render import render_command
+from clusterrun.config.requeue import signal_lead
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import DiskFull
 from clusterrun.execution import envinfo
@@ -87,7 +88,7 @@ def _job_spec(
         setup=tuple(spec.setup),
         dependency=dependency,
         requeue=spec.requeue.enabled,
-        signal_grace=spec.requeue.signal_grace,
+        signal_grace=signal_lead(spec.requeue.signal_grace, res.time_seconds),
         **job_resources(res),
     )
 

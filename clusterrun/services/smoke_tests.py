@@ -188,7 +188,7 @@ def _smoke(
 
 #: A timing run must take this much longer than the smoke test for its steps to be timed at all (the
 #: start of a process varies by tens of milliseconds).
-MIN_TIMED_SECONDS = 0.1
+MIN_TIMED_SECONDS = 0.05
 MORE_TIMING_RUNS = 2
 
 

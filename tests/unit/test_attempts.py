@@ -18,6 +18,7 @@ import pytest
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.cli.output import efficiency_line, requeue_line, state_label
 from clusterrun.config.models import spec_from_data
+from clusterrun.config.requeue import signal_lead
 from clusterrun.diagnose.attempts import how_far
 from clusterrun.errors import ConfigError
 from clusterrun.execution import attempts as job
@@ -480,3 +481,15 @@ def test_the_manifest_block_says_when_the_job_runs_again() -> None:
         "on preemption, timeout; up to 3 attempts; SIGUSR2 120 s before the time limit"
     )
     assert requeue_line({"on": [], "max_attempts": 3}).startswith("never")
+    default = {"on": ["preemption", "node_fail"], "max_attempts": 3, "signal_grace": 120}
+    assert requeue_line(default, 7200).endswith("SIGUSR2 120 s before the time limit")
+    assert requeue_line(default, 120).endswith(
+        "SIGUSR2 60 s (half the limit: signal_grace 120 s is not below it) before the time limit"
+    )
+
+
+def test_the_signal_never_comes_as_the_job_starts() -> None:
+    """SIGUSR2 `signal_grace` before a limit no longer than the grace would come at the job's start,
+    before the wrapper takes it: its default action killed sweep members ('died by signal: 12')."""
+    assert signal_lead(120, 7200) == 120 and signal_lead(119, 120) == 119
+    assert signal_lead(120, 120) == 60 and signal_lead(300, 60) == 30 and signal_lead(120, 1) == 1

@@ -68,7 +68,8 @@ def test_an_int_steps_param_stays_an_int_and_gives_an_estimate(epochs_project: P
     assert "--epochs 4 " in second and "4.0" not in second
     smoke = prepared.manifest.smoke
     assert smoke is not None and smoke.timing_run is not None
-    assert smoke.timing_run.ok is True and smoke.timing_run.steps == 4
+    # 4 (2 more epochs of 50 ms), or, when start-up noise hid those 0.1 s, 22: ten times the extra
+    assert smoke.timing_run.ok is True and smoke.timing_run.steps in (4, 22)
     assert not any("timing run" in w for w in prepared.warnings)
     # a 1-hour request, a few seconds of work: the measured estimate keeps it under the default gate
     assert not prepared.gate.needs_confirmation, prepared.gate.reasons
