@@ -131,15 +131,24 @@ def metric_lines(run: Path) -> int:
 # --- the SLURM runs, submitted together ----------------------------------------------------------
 
 
+#: How long a requeued job waits for its BeginTime before the releaser moves its start to now. SLURM
+#: delays a requeued job so that its previous run is cleaned up first: released in the second of its
+#: requeue, the next run failed at once (sacct: FAILED 1:0, no wrapper started; CI, twice, read as
+#: clusterrun's wrong verdicts until test_requeue's story printed sacct and the releaser's updates).
+SETTLE = 20.0
+
+
 @dataclass
 class Releaser:
-    """Moves the start of the given jobs to now while they wait for their BeginTime after a requeue."""
+    """Moves the start of the given jobs to now once they have waited SETTLE seconds for their BeginTime
+    after a requeue (SLURM's own delay is about two minutes)."""
 
     env: dict[str, str] = field(default_factory=dict)
     jobs: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
     seen: dict[str, str] = field(default_factory=dict)  # job id -> the last reason it waited for
     updates: list[str] = field(default_factory=list)  # what each `scontrol update` answered
+    waiting: dict[str, float] = field(default_factory=dict)  # job id -> when it was first seen waiting
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
@@ -154,12 +163,19 @@ class Releaser:
                 env={**os.environ, **self.env},
                 check=False,
             )
+            waiting_now: set[str] = set()
             for line in result.stdout.splitlines():
                 job_id, _, reason = line.partition("|")
-                if job_id.strip() not in self.jobs:
+                job_id = job_id.strip()
+                if job_id not in self.jobs:
                     continue
-                self.seen[job_id.strip()] = reason.strip()
-                if reason.strip() == "BeginTime":
+                self.seen[job_id] = reason.strip()
+                if reason.strip() != "BeginTime":
+                    continue
+                waiting_now.add(job_id)
+                since = self.waiting.setdefault(job_id, time.monotonic())
+                if time.monotonic() - since >= SETTLE:
+                    self.waiting.pop(job_id)
                     done = subprocess.run(
                         ["scontrol", "update", f"jobid={job_id}", "StartTime=now"],
                         capture_output=True,
@@ -169,6 +185,8 @@ class Releaser:
                     )
                     answer = (done.stderr or done.stdout).strip()
                     self.updates.append(f"{time.strftime('%H:%M:%S')} {job_id}: {done.returncode} {answer}")
+            for job_id in set(self.waiting) - waiting_now:  # started (or gone): a later requeue waits anew
+                self.waiting.pop(job_id)
 
     @classmethod
     @contextlib.contextmanager

@@ -108,11 +108,13 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
 def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> None:
     """A job its wrapper requeued exits REQUEUED_EXIT (or is killed by the requeue first); until its next
     attempt may start (SLURM sets a requeued job's begin time in the future: it waits with reason
-    BeginTime), accounting can still show that end as the job's: FAILED, with 75 or another exit (CI:
-    test_requeue, 'failed' != 'timeout', twice, the second time after exit 75 alone was looked up). The
-    controller knows better. Jobs accounting shows FAILED (only those: no call otherwise; a run is polled
-    until its end is recorded, so a real failure costs one lookup) are looked up in one squeue, and a job
-    the controller still lists as pending or running takes that record: it has not ended."""
+    BeginTime), accounting can show that end as the job's: FAILED, with 75 or another exit. The
+    controller knows better. Jobs accounting shows FAILED (only those: no call otherwise; a run is
+    polled until its end is recorded, so a real failure costs one lookup) are looked up in one squeue,
+    and a job the controller still lists as pending or running takes that record: it has not ended.
+    (CI's 'failed' != 'timeout' in test_requeue was at last traced to the test releasing a requeued job
+    in the second of its requeue, whose next run then really failed; this lookup stays, for accounting
+    that is behind the controller.)"""
     suspects = [
         ref
         for ref in refs
