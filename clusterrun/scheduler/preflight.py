@@ -237,17 +237,12 @@ def problems(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[str]:
     """Why the cluster can never run `spec` (empty: it can, on at least one requested partition)."""
     if not partitions:
         return []
-    known = {p.name: p for p in partitions}
-    if spec.partition:
+    chosen = _chosen(spec, partitions)
+    if not chosen and spec.partition:
         names = [n for n in spec.partition.split(",") if n]
-        unknown = [n for n in names if n not in known]
-        if len(unknown) == len(names):
-            return [f"there is no partition {', '.join(repr(n) for n in unknown)}"]
-        chosen = [known[n] for n in names if n in known]
-    else:
-        chosen = [p for p in partitions if p.default]
-        if not chosen:
-            return ["the cluster has no default partition, and resources.partition is not set"]
+        return [f"there is no partition {', '.join(repr(n) for n in names)}"]
+    if not chosen:
+        return ["the cluster has no default partition, and resources.partition is not set"]
     need = Need.of(spec)
     found = [_partition_problems(need, part, spec) for part in chosen]
     if any(not p for p in found):
@@ -256,8 +251,11 @@ def problems(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[str]:
 
 
 def _chosen(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[PartitionView]:
-    names = [n for n in (spec.partition or "").split(",") if n]
-    return [p for p in partitions if (p.name in names if names else p.default)]
+    """The partitions asked for that exist, in the order asked (none named: the default ones)."""
+    if not spec.partition:
+        return [p for p in partitions if p.default]
+    known = {p.name: p for p in partitions}
+    return [known[n] for n in spec.partition.split(",") if n in known]
 
 
 def fixes(spec: JobSpec, partitions: Sequence[PartitionView]) -> list[str]:

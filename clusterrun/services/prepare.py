@@ -157,7 +157,8 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     write_script(made[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
     warnings = list(plan.warnings) + records.notes
     tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in made.values()], registry, notify, warnings)
-    warnings += [w for w in plan.warnings if w not in warnings]  # what the smoke tests found
+    # what the smoke tests found, each once (every shape's test may find the same)
+    warnings += [w for w in dict.fromkeys(plan.warnings) if w not in warnings]
     own_estimates = [
         estimate(m.spec, tests.timing, tests.peak_rss_mb, 1, plan.profile, no_timing=tests.no_timing)
         for m in plan.members

@@ -278,7 +278,7 @@ COUNTERS = frozenset({"step", "steps", "global_step", "epoch", "iteration", "ite
 
 def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:
     """A command that prints its metrics as JSON (or dict) lines on stdout and writes no metrics file:
-    without metrics.patterns they would never be read. Said once, with overrides that read them."""
+    without metrics.patterns they would never be read. Said with overrides that read them."""
     for path in (folder / metrics_file, folder / WORKDIR / metrics_file):
         if path.is_file() and path.stat().st_size > 0:
             return
@@ -292,13 +292,12 @@ def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> N
         f"metrics.patterns: add {' '.join(shown)} (one per metric), or write those lines to "
         "$CLUSTERRUN_METRICS_FILE"
     )
-    if message not in plan.warnings:
-        plan.warnings.append(message)
+    plan.warnings.append(message)
 
 
 def _metrics_in_workdir(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:
     """A command that writes its metrics file relative to its working directory (work/metrics.jsonl)
-    instead of to $CLUSTERRUN_METRICS_FILE: its metrics would never be read. Said once, with the fix."""
+    instead of to $CLUSTERRUN_METRICS_FILE: its metrics would never be read. Said with the fix."""
     if (folder / metrics_file).exists() or not (folder / WORKDIR / metrics_file).is_file():
         return
     message = (
@@ -306,8 +305,7 @@ def _metrics_in_workdir(plan: SubmissionPlan, metrics_file: str, folder: Path) -
         f"metrics are read from the run directory: set metrics.file: {WORKDIR}/{metrics_file}, or write "
         "to $CLUSTERRUN_METRICS_FILE"
     )
-    if message not in plan.warnings:
-        plan.warnings.append(message)
+    plan.warnings.append(message)
 
 
 def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> None:
