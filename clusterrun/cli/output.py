@@ -12,7 +12,7 @@ import typer
 
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.metrics import format_metrics
-from clusterrun.config.placeholders import unused_params
+from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_seconds, parse_time_seconds
 from clusterrun.records.models import (
@@ -124,10 +124,14 @@ SEED_ONLY_IN_ENV = " (only as $CLUSTERRUN_SEED: the command has no {seed})"
 
 
 def seed_in_command(manifest: Manifest) -> bool:
-    """Whether the config hands the seed to the command: {seed} in its command, env or setup lines."""
-    data = manifest.config.to_data()
-    parts = [*data.get("command", []), *(data.get("env") or {}).values(), *(data.get("setup") or [])]
-    return any("{seed}" in str(part) for part in parts)
+    """Whether the config hands the seed to the command: a {seed} placeholder in its command or env
+    (setup lines are run as written; `{{seed}}` is a literal brace). A record whose braces do not parse
+    is not judged (True: no note)."""
+    config = manifest.config
+    try:
+        return "seed" in used_placeholders(config.command, {k: str(v) for k, v in config.env.items()})
+    except ValueError:
+        return True
 
 
 def manifest_block(manifest: Manifest) -> str:

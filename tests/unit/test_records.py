@@ -327,4 +327,6 @@ def test_the_seed_line_says_when_the_command_never_receives_the_seed() -> None:
     assert block({"command": ["python", "train.py"]}) == alone
     assert block({"command": ["python", "train.py", "--seed", "{seed}"]}) == "Seed: 42"
     assert block({"command": ["python", "train.py"], "env": {"SEED": "{seed}"}}) == "Seed: 42"
-    assert block({"command": ["python", "train.py"], "setup": ["export S={seed}"]}) == "Seed: 42"
+    # setup lines run as written, and {{seed}} is a literal brace: neither hands the seed over
+    assert block({"command": ["python", "train.py"], "setup": ["export S={seed}"]}) == alone
+    assert block({"command": ["python", "train.py", "--tag", "{{seed}}"]}) == alone
