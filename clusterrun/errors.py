@@ -35,6 +35,15 @@ class UsageError(ClusterrunError):
     exit_status = ExitStatus.USAGE
 
 
+class DoesNotFit(UsageError):
+    """A request no partition of the cluster can ever run; `fixes` are the overrides that would fit
+    (e.g. ('resources.cpus_per_task=2',)), for whoever can apply them (`clusterrun init`)."""
+
+    def __init__(self, message: str, hint: str = "", fixes: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.fixes = fixes
+
+
 class ConfigError(UsageError):
     """A config file that cannot be loaded or validated."""
 

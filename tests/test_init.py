@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from clusterrun.init.pysource import read_script
@@ -198,3 +200,63 @@ def test_init_never_runs_the_script_and_says_what_is_missing(tmp_path: Path) -> 
     assert config["params"] == {"steps": 100} and config["smoke"]["params"] == {"steps": 5}
     unknown = cli(["init", "--entry", "nope.py"], root)
     assert unknown.returncode == 2 and "no such entry point" in unknown.stderr and "main.py" in unknown.stderr
+
+
+TABLE_PRINTS = """\
+import argparse, time
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=3)
+p.add_argument("--workers", type=int, default=7)
+p.add_argument("--seed", type=int, default=0)
+args = p.parse_args()
+rows = open("data/points.csv").read().split()
+scale = float(open("settings.txt").read())
+with open("notes.txt", "w") as out:
+    out.write("written, not read")
+for epoch in range(args.epochs):
+    started = time.time()
+    loss, acc = scale / (epoch + 1), 0.5 + epoch / 10 + 0 * len(rows)
+    print(f"epoch {epoch} | loss {loss:.4f} | val_acc {acc:.3f} | took {time.time() - started:.2f} s")
+"""
+
+
+@pytest.mark.slurm
+@pytest.mark.usefixtures("slurm")
+def test_a_starter_config_fits_the_cluster_and_reads_space_separated_metrics(tmp_path: Path) -> None:
+    """The promise: the config init writes is one the next command it suggests accepts, and runs. Seven
+    DataLoader workers ask for 8 CPUs; the local cluster's largest node has fewer, so the starter asks for
+    what it has (it was refused with 'the cluster cannot run this request' before). And `loss {x:.4f}` prints,
+    the usual table of a training loop, give patterns (not `took`, not `epoch`). The data it reads from a
+    gitignored directory is named under data: (a run's snapshot holds tracked files only: its first run
+    failed with FileNotFoundError before)."""
+    root = tmp_path / "table"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "points.csv").write_text("1\n2\n")
+    (root / ".gitignore").write_text("data/\nnotes.txt\n")
+    (root / "notes.txt").write_text("an old output")
+    (root / "settings.txt").write_text("1.0")
+    (root / "train.py").write_text(TABLE_PRINTS)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    largest = max(
+        int(n)
+        for n in subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert largest < 8  # the premise: num_workers + 1 does not fit
+    assert config["resources"]["cpus_per_task"] == largest
+    assert f"cpus_per_task: {largest} (not 8)" in made.stderr
+    assert set(config["metrics"]["patterns"]) == {"loss", "val_acc"}
+    # the untracked file it reads is linked into the runs; the tracked one and the one it writes are not
+    assert config["data"] == {"points_csv": "data/points.csv"}
+    commit(root)
+    dry = cli(["submit", "configs/train.yaml", "--dry-run"], root)  # the default backend: SLURM here
+    assert dry.returncode == 0, dry.stderr
+    run = cli(["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes", "--json"], root)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["summary"]["metrics"] == {"loss": 0.3333, "val_acc": 0.7}

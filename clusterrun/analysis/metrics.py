@@ -94,16 +94,40 @@ def format_metrics(values: Mapping[str, Any], limit: int = 4) -> str:
 PRINTED_LINES = 2000
 _PRINTED_MAX = 10_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+#: Words that name a measure (a metric's name, or its last `_` part: val_loss, train_acc).
+METRIC_WORDS = re.compile(
+    r"(loss|acc|accuracy|f1|auc|bleu|rouge|ppl|perplexity|err|error|mse|mae|rmse|psnr|ssim|reward|return|"
+    r"score|precision|recall|iou|map|top1|top5|wer|cer|lr|nll|kl|elbo)",
+    re.I,
+)
+#: `loss 0.4321`, `loss: 0.43`, `val_acc=0.81` in a text line: a name, then a number with a point or an
+#: exponent (`error 404` is not a measure).
+_TEXT_METRIC = re.compile(
+    r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_]*)\s*[=:]?\s*([-+]?[0-9]*\.[0-9]+(?:[eE][-+]?[0-9]+)?|"
+    r"[-+]?[0-9]+[eE][-+]?[0-9]+)(?![0-9A-Za-z_])"
+)
+
+
+def sounds_like_metric(name: str) -> bool:
+    """`loss`, `val_acc`, `eval_loss`: the name, or its last `_` part, is a metric's word."""
+    return bool(METRIC_WORDS.fullmatch(name.lower()) or METRIC_WORDS.fullmatch(name.lower().split("_")[-1]))
 
 
 def printed_names(stdout: str) -> list[str]:
     """The names of the numbers printed as one JSON object (or Python dict) a line, in order of first
-    appearance: `{"step": 3, "loss": 0.5}`, `{'eval_loss': 0.25}` (what Hugging Face's Trainer prints).
-    Read as literals only (json, ast.literal_eval): nothing is executed."""
+    appearance: `{"step": 3, "loss": 0.5}`, `{'eval_loss': 0.25}` (what Hugging Face's Trainer prints);
+    and in text lines, measures by name (sounds_like_metric) with a decimal number after them:
+    `epoch 3 | loss 0.4321 | val_acc: 0.81`. Read as literals only (json, ast.literal_eval): nothing is
+    executed."""
     names: list[str] = []
     for line in stdout.splitlines()[-PRINTED_LINES:]:
         text = line.strip()
-        if not (text.startswith("{") and text.endswith("}")) or len(text) > _PRINTED_MAX:
+        if len(text) > _PRINTED_MAX:
+            continue
+        if not (text.startswith("{") and text.endswith("}")):
+            for match in _TEXT_METRIC.finditer(text):
+                if sounds_like_metric(match.group(1)) and match.group(1) not in names:
+                    names.append(match.group(1))
             continue
         try:
             record = json.loads(text)
@@ -127,5 +151,6 @@ def printed_names(stdout: str) -> list[str]:
 
 def printed_pattern(name: str) -> str:
     """A metrics.patterns regex for a name printed as above: its value after the quoted key, in JSON or a
-    Python dict alike, and not another name that ends with it (eval_loss is not loss)."""
-    return rf"\b{re.escape(name)}\W+([-+0-9.eE]+)"
+    Python dict or a text line (`loss 0.5`, `loss: -0.5`) alike, its sign kept, and not another name that
+    ends with it (eval_loss is not loss)."""
+    return rf"\b{re.escape(name)}\W+?([-+]?[0-9.][-+0-9.eE]*)"

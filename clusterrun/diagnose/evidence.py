@@ -39,6 +39,9 @@ MISSING_FILE = re.compile(
     r"|can't open file '(?P<script>[^']+)': \[Errno 2\]"
     r"|^(?P<tool>[\w.-]+): (?:cannot (?:open|access|stat) )?['‘]?(?P<arg>[^'’:]+)['’]?: "
     r"No such file or directory"
+    # numpy's loadtxt/genfromtxt ('data/x.csv not found.'), a bare `raise FileNotFoundError(path)`
+    r"|FileNotFoundError: (?P<found>[^\s']+?) not found\.?\s*$"
+    r"|FileNotFoundError: (?P<bare>[\w./~-]*[/.][\w./~-]*)\s*$"
     r"|FileNotFoundError"
 )
 ARGPARSE = re.compile(

@@ -50,6 +50,7 @@ class ScriptInfo:
     printed: list[list[tuple[str, str]]] = field(default_factory=list)  # templates: [(literal, spec)...]
     mentions_cuda: bool = False
     reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
+    read_paths: list[str] = field(default_factory=list)  # relative paths given to open(), read_csv...
     error: str = ""  # why it could not be read
 
     def options_of(self, command: str) -> list[Option]:
@@ -359,6 +360,51 @@ def _prints(tree: ast.Module, info: ScriptInfo) -> None:
                 info.printed.append(template)
 
 
+#: Calls that read the file named by their first argument (by the callee's last name: `np.loadtxt`,
+#: `pd.read_csv`, `open` without a writing mode).
+_READERS = frozenset(
+    {
+        "open",
+        "loadtxt",
+        "genfromtxt",
+        "fromfile",
+        "memmap",
+        "read_csv",
+        "read_table",
+        "read_parquet",
+        "read_json",
+        "read_feather",
+        "read_pickle",
+        "read_hdf",
+        "read_excel",
+        "load_from_disk",
+        "ImageFolder",
+        "DatasetFolder",
+        "File",
+    }
+)
+_PATH_LITERAL = re.compile(r"[\w.~-][\w./~-]*")
+
+
+def _read_paths(tree: ast.Module, info: ScriptInfo) -> None:
+    """Relative path literals read by the script: `np.loadtxt("data/train.csv")`, `open("x.json")`."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _callee(node.func) in _READERS and node.args):
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        path = first.value
+        if not _PATH_LITERAL.fullmatch(path) or len(path) > 200 or path.startswith("~"):
+            continue
+        positional = node.args[1] if len(node.args) > 1 else None
+        mode = next((k.value for k in node.keywords if k.arg == "mode"), positional)
+        if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and set(mode.value) & set("wax+"):
+            continue  # written, not read
+        if path not in info.read_paths:
+            info.read_paths.append(path)
+
+
 # --------------------------------------------------------------------------------------------- read
 
 
@@ -378,6 +424,7 @@ def read_script(path: Path) -> ScriptInfo:
         _typer(tree, info)
     info.subcommands = list(dict.fromkeys(info.subcommands))
     _prints(tree, info)
+    _read_paths(tree, info)
     # `python file.py` runs it: a main guard, or work done at the top level (a script without functions)
     info.main_guard = bool(
         re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source)

@@ -36,7 +36,7 @@ def suggest_key(path: str) -> str:
     return key if key[0].isalpha() else f"data_{key}"
 
 
-def _relative(value: str) -> str | None:
+def relative_path(value: str) -> str | None:
     """A relative path inside the repository, normalised ('./data/x' -> 'data/x'); None otherwise."""
     if not value or os.path.isabs(value) or "://" in value or "\0" in value:
         return None
@@ -57,7 +57,7 @@ def data_paths(data: Mapping[str, Any], repo_root: Path) -> dict[str, Path]:
         if os.path.isabs(value):
             path = Path(value)
         else:
-            rel = _relative(value)
+            rel = relative_path(value)
             if rel is None:
                 continue
             path = root / rel
@@ -80,7 +80,7 @@ def workdir_links(spec_data: Mapping[str, Any], repo_root: Path, snapshot_path: 
     root = repo_root.absolute()
     links: dict[str, str] = {}
     for value in spec_data.values():
-        rel = _relative(value) if isinstance(value, str) else None
+        rel = relative_path(value) if isinstance(value, str) else None
         if rel is None:
             continue
         target = root / rel

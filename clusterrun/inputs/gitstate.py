@@ -156,6 +156,19 @@ def _untracked(output: str) -> list[str]:
     return found
 
 
+def untracked_of(root: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` (relative to the working tree at `root`, existing) that hold no tracked file:
+    what a run's snapshot (tracked files only) would not have. [] when git cannot say."""
+    if not paths:
+        return []
+    try:
+        listed = _git(root, "ls-files", "-z", "--", *paths).split("\0")
+    except (_GitFailed, GitError):
+        return []
+    tracked = [entry for entry in listed if entry]
+    return [p for p in paths if not any(t == p or t.startswith(p.rstrip("/") + "/") for t in tracked)]
+
+
 def capture(path: Path) -> GitState:
     """Read commit, branch and changes of the repository that contains `path`."""
     root = _root(path)

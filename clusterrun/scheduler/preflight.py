@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
-from clusterrun.errors import UsageError
+from clusterrun.errors import DoesNotFit
 from clusterrun.scheduler import info
 from clusterrun.scheduler.base import JobSpec
 
@@ -289,8 +289,9 @@ def check(spec: JobSpec, partitions: Sequence[PartitionView]) -> None:
         return
     offered = "; ".join(p.describe() for p in partitions)
     fit = fixes(spec, partitions)
-    raise UsageError(
+    raise DoesNotFit(
         f"the cluster cannot run this request: {'; '.join(found)}; partitions: {offered}",
         hint=(f"to fit, add {' '.join(fit)}; or " if fit else "lower the request or ")
         + "choose a partition that has it (resources.partition=NAME); 'clusterrun doctor' shows the cluster",
+        fixes=tuple(fit),
     )

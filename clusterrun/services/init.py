@@ -9,6 +9,7 @@ file is never overwritten without `force`.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +17,20 @@ from typing import Any
 
 from clusterrun.config.models import spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
+from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
-from clusterrun.errors import ClusterrunError, ConfigError, UsageError
+from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import Entry, Survey, find_entry, survey
+from clusterrun.inputs.datafp import relative_path, suggest_key
+from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import git_root
+from clusterrun.scheduler.registry import AUTO, get_scheduler
 from clusterrun.services.adhoc import command_text, dump_config, value_of
+from clusterrun.services.job_request import probe
 
 PROBE_SECONDS = 60
 _SECRET = re.compile(r"(^|_)(token|secret|password|passwd|api_?key|private_?key|credentials?)$", re.I)
@@ -283,6 +289,7 @@ def _resources(
             for k, v in resources.items()
             if k in ("gpus", "cpus_per_task") and v != STARTER_RESOURCES.get(k)
         }
+    _fit(resources, draft)
     hint = (
         f" (profiles here: {', '.join(found.profiles)}; init --cluster NAME uses one)"
         if found.profiles
@@ -294,6 +301,55 @@ def _resources(
         "says what it used"
     )
     return resources
+
+
+def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
+    """`data:` entries for the files the script reads (a reader's path literal, or a param's value) that
+    exist in the checkout but are not tracked by git: a run's snapshot would not have them, and its
+    first submit would fail with FileNotFoundError. Named under data:, each is linked into every run's
+    working directory and fingerprinted."""
+    values = [*(info.read_paths if info is not None else []), *draft.params.values()]
+    found: list[str] = []
+    for value in values:
+        rel = relative_path(value) if isinstance(value, str) else None
+        if rel and rel not in found and os.path.lexists(root / rel):
+            found.append(rel)
+    out: dict[str, str] = {}
+    for rel in untracked_of(root, found):
+        key = suggest_key(rel)
+        while key in out:
+            key += "_"
+        out[key] = rel
+        draft.guessed.append(
+            f"data: {key}: {rel} (read by the command, and not tracked by git: a run's snapshot holds "
+            "tracked files only; named under data:, it is linked into each run's working directory)"
+        )
+    return out
+
+
+def _fit(resources: dict[str, Any], draft: _Draft) -> None:
+    """Bring the starter resources within what the default backend can ever run (its preflight: for
+    SLURM, the largest node of the default partition), so that the config's first submit is not
+    refused; said among the guesses. Nothing when the backend cannot say (no answer, no preflight)."""
+    try:
+        scheduler = get_scheduler(AUTO)
+        preflight = getattr(scheduler, "preflight", None)
+        if preflight is not None:
+            preflight(probe(Resources.model_validate(resources)))
+    except DoesNotFit as exc:
+        changed = []
+        for fix in exc.fixes:
+            key, _, value = fix.removeprefix("resources.").partition("=")
+            if key in resources and value:
+                new = int(value) if isinstance(resources[key], int) and value.isdigit() else value
+                changed.append(f"{key}: {new} (not {resources[key]})")
+                resources[key] = new
+        if changed:
+            draft.guessed.append(
+                f"resources fitted to the largest node {scheduler.name} offers: {', '.join(changed)}"
+            )
+    except (ClusterrunError, ValueError):
+        return  # not checked here; submit checks again
 
 
 def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str, Any], _Draft]:
@@ -321,6 +377,9 @@ def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str
     if draft.env:
         data["env"] = draft.env
     _smoke(draft, data)
+    untracked = _untracked_data(found.root, info, draft)
+    if untracked:
+        data["data"] = untracked
     found_metrics = _metrics(info, draft)
     if found_metrics:
         data["metrics"] = {"patterns": found_metrics}

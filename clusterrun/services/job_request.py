@@ -36,7 +36,8 @@ def job_resources(res: Resources) -> dict[str, Any]:
     }
 
 
-def _probe(res: Resources, dependency: str | None) -> JobSpec:
+def probe(res: Resources, dependency: str | None = None) -> JobSpec:
+    """The job a request makes, without a run: what the backend's preflight checks."""
     return JobSpec(
         run_dir="",
         folder="",
@@ -64,6 +65,6 @@ def check_request(plan: SubmissionPlan, scheduler: Scheduler, registry: Registry
             plan.warnings += [n for n in notes if n not in plan.warnings]
         if key not in checked and preflight is not None:
             checked.add(key)
-            plan.warnings += [w for w in preflight(_probe(res, deps[key])) if w not in plan.warnings]
+            plan.warnings += [w for w in preflight(probe(res, deps[key])) if w not in plan.warnings]
         out.append(deps[key])
     return out

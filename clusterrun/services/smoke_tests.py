@@ -289,7 +289,7 @@ def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> N
     shown = [shlex.quote(f"metrics.patterns.{n}={printed_pattern(n)}") for n in names[:2]]
     message = (
         f"the smoke test printed metrics on stdout ({', '.join(names[:6])}), which are not read without "
-        f"metrics.patterns: add {' '.join(shown)} (one per metric), or write those lines to "
+        f"metrics.patterns: add {' '.join(shown)} (one per metric), or write them as JSON lines to "
         "$CLUSTERRUN_METRICS_FILE"
     )
     plan.warnings.append(message)

@@ -354,6 +354,23 @@ def test_missing_file_untracked_in_the_checkout_names_the_mechanism_and_the_conf
     assert "untracked" not in got.details and "relative" in got.fix
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "FileNotFoundError: data/train.csv not found.",  # numpy's loadtxt and genfromtxt
+        "FileNotFoundError: data/train.csv",  # raise FileNotFoundError(path)
+        "FileNotFoundError: [Errno 2] No such file or directory: 'data/train.csv'",
+    ],
+)
+def test_missing_file_names_the_path_however_the_reader_words_it(tmp_path: Path, line: str) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("x,y\n")
+    logs = {"stderr.log": f'Traceback (most recent call last):\n  File "train.py", line 3\n{line}\n'}
+    got = d(logs=logs, params={"lr": 0.1}, repo_root=str(tmp_path))
+    assert got.category == "missing_file" and got.details["path"] == "data/train.csv"
+    assert got.details["config_line"] == "data: {train_csv: data/train.csv}"
+
+
 def test_smoke_diagnosis_knows_the_checkout(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)

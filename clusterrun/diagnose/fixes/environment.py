@@ -87,7 +87,7 @@ def command_not_found(ctx: Context, found: Found) -> Fix:
 def missing_file(ctx: Context, found: Found) -> Fix:
     line = found.hit.line if found.hit is not None else ""
     groups = found.hit.groups() if found.hit is not None else {}
-    path = groups.get("path") or groups.get("script") or groups.get("arg") or ""
+    path = next((groups.get(g) for g in ("path", "script", "arg", "found", "bare") if groups.get(g)), "")
     if not path:
         path_match = re.search(r"'([^']+)'", line)
         path = path_match.group(1) if path_match else ""
