@@ -68,8 +68,10 @@ def sweep_block(record: SweepRecord, first_manifest: Manifest) -> str:
         f"Git Commit: {git.commit}   Branch: {git.branch}   "
         f"Uncommitted Changes: {'yes (patch saved)' if git.dirty else 'no'}",
         f"Command (first member): {first_manifest.command_line}",
-        f"Seed: {first_manifest.seed}{'' if seed_in_command(first_manifest) else SEED_ONLY_IN_ENV}   "
-        f"Resources: {_resources(first_manifest.resources)}   "
+        f"Seed: {'per member (an axis)' if 'seed' in record.axes else first_manifest.seed}"
+        f"{'' if seed_in_command(first_manifest) else SEED_ONLY_IN_ENV}   "
+        f"Resources{' (first member)' if any(a.startswith('resources.') for a in record.axes) else ''}: "
+        f"{_resources(first_manifest.resources)}   "
         f"Backend: {record.backend}   Cluster: {record.cluster}",
         f"Smoke Test: {smoke_line(first_manifest.smoke)} (once per command shape)",
         f"Estimate: {describe_estimate(estimate.to_data()) if estimate else '-'}",

@@ -124,8 +124,14 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
     the step lines after a job line give its MaxRSS. With --duplicates an id has one record per job that
     had it (and per attempt of a requeued job): scheduler/identity.py tells which is whose.
 
-    A pending array prints one line for many members (`123_[4-9%2]`): every member gets a record."""
+    A pending array prints one line for many members (`123_[4-9%2]`): every member gets a record, except
+    a member with a line of its own. Accounting keeps that line's range as it was when the array was
+    submitted, and prints it after the members that have started since (seen on SLURM 22.05: `1049_1
+    COMPLETED`, then `1049_[1-5%6] PENDING`): taken as the member's newest record, a finished member
+    looked pending again, and was recorded as requeued."""
     records: list[JobStatus] = []
+    spread: set[int] = set()  # id() of the records made from a pending array's range
+    own: set[str] = set()  # members with a line of their own
     last: dict[str, JobStatus] = {}  # base id -> its latest job record (its steps follow it)
     for line in output.splitlines():
         parts = line.split("|")
@@ -143,7 +149,10 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
         normal, by = normalise_state(state)
         code, sig = parse_exit_code(exit_code)
         cpu = parse_cpu_seconds(total_cpu)
-        for member in expand_array_id(base):
+        members = expand_array_id(base)
+        if members == [base]:
+            own.add(base)
+        for member in members:
             record = JobStatus(
                 job_id=member,
                 state=normal,
@@ -165,7 +174,9 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
             )
             records.append(record)
             last[member] = record
-    return records
+            if member != base:
+                spread.add(id(record))
+    return [r for r in records if id(r) not in spread or r.job_id not in own]
 
 
 def _duration_seconds(text: str) -> int | None:

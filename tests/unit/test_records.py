@@ -127,6 +127,11 @@ def test_sweep_records_load(generation: Path) -> None:
     first = _manifest(generation, "sweep-member")
     block = sweep_block(record, first)
     assert record.sweep_id in block and "params.lr=0.1" in block
+    assert f"Seed: {first.seed}" in block and "Resources: " in block
+    # a swept seed or resource differs by member: the block does not show the first member's as everyone's
+    record.axes = ["params.lr", "seed", "resources.mem"]
+    block = sweep_block(record, first)
+    assert "Seed: per member (an axis)" in block and "Resources (first member): " in block
 
 
 @pytest.mark.parametrize("generation", GENERATIONS, ids=lambda p: p.name)

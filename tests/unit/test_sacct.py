@@ -266,3 +266,28 @@ def test_expand_array_id() -> None:
     assert expand_array_id("124_[0-3%2]") == ["124_0", "124_1", "124_2", "124_3"]
     assert expand_array_id("124_[1,5-6]") == ["124_1", "124_5", "124_6"]
     assert expand_array_id("124_7") == ["124_7"] and expand_array_id("99") == ["99"]
+
+
+# What SLURM 22.05's accounting printed for a 6-member array in the middle of its run: the pending line
+# keeps the range it had at submission ([1-5]) and comes after the members that started since.
+STALE_RANGE = """\
+1049_0|COMPLETED|0:0|4|vm|2026-12-03T13:56:02|2026-12-03T13:56:06||
+1049_0.batch|COMPLETED|0:0|4|vm|2026-12-03T13:56:02|2026-12-03T13:56:06|1000K|
+1049_1|COMPLETED|0:0|3|vm|2026-12-03T13:56:07|2026-12-03T13:56:10||
+1049_2|COMPLETED|0:0|3|vm|2026-12-03T13:56:11|2026-12-03T13:56:14||
+1049_3|COMPLETED|0:0|4|vm|2026-12-03T13:56:15|2026-12-03T13:56:19||
+1049_4|RUNNING|0:0|1|vm|2026-12-03T13:56:20|Unknown||
+1049_[1-5%6]|PENDING|0:0|0|None assigned|Unknown|Unknown||
+"""
+
+
+def test_a_member_with_its_own_line_is_not_pending_again_by_the_arrays_stale_range() -> None:
+    jobs = parse_sacct(STALE_RANGE)
+    assert [jobs[f"1049_{i}"].state for i in range(6)] == [
+        "completed",
+        "completed",
+        "completed",
+        "completed",
+        "running",
+        "pending",  # only the member that has not started is still in the pending line
+    ]

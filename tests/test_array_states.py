@@ -1,0 +1,75 @@
+"""The promise: a sweep member's recorded states are the ones its job had. Polled while its array runs one
+member at a time, no member that nobody requeued is ever recorded as requeued, nor pending again once it
+has started: SLURM's accounting keeps printing the array's pending line with the range it had at
+submission (`1049_[1-5%6] PENDING`, after `1049_1 COMPLETED`), and that line once won over the member's
+own, so finished members were recorded `requeued` until the next poll."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli, make_project
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
+
+NAP = """\
+name: nap
+command: sleep {seconds}
+params: {seconds: 2}
+smoke: {params: {seconds: 0}, timeout: 60}
+resources: {time: "00:02:00", mem: 100M}
+"""
+MEMBERS = 5
+
+
+def _states(run: Path) -> list[str]:
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    return [e["state"] for e in events if e["event"] == "state"]
+
+
+def test_members_polled_while_the_array_runs_keep_the_states_they_had(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", {"configs/nap.yaml": NAP})
+    values = ",".join(str(2 + i % 2) for i in range(MEMBERS))  # 2,3,2,3,2 s: members differ
+    submitted = cli(
+        [
+            "submit",
+            "configs/nap.yaml",
+            "--backend",
+            "slurm",
+            "--yes",
+            "--json",
+            "--array-parallelism",
+            "1",
+            "--sweep",
+            f"params.seconds={values}",
+            "--force",
+        ],
+        project,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)["sweep_id"]
+    fresh = {"CLUSTERRUN_POLL_MAX_AGE": "0"}  # every status asks sacct
+    deadline = time.monotonic() + 240
+    polls = 0
+    while time.monotonic() < deadline:
+        status = cli(["status", sweep, "--json"], project, fresh)
+        assert status.returncode == 0, status.stderr
+        polls += 1
+        states = [m["state"] for m in json.loads(status.stdout)["members"]]
+        if all(s == "completed" for s in states):
+            break
+        time.sleep(0.5)
+    assert all(s == "completed" for s in states), states
+    assert polls >= MEMBERS  # polled while members were pending, running and done
+    runs = [p for p in (project / "runs").iterdir() if p.name.startswith("nap_")]
+    assert len(runs) == MEMBERS
+    for run in runs:
+        history = _states(run)
+        assert "requeued" not in history, (run.name, history)
+        if "running" in history:  # never pending again once started
+            assert "pending" not in history[history.index("running") :], (run.name, history)
+        assert history[-1] == "completed"
