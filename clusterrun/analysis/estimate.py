@@ -150,6 +150,11 @@ def estimate(
         suggested = format_mem_mb(round_mem_mb(peak_rss_mb * MEM_MARGIN))
         result.warnings.append(
             f"resources.mem={res.mem} is below the smoke test's peak {peak_rss_mb:.0f}M x {MEM_MARGIN}"
+            + (
+                ": even the smoke test used more, so SLURM will likely kill the job for memory"
+                if res.mem_mb < peak_rss_mb
+                else ""
+            )
         )
         result.suggestions["resources.mem"] = suggested
     return result

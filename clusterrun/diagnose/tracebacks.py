@@ -9,6 +9,10 @@ _COMMAND_FAILED = "CommandFailed"  # clusterrun's own exception in submitit's lo
 
 
 _TB_HEAD = "Traceback (most recent call last):"
+#: PyTorch re-raises an exception of a DataLoader worker (or another process) with the worker's own
+#: traceback after its message: `KeyError: Caught KeyError in DataLoader worker process 1.`, then this
+#: head, the worker's frames and the real exception line.
+_ORIGINAL_HEAD = "Original Traceback (most recent call last):"
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 
 
@@ -39,6 +43,8 @@ def _traceback_end(lines: list[str], head: int) -> int:
     while i < len(lines) and lines[i].strip() and not lines[i].startswith((" ", "\t")):
         if lines[i].strip() == _TB_HEAD or lines[i].startswith(_CHAIN) or _looks_like_log_record(lines[i]):
             break
+        if lines[i].strip() == _ORIGINAL_HEAD:  # the re-raised exception's own traceback follows
+            return _traceback_end(lines, i)
         i += 1
     return min(i, len(lines))
 
@@ -50,15 +56,34 @@ def _looks_like_log_record(line: str) -> bool:
 
 
 def final_exception(traceback: str) -> str:
-    """The exception line of a traceback: the first unindented line after the frames."""
+    """The exception line of a traceback: the first unindented line after the frames (of the original
+    traceback, when PyTorch re-raised a worker's exception)."""
     lines = traceback.splitlines()
-    heads = [i for i, line in enumerate(lines) if line.strip() == _TB_HEAD]
+    heads = [i for i, line in enumerate(lines) if line.strip() in (_TB_HEAD, _ORIGINAL_HEAD)]
     if not heads:
         return ""
     for line in lines[heads[-1] + 1 :]:
         if line.strip() and not line.startswith((" ", "\t")):
             return line.strip()
     return ""
+
+
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_LIBRARY = re.compile(r"/(?:site|dist)-packages/|/lib/python\d[\d.]*/|^<")
+
+
+def user_frame(traceback: str) -> str:
+    """Where the user's code raised: the last frame outside installed packages and the standard library,
+    as 'train.py line 10, in __getitem__' (a path inside a run's working copy, work/..., is shown from
+    there); '' when every frame is a library's."""
+    found = ""
+    for line in traceback.splitlines():
+        match = _FRAME.match(line)
+        if match and not _LIBRARY.search(match.group("path")):
+            path = match.group("path")
+            path = path.split("/work/", 1)[1] if "/work/" in path else path
+            found = f"{path} line {match.group('line')}, in {match.group('func')}"
+    return found
 
 
 def find_traceback(logs: Mapping[str, str]) -> tuple[str, str]:

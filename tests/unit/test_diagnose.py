@@ -708,3 +708,36 @@ def test_smoke_diagnosis_reads_the_smoke_logs(tmp_path: Path) -> None:
     got = smoke_diagnosis(timed_out, spec)
     assert got.category == "time_limit" and got.fix.startswith("smoke.timeout=60")
     assert "smoke.params.steps=1" in got.fix
+
+
+# PyTorch re-raises a DataLoader worker's exception with the worker's traceback after its message.
+WORKER_ERROR = """\
+Traceback (most recent call last):
+  File "/w/runs/bad_1/work/bad.py", line 13, in <module>
+    for xb, yb in DataLoader(DS(), batch_size=10, num_workers=2):
+  File "/venv/lib/python3.11/site-packages/torch/utils/data/dataloader.py", line 1482, in _process_data
+    data.reraise()
+  File "/venv/lib/python3.11/site-packages/torch/_utils.py", line 750, in reraise
+    raise exception
+KeyError: Caught KeyError in DataLoader worker process 1.
+Original Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/torch/utils/data/_utils/worker.py", line 374, in _worker_loop
+    data = fetcher.fetch(index)  # type: ignore[possibly-undefined]
+  File "/w/runs/bad_1/work/bad.py", line 10, in __getitem__
+    raise KeyError(f"label for sample {i} missing in labels.json")
+KeyError: 'label for sample 57 missing in labels.json'
+
+"""
+
+
+def test_a_dataloader_workers_exception_is_quoted_and_located_not_its_rewrapping() -> None:
+    traceback = last_traceback(WORKER_ERROR)
+    assert final_exception(traceback) == "KeyError: 'label for sample 57 missing in labels.json'"
+    got = d(logs={"stderr.log": WORKER_ERROR})
+    assert got.category == "unknown" and "label for sample 57" in got.evidence
+    assert got.fix.startswith("raised at bad.py line 10, in __getitem__; read traceback.txt")
+    # no frame of the user's: nothing is claimed about where
+    only_library = WORKER_ERROR.replace(
+        "/w/runs/bad_1/work/bad.py", "/venv/lib/python3.11/site-packages/x.py"
+    )
+    assert d(logs={"stderr.log": only_library}).fix.startswith("read traceback.txt")

@@ -247,6 +247,10 @@ def test_low_time_and_mem_get_suggestions() -> None:
     est = estimate(spec, Timing(0.0, 1.0, 5, "step-metrics"), 200.0, 1, DEFAULT)  # type: ignore[arg-type]
     assert est.suggestions == {"resources.time": "00:03:00", "resources.mem": "300M"}  # 150 s; 260 MB -> 300M
     assert len(est.warnings) == 2
+    assert "will likely kill the job for memory" in est.warnings[1]  # 100M is below the 200M peak itself
+    within_peak = estimate(_spec(mem="220M"), None, 200.0, 1, DEFAULT)  # type: ignore[arg-type]
+    assert within_peak.suggestions == {"resources.mem": "300M"}  # below the margin only: no forecast
+    assert "kill" not in within_peak.warnings[0]
 
 
 def test_gate_uses_profile_thresholds_and_requested_time_without_estimate() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from clusterrun.diagnose.evidence import param_for
 from clusterrun.diagnose.model import Context, Fix, Found
+from clusterrun.diagnose.tracebacks import user_frame
 
 
 def cuda_oom(ctx: Context, found: Found) -> Fix:
@@ -53,16 +54,18 @@ def config_error(ctx: Context, found: Found) -> Fix:
 
 
 def unknown(ctx: Context, found: Found) -> Fix:
+    raised = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
+    raised = f"raised at {raised}; " if raised else ""
     if ctx.smoke is not None:  # the smoke test's logs are in smoke/; no traceback.txt is written for it
         where = (
             f"`clusterrun logs {ctx.run_id} --smoke --stderr`"
             if ctx.run_id
             else "smoke/stderr.log in the run directory"
         )
-        return Fix(f"read {where}, fix the cause, then submit again")
+        return Fix(f"{raised}read {where}, fix the cause, then submit again")
     where = f"`clusterrun logs {ctx.run_id} --stderr`" if ctx.run_id else "stderr.log in the run directory"
     read = "traceback.txt in the run directory and " if ctx.traceback[1] else ""
-    fix = f"read {read}{where}, fix the cause, then submit again"
+    fix = f"{raised}read {read}{where}, fix the cause, then submit again"
     if ctx.signal and ctx.signal not in (0, 9, 15):
         fix = f"the job died of signal {ctx.signal}; " + fix
     return Fix(fix)
