@@ -82,6 +82,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
         for p in (project / "runs").iterdir()
         if (p / "manifest.json").is_file() and json.loads((p / "manifest.json").read_text()).get("reproduces")
     )
+    smoke = cli(["submit", "configs/quickstart.yaml", "params.batch_size=5001", *local], project)
+    assert smoke.returncode == 1, smoke.stdout + smoke.stderr
+    smoke_failed = next(
+        p.name
+        for p in (project / "runs").iterdir()
+        if (p / "manifest.json").is_file()
+        and json.loads((p / "manifest.json").read_text()).get("state") == "smoke_failed"
+    )
     built = cli(["site", "--json"], project)
     assert built.returncode == 0, built.stderr
     no_traceback(built)
@@ -91,6 +99,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
         "sweep": sweep_id,
         "members": members,
         "reproduction": reproduction,
+        "smoke_failed": smoke_failed,
     }
     return Registry(project, ids)
 
@@ -114,7 +123,7 @@ def test_runs_keep_their_metric_history(registry: Registry) -> None:
 
 def test_the_site_is_incremental(registry: Registry) -> None:
     first = json.loads(cli(["site", "--json"], registry.project).stdout)
-    assert first["written"] == [] and first["runs"] == 7 and first["sweeps"] == 1
+    assert first["written"] == [] and first["runs"] == 8 and first["sweeps"] == 1
     member = registry.project / "runs" / registry.ids["members"][0]
     with open(member / "metrics.jsonl", "a") as handle:  # as a job still writing would
         handle.write('{"step": 201, "loss": 0.0093}\n')
@@ -257,7 +266,7 @@ def test_index_lists_filters_and_sorts(registry: Registry, browser: Any, tmp_pat
     from selenium.webdriver.support.ui import Select
 
     _open(browser, registry.url("index.html"))
-    assert len(_visible_ids(browser)) == 7
+    assert len(_visible_ids(browser)) == 8  # the smoke-failed run is listed too
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("failed")
     assert _visible_ids(browser) == [registry.ids["failed"]]
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("")
@@ -298,6 +307,16 @@ def test_run_page_draws_curves_and_the_verdict(registry: Registry, browser: Any,
     _open(browser, registry.url(f"runs/{registry.ids['failed']}.html"))
     assert "Sample larger than population" in browser.find_element(By.ID, "diagnosis").text
     assert _console_errors(browser) == []
+
+    # a run whose smoke test failed ended there: its page says why, never that it "has not ended"
+    _open(browser, registry.url(f"runs/{registry.ids['smoke_failed']}.html"))
+    diagnosis = browser.find_element(By.ID, "diagnosis").text
+    assert "Diagnosis of the smoke test" in diagnosis and "Sample larger than population" in diagnosis
+    assert "never submitted" in browser.find_element(By.ID, "no-results").text
+    assert "not ended" not in browser.find_element(By.TAG_NAME, "body").text
+    assert "Sample larger than population" in browser.find_element(By.ID, "stderr-tail").text
+    assert _console_errors(browser) == []
+    _shot(browser, "smoke-failed", tmp_path)
 
 
 def test_sweep_page_overlays_every_member(registry: Registry, browser: Any, tmp_path: Path) -> None:
@@ -356,7 +375,7 @@ def test_export_tables(registry: Registry, tmp_path: Path) -> None:
     made = cli(["export", "--to", "csv", "--out", str(out)], registry.project)
     assert made.returncode == 0, made.stderr
     rows = list(csv.DictReader(out.read_text().splitlines()))
-    assert len(rows) == 7 and {"run_id", "state", "params.lr", "metrics.loss", "git_commit"} <= set(rows[0])
+    assert len(rows) == 8 and {"run_id", "state", "params.lr", "metrics.loss", "git_commit"} <= set(rows[0])
     assert sorted(r["params.lr"] for r in rows if r["sweep"]) == ["0.01", "0.02", "0.05", "0.3"]
     lines = cli(["export", registry.ids["sweep"], "--to", "jsonl"], registry.project).stdout.splitlines()
     assert len(lines) == 4 and all(json.loads(line)["metrics.loss"] > 0 for line in lines)

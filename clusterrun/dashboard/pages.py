@@ -188,6 +188,17 @@ def _attempt_reasons(manifest: Mapping[str, Any], summary: Mapping[str, Any] | N
     return reasons
 
 
+#: Why a run that ended without becoming a job has no results (the page said it had "not ended").
+NO_RESULTS = {
+    "smoke_failed": "No results: its smoke test failed, so it was never submitted (the diagnosis above says "
+    "why).",
+    "not_submitted": "No results: it was not submitted (declined at the cost gate).",
+    "submit_failed": "No results: the scheduler refused its submission (see its state history below).",
+    "dry_run": "No results: a dry run, never submitted.",
+    "interrupted": "No results: it was interrupted before it was submitted.",
+}
+
+
 def run_page(
     registry: Registry,
     record: RunRecord,
@@ -211,8 +222,11 @@ def run_page(
         manifest_text = blocks.manifest(manifest)
         if summary is not None:
             results_text = blocks.results(summary, str(record.path))
-    stdout_tail = records.tail(record.path / "stdout.log")
-    stderr_tail = records.tail(record.path / "stderr.log")
+    smoke = manifest.get("smoke") or {}
+    smoke_failed = row.get("state") == "smoke_failed" and summary is None
+    logs_dir = record.path / "smoke" if smoke_failed else record.path  # it never ran as a job
+    stdout_tail = records.tail(logs_dir / "stdout.log")
+    stderr_tail = records.tail(logs_dir / "stderr.log")
     reasons = _attempt_reasons(manifest, summary)
     attempts = [
         {
@@ -228,7 +242,7 @@ def run_page(
         attempt["ended"] = ended.get("at")
         attempt["returncode"] = ended.get("returncode")
         attempt["seconds"] = ended.get("seconds")
-    diagnosis = (summary or {}).get("diagnosis") or None
+    diagnosis = (summary or {}).get("diagnosis") or (smoke.get("diagnosis") if smoke_failed else None) or None
     fingerprints = manifest.get("data_fingerprints") or {}
     return {
         "title": record.id,
@@ -238,6 +252,9 @@ def run_page(
         "manifest_text": manifest_text,
         "results_text": results_text,
         "diagnosis": diagnosis,
+        "diagnosis_of": "the smoke test" if smoke_failed else "",
+        "no_results": "" if summary is not None else NO_RESULTS.get(str(row.get("state")), ""),
+        "logs_of": "smoke/" if smoke_failed else "",
         "best": row.get("best") or {},
         "config_text": _config_text(record),
         "git": manifest.get("git") or {},
@@ -253,7 +270,7 @@ def run_page(
         "stderr_tail": "\n".join(stderr_tail.splitlines()[-60:]),
         "attempts": attempts,
         "history": manifest.get("state_history") or [],
-        "smoke": manifest.get("smoke") or {},
+        "smoke": smoke,
         "original": {"id": original, "state": (rows.get(original) or {}).get("state", "")}
         if original
         else None,

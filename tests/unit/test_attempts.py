@@ -338,6 +338,14 @@ def test_accounting_that_has_not_heard_of_the_start_yet_is_not_a_requeue() -> No
     ended = _manifest([_attempt(1, ended="2026-12-01T10:02:00+00:00", reason="time_limit")])
     stale = JobStatus("42", "pending", raw_state="PENDING", submit_time=submitted, source="sacct")
     assert requeues.adjust(ended, stale).state == "requeued"
+    # an attempt whose command exited is not queued again: accounting has not heard of it yet (CI: an
+    # array member that ran and ended before sacct printed a line of its own, tests/test_array_states.py)
+    for reason in ("completed", "failed"):
+        done = _manifest([_attempt(1, ended="2026-12-01T10:02:00+00:00", reason=reason)])
+        stale = JobStatus("42", "pending", raw_state="PENDING", submit_time=submitted, source="sacct")
+        assert requeues.adjust(done, stale).state == "running", reason
+        again = JobStatus("42", "pending", raw_state="PENDING", submit_time=later, source="sacct")
+        assert requeues.adjust(done, again).state == "requeued", reason  # queued again after it started
 
 
 def test_the_exit_of_an_attempt_the_wrapper_requeued_is_not_the_jobs_end() -> None:
