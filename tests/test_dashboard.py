@@ -297,10 +297,22 @@ def test_run_page_draws_curves_and_the_verdict(registry: Registry, browser: Any,
     assert "REPRODUCED" in browser.find_element(By.ID, "verdict").text
     assert "EXPERIMENT MANIFEST" in browser.find_element(By.ID, "manifest-block").text
     assert "EXPERIMENT RESULTS" in browser.find_element(By.ID, "results-block").text
+    compare = f"clusterrun compare {registry.ids['base']} {registry.ids['reproduction']}"
+    assert compare in browser.find_element(By.ID, "results-block").text  # the next step, not to reproduce it
+    assert compare in browser.find_element(By.CSS_SELECTOR, ".box.good").text
     drawn = {d["title"]: d for d in _drawn(browser)}
     assert drawn["loss"]["series"] == 1 and drawn["loss"]["points"] == 200
     assert "final_loss" not in drawn  # a single value is a number in the table, not a curve
     assert _inked(browser, "loss") > 500
+    # five steps (a loss printed per epoch): ticks at 0 1 2 3 4, not 0 0.5 1 1.5...
+    splits = browser.execute_async_script(
+        """var done = arguments[arguments.length - 1];
+        var div = document.createElement('div'); document.body.appendChild(div);
+        CR.chart(div, 'five', [{label: 'loss', xs: [0, 1, 2, 3, 4], ys: [5, 4, 3, 2, 1]}], {});
+        var plot = function () { return div.querySelector('.chart').plot; };
+        setTimeout(function () { done(plot().axes[0]._splits); div.remove(); }, 300);"""
+    )
+    assert splits and all(float(x).is_integer() for x in splits), splits
     assert _console_errors(browser) == []
     _shot(browser, "run", tmp_path)
 

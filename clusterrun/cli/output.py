@@ -261,8 +261,9 @@ def attempts_line(attempts: list[AttemptRecord]) -> str:
     return f"{len(attempts)}: " + ", ".join(parts)
 
 
-def results_block(summary: Summary | Mapping[str, Any], run_dir: str) -> str:
-    """The results block of an ended run (the summary as a model, or as JSON data)."""
+def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces: str = "") -> str:
+    """The results block of an ended run (the summary as a model, or as JSON data); `reproduces`: the run
+    this one reproduces (its comparison is the next step)."""
     summary = as_summary(summary, "summary")
     status = "SUCCESS" if summary.success else f"FAILURE ({summary.state})"
     logs = summary.logs
@@ -289,6 +290,8 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str) -> str:
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
         lines.append(f"Next: {diagnosis.fix}")
+    elif reproduces:  # a reproduction: its next step is the comparison, not another reproduction
+        lines.append(f"Next: see every difference: clusterrun compare {reproduces} {summary.run_id}")
     else:
         lines.append(f"Next: compare with a baseline, or reproduce it: clusterrun reproduce {summary.run_id}")
     lines.append("==========================")

@@ -198,7 +198,7 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
             f"Compare: clusterrun compare {manifest.reproduces} {details.run_id}"
         )
     if status.summary:
-        typer.echo(results_block(status.summary, details.run_dir))
+        typer.echo(results_block(status.summary, details.run_dir, manifest.reproduces or ""))
     elif status.done:  # ended without a job: a failed or interrupted smoke test, a dry run...
         for line in _ended_without_job(manifest):
             typer.echo(line)

@@ -45,7 +45,7 @@ class Blocks:
     what the terminal shows; the dashboard does not import the CLI."""
 
     manifest: Callable[[dict[str, Any]], str]
-    results: Callable[[dict[str, Any], str], str]
+    results: Callable[[dict[str, Any], str, str], str]  # (summary, run directory, the run it reproduces)
 
 
 @dataclass
@@ -127,7 +127,7 @@ def build(
         raise ClusterrunError(f"--out {out} is a file", hint="give a directory (it is created if missing)")
     run_ids, sweep_ids = select(registry, ids)
     report = SiteReport(out, len(run_ids), len(sweep_ids))
-    blocks = blocks or Blocks(pages.plain_block, lambda summary, _d: pages.plain_block(summary))
+    blocks = blocks or Blocks(pages.plain_block, lambda summary, _d, _r: pages.plain_block(summary))
     assets = _assets_digest(f"{blocks.manifest.__module__}.{blocks.manifest.__qualname__}")
     state = read_json_or_empty(out / STATE_FILE)
     if state.get("assets") != assets:

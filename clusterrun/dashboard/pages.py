@@ -221,7 +221,7 @@ def run_page(
     if not record.problem:
         manifest_text = blocks.manifest(manifest)
         if summary is not None:
-            results_text = blocks.results(summary, str(record.path))
+            results_text = blocks.results(summary, str(record.path), str(manifest.get("reproduces") or ""))
     smoke = manifest.get("smoke") or {}
     smoke_failed = row.get("state") == "smoke_failed" and summary is None
     logs_dir = record.path / "smoke" if smoke_failed else record.path  # it never ran as a job

@@ -116,6 +116,11 @@
     var scales = { x: xScale };
     if (opts.logY) { scales.y = { distr: 3 }; }
     var axes = [{ label: opts.xLabel || "step" }, { size: 60 }];
+    var integerSteps = data[0].length > 0 && data[0].every(function (x) { return Number.isInteger(x); });
+    if (integerSteps && !opts.xValues && !opts.logX) {  // steps 0..4: ticks 0 1 2 3 4, not 0.5 1.5...
+      axes[0].incrs = [];
+      for (var p = 1; p <= 1e9; p *= 10) { axes[0].incrs.push(p, 2 * p, 5 * p); }
+    }
     if (opts.xValues) {
       axes[0].values = function (u, splits) { return splits.map(function (v) { return opts.xValues[v] !== undefined ? opts.xValues[v] : ""; }); };
       axes[0].splits = function () { return opts.xValues.map(function (_, i) { return i; }); };
