@@ -279,3 +279,40 @@ def test_duplicates_are_reported_and_skipped_unless_forced(project: Path) -> Non
     )
     assert forced.returncode == 0, forced.stderr
     cli(["status", "--watch"], project, timeout=300)
+
+
+def test_the_registry_index_learns_a_sweeps_members_from_the_submission(project: Path) -> None:
+    """The promise: the index is a cache that never answers differently from the run directories. A
+    submission appends its members' rows as it wrote them (one journal append), so the next command
+    reads none of the members' manifests again, and its answers equal a rebuild from the runs."""
+    import subprocess
+
+    from clusterrun.records import index
+
+    _sleepy_project(project)
+    later = "resources.extra.begin=now+1hour"  # the members wait: nothing rewrites their manifests
+    result = cli(
+        [
+            *["submit", "configs/sleepy.yaml", "--backend", "slurm", "--yes", "--json"],
+            later,
+            "--sweep",
+            "params.steps=3,4,5,6,7",
+        ],
+        project,
+    )
+    assert result.returncode == 0, result.stderr
+    arrays = [a["job_id"] for a in json.loads(result.stdout)["arrays"]]
+    try:
+        root = project / "runs"
+        journal = index.index_path(root).with_name(index.JOURNAL_FILE)
+        assert journal.is_file() and len(journal.read_text().splitlines()) >= 5
+        stats = index.Stats()
+        learned = index.entries(root, stats)
+        assert stats.read == 0 and not stats.rebuilt  # no member read again
+        members = {k: v for k, v in learned.items() if v.sweep}
+        assert len(members) == 5 and {e.state for e in members.values()} == {"submitted"}
+        index.index_path(root).unlink()
+        journal.unlink(missing_ok=True)
+        assert index.entries(root) == learned  # what a rebuild from the run directories says
+    finally:
+        subprocess.run(["scancel", *arrays], check=False)

@@ -316,3 +316,13 @@ def note_change(run_dir: Path, manifest: Manifest) -> None:
         return
     if journal.parent.is_dir():
         _append(journal, [(run_dir.name, _entry_of(run_dir.name, manifest).row(stamp))])
+
+
+def note_written(root: Path, written: list[tuple[str, Manifest, Stamp]]) -> None:
+    """A submission's runs as it left them (run id, the manifest it wrote, that file's stamp taken right
+    after: inode, size, mtime_ns): their rows go to the journal in one append, so that the next use of
+    the index does not read every member of a large sweep again. A row whose stamp is no longer the
+    file's (someone rewrote it since) is re-read as any changed run is. Nothing when there is no index."""
+    journal = index_path(root).with_name(JOURNAL_FILE)
+    if written and journal.parent.is_dir():
+        _append(journal, [(run_id, _entry_of(run_id, m).row(stamp)) for run_id, m, stamp in written])

@@ -374,6 +374,14 @@ class SubmissionManifests:
         if stamp is not None:
             self.known[run.path] = (stamp, manifest, members)
 
+    def written(self) -> list[tuple[str, Manifest, tuple[int, int, int]]]:
+        """Each manifest this submission wrote last, still as written: (run id, manifest, its file's
+        inode, size and mtime_ns), for the registry index (index.note_written)."""
+        return [
+            (path.name, manifest, (stamp[0], stamp[2], stamp[1]))
+            for path, (stamp, manifest, _members) in self.known.items()
+        ]
+
     def update(self, run: Run, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Run.update, reading the manifest only when it changed since this submission wrote it."""
         return self.update_many([(run, fields)], state, note)[0]

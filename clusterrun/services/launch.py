@@ -10,6 +10,7 @@ from typing import Any
 
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerError
 from clusterrun.execution.jobrun import run_job
+from clusterrun.records import index as registry_index
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
 from clusterrun.records.writer import SharedFiles, write_script
@@ -134,6 +135,8 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manif
         write_script(
             prepared.sweep_run.file("sbatch.sh"), prepared.members[0].run.file("sbatch.sh").read_text()
         )
+    # the index learns the submission's runs from the manifests written, instead of reading them all again
+    registry_index.note_written(prepared.members[0].run.path.parent, prepared.manifests.written())
     return manifests
 
 
