@@ -260,3 +260,29 @@ def test_a_starter_config_fits_the_cluster_and_reads_space_separated_metrics(tmp
     run = cli(["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes", "--json"], root)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["summary"]["metrics"] == {"loss": 0.3333, "val_acc": 0.7}
+
+
+@pytest.mark.slurm
+@pytest.mark.usefixtures("slurm")
+def test_a_controller_that_does_not_answer_delays_init_a_few_seconds_only(tmp_path: Path) -> None:
+    """sinfo waits about 9 s for a controller that is down; init waits FIT_SECONDS, says the resources
+    were not checked, and writes the starter as it is. (A copy of the cluster's slurm.conf naming a
+    port nobody listens on: the running cluster is not touched.)"""
+    import os
+    import time
+
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith("SlurmctldPort")]
+    bogus = tmp_path / "slurm.conf"
+    bogus.write_text("\n".join([*lines, "SlurmctldPort=6999"]) + "\n")
+    root = tmp_path / "table"
+    root.mkdir()
+    (root / "train.py").write_text(TABLE_PRINTS)
+    git(root, "init", "-q", "-b", "main")
+    started = time.monotonic()
+    made = cli(["init"], root, {"SLURM_CONF": str(bogus)})
+    took = time.monotonic() - started
+    assert made.returncode == 0, made.stderr
+    assert "resources: not checked against the cluster (slurm did not answer within 3 s)" in made.stderr
+    assert yaml.safe_load((root / "configs" / "train.yaml").read_text())["resources"]["cpus_per_task"] == 8
+    assert took < 8, took  # not sinfo's 9 s

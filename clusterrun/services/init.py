@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from clusterrun.services.adhoc import command_text, dump_config, value_of
 from clusterrun.services.job_request import probe
 
 PROBE_SECONDS = 60
+FIT_SECONDS = 3.0  # how long init waits for the cluster's answer about its largest node
 _SECRET = re.compile(r"(^|_)(token|secret|password|passwd|api_?key|private_?key|credentials?)$", re.I)
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 STARTER_RESOURCES: dict[str, Any] = {"time": "01:00:00", "mem": "4G", "cpus_per_task": 1, "gpus": 0}
@@ -330,26 +332,44 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
 def _fit(resources: dict[str, Any], draft: _Draft) -> None:
     """Bring the starter resources within what the default backend can ever run (its preflight: for
     SLURM, the largest node of the default partition), so that the config's first submit is not
-    refused; said among the guesses. Nothing when the backend cannot say (no answer, no preflight)."""
-    try:
-        scheduler = get_scheduler(AUTO)
-        preflight = getattr(scheduler, "preflight", None)
-        if preflight is not None:
-            preflight(probe(Resources.model_validate(resources)))
-    except DoesNotFit as exc:
-        changed = []
-        for fix in exc.fixes:
-            key, _, value = fix.removeprefix("resources.").partition("=")
-            if key in resources and value:
-                new = int(value) if isinstance(resources[key], int) and value.isdigit() else value
-                changed.append(f"{key}: {new} (not {resources[key]})")
-                resources[key] = new
-        if changed:
-            draft.guessed.append(
-                f"resources fitted to the largest node {scheduler.name} offers: {', '.join(changed)}"
-            )
-    except (ClusterrunError, ValueError):
-        return  # not checked here; submit checks again
+    refused; said among the guesses. Nothing when the backend cannot say (no preflight, an error); a
+    controller that does not answer within FIT_SECONDS (sinfo waits about 9 s for a down one) is said,
+    and init goes on: submit checks again."""
+    found: dict[str, Any] = {}
+    asked = dict(resources)  # the thread's own copy: it may outlive this call
+
+    def check() -> None:
+        try:
+            scheduler = get_scheduler(AUTO)
+            found["name"] = scheduler.name
+            preflight = getattr(scheduler, "preflight", None)
+            if preflight is not None:
+                preflight(probe(Resources.model_validate(asked)))
+        except DoesNotFit as exc:
+            found["fixes"] = exc.fixes
+        except (ClusterrunError, ValueError, OSError):
+            return  # not checked here; submit checks again
+
+    worker = threading.Thread(target=check, name="init-fit", daemon=True)
+    worker.start()
+    worker.join(FIT_SECONDS)
+    if worker.is_alive():
+        draft.check.append(
+            f"resources: not checked against the cluster ({found.get('name', 'the scheduler')} did not "
+            f"answer within {FIT_SECONDS:.0f} s); submit checks them"
+        )
+        return
+    changed = []
+    for fix in found.get("fixes", ()):
+        key, _, value = fix.removeprefix("resources.").partition("=")
+        if key in resources and value:
+            new = int(value) if isinstance(resources[key], int) and value.isdigit() else value
+            changed.append(f"{key}: {new} (not {resources[key]})")
+            resources[key] = new
+    if changed:
+        draft.guessed.append(
+            f"resources fitted to the largest node {found['name']} offers: {', '.join(changed)}"
+        )
 
 
 def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str, Any], _Draft]:
