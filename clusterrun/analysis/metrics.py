@@ -152,5 +152,5 @@ def printed_names(stdout: str) -> list[str]:
 def printed_pattern(name: str) -> str:
     """A metrics.patterns regex for a name printed as above: its value after the quoted key, in JSON or a
     Python dict or a text line (`loss 0.5`, `loss: -0.5`) alike, its sign kept, and not another name that
-    ends with it (eval_loss is not loss)."""
-    return rf"\b{re.escape(name)}\W+?([-+]?[0-9.][-+0-9.eE]*)"
+    ends with it (eval_loss is not loss) or is a dotted name's part (`x.loss`)."""
+    return rf"(?<![\w.]){re.escape(name)}\W+?([-+]?[0-9.][-+0-9.eE]*)"

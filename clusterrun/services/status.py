@@ -331,6 +331,17 @@ def _shown(
         return None
 
 
+def elapsed_so_far(manifest: Manifest, state: str, scheduler: float | None) -> float | None:
+    """ELAPSED of a run that has not ended: the scheduler's elapsed is its current attempt's only (0 while
+    a requeued job waits), so the time of the attempts that ended is added (a requeued run that ran 43 s
+    showed 0.0s), as the summary's duration is the time in all attempts."""
+    before = sum(a.seconds or 0 for a in manifest.attempts if a.ended)
+    if not before or state not in ("requeued", "running", "pending"):
+        return scheduler
+    current = (scheduler or 0) if state == "running" else 0  # a requeued job's wait is not its time
+    return before + current
+
+
 def settled(manifest: Manifest) -> bool:
     """Nothing a refresh asks anyone can change the run: it ended on good evidence (or was never
     submitted) and no interrupted submit or smoke test is left to recover."""
@@ -460,8 +471,8 @@ def _apply(
     sources = manifest.config.metrics
     metrics = current.metrics if current else collect(run.path, sources.file, sources.patterns)
     elapsed = current.duration_seconds if current else None
-    if elapsed is None and status is not None:
-        elapsed = status.elapsed_seconds
+    if elapsed is None:
+        elapsed = elapsed_so_far(manifest, state, status.elapsed_seconds if status is not None else None)
     attempt, max_attempts = requeues.progress(manifest, state)
     if final is not None:
         final.append(manifest)

@@ -501,3 +501,16 @@ def test_the_signal_never_comes_as_the_job_starts() -> None:
     before the wrapper takes it: its default action killed sweep members ('died by signal: 12')."""
     assert signal_lead(120, 7200) == 120 and signal_lead(119, 120) == 119
     assert signal_lead(120, 120) == 60 and signal_lead(300, 60) == 30 and signal_lead(120, 1) == 1
+
+
+def test_elapsed_of_a_run_that_has_not_ended_counts_the_attempts_that_did() -> None:
+    """A requeued run that ran 43 s showed ELAPSED 0.0s (its waiting job's elapsed)."""
+    from clusterrun.services.status import elapsed_so_far
+
+    first = _attempt(1, ended="2026-12-01T10:01:43+00:00", reason="time_limit", seconds=43.0)
+    waiting = _manifest([first])
+    assert elapsed_so_far(waiting, "requeued", 0) == 43.0
+    running = _manifest([first, _attempt(2)])
+    assert elapsed_so_far(running, "running", 10) == 53.0  # and the current attempt's
+    assert elapsed_so_far(_manifest([_attempt(1)]), "running", 10) == 10  # a first attempt: as it was
+    assert elapsed_so_far(_manifest([]), "pending", None) is None

@@ -34,13 +34,13 @@ TABLE = """\
 Epoch 0 | loss 0.6311 | acc 0.677 | took 1.52 s
 epoch 1 | loss: -0.4952 | val_acc=0.867 | error 404 | lr 1e-3 | step 7
 resumed from epoch 2
-GPU 0.0 MB used; run-0.5 tag
+GPU 0.0 MB used; run-0.5 tag; x.loss 9.5
 """
 
 
 def test_measures_printed_in_text_lines_are_found_by_name_with_a_decimal_value() -> None:
-    # took and GPU are not measures; error 404 has no decimal point; step and epoch count; run-0.5 is a
-    # name's part
+    # took and GPU are not measures; error 404 has no decimal point; step and epoch count; run-0.5 and
+    # x.loss are parts of other names
     assert printed_names(TABLE) == ["loss", "acc", "val_acc", "lr"]
     assert [float(m) for m in re.findall(printed_pattern("loss"), TABLE)] == [0.6311, -0.4952]
     assert [float(m) for m in re.findall(printed_pattern("acc"), TABLE)] == [0.677]  # not val_acc's
