@@ -57,6 +57,13 @@ def adjust(manifest: Manifest, status: JobStatus, now: float | None = None) -> J
     """The scheduler's state of a run's job, read with the run's attempts (see the module's doc)."""
     now = time.time() if now is None else now
     attempts = manifest.attempts
+    if status.extra.get("array_range") and attempts:
+        # the array's line for its members that had not started when accounting last wrote it (its
+        # range stays as submitted): this member's wrapper has started since, so the line is no news of
+        # it. CI: after `scancel` of the pending members, that line said CANCELLED for a member that had
+        # just started; it was recorded cancelled, `cancel SWEEP` then skipped it, and it ran 10 minutes.
+        status.state = "running"
+        return status
     if status.state in ("preempted", "node_fail") and may_requeue(manifest, status.state):
         since = _timestamp(status.end) or _last_change(manifest, "requeued") or now
         if now - since < REQUEUE_WINDOW:

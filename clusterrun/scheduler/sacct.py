@@ -176,6 +176,7 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
             last[member] = record
             if member != base:
                 spread.add(id(record))
+                record.extra["array_range"] = True  # records/attempts.adjust: no news of a started member
     return [r for r in records if id(r) not in spread or r.job_id not in own]
 
 

@@ -514,3 +514,18 @@ def test_elapsed_of_a_run_that_has_not_ended_counts_the_attempts_that_did() -> N
     assert elapsed_so_far(running, "running", 10) == 53.0  # and the current attempt's
     assert elapsed_so_far(_manifest([_attempt(1)]), "running", 10) == 10  # a first attempt: as it was
     assert elapsed_so_far(_manifest([]), "pending", None) is None
+
+
+def test_an_arrays_range_line_is_no_news_of_a_member_that_started() -> None:
+    """sacct's line for an array's not-yet-started members keeps the range it was submitted with: after
+    `scancel` of the pending ones it says CANCELLED for all of them, a member that has just started too
+    (accounting has no line of its own for it yet). Found by CI: test_query's cancel by sweep."""
+    from clusterrun.scheduler.sacct import parse_sacct
+
+    line = "1632_[0-2]|CANCELLED by 0|0:0|0|None assigned|Unknown|Unknown||\n"
+    record = parse_sacct(line)["1632_0"]
+    assert record.state == "cancelled" and record.extra["array_range"]
+    started = _manifest([_attempt(1)])
+    assert requeues.adjust(started, record).state == "running"
+    never = _manifest([])
+    assert requeues.adjust(never, parse_sacct(line)["1632_1"]).state == "cancelled"  # it never started
