@@ -128,8 +128,10 @@ def test_state_groups_and_the_where_parser(project: Path) -> None:
 
 @pytest.mark.slurm
 @pytest.mark.usefixtures("slurm")
-def test_cancel_by_name_by_state_and_by_sweep(project: Path) -> None:
-    """Three members asking for every CPU of the node: at most one runs, the others wait (pending)."""
+def test_cancel_by_name_by_state_and_by_sweep(project: Path, request: pytest.FixtureRequest) -> None:
+    """Three members asking for every CPU of the node: at most one runs, the others wait (pending). The
+    jobs are cancelled however the test ends: a failure once left a 10-minute job holding the node, and
+    the tests after it waited for it."""
     cpus = max(
         int(c)
         for c in subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()
@@ -161,12 +163,16 @@ def test_cancel_by_name_by_state_and_by_sweep(project: Path) -> None:
     assert submitted.returncode == 0, submitted.stderr
     record = json.loads(submitted.stdout)
     sweep_id, members = record["sweep_id"], [m["run_id"] for m in record["members"]]
+    arrays = [a["job_id"] for a in record["arrays"]]
+    request.addfinalizer(lambda: subprocess.run(["scancel", *arrays], check=False))
     other = cli(
         ["submit", "--backend", "slurm", "--skip-smoke", "x", "--name", "keeper", "--yes", "--", *sleeper],
         project,
     )
     assert other.returncode == 0, other.stderr
     keeper = next(p.name for p in (project / "runs").glob("keeper_*"))
+    keeper_job = str(manifest(project / "runs" / keeper)["job_id"])
+    request.addfinalizer(lambda: subprocess.run(["scancel", keeper_job], check=False))
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ids(project, "--state", "pending", "--name", "sleeper"):
