@@ -82,7 +82,9 @@ MEANING = {
     "(`metrics_by_rank`) and min/mean/max over the ranks (`metrics_across_ranks`).",
     "data": "Datasets, splits and data paths: `{data.KEY}` in the command; paths are fingerprinted.",
     "estimate": "How the smoke test's timing scales to the full run.",
-    "estimate.steps_param": "The param holding the full run's number of steps (e.g. `steps`).",
+    "estimate.steps_param": (
+        "The param holding the full run's number of steps (e.g. `steps`; or `epochs`, timed by whole epochs)."
+    ),
     "estimate.step_metric": "The key of the metrics file that counts steps (also the x axis of curves).",
     "cluster": "A cluster profile, `configs/clusters/<name>.yaml` (defaults, setup, prices).",
     "sweep": "A sweep: grid axes, zipped lists and random samples, submitted as one job array.",

@@ -83,6 +83,6 @@ def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_pat
     assert result.returncode == 0, result.stderr
     run = Path(json.loads(result.stdout)["run_dir"])
     est, timing = manifest(run)["estimate"], manifest(run)["smoke"]["timing_run"]
-    assert "too short to time one step" in result.stderr and (run / "smoke-3").is_dir()
+    assert "too short to time one epoch" in result.stderr and (run / "smoke-3").is_dir()
     assert timing["ok"] and timing["steps"] in (11, 101), timing  # 1 + 1 x 10, then 1 + 10 x 10
-    assert "ms/step" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up
+    assert "ms/epoch" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up

@@ -5,6 +5,7 @@ config it writes must load and pass `submit --dry-run`; a full run must find the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -184,9 +185,8 @@ def test_init_never_runs_the_script_and_says_what_is_missing(tmp_path: Path) -> 
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     nothing = cli(["init"], root)
-    assert (
-        nothing.returncode == 2 and "no entry point found" in nothing.stderr and "--entry" in nothing.stderr
-    )
+    assert nothing.returncode == 2 and "no entry point found" in nothing.stderr
+    assert "clusterrun init PATH" in nothing.stderr
     (root / "main.py").write_text(
         "import pathlib\npathlib.Path('RAN').write_text('x')\nimport argparse\n"
         "p = argparse.ArgumentParser()\np.add_argument('--steps', type=int, default=100)\n"
@@ -199,7 +199,60 @@ def test_init_never_runs_the_script_and_says_what_is_missing(tmp_path: Path) -> 
     config = yaml.safe_load((root / "configs" / "main.yaml").read_text())
     assert config["params"] == {"steps": 100} and config["smoke"]["params"] == {"steps": 5}
     unknown = cli(["init", "--entry", "nope.py"], root)
-    assert unknown.returncode == 2 and "no such entry point" in unknown.stderr and "main.py" in unknown.stderr
+    assert unknown.returncode == 2 and "no such file, make target" in unknown.stderr
+    assert "main.py" in unknown.stderr
+
+
+SRC_SCRIPT = """\
+import argparse, logging, time
+log = logging.getLogger("fit")
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=0.05)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO)  # to stderr, as the logging module does by default
+    for epoch in range(args.epochs):
+        time.sleep(0.02)
+        log.info("epoch %d train_loss %.4f", epoch, 1.0 / (epoch + 1))
+    print(f"final val_mse={0.5 / args.epochs:.5f}")
+"""
+
+
+def test_a_script_under_src_by_position_with_an_epoch_estimate(tmp_path: Path) -> None:
+    """What a user met with a script of their own, src/fit.py, that logs through `logging`: `init` found
+    no entry point and refused `clusterrun init src/fit.py`; the config it then wrote (given --entry) had
+    no estimate, so the 1-hour starter time made the first submit 'expensive' and refused without a
+    terminal; and the loss it logged to stderr was never read, without a word."""
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "fit.py").write_text(SRC_SCRIPT)
+    (root / "src" / "helpers.py").write_text("def helper():\n    return 1\n")  # no __main__: not a script
+    (root / "setup.py").write_text("if __name__ == '__main__':\n    pass\n")  # never an entry point
+    git(root, "init", "-q", "-b", "main")
+    found = cli(["init", "--print"], root)
+    assert found.returncode == 0, found.stderr
+    assert "entry point: src/fit.py" in found.stderr and "setup.py" not in found.stderr
+    both = cli(["init", "src/fit.py", "--entry", "setup.py"], root)
+    assert both.returncode == 2 and "two entry points given" in both.stderr
+    no_traceback(both)
+    made = cli(["init", "src/fit.py"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "fit.yaml").read_text())
+    assert config["command"].startswith("python src/fit.py --epochs {epochs}")
+    assert config["smoke"]["params"] == {"epochs": 1}
+    assert config["estimate"] == {"steps_param": "epochs"}  # a smoke epoch is a whole epoch of the run
+    commit(root)
+    dry = cli(["submit", "configs/fit.yaml", "--backend", "local", "--dry-run"], root)
+    assert dry.returncode == 0, dry.stderr
+    # smoke runs of 1 and more epochs of 20 ms time an epoch: about 0.4 s for 20, and nothing to confirm
+    pattern = r"Estimate: ([0-9.]+) s per run \(smoke test, two-runs, ([0-9.]+) ms/epoch x 20 epochs\)"
+    estimate = re.search(pattern, dry.stdout)
+    assert estimate, dry.stdout
+    assert 10 <= float(estimate.group(2)) <= 200, estimate.group(0)
+    assert "expensive" not in dry.stderr
+    assert "metrics.patterns train_loss: printed on stderr by the smoke test" in dry.stderr
+    assert "val_mse" not in dry.stderr  # printed on stdout: read, so not named in the warning
 
 
 TABLE_PRINTS = """\

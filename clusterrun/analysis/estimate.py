@@ -39,9 +39,16 @@ def fit_points(points: list[tuple[float, float]]) -> Timing | None:
     return Timing(max(0.0, intercept), max(0.0, slope), len(points), "step-metrics")
 
 
-def per_step(seconds: float) -> str:
-    """'1.23 s/step', '7.1 ms/step' (a fast step read '0 s/step')."""
-    return f"{seconds:.3g} s/step" if seconds >= 1 or seconds == 0 else f"{seconds * 1000:.3g} ms/step"
+def per_step(seconds: float, unit: str = "step") -> str:
+    """'1.23 s/step', '7.1 ms/step' (a fast step read '0 s/step'); `unit`: 'epoch' for an epochs param."""
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.3g} s/{unit}"
+    return f"{seconds * 1000:.3g} ms/{unit}"
+
+
+def step_unit(name: str | None) -> str:
+    """What one unit of the steps_param is called: 'epoch' for epochs, num_epochs..., else 'step'."""
+    return "epoch" if name and "epoch" in name.lower() else "step"
 
 
 def two_runs(n1: float, t1: float, n2: float, t2: float) -> Timing | None:
@@ -107,7 +114,8 @@ def estimate(
     steps = _full_steps(spec)
     if timing is not None and steps is not None:
         wall: float | None = timing.startup_seconds + steps * timing.seconds_per_step
-        basis = f"smoke test, {timing.method}, {per_step(timing.seconds_per_step)} x {steps:g} steps"
+        unit = step_unit(spec.estimate.steps_param)
+        basis = f"smoke test, {timing.method}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
         hours_each = wall / 3600 if wall is not None else 0.0
     else:
         wall = None

@@ -1,4 +1,4 @@
-"""clusterrun init [--entry PATH|TARGET] [--name NAME] [--cluster NAME] [--force]"""
+"""clusterrun init [ENTRY | --entry PATH|TARGET] [--name NAME] [--cluster NAME] [--force]"""
 
 from __future__ import annotations
 
@@ -13,6 +13,14 @@ from clusterrun.cli.output import emit_json
 
 
 def init(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ENTRY]",
+            help="The entry point to use, as --entry takes it (src/fit.py, make train...).",
+            show_default=False,
+        ),
+    ] = None,
     entry: Annotated[
         str | None,
         typer.Option(
@@ -49,8 +57,13 @@ def init(
     Reads its run scripts, Makefile targets and pyproject scripts; a Python entry point's argparse, click
     or typer options (from the source, never run) become params, with a smoke setting and metrics
     patterns from its prints. An existing file is never overwritten without --force."""
+    from clusterrun.errors import UsageError
     from clusterrun.services.init import InitRequest
     from clusterrun.services.init import init as init_service
+
+    if target is not None and entry is not None and target != entry:
+        raise UsageError(f"two entry points given: {target!r} and --entry {entry!r}", hint="name one of them")
+    entry = entry if entry is not None else target
 
     report = init_service(InitRequest(Path.cwd(), name, entry, cluster, out, force, dry_run=print_))
     if json_:

@@ -200,15 +200,19 @@ def comparison_text(comparison: dict[str, Any]) -> str:
             unread += f"; working copy of {' and '.join(removed)} removed (clusterrun gc): artifacts/ only"
         if found["differ"]:
             parts.append(f"Output differences ({len(found['differ'])} of {found['files']} files{unread}):")
-            parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:30]]
-            if len(found["differ"]) > 30:
-                parts.append(f"  ... and {len(found['differ']) - 30} more")
+            parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:OUTPUTS_SHOWN]]
+            if len(found["differ"]) > OUTPUTS_SHOWN:
+                parts.append(f"  ... and {len(found['differ']) - OUTPUTS_SHOWN} more (--json lists them all)")
         else:
             files = f"{found['files']} file" + ("" if found["files"] == 1 else "s")
             parts.append(f"Output differences: none ({files}{unread})")
     parts += [f"Note: {note}" for note in comparison.get("notes", [])]
     parts.append(f"{comparison['verdict']}: {comparison['reason']}")
     return "\n".join(parts)
+
+
+#: Output files listed by a comparison (the first ones by path; a run's checkpoints all differ alike)
+OUTPUTS_SHOWN = 12
 
 
 def sweep_table(view: SweepView) -> str:

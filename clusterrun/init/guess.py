@@ -58,5 +58,20 @@ def steps_param(params: Mapping[str, Any]) -> str | None:
     return None
 
 
+def timed_param(params: Mapping[str, Any], smoke: Mapping[str, Any]) -> str | None:
+    """The param the wall-time estimate scales with (estimate.steps_param), given the smoke test's
+    params: a steps option the smoke test shortens, else an epochs option when the smoke test shortens
+    nothing else (its epoch is then a whole epoch of the real run: same data, same batches, so the
+    smoke test and a timing run of two epochs time one). Not epochs when batches or steps are cut too:
+    those epochs are shorter than the run's, and an estimate too low would skip the cost question."""
+    steps = steps_param(params)
+    if steps and steps in smoke:
+        return steps
+    epochs = [name for name in smoke if name.lower() in EPOCHS]
+    if len(epochs) == 1 and set(smoke) == set(epochs) and _number(params.get(epochs[0])):
+        return epochs[0]
+    return None
+
+
 def is_short_option(name: str) -> bool:
     return name.lower() in (*EPOCHS, *STEPS, *BATCHES)

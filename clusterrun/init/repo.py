@@ -1,6 +1,7 @@
 """The entry points of a repository, best first, as an experienced colleague would look for them: run
 scripts (scripts/train.sh, scripts/run.py, train.py, main.py), Makefile targets, the pyproject's
-[project.scripts], and the configs already in configs/."""
+[project.scripts], other Python scripts that run as a program (src/fit.py), and the configs already in
+configs/."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ SCRIPTS = (
     "train.sh",
 )
 LATE_SCRIPTS = ("scripts/eval.sh", "scripts/eval.py", "eval.py")  # listed, but not what one trains with
+#: Where other Python scripts are looked for when they run as a program (an `if __name__ == "__main__"`
+#: block): src/fit.py, experiments/mnist.py... Tried after the usual names, trainers first.
+SCRIPT_DIRS = (".", "src", "scripts", "experiments", "bin", "tools", "src/*")
+NOT_SCRIPTS = re.compile(r"(setup|conftest|__init__|__main__|test_.*|.*_test|noxfile|tasks)\.py")
+TRAINER_WORDS = ("train", "fit", "run", "main", "experiment")
+_MAIN_GUARD = re.compile(r"__name__\s*==\s*['\"]__main__['\"]")
 MAKE_TARGETS = ("train", "run", "fit", "experiment", "main")
 
 
@@ -145,6 +152,15 @@ def survey(root: Path) -> Survey:
             )
     found.entries += _pyproject(root, found)
     found.entries += [_script_entry(root, rel) for rel in LATE_SCRIPTS if (root / rel).is_file()]
+    known = {rel for rel in (*SCRIPTS, *LATE_SCRIPTS) if (root / rel).is_file()}
+    known |= {
+        e.python.relative_to(root).as_posix()
+        for e in found.entries
+        if e.python is not None and e.python.is_relative_to(root)
+    }
+    for rel in guarded_scripts(root, known):
+        found.entries.append(_script_entry(root, rel))
+        found.looked_at.append(rel)
     configs = root / "configs"
     if configs.is_dir():
         for path in sorted(configs.rglob("*")):
@@ -154,6 +170,27 @@ def survey(root: Path) -> Survey:
                 else:
                     found.configs.append(path)
     return found
+
+
+def guarded_scripts(root: Path, known: set[str]) -> list[str]:
+    """Python files in the usual places (SCRIPT_DIRS) that run as a program, not among `known`: trainers
+    first (a name with train, fit, run...), then by name. A few hundred files at most are read."""
+    found: list[str] = []
+    for pattern in SCRIPT_DIRS:
+        for folder in sorted(root.glob(pattern)) if "*" in pattern else [root / pattern]:
+            if not folder.is_dir() or folder.is_symlink() or folder.name.startswith("."):
+                continue
+            for path in sorted(folder.glob("*.py"))[:200]:
+                rel = path.relative_to(root).as_posix()
+                if rel in known or rel in found or NOT_SCRIPTS.fullmatch(path.name) or not path.is_file():
+                    continue
+                try:
+                    text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+                except OSError:
+                    continue
+                if _MAIN_GUARD.search(text):
+                    found.append(rel)
+    return sorted(found, key=lambda rel: (not any(w in Path(rel).stem for w in TRAINER_WORDS), rel))
 
 
 def find_entry(found: Survey, wanted: str) -> Entry | None:

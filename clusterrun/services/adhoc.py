@@ -197,8 +197,8 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if request.smoke_timeout is not None or smoke.get("probe"):
         smoke["timeout"] = request.smoke_timeout or SMOKE_PROBE_SECONDS
     data["smoke"] = smoke
-    steps = guess.steps_param(params)
-    if steps and steps in smoke.get("params", {}):
+    steps = guess.timed_param(params, smoke.get("params", {}))
+    if steps:
         data["estimate"] = {"steps_param": steps}
     if request.resources:
         data["resources"] = dict(request.resources)

@@ -255,8 +255,8 @@ def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
             + ", ".join(f"{k}={v}" for k, v in short.items())
             + " (params that make a run short)"
         )
-        steps = guess.steps_param(draft.params)
-        if steps and steps in short:
+        steps = guess.timed_param(draft.params, short)
+        if steps:
             data["estimate"] = {"steps_param": steps}
             draft.guessed.append(f"estimate: the wall time scales with {steps} (estimate.steps_param)")
         return
@@ -445,16 +445,17 @@ def init(request: InitRequest) -> InitReport:
         if entry is None:
             listed = ", ".join(e.label for e in found.entries) or "none found"
             raise UsageError(
-                f"--entry {request.entry!r}: no such entry point", hint=f"entry points: {listed}"
+                f"entry point {request.entry!r}: no such file, make target or pyproject script",
+                hint=f"entry points found: {listed}",
             )
     elif found.entries:
         entry = found.entries[0]
     else:
         raise UsageError(
-            f"no entry point found in {root} (looked for scripts/train.sh, scripts/run.py, train.py, "
-            "main.py, "
-            "Makefile targets, pyproject scripts)",
-            hint="name yours with --entry PATH, or run a command directly: "
+            f"no entry point found in {root} (looked for scripts/train.sh, train.py, main.py, Makefile "
+            "targets, pyproject scripts, and Python files with an `if __name__ == '__main__'` block in "
+            "the top folder, src/ and scripts/)",
+            hint="name yours: clusterrun init PATH, or run a command directly: "
             "clusterrun submit -- python x.py ...",
         )
     data, draft = _config(entry, request, found)

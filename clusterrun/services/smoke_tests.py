@@ -5,13 +5,14 @@ in place (the snapshot is rebuilt before any job is made from it)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.estimate import Timing, fit_points, two_runs
+from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
 from clusterrun.analysis.metrics import log_tail, printed_names, printed_pattern
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
@@ -156,19 +157,20 @@ def _smoke(
     if spec.smoke.probe and result.timed_out:  # still going at the timeout, nothing failed: a pass
         result = replace(result, ok=True)
     steps_param = spec.estimate.steps_param
-    if result.ok and steps_param and len(result.step_points) < 2:
+    if result.ok and steps_param and (len(result.step_points) < 2 or counts_epochs(spec)):
         # the job's own step timing gave fewer than two points: measure a second, longer smoke run
         n1 = _smoke_steps(spec)
         if n1 is not None:
             n2 = max(n1 * 2, n1 + 1)  # an int stays an int: argparse's type=int refuses "4.0"
-            label = f"smoke test: a second run with {steps_param}={n2:g} to time one step"
+            unit = step_unit(steps_param)
+            label = f"smoke test: a second run with {steps_param}={n2:g} to time one {unit}"
             params = {**spec.smoke.params, steps_param: n2}
             second = _run_smoke_in(run, spec, plan, "smoke-2", params, notify, label)
             for tries in range(2, 2 + MORE_TIMING_RUNS):  # steps too fast to time: 10x more, twice at most
                 if not _too_short(result, second, spec.smoke.timeout):
                     break
                 n2 = n1 + (n2 - n1) * 10
-                label = f"smoke test: {steps_param}={n2:g} (the last run was too short to time one step)"
+                label = f"smoke test: {steps_param}={n2:g} (the last run was too short to time one {unit})"
                 params = {**spec.smoke.params, steps_param: n2}
                 second = _run_smoke_in(run, spec, plan, f"smoke-{tries + 1}", params, notify, label)
             timing_run = {
@@ -199,6 +201,11 @@ def _too_short(first: SmokeResult, timing: SmokeResult, timeout: float) -> bool:
     return timing.ok and extra < MIN_TIMED_SECONDS and first.seconds + 10 * MIN_TIMED_SECONDS < timeout / 2
 
 
+def counts_epochs(spec: ExperimentSpec) -> bool:
+    """Whether the estimate scales with an epochs param (timed by the smoke test and a timing run only)."""
+    return step_unit(spec.estimate.steps_param) == "epoch"
+
+
 def _smoke_steps(spec: ExperimentSpec) -> int | float | None:
     """The steps_param's value in the smoke test, with its type (an int param must stay an int)."""
     name = spec.estimate.steps_param
@@ -211,7 +218,8 @@ def _timing(spec: ExperimentSpec, result: SmokeResult, warnings: list[str]) -> T
     the smoke record, so a cached test gives the same). A failed timing run is reported, not swallowed."""
     if not result.ok:
         return None, "the smoke test failed"
-    fitted = fit_points([(p[0], p[1]) for p in result.step_points])
+    # the job's step metrics count steps, not epochs: a time per step x the epochs would be far too low
+    fitted = None if counts_epochs(spec) else fit_points([(p[0], p[1]) for p in result.step_points])
     if fitted is not None:
         return fitted, ""
     n1 = _smoke_steps(spec)
@@ -269,7 +277,34 @@ def _run_smoke_in(
     _metrics_in_workdir(plan, spec.metrics.file, workdir)
     if not spec.metrics.patterns:
         _metrics_printed(plan, spec.metrics.file, workdir)
+    else:
+        _patterns_on_stderr(plan, spec.metrics.patterns, workdir)
     return result
+
+
+def _patterns_on_stderr(plan: SubmissionPlan, patterns: dict[str, str], folder: Path) -> None:
+    """Metrics printed to stderr (the logging module's default stream), which patterns never read: each
+    pattern that matches nothing the smoke test printed on stdout but matches its stderr. Said once per
+    submission, with the fix."""
+    out = log_tail(folder / "stdout.log", 1024 * 1024)
+    err = log_tail(folder / "stderr.log", 1024 * 1024)
+    if not err:
+        return
+    names = []
+    for name, pattern in patterns.items():
+        try:
+            if not re.search(pattern, out) and re.search(pattern, err):
+                names.append(name)
+        except re.error:  # the config's validation reports a bad pattern
+            continue
+    message = (
+        f"metrics.patterns {', '.join(names)}: printed on stderr by the smoke test, never on stdout, and "
+        "patterns read stdout only (the logging module writes to stderr unless told otherwise): log to "
+        "stdout (logging.basicConfig(stream=sys.stdout, ...)), or write the metrics as JSON lines to "
+        "$CLUSTERRUN_METRICS_FILE"
+    )
+    if names and message not in plan.warnings:
+        plan.warnings.append(message)
 
 
 #: Printed names that count progress rather than measure it: suggested after the others.

@@ -191,3 +191,45 @@ def test_summary_passes_the_smoke_peak_to_the_diagnosis(tmp_path: Path) -> None:
     status = {"state": "out_of_memory", "exit_code": 0, "max_rss_mb": 450.0}
     diag = build(run, manifest, status)["diagnosis"]
     assert diag["category"] == "host_oom" and parse_mem_mb(diag["details"]["suggested_mem"]) >= 1170
+
+
+# ten batches of 5 ms per epoch, each logged with its global step: step metrics that count batches
+BATCHES = """\
+import argparse, json, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, required=True)
+args = parser.parse_args()
+step = 0
+with open(os.environ["CLUSTERRUN_METRICS_FILE"], "a") as out:
+    for _ in range(args.epochs):
+        for _ in range(10):
+            time.sleep(0.005)
+            step += 1
+            out.write(json.dumps({"step": step, "loss": 1.0 / step}) + "\\n")
+            out.flush()
+"""
+
+
+def test_an_epochs_estimate_is_not_a_time_per_logged_step_times_the_epochs(tmp_path: Path) -> None:
+    """The job's step metrics count batches: 5 ms per step x 40 'steps' would say 0.2 s for a run of 2 s,
+    and an estimate that low skips the cost question. With an epochs steps_param, the smoke test and a
+    timing run time one epoch (50 ms), whatever the step metrics say."""
+    command = "train_epochs.py --epochs {{epochs}} --fail-above {{fail_above}}"
+    config = CONFIG.replace(command, "batches.py --epochs {{epochs}}")
+    files = {"batches.py": BATCHES, "configs/epochs.yaml": config.format(python=sys.executable)}
+    project = make_project(tmp_path / "proj", files)
+    prepared = _prepare(project)
+    est = prepared.estimate
+    assert est.wall_seconds is not None and "two-runs" in est.basis and "/epoch x 40 epochs" in est.basis
+    assert est.timing is not None and est.timing["seconds_per_step"] > 0.03, est.basis  # 50 ms an epoch
+    assert est.wall_seconds > 1.2, est.basis
+
+
+def test_the_param_an_estimate_scales_with() -> None:
+    from clusterrun.init.guess import timed_param
+
+    assert timed_param({"max_steps": 1000, "epochs": 3}, {"max_steps": 5}) == "max_steps"
+    assert timed_param({"epochs": 20, "lr": 0.1}, {"epochs": 1}) == "epochs"
+    # epochs cut short by a batch limit too are not the run's epochs: no estimate rather than a low one
+    assert timed_param({"epochs": 20, "limit_batches": 100}, {"epochs": 1, "limit_batches": 2}) is None
+    assert timed_param({"epochs": 20}, {}) is None
