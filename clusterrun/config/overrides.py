@@ -161,9 +161,12 @@ def set_path(
     plus_form: str = "",
     source: str = "",
     model: type[BaseModel] | None = None,
+    same_kind: str = "",
 ) -> None:
     """Set a dotted key in raw config data (in place); a new param needs `adds` (typo guard). A key that
-    is neither in the data nor a field of `model` (the config's schema) is refused with a did-you-mean."""
+    is neither in the data nor a field of `model` (the config's schema) is refused with a did-you-mean.
+    `same_kind` (an override's text, as the user would quote it): a number or true/false param may not
+    become a word (_same_kind)."""
     if model is not None:
         _check_known(data, path, what, source, model)
     node = data
@@ -189,7 +192,28 @@ def set_path(
             + f"fix the name, or write +{plus_form or '.'.join(path) + '=...'} to add a new {kind}"
             + (f" (or add it{in_file} under {path[0]}:)" if in_file else ""),
         )
+    if same_kind and path[0] == "params" and len(path) == 2 and not adds and leaf in node:
+        _same_kind(node[leaf], value, path, what, same_kind, source)
     node[leaf] = value
+
+
+def _same_kind(old: Any, new: Any, path: Sequence[str], what: str, quoted: str, source: str) -> None:
+    """A param that is a number (or true/false) in the config, set to a bare word by `k=v`: a typo, and a
+    job that would fail at its first line (argparse's type=int), since the smoke test often sets that
+    very param (epochs=1) and so never sees the value. A quoted value (`k='text'`) is meant."""
+    if not isinstance(new, str):
+        return
+    if isinstance(old, bool):
+        kind, fix = "true or false", "true or false (YAML 1.2: yes/no/on/off are words)"
+    elif isinstance(old, int | float):
+        kind, fix = "a number", "a number"
+    else:
+        return
+    in_file = f" in {source}" if source else ""
+    raise UsageError(
+        f"{what}: {'.'.join(path)} is {kind}{in_file} ({old!r}), and {new!r} is not",
+        hint=f"give it {fix}, or quote the text to mean it: {quoted}",
+    )
 
 
 def delete_path(data: dict[str, Any], path: Sequence[str], what: str, source: str = "") -> None:
@@ -324,5 +348,7 @@ def apply_overrides(
             delete_path(result, parsed.path, what, source)
         else:
             adds = parsed.mode != "set"
-            set_path(result, parsed.path, parsed.value, adds, what, text.lstrip("+"), source, model)
+            key, _, raw = text.partition("=")
+            quoted = "" if raw.strip()[:1] in ("'", '"') else f"\"{key}='{raw}'\""
+            set_path(result, parsed.path, parsed.value, adds, what, text.lstrip("+"), source, model, quoted)
     return result

@@ -635,3 +635,19 @@ def test_closest_key_without_a_close_one() -> None:
     assert closest_key("walltime", ["partition", "time", "nodes"]) == "time"
     assert closest_key("zzz", ["partition", "time", "nodes"]) == ""
     assert closest_key("per", ["cpus_per_task", "tasks_per_node"]) == ""  # two parts: no guess from them
+
+
+def test_a_number_param_set_to_a_bare_word_is_refused_before_the_smoke_test_hides_it() -> None:
+    """`params.steps=abc` passed the smoke test (which sets steps=5 itself) and the job then failed at
+    argparse's type=int. A number (or true/false) param may become text only when the text is quoted."""
+    with pytest.raises(UsageError) as caught:
+        load_spec(QUICKSTART, ["params.steps=abc"])
+    assert "params.steps is a number" in str(caught.value) and "(200)" in str(caught.value)
+    assert "\"params.steps='abc'\"" in (caught.value.hint or "")
+    assert load_spec(QUICKSTART, ["params.steps='abc'"]).params["steps"] == "abc"  # meant: quoted
+    assert load_spec(QUICKSTART, ["params.steps=1e3"]).params["steps"] == 1000.0  # still a number
+    flag = {"name": "x", "command": "true", "params": {"verbose": False}}
+    with pytest.raises(UsageError, match="true or false"):
+        apply_overrides(flag, ["params.verbose=yes"], "x.yaml", ExperimentSpec)
+    changed = apply_overrides(flag, ["params.verbose=true"], "x.yaml", ExperimentSpec)
+    assert changed["params"]["verbose"] is True
