@@ -135,6 +135,22 @@ def test_smoke_failure_submits_nothing(project: Path) -> None:
     assert "no_such_module_xyz" in (run / "smoke" / "stderr.log").read_text()
 
 
+def test_a_sweeps_failed_smoke_test_names_the_values_it_ran_with(project: Path) -> None:
+    """A sweep's smoke test runs each command shape once, with its first member's values: when those
+    values are the cause (workers=0 for a pool), the refusal said nothing of which member failed."""
+    (project / "configs" / "pool.yaml").write_text(
+        "name: pool\ncommand: python -c 'import sys; sys.exit(int({workers}) == 0)'\nparams: {workers: 2}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "pool config")
+    args = ["submit", "configs/pool.yaml", "--backend", "local", "--sweep", "params.workers=0,2"]
+    result = cli(args, project)
+    assert result.returncode == 1, result.stderr
+    said = "smoke test FAILED (exited with code 1, with params.workers=0: a sweep's smoke test"
+    assert said in result.stderr
+    no_traceback(result)
+
+
 def test_smoke_timeout_is_a_failure(project: Path) -> None:
     (project / "configs" / "slow.yaml").write_text(
         "name: slow\ncommand: python -c 'import time; time.sleep(60)'\nsmoke: {timeout: 1}\n"

@@ -274,9 +274,17 @@ def reviewing(fmt: Format) -> Callable[[Prepared], None]:
 
 
 def _smoke_failure(result: SubmitResult) -> None:
-    smoke, diagnosis = result.prepared.smoke, result.prepared.smoke_diagnosis
+    prepared = result.prepared
+    smoke, diagnosis = prepared.smoke, prepared.smoke_diagnosis
     assert smoke is not None and diagnosis is not None
     reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
+    tested = [m for m in prepared.members if prepared.smoke_run and m.run.id == prepared.smoke_run.id]
+    if len(prepared.members) > 1 and tested and tested[0].plan.values:  # which member's values failed
+        values = " ".join(f"{k}={v}" for k, v in tested[0].plan.values.items())
+        reason += (
+            f", with {values}: a sweep's smoke test runs each command shape once, with its first member's "
+            f"values; leave those out of the sweep if they are the cause"
+        )
     info(f"smoke test FAILED ({reason}); nothing was submitted. Last lines of its stderr:")
     info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
     info(f"diagnosis: {diagnosis.line()}")
