@@ -163,6 +163,7 @@ def test_without_smoke_flags_the_smoke_test_is_a_short_probe(project: Path) -> N
     assert "no --smoke or --smoke-args" in result.stderr and "--smoke epochs=1" in result.stderr
     record = json.loads(result.stdout)
     assert record["smoke"]["ok"] and record["smoke"]["timed_out"] and 2.5 < record["smoke"]["seconds"] < 30
+    assert record["estimate"]["wall_seconds"] is None  # stopped at its timeout: not a whole run
     shown = cli(["show", record["run_id"]], project).stdout
     assert "Smoke Test: passed (probe: ran 3 s without failing, then stopped)" in shown
     failing = cli(
@@ -173,6 +174,14 @@ def test_without_smoke_flags_the_smoke_test_is_a_short_probe(project: Path) -> N
     skipped = cli([*LOCAL, "--dry-run", "--json", "--skip-smoke", "tested by hand", "--", *slow], project)
     smoke = json.loads(skipped.stdout)["smoke"]
     assert smoke["skipped"] and smoke["reason"] == "tested by hand"
+    # a probe that ended on its own was the job itself: its time is the estimate, not "unknown" (an
+    # unknown estimate is bounded by the requested time, and made quick scripts "expensive")
+    short = [*SCRIPT, "--steps", "3", "--step-seconds", "0.1"]
+    quick = cli([*LOCAL, "--dry-run", "--json", "--", *short], project)
+    assert quick.returncode == 0, quick.stderr
+    est = json.loads(quick.stdout)["estimate"]
+    assert est["basis"] == "the smoke test ran the whole command to its end", est
+    assert 0.3 <= est["wall_seconds"] < 30
 
 
 def test_bad_ad_hoc_input(project: Path) -> None:

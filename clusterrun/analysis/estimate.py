@@ -108,8 +108,11 @@ def estimate(
     profile: ClusterProfile,
     *,
     no_timing: str = "",
+    whole_run: float | None = None,
 ) -> Estimate:
-    """`no_timing`: why the smoke test gave no timing (e.g. "timing run failed"), for the basis text."""
+    """`no_timing`: why the smoke test gave no timing (e.g. "timing run failed"), for the basis text;
+    `whole_run`: the seconds of a smoke test that ran the job's whole command to its end (a probe that
+    ended before its timeout), the wall time itself when there is no step timing."""
     res = spec.resources
     steps = _full_steps(spec)
     if timing is not None and steps is not None:
@@ -117,6 +120,10 @@ def estimate(
         unit = step_unit(spec.estimate.steps_param)
         basis = f"smoke test, {timing.method}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
         hours_each = wall / 3600 if wall is not None else 0.0
+    elif whole_run is not None:
+        wall = whole_run
+        basis = "the smoke test ran the whole command to its end"
+        hours_each = wall / 3600
     else:
         wall = None
         name = spec.estimate.steps_param

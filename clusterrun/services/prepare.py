@@ -159,8 +159,17 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in made.values()], registry, notify, warnings)
     # what the smoke tests found, each once (every shape's test may find the same)
     warnings += [w for w in dict.fromkeys(plan.warnings) if w not in warnings]
+    whole = _whole_run(plan, tests.result)
     own_estimates = [
-        estimate(m.spec, tests.timing, tests.peak_rss_mb, 1, plan.profile, no_timing=tests.no_timing)
+        estimate(
+            m.spec,
+            tests.timing,
+            tests.peak_rss_mb,
+            1,
+            plan.profile,
+            no_timing=tests.no_timing,
+            whole_run=whole,
+        )
         for m in plan.members
     ]
     est = combine(own_estimates)
@@ -201,6 +210,21 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
         tests.diagnosis,
         records.manifests,
     )
+
+
+def _whole_run(plan: SubmissionPlan, result: SmokeResult | None) -> float | None:
+    """The seconds of a smoke test that was the job itself: a probe (the command as the job runs it, for
+    up to its timeout) that ended on its own, with success. One run only: a sweep's members differ."""
+    spec = plan.members[0].spec
+    if (
+        len(plan.members) != 1
+        or result is None
+        or not spec.smoke.probe
+        or spec.smoke.command
+        or spec.smoke.params
+    ):
+        return None
+    return result.seconds if result.ok and not result.timed_out else None
 
 
 def _below_thresholds(decision: GateDecision) -> Confirmation:
