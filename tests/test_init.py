@@ -339,3 +339,48 @@ def test_a_controller_that_does_not_answer_delays_init_a_few_seconds_only(tmp_pa
     assert "resources: not checked against the cluster (slurm did not answer within 3 s)" in made.stderr
     assert yaml.safe_load((root / "configs" / "train.yaml").read_text())["resources"]["cpus_per_task"] == 8
     assert took < 8, took  # not sinfo's 9 s
+
+
+ENV_READER = """\
+import argparse, os
+from os import environ
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=3)
+args = p.parse_args()
+data_dir = os.environ.get("DATA_DIR", "data")
+key = os.getenv("WANDB_API_KEY")
+mode = environ["RUN_MODE"]
+rank = int(os.environ.get("LOCAL_RANK", 0))
+print(f"loss={1.0 / args.epochs:.3f} data={data_dir}")
+"""
+
+
+def test_environment_variables_the_script_reads_are_recorded_or_named(tmp_path: Path) -> None:
+    """A script that reads $DATA_DIR ran with the submitting shell's value, and its reproduction, from a
+    shell without it, read another directory: nothing recorded the value. init now puts each variable the
+    script reads, and this shell sets, under env: (recorded, and set for every run); a secret-looking one
+    stays out of the config; one not set here, and those SLURM or the launcher set, are not written."""
+    root = tmp_path / "envs"
+    root.mkdir()
+    (root / "train.py").write_text(ENV_READER)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    shell = {"DATA_DIR": "/scratch/me/data", "WANDB_API_KEY": "abc123def", "LOCAL_RANK": "0"}
+    made = cli(["init"], root, env=shell)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["env"] == {"DATA_DIR": "/scratch/me/data"}
+    assert "guessed: env: DATA_DIR: /scratch/me/data" in made.stderr
+    assert "$WANDB_API_KEY: read by the script and secret-looking" in made.stderr
+    assert "$RUN_MODE: read by the script and not set in this shell" in made.stderr
+    assert "abc123def" not in (root / "configs" / "train.yaml").read_text() + made.stderr
+    commit(root)
+    run = cli(
+        ["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes"], root, env={"RUN_MODE": "x"}
+    )
+    assert run.returncode == 0, run.stderr
+    (run_dir,) = [p for p in (root / "runs").iterdir() if p.name.startswith("train_")]
+    assert (
+        "data=/scratch/me/data" in (run_dir / "stdout.log").read_text()
+    )  # set from the config, not the shell

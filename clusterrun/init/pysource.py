@@ -51,6 +51,7 @@ class ScriptInfo:
     mentions_cuda: bool = False
     reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
     read_paths: list[str] = field(default_factory=list)  # relative paths given to open(), read_csv...
+    env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
     error: str = ""  # why it could not be read
 
     def options_of(self, command: str) -> list[Option]:
@@ -405,6 +406,35 @@ def _read_paths(tree: ast.Module, info: ScriptInfo) -> None:
             info.read_paths.append(path)
 
 
+def _is_environ(node: ast.AST) -> bool:
+    """`os.environ` or a bare `environ` (from os import environ)."""
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _env_reads(tree: ast.Module, info: ScriptInfo) -> None:
+    """Environment variables the script reads by a literal name: `os.environ["DATA_DIR"]`,
+    `os.environ.get("DATA_DIR", ...)`, `os.getenv("DATA_DIR")`."""
+    for node in ast.walk(tree):
+        name: ast.AST | None = None
+        if isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.ctx, ast.Load):
+            name = node.slice
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value)) or (
+                _callee(func) == "getenv"
+            ):
+                name = node.args[0]
+        if (
+            isinstance(name, ast.Constant)
+            and isinstance(name.value, str)
+            and name.value not in info.env_reads
+            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.value)
+        ):
+            info.env_reads.append(name.value)
+
+
 # --------------------------------------------------------------------------------------------- read
 
 
@@ -425,6 +455,7 @@ def read_script(path: Path) -> ScriptInfo:
     info.subcommands = list(dict.fromkeys(info.subcommands))
     _prints(tree, info)
     _read_paths(tree, info)
+    _env_reads(tree, info)
     # `python file.py` runs it: a main guard, or work done at the top level (a script without functions)
     info.main_guard = bool(
         re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source)

@@ -18,6 +18,7 @@ from typing import Any
 
 from clusterrun.config.models import spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
+from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
@@ -305,6 +306,66 @@ def _resources(
     return resources
 
 
+#: Variables the scheduler, the launcher or the system sets in every job: never the user's to record.
+SET_FOR_THE_JOB = frozenset(
+    {
+        "RANK",
+        "LOCAL_RANK",
+        "WORLD_SIZE",
+        "LOCAL_WORLD_SIZE",
+        "NODE_RANK",
+        "GROUP_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+        "CUDA_VISIBLE_DEVICES",
+        "OMP_NUM_THREADS",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "PATH",
+        "PWD",
+        "HOSTNAME",
+        "TMPDIR",
+        "SHELL",
+        "LANG",
+        "TERM",
+        "PYTHONPATH",
+    }
+)
+SET_PREFIXES = ("CLUSTERRUN_", "SLURM_", "SUBMITIT_", "TORCHELASTIC_", "PMI_", "OMPI_")
+
+
+def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
+    """Environment variables the script reads (by a literal name): a job inherits them from the shell
+    that submits it, so a run worked today and its reproduction, from another shell, does not. Each one
+    set in this shell goes under env: (recorded in every manifest, set for the job and its reproduction);
+    one that looks secret stays out of every record, and one not set here is named to check."""
+    for name in info.env_reads if info is not None else []:
+        if name in draft.env or name in SET_FOR_THE_JOB or name.startswith(SET_PREFIXES):
+            continue
+        value = os.environ.get(name)
+        if is_secret_name(name) or (value is not None and secret_in_value(value)):
+            draft.check.append(
+                f"${name}: read by the script and secret-looking, so left out of the config (records are "
+                "never given secrets): a job inherits it from the shell that submits, so export it there"
+            )
+        elif value is None:
+            draft.check.append(
+                f"${name}: read by the script and not set in this shell: set it under env: if the job "
+                "needs it"
+            )
+        elif "{" in value or "}" in value or "\n" in value or len(value) > 500:
+            draft.check.append(
+                f"${name}: read by the script; set here to a value init cannot write: add it under env:"
+            )
+        else:
+            draft.env[name] = value
+            draft.guessed.append(
+                f"env: {name}: {value} (read by the script, and set in this shell: a job would inherit it "
+                "from whichever shell submits it; recorded here, every run and its reproduction get it)"
+            )
+
+
 def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
     """`data:` entries for the files the script reads (a reader's path literal, or a param's value) that
     exist in the checkout but are not tracked by git: a run's snapshot would not have them, and its
@@ -394,6 +455,7 @@ def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str
         data["params"] = draft.params
     if draft.seed is not None:
         data["seed"] = draft.seed
+    _environment(info, draft)
     if draft.env:
         data["env"] = draft.env
     _smoke(draft, data)
