@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,12 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
             ),
         )
 
-    sweep_run = registry.create_sweep(plan.name, record=preparing) if plan.is_sweep else None
+    # one time in every id of the submission: the sweep's, and its members' (made before and after the
+    # smoke test), so that `ls runs/` shows them together
+    when = datetime.now()
+    sweep_run = registry.create_sweep(plan.name, when, record=preparing) if plan.is_sweep else None
     scheduler = get_scheduler(plan.backend)
-    records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, registry))
+    records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, registry), when)
     # The first member of each command shape is made first: its smoke test runs in its directory. The
     # others are made once the tests have ended, each with one write of its records (created, then the
     # state its shape's test gave it, with the smoke record and estimate) instead of two.
@@ -260,6 +264,7 @@ class _Records:
     sweep_run: Run | None
     env: dict[str, Any]
     notes: list[str]
+    when: datetime  # the time in the run ids (the submission's)
     shared: SharedFiles = field(default_factory=SharedFiles)  # env.json, git.patch: written once, linked
     manifests: SubmissionManifests = field(default_factory=SubmissionManifests)
     data_cache: dict[str, datafp.Fingerprint] = field(default_factory=dict)  # one per data path
@@ -305,7 +310,7 @@ class _Records:
 
         # the directory is made under a hidden name with every record in it, then renamed into place:
         # a submit killed at any moment leaves a complete run or none, never a bare directory
-        run = self.registry.create(member.spec.name, record=write_records)
+        run = self.registry.create(member.spec.name, self.when, record=write_records)
         manifest = written[-1]
         self.manifests.remember(run, manifest, self.shared.members)  # its text too: updates re-encode less
         folder = (sweep_run or run).path / "scheduler"
