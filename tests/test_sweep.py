@@ -316,3 +316,28 @@ def test_the_registry_index_learns_a_sweeps_members_from_the_submission(project:
         assert index.entries(root) == learned  # what a rebuild from the run directories says
     finally:
         subprocess.run(["scancel", *arrays], check=False)
+
+
+def test_right_sizing_after_a_member_killed_for_memory_asks_for_more_not_less(project: Path) -> None:
+    """A sweep over memory use: the smoke test runs the first member's values (no ballast), the second
+    member allocates 400 MB against a 250M limit and is killed. 'Right-size the next sweep' took only the
+    completed member's peak and said resources.mem=100M: the next sweep's big member would die again,
+    sooner. The suggestion is now enough for every member that ran, and says why."""
+    _sleepy_project(project)
+    args = ["submit", "configs/sleepy.yaml", "--backend", "slurm", "--yes", "--json", "params.steps=2"]
+    args += ["params.step_seconds=0.1", "resources.mem=250M", "--sweep", "params.alloc_mb=0,400"]
+    result = cli(args, project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    sweep_id = json.loads(result.stdout)["sweep_id"]
+    watched = cli(["status", sweep_id, "--watch"], project, timeout=240)
+    shown = cli(["status", sweep_id], project)
+    assert shown.returncode == 0, shown.stderr
+    assert "COMPLETED=1" in shown.stdout and "FAILED=1" in shown.stdout, watched.stdout + shown.stdout
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("Right-size the next sweep:"))
+    from clusterrun.config.resources import parse_mem_mb
+
+    mem = line.split("resources.mem=", 1)[1].split()[0]
+    assert parse_mem_mb(mem) > 400 * 1.3, line  # above the killed member's peak, not the completed one's
+    assert "1 killed at its memory limit" in line
+    record = json.loads(cli(["status", sweep_id, "--json"], project).stdout)
+    assert record["totals"]["killed_at_limit"] == {"memory": 1}

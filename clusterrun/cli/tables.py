@@ -261,7 +261,13 @@ def sweep_table(view: SweepView) -> str:
             for k in ("suggested_time", "suggested_mem")
             if k in totals
         ]
-        lines.append("Right-size the next sweep: " + " ".join(hints))
+        killed: dict[str, int] = totals.get("killed_at_limit") or {}
+        why = ", ".join(f"{n} killed at its {limit} limit" for limit, n in sorted(killed.items()))
+        lines.append(
+            "Right-size the next sweep: "
+            + " ".join(hints)
+            + (f" (enough for every member that ran; {why})" if why else "")
+        )
     if view.best:
         lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
     return "\n".join(lines)

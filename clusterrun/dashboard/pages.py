@@ -18,7 +18,7 @@ from clusterrun.dashboard.render import script_json
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.registry import Registry
 from clusterrun.services.compare import compare_runs
-from clusterrun.services.sweeps import right_size
+from clusterrun.services.sweeps import RAN_STATES, right_size
 
 #: Past this many bytes of JSON lines, a run's curves are read here and thinned for the browser.
 RAW_MAX_BYTES = 4 * 1024 * 1024
@@ -377,6 +377,7 @@ def sweep_page(record: Mapping[str, Any], member_rows: list[dict[str, Any]]) -> 
     others = [r for r in member_rows if r not in ranked]
     counts = Counter(str(r["state"]) for r in member_rows)
     efficiencies = [r.get("efficiency") or {} for r in member_rows if r["state"] == "completed"]
+    ran = [r.get("efficiency") or {} for r in member_rows if r["state"] in RAN_STATES]
     axes = list(record.get("axes") or [])
     if not axes:
         axes = sorted({k for r in member_rows for k in r.get("sweep_values") or {}})
@@ -390,7 +391,7 @@ def sweep_page(record: Mapping[str, Any], member_rows: list[dict[str, Any]]) -> 
         "members": ranked + others,
         "axes": axes,
         "counts": dict(sorted(counts.items())),
-        "right_size": right_size(efficiencies),
+        "right_size": right_size(efficiencies, ran),
         "member_scripts": [r["id"] for r in member_rows],
         "config": {"metric": metric, "mode": mode, "best": best, "axes": axes},
     }

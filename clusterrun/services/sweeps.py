@@ -25,7 +25,7 @@ class SweepView:
     mode: str
     best: str | None  # run id of the best finished member
     counts: dict[str, int]
-    totals: dict[str, float]
+    totals: dict[str, Any]  # CPU-hours, median efficiencies, suggestions, killed_at_limit (limit -> members)
     warnings: list[str]
 
     def as_record(self) -> dict[str, Any]:
@@ -70,12 +70,20 @@ def sweep_view(
     counts: dict[str, int] = {}
     totals = {"cpu_hours_used": 0.0, "cpu_hours_requested": 0.0}
     efficiencies: list[EfficiencyRecord] = []  # of completed members
+    ran: list[EfficiencyRecord] = []  # of members that ran to an end of their own: completed or failed
+    limited: dict[str, int] = {}  # members killed at their memory or time limit, by which
     for run in report.runs:
         counts[run.state] = counts.get(run.state, 0) + 1
-        efficiency = as_summary(run.summary).efficiency if run.summary else None
+        summary = as_summary(run.summary) if run.summary else None
+        efficiency = summary.efficiency if summary else None
         totals["cpu_hours_used"] += float(efficiency.cpu_hours_used if efficiency else 0.0)
         if efficiency is not None and run.state == "completed":
             efficiencies.append(efficiency)
+        if efficiency is not None and run.state in RAN_STATES:
+            ran.append(efficiency)
+        category = summary.diagnosis.category if summary and summary.diagnosis else ""
+        if category in LIMITS:
+            limited[LIMITS[category]] = limited.get(LIMITS[category], 0) + 1
         estimate = registry.get(run.run_id).load_manifest().estimate
         totals["cpu_hours_requested"] += float(estimate.cpu_hours if estimate else 0.0)
         rows.append(run.as_record() | {"values": values.get(run.run_id, {}), "best": False})
@@ -87,8 +95,10 @@ def sweep_view(
     best = ranked[0]["run_id"] if ranked else None
     if ranked:
         ranked[0]["best"] = True
-    totals = {k: round(v, 6) for k, v in totals.items()} | right_size(efficiencies)
-    return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, totals, report.warnings)
+    summed: dict[str, Any] = {k: round(v, 6) for k, v in totals.items()} | right_size(efficiencies, ran)
+    if limited:
+        summed["killed_at_limit"] = limited
+    return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings)
 
 
 def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,20 +106,36 @@ def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def right_size(efficiencies: Sequence[EfficiencyRecord | Mapping[str, Any]]) -> dict[str, Any]:
-    """Median efficiencies of finished members, and the resources the next sweep should ask for (the
-    summaries' `efficiency`, as models or as JSON data)."""
-    records = [
+#: States of members that ran until they ended on their own or at a limit (not cancelled, not lost)
+RAN_STATES = frozenset({"completed", "failed", "timeout", "out_of_memory"})
+#: Diagnoses of a member killed at one of its limits, and which
+LIMITS = {"host_oom": "memory", "time_limit": "time"}
+
+
+def _records(efficiencies: Sequence[EfficiencyRecord | Mapping[str, Any]]) -> list[EfficiencyRecord]:
+    return [
         e if isinstance(e, EfficiencyRecord) else EfficiencyRecord.model_validate(_numbers(e))
         for e in efficiencies
     ]
+
+
+def right_size(
+    efficiencies: Sequence[EfficiencyRecord | Mapping[str, Any]],
+    ran: Sequence[EfficiencyRecord | Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Median efficiencies of completed members (`efficiencies`: the summaries' `efficiency`, as models
+    or as JSON data), and the resources the next sweep should ask for: enough for every member that ran
+    (`ran`: completed or failed, default the completed ones). A member killed at its memory limit
+    peaked at that limit: the suggestion is above it, never the completed members' smaller need."""
+    records = _records(efficiencies)
+    every = _records(ran) if ran is not None else records
     out: dict[str, Any] = {}
     for key in ("time_efficiency", "mem_efficiency", "cpu_efficiency"):
         values = [v for e in records if (v := getattr(e, key)) is not None]
         if values:
             out[f"{key}_median"] = round(statistics.median(values), 3)
-    elapsed = [e.elapsed_seconds for e in records if e.elapsed_seconds is not None]
-    peaks = [e.max_rss_mb for e in records if e.max_rss_mb is not None]
+    elapsed = [e.elapsed_seconds for e in every if e.elapsed_seconds is not None]
+    peaks = [e.max_rss_mb for e in every if e.max_rss_mb is not None]
     if elapsed:
         out["suggested_time"] = format_seconds(round_seconds(max(elapsed) * TIME_SUGGEST))
     if peaks:
