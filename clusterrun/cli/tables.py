@@ -268,9 +268,24 @@ def sweep_table(view: SweepView) -> str:
             + " ".join(hints)
             + (f" (enough for every member that ran; {why})" if why else "")
         )
+    failed = [
+        r
+        for r in view.rows
+        if r["state"] not in ("completed", "cancelled") and (r.get("summary") or {}).get("diagnosis")
+    ]
+    for row in failed[:FAILED_SHOWN]:  # why members failed, and the fix: the first place people look
+        diagnosis = row["summary"]["diagnosis"]
+        fix = f" -> {diagnosis['fix']}" if diagnosis.get("fix") else ""
+        lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}){fix}")
+    if len(failed) > FAILED_SHOWN:
+        lines.append(f"Failed: ... and {len(failed) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
     if view.best:
         lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
     return "\n".join(lines)
+
+
+#: Failed members whose diagnosis a sweep's table lists
+FAILED_SHOWN = 3
 
 
 def doctor_table(report: DoctorReport) -> str:
