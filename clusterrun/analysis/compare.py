@@ -12,7 +12,8 @@ from clusterrun.records.models import Manifest, Summary, as_manifest, as_summary
 from clusterrun.records.outputs import OutputDiff
 
 REPRODUCED = "REPRODUCED"
-DIVERGED = "DIVERGED"
+DIVERGED = "DIVERGED"  # a run meant to be the other again (same code and config) whose metrics differ
+DIFFERENT = "DIFFERENT"  # two runs of different code or config whose metrics differ: expected, not a failure
 NONDETERMINISTIC = (
     "nothing recorded differs (code, config, data, environment): the command itself is not deterministic; "
     "seed every random generator from {seed} or $CLUSTERRUN_SEED (random.seed, numpy's default_rng, "
@@ -55,6 +56,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     data: list[tuple[str, str]] = field(default_factory=list)  # (path, what changed), from fingerprints
     outputs: OutputDiff | None = None  # the files the runs wrote (None: not compared)
+    reproduces: bool = False  # run B was made by `clusterrun reproduce` of run A
 
     def as_record(self) -> dict[str, Any]:
         def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
@@ -75,6 +77,7 @@ class Comparison:
             "data": [{"path": path, "change": change} for path, change in self.data],
             "outputs": self.outputs.as_record() if self.outputs is not None else None,
             "notes": self.notes,
+            "reproduces": self.reproduces,
         }
 
 
@@ -180,7 +183,8 @@ def compare(
     else:
         bad = [d for d in diffs if not d.within]
         worst = max(bad, key=lambda d: d.rel_diff if d.rel_diff is not None else math.inf)
-        verdict = DIVERGED
+        # runs of other code or another config are expected to differ: DIVERGED is a reproduction's failure
+        verdict = DIFFERENT if (config or code) and b.reproduces != a.run_id else DIVERGED
         reason = f"{len(bad)} of {len(diffs)} metric(s) differ; largest: {worst.name} " + (
             f"(relative difference {worst.rel_diff:.3g})"
             if worst.rel_diff is not None
@@ -191,6 +195,11 @@ def compare(
             reason += f"; data differs: {shown}" + (f" (+{len(data) - 3} more)" if len(data) > 3 else "")
         if not (config or code or environment or data):
             notes = [*notes, NONDETERMINISTIC]
+        if verdict == DIFFERENT:
+            what = " and ".join(x for x, found in (("code", code), ("config", config)) if found)
+            what += " differ" if code and config else " differs"
+            keys = ", ".join(key for key, _a, _b in [*code, *config][:4])
+            reason = f"the runs' {what} ({keys}), so may their results: not a reproduction; {reason}"
     return Comparison(
         ids[0],
         ids[1],
@@ -206,6 +215,7 @@ def compare(
         notes=notes,
         data=data,
         outputs=outputs,
+        reproduces=b.reproduces == a.run_id,
     )
 
 

@@ -153,11 +153,12 @@ def comparison_text(comparison: dict[str, Any]) -> str:
         for m in comparison["metrics"]
     ]
     tol = f"rtol={comparison['rtol']:g} atol={comparison['atol']:g}"
+    sides = ["ORIGINAL", "REPRODUCED"] if comparison.get("reproduces") else ["A", "B"]
     parts.append(f"Metrics ({comparison['run_a']} vs {comparison['run_b']}, {tol}):")
     parts.append(
         tabulate(
             rows,
-            headers=["METRIC", "ORIGINAL", "REPRODUCED", "ABS DIFF", "REL DIFF", "WITHIN"],
+            headers=["METRIC", *sides, "ABS DIFF", "REL DIFF", "WITHIN"],
             tablefmt="simple",
         )
         if rows

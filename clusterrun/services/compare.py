@@ -1,5 +1,6 @@
 """Two runs side by side: metrics within a tolerance, config, code, data and the environment each job ran
-in, with a verdict (REPRODUCED, DIVERGED, INCOMPLETE) that never claims more than the records show."""
+in, with a verdict (REPRODUCED, DIVERGED, DIFFERENT, INCOMPLETE) that never claims more than the records
+show."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from clusterrun.analysis.compare import (
+    DIFFERENT,
     DIVERGED,
     INCOMPLETE,
     NONDETERMINISTIC,
@@ -189,3 +190,16 @@ def test_environment_is_the_jobs_own_when_it_recorded_one(tmp_path: Any) -> None
     env = run_environment(Run(tmp_path))
     assert env["python"]["executable"] == "/proj/.venv/bin/python" and env["packages"] == {"torch": "2.5"}
     assert env["host"] == "node1"
+
+
+def test_runs_of_another_config_are_different_not_diverged() -> None:
+    """`clusterrun compare` of two members of a sweep (seed 1 and 2) said DIVERGED, a reproduction's
+    failure, under ORIGINAL and REPRODUCED headers: two configs giving two results is expected."""
+    a, b = _summary(loss=0.1), _summary(loss=0.2)
+    seed_1, seed_2 = _manifest("a", seed=1), _manifest("b", seed=2)
+    result = compare(seed_1, a, ENV, seed_2, b, ENV)
+    assert result.verdict == DIFFERENT and result.reason.startswith("the runs' config differs (seed)")
+    assert not result.reproduces
+    seed_2["reproduces"] = "a"  # a reproduction whose config changed (by hand): still DIVERGED
+    again = compare(seed_1, a, ENV, seed_2, b, ENV)
+    assert again.verdict == DIVERGED and again.reproduces
