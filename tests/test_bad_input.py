@@ -308,3 +308,19 @@ def test_an_option_given_as_another_options_value_is_refused_not_submitted(proje
     # a value that merely starts with dashes, and is no option of the command, is still a value
     done = cli([*submit, "--dry-run", "--skip-smoke=--no-gpu"], project)
     assert done.returncode == 0, done.stderr
+
+
+def test_commands_run_outside_the_project_say_where_they_looked(tmp_path: Path) -> None:
+    """`clusterrun status` from another directory said 'no runs match; start one with ...' and `show RUN`
+    'no run in /tmp/runs', as if the runs were gone: they are in the project's runs/."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = cli(["status"], elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    assert f"there is no run registry at {elsewhere / 'runs'}" in listed.stdout
+    assert "--runs-dir" in listed.stdout
+    shown = cli(["show", "quickstart_20261203-101500"], elsewhere)
+    assert shown.returncode == 2 and "there is no run registry at" in shown.stderr
+    assert "hint: cd into the project that made it" in shown.stderr
+    no_traceback(shown)
+    assert not (elsewhere / "runs").exists()  # looking made nothing

@@ -144,6 +144,12 @@ def _status(view: StatusView, fmt: Format) -> ExitStatus:
         typer.echo(columns_table(view.run_ids, view.columns, view.cell))
     elif view.sweep is not None:
         typer.echo(sweep_table(view.sweep))
+    elif not view.report.runs and view.no_registry is not None:  # run outside the project, most likely
+        typer.echo(
+            f"no runs: there is no run registry at {view.no_registry} (runs/ at the top of the git "
+            "repository you are in, else ./runs); cd into your project, or pass --runs-dir PATH "
+            "(or set CLUSTERRUN_RUNS_DIR)"
+        )
     elif not view.report.runs:
         typer.echo("no runs match; start one with: clusterrun submit configs/examples/quickstart.yaml")
     else:

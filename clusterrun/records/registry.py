@@ -295,6 +295,12 @@ class Registry:
                 f"{run_id} is a sweep, not a single run",
                 hint=f"see its members with: clusterrun status {run_id}",
             )
+        if not self.root.is_dir():
+            raise RunNotFound(
+                f"no run {run_id!r}: there is no run registry at {self.root}",
+                hint="cd into the project that made it (runs/ at the top of its git repository), or pass "
+                "--runs-dir PATH (or set CLUSTERRUN_RUNS_DIR)",
+            )
         if not (path / "manifest.json").is_file():
             close = difflib.get_close_matches(run_id, self.ids() + self.sweep_ids(), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}?" if close else "list runs with 'clusterrun status'"

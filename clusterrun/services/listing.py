@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, UsageError
@@ -72,6 +73,7 @@ class StatusView:
     single: bool = False  # one run was named and it has ended: its results come with it
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> its flat record (query.py)
     columns: list[str] = field(default_factory=list)  # chosen columns, if any
+    no_registry: Path | None = None  # nothing listed because no registry is there (a command run elsewhere)
 
     @property
     def warnings(self) -> list[str]:
@@ -180,7 +182,8 @@ def status(
     late = [c for c in conditions if c not in early]
     limit = query.limit if not named else None
     if not ids:
-        empty = StatusView(StatusReport([], [], 0), columns=query.columns)
+        missing = None if registry.root.is_dir() else registry.root
+        empty = StatusView(StatusReport([], [], 0), columns=query.columns, no_registry=missing)
         if watch:
             on_refresh(empty)
         return empty
