@@ -184,12 +184,15 @@ real = LocalScheduler.submit_array
 def accepted_then_full(self, *args, **kwargs):
     submitted = real(self, *args, **kwargs)
     for job in submitted:  # each controller first (it starts no task once stopped), then its tasks
-        controller = psutil.Process(int(job.job_id))
-        controller.suspend()
-        held.append(controller)
-        for task in controller.children(recursive=True):
-            task.suspend()
-            held.append(task)
+        try:
+            controller = psutil.Process(int(job.job_id))
+            controller.suspend()
+            held.append(controller)
+            for task in controller.children(recursive=True):
+                task.suspend()
+                held.append(task)
+        except psutil.NoSuchProcess:  # it ran and ended while the next ones were launched: the disk had room
+            continue
     fill(disk)  # the jobs are launched; the disk is full from here on
     return submitted
 LocalScheduler.submit_array = accepted_then_full
@@ -201,7 +204,10 @@ except DiskFull as exc:
 finally:
     (disk / ".filler").unlink(missing_ok=True)  # room again, then the jobs go on
     for process in held:
-        process.resume()
+        try:
+            process.resume()
+        except psutil.NoSuchProcess:  # a task that ended before it was stopped, with its controller's end
+            pass
 """
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=300
