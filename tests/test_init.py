@@ -384,3 +384,19 @@ def test_environment_variables_the_script_reads_are_recorded_or_named(tmp_path: 
     assert (
         "data=/scratch/me/data" in (run_dir / "stdout.log").read_text()
     )  # set from the config, not the shell
+
+
+def test_a_metric_printed_in_two_forms_is_read_in_both(tmp_path: Path) -> None:
+    """`val_mse {v:.4f}` each epoch and `val_mse={v:.5f}` at the end: the pattern took the first form it
+    met only, so either every epoch's value or the final one was never read."""
+    from clusterrun.init.metrics import patterns
+
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "for e in range(3):\n    print(f'epoch {e} val_mse {0.5:.4f}')\nprint(f'final val_mse={0.25:.5f}')\n"
+    )
+    found = patterns(read_script(script).printed)
+    assert re.findall(found["val_mse"], "epoch 0 val_mse 0.5000\nfinal val_mse=0.25000") == [
+        "0.5000",
+        "0.25000",
+    ]

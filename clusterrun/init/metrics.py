@@ -27,8 +27,9 @@ def _numeric(spec: str, name: str) -> bool:
 
 
 def patterns(templates: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
-    """metric name -> regex with one group around the number, in the order first printed."""
-    found: dict[str, str] = {}
+    """metric name -> regex with one group around the number, in the order first printed; a name printed
+    in two forms (`val_mse {v:.4f}` each epoch, `val_mse={v:.5f}` at the end) is read in either."""
+    separators: dict[str, list[str]] = {}
     for template in templates:
         literal = ""
         for text, spec in template:
@@ -46,5 +47,10 @@ def patterns(templates: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
                 continue
             if name.lower() in COUNTERS or not _numeric(spec, name):
                 continue
-            found.setdefault(name, rf"\b{re.escape(name)}{sep}{NUMBER}")
+            if sep not in separators.setdefault(name, []):
+                separators[name].append(sep)
+    found: dict[str, str] = {}
+    for name, seps in separators.items():
+        sep = seps[0] if len(seps) == 1 else "(?:" + "|".join(seps) + ")"
+        found[name] = rf"\b{re.escape(name)}{sep}{NUMBER}"
     return found
