@@ -400,3 +400,49 @@ def test_a_metric_printed_in_two_forms_is_read_in_both(tmp_path: Path) -> None:
         "0.5000",
         "0.25000",
     ]
+
+
+HYDRA_SCRIPT = """\
+import hydra
+from omegaconf import DictConfig
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    for epoch in range(cfg.trainer.max_epochs):
+        print(f"epoch={epoch} loss={1.0 / (epoch + 1):.4f}")
+
+if __name__ == "__main__":
+    main()
+"""
+HYDRA_CONFIG = """\
+defaults:
+  - _self_
+seed: 7
+trainer: {max_epochs: 10, lr: 0.01}
+model: {hidden: 64, name: mlp}
+data: {path: "${oc.env:DATA,data}", splits: [train, val]}
+hydra: {job: {chdir: false}}
+"""
+
+
+def test_a_hydra_script_gets_its_config_values_as_overrides(tmp_path: Path) -> None:
+    """A `@hydra.main` script has no argparse options: init wrote `command: python train.py` and no params,
+    so nothing could be swept or recorded as a param. Its primary config's values now become params,
+    passed back as Hydra overrides (read as YAML, never run: Hydra need not be installed here)."""
+    root = tmp_path / "hydra"
+    (root / "conf").mkdir(parents=True)
+    (root / "train.py").write_text(HYDRA_SCRIPT)
+    (root / "conf" / "config.yaml").write_text(HYDRA_CONFIG)
+    git(root, "init", "-q", "-b", "main")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["command"] == (
+        "python train.py seed={seed} trainer.max_epochs={max_epochs} trainer.lr={lr} model.hidden={hidden} "
+        "model.name={name}"
+    )
+    assert config["params"] == {"max_epochs": 10, "lr": 0.01, "hidden": 64, "name": "mlp"}
+    assert config["seed"] == 7 and config["smoke"]["params"] == {"max_epochs": 1}
+    assert config["estimate"] == {"steps_param": "max_epochs"}
+    assert "left to the Hydra config (lists, nulls, interpolations): data.path, data.splits" in made.stderr
+    assert "Hydra writes its outputs under outputs/" in made.stderr

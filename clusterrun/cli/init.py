@@ -55,8 +55,8 @@ def init(
     """Write a starter config for this repository, then say what was guessed and what to check.
 
     Reads its run scripts, Makefile targets and pyproject scripts; a Python entry point's argparse, click
-    or typer options (from the source, never run) become params, with a smoke setting and metrics
-    patterns from its prints. An existing file is never overwritten without --force."""
+    or typer options, or its Hydra config (from the source, never run), become params, with a smoke
+    setting and metrics patterns from its prints. An existing file is never overwritten without --force."""
     from clusterrun.errors import UsageError
     from clusterrun.services.init import InitRequest
     from clusterrun.services.init import init as init_service

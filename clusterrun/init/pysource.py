@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.init.hydra import HydraMain, find_main
+
 MISSING: Any = object()  # no default, or one that is not a literal (os.environ.get(...), a call)
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Path": "str", "INT": "int"}
 _TYPES |= {"FLOAT": "float", "STRING": "str", "BOOL": "bool"}
@@ -52,6 +54,7 @@ class ScriptInfo:
     reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
     read_paths: list[str] = field(default_factory=list)  # relative paths given to open(), read_csv...
     env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
+    hydra: HydraMain | None = None  # `@hydra.main(config_path=..., config_name=...)`: framework 'hydra'
     error: str = ""  # why it could not be read
 
     def options_of(self, command: str) -> list[Option]:
@@ -452,6 +455,9 @@ def read_script(path: Path) -> ScriptInfo:
         _click(tree, info)
     if not info.framework or info.framework == "click":
         _typer(tree, info)
+    info.hydra = find_main(tree)
+    if info.hydra is not None and not info.options:
+        info.framework = "hydra"
     info.subcommands = list(dict.fromkeys(info.subcommands))
     _prints(tree, info)
     _read_paths(tree, info)

@@ -22,7 +22,7 @@ from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
-from clusterrun.init import guess
+from clusterrun.init import guess, hydra
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import Entry, Survey, find_entry, survey
@@ -112,8 +112,51 @@ def _reads_seed_variable(path: Path) -> bool:
         return False
 
 
+def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
+    """Params from a Hydra script's primary config, passed back as Hydra overrides (`optimizer.lr={lr}`);
+    a `seed` key is the run's seed."""
+    assert info.hydra is not None
+    found = hydra.params(info.path, info.hydra)
+    if found.problem:
+        draft.check.append(found.problem)
+    for name, value in found.values.items():
+        key = found.keys[name]
+        if name == "seed" and isinstance(value, int) and not isinstance(value, bool):
+            draft.seed = value
+            draft.command.append(f"{key}={{seed}}")
+            draft.guessed.append(f"{key} is the run's seed ({key}={{seed}}, seed: {value})")
+            continue
+        if name in BUILTIN_PLACEHOLDERS:
+            name = key.replace(".", "_") + "_"
+        draft.params[name] = value
+        draft.command.append(f"{key}={{{name}}}")
+    where = found.config.relative_to(info.path.parent) if found.config else "its config"
+    if draft.params:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+        draft.guessed.append(
+            f"params from the Hydra config {where} of {info.path.name}, passed as overrides: {shown}"
+        )
+        draft.check.append(
+            "Hydra writes its outputs under outputs/DATE/TIME in the run's working directory (or where "
+            "hydra.run.dir says): the run's artifacts are found there"
+        )
+    if found.skipped:
+        draft.guessed.append(
+            f"left to the Hydra config (lists, nulls, interpolations): {', '.join(found.skipped)}"
+        )
+    if draft.seed is None and not _reads_seed_variable(info.path):
+        draft.check.append(
+            f"{info.path.name} has no seed in its config: the run's seed reaches it only as "
+            "$CLUSTERRUN_SEED; seed its random generators from that, or add seed: to the config and "
+            "seed={seed} to the command"
+        )
+
+
 def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     """Params from the script's options: every option with a literal default, and the required ones."""
+    if info.framework == "hydra":
+        _from_hydra(info, draft)
+        return
     sub = _choose_command(info)
     if sub:
         draft.command.append(sub)
