@@ -178,7 +178,8 @@ def guarded_scripts(root: Path, known: set[str]) -> list[str]:
     found: list[str] = []
     for pattern in SCRIPT_DIRS:
         for folder in sorted(root.glob(pattern)) if "*" in pattern else [root / pattern]:
-            if not folder.is_dir() or folder.is_symlink() or folder.name.startswith("."):
+            hidden = pattern != "." and folder.name.startswith(".")  # the repository's own name may be
+            if not folder.is_dir() or folder.is_symlink() or hidden:
                 continue
             for path in sorted(folder.glob("*.py"))[:200]:
                 rel = path.relative_to(root).as_posix()
