@@ -82,9 +82,15 @@ def collect(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) ->
     return dict(sorted(values.items()))
 
 
+#: Printed or logged names that count progress rather than measure it: shown after the measures.
+COUNTERS = frozenset({"step", "steps", "global_step", "epoch", "iteration", "iter"})
+
+
 def format_metrics(values: Mapping[str, Any], limit: int = 4) -> str:
+    """`loss=0.01 acc=0.9 (+2)`: the measures first, then counters (step=200), at most `limit`."""
     shown = []
-    for key, value in list(values.items())[:limit]:
+    ordered = sorted(values.items(), key=lambda item: item[0] in COUNTERS)  # stable: measures in order
+    for key, value in ordered[:limit]:
         shown.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
     more = len(values) - limit
     return " ".join(shown) + (f" (+{more})" if more > 0 else "")

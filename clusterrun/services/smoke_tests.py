@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
-from clusterrun.analysis.metrics import log_tail, printed_names, printed_pattern
+from clusterrun.analysis.metrics import COUNTERS, log_tail, printed_names, printed_pattern
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -305,10 +305,6 @@ def _patterns_on_stderr(plan: SubmissionPlan, patterns: dict[str, str], folder: 
     )
     if names and message not in plan.warnings:
         plan.warnings.append(message)
-
-
-#: Printed names that count progress rather than measure it: suggested after the others.
-COUNTERS = frozenset({"step", "steps", "global_step", "epoch", "iteration", "iter"})
 
 
 def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> None:

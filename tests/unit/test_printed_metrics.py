@@ -45,3 +45,13 @@ def test_measures_printed_in_text_lines_are_found_by_name_with_a_decimal_value()
     assert [float(m) for m in re.findall(printed_pattern("loss"), TABLE)] == [0.6311, -0.4952]
     assert [float(m) for m in re.findall(printed_pattern("acc"), TABLE)] == [0.677]  # not val_acc's
     assert re.findall(printed_pattern("lr"), TABLE) == ["1e-3"]
+
+
+def test_counters_are_shown_after_the_measures() -> None:
+    """The quickstart's first status read `final_loss=0.009271 loss=0.009271 step=200 time=0.017`: a
+    counter took a measure's place in the four shown."""
+    from clusterrun.analysis.metrics import format_metrics
+
+    shown = format_metrics({"final_loss": 0.5, "step": 200, "loss": 0.25, "acc": 0.9, "time": 1.5})
+    assert shown == "final_loss=0.5 loss=0.25 acc=0.9 time=1.5 (+1)"
+    assert format_metrics({"step": 3, "loss": 0.1}) == "loss=0.1 step=3"
