@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from clusterrun.analysis.metrics import COUNTERS as ANALYSIS_COUNTERS
 from clusterrun.analysis.metrics import METRIC_WORDS, sounds_like_metric
 
 NUMBER = r"([0-9.eE+-]+)"
 _NAME_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\s*)([=:])(\s*)$")
 _NAME_SPACE_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*) +$")
 _NUMERIC_SPEC = re.compile(r"[dieEfFgGn%]$|^\?$")
-COUNTERS = {"step", "steps", "epoch", "epochs", "iter", "iteration", "it", "batch", "global_step", "i", "n"}
+#: progress counters (analysis.metrics.COUNTERS), and the short names loops print them by
+COUNTERS = ANALYSIS_COUNTERS | {"epochs", "it", "batch", "i", "n"}
 
 
 def _numeric(spec: str, name: str) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 from clusterrun.init.hydra import HydraMain, find_main
 
+#: `if __name__ == "__main__":`, so `python file.py` runs the file as a program
+MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
 MISSING: Any = object()  # no default, or one that is not a literal (os.environ.get(...), a call)
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Path": "str", "INT": "int"}
 _TYPES |= {"FLOAT": "float", "STRING": "str", "BOOL": "bool"}
@@ -463,9 +465,7 @@ def read_script(path: Path) -> ScriptInfo:
     _read_paths(tree, info)
     _env_reads(tree, info)
     # `python file.py` runs it: a main guard, or work done at the top level (a script without functions)
-    info.main_guard = bool(
-        re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source)
-    ) or _top_level_work(tree)
+    info.main_guard = bool(MAIN_GUARD.search(source)) or _top_level_work(tree)
     info.mentions_cuda = bool(re.search(r"""\.cuda\(|['"]cuda['"]|torch\.device\(\s*['"]cuda""", source))
     info.reads_metrics_file = "CLUSTERRUN_METRICS_FILE" in source
     return info

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clusterrun.init.pysource import MAIN_GUARD
 from clusterrun.init.shell import Makefile, ShellScript, read_makefile, read_shell
 
 #: Where run scripts usually are, in the order they are tried.
@@ -29,7 +30,6 @@ LATE_SCRIPTS = ("scripts/eval.sh", "scripts/eval.py", "eval.py")  # listed, but 
 SCRIPT_DIRS = (".", "src", "scripts", "experiments", "bin", "tools", "src/*")
 NOT_SCRIPTS = re.compile(r"(setup|conftest|__init__|__main__|test_.*|.*_test|noxfile|tasks)\.py")
 TRAINER_WORDS = ("train", "fit", "run", "main", "experiment")
-_MAIN_GUARD = re.compile(r"__name__\s*==\s*['\"]__main__['\"]")
 MAKE_TARGETS = ("train", "run", "fit", "experiment", "main")
 
 
@@ -98,9 +98,7 @@ def _pyproject(root: Path, survey: Survey) -> list[Entry]:
     for name, target in scripts.items():
         module = str(target).split(":")[0].strip()
         source = _module_file(root, module)
-        guarded = source is not None and re.search(
-            r"__name__\s*==\s*['\"]__main__", source.read_text(errors="replace")
-        )
+        guarded = source is not None and MAIN_GUARD.search(source.read_text(errors="replace"))
         command = ["python", "-m", module] if guarded else [str(name)]
         entry = Entry("pyproject", f"pyproject script {name}", command, python=source)
         if not guarded:
@@ -152,8 +150,7 @@ def survey(root: Path) -> Survey:
             )
     found.entries += _pyproject(root, found)
     found.entries += [_script_entry(root, rel) for rel in LATE_SCRIPTS if (root / rel).is_file()]
-    known = {rel for rel in (*SCRIPTS, *LATE_SCRIPTS) if (root / rel).is_file()}
-    known |= {
+    known = {  # every script already an entry (SCRIPTS' and LATE_SCRIPTS' .py files are their own python)
         e.python.relative_to(root).as_posix()
         for e in found.entries
         if e.python is not None and e.python.is_relative_to(root)
@@ -189,7 +186,7 @@ def guarded_scripts(root: Path, known: set[str]) -> list[str]:
                     text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
                 except OSError:
                     continue
-                if _MAIN_GUARD.search(text):
+                if MAIN_GUARD.search(text):
                     found.append(rel)
     return sorted(found, key=lambda rel: (not any(w in Path(rel).stem for w in TRAINER_WORDS), rel))
 

@@ -130,7 +130,6 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
     COMPLETED`, then `1049_[1-5%6] PENDING`): taken as the member's newest record, a finished member
     looked pending again, and was recorded as requeued."""
     records: list[JobStatus] = []
-    spread: set[int] = set()  # id() of the records made from a pending array's range
     own: set[str] = set()  # members with a line of their own
     last: dict[str, JobStatus] = {}  # base id -> its latest job record (its steps follow it)
     for line in output.splitlines():
@@ -174,10 +173,9 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
             )
             records.append(record)
             last[member] = record
-            if member != base:
-                spread.add(id(record))
-                record.extra["array_range"] = True  # records/attempts.adjust: no news of a started member
-    return [r for r in records if id(r) not in spread or r.job_id not in own]
+            if member != base:  # made from a pending array's range (records/attempts.adjust reads it too)
+                record.extra["array_range"] = True
+    return [r for r in records if not r.extra.get("array_range") or r.job_id not in own]
 
 
 def _duration_seconds(text: str) -> int | None:
