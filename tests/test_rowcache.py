@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from clusterrun.cli.app import main
@@ -141,6 +142,15 @@ def test_a_short_listing_reads_its_records_and_leaves_the_cache_alone(
     assert not (project / "runs" / ".cache" / CACHE_FILE).exists()
 
 
+def _running(pid: int) -> bool:
+    """The local job's controller, or a task of it, is alive (not a zombie)."""
+    try:
+        controller = psutil.Process(pid)
+        return any(p.status() != psutil.STATUS_ZOMBIE for p in [controller, *controller.children()])
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _ended_unseen(project: Path, seeds: tuple[int, ...]) -> list[str]:
     """Local runs submitted without --wait, whose jobs have ended and left their exit records: the next
     status records their ends and collects their summaries."""
@@ -150,8 +160,13 @@ def _ended_unseen(project: Path, seeds: tuple[int, ...]) -> list[str]:
         assert result.returncode == 0, result.stderr
         ids.append(json.loads(result.stdout)["run_id"])
     runs = project / "runs"
+    jobs = [int(json.loads((runs / i / "manifest.json").read_text())["job_id"]) for i in ids]
     for _ in range(600):
-        if all(any((runs / i / "scheduler").glob("*_result.pkl")) for i in ids):
+        # ended as status sees it: the result written and the job's processes gone (CI: a task still
+        # exiting after its pickle left its run 'running', and no row was kept)
+        if all(any((runs / i / "scheduler").glob("*_result.pkl")) for i in ids) and not any(
+            _running(pid) for pid in jobs
+        ):
             break
         time.sleep(0.1)
     assert all(json.loads((runs / i / "manifest.json").read_text())["state"] != "completed" for i in ids)
