@@ -71,7 +71,7 @@ def test_outcomes_that_submit_nothing(project: Path) -> None:
 
     declined = api.submit("configs/expensive.yaml", backend="local", confirm=decline, cwd=project)
     assert declined.outcome == "declined" and declined.manifest.state == "not_submitted"
-    assert any("per run > 10 min" in reason for reason in asked[0].reasons)
+    assert any("per run (> 10 min)" in reason for reason in asked[0].reasons)
     assert declined.confirmation is not None and declined.confirmation.decision == "declined by the notebook"
     refused = api.submit("configs/expensive.yaml", backend="local", cwd=project, force=True)
     assert refused.outcome == "declined"  # nobody to ask: refused, as the CLI without a terminal

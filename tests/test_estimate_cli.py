@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, make_project, manifest, no_traceback
+from tests.helpers import cli, git, make_project, manifest, no_traceback
 
 TRAIN = """\
 import argparse, time
@@ -86,3 +86,35 @@ def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_pat
     assert "too short to time one epoch" in result.stderr and (run / "smoke-3").is_dir()
     assert timing["ok"] and timing["steps"] in (11, 101), timing  # 1 + 1 x 10, then 1 + 10 x 10
     assert "ms/epoch" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up
+
+
+FIXED = "import time\ntime.sleep(0.3)\nprint('done')\n"
+FIXED_CONFIG = """\
+name: fixed
+command: python fixed.py --unused {level}
+params: {level: 1}
+resources: {time: "01:00:00", mem: 500M, cpus_per_task: 1}
+"""
+
+
+def test_a_config_that_ran_before_is_estimated_from_that_run(tmp_path: Path) -> None:
+    """What a user met with a script nothing times (no steps param, a smoke test that runs it as it is):
+    every submit of it was 'expensive' for its 1-hour request and refused without a terminal, though the
+    same config had run to its end in a second. An estimate without a timing of its own now takes the
+    wall time of the newest run that completed with the same config on this backend, and says so."""
+    root = make_project(tmp_path / "proj", {"fixed.py": FIXED, "configs/fixed.yaml": FIXED_CONFIG})
+    first = cli(["submit", "configs/fixed.yaml", "--backend", "local"], root)
+    assert first.returncode == 2 and "not estimated" in first.stderr  # nothing known yet: asked, refused
+    ran = cli(["submit", "configs/fixed.yaml", "--backend", "local", "--yes", "--wait", "--json"], root)
+    assert ran.returncode == 0, ran.stderr
+    earlier = json.loads(ran.stdout)["run_id"]
+    (root / "fixed.py").write_text(FIXED + "# edited\n")  # other code, the same config
+    git(root, "commit", "-qam", "edit")
+    again = cli(["submit", "configs/fixed.yaml", "--backend", "local", "--json"], root)
+    assert again.returncode == 0, again.stderr  # not asked: its last run took about a second
+    est = json.loads(again.stdout)["estimate"]
+    assert 0.2 < est["wall_seconds"] < 30, est
+    assert est["basis"] == f"as long as {earlier} took, the last completed run of this config, other code"
+    other = cli(["submit", "configs/fixed.yaml", "--backend", "local", "params.level=2"], root)
+    assert other.returncode == 2 and "not estimated" in other.stderr  # another config: nothing known
+    no_traceback(other)

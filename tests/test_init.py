@@ -446,3 +446,49 @@ def test_a_hydra_script_gets_its_config_values_as_overrides(tmp_path: Path) -> N
     assert config["estimate"] == {"steps_param": "max_epochs"}
     assert "left to the Hydra config (lists, nulls, interpolations): data.path, data.splits" in made.stderr
     assert "Hydra writes its outputs under outputs/" in made.stderr
+
+
+OWN_CONFIG_SCRIPT = """\
+import click, yaml
+
+
+@click.command()
+@click.option("--config", "config_path", default="conf/base.yaml")
+@click.option("--max-steps", type=int, default=None, help="the config's max_steps unless given")
+@click.option("--seed", type=int, default=0)
+def main(config_path, max_steps, seed):
+    cfg = yaml.safe_load(open(config_path))
+    steps = max_steps if max_steps is not None else cfg["max_steps"]
+    for step in range(steps):
+        print(f"step {step + 1}: loss={1 / (step + 1):.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_length_option_without_a_default_shortens_the_smoke_test_through_its_command(
+    tmp_path: Path,
+) -> None:
+    """What a user met with a click script that reads its length from its own YAML unless told
+    (`--max-steps` defaults to None): init left --max-steps out and said nothing makes a run short, so
+    the smoke test was a 60 s probe of the whole run. The smoke test now gives the option a short value
+    (smoke.command); the run itself still leaves it to the script's config."""
+    root = tmp_path / "own-config"
+    (root / "conf").mkdir(parents=True)
+    (root / "train.py").write_text(OWN_CONFIG_SCRIPT)
+    (root / "conf" / "base.yaml").write_text("max_steps: 400000\n")
+    git(root, "init", "-q", "-b", "main")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert "--max-steps" not in config["command"]  # the run's length stays the script's own
+    assert config["smoke"]["command"][-2:] == ["--max-steps", "5"] and "probe" not in config["smoke"]
+    assert "smoke test: the command with --max-steps 5 (smoke.command)" in made.stderr
+    commit(root)
+    dry = cli(["submit", "configs/train.yaml", "--backend", "local", "--dry-run"], root)
+    assert dry.returncode == 0, dry.stderr
+    assert "smoke test: running it locally with smoke.command" in dry.stderr
+    smoke_out = next((root / "runs").glob("train_*/smoke/stdout.log")).read_text().splitlines()
+    assert smoke_out[-1].startswith("step 5: loss=") and len(smoke_out) == 5  # 5 steps, not 400,000

@@ -216,7 +216,8 @@ def test_cost_gate_refuses_without_a_terminal_unless_yes(project: Path) -> None:
     ]
     refused = cli(expensive, project)
     assert refused.returncode == 2 and "confirmation needed and there is no terminal" in refused.stderr
-    assert "--yes" in refused.stderr and "per run > 10 min" in refused.stderr
+    assert "--yes" in refused.stderr and "not estimated" in refused.stderr
+    assert "its whole requested time, 00:30:00 per run (> 10 min)" in refused.stderr
     no_traceback(refused)
     run = next((project / "runs").glob("quickstart_*"))
     data = manifest(run)

@@ -109,10 +109,12 @@ def estimate(
     *,
     no_timing: str = "",
     whole_run: float | None = None,
+    past: tuple[float, str] | None = None,
 ) -> Estimate:
     """`no_timing`: why the smoke test gave no timing (e.g. "timing run failed"), for the basis text;
     `whole_run`: the seconds of a smoke test that ran the job's whole command to its end (a probe that
-    ended before its timeout), the wall time itself when there is no step timing."""
+    ended before its timeout), the wall time itself when there is no step timing; `past`: (seconds, how
+    known) of an earlier run of the same config, when neither gives one."""
     res = spec.resources
     steps = _full_steps(spec)
     if timing is not None and steps is not None:
@@ -123,6 +125,9 @@ def estimate(
     elif whole_run is not None:
         wall = whole_run
         basis = "the smoke test ran the whole command to its end"
+        hours_each = wall / 3600
+    elif past is not None:
+        wall, basis = past
         hours_each = wall / 3600
     else:
         wall = None
@@ -206,7 +211,13 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
-    if wall / 60 > limits.wall_minutes:
+    if wall / 60 > limits.wall_minutes and est.wall_seconds is None:  # not known: the limit asked for
+        reasons.append(
+            f"its run time is not estimated, so it may take its whole requested time, "
+            f"{format_seconds(wall)} per run (> {limits.wall_minutes:g} min); a shorter resources.time, "
+            "or estimate.steps_param, tells clusterrun more"
+        )
+    elif wall / 60 > limits.wall_minutes:
         reasons.append(f"wall time {format_seconds(wall)} per run > {limits.wall_minutes:g} min")
     if est.cpu_hours > limits.cpu_hours:
         reasons.append(f"{est.cpu_hours:.3g} CPU-hours > {limits.cpu_hours:g}")

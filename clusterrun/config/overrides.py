@@ -289,7 +289,8 @@ def _data_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 def _suggest(key: str, data: Mapping[str, Any], model: type[BaseModel] | None) -> str:
     """The closest dotted key of the config (and of the model's fields, if given) to `key`."""
     candidates = list(dict.fromkeys(_data_paths(data) + (_model_paths(model) if model else [])))
-    candidates = [c for c in candidates if c != key]
+    # never the key itself, nor a mapping holding it (`params` for params.lr: that is where it goes)
+    candidates = [c for c in candidates if c != key and not key.startswith(c + ".")]
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
     if close:
         return close[0]
@@ -300,8 +301,12 @@ def _suggest(key: str, data: Mapping[str, Any], model: type[BaseModel] | None) -
     close = difflib.get_close_matches(last, list(by_last), n=1, cutoff=0.75)
     if close:
         return by_last[close[0]]
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-    return close[0] if close else ""
+    # last: a looser match of the whole key, when more than a shared parent makes it close
+    # (params.lr is not params.out, though the two dotted keys are 60% alike)
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    return next(
+        (c for c in close if difflib.SequenceMatcher(None, c.rsplit(".", 1)[-1], last).ratio() >= 0.5), ""
+    )
 
 
 def _check_known(

@@ -50,6 +50,16 @@ def smoke_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def short_value(name: str, kind: str = "int") -> int | float | None:
+    """The smoke test's value for a length option named `name` that has no value of its own (a script
+    that reads its length from its own config file unless told): None when the name is no length."""
+    key = name.lower()
+    value = 1 if key in EPOCHS else SHORT_STEPS if key in STEPS else SHORT_BATCHES if key in BATCHES else None
+    if value is None:
+        return None
+    return float(value) if kind == "float" else value
+
+
 def steps_param(params: Mapping[str, Any]) -> str | None:
     """The param counting the run's steps (estimate.steps_param): an integer steps or iterations option."""
     for name, value in params.items():

@@ -306,6 +306,18 @@ def finished(
     return found
 
 
+def newest_completed(root: Path, backend: str | None, hashes: set[str]) -> dict[str, str]:
+    """config hash -> the newest run that completed with it (any code; on `backend` only, when given),
+    for each hash in `hashes`: the runs an estimate without a timing of its own can look back on."""
+    found: dict[str, str] = {}
+    for (_snapshot, digest), run_id in finished(root, backend).items():
+        if digest in hashes:
+            held = found.get(digest)
+            if held is None or _creation_key(run_id) > _creation_key(held):
+                found[digest] = run_id
+    return found
+
+
 def note_change(run_dir: Path, manifest: Manifest) -> None:
     """A settled run's state changed (Run.update): its new row goes to the journal, since a use of the
     index does not stat a settled run's manifest (SETTLED_STATES). Nothing when there is no index."""

@@ -83,6 +83,8 @@ class _Draft:
     params: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
+    # length options without a default (the script reads its length elsewhere): (flag, smoke value)
+    short_flags: list[tuple[str, int | float]] = field(default_factory=list)
     guessed: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)
 
@@ -196,6 +198,9 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             draft.check.append(f"params.{name}: {display} is required and has no default: set it")
         else:
             skipped["no default"].append(display)
+            short = guess.short_value(name, option.type)
+            if short is not None and option.flag:
+                draft.short_flags.append((option.flag, short))
             continue
         draft.params[name] = value
         if option.positional:
@@ -307,6 +312,14 @@ def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
     if any(guess.is_short_option(k) for k in draft.params):
         data["smoke"] = {"timeout": 300}
         draft.check.append("smoke test: runs the command as it is (its length option is already small)")
+        return
+    if draft.short_flags:  # the run leaves the length to the script; its smoke test gives a short one
+        flag, value = draft.short_flags[0]
+        data["smoke"] = {"command": [*draft.command, flag, str(value)], "timeout": 300}
+        draft.guessed.append(
+            f"smoke test: the command with {flag} {value} (smoke.command); the run itself leaves {flag} "
+            "to the script"
+        )
         return
     data["smoke"] = {"probe": True, "timeout": PROBE_SECONDS}
     draft.check.append(

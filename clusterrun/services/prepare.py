@@ -27,8 +27,9 @@ from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
 from clusterrun.services import Notify, nogc, quiet
 from clusterrun.services.job_request import check_request, job_resources
+from clusterrun.services.past_runs import last_completed
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, SubmitRequest, plan
-from clusterrun.services.smoke_tests import shape_key, smoke_shapes
+from clusterrun.services.smoke_tests import SmokeTests, shape_key, smoke_shapes
 
 
 @dataclass
@@ -176,6 +177,7 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
         )
         for m in plan.members
     ]
+    _from_past_runs(plan, registry, own_estimates, tests)
     est = combine(own_estimates)
     decision = gate(est, plan.members[0].spec, plan.profile)
     warnings += est.warnings
@@ -214,6 +216,29 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
         tests.diagnosis,
         records.manifests,
     )
+
+
+def _from_past_runs(
+    plan: SubmissionPlan, registry: Registry, estimates: list[Estimate], tests: SmokeTests
+) -> None:
+    """Members whose estimate has no wall time (no timing, no whole run) take the one of the newest run
+    that completed with the same config on this backend, when there is one (in place)."""
+    unknown = [i for i, own in enumerate(estimates) if own.wall_seconds is None]
+    if not unknown:
+        return
+    hashes = {i: plan.members[i].spec.config_hash() for i in unknown}
+    found = last_completed(registry, plan.backend, set(hashes.values()), plan.snapshot.id)
+    for i, digest in hashes.items():
+        past = found.get(digest)
+        if past is not None:
+            estimates[i] = estimate(
+                plan.members[i].spec,
+                None,
+                tests.peak_rss_mb,
+                1,
+                plan.profile,
+                past=(past.seconds, past.basis()),
+            )
 
 
 def _whole_run(plan: SubmissionPlan, result: SmokeResult | None) -> float | None:

@@ -150,7 +150,8 @@ def _smoke(
         run.event("smoke_cached", key=key, source=cached.cached_from)
         result = SmokeResult(**(cached.as_record() | {"cached": True}))
         return result, _timing(spec, result, warnings)
-    label = f"smoke test: running it locally with smoke.params (timeout {spec.smoke.timeout} s) ..."
+    how = "smoke.command" if spec.smoke.command else "smoke.params" if spec.smoke.params else "its command"
+    label = f"smoke test: running it locally with {how} (timeout {spec.smoke.timeout} s) ..."
     if spec.smoke.probe:
         label = f"smoke test: running the command for up to {spec.smoke.timeout} s (smoke.probe) ..."
     result = _run_smoke_in(run, spec, plan, "smoke", spec.smoke.params, notify, label)

@@ -576,6 +576,21 @@ def test_override_unknown_key_suggests_the_closest(text: str, suggestion: str) -
     assert "\n" not in info.value.message
 
 
+def test_an_unknown_param_is_never_told_to_mean_its_own_parent_or_a_sibling_alike_only_in_the_prefix(
+    tmp_path: Path,
+) -> None:
+    # a user's click script whose --lr was not a param: 'did you mean params?', then 'params.out?'
+    text = "name: exp\ncommand: train --out {out} --eval-every {eval_every}\n"
+    text += "params: {out: o, eval_every: 1}\n"
+    path = write(tmp_path, text, name="mine.yaml")
+    with pytest.raises(UsageError) as info:
+        load_spec(path, ["params.lr=0.1"])
+    assert "did you mean" not in info.value.hint and "+params.lr=0.1" in info.value.hint
+    with pytest.raises(UsageError) as typo:
+        load_spec(path, ["params.evl_every=2"])
+    assert "did you mean params.eval_every?" in typo.value.hint
+
+
 def test_override_hints_name_the_users_config(tmp_path: Path) -> None:
     path = write(tmp_path, "name: exp\ncommand: echo {lr}\nparams:\n  lr: 0.1\n", name="mine.yaml")
     for text in ("lrr=1", "params.lrr=1", "~params.lrr"):

@@ -258,7 +258,8 @@ def test_gate_uses_profile_thresholds_and_requested_time_without_estimate() -> N
     assert not gate(cheap, _spec(time="00:05:00"), DEFAULT).needs_confirmation  # type: ignore[arg-type]
     long = _spec(time="02:00:00")
     decision = gate(estimate(long, None, None, 1, DEFAULT), long, DEFAULT)  # type: ignore[arg-type]
-    assert decision.needs_confirmation and "per run > 10 min" in decision.reasons[0]
+    assert decision.needs_confirmation and "not estimated" in decision.reasons[0]
+    assert "its whole requested time, 02:00:00 per run (> 10 min)" in decision.reasons[0]
     gpu = _spec(time="00:05:00", gpus=8)
     many = estimate(gpu, None, None, 10, DEFAULT)  # type: ignore[arg-type]
     assert any("GPU-hours" in r for r in gate(many, gpu, DEFAULT).reasons)  # type: ignore[arg-type]
