@@ -492,3 +492,23 @@ def test_a_length_option_without_a_default_shortens_the_smoke_test_through_its_c
     assert "smoke test: running it locally with smoke.command" in dry.stderr
     smoke_out = next((root / "runs").glob("train_*/smoke/stdout.log")).read_text().splitlines()
     assert smoke_out[-1].startswith("step 5: loss=") and len(smoke_out) == 5  # 5 steps, not 400,000
+
+
+def test_metrics_printed_as_json_get_patterns_that_read_them(tmp_path: Path) -> None:
+    """The click script's last line was `print(json.dumps({"final_val_loss": round(val, 5)}))`: init read
+    its `loss=` prints and never this one, the run's result."""
+    from clusterrun.init.metrics import patterns
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json\nval, steps = 0.1, 3\n"
+        "print(f'step {steps}: loss={val:.4f}')\n"
+        "print(json.dumps({'final_val_loss': round(val, 5), 'steps': steps, 'tag': 'x'}))\n"
+        "print(json.dumps(dict(best_acc=0.9)))\n"
+    )
+    found = patterns(read_script(script).printed)
+    assert set(found) == {"loss", "final_val_loss", "best_acc"}  # not the counter, not the word
+    out = subprocess.run(["python", str(script)], capture_output=True, text=True, check=True).stdout
+    assert re.search(found["final_val_loss"], out).group(1) == "0.1"  # type: ignore[union-attr]
+    assert re.search(found["best_acc"], out).group(1) == "0.9"  # type: ignore[union-attr]
+    assert re.search(found["loss"], out).group(1) == "0.1000"  # type: ignore[union-attr]

@@ -10,11 +10,18 @@ from typing import Any
 
 import typer
 
+from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
-from clusterrun.config.resources import format_seconds, parse_time_seconds
+from clusterrun.config.resources import (
+    format_mem_mb,
+    format_seconds,
+    parse_time_seconds,
+    round_mem_mb,
+    round_seconds,
+)
 from clusterrun.records.models import (
     AttemptRecord,
     EfficiencyRecord,
@@ -261,6 +268,27 @@ def attempts_line(attempts: list[AttemptRecord]) -> str:
     return f"{len(attempts)}: " + ", ".join(parts)
 
 
+def right_size_overrides(efficiency: EfficiencyRecord | None) -> list[str]:
+    """Overrides for the next run of a config whose run completed using under half of a large request
+    (a limit of 10 minutes or more, 1G or more): its longest attempt x 1.5, its peak memory x 1.3,
+    rounded up as estimates are. [] when the request was about right, or small anyway."""
+    if efficiency is None:
+        return []
+    out = []
+    longest = efficiency.longest_attempt_seconds or efficiency.elapsed_seconds
+    requested = efficiency.requested_seconds
+    if longest and requested and requested >= 600:
+        time = round_seconds(longest * TIME_SUGGEST)
+        if time <= requested / 2:
+            out.append(f"resources.time={format_seconds(time)}")
+    peak, asked = efficiency.max_rss_mb, efficiency.requested_mem_mb
+    if peak and asked and asked >= 1024:
+        mem = round_mem_mb(peak * MEM_MARGIN)
+        if mem <= asked / 2:
+            out.append(f"resources.mem={format_mem_mb(mem)}")
+    return out
+
+
 def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces: str = "") -> str:
     """The results block of an ended run (the summary as a model, or as JSON data); `reproduces`: the run
     this one reproduces (its comparison is the next step)."""
@@ -284,6 +312,11 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     used = efficiency_line(summary.efficiency)
     if used:
         lines.append(f"Resources Used: {used}")
+    smaller = right_size_overrides(summary.efficiency) if summary.success else []
+    if smaller:
+        lines.append(
+            f"Right-size the next run of this config: {' '.join(smaller)} (what it used, with a margin)"
+        )
     if summary.attempts:
         lines.append(f"Attempts: {attempts_line(summary.attempts)}")
     diagnosis = summary.diagnosis

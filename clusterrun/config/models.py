@@ -187,6 +187,22 @@ class ExperimentSpec(FrozenModel):
     def config_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.resolved()).encode()).hexdigest()[:16]
 
+    def smoke_command_gaps(self) -> list[str]:
+        """What of the command its own smoke.command leaves out: another program, or options (`--lr`)
+        the run passes and the smoke test does not (so it never tries them). A value given only to the
+        smoke test, or another value for an option both pass, is the point of smoke.command."""
+        smoke = self.smoke.command
+        if not smoke or not self.command:
+            return []
+        if smoke[0] != self.command[0]:
+            return [self.command[0]]
+        flags = {token.split("=", 1)[0] for token in smoke if token.startswith("-")}
+        return [
+            token.split("=", 1)[0]
+            for token in self.command[1:]
+            if token.startswith("--") and token.split("=", 1)[0] not in flags
+        ]
+
     def unused_params(self) -> list[str]:
         """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
         return unused_params(self.params, self.command, self.env)

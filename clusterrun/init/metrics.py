@@ -14,7 +14,7 @@ from clusterrun.analysis.metrics import COUNTERS as ANALYSIS_COUNTERS
 from clusterrun.analysis.metrics import METRIC_WORDS, sounds_like_metric
 
 NUMBER = r"([0-9.eE+-]+)"
-_NAME_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\s*)([=:])(\s*)$")
+_NAME_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\"?)(\s*)([=:])(\s*)$")  # a JSON key's quote too
 _NAME_SPACE_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*) +$")
 _NUMERIC_SPEC = re.compile(r"[dieEfFgGn%]$|^\?$")
 #: progress counters (analysis.metrics.COUNTERS), and the short names loops print them by
@@ -42,7 +42,7 @@ def patterns(templates: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
             spaced = None if match else _NAME_SPACE_BEFORE.search(literal)
             literal = ""
             if match:
-                name, sep = match.group(1), rf"\s*{re.escape(match.group(3))}\s*"
+                name, sep = match.group(1), rf"{match.group(2)}\s*{re.escape(match.group(4))}\s*"
             elif spaced and sounds_like_metric(spaced.group(1)):
                 name, sep = spaced.group(1), r"\s+"  # `loss {x}`: a metric's name, not `took {t}`
             else:

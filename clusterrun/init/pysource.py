@@ -344,7 +344,23 @@ def _template(node: ast.AST) -> list[tuple[str, str]] | None:
         return _template(node.left)
     if isinstance(node, ast.Call) and _callee(node.func) == "format" and isinstance(node.func, ast.Attribute):
         return _template(node.func.value)
+    if isinstance(node, ast.Call) and _callee(node.func) == "dumps" and node.args:
+        return _json_template(node.args[0])
     return None
+
+
+def _json_template(node: ast.AST) -> list[tuple[str, str]] | None:
+    """`json.dumps({"val_loss": v, ...})` (or `dict(val_loss=v)`) as it prints: `"val_loss": <value>`
+    for each key a literal names."""
+    keys: list[str] = []
+    if isinstance(node, ast.Dict):
+        keys = [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    elif isinstance(node, ast.Call) and _callee(node.func) == "dict":
+        keys = [k.arg for k in node.keywords if k.arg]
+    out: list[tuple[str, str]] = []
+    for key in keys:
+        out += [(f'"{key}": ', ""), ("", "?")]
+    return out or None
 
 
 def _split(text: str, pattern: str) -> list[tuple[str, str]]:

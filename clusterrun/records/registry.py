@@ -36,6 +36,7 @@ from clusterrun.records.paths import OutsideRegistry, run_file
 
 __all__ = ["SCHEMA_VERSION", "SWEEP_FILE", "Registry", "Run", "now_iso"]
 RUNS_ENV = "CLUSTERRUN_RUNS_DIR"
+ADHOC_DIR = ".adhoc"  # where `submit -- COMMAND` keeps the configs it writes (services/adhoc.py)
 MAX_ID_BYTES = 255  # a run id is a directory name
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_\d{8}-\d{6}(-\d+)?$")
 

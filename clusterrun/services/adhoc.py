@@ -30,10 +30,9 @@ from clusterrun.init import guess
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import read_script
 from clusterrun.records.jsonio import write_text_atomic
-from clusterrun.records.registry import Registry
+from clusterrun.records.registry import ADHOC_DIR, Registry
 
 SMOKE_PROBE_SECONDS = 30  # an ad-hoc run without --smoke/--smoke-args: run this long, pass if no failure
-ADHOC_DIR = ".adhoc"
 SOURCE = "the command after --"
 _PROGRAMS = (".py", ".sh", ".bash")
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

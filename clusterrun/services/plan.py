@@ -20,7 +20,7 @@ from clusterrun.config.sections import Sweep
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.inputs import gitstate, snapshot
 from clusterrun.records import index as registry_index
-from clusterrun.records.registry import Registry
+from clusterrun.records.registry import ADHOC_DIR, Registry
 from clusterrun.scheduler import get_scheduler, resolve_backend
 from clusterrun.services.dependencies import with_run_ids
 from clusterrun.services.notes import check_tags
@@ -187,6 +187,14 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
         f"(put {{{name}}} in the command, or export it: env: {{{name.upper()}: '{{{name}}}'}})"
         for name in experiment.base.unused_params()
     ]
+    # an ad-hoc run's --smoke-args replace the command's arguments by design: nothing to say
+    gaps = experiment.base.smoke_command_gaps() if request.config.parent.name != ADHOC_DIR else []
+    if gaps:
+        them = "it" if len(gaps) == 1 else "them"
+        inputs.append(
+            f"smoke.command leaves out {', '.join(gaps)} of the command: the smoke test never tries "
+            f"{them} (copy {them} into smoke.command)"
+        )
     backend = resolve_backend(request.backend)
     git = gitstate.capture(cwd)
     gitstate.require_clean(git, request.allow_dirty)

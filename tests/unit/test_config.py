@@ -666,3 +666,32 @@ def test_a_number_param_set_to_a_bare_word_is_refused_before_the_smoke_test_hide
         apply_overrides(flag, ["params.verbose=yes"], "x.yaml", ExperimentSpec)
     changed = apply_overrides(flag, ["params.verbose=true"], "x.yaml", ExperimentSpec)
     assert changed["params"]["verbose"] is True
+
+
+def test_a_smoke_command_that_leaves_out_an_option_of_the_command_is_named() -> None:
+    """init writes smoke.command as the command plus a short length; a user who then adds `--lr {lr}`
+    to the command only would have a smoke test that never tries it."""
+    base = {"name": "x", "params": {"lr": 0.1, "epochs": 9}}
+    same = spec_from_data(
+        base
+        | {
+            "command": "python t.py --lr {lr} --epochs {epochs}",
+            "smoke": {"command": ["python", "t.py", "--lr", "{lr}", "--epochs", "1", "--max-steps", "5"]},
+        },
+        "t.yaml",
+    )
+    assert same.smoke_command_gaps() == []  # another value, an extra option: the point of it
+    drifted = spec_from_data(
+        base
+        | {
+            "command": "python t.py --lr={lr} --epochs {epochs}",
+            "smoke": {"command": ["python", "t.py", "--epochs", "1"]},
+        },
+        "t.yaml",
+    )
+    assert drifted.smoke_command_gaps() == ["--lr"]
+    other = spec_from_data(
+        base | {"command": "torchrun t.py --lr {lr}", "smoke": {"command": ["python", "t.py", "--lr", "1"]}},
+        "t.yaml",
+    )
+    assert other.smoke_command_gaps() == ["torchrun"]

@@ -335,3 +335,44 @@ def test_the_seed_line_says_when_the_command_never_receives_the_seed() -> None:
     # setup lines run as written, and {{seed}} is a literal brace: neither hands the seed over
     assert block({"command": ["python", "train.py"], "setup": ["export S={seed}"]}) == alone
     assert block({"command": ["python", "train.py", "--tag", "{{seed}}"]}) == alone
+
+
+@pytest.mark.parametrize(
+    ("used", "expected"),
+    [
+        # a 1 s run that asked for an hour and 4G: both right-sized, with a margin
+        (
+            {"elapsed_seconds": 1.0, "requested_seconds": 3600, "max_rss_mb": 49, "requested_mem_mb": 4096},
+            ["resources.time=00:01:00", "resources.mem=100M"],
+        ),
+        # about right: nothing to say
+        (
+            {
+                "elapsed_seconds": 2000,
+                "requested_seconds": 3600,
+                "max_rss_mb": 3000,
+                "requested_mem_mb": 4096,
+            },
+            [],
+        ),
+        # small requests anyway: nothing to say
+        ({"elapsed_seconds": 1.0, "requested_seconds": 300, "max_rss_mb": 10, "requested_mem_mb": 500}, []),
+        # requeued: its longest attempt counts, not the sum of its attempts
+        (
+            {"elapsed_seconds": 3000, "longest_attempt_seconds": 900, "requested_seconds": 7200},
+            ["resources.time=00:25:00"],
+        ),
+    ],
+)
+def test_a_completed_run_that_used_a_fraction_of_its_request_says_what_would_do(
+    used: dict[str, Any], expected: list[str]
+) -> None:
+    from clusterrun.cli.output import right_size_overrides
+    from clusterrun.records.models import EfficiencyRecord
+
+    assert right_size_overrides(EfficiencyRecord.model_validate(used)) == expected
+    summary = _summary(WORKDIRS, "completed").model_copy(update={"efficiency": EfficiencyRecord(**used)})
+    block = results_block(summary, "r")
+    assert ("Right-size the next run of this config" in block) == bool(expected)
+    failed = _summary(WORKDIRS, "failed").model_copy(update={"efficiency": EfficiencyRecord(**used)})
+    assert "Right-size" not in results_block(failed, "r")  # a failed run's use says nothing of its need
