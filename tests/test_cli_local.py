@@ -118,6 +118,23 @@ def test_dirty_tree_refused_then_allowed_with_patch(project: Path) -> None:
     assert "PATCHED" in (run / "stdout.log").read_text()  # the job ran the patched snapshot
 
 
+def test_a_breakpoint_left_in_the_code_stops_at_the_smoke_test_with_its_own_diagnosis(project: Path) -> None:
+    """A `breakpoint()` left in a script: pdb finds no terminal and quits; the smoke test says what it is,
+    where, and the two ways out, instead of 'unknown: bdb.BdbQuit'."""
+    (project / "debug.py").write_text(
+        "for s in range(5):\n    if s == 2:\n        breakpoint()\n    print(s)\n"
+    )
+    (project / "configs" / "debug.yaml").write_text("name: debug\ncommand: python debug.py\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a forgotten breakpoint")
+    result = cli(["submit", "configs/debug.yaml", "--backend", "local"], project)
+    assert result.returncode == 1 and "smoke test FAILED" in result.stderr
+    assert "diagnosis: debugger:" in result.stderr and "debug.py line 4" in result.stderr, result.stderr
+    no_traceback(result)
+    fixed = cli(["submit", "configs/debug.yaml", "--backend", "local", "+env.PYTHONBREAKPOINT=0"], project)
+    assert fixed.returncode == 0, fixed.stderr  # the fix it gives works
+
+
 def test_smoke_failure_submits_nothing(project: Path) -> None:
     (project / "configs" / "broken.yaml").write_text(
         "name: broken\ncommand: python -c 'import no_such_module_xyz'\n"

@@ -54,6 +54,8 @@ HYDRA = re.compile(
     r"|ConfigAttributeError|ConfigKeyError|omegaconf\.errors\.\w+"
 )
 USAGE = re.compile(r"^usage: ")
+# pdb (breakpoint(), pdb.set_trace(), ipdb) reading its commands from a stdin that has none
+DEBUGGER = re.compile(r"\bbdb\.BdbQuit\b|^BdbQuit\b")
 
 #: metric name -> param names that give its total
 PROGRESS_PARAMS = {

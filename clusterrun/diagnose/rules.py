@@ -31,7 +31,9 @@ Among equally strong evidence, the order of RULES decides:
   - command_not_found before missing_file: 'command.sh: line 9: ./run.sh: No such file or directory' is the
     shell not finding a command;
   - missing_file before config_error: python's "can't open file" exits with 2, as argparse does;
-  - nccl last: healthy runs print 'NCCL WARN' too, and a rank's NCCL error is often another rank's echo;
+  - nccl last of the causes a log line may merely mention: healthy runs print 'NCCL WARN' too, and a
+    rank's NCCL error is often another rank's echo;
+  - debugger: a breakpoint() left in the code (pdb's BdbQuit when stdin has nothing to read);
   - unknown: always matches, so it is last.
 """
 
@@ -90,6 +92,7 @@ RULES: tuple[Rule, ...] = (
         program.config_error,
     ),
     Rule("nccl", ev.program_error(ev.NCCL), program.nccl),
+    Rule("debugger", ev.program_error(ev.DEBUGGER), program.debugger),
     Rule("unknown", (ev.last_words(),), program.unknown),
 )
 CATEGORIES = tuple(rule.category for rule in RULES)

@@ -412,6 +412,26 @@ def test_nccl() -> None:
     assert d(logs={"stderr.log": warn_only}).category == "nccl"
 
 
+BREAKPOINT = """\
+Traceback (most recent call last):
+  File "/tmp/work/train.py", line 8, in <module>
+    print(f"step {s} loss={1/(s+1):.3f}", flush=True)
+  File "/usr/lib/python3.11/bdb.py", line 90, in trace_dispatch
+    return self.dispatch_line(frame)
+  File "/usr/lib/python3.11/bdb.py", line 115, in dispatch_line
+    if self.quitting: raise BdbQuit
+bdb.BdbQuit
+"""
+
+
+def test_a_breakpoint_left_in_the_code_is_named_with_where_it_stopped() -> None:
+    got = d(logs={"stderr.log": BREAKPOINT})
+    assert got.category == "debugger" and got.evidence.endswith("bdb.BdbQuit")
+    assert "breakpoint()" in got.fix and "train.py line 8" in got.fix and "PYTHONBREAKPOINT=0" in got.fix
+    assert d(logs={"stderr.log": "BdbQuit\n"}).category == "debugger"
+    assert d(logs={"stderr.log": "class MyBdbQuitter: pass\n"}).category == "unknown"
+
+
 def test_config_error_argparse() -> None:
     got = d("failed", 2, logs={"stderr.log": ARGPARSE})
     assert got.category == "config_error" and "--dropout 0.1" in got.evidence and "command=" in got.fix
@@ -551,6 +571,7 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d(logs={"e": QUOTA}).category,
         d(logs={"e": NCCL}).category,
         d("failed", 2, logs={"e": ARGPARSE}).category,
+        d(logs={"e": BREAKPOINT}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -563,7 +584,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert len(categories) == len(set(categories)) and tuple(categories) == CATEGORIES
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
-        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "unknown",
+        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "debugger", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -579,7 +600,7 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
     program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
-    program += ["config_error", "nccl"]
+    program += ["config_error", "nccl", "debugger"]
     assert steps == {
         "VERDICT": ["host_oom", "time_limit", "node_failure", "preempted"],
         "SCHEDULER_LOG": ["host_oom", "time_limit", "node_failure", "preempted"],

@@ -53,6 +53,15 @@ def config_error(ctx: Context, found: Found) -> Fix:
     return Fix(fix)
 
 
+def debugger(ctx: Context, found: Found) -> Fix:
+    stopped = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
+    where = f" (the debugger stopped at {stopped}, the line after it)" if stopped else ""
+    return Fix(
+        f"a breakpoint() or pdb.set_trace() was left in the code{where}: a job has no terminal to debug "
+        "in; remove it and commit, or set env.PYTHONBREAKPOINT=0 to make breakpoint() do nothing"
+    )
+
+
 def unknown(ctx: Context, found: Found) -> Fix:
     raised = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
     raised = f"raised at {raised}; " if raised else ""
