@@ -101,8 +101,10 @@ MEANING = {
     "sweep.parallelism": "At most this many members at once, for the whole sweep: the array's `%N`, and "
     "arrays split past `MaxArraySize` run one after another (`--dependency=afterany`); the local backend "
     "runs as many at once.",
-    "sweep.metric": "The metric that ranks members (status, site, plot).",
-    "sweep.mode": "`min` or `max`: which end of the metric is best.",
+    "sweep.metric": "The metric that ranks members (status, site, plot); unset, a held-out loss "
+    "(`val_loss`, `eval_loss`...), else `loss`, else a held-out score (`val_acc`), else the first metric.",
+    "sweep.mode": "`min` or `max`: which end of the metric is best; unset, it follows the metric's "
+    "name (acc, f1, auc, reward, score... are maximised; loss, error and the rest minimised).",
     "description": "Free text, shown in the manifest; not compared.",
     "requeue": "When the job runs again as the same job id after an attempt was cut short "
     "(README: Long jobs: preemption and time limits).",

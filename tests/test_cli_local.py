@@ -168,6 +168,28 @@ def test_a_sweeps_failed_smoke_test_names_the_values_it_ran_with(project: Path) 
     no_traceback(result)
 
 
+def test_a_sweep_ranked_by_an_accuracy_marks_the_highest_best(project: Path) -> None:
+    """`sweep: {metric: val_acc}` with no mode was ranked 'min' (the config's default): the member with
+    the lowest accuracy was 'Best'. A mode nobody gave now follows the metric's name."""
+    (project / "configs" / "acc.yaml").write_text(
+        "name: acc\ncommand: python -c 'print(\"val_acc=0.{q}\")'\nparams: {q: 1}\n"
+        "metrics: {patterns: {val_acc: 'val_acc=([0-9.]+)'}}\n"
+        "sweep: {grid: {params.q: [2, 7, 4]}, metric: val_acc}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "acc sweep")
+    result = cli(["submit", "configs/acc.yaml", "--backend", "local", "--wait", "--json"], project)
+    assert result.returncode == 0, result.stderr
+    sweep_id = json.loads(result.stdout)["sweep_id"]
+    view = json.loads(cli(["status", sweep_id, "--json"], project).stdout)
+    assert view["metric"] == "val_acc" and view["mode"] == "max"
+    best = next(r for r in view["members"] if r["best"])
+    assert view["best"] == best["run_id"]
+    assert best["values"] == {"params.q": 7} and best["metrics"]["val_acc"] == 0.7
+    shown = cli(["status", sweep_id], project).stdout
+    assert "ranked by val_acc (max)" in shown and f"Best: {best['run_id']}" in shown
+
+
 def test_smoke_timeout_is_a_failure(project: Path) -> None:
     (project / "configs" / "slow.yaml").write_text(
         "name: slow\ncommand: python -c 'import time; time.sleep(60)'\nsmoke: {timeout: 1}\n"

@@ -28,7 +28,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,41 @@ def metric_mode(name: str, sweep_metric: str | None = None, sweep_mode: str | No
     if sweep_metric and name == sweep_metric and sweep_mode in ("min", "max"):
         return str(sweep_mode)
     return "max" if _HIGHER_IS_BETTER.search(name) else "min"
+
+
+_HELD_OUT = re.compile(r"^(?:final_|best_)?(?:val|valid|validation|eval|dev|test)(?:[_/.-]|$)", re.I)
+
+
+def default_metric(names: Sequence[str]) -> str | None:
+    """The metric that ranks a sweep whose config names none: a held-out loss (`val_loss`, `eval_loss`,
+    `final_val_loss`: what a sweep is usually chosen by), else `loss`, else a held-out score (`val_acc`),
+    else the first metric found. The training loss ranks a sweep by how well it fits, not generalises."""
+    seen = list(dict.fromkeys(names))
+    held_out = [n for n in seen if _HELD_OUT.search(n)]
+    for candidates in (
+        [n for n in held_out if "loss" in n.lower()],
+        [n for n in seen if n == "loss"],
+        [n for n in held_out if metric_mode(n) == "max"],
+        seen,
+    ):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def ranking(
+    metric: str | None,
+    mode: str | None,
+    names: Sequence[str],
+    sort: str | None = None,
+    sort_mode: str | None = None,
+) -> tuple[str | None, str]:
+    """The metric that ranks a sweep and which end of it is best: `sort`/`sort_mode` (asked for now),
+    else the sweep's own `metric`/`mode`, else default_metric of the `names` its members logged; a
+    mode nobody gave follows the metric's name (val_acc is maximised), never a default 'min'."""
+    chosen = sort or metric or default_metric(names)
+    given = sort_mode or (mode if chosen == metric else None)
+    return chosen, given if given in ("min", "max") else metric_mode(chosen or "")
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -380,7 +380,7 @@ class Sweep(FrozenModel):
     random: RandomSweep | None = None
     parallelism: int | None = Field(None, ge=1)  # at most this many members run at once (array %N)
     metric: str | None = None  # the metric that ranks members
-    mode: Literal["min", "max"] = "min"
+    mode: Literal["min", "max"] | None = None  # None: from the metric's name (history.metric_mode)
 
     @model_validator(mode="after")
     def _axes(self) -> Sweep:

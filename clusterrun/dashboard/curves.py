@@ -34,23 +34,23 @@ def _label(values: dict[str, object]) -> str:
 
 def curves(registry: Registry, target: str, metric: str | None) -> Curves:
     """One run's curve, or every member's of a sweep (the best marked); `metric` None: the sweep's
-    ranking metric, else 'loss' when there is one, else the first metric in alphabetical order."""
+    ranking metric, else history.default_metric of the metrics logged (in alphabetical order)."""
     if registry.is_sweep(target):
         record = read_sweep(registry.get(target, allow_sweep=True).path)
         members = [
             (str(m.get("run_id")), _label(dict(m.get("values") or {}))) for m in record.get("members") or []
         ]
-        ranking, mode = record.get("metric"), str(record.get("mode") or "min")
+        recorded, recorded_mode = record.get("metric"), record.get("mode")
     else:
         members = [(registry.get(target).id, registry.get(target).id)]
-        ranking, mode = None, ""
+        recorded, recorded_mode = None, None
     loaded = []
     for run_id, label in members:
         run = read_run(registry.root / run_id)
         cache = registry.root / ".cache" / "history"
         loaded.append((run_id, label or run_id, history.load_cached(run.path, run.sources, cache)))
     available = sorted({name for _i, _l, h in loaded for name, s in h.series.items() if len(s)})
-    chosen = metric or ranking or ("loss" if "loss" in available else (available[0] if available else None))
+    chosen, mode = history.ranking(recorded, recorded_mode, available, metric)
     if chosen is None:
         raise UsageError(
             f"{target} has no metric values yet",
@@ -62,7 +62,6 @@ def curves(registry: Registry, target: str, metric: str | None) -> Curves:
             f"no metric {chosen!r} in {target}; metrics: {', '.join(available) or '(none yet)'}",
             hint=f"try --metric {close[0]}" if close else "pick one of those with --metric",
         )
-    mode = mode if metric in (None, ranking) and mode else history.metric_mode(chosen, ranking, mode)
     out = [
         Curve(run_id, label, list(h.series[chosen].steps), list(h.series[chosen].values))
         for run_id, label, h in loaded

@@ -362,11 +362,8 @@ def data_script(record: RunRecord, row: Mapping[str, Any], cache_dir: Path | Non
 
 
 def sweep_page(record: Mapping[str, Any], member_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    metric = record.get("metric")
-    if not metric:
-        names = [k for r in member_rows for k in r.get("metrics") or {}]
-        metric = "loss" if "loss" in names else (names[0] if names else None)
-    mode = str(record.get("mode") or "min")
+    names = [k for r in member_rows for k in r.get("metrics") or {}]
+    metric, mode = history.ranking(record.get("metric"), record.get("mode"), names)
     ranked = [
         r
         for r in member_rows

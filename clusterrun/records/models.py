@@ -635,7 +635,12 @@ class SweepRecord(RecordModel):
     axes: list[str] = Field(default_factory=list, description="The swept keys given with --sweep.")
     sweep: dict[str, Any] | None = Field(None, description="The config's `sweep:` section, if any.")
     metric: str | None = Field(None, description="The metric that ranks members.")
-    mode: str = Field("min", description="`min` or `max`: which end of the metric is best.")
+    mode: str | None = Field(
+        None,
+        description="`min` or `max`: which end of the metric is best; null: from the metric's name (acc, "
+        "f1, reward... are maximised, anything else minimised). Records before 2026-12 hold `min` when "
+        "the config said nothing.",
+    )
     parallelism: int | None = Field(None, description="At most this many members at once (the array's %N).")
     members: list[SweepMember] = Field(default_factory=list, description="The member runs, in order.")
     skipped: list[SkippedMember] = Field(

@@ -370,7 +370,7 @@ def _write_sweep_record(
         "axes": plan.sweep_axes,
         "sweep": sweep.model_dump(mode="json", by_alias=True) if sweep else None,
         "metric": sweep.metric if sweep else None,
-        "mode": sweep.mode if sweep else "min",
+        "mode": sweep.mode if sweep else None,  # None: from the metric's name (history.metric_mode)
         "parallelism": plan.parallelism,
         "members": [{"run_id": m.run.id, "values": m.plan.values} for m in members],
         "skipped": plan.skipped,

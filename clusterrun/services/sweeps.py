@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
+from clusterrun.analysis.history import ranking
 from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
 from clusterrun.records import store
 from clusterrun.records.models import EfficiencyRecord, SweepRecord, as_summary
@@ -61,11 +62,8 @@ def sweep_view(
     values = {m.run_id: m.values for m in record.members}
     if report is None:
         report = refresh(registry, member_ids)
-    metric = sort or record.metric
-    if metric is None:
-        names = [k for r in report.runs for k in r.metrics]
-        metric = "loss" if "loss" in names else (names[0] if names else None)
-    mode = mode or record.mode or "min"
+    names = [k for r in report.runs for k in r.metrics]
+    metric, mode = ranking(record.metric, record.mode, names, sort, mode)
     rows = []
     counts: dict[str, int] = {}
     totals = {"cpu_hours_used": 0.0, "cpu_hours_requested": 0.0}

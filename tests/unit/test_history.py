@@ -163,3 +163,21 @@ def test_cached_history_is_the_same_and_follows_changes(tmp_path: Path) -> None:
     assert history.load_cached(run, sources, cache).series["loss"].values == [2.5, 1, 0.5]
     (cache / f"{run.name}.hist").write_bytes(b"garbage")
     assert history.load_cached(run, sources, cache).series["acc"].values == [0.5]
+
+
+def test_a_sweep_is_ranked_by_a_held_out_metric_and_its_mode_follows_the_name() -> None:
+    """A sweep whose config said `metric: val_acc` and no mode was ranked with the default 'min': the
+    member with the lowest accuracy was marked best. Without a metric, the training loss ranked it."""
+    assert history.ranking("val_acc", None, ["loss", "val_acc"]) == ("val_acc", "max")
+    assert history.ranking("val_acc", "min", ["val_acc"]) == ("val_acc", "min")  # said so: kept
+    assert history.ranking(None, None, ["loss", "val_loss", "val_acc"]) == ("val_loss", "min")
+    assert history.ranking(None, None, ["step", "loss", "final_val_loss"]) == ("final_val_loss", "min")
+    assert history.ranking(None, None, ["loss", "acc"]) == ("loss", "min")
+    assert history.ranking(None, None, ["train_acc", "val_acc"]) == ("val_acc", "max")
+    assert history.ranking(None, None, ["reward"]) == ("reward", "max")
+    assert history.ranking(None, None, []) == (None, "min")
+    # asked for another metric now: the sweep's mode, which is val_loss's, is not applied to it
+    assert history.ranking("val_loss", "min", ["val_loss", "val_acc"], sort="val_acc") == ("val_acc", "max")
+    assert history.ranking("val_loss", "min", ["val_acc"], sort="val_acc", sort_mode="min")[1] == "min"
+    assert history.default_metric(["validation_loss", "loss"]) == "validation_loss"
+    assert history.default_metric(["interval_loss", "loss"]) == "loss"  # 'val' inside a word is not held out
