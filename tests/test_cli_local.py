@@ -129,7 +129,7 @@ def test_a_breakpoint_left_in_the_code_stops_at_the_smoke_test_with_its_own_diag
     git(project, "commit", "-q", "-m", "a forgotten breakpoint")
     result = cli(["submit", "configs/debug.yaml", "--backend", "local"], project)
     assert result.returncode == 1 and "smoke test FAILED" in result.stderr
-    assert "diagnosis: debugger:" in result.stderr and "debug.py line 4" in result.stderr, result.stderr
+    assert "diagnosis: interactive:" in result.stderr and "debug.py line 4" in result.stderr, result.stderr
     no_traceback(result)
     fixed = cli(["submit", "configs/debug.yaml", "--backend", "local", "+env.PYTHONBREAKPOINT=0"], project)
     assert fixed.returncode == 0, fixed.stderr  # the fix it gives works

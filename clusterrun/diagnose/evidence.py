@@ -54,8 +54,13 @@ HYDRA = re.compile(
     r"|ConfigAttributeError|ConfigKeyError|omegaconf\.errors\.\w+"
 )
 USAGE = re.compile(r"^usage: ")
-# pdb (breakpoint(), pdb.set_trace(), ipdb) reading its commands from a stdin that has none
-DEBUGGER = re.compile(r"\bbdb\.BdbQuit\b|^BdbQuit\b")
+# a program that waits for a person: pdb (breakpoint(), pdb.set_trace(), ipdb) or input() reading a stdin
+# that has nothing, or a library that asks for a login on a terminal the job does not have
+INTERACTIVE = re.compile(
+    r"(?P<debugger>\bbdb\.BdbQuit\b|^BdbQuit\b)"
+    r"|(?P<input>EOFError: EOF when reading a line)"
+    r"|(?P<wandb>wandb: ERROR api_key not configured|wandb\.errors\.\w*: api_key not configured)"
+)
 
 #: metric name -> param names that give its total
 PROGRESS_PARAMS = {

@@ -33,7 +33,8 @@ Among equally strong evidence, the order of RULES decides:
   - missing_file before config_error: python's "can't open file" exits with 2, as argparse does;
   - nccl last of the causes a log line may merely mention: healthy runs print 'NCCL WARN' too, and a
     rank's NCCL error is often another rank's echo;
-  - debugger: a breakpoint() left in the code (pdb's BdbQuit when stdin has nothing to read);
+  - interactive: a program waiting for a person (a breakpoint() left in the code, input(), a login
+    prompt) on a stdin that has nothing to read;
   - unknown: always matches, so it is last.
 """
 
@@ -92,7 +93,7 @@ RULES: tuple[Rule, ...] = (
         program.config_error,
     ),
     Rule("nccl", ev.program_error(ev.NCCL), program.nccl),
-    Rule("debugger", ev.program_error(ev.DEBUGGER), program.debugger),
+    Rule("interactive", ev.program_error(ev.INTERACTIVE), program.interactive),
     Rule("unknown", (ev.last_words(),), program.unknown),
 )
 CATEGORIES = tuple(rule.category for rule in RULES)

@@ -426,10 +426,31 @@ bdb.BdbQuit
 
 def test_a_breakpoint_left_in_the_code_is_named_with_where_it_stopped() -> None:
     got = d(logs={"stderr.log": BREAKPOINT})
-    assert got.category == "debugger" and got.evidence.endswith("bdb.BdbQuit")
+    assert got.category == "interactive" and got.evidence.endswith("bdb.BdbQuit")
     assert "breakpoint()" in got.fix and "train.py line 8" in got.fix and "PYTHONBREAKPOINT=0" in got.fix
-    assert d(logs={"stderr.log": "BdbQuit\n"}).category == "debugger"
+    assert d(logs={"stderr.log": "BdbQuit\n"}).category == "interactive"
     assert d(logs={"stderr.log": "class MyBdbQuitter: pass\n"}).category == "unknown"
+
+
+def test_a_program_that_asks_for_input_or_a_login_is_named_with_the_way_out() -> None:
+    asked = d(logs={"stderr.log": INPUT})
+    assert asked.category == "interactive" and "input() at ask.py line 3" in asked.fix
+    assert "PYTHONBREAKPOINT" not in asked.fix
+    login = d(
+        logs={"stderr.log": "wandb: ERROR api_key not configured (no-tty). call wandb.login(key=...)\n"}
+    )
+    assert (
+        login.category == "interactive" and "WANDB_API_KEY" in login.fix and "WANDB_MODE=offline" in login.fix
+    )
+
+
+INPUT = """\
+Traceback (most recent call last):
+  File "/tmp/work/ask.py", line 3, in <module>
+    ans = input("outputs/ exists, overwrite? [y/N] ")
+          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+EOFError: EOF when reading a line
+"""
 
 
 def test_config_error_argparse() -> None:
@@ -584,7 +605,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert len(categories) == len(set(categories)) and tuple(categories) == CATEGORIES
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
-        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "debugger", "unknown",
+        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -600,7 +621,7 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
     program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
-    program += ["config_error", "nccl", "debugger"]
+    program += ["config_error", "nccl", "interactive"]
     assert steps == {
         "VERDICT": ["host_oom", "time_limit", "node_failure", "preempted"],
         "SCHEDULER_LOG": ["host_oom", "time_limit", "node_failure", "preempted"],

@@ -53,9 +53,22 @@ def config_error(ctx: Context, found: Found) -> Fix:
     return Fix(fix)
 
 
-def debugger(ctx: Context, found: Found) -> Fix:
-    stopped = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
-    where = f" (the debugger stopped at {stopped}, the line after it)" if stopped else ""
+def interactive(ctx: Context, found: Found) -> Fix:
+    groups = found.hit.groups() if found.hit is not None else {}
+    at = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
+    if groups.get("wandb"):
+        return Fix(
+            "wandb asks for a login and a job has no terminal: export WANDB_API_KEY in your shell "
+            "before submitting (the job inherits it; never put it in a config), or run offline: "
+            "env.WANDB_MODE=offline"
+        )
+    if groups.get("input"):
+        where = f" at {at}" if at else ""
+        return Fix(
+            f"the program asked for input (input(){where}) and a job has no terminal to answer it: give "
+            "the answer as an option of the script (a param), or make it not ask"
+        )
+    where = f" (the debugger stopped at {at}, the line after it)" if at else ""
     return Fix(
         f"a breakpoint() or pdb.set_trace() was left in the code{where}: a job has no terminal to debug "
         "in; remove it and commit, or set env.PYTHONBREAKPOINT=0 to make breakpoint() do nothing"
