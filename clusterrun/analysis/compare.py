@@ -57,6 +57,8 @@ class Comparison:
     data: list[tuple[str, str]] = field(default_factory=list)  # (path, what changed), from fingerprints
     outputs: OutputDiff | None = None  # the files the runs wrote (None: not compared)
     reproduces: bool = False  # run B was made by `clusterrun reproduce` of run A
+    # config differences that name files (params.config_path): what those files differ by
+    referenced: list[dict[str, Any]] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
         def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
@@ -78,6 +80,7 @@ class Comparison:
             "outputs": self.outputs.as_record() if self.outputs is not None else None,
             "notes": self.notes,
             "reproduces": self.reproduces,
+            "referenced_files": self.referenced,
         }
 
 

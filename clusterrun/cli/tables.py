@@ -138,6 +138,17 @@ def _short(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _referenced_lines(referenced: list[dict[str, Any]]) -> list[str]:
+    """What the files a differing param names differ by (services/referenced.py)."""
+    lines = []
+    for item in referenced:
+        lines.append(f"  {item['key']} names files that differ ({item['a']} vs {item['b']}):")
+        lines += [f"    {line}" for line in item["diff"]]
+        if item.get("more"):
+            lines.append(f"    ... and {item['more']} more line(s)")
+    return lines
+
+
 def comparison_text(comparison: dict[str, Any]) -> str:
     """Metric verdict table, then config / code / environment differences, then the verdict line."""
     parts = []
@@ -183,6 +194,8 @@ def comparison_text(comparison: dict[str, Any]) -> str:
             )
             if len(items) > 30:
                 parts.append(f"  ... and {len(items) - 30} more")
+            if key == "config":
+                parts += _referenced_lines(comparison.get("referenced_files") or [])
         else:
             parts.append(f"{title}: none")
     data = comparison.get("data", [])

@@ -15,6 +15,7 @@ from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json_or_empty
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
+from clusterrun.services.referenced import referenced_files
 from clusterrun.services.status import refresh
 
 
@@ -64,7 +65,7 @@ def compare_runs(
     """The two runs' records as they stand (nothing is polled)."""
     run_a, run_b = registry.get(id_a), registry.get(id_b)
     manifest_a, manifest_b = run_a.load_manifest(), run_b.load_manifest()
-    return compare_records(
+    comparison = compare_records(
         manifest_a,
         summaries.load(run_a),
         run_environment(run_a),
@@ -82,6 +83,10 @@ def compare_runs(
             summaries.output_files(run_b, manifest_b)[0],
         ),
     )
+    comparison.referenced = referenced_files(
+        comparison.config, manifest_a.snapshot.path, manifest_b.snapshot.path
+    )
+    return comparison
 
 
 @dataclass

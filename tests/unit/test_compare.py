@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,45 @@ def test_runs_of_another_config_are_different_not_diverged() -> None:
     seed_2["reproduces"] = "a"  # a reproduction whose config changed (by hand): still DIVERGED
     again = compare(seed_1, a, ENV, seed_2, b, ENV)
     assert again.verdict == DIVERGED and again.reproduces
+
+
+def test_a_differing_param_that_names_files_shows_what_the_files_differ_by(tmp_path: Path) -> None:
+    """Two sweep members over `params.config_path` (conf/base.yaml vs conf/big.yaml) differed by
+    `hidden: 64` vs `128`, which the config table did not show: only the two file names."""
+    from clusterrun.services.referenced import referenced_files
+
+    snap_a, snap_b = tmp_path / "a", tmp_path / "b"
+    for snap, hidden in ((snap_a, 64), (snap_b, 64)):
+        (snap / "conf").mkdir(parents=True)
+        (snap / "conf" / "base.yaml").write_text(f"lr: 0.1\nhidden: {hidden}\n")
+        (snap / "conf" / "big.yaml").write_text("lr: 0.1\nhidden: 128\n")
+    (snap_a / "outside.yaml").write_text("x: 1\n")
+    config = [
+        ("params.config_path", "conf/base.yaml", "conf/big.yaml"),
+        ("params.lr", 0.1, 0.2),  # not a path
+        ("params.other", "../outside.yaml", "conf/big.yaml"),  # never outside the snapshot
+        ("params.missing", "conf/none.yaml", "conf/big.yaml"),
+        ("resources.partition", "conf/base.yaml", "conf/big.yaml"),  # not a param
+    ]
+    found = referenced_files(config, str(snap_a), str(snap_b))
+    assert found == [
+        {
+            "key": "params.config_path",
+            "a": "conf/base.yaml",
+            "b": "conf/big.yaml",
+            "diff": ["-hidden: 64", "+hidden: 128"],
+            "more": 0,
+        }
+    ]
+    same = referenced_files(
+        [("params.config_path", "conf/big.yaml", "conf/big.yaml")], str(snap_a), str(snap_b)
+    )
+    assert same == []  # the same content: nothing to show
+    assert referenced_files(config, None, str(snap_b)) == []  # a snapshot gone (gc): nothing read
+    a = _manifest("a", params={"config_path": "conf/base.yaml"})
+    b = _manifest("b", params={"config_path": "conf/big.yaml"})
+    result = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.7), ENV)
+    result.referenced = found
+    text = comparison_text(result.as_record())
+    assert "params.config_path names files that differ (conf/base.yaml vs conf/big.yaml):" in text
+    assert "\n    -hidden: 64\n    +hidden: 128\n" in text

@@ -1,0 +1,51 @@
+"""Files a differing param names: two runs whose `params.config_path` differ (conf/base.yaml vs
+conf/big.yaml) differ by what those files hold, which the config table alone does not show. For each
+config difference whose two values are relative paths of small text files in the runs' snapshots (the
+code they ran, never changed after), the lines that differ, as a unified diff."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MAX_BYTES = 64 * 1024  # a config file, not a dataset
+MAX_LINES = 20  # of the diff shown per file
+
+
+def _read(root: str | None, value: Any) -> list[str] | None:
+    """The lines of `value`, a relative path inside the snapshot `root`, when it is a small text file."""
+    if not root or not isinstance(value, str) or not value or "\n" in value:
+        return None
+    relative = PurePosixPath(value)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    path = Path(root) / relative
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return None
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def referenced_files(
+    config: list[tuple[str, Any, Any]], snapshot_a: str | None, snapshot_b: str | None
+) -> list[dict[str, Any]]:
+    """[{key, a, b, diff: [lines], more: n}] for each config difference naming two files that differ."""
+    found: list[dict[str, Any]] = []
+    for key, a, b in config:
+        if not key.startswith(("params.", "data.")):
+            continue
+        lines_a, lines_b = _read(snapshot_a, a), _read(snapshot_b, b)
+        if lines_a is None or lines_b is None or lines_a == lines_b:
+            continue
+        diff = [
+            line
+            for line in difflib.unified_diff(lines_a, lines_b, str(a), str(b), n=0, lineterm="")
+            if not line.startswith(("---", "+++", "@@"))
+        ]
+        found.append(
+            {"key": key, "a": a, "b": b, "diff": diff[:MAX_LINES], "more": max(0, len(diff) - MAX_LINES)}
+        )
+    return found
