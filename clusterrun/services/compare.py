@@ -84,7 +84,7 @@ def compare_runs(
         ),
     )
     comparison.referenced = referenced_files(
-        comparison.config, manifest_a.snapshot.path, manifest_b.snapshot.path
+        comparison.config, manifest_a.snapshot.path, manifest_b.snapshot.path, registry.root
     )
     return comparison
 

@@ -9,35 +9,39 @@ import difflib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from clusterrun.records.paths import SNAPSHOT_STORE, OutsideRegistry, inside, read_text
+
 MAX_BYTES = 64 * 1024  # a config file, not a dataset
 MAX_LINES = 20  # of the diff shown per file
 
 
-def _read(root: str | None, value: Any) -> list[str] | None:
-    """The lines of `value`, a relative path inside the snapshot `root`, when it is a small text file."""
+def _read(root: str | None, value: Any, store: Path) -> list[str] | None:
+    """The lines of `value`, a relative path inside the snapshot `root`, when it is a small text file;
+    never a file outside the registry's snapshot store, whatever the record or a symlink says."""
     if not root or not isinstance(value, str) or not value or "\n" in value:
         return None
     relative = PurePosixPath(value)
     if relative.is_absolute() or ".." in relative.parts:
         return None
-    path = Path(root) / relative
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
+        path = inside(Path(root) / relative, store, "a param's file", "the snapshot store")
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
             return None
-        return path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        return read_text(path).splitlines()
+    except (OSError, OutsideRegistry):
         return None
 
 
 def referenced_files(
-    config: list[tuple[str, Any, Any]], snapshot_a: str | None, snapshot_b: str | None
+    config: list[tuple[str, Any, Any]], snapshot_a: str | None, snapshot_b: str | None, registry_root: Path
 ) -> list[dict[str, Any]]:
     """[{key, a, b, diff: [lines], more: n}] for each config difference naming two files that differ."""
+    store = registry_root / SNAPSHOT_STORE
     found: list[dict[str, Any]] = []
     for key, a, b in config:
         if not key.startswith(("params.", "data.")):
             continue
-        lines_a, lines_b = _read(snapshot_a, a), _read(snapshot_b, b)
+        lines_a, lines_b = _read(snapshot_a, a, store), _read(snapshot_b, b, store)
         if lines_a is None or lines_b is None or lines_a == lines_b:
             continue
         diff = [

@@ -211,20 +211,24 @@ def test_a_differing_param_that_names_files_shows_what_the_files_differ_by(tmp_p
     `hidden: 64` vs `128`, which the config table did not show: only the two file names."""
     from clusterrun.services.referenced import referenced_files
 
-    snap_a, snap_b = tmp_path / "a", tmp_path / "b"
+    store = tmp_path / ".snapshots"  # the registry's snapshot store: runs/.snapshots
+    snap_a, snap_b = store / "a", store / "b"
     for snap, hidden in ((snap_a, 64), (snap_b, 64)):
         (snap / "conf").mkdir(parents=True)
         (snap / "conf" / "base.yaml").write_text(f"lr: 0.1\nhidden: {hidden}\n")
         (snap / "conf" / "big.yaml").write_text("lr: 0.1\nhidden: 128\n")
     (snap_a / "outside.yaml").write_text("x: 1\n")
+    (tmp_path / "secret.yaml").write_text("token: x\n")
+    (snap_a / "conf" / "link.yaml").symlink_to(tmp_path / "secret.yaml")
     config = [
         ("params.config_path", "conf/base.yaml", "conf/big.yaml"),
         ("params.lr", 0.1, 0.2),  # not a path
         ("params.other", "../outside.yaml", "conf/big.yaml"),  # never outside the snapshot
         ("params.missing", "conf/none.yaml", "conf/big.yaml"),
+        ("params.linked", "conf/link.yaml", "conf/big.yaml"),  # a symlink out of the store: not read
         ("resources.partition", "conf/base.yaml", "conf/big.yaml"),  # not a param
     ]
-    found = referenced_files(config, str(snap_a), str(snap_b))
+    found = referenced_files(config, str(snap_a), str(snap_b), tmp_path)
     assert found == [
         {
             "key": "params.config_path",
@@ -235,10 +239,14 @@ def test_a_differing_param_that_names_files_shows_what_the_files_differ_by(tmp_p
         }
     ]
     same = referenced_files(
-        [("params.config_path", "conf/big.yaml", "conf/big.yaml")], str(snap_a), str(snap_b)
+        [("params.config_path", "conf/big.yaml", "conf/big.yaml")], str(snap_a), str(snap_b), tmp_path
     )
     assert same == []  # the same content: nothing to show
-    assert referenced_files(config, None, str(snap_b)) == []  # a snapshot gone (gc): nothing read
+    assert referenced_files(config, None, str(snap_b), tmp_path) == []  # a snapshot gone (gc): nothing read
+    elsewhere = tmp_path / "elsewhere"  # a record naming a snapshot outside the store: not read
+    (elsewhere / "conf").mkdir(parents=True)
+    (elsewhere / "conf" / "base.yaml").write_text("hidden: 1\n")
+    assert referenced_files(config[:1], str(elsewhere), str(snap_b), tmp_path) == []
     a = _manifest("a", params={"config_path": "conf/base.yaml"})
     b = _manifest("b", params={"config_path": "conf/big.yaml"})
     result = compare(a, _summary(loss=0.5), ENV, b, _summary(loss=0.7), ENV)
