@@ -315,7 +315,7 @@ def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
         return
     if draft.short_flags:  # the run leaves the length to the script; its smoke test gives a short one
         flag, value = draft.short_flags[0]
-        data["smoke"] = {"command": [*draft.command, flag, str(value)], "timeout": 300}
+        data["smoke"] = {"command": command_text([*draft.command, flag, str(value)]), "timeout": 300}
         draft.guessed.append(
             f"smoke test: the command with {flag} {value} (smoke.command); the run itself leaves {flag} "
             "to the script"
