@@ -16,6 +16,16 @@ TIME_SUGGEST = 1.5  # and suggest estimate x this
 MEM_MARGIN = 1.3  # warn when mem is below the measured peak x this, and suggest that
 
 
+def time_with_margin(seconds: float) -> int:
+    """The time limit a measured wall time asks for: x TIME_SUGGEST, rounded up (round_seconds)."""
+    return round_seconds(seconds * TIME_SUGGEST)
+
+
+def mem_with_margin(mb: float) -> int:
+    """The memory a measured peak asks for: x MEM_MARGIN, rounded up (round_mem_mb)."""
+    return round_mem_mb(mb * MEM_MARGIN)
+
+
 @dataclass(frozen=True)
 class Timing:
     startup_seconds: float
@@ -160,14 +170,14 @@ def estimate(
         timing=asdict(timing) if timing else None,
     )
     if wall is not None and res.time_seconds < wall * TIME_MARGIN:
-        suggested = format_seconds(round_seconds(wall * TIME_SUGGEST))
+        suggested = format_seconds(time_with_margin(wall))
         result.warnings.append(
             f"resources.time={res.time} is below the estimated {format_seconds(wall)} "
             f"(+{TIME_MARGIN - 1:.0%} margin)"
         )
         result.suggestions["resources.time"] = suggested
     if peak_rss_mb is not None and res.mem_mb < peak_rss_mb * MEM_MARGIN:
-        suggested = format_mem_mb(round_mem_mb(peak_rss_mb * MEM_MARGIN))
+        suggested = format_mem_mb(mem_with_margin(peak_rss_mb))
         result.warnings.append(
             f"resources.mem={res.mem} is below the smoke test's peak {peak_rss_mb:.0f}M x {MEM_MARGIN}"
             + (
@@ -211,14 +221,14 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
-    if wall / 60 > limits.wall_minutes and est.wall_seconds is None:  # not known: the limit asked for
+    if wall / 60 > limits.wall_minutes:
         reasons.append(
-            f"its run time is not estimated, so it may take its whole requested time, "
+            f"wall time {format_seconds(wall)} per run > {limits.wall_minutes:g} min"
+            if est.wall_seconds is not None
+            else f"its run time is not estimated, so it may take its whole requested time, "
             f"{format_seconds(wall)} per run (> {limits.wall_minutes:g} min); a shorter resources.time, "
             "or estimate.steps_param, tells clusterrun more"
         )
-    elif wall / 60 > limits.wall_minutes:
-        reasons.append(f"wall time {format_seconds(wall)} per run > {limits.wall_minutes:g} min")
     if est.cpu_hours > limits.cpu_hours:
         reasons.append(f"{est.cpu_hours:.3g} CPU-hours > {limits.cpu_hours:g}")
     if est.gpu_hours > limits.gpu_hours:

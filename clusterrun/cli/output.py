@@ -10,18 +10,12 @@ from typing import Any
 
 import typer
 
-from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
 from clusterrun.analysis.estimate import describe as describe_estimate
+from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
-from clusterrun.config.resources import (
-    format_mem_mb,
-    format_seconds,
-    parse_time_seconds,
-    round_mem_mb,
-    round_seconds,
-)
+from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
 from clusterrun.records.models import (
     AttemptRecord,
     EfficiencyRecord,
@@ -278,12 +272,12 @@ def right_size_overrides(efficiency: EfficiencyRecord | None) -> list[str]:
     longest = efficiency.longest_attempt_seconds or efficiency.elapsed_seconds
     requested = efficiency.requested_seconds
     if longest and requested and requested >= 600:
-        time = round_seconds(longest * TIME_SUGGEST)
+        time = time_with_margin(longest)
         if time <= requested / 2:
             out.append(f"resources.time={format_seconds(time)}")
     peak, asked = efficiency.max_rss_mb, efficiency.requested_mem_mb
     if peak and asked and asked >= 1024:
-        mem = round_mem_mb(peak * MEM_MARGIN)
+        mem = mem_with_margin(peak)
         if mem <= asked / 2:
             out.append(f"resources.mem={format_mem_mb(mem)}")
     return out

@@ -38,15 +38,11 @@ def smoke_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """param -> the smoke test's value, for every param that makes a run short (its type kept)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
-        key = name.lower()
         if not _number(value):
             continue
-        if key in EPOCHS:
-            out[name] = 1 if isinstance(value, int) else 1.0
-        elif key in STEPS and value > SHORT_STEPS:
-            out[name] = SHORT_STEPS if isinstance(value, int) else float(SHORT_STEPS)
-        elif key in BATCHES and value > SHORT_BATCHES:
-            out[name] = SHORT_BATCHES if isinstance(value, int) else float(SHORT_BATCHES)
+        short = short_value(name, "int" if isinstance(value, int) else "float")
+        if short is not None and (name.lower() in EPOCHS or value > short):  # one epoch, whatever it was
+            out[name] = short
     return out
 
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clusterrun.analysis.estimate import MEM_MARGIN, TIME_SUGGEST
+from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
 from clusterrun.analysis.history import ranking
-from clusterrun.config.resources import format_mem_mb, format_seconds, round_mem_mb, round_seconds
+from clusterrun.config.resources import format_mem_mb, format_seconds
 from clusterrun.records import store
 from clusterrun.records.models import EfficiencyRecord, SweepRecord, as_summary
 from clusterrun.records.registry import Registry
@@ -135,7 +135,7 @@ def right_size(
     elapsed = [e.elapsed_seconds for e in every if e.elapsed_seconds is not None]
     peaks = [e.max_rss_mb for e in every if e.max_rss_mb is not None]
     if elapsed:
-        out["suggested_time"] = format_seconds(round_seconds(max(elapsed) * TIME_SUGGEST))
+        out["suggested_time"] = format_seconds(time_with_margin(max(elapsed)))
     if peaks:
-        out["suggested_mem"] = format_mem_mb(round_mem_mb(max(peaks) * MEM_MARGIN))
+        out["suggested_mem"] = format_mem_mb(mem_with_margin(max(peaks)))
     return out
