@@ -44,10 +44,11 @@ def referenced_files(
         lines_a, lines_b = _read(snapshot_a, a, store), _read(snapshot_b, b, store)
         if lines_a is None or lines_b is None or lines_a == lines_b:
             continue
+        # the two header lines are dropped by position: a removed line '-- x' reads '--- x' in the diff
         diff = [
             line
-            for line in difflib.unified_diff(lines_a, lines_b, str(a), str(b), n=0, lineterm="")
-            if not line.startswith(("---", "+++", "@@"))
+            for line in list(difflib.unified_diff(lines_a, lines_b, n=0, lineterm=""))[2:]
+            if not line.startswith("@@ ")
         ]
         found.append(
             {"key": key, "a": a, "b": b, "diff": diff[:MAX_LINES], "more": max(0, len(diff) - MAX_LINES)}

@@ -243,6 +243,12 @@ def test_a_differing_param_that_names_files_shows_what_the_files_differ_by(tmp_p
     )
     assert same == []  # the same content: nothing to show
     assert referenced_files(config, None, str(snap_b), tmp_path) == []  # a snapshot gone (gc): nothing read
+    (snap_a / "conf" / "sql.txt").write_text("-- a comment\nselect 1\n")
+    (snap_b / "conf" / "sql.txt").write_text("++ other\nselect 1\n")
+    lines = referenced_files(
+        [("params.q", "conf/sql.txt", "conf/sql.txt")], str(snap_a), str(snap_b), tmp_path
+    )
+    assert lines[0]["diff"] == ["--- a comment", "+++ other"]  # content lines, not mistaken for headers
     elsewhere = tmp_path / "elsewhere"  # a record naming a snapshot outside the store: not read
     (elsewhere / "conf").mkdir(parents=True)
     (elsewhere / "conf" / "base.yaml").write_text("hidden: 1\n")
