@@ -37,11 +37,10 @@ from clusterrun.config.requeue import NEVER, RequeuePolicy
 from clusterrun.config.resources import parse_time_seconds
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution.supervise import Outcome
-from clusterrun.records import store
-from clusterrun.records.attempts import policy_of
+from clusterrun.records import jobview
+from clusterrun.records.jobview import JobManifest
 from clusterrun.records.jsonio import append_jsonl
-from clusterrun.records.models import AttemptRecord, Manifest
-from clusterrun.records.registry import Run, now_iso
+from clusterrun.records.names import now_iso
 from clusterrun.scheduler.jobside import JobSide
 
 ATTEMPT_VARIABLE = "CLUSTERRUN_ATTEMPT"
@@ -93,14 +92,20 @@ def stop_deadline(now: float, grace: float, job_end: float) -> float:
     return max(now, min(now + grace, job_end - END_MARGIN))
 
 
-def _earlier_attempts(recorded: list[AttemptRecord]) -> int:
+def _earlier_attempts(recorded: list[dict[str, Any]]) -> int:
     """The recorded attempts that began before this task's process: earlier attempts of the job. The
     lead's record of this very attempt may be there already, even ended (a short command; a task slow to
     read the manifest), but it began with this task: all tasks of an attempt start together. Records keep
     whole seconds; an earlier attempt began at least its own run and the restart before this one."""
     began = portable.process_identity()["started"] or time.time()
-    starts = (_timestamp(a.started) for a in recorded)
+    starts = (_timestamp(str(a.get("started") or "")) for a in recorded)
     return sum(1 for at in starts if at is None or at < began - STARTED_SLACK)
+
+
+def _number(attempt: dict[str, Any]) -> int:
+    """A recorded attempt's number (AttemptRecord.attempt, 1 when absent)."""
+    value = attempt.get("attempt", 1)
+    return value if isinstance(value, int) else 1
 
 
 def _timestamp(text: str) -> float | None:
@@ -190,10 +195,8 @@ class Attempt:
     @classmethod
     def begin(cls, root: Path, side: JobSide, node: str, lead: bool = True) -> Attempt:
         """Number this attempt and, as the lead task, record its start."""
-        try:
-            manifest = store.read_manifest(root)
-        except ClusterrunError:  # missing, damaged or from a newer clusterrun: runs once, unrecorded
-            manifest = None
+        # missing, damaged or from a newer clusterrun: runs once, unrecorded
+        manifest = jobview.read(root)
         recorded = manifest.attempts if manifest is not None else []
         # the lead counts every attempt it recorded. Another task may find the lead's record of this
         # attempt already there, even ended (a short command, a task slow to start): where the scheduler
@@ -212,29 +215,28 @@ class Attempt:
             attempt._record_start(recorded)
         return attempt
 
-    def _configure(self, manifest: Manifest) -> None:
-        self.policy = policy_of(manifest)
+    def _configure(self, manifest: JobManifest) -> None:
+        self.policy = (RequeuePolicy.from_record(manifest.requeue) or NEVER) if manifest.requeue else NEVER
         with contextlib.suppress(ValueError):
             self.time_limit = float(parse_time_seconds(str(manifest.resources.get("time", ""))))
-        config = manifest.config
-        self.metrics_file = self.root / config.metrics.file
-        estimate = config.to_data().get("estimate")
-        if isinstance(estimate, dict) and isinstance(estimate.get("step_metric"), str):
-            self.step_key = estimate["step_metric"]
+        self.metrics_file = self.root / manifest.metrics_file
+        step_metric = manifest.estimate.get("step_metric")
+        if isinstance(step_metric, str):
+            self.step_key = step_metric
 
-    def _record_start(self, recorded: list[AttemptRecord]) -> None:
+    def _record_start(self, recorded: list[dict[str, Any]]) -> None:
         logs = {"stdout.log": self.root / "stdout.log", "stderr.log": self.root / "stderr.log"}
         if self.metrics_file is not None:
             logs[str(self.metrics_file.relative_to(self.root))] = self.metrics_file
         self.offsets = {name: _size(path) for name, path in logs.items()}
-        start = AttemptRecord(
-            attempt=self.number,
-            job_id=self.side.job_id,
-            node=self.node,
-            started=_iso(self.started),
-            offsets=self.offsets,
-        )
-        self._write([*(a for a in recorded if a.attempt != self.number), start])
+        start = {
+            "attempt": self.number,
+            "job_id": self.side.job_id,
+            "node": self.node,
+            "started": _iso(self.started),
+            "offsets": self.offsets,
+        }
+        self._write([*(a for a in recorded if _number(a) != self.number), start])
         last = self.policy.enabled and self.number >= self.policy.max_attempts
         if last and {"preemption", "node_fail"} & set(self.policy.on):
             problem = self.side.set_requeueable(False)  # the last one: the scheduler may not requeue it
@@ -307,33 +309,34 @@ class Attempt:
         )
         if not self.lead:
             return reason
-        ended = AttemptRecord(
-            attempt=self.number,
-            job_id=self.side.job_id,
-            node=self.node,
-            started=_iso(self.started),
-            ended=_iso(float(exit_record.get("ended") or time.time())),
-            seconds=exit_record.get("seconds"),
-            returncode=outcome.returncode,
-            reason=reason,
-            cpu_seconds=exit_record.get("cpu_seconds"),
-            peak_rss_mb=exit_record.get("peak_rss_mb"),
-            offsets=self.offsets,
-            last_step=last_step(self.metrics_file, self.offsets.get(self._metrics_name(), 0), self.step_key)
+        ended: dict[str, Any] = {  # an AttemptRecord's fields (records/models.py)
+            "attempt": self.number,
+            "job_id": self.side.job_id,
+            "node": self.node,
+            "started": _iso(self.started),
+            "ended": _iso(float(exit_record.get("ended") or time.time())),
+            "seconds": exit_record.get("seconds"),
+            "returncode": outcome.returncode,
+            "reason": reason,
+            "cpu_seconds": exit_record.get("cpu_seconds"),
+            "peak_rss_mb": exit_record.get("peak_rss_mb"),
+            "offsets": self.offsets,
+            "last_step": last_step(
+                self.metrics_file, self.offsets.get(self._metrics_name(), 0), self.step_key
+            )
             if self.metrics_file is not None
             else None,
-            checkpoint=last_checkpoint(self.root),
-        )
+            "checkpoint": last_checkpoint(self.root),
+        }
         if outcome.signals:
-            ended.signals = list(dict.fromkeys(outcome.signals))
+            ended["signals"] = list(dict.fromkeys(outcome.signals))
         if exit_record["requeued"]:
-            ended.requeued_by = "clusterrun"
-        try:
-            manifest = store.read_manifest(self.root)
-        except ClusterrunError:
+            ended["requeued_by"] = "clusterrun"
+        manifest = jobview.read(self.root)
+        if manifest is None:
             return reason
-        others = [a for a in manifest.attempts if a.attempt != self.number]
-        self._write(sorted([*others, ended], key=lambda a: a.attempt))
+        others = [a for a in manifest.attempts if _number(a) != self.number]
+        self._write(sorted([*others, ended], key=_number))
         return reason
 
     def _metrics_name(self) -> str:
@@ -370,9 +373,9 @@ class Attempt:
 
     # --- records -------------------------------------------------------------------------------------
 
-    def _write(self, attempts: list[AttemptRecord]) -> None:
+    def _write(self, attempts: list[dict[str, Any]]) -> None:
         try:
-            Run(self.root).update(attempts=attempts)
+            jobview.write_attempts(self.root, attempts)
         except ClusterrunError as exc:  # a damaged manifest must not stop the job: events keep it
             self.event("attempt_not_recorded", attempt=self.number, error=exc.message)
 

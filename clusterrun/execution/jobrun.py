@@ -20,16 +20,14 @@ import time
 from pathlib import Path
 
 from clusterrun import portable
-from clusterrun.errors import ClusterrunError
 from clusterrun.execution import attempts, envinfo, ranks
 from clusterrun.execution.stdout_times import StdoutClock
 from clusterrun.execution.supervise import supervise
 from clusterrun.inputs import workdir
-from clusterrun.records import store
+from clusterrun.records import jobview
 from clusterrun.records.jsonio import append_jsonl, write_json_atomic
-from clusterrun.records.models import Manifest
+from clusterrun.records.names import now_iso
 from clusterrun.records.paths import SNAPSHOT_STORE, readable
-from clusterrun.records.registry import now_iso
 from clusterrun.scheduler import job_variables
 from clusterrun.scheduler.jobside import job_side
 
@@ -47,15 +45,12 @@ def _event(run_dir: Path, kind: str, **data: object) -> None:
 def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
     """Tracked files the command rewrote in place changed the shared snapshot: record them here and
     mark the snapshot tainted, so that it is rebuilt before it is used again."""
-    try:
-        manifest = store.read_manifest(root)
-    except ClusterrunError:  # missing, damaged or from a newer clusterrun: checked without it
-        manifest = Manifest()
-    found = workdir.check(root / WORKDIR, manifest.workdir_links)
+    manifest = jobview.read(root)  # None: missing, damaged or from a newer clusterrun: checked without it
+    found = workdir.check(root / WORKDIR, manifest.workdir_links if manifest is not None else {})
     if not found.modified_in_place:
         return {}
     # only a snapshot of this registry's store, whatever the manifest says (records/paths.py)
-    recorded = manifest.snapshot.path
+    recorded = manifest.snapshot_path if manifest is not None else ""
     snapshot_path = readable(Path(recorded), root.parent / SNAPSHOT_STORE) if recorded else None
     if snapshot_path:
         workdir.mark_tainted(snapshot_path, found.modified_in_place, f"run {root.name} (job {job_id})")
@@ -70,11 +65,10 @@ def _make_workdir(root: Path) -> None:
     tainted snapshot) is left to command.sh, which makes it the same way or says why it cannot."""
     if (root / WORKDIR).is_dir():  # a requeued attempt keeps its working directory
         return
-    try:
-        manifest = store.read_manifest(root)
-    except ClusterrunError:
+    manifest = jobview.read(root)
+    if manifest is None:
         return
-    recorded = manifest.snapshot.path
+    recorded = manifest.snapshot_path
     snapshot = readable(Path(recorded), root.parent / SNAPSHOT_STORE) if recorded else None
     if snapshot is None:
         return

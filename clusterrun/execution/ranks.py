@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
-from clusterrun.errors import ClusterrunError
-from clusterrun.records import store
+from clusterrun.records import jobview
 from clusterrun.records.jsonio import write_json_atomic, write_text_atomic
 from clusterrun.scheduler import TaskLayout, task_layout
 
@@ -137,10 +136,8 @@ class TaskLaunch:
 
 
 def _resources(root: Path) -> dict[str, Any]:
-    try:
-        return dict(store.read_manifest(root).config.resources)
-    except ClusterrunError:  # missing or damaged: launched as a single process
-        return {}
+    manifest = jobview.read(root)  # None: missing or damaged: launched as a single process
+    return manifest.config_resources if manifest is not None else {}
 
 
 def task_launch(root: Path, environ: Mapping[str, str]) -> TaskLaunch:

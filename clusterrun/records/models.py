@@ -21,25 +21,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clusterrun.errors import ClusterrunError, ExitStatus
-
-SCHEMA_VERSION = 1  # the newest schema_version this clusterrun reads and the one it writes
-MANIFEST_FILE = "manifest.json"
-SUMMARY_FILE = "summary.json"
-SWEEP_FILE = "sweep.json"
-NOTES_FILE = "notes.jsonl"
-
-
-class RecordTooNew(ClusterrunError):
-    """A record written by a newer clusterrun, with a schema version this one does not know."""
-
-    exit_status = ExitStatus.ENVIRONMENT
-
-
-class DamagedRecord(ClusterrunError):
-    """A record that is not valid JSON, not an object, or does not match its model."""
-
-    exit_status = ExitStatus.ENVIRONMENT
+from clusterrun.records.names import (  # here for every reader of the models (defined without pydantic)
+    MANIFEST_FILE as MANIFEST_FILE,
+)
+from clusterrun.records.names import NOTES_FILE as NOTES_FILE
+from clusterrun.records.names import SCHEMA_VERSION as SCHEMA_VERSION
+from clusterrun.records.names import SUMMARY_FILE as SUMMARY_FILE
+from clusterrun.records.names import SWEEP_FILE as SWEEP_FILE
+from clusterrun.records.names import DamagedRecord as DamagedRecord
+from clusterrun.records.names import RecordTooNew as RecordTooNew
 
 
 class RecordModel(BaseModel):

@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from clusterrun.records.models import DamagedRecord
+from clusterrun.records.names import DamagedRecord
 
 #: The registry's snapshot store (inputs/snapshot.py SNAPSHOT_DIR; tests/test_security.py checks they agree).
 SNAPSHOT_STORE = ".snapshots"

@@ -15,7 +15,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from clusterrun.records.models import (
     as_manifest,
     require_fields,
 )
+from clusterrun.records.names import now_iso as now_iso  # where callers have long found it
 from clusterrun.records.paths import OutsideRegistry, run_file
 
 __all__ = ["SCHEMA_VERSION", "SWEEP_FILE", "Registry", "Run", "now_iso"]
@@ -48,10 +49,6 @@ def git_root(start: Path) -> Path | None:
         if (directory / ".git").exists():
             return directory
     return None
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from clusterrun import envknobs, portable
@@ -51,6 +52,7 @@ EXIT_GRACE = 30.0
 LOCAL_BACKEND = "local"
 #: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
 LOCAL_INTERVAL = 0.1
+EXIT_RECORD = "exit.json"  # a job's own record of its end (execution/jobrun.py)
 
 
 #: States a run has only while `clusterrun submit` prepares it (before `submitting`).
@@ -133,7 +135,7 @@ def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
     """When the scheduler does not know a job (accounting off or lagging), the job's own exit.json decides,
     once the scheduler had EXIT_GRACE seconds to catch up (its record has the node, MaxRSS, CPU time)."""
     try:
-        record = read_json(run.file("exit.json"))
+        record = read_json(run.file(EXIT_RECORD))
     except (OSError, ValueError, ClusterrunError):  # missing, unreadable, or a link out of the registry
         return None
     if time.time() - float(record.get("ended", 0)) < EXIT_GRACE:
@@ -581,7 +583,40 @@ def wait(
         pause = min(interval, LOCAL_INTERVAL) if local else interval  # a local end shows at once
         if limit is not None:  # the last look comes at the limit, not an interval after it
             pause = max(0.0, min(pause, limit - (time.monotonic() - started)))
-        time.sleep(pause)
+        if local:
+            _sleep_watching(_exit_records(registry, report), pause)
+        else:
+            time.sleep(pause)
+
+
+#: how often `wait` looks at the exit records of local jobs between two refreshes (a stat each)
+EXIT_WATCH_STEP = 0.01
+
+
+def _exit_records(registry: Registry, report: StatusReport) -> list[Path]:
+    """The exit records (exit.json) the jobs of the runs still going write when they end."""
+    return [registry.root / r.run_id / EXIT_RECORD for r in report.runs if not r.done]
+
+
+def _sleep_watching(paths: list[Path], pause: float) -> None:
+    """Sleep `pause` seconds, or less: until one of `paths` appears or changes. A local job's end is
+    its wrapper's exit record, written a few milliseconds before its process ends; a refresh at once
+    sees it ended (LocalScheduler.poll), or its wrapper about to, and the next one follows a step
+    later (the exit record no longer changes, so at most LOCAL_INTERVAL)."""
+    before = [_signature(p) for p in paths]
+    deadline = time.monotonic() + pause
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(EXIT_WATCH_STEP, left))
+        if [_signature(p) for p in paths] != before:
+            return
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
 
 
 @dataclass

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -111,9 +112,10 @@ def test_a_task_does_not_count_its_own_attempt_the_lead_recorded_and_ended_first
     # rank 1 read the manifest. Rank 1 must still be attempt 1 (it printed an attempt-2 line in CI)
     began = psutil.Process().create_time()
 
-    def record(attempt: int, started: float) -> AttemptRecord:
+    def record(attempt: int, started: float) -> dict[str, Any]:  # as the job reads it (records/jobview.py)
         at = job._iso(started)
-        return AttemptRecord(attempt=attempt, job_id="1", node="n", started=at, ended=at, offsets={})
+        record = AttemptRecord(attempt=attempt, job_id="1", node="n", started=at, ended=at, offsets={})
+        return record.to_data()
 
     own = record(1, began + 0.4)  # whole seconds: may read up to 1 s before this task began
     assert job._earlier_attempts([own]) == 0
