@@ -168,6 +168,36 @@ def test_a_sweeps_failed_smoke_test_names_the_values_it_ran_with(project: Path) 
     no_traceback(result)
 
 
+def test_a_sweeps_failed_member_says_what_it_died_of_and_a_progress_bar_is_one_line(project: Path) -> None:
+    """A diverged member's line in the sweep's table gave the category and the fix, not what the job
+    said (`AssertionError: loss diverged`); a smoke test that failed after a progress bar (tqdm's
+    carriage returns) showed hundreds of its states as 'the last lines of its stderr'."""
+    (project / "configs" / "prog.yaml").write_text(
+        "name: prog\ncommand: python prog.py {q}\nparams: {q: 1, lr: 0.5}\n"
+    )
+    (project / "prog.py").write_text(
+        "import sys, time\nq = int(sys.argv[1])\n"
+        "for i in range(300):\n"
+        "    sys.stderr.write(f'\\rtraining: {i + 1}/300'); sys.stderr.flush()\n"
+        "sys.stderr.write('\\n')\n"
+        "if q == 2: raise RuntimeError('loss is nan at step 300')\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "progress bar")
+    args = ["submit", "configs/prog.yaml", "--backend", "local", "--sweep", "params.q=1,2", "--wait"]
+    result = cli(args, project, timeout=120)
+    assert result.returncode == 1, result.stderr
+    failed = next(x for x in result.stdout.splitlines() if x.startswith("Failed: "))
+    assert "(diverged: RuntimeError: loss is nan at step 300) -> " in failed, failed
+    assert "params.lr=0.05 (a tenth of 0.5)" in failed
+    refused = cli(["submit", "configs/prog.yaml", "--backend", "local", "params.q=2"], project)
+    assert refused.returncode == 1
+    tail = refused.stderr.split("Last lines of its stderr:", 1)[1].split("diagnosis:", 1)[0]
+    assert tail.count("training: ") == 1 and "training: 300/300" in tail, tail  # as a terminal shows it
+    assert "RuntimeError: loss is nan at step 300" in tail
+    no_traceback(refused)
+
+
 def test_a_sweep_ranked_by_an_accuracy_marks_the_highest_best(project: Path) -> None:
     """`sweep: {metric: val_acc}` with no mode was ranked 'min' (the config's default): the member with
     the lowest accuracy was 'Best'. A mode nobody gave now follows the metric's name."""

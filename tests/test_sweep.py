@@ -340,6 +340,7 @@ def test_right_sizing_after_a_member_killed_for_memory_asks_for_more_not_less(pr
     mem = line.split("resources.mem=", 1)[1].split()[0]
     assert parse_mem_mb(mem) > 400 * 1.3, line  # above the killed member's peak, not the completed one's
     assert "1 killed at its memory limit" in line
-    assert "(host_oom) -> resources.mem=" in shown.stdout  # which member failed, why, and the fix
+    failed = next(x for x in shown.stdout.splitlines() if x.startswith("Failed: "))
+    assert "(host_oom" in failed and ") -> resources.mem=" in failed  # which member failed, why, the fix
     record = json.loads(cli(["status", sweep_id, "--json"], project).stdout)
     assert record["totals"]["killed_at_limit"] == {"memory": 1}

@@ -285,7 +285,8 @@ def _smoke_failure(result: SubmitResult) -> None:
     assert smoke is not None and diagnosis is not None
     reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
     tested = [m for m in prepared.members if prepared.smoke_run and m.run.id == prepared.smoke_run.id]
-    if len(prepared.members) > 1 and tested and tested[0].plan.values:  # which member's values failed
+    sweep = prepared.sweep_run is not None or len(prepared.members) > 1  # (duplicates skipped: maybe 1 left)
+    if sweep and tested and tested[0].plan.values:  # which member's values failed
         values = " ".join(f"{k}={v}" for k, v in tested[0].plan.values.items())
         reason += (
             f", with {values}: a sweep's smoke test runs each command shape once, with its first member's "

@@ -290,7 +290,9 @@ def sweep_table(view: SweepView) -> str:
     for row in failed[:FAILED_SHOWN]:  # why members failed, and the fix: the first place people look
         diagnosis = row["summary"]["diagnosis"]
         fix = f" -> {diagnosis['fix']}" if diagnosis.get("fix") else ""
-        lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}){fix}")
+        said = _shortened(str((diagnosis.get("details") or {}).get("line") or ""), FAILED_LINE)
+        said = f": {said}" if said else ""  # what the job said it died of (its last exception)
+        lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}{said}){fix}")
     if len(failed) > FAILED_SHOWN:
         lines.append(f"Failed: ... and {len(failed) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
     if view.best:
@@ -300,6 +302,13 @@ def sweep_table(view: SweepView) -> str:
 
 #: Failed members whose diagnosis a sweep's table lists
 FAILED_SHOWN = 3
+FAILED_LINE = 100  # characters of a failed member's last words in the sweep's table
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` on one line, at most `width` characters (the end replaced by '...')."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def doctor_table(report: DoctorReport) -> str:

@@ -62,6 +62,21 @@ INTERACTIVE = re.compile(
     r"|(?P<wandb>wandb: ERROR api_key not configured|wandb\.errors\.\w*: api_key not configured)"
 )
 
+# training that diverged: a loss (or the inputs) became NaN or infinite, and the program stopped on it:
+# its own check (an assert or exception naming nan, inf or divergence), numpy's errstate (FloatingPointError),
+# torch's anomaly detection, Lightning's and transformers' NaN checks, scikit-learn's input check
+DIVERGED = re.compile(
+    r"(?P<fpe>\bFloatingPointError\b)"
+    r"|(?P<anomaly>returned nan values in its \d+(?:st|nd|rd|th) output)"
+    r"|(?P<named>\b(?:loss|gradients?|grad[_ ]norm|weights?|logits|outputs?)\b[^\n]{0,40}?"
+    r"\b(?:is|are|was|were|became|becomes|went|turned|got|contains?|has|have)\s+(?:a\s+)?"
+    r"(?:nan|inf|infinite|non-finite|not finite)\b)"
+    r"|(?P<diverged>\b(?:loss|training|model|optimi[sz]ation)\b[^\n]{0,40}?\bdiverg(?:ed|es|ing|ence)\b)"
+    r"|(?P<found>\b(?:nan|inf|NaN|Inf)(?:/| or )(?:inf|nan|Inf|NaN) (?:found|detected|encountered)\b)"
+    r"|(?P<input>Input (?:X )?contains (?:NaN|infinity))",
+    re.IGNORECASE,
+)
+
 #: metric name -> param names that give its total
 PROGRESS_PARAMS = {
     "step": ("steps", "max_steps", "total_steps", "num_steps", "n_steps", "iterations", "max_iters"),

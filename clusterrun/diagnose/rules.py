@@ -35,6 +35,9 @@ Among equally strong evidence, the order of RULES decides:
     rank's NCCL error is often another rank's echo;
   - interactive: a program waiting for a person (a breakpoint() left in the code, input(), a login
     prompt) on a stdin that has nothing to read;
+  - diverged: a loss or the inputs became NaN or infinite and the program stopped on it (its own check,
+    FloatingPointError, torch's anomaly detection, a library's NaN check); after the causes above, which
+    name their failure more exactly (a missing file can make a loss NaN, not the other way round);
   - unknown: always matches, so it is last.
 """
 
@@ -94,6 +97,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("nccl", ev.program_error(ev.NCCL), program.nccl),
     Rule("interactive", ev.program_error(ev.INTERACTIVE), program.interactive),
+    Rule("diverged", ev.program_error(ev.DIVERGED), program.diverged),
     Rule("unknown", (ev.last_words(),), program.unknown),
 )
 CATEGORIES = tuple(rule.category for rule in RULES)

@@ -51,10 +51,18 @@ class SmokeResult:
 
     def stderr_tail(self, lines: int = 20) -> str:
         try:
-            text = Path(self.stderr_path).read_text(errors="replace")
+            text = (
+                Path(self.stderr_path).read_bytes().decode(errors="replace")
+            )  # its \r kept (no newline translation)
         except OSError:
             return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        return "\n".join(terminal_lines(text.rstrip())[-lines:])
+
+
+def terminal_lines(text: str) -> list[str]:
+    """`text`'s lines as a terminal shows them: a line rewritten in place with carriage returns (a
+    progress bar: tqdm, Keras, pip) is its last state, not each of the hundreds it went through."""
+    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
 
 
 class _StepWatcher:

@@ -444,6 +444,64 @@ def test_a_program_that_asks_for_input_or_a_login_is_named_with_the_way_out() ->
     )
 
 
+DIVERGED_TRACEBACK = """\
+epoch 0:  43%|####3     | 27/63 [00:00<00:00, 304.05it/s, loss=68410695827777684844998431111905280.0000]
+Traceback (most recent call last):
+  File "/tmp/work/train.py", line 40, in main
+    assert np.isfinite(loss), f"loss diverged at epoch {epoch}"
+AssertionError: loss diverged at epoch 0
+"""
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "AssertionError: loss diverged at epoch 0",
+        "FloatingPointError: overflow encountered in multiply",
+        "RuntimeError: Function 'MseLossBackward0' returned nan values in its 0th output.",
+        "ValueError: loss is nan, stopping training",
+        "RuntimeError: Loss became NaN at step 120",
+        "ValueError: The loss is NaN or Inf.",
+        "RuntimeError: NaN or Inf found in input tensor.",
+        "Exception: Training diverged: loss=inf",
+        "AssertionError: gradients are not finite",
+    ],
+)
+def test_a_training_that_diverged_is_named_with_a_lower_learning_rate(said: str) -> None:
+    got = d(logs={"stderr.log": f"Traceback (most recent call last):\n  File \"t.py\", line 1\n{said}\n"},
+            params={"epochs": 5, "lr": 5.0})  # fmt: skip
+    assert got.category == "diverged", got.line()
+    assert "params.lr=0.5 (a tenth of 5)" in got.fix
+
+
+def test_a_divergence_names_the_run_s_own_learning_rate_param_or_none() -> None:
+    got = d(logs={"stderr.log": DIVERGED_TRACEBACK}, params={"learning_rate": 0.003, "bs": 8})
+    assert got.category == "diverged" and "params.learning_rate=0.0003 (a tenth of 0.003)" in got.fix
+    got = d(logs={"stderr.log": DIVERGED_TRACEBACK}, params={"epochs": 5})
+    assert got.category == "diverged" and "a lower learning rate;" in got.fix and "params." not in got.fix
+    got = d(logs={"stderr.log": "ValueError: Input contains NaN.\n"}, params={"lr": 0.1})
+    assert got.category == "diverged" and "the data holds them" in got.fix
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "RuntimeWarning: invalid value encountered in divide\nKeyError: 'label'",
+        "ValueError: could not convert string to float: 'nan'",
+        "AssertionError: loss is 3.2",
+        "ModuleNotFoundError: No module named 'infinite_loader'",
+    ],
+)
+def test_words_near_nan_or_inf_are_not_a_divergence(said: str) -> None:
+    assert d(logs={"stderr.log": f"Traceback (most recent call last):\n{said}\n"}).category != "diverged"
+
+
+def test_a_divergence_warned_of_before_another_error_is_that_error() -> None:
+    # an overflow warning, then the program died of something else: what it died of decides
+    logs = "training diverged, lowering lr\nTraceback (most recent call last):\nKeyError: 'label'\n"
+    assert d(logs={"stderr.log": logs}).category == "unknown"
+
+
 INPUT = """\
 Traceback (most recent call last):
   File "/tmp/work/ask.py", line 3, in <module>
@@ -470,10 +528,14 @@ def test_config_error_hydra() -> None:
 
 
 def test_unknown_quotes_the_last_exception_and_skips_clusterrun_s_own() -> None:
-    text = "step 1\n" + tb("/snap/train.py", "ValueError: loss is NaN at step 17") + "some cleanup line\n"
+    text = (
+        "step 1\n"
+        + tb("/snap/train.py", "ValueError: shapes do not align at step 17")
+        + "some cleanup line\n"
+    )
     got = d(logs={"stderr.log": text, SCHED: COMMAND_FAILED}, run_id="r_20260101-000000")
     assert got.category == "unknown" and got.evidence.endswith(
-        "stderr.log: ValueError: loss is NaN at step 17"
+        "stderr.log: ValueError: shapes do not align at step 17"
     )
     assert "traceback.txt" in got.fix and "clusterrun logs r_20260101-000000 --stderr" in got.fix
 
@@ -593,6 +655,7 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d(logs={"e": NCCL}).category,
         d("failed", 2, logs={"e": ARGPARSE}).category,
         d(logs={"e": BREAKPOINT}).category,
+        d(logs={"e": DIVERGED_TRACEBACK}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -605,7 +668,8 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert len(categories) == len(set(categories)) and tuple(categories) == CATEGORIES
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
-        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "unknown",
+        "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "diverged",
+        "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -621,7 +685,7 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
     program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
-    program += ["config_error", "nccl", "interactive"]
+    program += ["config_error", "nccl", "interactive", "diverged"]
     assert steps == {
         "VERDICT": ["host_oom", "time_limit", "node_failure", "preempted"],
         "SCHEDULER_LOG": ["host_oom", "time_limit", "node_failure", "preempted"],

@@ -75,6 +75,29 @@ def interactive(ctx: Context, found: Found) -> Fix:
     )
 
 
+LEARNING_RATES = ("lr", "learning_rate", "base_lr", "lr0", "max_lr", "eta", "step_size")
+
+
+def diverged(ctx: Context, found: Found) -> Fix:
+    groups = found.hit.groups() if found.hit is not None else {}
+    if groups.get("input"):
+        return Fix(
+            "NaN or infinite values reached a check of its inputs: the data holds them (missing values, a "
+            "division by zero in preprocessing), or they are a model's outputs after the training diverged "
+            "(then a lower learning rate); check which, then submit again"
+        )
+    name = param_for(ctx.params, *LEARNING_RATES)
+    value = ctx.params.get(name) if name else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        lower = f"a lower learning rate, params.{name}={value / 10:g} (a tenth of {value:g})"
+    else:
+        lower = "a lower learning rate"
+    return Fix(
+        f"the training diverged (a loss or gradient became NaN or infinite): {lower}; or clip the "
+        "gradients, add warm-up, or check the inputs for NaN; then submit again"
+    )
+
+
 def unknown(ctx: Context, found: Found) -> Fix:
     raised = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
     raised = f"raised at {raised}; " if raised else ""
