@@ -1,6 +1,7 @@
 """`submit --wait --follow` and `logs -f`: a job's stdout and stderr on the terminal as they are written.
 
-A background thread copies every complete new line of the followed files: the job's stdout to our stdout,
+A background thread copies every complete new line of the followed files (a line redrawn with carriage
+returns, a progress bar, as its last state): the job's stdout to our stdout,
 its stderr to our stderr, each stderr line prefixed `[stderr] ` (red on a terminal); with several runs
 (a sweep) each line also starts with `[run_id] `. The caller waits for the runs to end (the services' wait,
 which also records their states); `stop()` then copies what is left, the last partial line included.
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import IO
 
 from clusterrun.cli.display import can_redraw
+from clusterrun.records.logtext import terminal_lines
 from clusterrun.records.registry import Registry
 from clusterrun.services.status import RunStatus, wait
 
@@ -47,7 +49,9 @@ class Followed:
         data = self.partial + chunk
         cut = len(data) if final else data.rfind(b"\n") + 1
         self.partial = data[cut:]
-        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        text = data[:cut].decode("utf-8", "replace")
+        # as a terminal shows them: a progress bar redrawn with carriage returns is its last state
+        lines = terminal_lines(text.removesuffix("\n")) if text else []
         if lines:
             start, end = (self.colour, _RESET) if self.colour else ("", "")
             self.out.write("".join(f"{start}{self.prefix}{line}{end}\n" for line in lines))

@@ -23,6 +23,7 @@ import psutil
 
 from clusterrun import portable
 from clusterrun.records.jsonio import read_json, write_json_atomic
+from clusterrun.records.logtext import terminal_lines
 
 STOP_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a smoke test is stopped
 
@@ -57,12 +58,6 @@ class SmokeResult:
         except OSError:
             return ""
         return "\n".join(terminal_lines(text.rstrip())[-lines:])
-
-
-def terminal_lines(text: str) -> list[str]:
-    """`text`'s lines as a terminal shows them: a line rewritten in place with carriage returns (a
-    progress bar: tqdm, Keras, pip) is its last state, not each of the hundreds it went through."""
-    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
 
 
 class _StepWatcher:

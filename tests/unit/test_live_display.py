@@ -103,6 +103,26 @@ def test_followed_copies_complete_lines_then_the_rest(tmp_path: Path) -> None:
     assert out.getvalue() == "[r] one\n[r] two\n[r] three\n"
 
 
+def test_followed_shows_a_progress_bar_as_its_last_state_not_each_redraw(tmp_path: Path) -> None:
+    # tqdm redraws its bar with carriage returns and ends it with a newline: `logs -f` printed each of
+    # its hundreds of states as a line of its own
+    log = tmp_path / "stderr.log"
+    err = io.StringIO()
+    followed = Followed(log, err, STDERR_PREFIX)
+    bar = "".join(f"\repoch 0: {i}/63" for i in range(64))
+    log.write_bytes(f"loading\r\n{bar}".encode())
+    followed.poll()
+    assert err.getvalue() == f"{STDERR_PREFIX}loading\n"  # the bar's line has not ended yet
+    with open(log, "ab") as handle:
+        handle.write(b"\nepoch 0 val_loss 0.1\nlast\rlast, redrawn")
+    followed.poll()
+    followed.poll(final=True)
+    lines = err.getvalue().splitlines()
+    assert lines == [
+        f"{STDERR_PREFIX}{x}" for x in ("loading", "epoch 0: 63/63", "epoch 0 val_loss 0.1", "last, redrawn")
+    ]
+
+
 def test_tail_follows_stdout_and_stderr_as_they_grow(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     files = run_logs(tmp_path, out=out, err=err)

@@ -1,0 +1,10 @@
+"""A log's text as a terminal shows it."""
+
+from __future__ import annotations
+
+
+def terminal_lines(text: str) -> list[str]:
+    """`text`'s lines as a terminal shows them: a line rewritten in place with carriage returns (a
+    progress bar: tqdm, Keras, pip) is its last state, not each of the hundreds it went through. Lines
+    end at newlines only (str.splitlines would also cut at every carriage return)."""
+    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
