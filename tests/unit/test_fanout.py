@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,12 +26,23 @@ def _square_and_pid(n: int) -> tuple[int, int]:
     return n * n, os.getpid()
 
 
+SEVERAL = """
+import json, os
+os.sched_getaffinity = lambda _pid: {0, 1, 2, 3}
+os.environ.pop("CLUSTERRUN_WORKERS", None)
+from clusterrun.services import fanout
+out = fanout.fanout_map(lambda n: (n * n, os.getpid()), list(range(500)))
+print(json.dumps({"values": [v for v, _ in out], "pids": sorted({p for _, p in out}), "me": os.getpid()}))
+"""
+
+
 def test_results_are_in_order_and_come_from_several_processes() -> None:
-    items = list(range(500))
-    out = fanout.fanout_map(_square_and_pid, items)
-    assert [v for v, _pid in out] == [n * n for n in items]
-    pids = {pid for _v, pid in out}
-    assert os.getpid() in pids and len(pids) >= 2  # the parent did a share, and a worker another
+    # in a Python of its own: a thread left running by another test of this session would (rightly)
+    # keep fanout_map to one process, and the test would say nothing of the split
+    done = subprocess.run([sys.executable, "-c", SEVERAL], capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout)
+    assert out["values"] == [n * n for n in range(500)]
+    assert out["me"] in out["pids"] and len(out["pids"]) >= 2  # the parent did a share, and a worker another
 
 
 def test_small_batches_threads_and_the_setting_keep_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
