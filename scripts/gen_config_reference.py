@@ -75,7 +75,9 @@ MEANING = {
     "metrics.file": "The JSON-lines file the job appends to (`$CLUSTERRUN_METRICS_FILE`), relative to "
     "the run directory.",
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number; a "
-    "`(?P<step>...)` group or a pattern named `step` gives the step.",
+    "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "
+    "(init's) also reads `nan` and `inf`: a metric whose last value is one of them (a diverged training) "
+    "is shown so, with a warning, never as the number before it.",
     "metrics.ignore": "Metrics that differ between identical runs (timings): not compared by reproduce.",
     "metrics.ranks": "Whose metrics a multi-process job's summary reports: `0` (rank 0's, which rank 0 "
     "writes to the metrics file; ranks R > 0 write `metrics.rank<R>.jsonl`) or `all`: also every rank's "

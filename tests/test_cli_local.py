@@ -198,6 +198,39 @@ def test_a_sweeps_failed_member_says_what_it_died_of_and_a_progress_bar_is_one_l
     no_traceback(refused)
 
 
+def test_a_run_whose_loss_ended_as_nan_says_so_with_the_fix(project: Path) -> None:
+    """A training that diverged without failing (exit 0, `loss=nan` printed) was 'SUCCESS, Key Metrics:
+    (none)': the pattern's number group skipped nan. Now its metric is nan, and a warning gives the fix."""
+    (project / "fit.py").write_text(
+        "import sys\nlr = float(sys.argv[1])\nloss = 1.0\n"
+        "for step in range(3):\n"
+        "    loss = loss * (1 - lr) if lr < 1 else float('nan')\n"
+        "    print(f'step {step} loss={loss:.4f}', flush=True)\n"
+    )
+    (project / "configs" / "fit.yaml").write_text(
+        "name: fit\ncommand: python fit.py {lr}\nparams: {lr: 0.5}\n"
+        "metrics: {patterns: {loss: 'loss=([0-9.eE+-]+)'}}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "fit")
+    args = ["submit", "configs/fit.yaml", "--backend", "local", "--sweep", "params.lr=0.5,2.0", "--wait"]
+    result = cli(args, project, timeout=120)
+    assert result.returncode == 0, result.stderr
+    row = next(x for x in result.stdout.splitlines() if x.strip().startswith("fit_") and " 2 " in x)
+    assert row.split()[-2] == "nan", result.stdout  # the metric column says it, not '-'
+    diverged = next(x for x in result.stdout.splitlines() if x.startswith("Diverged: "))
+    assert "(loss=nan) -> a lower learning rate, params.lr=0.2 (a tenth of 2)" in diverged
+    run_id = diverged.split()[1]
+    shown = cli(["show", run_id], project)
+    assert "Status: SUCCESS" in shown.stdout and "Key Metrics: loss=nan" in shown.stdout
+    assert "Warning: the training diverged (loss=nan at the end) -> a lower learning rate" in shown.stdout
+    assert "Next: a lower learning rate, params.lr=0.2" in shown.stdout
+    summary = json.loads(cli(["show", run_id, "--json"], project).stdout)["summary"]
+    assert summary["metrics_non_finite"] == {"loss": "nan"} and "loss" not in summary["metrics"]
+    listed = cli(["status"], project).stdout
+    assert any(run_id in line and "loss=nan" in line for line in listed.splitlines()), listed
+
+
 def test_a_sweep_ranked_by_an_accuracy_marks_the_highest_best(project: Path) -> None:
     """`sweep: {metric: val_acc}` with no mode was ranked 'min' (the config's default): the member with
     the lowest accuracy was 'Best'. A mode nobody gave now follows the metric's name."""

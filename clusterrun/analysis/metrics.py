@@ -24,13 +24,32 @@ def _number(value: Any) -> float | int | None:
     return None
 
 
+def non_finite_word(value: Any) -> str | None:
+    """'nan', 'inf' or '-inf' for a float that is not finite; None for anything else."""
+    if not isinstance(value, float) or math.isfinite(value):
+        return None
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+#: The last values of a run's metrics (finite numbers) and the metrics whose last value was not finite
+#: (name -> 'nan', 'inf' or '-inf'): a training that diverged; such a metric's earlier finite value is
+#: not its last one, so it is not among the values.
+Last = tuple[dict[str, float | int], dict[str, str]]
+
+
 def from_jsonl(path: Path) -> dict[str, float | int]:
     """Last value of every numeric key; a truncated final line (job killed mid-write) is skipped."""
+    return jsonl_last(path)[0]
+
+
+def jsonl_last(path: Path) -> Last:
+    """from_jsonl, with the keys whose last number was NaN or infinite (Python's json writes them)."""
     last: dict[str, float | int] = {}
+    non_finite: dict[str, str] = {}
     try:
         lines = read_text(path).splitlines()  # never through a symlink planted in the run directory
     except OSError:
-        return last
+        return last, non_finite
     for line in lines:
         try:
             record = json.loads(line)
@@ -42,7 +61,11 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
             number = _number(value)
             if number is not None:
                 last[str(key)] = number
-    return last
+                non_finite.pop(str(key), None)
+            elif (word := non_finite_word(value)) is not None:
+                non_finite[str(key)] = word
+                last.pop(str(key), None)
+    return last, non_finite
 
 
 def log_tail(path: Path, max_bytes: int = MAX_LOG_BYTES) -> str:
@@ -59,27 +82,54 @@ def log_tail(path: Path, max_bytes: int = MAX_LOG_BYTES) -> str:
 
 def from_patterns(log: Path, patterns: Mapping[str, str]) -> dict[str, float]:
     """Last match of each pattern's first group, as a number."""
-    if not patterns:
-        return {}
-    text = log_tail(log)
-    found: dict[str, float] = {}
+    return {name: float(value) for name, value in patterns_last(log, patterns)[0].items()}
+
+
+#: The number group of a metric pattern (`loss=([0-9.eE+-]+)`, init's and the docs'), and the one it is
+#: read as: nan and inf too, which a diverged training prints (`loss=nan`): said, not silently skipped.
+PLAIN_NUMBER = "([0-9.eE+-]+)"
+NUMBER = r"(nan\b|-?inf\b|[0-9.eE+-]+)"
+
+
+def patterns_last(log: Path, patterns: Mapping[str, str]) -> Last:
+    """from_patterns, with the patterns whose last match was nan or inf (a number group written as
+    PLAIN_NUMBER is read as NUMBER)."""
+    found: dict[str, float | int] = {}
+    non_finite: dict[str, str] = {}
+    text = log_tail(log) if patterns else ""
     for name, pattern in patterns.items():
-        for match in re.finditer(pattern, text):
+        for match in re.finditer(pattern.replace(PLAIN_NUMBER, NUMBER), text):
             try:
                 value = float(match.group(1))
             except (TypeError, ValueError):
                 continue
             if math.isfinite(value):
                 found[name] = value
-    return found
+                non_finite.pop(name, None)
+            else:
+                non_finite[name] = non_finite_word(value) or "nan"
+                found.pop(name, None)
+    return found, non_finite
 
 
 def collect(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) -> dict[str, float | int]:
     """The run's metrics; a file that leads out of the registry (records/paths.py) counts as empty."""
+    return collect_last(output_dir, metrics_file, patterns)[0]
+
+
+def collect_last(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) -> Last:
+    """collect(), with the metrics whose last value was not finite (the stdout patterns' word wins, as
+    their values do)."""
     jsonl, log = readable_run_file(output_dir, metrics_file), readable_run_file(output_dir, "stdout.log")
-    values: dict[str, float | int] = dict(from_jsonl(jsonl)) if jsonl else {}
-    values.update(from_patterns(log, patterns) if log else {})
-    return dict(sorted(values.items()))
+    values, non_finite = jsonl_last(jsonl) if jsonl else ({}, {})
+    printed, printed_non_finite = patterns_last(log, patterns) if log else ({}, {})
+    for name in printed:
+        non_finite.pop(name, None)
+    for name in printed_non_finite:
+        values.pop(name, None)
+    values.update(printed)
+    non_finite.update(printed_non_finite)
+    return dict(sorted(values.items())), dict(sorted(non_finite.items()))
 
 
 #: Printed or logged names that count progress rather than measure it: shown after the measures.

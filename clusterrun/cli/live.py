@@ -116,7 +116,7 @@ class RunsView:
                 _elapsed(run, since),
                 run.job_id or "-",
                 run.node or "-",
-                format_metrics(run.metrics, limit=3) or "-",
+                format_metrics(run.shown_metrics, limit=3) or "-",
             )
         if len(shown) < len(runs):
             table.add_row(f"... and {len(runs) - len(shown)} more", "", "", "", "", "", "")

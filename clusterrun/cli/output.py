@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,6 +17,8 @@ from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
+from clusterrun.diagnose.fixes.program import divergence_fix
+from clusterrun.errors import ClusterrunError
 from clusterrun.records.models import (
     AttemptRecord,
     EfficiencyRecord,
@@ -26,6 +29,7 @@ from clusterrun.records.models import (
     SweepRecord,
     as_summary,
 )
+from clusterrun.records.registry import Run
 from clusterrun.services.notes import RunNotes
 
 
@@ -283,6 +287,16 @@ def right_size_overrides(efficiency: EfficiencyRecord | None) -> list[str]:
     return out
 
 
+def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
+    """The fix for a run whose metrics ended as nan or inf: with the run's learning rate, read from its
+    manifest, when it has one."""
+    try:
+        params: Mapping[str, Any] = Run(Path(run_dir)).load_manifest().config.params
+    except (ClusterrunError, OSError):
+        params = {}
+    return divergence_fix(params)
+
+
 def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces: str = "") -> str:
     """The results block of an ended run (the summary as a model, or as JSON data); `reproduces`: the run
     this one reproduces (its comparison is the next step)."""
@@ -292,7 +306,7 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     lines = [
         "=== EXPERIMENT RESULTS ===",
         f"Status: {status}   Duration: {duration(summary.duration_seconds)}   Output Location: {run_dir}",
-        f"Key Metrics: {format_metrics(summary.metrics, limit=8) or '(none)'}",
+        f"Key Metrics: {format_metrics(summary.metrics | summary.metrics_non_finite, limit=8) or '(none)'}",
         f"Artifacts: {artifacts_line(summary)}",
         f"Log File: {logs.stdout}   Errors: {logs.stderr}",
     ]
@@ -303,10 +317,14 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
             + (" ..." if len(modified) > 5 else "")
             + " (the shared snapshot is rebuilt before its next use; write outputs to new files instead)"
         )
+    diverged = _diverged_fix(summary.metrics_non_finite, run_dir) if summary.metrics_non_finite else ""
+    if diverged:  # the program ended well, its numbers did not
+        ended = ", ".join(f"{name}={word}" for name, word in summary.metrics_non_finite.items())
+        lines.append(f"Warning: the training diverged ({ended} at the end) -> {diverged}")
     used = efficiency_line(summary.efficiency)
     if used:
         lines.append(f"Resources Used: {used}")
-    smaller = right_size_overrides(summary.efficiency) if summary.success else []
+    smaller = right_size_overrides(summary.efficiency) if summary.success and not diverged else []
     if smaller:
         lines.append(
             f"Right-size the next run of this config: {' '.join(smaller)} (what it used, with a margin)"
@@ -317,6 +335,8 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
         lines.append(f"Next: {diagnosis.fix}")
+    elif diverged:
+        lines.append(f"Next: {diverged}")
     elif reproduces:  # a reproduction: its next step is the comparison, not another reproduction
         lines.append(f"Next: see every difference: clusterrun compare {reproduces} {summary.run_id}")
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.output import duration, format_value, size, state_label
+from clusterrun.diagnose.fixes.program import divergence_fix
 
 if TYPE_CHECKING:  # annotations only: status need not import doctor's git checks
     from clusterrun.services.disk import DiskReport
@@ -33,7 +34,7 @@ def status_table(rows: list[dict[str, Any]], tags: Mapping[str, list[str]] | Non
             duration(r.get("elapsed_seconds")),
             r.get("job_id") or "-",
             r.get("node") or "-",
-            format_metrics(r.get("metrics") or {}) or "-",
+            format_metrics((r.get("metrics") or {}) | (r.get("metrics_non_finite") or {})) or "-",
             *([",".join((tags or {}).get(r["run_id"], [])) or "-"] if tagged else []),
         ]
         for r in rows
@@ -237,6 +238,8 @@ def sweep_table(view: SweepView) -> str:
     rows = []
     for row in view.rows:
         value = row["metrics"].get(metric) if metric else None
+        if value is None and metric:  # nan or inf at its end: said, not a blank
+            value = ((row.get("summary") or {}).get("metrics_non_finite") or {}).get(metric)
         rows.append(
             [
                 "*" if row["best"] else "",
@@ -295,6 +298,7 @@ def sweep_table(view: SweepView) -> str:
         lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}{said}){fix}")
     if len(failed) > FAILED_SHOWN:
         lines.append(f"Failed: ... and {len(failed) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
+    lines += _diverged_lines(view.rows)
     if view.best:
         lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
     return "\n".join(lines)
@@ -302,6 +306,24 @@ def sweep_table(view: SweepView) -> str:
 
 #: Failed members whose diagnosis a sweep's table lists
 FAILED_SHOWN = 3
+
+
+def _diverged_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Members that ended well with metrics at nan or inf: which, and the fix (from their swept params)."""
+    lines = []
+    for row in rows:
+        ended = (row.get("summary") or {}).get("metrics_non_finite") or {}
+        if row["state"] != "completed" or not ended:
+            continue
+        params = {k.removeprefix("params."): v for k, v in row["values"].items() if k.startswith("params.")}
+        said = ", ".join(f"{name}={word}" for name, word in ended.items())
+        lines.append(f"Diverged: {row['run_id']} ({said}) -> {divergence_fix(params)}")
+    shown = lines[:FAILED_SHOWN]
+    if len(lines) > FAILED_SHOWN:
+        shown.append(f"Diverged: ... and {len(lines) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
+    return shown
+
+
 FAILED_LINE = 100  # characters of a failed member's last words in the sweep's table
 
 

@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable
 
 from clusterrun.analysis.metrics import COUNTERS as ANALYSIS_COUNTERS
-from clusterrun.analysis.metrics import METRIC_WORDS, sounds_like_metric
+from clusterrun.analysis.metrics import METRIC_WORDS, PLAIN_NUMBER, sounds_like_metric
 
-NUMBER = r"([0-9.eE+-]+)"
+#: a printed number; read as analysis.metrics.NUMBER (nan and inf too)
+NUMBER = PLAIN_NUMBER
 _NAME_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\"?)(\s*)([=:])(\s*)$")  # a JSON key's quote too
 _NAME_SPACE_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*) +$")
 _NUMERIC_SPEC = re.compile(r"[dieEfFgGn%]$|^\?$")

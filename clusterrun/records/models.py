@@ -535,6 +535,12 @@ class Summary(RecordModel):
         None, description="Peak memory (sacct's MaxRSS, else the job's own)."
     )
     metrics: dict[str, Any] = Field(default_factory=dict, description="The last value of every metric.")
+    metrics_non_finite: dict[str, str] = Field(
+        default_factory=dict,
+        description="Metric -> `nan`, `inf` or `-inf`: its last value was not a number (a training that "
+        "diverged, most likely); it is then not in `metrics` (an earlier value is not its last). Only when "
+        "there are any; since 2026-12.",
+    )
     metrics_best: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Metric name -> its best value over the run: mode (min or max), value, step, final (the "

@@ -10,7 +10,7 @@ from typing import Any
 
 from clusterrun.analysis import rank_metrics
 from clusterrun.analysis.efficiency import efficiency
-from clusterrun.analysis.metrics import collect as collect_metrics
+from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.attempts import how_far
 from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
@@ -149,6 +149,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     if modified and record.snapshot.path and snapshot and not exit_record.get("modified_tracked_files"):
         workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
+    metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns)
     summary = Summary(
         schema_version=SCHEMA_VERSION,
         run_id=run.id,
@@ -161,7 +162,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         node=status.get("node") or exit_record.get("host", ""),
         job_id=record.job_id,
         max_rss_mb=status.get("max_rss_mb") or exit_record.get("peak_rss_mb"),
-        metrics=collect_metrics(run.path, config.metrics.file, config.metrics.patterns),
+        metrics=metrics,
         artifacts=[item["path"] for item in arts["files"]],
         artifacts_info=arts,
         efficiency=efficiency(resources, status, exit_record, status.get(requeues.LONGEST)),
@@ -176,6 +177,8 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     )
     if modified:
         summary.modified_tracked_files = modified
+    if non_finite:
+        summary.metrics_non_finite = non_finite
     if config.metrics.ranks == "all":  # every rank's metrics too (analysis/rank_metrics.py)
         summary.apply("summary ranks", **rank_fields(run.path, config.metrics, summary.metrics))
     if state != SUCCESS:

@@ -84,6 +84,12 @@ class RunStatus:
     reason: str = ""  # why a pending job waits, in the scheduler's word (Priority, Resources...)
     attempt: int = 0  # the job's attempt running (or next, when requeued); 0 before it started
     max_attempts: int = 0  # requeue.max_attempts; 0 when the job runs once
+    metrics_non_finite: dict[str, str] = field(default_factory=dict)  # metric -> nan/inf at its end
+
+    @property
+    def shown_metrics(self) -> dict[str, Any]:
+        """Its metrics as a table shows them: the numbers, and `nan`/`inf` for those that ended so."""
+        return self.metrics | self.metrics_non_finite
 
     @property
     def done(self) -> bool:
@@ -491,6 +497,7 @@ def _apply(
         reason=status.reason if status is not None and state == "pending" else "",
         attempt=attempt,
         max_attempts=max_attempts,
+        metrics_non_finite=dict(current.metrics_non_finite) if current else {},
     )
 
 

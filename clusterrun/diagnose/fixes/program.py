@@ -3,6 +3,9 @@ rest (unknown: where to read further)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from clusterrun.diagnose.evidence import param_for
 from clusterrun.diagnose.model import Context, Fix, Found
 from clusterrun.diagnose.tracebacks import user_frame
@@ -86,16 +89,20 @@ def diverged(ctx: Context, found: Found) -> Fix:
             "division by zero in preprocessing), or they are a model's outputs after the training diverged "
             "(then a lower learning rate); check which, then submit again"
         )
-    name = param_for(ctx.params, *LEARNING_RATES)
-    value = ctx.params.get(name) if name else None
+    return Fix(
+        f"the training diverged (a loss or gradient became NaN or infinite): {divergence_fix(ctx.params)}"
+    )
+
+
+def divergence_fix(params: Mapping[str, Any]) -> str:
+    """What to change after a training diverged: a tenth of the run's learning rate, when it has one."""
+    name = param_for(params, *LEARNING_RATES)
+    value = params.get(name) if name else None
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         lower = f"a lower learning rate, params.{name}={value / 10:g} (a tenth of {value:g})"
     else:
         lower = "a lower learning rate"
-    return Fix(
-        f"the training diverged (a loss or gradient became NaN or infinite): {lower}; or clip the "
-        "gradients, add warm-up, or check the inputs for NaN; then submit again"
-    )
+    return f"{lower}; or clip the gradients, add warm-up, or check the inputs for NaN; then submit again"
 
 
 def unknown(ctx: Context, found: Found) -> Fix:
