@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusterrun.analysis.metrics import non_finite_word
 from clusterrun.inputs import datafp
 from clusterrun.records.models import Manifest, Summary, as_manifest, as_summary
 from clusterrun.records.outputs import OutputDiff
@@ -37,7 +38,12 @@ class MetricDiff:
     within: bool
 
     def as_record(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        """As JSON data: a value that is not finite (a diverged run's nan or inf) as its word."""
+        return {key: _json_number(value) for key, value in self.__dict__.items()}
+
+
+def _json_number(value: Any) -> Any:
+    return non_finite_word(value) or value
 
 
 @dataclass
@@ -84,6 +90,13 @@ class Comparison:
         }
 
 
+def _metrics(summary: Summary | None) -> dict[str, Any]:
+    """A run's last metric values, a diverged one's nan or inf included (as floats)."""
+    if summary is None:
+        return {}
+    return dict(summary.metrics) | {k: float(w) for k, w in summary.metrics_non_finite.items()}
+
+
 def metric_diff(name: str, a: Any, b: Any, rtol: float, atol: float) -> MetricDiff:
     """Within tolerance when |a - b| <= atol + rtol * |a| (exact equality by default)."""
     fa = float(a) if isinstance(a, int | float) else None
@@ -92,6 +105,8 @@ def metric_diff(name: str, a: Any, b: Any, rtol: float, atol: float) -> MetricDi
         return MetricDiff(name, fa, fb, None, None, False)
     if math.isnan(fa) or math.isnan(fb):
         return MetricDiff(name, fa, fb, None, None, math.isnan(fa) and math.isnan(fb))
+    if math.isinf(fa) or math.isinf(fb):  # both diverged the same way, or not
+        return MetricDiff(name, fa, fb, None, None, fa == fb)
     diff = abs(fa - fb)
     rel = diff / abs(fa) if fa != 0 else (0.0 if diff == 0 else math.inf)
     return MetricDiff(name, fa, fb, diff, rel, diff <= atol + rtol * abs(fa))
@@ -158,8 +173,7 @@ def compare(
     sum_a = as_summary(summary_a, "summary A") if summary_a is not None else None
     sum_b = as_summary(summary_b, "summary B") if summary_b is not None else None
     ignore = set(a.config.metrics.ignore) | set(b.config.metrics.ignore)
-    metrics_a = dict(sum_a.metrics) if sum_a else {}
-    metrics_b = dict(sum_b.metrics) if sum_b else {}
+    metrics_a, metrics_b = _metrics(sum_a), _metrics(sum_b)
     names = sorted((set(metrics_a) | set(metrics_b)) - ignore)
     diffs = [metric_diff(n, metrics_a.get(n), metrics_b.get(n), rtol, atol) for n in names]
     config = dict_diff(a.config.to_data(), b.config.to_data(), skip=("description",))

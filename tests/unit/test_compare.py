@@ -58,6 +58,25 @@ def test_metric_diff_numbers() -> None:
     assert not metric_diff("x", 1.0, None, 0, 0).within
 
 
+def test_runs_that_diverged_alike_reproduce_and_a_divergence_against_a_number_does_not() -> None:
+    def diverged(**words: str) -> dict[str, Any]:
+        return {**_summary(acc=0.5), "metrics_non_finite": words}
+
+    same = compare(_manifest("a"), diverged(loss="nan"), ENV, _manifest("b"), diverged(loss="nan"), ENV)
+    assert same.verdict == REPRODUCED and [m.name for m in same.metrics] == ["acc", "loss"]
+    assert same.as_record()["metrics"][1] == {
+        "name": "loss", "a": "nan", "b": "nan", "abs_diff": None, "rel_diff": None, "within": True
+    }  # fmt: skip  # JSON has no NaN: the word
+    assert "loss" in comparison_text(same.as_record()) and " nan " in comparison_text(same.as_record())
+    other = compare(
+        _manifest("a"), _summary(acc=0.5, loss=0.1), ENV, _manifest("b"), diverged(loss="inf"), ENV
+    )
+    assert other.verdict == DIVERGED and "loss" in other.reason
+    inf = compare(_manifest("a"), diverged(loss="inf"), ENV, _manifest("b"), diverged(loss="inf"), ENV)
+    assert inf.verdict == REPRODUCED
+    assert not metric_diff("x", math.inf, -math.inf, 0, 0).within
+
+
 def test_missing_metric_diverges_and_names_it() -> None:
     result = compare(
         _manifest("a"), _summary(loss=0.5, acc=0.9), ENV, _manifest("b"), _summary(loss=0.5), ENV
