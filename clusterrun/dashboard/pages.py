@@ -50,6 +50,7 @@ def _metric_values(record: RunRecord) -> dict[str, Any]:
     """Final values: the summary's once the run ended, else what the files hold so far."""
     if record.summary is not None:
         values = dict(record.summary.get("metrics") or {})
+        values.update(record.summary.get("metrics_non_finite") or {})  # a diverged run's nan, inf: said
     else:
         sources = record.sources
         values = dict(collect(record.path, sources.file, sources.patterns)) if not record.problem else {}
