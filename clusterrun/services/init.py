@@ -439,8 +439,9 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
         while key in out:
             key += "_"
         out[key] = rel
+        shown = f"{rel}/" if (root / rel).is_dir() else rel
         draft.guessed.append(
-            f"data: {key}: {rel} (read by the command, and not tracked by git: a run's snapshot holds "
+            f"data.{key} = {shown} (read by the command, and not tracked by git: a run's snapshot holds "
             "tracked files only; named under data:, it is linked into each run's working directory)"
         )
     return out
