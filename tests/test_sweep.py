@@ -325,7 +325,9 @@ def test_right_sizing_after_a_member_killed_for_memory_asks_for_more_not_less(pr
     completed member's peak and said resources.mem=100M: the next sweep's big member would die again,
     sooner. The suggestion is now enough for every member that ran, and says why."""
     _sleepy_project(project)
-    args = ["submit", "configs/sleepy.yaml", "--backend", "slurm", "--yes", "--json", "params.steps=2"]
+    # the big member holds its 400 MB for 2.5 s: SLURM looks at memory once a second
+    # (JobAcctGatherFrequency=1), and a job that starts its command sooner must not slip between two looks
+    args = ["submit", "configs/sleepy.yaml", "--backend", "slurm", "--yes", "--json", "params.steps=22"]
     args += ["params.step_seconds=0.1", "resources.mem=250M", "--sweep", "params.alloc_mb=0,400"]
     result = cli(args, project, timeout=300)
     assert result.returncode == 0, result.stderr
