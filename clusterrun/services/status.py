@@ -574,6 +574,7 @@ def wait(
     started = time.monotonic()
     limit = wait_limit()
     previous: list[str] = []
+    ending = 0  # quick looks left after an exit record appeared (its wrapper is ending)
     while True:
         report = refresh(registry, run_ids)
         on_refresh(report)
@@ -590,14 +591,19 @@ def wait(
         pause = min(interval, LOCAL_INTERVAL) if local else interval  # a local end shows at once
         if limit is not None:  # the last look comes at the limit, not an interval after it
             pause = max(0.0, min(pause, limit - (time.monotonic() - started)))
-        if local:
-            _sleep_watching(_exit_records(registry, report), pause)
+        if local and ending:  # the exit record is written a few ms before the wrapper's process ends
+            ending -= 1
+            time.sleep(min(pause, EXIT_WATCH_STEP * 2))
+        elif local:
+            ending = ENDING_LOOKS if _sleep_watching(_exit_records(registry, report), pause) else 0
         else:
             time.sleep(pause)
 
 
 #: how often `wait` looks at the exit records of local jobs between two refreshes (a stat each)
 EXIT_WATCH_STEP = 0.01
+#: refreshes 2 steps apart after an exit record appeared, while its job's wrapper finishes (~10 ms)
+ENDING_LOOKS = 25
 
 
 def _exit_records(registry: Registry, report: StatusReport) -> list[Path]:
@@ -605,17 +611,18 @@ def _exit_records(registry: Registry, report: StatusReport) -> list[Path]:
     return [registry.root / r.run_id / EXIT_RECORD for r in report.runs if not r.done]
 
 
-def _sleep_watching(paths: list[Path], pause: float) -> None:
-    """Sleep `pause` seconds, or less: until one of `paths` appears or changes. A local job's end is
-    its wrapper's exit record, written a few milliseconds before its process ends; a refresh at once
-    sees it ended (LocalScheduler.poll), or its wrapper about to, and the next one follows a step
-    later (the exit record no longer changes, so at most LOCAL_INTERVAL)."""
+def _sleep_watching(paths: list[Path], pause: float) -> bool:
+    """Sleep `pause` seconds, or less: until one of `paths` appears or changes (True then). A local
+    job's end is its wrapper's exit record, written a few milliseconds before its process ends: a
+    refresh at once sees it ended (LocalScheduler.poll) or its wrapper about to, and `wait` then looks
+    again every 2 steps for a while (ENDING_LOOKS) instead of a whole LOCAL_INTERVAL later."""
     before = [_signature(p) for p in paths]
     deadline = time.monotonic() + pause
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(min(EXIT_WATCH_STEP, left))
         if [_signature(p) for p in paths] != before:
-            return
+            return True
+    return False
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
