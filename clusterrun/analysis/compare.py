@@ -195,6 +195,10 @@ def compare(
     elif all(d.within for d in diffs):
         tol = "exactly" if rtol == 0 and atol == 0 else f"within rtol={rtol:g} atol={atol:g}"
         verdict, reason = REPRODUCED, f"{len(diffs)} metric(s) match {tol}"
+        ended = {d.name: non_finite_word(d.a) for d in diffs if non_finite_word(d.a)}
+        if ended:  # the same nan or inf in both: what reproduced is the divergence
+            said = ", ".join(f"{name}={word}" for name, word in ended.items())
+            reason += f" ({said} in both: the divergence reproduced)"
         if outputs is not None and outputs.differ:
             notes = [*notes, OUTPUTS_DIFFER.format(count=len(outputs.differ), files=outputs.files)]
     else:

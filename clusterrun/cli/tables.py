@@ -126,11 +126,11 @@ def disk_table(report: DiskReport) -> str:
     return "\n".join(lines)
 
 
-def _num(value: Any) -> str:
+def _num(value: Any, digits: int = 6) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -159,7 +159,7 @@ def comparison_text(comparison: dict[str, Any]) -> str:
             _num(m["a"]),
             _num(m["b"]),
             _num(m["abs_diff"]),
-            _num(m["rel_diff"]),
+            _num(m["rel_diff"], 3),
             "yes" if m["within"] else "NO",
         ]
         for m in comparison["metrics"]

@@ -64,6 +64,7 @@ def test_runs_that_diverged_alike_reproduce_and_a_divergence_against_a_number_do
 
     same = compare(_manifest("a"), diverged(loss="nan"), ENV, _manifest("b"), diverged(loss="nan"), ENV)
     assert same.verdict == REPRODUCED and [m.name for m in same.metrics] == ["acc", "loss"]
+    assert same.reason.endswith("(loss=nan in both: the divergence reproduced)")
     assert same.as_record()["metrics"][1] == {
         "name": "loss", "a": "nan", "b": "nan", "abs_diff": None, "rel_diff": None, "within": True
     }  # fmt: skip  # JSON has no NaN: the word
