@@ -107,3 +107,8 @@ class RequeuePolicy:
 
 
 NEVER = RequeuePolicy(on=())  # records before requeues: their jobs ran once
+
+
+def recorded_policy(section: Mapping[str, Any] | None) -> RequeuePolicy:
+    """The policy of a run's recorded `requeue` section; NEVER without one (or with a damaged one)."""
+    return (RequeuePolicy.from_record(section) or NEVER) if section else NEVER

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
-from clusterrun.config.requeue import NEVER, RequeuePolicy
+from clusterrun.config.requeue import NEVER, RequeuePolicy, recorded_policy
 from clusterrun.config.resources import parse_time_seconds
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution.supervise import Outcome
@@ -216,7 +216,7 @@ class Attempt:
         return attempt
 
     def _configure(self, manifest: JobManifest) -> None:
-        self.policy = (RequeuePolicy.from_record(manifest.requeue) or NEVER) if manifest.requeue else NEVER
+        self.policy = recorded_policy(manifest.requeue)
         with contextlib.suppress(ValueError):
             self.time_limit = float(parse_time_seconds(str(manifest.resources.get("time", ""))))
         self.metrics_file = self.root / manifest.metrics_file

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from clusterrun.config.requeue import NEVER, RequeuePolicy
+from clusterrun.config.requeue import RequeuePolicy, recorded_policy
 from clusterrun.records.models import AttemptRecord, Manifest
 from clusterrun.scheduler import JobStatus
 from clusterrun.scheduler.slurm_requeue import REQUEUED_EXIT
@@ -30,10 +30,7 @@ _SCHEDULER_ENDS = {"preempted": "preempted", "node_fail": "node_fail", "cancelle
 
 def policy_of(manifest: Manifest) -> RequeuePolicy:
     """The run's `requeue` section; NEVER for records without one (or with a damaged one)."""
-    section = manifest.config.requeue
-    if not section:
-        return NEVER
-    return RequeuePolicy.from_record(section) or NEVER
+    return recorded_policy(manifest.config.requeue)
 
 
 def _timestamp(text: str) -> float | None:
