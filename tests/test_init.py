@@ -514,3 +514,67 @@ def test_metrics_printed_as_json_get_patterns_that_read_them(tmp_path: Path) -> 
     assert re.search(found["final_val_loss"], out).group(1) == "0.1"  # type: ignore[union-attr]
     assert re.search(found["best_acc"], out).group(1) == "0.9"  # type: ignore[union-attr]
     assert re.search(found["loss"], out).group(1) == "0.1000"  # type: ignore[union-attr]
+
+
+WRITES_OUTPUTS = """\
+import argparse, os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.1)
+parser.add_argument("--data-dir", default="data")
+parser.add_argument("--output-dir", default="outputs")
+args = parser.parse_args()
+rows = open(os.path.join(args.data_dir, "rows.csv")).read().split()
+os.makedirs(args.output_dir, exist_ok=True)
+with open(os.path.join(args.output_dir, "model.txt"), "w") as out:
+    out.write(f"lr={args.lr} rows={len(rows)}\\n")
+print(f"loss={args.lr * 2:.3f}")
+"""
+
+
+def test_an_output_directory_is_each_runs_own_not_data(tmp_path: Path) -> None:
+    """The promise: no run sees another's files. `--output-dir outputs` names a gitignored directory that
+    exists in the checkout (the user ran the script by hand once); init took it for data the script reads,
+    named it under data:, and every run, its smoke test and every sweep member then wrote its checkpoints
+    into the checkout's one outputs/ through the link (each overwriting the others'; 'Artifacts: (none)').
+    The data directory beside it is still data:; the output directory is each run's own."""
+    root = tmp_path / "proj"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "rows.csv").write_text("1\n2\n3\n")
+    (root / "outputs").mkdir()
+    (root / "outputs" / "model.txt").write_text("from a run by hand\n")
+    (root / ".gitignore").write_text("data/\noutputs/\nruns/\n")
+    (root / "train.py").write_text(WRITES_OUTPUTS)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["data"] == {"data": "data"}
+    assert config["params"]["output_dir"] == "outputs"
+    assert "output_dir = 'outputs' is where the script writes" in made.stderr
+    commit(root)
+    sweep = cli(
+        [
+            "submit",
+            "configs/train.yaml",
+            "--backend",
+            "local",
+            "--wait",
+            "--yes",
+            "--json",
+            "--sweep",
+            "params.lr=0.1,0.2",
+        ],
+        root,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    runs = sorted(p for p in (root / "runs").iterdir() if (p / "manifest.json").is_file())
+    assert len(runs) == 2
+    for run, lr in zip(runs, ("0.1", "0.2"), strict=True):
+        written = run / "work" / "outputs"
+        assert not written.is_symlink()
+        assert (written / "model.txt").read_text() == f"lr={lr} rows=3\n"
+        assert "work/outputs/model.txt" in json.loads((run / "summary.json").read_text())["artifacts"]
+    assert (root / "outputs" / "model.txt").read_text() == "from a run by hand\n"  # the checkout's: untouched

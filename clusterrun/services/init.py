@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from clusterrun.config.models import spec_from_data
@@ -24,6 +24,7 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra
 from clusterrun.init.metrics import patterns
+from clusterrun.init.outputs import is_output_name
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
@@ -426,12 +427,15 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
     """`data:` entries for the files the script reads (a reader's path literal, or a param's value) that
     exist in the checkout but are not tracked by git: a run's snapshot would not have them, and its
     first submit would fail with FileNotFoundError. Named under data:, each is linked into every run's
-    working directory and fingerprinted."""
+    working directory and fingerprinted. A param named for where the script writes (`output_dir`:
+    init/outputs.py) is never data: linked, every run would write into the one directory of the
+    checkout; as a relative param, each run writes its own."""
+    written = _output_params(draft)
     values = [*(info.read_paths if info is not None else []), *draft.params.values()]
     found: list[str] = []
     for value in values:
         rel = relative_path(value) if isinstance(value, str) else None
-        if rel and rel not in found and os.path.lexists(root / rel):
+        if rel and rel not in found and rel not in written and os.path.lexists(root / rel):
             found.append(rel)
     out: dict[str, str] = {}
     for rel in untracked_of(root, found):
@@ -445,6 +449,28 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
             "tracked files only; named under data:, it is linked into each run's working directory)"
         )
     return out
+
+
+def _output_params(draft: _Draft) -> set[str]:
+    """The relative paths of the params that say where the script writes (init/outputs.py), each
+    named in what init says: relative, a run's own; absolute, shared by every run."""
+    written: set[str] = set()
+    for name, value in draft.params.items():
+        if not (isinstance(value, str) and value and is_output_name(name)):
+            continue
+        rel = relative_path(value)
+        if rel is not None:
+            written.add(rel)
+            draft.guessed.append(
+                f"{name} = {value!r} is where the script writes: relative, so each run writes its own "
+                f"(<run>/work/{rel}/, listed as its artifacts)"
+            )
+        elif os.path.isabs(value):
+            draft.check.append(
+                f"{name} = {value!r} is where the script writes, and every run would write the same "
+                f"directory: make it relative (each run's own): params.{name}={PurePosixPath(value).name}"
+            )
+    return written
 
 
 def _fit(resources: dict[str, Any], draft: _Draft) -> None:

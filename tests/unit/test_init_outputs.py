@@ -1,0 +1,56 @@
+"""init/outputs.py: which option names say where a script writes (never taken for data it reads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusterrun.init.outputs import is_output_name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "output_dir",
+        "out_dir",
+        "outdir",
+        "output",
+        "save_dir",
+        "log_dir",
+        "logdir",
+        "results",
+        "results_path",
+        "checkpoint_dir",
+        "ckpt_dir",
+        "run_dir",
+        "outputDir",
+        "OUTPUT_DIR",
+        "tensorboard_dir",
+        "export_path",
+    ],
+)
+def test_names_of_where_a_script_writes(name: str) -> None:
+    assert is_output_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "data_dir",
+        "data",
+        "dataset_path",
+        "input_dir",
+        "checkpoint",
+        "ckpt_path",
+        "resume_from",
+        "pretrained_dir",
+        "load_dir",
+        "config",
+        "train_file",
+        "lr",
+        "root",
+        "init_checkpoint_dir",
+        "vocab",
+    ],
+)
+def test_names_of_what_a_script_reads(name: str) -> None:
+    assert not is_output_name(name)
