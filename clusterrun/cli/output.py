@@ -19,6 +19,7 @@ from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
 from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.errors import ClusterrunError
+from clusterrun.records.logtext import one_line
 from clusterrun.records.models import (
     AttemptRecord,
     EfficiencyRecord,
@@ -128,6 +129,7 @@ def _workdir(manifest: Manifest) -> str:
 
 #: After "Seed: N" when the command line never receives it (the run is seeded only if the program reads it).
 SEED_ONLY_IN_ENV = " (only as $CLUSTERRUN_SEED: the command has no {seed})"
+LEFTOVER_SHOWN = 80  # characters of each process the command left running, in the results
 
 
 def seed_in_command(manifest: Manifest) -> bool:
@@ -316,6 +318,15 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
             f"Warning: the run rewrote tracked file(s) in place: {', '.join(modified[:5])}"
             + (" ..." if len(modified) > 5 else "")
             + " (the shared snapshot is rebuilt before its next use; write outputs to new files instead)"
+        )
+    if summary.leftover_count:
+        count = summary.leftover_count
+        shown = "; ".join(one_line(c, LEFTOVER_SHOWN) for c in summary.leftover_processes[:2])
+        lines.append(
+            f"Warning: the command left {count} process{'es' if count > 1 else ''} running when it exited "
+            f"({shown}{' ...' if count > 2 else ''}); clusterrun stopped {'them' if count > 1 else 'it'}, "
+            "as a scheduler stops a job's processes at its end -> stop what the script starts before it "
+            "exits (terminate() and wait() it, e.g. in a finally:)"
         )
     diverged = _diverged_fix(summary.metrics_non_finite, run_dir) if summary.metrics_non_finite else ""
     if diverged:  # the program ended well, its numbers did not

@@ -10,6 +10,7 @@ from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.output import duration, format_value, size, state_label
 from clusterrun.diagnose.fixes.program import divergence_fix
+from clusterrun.records.logtext import one_line
 
 if TYPE_CHECKING:  # annotations only: status need not import doctor's git checks
     from clusterrun.services.disk import DiskReport
@@ -293,7 +294,7 @@ def sweep_table(view: SweepView) -> str:
     for row in failed[:FAILED_SHOWN]:  # why members failed, and the fix: the first place people look
         diagnosis = row["summary"]["diagnosis"]
         fix = f" -> {diagnosis['fix']}" if diagnosis.get("fix") else ""
-        said = _shortened(str((diagnosis.get("details") or {}).get("line") or ""), FAILED_LINE)
+        said = one_line(str((diagnosis.get("details") or {}).get("line") or ""), FAILED_LINE)
         said = f": {said}" if said else ""  # what the job said it died of (its last exception)
         lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}{said}){fix}")
     if len(failed) > FAILED_SHOWN:
@@ -325,12 +326,6 @@ def _diverged_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 FAILED_LINE = 100  # characters of a failed member's last words in the sweep's table
-
-
-def _shortened(text: str, width: int) -> str:
-    """`text` on one line, at most `width` characters (the end replaced by '...')."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def doctor_table(report: DoctorReport) -> str:

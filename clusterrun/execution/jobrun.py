@@ -138,6 +138,10 @@ def _attempt(root: Path, script: str) -> int:
         "job_id": job_id,
     }
     record.update(_check_workdir(root, job_id))
+    if outcome.leftover_count:  # stopped once the command exited (supervise.py): said in the results
+        record["leftover_processes"] = outcome.leftover
+        record["leftover_count"] = outcome.leftover_count
+        _event(root, "leftover_stopped", count=outcome.leftover_count, commands=outcome.leftover)
     reason = attempt.finish(outcome, record)  # the attempt's end in the manifest; record gets its reason
     ranks.record_exit(task, record)  # exit.json (with several ranks: once one failed or all ended)
     _event(root, "job_ended", **record, **task.event_fields())

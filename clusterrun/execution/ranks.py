@@ -198,6 +198,10 @@ def combine(records: list[dict[str, Any]], tasks: int, unit: str = "rank") -> di
     }
     if modified:
         out["modified_tracked_files"] = modified[:50]
+    leftover = sum(int(r.get("leftover_count") or 0) for r in records)
+    if leftover:
+        out["leftover_count"] = leftover
+        out["leftover_processes"] = [c for r in records for c in r.get("leftover_processes") or []][:5]
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 from clusterrun import portable
+from clusterrun.execution.supervise import stop_leftovers
 from clusterrun.records.jsonio import read_json, write_json_atomic
 from clusterrun.records.logtext import terminal_lines
 
@@ -46,6 +47,8 @@ class SmokeResult:
     # seconds, ok, returncode, timed_out, stderr_tail, stderr_path}; cached with the test, which so
     # keeps its estimate
     timing_run: dict[str, Any] | None = None
+    # what the command left running when it exited (stopped: supervise.stop_leftovers), command lines
+    leftover: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,7 +244,8 @@ def run_smoke(
                 process.wait()
             raise
         process.returncode = os.waitstatus_to_exitcode(status)
-        memory.stop()  # stray children of the command
+        _count, leftover = stop_leftovers(process.pid)  # what a job's end would stop, said at submit
+        memory.stop()  # stray children of the command (those that left its process group too)
         with contextlib.suppress(OSError):
             owner.unlink()
     seconds = time.monotonic() - started
@@ -257,6 +261,7 @@ def run_smoke(
         seconds=round(seconds, 3),
         peak_rss_mb=round(peak_kb / 1024, 1),
         timed_out=timed_out,
+        leftover=leftover,
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
         step_points=watcher.points,

@@ -11,6 +11,11 @@ to the signals the scheduler sends the job.
 
 Every signal is also reported to `on_signal(name)`. Nothing here decides what an attempt's end means:
 that is attempts.py's job.
+
+When the command has exited, what it started and left running in its process group (a monitor, a
+server it forgot to stop) is stopped, SIGTERM then SIGKILL, as the scheduler stops a job's processes at
+its end (SLURM's cgroup tracking; the local backend has no such thing): nothing of a finished run goes
+on writing into its logs or using the machine. Their command lines are in `Outcome.leftover`.
 """
 
 from __future__ import annotations
@@ -26,8 +31,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, Any
 
+import psutil
+
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when the wrapper stops the command
 EARLY_RESEND = 2.0  # a warning that came before the command started is passed on this long after
+LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
+LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
+LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
 WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
 
@@ -41,6 +51,8 @@ class Outcome:
     warned_at: float | None = None  # when SIGUSR2 came
     terminated_at: float | None = None  # when SIGTERM or SIGINT came
     stopped: bool = False  # the wrapper stopped the command at its deadline
+    leftover: list[str] = field(default_factory=list)  # what it left running, stopped after it exited
+    leftover_count: int = 0
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -133,4 +145,47 @@ def supervise(
     outcome.returncode = os.waitstatus_to_exitcode(status)
     outcome.usage = usage
     process.returncode = outcome.returncode
+    outcome.leftover_count, outcome.leftover = stop_leftovers(pgid)
     return outcome
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member that changed its user: still there
+        return True
+    return True
+
+
+def _members(pgid: int) -> list[tuple[int, str]]:
+    """The running (not zombie) processes of a process group whose parent is not one of them (a
+    monitor loop and the `sleep` it runs now are one thing left running): (pid, command line)."""
+    found: dict[int, tuple[int, str]] = {}
+    for process in psutil.process_iter(["pid", "ppid", "cmdline", "status"]):
+        try:
+            if os.getpgid(process.pid) != pgid or process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+        except OSError:
+            continue
+        words = process.info["cmdline"] or [process.name()]
+        found[process.pid] = (process.info["ppid"], " ".join(" ".join(words).split()))  # on one line
+    return [(pid, command) for pid, (parent, command) in found.items() if parent not in found]
+
+
+def stop_leftovers(pgid: int) -> tuple[int, list[str]]:
+    """Stop what is left running in the command's process group once the command exited: (how many,
+    the first command lines). Costs one kill(0) when nothing is left, as for nearly every command."""
+    if not _group_alive(pgid):
+        return 0, []
+    time.sleep(LEFTOVER_GRACE)  # children that exit along with it (a pool's workers) are not leftovers
+    members = _members(pgid) if _group_alive(pgid) else []
+    if not members:  # gone meanwhile, or only zombies waiting for their parent
+        return 0, []
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + LEFTOVER_STOP
+    while _members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _signal_group(pgid, signal.SIGKILL)
+    return len(members), [command[:200] for _pid, command in members[:LEFTOVER_SHOWN]]

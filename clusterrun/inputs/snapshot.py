@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from clusterrun.errors import DiskFull, GitError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.datafp import suggest_key
+from clusterrun.inputs.outputnames import is_output_name
 from clusterrun.records import perms
 
 if TYPE_CHECKING:
@@ -385,9 +386,17 @@ def lfs_pointers(snapshot_path: Path) -> list[str]:
 
 
 def _command_paths(argv: Iterable[str]) -> list[str]:
-    """Relative paths an argv may name: plain tokens, and the value of `--flag=value` / `key=value`."""
+    """Relative paths an argv may name: plain tokens, and the value of `--flag=value` / `key=value`;
+    not the value of an option named for where the program writes (`--output-dir outputs`:
+    outputnames.py), which is the run's own to make, not something to link into it."""
     out: dict[str, None] = {}
+    previous = ""
     for token in argv:
+        flag, previous = previous, token
+        if flag.startswith("-") and "=" not in flag and is_output_name(flag):
+            continue
+        if "=" in token and is_output_name(token.split("=", 1)[0]):
+            continue
         for candidate in (token, token.split("=", 1)[1] if "=" in token else ""):
             if not candidate or candidate.startswith("-") or os.path.isabs(candidate):
                 continue

@@ -1,4 +1,4 @@
-"""A log's text as a terminal shows it."""
+"""A log's text as a terminal shows it, or on one line."""
 
 from __future__ import annotations
 
@@ -8,3 +8,9 @@ def terminal_lines(text: str) -> list[str]:
     progress bar: tqdm, Keras, pip) is its last state, not each of the hundreds it went through. Lines
     end at newlines only (str.splitlines would also cut at every carriage return)."""
     return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
+
+
+def one_line(text: str, width: int) -> str:
+    """`text` on one line, at most `width` characters (the end replaced by '...')."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."

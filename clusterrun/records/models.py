@@ -577,6 +577,16 @@ class Summary(RecordModel):
         description="Tracked files the run rewrote in place (the shared snapshot is rebuilt before its next "
         "use). Only when there are any; since 2026-12.",
     )
+    leftover_count: int | None = Field(
+        None,
+        description="How many processes the command left running when it exited (the job wrapper stopped "
+        "them, as the scheduler stops a job's processes at its end). Only when there were any; since "
+        "2026-12.",
+    )
+    leftover_processes: list[str] = Field(
+        default_factory=list,
+        description="The command lines of the first five of those processes. Only when there were any.",
+    )
     stderr_tail: list[str] = Field(
         default_factory=list, description="The last lines of stderr. Only on failure."
     )

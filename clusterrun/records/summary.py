@@ -179,6 +179,10 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         summary.modified_tracked_files = modified
     if non_finite:
         summary.metrics_non_finite = non_finite
+    leftover, commands = exit_record.get("leftover_count"), exit_record.get("leftover_processes")
+    if isinstance(leftover, int) and not isinstance(leftover, bool) and leftover > 0:  # supervise.py
+        summary.leftover_count = leftover
+        summary.leftover_processes = [str(c) for c in commands][:5] if isinstance(commands, list) else []
     if config.metrics.ranks == "all":  # every rank's metrics too (analysis/rank_metrics.py)
         summary.apply("summary ranks", **rank_fields(run.path, config.metrics, summary.metrics))
     if state != SUCCESS:

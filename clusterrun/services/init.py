@@ -24,11 +24,11 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra
 from clusterrun.init.metrics import patterns
-from clusterrun.init.outputs import is_output_name
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
+from clusterrun.inputs.outputnames import is_output_name
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import git_root
 from clusterrun.scheduler.registry import AUTO, get_scheduler
@@ -428,7 +428,7 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
     exist in the checkout but are not tracked by git: a run's snapshot would not have them, and its
     first submit would fail with FileNotFoundError. Named under data:, each is linked into every run's
     working directory and fingerprinted. A param named for where the script writes (`output_dir`:
-    init/outputs.py) is never data: linked, every run would write into the one directory of the
+    inputs/outputnames.py) is never data: linked, every run would write into the one directory of the
     checkout; as a relative param, each run writes its own."""
     written = _output_params(draft)
     values = [*(info.read_paths if info is not None else []), *draft.params.values()]
@@ -452,7 +452,7 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
 
 
 def _output_params(draft: _Draft) -> set[str]:
-    """The relative paths of the params that say where the script writes (init/outputs.py), each
+    """The relative paths of the params that say where the script writes (inputs/outputnames.py), each
     named in what init says: relative, a run's own; absolute, shared by every run."""
     written: set[str] = set()
     for name, value in draft.params.items():

@@ -22,6 +22,7 @@ from clusterrun.execution.smoke import SmokeCache, SmokeResult, run_smoke
 from clusterrun.inputs import snapshot
 from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.records.logtext import one_line
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.writer import command_script, write_script
 from clusterrun.services import Notify, activity
@@ -275,6 +276,12 @@ def _run_smoke_in(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
     _untaint(run, plan, workdir / WORKDIR, links)
+    if result.leftover:
+        plan.warnings.append(
+            f"the smoke test's command left {len(result.leftover)} process(es) running when it exited "
+            f"({'; '.join(one_line(c, 80) for c in result.leftover[:2])}): a job's end stops them, as "
+            "clusterrun did here; stop what the script starts before it exits (terminate() and wait() it)"
+        )
     _metrics_in_workdir(plan, spec.metrics.file, workdir)
     if not spec.metrics.patterns:
         _metrics_printed(plan, spec.metrics.file, workdir)

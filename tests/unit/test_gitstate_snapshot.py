@@ -401,6 +401,8 @@ def test_notes_name_lfs_pointers_and_untracked_paths_the_command_names(repo: Pat
     (repo / "data" / "linked.csv").write_text("x,y\n")
     (repo / "conf").mkdir()
     (repo / "conf" / "x.yaml").write_text("a: 1\n")  # untracked
+    (repo / "outputs").mkdir()  # where the command writes: made by each run itself, never a note to link it
+    (repo / "ckpt").mkdir()
     snap = snapshot.create(repo, commit, "", tmp_path / "registry")
     argv = [
         "python",
@@ -413,6 +415,9 @@ def test_notes_name_lfs_pointers_and_untracked_paths_the_command_names(repo: Pat
         str(tmp_path / "abs"),
         "missing/in/both.txt",
         "../outside",
+        "--output-dir",
+        "outputs",
+        "--save_dir=ckpt",
     ]
     notes = snapshot.snapshot_notes(snap.path, repo, argv, ["data/linked.csv", 3])
     assert len(notes) == 3, notes

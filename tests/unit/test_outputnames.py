@@ -1,10 +1,10 @@
-"""init/outputs.py: which option names say where a script writes (never taken for data it reads)."""
+"""inputs/outputnames.py: which option names say where a script writes (never taken for data it reads)."""
 
 from __future__ import annotations
 
 import pytest
 
-from clusterrun.init.outputs import is_output_name
+from clusterrun.inputs.outputnames import is_output_name
 
 
 @pytest.mark.parametrize(
