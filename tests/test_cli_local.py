@@ -539,3 +539,51 @@ def test_run_ids_by_prefix_latest_and_a_sweep_prefix(project: Path) -> None:
     none_failed = cli(["show", "@latest-failed"], project)
     assert none_failed.returncode != 0 and "no failed run" in none_failed.stderr
     no_traceback(none_failed)
+
+
+CATCHES_ITS_ERROR = """\
+import logging, sys
+
+logging.basicConfig(level=logging.INFO)
+log = logging.getLogger("train")
+print("epoch 0 loss=0.52")
+
+
+def evaluate():
+    return open("data/test.csv").read()  # not in the snapshot: FileNotFoundError
+
+
+try:
+    print(f"test_acc={len(evaluate())}")
+except Exception:
+    log.exception("evaluation failed")  # logged, and the script exits 0
+"""
+
+
+def test_a_run_that_caught_its_error_and_exited_0_says_so(tmp_path: Path) -> None:
+    """The promise: a verdict is never stronger than its evidence. A training whose evaluation raised, and
+    whose `except Exception: log.exception(...)` let it exit 0, was 'Status: SUCCESS, Key Metrics: loss=0.52'
+    with no word of the error, nor of test_acc, the metric it never printed. The status stays SUCCESS (the
+    command did exit 0), and the results, the summary and the smoke test say what the exit code hid."""
+    config = (
+        "name: catches\ncommand: python train.py\n"
+        "metrics:\n  patterns:\n    loss: 'loss=([0-9.eE+-]+)'\n    test_acc: 'test_acc=([0-9.eE+-]+)'\n"
+        "resources: {time: '00:05:00', nodes: 1, cpus_per_task: 1, mem: 200M, gpus: 0}\n"
+    )
+    project = make_project(tmp_path / "p", {"train.py": CATCHES_ITS_ERROR, "configs/catches.yaml": config})
+    result = cli(["submit", "configs/catches.yaml", "--backend", "local", "--wait", "--yes"], project)
+    assert result.returncode == 0, result.stderr
+    caught = "FileNotFoundError: [Errno 2] No such file or directory: 'data/test.csv'"
+    caught += " (train.py line 9, in evaluate)"
+    assert (
+        f"warning: the smoke test exited 0, but its stderr shows an error it caught: {caught}"
+        in result.stderr
+    )
+    assert "Status: SUCCESS" in result.stdout and "Key Metrics: loss=0.52" in result.stdout
+    assert "Missing Metrics: test_acc (their metrics.patterns matched nothing" in result.stdout
+    assert (
+        f"Warning: the command exited 0, but its stderr shows an error it caught: {caught}" in result.stdout
+    )
+    assert "Next: fix the error in " in result.stdout
+    summary = json.loads((only_run(project) / "summary.json").read_text())
+    assert summary["caught_error"] == caught and summary["metrics_missing"] == ["test_acc"]

@@ -319,6 +319,16 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
             + (" ..." if len(modified) > 5 else "")
             + " (the shared snapshot is rebuilt before its next use; write outputs to new files instead)"
         )
+    if summary.metrics_missing:
+        lines.append(
+            f"Missing Metrics: {', '.join(summary.metrics_missing)} (their metrics.patterns matched nothing "
+            "the run printed on stdout)"
+        )
+    if summary.caught_error:
+        lines.append(
+            f"Warning: the command exited 0, but its stderr shows an error it caught: "
+            f"{summary.caught_error} -> its results may be incomplete; see {logs.stderr}"
+        )
     if summary.leftover_count:
         count = summary.leftover_count
         shown = "; ".join(one_line(c, LEFTOVER_SHOWN) for c in summary.leftover_processes[:2])
@@ -348,6 +358,8 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
         lines.append(f"Next: {diagnosis.fix}")
     elif diverged:
         lines.append(f"Next: {diverged}")
+    elif summary.caught_error:
+        lines.append(f"Next: fix the error in {logs.stderr} and run it again")
     elif reproduces:  # a reproduction: its next step is the comparison, not another reproduction
         lines.append(f"Next: see every difference: clusterrun compare {reproduces} {summary.run_id}")
     else:

@@ -577,6 +577,16 @@ class Summary(RecordModel):
         description="Tracked files the run rewrote in place (the shared snapshot is rebuilt before its next "
         "use). Only when there are any; since 2026-12.",
     )
+    caught_error: str = Field(
+        "",
+        description="A run that exited 0 whose stderr ends with a Python traceback (an error the script "
+        "caught and went on from): the exception and where it was raised. Only then; since 2026-12.",
+    )
+    metrics_missing: list[str] = Field(
+        default_factory=list,
+        description="The metrics named in `metrics.patterns` that a successful run never printed. Only "
+        "when there are any; since 2026-12.",
+    )
     leftover_count: int | None = Field(
         None,
         description="How many processes the command left running when it exited (the job wrapper stopped "

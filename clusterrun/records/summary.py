@@ -14,7 +14,7 @@ from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.attempts import how_far
 from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
-from clusterrun.diagnose.tracebacks import find_traceback
+from clusterrun.diagnose.tracebacks import final_exception, find_traceback, user_frame
 from clusterrun.errors import UsageError
 from clusterrun.execution import ranks
 from clusterrun.execution.smoke import SmokeResult
@@ -40,6 +40,7 @@ from clusterrun.scheduler import log_paths as backend_log_paths
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20
 LOG_TAIL_BYTES = 64 * 1024  # of each log, for the diagnosis and the traceback
+CAUGHT_TAIL_BYTES = 16 * 1024  # of a successful run's stderr, for a traceback it ends with
 TRACEBACK_FILE = "traceback.txt"
 
 
@@ -115,6 +116,24 @@ def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
     return text.split("\n", 1)[-1] if size > max_bytes else text
 
 
+def caught_error(stderr: Path) -> str:
+    """A run that exited 0 with a Python traceback at the end of its stderr (an error the script caught,
+    logged and went on from: `except Exception: log.exception(...)`): its exception line and where it
+    was raised, as 'FileNotFoundError: ... (train.py line 52, in evaluate)'; '' otherwise, and for the
+    tracebacks Python prints at exit for errors in finalizers ('Exception ignored in ...')."""
+    text = read_tail(stderr, CAUGHT_TAIL_BYTES)
+    if "Traceback" not in text:
+        return ""
+    _log, traceback = find_traceback({"stderr.log": text})
+    if not traceback:
+        return ""
+    before = text[: text.rfind(traceback.splitlines()[0])].rstrip().splitlines()
+    if before and before[-1].startswith("Exception ignored"):
+        return ""
+    exception, where = final_exception(traceback), user_frame(traceback)
+    return f"{exception[:300]}{f' ({where})' if where else ''}" if exception else ""
+
+
 def log_tails(run: Run, folder: Path, job_id: str, backend: str | None = None) -> dict[str, str]:
     """Tails of the logs a diagnosis reads, most relevant first: the command's stderr and stdout, then
     the scheduler's own logs of the job (where it writes memory and time-limit kills).
@@ -179,6 +198,11 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         summary.modified_tracked_files = modified
     if non_finite:
         summary.metrics_non_finite = non_finite
+    if state == SUCCESS:  # what an exit code of 0 can hide
+        summary.caught_error = caught_error(run.file("stderr.log"))
+        missing = [n for n in config.metrics.patterns if n not in metrics and n not in non_finite]
+        if missing:
+            summary.metrics_missing = missing
     leftover, commands = exit_record.get("leftover_count"), exit_record.get("leftover_processes")
     if isinstance(leftover, int) and not isinstance(leftover, bool) and leftover > 0:  # supervise.py
         summary.leftover_count = leftover

@@ -24,6 +24,7 @@ from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.logtext import one_line
 from clusterrun.records.registry import Registry, Run
+from clusterrun.records.summary import caught_error
 from clusterrun.records.writer import command_script, write_script
 from clusterrun.services import Notify, activity
 from clusterrun.services.plan import SubmissionPlan
@@ -276,6 +277,12 @@ def _run_smoke_in(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
     _untaint(run, plan, workdir / WORKDIR, links)
+    caught = caught_error(Path(result.stderr_path)) if result.ok else ""
+    if caught and not any(caught in w for w in plan.warnings):  # once, not again for the timing run
+        plan.warnings.append(
+            f"the smoke test exited 0, but its stderr shows an error it caught: {caught}; every run "
+            f"would end the same way (see {result.stderr_path})"
+        )
     if result.leftover:
         plan.warnings.append(
             f"the smoke test's command left {len(result.leftover)} process(es) running when it exited "
