@@ -587,3 +587,29 @@ def test_a_run_that_caught_its_error_and_exited_0_says_so(tmp_path: Path) -> Non
     assert "Next: fix the error in " in result.stdout
     summary = json.loads((only_run(project) / "summary.json").read_text())
     assert summary["caught_error"] == caught and summary["metrics_missing"] == ["test_acc"]
+
+
+def test_a_smoke_test_that_writes_into_a_data_path_is_told_before_submitting(tmp_path: Path) -> None:
+    """The promise: no run sees another's files. A data: path is linked into every run's working
+    directory; a config (hand-written, or from an init before it knew output directories) naming the
+    script's output directory under data: made every run write into the checkout's one directory. The
+    smoke test's write there is said before anything is submitted; a data: path only read is not."""
+    script = "import os\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('x')\n"
+    script += "print(len(open('data/rows.csv').read()))\n"
+    config = (
+        "name: writes\ncommand: python train.py\ndata: {outputs: outputs, data: data}\n"
+        "resources: {time: '00:05:00', nodes: 1, cpus_per_task: 1, mem: 200M, gpus: 0}\n"
+    )
+    project = make_project(
+        tmp_path / "p", {"train.py": script, "configs/writes.yaml": config, ".gitignore": "outputs/\ndata/\n"}
+    )
+    (project / "outputs").mkdir()
+    (project / "data").mkdir()
+    (project / "data" / "rows.csv").write_text("1\n2\n")
+    result = cli(["submit", "configs/writes.yaml", "--backend", "local", "--dry-run", "--yes"], project)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: the smoke test wrote into data.outputs ({project / 'outputs'}): a data: path"
+        in result.stderr
+    )
+    assert "data.data" not in result.stderr

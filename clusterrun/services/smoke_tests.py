@@ -5,6 +5,7 @@ in place (the snapshot is rebuilt before any job is made from it)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 from collections.abc import Sequence
@@ -265,6 +266,7 @@ def _run_smoke_in(
     except workdirs.WorkdirError as exc:
         raise ClusterrunError(str(exc), hint="submit again: the snapshot is rebuilt") from None
     run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
+    data_before = _stamps(links)
     with activity(notify, label, [workdir / "stdout.log", workdir / "stderr.log"]):
         result = run_smoke(
             smoke_script(workdir / "command.sh", spec.resources.model_dump()),  # ranks: a local world
@@ -277,6 +279,7 @@ def _run_smoke_in(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
     _untaint(run, plan, workdir / WORKDIR, links)
+    _wrote_into_data(plan, links, data_before)
     caught = caught_error(Path(result.stderr_path)) if result.ok else ""
     if caught and not any(caught in w for w in plan.warnings):  # once, not again for the timing run
         plan.warnings.append(
@@ -295,6 +298,37 @@ def _run_smoke_in(
     else:
         _patterns_on_stderr(plan, spec.metrics.patterns, workdir)
     return result
+
+
+def _stamps(links: dict[str, str]) -> dict[str, tuple[int, int] | None]:
+    """What changes when a file is written in a linked data: directory (or a linked file rewritten): its
+    mtime and size, one stat per data: path."""
+    out: dict[str, tuple[int, int] | None] = {}
+    for name, target in links.items():
+        try:
+            info = os.stat(target)
+            out[name] = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            out[name] = None
+    return out
+
+
+def _wrote_into_data(plan: SubmissionPlan, links: dict[str, str], before: dict[str, Any]) -> None:
+    """A smoke test that created, removed or rewrote something in a data: path: what every run shares
+    (and the checkout holds) is where it writes, so runs overwrite each other's files there."""
+    changed = [
+        name for name, stamp in _stamps(links).items() if stamp is not None and stamp != before.get(name)
+    ]
+    if not changed:
+        return
+    shown = ", ".join(f"data.{name} ({links[name]})" for name in changed)
+    message = (
+        f"the smoke test wrote into {shown}: a data: path is linked into every run's working directory, so "
+        "each run writes into the same one and overwrites the others' files; if the script writes its "
+        "outputs there, leave it out of data: and give the script a relative path (each run's own)"
+    )
+    if message not in plan.warnings:
+        plan.warnings.append(message)
 
 
 def _patterns_on_stderr(plan: SubmissionPlan, patterns: dict[str, str], folder: Path) -> None:
