@@ -159,3 +159,29 @@ def test_matching_metrics_with_different_outputs_say_so(project: Path) -> None:
     assert [d["path"] for d in data["outputs"]["differ"]] == ["work/checkpoints/last.json"]
     shown = cli(["show", original], project).stdout
     assert "Seed: 42 (only as $CLUSTERRUN_SEED: the command has no {seed})" in shown
+
+
+def test_a_local_run_is_reproduced_locally_and_a_dry_run_is_not_reproduced(project: Path) -> None:
+    """The promise: reproduce re-runs the run as it ran. With SLURM here (sbatch on PATH, so `auto` means
+    slurm), a run that ran on the local backend was reproduced as a SLURM job (`Environment differences:
+    slurm node`); it is reproduced locally unless --backend says otherwise. And a dry run, which never ran,
+    was submitted for real and compared as 'INCOMPLETE'; it is refused, with the submit that runs it."""
+    original = cli(
+        ["submit", "configs/quickstart.yaml", "--backend", "local", "--wait", "--json"], project, timeout=300
+    )
+    assert original.returncode == 0, original.stderr
+    run_id = json.loads(original.stdout)["run_id"]
+    again = cli(["reproduce", run_id, "--wait", "--json"], project, timeout=300)
+    assert again.returncode == 0, again.stderr
+    verdict = json.loads(again.stdout)
+    assert verdict["verdict"] == "REPRODUCED" and verdict["run_a"] == run_id
+    assert manifest(project / "runs" / verdict["run_b"])["backend"] == "local"
+    dry = cli(
+        ["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run", "--force", "--json"], project
+    )
+    assert dry.returncode == 0, dry.stderr
+    refused = cli(["reproduce", json.loads(dry.stdout)["run_id"]], project)
+    assert refused.returncode == 2, refused.stdout
+    assert "is a dry run (--dry-run): it never ran, so there is nothing to reproduce" in refused.stderr
+    assert "hint: run it: clusterrun submit configs/quickstart.yaml" in refused.stderr
+    no_traceback(refused)

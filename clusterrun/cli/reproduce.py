@@ -26,7 +26,13 @@ def reproduce(
             help="The run (or sweep) to reproduce.", show_default=False, autocompletion=complete_targets
         ),
     ],
-    backend: Annotated[BackendName, typer.Option(help=BACKEND_HELP)] = "auto",
+    backend: Annotated[
+        BackendName,
+        typer.Option(
+            help="auto (the backend the original ran on, when it is available here; else as submit "
+            "chooses), or one named: " + BACKEND_HELP.split("), ", 1)[-1]
+        ),
+    ] = "auto",
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait for both runs, then print the verdict.")
     ] = False,

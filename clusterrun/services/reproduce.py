@@ -22,6 +22,7 @@ from clusterrun.records.models import Manifest, SweepRecord
 from clusterrun.records.paths import snapshot_path
 from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import resolve_backend
+from clusterrun.scheduler.registry import AUTO, lookup, names
 from clusterrun.services import Notify, quiet
 from clusterrun.services.compare import check_tolerances, compare, compare_runs, recorded_patch
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, check_member_limit, check_skip_reason
@@ -110,6 +111,40 @@ def recorded_snapshot(manifest: Manifest, git: GitState, registry: Registry) -> 
     return snapshots.create(Path(str(repo.working_tree_dir)), git.commit, git.patch, registry.root)
 
 
+_NEVER_RAN = {
+    "dry_run": "a dry run (--dry-run)",
+    "not_submitted": "never submitted (declined at the cost gate)",
+}
+
+
+def _check_it_ran(run_id: str, manifest: Manifest) -> None:
+    """A run that never ran has no results a reproduction could match: refused, with the submit to run."""
+    never = _NEVER_RAN.get(manifest.state)
+    if never is None:
+        return
+    config = manifest.config_file or "its config"
+    overrides = " ".join(manifest.overrides)
+    raise UsageError(
+        f"{run_id} is {never}: it never ran, so there is nothing to reproduce",
+        hint=f"run it: clusterrun submit {config}{' ' + overrides if overrides else ''}",
+    )
+
+
+def _backend(asked: str, recorded: str, run_id: str, warnings: list[str]) -> str:
+    """The backend a reproduction runs on: the one asked for, else the one the original ran on (a local
+    run reproduced locally, though SLURM is here too), else `auto`'s choice, said in a warning."""
+    if asked != AUTO or not recorded:
+        return resolve_backend(asked)
+    if recorded in names() and lookup(recorded).probe():
+        return recorded
+    chosen = resolve_backend(AUTO)
+    if chosen != recorded:
+        warnings.append(
+            f"{run_id} ran on the {recorded} backend, which is not available here: reproduced on {chosen}"
+        )
+    return chosen
+
+
 def plan_reproduction(
     registry: Registry, run_id: str, backend: str, argv: list[str], skip_smoke_reason: str | None = None
 ) -> SubmissionPlan:
@@ -129,6 +164,7 @@ def plan_reproduction(
         raise ClusterrunError(f"sweep {run_id} has no members to reproduce")
     manifests = [run.load_manifest() for run in originals]
     first, first_manifest = originals[0], manifests[0]
+    _check_it_ran(run_id, first_manifest)
     git = recorded_git(first, first_manifest)
     snap = recorded_snapshot(first_manifest, git, registry)
     recorded = first_manifest.snapshot.digest  # "" in records before 2026-12
@@ -145,9 +181,9 @@ def plan_reproduction(
             raise ClusterrunError(f"sweep {run_id}: member {run.id} ran other code than its siblings")
         spec = spec_from_data(manifest.config.to_data(), f"{run.manifest_path} (config)")
         members.append(MemberPlan(spec, dict(manifest.sweep_values), {"reproduces": run.id}))
-    backend = resolve_backend(backend)
-    check_member_limit(backend, len(members))  # as submit does: the local backend takes 64 at most
     warnings: list[str] = []
+    backend = _backend(backend, first_manifest.backend, run_id, warnings)
+    check_member_limit(backend, len(members))  # as submit does: the local backend takes 64 at most
     return SubmissionPlan(
         name=members[0].spec.name,
         members=members,
