@@ -578,3 +578,19 @@ def test_an_output_directory_is_each_runs_own_not_data(tmp_path: Path) -> None:
         assert (written / "model.txt").read_text() == f"lr={lr} rows=3\n"
         assert "work/outputs/model.txt" in json.loads((run / "summary.json").read_text())["artifacts"]
     assert (root / "outputs" / "model.txt").read_text() == "from a run by hand\n"  # the checkout's: untouched
+
+
+def test_paths_read_through_joins_and_loaders_are_found(tmp_path: Path) -> None:
+    """`torch.load(os.path.join("data", "test.pt"))` read a gitignored file init did not see (the
+    reader was not one it knew, the path not one literal): the runs' evaluation failed on it."""
+    source = tmp_path / "train.py"
+    source.write_text(
+        "import os, json\nfrom pathlib import Path\nimport numpy as np, torch\n"
+        "a = torch.load(os.path.join('data', 'test.pt'))\n"
+        "b = np.load(Path('cache') / 'feats' / 'x.npy')\n"
+        "c = open(os.path.join('splits', name))\n"
+        "d = json.load(handle)\n"
+        "e = torch.load(os.path.join(root, 'w.pt'))\n"
+        "open(os.path.join('out', 'log.txt'), 'w')\n"
+    )
+    assert read_script(source).read_paths == ["data/test.pt", "cache/feats/x.npy", "splits"]

@@ -387,6 +387,7 @@ def _prints(tree: ast.Module, info: ScriptInfo) -> None:
 _READERS = frozenset(
     {
         "open",
+        "load",  # torch.load, np.load, joblib.load (json.load and pickle.load take a file: no literal)
         "loadtxt",
         "genfromtxt",
         "fromfile",
@@ -408,15 +409,39 @@ _READERS = frozenset(
 _PATH_LITERAL = re.compile(r"[\w.~-][\w./~-]*")
 
 
+def _literal_path(node: ast.AST) -> str | None:
+    """The path a reader's argument names in literals: `"data/x.csv"`, `os.path.join("data", "x.pt")`,
+    `Path("data") / "x.pt"`; for a join with a variable in it, its literal leading part (`os.path.join(
+    "data", name)` -> "data"); None when it starts with anything but a literal."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    parts: list[ast.AST] = []
+    if isinstance(node, ast.Call) and _callee(node.func) == "join" and node.args:
+        parts = list(node.args)
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts.insert(0, node.right)
+            node = node.left
+        if isinstance(node, ast.Call) and _callee(node.func) == "Path" and len(node.args) == 1:
+            parts.insert(0, node.args[0])
+        else:
+            return None
+    leading: list[str] = []
+    for part in parts:
+        if not (isinstance(part, ast.Constant) and isinstance(part.value, str)):
+            break
+        leading.append(part.value)
+    return "/".join(leading) if leading else None
+
+
 def _read_paths(tree: ast.Module, info: ScriptInfo) -> None:
     """Relative path literals read by the script: `np.loadtxt("data/train.csv")`, `open("x.json")`."""
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and _callee(node.func) in _READERS and node.args):
             continue
-        first = node.args[0]
-        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        path = _literal_path(node.args[0])
+        if path is None:
             continue
-        path = first.value
         if not _PATH_LITERAL.fullmatch(path) or len(path) > 200 or path.startswith("~"):
             continue
         positional = node.args[1] if len(node.args) > 1 else None
