@@ -104,7 +104,8 @@ MEANING = {
     "arrays split past `MaxArraySize` run one after another (`--dependency=afterany`); the local backend "
     "runs as many at once.",
     "sweep.metric": "The metric that ranks members (status, site, plot); unset, a held-out loss "
-    "(`val_loss`, `eval_loss`...), else `loss`, else a held-out score (`val_acc`), else the first metric.",
+    "(`val_loss`, `eval_loss`...), else a held-out score (`val_acc`, `test_acc`), else `loss`, else the "
+    "first metric.",
     "sweep.mode": "`min` or `max`: which end of the metric is best; unset, it follows the metric's "
     "name (acc, f1, auc, reward, score... are maximised; loss, error and the rest minimised).",
     "description": "Free text, shown in the manifest; not compared.",

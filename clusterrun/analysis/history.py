@@ -101,14 +101,15 @@ _HELD_OUT = re.compile(r"^(?:final_|best_)?(?:val|valid|validation|eval|dev|test
 
 def default_metric(names: Sequence[str]) -> str | None:
     """The metric that ranks a sweep whose config names none: a held-out loss (`val_loss`, `eval_loss`,
-    `final_val_loss`: what a sweep is usually chosen by), else `loss`, else a held-out score (`val_acc`),
-    else the first metric found. The training loss ranks a sweep by how well it fits, not generalises."""
+    `final_val_loss`: what a sweep is usually chosen by), else a held-out score (`val_acc`, `test_acc`),
+    else `loss`, else the first metric found. The training loss ranks a sweep by how well it fits, not
+    how well it generalises: it comes after anything measured on held-out data."""
     seen = list(dict.fromkeys(names))
     held_out = [n for n in seen if _HELD_OUT.search(n)]
     for candidates in (
         [n for n in held_out if "loss" in n.lower()],
-        [n for n in seen if n == "loss"],
         [n for n in held_out if metric_mode(n) == "max"],
+        [n for n in seen if n == "loss"],
         seen,
     ):
         if candidates:

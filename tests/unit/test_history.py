@@ -174,6 +174,8 @@ def test_a_sweep_is_ranked_by_a_held_out_metric_and_its_mode_follows_the_name() 
     assert history.ranking(None, None, ["step", "loss", "final_val_loss"]) == ("final_val_loss", "min")
     assert history.ranking(None, None, ["loss", "acc"]) == ("loss", "min")
     assert history.ranking(None, None, ["train_acc", "val_acc"]) == ("val_acc", "max")
+    # a held-out score before the training loss (a torch script printing loss= per step and test_acc=)
+    assert history.ranking(None, None, ["acc", "loss", "test_acc"]) == ("test_acc", "max")
     assert history.ranking(None, None, ["reward"]) == ("reward", "max")
     assert history.ranking(None, None, []) == (None, "min")
     # asked for another metric now: the sweep's mode, which is val_loss's, is not applied to it
