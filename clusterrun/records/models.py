@@ -439,9 +439,11 @@ class Manifest(RecordModel):
     state_source: str = Field(
         "",
         description="The evidence the current scheduler state rests on: `sacct` (accounting), `squeue` "
-        "(the controller), `exit.json` (the job's own exit record: no scheduler knew the end), `local`, or "
-        "`none` (`lost`: no source knew the job). A state from `exit.json` or `none` is replaced when a "
-        "stronger source speaks. Since 2026-12.",
+        "(the controller), `exit.json` (the job's own exit record: no scheduler knew the end), `local`, "
+        "`none` (`lost`: no source knew the job), or `sacct-ending` (accounting's end of a job stopped by a "
+        "signal, before it recorded the command's memory and CPU time). A state from `exit.json`, `none` or "
+        "`sacct-ending` is replaced when a stronger source speaks, and the summary collected again. Since "
+        "2026-12.",
     )
     unseen_since: str | None = Field(
         None,

@@ -115,6 +115,9 @@ def parse_sacct(output: str) -> dict[str, JobStatus]:
     return {record.job_id: record for record in parse_sacct_records(output)}
 
 
+_SHELL_STEPS = frozenset({"batch", "extern"})  # the batch script's shell and SLURM's own: not the command
+
+
 def _time(text: str) -> str:
     return "" if text.strip() in ("Unknown", "None", "") else text.strip()
 
@@ -144,6 +147,12 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
             owner = last.get(base)
             if step_rss is not None and owner is not None:
                 owner.max_rss_mb = max(owner.max_rss_mb or 0.0, step_rss)
+            elif owner is not None and step not in _SHELL_STEPS:
+                # a step of the command (submitit's srun) without its usage yet: a job stopped by a signal
+                # is recorded ended seconds before its steps' usage is (seen on 22.05: `123.0 CANCELLED`
+                # with no MaxRSS and TotalCPU 0 for ~4 s, while `.batch` had 12 MB): read as the job's,
+                # that was 'memory 12M, CPU 0%' for a run that had used 800 MB and 22 CPU-seconds
+                owner.extra["usage_pending"] = True
             continue
         normal, by = normalise_state(state)
         code, sig = parse_exit_code(exit_code)

@@ -122,10 +122,18 @@ def is_active(manifest: Manifest) -> bool:
     return bool(manifest.job_id) and manifest.state not in TERMINAL and manifest.state not in PRE_STATES
 
 
-#: Evidence that a stronger source replaces: the job's own exit record, and no evidence at all (lost).
-WEAK_SOURCES = frozenset({"exit.json", "none"})
+#: Accounting's end state of a job whose command's step has no usage recorded yet (scheduler/sacct.py:
+#: a job stopped by a signal is recorded ended seconds before its steps' MaxRSS and CPU time are).
+ENDING_SOURCE = "sacct-ending"
+#: Evidence that a stronger source replaces: the job's own exit record, no evidence at all (lost), and
+#: an end whose usage accounting has yet to record (its summary is collected again once it has).
+WEAK_SOURCES = frozenset({"exit.json", "none", ENDING_SOURCE})
+#: The ends where SLURM stops the command (a signal to its step), and records its usage after the end
+STOPPED = frozenset({"cancelled", "timeout", "preempted", "node_fail"})
 #: How long an ended run whose state rests on weak evidence is still asked about (seconds).
 CONFIRM_WINDOW = 24 * 3600.0
+#: ... when only its usage is missing (a cluster that gathers none never records it: not asked for long)
+ENDING_WINDOW = 120.0
 
 
 def awaits_evidence(manifest: Manifest) -> bool:
@@ -134,7 +142,22 @@ def awaits_evidence(manifest: Manifest) -> bool:
     if not manifest.job_id or manifest.state not in TERMINAL or manifest.state_source not in WEAK_SOURCES:
         return False
     since = job_identity.seconds_since(manifest.state_history[-1].at if manifest.state_history else "")
-    return since is not None and since < CONFIRM_WINDOW
+    window = ENDING_WINDOW if manifest.state_source == ENDING_SOURCE else CONFIRM_WINDOW
+    return since is not None and since < window
+
+
+def _ending(status: JobStatus) -> None:
+    """An end accounting recorded before the usage of the job's command (sacct.py's usage_pending), in the
+    last ENDING_WINDOW seconds: its source is ENDING_SOURCE, a weak one, so that the next refresh asks
+    again and collects the summary with the usage then."""
+    if not (status.state in STOPPED and status.source == "sacct" and status.extra.get("usage_pending")):
+        return  # a command that ended by itself ended before its job: its step's record is final
+    try:
+        ended = datetime.fromisoformat(status.end).timestamp()  # SLURM's local time, as fromisoformat reads
+    except ValueError:
+        return
+    if time.time() - ended < ENDING_WINDOW:
+        status.source = ENDING_SOURCE
 
 
 def _from_exit_record(run: Run, job_id: str) -> JobStatus | None:
@@ -398,6 +421,8 @@ def _evidence(
     status = polled.get(ref.job_id)
     if status is not None and not matches(ref, status):
         status = None  # another job that had the same id
+    if status is not None:
+        _ending(status)
     if not active:
         stronger = status is not None and status.terminal and status.source not in WEAK_SOURCES
         return (status if stronger else None), {}
@@ -459,6 +484,8 @@ def _apply(
     if status is not None and requested is not None and status.state in ("failed", "lost"):
         status.state, status.cancelled_by = "cancelled", requested.by
     source = status.source if status is not None else ""
+    # the same end on stronger evidence (accounting's usage recorded, or accounting's word on an exit record)
+    stronger = status is not None and manifest.state_source in WEAK_SOURCES and source not in WEAK_SOURCES
     if status is not None and (status.state != manifest.state or source != manifest.state_source):
         parts = [status.raw_state if status.raw_state.lower() != status.state else ""]
         if manifest.state in TERMINAL and status.state != manifest.state:  # better evidence came
@@ -469,7 +496,7 @@ def _apply(
         )
     state = manifest.state
     current: Summary | None = summaries.load(run)
-    if state in TERMINAL and (current is None or current.state != state):
+    if state in TERMINAL and (current is None or current.state != state or stronger):
         record: dict[str, Any] = status.as_record() if status else {"state": state}
         record["run_id"] = run.id
         record["attempt_history"] = _attempt_history(manifest, state)

@@ -291,3 +291,24 @@ def test_a_member_with_its_own_line_is_not_pending_again_by_the_arrays_stale_ran
         "running",
         "pending",  # only the member that has not started is still in the pending line
     ]
+
+
+def test_an_end_whose_command_step_has_no_usage_yet_is_marked_pending() -> None:
+    """Seen on 22.05 right after a scancel: the job and its steps are CANCELLED, the shell's step has its
+    12 MB, the command's (submitit's srun, `.0`) none yet; seconds later it has 800 MB."""
+    from clusterrun.scheduler.sacct import parse_sacct_records
+
+    early = (
+        "8082|CANCELLED by 0|0:0|13|vm|2026-12-04T05:35:17|2026-12-04T05:35:30||00:00.004\n"
+        "8082.batch|CANCELLED|0:15|13|vm|2026-12-04T05:35:17|2026-12-04T05:35:30|12460K|00:00.004\n"
+        "8082.extern|COMPLETED|0:0|13|vm|2026-12-04T05:35:17|2026-12-04T05:35:30||00:00:00\n"
+        "8082.0|CANCELLED|0:9|13|vm|2026-12-04T05:35:17|2026-12-04T05:35:30||00:00:00\n"
+    )
+    (record,) = parse_sacct_records(early)
+    assert record.state == "cancelled" and record.max_rss_mb == 12.2 and record.extra["usage_pending"]
+    late = early.replace(
+        "8082.0|CANCELLED|0:9|13|vm|2026-12-04T05:35:17|2026-12-04T05:35:30||00:00:00",
+        "8082.0|CANCELLED|0:9|17|vm|2026-12-04T05:35:17|2026-12-04T05:35:34|831312K|00:09.440",
+    )
+    (record,) = parse_sacct_records(late)
+    assert record.max_rss_mb == 811.8 and "usage_pending" not in record.extra
