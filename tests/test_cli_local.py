@@ -587,6 +587,14 @@ def test_a_run_that_caught_its_error_and_exited_0_says_so(tmp_path: Path) -> Non
     assert "Next: fix the error in " in result.stdout
     summary = json.loads((only_run(project) / "summary.json").read_text())
     assert summary["caught_error"] == caught and summary["metrics_missing"] == ["test_acc"]
+    # in a sweep, the table of its members names each member that caught one
+    sweep = cli(
+        ["submit", "configs/catches.yaml", "--backend", "local", "--wait", "--yes", "--sweep", "seed=1,2"],
+        project,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    caught_lines = [line for line in sweep.stdout.splitlines() if line.startswith("Caught error: ")]
+    assert len(caught_lines) == 2 and all("FileNotFoundError" in line for line in caught_lines), sweep.stdout
 
 
 def test_a_smoke_test_that_writes_into_a_data_path_is_told_before_submitting(tmp_path: Path) -> None:

@@ -300,6 +300,7 @@ def sweep_table(view: SweepView) -> str:
     if len(failed) > FAILED_SHOWN:
         lines.append(f"Failed: ... and {len(failed) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
     lines += _diverged_lines(view.rows)
+    lines += _caught_lines(view.rows)
     if view.best:
         lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
     return "\n".join(lines)
@@ -326,6 +327,21 @@ def _diverged_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 FAILED_LINE = 100  # characters of a failed member's last words in the sweep's table
+
+
+def _caught_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Members that exited 0 with an error their stderr shows they caught (summary.caught_error)."""
+    caught = [r for r in rows if r["state"] == "completed" and (r.get("summary") or {}).get("caught_error")]
+    lines = [
+        f"Caught error: {row['run_id']} ({one_line(row['summary']['caught_error'], FAILED_LINE)}) -> it "
+        f"exited 0; its results may be incomplete: clusterrun show {row['run_id']}"
+        for row in caught[:FAILED_SHOWN]
+    ]
+    if len(caught) > FAILED_SHOWN:
+        lines.append(
+            f"Caught error: ... and {len(caught) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)"
+        )
+    return lines
 
 
 def doctor_table(report: DoctorReport) -> str:
