@@ -5,6 +5,7 @@ tables.py holds the tables; render.py chooses between text, JSON, ids and CSV.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -224,17 +225,24 @@ def _size(size: float) -> str:
 
 
 def artifacts_line(summary: Summary, shown: int = 6) -> str:
-    """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (largest first), or the plain list of old records."""
+    """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (largest first; of files alike in size, the last
+    in number first: epoch125.pt before epoch124.pt, not epoch100.pt), or the plain list of old records."""
     info = summary.artifacts_info
     if info is None:  # records before 2026-12
         arts = summary.artifacts
         return ", ".join(arts[:8]) + (" ..." if len(arts) > 8 else "") if arts else "(none)"
     if not info.count:
         return "(none)"
-    files = sorted(info.files, key=lambda f: -f.size)
+    files = sorted(info.files, key=lambda f: _natural(f.path), reverse=True)
+    files.sort(key=lambda f: -f.size)  # stable: the order above within each size
     listed = ", ".join(f"{f.path} ({_size(f.size)})" for f in files[:shown])
     more = " ..." if info.count > shown else ""
     return f"{info.count} file(s), {_size(info.total_bytes)}: {listed}{more}"
+
+
+def _natural(path: str) -> list[tuple[int, int | str]]:
+    """A sort key where numbers in a name count as numbers: epoch9 < epoch10 < epoch100."""
+    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", path)]
 
 
 def _time_seconds(resources: Mapping[str, Any] | None) -> int | None:
