@@ -595,6 +595,9 @@ def test_a_run_that_caught_its_error_and_exited_0_says_so(tmp_path: Path) -> Non
     assert sweep.returncode == 0, sweep.stderr
     caught_lines = [line for line in sweep.stdout.splitlines() if line.startswith("Caught error: ")]
     assert len(caught_lines) == 2 and all("FileNotFoundError" in line for line in caught_lines), sweep.stdout
+    listed = cli(["status"], project).stdout  # and the plain table, under the runs (its cached rows too)
+    assert len([line for line in listed.splitlines() if line.startswith("Caught error: ")]) == 3, listed
+    assert cli(["status"], project).stdout == listed
 
 
 def test_a_smoke_test_that_writes_into_a_data_path_is_told_before_submitting(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def status_table(rows: list[dict[str, Any]], tags: Mapping[str, list[str]] | Non
         for r in rows
     ]
     headers = ["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS", *(["TAGS"] if tagged else [])]
-    return simple_table(table, headers, numeric=3)
+    return "\n".join([simple_table(table, headers, numeric=3), *_caught_lines(rows)])
 
 
 def _is_int(text: str) -> bool:
@@ -329,11 +329,16 @@ def _diverged_lines(rows: list[dict[str, Any]]) -> list[str]:
 FAILED_LINE = 100  # characters of a failed member's last words in the sweep's table
 
 
+def _caught(row: Mapping[str, Any]) -> str:
+    """A row's caught error: a status row's own field, or a sweep member's summary's."""
+    return str(row.get("caught_error") or (row.get("summary") or {}).get("caught_error") or "")
+
+
 def _caught_lines(rows: list[dict[str, Any]]) -> list[str]:
     """Members that exited 0 with an error their stderr shows they caught (summary.caught_error)."""
-    caught = [r for r in rows if r["state"] == "completed" and (r.get("summary") or {}).get("caught_error")]
+    caught = [r for r in rows if r["state"] == "completed" and _caught(r)]
     lines = [
-        f"Caught error: {row['run_id']} ({one_line(row['summary']['caught_error'], FAILED_LINE)}) -> it "
+        f"Caught error: {row['run_id']} ({one_line(_caught(row), FAILED_LINE)}) -> it "
         f"exited 0; its results may be incomplete: clusterrun show {row['run_id']}"
         for row in caught[:FAILED_SHOWN]
     ]

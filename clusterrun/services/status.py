@@ -85,6 +85,7 @@ class RunStatus:
     attempt: int = 0  # the job's attempt running (or next, when requeued); 0 before it started
     max_attempts: int = 0  # requeue.max_attempts; 0 when the job runs once
     metrics_non_finite: dict[str, str] = field(default_factory=dict)  # metric -> nan/inf at its end
+    caught_error: str = ""  # it exited 0 with an error its stderr shows it caught (summary.caught_error)
 
     @property
     def shown_metrics(self) -> dict[str, Any]:
@@ -525,6 +526,7 @@ def _apply(
         attempt=attempt,
         max_attempts=max_attempts,
         metrics_non_finite=dict(current.metrics_non_finite) if current else {},
+        caught_error=current.caught_error if current else "",
     )
 
 
