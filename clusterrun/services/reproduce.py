@@ -164,7 +164,10 @@ def plan_reproduction(
         raise ClusterrunError(f"sweep {run_id} has no members to reproduce")
     manifests = [run.load_manifest() for run in originals]
     first, first_manifest = originals[0], manifests[0]
-    _check_it_ran(run_id, first_manifest)
+    warnings: list[str] = []
+    backend = _backend(backend, first_manifest.backend, run_id, warnings)
+    check_member_limit(backend, len(originals))  # as submit does: the local backend takes 64 at most
+    _check_it_ran(run_id, first_manifest)  # (after the size: a dry run of a sweep too large says that first)
     git = recorded_git(first, first_manifest)
     snap = recorded_snapshot(first_manifest, git, registry)
     recorded = first_manifest.snapshot.digest  # "" in records before 2026-12
@@ -181,9 +184,6 @@ def plan_reproduction(
             raise ClusterrunError(f"sweep {run_id}: member {run.id} ran other code than its siblings")
         spec = spec_from_data(manifest.config.to_data(), f"{run.manifest_path} (config)")
         members.append(MemberPlan(spec, dict(manifest.sweep_values), {"reproduces": run.id}))
-    warnings: list[str] = []
-    backend = _backend(backend, first_manifest.backend, run_id, warnings)
-    check_member_limit(backend, len(members))  # as submit does: the local backend takes 64 at most
     return SubmissionPlan(
         name=members[0].spec.name,
         members=members,
