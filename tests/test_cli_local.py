@@ -624,3 +624,40 @@ def test_a_smoke_test_that_writes_into_a_data_path_is_told_before_submitting(tmp
         in result.stderr
     )
     assert "data.data" not in result.stderr
+
+
+WORKERS = """\
+import multiprocessing as mp, time
+
+
+def hold(_):
+    ballast = b"1" * (120 << 20)  # each worker's own 120 MB, resident
+    time.sleep(3)
+    return len(ballast)
+
+
+if __name__ == "__main__":
+    with mp.get_context("spawn").Pool(2) as pool:
+        print("held", sum(pool.map(hold, range(2))) >> 20, "MB")
+"""
+
+
+def test_a_local_runs_memory_counts_its_workers(tmp_path: Path) -> None:
+    """The promise: a right-size suggestion never asks for less than the job uses. A local run's memory was
+    the largest single process's peak (rusage), so a run whose two data-loading workers held 120 MB each
+    was 'memory 30M' and right-sized to less than the cluster counts (SLURM sums the job's processes, as
+    the smoke test does). The job wrapper now samples the whole tree's memory too."""
+    config = (
+        "name: workers\ncommand: python workers.py\n"
+        "resources: {time: '00:05:00', nodes: 1, cpus_per_task: 2, mem: 4G, gpus: 0}\n"
+    )
+    project = make_project(tmp_path / "p", {"workers.py": WORKERS, "configs/workers.yaml": config})
+    result = cli(
+        ["submit", "configs/workers.yaml", "--backend", "local", "--wait", "--yes", "--json"],
+        project,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    run = only_run(project)
+    assert json.loads((run / "exit.json").read_text())["peak_rss_mb"] >= 240
+    assert json.loads((run / "summary.json").read_text())["max_rss_mb"] >= 240

@@ -33,8 +33,12 @@ from typing import IO, Any
 
 import psutil
 
+from clusterrun import portable
+
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when the wrapper stops the command
 EARLY_RESEND = 2.0  # a warning that came before the command started is passed on this long after
+SAMPLE_EVERY = 1.0  # seconds between samples of the command tree's memory (SLURM's own: 30 s by default)
+FIRST_SAMPLE = 0.5  # the first, once the command has started its work (not its interpreter's start-up)
 LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
@@ -52,6 +56,7 @@ class Outcome:
     terminated_at: float | None = None  # when SIGTERM or SIGINT came
     stopped: bool = False  # the wrapper stopped the command at its deadline
     leftover: list[str] = field(default_factory=list)  # what it left running, stopped after it exited
+    peak_tree_kb: int = 0  # the largest summed RSS of its whole process tree, sampled every SAMPLE_EVERY s
     leftover_count: int = 0
 
 
@@ -107,6 +112,7 @@ def supervise(
 
     previous = {signum: signal.signal(signum, received) for signum in WATCHED}
     fd = _pidfd(process.pid)
+    next_sample = time.time() + FIRST_SAMPLE
     killed_at: float | None = None
     resend_at: float | None = None
     if warned_at is not None:  # it came before the command ran: the command has yet to hear it
@@ -132,6 +138,9 @@ def supervise(
             elif killed_at is not None and now >= killed_at:
                 _signal_group(pgid, signal.SIGKILL)
                 killed_at = None
+            if now >= next_sample:  # the whole tree's memory, as the cluster counts it (workers too)
+                outcome.peak_tree_kb = max(outcome.peak_tree_kb, portable.rss_kb(portable.tree(process.pid)))
+                next_sample = now + SAMPLE_EVERY
             wait = 0.25 if deadline else 1.0
             if fd is not None:
                 select.select([fd], [], [], wait)
