@@ -534,7 +534,9 @@ class Summary(RecordModel):
     node: str = Field("", description="Where it ran.")
     job_id: str | None = Field(None, description="The scheduler's job id.")
     max_rss_mb: int | float | None = Field(
-        None, description="Peak memory (sacct's MaxRSS, else the job's own)."
+        None,
+        description="Peak memory in MB: sacct's MaxRSS, else the job's own (since 2026-12 the larger of its "
+        "largest process's peak and its whole process tree's summed, sampled once a second).",
     )
     metrics: dict[str, Any] = Field(default_factory=dict, description="The last value of every metric.")
     metrics_non_finite: dict[str, str] = Field(
