@@ -118,6 +118,40 @@ def test_dirty_tree_refused_then_allowed_with_patch(project: Path) -> None:
     assert "PATCHED" in (run / "stdout.log").read_text()  # the job ran the patched snapshot
 
 
+def test_an_edited_config_is_refused_with_the_overrides_that_say_the_same(project: Path) -> None:
+    """A value changed in the submitted config: the refusal names the command line that records the
+    same run without a commit, and that line, run as given, is accepted with the edited value."""
+    config = project / "configs" / "quickstart.yaml"
+    config.write_text(config.read_text().replace("lr: 0.1", "lr: 0.05"))
+    refused = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run"], project)
+    assert refused.returncode == 3
+    no_traceback(refused)
+    line = "git checkout configs/quickstart.yaml && clusterrun submit configs/quickstart.yaml params.lr=0.05"
+    assert line in refused.stderr, refused.stderr
+    git(project, "checkout", "configs/quickstart.yaml")
+    again = cli(
+        ["submit", "configs/quickstart.yaml", "params.lr=0.05", "--backend", "local", "--wait"], project
+    )
+    assert again.returncode == 0, again.stderr
+    assert manifest(only_run(project))["config"]["params"]["lr"] == 0.05
+    # a code change beside it: the general hint, naming the config's own way out
+    config.write_text(config.read_text().replace("lr: 0.1", "lr: 0.05"))
+    script = project / "examples" / "quickstart" / "train.py"
+    script.write_text(script.read_text() + "\n# edited\n")
+    both = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--dry-run"], project)
+    assert both.returncode == 3 and "configs/quickstart.yaml is the config you submit" in both.stderr
+
+
+def test_an_untracked_config_is_not_warned_about_as_missing_from_the_snapshot(project: Path) -> None:
+    """Each run records its config whole: the config's own absence from the commit loses nothing."""
+    (project / "configs" / "mine.yaml").write_text((project / "configs" / "quickstart.yaml").read_text())
+    (project / "notes.txt").write_text("untracked, and not the config\n")
+    result = cli(["submit", "configs/mine.yaml", "--backend", "local", "--dry-run"], project)
+    assert result.returncode == 0, result.stderr
+    assert "1 untracked file(s) are NOT in the snapshot: notes.txt" in result.stderr
+    assert "mine.yaml" not in result.stderr.split("NOT in the snapshot")[1].splitlines()[0]
+
+
 def test_a_breakpoint_left_in_the_code_stops_at_the_smoke_test_with_its_own_diagnosis(project: Path) -> None:
     """A `breakpoint()` left in a script: pdb finds no terminal and quits; the smoke test says what it is,
     where, and the two ways out, instead of 'unknown: bdb.BdbQuit'."""

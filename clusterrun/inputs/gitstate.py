@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import git
 
 NO_SUBMODULES = "--ignore-submodules=all"
+COMMIT_OR_ALLOW = "commit them (git commit -am '...'), or pass --allow-dirty to record them as a patch"
 
 
 @dataclass(frozen=True)
@@ -222,11 +223,21 @@ def capture(path: Path) -> GitState:
     )
 
 
-def require_clean(state: GitState, allow_dirty: bool) -> None:
-    """Refuse a dirty tree unless the user allowed it (then the patch is saved and applied)."""
+def committed_text(root: str, relative: str) -> str | None:
+    """A file's text at HEAD (`relative` to the repository's top), or None when HEAD has no such file."""
+    try:
+        return _git(Path(root), "show", f"HEAD:{relative}")
+    except (_GitFailed, GitError):
+        return None
+
+
+def require_clean(state: GitState, allow_dirty: bool, hint: str | None = None) -> None:
+    """Refuse a dirty tree unless the user allowed it (then the patch is saved and applied). `hint`:
+    the refusal's own (inputs/configedit.py's, when the submitted config is among the changes)."""
     if state.dirty and not allow_dirty:
         shown = ", ".join(state.dirty_files[:10]) + (" ..." if len(state.dirty_files) > 10 else "")
         raise GitError(
             f"uncommitted changes in {len(state.dirty_files)} file(s): {shown}",
-            hint="commit them (git commit -am '...'), or pass --allow-dirty to record them as a patch",
+            hint=hint
+            or "commit them (git commit -am '...'), or pass --allow-dirty to record them as a patch",
         )

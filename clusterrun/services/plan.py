@@ -18,7 +18,7 @@ from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.profiles import DEFAULT, ClusterProfile
 from clusterrun.config.sections import Sweep
 from clusterrun.errors import ClusterrunError, UsageError
-from clusterrun.inputs import gitstate, snapshot
+from clusterrun.inputs import configedit, gitstate, snapshot
 from clusterrun.records import index as registry_index
 from clusterrun.records.registry import ADHOC_DIR, Registry
 from clusterrun.scheduler import get_scheduler, resolve_backend
@@ -197,13 +197,21 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
         )
     backend = resolve_backend(request.backend)
     git = gitstate.capture(cwd)
-    gitstate.require_clean(git, request.allow_dirty)
+    config_path = request.config if request.config.is_absolute() else cwd / request.config
+    hint = None
+    if git.dirty and not request.allow_dirty:
+        hint = configedit.dirty_config_hint(git, config_path, str(request.config), request.overrides)
+    gitstate.require_clean(git, request.allow_dirty, hint)
     warnings: list[str] = []
     if git.dirty:
         warnings.append(f"uncommitted changes in {len(git.dirty_files)} file(s) are saved as git.patch")
-    if git.untracked_files:
-        shown = ", ".join(git.untracked_files[:5]) + (" ..." if len(git.untracked_files) > 5 else "")
-        warnings.append(f"{len(git.untracked_files)} untracked file(s) are NOT in the snapshot: {shown}")
+    # the submitted config is recorded whole with every run: its own absence from the snapshot loses
+    # nothing (a command that reads it is named by the snapshot's notes, as any path it names)
+    own = configedit.relative_config(config_path, git.root)
+    untracked = [f for f in git.untracked_files if f != own]
+    if untracked:
+        shown = ", ".join(untracked[:5]) + (" ..." if len(untracked) > 5 else "")
+        warnings.append(f"{len(untracked)} untracked file(s) are NOT in the snapshot: {shown}")
     if git.dirty_submodules:
         warnings.append(
             f"submodule(s) {', '.join(git.dirty_submodules)} differ from the commit the superproject records "
