@@ -83,10 +83,18 @@ def test_nondeterministic_run_diverges(project: Path) -> None:
     (project / "configs" / "noisy.yaml").write_text("name: noisy\ncommand: python noisy.py\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "noisy")
+    # said before it runs, and again where the reproduction differs (read from the code, never run)
+    unseeded = "noisy.py line 2: random.SystemRandom() draws from the OS: no seed repeats it"
+    dry = cli(["submit", "configs/noisy.yaml", "--backend", "slurm", "--dry-run"], project)
+    assert (
+        "the code draws random numbers without a seed, so its runs will not reproduce exactly: " + unseeded
+        in (dry.stderr)
+    ), dry.stderr
     original = _submit(project, "configs/noisy.yaml")
     result = cli(["reproduce", original, "--backend", "slurm", "--wait"], project, timeout=300)
     assert result.returncode == 1, result.stderr
     assert "DIVERGED: 1 of 2 metric(s) differ; largest: score" in result.stdout
+    assert "Note: random numbers drawn without a seed, in the code both ran: " + unseeded in result.stdout
     no_traceback(result)
     loose = cli(["compare", original, original, "--json"], project)
     assert loose.returncode == 0 and json.loads(loose.stdout)["verdict"] == "REPRODUCED"
@@ -153,6 +161,7 @@ def test_matching_metrics_with_different_outputs_say_so(project: Path) -> None:
     assert "Output differences (1 of 2 files):\n  work/checkpoints/last.json: " in out  # bytes or size
     assert "work/summary.txt" not in out.split("Output differences")[1].split("Note:")[0]  # the same bytes
     assert "Note: the metrics match, but 1 of the 2 output files differ" in out and "$CLUSTERRUN_SEED" in out
+    assert "unseeded.py line 3: random.random draws from Python's global generator, never seeded" in out
     again = [p.name for p in (project / "runs").glob("unseeded_*") if p.name != original]
     data = json.loads(cli(["compare", original, again[0], "--json"], project).stdout)
     assert data["verdict"] == "REPRODUCED" and data["outputs"]["files"] == 2

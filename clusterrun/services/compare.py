@@ -5,11 +5,13 @@ show."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.compare import REPRODUCED, Comparison
+from clusterrun.analysis.compare import NONDETERMINISTIC, OUTPUTS_DIFFER, REPRODUCED, Comparison
 from clusterrun.analysis.compare import compare as compare_records
 from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
+from clusterrun.inputs import unseeded
 from clusterrun.records import outputs
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import read_json_or_empty
@@ -83,10 +85,26 @@ def compare_runs(
             summaries.output_files(run_b, manifest_b)[0],
         ),
     )
+    _where_unseeded(comparison, manifest_b)  # the same code in both
     comparison.referenced = referenced_files(
         comparison.config, manifest_a.snapshot.path, manifest_b.snapshot.path, registry.root
     )
     return comparison
+
+
+def _where_unseeded(comparison: Comparison, manifest: Manifest) -> None:
+    """A reproduction that differs with nothing recorded differing: where the code (the same in both
+    runs) draws random numbers without a seed, when it can be read from the snapshot."""
+    outputs_differ = OUTPUTS_DIFFER.split("{", 1)[0]
+    if NONDETERMINISTIC not in comparison.notes and not any(
+        note.startswith(outputs_differ) for note in comparison.notes
+    ):
+        return
+    found = unseeded.find(Path(manifest.snapshot.path), manifest.command)
+    if found:
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        where = "; ".join(str(u) for u in found[:3]) + more
+        comparison.notes.append(f"random numbers drawn without a seed, in the code both ran: {where}")
 
 
 @dataclass

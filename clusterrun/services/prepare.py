@@ -17,7 +17,7 @@ from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import DiskFull
 from clusterrun.execution import envinfo
 from clusterrun.execution.smoke import SmokeResult
-from clusterrun.inputs import datafp, snapshot
+from clusterrun.inputs import datafp, snapshot, unseeded
 from clusterrun.records import store
 from clusterrun.records.jsonio import no_space
 from clusterrun.records.models import SCHEMA_VERSION, Confirmation, Manifest, SweepRecord, require_fields
@@ -150,7 +150,12 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     when = datetime.now()
     sweep_run = registry.create_sweep(plan.name, when, record=preparing) if plan.is_sweep else None
     scheduler = get_scheduler(plan.backend)
-    records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, registry), when)
+    tokens = list(
+        dict.fromkeys(
+            t for m in plan.members for t in render_command(m.spec, str(registry.root), smoke=False)
+        )
+    )
+    records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, tokens), when)
     # The first member of each command shape is made first: its smoke test runs in its directory. The
     # others are made once the tests have ended, each with one write of its records (created, then the
     # state its shape's test gave it, with the smoke record and estimate) instead of two.
@@ -161,6 +166,9 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     script = scheduler.render(made[0].job)
     write_script(made[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
     warnings = list(plan.warnings) + records.notes
+    found = unseeded.find(plan.snapshot.path, tokens)  # said before anything runs: it will not reproduce
+    if found:
+        warnings.append(unseeded.summary_line(found))
     tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in made.values()], registry, notify, warnings)
     # what the smoke tests found, each once (every shape's test may find the same)
     warnings += [w for w in dict.fromkeys(plan.warnings) if w not in warnings]
@@ -343,11 +351,11 @@ class _Records:
         return MemberRun(run, member, job, manifest)
 
 
-def _snapshot_notes(plan: SubmissionPlan, registry: Registry) -> list[str]:
-    """What the snapshot lacks that the commands name (LFS pointers, untracked paths): once per submission."""
-    tokens = [t for m in plan.members for t in render_command(m.spec, str(registry.root), smoke=False)]
+def _snapshot_notes(plan: SubmissionPlan, tokens: list[str]) -> list[str]:
+    """What the snapshot lacks that the commands name (LFS pointers, untracked paths): once per submission.
+    `tokens`: the words of the members' commands, each once."""
     values = [v for m in plan.members for v in m.spec.data.values()]
-    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), dict.fromkeys(tokens), values)
+    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), tokens, values)
 
 
 def _write_sweep_record(
