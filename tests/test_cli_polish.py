@@ -51,6 +51,10 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> tuple[str, str]:
     [
         (["status", "--wach"], "clusterrun status has no option --wach", "did you mean --watch?"),
         (["stauts"], "clusterrun has no command 'stauts'", "did you mean status?"),
+        # the names other tools give a command: the one to use, with what it takes
+        (["wait", "r1"], "clusterrun has no command 'wait'", "use: clusterrun status --watch RUN_ID"),
+        (["kill", "r1"], "clusterrun has no command 'kill'", "use: clusterrun cancel RUN_ID"),
+        (["tail", "r1"], "clusterrun has no command 'tail'", "use: clusterrun logs RUN_ID --follow"),
         (["show"], "missing argument", "usage: clusterrun show"),
         (["submit", "--backend", "slurn", "x.yaml"], "'slurn' is not one of", "did you mean slurm?"),
         (["show", "x", "--format", "csv"], "'csv' is not one of 'text', 'json'", "see: clusterrun show -h"),

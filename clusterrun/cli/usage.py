@@ -44,7 +44,11 @@ def usage_error(exc: TyperException) -> tuple[str, str]:
     missing = re.search(r"no such command '([^']*)'", message, re.I)
     if missing and ctx is not None:
         name = missing.group(1)
-        return f"{path} has no command {name!r}", _guess(name, _commands(ctx)) + help_hint
+        commands = _commands(ctx)
+        other = _OTHER_NAMES.get(name.lower()) if path == "clusterrun" else None
+        if other is not None and other.split()[0] in commands:
+            return f"{path} has no command {name!r}", f"use: clusterrun {other}; {help_hint}"
+        return f"{path} has no command {name!r}", _guess(name, commands) + help_hint
     choice = re.search(r"'([^']*)' is not one of ((?:'[^']*'(?:, )?)+)", message)
     if choice:
         return message, _guess(choice.group(1), re.findall(r"'([^']*)'", choice.group(2))) + help_hint
@@ -52,6 +56,31 @@ def usage_error(exc: TyperException) -> tuple[str, str]:
         usage = " ".join(ctx.get_usage().split()).removeprefix("Usage: ")
         return message, f"usage: {usage}; {help_hint}"
     return message, help_hint
+
+
+#: the names other tools (sbatch/squeue, dora, SEML, docker, git) give what a clusterrun command does
+_OTHER_NAMES = {
+    "wait": "status --watch RUN_ID",
+    "watch": "status --watch RUN_ID",
+    "ls": "status",
+    "list": "status",
+    "ps": "status",
+    "queue": "status",
+    "info": "show RUN_ID",
+    "describe": "show RUN_ID",
+    "inspect": "show RUN_ID",
+    "log": "logs RUN_ID",
+    "tail": "logs RUN_ID --follow",
+    "kill": "cancel RUN_ID",
+    "stop": "cancel RUN_ID",
+    "run": "submit CONFIG",
+    "launch": "submit CONFIG",
+    "sweep": "submit CONFIG --sweep params.KEY=V1,V2",
+    "rerun": "reproduce RUN_ID",
+    "diff": "compare RUN_A RUN_B",
+    "rm": "gc",
+    "clean": "gc",
+}
 
 
 def _guess(word: str, known: list[str]) -> str:
