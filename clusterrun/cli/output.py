@@ -5,7 +5,6 @@ tables.py holds the tables; render.py chooses between text, JSON, ids and CSV.""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
 from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.errors import ClusterrunError
+from clusterrun.inputs.workdir import natural_key
 from clusterrun.records.logtext import one_line
 from clusterrun.records.models import (
     AttemptRecord,
@@ -233,16 +233,11 @@ def artifacts_line(summary: Summary, shown: int = 6) -> str:
         return ", ".join(arts[:8]) + (" ..." if len(arts) > 8 else "") if arts else "(none)"
     if not info.count:
         return "(none)"
-    files = sorted(info.files, key=lambda f: _natural(f.path), reverse=True)
+    files = sorted(info.files, key=lambda f: natural_key(f.path), reverse=True)
     files.sort(key=lambda f: -f.size)  # stable: the order above within each size
     listed = ", ".join(f"{f.path} ({_size(f.size)})" for f in files[:shown])
     more = " ..." if info.count > shown else ""
     return f"{info.count} file(s), {_size(info.total_bytes)}: {listed}{more}"
-
-
-def _natural(path: str) -> list[tuple[int, int | str]]:
-    """A sort key where numbers in a name count as numbers: epoch9 < epoch10 < epoch100."""
-    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", path)]
 
 
 def _time_seconds(resources: Mapping[str, Any] | None) -> int | None:

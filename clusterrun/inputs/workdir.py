@@ -17,6 +17,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -219,10 +220,20 @@ def mark_tainted(snapshot: Path, files: list[str], by: str) -> None:
         (snapshot / TAINT).write_text(f"{by} changed {', '.join(files[:10])}\n")
 
 
+def natural_key(path: str) -> list[tuple[int, int | str]]:
+    """A sort key where numbers in a name count as numbers: epoch9 < epoch10 < epoch100."""
+    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", path)]
+
+
 def artifacts_record(items: list[tuple[str, int]], prefix: str) -> dict[str, Any]:
-    """The summary's view of a run's outputs: every file when few, else a count and the largest."""
+    """The summary's view of a run's outputs: every file when few, else a count and the largest; of files
+    alike in size, the last in number (epoch_2999.pt before epoch_0.pt: the latest checkpoints, not the
+    first ones in the alphabet)."""
     total = sum(size for _, size in items)
-    shown = items if len(items) <= MANY_ARTIFACTS else sorted(items, key=lambda i: -i[1])[:MANY_ARTIFACTS]
+    shown = items
+    if len(items) > MANY_ARTIFACTS:
+        ordered = sorted(items, key=lambda i: natural_key(i[0]), reverse=True)
+        shown = sorted(ordered, key=lambda i: -i[1])[:MANY_ARTIFACTS]  # stable: natural order within a size
     return {
         "count": len(items),
         "total_bytes": total,

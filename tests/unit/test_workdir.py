@@ -99,6 +99,24 @@ def test_many_artifacts_keep_a_count_and_the_largest() -> None:
     assert record["total_bytes"] == sum(range(200))
 
 
+def test_many_checkpoints_alike_in_size_keep_the_latest() -> None:
+    """3,000 checkpoints of one size: the summary keeps the last ones and last.npz, not epoch_0..epoch_1040
+    (the first in the alphabet), so the results block names the checkpoints a user wants."""
+    items = sorted(
+        [(f"checkpoints/epoch_{i}.npz", 2248) for i in range(3000)] + [("checkpoints/last.npz", 2248)]
+    )
+    kept = [
+        f["path"] for f in workdir.artifacts_record([("logs/metrics.csv", 9999), *items], "work/")["files"]
+    ]
+    assert kept[:4] == [
+        "work/logs/metrics.csv",
+        "work/checkpoints/last.npz",
+        "work/checkpoints/epoch_2999.npz",
+        "work/checkpoints/epoch_2998.npz",
+    ]
+    assert "work/checkpoints/epoch_0.npz" not in kept and len(kept) == workdir.MANY_ARTIFACTS
+
+
 def test_cli_entry_reports_a_missing_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert workdir.main([str(tmp_path / "nope"), str(tmp_path / "work")]) == 1
     assert "cannot make the run's working directory" in capsys.readouterr().err
