@@ -111,3 +111,43 @@ def test_bad_input_and_active_runs(project: Path) -> None:
     missing = cli(["rm", "nope_20260101-000000"], project)
     assert missing.returncode == 2
     no_traceback(missing)
+
+
+CHECKPOINTS = """\
+import os
+os.makedirs("checkpoints", exist_ok=True)
+for epoch in range(3):
+    with open(f"checkpoints/epoch_{epoch}.bin", "wb") as f:
+        f.write(bytes(20_000))
+print("done")
+"""
+
+
+def test_what_a_run_wrote_in_its_working_directory_is_kept_unless_asked(project: Path) -> None:
+    """A script that writes its checkpoints relative to its working directory: gc keeps that working copy
+    (it is the run's output, listed as its artifacts), says so, and removes it only with --outputs."""
+    (project / "ckpt.py").write_text(CHECKPOINTS)
+    (project / "configs" / "ckpt.yaml").write_text("name: ckpt\ncommand: python ckpt.py\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "ckpt")
+    done = cli(["submit", "configs/ckpt.yaml", *LOCAL, "--wait"], project)
+    assert done.returncode == 0, done.stderr
+    run = project / "runs" / _by_state(project, "completed")
+    checkpoint = run / "work" / "checkpoints" / "epoch_2.bin"
+    assert checkpoint.is_file()
+
+    removed = cli(["gc", "--older-than", "0m", "--yes"], project)
+    assert removed.returncode == 0, removed.stderr
+    assert checkpoint.is_file(), "gc removed what the run wrote"
+    assert not (run / "smoke" / "work").exists()  # the smoke test's copy is a by-product: it goes
+    assert "kept the working copies of 1 finished run(s)" in removed.stderr and "3 file(s)" in removed.stderr
+    assert "'clusterrun gc --older-than 0m --outputs --yes' removes them too" in removed.stderr
+    no_traceback(removed)
+
+    young = cli(["gc", "--outputs", "--yes"], project)  # the default cut-off (1d): a new run's outputs stay
+    assert young.returncode == 0 and checkpoint.is_file()
+    asked = cli(["gc", "--older-than", "0m", "--outputs"], project)
+    assert "with its 3 output file(s)" in asked.stdout and checkpoint.is_file()  # shown, not removed
+    gone = cli(["gc", "--older-than", "0m", "--outputs", "--yes"], project)
+    assert gone.returncode == 0, gone.stderr
+    assert not (run / "work").exists() and (run / "summary.json").is_file()

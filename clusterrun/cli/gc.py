@@ -24,7 +24,7 @@ def _frees(item_frees: int, files: int, shared: int) -> str:
     return text
 
 
-def show(result: GcPlan, command: str) -> None:
+def show(result: GcPlan, command: str, outputs_command: str = "clusterrun gc --outputs") -> None:
     if not result.items:
         typer.echo("nothing to remove")
     else:
@@ -39,6 +39,15 @@ def show(result: GcPlan, command: str) -> None:
             )
         if not result.removed:
             typer.echo(f"nothing removed: run '{command} --yes' to remove these")
+    if result.kept_outputs:
+        files = sum(f for _run, f, _size in result.kept_outputs)
+        total = sum(b for _run, _files, b in result.kept_outputs)
+        typer.echo(
+            f"note: kept the working copies of {len(result.kept_outputs)} finished run(s): they hold what "
+            f"the runs wrote there ({files} file(s), {size(total)}: checkpoints, results); "
+            f"'{outputs_command} --yes' removes them too",
+            err=True,
+        )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
 
@@ -58,12 +67,24 @@ def gc(
         bool,
         typer.Option("--keep-failed", help="Keep failed smoke tests and the working copies of failed runs."),
     ] = False,
+    outputs: Annotated[
+        bool,
+        typer.Option(
+            "--outputs",
+            help="Also remove the working copies that hold what their runs wrote there (checkpoints, "
+            "results), of runs older than --older-than; kept by default.",
+        ),
+    ] = False,
 ) -> None:
     """Show what can be removed (dry runs, failed smoke tests, refused submissions, unused snapshots,
-    working copies of finished runs) and the disk it frees; remove with --yes."""
-    result = gc_service(registry(ctx), older_than=older_than, keep_failed=keep_failed, yes=yes)
+    working copies of finished runs) and the disk it frees; remove with --yes. What a run wrote in its
+    working directory stays unless --outputs."""
+    result = gc_service(
+        registry(ctx), older_than=older_than, keep_failed=keep_failed, yes=yes, outputs=outputs
+    )
     command = "clusterrun gc" + (f" --older-than {older_than}" if older_than != DEFAULT_OLDER_THAN else "")
-    show(result, command + (" --keep-failed" if keep_failed else ""))
+    command += " --keep-failed" if keep_failed else ""
+    show(result, command + (" --outputs" if outputs else ""), outputs_command=command + " --outputs")
 
 
 def rm(

@@ -2,8 +2,10 @@
 
 Whole runs that never ran a job (dry runs, failed smoke tests, refused submissions) older than a cut-off,
 snapshots no run or sweep refers to, and the working copies (`work/`, `smoke/work/`) of finished runs
-(their records and artifacts/ stay). Never a run another run reproduces, never a member of a sweep
-(a finished sweep's members only lose their working copies), never a run still going.
+(their records and artifacts/ stay). A run's working copy that holds what the run wrote there (the
+outputs of a script that writes relative to its working directory) stays unless --outputs. Never a run
+another run reproduces, never a member of a sweep (a finished sweep's members only lose their working
+copies), never a run still going.
 
 Sizes count each file once per inode: a working copy is hard links to its snapshot, so removing it
 frees only what the run wrote or changed there; the report says so instead of counting the links.
@@ -23,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from clusterrun.errors import ClusterrunError, UsageError
+from clusterrun.inputs import workdir
 from clusterrun.inputs.snapshot import SNAPSHOT_DIR
 from clusterrun.records import store
 from clusterrun.records.models import Manifest
@@ -59,6 +62,8 @@ class GcPlan:
     frees: int = 0  # bytes freed by removing every item together
     removed: bool = False
     notes: list[str] = field(default_factory=list)
+    #: finished runs whose working copy was kept for what the run wrote there: (run id, files, bytes)
+    kept_outputs: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def parse_age(text: str) -> float:
@@ -156,9 +161,23 @@ def _age(m: Manifest, path: Path) -> float:
 # ------------------------------------------------------------------------------------------- gc
 
 
-def plan(registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: bool = False) -> GcPlan:
-    """What gc would remove (nothing is touched)."""
+def _outputs_in(run_path: Path, m: Manifest) -> tuple[int, int]:
+    """What a finished run wrote or changed in its working copy (workdir.check): (files, bytes)."""
+    found = workdir.check(run_path / workdir.NAME, m.workdir_links).artifacts
+    return len(found), sum(size for _rel, size in found)
+
+
+def plan(
+    registry: Registry,
+    older_than: str = DEFAULT_OLDER_THAN,
+    keep_failed: bool = False,
+    outputs: bool = False,
+) -> GcPlan:
+    """What gc would remove (nothing is touched). A finished run's working copy that holds what the run
+    wrote there (checkpoints, results: its outputs, which the summary lists as artifacts) is kept unless
+    `outputs`, and then only once the run is older than `older_than`; a note says what was kept."""
     min_age = parse_age(older_than)
+    kept_outputs: list[tuple[str, int, int]] = []
     facts = _facts(registry)
     result = GcPlan()
     for run_id, m in facts.manifests.items():
@@ -179,8 +198,18 @@ def plan(registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: 
         if m.sweep and not _sweep_ended(m.sweep, facts):
             continue
         for what, sub in (("work", path / "work"), ("smoke work", path / "smoke" / "work")):
-            if sub.is_dir() and not sub.is_symlink():
-                result.items.append(GcItem(what, run_id, f"working copy of a {state} run", sub))
+            if not sub.is_dir() or sub.is_symlink():
+                continue
+            why = f"working copy of a {state} run"
+            if what == "work":
+                files, size = _outputs_in(path, m)
+                if files and not (outputs and _age(m, path) >= min_age):
+                    kept_outputs.append((run_id, files, size))
+                    continue
+                if files:
+                    why += f", with its {files} output file(s)"
+            result.items.append(GcItem(what, run_id, why, sub))
+    result.kept_outputs = kept_outputs
     snapshots = registry.root / SNAPSHOT_DIR
     if facts.unreadable:
         result.notes.append(
@@ -216,9 +245,13 @@ def remove(items: list[GcItem]) -> None:
 
 
 def gc(
-    registry: Registry, older_than: str = DEFAULT_OLDER_THAN, keep_failed: bool = False, yes: bool = False
+    registry: Registry,
+    older_than: str = DEFAULT_OLDER_THAN,
+    keep_failed: bool = False,
+    yes: bool = False,
+    outputs: bool = False,
 ) -> GcPlan:
-    result = plan(registry, older_than, keep_failed)
+    result = plan(registry, older_than, keep_failed, outputs)
     if yes and result.items:
         remove(result.items)
         result.removed = True
