@@ -520,6 +520,22 @@ def test_config_error_argparse() -> None:
     assert got.category == "config_error"
 
 
+def test_config_error_argparse_says_what_value_it_wants() -> None:
+    """argparse's message names the type or the choices: the fix gives a value of that kind."""
+    usage = "usage: train.py [-h] [--hidden HIDDEN]\ntrain.py: error: argument --hidden: "
+    got = d("failed", 2, logs={"stderr.log": usage + "invalid int value: '32.5'\n"}, params={"hidden": 32.5})
+    assert got.category == "config_error" and "set params.hidden=32 (an integer)" in got.fix
+    choice = "--optim: invalid choice: 'adamw' (choose from 'sgd', 'adam')\n"
+    got = d(
+        "failed", 2, logs={"stderr.log": usage.replace("--hidden: ", "") + choice}, params={"optim": "adamw"}
+    )
+    assert "set params.optim=sgd (one of sgd, adam)" in got.fix, got.fix
+    got = d(
+        "failed", 2, logs={"stderr.log": usage + "invalid float value: 'fast'\n"}, params={"hidden": "fast"}
+    )
+    assert "set params.hidden=<a number>" in got.fix
+
+
 def test_config_error_hydra() -> None:
     got = d(logs={"stderr.log": HYDRA})
     assert got.category == "config_error" and "lrr" in got.fix

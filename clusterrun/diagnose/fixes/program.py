@@ -3,6 +3,7 @@ rest (unknown: where to read further)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,8 +43,13 @@ def config_error(ctx: Context, found: Found) -> Fix:
     elif groups.get("arg"):
         flag = groups["arg"]
         param = param_for(ctx.params, flag.lstrip("-").replace("-", "_"))
-        target = f"params.{param}=<a valid value>" if param else "the param behind it (params.<name>=...)"
-        fix = f"{flag}: {groups.get('msg', '').strip()}: set {target}"
+        msg = groups.get("msg", "").strip()
+        target = (
+            f"params.{param}={_valid_value(msg, ctx.params[param])}"
+            if param
+            else ("the param behind it (params.<name>=...)")
+        )
+        fix = f"{flag}: {msg}: set {target}"
     elif groups.get("required"):
         fix = (
             f"the script requires {groups['required'].strip()}: add it to the command template (command=...)"
@@ -54,6 +60,23 @@ def config_error(ctx: Context, found: Found) -> Fix:
     else:
         fix = "the script refused its arguments or config: compare the command template with its usage line"
     return Fix(fix)
+
+
+def _valid_value(message: str, value: Any) -> str:
+    """What argparse wants instead, from its message: 'invalid int value: '32.5'' -> '32 (an integer)';
+    'invalid choice: 'adamw' (choose from 'sgd', 'adam')' -> 'sgd (one of sgd, adam)'."""
+    kind = re.search(r"invalid (int|float) value", message)
+    if kind and kind.group(1) == "int":
+        try:
+            return f"{int(float(value))} (an integer)"
+        except (TypeError, ValueError, OverflowError):
+            return "<an integer>"
+    if kind:
+        return "<a number>"
+    choices = re.findall(r"'([^']*)'", message.split("choose from", 1)[1]) if "choose from" in message else []
+    if choices:
+        return f"{choices[0]} (one of {', '.join(choices)})"
+    return "<a valid value>"
 
 
 def interactive(ctx: Context, found: Found) -> Fix:
