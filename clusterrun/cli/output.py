@@ -308,12 +308,16 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     summary = as_summary(summary, "summary")
     status = "SUCCESS" if summary.success else f"FAILURE ({summary.state})"
     logs = summary.logs
+    log_line = f"Log File: {logs.stdout}   Errors: {logs.stderr}"
+    if _never_started(summary):  # cancelled while it waited in the queue: no log to point at
+        status = f"FAILURE ({summary.state} before it started)"
+        log_line = "Log File: (none: the job never started)"
     lines = [
         "=== EXPERIMENT RESULTS ===",
         f"Status: {status}   Duration: {duration(summary.duration_seconds)}   Output Location: {run_dir}",
         f"Key Metrics: {format_metrics(summary.metrics | summary.metrics_non_finite, limit=8) or '(none)'}",
         f"Artifacts: {artifacts_line(summary)}",
-        f"Log File: {logs.stdout}   Errors: {logs.stderr}",
+        log_line,
     ]
     modified = summary.modified_tracked_files
     if modified:
@@ -369,6 +373,17 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
         lines.append(f"Next: compare with a baseline, or reproduce it: clusterrun reproduce {summary.run_id}")
     lines.append("==========================")
     return "\n".join(lines)
+
+
+def _never_started(summary: Summary) -> bool:
+    """A run cancelled before its job started: no duration, no node, no attempt, no log written."""
+    return (
+        summary.state == "cancelled"
+        and summary.duration_seconds is None
+        and not summary.node
+        and not summary.attempts
+        and not any(p and Path(p).exists() for p in (summary.logs.stdout, summary.logs.stderr))
+    )
 
 
 def notes_lines(noted: RunNotes) -> list[str]:

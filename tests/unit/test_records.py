@@ -376,3 +376,17 @@ def test_a_completed_run_that_used_a_fraction_of_its_request_says_what_would_do(
     assert ("Right-size the next run of this config" in block) == bool(expected)
     failed = _summary(WORKDIRS, "failed").model_copy(update={"efficiency": EfficiencyRecord(**used)})
     assert "Right-size" not in results_block(failed, "r")  # a failed run's use says nothing of its need
+
+
+def test_a_run_cancelled_in_the_queue_says_it_never_started(tmp_path: Path) -> None:
+    """Cancelled while pending: no duration, no node, no log written: the block says so instead of
+    pointing at log files that do not exist; cancelled after it started, the logs are named as always."""
+    logs = {"stdout": str(tmp_path / "stdout.log"), "stderr": str(tmp_path / "stderr.log")}
+    pending = Summary(run_id="r", state="cancelled", success=False, logs=logs)
+    block = results_block(pending, str(tmp_path))
+    assert "Status: FAILURE (cancelled before it started)" in block
+    assert "Log File: (none: the job never started)" in block
+    (tmp_path / "stdout.log").write_text("epoch 1\n")
+    started = pending.model_copy(update={"duration_seconds": 8.0, "node": "vm"})
+    block = results_block(started, str(tmp_path))
+    assert "Status: FAILURE (cancelled)" in block and f"Log File: {tmp_path / 'stdout.log'}" in block
