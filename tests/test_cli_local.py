@@ -169,6 +169,43 @@ def test_a_breakpoint_left_in_the_code_stops_at_the_smoke_test_with_its_own_diag
     assert fixed.returncode == 0, fixed.stderr  # the fix it gives works
 
 
+SPAWN_AT_IMPORT = """\
+import multiprocessing as mp
+
+def square(x):
+    return x * x
+
+with mp.get_context("spawn").Pool(2) as pool:  # no `if __name__ == "__main__":`
+    print(sum(pool.map(square, range(10))))
+"""
+
+
+def test_workers_started_at_import_stop_the_smoke_test_early_with_the_fix(project: Path) -> None:
+    """A spawn pool started at import never ends: each worker imports the script, dies starting its own,
+    and is replaced forever. The smoke test stops it when its stderr shows that, rather than at its
+    timeout, and the diagnosis names the fix, not 'smoke.timeout=...'."""
+    (project / "pool.py").write_text(SPAWN_AT_IMPORT)
+    config = "name: pool\ncommand: python pool.py\nsmoke: {timeout: 120}\n"
+    (project / "configs" / "pool.yaml").write_text(config)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a pool at import")
+    result = cli(["submit", "configs/pool.yaml", "--backend", "local"], project)
+    assert result.returncode == 1 and "smoke test FAILED (stopped after" in result.stderr, result.stderr
+    assert "its worker processes kept dying as they started" in result.stderr
+    assert "diagnosis: spawn_at_import: smoke test stopped after" in result.stderr
+    assert 'put the top-level code under `if __name__ == "__main__":`' in result.stderr
+    assert "smoke.timeout=" not in result.stderr
+    no_traceback(result)
+    assert manifest(only_run(project))["smoke"]["stopped"].startswith("its worker processes kept dying")
+    guarded = SPAWN_AT_IMPORT.replace("with mp", 'if __name__ == "__main__":\n  with mp').replace(
+        "    print", "      print"
+    )
+    (project / "pool.py").write_text(guarded)
+    git(project, "commit", "-qam", "guarded")
+    fixed = cli(["submit", "configs/pool.yaml", "--backend", "local", "--wait"], project)
+    assert fixed.returncode == 0, fixed.stderr  # the fix it gives works
+
+
 def test_smoke_failure_submits_nothing(project: Path) -> None:
     (project / "configs" / "broken.yaml").write_text(
         "name: broken\ncommand: python -c 'import no_such_module_xyz'\n"

@@ -77,8 +77,9 @@ def gc(
     ] = False,
 ) -> None:
     """Show what can be removed (dry runs, failed smoke tests, refused submissions, unused snapshots,
-    working copies of finished runs) and the disk it frees; remove with --yes. What a run wrote in its
-    working directory stays unless --outputs."""
+    working copies of finished runs) and the disk it frees; remove with --yes.
+
+    A working copy that holds what its run wrote there (checkpoints, results) stays unless --outputs."""
     result = gc_service(
         registry(ctx), older_than=older_than, keep_failed=keep_failed, yes=yes, outputs=outputs
     )

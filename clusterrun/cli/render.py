@@ -284,6 +284,8 @@ def _smoke_failure(result: SubmitResult) -> None:
     smoke, diagnosis = prepared.smoke, prepared.smoke_diagnosis
     assert smoke is not None and diagnosis is not None
     reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
+    if smoke.stopped:
+        reason = f"stopped after {smoke.seconds:.0f} s: {smoke.stopped}"
     tested = [m for m in prepared.members if prepared.smoke_run and m.run.id == prepared.smoke_run.id]
     sweep = prepared.sweep_run is not None or len(prepared.members) > 1  # (duplicates skipped: maybe 1 left)
     if sweep and tested and tested[0].plan.values:  # which member's values failed

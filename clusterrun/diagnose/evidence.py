@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clusterrun.diagnose.model import Context, Found, Hit, Matcher, Strength
+from clusterrun.records.logtext import SPAWN_AT_IMPORT_WORDS
 
 KILLED = re.compile(r"(?:^|\s)Killed(?:\s|$)")
 CUDA_OOM = re.compile(
@@ -61,6 +62,23 @@ INTERACTIVE = re.compile(
     r"|(?P<input>EOFError: EOF when reading a line)"
     r"|(?P<wandb>wandb: ERROR api_key not configured|wandb\.errors\.\w*: api_key not configured)"
 )
+
+# worker processes started at import (multiprocessing's spawn start method, a DataLoader's workers under
+# spawn): each worker imports the script again, tries to start its own, and dies as it starts; a pool
+# starts new ones forever, so the job hangs until its time limit
+SPAWN_AT_IMPORT = re.compile(re.escape(SPAWN_AT_IMPORT_WORDS))
+
+
+def spawn_loop() -> Matcher:
+    """Python's own words for a worker started at import: they explain a hang that ended at a time limit,
+    so they outrank the time limit's verdict (rules.py)."""
+
+    def find(ctx: Context) -> Found | None:
+        hit = ctx.find(SPAWN_AT_IMPORT)
+        return Found(hit) if hit is not None else None
+
+    return Matcher(Strength.VERDICT, find)
+
 
 # training that diverged: a loss (or the inputs) became NaN or infinite, and the program stopped on it:
 # its own check (an assert or exception naming nan, inf or divergence), numpy's errstate (FloatingPointError),

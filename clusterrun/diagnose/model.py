@@ -177,6 +177,8 @@ class Context:
         if self.smoke is not None:
             if self.state == "timeout":
                 return f"smoke test timed out after {self.smoke.get('timeout')} s"
+            if self.smoke.get("stopped"):
+                return f"smoke test stopped after {self.elapsed_seconds or 0:.0f} s"
             return f"smoke test exited with code {self.exit_code}"
         text = f"state {self.state.upper()}"
         if self.exit_code is not None:

@@ -24,6 +24,10 @@ Why this order. The walk (ORDER) takes the strongest kind of evidence first, wha
 Among equally strong evidence, the order of RULES decides:
   - memory, then time, node failure, preemption (two such lines are rare): a memory kill is the run's own,
     with a fix in its config;
+  - spawn_at_import before time: Python's "An attempt has been made to start a new process before the
+    current process has finished its bootstrapping phase" means workers started at import die as they
+    start and a pool starts new ones forever; the time limit that ends such a run is its consequence, so
+    these words count as a verdict (evidence.spawn_loop);
   - cuda_oom first of the program errors: one rank's GPU OOM makes the others print CUDA and NCCL errors;
   - disk_quota next: a full disk makes later writes, reads and imports fail in other words;
   - missing_module before command_not_found and missing_file: a missing shared library also reads
@@ -61,6 +65,7 @@ RULES: tuple[Rule, ...] = (
         (sched.verdict(sched.MEMORY), sched.scheduler_log(sched.MEMORY), ev.killed_line()),
         scheduler_events.host_oom,
     ),
+    Rule("spawn_at_import", (ev.spawn_loop(),), program.spawn_at_import),
     Rule(
         "time_limit",
         (sched.verdict(sched.TIME), sched.scheduler_log(sched.TIME), sched.time_warning()),

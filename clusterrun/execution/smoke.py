@@ -24,9 +24,40 @@ import psutil
 from clusterrun import portable
 from clusterrun.execution.supervise import stop_leftovers
 from clusterrun.records.jsonio import read_json, write_json_atomic
-from clusterrun.records.logtext import terminal_lines
+from clusterrun.records.logtext import SPAWN_AT_IMPORT_WORDS, terminal_lines
 
 STOP_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a smoke test is stopped
+STOPPED_SPAWN_LOOP = (
+    "its worker processes kept dying as they started (started at import), and would have until the timeout"
+)
+SPAWN_LOOP_AFTER = 3  # workers that died starting (SPAWN_AT_IMPORT_WORDS): a pool that restarts them forever
+
+
+class _SpawnLoopWatch:
+    """The test's stderr, read as it grows (every half second, from where it was left): True once it
+    shows SPAWN_LOOP_AFTER workers that died as they started because the script starts them at import.
+    Such a pool starts new ones forever: the test would only end at its timeout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.count, self.next_look = path, 0, 0, 0.0
+        self.words = SPAWN_AT_IMPORT_WORDS.encode()
+        self.carry = b""  # the end of the last read, for words split between two reads
+
+    def looping(self, now: float) -> bool:
+        if now < self.next_look:
+            return False
+        self.next_look = now + 0.5
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read(1 << 20)
+        except OSError:
+            return False
+        self.offset += len(data)
+        text = self.carry + data
+        self.count += text.count(self.words)
+        self.carry = text[-(len(self.words) - 1) :]
+        return self.count >= SPAWN_LOOP_AFTER
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,9 @@ class SmokeResult:
     timing_run: dict[str, Any] | None = None
     # what the command left running when it exited (stopped: supervise.stop_leftovers), command lines
     leftover: list[str] = field(default_factory=list)
+    # why the test was stopped before its end and its timeout ('' when it was not): a hang it cannot
+    # leave (workers started at import dying as they start, again and again)
+    stopped: str = ""
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,7 +243,8 @@ def run_smoke(
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
     started = time.monotonic()
     watcher = _StepWatcher(metrics_file, step_metric, started)
-    timed_out = False
+    timed_out = looping = False
+    spawns = _SpawnLoopWatch(stderr_path)
     with _stop_signals(), open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
             ["bash", str(script)],
@@ -233,7 +268,12 @@ def run_smoke(
                 watcher.poll()
                 if pid:
                     break
-                if time.monotonic() > deadline and not timed_out:
+                now = time.monotonic()
+                if not timed_out and not looping and spawns.looping(now):
+                    looping = True  # it would only end at its timeout: stopped now, said below
+                    memory.stop()
+                    deadline = now + 3600
+                if now > deadline and not timed_out and not looping:
                     timed_out = True
                     memory.stop()
                     deadline = time.monotonic() + 3600  # now only wait for it to die
@@ -254,14 +294,18 @@ def run_smoke(
             err_text.write(
                 f"\nclusterrun: smoke test killed after the {timeout:g} s timeout (smoke.timeout)\n"
             )
+    elif looping:
+        with open(stderr_path, "a") as err_text:
+            err_text.write(f"\nclusterrun: smoke test stopped after {seconds:.0f} s: {STOPPED_SPAWN_LOOP}\n")
     peak_kb = max(memory.peak_kb, portable.maxrss_mb(usage.ru_maxrss) * 1024)
     return SmokeResult(
-        ok=process.returncode == 0 and not timed_out,
+        ok=process.returncode == 0 and not timed_out and not looping,
         returncode=process.returncode,
         seconds=round(seconds, 3),
         peak_rss_mb=round(peak_kb / 1024, 1),
         timed_out=timed_out,
         leftover=leftover,
+        stopped=STOPPED_SPAWN_LOOP if looping else "",
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
         step_points=watcher.points,

@@ -14,3 +14,9 @@ def one_line(text: str, width: int) -> str:
     """`text` on one line, at most `width` characters (the end replaced by '...')."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+#: Python's words when a worker process is started at import (multiprocessing's spawn start method):
+#: the diagnosis names the cause from them (diagnose/evidence.py), the smoke test stops a test that
+#: prints them again and again instead of waiting for its timeout (execution/smoke.py)
+SPAWN_AT_IMPORT_WORDS = "An attempt has been made to start a new process before the"

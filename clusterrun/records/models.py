@@ -165,6 +165,11 @@ class SmokeRecord(RecordModel):
         0, description="Peak of the summed RSS of the command's whole process tree, in MB."
     )
     timed_out: bool = Field(False, description="Whether it hit smoke.timeout.")
+    stopped: str = Field(
+        "",
+        description="Why clusterrun stopped it before its end and its timeout (a hang it cannot leave: "
+        "worker processes started at import, dying as they start); empty when it was not.",
+    )
     stdout_path: str = Field("", description="Its stdout log.")
     stderr_path: str = Field("", description="Its stderr log.")
     cached: bool = Field(False, description="Whether the result was reused from an earlier identical test.")

@@ -308,7 +308,7 @@ def smoke_diagnosis(
         smoke.seconds,
         smoke.peak_rss_mb,
         params=spec.params,
-        smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params)},
+        smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params), "stopped": smoke.stopped},
         repo_root=repo_root,
         run_id=run_id,
     )

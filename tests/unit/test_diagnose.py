@@ -536,6 +536,28 @@ def test_config_error_argparse_says_what_value_it_wants() -> None:
     assert "set params.hidden=<a number>" in got.fix
 
 
+SPAWN_LOOP = """\
+Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+  File "/usr/lib/python3.11/multiprocessing/spawn.py", line 131, in _main
+    prepare(preparation_data)
+  File "/work/train.py", line 58, in main
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+RuntimeError:
+        An attempt has been made to start a new process before the
+        current process has finished its bootstrapping phase.
+"""
+
+
+def test_workers_started_at_import_explain_the_time_limit_they_lead_to() -> None:
+    """A pool started at import hangs until the time limit: the limit is the consequence, the words are
+    the cause (and the fix is the main guard, not more time)."""
+    got = d("timeout", 0, signal=15, logs={"stderr.log": SPAWN_LOOP})
+    assert got.category == "spawn_at_import", got
+    assert "(train.py line 58, in main)" in got.fix and 'if __name__ == "__main__":' in got.fix
+    assert d("timeout", 0, signal=15, logs={"stderr.log": "epoch 3\n"}).category == "time_limit"
+
+
 def test_config_error_hydra() -> None:
     got = d(logs={"stderr.log": HYDRA})
     assert got.category == "config_error" and "lrr" in got.fix
@@ -672,6 +694,7 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d("failed", 2, logs={"e": ARGPARSE}).category,
         d(logs={"e": BREAKPOINT}).category,
         d(logs={"e": DIVERGED_TRACEBACK}).category,
+        d(logs={"e": SPAWN_LOOP}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -685,7 +708,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
         "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "diverged",
-        "unknown",
+        "spawn_at_import", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -703,7 +726,7 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
     program += ["config_error", "nccl", "interactive", "diverged"]
     assert steps == {
-        "VERDICT": ["host_oom", "time_limit", "node_failure", "preempted"],
+        "VERDICT": ["host_oom", "spawn_at_import", "time_limit", "node_failure", "preempted"],
         "SCHEDULER_LOG": ["host_oom", "time_limit", "node_failure", "preempted"],
         "CANCELLATION": ["cancelled"],
         "TIME_WARNING": ["time_limit"],

@@ -79,6 +79,17 @@ def _valid_value(message: str, value: Any) -> str:
     return "<a valid value>"
 
 
+def spawn_at_import(ctx: Context, found: Found) -> Fix:
+    at = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
+    where = f" ({at})" if at else ""
+    return Fix(
+        f"the script starts worker processes from code that runs when it is imported{where}: with the "
+        "spawn start method (or a DataLoader's workers under it) each worker imports the script again and "
+        "dies starting its own, and the pool starts new ones forever; put the top-level code under "
+        '`if __name__ == "__main__":`'
+    )
+
+
 def interactive(ctx: Context, found: Found) -> Fix:
     groups = found.hit.groups() if found.hit is not None else {}
     at = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
