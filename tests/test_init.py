@@ -5,6 +5,7 @@ config it writes must load and pass `submit --dry-run`; a full run must find the
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -594,3 +595,58 @@ def test_paths_read_through_joins_and_loaders_are_found(tmp_path: Path) -> None:
         "open(os.path.join('out', 'log.txt'), 'w')\n"
     )
     assert read_script(source).read_paths == ["data/test.pt", "cache/feats/x.npy", "splits"]
+
+
+ENV_CONFIGURED = """\
+import os
+import random
+
+data = os.environ.get("DATA_DIR", "data")
+out = os.environ.get("OUT_DIR", "{shared}")
+logs = os.getenv("LOG_DIR", "logs")
+random.seed(int(os.environ["SEED"]))
+value = random.random()
+rows = open(os.path.join(data, "rows.csv")).read().split()
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "value.txt"), "w") as f:
+    f.write(f"{{value}} {{len(rows)}}")
+print(f"value: {{value}}")
+"""
+
+
+def test_a_script_configured_by_environment_variables_gets_its_seed_and_its_own_outputs(
+    tmp_path: Path,
+) -> None:
+    """A script that reads $SEED, $OUT_DIR (default: one absolute directory) and $DATA_DIR (default: a
+    gitignored data/): init wires the seed to each run's, gives every run its own outputs, links the data;
+    two runs with different seeds then write different values, each in its own directory, and nothing
+    reaches the shared default."""
+    shared = tmp_path / "shared-results"
+    root = tmp_path / "proj"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "rows.csv").write_text("1\n2\n3\n")
+    (root / ".gitignore").write_text("data/\nruns/\n")
+    (root / "fit.py").write_text(ENV_CONFIGURED.format(shared=shared))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    for name in ("SEED", "OUT_DIR", "DATA_DIR", "LOG_DIR"):
+        assert name not in os.environ  # what init sees in this shell: not set
+    made = cli(["init", "fit.py"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "fit.yaml").read_text())
+    assert config["env"] == {"SEED": "{seed}", "OUT_DIR": "outputs"}, config  # LOG_DIR: relative already
+    assert config["data"] == {"data": "data"}
+    assert "takes no seed option" not in made.stderr and f"its default '{shared}'" in made.stderr
+    commit(root)
+    values = []
+    for seed in ("1", "2"):
+        done = cli(
+            ["submit", "configs/fit.yaml", f"seed={seed}", "--backend", "local", "--wait", "--json"], root
+        )
+        assert done.returncode == 0, done.stderr
+        run = root / "runs" / json.loads(done.stdout)["run_id"]
+        value, rows = (run / "work" / "outputs" / "value.txt").read_text().split()
+        assert rows == "3"
+        values.append(value)
+    assert values[0] != values[1] and not shared.exists()

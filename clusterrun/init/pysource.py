@@ -56,6 +56,7 @@ class ScriptInfo:
     reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
     read_paths: list[str] = field(default_factory=list)  # relative paths given to open(), read_csv...
     env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
+    env_defaults: dict[str, str] = field(default_factory=dict)  # os.environ.get("X", "data"): its default
     hydra: HydraMain | None = None  # `@hydra.main(config_path=..., config_name=...)`: framework 'hydra'
     error: str = ""  # why it could not be read
 
@@ -464,6 +465,7 @@ def _env_reads(tree: ast.Module, info: ScriptInfo) -> None:
     `os.environ.get("DATA_DIR", ...)`, `os.getenv("DATA_DIR")`."""
     for node in ast.walk(tree):
         name: ast.AST | None = None
+        default: ast.AST | None = None
         if isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.ctx, ast.Load):
             name = node.slice
         elif isinstance(node, ast.Call) and node.args:
@@ -472,6 +474,14 @@ def _env_reads(tree: ast.Module, info: ScriptInfo) -> None:
                 _callee(func) == "getenv"
             ):
                 name = node.args[0]
+                default = node.args[1] if len(node.args) > 1 else None
+        if (
+            isinstance(name, ast.Constant)
+            and isinstance(name.value, str)
+            and isinstance(default, ast.Constant)
+            and isinstance(default.value, str)
+        ):
+            info.env_defaults.setdefault(name.value, default.value)
         if (
             isinstance(name, ast.Constant)
             and isinstance(name.value, str)

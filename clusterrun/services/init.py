@@ -389,6 +389,8 @@ SET_FOR_THE_JOB = frozenset(
         "PYTHONPATH",
     }
 )
+#: an environment variable that carries a seed: SEED, RANDOM_SEED, GLOBAL_SEED (not PYTHONHASHSEED)
+_SEED_VARIABLE = re.compile(r"(?:^|_)SEED$")
 SET_PREFIXES = ("CLUSTERRUN_", "SLURM_", "SUBMITIT_", "TORCHELASTIC_", "PMI_", "OMPI_")
 
 
@@ -401,6 +403,27 @@ def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
         if name in draft.env or name in SET_FOR_THE_JOB or name.startswith(SET_PREFIXES):
             continue
         value = os.environ.get(name)
+        default = info.env_defaults.get(name) if info is not None else None
+        if value is None and _SEED_VARIABLE.search(name) and draft.seed is None:
+            draft.env[name] = "{seed}"
+            draft.check = [c for c in draft.check if " takes no seed option:" not in c]
+            draft.guessed.append(
+                f"env: {name}: '{{seed}}' (the script reads its seed from ${name}: each run's own seed, "
+                "recorded, and the same again in its reproduction)"
+            )
+            continue
+        if value is None and is_output_name(name):
+            if default is not None and relative_path(default) is not None:
+                continue  # relative: each run writes its own (<run>/work/...), nothing to set
+            draft.env[name] = "outputs"
+            shared = f"; its default {default!r} would be shared by every run" if default else ""
+            draft.guessed.append(
+                f"env: {name}: outputs (where the script writes{shared}: relative, each run writes its "
+                "own <run>/work/outputs/, listed as its artifacts)"
+            )
+            continue
+        if value is None and default is not None and relative_path(default) is not None:
+            continue  # the script's own relative default: read from the run's working directory (data:)
         if is_secret_name(name) or (value is not None and secret_in_value(value)):
             draft.check.append(
                 f"${name}: read by the script and secret-looking, so left out of the config (records are "
@@ -431,7 +454,12 @@ def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[
     inputs/outputnames.py) is never data: linked, every run would write into the one directory of the
     checkout; as a relative param, each run writes its own."""
     written = _output_params(draft)
-    values = [*(info.read_paths if info is not None else []), *draft.params.values()]
+    defaults = [  # an environment variable not set here: the script reads its default
+        value
+        for name, value in (info.env_defaults.items() if info is not None else [])
+        if name not in draft.env and name not in os.environ and not is_output_name(name)
+    ]
+    values = [*(info.read_paths if info is not None else []), *draft.params.values(), *defaults]
     found: list[str] = []
     for value in values:
         rel = relative_path(value) if isinstance(value, str) else None
