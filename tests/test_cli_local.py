@@ -732,3 +732,15 @@ def test_a_local_runs_memory_counts_its_workers(tmp_path: Path) -> None:
     run = only_run(project)
     assert json.loads((run / "exit.json").read_text())["peak_rss_mb"] >= 240
     assert json.loads((run / "summary.json").read_text())["max_rss_mb"] >= 240
+
+
+def test_logs_tail_prints_the_last_lines_and_follows_from_them(project: Path) -> None:
+    done = cli(["submit", "configs/quickstart.yaml", "--backend", "local", "--wait", "--json"], project)
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    lines = (project / "runs" / run_id / "stdout.log").read_text().splitlines(keepends=True)
+    assert len(lines) > 3
+    tail = cli(["logs", run_id, "--tail", "2"], project)
+    assert tail.returncode == 0 and tail.stdout == "".join(lines[-2:])
+    followed = cli(["logs", run_id, "-f", "-n", "1"], project)  # an ended run: the rest, then its results
+    assert followed.returncode == 0 and followed.stdout == lines[-1], followed.stdout

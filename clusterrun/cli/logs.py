@@ -1,4 +1,4 @@
-"""clusterrun logs RUN_ID [--stderr|--smoke|--scheduler] [--rank R] [--attempt N] [--follow]"""
+"""clusterrun logs RUN_ID [--stderr|--smoke|--scheduler] [--rank R] [--attempt N] [--tail N] [--follow]"""
 
 from __future__ import annotations
 
@@ -33,6 +33,35 @@ def _copy(path: Path, offset: int, end: int | None = None) -> int:
         sys.stdout.buffer.write(chunk)
         sys.stdout.flush()
     return offset + len(chunk)
+
+
+def tail_offset(path: Path, lines: int, start: int = 0, end: int | None = None) -> int:
+    """The offset in `path` (within [start, end)) where its last `lines` lines begin: read backwards in
+    blocks, never the whole file; a last line without its newline counts as a line."""
+    try:
+        with open(path, "rb") as handle:
+            stop = handle.seek(0, 2) if end is None else end
+            position, found, block = stop, 0, 1 << 16
+            if position > start:  # a file that ends with a newline: that one closes the last line
+                handle.seek(position - 1)
+                if handle.read(1) == b"\n":
+                    position -= 1
+            while position > start:
+                size = min(block, position - start)
+                handle.seek(position - size)
+                chunk = handle.read(size)
+                at = len(chunk)
+                while True:
+                    at = chunk.rfind(b"\n", 0, at)
+                    if at < 0:
+                        break
+                    found += 1
+                    if found == lines:
+                        return position - size + at + 1
+                position -= size
+    except FileNotFoundError:
+        return start
+    return start
 
 
 def logs(
@@ -83,6 +112,17 @@ def logs(
             "results on stderr, exit 1 if it failed.",
         ),
     ] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option(
+            "--tail",
+            "-n",
+            min=1,
+            metavar="N",
+            help="Only the last N lines (with --follow: from the last N lines on).",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[float | None, timeout_option()] = None,
 ) -> None:
     """Print a run's stdout (or stderr, or the smoke test's, or the scheduler's log)."""
@@ -114,13 +154,17 @@ def logs(
             f"{path} does not exist yet", hint=f"the run has not started; try: clusterrun logs {run.id} -f"
         )
     if attempt is not None:  # its part: from its offset to the next attempt's (records/log_parts.py)
-        _copy(path, *log_parts.attempt_span(run.load_manifest(), path.name, attempt, run.id))
+        start, end = log_parts.attempt_span(run.load_manifest(), path.name, attempt, run.id)
+        _copy(path, tail_offset(path, tail, start, end) if tail else start, end)
         return
     if not follow or smoke:  # the smoke test has ended: nothing to follow
-        _copy(path, 0)
+        _copy(path, tail_offset(path, tail) if tail else 0)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
     files = [Followed(path, sys.stdout)] if stderr or scheduler or rank else run_logs(run.path)
+    if tail:
+        for followed in files:
+            followed.offset = tail_offset(followed.path, tail)
     with waiting_at_most(limit):
         last = follow_run(reg, run.id, files)
     if last.summary:
