@@ -7,7 +7,8 @@ they import, transitively (at most MAX_FILES). Two kinds of finding:
   `random.Random()`), or one no seed can repeat (`random.SystemRandom()`): certain, wherever it is;
 - a library's global generator used and never seeded in the files read (numpy's `np.random.rand`,
   Python's `random.shuffle`, torch imported without `torch.manual_seed`): said only when no seeding call
-  of that library, nor a helper that seeds them all (`seed_everything`, `set_seed`...), appears anywhere.
+  of that library, nor a call named for a seed that may seed them all (`seed_everything`, `set_seed`, a
+  project's own `set_all_seeds(1)`), appears anywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _CONSTRUCTORS = {"default_rng": "numpy", "RandomState": "numpy", "Random": "rand
 _SEED_ALL = frozenset(
     {"seed_everything", "set_seed", "set_random_seed", "set_seeds", "seed_all", "fix_seed", "fix_seeds"}
 )
+#: seeding calls of one library (np.random.seed, random.seed, torch.manual_seed...); any other call named
+#: for a seed (a project's own `set_all_seeds(1)`, in a module not read) is taken to seed them all
+_SEEDS_ONE = frozenset({"seed", "manual_seed", "manual_seed_all"})
 _NUMPY_NOT_DRAWS = frozenset(
     {
         "seed",
@@ -132,7 +136,8 @@ class _Scan:
             if not name:
                 continue
             head, _, last = name.rpartition(".")
-            if last in _SEED_ALL and (node.args or node.keywords):
+            seeds_all = last in _SEED_ALL or ("seed" in last.lower() and last not in _SEEDS_ONE)
+            if seeds_all and (node.args or node.keywords):  # set_all_seeds(1), init_seeds(s), seed_torch(s)
                 self.seeded.update({"numpy", "random", "torch"})
             if last == "manual_seed" and (node.args or node.keywords):
                 self.seeded.add("torch")

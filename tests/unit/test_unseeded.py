@@ -61,6 +61,12 @@ def test_global_generators_used_and_never_seeded_are_found_once_each(tmp_path: P
         "train.py line 6: np.random.rand draws from numpy's global generator, never seeded",
         "train.py line 8: random.shuffle draws from Python's global generator, never seeded",
     ]
+    # a project's own helper, named for a seed, from a module not read: taken to seed every library
+    (root / "train.py").write_text(
+        (root / "train.py").read_text() + "from utils.seeding import set_all_seeds\nset_all_seeds(3)\n"
+    )
+    assert find(root, ["python", "train.py"]) == []
+    (root / "train.py").write_text((root / "train.py").read_text().replace("set_all_seeds(3)\n", ""))
     # one seeding call of a library anywhere in the files read: that library is seeded
     (root / "model.py").write_text("import numpy\nimport torch.nn as nn\nnumpy.random.seed(3)\n")
     assert [u.what.split()[0] for u in find(root, ["python", "train.py"])] == ["torch", "random.shuffle"]
