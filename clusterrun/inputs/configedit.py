@@ -38,6 +38,8 @@ def dirty_config_hint(state: GitState, config: Path, typed: str, overrides: Sequ
     except (OSError, UnicodeDecodeError):
         current = None
     tokens = edits_as_overrides(committed, current) if committed is not None and current else None
+    given = {_key(text) for text in overrides}  # what the command line sets wins over the file anyway
+    tokens = [t for t in tokens or [] if _key(shlex.split(t)[0]) not in given]
     if tokens:
         restore = f"git checkout {shlex.quote(typed)}"
         line = shlex.join(["clusterrun", "submit", typed, *overrides]) + " " + " ".join(tokens)
@@ -49,6 +51,11 @@ def dirty_config_hint(state: GitState, config: Path, typed: str, overrides: Sequ
         f"{typed} is the config you submit: a changed value can be given on the command line instead "
         f"(KEY=VALUE, e.g. params.lr=0.01), recorded in full with the run; or {commit}"
     )
+
+
+def _key(override: str) -> str:
+    """`++params.lr=0.2` -> `params.lr`."""
+    return override.split("=", 1)[0].lstrip("+~")
 
 
 def relative_config(config: Path, root: str) -> str | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from clusterrun.config.overrides import parse_override_full
-from clusterrun.inputs.configedit import edits_as_overrides
+from clusterrun.inputs.configedit import dirty_config_hint, edits_as_overrides
+from clusterrun.inputs.gitstate import capture
+from tests.helpers import git
 
 BASE = "name: t\nparams:\n  lr: 0.1\n  epochs: 10\n  tag: base\nresources: {mem: 4G}\n"
 
@@ -37,3 +41,25 @@ def test_what_overrides_cannot_say_exactly_is_not_offered() -> None:
     assert edits_as_overrides(BASE, "params: [\n") is None  # not YAML
     many = BASE.replace("lr: 0.1", "lr: 1").replace("epochs: 10", "epochs: 2").replace("base", "x")
     assert edits_as_overrides(BASE, many.replace("4G", "1G") + "seed: 3\n") is None  # too many to read
+
+
+def test_the_hint_keeps_the_command_line_and_drops_what_it_already_sets(tmp_path: Path) -> None:
+    config = tmp_path / "configs" / "t.yaml"
+    config.parent.mkdir()
+    config.write_text(BASE)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "c")
+    config.write_text(BASE.replace("lr: 0.1", "lr: 0.2").replace("epochs: 10", "epochs: 3"))
+    state = capture(tmp_path)
+    hint = dirty_config_hint(state, config, "configs/t.yaml", ["params.epochs=5"])
+    assert hint is not None
+    assert "clusterrun submit configs/t.yaml params.epochs=5 params.lr=0.2)" in hint  # not epochs=3 as well
+    assert dirty_config_hint(state, config, "configs/t.yaml", ["params.epochs=5", "params.lr=1"]) is not None
+    assert "is the config you submit" in str(
+        dirty_config_hint(state, config, "t.yaml", ["params.epochs=5", "params.lr=1"])
+    )
+    git(tmp_path, "commit", "-qam", "edited")
+    (tmp_path / "other.py").write_text("x = 1\n")
+    git(tmp_path, "add", "other.py")  # dirty, and not the config: the general refusal
+    assert dirty_config_hint(capture(tmp_path), config, "configs/t.yaml") is None
