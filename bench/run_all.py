@@ -191,6 +191,13 @@ def _finished_job_ids(count: int) -> list[str]:
         while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
             time.sleep(2)
         found = known()
+        waited = 0
+        while len(found) < count and waited < 120:  # accounting records the last ends a little later
+            time.sleep(2)
+            waited += 2
+            found = known()
+        if len(found) < count:
+            raise BenchFailed(f"accounting knows {len(found)} finished jobs, {count} needed (sacct -a -X)")
     return found[-count:]
 
 
