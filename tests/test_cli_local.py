@@ -744,3 +744,27 @@ def test_logs_tail_prints_the_last_lines_and_follows_from_them(project: Path) ->
     assert tail.returncode == 0 and tail.stdout == "".join(lines[-2:])
     followed = cli(["logs", run_id, "-f", "-n", "1"], project)  # an ended run: the rest, then its results
     assert followed.returncode == 0 and followed.stdout == lines[-1], followed.stdout
+
+
+def test_show_of_a_sweep_gives_its_manifest_and_its_ranked_members(project: Path) -> None:
+    done = cli(
+        [
+            "submit",
+            "configs/quickstart.yaml",
+            "--sweep",
+            "params.lr=0.05,0.1",
+            "--backend",
+            "local",
+            "--wait",
+        ],
+        project,
+    )
+    assert done.returncode == 0, done.stderr
+    sweep_id = next(p.name for p in (project / "runs").iterdir() if "-sweep_" in p.name)
+    shown = cli(["show", sweep_id], project)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "=== SWEEP MANIFEST ===" in text and f"Sweep ID: {sweep_id}" in text
+    assert text.index("======================") < text.index(f"Sweep {sweep_id}: 2 member(s), ranked by")
+    data = json.loads(cli(["show", sweep_id, "--json"], project).stdout)
+    assert data["sweep_id"] == sweep_id and len(data["members"]) == 2  # as `status SWEEP_ID --json`
