@@ -271,10 +271,13 @@ def attempts_line(attempts: list[AttemptRecord]) -> str:
     return f"{len(attempts)}: " + ", ".join(parts)
 
 
-def right_size_overrides(efficiency: EfficiencyRecord | None) -> list[str]:
+def right_size_overrides(
+    efficiency: EfficiencyRecord | None, smoke_peak_mb: float | None = None
+) -> list[str]:
     """Overrides for the next run of a config whose run completed using under half of a large request
-    (a limit of 10 minutes or more, 1G or more): its longest attempt x 1.5, its peak memory x 1.3,
-    rounded up as estimates are. [] when the request was about right, or small anyway."""
+    (a limit of 10 minutes or more, 1G or more): its longest attempt x 1.5, its peak memory x 1.3
+    (never below the smoke test's: a short job's memory is sampled once a second and can miss the
+    workers it started), rounded up as estimates are. [] when the request was about right, or small."""
     if efficiency is None:
         return []
     out = []
@@ -285,11 +288,22 @@ def right_size_overrides(efficiency: EfficiencyRecord | None) -> list[str]:
         if time <= requested / 2:
             out.append(f"resources.time={format_seconds(time)}")
     peak, asked = efficiency.max_rss_mb, efficiency.requested_mem_mb
+    if peak and smoke_peak_mb:
+        peak = max(peak, smoke_peak_mb)
     if peak and asked and asked >= 1024:
         mem = mem_with_margin(peak)
         if mem <= asked / 2:
             out.append(f"resources.mem={format_mem_mb(mem)}")
     return out
+
+
+def _smoke_peak(run_dir: str) -> float | None:
+    """The peak memory of the run's smoke test (its whole process tree), from its manifest."""
+    try:
+        smoke = Run(Path(run_dir)).load_manifest().smoke
+    except (ClusterrunError, OSError):
+        return None
+    return float(smoke.peak_rss_mb) if smoke is not None and smoke.ok and smoke.peak_rss_mb else None
 
 
 def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
@@ -352,7 +366,11 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     used = efficiency_line(summary.efficiency)
     if used:
         lines.append(f"Resources Used: {used}")
-    smaller = right_size_overrides(summary.efficiency) if summary.success and not diverged else []
+    smaller = (
+        right_size_overrides(summary.efficiency, _smoke_peak(run_dir))
+        if summary.success and not diverged
+        else []
+    )
     if smaller:
         lines.append(
             f"Right-size the next run of this config: {' '.join(smaller)} (what it used, with a margin)"

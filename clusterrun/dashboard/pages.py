@@ -389,7 +389,7 @@ def sweep_page(record: Mapping[str, Any], member_rows: list[dict[str, Any]]) -> 
         "members": ranked + others,
         "axes": axes,
         "counts": dict(sorted(counts.items())),
-        "right_size": right_size(efficiencies, ran),
+        "right_size": right_size(efficiencies, ran, (record.get("estimate") or {}).get("peak_rss_mb")),
         "member_scripts": [r["id"] for r in member_rows],
         "config": {"metric": metric, "mode": mode, "best": best, "axes": axes},
     }

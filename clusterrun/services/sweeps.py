@@ -93,7 +93,10 @@ def sweep_view(
     best = ranked[0]["run_id"] if ranked else None
     if ranked:
         ranked[0]["best"] = True
-    summed: dict[str, Any] = {k: round(v, 6) for k, v in totals.items()} | right_size(efficiencies, ran)
+    smoke_peak = record.estimate.peak_rss_mb if record.estimate is not None else None
+    summed: dict[str, Any] = {k: round(v, 6) for k, v in totals.items()} | right_size(
+        efficiencies, ran, smoke_peak
+    )
     if limited:
         summed["killed_at_limit"] = limited
     return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings)
@@ -120,11 +123,14 @@ def _records(efficiencies: Sequence[EfficiencyRecord | Mapping[str, Any]]) -> li
 def right_size(
     efficiencies: Sequence[EfficiencyRecord | Mapping[str, Any]],
     ran: Sequence[EfficiencyRecord | Mapping[str, Any]] | None = None,
+    smoke_peak_mb: float | None = None,
 ) -> dict[str, Any]:
     """Median efficiencies of completed members (`efficiencies`: the summaries' `efficiency`, as models
     or as JSON data), and the resources the next sweep should ask for: enough for every member that ran
     (`ran`: completed or failed, default the completed ones). A member killed at its memory limit
-    peaked at that limit: the suggestion is above it, never the completed members' smaller need."""
+    peaked at that limit: the suggestion is above it, never the completed members' smaller need. Nor
+    below `smoke_peak_mb`, what the smoke test's whole process tree held (a short job's memory is
+    sampled once a second, and can miss the workers it started)."""
     records = _records(efficiencies)
     every = _records(ran) if ran is not None else records
     out: dict[str, Any] = {}
@@ -137,5 +143,5 @@ def right_size(
     if elapsed:
         out["suggested_time"] = format_seconds(time_with_margin(max(elapsed)))
     if peaks:
-        out["suggested_mem"] = format_mem_mb(mem_with_margin(max(peaks)))
+        out["suggested_mem"] = format_mem_mb(mem_with_margin(max([*peaks, smoke_peak_mb or 0.0])))
     return out

@@ -390,3 +390,18 @@ def test_a_run_cancelled_in_the_queue_says_it_never_started(tmp_path: Path) -> N
     started = pending.model_copy(update={"duration_seconds": 8.0, "node": "vm"})
     block = results_block(started, str(tmp_path))
     assert "Status: FAILURE (cancelled)" in block and f"Log File: {tmp_path / 'stdout.log'}" in block
+
+
+def test_right_sizing_never_goes_below_the_smoke_tests_peak() -> None:
+    """A 0.7 s job's memory, sampled once a second, missed its two pool workers (38 MB); its smoke test
+    had held 122 MB. The next run is sized from the larger: 200M, not 100M (OOM-killed on a cluster)."""
+    from clusterrun.cli.output import right_size_overrides
+    from clusterrun.records.models import EfficiencyRecord
+    from clusterrun.services.sweeps import right_size
+
+    used = EfficiencyRecord(elapsed_seconds=0.7, requested_seconds=600, max_rss_mb=38, requested_mem_mb=1024)
+    assert right_size_overrides(used) == ["resources.time=00:01:00", "resources.mem=100M"]
+    assert right_size_overrides(used, 122.0) == ["resources.time=00:01:00", "resources.mem=200M"]
+    assert right_size_overrides(used, 30.0) == ["resources.time=00:01:00", "resources.mem=100M"]  # a floor
+    assert right_size([used])["suggested_mem"] == "100M"
+    assert right_size([used], None, 122.0)["suggested_mem"] == "200M"
