@@ -144,6 +144,12 @@ def test_what_a_run_wrote_in_its_working_directory_is_kept_unless_asked(project:
     assert "'clusterrun gc --older-than 0m --outputs --yes' removes them too" in removed.stderr
     no_traceback(removed)
 
+    (
+        run / "work.files.json"
+    ).unlink()  # no listing to tell outputs from the snapshot's files: kept all the same
+    blind = cli(["gc", "--older-than", "0m", "--yes"], project)
+    assert blind.returncode == 0 and checkpoint.is_file() and "kept the working copies of 1" in blind.stderr
+
     young = cli(["gc", "--outputs", "--yes"], project)  # the default cut-off (1d): a new run's outputs stay
     assert young.returncode == 0 and checkpoint.is_file()
     asked = cli(["gc", "--older-than", "0m", "--outputs"], project)
