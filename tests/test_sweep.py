@@ -340,9 +340,13 @@ def test_right_sizing_after_a_member_killed_for_memory_asks_for_more_not_less(pr
     from clusterrun.config.resources import parse_mem_mb
 
     mem = line.split("resources.mem=", 1)[1].split()[0]
-    assert parse_mem_mb(mem) > 400 * 1.3, line  # above the killed member's peak, not the completed one's
     assert "1 killed at its memory limit" in line
     failed = next(x for x in shown.stdout.splitlines() if x.startswith("Failed: "))
     assert "(host_oom" in failed and ") -> resources.mem=" in failed  # which member failed, why, the fix
     record = json.loads(cli(["status", sweep_id, "--json"], project).stdout)
     assert record["totals"]["killed_at_limit"] == {"memory": 1}
+    # above the killed member's peak as the cluster recorded it (sampled once a second: somewhere between
+    # the 250M limit and the 400 MB it was allocating when killed), not the completed member's
+    killed = next(m for m in record["members"] if m["state"] != "completed")
+    peak = json.loads((project / "runs" / killed["run_id"] / "summary.json").read_text())["max_rss_mb"]
+    assert peak > 250 and parse_mem_mb(mem) >= peak * 1.3, (line, peak)
