@@ -638,6 +638,9 @@ def test_a_script_configured_by_environment_variables_gets_its_seed_and_its_own_
     assert config["env"] == {"SEED": "{seed}", "OUT_DIR": "outputs"}, config  # LOG_DIR: relative already
     assert config["data"] == {"data": "data"}
     assert "takes no seed option" not in made.stderr and f"its default '{shared}'" in made.stderr
+    # set in this shell to one absolute directory: recorded as set, and said to be shared by every run
+    printed = cli(["init", "fit.py", "--print"], root, env={"OUT_DIR": str(shared)})
+    assert f"$OUT_DIR = '{shared}' is where the script writes, and every run would write" in printed.stderr
     commit(root)
     values = []
     for seed in ("1", "2"):

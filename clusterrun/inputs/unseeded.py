@@ -258,7 +258,7 @@ def find(root: Path, argv: Iterable[str]) -> list[Unseeded]:
             continue
         try:
             tree = ast.parse(text, filename=str(path))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         scan.read(path.relative_to(root).as_posix(), text, tree)
     return scan.findings()

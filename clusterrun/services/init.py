@@ -444,6 +444,12 @@ def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
                 f"env: {name}: {value} (read by the script, and set in this shell: a job would inherit it "
                 "from whichever shell submits it; recorded here, every run and its reproduction get it)"
             )
+            if is_output_name(name) and os.path.isabs(value):
+                draft.check.append(
+                    f"${name} = {value!r} is where the script writes, and every run would write that one "
+                    f"directory (each overwriting the others' files): env: {{{name}: outputs}} gives each "
+                    "run its own"
+                )
 
 
 def _untracked_data(root: Path, info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:

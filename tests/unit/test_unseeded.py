@@ -79,3 +79,5 @@ def test_code_outside_the_snapshot_unreadable_or_absent_is_not_read(tmp_path: Pa
     assert find(root, ["python", "../outside.py"]) == []
     assert find(root, ["python", "missing.py", "bash", "-c", "true"]) == []
     assert find(root, ["python", "ok.py"]) == []
+    (root / "deep.py").write_text("import random\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    assert find(root, ["python", "deep.py"]) == []  # too deep for Python's parser: not read, no crash
