@@ -298,12 +298,13 @@ def right_size_overrides(
 
 
 def _smoke_peak(run_dir: str) -> float | None:
-    """The peak memory of the run's smoke test (its whole process tree), from its manifest."""
+    """The peak memory of the run's smoke test (records/summary.smoke_peak), from its manifest."""
+    from clusterrun.records.summary import smoke_peak  # here: commands that show no results skip it
+
     try:
-        smoke = Run(Path(run_dir)).load_manifest().smoke
+        return smoke_peak(Run(Path(run_dir)).load_manifest())
     except (ClusterrunError, OSError):
         return None
-    return float(smoke.peak_rss_mb) if smoke is not None and smoke.ok and smoke.peak_rss_mb else None
 
 
 def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:

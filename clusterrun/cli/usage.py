@@ -78,7 +78,6 @@ _OTHER_NAMES = {
     "sweep": "submit CONFIG --sweep params.KEY=V1,V2",
     "rerun": "reproduce RUN_ID",
     "diff": "compare RUN_A RUN_B",
-    "rm": "gc",
     "clean": "gc",
 }
 

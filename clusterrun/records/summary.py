@@ -235,7 +235,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
             node=summary.node,
             run_id=run.id,
             repo_root=record.git.root,
-            smoke_peak_mb=_smoke_peak(record),
+            smoke_peak_mb=smoke_peak(record),
         )
         note = ranks.failure_note(exit_record)
         if note:
@@ -281,7 +281,7 @@ def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, An
     return summary
 
 
-def _smoke_peak(manifest: Manifest) -> float | None:
+def smoke_peak(manifest: Manifest) -> float | None:
     """The peak memory of the run's smoke test (the summed RSS of its process tree), when it ran."""
     smoke = manifest.smoke
     if smoke is None or not smoke.ok or "peak_rss_mb" not in smoke.model_fields_set:

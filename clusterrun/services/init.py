@@ -147,7 +147,7 @@ def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
         draft.guessed.append(
             f"left to the Hydra config (lists, nulls, interpolations): {', '.join(found.skipped)}"
         )
-    if draft.seed is None and not _reads_seed_variable(info.path):
+    if draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info):
         draft.check.append(
             f"{info.path.name} has no seed in its config: the run's seed reaches it only as "
             "$CLUSTERRUN_SEED; seed its random generators from that, or add seed: to the config and "
@@ -214,7 +214,7 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     if draft.params:
         shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
         draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
-    if draft.seed is None and not _reads_seed_variable(info.path):
+    if draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info):
         draft.check.append(
             f"{info.path.name} takes no seed option: the run's seed reaches it only as $CLUSTERRUN_SEED; "
             "seed its random generators from that, or give it a --seed option and put {seed} in the command"
@@ -394,6 +394,13 @@ _SEED_VARIABLE = re.compile(r"(?:^|_)SEED$")
 SET_PREFIXES = ("CLUSTERRUN_", "SLURM_", "SUBMITIT_", "TORCHELASTIC_", "PMI_", "OMPI_")
 
 
+def _seed_variables(info: ScriptInfo | None) -> list[str]:
+    """The seed-named environment variables the script reads and this shell does not set: init sets
+    each to the run's seed (env: {SEED: '{seed}'}), so the seed reaches the script."""
+    reads = info.env_reads if info is not None else []
+    return [name for name in reads if _SEED_VARIABLE.search(name) and name not in os.environ]
+
+
 def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
     """Environment variables the script reads (by a literal name): a job inherits them from the shell
     that submits it, so a run worked today and its reproduction, from another shell, does not. Each one
@@ -404,9 +411,8 @@ def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
             continue
         value = os.environ.get(name)
         default = info.env_defaults.get(name) if info is not None else None
-        if value is None and _SEED_VARIABLE.search(name) and draft.seed is None:
+        if name in _seed_variables(info) and draft.seed is None:
             draft.env[name] = "{seed}"
-            draft.check = [c for c in draft.check if " takes no seed option:" not in c]
             draft.guessed.append(
                 f"env: {name}: '{{seed}}' (the script reads its seed from ${name}: each run's own seed, "
                 "recorded, and the same again in its reproduction)"
