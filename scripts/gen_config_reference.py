@@ -74,7 +74,8 @@ MEANING = {
     "metrics": "Where the run's metrics come from (kept with their history, see the run directory).",
     "metrics.file": "The JSON-lines file the job appends to (`$CLUSTERRUN_METRICS_FILE`), relative to "
     "the run directory.",
-    "metrics.patterns": "Metric name -> regex over stdout with one group around the number; a "
+    "metrics.patterns": "Metric name -> regex over stdout with one group around the number (a pattern that "
+    "matches nothing on stdout is read over stderr, where Python's logging writes by default); a "
     "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "
     "(init's) also reads `nan` and `inf`: a metric whose last value is one of them (a diverged training) "
     "is shown so, with a warning, never as the number before it.",
@@ -104,8 +105,8 @@ MEANING = {
     "arrays split past `MaxArraySize` run one after another (`--dependency=afterany`); the local backend "
     "runs as many at once.",
     "sweep.metric": "The metric that ranks members (status, site, plot); unset, a held-out loss "
-    "(`val_loss`, `eval_loss`...), else a held-out score (`val_acc`, `test_acc`), else `loss`, else the "
-    "first metric.",
+    "(`val_loss`, `eval_loss`...), else a held-out score (`val_acc`, `test_acc`), else another held-out "
+    "measure (`val_error`, `eval_mse`), else `loss`, else the first metric.",
     "sweep.mode": "`min` or `max`: which end of the metric is best; unset, it follows the metric's "
     "name (acc, f1, auc, reward, score... are maximised; loss, error and the rest minimised).",
     "description": "Free text, shown in the manifest; not compared.",

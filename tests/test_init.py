@@ -252,8 +252,16 @@ def test_a_script_under_src_by_position_with_an_epoch_estimate(tmp_path: Path) -
     assert estimate, dry.stdout
     assert 10 <= float(estimate.group(2)) <= 200, estimate.group(0)
     assert "expensive" not in dry.stderr
-    assert "metrics.patterns train_loss: printed on stderr by the smoke test" in dry.stderr
-    assert "val_mse" not in dry.stderr  # printed on stdout: read, so not named in the warning
+    # the loss logged to stderr (logging's default) is read there, the one printed on stdout from stdout
+    ran = cli(["submit", "configs/fit.yaml", "--backend", "local", "--wait", "--yes"], root)
+    assert ran.returncode == 0, ran.stderr
+    assert "Missing Metrics" not in ran.stdout and "printed on stderr" not in ran.stderr
+    (run_dir,) = [p for p in (root / "runs").iterdir() if (p / "summary.json").is_file()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["metrics"] == {"train_loss": 0.05, "val_mse": 0.025}, summary["metrics"]
+    rows = [json.loads(line) for line in (run_dir / "stdout_metrics.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in rows if "train_loss" in r] == [round(1 / (e + 1), 4) for e in range(20)]
+    assert [r["val_mse"] for r in rows if "val_mse" in r] == [0.025]
 
 
 TABLE_PRINTS = """\

@@ -191,7 +191,15 @@ def compare(
         states = f"{sum_a.state if sum_a else 'not ended'} / {sum_b.state if sum_b else 'not ended'}"
         verdict, reason = INCOMPLETE, f"both runs must have completed successfully (states: {states})"
     elif not diffs:
-        verdict, reason = INCOMPLETE, "no metrics to compare (set metrics.file or metrics.patterns)"
+        missing = sorted({*sum_a.metrics_missing, *sum_b.metrics_missing})
+        verdict, reason = (
+            INCOMPLETE,
+            (
+                f"no metrics to compare: metrics.patterns {', '.join(missing)} matched nothing printed"
+                if missing
+                else "no metrics to compare (set metrics.file or metrics.patterns)"
+            ),
+        )
     elif all(d.within for d in diffs):
         tol = "exactly" if rtol == 0 and atol == 0 else f"within rtol={rtol:g} atol={atol:g}"
         verdict, reason = REPRODUCED, f"{len(diffs)} metric(s) match {tol}"

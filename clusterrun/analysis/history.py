@@ -12,7 +12,9 @@ The history of a run is the rows of JSON-lines files, read the same way (site/ru
   while it runs): one line per match of a `metrics.patterns` regex, `{"step": S, "timestamp": T, NAME:
   VALUE}`. The value is the pattern's group named `value`, else its first group not named `step`; the step
   is the pattern's `(?P<step>...)` group, else the last match of a pattern named `step` on or before the
-  match's line, else the match's index (0, 1, ...); the timestamp comes from `stdout.times`.
+  match's line, else the match's index (0, 1, ...); the timestamp comes from `stdout.times`. A pattern
+  that matches nothing in `stdout.log` is read over `stderr.log` the same way (where Python's logging
+  module writes unless told otherwise), without timestamps.
 - `stdout.times`, written by the job wrapper while the command runs: lines `UNIX_TIME SIZE`, "by then
   stdout.log held SIZE bytes"; a byte of the log was printed at the time of the first line whose SIZE
   is past it (sampled every 0.25 s, less often as the run gets long).
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis.metrics import sounds_like_metric
 from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 
 FORMAT_VERSION = 1
@@ -102,13 +105,15 @@ _HELD_OUT = re.compile(r"^(?:final_|best_)?(?:val|valid|validation|eval|dev|test
 def default_metric(names: Sequence[str]) -> str | None:
     """The metric that ranks a sweep whose config names none: a held-out loss (`val_loss`, `eval_loss`,
     `final_val_loss`: what a sweep is usually chosen by), else a held-out score (`val_acc`, `test_acc`),
-    else `loss`, else the first metric found. The training loss ranks a sweep by how well it fits, not
+    else another held-out measure (`val_error`, `eval_mse`; not `eval_runtime`), else `loss`, else the
+    first metric found. The training loss ranks a sweep by how well it fits, not
     how well it generalises: it comes after anything measured on held-out data."""
     seen = list(dict.fromkeys(names))
     held_out = [n for n in seen if _HELD_OUT.search(n)]
     for candidates in (
         [n for n in held_out if "loss" in n.lower()],
         [n for n in held_out if metric_mode(n) == "max"],
+        [n for n in held_out if sounds_like_metric(n)],
         [n for n in seen if n == "loss"],
         seen,
     ):
@@ -249,7 +254,8 @@ def _value_group(pattern: re.Pattern[str]) -> int | str | None:
 def stdout_rows(
     log: Path, patterns: Mapping[str, str], times_file: Path | None = None, step_key: str = DEFAULT_STEP_KEY
 ) -> list[dict[str, Any]]:
-    """One row per pattern match over stdout.log, in the order printed (see the module's docstring)."""
+    """One row per pattern match over a log (stdout.log), in the order printed (see the module's
+    docstring)."""
     if not patterns:
         return []
     data, start = _read_log(log)
@@ -317,6 +323,22 @@ def stdout_rows(
     return [row for _pos, row in found]
 
 
+def printed_rows(
+    run_dir: Path, patterns: Mapping[str, str], step_key: str = DEFAULT_STEP_KEY
+) -> list[dict[str, Any]]:
+    """stdout_rows of a run directory's stdout.log (timed by its stdout times), then, for the patterns
+    that matched nothing there, of its stderr.log (where the logging module writes; untimed): the rows
+    metrics.collect_last's values are the last of."""
+    rows = stdout_rows(run_dir / "stdout.log", patterns, run_dir / STDOUT_TIMES, step_key)
+    seen = {name for row in rows for name in row if name in patterns}
+    rest = {name: p for name, p in patterns.items() if name not in seen and name != step_key}
+    if not rest:
+        return rows
+    if step_key in patterns:  # the steps printed beside them, on stderr too
+        rest[step_key] = patterns[step_key]
+    return rows + stdout_rows(run_dir / "stderr.log", rest, None, step_key)
+
+
 def _number_text(text: str | None) -> float | None:
     if text is None:
         return None
@@ -355,11 +377,12 @@ class Sources:
 
 
 def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]:
-    """The stdout rows: stdout_metrics.jsonl once written, else computed from stdout.log now."""
+    """The patterns' rows: stdout_metrics.jsonl once written, else computed from the logs now
+    (printed_rows)."""
     written = run_dir / STDOUT_HISTORY
     if written.is_file():
         return read_rows(written)
-    return stdout_rows(run_dir / "stdout.log", sources.patterns, run_dir / STDOUT_TIMES, sources.step_key)
+    return printed_rows(run_dir, sources.patterns, sources.step_key)
 
 
 def load(run_dir: Path, sources: Sources) -> History:
@@ -379,7 +402,9 @@ CACHE_MAGIC = b"CRHIST1\n"
 
 def _signature(run_dir: Path, sources: Sources) -> str:
     """What a cached history was read from: the files' sizes and mtimes, and how they were read."""
-    names = [sources.file, STDOUT_HISTORY, "stdout.log", STDOUT_TIMES] if sources.patterns else [sources.file]
+    names = [sources.file]
+    if sources.patterns:
+        names += [STDOUT_HISTORY, "stdout.log", STDOUT_TIMES, "stderr.log"]
     stats = []
     for name in names:
         try:

@@ -1,4 +1,5 @@
-"""Read metrics a run produced: a JSON-lines file the job writes, and regexes over its stdout."""
+"""Read metrics a run produced: a JSON-lines file the job writes, and regexes over its stdout (and over
+its stderr for a regex stdout never matched: the logging module's default stream)."""
 
 from __future__ import annotations
 
@@ -112,17 +113,34 @@ def patterns_last(log: Path, patterns: Mapping[str, str]) -> Last:
     return found, non_finite
 
 
+def printed_last(output_dir: Path, patterns: Mapping[str, str]) -> Last:
+    """patterns_last over the run's stdout.log; a pattern that matches nothing there is read over its
+    stderr.log: `logging.info("loss=%.3f", ...)` writes to stderr unless told otherwise, and a pattern
+    never finds a value in both (stdout's wins)."""
+    if not patterns:
+        return {}, {}
+    out = readable_run_file(output_dir, "stdout.log")
+    found, non_finite = patterns_last(out, patterns) if out else ({}, {})
+    rest = {name: p for name, p in patterns.items() if name not in found and name not in non_finite}
+    err = readable_run_file(output_dir, "stderr.log") if rest else None
+    if err is not None:
+        more, more_non_finite = patterns_last(err, rest)
+        found.update(more)
+        non_finite.update(more_non_finite)
+    return found, non_finite
+
+
 def collect(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) -> dict[str, float | int]:
     """The run's metrics; a file that leads out of the registry (records/paths.py) counts as empty."""
     return collect_last(output_dir, metrics_file, patterns)[0]
 
 
 def collect_last(output_dir: Path, metrics_file: str, patterns: Mapping[str, str]) -> Last:
-    """collect(), with the metrics whose last value was not finite (the stdout patterns' word wins, as
-    their values do)."""
-    jsonl, log = readable_run_file(output_dir, metrics_file), readable_run_file(output_dir, "stdout.log")
+    """collect(), with the metrics whose last value was not finite (the patterns' word wins, as their
+    values do)."""
+    jsonl = readable_run_file(output_dir, metrics_file)
     values, non_finite = jsonl_last(jsonl) if jsonl else ({}, {})
-    printed, printed_non_finite = patterns_last(log, patterns) if log else ({}, {})
+    printed, printed_non_finite = printed_last(output_dir, patterns)
     for name in printed:
         non_finite.pop(name, None)
     for name in printed_non_finite:

@@ -344,7 +344,7 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     if summary.metrics_missing:
         lines.append(
             f"Missing Metrics: {', '.join(summary.metrics_missing)} (their metrics.patterns matched nothing "
-            "the run printed on stdout)"
+            "the run printed on stdout or stderr)"
         )
     if summary.caught_error:
         lines.append(

@@ -286,7 +286,7 @@ METRIC_RANKS = ("0", "all")  # metrics.ranks: rank 0's metrics only, or every ra
 
 
 class Metrics(FrozenModel):
-    """Where metrics come from: a JSON-lines file the job writes, and regexes over its stdout."""
+    """Where metrics come from: a JSON-lines file the job writes, and regexes over stdout or stderr."""
 
     file: str = "metrics.jsonl"
     patterns: dict[str, str] = Field(default_factory=dict)

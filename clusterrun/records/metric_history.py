@@ -44,7 +44,8 @@ def sweep_ranking(run: Run, manifest: dict[str, Any]) -> tuple[str | None, str |
 
 def history_fields(run: Run, manifest: Any) -> dict[str, Any]:
     """`metrics_best` ({name: mode, value, step, final, points}) and `metrics_history` (where the curves
-    are); writes stdout_metrics.jsonl from the stdout patterns' matches when it is not there yet.
+    are); writes stdout_metrics.jsonl from the patterns' matches (over stdout, else stderr) when it is
+    not there yet.
     `manifest`: the run's manifest as JSON data or as its model (records/models.py)."""
     if hasattr(manifest, "to_data"):
         manifest = manifest.to_data()
@@ -54,9 +55,7 @@ def history_fields(run: Run, manifest: Any) -> dict[str, Any]:
     if sources.patterns:
         target = run.file(history.STDOUT_HISTORY)
         if not target.exists():  # a record is never rewritten
-            rows = history.stdout_rows(
-                run.file("stdout.log"), sources.patterns, run.file(history.STDOUT_TIMES), sources.step_key
-            )
+            rows = history.printed_rows(run.path, sources.patterns, sources.step_key)
             write_text_atomic(target, history.jsonl_text(rows))
         files.append(history.STDOUT_HISTORY)
     loaded = history.load(run.path, sources)

@@ -245,7 +245,9 @@ class RecordedMetrics(RecordModel):
     """The config's `metrics` section, as the run was configured."""
 
     file: str = Field("metrics.jsonl", description="The JSON-lines file the job appends metrics to.")
-    patterns: dict[str, str] = Field(default_factory=dict, description="Metric name -> regex over stdout.")
+    patterns: dict[str, str] = Field(
+        default_factory=dict, description="Metric name -> regex over stdout (then stderr)."
+    )
     ignore: list[str] = Field(
         default_factory=list, description="Metrics that differ between identical runs (not compared)."
     )

@@ -277,7 +277,7 @@ def _draft(entry: Entry, info: ScriptInfo | None) -> _Draft:
 def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
     if info is None:
         draft.check.append(
-            "metrics: no Python source found to read; add metrics.patterns (regexes over stdout)"
+            "metrics: no Python source found to read; add metrics.patterns (regexes over stdout or stderr)"
         )
         return {}
     found = patterns(info.printed)

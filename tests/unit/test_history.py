@@ -181,5 +181,9 @@ def test_a_sweep_is_ranked_by_a_held_out_metric_and_its_mode_follows_the_name() 
     # asked for another metric now: the sweep's mode, which is val_loss's, is not applied to it
     assert history.ranking("val_loss", "min", ["val_loss", "val_acc"], sort="val_acc") == ("val_acc", "max")
     assert history.ranking("val_loss", "min", ["val_acc"], sort="val_acc", sort_mode="min")[1] == "min"
+    # a held-out error before the training loss (a script logging train_loss= and val_error=), but a
+    # held-out timing is not a measure of the model (Hugging Face's eval_runtime)
+    assert history.ranking(None, None, ["train_loss", "val_error"]) == ("val_error", "min")
+    assert history.default_metric(["eval_runtime", "loss"]) == "loss"
     assert history.default_metric(["validation_loss", "loss"]) == "validation_loss"
     assert history.default_metric(["interval_loss", "loss"]) == "loss"  # 'val' inside a word is not held out
