@@ -88,6 +88,22 @@ def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_pat
     assert "ms/epoch" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up
 
 
+def test_a_timing_run_never_takes_more_steps_than_the_run_itself(tmp_path: Path) -> None:
+    """What a user met with a 3-epoch fine-tuning: its epochs were too fast to time from 1 and 2, and the
+    smoke test went on with 11, more than the run it was timing. The longer timing runs stop at the
+    run's own steps (here 5), and there are no more once a run of as many has been timed."""
+    config = CONFIG.replace("train_epochs.py", "fast.py").replace("{epochs: 40}", "{epochs: 5}")
+    config = config.replace("smoke: {params: {epochs: 2}", "smoke: {params: {epochs: 1}")
+    project = make_project(tmp_path / "proj", {"fast.py": FAST, "configs/fast.yaml": config})
+    result = cli(["submit", "configs/fast.yaml", "--backend", "local", "--dry-run", "--json"], project)
+    assert result.returncode == 0, result.stderr
+    run = Path(json.loads(result.stdout)["run_dir"])
+    timing = manifest(run)["smoke"]["timing_run"]
+    assert timing["ok"] and timing["steps"] in (2, 5), timing  # 2, then 5 (not 11) when 2 was too short
+    assert not (run / "smoke-4").exists()
+    assert "epochs=11" not in result.stderr
+
+
 FIXED = "import time\ntime.sleep(0.3)\nprint('done')\n"
 FIXED_CONFIG = """\
 name: fixed

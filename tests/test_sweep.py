@@ -272,7 +272,8 @@ def test_duplicates_are_reported_and_skipped_unless_forced(project: Path) -> Non
         project,
     )
     assert sweep.returncode == 0, sweep.stderr
-    assert "skipped a duplicate of quickstart_" in sweep.stderr
+    assert "skipped 1 member(s) that duplicate a finished run" in sweep.stderr
+    assert "params.steps=30 (= quickstart_" in sweep.stderr and "--force submits them too" in sweep.stderr
     record = json.loads(sweep.stdout)
     assert len(record["members"]) == 1 and len(record["skipped"]) == 1
     forced = cli(

@@ -174,6 +174,22 @@ def _still_finished(
     )
 
 
+def _skipped_text(skipped: list[dict[str, Any]]) -> str:
+    """One warning for the members left out as duplicates: the first three by their values, with the
+    run each one duplicates, and how to submit them all the same."""
+
+    def values(item: dict[str, Any]) -> str:
+        shown = " ".join(f"{key}={value}" for key, value in (item["values"] or {}).items())
+        return shown or "(base config)"
+
+    listed = "; ".join(f"{values(item)} (= {item['duplicate_of']})" for item in skipped[:3])
+    more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return (
+        f"skipped {len(skipped)} member(s) that duplicate a finished run with the same code and config: "
+        f"{listed}{more}; --force submits them too"
+    )
+
+
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
     portable.require_posix("clusterrun submit")  # before anything is written (Windows: use WSL)
@@ -230,8 +246,8 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     members, skipped = drop_duplicates(members, snap.id, registry, request.force, backend)
     if single and skipped and not members:
         raise duplicate_error(registry, str(skipped[0]["duplicate_of"]))
-    for item in skipped:
-        warnings.append(f"skipped a duplicate of {item['duplicate_of']}: {item['values'] or '(base config)'}")
+    if skipped:
+        warnings.append(_skipped_text(skipped))
     if not members:
         raise UsageError(
             f"nothing to submit: every member of the sweep duplicates a finished run with the same code and "

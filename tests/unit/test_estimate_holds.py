@@ -111,6 +111,21 @@ def test_estimate_basis_says_why_there_is_no_wall_time() -> None:
     assert failed.startswith("timing run failed")
 
 
+def test_steps_too_fast_to_time_are_not_said_to_take_zero_seconds() -> None:
+    """What a user read for a 3-epoch run whose epochs hid in the start-up's noise: '0 s/epoch'."""
+    from clusterrun.analysis.estimate import two_runs
+
+    base = {"name": "x", "command": "python t.py --epochs {epochs}", "params": {"epochs": 3}}
+    spec = spec_from_data({**base, "estimate": {"steps_param": "epochs"}}, "x.yaml")
+    flat = two_runs(1, 3.7, 3, 3.6)  # 3 epochs ran faster than 1: noise
+    assert flat is not None and flat.seconds_per_step == 0
+    result = estimate(spec, flat, None, 1, DEFAULT)
+    assert result.basis == "smoke test, two-runs: 3 epochs too fast to time beside the start-up"
+    assert result.wall_seconds == pytest.approx(3.75) and "0 s/epoch" not in result.basis
+    timed = estimate(spec, two_runs(1, 3.0, 3, 3.2), None, 1, DEFAULT).basis
+    assert timed == "smoke test, two-runs, 100 ms/epoch x 3 epochs"
+
+
 def test_a_measured_few_seconds_are_not_gated_under_a_one_hour_request() -> None:
     from clusterrun.analysis.estimate import Timing
 
