@@ -109,3 +109,23 @@ def test_attempt_prints_each_attempts_part_from_the_recorded_offsets(ranked: tup
     assert second == "=== clusterrun: attempt 2 (n1, now) ===\nresumed at step 7\n"
     assert _printed(project, [run.name, "--attempt", "2", "--stderr"]).endswith("resumed warning\n")
     _refused(project, [run.name, "--attempt", "3"], "its attempts: 1, 2")
+
+
+def test_an_empty_stdout_says_where_the_run_wrote_instead(tmp_path: Path) -> None:
+    """What a user met with a script that logs with Python's logging (stderr, by default): `clusterrun
+    logs RUN` printed nothing at all. It still prints the empty stdout, and says on stderr that the run
+    wrote to stderr, with the command that shows it (of the smoke test too)."""
+    quiet = "import logging\nlogging.basicConfig(level=logging.INFO)\nlogging.info('epoch 0 loss=0.5')\n"
+    config = {"name": "quiet", "command": "python quiet.py", "resources": {"time": "00:05:00", "mem": "200M"}}
+    files = {"quiet.py": quiet, "configs/quiet.yaml": yaml.safe_dump(config)}
+    project = make_project(tmp_path / "proj", files)
+    ran = cli(["submit", "configs/quiet.yaml", "--backend", "local", "--wait", "--yes", "--json"], project)
+    assert ran.returncode == 0, ran.stderr
+    run_id = json.loads(ran.stdout)["run_id"]
+    for flags in ([], ["--smoke"]):
+        result = cli(["logs", run_id, *flags], project)
+        assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+        assert "(stdout.log is empty; the run wrote" in result.stderr, result.stderr
+        assert f"clusterrun logs {run_id}{''.join(' ' + f for f in flags)} --stderr)" in result.stderr
+        assert "INFO:root:epoch 0 loss=0.5" in _printed(project, [run_id, *flags, "--stderr"])
+    assert "is empty" not in cli(["logs", run_id, "--stderr"], project).stderr

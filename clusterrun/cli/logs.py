@@ -11,7 +11,7 @@ import typer
 from clusterrun.cli.common import info, registry
 from clusterrun.cli.complete import complete_runs
 from clusterrun.cli.follow import Followed, follow_run, run_logs
-from clusterrun.cli.output import results_block
+from clusterrun.cli.output import results_block, size
 from clusterrun.cli.waitlimit import checked, timeout_option
 from clusterrun.errors import ExitStatus, UsageError
 from clusterrun.records import log_parts
@@ -159,6 +159,8 @@ def logs(
         return
     if not follow or smoke:  # the smoke test has ended: nothing to follow
         _copy(path, tail_offset(path, tail) if tail else 0)
+        if not stderr and not scheduler:
+            _say_stderr_instead(path, run.id, smoke=smoke, rank=rank)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
     files = [Followed(path, sys.stdout)] if stderr or scheduler or rank else run_logs(run.path)
@@ -171,6 +173,23 @@ def logs(
         info("\n" + results_block(last.summary, str(run.path)))
         if not as_summary(last.summary).success:
             raise typer.Exit(int(ExitStatus.FAILURE))
+
+
+def _say_stderr_instead(stdout: Path, run_id: str, *, smoke: bool, rank: int | None) -> None:
+    """An empty stdout printed as nothing at all: when its stderr holds something (a script that logs
+    with Python's logging, tqdm's bars), say so on stderr, with the command that shows it."""
+    try:
+        if stdout.stat().st_size > 0:
+            return
+        written = stdout.with_name(stdout.name.replace("stdout", "stderr", 1)).stat().st_size
+    except OSError:
+        return
+    if written > 0:
+        flags = " --smoke" if smoke else f" --rank {rank}" if rank is not None else ""
+        info(
+            f"({stdout.name} is empty; the run wrote {size(written)} to stderr, where Python's logging "
+            f"writes: clusterrun logs {run_id}{flags} --stderr)"
+        )
 
 
 def _check_parts(

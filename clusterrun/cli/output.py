@@ -216,14 +216,6 @@ def efficiency_line(eff: EfficiencyRecord | None) -> str:
     return text
 
 
-def _size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover
-
-
 def artifacts_line(summary: Summary, shown: int = 6) -> str:
     """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (largest first; of files alike in size, the last
     in number first: epoch125.pt before epoch124.pt, not epoch100.pt), or the plain list of old records."""
@@ -235,9 +227,9 @@ def artifacts_line(summary: Summary, shown: int = 6) -> str:
         return "(none)"
     files = sorted(info.files, key=lambda f: natural_key(f.path), reverse=True)
     files.sort(key=lambda f: -f.size)  # stable: the order above within each size
-    listed = ", ".join(f"{f.path} ({_size(f.size)})" for f in files[:shown])
+    listed = ", ".join(f"{f.path} ({size(f.size)})" for f in files[:shown])
     more = " ..." if info.count > shown else ""
-    return f"{info.count} file(s), {_size(info.total_bytes)}: {listed}{more}"
+    return f"{info.count} file(s), {size(info.total_bytes)}: {listed}{more}"
 
 
 def _time_seconds(resources: Mapping[str, Any] | None) -> int | None:
@@ -415,7 +407,7 @@ def notes_lines(noted: RunNotes) -> list[str]:
     return lines
 
 
-def size(n: int) -> str:
+def size(n: float) -> str:
     """Bytes for people: 512 B, 1.5 KB, 3.2 GB."""
     value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
