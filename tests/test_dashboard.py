@@ -372,6 +372,9 @@ def test_plot_draws_a_sweep_in_the_terminal(registry: Registry) -> None:
     assert drawn.returncode == 0, drawn.stderr
     assert "loss (min)" in drawn.stdout and "best final loss" in drawn.stdout
     assert all(f"lr={lr}" in drawn.stdout for lr in ("0.3", "0.05", "0.02", "0.01"))
+    from clusterrun.cli.plot import MARKERS
+
+    assert "*" not in MARKERS  # the best member's label is marked '*': no curve is drawn with it
     one = cli(["plot", registry.ids["base"], "--json"], registry.project)
     curves = json.loads(one.stdout)["curves"]
     assert len(curves) == 1 and len(curves[0]["values"]) == 200 and curves[0]["steps"][:2] == [1, 2]

@@ -14,7 +14,7 @@ from clusterrun.cli.output import emit_json
 from clusterrun.dashboard.curves import curves
 from clusterrun.errors import UsageError
 
-MARKERS = ("•", "x", "+", "o", "*", "#", "=", "~")
+MARKERS = ("•", "x", "+", "o", "#", "=", "~", "%")  # not "*": it marks the best member's label
 
 
 def plot(
