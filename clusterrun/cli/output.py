@@ -268,7 +268,7 @@ def right_size_overrides(
 ) -> list[str]:
     """Overrides for the next run of a config whose run completed using under half of a large request
     (a limit of 10 minutes or more, 1G or more): its longest attempt x 1.5, its peak memory x 1.3
-    (never below the smoke test's: a short job's memory is sampled once a second and can miss the
+    (never below the smoke test's: a short job's memory is sampled, and sampling can miss the
     workers it started), rounded up as estimates are. [] when the request was about right, or small."""
     if efficiency is None:
         return []

@@ -37,8 +37,22 @@ from clusterrun import portable
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when the wrapper stops the command
 EARLY_RESEND = 2.0  # a warning that came before the command started is passed on this long after
-SAMPLE_EVERY = 1.0  # seconds between samples of the command tree's memory (SLURM's own: 30 s by default)
-FIRST_SAMPLE = 0.5  # the first, once the command has started its work (not its interpreter's start-up)
+#: Seconds between samples of the command tree's memory (SLURM's own: 30 s by default), by the command's
+#: age: a pool of workers that lives a second, in a short job, is seen (a 1 s period missed it, and the
+#: memory suggested from the run was below what its workers held); one walk of the tree a second after.
+SAMPLE_EVERY = ((10.0, 0.2), (60.0, 0.5))
+SAMPLE_LATER = 1.0
+#: A sample costs a walk of every process on the node (psutil reads /proc): at most this share of a core.
+SAMPLE_SHARE = 0.05
+
+
+def sample_period(age: float, walk_seconds: float = 0.0) -> float:
+    """The seconds to the next sample of the memory of a command `age` seconds old (SAMPLE_EVERY), on a
+    node where the last sample took `walk_seconds`."""
+    every = next((every for until, every in SAMPLE_EVERY if age < until), SAMPLE_LATER)
+    return max(every, walk_seconds / SAMPLE_SHARE)
+
+
 LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
@@ -56,7 +70,7 @@ class Outcome:
     terminated_at: float | None = None  # when SIGTERM or SIGINT came
     stopped: bool = False  # the wrapper stopped the command at its deadline
     leftover: list[str] = field(default_factory=list)  # what it left running, stopped after it exited
-    peak_tree_kb: int = 0  # the largest summed RSS of its whole process tree, sampled every SAMPLE_EVERY s
+    peak_tree_kb: int = 0  # the largest summed RSS of its whole process tree, sampled (sample_period)
     leftover_count: int = 0
 
 
@@ -112,7 +126,8 @@ def supervise(
 
     previous = {signum: signal.signal(signum, received) for signum in WATCHED}
     fd = _pidfd(process.pid)
-    next_sample = time.time() + FIRST_SAMPLE
+    started = time.time()
+    next_sample = started
     killed_at: float | None = None
     resend_at: float | None = None
     if warned_at is not None:  # it came before the command ran: the command has yet to hear it
@@ -140,8 +155,9 @@ def supervise(
                 killed_at = None
             if now >= next_sample:  # the whole tree's memory, as the cluster counts it (workers too)
                 outcome.peak_tree_kb = max(outcome.peak_tree_kb, portable.rss_kb(portable.tree(process.pid)))
-                next_sample = now + SAMPLE_EVERY
-            wait = 0.25 if deadline else 1.0
+                after = time.time()
+                next_sample = after + sample_period(now - started, after - now)
+            wait = min(0.25 if deadline else 1.0, max(0.0, next_sample - time.time()))
             if fd is not None:
                 select.select([fd], [], [], wait)
             else:

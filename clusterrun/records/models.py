@@ -543,7 +543,7 @@ class Summary(RecordModel):
     max_rss_mb: int | float | None = Field(
         None,
         description="Peak memory in MB: sacct's MaxRSS, else the job's own (since 2026-12 the larger of its "
-        "largest process's peak and its whole process tree's summed, sampled once a second).",
+        "largest process's peak and its whole process tree's summed, sampled every 0.2 s, then less often).",
     )
     metrics: dict[str, Any] = Field(default_factory=dict, description="The last value of every metric.")
     metrics_non_finite: dict[str, str] = Field(

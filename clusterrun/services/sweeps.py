@@ -130,7 +130,7 @@ def right_size(
     (`ran`: completed or failed, default the completed ones). A member killed at its memory limit
     peaked at that limit: the suggestion is above it, never the completed members' smaller need. Nor
     below `smoke_peak_mb`, what the smoke test's whole process tree held (a short job's memory is
-    sampled once a second, and can miss the workers it started)."""
+    sampled, and can miss the workers it started)."""
     records = _records(efficiencies)
     every = _records(ran) if ran is not None else records
     out: dict[str, Any] = {}

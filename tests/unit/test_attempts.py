@@ -531,3 +531,48 @@ def test_an_arrays_range_line_is_no_news_of_a_member_that_started() -> None:
     assert requeues.adjust(started, record).state == "running"
     never = _manifest([])
     assert requeues.adjust(never, parse_sacct(line)["1632_1"]).state == "cancelled"  # it never started
+
+
+SHORT_WORKERS = """\
+import os, sys, time
+time.sleep(0.6)  # past the first samples: the workers live between two samples a second apart
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        ballast = b"1" * (80 << 20)  # 80 MB each, resident
+        time.sleep(0.4)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+time.sleep(0.3)
+"""
+
+
+def test_workers_that_live_under_a_second_are_counted_in_the_trees_peak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the results of a short local job said: a pool of workers that lived 0.7 s fell between two
+    samples a second apart, the peak was the main process's alone, and the right-size suggestion was
+    below what the job held. The tree is sampled every 0.2 s in a command's first 10 s."""
+    from clusterrun import portable
+    from clusterrun.execution.supervise import sample_period
+
+    sampled: list[float] = []
+    walk = portable.tree
+
+    def tree(pid: int) -> list[psutil.Process]:
+        sampled.append(time.time())
+        return walk(pid)
+
+    monkeypatch.setattr(portable, "tree", tree)
+    started = time.time()
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        outcome = supervise([sys.executable, "-c", SHORT_WORKERS], out, err, dict(os.environ), forward=False)
+    assert outcome.returncode == 0
+    assert outcome.peak_tree_kb >= 3 * 75 * 1024, outcome.peak_tree_kb  # the three workers at once
+    gaps = [b - a for a, b in zip([started, *sampled], sampled, strict=False)]
+    assert len(sampled) >= 5 and max(gaps) < 0.45, gaps  # every 0.2 s (one a second, before)
+    assert sample_period(1.0) == 0.2 and sample_period(30.0) == 0.5 and sample_period(600.0) == 1.0
+    assert sample_period(1.0, walk_seconds=0.05) == 1.0  # a node of many processes: at most 5% of a core
