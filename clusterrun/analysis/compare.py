@@ -65,6 +65,9 @@ class Comparison:
     reproduces: bool = False  # run B was made by `clusterrun reproduce` of run A
     # config differences that name files (params.config_path): what those files differ by
     referenced: list[dict[str, Any]] = field(default_factory=list)
+    # the runs differ (metrics, or output files) with nothing recorded differing: the command is not
+    # deterministic (the notes say so; services/compare looks for unseeded generators then)
+    unexplained: bool = False
 
     def as_record(self) -> dict[str, Any]:
         def rows(items: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
@@ -187,6 +190,7 @@ def compare(
     environment = environment_diff(env_a, env_b, sum_a.node if sum_a else "", sum_b.node if sum_b else "")
     data, notes = data_diff(a, b)
     ids = (a.run_id, b.run_id)
+    unexplained = False
     if not (sum_a and sum_a.success) or not (sum_b and sum_b.success):
         states = f"{sum_a.state if sum_a else 'not ended'} / {sum_b.state if sum_b else 'not ended'}"
         verdict, reason = INCOMPLETE, f"both runs must have completed successfully (states: {states})"
@@ -209,6 +213,7 @@ def compare(
             reason += f" ({said} in both: the divergence reproduced)"
         if outputs is not None and outputs.differ:
             notes = [*notes, OUTPUTS_DIFFER.format(count=len(outputs.differ), files=outputs.files)]
+            unexplained = True
     else:
         bad = [d for d in diffs if not d.within]
         worst = max(bad, key=lambda d: d.rel_diff if d.rel_diff is not None else math.inf)
@@ -224,6 +229,7 @@ def compare(
             reason += f"; data differs: {shown}" + (f" (+{len(data) - 3} more)" if len(data) > 3 else "")
         if not (config or code or environment or data):
             notes = [*notes, NONDETERMINISTIC]
+            unexplained = True
         if verdict == DIFFERENT:
             what = " and ".join(x for x, found in (("code", code), ("config", config)) if found)
             what += " differ" if code and config else " differs"
@@ -245,6 +251,7 @@ def compare(
         data=data,
         outputs=outputs,
         reproduces=b.reproduces == a.run_id,
+        unexplained=unexplained,
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.compare import NONDETERMINISTIC, OUTPUTS_DIFFER, REPRODUCED, Comparison
+from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.compare import compare as compare_records
 from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
 from clusterrun.inputs import unseeded
@@ -95,10 +95,7 @@ def compare_runs(
 def _where_unseeded(comparison: Comparison, manifest: Manifest) -> None:
     """A reproduction that differs with nothing recorded differing: where the code (the same in both
     runs) draws random numbers without a seed, when it can be read from the snapshot."""
-    outputs_differ = OUTPUTS_DIFFER.split("{", 1)[0]
-    if NONDETERMINISTIC not in comparison.notes and not any(
-        note.startswith(outputs_differ) for note in comparison.notes
-    ):
+    if not comparison.unexplained:
         return
     found = unseeded.find(Path(manifest.snapshot.path), manifest.command)
     if found:

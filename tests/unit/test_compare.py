@@ -177,9 +177,10 @@ def test_divergence_with_nothing_recorded_different_points_at_the_seed() -> None
     summary_a = {"success": True, "metrics": {"loss": 1.0}}
     summary_b = {"success": True, "metrics": {"loss": 2.0}}
     result = compare(manifest, summary_a, {}, {**manifest, "run_id": "b"}, summary_b, {})
-    assert result.verdict == DIVERGED and NONDETERMINISTIC in result.notes
+    assert result.verdict == DIVERGED and NONDETERMINISTIC in result.notes and result.unexplained
     other = {**manifest, "run_id": "b", "config": {"params": {"lr": 0.2}}}
-    assert NONDETERMINISTIC not in compare(manifest, summary_a, {}, other, summary_b, {}).notes
+    explained = compare(manifest, summary_a, {}, other, summary_b, {})
+    assert NONDETERMINISTIC not in explained.notes and not explained.unexplained
 
 
 def test_the_interpreter_the_job_ran_is_compared() -> None:
