@@ -89,6 +89,52 @@ def test_an_argparse_script(tmp_path: Path) -> None:
     assert metrics["train_loss"] > 0 and 0 < metrics["val_acc"] < 1  # the guessed patterns match
 
 
+SEEDED_SHELL = """\
+#!/usr/bin/env bash
+set -euo pipefail
+python fit.py --lr "${LR:-0.05}" --seed "${SEED:-1234}"
+"""
+SEEDED_FIT = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float)
+p.add_argument("--seed", type=int)
+a = p.parse_args()
+print(f"seed {a.seed} loss={a.lr * a.seed:.3f}")
+"""
+
+
+def test_a_shell_scripts_seed_variable_is_the_runs_seed(tmp_path: Path) -> None:
+    """What a user met with `python fit.py --seed "${SEED:-1234}"` in scripts/train.sh: init made LR a
+    param and dropped SEED without a word, so every run, whatever its recorded seed, trained with 1234.
+    SEED is now the run's seed (its default recorded as `seed:`), through the environment for a script
+    and as `SEED={seed}` for make."""
+    files = {
+        "scripts/train.sh": SEEDED_SHELL,
+        "fit.py": SEEDED_FIT,
+        "Makefile": "SEED ?= 7\ntrain:\n\tpython fit.py --lr 0.1 --seed $(SEED)\n",
+    }
+    root = tmp_path / "seeded"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    commit(root)
+    made = cli(["init", "--entry", "scripts/train.sh"], root)
+    assert made.returncode == 0, made.stderr
+    assert "$SEED is the run's seed (SEED={seed}, seed: 1234)" in made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["seed"] == 1234 and config["env"] == {"LR": "{lr}", "SEED": "{seed}"}
+    assert config["params"] == {"lr": 0.05}
+    via_make = yaml.safe_load(cli(["init", "--entry", "make train", "--print"], root).stdout)
+    assert via_make["command"] == "make train SEED={seed}" and via_make["seed"] == 7
+    commit(root)
+    ran = cli(["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes", "seed=5"], root)
+    assert ran.returncode == 0, ran.stderr
+    (run_dir,) = [p for p in (root / "runs").iterdir() if (p / "summary.json").is_file()]
+    assert (run_dir / "stdout.log").read_text() == "seed 5 loss=0.250\n"  # the run's seed, not 1234
+
+
 def test_a_makefile_and_a_shell_script(tmp_path: Path) -> None:
     root = repo(tmp_path, "make_repo")
     made = cli(["init", "--json"], root)

@@ -244,6 +244,15 @@ def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_mak
         name = var.lower()
         if "$" in raw or "`" in raw or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             continue
+        seed = value_of(raw)
+        if _SEED_VARIABLE.search(var) and draft.seed is None and type(seed) is int:
+            draft.seed = seed  # `${SEED:-1234}`: the run's seed, each run's own, recorded
+            if as_make:
+                draft.command.append(f"{var}={{seed}}")
+            else:
+                draft.env[var] = "{seed}"
+            draft.guessed.append(f"${var} is the run's seed ({var}={{seed}}, seed: {seed})")
+            continue
         if _SECRET.search(name):
             draft.check.append(f"{var} looks like a secret: export it in your shell instead")
             continue
