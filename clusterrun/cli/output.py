@@ -19,7 +19,7 @@ from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
 from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.errors import ClusterrunError
-from clusterrun.inputs.workdir import natural_key
+from clusterrun.inputs.workdir import by_importance
 from clusterrun.records.logtext import one_line
 from clusterrun.records.models import (
     AttemptRecord,
@@ -217,16 +217,15 @@ def efficiency_line(eff: EfficiencyRecord | None) -> str:
 
 
 def artifacts_line(summary: Summary, shown: int = 6) -> str:
-    """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (largest first; of files alike in size, the last
-    in number first: epoch125.pt before epoch124.pt, not epoch100.pt), or the plain list of old records."""
+    """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (workdir.by_importance: largest first; of files
+    alike in size, the last in number first), or the plain list of old records."""
     info = summary.artifacts_info
     if info is None:  # records before 2026-12
         arts = summary.artifacts
         return ", ".join(arts[:8]) + (" ..." if len(arts) > 8 else "") if arts else "(none)"
     if not info.count:
         return "(none)"
-    files = sorted(info.files, key=lambda f: natural_key(f.path), reverse=True)
-    files.sort(key=lambda f: -f.size)  # stable: the order above within each size
+    files = by_importance(info.files, lambda f: f.path, lambda f: f.size)
     listed = ", ".join(f"{f.path} ({size(f.size)})" for f in files[:shown])
     more = " ..." if info.count > shown else ""
     return f"{info.count} file(s), {size(info.total_bytes)}: {listed}{more}"

@@ -20,9 +20,10 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 NAME = "work"  # an execution's working directory, inside its run (or smoke) directory
 LISTING = ".clusterrun-files.json"  # in the snapshot: every entry with its size and mtime
@@ -225,15 +226,42 @@ def natural_key(path: str) -> list[tuple[int, int | str]]:
     return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", path)]
 
 
+T = TypeVar("T")
+
+#: Files whose sizes are within this share of the largest of them are alike in size (checkpoints that
+#: differ by a few bytes: step40.json 25 B, step30.json 24 B).
+ALIKE = 0.9
+
+
+def by_importance(items: Sequence[T], path: Callable[[T], str], size: Callable[[T], int]) -> list[T]:
+    """Outputs in the order a person looks for them: largest first; of files alike in size (ALIKE), the
+    named ones first (best.pt, last.pt), then the last in number first (epoch_2999.pt before epoch_0.pt:
+    the latest checkpoints, not the first ones in the alphabet)."""
+    groups: list[list[T]] = []
+    for item in sorted(items, key=lambda i: -size(i)):
+        if groups and size(item) >= ALIKE * size(groups[-1][0]):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    ordered: list[T] = []
+    for group in groups:
+        numbered = [bool(re.search(r"\d", os.path.basename(path(i)))) for i in group]
+        ordered += sorted((i for i, n in zip(group, numbered, strict=True) if not n), key=path)
+        ordered += sorted(
+            (i for i, n in zip(group, numbered, strict=True) if n),
+            key=lambda i: natural_key(path(i)),
+            reverse=True,
+        )
+    return ordered
+
+
 def artifacts_record(items: list[tuple[str, int]], prefix: str) -> dict[str, Any]:
-    """The summary's view of a run's outputs: every file when few, else a count and the largest; of files
-    alike in size, the last in number (epoch_2999.pt before epoch_0.pt: the latest checkpoints, not the
-    first ones in the alphabet)."""
+    """The summary's view of a run's outputs: every file when few, else a count and the first ones
+    by_importance."""
     total = sum(size for _, size in items)
     shown = items
     if len(items) > MANY_ARTIFACTS:
-        ordered = sorted(items, key=lambda i: natural_key(i[0]), reverse=True)
-        shown = sorted(ordered, key=lambda i: -i[1])[:MANY_ARTIFACTS]  # stable: natural order within a size
+        shown = by_importance(items, lambda i: i[0], lambda i: i[1])[:MANY_ARTIFACTS]
     return {
         "count": len(items),
         "total_bytes": total,
