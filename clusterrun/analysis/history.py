@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.metrics import sounds_like_metric
+from clusterrun.analysis.metrics import MAX_STDERR_BYTES, sounds_like_metric
+from clusterrun.analysis.patterns import finditer
 from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 
 FORMAT_VERSION = 1
@@ -228,12 +229,12 @@ def read_times(path: Path) -> tuple[list[int], list[float]]:
     return sizes, times
 
 
-def _read_log(path: Path) -> tuple[bytes, int]:
-    """The last MAX_LOG_BYTES of the log and the byte offset they start at."""
+def _read_log(path: Path, max_bytes: int = MAX_LOG_BYTES) -> tuple[bytes, int]:
+    """The last `max_bytes` of the log and the byte offset they start at."""
     try:
         with open_nofollow(path) as handle:
             size = os.fstat(handle.fileno()).st_size
-            start = max(0, size - MAX_LOG_BYTES)
+            start = max(0, size - max_bytes)
             handle.seek(start)
             return handle.read(), start
     except OSError:
@@ -252,13 +253,17 @@ def _value_group(pattern: re.Pattern[str]) -> int | str | None:
 
 
 def stdout_rows(
-    log: Path, patterns: Mapping[str, str], times_file: Path | None = None, step_key: str = DEFAULT_STEP_KEY
+    log: Path,
+    patterns: Mapping[str, str],
+    times_file: Path | None = None,
+    step_key: str = DEFAULT_STEP_KEY,
+    max_bytes: int = MAX_LOG_BYTES,
 ) -> list[dict[str, Any]]:
     """One row per pattern match over a log (stdout.log), in the order printed (see the module's
     docstring)."""
     if not patterns:
         return []
-    data, start = _read_log(log)
+    data, start = _read_log(log, max_bytes)
     if not data:
         return []
     sizes, times = read_times(times_file) if times_file is not None else ([], [])
@@ -287,7 +292,7 @@ def stdout_rows(
     step_marks: tuple[list[int], list[float]] = ([], [])
     if step_key in compiled:
         group = _value_group(compiled[step_key])
-        for match in compiled[step_key].finditer(text):
+        for match in finditer(compiled[step_key], text):
             value = _number_text(match.group(group)) if group is not None else None
             if value is not None:
                 step_marks[0].append(match.start())
@@ -299,7 +304,7 @@ def stdout_rows(
         group = _value_group(pattern)
         has_step_group = "step" in pattern.groupindex
         index = 0
-        for match in pattern.finditer(text):
+        for match in finditer(pattern, text):
             value = _number_text(match.group(group)) if group is not None else None
             if value is None:
                 continue
@@ -336,7 +341,7 @@ def printed_rows(
         return rows
     if step_key in patterns:  # the steps printed beside them, on stderr too
         rest[step_key] = patterns[step_key]
-    return rows + stdout_rows(run_dir / "stderr.log", rest, None, step_key)
+    return rows + stdout_rows(run_dir / "stderr.log", rest, None, step_key, MAX_STDERR_BYTES)
 
 
 def _number_text(text: str | None) -> float | None:

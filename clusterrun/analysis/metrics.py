@@ -4,6 +4,7 @@ its stderr for a regex stdout never matched: the logging module's default stream
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import os
@@ -12,9 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis.patterns import finditer as patterns_finditer
 from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # never read more than this much of a log for metrics
+#: of stderr, read for patterns stdout never matched: progress bars (tqdm redraws its line on stderr)
+#: make it large, and the last values are at its end
+MAX_STDERR_BYTES = 8 * 1024 * 1024
 
 
 def _number(value: Any) -> float | int | None:
@@ -92,14 +97,19 @@ PLAIN_NUMBER = "([0-9.eE+-]+)"
 NUMBER = r"(nan\b|-?inf\b|[0-9.eE+-]+)"
 
 
-def patterns_last(log: Path, patterns: Mapping[str, str]) -> Last:
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_LOG_BYTES) -> Last:
     """from_patterns, with the patterns whose last match was nan or inf (a number group written as
-    PLAIN_NUMBER is read as NUMBER)."""
+    PLAIN_NUMBER is read as NUMBER), over the last `max_bytes` of the log."""
     found: dict[str, float | int] = {}
     non_finite: dict[str, str] = {}
-    text = log_tail(log) if patterns else ""
+    text = log_tail(log, max_bytes) if patterns else ""
     for name, pattern in patterns.items():
-        for match in re.finditer(pattern.replace(PLAIN_NUMBER, NUMBER), text):
+        for match in patterns_finditer(_compiled(pattern.replace(PLAIN_NUMBER, NUMBER)), text):
             try:
                 value = float(match.group(1))
             except (TypeError, ValueError):
@@ -124,7 +134,7 @@ def printed_last(output_dir: Path, patterns: Mapping[str, str]) -> Last:
     rest = {name: p for name, p in patterns.items() if name not in found and name not in non_finite}
     err = readable_run_file(output_dir, "stderr.log") if rest else None
     if err is not None:
-        more, more_non_finite = patterns_last(err, rest)
+        more, more_non_finite = patterns_last(err, rest, MAX_STDERR_BYTES)
         found.update(more)
         non_finite.update(more_non_finite)
     return found, non_finite
