@@ -107,8 +107,8 @@ def default_metric(names: Sequence[str]) -> str | None:
     """The metric that ranks a sweep whose config names none: a held-out loss (`val_loss`, `eval_loss`,
     `final_val_loss`: what a sweep is usually chosen by), else a held-out score (`val_acc`, `test_acc`),
     else another held-out measure (`val_error`, `eval_mse`; not `eval_runtime`), else `loss`, else the
-    first metric found. The training loss ranks a sweep by how well it fits, not
-    how well it generalises: it comes after anything measured on held-out data."""
+    first metric found. The training loss ranks a sweep by how well it fits, not how well it generalises:
+    it comes after anything measured on held-out data."""
     seen = list(dict.fromkeys(names))
     held_out = [n for n in seen if _HELD_OUT.search(n)]
     for candidates in (
