@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -182,12 +183,14 @@ def _link_data(root: Path, rel: str, target: str) -> None:
 
 
 def check(workdir: Path, data_links: dict[str, str] | None = None) -> Check:
-    """Compare a working directory with the listing it was made from: in-place changes and outputs."""
+    """Compare a working directory with the listing it was made from: in-place changes and outputs.
+    Without the listing (a run made before listings, a damaged one), every regular file that is not a
+    hard link to the snapshot is an output: what cannot be told apart is counted, never dropped."""
     result = Check()
     try:
-        listing = Listing.read(workdir.parent / LISTING_LINK)
+        listing: Listing | None = Listing.read(workdir.parent / LISTING_LINK)
     except (OSError, ValueError):
-        return result
+        listing = None
     skip = set(data_links or {})
     root = str(workdir)
     for dirpath, dirnames, filenames in os.walk(root):
@@ -200,6 +203,10 @@ def check(workdir: Path, data_links: dict[str, str] | None = None) -> Check:
             try:
                 st = os.lstat(full)
             except OSError:
+                continue
+            if listing is None:  # no listing to compare with: a file of its own is the run's
+                if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                    result.artifacts.append((rel, st.st_size))
                 continue
             if os.path.islink(full):
                 if rel not in listing.links and rel not in skip:

@@ -162,23 +162,10 @@ def _age(m: Manifest, path: Path) -> float:
 
 
 def _outputs_in(run_path: Path, m: Manifest) -> tuple[int, int]:
-    """What a finished run wrote or changed in its working copy (workdir.check): (files, bytes). Without
-    the snapshot's listing beside it (a run made before listings, a damaged one), every file that is not
-    a hard link to the snapshot counts: what cannot be told apart is kept."""
-    if (run_path / workdir.LISTING_LINK).is_file():
-        found = workdir.check(run_path / workdir.NAME, m.workdir_links).artifacts
-        return len(found), sum(size for _rel, size in found)
-    files = size = 0
-    for dirpath, dirnames, filenames in os.walk(run_path / workdir.NAME):
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            try:
-                info = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
-                files, size = files + 1, size + info.st_size
-    return files, size
+    """What a finished run wrote or changed in its working copy (workdir.check, which counts every file
+    not linked to the snapshot when the listing is missing): (files, bytes)."""
+    found = workdir.check(run_path / workdir.NAME, m.workdir_links).artifacts
+    return len(found), sum(size for _rel, size in found)
 
 
 def plan(

@@ -75,6 +75,20 @@ def test_a_rewrite_by_rename_is_an_output_not_a_taint(snap: snapshots.Snapshot, 
     assert not snapshots.damage(snap.path)
 
 
+def test_without_its_listing_every_file_of_its_own_is_an_output(
+    snap: snapshots.Snapshot, tmp_path: Path
+) -> None:
+    """A working copy whose listing is gone (a run made before listings, a damaged one): its own files
+    are its outputs, what is linked to the snapshot is not (gc keeps such a copy instead of removing
+    its checkpoints; the summary lists them)."""
+    dest = tmp_path / "run" / "work"
+    workdir.materialise(snap.path, dest)
+    (dest / "ckpt").mkdir()
+    (dest / "ckpt" / "epoch_1.pt").write_text("weights")
+    (dest.parent / workdir.LISTING_LINK).unlink()
+    assert workdir.check(dest).artifacts == [("ckpt/epoch_1.pt", 7)]
+
+
 def test_untracked_data_is_linked_and_not_an_artifact(snap: snapshots.Snapshot, tmp_path: Path) -> None:
     data = tmp_path / "proj" / "data" / "train.csv"
     data.parent.mkdir()
