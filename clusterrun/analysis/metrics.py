@@ -86,11 +86,6 @@ def log_tail(path: Path, max_bytes: int = MAX_LOG_BYTES) -> str:
         return ""
 
 
-def from_patterns(log: Path, patterns: Mapping[str, str]) -> dict[str, float]:
-    """Last match of each pattern's first group, as a number."""
-    return {name: float(value) for name, value in patterns_last(log, patterns)[0].items()}
-
-
 #: The number group of a metric pattern (`loss=([0-9.eE+-]+)`, init's and the docs'), and the one it is
 #: read as: nan and inf too, which a diverged training prints (`loss=nan`): said, not silently skipped.
 PLAIN_NUMBER = "([0-9.eE+-]+)"
@@ -103,8 +98,9 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_LOG_BYTES) -> Last:
-    """from_patterns, with the patterns whose last match was nan or inf (a number group written as
-    PLAIN_NUMBER is read as NUMBER), over the last `max_bytes` of the log."""
+    """The last match of each pattern's first group, as a number, over the last `max_bytes` of the log;
+    and the patterns whose last match was nan or inf (a number group written as PLAIN_NUMBER is read as
+    NUMBER)."""
     found: dict[str, float | int] = {}
     non_finite: dict[str, str] = {}
     text = log_tail(log, max_bytes) if patterns else ""
@@ -123,16 +119,18 @@ def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_L
     return found, non_finite
 
 
-def printed_last(output_dir: Path, patterns: Mapping[str, str]) -> Last:
-    """patterns_last over the run's stdout.log; a pattern that matches nothing there is read over its
-    stderr.log: `logging.info("loss=%.3f", ...)` writes to stderr unless told otherwise, and a pattern
-    never finds a value in both (stdout's wins)."""
+def printed_last(output_dir: Path, patterns: Mapping[str, str], stdout: str = "stdout.log") -> Last:
+    """patterns_last over the run's stdout.log (or a rank's, `stdout.rank<R>.log`); a pattern that
+    matches nothing there is read over its stderr.log (`stderr.rank<R>.log`): `logging.info("loss=%.3f",
+    ...)` writes to stderr unless told otherwise, and a pattern never finds a value in both (stdout's
+    wins)."""
     if not patterns:
         return {}, {}
-    out = readable_run_file(output_dir, "stdout.log")
+    out = readable_run_file(output_dir, stdout)
     found, non_finite = patterns_last(out, patterns) if out else ({}, {})
     rest = {name: p for name, p in patterns.items() if name not in found and name not in non_finite}
-    err = readable_run_file(output_dir, "stderr.log") if rest else None
+    stderr = "stderr" + stdout.removeprefix("stdout")
+    err = readable_run_file(output_dir, stderr) if rest else None
     if err is not None:
         more, more_non_finite = patterns_last(err, rest, MAX_STDERR_BYTES)
         found.update(more)

@@ -1,9 +1,9 @@
 """Every rank's metrics, for a multi-process job configured with `metrics.ranks: all`.
 
-Rank 0 writes the metrics file (metrics.jsonl) and stdout.log; rank R > 0 writes `metrics.rank<R>.jsonl`
-and `stdout.rank<R>.log` beside them (execution/ranks.py, command.sh). by_rank() reads each rank's last
-values the way analysis/metrics.py reads rank 0's; across() condenses them per metric (min, mean, max,
-how many ranks logged it), to spot a rank that diverged.
+Rank 0 writes the metrics file (metrics.jsonl) and stdout.log; rank R > 0 writes `metrics.rank<R>.jsonl`,
+`stdout.rank<R>.log` and `stderr.rank<R>.log` beside them (execution/ranks.py, command.sh). by_rank()
+reads each rank's last values the way analysis/metrics.py reads rank 0's; across() condenses them per
+metric (min, mean, max, how many ranks logged it), to spot a rank that diverged.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.metrics import from_jsonl, from_patterns
+from clusterrun.analysis.metrics import from_jsonl, printed_last
 from clusterrun.records.paths import readable_run_file
 
 _RANK = r"\.rank(\d+)"
@@ -55,9 +55,9 @@ def _read(
     output_dir: Path, metrics: str | None, log: str | None, patterns: Mapping[str, str]
 ) -> dict[str, Any]:
     jsonl = readable_run_file(output_dir, metrics) if metrics else None  # never through a planted symlink
-    stdout = readable_run_file(output_dir, log) if log and patterns else None
     values: dict[str, Any] = dict(from_jsonl(jsonl)) if jsonl else {}
-    values.update(from_patterns(stdout, patterns) if stdout else {})
+    if log and patterns:  # its stdout, else its stderr (metrics.printed_last), as rank 0's are read
+        values.update(printed_last(output_dir, patterns, log)[0])
     return dict(sorted(values.items()))
 
 

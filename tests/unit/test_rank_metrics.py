@@ -104,6 +104,16 @@ def test_the_summary_reports_every_rank_with_metrics_ranks_all(tmp_path: Path) -
     assert summaries.read(run) == summary  # written and read back unchanged
 
 
+def test_a_ranks_metrics_logged_to_stderr_are_read(tmp_path: Path) -> None:
+    """A rank that logs with Python's logging (stderr.rank<R>.log): read there, as rank 0's are."""
+    run, manifest = _run(tmp_path, "all", {"acc": r"\bacc=([0-9.]+)"})
+    run.file("stdout.log").write_text("acc=0.8\n")
+    run.file("stdout.rank1.log").write_text("")
+    run.file("stderr.rank1.log").write_text("INFO:train:acc=0.55\nINFO:train:acc=0.6\n")
+    summary = summaries.collect(run, manifest, {"state": "completed"}).to_data()
+    assert summary["metrics_by_rank"]["1"] == {"acc": 0.6}
+
+
 @pytest.mark.parametrize("ranks", [None, "0"])
 def test_by_default_only_rank_0s_metrics_are_reported(tmp_path: Path, ranks: str | None) -> None:
     run, manifest = _run(tmp_path, ranks)
