@@ -106,7 +106,7 @@ say "pytest -m isolated in two background processes (output at the end): A = ${I
     "B = the other isolated tests; pytest -m 'not isolated' here"
 isolated A "${ISOLATED_A[@]}"
 isolated B "${ISOLATED_A[@]/#/--ignore=}"
-run_timed main "$PYTHON" -m pytest -m "not isolated"
+run_timed main "$PYTHON" -m pytest -m "not isolated" --durations=30 # the slowest, for balancing the processes
 for pid in "${pids[@]}"; do wait "$pid" || true; done
 pids=()
 result() { cat "$work/$1.$2" 2>/dev/null || echo "?"; } # NAME rc|s ('?' if it was killed)
