@@ -75,6 +75,17 @@ fi
 # file with isolated tests, new ones included, ~5.5 min too). Every exit code counts; the isolated
 # processes' output is printed at the end.
 ISOLATED_A=(tests/test_requeue.py)
+# C: tests that need no SLURM cluster of their own (pure logic, the local backend, the pages; a test
+# here that submits with the backend on auto uses the main cluster, as main's do). They start when A has
+# ended, in A's background process, beside main: the second core is idle once A and B are done, and main
+# alone was 23 of CI's 27 minutes. Their own temporary dir, as A's and B's (pytest prunes old ones).
+PARALLEL_C=(
+    tests/unit tests/test_cli_local.py tests/test_follow_local.py tests/test_dashboard.py
+    tests/test_dashboard_attempts.py tests/test_bad_input.py tests/test_adhoc.py tests/test_api_adhoc.py
+    tests/test_estimate_cli.py tests/test_gc.py tests/test_logs_parts.py tests/test_local_task.py
+    tests/test_smoke_interrupt.py tests/test_disk_full.py tests/test_docs.py tests/test_notes.py
+    tests/test_rowcache.py tests/test_output_formats.py tests/test_metrics_ranks_local.py
+)
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -103,26 +114,37 @@ isolated() {
     pids+=($!)
 }
 say "pytest -m isolated in two background processes (output at the end): A = ${ISOLATED_A[*]}," \
-    "B = the other isolated tests; pytest -m 'not isolated' here"
-isolated A "${ISOLATED_A[@]}"
+    "B = the other isolated tests; then C = ${#PARALLEL_C[@]} paths of tests that need no cluster of" \
+    "their own, after A; pytest -m 'not isolated' of the rest here"
+a_then_c() {
+    run_timed A "$PYTHON" -m pytest -m isolated -p no:cacheprovider --basetemp="$work/A.tmp" \
+        "${ISOLATED_A[@]}" >"$work/A.log" 2>&1
+    run_timed C "$PYTHON" -m pytest -m "not isolated" -p no:cacheprovider --basetemp="$work/C.tmp" \
+        --durations=15 "${PARALLEL_C[@]}" >"$work/C.log" 2>&1
+}
+a_then_c &
+pids+=($!)
 isolated B "${ISOLATED_A[@]/#/--ignore=}"
-run_timed main "$PYTHON" -m pytest -m "not isolated" --durations=30 # the slowest, for balancing the processes
+# --durations: the slowest tests, to balance the processes from measurements
+run_timed main "$PYTHON" -m pytest -m "not isolated" --durations=30 "${PARALLEL_C[@]/#/--ignore=}"
 for pid in "${pids[@]}"; do wait "$pid" || true; done
 pids=()
 result() { cat "$work/$1.$2" 2>/dev/null || echo "?"; } # NAME rc|s ('?' if it was killed)
 failed=""
-for name in A B; do
+for name in A B C; do
+    kind="-m isolated"
+    [ "$name" != C ] || kind="-m 'not isolated'"
     echo
-    say "======== isolated process $name (pytest -m isolated): exit $(result "$name" rc)," \
+    say "======== background process $name (pytest $kind): exit $(result "$name" rc)," \
         "$(result "$name" s) s ========"
-    cat "$work/$name.log"
+    cat "$work/$name.log" 2>/dev/null || echo "test.sh: no log of process $name"
 done
 echo
-for name in main A B; do
+for name in main A B C; do
     say "pytest process $name: exit $(result "$name" rc) in $(result "$name" s) s"
     [ "$(result "$name" rc)" = 0 ] || failed+=" $name(exit $(result "$name" rc))"
 done
 if [ -n "$failed" ]; then
-    echo "test.sh: pytest failed:$failed (main = -m 'not isolated', A and B = -m isolated)" >&2
+    echo "test.sh: pytest failed:$failed (main and C = -m 'not isolated', A and B = -m isolated)" >&2
     exit 1
 fi
