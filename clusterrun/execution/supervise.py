@@ -44,6 +44,10 @@ SAMPLE_EVERY = ((10.0, 0.2), (60.0, 0.5))
 SAMPLE_LATER = 1.0
 #: A sample costs a walk of every process on the node (psutil reads /proc): at most this share of a core.
 SAMPLE_SHARE = 0.05
+LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
+LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
+LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
+WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
 
 def sample_period(age: float, walk_seconds: float = 0.0) -> float:
@@ -51,12 +55,6 @@ def sample_period(age: float, walk_seconds: float = 0.0) -> float:
     node where the last sample took `walk_seconds`."""
     every = next((every for until, every in SAMPLE_EVERY if age < until), SAMPLE_LATER)
     return max(every, walk_seconds / SAMPLE_SHARE)
-
-
-LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
-LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
-LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
-WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass
