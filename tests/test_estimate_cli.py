@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,16 +73,21 @@ print(f"trained {args.epochs} epochs")
 """
 
 
-def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_path: Path) -> None:
-    """1 and 2 epochs of 5 ms differ by less than start-up noise: the estimate read '0 s/step' and 0.3 s
-    for a 2 s run. Each timing run too short to time a step is followed by one with 10x the extra steps
-    (twice at most), so the estimate is of the right size."""
-    config = CONFIG.replace("train_epochs.py", "fast.py").replace("{epochs: 40}", "{epochs: 400}")
+def _fast_dry_run(tmp_path: Path, epochs: int) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A dry run of FAST for `epochs` epochs, its smoke test of 1: what it printed and its run directory."""
+    config = CONFIG.replace("train_epochs.py", "fast.py").replace("{epochs: 40}", f"{{epochs: {epochs}}}")
     config = config.replace("smoke: {params: {epochs: 2}", "smoke: {params: {epochs: 1}")
     project = make_project(tmp_path / "proj", {"fast.py": FAST, "configs/fast.yaml": config})
     result = cli(["submit", "configs/fast.yaml", "--backend", "local", "--dry-run", "--json"], project)
     assert result.returncode == 0, result.stderr
-    run = Path(json.loads(result.stdout)["run_dir"])
+    return result, Path(json.loads(result.stdout)["run_dir"])
+
+
+def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_path: Path) -> None:
+    """1 and 2 epochs of 5 ms differ by less than start-up noise: the estimate read '0 s/step' and 0.3 s
+    for a 2 s run. Each timing run too short to time a step is followed by one with 10x the extra steps
+    (twice at most), so the estimate is of the right size."""
+    result, run = _fast_dry_run(tmp_path, epochs=400)
     est, timing = manifest(run)["estimate"], manifest(run)["smoke"]["timing_run"]
     assert "too short to time one epoch" in result.stderr and (run / "smoke-3").is_dir()
     assert timing["ok"] and timing["steps"] in (11, 101), timing  # 1 + 1 x 10, then 1 + 10 x 10
@@ -92,12 +98,7 @@ def test_a_timing_run_never_takes_more_steps_than_the_run_itself(tmp_path: Path)
     """What a user met with a 3-epoch fine-tuning: its epochs were too fast to time from 1 and 2, and the
     smoke test went on with 11, more than the run it was timing. The longer timing runs stop at the
     run's own steps (here 5), and there are no more once a run of as many has been timed."""
-    config = CONFIG.replace("train_epochs.py", "fast.py").replace("{epochs: 40}", "{epochs: 5}")
-    config = config.replace("smoke: {params: {epochs: 2}", "smoke: {params: {epochs: 1}")
-    project = make_project(tmp_path / "proj", {"fast.py": FAST, "configs/fast.yaml": config})
-    result = cli(["submit", "configs/fast.yaml", "--backend", "local", "--dry-run", "--json"], project)
-    assert result.returncode == 0, result.stderr
-    run = Path(json.loads(result.stdout)["run_dir"])
+    result, run = _fast_dry_run(tmp_path, epochs=5)
     timing = manifest(run)["smoke"]["timing_run"]
     assert timing["ok"] and timing["steps"] in (2, 5), timing  # 2, then 5 (not 11) when 2 was too short
     assert not (run / "smoke-4").exists()

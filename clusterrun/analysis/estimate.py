@@ -130,9 +130,12 @@ def estimate(
     if timing is not None and steps is not None:
         wall: float | None = timing.startup_seconds + steps * timing.seconds_per_step
         unit = step_unit(spec.estimate.steps_param)
-        basis = f"smoke test, {timing.method}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
         if timing.seconds_per_step == 0:  # not '0 s/epoch': the start-up's noise hid them
             basis = f"smoke test, {timing.method}: {steps:g} {unit}s too fast to time beside the start-up"
+        else:
+            basis = (
+                f"smoke test, {timing.method}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
+            )
         hours_each = wall / 3600 if wall is not None else 0.0
     elif whole_run is not None:
         wall = whole_run

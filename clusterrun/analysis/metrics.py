@@ -4,7 +4,6 @@ its stderr for a regex stdout never matched: the logging module's default stream
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import math
 import os
@@ -92,11 +91,6 @@ PLAIN_NUMBER = "([0-9.eE+-]+)"
 NUMBER = r"(nan\b|-?inf\b|[0-9.eE+-]+)"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_LOG_BYTES) -> Last:
     """The last match of each pattern's first group, as a number, over the last `max_bytes` of the log;
     and the patterns whose last match was nan or inf (a number group written as PLAIN_NUMBER is read as
@@ -105,7 +99,7 @@ def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_L
     non_finite: dict[str, str] = {}
     text = log_tail(log, max_bytes) if patterns else ""
     for name, pattern in patterns.items():
-        for match in patterns_finditer(_compiled(pattern.replace(PLAIN_NUMBER, NUMBER)), text):
+        for match in patterns_finditer(re.compile(pattern.replace(PLAIN_NUMBER, NUMBER)), text):
             try:
                 value = float(match.group(1))
             except (TypeError, ValueError):

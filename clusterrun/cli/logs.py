@@ -144,9 +144,7 @@ def logs(
         path = found[0]
     else:
         base = _smoke_dir(reg, run) if smoke else run.path
-        path = base / ("stderr.log" if stderr else "stdout.log")
-        if rank is not None:  # stdout.rank<R>.log (records/log_parts.py)
-            path = log_parts.rank_log(base, "stderr" if stderr else "stdout", rank, run.id)
+        path = _log_path(base, "stderr" if stderr else "stdout", rank, run.id)
     for shown in {path, run.path / "stdout.log", run.path / "stderr.log"}:  # never a file outside it
         inside_registry(shown, reg.root, f"run {run.id}")
     if not path.exists() and not follow:
@@ -160,7 +158,7 @@ def logs(
     if not follow or smoke:  # the smoke test has ended: nothing to follow
         _copy(path, tail_offset(path, tail) if tail else 0)
         if not stderr and not scheduler:
-            _say_stderr_instead(path, run.id, smoke=smoke, rank=rank)
+            _say_stderr_instead(path, base, run.id, smoke=smoke, rank=rank)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
     files = [Followed(path, sys.stdout)] if stderr or scheduler or rank else run_logs(run.path)
@@ -175,14 +173,20 @@ def logs(
             raise typer.Exit(int(ExitStatus.FAILURE))
 
 
-def _say_stderr_instead(stdout: Path, run_id: str, *, smoke: bool, rank: int | None) -> None:
+def _log_path(base: Path, stream: str, rank: int | None, run_id: str) -> Path:
+    """The log of `stream` (stdout or stderr) in `base` (the run's directory or its smoke test's): rank
+    `rank`'s (stdout.rank<R>.log: records/log_parts.py), else the job's."""
+    return log_parts.rank_log(base, stream, rank, run_id) if rank is not None else base / f"{stream}.log"
+
+
+def _say_stderr_instead(stdout: Path, base: Path, run_id: str, *, smoke: bool, rank: int | None) -> None:
     """An empty stdout printed as nothing at all: when its stderr holds something (a script that logs
     with Python's logging, tqdm's bars), say so on stderr, with the command that shows it."""
     try:
         if stdout.stat().st_size > 0:
             return
-        written = stdout.with_name(stdout.name.replace("stdout", "stderr", 1)).stat().st_size
-    except OSError:
+        written = _log_path(base, "stderr", rank, run_id).stat().st_size
+    except (OSError, UsageError):
         return
     if written > 0:
         flags = " --smoke" if smoke else f" --rank {rank}" if rank is not None else ""
