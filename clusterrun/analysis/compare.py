@@ -22,10 +22,40 @@ NONDETERMINISTIC = (
 )
 INCOMPLETE = "INCOMPLETE"  # a run has not succeeded, or there is nothing to compare
 OUTPUTS_DIFFER = (
-    "the metrics match, but {count} of the {files} output files differ: the runs are not the same bit for "
-    "bit; seed every random generator from {{seed}} or $CLUSTERRUN_SEED (files that hold times, such as "
-    "logs, differ anyway)"
+    "the metrics match, but {count} of the {files} output files differ ({which}): the runs are not the same "
+    "bit for bit; seed every random generator from {{seed}} or $CLUSTERRUN_SEED (files that hold times, "
+    "such as logs, differ anyway)"
 )
+ONLY_TIMES_DIFFER = (
+    "the metrics match{same}; the {count} that differ hold times or paths, as such files do between any two "
+    "runs ({which})"
+)
+
+
+def holds_times(path: str) -> bool:
+    """A file that differs between any two runs, seeded or not: a log, a TensorBoard event file, or a
+    tool's record of its own run in a hidden directory (Hydra's .hydra/hydra.yaml holds its output
+    directory, named by the time)."""
+    *folders, name = path.split("/")
+    return (
+        name.endswith((".log", ".out", ".err"))
+        or "tfevents" in name
+        or any(f.startswith(".") for f in folders)
+    )
+
+
+def _outputs_note(outputs: OutputDiff) -> tuple[str, bool]:
+    """What the verdict notes about output files that differ although the metrics match, and whether
+    that is left unexplained (anything but files that hold times)."""
+    paths = [path for path, _change in outputs.differ]
+    real = [path for path in paths if not holds_times(path)]
+    shown = real or paths
+    which = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    if not real:
+        alike = outputs.files - len(paths)
+        same = f", and so do the other {alike} output file{'' if alike == 1 else 's'}" if alike else ""
+        return ONLY_TIMES_DIFFER.format(same=same, count=len(paths), which=which), False
+    return OUTPUTS_DIFFER.format(count=len(paths), files=outputs.files, which=which), True
 
 
 @dataclass(frozen=True)
@@ -212,8 +242,8 @@ def compare(
             said = ", ".join(f"{name}={word}" for name, word in ended.items())
             reason += f" ({said} in both: the divergence reproduced)"
         if outputs is not None and outputs.differ:
-            notes = [*notes, OUTPUTS_DIFFER.format(count=len(outputs.differ), files=outputs.files)]
-            unexplained = True
+            note, unexplained = _outputs_note(outputs)
+            notes = [*notes, note]
     else:
         bad = [d for d in diffs if not d.within]
         worst = max(bad, key=lambda d: d.rel_diff if d.rel_diff is not None else math.inf)

@@ -214,6 +214,10 @@ def comparison_text(comparison: dict[str, Any]) -> str:
         removed = found.get("workdir_removed") or []
         if removed:
             unread += f"; working copy of {' and '.join(removed)} removed (clusterrun gc): artifacts/ only"
+        paired = found.get("paired") or []
+        if paired:  # Hydra's outputs/<date>/<time>/...: one run's file against the other's
+            in_a, in_b = _time_named(paired[0]["a"], paired[0]["b"])
+            unread += f"; {len(paired)} paired across time-named directories: {in_a} in A, {in_b} in B"
         if found["differ"]:
             parts.append(f"Output differences ({len(found['differ'])} of {found['files']} files{unread}):")
             parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:OUTPUTS_SHOWN]]
@@ -225,6 +229,13 @@ def comparison_text(comparison: dict[str, Any]) -> str:
     parts += [f"Note: {note}" for note in comparison.get("notes", [])]
     parts.append(f"{comparison['verdict']}: {comparison['reason']}")
     return "\n".join(parts)
+
+
+def _time_named(path_a: str, path_b: str) -> tuple[str, str]:
+    """The directories of two paired paths, up to the last part in which they differ."""
+    parts_a, parts_b = path_a.split("/"), path_b.split("/")
+    last = max((i for i, (x, y) in enumerate(zip(parts_a, parts_b, strict=False)) if x != y), default=0)
+    return "/".join(parts_a[: last + 1]), "/".join(parts_b[: last + 1])
 
 
 #: Output files listed by a comparison (the first ones by path; a run's checkpoints all differ alike)

@@ -325,9 +325,18 @@ def _check_known(
         return
     key = ".".join(path)
     guess = _suggest(key, data, model)
+    hint = f"did you mean {guess}?" if guess else "check the spelling against the keys of your config"
+    if not guess and path[0] not in data and not _model_allows(model, path[:1]):
+        # model.hidden of a Hydra program's own config: not clusterrun's to set, but the command's to pass
+        name = re.sub(r"\W", "_", path[-1])
+        hint = (
+            f"to vary a value the command passes on to the program ({key}), make it a param: "
+            f"`{name}: VALUE` under params and `{key}={{{name}}}` (or `--{name} {{{name}}}`) in command, "
+            f"then set params.{name}"
+        )
     raise ConfigError(
         f"{what}: unknown key {key!r}" + (f" (not in {source} nor a config key)" if source else ""),
-        hint=f"did you mean {guess}?" if guess else "check the spelling against the keys of your config",
+        hint=hint,
     )
 
 

@@ -243,7 +243,15 @@ ALIKE = 0.9
 def by_importance(items: Sequence[T], path: Callable[[T], str], size: Callable[[T], int]) -> list[T]:
     """Outputs in the order a person looks for them: largest first; of files alike in size (ALIKE), the
     named ones first (best.pt, last.pt), then the last in number first (epoch_2999.pt before epoch_0.pt:
-    the latest checkpoints, not the first ones in the alphabet)."""
+    the latest checkpoints, not the first ones in the alphabet). A tool's records of its own run, in
+    hidden directories (Hydra's .hydra/, wandb's .wandb/), come after everything else."""
+    hidden = [any(part.startswith(".") for part in path(i).split("/")[:-1]) for i in items]
+    shown = [i for i, h in zip(items, hidden, strict=True) if not h]
+    rest = [i for i, h in zip(items, hidden, strict=True) if h]
+    return _by_size_and_name(shown, path, size) + _by_size_and_name(rest, path, size)
+
+
+def _by_size_and_name(items: Sequence[T], path: Callable[[T], str], size: Callable[[T], int]) -> list[T]:
     groups: list[list[T]] = []
     for item in sorted(items, key=lambda i: -size(i)):
         if groups and size(item) >= ALIKE * size(groups[-1][0]):

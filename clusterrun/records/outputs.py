@@ -4,10 +4,17 @@ by content, read side by side until the first difference, within a budget of byt
 Matching metrics say the results agree at the precision they were logged; this says whether the runs
 wrote the same bytes (a checkpoint from an unseeded program differs although its printed loss does not).
 Files are opened as a run's files always are: never through a symlink, never outside the registry.
+
+A file one run wrote under a directory named by the time it started (Hydra's outputs/2026-12-04/21-51-13,
+wandb's run-20261204_215113-x) is compared with the other run's file at the same path but for its dates
+and times, when each run has exactly one such file: otherwise every file of two identical runs would
+be 'only in A' and 'only in B'.
 """
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,14 +27,28 @@ from clusterrun.records.registry import Run
 BUDGET_BYTES = 256 * 1024 * 1024
 _BLOCK = 1024 * 1024
 
+#: a date, with or without a time of day (2026-12-04, 20261204_215113, 2026-12-04T21:51:13), or a time
+#: of day alone with its separators (21-51-13, 21:51:13): what tools name a run's output directory by
+_STAMP = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d\d(?P<sep>-?)[01]\d(?P=sep)[0-3]\d(?:[T_-]?[0-2]\d[-:]?[0-5]\d[-:]?[0-5]\d)?"
+    r"|[0-2]\d([-:])[0-5]\d\2[0-5]\d)(?!\d)"
+)
+TIME = "*"  #: what a date or time stands as in a path paired without it
+
+
+def timeless(path: str) -> str:
+    """`path` with each date and time in it set aside (as TIME)."""
+    return _STAMP.sub(TIME, path)
+
 
 @dataclass
 class OutputDiff:
     """Files present in either run: how many were compared, which differ and how, how many were not
     read (over the budget, or unreadable)."""
 
-    files: int = 0  # in either run
+    files: int = 0  # in either run (a pair of files at paths that differ in their times only: one)
     differ: list[tuple[str, str]] = field(default_factory=list)  # (path, what differs)
+    paired: list[tuple[str, str]] = field(default_factory=list)  # (path in A, path in B) told apart by times
     unchecked: list[str] = field(default_factory=list)  # same path and size, content not read
     gone: list[str] = field(default_factory=list)  # runs whose working copy was removed (clusterrun gc)
 
@@ -37,6 +58,7 @@ class OutputDiff:
             "differ": [{"path": path, "change": change} for path, change in self.differ],
             "unchecked": self.unchecked,
             "workdir_removed": self.gone,
+            "paired": [{"a": a, "b": b} for a, b in self.paired],
         }
 
 
@@ -61,20 +83,28 @@ def diff(
     files_b: list[tuple[str, int]],
     budget: int = BUDGET_BYTES,
 ) -> OutputDiff:
-    """The outputs of run A against run B (output_files of each: path relative to the run, size)."""
+    """The outputs of run A against run B (output_files of each: path relative to the run, size). A
+    file of one run at a path the other lacks is compared with the other's file at the same path but
+    for its dates and times (reported at A's path, as `paired`), when that file is the only one of
+    either run there."""
     sizes_a, sizes_b = dict(files_a), dict(files_b)
-    out = OutputDiff(files=len(set(sizes_a) | set(sizes_b)))
-    for path in sorted(set(sizes_a) | set(sizes_b)):
-        if path not in sizes_b:
-            out.differ.append((path, "only in A"))
-        elif path not in sizes_a:
+    pairs = {a: a for a in sizes_a if a in sizes_b}
+    pairs.update(_paired_by_time(sorted(set(sizes_a) - set(sizes_b)), sorted(set(sizes_b) - set(sizes_a))))
+    taken_b = set(pairs.values())
+    out = OutputDiff(files=len(set(sizes_a) | set(sizes_b)) - sum(1 for a, b in pairs.items() if a != b))
+    out.paired = sorted((a, b) for a, b in pairs.items() if a != b)
+    for path in sorted(set(sizes_a) | (set(sizes_b) - taken_b)):
+        other = pairs.get(path)
+        if path not in sizes_a:
             out.differ.append((path, "only in B"))
-        elif sizes_a[path] != sizes_b[path]:
-            out.differ.append((path, f"{sizes_a[path]:,} vs {sizes_b[path]:,} bytes"))
+        elif other is None:
+            out.differ.append((path, "only in A"))
+        elif sizes_a[path] != sizes_b[other]:
+            out.differ.append((path, f"{sizes_a[path]:,} vs {sizes_b[other]:,} bytes"))
         elif sizes_a[path] > budget:
             out.unchecked.append(path)
         else:
-            same = _same_bytes(run_a, run_b, path)
+            same = _same_bytes(run_a, path, run_b, other)
             budget -= sizes_a[path]
             if same is None:
                 out.unchecked.append(path)
@@ -83,10 +113,28 @@ def diff(
     return out
 
 
-def _same_bytes(run_a: Run, run_b: Run, path: str) -> bool | None:
+def _paired_by_time(only_a: list[str], only_b: list[str]) -> dict[str, str]:
+    """Paths of A -> paths of B that are the same but for their dates and times, each the only one of
+    its run at that timeless path (two of a run's runs of a tool under one directory are not guessed)."""
+    by_a: defaultdict[str, list[str]] = defaultdict(list)
+    by_b: defaultdict[str, list[str]] = defaultdict(list)
+    for path in only_a:
+        if _STAMP.search(path):
+            by_a[timeless(path)].append(path)
+    for path in only_b:
+        if _STAMP.search(path):
+            by_b[timeless(path)].append(path)
+    return {
+        found[0]: by_b[key][0]
+        for key, found in by_a.items()
+        if len(found) == 1 and len(by_b.get(key, [])) == 1
+    }
+
+
+def _same_bytes(run_a: Run, path_a: str, run_b: Run, path_b: str) -> bool | None:
     """Whether the two runs' files hold the same bytes; None when either cannot be read."""
     try:
-        with open_nofollow(run_a.file(path)) as one, open_nofollow(run_b.file(path)) as other:
+        with open_nofollow(run_a.file(path_a)) as one, open_nofollow(run_b.file(path_b)) as other:
             while True:
                 block = one.read(_BLOCK)
                 if block != other.read(_BLOCK):

@@ -695,3 +695,14 @@ def test_a_smoke_command_that_leaves_out_an_option_of_the_command_is_named() -> 
         "t.yaml",
     )
     assert other.smoke_command_gaps() == ["torchrun"]
+
+
+def test_a_key_of_the_programs_own_config_is_shown_how_to_become_a_param(tmp_path: Path) -> None:
+    """A Hydra user sweeping model.hidden (their program's config, not clusterrun's): told how to pass
+    it on as a param, not to check their spelling."""
+    text = "name: exp\ncommand: python train.py lr={lr}\nparams: {lr: 0.1}\n"
+    path = write(tmp_path, text, name="train.yaml")
+    with pytest.raises(UsageError) as info:
+        load_spec(path, ["model.hidden=16"])
+    assert "`hidden: VALUE` under params and `model.hidden={hidden}`" in info.value.hint
+    assert "then set params.hidden" in info.value.hint

@@ -92,3 +92,84 @@ def test_a_removed_working_copy_is_left_out_not_reported_as_different(tmp_path: 
     )
     assert "working copy of b removed (clusterrun gc): artifacts/ only" in text
     assert outputs.between(run_a, files_a, run_a, files_a).gone == []
+
+
+def test_files_under_directories_named_by_the_time_are_paired_across_runs(tmp_path: Path) -> None:
+    """Hydra writes under outputs/<date>/<time>/: two identical runs have no path in common there. A file
+    is compared with the other run's file at the same path but for its dates and times, when each run
+    has exactly one; a difference is still found and reported at A's path."""
+    a = "work/outputs/2026-12-04/21-51-13"
+    b = "work/outputs/2026-12-04/21-51-21"
+    run_a, files_a = _run(
+        tmp_path,
+        "a",
+        {f"{a}/ckpt/epoch1.npy": b"w1", f"{a}/ckpt/epoch2.npy": b"w2", f"{a}/train.log": b"21:51:13 loss"},
+    )
+    run_b, files_b = _run(
+        tmp_path,
+        "b",
+        {f"{b}/ckpt/epoch1.npy": b"w1", f"{b}/ckpt/epoch2.npy": b"W2", f"{b}/train.log": b"21:51:21 loss"},
+    )
+    found = outputs.diff(run_a, files_a, run_b, files_b)
+    assert found.files == 3
+    assert found.differ == [
+        (f"{a}/ckpt/epoch2.npy", "content differs"),
+        (f"{a}/train.log", "content differs"),
+    ]
+    assert (f"{a}/ckpt/epoch1.npy", f"{b}/ckpt/epoch1.npy") in found.paired
+    text = comparison_text(
+        compare_records(
+            {"run_id": "a", "config": {"name": "x", "command": ["true"]}},
+            {"state": "completed", "success": True, "metrics": {"loss": 0.5}},
+            {},
+            {"run_id": "b", "config": {"name": "x", "command": ["true"]}},
+            {"state": "completed", "success": True, "metrics": {"loss": 0.5}},
+            {},
+            outputs=found,
+        ).as_record()
+    )
+    assert f"3 paired across time-named directories: {a} in A, {b} in B" in text
+    # two runs of the tool in one run's directory: which goes with which is not guessed
+    run_c, files_c = _run(
+        tmp_path,
+        "c",
+        {f"{b}/ckpt/epoch1.npy": b"w1", "work/outputs/2026-12-05/09-00-00/ckpt/epoch1.npy": b"w1"},
+    )
+    found = outputs.diff(run_a, files_a, run_c, files_c)
+    assert found.paired == [] and (f"{a}/ckpt/epoch1.npy", "only in A") in found.differ
+    # a path with no date or time in it is never paired with another
+    run_d, files_d = _run(tmp_path, "d", {"work/out/model-1.bin": b"m"})
+    run_e, files_e = _run(tmp_path, "e", {"work/out/model-2.bin": b"m"})
+    assert outputs.diff(run_d, files_d, run_e, files_e).paired == []
+
+
+def test_when_only_files_that_hold_times_differ_the_note_says_so_and_gives_no_seeding_advice(
+    tmp_path: Path,
+) -> None:
+    manifest = {"run_id": "a", "config": {"name": "x", "command": ["true"]}}
+    summary = {"state": "completed", "success": True, "metrics": {"loss": 0.5}}
+    run_a, files_a = _run(
+        tmp_path, "a", {"work/ckpt.bin": b"1", "work/train.log": b"t1", "work/o/.hydra/hydra.yaml": b"d1"}
+    )
+    run_b, files_b = _run(
+        tmp_path, "b", {"work/ckpt.bin": b"1", "work/train.log": b"t2", "work/o/.hydra/hydra.yaml": b"d2"}
+    )
+    found = outputs.diff(run_a, files_a, run_b, files_b)
+    result = compare_records(manifest, summary, {}, manifest | {"run_id": "b"}, summary, {}, outputs=found)
+    assert result.verdict == REPRODUCED and not result.unexplained
+    (note,) = result.notes
+    assert "and so do the other 1 output file; the 2 that differ hold times or paths" in note
+    assert "seed" not in note
+    run_c, files_c = _run(
+        tmp_path, "c", {"work/ckpt.bin": b"2", "work/train.log": b"t3", "work/o/.hydra/hydra.yaml": b"d3"}
+    )
+    result = compare_records(
+        manifest,
+        summary,
+        {},
+        manifest | {"run_id": "c"},
+        summary,
+        {},
+        outputs=outputs.diff(run_a, files_a, run_c, files_c),
+    )
+    assert result.unexplained and "3 of the 3 output files differ (work/ckpt.bin)" in result.notes[0]

@@ -134,3 +134,21 @@ def test_many_checkpoints_alike_in_size_keep_the_latest() -> None:
 def test_cli_entry_reports_a_missing_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert workdir.main([str(tmp_path / "nope"), str(tmp_path / "work")]) == 1
     assert "cannot make the run's working directory" in capsys.readouterr().err
+
+
+def test_a_tools_records_in_hidden_directories_come_after_the_outputs() -> None:
+    """Hydra's .hydra/hydra.yaml is the largest file of a small run: the results block names the
+    checkpoints and results first, the tool's records of itself last."""
+    items = [
+        ("outputs/2026-12-04/21-51-13/.hydra/hydra.yaml", 3400),
+        ("outputs/2026-12-04/21-51-13/.hydra/config.yaml", 120),
+        ("outputs/2026-12-04/21-51-13/ckpt/epoch4.npy", 384),
+        ("outputs/2026-12-04/21-51-13/results.json", 30),
+    ]
+    ordered = workdir.by_importance(items, lambda i: i[0], lambda i: i[1])
+    assert [path.rsplit("/", 1)[1] for path, _size in ordered] == [
+        "epoch4.npy",
+        "results.json",
+        "hydra.yaml",
+        "config.yaml",
+    ]
