@@ -135,6 +135,40 @@ def test_a_shell_scripts_seed_variable_is_the_runs_seed(tmp_path: Path) -> None:
     assert (run_dir / "stdout.log").read_text() == "seed 5 loss=0.250\n"  # the run's seed, not 1234
 
 
+JSON_CONFIGURED = """\
+import argparse, json
+p = argparse.ArgumentParser()
+p.add_argument("--config", default="experiments/base.json")
+args = p.parse_args()
+cfg = json.load(open(args.config))
+print(f"seed {cfg['seed']} loss={cfg['lr']}")
+"""
+
+
+def test_a_seed_in_the_config_file_a_script_reads_is_the_recorded_seed(tmp_path: Path) -> None:
+    """`train.py --config experiments/base.json` with `"seed": 7` in the file: init recorded seed 42
+    (the default) and said the script takes no seed, while every run trained with 7. The file's seed is
+    now the run's, and init says that a seed set by clusterrun would not reach the script."""
+    root = tmp_path / "jsonconf"
+    (root / "experiments").mkdir(parents=True)
+    (root / "experiments" / "base.json").write_text('{"lr": 0.5, "seed": 7}')
+    (root / "train.py").write_text(JSON_CONFIGURED)
+    git(root, "init", "-q", "-b", "main")
+    commit(root)
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    assert "the run's seed is the one experiments/base.json gives train.py (seed: 7)" in made.stderr
+    assert "would be recorded but not reach it" in made.stderr and "takes no seed option" not in made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["seed"] == 7 and config["command"] == "python train.py --config {config}"
+    commit(root)
+    ran = cli(["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes"], root)
+    assert ran.returncode == 0, ran.stderr
+    (run_dir,) = [p for p in (root / "runs").iterdir() if (p / "summary.json").is_file()]
+    recorded = json.loads((run_dir / "manifest.json").read_text())["seed"]
+    assert (run_dir / "stdout.log").read_text() == f"seed {recorded} loss=0.5\n"
+
+
 def test_a_makefile_and_a_shell_script(tmp_path: Path) -> None:
     root = repo(tmp_path, "make_repo")
     made = cli(["init", "--json"], root)

@@ -9,12 +9,15 @@ file is never overwritten without `force`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import yaml
 
 from clusterrun.config.models import spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
@@ -214,10 +217,12 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     if draft.params:
         shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
         draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
-    if draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info):
+    seedless = draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info)
+    if seedless and not _seed_from_config_file(info, options, draft):
         draft.check.append(
             f"{info.path.name} takes no seed option: the run's seed reaches it only as $CLUSTERRUN_SEED; "
-            "seed its random generators from that, or give it a --seed option and put {seed} in the command"
+            "seed its random generators from that, or give it a --seed option and put {seed} in the "
+            "command"
         )
     for what, names in skipped.items():
         if not names:
@@ -236,6 +241,40 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             )
         else:
             draft.guessed.append(f"left at the script's own default: {', '.join(names)}")
+
+
+_CONFIG_OPTION = re.compile(r"(config|cfg|conf|hparams|params)(_?(file|path))?", re.I)
+
+
+def _seed_from_config_file(info: ScriptInfo, options: list[Any], draft: _Draft) -> bool:
+    """A script with no seed option that reads its settings from a JSON or YAML file named by an option's
+    default (`--config experiments/base.json`) holding `seed: 7`: that is the seed it runs with, so it is
+    the run's recorded seed, and the user is told that a seed clusterrun sets would not reach it."""
+    root = git_root(info.path.parent) or info.path.parent
+    for option in options:
+        default = option.default
+        if not _CONFIG_OPTION.fullmatch(option.name) or not isinstance(default, str):
+            continue
+        path = root / default
+        if path.suffix.lower() not in (".json", ".yaml", ".yml") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(errors="replace")
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml_load(text)
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        seed = data.get("seed") if isinstance(data, dict) else None
+        if type(seed) is not int:
+            continue
+        draft.seed = seed
+        draft.guessed.append(f"the run's seed is the one {default} gives {info.path.name} (seed: {seed})")
+        draft.check.append(
+            f"{info.path.name} reads its seed from {default}, not from an option: a seed set by clusterrun "
+            "(seed=..., a sweep over seed) would be recorded but not reach it; give it a --seed option that "
+            "overrides the file's and put {seed} in the command, or seed it from $CLUSTERRUN_SEED"
+        )
+        return True
+    return False
 
 
 def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_make: bool) -> None:
