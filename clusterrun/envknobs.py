@@ -38,7 +38,8 @@ WORKERS = Knob(
     1,
     True,
     False,
-    "the most processes that record many ended runs at once (`status`); 1: one process, no fork",
+    "the most processes that record many ended runs (`status`) or make a sweep's members (`submit`) "
+    "at once; 1: one process, no fork",
 )
 LOST_AFTER = Knob(
     "CLUSTERRUN_LOST_AFTER",

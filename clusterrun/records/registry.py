@@ -137,6 +137,16 @@ def apply_update(manifest: Manifest, state: str | None, note: str, fields: dict[
     return changed
 
 
+def base_id(name: str, when: datetime | None = None) -> str:
+    """A run id without its suffix: `<name>_<YYYYmmdd-HHMMSS>` (the time of `when`, else now)."""
+    return f"{name}_{(when or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+
+
+def suffixed(base: str, n: int) -> str:
+    """The run id `base` (n = 0), else `<base>-<n>`."""
+    return base if n == 0 else f"{base}-{n}"
+
+
 class Registry:
     """All runs under one root directory."""
 
@@ -177,7 +187,11 @@ class Registry:
         return path
 
     def create(
-        self, name: str, when: datetime | None = None, record: Callable[[Path, str], None] | None = None
+        self,
+        name: str,
+        when: datetime | None = None,
+        record: Callable[[Path, str], None] | None = None,
+        first_suffix: int | None = None,
     ) -> Run:
         """Make a new run directory; concurrent callers get distinct ids.
 
@@ -185,14 +199,15 @@ class Registry:
         any moment leaves no directory without one: it is made under a hidden name, `record(path, id)`
         writes into it, and it is renamed into place. A rename never replaces a directory that holds a
         file, so of two processes after one id, the second moves on to the next. Without `record`: an
-        empty directory (os.mkdir is atomic)."""
+        empty directory (os.mkdir is atomic). `first_suffix`: the first id tried is `<base>-<n>` (a
+        member made by a forked worker of one submission, each worker in its own range of ids)."""
         if self._ensured != self.root or not self.root.is_dir():  # a sweep's members: prepared once
             self.ensure()
-        stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
-        base = f"{name}_{stamp}"
-        start = self._next_suffix.get(base, 0)  # a sweep's members share the second: skip known-taken ids
+        base = base_id(name, when)
+        # a sweep's members share the second: skip known-taken ids
+        start = self._next_suffix.get(base, 0) if first_suffix is None else first_suffix
         for n in range(start, start + 100_000):
-            candidate = self.root / (base if n == 0 else f"{base}-{n}")
+            candidate = self.root / suffixed(base, n)
             if record is None:
                 if not perms.make_dir(candidate):  # 0700, or 2770 in a shared registry; DiskFull
                     continue
@@ -202,6 +217,18 @@ class Registry:
             self.created.append(Run(candidate))
             return self.created[-1]
         raise ClusterrunError(f"could not create a run directory for {base}")
+
+    def next_suffix(self, base: str) -> int:
+        """The suffix the next run named `base` (base_id) is first tried with."""
+        return self._next_suffix.get(base, 0)
+
+    def adopt(self, run_id: str, base: str) -> Run:
+        """A run directory made for this process's submission by another process (a forked worker of
+        services/fanout.py): counted as made here (discard, the ids taken)."""
+        suffix = 0 if run_id == base else int(run_id[len(base) + 1 :])
+        self._next_suffix[base] = max(self._next_suffix.get(base, 0), suffix + 1)
+        self.created.append(Run(self.root / run_id))
+        return self.created[-1]
 
     def _made_with(self, candidate: Path, record: Callable[[Path, str], None]) -> bool:
         """`candidate` made, with `record` written into it first; False when the id is taken."""

@@ -2,8 +2,9 @@
 than doing it in one process.
 
 A refresh that finds a thousand runs ended writes two records for each (the manifest's end, the summary)
-after reading half a dozen files: CPU-bound Python, one core busy and the others idle. `fanout_map`
-splits such a batch over forked workers (each takes a contiguous share; the parent does the first).
+after reading half a dozen files; a sweep's submission makes a thousand run directories: CPU-bound
+Python, one core busy and the others idle. `fanout_map` splits such a batch over forked workers (each
+takes a contiguous share; the parent does the first).
 
 What it promises:
 - the results are those of `[func(item) for item in items]`, in that order;

@@ -3,6 +3,10 @@ rendered, the smoke tests run, the estimate and the cost gate's verdict. Nothing
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,18 +18,19 @@ from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.render import render_command
 from clusterrun.config.requeue import signal_lead
 from clusterrun.diagnose.model import Diagnosis
-from clusterrun.errors import DiskFull
+from clusterrun.errors import ClusterrunError, DiskFull
 from clusterrun.execution import envinfo
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import datafp, snapshot, unseeded
 from clusterrun.records import store
 from clusterrun.records.jsonio import no_space
 from clusterrun.records.models import SCHEMA_VERSION, Confirmation, Manifest, SweepRecord, require_fields
-from clusterrun.records.registry import Registry, Run, now_iso
+from clusterrun.records.registry import Registry, Run, base_id, now_iso, suffixed
 from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
 from clusterrun.services import Notify, nogc, quiet
+from clusterrun.services.fanout import fanout_map
 from clusterrun.services.job_request import check_request, job_resources
 from clusterrun.services.past_runs import last_completed
 from clusterrun.services.plan import MemberPlan, SubmissionPlan, SubmitRequest, plan
@@ -192,7 +197,7 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     approved = None  # the gate's approval, when known now (launch: members already submitting are left)
     if submitting and not decision.needs_confirmation and (tests.result is None or tests.result.ok):
         approved = _below_thresholds(decision)
-    members: list[MemberRun] = []
+    wanted: list[_Wanted] = []
     for position, own in enumerate(own_estimates):  # one write for smoke and estimate
         state, note, smoke_record = tests.outcomes[made[leads[position]].run.id]
         fields: dict[str, Any] = {"estimate": own.as_record()}
@@ -204,10 +209,11 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
             if approved is not None:
                 states.append(("submitting", ""))
                 fields["confirmation"] = approved.to_data()
-            member_run = records.make(position, dependencies[position], states, fields)
+            wanted.append(_Wanted(position, dependencies[position], states, fields))
         else:
             member_run.manifest = records.manifests.update(member_run.run, state=state, note=note, **fields)
-        members.append(member_run)
+    made.update(records.make_many(wanted))
+    members = [made[position] for position in range(len(plan.members))]
     if sweep_run is not None:
         _write_sweep_record(sweep_run, plan, members, est)
     return Prepared(
@@ -288,6 +294,18 @@ def _shape_leads(plan: SubmissionPlan) -> list[int]:
 
 
 @dataclass
+class _Wanted:
+    """A member still to be made: its position, dependency, states and fields (_Records.make)."""
+
+    position: int
+    dependency: str | None
+    states: list[tuple[str | None, str]]
+    fields: dict[str, Any]
+    base: str = ""  # its id before the suffix (registry.base_id)
+    suffix: int = 0  # the suffix its id is first tried with
+
+
+@dataclass
 class _Records:
     """Makes the run directories of one submission and writes their first records, sharing what the
     members have alike (SharedFiles) and remembering the manifests written (SubmissionManifests)."""
@@ -308,9 +326,10 @@ class _Records:
         dependency: str | None,
         states: Sequence[tuple[str | None, str]] = (),
         fields: dict[str, Any] | None = None,
+        first_suffix: int | None = None,
     ) -> MemberRun:
         """The member's directory and records (in the last of `states`, with `fields`, when given), and
-        its job."""
+        its job. `first_suffix`: as Registry.create's."""
         plan, git, snap, sweep_run = self.plan, self.plan.git, self.plan.snapshot, self.sweep_run
         member = plan.members[position]
         extra = dict(member.extra) | dict(fields or {})
@@ -343,12 +362,94 @@ class _Records:
 
         # the directory is made under a hidden name with every record in it, then renamed into place:
         # a submit killed at any moment leaves a complete run or none, never a bare directory
-        run = self.registry.create(member.spec.name, self.when, record=write_records)
+        run = self.registry.create(
+            member.spec.name, self.when, record=write_records, first_suffix=first_suffix
+        )
         manifest = written[-1]
         self.manifests.remember(run, manifest, self.shared.members)  # its text too: updates re-encode less
-        folder = (sweep_run or run).path / "scheduler"
-        job = _job_spec(run, member.spec, str(folder), folder, (sweep_run or run).id, dependency)
-        return MemberRun(run, member, job, manifest)
+        return self._member(run, position, dependency, manifest)
+
+    def _member(self, run: Run, position: int, dependency: str | None, manifest: Manifest) -> MemberRun:
+        member, owner = self.plan.members[position], self.sweep_run or run
+        folder = owner.path / "scheduler"
+        return MemberRun(
+            run, member, _job_spec(run, member.spec, str(folder), folder, owner.id, dependency), manifest
+        )
+
+    def make_many(self, wanted: list[_Wanted]) -> dict[int, MemberRun]:
+        """`make` of each member wanted, by position, spread over the machine's cores (fanout_map: a
+        thousand members' records are a few seconds of Python in one process). Each member's id is
+        first tried in order of position (the worker of a later share starts further on), so `ls runs/`
+        lists the members as one process would have made them; any id taken meanwhile is skipped as
+        Registry.create always does. A share redone in this process after its worker failed takes the
+        members that worker made (_made_before) instead of making them twice; when making fails here,
+        whatever the workers made is removed too (prepare_plan's discard then removes the rest)."""
+        for item in wanted:
+            item.base = base_id(self.plan.members[item.position].spec.name, self.when)
+        taken: dict[str, int] = {}
+        for item in wanted:
+            item.suffix = taken.get(item.base, self.registry.next_suffix(item.base))
+            taken[item.base] = item.suffix + 1
+        try:
+            made = fanout_map(self._make_apart, wanted)
+        except BaseException:
+            self._discard_made(wanted)
+            raise
+        out: dict[int, MemberRun] = {}
+        mine = self._ids_made()  # made in this process: the others, by the workers, are adopted
+        for item, (run_id, manifest, members) in zip(wanted, made, strict=True):
+            run = (
+                Run(self.registry.root / run_id) if run_id in mine else self.registry.adopt(run_id, item.base)
+            )
+            self.manifests.remember(run, manifest, members)
+            out[item.position] = self._member(run, item.position, item.dependency, manifest)
+        return out
+
+    def _ids_made(self) -> set[str]:
+        return {run.id for run in self.registry.created}
+
+    def _make_apart(self, item: _Wanted) -> tuple[str, Manifest, store.Members | None]:
+        """One member made (in a worker or here): its id, manifest and manifest text (for remember)."""
+        before = self._made_before(item)
+        if before is not None:
+            return before
+        made = self.make(item.position, item.dependency, item.states, item.fields, item.suffix)
+        return made.run.id, made.manifest, self.shared.members
+
+    def _made_before(self, item: _Wanted) -> tuple[str, Manifest, None] | None:
+        """The member as a failed worker made it, when the id it was first tried with holds it: a run of
+        this sweep with this member's values."""
+        if self.sweep_run is None:
+            return None
+        run = Run(self.registry.root / suffixed(item.base, item.suffix))
+        if not run.manifest_path.is_file():
+            return None
+        try:
+            manifest = run.load_manifest()
+        except ClusterrunError:
+            return None
+        values = self.plan.members[item.position].values
+        if manifest.sweep != self.sweep_run.id or _canonical(manifest.sweep_values) != _canonical(values):
+            return None
+        return run.id, manifest, None
+
+    def _discard_made(self, wanted: list[_Wanted]) -> None:
+        """The members of `wanted` made by this submission's workers, removed: making them failed. So are
+        the hidden directories of a worker stopped while it made one (`.<id>.<pid>.new`)."""
+        mine = self._ids_made()
+        for item in wanted:
+            found = self._made_before(item)
+            if found is not None and found[0] not in mine:
+                shutil.rmtree(self.registry.root / found[0], ignore_errors=True)
+        intended = {suffixed(item.base, item.suffix) for item in wanted}
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.registry.root):
+                if name.startswith(".") and name.endswith(".new") and name[1:].rsplit(".", 2)[0] in intended:
+                    shutil.rmtree(self.registry.root / name, ignore_errors=True)
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def _snapshot_notes(plan: SubmissionPlan, tokens: list[str]) -> list[str]:

@@ -1,0 +1,134 @@
+"""A sweep's members are made over several processes (services/prepare.py, _Records.make_many, through
+services/fanout.py), and what is made is what one process makes: every member once, its id in order of
+position, its records its own; a worker that fails has its share finished by the submitting process
+without a member made twice; a submission that fails leaves none of the members its workers made."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusterrun.errors import DiskFull
+from clusterrun.records import store
+from clusterrun.records.registry import Registry
+from clusterrun.services import fanout, prepare
+from clusterrun.services.submit import SubmitRequest, approve, submit
+
+MEMBERS = 40  # under the local backend's limit of 64, over the MIN_ITEMS set below: spread over workers
+
+
+@pytest.fixture
+def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes whatever this machine's cores (the same code runs on one core as on many)."""
+    monkeypatch.setenv(fanout.ENV, "2")
+    monkeypatch.setattr(fanout.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(fanout, "MIN_ITEMS", 16)
+    assert fanout.workers_for(MEMBERS - 1) == 2
+
+
+def _sweep(project: Path) -> SubmitRequest:
+    return SubmitRequest(
+        project / "configs" / "quickstart.yaml",
+        overrides=["params.steps=5"],
+        sweep_axes=[f"seed={','.join(str(i) for i in range(MEMBERS))}"],
+        backend="local",
+        dry_run=True,
+        cwd=project,
+    )
+
+
+def _made_by(monkeypatch: pytest.MonkeyPatch, log: Path, fail: Any = None) -> None:
+    """write_initial notes which process made each member (and `fail(seed, pid)` may make it fail)."""
+    real = prepare.write_initial
+
+    def noted(run: Any, spec: Any, *args: Any, **kwargs: Any) -> Any:
+        with open(log, "a") as handle:
+            handle.write(f"{spec.seed} {os.getpid()}\n")
+        if fail is not None:
+            fail(spec.seed, os.getpid())
+        return real(run, spec, *args, **kwargs)
+
+    monkeypatch.setattr(prepare, "write_initial", noted)
+
+
+def _members(root: Path) -> dict[str, int]:
+    """Run id -> seed of every member directory in the registry."""
+    found = {}
+    for path in root.iterdir():
+        if (path / "manifest.json").is_file():
+            found[path.name] = json.loads((path / "manifest.json").read_text())["seed"]
+    return found
+
+
+def _in_order(ids: list[str]) -> list[int]:
+    return [int(i.rsplit("-", 1)[1]) if i.count("-") > 1 else 0 for i in ids]
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_members_made_by_several_processes_are_each_made_once_in_order(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "made.txt"
+    _made_by(monkeypatch, log)
+    registry = Registry(project / "runs")
+    result = submit(_sweep(project), registry, confirm=approve("yes"))
+    pids = {line.split()[1] for line in log.read_text().splitlines()}
+    assert len(pids) == 2  # the submitting process and one worker
+    members = [m.run for m in result.prepared.members]
+    assert [store.read_manifest(run.path).seed for run in members] == list(range(MEMBERS))
+    assert _in_order([run.id for run in members]) == list(range(MEMBERS))  # ids in order of position
+    assert _members(registry.root) == {run.id: seed for seed, run in enumerate(members)}
+    for seed, run in enumerate(members):
+        manifest = store.read_manifest(run.path)
+        assert manifest.sweep == result.sweep_id and manifest.sweep_values == {"seed": seed}
+        assert manifest.state == "dry_run" and f"--seed {seed}" in (run.path / "command.sh").read_text()
+    assert {run.id for run in registry.created} >= {run.id for run in members}
+    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_a_workers_share_is_finished_here_without_a_member_made_twice(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    parent = os.getpid()
+
+    def fail(seed: int, pid: int) -> None:  # the worker fails half-way through its share
+        if pid != parent and seed == MEMBERS - 10:
+            raise RuntimeError("a worker that fails")
+
+    _made_by(monkeypatch, tmp_path / "made.txt", fail)
+    registry = Registry(project / "runs")
+    result = submit(_sweep(project), registry, confirm=approve("yes"))
+    members = [m.run for m in result.prepared.members]
+    made = _members(registry.root)
+    assert sorted(made.values()) == list(range(MEMBERS))  # every member once: none twice, none missing
+    assert made == {run.id: seed for seed, run in enumerate(members)}
+    assert _in_order([run.id for run in members]) == list(range(MEMBERS))
+    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_a_submission_that_fails_leaves_none_of_the_members_its_workers_made(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    parent = os.getpid()
+    log = tmp_path / "made.txt"
+
+    def fail(seed: int, pid: int) -> None:  # the disk fills up in the submitting process's own share
+        if pid == parent and seed == 20:
+            deadline = time.monotonic() + 30
+            while len(log.read_text().splitlines()) < MEMBERS - 5 and time.monotonic() < deadline:
+                pass
+            raise DiskFull(project / "runs" / "full")
+
+    _made_by(monkeypatch, log, fail)
+    registry = Registry(project / "runs")
+    with pytest.raises(DiskFull):
+        submit(_sweep(project), registry, confirm=approve("yes"))
+    assert _members(registry.root) == {}
+    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
