@@ -48,7 +48,12 @@ def parse_cli_axis(text: str) -> tuple[str, list[Any]]:
                 f"bad --sweep {text!r}: range(...) must be the whole list of values",
                 hint=f"give it alone, e.g. --sweep {key}={part.strip()}, or list the values",
             )
-    return key, [parse_value(part) if part.strip() else "" for part in parts]
+    if any(not part.strip() for part in parts):  # `0.1,,0.2` or a trailing comma: a typo, not a value
+        raise UsageError(
+            f"bad --sweep {text!r}: an empty value (two commas in a row, or one at an end)",
+            hint=f"remove the extra comma; for an empty string as a value, quote it: --sweep \"{key}=a,''\"",
+        )
+    return key, [parse_value(part) for part in parts]
 
 
 _RANGE_RE = re.compile(r"range\((.*)\)", re.S)

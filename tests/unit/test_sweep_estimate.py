@@ -87,6 +87,7 @@ def test_cli_axis_parsing() -> None:
         ("params.name='a,b',c", ["a,b", "c"]),
         ('params.name="x, y",[1,2],@raw', ["x, y", [1, 2], "@raw"]),
         ("params.s=it's,a: b", ["it's", "a: b"]),
+        ("params.s=a,''", ["a", ""]),
     ],
 )
 def test_cli_axis_splits_at_top_level_commas_and_accepts_range(text: str, values: list) -> None:
@@ -105,6 +106,8 @@ def test_cli_axis_splits_at_top_level_commas_and_accepts_range(text: str, values
         ("params.n=range(1,3),7", "must be the whole list"),
         ("params.name='a,b", "unclosed quote"),
         ("params.name=[1,2", "unclosed '['"),
+        ("params.config=a.json,,b.json", "an empty value"),
+        ("params.lr=0.1,0.2,", "an empty value"),
     ],
 )
 def test_bad_cli_axes_say_why_and_how(text: str, needle: str) -> None:
