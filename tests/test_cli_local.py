@@ -768,3 +768,26 @@ def test_show_of_a_sweep_gives_its_manifest_and_its_ranked_members(project: Path
     assert text.index("======================") < text.index(f"Sweep {sweep_id}: 2 member(s), ranked by")
     data = json.loads(cli(["show", sweep_id, "--json"], project).stdout)
     assert data["sweep_id"] == sweep_id and len(data["members"]) == 2  # as `status SWEEP_ID --json`
+
+
+def test_an_output_directory_outside_the_run_is_warned_about_before_anything_runs(project: Path) -> None:
+    """`--out-dir /tmp/results` (a script's absolute default, kept by a config): the run, its smoke test
+    and a sweep's members all write that one directory, and the run's results list nothing of it."""
+    outside = project.parent / "shared-results"
+    (project / "configs" / "out.yaml").write_text(
+        "name: out\ncommand: echo --out-dir {out_dir} --lr {lr}\n"
+        f"params: {{out_dir: {outside}, lr: 0.1}}\nresources: {{time: '00:05:00', mem: 100M}}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "out")
+    single = cli(["submit", "configs/out.yaml", "--backend", "local", "--dry-run"], project)
+    assert single.returncode == 0, single.stderr
+    assert f"--out-dir {outside} is outside the run's directory: the run, its smoke test" in single.stderr
+    sweep = cli(
+        ["submit", "configs/out.yaml", "--backend", "local", "--dry-run", "--sweep", "params.lr=1,2"], project
+    )
+    assert f"--out-dir {outside} is outside the run's directory: all 2 members of the sweep" in sweep.stderr
+    for fine in ("params.out_dir=results", "params.out_dir={run_dir}/results"):
+        relative = cli(["submit", "configs/out.yaml", "--backend", "local", "--dry-run", fine], project)
+        assert relative.returncode == 0, relative.stderr
+        assert "outside the run's directory" not in relative.stderr

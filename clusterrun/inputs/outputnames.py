@@ -6,7 +6,9 @@ working directory, and listed as its artifacts."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping, Sequence
 
 # a word that names output on its own ('output', 'outdir', 'save_dir', 'logdir', 'results_path')
 _OUTPUT_WORDS = frozenset(
@@ -82,3 +84,22 @@ def is_output_name(name: str) -> bool:
     if _OUTPUT_WORDS & set(words):
         return True
     return bool(_WITH_PLACE & set(words)) and bool(_PLACE_WORDS & set(words))
+
+
+def absolute_outputs(argv: Sequence[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(option or variable, path) of each absolute path a command gives where its program writes:
+    `--out-dir /tmp/x`, `--out-dir=/tmp/x`, `out_dir=/tmp/x` (Hydra), `$OUTPUT_DIR` in the job's env."""
+    found: list[tuple[str, str]] = []
+    previous = ""
+    for token in argv:
+        flag, previous = previous, token
+        if flag.startswith("-") and "=" not in flag and is_output_name(flag) and os.path.isabs(token):
+            found.append((flag, token))
+        elif "=" in token:
+            key, value = token.split("=", 1)
+            if is_output_name(key) and os.path.isabs(value):
+                found.append((key, value))
+    found += [
+        (f"${name}", value) for name, value in env.items() if is_output_name(name) and os.path.isabs(value)
+    ]
+    return found

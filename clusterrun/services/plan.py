@@ -6,19 +6,23 @@ SubmissionPlan from past records instead of a config file.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
-from clusterrun.config.experiment import check_members_differ, load_experiment
+from clusterrun.config.experiment import Member, check_members_differ, load_experiment
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.profiles import DEFAULT, ClusterProfile
+from clusterrun.config.render import render_command, render_env
 from clusterrun.config.sections import Sweep
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.inputs import configedit, gitstate, snapshot
+from clusterrun.inputs.outputnames import absolute_outputs, is_output_name
 from clusterrun.records import index as registry_index
 from clusterrun.records.registry import ADHOC_DIR, Registry
 from clusterrun.scheduler import get_scheduler, resolve_backend
@@ -190,6 +194,37 @@ def _skipped_text(skipped: list[dict[str, Any]]) -> str:
     )
 
 
+def _writes_outside(members: Sequence[Member], root: Path) -> list[str]:
+    """Absolute paths outside the registry that the command gives as where its program writes (an
+    output directory named by an option or variable: inputs/outputnames.py): a run writing there is not
+    alone in it (its smoke test, the next run, a sweep's other members write there too), and what it
+    writes is neither listed, kept nor compared. Said once per path, with how many members share it."""
+    base = members[0].spec
+    named = [t for t in [*base.command, *base.env] if is_output_name(t.split("=", 1)[0])]
+    if not named:  # nothing named for output: no member needs rendering
+        return []
+    stand_in = str(root / "<run>")  # {run_dir} is inside the registry
+    shared: dict[tuple[str, str], int] = {}
+    for member in members:
+        argv = render_command(member.spec, stand_in)
+        for where, path in absolute_outputs(argv, render_env(member.spec, stand_in)):
+            if not Path(os.path.normpath(path)).is_relative_to(root):
+                shared[(where, path)] = shared.get((where, path), 0) + 1
+    said = []
+    for (where, path), count in shared.items():
+        who = (
+            f"all {count} members of the sweep and the smoke test"
+            if count > 1
+            else "the run, its smoke test and every later run of this config"
+        )
+        said.append(
+            f"{where} {path} is outside the run's directory: {who} write there, overwriting each other's "
+            "files, and clusterrun neither lists, keeps nor compares them; give a relative path (each "
+            "run's own, under its working directory)"
+        )
+    return said
+
+
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
     portable.require_posix("clusterrun submit")  # before anything is written (Windows: use WSL)
@@ -237,6 +272,7 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     warnings += inputs
     registry.ensure()
     registry.root = registry.root.resolve()
+    warnings += _writes_outside(experiment.members, registry.root)
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
     members = [
         MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusterrun.inputs.outputnames import is_output_name
+from clusterrun.inputs.outputnames import absolute_outputs, is_output_name
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,15 @@ def test_names_of_where_a_script_writes(name: str) -> None:
 )
 def test_names_of_what_a_script_reads(name: str) -> None:
     assert not is_output_name(name)
+
+
+def test_absolute_output_paths_are_found_in_every_form_a_command_gives_them() -> None:
+    argv = ["python", "t.py", "--out-dir", "/scratch/a", "--save-dir=/scratch/b", "log_dir=/scratch/c"]
+    argv += ["--data-dir", "/datasets/d", "--output", "relative/e", "--lr", "/not/output"]
+    found = absolute_outputs(argv, {"OUTPUT_DIR": "/scratch/f", "DATA_ROOT": "/datasets/g", "LOG_DIR": "h"})
+    assert found == [
+        ("--out-dir", "/scratch/a"),
+        ("--save-dir", "/scratch/b"),
+        ("log_dir", "/scratch/c"),
+        ("$OUTPUT_DIR", "/scratch/f"),
+    ]
