@@ -669,6 +669,24 @@ def test_an_output_directory_is_each_runs_own_not_data(tmp_path: Path) -> None:
     assert (root / "outputs" / "model.txt").read_text() == "from a run by hand\n"  # the checkout's: untouched
 
 
+def test_an_absolute_output_directory_default_becomes_each_runs_own(tmp_path: Path) -> None:
+    """`--out-dir` defaulting to /tmp/results: init kept it (with a word of advice), so every run, smoke
+    test and sweep member wrote that one directory, and each run's results said 'Artifacts: (none)'. It
+    now writes the relative name: each run's own directory, listed as its artifacts."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    outside = tmp_path / "shared-results"
+    (root / "train.py").write_text(WRITES_OUTPUTS.replace('default="outputs"', f'default="{outside}"'))
+    assert str(outside) in (root / "train.py").read_text()
+    git(root, "init", "-q", "-b", "main")
+    commit(root)
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["params"]["output_dir"] == "shared-results"
+    assert f"not the script's '{outside}'" in made.stderr
+
+
 def test_paths_read_through_joins_and_loaders_are_found(tmp_path: Path) -> None:
     """`torch.load(os.path.join("data", "test.pt"))` read a gitignored file init did not see (the
     reader was not one it knew, the path not one literal): the runs' evaluation failed on it."""

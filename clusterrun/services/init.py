@@ -553,10 +553,15 @@ def _output_params(draft: _Draft) -> set[str]:
                 f"{name} = {value!r} is where the script writes: relative, so each run writes its own "
                 f"(<run>/work/{rel}/, listed as its artifacts)"
             )
-        elif os.path.isabs(value):
-            draft.check.append(
-                f"{name} = {value!r} is where the script writes, and every run would write the same "
-                f"directory: make it relative (each run's own): params.{name}={PurePosixPath(value).name}"
+        elif os.path.isabs(value) and PurePosixPath(value).name not in ("", ".", ".."):
+            # the script's absolute default would be every run's (and smoke test's) one directory
+            rel = PurePosixPath(value).name
+            draft.params[name] = rel
+            written.add(rel)
+            draft.guessed.append(
+                f"{name} = {rel!r}, not the script's {value!r}: there every run, smoke test and sweep "
+                f"member would write one directory; relative, each run writes its own (<run>/work/{rel}/, "
+                "listed as its artifacts)"
             )
     return written
 
