@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from clusterrun import scheduler
 from clusterrun.errors import SchedulerError, SchedulerUnavailable, UsageError
 from clusterrun.scheduler import _submitit, info, registry, slurm_logs
 from clusterrun.scheduler import checks as host_checks
-from clusterrun.scheduler.base import STATES, TERMINAL, JobSpec
+from clusterrun.scheduler.base import STATES, TERMINAL, JobSpec, JobStatus
 from clusterrun.scheduler.local import STATE_MAP as LOCAL_STATES
 from clusterrun.scheduler.local import LocalScheduler
 from clusterrun.scheduler.slurm import SlurmScheduler, cluster_limits, executor_parameters
@@ -238,3 +239,16 @@ def test_the_job_side_learns_its_id_from_the_backend_that_runs_it() -> None:
     assert job_variables(slurm) == ("77", {"SLURM_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "3"})
     assert job_variables({"SUBMITIT_LOCAL_JOB_ID": "4242"}) == ("4242", {"SUBMITIT_LOCAL_JOB_ID": "4242"})
     assert job_variables({"HOME": "/root"}) == ("", {})
+
+
+def test_a_job_status_record_is_its_asdict_and_a_copy() -> None:
+    """JobStatus.as_record (built field by field for speed) says what dataclasses.asdict says, and a
+    change to the record never reaches the status it came from."""
+    status = JobStatus("7_1", "completed", "COMPLETED", 0, elapsed_seconds=3, extra={"a": [1, {"b": 2}]})
+    record = status.as_record()
+    assert (
+        record == asdict(status)
+        and asdict(JobStatus("8", "pending")) == JobStatus("8", "pending").as_record()
+    )
+    record["extra"]["a"][1]["b"] = 3
+    assert status.extra == {"a": [1, {"b": 2}]}
