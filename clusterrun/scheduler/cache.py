@@ -13,6 +13,7 @@ warnings (e.g. that accounting did not answer).
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import fields
@@ -21,7 +22,7 @@ from typing import Any
 
 from clusterrun import portable
 from clusterrun.errors import SchedulerUnavailable
-from clusterrun.records.jsonio import read_json, write_json_atomic
+from clusterrun.records.jsonio import read_json, write_text_atomic
 from clusterrun.scheduler import identity
 from clusterrun.scheduler.base import JobRef, JobStatus, PollResult, Scheduler
 
@@ -90,6 +91,12 @@ class _Cache:
         return {"format": FORMAT, "jobs": self.jobs, "failure": self.failure, "warnings": self.warnings}
 
 
+def _save(path: Path, cache: _Cache) -> None:
+    """The cache, compact: a file of thousands of entries that only clusterrun reads, rewritten at every
+    poll (indented, Python's JSON encoder takes its slow path: 0.14 s for 5,000 entries, 0.04 s so)."""
+    write_text_atomic(path, json.dumps(cache.data(), separators=(",", ":"), default=str))
+
+
 def _load(path: Path) -> _Cache:
     try:
         return _Cache(read_json(path))
@@ -155,12 +162,12 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
             polled = scheduler.poll(missing)
         except SchedulerUnavailable as exc:
             cache.failure = {"at": started, "message": exc.message, "hint": exc.hint}
-            write_json_atomic(cache_file, cache.data())
+            _save(cache_file, cache)
             raise
         answer = polled if isinstance(polled, PollResult) else PollResult(polled)
         cache.failure = {}
         cache.merge(missing, answer, started)
-        write_json_atomic(cache_file, cache.data())
+        _save(cache_file, cache)
     result = PollResult(warnings=answer.warnings, asked=answer.asked)
     asked = {key(r) for r in missing}
     for ref in refs:
