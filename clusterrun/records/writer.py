@@ -207,7 +207,6 @@ def write_initial(
     manifests: SubmissionManifests | None = None,
     states: Sequence[tuple[str | None, str]] = (),
     into: Path | None = None,
-    shared_lock: bool = False,
 ) -> Manifest:
     """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
     datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes;
@@ -220,9 +219,9 @@ def write_initial(
     `into`: the directory written, when it is not yet `run.path` (Registry.create's hidden directory,
     renamed to `run.path` once this returns): no reader sees it, so every file, the manifest too, is
     created in place (one file each, no temporary file and rename), and everything in it names
-    `run.path`. `shared_lock`: the run's `.lock` is a link to the one of the submission's first run,
-    so that the members of a sweep share one lock file (SubmissionManifests.update_many takes it once
-    for all of them; anyone else still locks one run at a time). artifacts/ is made by the job."""
+    `run.path`, and its own `.lock` is made with it. (The members of a sweep once shared one lock file,
+    linked: it made every process that recorded their ends, over several cores, wait for the others;
+    services/fanout.py.) artifacts/ is made by the job."""
     shared = shared if shared is not None else SharedFiles()
 
     def place(name: str) -> tuple[Path, Path]:  # where a file is written now, and where it will be
@@ -246,9 +245,8 @@ def write_initial(
     env_data = env if env is not None else envinfo.capture(tuple(spec.env))
     now, final = place("env.json")
     shared.write(now, lambda path: write_json_atomic(path, env_data), final=final)
-    if shared_lock:
-        now, final = place(".lock")
-        shared.write(now, _create_empty, key="\0lock", final=final)
+    if into is not None:  # its own lock, made with the directory (its first update would make it)
+        _create_empty(into / ".lock")
     created = now_iso()
     history: list[dict[str, Any]] = [{"state": "created", "at": created}]
     for state, note in states:
@@ -390,8 +388,8 @@ class SubmissionManifests:
         self, updates: Sequence[tuple[Run, dict[str, Any]]], state: str | None = None, note: str = ""
     ) -> list[Manifest]:
         """`update` of several runs (each with its own fields), in order. Runs whose `.lock` is one file
-        (the members of a sweep: write_initial's `shared_lock`) are updated under one lock, taken once;
-        the others each under their own. The events follow, after the records."""
+        (the members of a sweep made by clusterrun before 2026-12-04 share one) are updated under one
+        lock, taken once; the others each under their own. The events follow, after the records."""
         for _run, fields in updates:
             require_fields(Manifest, fields, "SubmissionManifests.update")
         out: dict[int, Manifest] = {}

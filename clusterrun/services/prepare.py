@@ -356,7 +356,6 @@ class _Records:
                     shared=self.shared,
                     states=states,
                     into=hidden,
-                    shared_lock=sweep_run is not None,
                 )
             )
 
