@@ -92,6 +92,8 @@ def test_members_made_by_several_processes_are_each_made_once_in_order(
         manifest = store.read_manifest(run.path)
         assert manifest.sweep == result.sweep_id and manifest.sweep_values == {"seed": seed}
         assert manifest.state == "dry_run" and f"--seed {seed}" in (run.path / "command.sh").read_text()
+        # the submitting process, never a worker gone since: `status` would call the member interrupted
+        assert manifest.submitter["pid"] == os.getpid()
     assert {run.id for run in registry.created} >= {run.id for run in members}
     assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
 

@@ -389,6 +389,7 @@ class _Records:
         for item in wanted:
             item.suffix = taken.get(item.base, self.registry.next_suffix(item.base))
             taken[item.base] = item.suffix + 1
+        self.shared.submitter()  # this process's identity, not a worker's: `status` asks if it still runs
         try:
             made = fanout_map(self._make_apart, wanted)
         except BaseException:
