@@ -70,6 +70,11 @@ def _members(root: Path) -> dict[str, int]:
     return found
 
 
+def _hidden_left(root: Path) -> list[str]:
+    """Directories a member was being made in (`.<id>.<pid>.new`), left in the registry."""
+    return [name for name in os.listdir(root) if name.endswith(".new")]
+
+
 def _in_order(ids: list[str]) -> list[int]:
     return [int(i.rsplit("-", 1)[1]) if i.count("-") > 1 else 0 for i in ids]
 
@@ -95,7 +100,7 @@ def test_members_made_by_several_processes_are_each_made_once_in_order(
         # the submitting process, never a worker gone since: `status` would call the member interrupted
         assert manifest.submitter["pid"] == os.getpid()
     assert {run.id for run in registry.created} >= {run.id for run in members}
-    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
+    assert _hidden_left(registry.root) == []
 
 
 @pytest.mark.usefixtures("two_workers")
@@ -116,7 +121,7 @@ def test_a_workers_share_is_finished_here_without_a_member_made_twice(
     assert sorted(made.values()) == list(range(MEMBERS))  # every member once: none twice, none missing
     assert made == {run.id: seed for seed, run in enumerate(members)}
     assert _in_order([run.id for run in members]) == list(range(MEMBERS))
-    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
+    assert _hidden_left(registry.root) == []
 
 
 @pytest.mark.usefixtures("two_workers")
@@ -138,4 +143,4 @@ def test_a_submission_that_fails_leaves_none_of_the_members_its_workers_made(
     with pytest.raises(DiskFull):
         submit(_sweep(project), registry, confirm=approve("yes"))
     assert _members(registry.root) == {}
-    assert not [name for name in os.listdir(registry.root) if name.endswith(".new")]
+    assert _hidden_left(registry.root) == []

@@ -86,19 +86,24 @@ def is_output_name(name: str) -> bool:
     return bool(_WITH_PLACE & set(words)) and bool(_PLACE_WORDS & set(words))
 
 
+def output_option(previous: str, token: str) -> tuple[str, str] | None:
+    """(option, value) when `token` of an argv is the value given where the program writes: after an
+    output-named flag (`--out-dir`, then `/tmp/x`), or in one token (`--out-dir=/tmp/x`, Hydra's
+    `out_dir=/tmp/x`); `previous` is the token before it."""
+    if previous.startswith("-") and "=" not in previous and is_output_name(previous):
+        return previous, token
+    if "=" in token:
+        key, value = token.split("=", 1)
+        if is_output_name(key):
+            return key, value
+    return None
+
+
 def absolute_outputs(argv: Sequence[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
     """(option or variable, path) of each absolute path a command gives where its program writes:
     `--out-dir /tmp/x`, `--out-dir=/tmp/x`, `out_dir=/tmp/x` (Hydra), `$OUTPUT_DIR` in the job's env."""
-    found: list[tuple[str, str]] = []
-    previous = ""
-    for token in argv:
-        flag, previous = previous, token
-        if flag.startswith("-") and "=" not in flag and is_output_name(flag) and os.path.isabs(token):
-            found.append((flag, token))
-        elif "=" in token:
-            key, value = token.split("=", 1)
-            if is_output_name(key) and os.path.isabs(value):
-                found.append((key, value))
+    given = [output_option(previous, token) for previous, token in zip(["", *argv], argv, strict=False)]
+    found = [option for option in given if option is not None and os.path.isabs(option[1])]
     found += [
         (f"${name}", value) for name, value in env.items() if is_output_name(name) and os.path.isabs(value)
     ]

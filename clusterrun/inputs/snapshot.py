@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from clusterrun.errors import DiskFull, GitError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.datafp import suggest_key
-from clusterrun.inputs.outputnames import is_output_name
+from clusterrun.inputs.outputnames import output_option
 from clusterrun.records import perms
 
 if TYPE_CHECKING:
@@ -393,9 +393,7 @@ def _command_paths(argv: Iterable[str]) -> list[str]:
     previous = ""
     for token in argv:
         flag, previous = previous, token
-        if flag.startswith("-") and "=" not in flag and is_output_name(flag):
-            continue
-        if "=" in token and is_output_name(token.split("=", 1)[0]):
+        if output_option(flag, token) is not None:
             continue
         for candidate in (token, token.split("=", 1)[1] if "=" in token else ""):
             if not candidate or candidate.startswith("-") or os.path.isabs(candidate):

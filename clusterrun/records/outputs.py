@@ -91,8 +91,8 @@ def diff(
     pairs = {a: a for a in sizes_a if a in sizes_b}
     pairs.update(_paired_by_time(sorted(set(sizes_a) - set(sizes_b)), sorted(set(sizes_b) - set(sizes_a))))
     taken_b = set(pairs.values())
-    out = OutputDiff(files=len(set(sizes_a) | set(sizes_b)) - sum(1 for a, b in pairs.items() if a != b))
-    out.paired = sorted((a, b) for a, b in pairs.items() if a != b)
+    paired = sorted((a, b) for a, b in pairs.items() if a != b)
+    out = OutputDiff(files=len(set(sizes_a) | set(sizes_b)) - len(paired), paired=paired)
     for path in sorted(set(sizes_a) | (set(sizes_b) - taken_b)):
         other = pairs.get(path)
         if path not in sizes_a:
@@ -116,19 +116,17 @@ def diff(
 def _paired_by_time(only_a: list[str], only_b: list[str]) -> dict[str, str]:
     """Paths of A -> paths of B that are the same but for their dates and times, each the only one of
     its run at that timeless path (two of a run's runs of a tool under one directory are not guessed)."""
-    by_a: defaultdict[str, list[str]] = defaultdict(list)
-    by_b: defaultdict[str, list[str]] = defaultdict(list)
-    for path in only_a:
+    alone_a, alone_b = _alone_by_time(only_a), _alone_by_time(only_b)
+    return {path: alone_b[key] for key, path in alone_a.items() if key in alone_b}
+
+
+def _alone_by_time(paths: list[str]) -> dict[str, str]:
+    """timeless(path) -> path, for the paths with a date or time in them that are alone at theirs."""
+    found: defaultdict[str, list[str]] = defaultdict(list)
+    for path in paths:
         if _STAMP.search(path):
-            by_a[timeless(path)].append(path)
-    for path in only_b:
-        if _STAMP.search(path):
-            by_b[timeless(path)].append(path)
-    return {
-        found[0]: by_b[key][0]
-        for key, found in by_a.items()
-        if len(found) == 1 and len(by_b.get(key, [])) == 1
-    }
+            found[timeless(path)].append(path)
+    return {key: group[0] for key, group in found.items() if len(group) == 1}
 
 
 def _same_bytes(run_a: Run, path_a: str, run_b: Run, path_b: str) -> bool | None:
