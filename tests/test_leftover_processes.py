@@ -110,3 +110,38 @@ def test_a_leftover_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     finally:
         for pid in _marked(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_jobs_own_probe_is_waited_for_not_reported(tmp_path: Path) -> None:
+    """A process of the job's own (`awaited` in its command line: command.sh's environment probe) that
+    outlives the command by more than LEFTOVER_GRACE is waited for and ends on its own, uncounted."""
+    done = tmp_path / "python_env.json"
+    script = f"(sleep 0.6; echo ok > {done}) & exit 0"
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+        outcome = supervise(
+            ["bash", "-c", script], out, err, dict(os.environ), forward=True, awaited=str(done)
+        )
+    # the subshell's command line is bash -c's, which names the file: awaited, so it finished its work
+    assert outcome.leftover_count == 0 and outcome.leftover == []
+    assert done.read_text() == "ok\n"
+
+
+def test_a_short_job_on_a_slow_starting_python_keeps_its_environment_record(tmp_path: Path) -> None:
+    """The promise: a job's results never blame the user's command for clusterrun's own processes. Where
+    `python` starts slowly (a shared file system, a shim: here 0.6 s), command.sh's environment probe
+    outlived a short command; the job then said `the command left 1 process running ... (bash
+    .../command.sh)`, stopped the probe, and the run had no python_env.json."""
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "python").write_text(f'#!/bin/bash\nsleep 0.6\nexec {sys.executable} "$@"\n')
+    (slow / "python").chmod(0o755)
+    config = "name: quick\ncommand: 'true'\nresources: {time: '00:05:00', mem: 100M, cpus_per_task: 1}\n"
+    project = make_project(tmp_path / "p", {"configs/quick.yaml": config})
+    env = {"PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
+    result = cli(["submit", "configs/quick.yaml", "--backend", "local", "--wait", "--yes"], project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Status: SUCCESS" in result.stdout and "left 1 process" not in result.stdout
+    run = only_run(project)
+    assert "leftover_count" not in json.loads((run / "exit.json").read_text())
+    probe = json.loads((run / "python_env.json").read_text())
+    assert Path(probe["python"]["executable"]).resolve() == Path(sys.executable).resolve()

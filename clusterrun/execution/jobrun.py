@@ -32,6 +32,8 @@ from clusterrun.scheduler import job_variables
 from clusterrun.scheduler.jobside import job_side
 
 WORKDIR = workdir.NAME
+#: What command.sh's environment probe writes (execution/envprobe.py): its command line names it.
+PROBE_RECORD = "python_env.json"
 
 
 class CommandFailed(RuntimeError):
@@ -122,6 +124,7 @@ def _attempt(root: Path, script: str) -> int:
                 on_warning=attempt.on_warning,
                 on_signal=attempt.on_signal,
                 warned_at=early.at,
+                awaited=str(root / PROBE_RECORD),  # command.sh's environment probe, not a leftover
             )
         finally:
             clock.stop()

@@ -16,6 +16,9 @@ When the command has exited, what it started and left running in its process gro
 server it forgot to stop) is stopped, SIGTERM then SIGKILL, as the scheduler stops a job's processes at
 its end (SLURM's cgroup tracking; the local backend has no such thing): nothing of a finished run goes
 on writing into its logs or using the machine. Their command lines are in `Outcome.leftover`.
+A process of the job's own that may outlive the command by a moment (command.sh's environment probe,
+named by `awaited`) is waited for, not reported: a short command would otherwise be said to have left
+it running, and the probe's record be lost, wherever Python starts slowly (a shared file system).
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ SAMPLE_LATER = 1.0
 #: A sample costs a walk of every process on the node (psutil reads /proc): at most this share of a core.
 SAMPLE_SHARE = 0.05
 LEFTOVER_GRACE = 0.2  # what the command started may take this long to end on its own after it exited
+LEFTOVER_POLL = 0.005  # seconds between looks at the process group meanwhile (one kill(0) each)
+#: How long the job's own processes (`awaited`) may take after the command exited: the environment
+#: probe asks nvidia-smi with a 10 s time-out, after a Python's start-up.
+AWAITED_WAIT = 15.0
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
 WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
@@ -97,8 +104,11 @@ def supervise(
     on_warning: Callable[[float], float | None] = lambda _now: None,
     on_signal: Callable[[str], None] = lambda _name: None,
     warned_at: float | None = None,
+    awaited: str = "",
 ) -> Outcome:
-    """Run `argv` in a new process group (its own session) and wait for it; see the module's doc."""
+    """Run `argv` in a new process group (its own session) and wait for it; see the module's doc.
+    `awaited`: a process whose command line holds it is the job's own, waited for (AWAITED_WAIT) and
+    never reported as left running."""
     process = subprocess.Popen(
         list(argv), stdout=stdout, stderr=stderr, env=dict(env), start_new_session=True
     )
@@ -168,7 +178,7 @@ def supervise(
     outcome.returncode = os.waitstatus_to_exitcode(status)
     outcome.usage = usage
     process.returncode = outcome.returncode
-    outcome.leftover_count, outcome.leftover = stop_leftovers(pgid)
+    outcome.leftover_count, outcome.leftover = stop_leftovers(pgid, awaited)
     return outcome
 
 
@@ -197,13 +207,31 @@ def _members(pgid: int) -> list[tuple[int, str]]:
     return [(pid, command) for pid, (parent, command) in found.items() if parent not in found]
 
 
-def stop_leftovers(pgid: int) -> tuple[int, list[str]]:
+def _ended_within(pgid: int, seconds: float) -> bool:
+    """The process group is gone within `seconds` (looked at every LEFTOVER_POLL)."""
+    deadline = time.monotonic() + seconds
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(LEFTOVER_POLL)
+    return True
+
+
+def stop_leftovers(pgid: int, awaited: str = "") -> tuple[int, list[str]]:
     """Stop what is left running in the command's process group once the command exited: (how many,
-    the first command lines). Costs one kill(0) when nothing is left, as for nearly every command."""
-    if not _group_alive(pgid):
+    the first command lines). Costs one kill(0) when nothing is left, as for nearly every command, and
+    no more time than what is left takes to end when that is at most LEFTOVER_GRACE. Processes whose
+    command line holds `awaited` are the job's own: waited for up to AWAITED_WAIT, then stopped, and
+    never counted."""
+    # children that exit along with it (a pool's workers) are not leftovers
+    if _ended_within(pgid, LEFTOVER_GRACE):
         return 0, []
-    time.sleep(LEFTOVER_GRACE)  # children that exit along with it (a pool's workers) are not leftovers
-    members = _members(pgid) if _group_alive(pgid) else []
+    members = _members(pgid)
+    if members and awaited and all(awaited in command for _pid, command in members):
+        if _ended_within(pgid, AWAITED_WAIT):
+            return 0, []
+        members = _members(pgid)
+    theirs = [command for _pid, command in members if not (awaited and awaited in command)]
     if not members:  # gone meanwhile, or only zombies waiting for their parent
         return 0, []
     _signal_group(pgid, signal.SIGTERM)
@@ -211,4 +239,4 @@ def stop_leftovers(pgid: int) -> tuple[int, list[str]]:
     while _members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     _signal_group(pgid, signal.SIGKILL)
-    return len(members), [command[:200] for _pid, command in members[:LEFTOVER_SHOWN]]
+    return len(theirs), [command[:200] for command in theirs[:LEFTOVER_SHOWN]]
