@@ -22,6 +22,7 @@ from clusterrun.execution.smoke import stop_orphaned
 from clusterrun.records import attempts as requeues
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import noting_writes, read_json
+from clusterrun.records.manifest_memo import ManifestMemo
 from clusterrun.records.models import Manifest, Summary
 from clusterrun.records.registry import Registry, Run
 from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, scheduler_named
@@ -110,6 +111,9 @@ class StatusReport:
     #: runs this refresh left settled, with their files it wrote: name -> [inode, size, mtime_ns] as
     #: written (jsonio.noting_writes), for the row cache of the listing (services/listing.py)
     settled_writes: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    #: runs settled as this refresh left them (their summaries written): a caller refreshing again may
+    #: pass them back as `done` instead of having them read again (a watch)
+    settled: frozenset[str] = frozenset()
 
     @property
     def run_ids(self) -> list[str]:
@@ -192,13 +196,16 @@ def refresh(
     known: Mapping[str, Manifest] | None = None,
     done: Mapping[str, RunStatus] | None = None,
     keep_summaries: bool = True,
+    memo: ManifestMemo | None = None,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
     `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
     caller has already shown (settled_status). A settled run is finished as it is read, and its manifest
     is not kept: 10,000 of them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
-    (a table of many runs shows what it needs of them; they are collected and written all the same)."""
+    (a table of many runs shows what it needs of them; they are collected and written all the same).
+    `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed."""
     known, done = known or {}, done or {}
+    folders: dict[tuple[str, str], Path] = {}  # a sweep's one scheduler folder, resolved once
     wanted = (
         [registry.listed(i) if i in done else registry.get(i) for i in run_ids]
         if run_ids
@@ -216,7 +223,7 @@ def refresh(
             finished[run.id] = done[run.id]
             continue
         try:
-            manifest = known.get(run.id) or run.load_manifest()
+            manifest = known.get(run.id) or (memo.load(run) if memo is not None else run.load_manifest())
         except ClusterrunError as exc:  # one damaged record must not hide the others; it is left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             damaged.append(RunStatus(run.id, "", "damaged", "", ""))
@@ -228,7 +235,7 @@ def refresh(
             continue
         if manifest.state == "submitting" or is_active(manifest) or awaits_evidence(manifest):
             try:
-                summaries.scheduler_folder(run, manifest)  # OutsideRegistry: such a folder is never used
+                _folder(run, manifest, folders)  # OutsideRegistry: such a folder is never used
             except ClusterrunError as exc:
                 warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
                 damaged.append(RunStatus(run.id, "", "damaged", "", ""))
@@ -260,9 +267,7 @@ def refresh(
     here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
         for r in members:
-            refs[r.id] = job_identity.job_ref(
-                manifests[r.id], summaries.scheduler_folder(r, manifests[r.id]), r.path
-            )
+            refs[r.id] = job_identity.job_ref(manifests[r.id], _folder(r, manifests[r.id], folders), r.path)
         asked = [refs[r.id] for r in members]
         try:
             scheduler = get_scheduler(backend)
@@ -308,7 +313,24 @@ def refresh(
                 settled_writes[shown.run_id] = written
     order = {run.id: i for i, run in enumerate(wanted)}  # the order asked (default: newest first)
     statuses.sort(key=lambda s: order.get(s.run_id, len(order)))
-    return StatusReport(statuses + damaged, warnings, queries, settled_writes)
+    # settled: nothing a later refresh asks anyone can change them (a watch shows them as they are now)
+    kept = {i for i, shown in finished.items() if shown.summary is not None or not keep_summaries}
+    return StatusReport(
+        statuses + damaged, warnings, queries, settled_writes, frozenset(kept | set(settled_writes))
+    )
+
+
+def _folder(run: Run, manifest: Manifest, seen: dict[tuple[str, str], Path]) -> Path:
+    """summaries.scheduler_folder, each recorded folder resolved once per refresh (a sweep's members
+    share one: its check followed every symlink of the path again for each)."""
+    recorded = manifest.scheduler_folder
+    if not recorded:
+        return summaries.scheduler_folder(run, manifest)
+    key = (recorded, os.fspath(run.path.parent))
+    found = seen.get(key)
+    if found is None:
+        found = seen[key] = summaries.scheduler_folder(run, manifest)
+    return found
 
 
 def _disk_full(warnings: list[str], exc: DiskFull) -> None:
@@ -604,8 +626,11 @@ def wait(
     limit = wait_limit()
     previous: list[str] = []
     ending = 0  # quick looks left after an exit record appeared (its wrapper is ending)
+    memo = ManifestMemo()  # the manifests of runs still going, read again only when they change
+    done: dict[str, RunStatus] = {}  # settled runs, shown as they are without reading them again
     while True:
-        report = refresh(registry, run_ids)
+        report = refresh(registry, run_ids, done=done, memo=memo)
+        done = {r.run_id: r for r in report.runs if r.run_id in report.settled}
         on_refresh(report)
         if all(r.done for r in report.runs):
             return report

@@ -57,7 +57,7 @@ def test_after_an_exit_record_appears_wait_looks_again_soon(
     running = StatusReport([RunStatus("r0", "r", "running", "123", "local")], [], 0)
     done = StatusReport([RunStatus("r0", "r", "completed", "123", "local")], [], 0)
     answers = [running, running, running, done]
-    monkeypatch.setattr(status, "refresh", lambda _registry, _ids: answers.pop(0))
+    monkeypatch.setattr(status, "refresh", lambda _registry, _ids, **_kw: answers.pop(0))
     woke = iter([True])
     watched: list[float] = []
     slept: list[float] = []
