@@ -72,3 +72,13 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     for text in (result.stderr, result.stdout):
         assert not re.search(r"^Traceback", text, re.M), text
         assert "internal error" not in text, text
+
+
+#: A run that sleeps `seconds` (0 in its smoke test): sweeps whose members end one after another.
+NAP = """\
+name: nap
+command: sleep {seconds}
+params: {seconds: 2}
+smoke: {params: {seconds: 0}, timeout: 60}
+resources: {time: "00:02:00", mem: 100M}
+"""

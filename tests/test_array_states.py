@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, make_project
+from tests.helpers import NAP, cli, make_project
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
 
-NAP = """\
-name: nap
-command: sleep {seconds}
-params: {seconds: 2}
-smoke: {params: {seconds: 0}, timeout: 60}
-resources: {time: "00:02:00", mem: 100M}
-"""
 MEMBERS = 5
 
 

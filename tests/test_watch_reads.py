@@ -14,17 +14,10 @@ import pytest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.services import status
 from clusterrun.services.listing import expand_ids
-from tests.helpers import cli, make_project
+from tests.helpers import NAP, cli, make_project
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
 
-NAP = """\
-name: nap
-command: sleep {seconds}
-params: {seconds: 2}
-smoke: {params: {seconds: 0}, timeout: 60}
-resources: {time: "00:02:00", mem: 100M}
-"""
 MEMBERS = 4
 
 
