@@ -21,6 +21,22 @@ NCCL = re.compile(
     r"NCCL error|ncclInternalError|ncclSystemError|ncclUnhandledCudaError|ncclInvalidUsage|ncclRemoteError"
     r"|NCCL WARN|DistBackendError: NCCL|ProcessGroupNCCL.*(?:[Tt]imeout|[Ww]atchdog)"
 )
+# the program wants a GPU and sees none (the job has none, or a smoke test runs on a machine without
+# one), or its torch is a build that cannot use one
+NO_GPU = re.compile(
+    r"(?P<none>No CUDA GPUs are available|no CUDA-capable device is detected"
+    r"|Found no NVIDIA driver on your system|CUDA driver initialization failed"
+    r"|on a CUDA device but torch\.cuda\.is_available\(\) is False)"
+    r"|(?P<cpu_build>Torch not compiled with CUDA enabled)"
+)
+# a CUDA kernel failed; CUDA reports it at a later call than the one at fault
+CUDA_ERROR = re.compile(
+    r"(?P<assert>device-side assert(?:ion)? triggered)"
+    r"|(?P<arch>no kernel image is available for execution on the device)"
+    r"|(?P<access>an illegal memory access was encountered|CUDA error: misaligned address)"
+    r"|(?P<library>CUBLAS_STATUS_EXECUTION_FAILED|CUBLAS_STATUS_INTERNAL_ERROR|CUDNN_STATUS_EXECUTION_FAILED"
+    r"|CUDNN_STATUS_INTERNAL_ERROR|CUDNN_STATUS_MAPPING_ERROR)"
+)
 DISK = re.compile(r"Disk quota exceeded|No space left on device|\[Errno (?:28|122)\]|\bENOSPC\b|\bEDQUOT\b")
 NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<module>[\w.]+)'?")
 CANNOT_IMPORT = re.compile(

@@ -71,6 +71,10 @@ class Found:
     hit: Hit | None = None
     note: str = ""
 
+    def groups(self) -> dict[str, str]:
+        """The named groups of the line's match ({} when the evidence is not a line)."""
+        return self.hit.groups() if self.hit is not None else {}
+
 
 @dataclass(frozen=True)
 class Fix:

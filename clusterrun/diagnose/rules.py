@@ -29,6 +29,8 @@ Among equally strong evidence, the order of RULES decides:
     start and a pool starts new ones forever; the time limit that ends such a run is its consequence, so
     these words count as a verdict (evidence.spawn_loop);
   - cuda_oom first of the program errors: one rank's GPU OOM makes the others print CUDA and NCCL errors;
+  - no_gpu and cuda_error next: a program that sees no GPU, or whose kernel failed, says so in CUDA's
+    words, which NCCL and later calls repeat;
   - disk_quota next: a full disk makes later writes, reads and imports fail in other words;
   - missing_module before command_not_found and missing_file: a missing shared library also reads
     'No such file or directory';
@@ -83,6 +85,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("cancelled", (sched.cancellation(),), scheduler_events.cancelled),
     Rule("cuda_oom", ev.program_error(ev.CUDA_OOM), program.cuda_oom),
+    Rule("no_gpu", ev.program_error(ev.NO_GPU), environment.no_gpu),
+    Rule("cuda_error", ev.program_error(ev.CUDA_ERROR), program.cuda_error),
     Rule("disk_quota", ev.program_error(ev.DISK), environment.disk_quota),
     Rule(
         "missing_module",

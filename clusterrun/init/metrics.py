@@ -3,7 +3,8 @@
 `f"epoch {e} | loss {loss:.4f}"` -> loss, `NAME NUMBER`, for a name that sounds like a metric only.
 
 A value counts when its format is numeric (:.4f, %d, :g) or its name sounds like a metric (loss, acc,
-f1, perplexity...); counters (step, epoch, iteration) are not metrics."""
+f1, perplexity...); counters (step, epoch, iteration) and a progress bar's percentage (`training: {p}%|`)
+are not metrics."""
 
 from __future__ import annotations
 
@@ -35,9 +36,13 @@ def patterns(templates: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
     separators: dict[str, list[str]] = {}
     for template in templates:
         literal = ""
-        for text, spec in template:
+        for index, (text, spec) in enumerate(template):
             if not spec:
                 literal += text
+                continue
+            after = template[index + 1][0] if index + 1 < len(template) and not template[index + 1][1] else ""
+            if after.startswith("%|"):  # a progress bar's percentage (`desc: 42%|####  |`), not a metric
+                literal = ""
                 continue
             match = _NAME_BEFORE.search(literal)
             spaced = None if match else _NAME_SPACE_BEFORE.search(literal)

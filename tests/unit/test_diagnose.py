@@ -165,6 +165,79 @@ def test_cublas_alloc_failure_is_cuda_oom() -> None:
     assert got.category == "cuda_oom" and "batch size" in got.fix
 
 
+# ------------------------------------------------------------------------------- no_gpu and cuda_error
+NO_GPUS = tb(
+    "/snap/train.py",
+    "/venv/torch/cuda/__init__.py",
+    "RuntimeError: No CUDA GPUs are available",
+)
+NO_DRIVER = tb(
+    "/snap/train.py",
+    "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and "
+    "installed a driver from http://www.nvidia.com/Download/index.aspx",
+)
+GPU_CHECKPOINT = tb(
+    "/snap/eval.py",
+    "RuntimeError: Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+    "If you are running on a CPU-only machine, please use torch.load with map_location=torch.device('cpu') "
+    "to map your storages to the CPU.",
+)
+CPU_BUILD = tb("/snap/train.py", "AssertionError: Torch not compiled with CUDA enabled")
+DEVICE_ASSERT = (
+    "../aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+    "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.\n"
+    + tb("/snap/train.py", "RuntimeError: CUDA error: device-side assert triggered")
+    + "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below "
+    "might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1.\n"
+)
+NO_KERNEL = tb(
+    "/snap/train.py", "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+)
+
+
+@pytest.mark.parametrize("text", [NO_GPUS, NO_DRIVER, GPU_CHECKPOINT])
+def test_a_job_without_a_gpu_is_told_to_request_one(text: str) -> None:
+    got = d(logs={"stderr.log": text}, resources={**RES, "gpus": 0})
+    assert (
+        got.category == "no_gpu" and "resources.gpus=1" in got.fix and "torch.cuda.is_available()" in got.fix
+    )
+
+
+def test_a_job_that_asked_for_a_gpu_and_saw_none_is_told_where_to_look() -> None:
+    got = d(logs={"stderr.log": NO_GPUS}, resources={**RES, "gpus": 2})
+    assert got.category == "no_gpu" and "resources.gpus=2" in got.fix and "CUDA_VISIBLE_DEVICES" in got.fix
+
+
+def test_a_smoke_test_on_a_machine_without_a_gpu_is_told_how_to_run_anyway() -> None:
+    """A GPU job's smoke test runs on the submitting machine (a login node without GPUs, often): asking
+    for a GPU would be wrong advice there."""
+    smoke = {"timeout": 300, "params": {"epochs": 1}}
+    got = d(logs={"smoke/stderr.log": NO_GPUS}, resources={**RES, "gpus": 1}, smoke=smoke)
+    assert got.category == "no_gpu" and "--skip-smoke" in got.fix and "no GPU" in got.fix
+    assert "resources.gpus" not in got.fix
+
+
+def test_a_cpu_only_torch_is_told_to_install_a_cuda_build() -> None:
+    got = d(logs={"stderr.log": CPU_BUILD})
+    assert got.category == "no_gpu" and "CPU-only build" in got.fix and "download.pytorch.org" in got.fix
+
+
+def test_a_device_side_assert_points_at_an_index_and_at_cuda_launch_blocking() -> None:
+    got = d(logs={"stderr.log": DEVICE_ASSERT})
+    assert got.category == "cuda_error" and "device-side assert triggered" in got.evidence
+    assert "index out of range" in got.fix and "env.CUDA_LAUNCH_BLOCKING=1" in got.fix
+
+
+def test_a_gpu_the_torch_build_does_not_support_is_said() -> None:
+    got = d(logs={"stderr.log": NO_KERNEL})
+    assert got.category == "cuda_error" and "architecture" in got.fix and "resources.gpu_type" in got.fix
+
+
+def test_a_cuda_out_of_memory_is_still_cuda_oom() -> None:
+    assert d(logs={"stderr.log": CUDA_OOM + DEVICE_ASSERT}).category == "cuda_error"  # the last traceback
+    assert d(logs={"stderr.log": DEVICE_ASSERT + CUDA_OOM}).category == "cuda_oom"
+
+
 # ----------------------------------------------------------------------------------------- time_limit
 
 
@@ -695,6 +768,8 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d(logs={"e": BREAKPOINT}).category,
         d(logs={"e": DIVERGED_TRACEBACK}).category,
         d(logs={"e": SPAWN_LOOP}).category,
+        d(logs={"e": NO_GPUS}).category,
+        d(logs={"e": DEVICE_ASSERT}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -708,7 +783,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
         "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "diverged",
-        "spawn_at_import", "unknown",
+        "spawn_at_import", "no_gpu", "cuda_error", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -723,7 +798,8 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     steps: dict[str, list[str]] = {}
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
-    program = ["cuda_oom", "disk_quota", "missing_module", "command_not_found", "missing_file"]
+    program = ["cuda_oom", "no_gpu", "cuda_error", "disk_quota", "missing_module", "command_not_found"]
+    program += ["missing_file"]
     program += ["config_error", "nccl", "interactive", "diverged"]
     assert steps == {
         "VERDICT": ["host_oom", "spawn_at_import", "time_limit", "node_failure", "preempted"],

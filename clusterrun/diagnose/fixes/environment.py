@@ -1,5 +1,5 @@
 """Fixes for what the job's environment lacks: a Python module or shared library, a command on PATH, a
-file the run reads, room on disk."""
+file the run reads, room on disk, a GPU."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ _ACTIVATE = """setup=['source "$CLUSTERRUN_REPO_ROOT/.venv/bin/activate"']"""
 
 def missing_module(ctx: Context, found: Found) -> Fix:
     setup = f"{_ACTIVATE} (or 'module load ...')"
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     lib = groups.get("lib") or groups.get("lib2")
     if lib:
         hint = "cuda" if "cud" in lib or "nccl" in lib else lib.split(".so")[0].removeprefix("lib")
@@ -86,7 +86,7 @@ def command_not_found(ctx: Context, found: Found) -> Fix:
 
 def missing_file(ctx: Context, found: Found) -> Fix:
     line = found.hit.line if found.hit is not None else ""
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     path = next((groups.get(g) for g in ("path", "script", "arg", "found", "bare") if groups.get(g)), "")
     if not path:
         path_match = re.search(r"'([^']+)'", line)
@@ -148,3 +148,34 @@ def disk_quota(ctx: Context, found: Found) -> Fix:
         f"params.{out}=/scratch/$USER/..." if out else "a param such as +params.out_dir=/scratch/$USER/..."
     )
     return Fix(f"free space (check `df -h` and `quota`) or write outputs to a filesystem with room: {where}")
+
+
+def no_gpu(ctx: Context, found: Found) -> Fix:
+    groups = found.groups()
+    if groups.get("cpu_build"):
+        return Fix(
+            "the job's torch is a CPU-only build: install a CUDA build in the environment the job runs in "
+            "(its venv, or setup: lines; e.g. pip install torch --index-url "
+            "https://download.pytorch.org/whl/cu121), or run on the CPU"
+        )
+    fallback = (
+        "choose the device by what is there (device = 'cuda' if torch.cuda.is_available() else 'cpu'; "
+        "map_location='cpu' to load a GPU checkpoint)"
+    )
+    if ctx.smoke:
+        return Fix(
+            f"the smoke test runs on this machine, which has no GPU: {fallback} so the smoke test runs on "
+            "the CPU, run the submit on a GPU node, or skip it with --skip-smoke 'REASON'"
+        )
+    asked = int(ctx.resources.get("gpus") or 0) + int(ctx.resources.get("gpus_per_task") or 0)
+    if not asked:
+        return Fix(
+            "the job has no GPU (resources.gpus=0): request one with resources.gpus=1 (on a partition "
+            f"with GPUs: resources.partition=...), or {fallback}"
+        )
+    return Fix(
+        f"the job asked for GPUs (resources.gpus={ctx.resources.get('gpus') or 0}, gpus_per_task="
+        f"{ctx.resources.get('gpus_per_task') or 0}) but the program saw none: check that setup: does not "
+        "change CUDA_VISIBLE_DEVICES, that the partition's nodes have GPUs (clusterrun doctor), and the "
+        "node's driver (nvidia-smi in setup:)"
+    )

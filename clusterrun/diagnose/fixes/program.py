@@ -1,5 +1,5 @@
-"""Fixes for what the program itself got wrong: GPU memory, NCCL, its arguments or config, and the
-rest (unknown: where to read further)."""
+"""Fixes for what the program itself got wrong: GPU memory, a failed CUDA kernel, NCCL, its arguments or
+config, and the rest (unknown: where to read further)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,26 @@ def cuda_oom(ctx: Context, found: Found) -> Fix:
     return Fix(fix)
 
 
+def cuda_error(ctx: Context, found: Found) -> Fix:
+    groups = found.groups()
+    if groups.get("arch"):
+        return Fix(
+            "the job's torch (or CUDA library) was not built for this GPU's architecture: install a build "
+            "that supports it in the job's environment, or run on GPUs it supports (resources.gpu_type=... "
+            "or resources.constraint=...)"
+        )
+    where = (
+        "most often an index out of range on the GPU (a label >= the number of classes, an embedding index "
+        ">= its size)"
+        if groups.get("assert")
+        else "a kernel read or wrote memory it does not own, or a library call failed on the GPU"
+    )
+    return Fix(
+        f"{where}; CUDA reports it at a later call than the one at fault, so run again with "
+        "env.CUDA_LAUNCH_BLOCKING=1 to stop at the failing line (or on the CPU, which names the bad index)"
+    )
+
+
 def nccl(ctx: Context, found: Found) -> Fix:
     return Fix(
         "run again with env.NCCL_DEBUG=INFO to see which rank and link fail; on one node try "
@@ -34,7 +54,7 @@ def nccl(ctx: Context, found: Found) -> Fix:
 
 
 def config_error(ctx: Context, found: Found) -> Fix:
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     if groups.get("args"):
         fix = (
             f"the script does not accept {groups['args'].strip()}: fix the command template (command=...) "
@@ -91,7 +111,7 @@ def spawn_at_import(ctx: Context, found: Found) -> Fix:
 
 
 def interactive(ctx: Context, found: Found) -> Fix:
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     at = user_frame(ctx.traceback[1]) if ctx.traceback[1] else ""
     if groups.get("wandb"):
         return Fix(
@@ -116,7 +136,7 @@ LEARNING_RATES = ("lr", "learning_rate", "base_lr", "lr0", "max_lr", "eta", "ste
 
 
 def diverged(ctx: Context, found: Found) -> Fix:
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     if groups.get("input"):
         return Fix(
             "NaN or infinite values reached a check of its inputs: the data holds them (missing values, a "

@@ -53,7 +53,7 @@ def smoke_smaller(ctx: Context) -> str:
 def host_oom(ctx: Context, found: Found) -> Fix:
     requested = _requested(ctx.resources, "mem", parse_mem_mb)
     peaks = [ctx.max_rss_mb or 0.0]
-    groups = found.hit.groups() if found.hit is not None else {}
+    groups = found.groups()
     if "used" in groups and "limit" in groups:
         used, limit = int(groups["used"]), int(groups["limit"])
         # slurmstepd prints bytes (recent versions) or KB (older ones): the limit tells which
