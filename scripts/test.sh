@@ -79,13 +79,15 @@ ISOLATED_A=(tests/test_requeue.py)
 # here that submits with the backend on auto uses the main cluster, as main's do). They start when A has
 # ended, in A's background process, beside main: the second core is idle once A and B are done, and main
 # alone was 23 of CI's 27 minutes. Their own temporary dir, as A's and B's (pytest prunes old ones).
+# test_sweep_fanout.py first: fanout never forks beside another thread, and tests that use a library
+# in this process can leave one (tqdm's monitor, mlflow's artifact thread pool)
 PARALLEL_C=(
+    tests/test_sweep_fanout.py
     tests/unit tests/test_cli_local.py tests/test_follow_local.py tests/test_dashboard.py
     tests/test_dashboard_attempts.py tests/test_bad_input.py tests/test_adhoc.py tests/test_api_adhoc.py
     tests/test_estimate_cli.py tests/test_gc.py tests/test_logs_parts.py tests/test_local_task.py
     tests/test_smoke_interrupt.py tests/test_disk_full.py tests/test_docs.py tests/test_notes.py
     tests/test_rowcache.py tests/test_output_formats.py tests/test_metrics_ranks_local.py
-    tests/test_sweep_fanout.py
 )
 work=$(mktemp -d)
 pids=()

@@ -87,7 +87,7 @@ def test_wait_on_local_jobs_uses_the_short_interval(
 ) -> None:
     answers = [_report(backend, ["running"])] * 4 + [_report(backend, ["completed"])]
     sleeps: list[float] = []
-    monkeypatch.setattr(status_service, "refresh", lambda _registry, _ids: answers.pop(0))
+    monkeypatch.setattr(status_service, "refresh", lambda _registry, _ids, **_kw: answers.pop(0))
     monkeypatch.setattr(status_service.time, "sleep", sleeps.append)
     # local jobs: the pause is spent watching their exit records (a stat every EXIT_WATCH_STEP)
     monkeypatch.setattr(status_service, "_sleep_watching", lambda _paths, pause: sleeps.append(pause))
