@@ -52,6 +52,7 @@ LEFTOVER_POLL = 0.005  # seconds between looks at the process group meanwhile (o
 #: How long the job's own processes (`awaited`) may take after the command exited: the environment
 #: probe asks nvidia-smi with a 10 s time-out, after a Python's start-up.
 AWAITED_WAIT = 15.0
+AWAITED_POLL = 0.02  # seconds between looks at them (a walk of the process table each)
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
 WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
@@ -227,10 +228,13 @@ def stop_leftovers(pgid: int, awaited: str = "") -> tuple[int, list[str]]:
     if _ended_within(pgid, LEFTOVER_GRACE):
         return 0, []
     members = _members(pgid)
-    if members and awaited and all(awaited in command for _pid, command in members):
-        if _ended_within(pgid, AWAITED_WAIT):
-            return 0, []
-        members = _members(pgid)
+    deadline = time.monotonic() + AWAITED_WAIT
+    # only the job's own left (zombies aside, which _members leaves out): waited for until they end
+    while members and awaited and all(awaited in command for _pid, command in members):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(AWAITED_POLL)
+        members = _members(pgid) if _group_alive(pgid) else []
     theirs = [command for _pid, command in members if not (awaited and awaited in command)]
     if not members:  # gone meanwhile, or only zombies waiting for their parent
         return 0, []
