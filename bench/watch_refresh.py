@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from common import scancel
@@ -66,8 +67,16 @@ def held_array(members: int) -> tuple[str, dict[str, str]]:
     """A held job array of `members` tasks (they never run), and its identity as a submit records it."""
     held = ["--parsable", "--hold", f"--array=0-{members - 1}", "-J", "synth", "-o", "/dev/null"]
     array = sh(["sbatch", *held, "--wrap", "true"]).split(";")[0]
-    line = sh(["sacct", "-X", "-n", "-P", "-j", array, "-o", "jobid,submit,cluster,jobname"]).splitlines()[0]
-    _job, submit, cluster, name = line.split("|")
+    asked = ["sacct", "-X", "-n", "-P", "-j", array, "-o", "jobid,submit,cluster,jobname"]
+    for _ in range(60):  # accounting records a submission a moment later
+        lines = sh(asked).splitlines()
+        if lines:
+            break
+        time.sleep(0.5)
+    else:
+        scancel([array])
+        raise SystemExit(f"accounting does not know job {array} (sacct -j {array})")
+    _job, submit, cluster, name = lines[0].split("|")
     return array, {"cluster": cluster, "submit_time": submit, "name": name}
 
 

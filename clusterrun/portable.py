@@ -197,3 +197,37 @@ def running(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return out
+
+
+#: prctl's PR_SET_CHILD_SUBREAPER (linux/prctl.h)
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """This process becomes a child subreaper (Linux): a descendant whose parent ended becomes this
+    process's child instead of init's, so that it can be reaped here when it ends (reap_group). Some
+    init processes (a container's, a VM's agent) reap such orphans late, and until then they count as
+    members of their process group. False where it is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes  # here: only a job's wrapper asks
+
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_group(pgid: int) -> None:
+    """Reap the ended processes of process group `pgid` that are this process's children (the orphans
+    adopt_orphans gives it among them); never a child of another group, whose waiter would lose it."""
+    waitid = getattr(os, "waitid", None)
+    by_group = getattr(os, "P_PGID", None)
+    if waitid is None or by_group is None:
+        return
+    while True:
+        try:
+            if waitid(by_group, pgid, os.WEXITED | os.WNOHANG) is None:
+                return
+        except (ChildProcessError, OSError):
+            return

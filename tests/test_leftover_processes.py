@@ -145,3 +145,24 @@ def test_a_short_job_on_a_slow_starting_python_keeps_its_environment_record(tmp_
     assert "leftover_count" not in json.loads((run / "exit.json").read_text())
     probe = json.loads((run / "python_env.json").read_text())
     assert Path(probe["python"]["executable"]).resolve() == Path(sys.executable).resolve()
+
+
+ADOPTED = """
+import os, sys, psutil
+from clusterrun import portable
+from clusterrun.execution.supervise import supervise
+assert portable.adopt_orphans()
+with open(os.devnull, "wb") as out:
+    outcome = supervise(["bash", "-c", "(sleep 0.05) & exit 0"], out, out, dict(os.environ), forward=True)
+zombies = [p.pid for p in psutil.Process().children() if p.status() == psutil.STATUS_ZOMBIE]
+print(outcome.leftover_count, zombies)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are Linux's")
+def test_what_the_command_left_is_reaped_by_the_wrapper_not_waited_out() -> None:
+    """A job's wrapper adopts what its command leaves (portable.adopt_orphans) and reaps it as it ends:
+    under an init that reaps orphans late (a container's, this VM's agent), an ended orphan stayed a
+    member of the command's process group, and every short job's end waited out the whole grace."""
+    out = subprocess.run([sys.executable, "-c", ADOPTED], capture_output=True, text=True, check=True).stdout
+    assert out.split(maxsplit=1) == ["0", "[]\n"], out

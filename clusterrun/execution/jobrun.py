@@ -93,6 +93,9 @@ def run_job(run_dir: str, script: str = "command.sh") -> int:
 
 def _attempt(root: Path, script: str) -> int:
     early = attempts.EarlyWarning.install()  # SIGUSR2 is the wrapper's from here on, not submitit's
+    # what the command leaves when it ends becomes the wrapper's to reap (supervise.stop_leftovers): an
+    # init that reaps orphans late made a short job's end wait out the whole LEFTOVER_GRACE
+    portable.adopt_orphans()
     job_id, _variables = job_variables(os.environ)
     side = job_side(os.environ)
     host = socket.gethostname()

@@ -209,13 +209,16 @@ def _members(pgid: int) -> list[tuple[int, str]]:
 
 
 def _ended_within(pgid: int, seconds: float) -> bool:
-    """The process group is gone within `seconds` (looked at every LEFTOVER_POLL)."""
+    """The process group is gone within `seconds` (looked at every LEFTOVER_POLL); its ended members
+    that are this process's children (portable.adopt_orphans) are reaped meanwhile."""
     deadline = time.monotonic() + seconds
-    while _group_alive(pgid):
+    while True:
+        portable.reap_group(pgid)
+        if not _group_alive(pgid):
+            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(LEFTOVER_POLL)
-    return True
 
 
 def stop_leftovers(pgid: int, awaited: str = "") -> tuple[int, list[str]]:
@@ -234,7 +237,7 @@ def stop_leftovers(pgid: int, awaited: str = "") -> tuple[int, list[str]]:
         if time.monotonic() >= deadline:
             break
         time.sleep(AWAITED_POLL)
-        members = _members(pgid) if _group_alive(pgid) else []
+        members = [] if _ended_within(pgid, 0.0) else _members(pgid)
     theirs = [command for _pid, command in members if not (awaited and awaited in command)]
     if not members:  # gone meanwhile, or only zombies waiting for their parent
         return 0, []
