@@ -62,7 +62,7 @@ def scalar_map(value: dict[str, Scalar], what: str) -> dict[str, Scalar]:
 
 
 class FrozenModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Resources(FrozenModel):
@@ -373,7 +373,7 @@ class RandomSweep(FrozenModel):
 class Sweep(FrozenModel):
     """Members are the product of grid axes, zipped lists and random samples (dotted override keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     grid: dict[str, list[Scalar]] = Field(default_factory=dict)
     zipped: dict[str, list[Scalar]] = Field(default_factory=dict, alias="zip")
