@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from clusterrun.records import manifest_memo
+from clusterrun.records.manifest_memo import ManifestMemo
 from clusterrun.records.registry import Registry, Run
 from clusterrun.services import status
 from clusterrun.services.listing import expand_ids
@@ -45,7 +47,16 @@ def test_a_watch_shows_every_end_and_reads_what_changed_only(
             settled.setdefault(member, len(seen))
         seen.append({s.run_id: s.state for s in report.runs})
 
+    memos: list[ManifestMemo] = []
+
+    class Kept(ManifestMemo):  # the watch's own memo, looked at once it has ended
+        def __init__(self) -> None:
+            super().__init__()
+            memos.append(self)
+
     monkeypatch.setattr(Run, "load_manifest", counted)
+    monkeypatch.setattr(status, "ManifestMemo", Kept)
+    monkeypatch.setattr(manifest_memo, "FRESH", 0.0)  # every manifest read is kept, however new
     monkeypatch.setenv("CLUSTERRUN_POLL_MAX_AGE", "0")  # every refresh asks sacct
     report = status.wait(registry, ids, on_refresh=refreshed, max_interval=1.0)
     assert [r.state for r in report.runs] == ["completed"] * MEMBERS
@@ -58,5 +69,7 @@ def test_a_watch_shows_every_end_and_reads_what_changed_only(
     for member, when in settled.items():
         later = [at for at, run_id in reads if run_id == member and at > when]
         assert later == [], (member, when, later)
+    # what the watch keeps is never more than the runs still going: a settled member's manifest is dropped
+    assert len(memos) == 1 and memos[0]._kept == {}
     after = cli(["status", *ids, "--json"], project)  # a fresh process agrees with the watch's last view
     assert [r["state"] for r in json.loads(after.stdout)["runs"]] == ["completed"] * MEMBERS

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
+from pathlib import Path
 
 from clusterrun.records.models import Manifest
 from clusterrun.records.names import MANIFEST_FILE
@@ -53,5 +55,8 @@ class ManifestMemo:
             self._kept.pop(os.fspath(run.path), None)
         return manifest
 
-    def forget(self, run: Run) -> None:
-        self._kept.pop(os.fspath(run.path), None)
+    def forget(self, paths: Iterable[Path]) -> None:
+        """Drop the manifests of these run directories (runs the caller will not ask about again: a
+        watch's settled runs), so that what is kept is never more than the runs still going."""
+        for path in paths:
+            self._kept.pop(os.fspath(path), None)

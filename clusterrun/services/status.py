@@ -631,6 +631,7 @@ def wait(
     while True:
         report = refresh(registry, run_ids, done=done, memo=memo)
         done = {r.run_id: r for r in report.runs if r.run_id in report.settled}
+        memo.forget(registry.root / run_id for run_id in report.settled)  # kept: the runs still going
         on_refresh(report)
         if all(r.done for r in report.runs):
             return report

@@ -61,3 +61,11 @@ def test_a_manifest_written_moments_ago_is_not_kept(tmp_path: Path) -> None:
     memo.load(run)
     memo.load(run)
     assert memo.reads == 3
+
+
+def test_what_is_forgotten_is_read_again_and_not_kept(tmp_path: Path) -> None:
+    run, memo = _run(tmp_path), ManifestMemo()
+    memo.load(run)
+    memo.forget([run.path])
+    memo.load(run)
+    assert memo.reads == 2
