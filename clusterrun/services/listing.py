@@ -175,8 +175,8 @@ def status(
             continue
         if not settled(manifest):
             manifests[run_id] = manifest
-        elif not (early or tags) and not watch:
-            done[run_id] = settled_status(run, manifest, query.summaries)
+        elif not (early or tags):  # a watch keeps its summaries (its refreshes do)
+            done[run_id] = settled_status(run, manifest, query.summaries or watch)
     check_keys([c.key for c in early], list(records.values()), "--where")
     ids = [i for i in ids if _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
@@ -221,7 +221,7 @@ def status(
         last[:] = [view(report)]
         on_refresh(last[0])
 
-    wait(registry, ids, on_refresh=refreshed)
+    wait(registry, ids, on_refresh=refreshed, known=manifests, done=done)
     return last[0]
 
 

@@ -615,8 +615,11 @@ def wait(
     first_interval: float = 1.0,
     max_interval: float = 30.0,
     timeout: float | None = None,
+    known: Mapping[str, Manifest] | None = None,
+    done: Mapping[str, RunStatus] | None = None,
 ) -> StatusReport:
     """Refresh until every run has ended; the interval doubles while nothing changes (to max_interval).
+    `known`, `done`: what the caller has just read of the runs, for the first refresh (see refresh).
 
     `timeout`: return the last report after that many seconds (a short watch). The overall limit
     (`waiting_at_most`, CLUSTERRUN_WAIT_TIMEOUT) raises WaitTimeout instead: no wait is endless, even for
@@ -627,10 +630,12 @@ def wait(
     previous: list[str] = []
     ending = 0  # quick looks left after an exit record appeared (its wrapper is ending)
     memo = ManifestMemo()  # the manifests of runs still going, read again only when they change
-    done: dict[str, RunStatus] = {}  # settled runs, shown as they are without reading them again
+    settled = dict(done or {})  # settled runs, shown as they are without reading them again
+    first = dict(known or {})
     while True:
-        report = refresh(registry, run_ids, done=done, memo=memo)
-        done = {r.run_id: r for r in report.runs if r.run_id in report.settled}
+        report = refresh(registry, run_ids, known=first, done=settled, memo=memo)
+        first = {}
+        settled = {r.run_id: r for r in report.runs if r.run_id in report.settled}
         memo.forget(registry.root / run_id for run_id in report.settled)  # kept: the runs still going
         on_refresh(report)
         if all(r.done for r in report.runs):
