@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, manifest, no_traceback, only_run
+from tests.helpers import REPO, cli, make_project, manifest, no_traceback, only_run
 from tests.live_helpers import ticker_project, ticks
 
 ESC = "\x1b"
@@ -135,3 +135,30 @@ def test_follow_with_json_keeps_stdout_one_document(ticker: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["state"] == "completed"  # the job's lines went to stderr
     assert ticks(result.stderr) == [f"tick {i} of 3" for i in range(1, 4)]
+
+
+def test_a_watch_reads_each_run_once_at_its_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`status --watch` hands what its listing read to the watch's first refresh: each run's manifest is
+    read once, not once by the listing and again by the refresh, and the view is the same."""
+    from clusterrun.records.registry import Registry, Run
+    from clusterrun.services.listing import StatusQuery, status
+
+    config = "name: quick\ncommand: 'true'\nresources: {time: '00:05:00', mem: 100M, cpus_per_task: 1}\n"
+    project = make_project(tmp_path / "proj", {"configs/quick.yaml": config})
+    for _ in range(2):
+        done = cli(["submit", "configs/quick.yaml", "--backend", "local", "--wait", "--force"], project)
+        assert done.returncode == 0, done.stderr
+    reads: list[str] = []
+    load = Run.load_manifest
+
+    def counted(run: Run) -> object:
+        reads.append(run.id)
+        return load(run)
+
+    monkeypatch.setattr(Run, "load_manifest", counted)
+    seen: list[object] = []
+    view = status(Registry(project / "runs"), StatusQuery(), watch=True, on_refresh=seen.append)
+    states = [r.state for r in view.report.runs]
+    assert len(states) == 2 and set(states) == {"completed"} and len(seen) == 1
+    assert sorted(reads) == sorted({r.run_id for r in view.report.runs})  # each once
+    assert all(r.summary is not None for r in view.report.runs)  # the rows keep their results
