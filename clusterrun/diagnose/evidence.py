@@ -37,6 +37,15 @@ CUDA_ERROR = re.compile(
     r"|(?P<library>CUBLAS_STATUS_EXECUTION_FAILED|CUBLAS_STATUS_INTERNAL_ERROR|CUDNN_STATUS_EXECUTION_FAILED"
     r"|CUDNN_STATUS_INTERNAL_ERROR|CUDNN_STATUS_MAPPING_ERROR)"
 )
+# a DataLoader's workers pass batches through shared memory (/dev/shm), small in containers and counted
+# against a SLURM job's memory; a worker that finds none dies of SIGBUS
+SHARED_MEMORY = re.compile(
+    r"insufficient shared memory \(shm\)"
+    r"|DataLoader worker \(pid(?:\(s\))? [\d, ]+\) is killed by signal: Bus error"
+    r"|No space left on device: '/dev/shm|unable to (?:open|write to|mmap) shared memory"
+)
+# out of file descriptors: a DataLoader's workers hand each batch over as an open descriptor by default
+OPEN_FILES = re.compile(r"Too many open files|\[Errno 24\]|received 0 items of ancdata")
 DISK = re.compile(r"Disk quota exceeded|No space left on device|\[Errno (?:28|122)\]|\bENOSPC\b|\bEDQUOT\b")
 NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<module>[\w.]+)'?")
 CANNOT_IMPORT = re.compile(

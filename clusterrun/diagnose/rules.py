@@ -31,6 +31,8 @@ Among equally strong evidence, the order of RULES decides:
   - cuda_oom first of the program errors: one rank's GPU OOM makes the others print CUDA and NCCL errors;
   - no_gpu and cuda_error next: a program that sees no GPU, or whose kernel failed, says so in CUDA's
     words, which NCCL and later calls repeat;
+  - shared_memory and open_files before disk_quota: a full /dev/shm also says 'No space left on
+    device', and its fix is not a larger disk; a worker that dies of it makes the DataLoader raise;
   - disk_quota next: a full disk makes later writes, reads and imports fail in other words;
   - missing_module before command_not_found and missing_file: a missing shared library also reads
     'No such file or directory';
@@ -87,6 +89,8 @@ RULES: tuple[Rule, ...] = (
     Rule("cuda_oom", ev.program_error(ev.CUDA_OOM), program.cuda_oom),
     Rule("no_gpu", ev.program_error(ev.NO_GPU), environment.no_gpu),
     Rule("cuda_error", ev.program_error(ev.CUDA_ERROR), program.cuda_error),
+    Rule("shared_memory", ev.program_error(ev.SHARED_MEMORY), environment.shared_memory),
+    Rule("open_files", ev.program_error(ev.OPEN_FILES), environment.open_files),
     Rule("disk_quota", ev.program_error(ev.DISK), environment.disk_quota),
     Rule(
         "missing_module",

@@ -238,6 +238,50 @@ def test_a_cuda_out_of_memory_is_still_cuda_oom() -> None:
     assert d(logs={"stderr.log": DEVICE_ASSERT + CUDA_OOM}).category == "cuda_oom"
 
 
+# ------------------------------------------------------------------------- shared_memory and open_files
+LOADER_EXITED = tb(
+    "/snap/train.py",
+    "/venv/torch/utils/data/dataloader.py",
+    "RuntimeError: DataLoader worker (pid(s) 4242) exited unexpectedly",
+)
+BUS_ERROR = (
+    "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory "
+    "(shm).\n"
+    + tb(
+        "/venv/torch/utils/data/_utils/signal_handling.py",
+        "RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error. It is possible that "
+        "dataloader's workers are out of shared memory. Please try to raise your shared memory limit.",
+    )
+    + "\nThe above exception was the direct cause of the following exception:\n\n"
+    + LOADER_EXITED
+)
+SHM_FULL = tb("/snap/train.py", "OSError: [Errno 28] No space left on device: '/dev/shm/torch_4242_123'")
+OPEN_FILES = tb("/snap/train.py", "OSError: [Errno 24] Too many open files")
+
+
+def test_a_dataloader_out_of_shared_memory_halves_its_workers() -> None:
+    got = d(logs={"stderr.log": BUS_ERROR}, params={"num_workers": 8})
+    assert got.category == "shared_memory" and "Bus error" in got.evidence
+    assert "params.num_workers=4 (half of 8)" in got.fix and "resources.mem=" in got.fix
+
+
+def test_a_full_dev_shm_is_not_a_full_disk() -> None:
+    got = d(logs={"stderr.log": SHM_FULL})
+    assert got.category == "shared_memory" and "/scratch" not in got.fix
+    assert d(logs={"stderr.log": QUOTA}).category == "disk_quota"  # another path's full disk still is
+
+
+def test_a_worker_that_exited_without_a_word_of_shared_memory_is_not_guessed() -> None:
+    # a worker killed by the OOM killer or a crash ends the same way: nothing here says which
+    assert d(logs={"stderr.log": LOADER_EXITED}).category == "unknown"
+
+
+def test_too_many_open_files_names_the_sharing_strategy_and_the_limit() -> None:
+    got = d(logs={"stderr.log": OPEN_FILES}, params={"workers": 6})
+    assert got.category == "open_files" and "set_sharing_strategy('file_system')" in got.fix
+    assert "ulimit -n" in got.fix and "params.workers=3 (half of 6)" in got.fix
+
+
 # ----------------------------------------------------------------------------------------- time_limit
 
 
@@ -770,6 +814,8 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d(logs={"e": SPAWN_LOOP}).category,
         d(logs={"e": NO_GPUS}).category,
         d(logs={"e": DEVICE_ASSERT}).category,
+        d(logs={"e": BUS_ERROR}).category,
+        d(logs={"e": OPEN_FILES}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -783,7 +829,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
         "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "diverged",
-        "spawn_at_import", "no_gpu", "cuda_error", "unknown",
+        "spawn_at_import", "no_gpu", "cuda_error", "shared_memory", "open_files", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -798,8 +844,8 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     steps: dict[str, list[str]] = {}
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
-    program = ["cuda_oom", "no_gpu", "cuda_error", "disk_quota", "missing_module", "command_not_found"]
-    program += ["missing_file"]
+    program = ["cuda_oom", "no_gpu", "cuda_error", "shared_memory", "open_files", "disk_quota"]
+    program += ["missing_module", "command_not_found", "missing_file"]
     program += ["config_error", "nccl", "interactive", "diverged"]
     assert steps == {
         "VERDICT": ["host_oom", "spawn_at_import", "time_limit", "node_failure", "preempted"],

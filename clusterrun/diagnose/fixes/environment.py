@@ -1,5 +1,5 @@
 """Fixes for what the job's environment lacks: a Python module or shared library, a command on PATH, a
-file the run reads, room on disk, a GPU."""
+file the run reads, room on disk, a GPU, shared memory and open files for a DataLoader's workers."""
 
 from __future__ import annotations
 
@@ -178,4 +178,32 @@ def no_gpu(ctx: Context, found: Found) -> Fix:
         f"{ctx.resources.get('gpus_per_task') or 0}) but the program saw none: check that setup: does not "
         "change CUDA_VISIBLE_DEVICES, that the partition's nodes have GPUs (clusterrun doctor), and the "
         "node's driver (nvidia-smi in setup:)"
+    )
+
+
+WORKER_PARAMS = ("num_workers", "workers", "n_workers", "dataloader_workers", "loader_workers", "num_proc")
+
+
+def _fewer_workers(ctx: Context) -> str:
+    name = param_for(ctx.params, *WORKER_PARAMS)
+    value = ctx.params.get(name) if name else None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return f"params.{name}={value // 2} (half of {value})"
+    return "fewer DataLoader workers (num_workers=...; 0 loads in the main process)"
+
+
+def shared_memory(ctx: Context, found: Found) -> Fix:
+    return Fix(
+        "the DataLoader's workers ran out of shared memory (/dev/shm), through which they hand over "
+        f"batches: {_fewer_workers(ctx)}; or more room there: on SLURM /dev/shm counts against the job's "
+        "memory (resources.mem=...), in a container it is --shm-size"
+    )
+
+
+def open_files(ctx: Context, found: Found) -> Fix:
+    return Fix(
+        "the program ran out of open files (a DataLoader's workers hand each batch over as an open file "
+        "descriptor): torch.multiprocessing.set_sharing_strategy('file_system') at the top of the script, "
+        "or a higher limit with a setup line (setup=['ulimit -n 65536'], up to `ulimit -Hn` on the node), "
+        f"or {_fewer_workers(ctx)}"
     )
