@@ -229,5 +229,5 @@ def reap_group(pgid: int) -> None:
         try:
             if waitid(by_group, pgid, os.WEXITED | os.WNOHANG) is None:
                 return
-        except (ChildProcessError, OSError):
+        except OSError:  # ChildProcessError: none of them is ours
             return

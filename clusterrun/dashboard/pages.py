@@ -16,6 +16,7 @@ from clusterrun.dashboard import records
 from clusterrun.dashboard.records import RunRecord
 from clusterrun.dashboard.render import script_json
 from clusterrun.errors import ClusterrunError
+from clusterrun.execution import envprobe
 from clusterrun.records.registry import Registry
 from clusterrun.services.compare import compare_runs
 from clusterrun.services.sweeps import RAN_STATES, right_size
@@ -120,7 +121,7 @@ def _env(record: RunRecord) -> dict[str, Any]:
             env[key] = job[key]
     if isinstance(job.get("python"), dict):
         env["python"] = {**(env.get("python") or {}), **job["python"]}
-    probe = records.read_json_file(record.path / "python_env.json")
+    probe = records.read_json_file(record.path / envprobe.RECORD)
     if isinstance(probe.get("python"), dict):
         env["python"] = {**(env.get("python") or {}), **probe["python"]}
         env["packages"] = probe.get("packages") or {}

@@ -209,3 +209,13 @@ def param_for(params: Mapping[str, Any], *names: str) -> str:
         if name in lowered:
             return lowered[name]
     return ""
+
+
+def halved(params: Mapping[str, Any], names: tuple[str, ...], least: int) -> str:
+    """`params.NAME=HALF (half of VALUE)` for the first of `names` the run's params have, when its value
+    is an integer above `least` (the half is never below it); "" otherwise."""
+    name = param_for(params, *names)
+    value = params.get(name) if name else None
+    if isinstance(value, int) and not isinstance(value, bool) and value > least:
+        return f"params.{name}={max(least, value // 2)} (half of {value})"
+    return ""

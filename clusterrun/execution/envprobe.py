@@ -12,6 +12,9 @@ import subprocess
 import sys
 from typing import Any
 
+#: The record it writes in the run directory (command.sh names it; the job's wrapper knows it by that).
+RECORD = "python_env.json"
+
 
 def packages() -> "dict[str, Any]":
     """Every installed distribution's name (lower case) and version, as `importlib.metadata` knows them.

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from clusterrun import portable
-from clusterrun.execution import attempts, envinfo, ranks
+from clusterrun.execution import attempts, envinfo, envprobe, ranks
 from clusterrun.execution.stdout_times import StdoutClock
 from clusterrun.execution.supervise import supervise
 from clusterrun.inputs import workdir
@@ -32,8 +32,6 @@ from clusterrun.scheduler import job_variables
 from clusterrun.scheduler.jobside import job_side
 
 WORKDIR = workdir.NAME
-#: What command.sh's environment probe writes (execution/envprobe.py): its command line names it.
-PROBE_RECORD = "python_env.json"
 
 
 class CommandFailed(RuntimeError):
@@ -127,7 +125,7 @@ def _attempt(root: Path, script: str) -> int:
                 on_warning=attempt.on_warning,
                 on_signal=attempt.on_signal,
                 warned_at=early.at,
-                awaited=str(root / PROBE_RECORD),  # command.sh's environment probe, not a leftover
+                awaited=str(root / envprobe.RECORD),  # command.sh's environment probe, not a leftover
             )
         finally:
             clock.stop()

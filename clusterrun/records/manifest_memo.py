@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from clusterrun.records.models import Manifest
-from clusterrun.records.names import MANIFEST_FILE
 from clusterrun.records.registry import Run
 
 #: A manifest written this recently (seconds) is read again next time rather than kept.
@@ -27,7 +26,7 @@ Stamp = tuple[int, int, int]
 
 def _stamp(run: Run) -> Stamp | None:
     try:
-        info = os.stat(os.path.join(run.path, MANIFEST_FILE), follow_symlinks=False)
+        info = os.stat(run.manifest_path, follow_symlinks=False)
     except OSError:
         return None
     return info.st_ino, info.st_size, info.st_mtime_ns

@@ -72,6 +72,7 @@ def command_script(
         env=render_env(spec, str(output_dir), smoke=smoke),
         setup=spec.setup,
         probe="" if smoke else _probe_path(),
+        probe_record=envprobe.RECORD,
         interpreter=_interpreter(argv),
         argv=argv,
     )

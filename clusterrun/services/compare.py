@@ -11,6 +11,7 @@ from typing import Any
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.compare import compare as compare_records
 from clusterrun.errors import ClusterrunError, ExitStatus, UsageError
+from clusterrun.execution import envprobe
 from clusterrun.inputs import unseeded
 from clusterrun.records import outputs
 from clusterrun.records import summary as summaries
@@ -51,7 +52,7 @@ def run_environment(run: Run) -> dict[str, Any]:
             env[key] = job[key]
     if "python" in job:
         env["python"] = {**env.get("python", {}), **job["python"]}
-    probe = _json(run, "python_env.json")
+    probe = _json(run, envprobe.RECORD)
     if probe.get("python"):
         env["python"] = {**env.get("python", {}), **probe["python"]}
         env["packages"] = probe.get("packages", {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 
-from clusterrun.diagnose.evidence import param_for
+from clusterrun.diagnose.evidence import halved, param_for
 from clusterrun.diagnose.model import Context, Fix, Found
 from clusterrun.inputs.datafp import suggest_key
 
@@ -185,11 +185,9 @@ WORKER_PARAMS = ("num_workers", "workers", "n_workers", "dataloader_workers", "l
 
 
 def _fewer_workers(ctx: Context) -> str:
-    name = param_for(ctx.params, *WORKER_PARAMS)
-    value = ctx.params.get(name) if name else None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return f"params.{name}={value // 2} (half of {value})"
-    return "fewer DataLoader workers (num_workers=...; 0 loads in the main process)"
+    return halved(ctx.params, WORKER_PARAMS, least=0) or (
+        "fewer DataLoader workers (num_workers=...; 0 loads in the main process)"
+    )
 
 
 def shared_memory(ctx: Context, found: Found) -> Fix:

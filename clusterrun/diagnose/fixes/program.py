@@ -7,18 +7,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from clusterrun.diagnose.evidence import param_for
+from clusterrun.diagnose.evidence import halved, param_for
 from clusterrun.diagnose.model import Context, Fix, Found
 from clusterrun.diagnose.tracebacks import user_frame
 
+BATCH_PARAMS = ("batch_size", "batchsize", "bs", "per_device_train_batch_size", "batch")
+
 
 def cuda_oom(ctx: Context, found: Found) -> Fix:
-    batch = param_for(ctx.params, "batch_size", "batchsize", "bs", "per_device_train_batch_size", "batch")
     gpus = ctx.resources.get("gpus")
-    if batch and isinstance(ctx.params[batch], int) and ctx.params[batch] > 1:
-        smaller = f"params.{batch}={max(1, int(ctx.params[batch]) // 2)} (half of {ctx.params[batch]})"
-    else:
-        smaller = "a smaller batch size (params.batch_size=... or gradient accumulation)"
+    smaller = halved(ctx.params, BATCH_PARAMS, least=1) or (
+        "a smaller batch size (params.batch_size=... or gradient accumulation)"
+    )
     fix = f"{smaller}; or more GPU memory: a partition with larger GPUs (resources.partition=...)"
     if gpus:
         fix += f" or more GPUs to shard over (resources.gpus={int(gpus) * 2})"
