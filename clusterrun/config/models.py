@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -30,6 +31,30 @@ from clusterrun.errors import ConfigError
 
 DEFAULT_SEED = 42
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@functools.lru_cache(maxsize=64)
+def _command_tokens(value: str) -> tuple[str, ...]:
+    """A command string split as a shell would, and checked (ValueError: why it cannot be one)."""
+    no_newline(value, "command")
+    try:
+        tokens = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot split the command like a shell would: {exc}") from None
+    return _checked_tokens(tuple(tokens))
+
+
+def _checked_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    if not tokens:
+        raise ValueError("the command is empty")
+    for token in tokens:
+        no_newline(token, "command")
+        problem = refusal(f"the command's argument {token!r}", "", token)
+        if problem:
+            raise ValueError(redact_text(problem))
+    return tokens
+
+
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -64,24 +89,11 @@ class ExperimentSpec(FrozenModel):
     @field_validator("command", mode="before")
     @classmethod
     def _command(cls, value: Any) -> list[str]:
-        if isinstance(value, str):
-            no_newline(value, "command")
-            try:
-                tokens = shlex.split(value)
-            except ValueError as exc:
-                raise ValueError(f"cannot split the command like a shell would: {exc}") from None
-        elif isinstance(value, list) and all(isinstance(t, str | int | float) for t in value):
-            tokens = [str(t) for t in value]
-        else:
-            raise ValueError("give a string such as 'python train.py --lr {lr}' or a list of strings")
-        if not tokens:
-            raise ValueError("the command is empty")
-        for token in tokens:
-            no_newline(token, "command")
-            problem = refusal(f"the command's argument {token!r}", "", token)
-            if problem:
-                raise ValueError(redact_text(problem))
-        return tokens
+        if isinstance(value, str):  # a sweep's members all give the same string: split and checked once
+            return list(_command_tokens(value))
+        if isinstance(value, list) and all(isinstance(t, str | int | float) for t in value):
+            return list(_checked_tokens(tuple(str(t) for t in value)))
+        raise ValueError("give a string such as 'python train.py --lr {lr}' or a list of strings")
 
     @field_validator("setup")
     @classmethod

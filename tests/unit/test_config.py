@@ -706,3 +706,20 @@ def test_a_key_of_the_programs_own_config_is_shown_how_to_become_a_param(tmp_pat
         load_spec(path, ["model.hidden=16"])
     assert "`hidden: VALUE` under params and `model.hidden={hidden}`" in info.value.hint
     assert "then set params.hidden" in info.value.hint
+
+
+def test_a_command_string_split_once_still_gives_each_spec_its_own_list_and_refuses_every_time() -> None:
+    """A sweep's members share one command string, split and checked once (models._command_tokens): each
+    spec still gets a list of its own, and a bad string is refused at every validation, not only the
+    first (an exception is never what a cache hands back)."""
+    data = {"name": "cached", "command": "python train.py --lr '{lr}'", "params": {"lr": 0.1}}
+    first, second = spec_from_data(data, "a.yaml"), spec_from_data(data, "b.yaml")
+    assert first.command == second.command == ["python", "train.py", "--lr", "{lr}"]
+    first.command.append("--changed")
+    assert second.command == ["python", "train.py", "--lr", "{lr}"]
+    assert spec_from_data(data, "c.yaml").command == ["python", "train.py", "--lr", "{lr}"]
+    for source in ("one.yaml", "two.yaml"):
+        with pytest.raises(ConfigError, match="cannot split the command"):
+            spec_from_data({"name": "bad", "command": "python 'unclosed"}, source)
+        with pytest.raises(ConfigError, match="looks like a secret"):
+            spec_from_data({"name": "bad", "command": "curl -H ghp_" + "a" * 36 + " x"}, source)
