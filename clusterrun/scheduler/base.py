@@ -110,7 +110,7 @@ class JobStatus:
     raw_state: str = ""
     exit_code: int | None = None
     signal: int | None = None
-    elapsed_seconds: int | None = None
+    elapsed_seconds: float | None = None  # sacct: whole seconds; local: the exit record's, to the ms
     node: str = ""
     start: str = ""
     end: str = ""

@@ -127,7 +127,7 @@ def _ended(ref: JobRef) -> JobStatus:
         "completed" if code == 0 else "failed",
         raw_state="FINISHED" if code == 0 else "ERROR",
         exit_code=code,
-        elapsed_seconds=int(seconds) if isinstance(seconds, int | float) else None,
+        elapsed_seconds=round(seconds, 3) if isinstance(seconds, int | float) else None,
         node=str(record.get("host") or ""),
         source="local",
     )
