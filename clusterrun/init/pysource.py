@@ -34,6 +34,7 @@ class Option:
     multiple: bool = False  # nargs='+', multiple=True: a list
     help: str = ""
     command: str = ""  # the subcommand it belongs to ('' = the main one)
+    declared: str = ""  # argparse: the type= it gives, when a builtin (int, float...); '' when none
 
     @property
     def positional(self) -> bool:
@@ -85,6 +86,11 @@ def _type_name(node: ast.AST | None) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "int" as a string annotation
         return _TYPES.get(node.value.split("|")[0].strip(), "str")
     return "str"
+
+
+def _type_known(node: ast.AST) -> bool:
+    """`type=int`, `type=float`...: a builtin named as such (not a function of the script's own)."""
+    return isinstance(node, ast.Name) and node.id in _TYPES
 
 
 def _type_of_default(value: Any, fallback: str) -> str:
@@ -165,6 +171,7 @@ def _argparse(tree: ast.Module, info: ScriptInfo) -> None:
             multiple=nargs in ("+", "*") or action in ("append", "extend"),
             help=_literal(kw.get("help")) if isinstance(_literal(kw.get("help")), str) else "",
             command=parsers.get(_receiver(node.func), ""),
+            declared=_type_name(kw["type"]) if "type" in kw and _type_known(kw["type"]) else "",
         )
         if positional and nargs == "?":
             option.required = False

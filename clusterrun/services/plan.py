@@ -17,11 +17,13 @@ from typing import Any
 from clusterrun import portable
 from clusterrun.config.experiment import Member, check_members_differ, load_experiment
 from clusterrun.config.models import ExperimentSpec
+from clusterrun.config.placeholders import placeholders
 from clusterrun.config.profiles import DEFAULT, ClusterProfile
 from clusterrun.config.render import render_command, render_env
 from clusterrun.config.sections import Sweep
+from clusterrun.config.sweep import describe as describe_values
 from clusterrun.errors import ClusterrunError, UsageError
-from clusterrun.inputs import configedit, gitstate, snapshot
+from clusterrun.inputs import argtypes, configedit, gitstate, snapshot
 from clusterrun.inputs.outputnames import absolute_outputs, is_output_name
 from clusterrun.records import index as registry_index
 from clusterrun.records.registry import ADHOC_DIR, Registry
@@ -225,6 +227,65 @@ def _writes_outside(members: Sequence[Member], root: Path) -> list[str]:
     return said
 
 
+def _arguments_refused(
+    members: Sequence[Member], code: Path, root: Path, skip_reason: str | None
+) -> list[str]:
+    """Refuse a job whose script would refuse its own arguments (inputs/argtypes.py): `--epochs 2.5` to
+    an argparse `type=int`. The smoke test cannot see it when it sets that argument itself (smoke.params:
+    epochs=1), and the job would fail at its first line on the cluster. With the smoke test skipped
+    (--skip-smoke REASON, the way past any pre-flight check), it is a warning instead."""
+    scripts: dict[str, Any] = {}  # by the token naming it: read once for a sweep
+    found: list[str] = []
+    first: tuple[Member, argtypes.BadArgument, list[str]] | None = None
+    for member in members:
+        argv = render_command(member.spec, str(root / "<run>"))
+        for bad in argtypes.bad_arguments(code, argv, scripts):
+            names = _given_by(member.spec, bad.index)
+            shown = [
+                f"params.{n}={member.spec.params[n]}" for n in names if f"params.{n}" not in member.values
+            ]
+            where = (
+                f"sweep member {member.index} ({describe_values(member.values)}): " if member.values else ""
+            )
+            found.append(f"{where}{bad}" + (f" ({', '.join(shown)})" if shown else ""))
+            first = first or (member, bad, names)
+    if first is None:
+        return []
+    member, bad, names = first
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    said = f"{found[0]}{more}: the job would stop at its first line"
+    if skip_reason is not None:
+        return [f"{said} (sent all the same: the smoke test is skipped)"]
+    smoke = {n: member.spec.smoke.params[n] for n in names if n in member.spec.smoke.params}
+    if smoke:
+        sets = ", ".join(f"{n}={v}" for n, v in smoke.items())
+        said += f", and the smoke test, which sets {sets}, would not see it"
+    raise UsageError(
+        said,
+        hint=f"{_type_fix(member, bad, names)}, or declare the type it has for {bad.flag} in {bad.script}",
+    )
+
+
+def _given_by(spec: ExperimentSpec, index: int) -> list[str]:
+    """The params that give the command's token at `index` ([] when it is literal)."""
+    if index >= len(spec.command):
+        return []
+    return [name for name in placeholders(spec.command[index]) if name in spec.params]
+
+
+def _type_fix(member: Member, bad: argtypes.BadArgument, names: list[str]) -> str:
+    kind = "an integer" if bad.type == "int" else "a number"
+    key = f"params.{names[0]}" if len(names) == 1 else ""
+    if key and key in member.values:
+        return f"sweep {key} over {'integers' if bad.type == 'int' else 'numbers'}"
+    if key and bad.type == "int":
+        try:
+            return f"give it {kind}: {key}={int(float(bad.value))}"
+        except (ValueError, OverflowError):
+            pass
+    return f"give {key or bad.flag} {kind}"
+
+
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
     portable.require_posix("clusterrun submit")  # before anything is written (Windows: use WSL)
@@ -274,6 +335,7 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     registry.root = registry.root.resolve()
     warnings += _writes_outside(experiment.members, registry.root)
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
+    warnings += _arguments_refused(experiment.members, snap.path, registry.root, request.skip_smoke_reason)
     members = [
         MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)
         for m in experiment.members

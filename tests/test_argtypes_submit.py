@@ -1,0 +1,58 @@
+"""A job whose script would refuse its own arguments is not sent (services/plan.py, inputs/argtypes.py).
+
+The quickstart's train.py declares `--steps` with argparse's type=int, and its smoke test sets steps=5:
+`params.steps=2.5` passed the smoke test (which ran `--steps 5`) and failed on the cluster at its first
+line (`invalid int value: '2.5'`). It is refused now, before the smoke test, with nothing recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import cli, no_traceback
+
+
+def _runs(project: Path) -> list[str]:
+    runs = project / "runs"
+    return sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) if runs.is_dir() else []
+
+
+def test_a_float_for_an_int_option_is_refused_before_anything_runs(project: Path) -> None:
+    result = cli(["submit", "configs/quickstart.yaml", "params.steps=2.5", "--backend", "local"], project)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "error: examples/quickstart/train.py's --steps takes an integer (type=int), not '2.5' "
+        "(params.steps=2.5): "
+        "the job would stop at its first line, and the smoke test, which sets steps=5, would not see it"
+    ) in result.stderr
+    assert "hint: give it an integer: params.steps=2, or declare the type" in result.stderr
+    assert "smoke test: running" not in result.stderr
+    assert _runs(project) == []
+
+
+def test_a_sweep_names_the_member(project: Path) -> None:
+    args = ["submit", "configs/quickstart.yaml", "--sweep", "params.steps=4,4.5", "--backend", "local"]
+    result = cli(args, project)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "error: sweep member 1 (params.steps=4.5): examples/quickstart/train.py's --steps takes"
+        in result.stderr
+    )
+    assert "hint: sweep params.steps over integers" in result.stderr
+    assert _runs(project) == []
+
+
+def test_valid_arguments_pass_and_a_skipped_smoke_test_sends_it_with_a_warning(project: Path) -> None:
+    result = cli(
+        ["submit", "configs/quickstart.yaml", "params.steps=7", "--backend", "local", "--dry-run"], project
+    )
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert "takes an integer" not in result.stderr
+    args = ["submit", "configs/quickstart.yaml", "params.steps=2.5", "--backend", "local", "--dry-run"]
+    result = cli([*args, "--skip-smoke", "checking the argument check"], project)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert "warning: examples/quickstart/train.py's --steps takes an integer" in result.stderr
+    assert "(sent all the same: the smoke test is skipped)" in result.stderr

@@ -1,0 +1,86 @@
+"""inputs/argtypes.py: which arguments of a command its script's argparse would refuse, from the source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clusterrun.init.pysource import Option
+from clusterrun.inputs.argtypes import bad_arguments
+
+SCRIPT = """\
+import argparse
+
+def parse_size(text):
+    return int(text)
+
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", "-e", type=int, default=3)
+p.add_argument("--lr", type=float, default=0.1)
+p.add_argument("--width", default=16)               # no type=: argparse takes any text
+p.add_argument("--size", type=parse_size, default=1)  # the script's own function: not judged
+p.add_argument("--layers", type=int, nargs="+")
+p.add_argument("--name", type=str)
+args = p.parse_args()
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    return tmp_path
+
+
+def flags(root: Path, command: str) -> list[tuple[str, str, str, int]]:
+    return [(b.flag, b.value, b.type, b.index) for b in bad_arguments(root, command.split())]
+
+
+def test_a_value_the_declared_type_refuses_is_found_with_its_position(root: Path) -> None:
+    assert flags(root, "python train.py --epochs 2.5 --lr 0.1") == [("--epochs", "2.5", "int", 3)]
+    assert flags(root, "python -u train.py --epochs=3.0 --lr=abc") == [
+        ("--epochs", "3.0", "int", 3),
+        ("--lr", "abc", "float", 4),
+    ]
+    assert str(bad_arguments(root, ["python", "train.py", "--lr", "x"])[0]) == (
+        "train.py's --lr takes a number (type=float), not 'x'"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python train.py --epochs 3 --lr 1e-3 --width 2.5 --size 2.5 --name 7.5",  # valid, or not typed
+        "python train.py --layers 1.5 2.5",  # nargs: not judged
+        "python train.py --epochs -3 --lr -0.5",  # negative numbers are values
+        "python train.py --epochs --lr 0.1",  # a flag where a value should be: argparse's own error
+        "python train.py -- --epochs 2.5",  # after --: positional text
+        "python other.py --epochs 2.5",  # no such script in the snapshot
+        "bash run.sh --epochs 2.5",  # not a Python script
+    ],
+)
+def test_what_is_valid_or_not_certain_is_not_found(root: Path, command: str) -> None:
+    assert flags(root, command) == []
+
+
+def test_a_script_with_sub_commands_is_not_judged(tmp_path: Path) -> None:
+    (tmp_path / "cli.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers()\n"
+        "train = sub.add_parser('train')\ntrain.add_argument('--epochs', type=int)\n"
+    )
+    assert flags(tmp_path, "python cli.py train --epochs 2.5") == []
+
+
+def test_a_script_outside_the_snapshot_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    inner = tmp_path / "code"
+    inner.mkdir()
+    assert flags(inner, "python ../train.py --epochs 2.5") == []
+
+
+def test_the_cache_reads_a_script_once_by_its_token(root: Path) -> None:
+    cache: dict[str, dict[str, Option]] = {}
+    bad_arguments(root, ["python", "train.py", "--epochs", "2.5"], cache)
+    (root / "train.py").write_text("")  # a second read would find nothing
+    found = bad_arguments(root, ["python", "train.py", "--epochs", "7.5"], cache)
+    assert [b.value for b in found] == ["7.5"]
