@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import cli, no_traceback
+from tests.helpers import cli, make_project, no_traceback
 
 
 def _runs(project: Path) -> list[str]:
@@ -25,7 +25,7 @@ def test_a_float_for_an_int_option_is_refused_before_anything_runs(project: Path
         "(params.steps=2.5): "
         "the job would stop at its first line, and the smoke test, which sets steps=5, would not see it"
     ) in result.stderr
-    assert "hint: give it an integer: params.steps=2, or declare the type" in result.stderr
+    assert "hint: give it an integer: params.steps=2, or change the type= of --steps in" in result.stderr
     assert "smoke test: running" not in result.stderr
     assert _runs(project) == []
 
@@ -56,3 +56,35 @@ def test_valid_arguments_pass_and_a_skipped_smoke_test_sends_it_with_a_warning(p
     assert result.returncode == 0, result.stderr
     assert "warning: examples/quickstart/train.py's --steps takes an integer" in result.stderr
     assert "(sent all the same: the smoke test is skipped)" in result.stderr
+
+
+CHOOSY = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+p.add_argument("--epochs", type=int, default=3)
+p.parse_args()
+print("loss=0.1")
+"""
+
+
+def test_a_sweep_value_outside_the_choices_is_refused(tmp_path: Path) -> None:
+    """The smoke test runs one member of each command shape: a later member's bad choice would pass it."""
+    config = (
+        "name: choosy\ncommand: python choosy.py --optimizer {optimizer} --epochs {epochs}\n"
+        "params: {optimizer: sgd, epochs: 3}\nresources: {time: '00:05:00', mem: 200M}\n"
+    )
+    project = make_project(tmp_path / "p", {"choosy.py": CHOOSY, "configs/choosy.yaml": config})
+    args = ["submit", "configs/choosy.yaml", "--sweep", "params.optimizer=sgd,adamw", "--backend", "local"]
+    result = cli(args, project)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "error: sweep member 1 (params.optimizer=adamw): choosy.py's --optimizer takes one of sgd, adam "
+        "(choices=), not 'adamw': the job would stop at its first line"
+    ) in result.stderr
+    assert (
+        "hint: sweep params.optimizer over its choices (sgd, adam), or add 'adamw' to the choices"
+        in result.stderr
+    )
+    assert _runs(project) == []

@@ -34,7 +34,8 @@ class Option:
     multiple: bool = False  # nargs='+', multiple=True: a list
     help: str = ""
     command: str = ""  # the subcommand it belongs to ('' = the main one)
-    declared: str = ""  # argparse: the type= it gives, when a builtin (int, float...); '' when none
+    declared: str = ""  # argparse: the builtin type= it gives (int, float, str...); '' none, '?' another
+    choices: tuple[Any, ...] | None = None  # argparse: its choices=, when a literal list of them
 
     @property
     def positional(self) -> bool:
@@ -88,9 +89,22 @@ def _type_name(node: ast.AST | None) -> str:
     return "str"
 
 
-def _type_known(node: ast.AST) -> bool:
-    """`type=int`, `type=float`...: a builtin named as such (not a function of the script's own)."""
-    return isinstance(node, ast.Name) and node.id in _TYPES
+def _choices(node: ast.AST | None) -> tuple[Any, ...] | None:
+    """A literal `choices=[...]` (strings, numbers), else None (a name, a call: not known from here)."""
+    value = _literal(node) if node is not None else None
+    if isinstance(value, list | tuple) and value and all(type(v) in (str, int, float) for v in value):
+        return tuple(value)
+    return None
+
+
+def _declared(node: ast.AST | None) -> str:
+    """argparse's `type=`: a builtin named as such (int, float, str, bool), '' when there is none (the
+    text as given), '?' for anything else (a function of the script's own: not judged from here)."""
+    if node is None:
+        return ""
+    if isinstance(node, ast.Name) and node.id in ("int", "float", "str", "bool"):
+        return node.id
+    return "?"
 
 
 def _type_of_default(value: Any, fallback: str) -> str:
@@ -171,7 +185,8 @@ def _argparse(tree: ast.Module, info: ScriptInfo) -> None:
             multiple=nargs in ("+", "*") or action in ("append", "extend"),
             help=_literal(kw.get("help")) if isinstance(_literal(kw.get("help")), str) else "",
             command=parsers.get(_receiver(node.func), ""),
-            declared=_type_name(kw["type"]) if "type" in kw and _type_known(kw["type"]) else "",
+            declared=_declared(kw.get("type")),
+            choices=_choices(kw.get("choices")),
         )
         if positional and nargs == "?":
             option.required = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clusterrun.init.pysource import Option, read_script
 
@@ -27,13 +28,21 @@ class BadArgument:
     script: str  # as the command names it (train.py)
     flag: str
     value: str
-    type: str  # int, float
+    type: str  # int, float: the type refuses it; choices: it is none of them
     index: int  # of the value's token in the argv
+    choices: tuple[Any, ...] = ()
 
     def __str__(self) -> str:
+        if self.type == "choices":
+            wanted = f"one of {listed(self.choices)} (choices=)"
+            return f"{self.script}'s {self.flag} takes {wanted}, not {self.value!r}"
         return (
             f"{self.script}'s {self.flag} takes {_article(self.type)} (type={self.type}), not {self.value!r}"
         )
+
+
+def listed(choices: Sequence[Any]) -> str:
+    return ", ".join(str(c) for c in choices)
 
 
 def _article(kind: str) -> str:
@@ -60,16 +69,23 @@ def _typed_options(path: Path) -> dict[str, Option]:
     return {
         option.flag: option
         for option in info.options
-        if option.flag.startswith("-") and option.declared in _READERS and not option.multiple
+        if option.flag.startswith("-")
+        and not option.multiple
+        and not option.is_flag
+        and (option.declared in _READERS or (option.choices is not None and option.declared in ("", "str")))
     }
 
 
-def _refused(option: Option, value: str) -> bool:
+def _refusal(option: Option, value: str) -> tuple[str, tuple[Any, ...]] | None:
+    """Why the option's parser refuses `value` (its type, or choices), None when it takes it."""
+    reader = _READERS.get(option.declared)
     try:
-        _READERS[option.declared](value)
+        converted: Any = reader(value) if reader is not None else value
     except ValueError:
-        return True
-    return False
+        return option.declared, ()
+    if option.choices is not None and converted not in option.choices:
+        return "choices", option.choices
+    return None
 
 
 def bad_arguments(
@@ -103,7 +119,8 @@ def bad_arguments(
         if value_index >= len(argv):
             break
         value = inline if equals else argv[value_index]
-        if not (not equals and value.startswith("--")) and _refused(option, value):  # `--a --b`: not ours
-            bad.append(BadArgument(argv[position], option.flag, value, option.declared, value_index))
+        refused = None if not equals and value.startswith("--") else _refusal(option, value)  # `--a --b`
+        if refused is not None:
+            bad.append(BadArgument(argv[position], option.flag, value, refused[0], value_index, refused[1]))
         index = value_index + 1
     return bad

@@ -260,10 +260,11 @@ def _arguments_refused(
     if smoke:
         sets = ", ".join(f"{n}={v}" for n, v in smoke.items())
         said += f", and the smoke test, which sets {sets}, would not see it"
-    raise UsageError(
-        said,
-        hint=f"{_type_fix(member, bad, names)}, or declare the type it has for {bad.flag} in {bad.script}",
-    )
+    if bad.type == "choices":
+        also = f"add {bad.value!r} to the choices of {bad.flag} in {bad.script}"
+    else:
+        also = f"change the type= of {bad.flag} in {bad.script}"
+    raise UsageError(said, hint=f"{_type_fix(member, bad, names)}, or {also}")
 
 
 def _given_by(spec: ExperimentSpec, index: int) -> list[str]:
@@ -274,9 +275,13 @@ def _given_by(spec: ExperimentSpec, index: int) -> list[str]:
 
 
 def _type_fix(member: Member, bad: argtypes.BadArgument, names: list[str]) -> str:
-    kind = "an integer" if bad.type == "int" else "a number"
     key = f"params.{names[0]}" if len(names) == 1 else ""
-    if key and key in member.values:
+    swept = bool(key) and key in member.values
+    if bad.type == "choices":
+        verb, which = ("sweep", "over") if swept else ("give", "one of")
+        return f"{verb} {key or bad.flag} {which} its choices ({argtypes.listed(bad.choices)})"
+    kind = "an integer" if bad.type == "int" else "a number"
+    if swept:
         return f"sweep {key} over {'integers' if bad.type == 'int' else 'numbers'}"
     if key and bad.type == "int":
         try:

@@ -22,6 +22,9 @@ p.add_argument("--width", default=16)               # no type=: argparse takes a
 p.add_argument("--size", type=parse_size, default=1)  # the script's own function: not judged
 p.add_argument("--layers", type=int, nargs="+")
 p.add_argument("--name", type=str)
+p.add_argument("--optimizer", choices=["sgd", "adam"])
+p.add_argument("--depth", type=int, choices=[1, 2, 4])
+p.add_argument("--mode", type=parse_size, choices=[1, 2])  # converted by the script's own function
 args = p.parse_args()
 """
 
@@ -45,6 +48,16 @@ def test_a_value_the_declared_type_refuses_is_found_with_its_position(root: Path
     assert str(bad_arguments(root, ["python", "train.py", "--lr", "x"])[0]) == (
         "train.py's --lr takes a number (type=float), not 'x'"
     )
+
+
+def test_a_value_outside_the_choices_is_found_after_the_type_converts_it(root: Path) -> None:
+    assert flags(root, "python train.py --optimizer adamw --depth 3") == [
+        ("--optimizer", "adamw", "choices", 3),
+        ("--depth", "3", "choices", 5),
+    ]
+    assert flags(root, "python train.py --optimizer adam --depth 4 --mode 7") == []
+    found = bad_arguments(root, ["python", "train.py", "--depth=3"])
+    assert str(found[0]) == "train.py's --depth takes one of 1, 2, 4 (choices=), not '3'"
 
 
 @pytest.mark.parametrize(
