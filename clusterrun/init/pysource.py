@@ -107,6 +107,30 @@ def _declared(node: ast.AST | None) -> str:
     return "?"
 
 
+def _click_declared(node: ast.AST | None, default: Any) -> str:
+    """The type click converts an option's value to (as _declared): its `type=` (int, click.INT...;
+    click.Choice: text), else the type of its default, which click infers it from ('' when text)."""
+    if node is None:
+        if isinstance(default, bool):
+            return "?"
+        return {int: "int", float: "float"}.get(type(default), "")
+    if isinstance(node, ast.Attribute) and node.attr in ("INT", "FLOAT", "STRING"):
+        return {"INT": "int", "FLOAT": "float", "STRING": "str"}[node.attr]
+    if _click_choices(node) is not None:
+        return ""
+    return _declared(node)
+
+
+def _click_choices(node: ast.AST | None) -> tuple[Any, ...] | None:
+    """`type=click.Choice([...])` with literal strings (and case-sensitive, as by default)."""
+    if not (isinstance(node, ast.Call) and _callee(node.func) == "Choice" and node.args):
+        return None
+    if any(k.arg == "case_sensitive" for k in node.keywords):
+        return None
+    found = _choices(node.args[0])
+    return found if found is not None and all(isinstance(c, str) for c in found) else None
+
+
 def _type_of_default(value: Any, fallback: str) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -245,6 +269,8 @@ def _click(tree: ast.Module, info: ScriptInfo) -> None:
                     multiple=bool(_literal(kw.get("multiple"))) if "multiple" in kw else False,
                     help=_literal(kw.get("help")) if isinstance(_literal(kw.get("help")), str) else "",
                     command=command,
+                    declared=_click_declared(kw.get("type"), default),
+                    choices=_click_choices(kw.get("type")),
                 )
             )
         if any(o.command == command for o in info.options) or command:

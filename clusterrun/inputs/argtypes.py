@@ -1,5 +1,6 @@
 """The command's arguments against the types its Python script declares (argparse's `type=int`,
-`type=float`), read from the script's source in the snapshot, never by running it.
+`type=float`, `choices=`; click's `type=`, the type of its default, `click.Choice`), read from the
+script's source in the snapshot, never by running it.
 
 The promise: a job whose script would refuse its own arguments at its first line is not sent. The
 smoke test cannot see it when it sets that very argument (smoke.params: epochs=1), and so `--epochs 2.5`
@@ -64,7 +65,7 @@ def _script(root: Path, token: str) -> Path | None:
 
 def _typed_options(path: Path) -> dict[str, Option]:
     info = read_script(path)
-    if info.framework != "argparse" or info.subcommands or info.error:
+    if info.framework not in ("argparse", "click") or info.subcommands or info.error:
         return {}
     return {
         option.flag: option

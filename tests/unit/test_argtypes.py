@@ -97,3 +97,42 @@ def test_the_cache_reads_a_script_once_by_its_token(root: Path) -> None:
     (root / "train.py").write_text("")  # a second read would find nothing
     found = bad_arguments(root, ["python", "train.py", "--epochs", "7.5"], cache)
     assert [b.value for b in found] == ["7.5"]
+
+
+CLICK = """\
+import click
+
+@click.command()
+@click.option("--epochs", default=3)  # click infers INT from the default
+@click.option("--lr", type=float, default=1)  # the type given wins over the default's
+@click.option("--width", type=click.INT)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd")
+@click.option("--loose", type=click.Choice(["a"], case_sensitive=False))
+@click.option("--name", default="run")
+@click.option("--fast/--slow", default=False)
+def main(epochs, lr, width, optimizer, loose, name, fast):
+    print(epochs)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_click_options_are_judged_as_click_converts_them(tmp_path: Path) -> None:
+    (tmp_path / "fit.py").write_text(CLICK)
+    assert flags(tmp_path, "python fit.py --epochs 2.5 --lr 0.5 --width x --optimizer adamw --name 7.5") == [
+        ("--epochs", "2.5", "int", 3),
+        ("--width", "x", "int", 7),
+        ("--optimizer", "adamw", "choices", 9),
+    ]
+    assert (
+        flags(tmp_path, "python fit.py --epochs 4 --lr 2 --width 1 --optimizer adam --loose A --fast") == []
+    )
+
+
+def test_a_click_group_is_not_judged(tmp_path: Path) -> None:
+    (tmp_path / "cli.py").write_text(
+        "import click\n@click.group()\ndef cli():\n    pass\n\n@cli.command()\n"
+        "@click.option('--epochs', type=int)\ndef train(epochs):\n    pass\n"
+    )
+    assert flags(tmp_path, "python cli.py train --epochs 2.5") == []
