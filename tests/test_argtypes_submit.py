@@ -1,4 +1,4 @@
-"""A job whose script would refuse its own arguments is not sent (services/plan.py, inputs/argtypes.py).
+"""A job whose script would refuse its own arguments is not sent (services/plan.py, init/argtypes.py).
 
 The quickstart's train.py declares `--steps` with argparse's type=int, and its smoke test sets steps=5:
 `params.steps=2.5` passed the smoke test (which ran `--steps 5`) and failed on the cluster at its first

@@ -53,6 +53,7 @@ LEFTOVER_POLL = 0.005  # seconds between looks at the process group meanwhile (o
 #: probe asks nvidia-smi with a 10 s time-out, after a Python's start-up.
 AWAITED_WAIT = 15.0
 AWAITED_POLL = 0.02  # seconds between looks at them (a walk of the process table each)
+CMDLINE_SETTLE = 0.1  # how long a process showing no command line (mid-exec) is looked at again
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
 WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
@@ -203,9 +204,28 @@ def _members(pgid: int) -> list[tuple[int, str]]:
                 continue
         except OSError:
             continue
-        words = process.info["cmdline"] or [process.name()]
+        words = process.info["cmdline"] or _settled_cmdline(process)
         found[process.pid] = (process.info["ppid"], " ".join(" ".join(words).split()))  # on one line
     return [(pid, command) for pid, (parent, command) in found.items() if parent not in found]
+
+
+def _settled_cmdline(process: psutil.Process) -> list[str]:
+    """The command line of a process that showed none: one caught in the middle of an exec (the job's
+    probe, `exec python envprobe.py ...` from a shim, showed an empty one for an instant and was taken
+    for the user's `python3`), read again for up to CMDLINE_SETTLE; its name when it still has none."""
+    deadline = time.monotonic() + CMDLINE_SETTLE
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+        try:
+            words = process.cmdline()
+        except psutil.Error:
+            break
+        if words:
+            return words
+    try:
+        return [process.name()]
+    except psutil.Error:
+        return []
 
 
 def _ended_within(pgid: int, seconds: float) -> bool:

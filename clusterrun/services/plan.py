@@ -23,7 +23,8 @@ from clusterrun.config.render import render_command, render_env
 from clusterrun.config.sections import Sweep
 from clusterrun.config.sweep import describe as describe_values
 from clusterrun.errors import ClusterrunError, UsageError
-from clusterrun.inputs import argtypes, configedit, gitstate, snapshot
+from clusterrun.init import argtypes
+from clusterrun.inputs import configedit, gitstate, snapshot
 from clusterrun.inputs.outputnames import absolute_outputs, is_output_name
 from clusterrun.records import index as registry_index
 from clusterrun.records.registry import ADHOC_DIR, Registry
@@ -230,7 +231,7 @@ def _writes_outside(members: Sequence[Member], root: Path) -> list[str]:
 def _arguments_refused(
     members: Sequence[Member], code: Path, root: Path, skip_reason: str | None
 ) -> list[str]:
-    """Refuse a job whose script would refuse its own arguments (inputs/argtypes.py): `--epochs 2.5` to
+    """Refuse a job whose script would refuse its own arguments (init/argtypes.py): `--epochs 2.5` to
     an argparse `type=int`. The smoke test cannot see it when it sets that argument itself (smoke.params:
     epochs=1), and the job would fail at its first line on the cluster. With the smoke test skipped
     (--skip-smoke REASON, the way past any pre-flight check), it is a warning instead."""

@@ -1,4 +1,4 @@
-"""inputs/argtypes.py: which arguments of a command its script's argparse would refuse, from the source."""
+"""init/argtypes.py: which arguments of a command its script's argparse would refuse, from the source."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from clusterrun.init.argtypes import bad_arguments
 from clusterrun.init.pysource import Option
-from clusterrun.inputs.argtypes import bad_arguments
 
 SCRIPT = """\
 import argparse
