@@ -1,6 +1,7 @@
 """The command's arguments against the types its Python script declares (argparse's `type=int`,
-`type=float`, `choices=`; click's `type=`, the type of its default, `click.Choice`), read from the
-script's source in the snapshot, never by running it.
+`type=float`, `choices=`; click's `type=`, the type of its default, `click.Choice`; typer's `int` and
+`float` annotations, the type of its default), read from the script's source in the snapshot, never
+by running it.
 
 The promise: a job whose script would refuse its own arguments at its first line is not sent. The
 smoke test cannot see it when it sets that very argument (smoke.params: epochs=1), and so `--epochs 2.5`
@@ -65,7 +66,7 @@ def _script(root: Path, token: str) -> Path | None:
 
 def _typed_options(path: Path) -> dict[str, Option]:
     info = read_script(path)
-    if info.framework not in ("argparse", "click") or info.subcommands or info.error:
+    if info.framework not in ("argparse", "click", "typer") or info.subcommands or info.error:
         return {}
     return {
         option.flag: option

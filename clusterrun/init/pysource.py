@@ -352,7 +352,16 @@ def _typer_param(arg: ast.arg, default_node: ast.expr | None, command: str) -> O
         multiple=isinstance(annotation, ast.Subscript) and _callee(annotation.value) in ("list", "List"),
         help=_literal(help_node) if isinstance(_literal(help_node), str) else "",
         command=command,
+        declared=_typer_declared(annotation, default),
     )
+
+
+def _typer_declared(annotation: ast.expr | None, default: Any) -> str:
+    """The type typer converts a parameter to (as _declared): its annotation when a builtin named as such,
+    the type of its default when it has none (typer infers it so), '?' for anything else."""
+    if annotation is None:
+        return {int: "int", float: "float"}.get(type(default), "?")
+    return annotation.id if isinstance(annotation, ast.Name) and annotation.id in ("int", "float") else "?"
 
 
 def _imports(tree: ast.Module, module: str) -> bool:

@@ -136,3 +136,44 @@ def test_a_click_group_is_not_judged(tmp_path: Path) -> None:
         "@click.option('--epochs', type=int)\ndef train(epochs):\n    pass\n"
     )
     assert flags(tmp_path, "python cli.py train --epochs 2.5") == []
+
+
+TYPER = """\
+from typing import Annotated
+
+import typer
+
+
+def main(
+    epochs: int = 3,
+    lr: Annotated[float, typer.Option(help="step size")] = 0.1,
+    steps=5,  # no annotation: typer takes the type of the default
+    name: str = "x",
+    size: "Size" = None,  # a type of the script's own: not judged
+    fast: bool = False,
+):
+    print(epochs)
+
+
+if __name__ == "__main__":
+    typer.run(main)
+"""
+
+
+def test_typer_parameters_are_judged_as_typer_converts_them(tmp_path: Path) -> None:
+    (tmp_path / "fit.py").write_text(TYPER)
+    command = "python fit.py --epochs 2.5 --lr x --steps 1.5 --name 3.5 --size 2.5 --fast"
+    assert [(flag, value) for flag, value, _kind, _index in flags(tmp_path, command)] == [
+        ("--epochs", "2.5"),
+        ("--lr", "x"),
+        ("--steps", "1.5"),
+    ]
+    assert flags(tmp_path, "python fit.py --epochs 4 --lr 2 --steps 7") == []
+
+
+def test_a_typer_app_of_several_commands_is_not_judged(tmp_path: Path) -> None:
+    (tmp_path / "cli.py").write_text(
+        "import typer\napp = typer.Typer()\n\n@app.command()\ndef train(epochs: int = 3):\n    pass\n\n"
+        "@app.command()\ndef test(epochs: int = 3):\n    pass\n\napp()\n"
+    )
+    assert flags(tmp_path, "python cli.py train --epochs 2.5") == []
