@@ -8,13 +8,13 @@ The history of a run is the rows of JSON-lines files, read the same way (site/ru
   among the lines holding that metric (0, 1, ...). A `timestamp` key (Unix seconds), when present, is the
   line's time. Neither is a metric curve of its own. A truncated last line (a job killed mid-write) is
   skipped.
-- `stdout_metrics.jsonl`, written by clusterrun when the run ends (computed from `stdout.log` on the fly
-  while it runs): one line per match of a `metrics.patterns` regex, `{"step": S, "timestamp": T, NAME:
-  VALUE}`. The value is the pattern's group named `value`, else its first group not named `step`; the step
-  is the pattern's `(?P<step>...)` group, else the last match of a pattern named `step` on or before the
-  match's line, else the match's index (0, 1, ...); the timestamp comes from `stdout.times`. A pattern
-  that matches nothing in `stdout.log` is read over `stderr.log` the same way (where Python's logging
-  module writes unless told otherwise), without timestamps.
+- `stdout_metrics.jsonl`, written by the job as it ends, else by the status that records the end (computed
+  from `stdout.log` on the fly while it runs): one line per match of a `metrics.patterns` regex, `{"step":
+  S, "timestamp": T, NAME: VALUE}`. The value is the pattern's group named `value`, else its first group not
+  named `step`; the step is the pattern's `(?P<step>...)` group, else the last match of a pattern named
+  `step` on or before the match's line, else the match's index (0, 1, ...); the timestamp comes from
+  `stdout.times`. A pattern that matches nothing in `stdout.log` is read over `stderr.log` the same way
+  (where Python's logging module writes unless told otherwise), without timestamps.
 - `stdout.times`, written by the job wrapper while the command runs: lines `UNIX_TIME SIZE`, "by then
   stdout.log held SIZE bytes"; a byte of the log was printed at the time of the first line whose SIZE
   is past it (sampled every 0.25 s, less often as the run gets long).
@@ -37,7 +37,8 @@ from typing import Any
 
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
-from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
+from clusterrun.records.jsonio import write_text_atomic
+from clusterrun.records.paths import open_nofollow, read_text, readable_run_file, run_file
 
 FORMAT_VERSION = 1
 STDOUT_HISTORY = "stdout_metrics.jsonl"
@@ -388,6 +389,25 @@ def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]
     if written.is_file():
         return read_rows(written)
     return printed_rows(run_dir, sources.patterns, sources.step_key)
+
+
+#: A job writes its stdout_metrics.jsonl as it ends unless its stdout.log is larger than this: scanning
+#: gigabytes of log would hold the job's allocation (the first `status` that records the end writes it then).
+JOB_SCAN_LIMIT = 64 * 1024 * 1024
+
+
+def write_stdout_history(run_dir: Path, config: Mapping[str, Any]) -> bool:
+    """stdout_metrics.jsonl from the config's patterns (a run's resolved config as JSON data), unless the
+    config has none or the file is there already (a record is never rewritten). Whether it was written."""
+    sources = Sources.from_config(config)
+    if not sources.patterns:
+        return False
+    target = run_file(run_dir, STDOUT_HISTORY)
+    if target.exists():
+        return False
+    rows = printed_rows(run_dir, sources.patterns, sources.step_key)
+    write_text_atomic(target, jsonl_text(rows))
+    return True
 
 
 def load(run_dir: Path, sources: Sources) -> History:

@@ -20,12 +20,14 @@ import time
 from pathlib import Path
 
 from clusterrun import portable
+from clusterrun.analysis import history
+from clusterrun.errors import ClusterrunError
 from clusterrun.execution import attempts, envinfo, envprobe, ranks
 from clusterrun.execution.stdout_times import StdoutClock
 from clusterrun.execution.supervise import supervise
 from clusterrun.inputs import workdir
 from clusterrun.records import jobview
-from clusterrun.records.jsonio import append_jsonl, write_json_atomic
+from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
 from clusterrun.records.names import now_iso
 from clusterrun.records.paths import SNAPSHOT_STORE, readable
 from clusterrun.scheduler import job_variables
@@ -40,6 +42,22 @@ class CommandFailed(RuntimeError):
 
 def _event(run_dir: Path, kind: str, **data: object) -> None:
     append_jsonl(run_dir / "events.jsonl", {"at": now_iso(), "event": kind, **data})
+
+
+def _stdout_history(root: Path) -> None:
+    """stdout_metrics.jsonl (the metrics patterns' matches over the logs), written by the job as it ends,
+    before exit.json: the first `status` that records the end of a thousand runs made a thousand files
+    more, one at a time, where each job makes its own on its node. A log larger than JOB_SCAN_LIMIT,
+    anything that goes wrong: left to that status, as before."""
+    try:
+        config = read_json(root / "manifest.json").get("config") or {}
+        if not (config.get("metrics") or {}).get("patterns"):
+            return
+        if (root / "stdout.log").stat().st_size > history.JOB_SCAN_LIMIT:
+            return
+        history.write_stdout_history(root, config)
+    except (OSError, ValueError, AttributeError, ClusterrunError):
+        return
 
 
 def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
@@ -149,6 +167,8 @@ def _attempt(root: Path, script: str) -> int:
         record["leftover_count"] = outcome.leftover_count
         _event(root, "leftover_stopped", count=outcome.leftover_count, commands=outcome.leftover)
     reason = attempt.finish(outcome, record)  # the attempt's end in the manifest; record gets its reason
+    if task.rank == 0 and not record["requeued"]:  # the run's last attempt: its stdout is whole
+        _stdout_history(root)
     ranks.record_exit(task, record)  # exit.json (with several ranks: once one failed or all ended)
     _event(root, "job_ended", **record, **task.event_fields())
     if record["requeued"]:

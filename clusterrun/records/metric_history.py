@@ -1,4 +1,5 @@
-"""The metric-history part of summary.json, and stdout_metrics.jsonl, written once when a run ends."""
+"""The metric-history part of summary.json, and stdout_metrics.jsonl when the job did not write it as it
+ended (execution/jobrun.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 from clusterrun.analysis import history
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
-from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.models import SWEEP_FILE
 from clusterrun.records.registry import Run
 
@@ -53,10 +53,7 @@ def history_fields(run: Run, manifest: Any) -> dict[str, Any]:
     sources = history.Sources.from_config(config)
     files = [sources.file]
     if sources.patterns:
-        target = run.file(history.STDOUT_HISTORY)
-        if not target.exists():  # a record is never rewritten
-            rows = history.printed_rows(run.path, sources.patterns, sources.step_key)
-            write_text_atomic(target, history.jsonl_text(rows))
+        history.write_stdout_history(run.path, config)  # the job wrote it as it ended, unless it could not
         files.append(history.STDOUT_HISTORY)
     loaded = history.load(run.path, sources)
     metric, mode = sweep_ranking(run, manifest)
