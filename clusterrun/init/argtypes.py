@@ -68,10 +68,19 @@ def _typed_options(path: Path) -> dict[str, Option]:
     info = read_script(path)
     if info.framework not in ("argparse", "click", "typer") or info.subcommands or info.error:
         return {}
+    typed: dict[str, Option] = {}
+    ambiguous: set[str] = set()  # a flag two parsers of the file declare differently: which one runs?
+    for option in info.options:
+        if not option.flag.startswith("-"):
+            continue
+        earlier = typed.get(option.flag)
+        if earlier is not None and (earlier.declared, earlier.choices) != (option.declared, option.choices):
+            ambiguous.add(option.flag)
+        typed[option.flag] = option
     return {
-        option.flag: option
-        for option in info.options
-        if option.flag.startswith("-")
+        flag: option
+        for flag, option in typed.items()
+        if flag not in ambiguous
         and not option.multiple
         and not option.is_flag
         and (option.declared in _READERS or (option.choices is not None and option.declared in ("", "str")))

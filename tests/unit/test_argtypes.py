@@ -76,6 +76,21 @@ def test_what_is_valid_or_not_certain_is_not_found(root: Path, command: str) -> 
     assert flags(root, command) == []
 
 
+def test_a_flag_two_parsers_declare_differently_is_not_judged(tmp_path: Path) -> None:
+    """A file with a parser for training and one for evaluation: which one parses the command is not
+    known from the source, so a flag they declare differently is left alone; the others are judged."""
+    (tmp_path / "two.py").write_text(
+        "import argparse\n"
+        "def train_args():\n    p = argparse.ArgumentParser()\n"
+        "    p.add_argument('--epochs', type=float)\n    p.add_argument('--width', type=int)\n"
+        "    return p.parse_args()\n"
+        "def eval_args():\n    p = argparse.ArgumentParser()\n"
+        "    p.add_argument('--epochs', type=int)\n    p.add_argument('--width', type=int)\n"
+        "    return p.parse_args()\n"
+    )
+    assert flags(tmp_path, "python two.py --epochs 2.5 --width 2.5") == [("--width", "2.5", "int", 5)]
+
+
 def test_a_script_with_sub_commands_is_not_judged(tmp_path: Path) -> None:
     (tmp_path / "cli.py").write_text(
         "import argparse\np = argparse.ArgumentParser()\nsub = p.add_subparsers()\n"
