@@ -16,31 +16,30 @@ def _runs(project: Path) -> list[str]:
     return sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) if runs.is_dir() else []
 
 
-def test_a_float_for_an_int_option_is_refused_before_anything_runs(project: Path) -> None:
-    result = cli(["submit", "configs/quickstart.yaml", "params.steps=2.5", "--backend", "local"], project)
+def _refused(project: Path, args: list[str]) -> str:
+    """`clusterrun submit ARGS` refused (exit 2, no traceback) with no run recorded: its stderr."""
+    result = cli(["submit", *args, "--backend", "local"], project)
     no_traceback(result)
     assert result.returncode == 2, result.stderr
+    assert _runs(project) == []
+    return result.stderr
+
+
+def test_a_float_for_an_int_option_is_refused_before_anything_runs(project: Path) -> None:
+    stderr = _refused(project, ["configs/quickstart.yaml", "params.steps=2.5"])
     assert (
         "error: examples/quickstart/train.py's --steps takes an integer (type=int), not '2.5' "
         "(params.steps=2.5): "
         "the job would stop at its first line, and the smoke test, which sets steps=5, would not see it"
-    ) in result.stderr
-    assert "hint: give it an integer: params.steps=2, or change the type= of --steps in" in result.stderr
-    assert "smoke test: running" not in result.stderr
-    assert _runs(project) == []
+    ) in stderr
+    assert "hint: give it an integer: params.steps=2, or change the type= of --steps in" in stderr
+    assert "smoke test: running" not in stderr
 
 
 def test_a_sweep_names_the_member(project: Path) -> None:
-    args = ["submit", "configs/quickstart.yaml", "--sweep", "params.steps=4,4.5", "--backend", "local"]
-    result = cli(args, project)
-    no_traceback(result)
-    assert result.returncode == 2, result.stderr
-    assert (
-        "error: sweep member 1 (params.steps=4.5): examples/quickstart/train.py's --steps takes"
-        in result.stderr
-    )
-    assert "hint: sweep params.steps over integers" in result.stderr
-    assert _runs(project) == []
+    stderr = _refused(project, ["configs/quickstart.yaml", "--sweep", "params.steps=4,4.5"])
+    assert "error: sweep member 1 (params.steps=4.5): examples/quickstart/train.py's --steps takes" in stderr
+    assert "hint: sweep params.steps over integers" in stderr
 
 
 def test_valid_arguments_pass_and_a_skipped_smoke_test_sends_it_with_a_warning(project: Path) -> None:
@@ -75,16 +74,11 @@ def test_a_sweep_value_outside_the_choices_is_refused(tmp_path: Path) -> None:
         "params: {optimizer: sgd, epochs: 3}\nresources: {time: '00:05:00', mem: 200M}\n"
     )
     project = make_project(tmp_path / "p", {"choosy.py": CHOOSY, "configs/choosy.yaml": config})
-    args = ["submit", "configs/choosy.yaml", "--sweep", "params.optimizer=sgd,adamw", "--backend", "local"]
-    result = cli(args, project)
-    no_traceback(result)
-    assert result.returncode == 2, result.stderr
+    stderr = _refused(project, ["configs/choosy.yaml", "--sweep", "params.optimizer=sgd,adamw"])
     assert (
         "error: sweep member 1 (params.optimizer=adamw): choosy.py's --optimizer takes one of sgd, adam "
         "(choices=), not 'adamw': the job would stop at its first line"
-    ) in result.stderr
+    ) in stderr
     assert (
-        "hint: sweep params.optimizer over its choices (sgd, adam), or add 'adamw' to the choices"
-        in result.stderr
+        "hint: sweep params.optimizer over its choices (sgd, adam), or add 'adamw' to the choices" in stderr
     )
-    assert _runs(project) == []

@@ -51,11 +51,9 @@ def _stdout_history(root: Path) -> None:
     anything that goes wrong: left to that status, as before."""
     try:
         config = read_json(root / "manifest.json").get("config") or {}
-        if not (config.get("metrics") or {}).get("patterns"):
-            return
         if (root / "stdout.log").stat().st_size > history.JOB_SCAN_LIMIT:
             return
-        history.write_stdout_history(root, config)
+        history.write_stdout_history(root, config)  # nothing when the config has no patterns
     except (OSError, ValueError, AttributeError, ClusterrunError):
         return
 

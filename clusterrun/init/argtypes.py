@@ -39,7 +39,7 @@ class BadArgument:
             wanted = f"one of {listed(self.choices)} (choices=)"
             return f"{self.script}'s {self.flag} takes {wanted}, not {self.value!r}"
         return (
-            f"{self.script}'s {self.flag} takes {_article(self.type)} (type={self.type}), not {self.value!r}"
+            f"{self.script}'s {self.flag} takes {article(self.type)} (type={self.type}), not {self.value!r}"
         )
 
 
@@ -47,7 +47,8 @@ def listed(choices: Sequence[Any]) -> str:
     return ", ".join(str(c) for c in choices)
 
 
-def _article(kind: str) -> str:
+def article(kind: str) -> str:
+    """What a value of this declared type is, in words: 'an integer', 'a number'."""
     return {"int": "an integer", "float": "a number"}.get(kind, kind)
 
 

@@ -111,9 +111,7 @@ def _click_declared(node: ast.AST | None, default: Any) -> str:
     """The type click converts an option's value to (as _declared): its `type=` (int, click.INT...;
     click.Choice: text), else the type of its default, which click infers it from ('' when text)."""
     if node is None:
-        if isinstance(default, bool):
-            return "?"
-        return {int: "int", float: "float"}.get(type(default), "")
+        return _type_of_default(default, "")
     if isinstance(node, ast.Attribute) and node.attr in ("INT", "FLOAT", "STRING"):
         return {"INT": "int", "FLOAT": "float", "STRING": "str"}[node.attr]
     if _click_choices(node) is not None:
@@ -359,9 +357,7 @@ def _typer_param(arg: ast.arg, default_node: ast.expr | None, command: str) -> O
 def _typer_declared(annotation: ast.expr | None, default: Any) -> str:
     """The type typer converts a parameter to (as _declared): its annotation when a builtin named as such,
     the type of its default when it has none (typer infers it so), '?' for anything else."""
-    if annotation is None:
-        return {int: "int", float: "float"}.get(type(default), "?")
-    return annotation.id if isinstance(annotation, ast.Name) and annotation.id in ("int", "float") else "?"
+    return _type_of_default(default, "?") if annotation is None else _declared(annotation)
 
 
 def _imports(tree: ast.Module, module: str) -> bool:

@@ -281,7 +281,7 @@ def _type_fix(member: Member, bad: argtypes.BadArgument, names: list[str]) -> st
     if bad.type == "choices":
         verb, which = ("sweep", "over") if swept else ("give", "one of")
         return f"{verb} {key or bad.flag} {which} its choices ({argtypes.listed(bad.choices)})"
-    kind = "an integer" if bad.type == "int" else "a number"
+    kind = argtypes.article(bad.type)
     if swept:
         return f"sweep {key} over {'integers' if bad.type == 'int' else 'numbers'}"
     if key and bad.type == "int":
