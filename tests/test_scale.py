@@ -5,9 +5,12 @@ record once, not once per member."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from clusterrun.records.registry import Registry
 from clusterrun.services import status as status_service
 from clusterrun.services.status import LOCAL_INTERVAL, RunStatus, StatusReport, wait
 from clusterrun.services.submit import SubmitRequest, approve, submit
+from tests.helpers import cli
 
 SWEEP = ["params.lr=0.1,0.05,0.01"]
 
@@ -117,3 +121,43 @@ def test_a_sweeps_record_is_read_once_per_change(tmp_path: Path, monkeypatch: py
     for member in members:
         assert metric_history.sweep_ranking(member, {"sweep": sweep.id}) == ("acc", "min")
     assert reads == [sweep.path]
+
+
+class _Counted:
+    """A Notify that also counts (as the CLI's Reporter does on a terminal): what each batch reported."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, list[int]] = {}
+
+    def __call__(self, _message: str) -> None:
+        pass
+
+    def counting(self, message: str, total: int) -> contextlib.AbstractContextManager[Callable[[int], None]]:
+        steps = self.batches.setdefault(f"{message} ({total})", [])
+        return contextlib.nullcontext(steps.append)
+
+
+def test_a_refresh_that_records_ended_runs_counts_them(project: Path) -> None:
+    submitted = cli(
+        [
+            *["submit", "configs/quickstart.yaml", "params.steps=5", "--sweep", SWEEP[0]],
+            "--backend",
+            "local",
+            "--json",
+        ],
+        project,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    members = [m["run_id"] for m in json.loads(submitted.stdout)["members"]]
+    registry = Registry(project / "runs")
+    deadline = time.monotonic() + 120
+    while not all((registry.root / m / "exit.json").exists() for m in members):  # ended, nobody looked
+        assert time.monotonic() < deadline, "the local jobs did not end"
+        time.sleep(0.5)
+    counted = _Counted()
+    report = status_service.refresh(registry, members, notify=counted)
+    assert {r.state for r in report.runs} == {"completed"}
+    assert counted.batches == {"recording the state of 3 runs (3)": [1, 2, 3]}
+    again = _Counted()
+    status_service.refresh(registry, members, notify=again)
+    assert all(steps == [] for steps in again.batches.values())  # settled runs are shown as read

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 Mode = Literal["live", "plain", "quiet"]
 TAIL_BYTES = 4096  # read from the end of a log for its last line
+COUNT_AFTER = 0.5  #: seconds a counted batch runs before its bar is drawn: a quick one draws nothing
+COUNT_EVERY = 0.1  #: seconds between redraws of a bar
 
 
 def can_redraw(stream: IO[str]) -> bool:
@@ -103,9 +105,58 @@ def spinner(stream: IO[str], message: str, logs: Sequence[Path] = ()) -> Iterato
     out.print(f"{view.message}: done after {time.monotonic() - view.started:.1f} s", style="dim")
 
 
+class _Counting:
+    """A batch's bar (message, bar, done/total, elapsed) on a terminal, drawn once the batch has run
+    COUNT_AFTER seconds and redrawn at most every COUNT_EVERY seconds, by the step itself: no thread
+    (services/fanout.py forks only while this process runs no other thread). Then one line."""
+
+    def __init__(self, stream: IO[str], message: str, total: int) -> None:
+        self.stream, self.message, self.total = stream, message, total
+        self.started = time.monotonic()
+        self.drawn = self.started
+        self.bar: Any = None  # rich's Progress, made when first drawn (rich is imported then)
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        return self.step
+
+    def step(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn < COUNT_EVERY or now - self.started < COUNT_AFTER:
+            return
+        self.drawn = now
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn(self.message.replace("{", "{{").replace("}", "}}"), markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console(self.stream),
+                auto_refresh=False,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.task = self.bar.add_task("", total=self.total, completed=min(done, self.total))
+            self.bar.start()  # its first frame: the count so far
+            return
+        self.bar.update(self.task, completed=min(done, self.total))
+        self.bar.refresh()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is None:
+            return
+        self.bar.stop()
+        if exc[0] is None:
+            seconds = time.monotonic() - self.started
+            self.bar.console.print(f"{self.message}: done after {seconds:.1f} s", style="dim")
+
+
 class Reporter:
     """The CLI's Notify (services/__init__.py): messages go to stderr, long steps get a spinner there on
-    a terminal, and --quiet silences both."""
+    a terminal and long batches a bar, and --quiet silences all three."""
 
     def __init__(self, mode: Mode, stream: IO[str] | None = None) -> None:
         import sys
@@ -121,3 +172,13 @@ class Reporter:
             return spinner(self.stream, message, logs)
         self(message)
         return nullcontext()
+
+    def counting(self, message: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+        """A batch of `total` items: a bar on a terminal once it takes a moment; nothing otherwise."""
+        if self.mode == "live":
+            return _Counting(self.stream, message, total)
+        return nullcontext(_no_step)
+
+
+def _no_step(_done: int) -> None:
+    """What a batch reports to a display that shows no counts."""

@@ -106,7 +106,10 @@ def status(
     """Show runs (or a sweep's members): state, elapsed, job id, node, key metrics; one scheduler query.
 
     Filter with --name, --state, --since, --tag and --where; choose --columns; order with --sort."""
+    import sys
+
     from clusterrun.cli.common import registry  # here, not at the top: `status --help` stays light
+    from clusterrun.cli.display import Reporter, display_mode
     from clusterrun.cli.progress import StatusWatch
     from clusterrun.cli.render import present
     from clusterrun.services.listing import StatusQuery
@@ -137,8 +140,10 @@ def status(
     reg = registry(ctx)
     wait_limit = checked(timeout, watch, "--watch")
     # live on a terminal, else every refresh or (--quiet) none
+    # a bar on a terminal (stderr) while many runs are read or recorded, e.g. the first look at a sweep
+    notify = Reporter(display_mode(sys.stderr, quiet))
     with waiting_at_most(wait_limit), StatusWatch(fmt, quiet) as watcher:
-        view = status_service(reg, query, watch=watch, on_refresh=watcher)
+        view = status_service(reg, query, watch=watch, on_refresh=watcher, notify=notify)
     if disk:
         from clusterrun.services.disk import disk_usage
 

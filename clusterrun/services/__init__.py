@@ -44,3 +44,23 @@ def activity(notify: Notify, message: str, logs: Sequence[Path] = ()) -> Abstrac
         return cast(AbstractContextManager[None], show(message, tuple(logs)))
     notify(message)
     return nullcontext()
+
+
+#: step(done): how many items of a long batch are done so far (called after every item: must be cheap)
+Step = Callable[[int], None]
+
+
+def _no_step(_done: int) -> None:
+    """The Step of a Notify that shows no counts."""
+
+
+def counting(notify: Notify, message: str, total: int) -> AbstractContextManager[Step]:
+    """A batch of `total` items (a sweep's run directories, the runs a refresh records), run inside the
+    returned context, which gives the Step to call as items are done.
+
+    A Notify that also has a `counting(message, total)` method returning such a context shows it (the
+    CLI: on a terminal, a bar once the batch has taken a moment); any other Notify hears nothing."""
+    show = getattr(notify, "counting", None)
+    if callable(show):
+        return cast(AbstractContextManager[Step], show(message, total))
+    return nullcontext(_no_step)

@@ -14,15 +14,21 @@ What it promises:
   writes nothing new, and a summary is collected only when the run has none for its state);
 - nothing of the workers reaches the terminal or the parent's atexit handlers (they end with _exit);
 - one process only where forking is not safe: not Linux, fewer than two cores, a small batch, or
-  other threads running (a thread holding a lock at the fork would leave the worker stuck on it).
+  other threads running (a thread holding a lock at the fork would leave the worker stuck on it);
+- with `step`, the parent reports how many items are done, the workers' included (each counts its own
+  in a page of memory it shares with the parent), after each of its own items and, while it waits for
+  the workers, every STEP_EVERY seconds: progress for a person, never used for the results.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import os
 import pickle
+import select
+import struct
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +40,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MIN_ITEMS = 64  #: smaller batches are not worth a fork
+STEP_EVERY = 0.1  #: seconds between reports of progress while the parent waits for its workers
+_COUNT = struct.Struct("q")  #: a worker's count of items done, in its slot of the shared page
 MAX_WORKERS = int(envknobs.WORKERS.default)
 ENV = envknobs.WORKERS.name  #: how many processes at most (1: never fork)
 
@@ -47,24 +55,30 @@ def workers_for(count: int) -> int:
     return max(1, min(limit, cores, count // (MIN_ITEMS // 2)))
 
 
-def fanout_map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`[func(item) for item in items]`, spread over forked workers when that is safe and worth it."""
+def fanout_map(
+    func: Callable[[T], R], items: Sequence[T], step: Callable[[int], None] | None = None
+) -> list[R]:
+    """`[func(item) for item in items]`, spread over forked workers when that is safe and worth it;
+    `step(done)` hears how many items are done so far (see the module's docstring)."""
     workers = workers_for(len(items))
     if workers < 2:
-        return [func(item) for item in items]
+        return [_stepped(func, item, step, done) for done, item in enumerate(items, 1)]
     size = -(-len(items) // workers)
     shares = [list(items[k : k + size]) for k in range(0, len(items), size)]
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    # the workers' counts: one slot each in a page shared with them (anonymous and shared, inherited)
+    counts = mmap.mmap(-1, max(mmap.PAGESIZE, _COUNT.size * len(shares))) if step is not None else None
     gc.freeze()  # the workers share the parent's objects without copying their pages for the collector
     started: list[tuple[int, int]] = []  # (pid, read end) of each worker, for shares[1:]
     try:
-        for share in shares[1:]:
-            started.append(_start(func, share))
-        results = [func(item) for item in shares[0]]
-        for (pid, reading), share in zip(started, shares[1:], strict=True):
-            results += _collect(pid, reading, share, func)
+        for slot, share in enumerate(shares[1:], 1):
+            started.append(_start(func, share, counts, slot))
+        progress = _Progress(step, counts, len(shares))
+        results = [_stepped(func, item, progress, done) for done, item in enumerate(shares[0], 1)]
+        for slot, ((pid, reading), share) in enumerate(zip(started, shares[1:], strict=True), 1):
+            results += _collect(pid, reading, share, func, progress, slot)
         started.clear()
     finally:
         for pid, reading in started:  # interrupted (Ctrl-C): the workers are stopped, not left behind
@@ -75,17 +89,55 @@ def fanout_map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
             with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
         gc.unfreeze()
+        if counts is not None:
+            counts.close()
     return results
 
 
-def _start(func: Callable[[T], R], share: list[T]) -> tuple[int, int]:
+def _stepped(func: Callable[[T], R], item: T, step: Callable[[int], None] | None, done: int) -> R:
+    result = func(item)
+    if step is not None:
+        step(done)
+    return result
+
+
+class _Progress:
+    """The parent's step: its own count plus the workers' (read from their slots), passed on to `step`."""
+
+    def __init__(self, step: Callable[[int], None] | None, counts: mmap.mmap | None, shares: int) -> None:
+        self.step, self.counts, self.shares = step, counts, shares
+        self.mine = 0  # the parent's own items done (shares[0])
+        self.redone = 0  # items of failed workers' shares done again here
+
+    def __call__(self, mine: int) -> None:
+        self.mine = mine
+        self.report()
+
+    def forget(self, slot: int) -> None:
+        """A failed worker's count: its share is done again here (and counted as `redone`)."""
+        if self.counts is not None:
+            _COUNT.pack_into(self.counts, _COUNT.size * slot, 0)
+
+    def report(self) -> None:
+        if self.step is None or self.counts is None:
+            return
+        theirs = sum(_COUNT.unpack_from(self.counts, _COUNT.size * k)[0] for k in range(1, self.shares))
+        self.step(self.mine + theirs + self.redone)
+
+
+def _start(func: Callable[[T], R], share: list[T], counts: mmap.mmap | None, slot: int) -> tuple[int, int]:
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: its share, its results down the pipe, and out without any cleanup
         code = 1
         try:
             os.close(reading)
-            data = pickle.dumps([func(item) for item in share], protocol=pickle.HIGHEST_PROTOCOL)
+            results = []
+            for done, item in enumerate(share, 1):
+                results.append(func(item))
+                if counts is not None:
+                    _COUNT.pack_into(counts, _COUNT.size * slot, done)
+            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:
                 view = view[os.write(writing, view) :]
@@ -96,11 +148,21 @@ def _start(func: Callable[[T], R], share: list[T]) -> tuple[int, int]:
     return pid, reading
 
 
-def _collect(pid: int, reading: int, share: list[T], func: Callable[[T], R]) -> list[R]:
+def _collect(
+    pid: int, reading: int, share: list[T], func: Callable[[T], R], progress: _Progress, slot: int
+) -> list[R]:
     """A worker's results; its share done here again when it did not end well."""
     chunks: list[bytes] = []
     try:
-        while chunk := os.read(reading, 1 << 20):
+        while True:
+            if progress.step is not None:  # progress every STEP_EVERY s while the worker works
+                ready, _w, _x = select.select([reading], [], [], STEP_EVERY)
+                progress.report()
+                if not ready:
+                    continue
+            chunk = os.read(reading, 1 << 20)
+            if not chunk:
+                break
             chunks.append(chunk)
     finally:
         os.close(reading)
@@ -112,4 +174,10 @@ def _collect(pid: int, reading: int, share: list[T], func: Callable[[T], R]) -> 
                 return results
         except Exception:  # an unreadable answer, whatever it was: the share is redone
             pass
-    return [func(item) for item in share]
+    progress.forget(slot)
+    redone = []
+    for item in share:
+        redone.append(func(item))
+        progress.redone += 1
+        progress.report()
+    return redone

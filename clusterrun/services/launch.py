@@ -15,7 +15,7 @@ from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
 from clusterrun.records.writer import SharedFiles, write_script
 from clusterrun.scheduler.base import PartialSubmission, Submitted, SubmitTimeout
-from clusterrun.services import job_identity, nogc
+from clusterrun.services import Notify, counting, job_identity, nogc, quiet
 from clusterrun.services.prepare import MemberRun, Prepared
 
 
@@ -68,15 +68,18 @@ def _data(confirmation: Confirmation | None) -> dict[str, Any] | None:
     return confirmation.to_data() if confirmation is not None else None
 
 
-def launch(prepared: Prepared, confirmation: Confirmation | None = None) -> list[Manifest]:
-    """Submit every member (arrays where possible); job ids reach the manifests. Returns the manifests."""
+def launch(
+    prepared: Prepared, confirmation: Confirmation | None = None, notify: Notify = quiet
+) -> list[Manifest]:
+    """Submit every member (arrays where possible); job ids reach the manifests (`notify` sees a bar
+    while a big sweep's are recorded). Returns the manifests."""
     if prepared.smoke_failed:
         raise ClusterrunError("the smoke test failed; nothing was submitted")
     with nogc.paused():  # a record per member: no collections walking them meanwhile (nogc.py)
-        return _launch(prepared, confirmation)
+        return _launch(prepared, confirmation, notify)
 
 
-def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manifest]:
+def _launch(prepared: Prepared, confirmation: Confirmation | None, notify: Notify) -> list[Manifest]:
     # 'orphan' records first: a crash between submission and the next write is visible and recoverable
     # (members prepare made after the gate's approval was known are submitting already: left as they are)
     confirmed = _data(confirmation)
@@ -102,7 +105,7 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manif
                 accepted += dict.fromkeys(s.array_id or s.job_id for s in submitted)
             except PartialSubmission as exc:  # a later sbatch of a split group failed
                 accepted += dict.fromkeys(s.array_id or s.job_id for s in exc.submitted)
-                _record(prepared, group, exc.submitted, arrays, manifests, scripts)
+                _record(prepared, group, exc.submitted, arrays, manifests, scripts, notify)
                 _not_sent(prepared, group[len(exc.submitted) :], exc.cause)
                 raise _partial(prepared, arrays, exc.cause) from None
             except SchedulerError as exc:
@@ -110,7 +113,7 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None) -> list[Manif
                 if arrays:  # an earlier group's arrays went through
                     raise _partial(prepared, arrays, exc) from None
                 raise
-            _record(prepared, group, submitted, arrays, manifests, scripts)
+            _record(prepared, group, submitted, arrays, manifests, scripts, notify)
             if prepared.sweep_run is not None and len(arrays) < len(prepared.members):
                 # every array in sweep.json as soon as it is accepted (a later failure keeps them)
                 store.update_sweep(prepared.sweep_run.path, arrays=arrays, submissions=len(arrays))
@@ -147,6 +150,7 @@ def _record(
     arrays: list[dict[str, Any]],
     manifests: list[Manifest],
     scripts: SharedFiles,
+    notify: Notify = quiet,
 ) -> None:
     """Job ids into the manifests of the members that went through (group order), arrays into `arrays`,
     then each member's sbatch.sh: the ids first, so that a write that fails after the scheduler accepted
@@ -160,9 +164,9 @@ def _record(
         )
         for member_run, sub in zip(sent, submitted, strict=True)
     ]
-    for member_run, manifest in zip(
-        sent, prepared.manifests.update_many(updates, state="submitted"), strict=True
-    ):
+    with counting(notify, f"recording {len(updates):,} job ids", len(updates)) as step:
+        recorded = prepared.manifests.update_many(updates, state="submitted", step=step)
+    for member_run, manifest in zip(sent, recorded, strict=True):
         member_run.manifest = manifest
         manifests.append(manifest)
     for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):

@@ -21,6 +21,7 @@ from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
 from clusterrun.scheduler import TERMINAL
+from clusterrun.services import Notify, counting, quiet
 from clusterrun.services import notes as notebook
 from clusterrun.services.fanout import fanout_map
 from clusterrun.services.query import (
@@ -115,10 +116,12 @@ def status(
     query: StatusQuery,
     watch: bool = False,
     on_refresh: Callable[[StatusView], None] = lambda _v: None,
+    notify: Notify = quiet,
 ) -> StatusView:
     """The query's runs brought up to date (one scheduler query per backend); with `watch`, again and
     again until every one has ended, each view (also an empty one) passed to `on_refresh` as it comes.
-    Bad states, conditions, sort keys and columns are usage errors before anything is polled."""
+    Bad states, conditions, sort keys and columns are usage errors before anything is polled. `notify`
+    sees a bar while many runs are read or recorded (not while watching: the table is drawn then)."""
     states = parse_states(query.state)
     conditions = [parse_where(text) for text in query.where]
     tags = notebook.check_tags(query.tags)
@@ -158,7 +161,9 @@ def status(
             cached = cache.get(run_id, before)
             if cached is None or not _from_cache(run_id, cached, records, done):
                 left.append((run, before))
-        for looked in fanout_map(partial(_look, summaries=query.summaries), left):
+        with counting(notify, f"reading {len(left):,} runs", len(left)) as step:
+            looked_at = fanout_map(partial(_look, summaries=query.summaries), left, step)
+        for looked in looked_at:
             _take(looked, cache, records, manifests, done)
             if looked[3] is not None:
                 changing[looked[0].id] = (looked[0], looked[1])
@@ -211,7 +216,9 @@ def status(
         return StatusView(report, single=single, rows=rows, columns=query.columns)
 
     if not watch:
-        report = refresh(registry, ids, known=manifests, done=done, keep_summaries=query.summaries)
+        report = refresh(
+            registry, ids, known=manifests, done=done, keep_summaries=query.summaries, notify=notify
+        )
         if cache is not None and report.settled_writes:
             _keep_rows(cache, report, changing, records)
         return view(report)

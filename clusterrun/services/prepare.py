@@ -29,7 +29,7 @@ from clusterrun.records.registry import Registry, Run, base_id, now_iso, suffixe
 from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_initial, write_script
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
-from clusterrun.services import Notify, nogc, quiet
+from clusterrun.services import Notify, Step, counting, nogc, quiet
 from clusterrun.services.fanout import fanout_map
 from clusterrun.services.job_request import check_request, job_resources
 from clusterrun.services.past_runs import last_completed
@@ -212,7 +212,9 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
             wanted.append(_Wanted(position, dependencies[position], states, fields))
         else:
             member_run.manifest = records.manifests.update(member_run.run, state=state, note=note, **fields)
-    made.update(records.make_many(wanted))
+    more = " more" if made else ""  # the smoke tests' members were made first
+    with counting(notify, f"writing {len(wanted):,}{more} run directories", len(wanted)) as step:
+        made.update(records.make_many(wanted, step))
     members = [made[position] for position in range(len(plan.members))]
     if sweep_run is not None:
         _write_sweep_record(sweep_run, plan, members, est)
@@ -375,14 +377,15 @@ class _Records:
             run, member, _job_spec(run, member.spec, str(folder), folder, owner.id, dependency), manifest
         )
 
-    def make_many(self, wanted: list[_Wanted]) -> dict[int, MemberRun]:
+    def make_many(self, wanted: list[_Wanted], step: Step | None = None) -> dict[int, MemberRun]:
         """`make` of each member wanted, by position, spread over the machine's cores (fanout_map: a
         thousand members' records are a few seconds of Python in one process). Each member's id is
         first tried in order of position (the worker of a later share starts further on), so `ls runs/`
         lists the members as one process would have made them; any id taken meanwhile is skipped as
         Registry.create always does. A share redone in this process after its worker failed takes the
         members that worker made (_made_before) instead of making them twice; when making fails here,
-        whatever the workers made is removed too (prepare_plan's discard then removes the rest)."""
+        whatever the workers made is removed too (prepare_plan's discard then removes the rest). `step`
+        hears how many are made so far."""
         for item in wanted:
             item.base = base_id(self.plan.members[item.position].spec.name, self.when)
         taken: dict[str, int] = {}
@@ -391,7 +394,7 @@ class _Records:
             taken[item.base] = item.suffix + 1
         self.shared.submitter()  # this process's identity, not a worker's: `status` asks if it still runs
         try:
-            made = fanout_map(self._make_apart, wanted)
+            made = fanout_map(self._make_apart, wanted, step)
         except BaseException:
             self._discard_made(wanted)
             raise

@@ -29,7 +29,7 @@ from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, sch
 from clusterrun.scheduler.base import PollResult
 from clusterrun.scheduler.cache import cached_poll
 from clusterrun.scheduler.identity import matches
-from clusterrun.services import adopt, job_identity, lost
+from clusterrun.services import Notify, adopt, counting, job_identity, lost, quiet
 from clusterrun.services.fanout import fanout_map
 from clusterrun.services.notes import RunNotes
 from clusterrun.services.notes import read as read_notes
@@ -197,13 +197,15 @@ def refresh(
     done: Mapping[str, RunStatus] | None = None,
     keep_summaries: bool = True,
     memo: ManifestMemo | None = None,
+    notify: Notify = quiet,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
     `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
     caller has already shown (settled_status). A settled run is finished as it is read, and its manifest
     is not kept: 10,000 of them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
     (a table of many runs shows what it needs of them; they are collected and written all the same).
-    `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed."""
+    `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed.
+    `notify` sees a bar while many runs are recorded (a first look after a big sweep ended)."""
     known, done = known or {}, done or {}
     folders: dict[tuple[str, str], Path] = {}  # a sweep's one scheduler folder, resolved once
     wanted = (
@@ -302,7 +304,8 @@ def refresh(
                 _disk_full(warnings, exc)
         ending.append((run, manifest, status))
     # the runs' ends recorded and their summaries collected, spread over the machine's cores
-    recorded = fanout_map(partial(_shown_alone, keep=keep_summaries), ending)
+    with counting(notify, f"recording the state of {len(ending):,} runs", len(ending)) as step:
+        recorded = fanout_map(partial(_shown_alone, keep=keep_summaries), ending, step)
     settled_writes: dict[str, dict[str, list[int]]] = {}
     for shown, found_warnings, found_damaged, written in recorded:
         warnings += [w for w in found_warnings if w not in warnings]

@@ -184,7 +184,7 @@ def finish(
         decline(prepared, confirmation)
         return _result("declined", prepared, confirmation)
     try:
-        manifests = launch(prepared, confirmation)
+        manifests = launch(prepared, confirmation, notify)
     except DiskFull:
         _discard_unsent(registry, prepared)
         raise

@@ -98,3 +98,47 @@ def test_nothing_the_parent_buffered_is_written_twice(
     sys.stdout.flush()
     out = capfd.readouterr().out
     assert out.count("before") == 1
+
+
+STEPS = """
+import json, os, time
+os.sched_getaffinity = lambda _pid: {0, 1}
+os.environ.pop("CLUSTERRUN_WORKERS", None)
+from clusterrun.services import fanout
+parent = os.getpid()
+
+def work(n):
+    time.sleep(0.001 if os.getpid() == parent else 0.004)  # the worker is slower: the parent waits for it
+    return n * 3
+
+steps = []
+out = fanout.fanout_map(work, list(range(300)), steps.append)
+print(json.dumps({"values": out, "steps": steps}))
+"""
+
+
+def test_steps_count_the_workers_items_too_and_go_on_while_the_parent_waits() -> None:
+    done = subprocess.run([sys.executable, "-c", STEPS], capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout)
+    steps = out["steps"]
+    assert out["values"] == [n * 3 for n in range(300)]  # progress changes nothing of the results
+    assert steps == sorted(steps) and steps[-1] == 300  # never backwards; every item counted at the end
+    # the parent's share is 150: counts past it include the worker's items, and some came while the
+    # parent had nothing left to do but wait (the worker's 150 items take about 0.6 s)
+    assert any(150 < s < 300 for s in steps), steps
+    after_mine = steps[steps.index(max(s for s in steps if s <= 150)) + 1 :]
+    assert len(after_mine) >= 2, steps
+
+
+def test_a_share_done_again_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    PARENT[0] = os.getpid()
+    steps: list[int] = []
+    out = fanout.fanout_map(_dies_in_a_worker, list(range(500)), steps.append)
+    assert [v for v, _pid in out] == [n + 1 for n in range(500)]
+    assert max(steps) == steps[-1] == 500  # the dead worker's partial count is not added to the redo
+
+
+def test_one_process_steps_after_every_item() -> None:
+    steps: list[int] = []
+    assert fanout.fanout_map(lambda n: n, list(range(10)), steps.append) == list(range(10))
+    assert steps == list(range(1, 11))
