@@ -175,19 +175,37 @@ class JobMismatch(SchedulerError):
         self.job_id = job_id
 
 
+#: what to do about a job the controller would not take for now (its queue full, or busy)
+QUEUE_FULL_HINT = (
+    "wait for jobs to leave the queue (an ended job stays MinJobAge s: 'scontrol show config | grep -E "
+    "\"MaxJobCount|MinJobAge\"', 'squeue -h | wc -l'), then submit again"
+)
+
+
 class SubmitTimeout(SchedulerUnavailable):
     """The scheduler's submit command did not answer in time: the job may exist all the same (a
     controller that was slow, or frozen, creates it later). Never 'refused': `status` looks it up by its
-    tag (its name) and adopts it."""
+    tag (its name) and adopts it. `refused`: the command's own words when it was retrying a job the
+    controller had refused so far (a full queue): then the cause is said, and so is what to do."""
 
-    def __init__(self, seconds: float, command: str = "sbatch") -> None:
-        super().__init__(
-            f"{command} did not answer within {seconds:g} s; the job may exist: clusterrun status will "
-            "adopt it if the controller created it",
-            hint="look with 'clusterrun status' once the controller answers; submit again only if the run "
-            "then shows submit_failed",
-        )
+    def __init__(self, seconds: float, command: str = "sbatch", refused: str = "") -> None:
+        if refused:
+            super().__init__(
+                f"the SLURM controller refused the job for {seconds:g} s, its queue full or busy "
+                f"({command} was retrying: {refused!r}); a job a last retry got in is adopted by "
+                "clusterrun status",
+                hint=f"{QUEUE_FULL_HINT} once 'clusterrun status' shows these runs submit_failed (about 2 "
+                "minutes)",
+            )
+        else:
+            super().__init__(
+                f"{command} did not answer within {seconds:g} s; the job may exist: clusterrun status will "
+                "adopt it if the controller created it",
+                hint="look with 'clusterrun status' once the controller answers; submit again only if the "
+                "run then shows submit_failed",
+            )
         self.seconds = seconds
+        self.refused = refused
 
 
 class PartialSubmission(SchedulerError):
@@ -220,6 +238,7 @@ class Limits:
 
     max_array_size: int | None = None  # most jobs in one array submission (larger sweeps are split)
     max_members: int | None = None  # most members one submission may have at all (refused beyond)
+    max_jobs: int | None = None  # most jobs the scheduler holds at once (SLURM: MaxJobCount; tasks count)
     partitions: tuple[str, ...] = ()  # the queues/partitions a job may name
     default_partition: str | None = None
 

@@ -19,6 +19,8 @@ from clusterrun.scheduler import _proc
 
 #: SLURM's MaxArraySize when slurm.conf does not set it; the largest array index is one less.
 DEFAULT_MAX_ARRAY_SIZE = 1001
+#: SLURM's MaxJobCount when slurm.conf does not set it: the jobs the controller holds at once
+DEFAULT_MAX_JOB_COUNT = 10000
 QUERY_TIMEOUT = 30.0
 SINFO_NODE_FORMAT = "%N|%T|%c|%m|%G"
 UNLIMITED = frozenset({"UNLIMITED", "INFINITE"})
@@ -58,6 +60,14 @@ def max_array_size(config: dict[str, str]) -> int:
     """MaxArraySize (SLURM's default 1001 when absent or unreadable); the largest index is this - 1."""
     value = _int_or_none(config.get("MaxArraySize", ""))
     return value if value is not None and value > 0 else DEFAULT_MAX_ARRAY_SIZE
+
+
+def max_job_count(config: dict[str, str]) -> int:
+    """MaxJobCount (SLURM's default 10000 when absent or unreadable): the controller holds fewer jobs
+    than this at once, pending, running and recently ended alike (a submission that would bring them to
+    MaxJobCount is refused); each task of a job array counts."""
+    value = _int_or_none(config.get("MaxJobCount", ""))
+    return value if value is not None and value > 0 else DEFAULT_MAX_JOB_COUNT
 
 
 # --- scontrol show partition -o -------------------------------------------------------------------

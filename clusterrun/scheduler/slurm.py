@@ -28,6 +28,7 @@ from clusterrun.scheduler import (
     slurm_tasks,
 )
 from clusterrun.scheduler.base import (
+    QUEUE_FULL_HINT,
     Check,
     JobRef,
     JobSpec,
@@ -45,7 +46,7 @@ from clusterrun.scheduler.sacct import (
     normalise_state,
     parse_reasons,
 )
-from clusterrun.scheduler.slurm_submit import JournalingExecutor
+from clusterrun.scheduler.slurm_submit import JournalingExecutor, retrying
 
 
 def executor_parameters(spec: JobSpec) -> dict[str, Any]:
@@ -192,7 +193,14 @@ class SlurmScheduler:
             with contextlib.redirect_stderr(captured), clean_environment():
                 jobs = executor.map_array(entry, [spec.run_dir for spec in specs])
         except FailedJobError as exc:
-            message = _first_line(str(exc) or captured.getvalue())
+            said = str(exc) or captured.getvalue()
+            message = _first_line(said)
+            if retrying(said):  # sbatch's own retries ran out: about 2 minutes of a full queue
+                raise SchedulerError(
+                    f"the SLURM controller refused the job, its queue full or busy, through all of sbatch's "
+                    f"retries: {message}",
+                    hint=QUEUE_FULL_HINT,
+                ) from None
             if "Unable to contact slurm controller" in message:
                 raise SchedulerUnavailable(
                     f"the SLURM controller does not answer: {message}",
@@ -313,17 +321,22 @@ def with_reasons(jobs: dict[str, JobStatus]) -> dict[str, JobStatus]:
 
 @functools.cache
 def cluster_limits() -> Limits:
-    """MaxArraySize and the partitions, asked once per process; what does not answer stays unknown."""
+    """MaxArraySize, MaxJobCount and the partitions, asked once per process; what does not answer stays
+    unknown."""
+    max_array_size: int | None = None  # unknown: sbatch will say so if the array is too long
+    max_jobs: int | None = None
     try:
-        max_array_size: int | None = info.max_array_size(info.cluster_config())
+        config = info.cluster_config()
+        max_array_size, max_jobs = info.max_array_size(config), info.max_job_count(config)
     except SchedulerUnavailable:
-        max_array_size = None  # sbatch will say so if the array is too long
+        pass
     try:
         partitions = info.partitions()
     except SchedulerUnavailable:
         partitions = []
     return Limits(
         max_array_size=max_array_size,
+        max_jobs=max_jobs,
         partitions=tuple(p.name for p in partitions),
         default_partition=next((p.name for p in partitions if p.default), None),
     )

@@ -27,6 +27,15 @@ SBATCH_TIMEOUT_ENV = envknobs.SBATCH_TIMEOUT.name
 SBATCH_TIMEOUT = envknobs.SBATCH_TIMEOUT.default
 #: sbatch's own words when its request may have reached the controller without an answer coming back
 _MAYBE_CREATED = ("Socket timed out on send/recv", "Zero Bytes were transmitted or received")
+#: sbatch's words while it retries a job the controller refused for now (its queue full: MaxJobCount;
+#: job creation disabled), sleeping 1, 2, 3... s between tries, about 2 minutes in all
+_RETRYING = ("sleeping and retrying", "temporarily disabled, retrying")
+
+
+def retrying(text: str) -> str:
+    """sbatch's line saying it retries a job the controller refused for now ('' when it says none)."""
+    said = [line.strip() for line in text.splitlines() if any(word in line for word in _RETRYING)]
+    return said[-1] if said else ""
 
 
 def sbatch_timeout() -> float:
@@ -39,8 +48,8 @@ def run_sbatch(argv: list[str], timeout: float) -> str:
     the controller may have taken it), FailedJobError with its message when it refuses."""
     try:
         result = _proc.run(argv, timeout=timeout)
-    except _proc.CommandTimeout:
-        raise SubmitTimeout(timeout) from None
+    except _proc.CommandTimeout as exc:
+        raise SubmitTimeout(timeout, refused=retrying(exc.stderr)) from None
     if result.returncode != 0:
         message = result.stderr.strip() or result.stdout.strip()
         if any(word in message for word in _MAYBE_CREATED):

@@ -93,13 +93,26 @@ def check_skip_reason(reason: str | None) -> None:
 
 
 def check_member_limit(backend: str, count: int) -> None:
-    """Refuse more members than the backend takes in one submission (the local backend: 64); shared by
+    """Refuse more members than the backend takes in one submission (the local backend: 64), or than
+    the scheduler holds at once (SLURM's MaxJobCount: sbatch would keep being refused); shared by
     submit and reproduce."""
-    most = get_scheduler(backend).limits().max_members if count > 1 else None
+    limits = get_scheduler(backend).limits() if count > 1 else None
+    if limits is None:
+        return
+    most = limits.max_members
     if most is not None and count > most:
         raise UsageError(
             f"{count} members would all start at once on this machine ({backend} backend)",
             hint=f"use SLURM for sweeps over {most} members, or narrow the sweep",
+        )
+    # SLURM refuses a submission that would bring its jobs to MaxJobCount: one less fits an empty queue
+    if limits.max_jobs is not None and count >= limits.max_jobs:
+        most = limits.max_jobs - 1
+        raise UsageError(
+            f"{count:,} members, but the cluster takes at most {most:,} jobs at once (MaxJobCount="
+            f"{limits.max_jobs:,}; each task of a job array counts): sbatch would refuse the sweep",
+            hint=f"submit it in parts of at most {most:,} members (narrow the sweep's axes), or ask the "
+            "cluster's admins about MaxJobCount",
         )
 
 

@@ -101,6 +101,19 @@ def test_max_array_size(config: dict[str, str], expected: int) -> None:
     assert info.max_array_size(config) == expected
 
 
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"MaxJobCount": "20000"}, 20000),
+        ({}, 10000),
+        ({"MaxJobCount": "(null)"}, 10000),
+        ({"MaxJobCount": "0"}, 10000),
+    ],
+)
+def test_max_job_count(config: dict[str, str], expected: int) -> None:
+    assert info.max_job_count(config) == expected
+
+
 def test_partitions_real_line_and_limits() -> None:
     parts = {p.name: p for p in info.parse_partitions(PARTITIONS)}
     assert list(parts) == ["debug", "gpu", "long", "short"]
