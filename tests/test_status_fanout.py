@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from clusterrun.records.rowcache import stamps
+from clusterrun.services.listing import SWEEP_KEY
 from tests.helpers import cli, git, manifest, no_traceback
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
@@ -103,3 +104,23 @@ def test_many_runs_that_ended_unseen_are_each_recorded_once(project: Path) -> No
     assert "loss=777" in cli(["status", "--limit", "200"], project, env=env).stdout
     cache.unlink()
     assert cli(["status", "--limit", "200"], project, env=env).stdout == first.stdout
+
+    # the sweep's own table: the same from its members' records and from the rows kept of them
+    sweep = record["sweep_id"]
+    cache.unlink()
+    fresh = cli(["status", sweep], project, env=env)
+    assert fresh.returncode == 0, fresh.stderr
+    kept = json.loads(cache.read_text())["rows"]
+    assert sorted(kept) == sorted(members) and all(SWEEP_KEY in kept[m][1] for m in members)
+    assert cli(["status", sweep], project, env=env).stdout == fresh.stdout
+    assert f"Sweep {sweep}: {MEMBERS} member(s)" in fresh.stdout and "States: COMPLETED=100" in fresh.stdout
+    # a kept row is used while its member's files are as they were: a forged one shows, a rewritten
+    # summary is read again
+    data = json.loads(cache.read_text())
+    data["rows"][members[1]][1]["status"]["metrics"]["loss"] = 777.5  # the metric the sweep ranks by
+    cache.write_text(json.dumps(data))
+    forged = cli(["status", sweep], project, env=env).stdout
+    assert "ranked by loss" in forged and "777.5" in forged
+    summary_file = runs / members[1] / "summary.json"
+    summary_file.write_text(summary_file.read_text())  # the same text, a new mtime: the row is made again
+    assert cli(["status", sweep], project, env=env).stdout == fresh.stdout

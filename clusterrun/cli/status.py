@@ -136,6 +136,7 @@ def status(
         descending=desc,
         # a table of runs shows a few fields of each summary; JSON and one run's results need it whole
         summaries=fmt == "json" or bool(run_ids),
+        table=fmt == "text",
     )
     reg = registry(ctx)
     wait_limit = checked(timeout, watch, "--watch")

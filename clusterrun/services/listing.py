@@ -43,7 +43,7 @@ from clusterrun.services.status import (
     settled_status,
     wait,
 )
-from clusterrun.services.sweeps import SweepView, sweep_view
+from clusterrun.services.sweeps import SweepView, cpu_hours_estimated, sweep_view, table_part
 
 #: Listings of at least this many runs use the status row cache (records/rowcache.py).
 ROW_CACHE_FROM = 100
@@ -63,6 +63,7 @@ class StatusQuery:
     columns: list[str] = field(default_factory=list)  # keys to show instead of the default columns
     descending: bool = False  # --desc
     summaries: bool = True  # each run's whole summary in the view (JSON, a run's results); else not kept
+    table: bool = False  # shown as a text table: a sweep's members then need only a few summary fields
 
 
 @dataclass
@@ -149,9 +150,12 @@ def status(
     records: dict[str, dict[str, Any]] = {}
     # a plain table needs only each run's tags of its record; filters, columns, sorts and sweeps all of it
     full = bool(conditions or tags or states or sort_key or query.columns or sweep_id or watch)
-    # a plain table of settled runs comes from the row cache, without opening their records
+    # a plain table of settled runs comes from the row cache, without opening their records; so does a
+    # sweep's table (its rows also hold what its totals need: SWEEP_KEY, sweeps.table_part)
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
-    cache = RowCache(registry.root) if wide and not full and not query.summaries else None
+    swept_rows = sweep_id is not None and query.table and not _chosen(query, watch)
+    plain_rows = not full and not query.summaries
+    cache = RowCache(registry.root) if wide and (plain_rows or swept_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
     if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
         left: list[tuple[Run, rowcache.Stamps]] = []
@@ -159,10 +163,11 @@ def status(
             run = registry.get(run_id) if named else registry.listed(run_id)
             before = rowcache.stamps(run.path)  # taken before anything of the run is read
             cached = cache.get(run_id, before)
-            if cached is None or not _from_cache(run_id, cached, records, done):
+            if cached is None or not _from_cache(run_id, cached, records, done, swept_rows):
                 left.append((run, before))
         with counting(notify, f"reading {len(left):,} runs", len(left)) as step:
-            looked_at = fanout_map(partial(_look, summaries=query.summaries), left, step)
+            look = partial(_look, summaries=query.summaries and not swept_rows, swept=swept_rows)
+            looked_at = fanout_map(look, left, step)
         for looked in looked_at:
             _take(looked, cache, records, manifests, done)
             if looked[3] is not None:
@@ -171,17 +176,23 @@ def status(
         ids_read: Sequence[str] = ()
     else:
         ids_read = ids
+    requested: dict[str, float] = {}  # a sweep's members' estimated CPU-hours, read once, here
     for run_id in ids_read:
         # ids the registry listed need no second look; named ones (and sweep members) are checked
         run = registry.get(run_id) if named else registry.listed(run_id)
         manifest = _manifest(run)
         records[run_id] = fields_of(run, manifest) if full else tags_of(run)
+        if sweep_id is not None and manifest is not None:
+            requested[run_id] = cpu_hours_estimated(manifest)
         if manifest is None:
             continue
         if not settled(manifest):
             manifests[run_id] = manifest
         elif not (early or tags):  # a watch keeps its summaries (its refreshes do)
             done[run_id] = settled_status(run, manifest, query.summaries or watch)
+    for run_id, record in records.items():  # a sweep's rows the cache held, or _look made
+        if SWEEP_KEY in record:
+            requested[run_id] = float(record[SWEEP_KEY])
     check_keys([c.key for c in early], list(records.values()), "--where")
     ids = [i for i in ids if _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
@@ -204,7 +215,7 @@ def status(
             check_keys(query.columns, list(rows.values()), "--columns")
         if sweep_id is not None:
             mode = "max" if descending and query.mode is None else query.mode
-            swept = sweep_view(registry, sweep_id, report, sort_key, mode)
+            swept = sweep_view(registry, sweep_id, report, sort_key, mode, requested)
             return StatusView(report, swept, rows=rows, columns=query.columns)
         if sort_key:
             check_keys([sort_key], list(rows.values()), "--sort")
@@ -220,7 +231,7 @@ def status(
             registry, ids, known=manifests, done=done, keep_summaries=query.summaries, notify=notify
         )
         if cache is not None and report.settled_writes:
-            _keep_rows(cache, report, changing, records)
+            _keep_rows(cache, report, changing, records, swept_rows)
         return view(report)
     last: list[StatusView] = []
 
@@ -246,15 +257,31 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
 Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Manifest | None, RunStatus | None]
 
 
-def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool) -> Looked:
-    """A run of a plain table the row cache does not hold, with its stamps (taken before anything was
-    read): its tags, and its manifest (a run that may still change) or, settled, its row."""
+#: a sweep member's row in the row cache holds its estimated CPU-hours (the sweep's totals) under this
+#: key, and the few summary fields its table shows (sweeps.table_part): a row without it is a plain one
+SWEEP_KEY = "cpu_hours_estimated"
+
+
+def _chosen(query: StatusQuery, watch: bool) -> bool:
+    """Anything that makes a sweep's view read each member's whole record: filters, a sort, columns."""
+    return bool(query.where or query.tags or query.state or query.sort or query.columns or watch)
+
+
+def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = False) -> Looked:
+    """A run of a plain table (`swept`: of a sweep's) the row cache does not hold, with its stamps (taken
+    before anything was read): its tags, and its manifest (a run that may still change) or, settled,
+    its row."""
     run, before = seen
     manifest = _manifest(run)
     record = tags_of(run)
+    if swept and manifest is not None:
+        record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
         return run, before, record, manifest, None
-    return run, before, record, None, settled_status(run, manifest, summaries)
+    shown = settled_status(run, manifest, summaries or swept)
+    if swept:
+        shown.summary = table_part(shown.summary)
+    return run, before, record, None, shown
 
 
 def _take(
@@ -279,6 +306,7 @@ def _keep_rows(
     report: StatusReport,
     changing: Mapping[str, tuple[Run, rowcache.Stamps]],
     records: Mapping[str, dict[str, Any]],
+    swept: bool = False,
 ) -> None:
     """The rows of runs the refresh has just settled, kept: made from the manifest read before (its
     stamps taken before the read) or the one the refresh wrote, and likewise the summary, with each
@@ -291,14 +319,24 @@ def _keep_rows(
         run, before = seen
         # (the notes, whose tags the row shows, are appended to, never written by the refresh)
         made_from = [written.get(name) or stamp for name, stamp in zip(rowcache.SOURCES, before, strict=True)]
-        cache.put(run.id, run.path, made_from, {"status": shown.as_record(), **records[run.id]})
+        status = shown.as_record()
+        if swept:  # a sweep member's row: the summary fields its table shows, not the whole summary
+            status["summary"] = table_part(shown.summary)
+        cache.put(run.id, run.path, made_from, {"status": status, **records[run.id]})
     cache.save()
 
 
 def _from_cache(
-    run_id: str, cached: dict[str, Any], records: dict[str, dict[str, Any]], done: dict[str, RunStatus]
+    run_id: str,
+    cached: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    done: dict[str, RunStatus],
+    swept: bool = False,
 ) -> bool:
-    """A settled run shown from its cached row (False: a row of another shape, made afresh instead)."""
+    """A settled run shown from its cached row (False: a row of another shape, made afresh instead;
+    `swept`: a sweep's table, which needs a row a sweep's table made)."""
+    if swept and SWEEP_KEY not in cached:
+        return False
     try:
         done[run_id] = RunStatus(**cached["status"])
     except (KeyError, TypeError):

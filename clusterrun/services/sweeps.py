@@ -12,7 +12,7 @@ from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
 from clusterrun.analysis.history import ranking
 from clusterrun.config.resources import format_mem_mb, format_seconds
 from clusterrun.records import store
-from clusterrun.records.models import EfficiencyRecord, SweepRecord, as_summary
+from clusterrun.records.models import EfficiencyRecord, Manifest, SweepRecord, as_summary
 from clusterrun.records.registry import Registry
 from clusterrun.services.status import StatusReport, refresh
 
@@ -55,8 +55,11 @@ def sweep_view(
     report: StatusReport | None = None,
     sort: str | None = None,
     mode: str | None = None,
+    requested: Mapping[str, float] | None = None,
 ) -> SweepView:
-    """A sweep's members with their values and metrics, ranked; one scheduler query for all of them."""
+    """A sweep's members with their values and metrics, ranked; one scheduler query for all of them.
+    `requested`: each member's estimated CPU-hours, when the caller has read the manifests already
+    (a member it lacks has its manifest read here)."""
     record = store.read_sweep(registry.get(sweep_id, allow_sweep=True).path)
     member_ids = [m.run_id for m in record.members]
     values = {m.run_id: m.values for m in record.members}
@@ -82,8 +85,7 @@ def sweep_view(
         category = summary.diagnosis.category if summary and summary.diagnosis else ""
         if category in LIMITS:
             limited[LIMITS[category]] = limited.get(LIMITS[category], 0) + 1
-        estimate = registry.get(run.run_id).load_manifest().estimate
-        totals["cpu_hours_requested"] += float(estimate.cpu_hours if estimate else 0.0)
+        totals["cpu_hours_requested"] += _requested(registry, run.run_id, requested)
         rows.append(run.as_record() | {"values": values.get(run.run_id, {}), "best": False})
     ranked = [
         r for r in rows if r["state"] == "completed" and isinstance(r["metrics"].get(metric), int | float)
@@ -100,6 +102,30 @@ def sweep_view(
     if limited:
         summed["killed_at_limit"] = limited
     return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings)
+
+
+def _requested(registry: Registry, run_id: str, known: Mapping[str, float] | None) -> float:
+    """A member's estimated CPU-hours: as the caller read them, else from its manifest."""
+    if known is not None and run_id in known:
+        return known[run_id]
+    return cpu_hours_estimated(registry.get(run_id).load_manifest())
+
+
+def cpu_hours_estimated(manifest: Manifest | None) -> float:
+    """The CPU-hours a run's manifest estimated (0 when it holds no estimate)."""
+    estimate = manifest.estimate if manifest is not None else None
+    return float(estimate.cpu_hours if estimate and estimate.cpu_hours else 0.0)
+
+
+#: what a sweep's table and totals use of each member's summary (cli/tables.py sweep_table)
+TABLE_FIELDS = ("efficiency", "diagnosis", "metrics_non_finite", "caught_error")
+
+
+def table_part(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The fields of a member's summary (as data) that its sweep's table and totals use."""
+    if summary is None:
+        return None
+    return {key: summary[key] for key in TABLE_FIELDS if key in summary}
 
 
 def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
