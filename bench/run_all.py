@@ -267,6 +267,8 @@ def row_first_status(ctx: Ctx) -> list[Row]:
         [run([sys.executable, "-c", SACCT_FLOOR, str(ids_file)], env=env).seconds for _ in range(ctx.repeat)]
     )
     first, second, steady, first_calls, second_calls, steady_calls = [], [], [], {}, {}, {}
+    swept: list[float] = []  # `status SWEEP_ID` once its table's rows are kept
+    swept_calls: dict[str, int] = {}
     writes: list[float] = []  # the two files a run's end needs written (manifest replaced, summary made)
     for attempt in range(ctx.repeat):
         root = ctx.tmp / f"pending-{attempt}"
@@ -276,7 +278,7 @@ def row_first_status(ctx: Ctx) -> list[Row]:
             count,
             job_ids=jobs,
             identities=IDENTITIES,
-            sweep="synth-sweep_20251231-000000",
+            sweep=SYNTH_SWEEP,
         )
         argv = [*CLI, "--runs-dir", str(root), "status", "--limit", str(count)]
         ctx.shims.reset()
@@ -288,6 +290,11 @@ def row_first_status(ctx: Ctx) -> list[Row]:
         ctx.shims.reset()
         steady.append(run(argv, ctx.tmp, env).seconds)
         steady_calls = ctx.shims.counts()
+        sweep_argv = [*CLI, "--runs-dir", str(root), "status", SYNTH_SWEEP]
+        run(sweep_argv, ctx.tmp, env)  # its table's rows kept
+        ctx.shims.reset()
+        swept.append(run(sweep_argv, ctx.tmp, env).seconds)
+        swept_calls = ctx.shims.counts()
         writes.append(run([sys.executable, "-c", WRITE_FLOOR, str(root)], env=env).seconds)
         shutil.rmtree(root)
     first_s, second_s, steady_s = median(first), median(second), median(steady)
@@ -319,7 +326,18 @@ def row_first_status(ctx: Ctx) -> list[Row]:
             "<= 1.2x",
             _calls(steady_calls),
         ),
+        Row(
+            f"steady `status SWEEP_ID` of a {count:,}-member sweep",
+            _ms(median(swept)),
+            floor_text,
+            f"{median(swept) / floor:.1f}x",
+            "<= 1.2x",
+            _calls(swept_calls),
+        ),
     ]
+
+
+SYNTH_SWEEP = "synth-sweep_20251231-000000"  #: the sweep the first-status row's runs are members of
 
 
 WRITE_FLOOR = """

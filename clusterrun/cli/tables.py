@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +73,75 @@ def simple_table(rows: list[list[str]], headers: list[str], numeric: int | None 
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)])
+
+
+_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?")
+#: tabulate's own pattern of a number with thousands separators (such a cell is a number to it)
+_THOUSANDS = re.compile(r"^(([+-]?[0-9]{1,3})(?:,([0-9]{3}))*)?(?(1)\.[0-9]*|\.[0-9]+)?$")
+
+
+class _Unsure(Exception):
+    """A cell whose meaning to tabulate is not plain: the table is left to tabulate itself."""
+
+
+def _cell_kind(cell: str) -> int:
+    """What tabulate takes a plain one-line ASCII cell for: 0 missing (''), 2 int, 3 float, 5 text (its
+    _more_generic order); _Unsure for anything else (bools, padding, separators, nan, reformatted floats)."""
+    if not cell:
+        return 0
+    if not cell.isascii() or not cell.isprintable() or cell != cell.strip() or cell in ("True", "False"):
+        raise _Unsure
+    try:
+        number = float(cell)
+    except ValueError:
+        if _THOUSANDS.match(cell):
+            raise _Unsure from None
+        return 5
+    if _INT.fullmatch(cell):
+        return 2
+    if _FLOAT.fullmatch(cell) and math.isfinite(number) and format(number, "g") == cell:
+        return 3
+    raise _Unsure
+
+
+def typed_table(rows: list[list[str]], headers: list[str]) -> str | None:
+    """tabulate(rows, headers, tablefmt="simple") of text cells, the same text (tests/unit/test_tables.py),
+    in linear time, for the cells whose meaning to tabulate is plain: a column of whole numbers is
+    right-aligned, one of numbers (as tabulate's "g" writes them) aligned on the point, any other left;
+    '' is missing. None for any other table (tabulate draws it): 10,000 rows took it a second."""
+    if not rows or any(len(row) != len(headers) for row in rows):
+        return None
+    if not all(h.isascii() and h.isprintable() and h == h.strip() for h in headers):
+        return None
+    try:
+        kinds = [max(_cell_kind(row[i]) for row in rows) for i in range(len(headers))]
+    except _Unsure:
+        return None
+    columns: list[list[str]] = []
+    for i, kind in enumerate(kinds):
+        cells = [row[i] for row in rows]
+        if kind == 3 and any(c and format(float(c), "g") != c for c in cells):
+            return None  # a whole number in a column of numbers that "g" writes otherwise (007, 1e5)
+        if kind in (2, 3):  # tabulate's "decimal": padded after the point, then right-aligned
+            points = [_after_point(c, kind) for c in cells]
+            most = max(points)
+            cells = [c + " " * (most - p) for c, p in zip(cells, points, strict=True)]
+        width = max(len(headers[i]) + 2, *(len(c) for c in cells))
+        if kind in (2, 3):
+            columns.append([headers[i].rjust(width), "-" * width, *(c.rjust(width) for c in cells)])
+        else:
+            columns.append([headers[i].ljust(width), "-" * width, *(c.ljust(width) for c in cells)])
+    return "\n".join("  ".join(line).rstrip() for line in zip(*columns, strict=True))
+
+
+def _after_point(cell: str, kind: int) -> int:
+    """tabulate's _afterpoint: the characters after the point (or the exponent's e), -1 for none."""
+    if not cell or kind == 2 or _INT.fullmatch(cell):
+        return -1
+    at = cell.rfind(".")
+    at = cell.lower().rfind("e") if at < 0 else at
+    return len(cell) - at - 1 if at >= 0 else -1
 
 
 def columns_table(run_ids: list[str], columns: list[str], cell: Callable[[str, str], Any]) -> str:
@@ -264,7 +335,7 @@ def sweep_table(view: SweepView) -> str:
         )
     lines = [
         f"Sweep {view.sweep_id}: {len(view.rows)} member(s), ranked by {metric or '-'} ({view.mode})",
-        tabulate(rows, headers=headers, tablefmt="simple"),
+        typed_table(rows, headers) or tabulate(rows, headers=headers, tablefmt="simple"),
     ]
     counts = "  ".join(f"{state.upper()}={n}" for state, n in sorted(view.counts.items()))
     lines.append(f"States: {counts}")

@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -299,6 +299,24 @@ class Registry:
     def listed(self, run_id: str) -> Run:
         """A run by an id this registry listed (ids(), runs()) or get() checked: no checks again."""
         return Run(self.root / run_id)
+
+    def get_many(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """`get` of each id (a sweep's members), at the cost of one listing and a stat each: an id the
+        registry lists as a directory of its own (not a symlink) with a manifest is that run, as get
+        would find; any other id goes through get, with its checks and errors."""
+        try:
+            with os.scandir(self.root) as listing:
+                real = {e.name for e in listing if e.is_dir(follow_symlinks=False)}
+        except OSError:
+            real = set()
+        root = os.fspath(self.root)
+        out: dict[str, Run] = {}
+        for run_id in run_ids:
+            if run_id in real and os.path.isfile(os.path.join(root, run_id, "manifest.json")):
+                out[run_id] = Run(self.root / run_id)
+            else:
+                out[run_id] = self.get(run_id)
+        return out
 
     def get(self, run_id: str, allow_sweep: bool = False) -> Run:
         """A run (or, if allowed, a sweep) by id, a unique prefix of one, `@latest` or `@latest-failed`;

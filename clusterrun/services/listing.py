@@ -157,10 +157,12 @@ def status(
     plain_rows = not full and not query.summaries
     cache = RowCache(registry.root) if wide and (plain_rows or swept_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
+    # named runs (a sweep's members) are checked as registry.get does, a thousand with one listing
+    checked = registry.get_many(ids) if named else {}
     if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
         left: list[tuple[Run, rowcache.Stamps]] = []
         for run_id in ids:
-            run = registry.get(run_id) if named else registry.listed(run_id)
+            run = checked[run_id] if named else registry.listed(run_id)
             before = rowcache.stamps(run.path)  # taken before anything of the run is read
             cached = cache.get(run_id, before)
             if cached is None or not _from_cache(run_id, cached, records, done, swept_rows):
@@ -178,8 +180,8 @@ def status(
         ids_read = ids
     requested: dict[str, float] = {}  # a sweep's members' estimated CPU-hours, read once, here
     for run_id in ids_read:
-        # ids the registry listed need no second look; named ones (and sweep members) are checked
-        run = registry.get(run_id) if named else registry.listed(run_id)
+        # ids the registry listed need no second look; named ones (and sweep members) were checked
+        run = checked[run_id] if named else registry.listed(run_id)
         manifest = _manifest(run)
         records[run_id] = fields_of(run, manifest) if full else tags_of(run)
         if sweep_id is not None and manifest is not None:

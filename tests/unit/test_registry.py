@@ -121,6 +121,24 @@ def test_get_refuses_a_symlink_leaving_the_registry(tmp_path: Path) -> None:
     assert "exp_20260102-030405" not in registry.ids()
 
 
+def test_get_many_finds_what_get_finds_and_refuses_what_it_refuses(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "runs")
+    run = make_run(registry)
+    assert registry.get_many([run.id]) == {run.id: registry.get(run.id)}
+    outside = tmp_path / "outside" / "planted_20260102-030405"
+    outside.mkdir(parents=True)
+    (outside / "manifest.json").write_text('{"id": "planted"}')
+    (registry.root / "planted_20260102-030405").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UsageError, match="leaves the run registry"):
+        registry.get_many([run.id, "planted_20260102-030405"])  # a sweep's member planted as a symlink
+    (registry.root / "bare_20260102-030405").mkdir()  # a directory without a manifest
+    with pytest.raises(RunNotFound):
+        registry.get_many(["bare_20260102-030405"])
+    for bad in ("../x", "..", "a/b"):
+        with pytest.raises(UsageError, match="not a run id"):
+            registry.get_many([bad])
+
+
 def test_get_returns_a_run(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "runs")
     run = make_run(registry)
