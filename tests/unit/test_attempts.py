@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import signal
+import statistics
 import sys
 import time
 from datetime import datetime
