@@ -24,11 +24,14 @@ lock): two processes writing at once each write a complete, correct index and th
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,8 +211,35 @@ def _replay(path: Path, known: dict[str, Row]) -> int:
     return len(lines)
 
 
+#: registry root -> its rows, inside `read_once()`: one submission reads the index once
+_once: contextvars.ContextVar[dict[str, dict[str, Row]] | None] = contextvars.ContextVar("once", default=None)
+
+
+@contextlib.contextmanager
+def read_once() -> Iterator[None]:
+    """Inside the block, each registry's index is brought up to date once and its rows reused: a
+    submission asks it twice (the duplicate check, then the estimate's look back at completed runs),
+    seconds apart, and both questions are about runs that had completed before it began."""
+    token = _once.set({})
+    try:
+        yield
+    finally:
+        _once.reset(token)
+
+
 def rows(root: Path, stats: Stats | None = None) -> dict[str, Row]:
-    """Every run of the registry at `root` as an index row (see `entries`), up to date."""
+    """Every run of the registry at `root` as an index row (see `entries`), up to date (inside
+    `read_once()`: as it was brought up to date the first time)."""
+    memo = _once.get()
+    if memo is None:
+        return _rows(root, stats)
+    key = os.fspath(root)
+    if key not in memo:
+        memo[key] = _rows(root, stats)
+    return memo[key]
+
+
+def _rows(root: Path, stats: Stats | None = None) -> dict[str, Row]:
     stats = stats if stats is not None else Stats()
     path = index_path(root)
     journal = path.with_name(JOURNAL_FILE)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from clusterrun.analysis.estimate import GateDecision
 from clusterrun.errors import ClusterrunError, DiskFull
+from clusterrun.records import index as registry_index
 from clusterrun.records.models import Confirmation, Manifest, SweepRecord, as_summary
 from clusterrun.records.registry import Registry, now_iso
 from clusterrun.services import Notify, quiet
@@ -131,7 +132,8 @@ def submit(
     Bad input raises a ClusterrunError before anything is written; a failed smoke test, a dry run and a
     declined gate are outcomes (nothing reaches the scheduler)."""
     with registry.writing():  # the registry's umask while it writes (records/perms.py)
-        prepared = prepare(request, registry, notify)
+        with registry_index.read_once():  # the duplicate check and the estimate's look back share it
+            prepared = prepare(request, registry, notify)
         for member in prepared.members if request.tags else []:  # --tag: in notes.jsonl, not the manifest
             tag_runs(member.run, request.tags)
         return finish(

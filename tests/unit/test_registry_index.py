@@ -72,6 +72,28 @@ def test_answers_equal_a_full_scan(tmp_path: Path) -> None:
     assert select(registry, state="failed", limit=2) == scanned_select(registry, {"failed"})[:2]
 
 
+def test_one_submission_brings_the_index_up_to_date_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(tmp_path / "runs")
+    make_runs(registry, 11)
+    scans: list[Path] = []
+    real = index._scan
+    monkeypatch.setattr(
+        index, "_scan", lambda root, known, turn: scans.append(root) or real(root, known, turn)
+    )
+    expected = scanned_finished(registry, "slurm")
+    with index.read_once():  # as a submit: the duplicate check, then the estimate's look back
+        assert finished_index(registry, "slurm") == expected
+        assert index.newest_completed(registry.root, "slurm", {"hash0", "hash2"}) == {
+            digest: run_id for (_snap, digest), run_id in expected.items() if digest in {"hash0", "hash2"}
+        }
+    assert len(scans) == 1
+    finished_index(registry, "slurm")
+    finished_index(registry, "slurm")
+    assert len(scans) == 3  # outside a submission, every use is up to date
+
+
 def test_opens_only_what_changed(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "runs")
     runs = make_runs(registry, 12)
