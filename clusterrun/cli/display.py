@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from clusterrun.cli.common import info
+from clusterrun.services import no_step
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -177,8 +178,4 @@ class Reporter:
         """A batch of `total` items: a bar on a terminal once it takes a moment; nothing otherwise."""
         if self.mode == "live":
             return _Counting(self.stream, message, total)
-        return nullcontext(_no_step)
-
-
-def _no_step(_done: int) -> None:
-    """What a batch reports to a display that shows no counts."""
+        return nullcontext(no_step)

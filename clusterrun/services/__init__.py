@@ -50,8 +50,8 @@ def activity(notify: Notify, message: str, logs: Sequence[Path] = ()) -> Abstrac
 Step = Callable[[int], None]
 
 
-def _no_step(_done: int) -> None:
-    """The Step of a Notify that shows no counts."""
+def no_step(_done: int) -> None:
+    """The Step of a display that shows no counts."""
 
 
 def counting(notify: Notify, message: str, total: int) -> AbstractContextManager[Step]:
@@ -63,4 +63,4 @@ def counting(notify: Notify, message: str, total: int) -> AbstractContextManager
     show = getattr(notify, "counting", None)
     if callable(show):
         return cast(AbstractContextManager[Step], show(message, total))
-    return nullcontext(_no_step)
+    return nullcontext(no_step)

@@ -168,8 +168,7 @@ def status(
             if cached is None or not _from_cache(run_id, cached, records, done, swept_rows):
                 left.append((run, before))
         with counting(notify, f"reading {len(left):,} runs", len(left)) as step:
-            look = partial(_look, summaries=query.summaries and not swept_rows, swept=swept_rows)
-            looked_at = fanout_map(look, left, step)
+            looked_at = fanout_map(partial(_look, summaries=query.summaries, swept=swept_rows), left, step)
         for looked in looked_at:
             _take(looked, cache, records, manifests, done)
             if looked[3] is not None:
