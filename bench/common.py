@@ -111,6 +111,6 @@ def make_project(root: Path, configs: dict[str, str] | None = None) -> Path:
     return root
 
 
-def scancel(job_ids: list[str]) -> None:
+def scancel(job_ids: list[str], env: dict[str, str] | None = None) -> None:
     if job_ids:
-        subprocess.run(["scancel", *job_ids], capture_output=True, check=False)
+        subprocess.run(["scancel", *job_ids], capture_output=True, check=False, env=env)

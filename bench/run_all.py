@@ -7,7 +7,8 @@ submit are cancelled afterwards. Registries are synthesised from one run made by
 
 Run:  python bench/run_all.py [--quick] [--growth] [--only sweep,help,...] [--out bench/RESULTS.md]
   --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
-  --growth  the registry rows at 100, 1,000 and 10,000 runs as well
+  --growth  the registry, sweep and first-status rows at 100, 1,000 and 10,000 runs as well (a sweep of
+            10,000 goes to an isolated cluster of its own: scripts/isolated-slurm.sh)
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def row_help(ctx: Ctx) -> list[Row]:
 
 
 def _sweep_project(ctx: Ctx, members: int) -> Path:
+    if (ctx.tmp / f"sweep-{members}").exists():  # the same sweep, measured again (growth)
+        return ctx.tmp / f"sweep-{members}"
     config = (REPO / "configs" / "examples" / "quickstart.yaml").read_text()
     return make_project(
         ctx.tmp / f"sweep-{members}",
@@ -167,24 +170,41 @@ for i in range(count):
 """
 
 
-def row_sweep(ctx: Ctx) -> list[Row]:
-    members = 200 if ctx.quick else 1000
-    env = ctx.env()
+def row_sweep(ctx: Ctx, members: int | None = None) -> list[Row]:
+    """A sweep of `members` (default 1,000) submitted to the main cluster, or, past what its queue holds
+    twice over (MaxJobCount 20,000; cancelled jobs stay 5 minutes), to an isolated cluster of its own
+    (same machine and SLURM; MaxJobCount 100,000, MinJobAge 2 s), tried once."""
+    members = members or (200 if ctx.quick else 1000)
+    if members <= 2000:
+        return _row_sweep(ctx, members, {}, ctx.repeat)
+    sys.path.insert(0, str(REPO / "tests"))
+    from clusters import isolated_cluster  # tests/clusters.py: scripts/isolated-slurm.sh up/down
+
+    print(f"  an isolated cluster for a sweep of {members:,} ...", flush=True)
+    conf = [f"MaxArraySize={members + 1}", "MaxJobCount=100000", "MinJobAge=2"]
+    with isolated_cluster("benchsweep", accounting="none", conf=conf) as cluster:
+        rows = _row_sweep(ctx, members, cluster.env, 1)
+    for row in rows:
+        row.measure += " (an isolated cluster, tried once)"
+    return rows
+
+
+def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> list[Row]:
+    env = ctx.env(**cluster)
     floors, ours, calls, files = [], [], {}, []
-    for attempt in range(ctx.repeat):
-        folder = ctx.tmp / f"map-array-{attempt}"
+    for attempt in range(repeat):
+        folder = ctx.tmp / f"map-array-{members}-{attempt}"
         result = run([sys.executable, "-c", MAP_ARRAY, str(members), str(folder)], env=env)
         floors.append(result.seconds)
-        ctx.jobs.append(result.stdout.strip())
-        ctx.cancel()
+        scancel([result.stdout.strip()], env)
+        shutil.rmtree(folder, ignore_errors=True)
         project = _sweep_project(ctx, members) if attempt == 0 else ctx.tmp / f"sweep-{members}"
         ctx.shims.reset()
         argv = [*CLI, "submit", "configs/sweep.yaml", "--backend", "slurm", "--yes", "--json"]
         result = run([*argv, "--force", "params.steps=5"], project, env)
         calls = ctx.shims.counts()
         ours.append(result.seconds)
-        ctx.jobs += [a["job_id"] for a in json.loads(result.stdout)["arrays"]]
-        ctx.cancel()
+        scancel([a["job_id"] for a in json.loads(result.stdout)["arrays"]], env)
         target = ctx.tmp / f"member-floor-{attempt}"
         files.append(run([sys.executable, "-c", MEMBER_FLOOR, str(target), str(members)], env=env).seconds)
         shutil.rmtree(target)
@@ -257,8 +277,12 @@ subprocess.run(argv, capture_output=True, check=True)
 """
 
 
-def row_first_status(ctx: Ctx) -> list[Row]:
-    count = 200 if ctx.quick else 1000
+def row_first_status(ctx: Ctx, count: int | None = None, growth: bool = False) -> list[Row]:
+    """The first, second and steady `status --limit N` of N finished runs (default 1,000), and the steady
+    `status SWEEP_ID` of their sweep; with `growth`, the first (with its peak memory) and the steady one."""
+    count = count or (200 if ctx.quick else 1000)
+    if growth:
+        return _row_first_status_growth(ctx, count)
     jobs = _finished_job_ids(count)
     ids_file = ctx.tmp / "finished-ids.txt"
     ids_file.write_text(" ".join(jobs))
@@ -338,6 +362,50 @@ def row_first_status(ctx: Ctx) -> list[Row]:
 
 
 SYNTH_SWEEP = "synth-sweep_20251231-000000"  #: the sweep the first-status row's runs are members of
+
+
+def _row_first_status_growth(ctx: Ctx, count: int) -> list[Row]:
+    jobs = _finished_job_ids(count)
+    ids_file = ctx.tmp / f"finished-ids-{count}.txt"
+    ids_file.write_text(" ".join(jobs))
+    env = ctx.env(CLUSTERRUN_POLL_MAX_AGE="0")
+    repeat = 1 if count > 2000 else ctx.repeat
+    floor = median(
+        [run([sys.executable, "-c", SACCT_FLOOR, str(ids_file)], env=env).seconds for _ in range(repeat)]
+    )
+    first, steady, peaks, calls = [], [], [], {}
+    for attempt in range(repeat):
+        root = ctx.tmp / f"pending-{count}-{attempt}"
+        clone(ctx.get_template(), root, count, job_ids=jobs, identities=IDENTITIES, sweep=SYNTH_SWEEP)
+        argv = [*CLI, "--runs-dir", str(root), "status", "--limit", str(count)]
+        ctx.shims.reset()
+        result = run(argv, ctx.tmp, env, memory=True)
+        calls = ctx.shims.counts()
+        first.append(result.seconds)
+        peaks.append(result.peak_mb)
+        run(argv, ctx.tmp, env)  # the second keeps the rows
+        steady.append(run(argv, ctx.tmp, env).seconds)
+        shutil.rmtree(root)
+    tried = " (tried once)" if repeat == 1 else ""
+    floor_text = f"imports + one sacct of {count:,} ids: {_ms(floor)}"
+    return [
+        Row(
+            f"first `status --limit {count}` after {count:,} runs finished{tried}",
+            f"{_ms(median(first))}, {median(peaks):.0f} MB",
+            floor_text,
+            f"{median(first) / floor:.1f}x",
+            "<= 2x",
+            _calls(calls),
+        ),
+        Row(
+            f"steady `status --limit {count}` of {count:,} finished runs{tried}",
+            _ms(median(steady)),
+            floor_text,
+            f"{median(steady) / floor:.1f}x",
+            "<= 1.2x",
+            "0",
+        ),
+    ]
 
 
 WRITE_FLOOR = """
@@ -722,7 +790,12 @@ def main() -> None:
 
 
 def growth_rows(ctx: Ctx, size: int) -> list[Row]:
-    return row_wide_status(ctx, size) + row_dry_run(ctx, size)
+    return (
+        row_wide_status(ctx, size)
+        + row_dry_run(ctx, size)
+        + row_sweep(ctx, size)
+        + row_first_status(ctx, size, growth=True)
+    )
 
 
 def write(args: argparse.Namespace, rows: list[Row], growth: list[Row], seconds: float) -> None:
@@ -738,7 +811,7 @@ def write(args: argparse.Namespace, rows: list[Row], growth: list[Row], seconds:
         table(rows),
     ]
     if growth:
-        text += ["", "## Growth: the registry rows at 100, 1,000 and 10,000 runs", "", table(growth)]
+        text += ["", "## Growth: the same rows at 100, 1,000 and 10,000 runs", "", table(growth)]
     args.out.write_text("\n".join(text) + "\n")
 
 
