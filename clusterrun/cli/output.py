@@ -17,7 +17,6 @@ from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
-from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.errors import ClusterrunError
 from clusterrun.inputs.workdir import by_importance
 from clusterrun.records.logtext import one_line
@@ -305,6 +304,8 @@ def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
         params: Mapping[str, Any] = Run(Path(run_dir)).load_manifest().config.params
     except (ClusterrunError, OSError):
         params = {}
+    from clusterrun.diagnose.fixes.program import divergence_fix  # for a diverged run only: see tables
+
     return divergence_fix(params)
 
 

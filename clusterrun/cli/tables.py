@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.output import duration, format_value, size, state_label
-from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.records.logtext import one_line
 
 if TYPE_CHECKING:  # annotations only: status need not import doctor's git checks
@@ -394,6 +393,9 @@ FAILED_SHOWN = 3
 
 def _diverged_lines(rows: list[dict[str, Any]]) -> list[str]:
     """Members that ended well with metrics at nan or inf: which, and the fix (from their swept params)."""
+    # here, not at import: the diagnosis modules are ~15 ms of the start-up of every command showing a run
+    from clusterrun.diagnose.fixes.program import divergence_fix
+
     lines = []
     for row in rows:
         ended = (row.get("summary") or {}).get("metrics_non_finite") or {}

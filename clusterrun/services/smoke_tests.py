@@ -24,7 +24,6 @@ from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.records.logtext import one_line
 from clusterrun.records.registry import Registry, Run
-from clusterrun.records.summary import caught_error
 from clusterrun.records.writer import command_script, write_script
 from clusterrun.services import Notify, activity
 from clusterrun.services.plan import SubmissionPlan
@@ -285,6 +284,10 @@ def _run_smoke_in(
     )
     _untaint(run, plan, workdir / WORKDIR, links)
     _wrote_into_data(plan, links, data_before)
+    # the summary module (and the diagnosis rules under it) only once a smoke test ran: a submit whose
+    # smoke test passed before for the same code and config does without them (~15 ms of its start-up)
+    from clusterrun.records.summary import caught_error
+
     caught = caught_error(Path(result.stderr_path)) if result.ok else ""
     if caught and not any(caught in w for w in plan.warnings):  # once, not again for the timing run
         plan.warnings.append(
