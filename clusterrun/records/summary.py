@@ -164,9 +164,11 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     resources = record.resources or config.resources
     arts, modified = artifacts(run, record)
     modified = modified or list(exit_record.get("modified_tracked_files") or [])
-    snapshot = readable(Path(record.snapshot.path), run.path.parent / SNAPSHOT_STORE)
-    if modified and record.snapshot.path and snapshot and not exit_record.get("modified_tracked_files"):
-        workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
+    if modified and record.snapshot.path and not exit_record.get("modified_tracked_files"):
+        # (resolved only then: every component of the path looked at, for each of a thousand runs)
+        snapshot = readable(Path(record.snapshot.path), run.path.parent / SNAPSHOT_STORE)
+        if snapshot:
+            workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
     metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns)
     summary = Summary(
