@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusterrun.errors import ClusterrunError
-from clusterrun.scheduler.registry import registered
+from clusterrun.scheduler.registry import job_schedulers
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ class JobSide:
 
 def job_side(environ: Mapping[str, str]) -> JobSide:
     """The job this process runs in: the first registered backend whose job id variable is set."""
-    for backend in registered():
-        scheduler = backend.factory()
+    for backend, scheduler in job_schedulers(environ):
         id_variable = getattr(scheduler, "job_id_variable", "")
         if not id_variable or not environ.get(id_variable):
             continue

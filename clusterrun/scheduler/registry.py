@@ -30,6 +30,9 @@ class Backend:
     when: str = ""  # when auto picks it, for --help: "sbatch is on PATH" ("" = always)
     missing: str = ""  # why the probe says no: "'sbatch' is not on PATH"
     hint: str = ""  # what to do about it
+    #: the variable set inside its jobs (its scheduler's `job_id_variable`), declared here so that a job
+    #: finds its own backend without making (importing) the others; "" = not declared: made to ask it
+    job_id_variable: str = ""
 
 
 _registered: dict[str, Backend] = {}
@@ -45,13 +48,15 @@ def register(
     missing: str = "",
     hint: str = "",
     replace: bool = False,
+    job_id_variable: str = "",
 ) -> Backend:
-    """Make a backend available as `--backend NAME` (and to `auto`); returns its entry."""
+    """Make a backend available as `--backend NAME` (and to `auto`); returns its entry.
+    `job_id_variable`: the same as its scheduler's attribute of that name, when it has one (optional)."""
     if name == AUTO or not name.isidentifier():
         raise ValueError(f"a backend name must be an identifier other than {AUTO!r}: {name!r}")
     if name in _registered and not replace:
         raise ValueError(f"backend {name!r} is already registered (pass replace=True to replace it)")
-    entry = Backend(name, factory, probe, priority, when, missing, hint)
+    entry = Backend(name, factory, probe, priority, when, missing, hint, job_id_variable)
     _registered[name] = entry
     return entry
 
@@ -188,11 +193,21 @@ def log_paths(folder: Path, job_id: str, backend: str | None = None) -> list[Pat
     return sorted(found)
 
 
+def job_schedulers(environ: Mapping[str, str]) -> Iterator[tuple[Backend, Scheduler]]:
+    """The registered backends (in auto order) that may have started the job this process runs in, each
+    with its scheduler: a backend whose registration declares its job_id_variable is made only when
+    that variable is set (a local job does not import the SLURM backend to learn it is not one)."""
+    for backend in registered():
+        if backend.job_id_variable and not environ.get(backend.job_id_variable):
+            continue
+        yield backend, backend.factory()
+
+
 def job_variables(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """Inside a job: (its id, the scheduler's variables worth recording) from the first registered
     backend whose variables are set. A backend declares them as `job_id_variable` and `job_variables`
     (optional attributes); ("", {}) outside any job."""
-    for scheduler in _schedulers(None):
+    for _backend, scheduler in job_schedulers(environ):
         id_variable = getattr(scheduler, "job_id_variable", "")
         if id_variable and environ.get(id_variable):
             names = getattr(scheduler, "job_variables", ())
@@ -203,7 +218,7 @@ def job_variables(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
 def task_layout(environ: Mapping[str, str]) -> TaskLayout | None:
     """Inside a job: this task's rank among the job's tasks, from the backend whose job it is (one that
     offers `task_layout`, optional); None outside a job or for a backend without tasks."""
-    for scheduler in _schedulers(None):
+    for _backend, scheduler in job_schedulers(environ):
         id_variable = getattr(scheduler, "job_id_variable", "")
         layout = getattr(scheduler, "task_layout", None)
         if id_variable and environ.get(id_variable) and layout is not None:
@@ -241,5 +256,6 @@ register(
     when="sbatch is on PATH",
     missing="'sbatch' is not on PATH",
     hint="run on a SLURM login node (or start one: scripts/local-slurm.sh up), or use --backend local",
+    job_id_variable="SLURM_JOB_ID",
 )
-register("local", _local, lambda: True, priority=100)
+register("local", _local, lambda: True, priority=100, job_id_variable="SUBMITIT_LOCAL_JOB_ID")

@@ -241,6 +241,43 @@ def test_the_job_side_learns_its_id_from_the_backend_that_runs_it() -> None:
     assert job_variables({"HOME": "/root"}) == ("", {})
 
 
+def test_a_backend_declares_at_registration_the_variable_its_scheduler_reads() -> None:
+    for backend in registry.registered():
+        assert backend.job_id_variable == getattr(backend.factory(), "job_id_variable", "")
+
+
+def test_a_backend_registered_without_its_variable_is_still_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Marked(LocalScheduler):
+        job_id_variable = "MARKED_JOB_ID"
+        job_variables = ("MARKED_JOB_ID",)
+
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    scheduler.register("marked", Marked, lambda: True, priority=1)  # nothing declared: made to be asked
+    assert scheduler.job_variables({"MARKED_JOB_ID": "9"}) == ("9", {"MARKED_JOB_ID": "9"})
+    assert scheduler.job_variables({"SUBMITIT_LOCAL_JOB_ID": "4"})[0] == "4"
+
+
+LOCAL_JOB_SIDE = """
+import sys
+from clusterrun.scheduler import job_variables, task_layout
+from clusterrun.scheduler.jobside import job_side
+env = {"SUBMITIT_LOCAL_JOB_ID": "4242"}
+assert job_side(env).backend == "local" and job_variables(env)[0] == "4242"
+assert task_layout(env) is not None and task_layout(env).world_size == 1
+print("clusterrun.scheduler.slurm" in sys.modules)
+"""
+
+
+def test_a_local_job_does_not_import_the_slurm_backend_to_learn_it_is_not_one() -> None:
+    """A local job's wrapper (execution/jobrun.py) asks which backend runs it: the SLURM backend, made
+    to be asked, was ~15 ms of every local job's start."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LOCAL_JOB_SIDE], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
+
+
 def test_a_job_status_record_is_its_asdict_and_a_copy() -> None:
     """JobStatus.as_record (built field by field for speed) says what dataclasses.asdict says, and a
     change to the record never reaches the status it came from."""
