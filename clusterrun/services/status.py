@@ -523,12 +523,18 @@ def _apply(
     state = manifest.state
     current: Summary | None = summaries.load(run)
     if state in TERMINAL and (current is None or current.state != state or stronger):
-        record: dict[str, Any] = status.as_record() if status else {"state": state}
-        record["run_id"] = run.id
-        record["attempt_history"] = _attempt_history(manifest, state)
-        current = lost.with_diagnosis(run, summaries.collect(run, manifest, record), manifest, status)
-        summaries.write(run, current)
-        run.event("summary_collected", state=state)
+        # under the run's lock, looked at again: of the refreshes that see the end together (watchers
+        # of a sweep that just ended), one collects the summary and the others read it
+        with run.locked():
+            current = summaries.load(run)
+            if current is None or current.state != state or stronger:
+                record: dict[str, Any] = status.as_record() if status else {"state": state}
+                record["run_id"] = run.id
+                record["attempt_history"] = _attempt_history(manifest, state)
+                collected = summaries.collect(run, manifest, record)
+                current = lost.with_diagnosis(run, collected, manifest, status)
+                summaries.write(run, current)
+                run.event("summary_collected", state=state)
     sources = manifest.config.metrics
     metrics = current.metrics if current else collect(run.path, sources.file, sources.patterns)
     elapsed = current.duration_seconds if current else None

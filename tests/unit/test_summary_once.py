@@ -1,0 +1,66 @@
+"""A run's end is summarised once, however many refreshes see it end together (watchers of a sweep
+that has just ended): one collects the summary under the run's lock, the others read what it wrote."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusterrun.records import summary as summaries
+from clusterrun.records.registry import Registry, Run
+from clusterrun.services import status as status_service
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "records" / "v1" / "44c931b" / "completed"
+
+
+def _ended_run(tmp_path: Path) -> Run:
+    """A completed run whose summary has not been collected yet (its manifest alone)."""
+    registry = Registry(tmp_path / "runs")
+    registry.ensure()
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    manifest["scheduler_folder"] = ""  # its own scheduler/ folder (the golden one names another machine's)
+    (registry.root / manifest["run_id"]).mkdir()
+    (registry.root / manifest["run_id"] / "manifest.json").write_text(json.dumps(manifest))
+    return registry.get(manifest["run_id"])
+
+
+def test_two_refreshes_that_see_the_end_together_collect_its_summary_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _ended_run(tmp_path)
+    manifest = run.load_manifest()
+    assert manifest.state == "completed" and summaries.load(run) is None
+    real_collect = summaries.collect
+    calls: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_collect(*args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        inside.set()
+        assert release.wait(10)
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(summaries, "collect", slow_collect)
+    shown: dict[str, Any] = {}
+
+    def refresh(name: str) -> None:
+        shown[name] = status_service.settled_status(run, manifest)
+
+    first = threading.Thread(target=refresh, args=("first",), name="first")
+    first.start()
+    assert inside.wait(10)  # the first refresh is collecting
+    second = threading.Thread(target=refresh, args=("second",), name="second")
+    second.start()
+    second.join(0.5)  # it waits for the run's lock (without it, it would be collecting by now)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert calls == ["first"]
+    events = [json.loads(line) for line in run.file("events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events].count("summary_collected") == 1
+    assert shown["first"].summary == shown["second"].summary
+    assert shown["second"].summary is not None and shown["second"].summary["state"] == "completed"
