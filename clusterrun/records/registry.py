@@ -99,6 +99,11 @@ class Run:
     def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> Manifest:
         manifest = self.load_manifest()
         was = manifest.state
+        if (state is None or state == was) and all(
+            name in manifest.model_fields_set and getattr(manifest, name) == value
+            for name, value in fields.items()
+        ):  # another writer recorded the same meanwhile (watchers that saw the same end): nothing to write
+            return manifest
         changed = apply_update(manifest, state, note, fields, "Run.update")
         self.write_manifest(manifest)
         if changed:  # the event follows the record, never the other way round

@@ -220,6 +220,27 @@ def test_update_without_state_keeps_state(tmp_path: Path) -> None:
     assert not run.file("events.jsonl").exists()
 
 
+def test_an_update_that_changes_nothing_writes_nothing(tmp_path: Path) -> None:
+    """Watchers that saw the same end each record it: the first writes, the others find it recorded."""
+    run = make_run(Registry(tmp_path / "runs"))
+    run.update(state="completed", note="evidence: sacct", node="n1", state_source="sacct")
+    before = run.manifest_path.stat()
+    again = run.update(state="completed", note="evidence: sacct", node="n1", state_source="sacct")
+    after = run.manifest_path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    assert again.state == "completed" and again.node == "n1"
+    run.update(node="n2")  # a field that did change is written
+    assert run.manifest()["node"] == "n2" and run.manifest_path.stat().st_ino != before.st_ino
+
+
+def test_an_update_to_a_default_value_still_records_the_field(tmp_path: Path) -> None:
+    """A field absent on disk, set to its default: written, so the record says so from now on."""
+    run = make_run(Registry(tmp_path / "runs"))
+    assert "node" not in run.manifest()
+    run.update(node=run.load_manifest().node)
+    assert "node" in run.manifest()
+
+
 def test_update_refuses_a_field_the_manifest_does_not_declare(tmp_path: Path) -> None:
     run = make_run(Registry(tmp_path / "runs"), planted="kept")  # unknown fields on disk are kept
     with pytest.raises(TypeError, match="exit_code not a Manifest field"):
