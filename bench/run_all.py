@@ -277,6 +277,55 @@ subprocess.run(argv, capture_output=True, check=True)
 """
 
 
+def _collected(root: Path) -> int:
+    """summary_collected events in a registry's runs (a clone holds its template's one per run)."""
+    return sum(
+        path.read_text().count('"event": "summary_collected"') - 1 for path in root.glob("*/events.jsonl")
+    )
+
+
+def row_watchers_end(ctx: Ctx) -> list[Row]:
+    """Five `status` processes started together on 1,000 runs that have just ended (watchers of a sweep
+    that ended), against one alone on the same registry made afresh: the poll is shared (the default
+    poll cache) and each run's end is recorded once, whoever records it."""
+    count = 200 if ctx.quick else 1000
+    jobs = _finished_job_ids(count)
+    env = ctx.env()  # the default poll cache: the processes share one answer
+    alone, together, collected, calls = [], [], [], {}
+    for attempt in range(ctx.repeat):
+        roots = [ctx.tmp / f"ended-{attempt}-{which}" for which in ("alone", "five")]
+        for root in roots:
+            clone(ctx.get_template(), root, count, job_ids=jobs, identities=IDENTITIES, sweep=SYNTH_SWEEP)
+        argv = [*CLI, "--runs-dir", str(roots[0]), "status", "--limit", str(count)]
+        alone.append(run(argv, ctx.tmp, env).seconds)
+        ctx.shims.reset()
+        argv = [*CLI, "--runs-dir", str(roots[1]), "status", "--limit", str(count)]
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(argv, cwd=ctx.tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for _ in range(5)
+        ]
+        failed = [p.stderr.read().decode() for p in procs if p.wait(timeout=600) != 0 and p.stderr]
+        together.append(time.perf_counter() - started)
+        if failed:
+            raise BenchFailed(f"a status of the five failed:\n{failed[0][-2000:]}")
+        calls = ctx.shims.counts()
+        collected.append(_collected(roots[1]))
+        for root in roots:
+            shutil.rmtree(root)
+    ratio = median(together) / median(alone)
+    return [
+        Row(
+            f"5 `status --limit {count}` started together after {count:,} runs ended",
+            f"{_ms(median(together))} for the five, {max(collected):,} summaries collected",
+            f"one alone: {_ms(median(alone))}, {count:,} summaries",
+            f"{ratio:.1f}x wall, {max(collected) / count:.2f}x summaries",
+            "each end recorded once; sacct as one watcher's",
+            _calls(calls),
+        )
+    ]
+
+
 def row_first_status(ctx: Ctx, count: int | None = None, growth: bool = False) -> list[Row]:
     """The first, second and steady `status --limit N` of N finished runs (default 1,000), and the steady
     `status SWEEP_ID` of their sweep; with `growth`, the first (with its peak memory) and the steady one."""
@@ -699,6 +748,7 @@ def row_snapshot(ctx: Ctx) -> list[Row]:
 ROWS: dict[str, Callable[[Ctx], list[Row]]] = {
     "sweep": row_sweep,
     "first-status": row_first_status,
+    "watchers-end": row_watchers_end,
     "wide-status": lambda ctx: row_wide_status(ctx, 1000 if ctx.quick else 10_000),
     "dry-run": lambda ctx: row_dry_run(ctx, 1000 if ctx.quick else 10_000),
     "help": row_help,
