@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis.metrics import MAX_STDERR_BYTES, sounds_like_metric
+from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.paths import open_nofollow, read_text, readable_run_file, run_file
@@ -147,22 +147,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     return parse_rows(text)
-
-
-def parse_rows(text: str) -> list[dict[str, Any]]:
-    body = text.strip().replace("\r\n", "\n")
-    if not body:
-        return []
-    try:
-        rows = json.loads("[" + body.replace("\n", ",") + "]")  # blank lines make it fail: the slow path
-    except ValueError:  # a truncated or foreign line: parse line by line, keeping what parses
-        rows = []
-        for line in body.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    return [row for row in rows if type(row) is dict]
 
 
 def _finite(value: Any) -> bool:

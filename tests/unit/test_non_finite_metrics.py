@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
+
+import pytest
 
 from clusterrun.analysis.metrics import NUMBER, PLAIN_NUMBER, collect, collect_last, jsonl_last
 
@@ -52,3 +55,45 @@ def test_the_number_group_reads_what_it_read_before() -> None:
     for text, value in [("loss=0.0861", "0.0861"), ("loss=1e-3,", "1e-3"), ("loss=-0.5", "-0.5")]:
         match = re.search(rf"loss={NUMBER}", text)
         assert match is not None and match.group(1) == value
+
+
+def _per_line(text: str) -> tuple[dict[str, float | int], dict[str, str]]:
+    """jsonl_last as it was written first, one json.loads per line: the reference."""
+    last: dict[str, float | int] = {}
+    non_finite: dict[str, str] = {}
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for key, value in record.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                last[key] = value
+                non_finite.pop(key, None)
+            elif isinstance(value, float):
+                non_finite[key] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+                last.pop(key, None)
+    return last, non_finite
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_last_values_are_what_reading_line_by_line_finds(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    values = [0, 1, -3, 2.5, 1e300, float("nan"), float("inf"), float("-inf"), True, None, "x", [1], {"a": 1}]
+    lines = []
+    for _ in range(rng.randrange(0, 30)):
+        kind = rng.random()
+        if kind < 0.75:
+            row = {rng.choice("abcde"): rng.choice(values) for _ in range(rng.randrange(0, 4))}
+            lines.append(json.dumps(row))
+        elif kind < 0.85:
+            lines.append("")
+        elif kind < 0.9:
+            lines.append(json.dumps(rng.choice(values)))
+        else:
+            lines.append(rng.choice(["{not json", "garbage", '{"a": 1'[: rng.randrange(1, 7)]]))
+    text = rng.choice(["\n", "\r\n"]).join(lines) + rng.choice(["", "\n"])
+    (tmp_path / "metrics.jsonl").write_text(text)
+    assert jsonl_last(tmp_path / "metrics.jsonl") == _per_line(text)
