@@ -5,7 +5,9 @@ Measured as medians of --repeat tries, on a run directory made here:
 - stdout: stdout.log with N lines matched by two patterns (a step group; 2N points), with stdout.times,
           computed from the log (a running job) and read back from stdout_metrics.jsonl (an ended one),
 - best:   best_values over everything loaded (what summary.json keeps),
-- cached: load_cached on an unchanged run (site, plot and export read through it).
+- cached: load_cached on an unchanged run (site, plot and export read through it),
+- last:   the last value of each metric of metrics.jsonl (jsonl_last: what the summary's metrics are),
+          beside reading it line by line (one json.loads per line, as it was first written).
 
 Goal (issue 12): reading 100,000 points of one run stays well under a second.
 Run:  python bench/history_read.py [--points 100000] [--repeat 5]
@@ -26,6 +28,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from clusterrun.analysis import history  # noqa: E402
+from clusterrun.analysis.metrics import jsonl_last  # noqa: E402
+
+
+def per_line_last(path: Path) -> dict[str, object]:
+    """The baseline: one json.loads per line, then each key (jsonl_last before it read in one call)."""
+    last: dict[str, object] = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            last.update((str(k), v) for k, v in record.items() if isinstance(v, int | float))
+    return last
 
 
 def make_run(root: Path, points: int) -> history.Sources:
@@ -74,12 +90,18 @@ def main() -> None:
         cache = root / "cache"
         history.load_cached(root, sources, cache)
         t_cached = timed(lambda: history.load_cached(root, sources, cache), args.repeat)
+        t_last = timed(lambda: jsonl_last(root / "metrics.jsonl"), args.repeat)
+        t_lines = timed(lambda: per_line_last(root / "metrics.jsonl"), args.repeat)
         n = args.points
         print(f"metrics.jsonl, {n:,} lines ({3 * n:,} points):              {t_file * 1000:7.1f} ms")
         print(f"+ stdout patterns from stdout.log ({loaded.points:,} points):   {t_live * 1000:7.1f} ms")
         print(f"+ stdout_metrics.jsonl as written ({loaded.points:,} points):   {t_ended * 1000:7.1f} ms")
         print(f"best values of every metric:                           {t_best * 1000:7.1f} ms")
         print(f"all of it again, unchanged (load_cached):               {t_cached * 1000:7.1f} ms")
+        print(
+            f"last value of each metric of metrics.jsonl (jsonl_last):  {t_last * 1000:7.1f} ms"
+            f"  (line by line: {t_lines * 1000:.1f} ms, {t_lines / t_last:.1f}x)"
+        )
 
 
 if __name__ == "__main__":
