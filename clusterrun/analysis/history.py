@@ -139,6 +139,12 @@ def ranking(
     return chosen, given if given in ("min", "max") else metric_mode(chosen or "")
 
 
+def file_rows(run_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The rows of a run's metrics file; none when it is missing, or leads out of the registry."""
+    path = readable_run_file(run_dir, name)
+    return read_rows(path) if path else []
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file; lines that are not a JSON object are skipped. Fast path: the
     whole file parsed as one JSON array (one call into the C parser instead of one per line)."""
@@ -394,10 +400,12 @@ def write_stdout_history(run_dir: Path, config: Mapping[str, Any]) -> bool:
     return True
 
 
-def load(run_dir: Path, sources: Sources) -> History:
-    """Every metric of a run, per step, from its files (nothing is executed; missing files are empty)."""
-    metrics_file = readable_run_file(run_dir, sources.file)  # none when it leads out of the registry
-    series = from_rows(read_rows(metrics_file), sources.step_key, "file") if metrics_file else {}
+def load(run_dir: Path, sources: Sources, rows: list[dict[str, Any]] | None = None) -> History:
+    """Every metric of a run, per step, from its files (nothing is executed; missing files are empty).
+    `rows`: sources.file's rows when the caller has read them already (file_rows)."""
+    if rows is None:
+        rows = file_rows(run_dir, sources.file)
+    series = from_rows(rows, sources.step_key, "file") if rows else {}
     if sources.patterns:
         rows = stdout_history_rows(run_dir, sources)
         series.update(from_rows(rows, sources.step_key, "stdout"))

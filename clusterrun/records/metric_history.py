@@ -4,6 +4,7 @@ ended (execution/jobrun.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from clusterrun.analysis import history
@@ -42,11 +43,15 @@ def sweep_ranking(run: Run, manifest: dict[str, Any]) -> tuple[str | None, str |
     return record.metric, record.mode
 
 
-def history_fields(run: Run, manifest: Any) -> dict[str, Any]:
+def history_fields(
+    run: Run, manifest: Any, read: Mapping[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     """`metrics_best` ({name: mode, value, step, final, points}) and `metrics_history` (where the curves
     are); writes stdout_metrics.jsonl from the patterns' matches (over stdout, else stderr) when it is
     not there yet.
-    `manifest`: the run's manifest as JSON data or as its model (records/models.py)."""
+    `manifest`: the run's manifest as JSON data or as its model (records/models.py); `read`: files of
+    the run the caller has read already, name -> rows (history.file_rows), used when it names the
+    metrics file the history reads."""
     if hasattr(manifest, "to_data"):
         manifest = manifest.to_data()
     config = manifest.get("config") or {}
@@ -55,7 +60,7 @@ def history_fields(run: Run, manifest: Any) -> dict[str, Any]:
     if sources.patterns:
         history.write_stdout_history(run.path, config)  # the job wrote it as it ended, unless it could not
         files.append(history.STDOUT_HISTORY)
-    loaded = history.load(run.path, sources)
+    loaded = history.load(run.path, sources, (read or {}).get(sources.file))
     metric, mode = sweep_ranking(run, manifest)
     ignore = (config.get("metrics") or {}).get("ignore") or []
     return {

@@ -10,6 +10,7 @@ from typing import Any
 
 from clusterrun.analysis import rank_metrics
 from clusterrun.analysis.efficiency import efficiency
+from clusterrun.analysis.history import file_rows
 from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.attempts import how_far
@@ -170,7 +171,8 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         if snapshot:
             workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
-    metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns)
+    rows = file_rows(run.path, config.metrics.file)  # read once, for the last values and the history
+    metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns, rows)
     summary = Summary(
         schema_version=SCHEMA_VERSION,
         run_id=run.id,
@@ -194,7 +196,9 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         ),
         collected_at=now_iso(),
         # best values (with the mode) and where the curves are
-        **history_fields(run, {"config": config.to_data(), "sweep": record.sweep}),
+        **history_fields(
+            run, {"config": config.to_data(), "sweep": record.sweep}, {config.metrics.file: rows}
+        ),
     )
     if modified:
         summary.modified_tracked_files = modified
