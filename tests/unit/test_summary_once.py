@@ -1,5 +1,6 @@
 """A run's end is summarised once, however many refreshes see it end together (watchers of a sweep
-that has just ended): one collects the summary under the run's lock, the others read what it wrote."""
+that has just ended): one collects the summary under the run's lock, the others read what it wrote.
+And the summary reads the run's metrics file once."""
 
 from __future__ import annotations
 
@@ -64,3 +65,26 @@ def test_two_refreshes_that_see_the_end_together_collect_its_summary_once(
     assert [e["event"] for e in events].count("summary_collected") == 1
     assert shown["first"].summary == shown["second"].summary
     assert shown["second"].summary is not None and shown["second"].summary["state"] == "completed"
+
+
+def test_a_summary_reads_the_metrics_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its last values and its history come from one read of metrics.jsonl (a long run's file is tens of
+    thousands of lines, read for every run a refresh ends)."""
+    import os
+
+    run = _ended_run(tmp_path)
+    lines = [json.dumps({"step": i, "loss": 1 / (i + 1)}) for i in range(50)]
+    run.file("metrics.jsonl").write_text("\n".join([*lines, json.dumps({"loss": float("nan")})]) + "\n")
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if os.path.basename(os.fspath(path)) == "metrics.jsonl":
+            opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    summary = summaries.collect(run, run.load_manifest(), {"state": "completed"})
+    assert len(opened) == 1
+    assert summary.metrics["step"] == 49 and summary.metrics_non_finite == {"loss": "nan"}
+    assert summary.metrics_history["points"] == 50  # loss at steps 0-49 (step is the axis; nan no point)
