@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -401,7 +402,8 @@ def test_auto_backend_is_local_without_slurm_on_path(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ["python", "python3", "git", "bash", "mkdir", "env", "hostname", "date", "cat", "rm"]:
-        found = shutil.which(tool)
+        # python is the interpreter running the tests: a pyenv shim on PATH would need pyenv there too
+        found = sys.executable if tool.startswith("python") else shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
     assert shutil.which("sbatch", path=str(bin_dir)) is None
