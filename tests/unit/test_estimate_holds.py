@@ -236,8 +236,10 @@ def test_an_epochs_estimate_is_not_a_time_per_logged_step_times_the_epochs(tmp_p
     prepared = _prepare(project)
     est = prepared.estimate
     assert est.wall_seconds is not None and "two-runs" in est.basis and "/epoch x 40 epochs" in est.basis
-    assert est.timing is not None and est.timing["seconds_per_step"] > 0.03, est.basis  # 50 ms an epoch
-    assert est.wall_seconds > 1.2, est.basis
+    # 50 ms an epoch; the two runs' difference is noisy under load (CI: 26.5 ms once), and the bug this
+    # guards against says 5 ms (a logged step) and about 0.4 s in all: thresholds well between the two
+    assert est.timing is not None and est.timing["seconds_per_step"] > 0.015, est.basis
+    assert est.wall_seconds > 0.8, est.basis
 
 
 def test_the_param_an_estimate_scales_with() -> None:
