@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis.metric_fold import TIME_KEY, Extremes, Fold
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
 from clusterrun.records.jsonio import write_text_atomic
@@ -43,7 +44,6 @@ from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
 FORMAT_VERSION = 1
 STDOUT_HISTORY = "stdout_metrics.jsonl"
 STDOUT_TIMES = "stdout.times"
-TIME_KEY = "timestamp"
 DEFAULT_STEP_KEY = "step"
 MAX_LOG_BYTES = 64 * 1024 * 1024  # never read more than this much of stdout.log for metrics
 
@@ -400,16 +400,23 @@ def write_stdout_history(run_dir: Path, config: Mapping[str, Any]) -> bool:
     return True
 
 
-def load(run_dir: Path, sources: Sources, rows: list[dict[str, Any]] | None = None) -> History:
-    """Every metric of a run, per step, from its files (nothing is executed; missing files are empty).
-    `rows`: sources.file's rows when the caller has read them already (file_rows)."""
-    if rows is None:
-        rows = file_rows(run_dir, sources.file)
+def load(run_dir: Path, sources: Sources) -> History:
+    """Every metric of a run, per step, from its files (nothing is executed; missing files are empty)."""
+    rows = file_rows(run_dir, sources.file)
     series = from_rows(rows, sources.step_key, "file") if rows else {}
     if sources.patterns:
         rows = stdout_history_rows(run_dir, sources)
         series.update(from_rows(rows, sources.step_key, "stdout"))
     return History(dict(sorted(series.items())))
+
+
+def summary_series(run_dir: Path, sources: Sources, fold: Fold) -> dict[str, Series | Extremes]:
+    """What best_values needs of every metric of a run, as `load` would find them, with sources.file's
+    series as `fold` holds them (metric_fold.read: the curve is not kept, only its extremes)."""
+    series: dict[str, Series | Extremes] = dict(fold.series)
+    if sources.patterns:
+        series.update(from_rows(stdout_history_rows(run_dir, sources), sources.step_key, "stdout"))
+    return dict(sorted(series.items()))
 
 
 # ------------------------------------------------------------------------------------------ cache
@@ -494,16 +501,18 @@ def load_cached(run_dir: Path, sources: Sources, cache_dir: Path) -> History:
 
 
 def best_values(
-    history: History,
+    history: History | Mapping[str, Series | Extremes],
     ignore: Iterable[str] = (),
     sweep_metric: str | None = None,
     sweep_mode: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """{name: {"mode", "value", "step", "final", "points"}} for every metric not ignored."""
+    """{name: {"mode", "value", "step", "final", "points"}} for every metric not ignored (of a loaded
+    history, or of summary_series)."""
     skipped = set(ignore)
     out: dict[str, dict[str, Any]] = {}
-    for name, series in history.series.items():
-        if name in skipped or not series.values:
+    found = history.series if isinstance(history, History) else history
+    for name, series in found.items():
+        if name in skipped or not len(series):
             continue
         mode = metric_mode(name, sweep_metric, sweep_mode)
         best = series.best(mode)
@@ -512,7 +521,7 @@ def best_values(
             "mode": mode,
             "value": best[0],
             "step": _plain(best[1]),
-            "final": series.values[-1],
+            "final": series.final,
             "points": len(series),
         }
     return out

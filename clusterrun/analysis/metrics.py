@@ -10,10 +10,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusterrun.analysis.patterns import finditer as patterns_finditer
-from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
+from clusterrun.records.paths import open_nofollow, readable_run_file
+
+if TYPE_CHECKING:
+    from clusterrun.analysis.metric_fold import Fold
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # never read more than this much of a log for metrics
 #: of stderr, read for patterns stdout never matched: progress bars (tqdm redraws its line on stderr)
@@ -67,14 +70,13 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
 
 def jsonl_last(path: Path) -> Last:
     """from_jsonl, with the keys whose last number was NaN or infinite (Python's json writes them).
-    Every line is read (a metric may be logged once, early): parsed in one call (parse_rows) and
-    walked with plain types, about 2.5x faster than a json.loads and two calls per line and key (the
-    end of a run with a 20,000-line metrics.jsonl: 100 -> 50 ms)."""
-    try:
-        text = read_text(path)  # never through a symlink planted in the run directory
-    except OSError:
-        return {}, {}
-    return rows_last(parse_rows(text))
+    Every line is read (a metric may be logged once, early), a block at a time and continued from the
+    last read in this process when the file only grew (analysis/metric_fold.py): a status refresh of a
+    running job that logged a million lines holds a few MB, not 600, and reads only the new lines."""
+    from clusterrun.analysis import metric_fold  # here: metric_fold builds on this module
+
+    fold = metric_fold.read(path)
+    return fold.last, fold.non_finite
 
 
 def rows_last(rows: list[dict[str, Any]]) -> Last:
@@ -162,13 +164,13 @@ def collect_last(
     output_dir: Path,
     metrics_file: str,
     patterns: Mapping[str, str],
-    rows: list[dict[str, Any]] | None = None,
+    fold: Fold | None = None,
 ) -> Last:
     """collect(), with the metrics whose last value was not finite (the patterns' word wins, as their
-    values do). `rows`: the metrics file's rows when the caller has parsed them already (parse_rows of
-    the file readable_run_file allows; a summary reads them once for these and for the history)."""
-    if rows is not None:
-        values, non_finite = rows_last(rows)
+    values do). `fold`: the metrics file's fold when the caller has read it already (metric_fold.read of
+    the file readable_run_file allows; a summary reads it once for these and for the history)."""
+    if fold is not None:
+        values, non_finite = dict(fold.last), dict(fold.non_finite)
     else:
         jsonl = readable_run_file(output_dir, metrics_file)
         values, non_finite = jsonl_last(jsonl) if jsonl else ({}, {})

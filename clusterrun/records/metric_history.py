@@ -4,13 +4,14 @@ ended (execution/jobrun.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
-from clusterrun.analysis import history
+from clusterrun.analysis import history, metric_fold
+from clusterrun.analysis.metric_fold import Fold
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.models import SWEEP_FILE
+from clusterrun.records.paths import readable_run_file
 from clusterrun.records.registry import Run
 
 #: sweep directory -> (identity of its sweep.json, (metric, mode)): a refresh that collects the summaries
@@ -43,15 +44,12 @@ def sweep_ranking(run: Run, manifest: dict[str, Any]) -> tuple[str | None, str |
     return record.metric, record.mode
 
 
-def history_fields(
-    run: Run, manifest: Any, read: Mapping[str, list[dict[str, Any]]] | None = None
-) -> dict[str, Any]:
+def history_fields(run: Run, manifest: Any, fold: Fold | None = None) -> dict[str, Any]:
     """`metrics_best` ({name: mode, value, step, final, points}) and `metrics_history` (where the curves
     are); writes stdout_metrics.jsonl from the patterns' matches (over stdout, else stderr) when it is
     not there yet.
-    `manifest`: the run's manifest as JSON data or as its model (records/models.py); `read`: files of
-    the run the caller has read already, name -> rows (history.file_rows), used when it names the
-    metrics file the history reads."""
+    `manifest`: the run's manifest as JSON data or as its model (records/models.py); `fold`: the metrics
+    file's fold (metric_fold.read) when the caller has read it already."""
     if hasattr(manifest, "to_data"):
         manifest = manifest.to_data()
     config = manifest.get("config") or {}
@@ -60,15 +58,23 @@ def history_fields(
     if sources.patterns:
         history.write_stdout_history(run.path, config)  # the job wrote it as it ended, unless it could not
         files.append(history.STDOUT_HISTORY)
-    loaded = history.load(run.path, sources, (read or {}).get(sources.file))
+    if fold is None:
+        fold = read_fold(run, sources)
+    series = history.summary_series(run.path, sources, fold)
     metric, mode = sweep_ranking(run, manifest)
     ignore = (config.get("metrics") or {}).get("ignore") or []
     return {
-        "metrics_best": history.best_values(loaded, ignore, metric, mode),
+        "metrics_best": history.best_values(series, ignore, metric, mode),
         "metrics_history": {
             "format": history.FORMAT_VERSION,
             "files": files,
             "step_key": sources.step_key,
-            "points": loaded.points,
+            "points": sum(len(item) for item in series.values()),
         },
     }
+
+
+def read_fold(run: Run, sources: history.Sources) -> Fold:
+    """The fold of the run's metrics file (metric_fold.read); empty when it leads out of the registry."""
+    path = readable_run_file(run.path, sources.file)
+    return metric_fold.read(path, sources.step_key) if path else Fold(sources.step_key)

@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import rank_metrics
+from clusterrun.analysis import history, rank_metrics
 from clusterrun.analysis.efficiency import efficiency
-from clusterrun.analysis.history import file_rows
 from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.diagnose.attempts import how_far
@@ -23,7 +22,7 @@ from clusterrun.inputs import workdir
 from clusterrun.records import attempts as requeues
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty, write_text_atomic
-from clusterrun.records.metric_history import history_fields
+from clusterrun.records.metric_history import history_fields, read_fold
 from clusterrun.records.models import (
     SCHEMA_VERSION,
     DiagnosisRecord,
@@ -171,8 +170,9 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         if snapshot:
             workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
-    rows = file_rows(run.path, config.metrics.file)  # read once, for the last values and the history
-    metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns, rows)
+    # the metrics file read once, a block at a time, for the last values and the history's best values
+    fold = read_fold(run, history.Sources.from_config(config.to_data()))
+    metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns, fold)
     summary = Summary(
         schema_version=SCHEMA_VERSION,
         run_id=run.id,
@@ -196,9 +196,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         ),
         collected_at=now_iso(),
         # best values (with the mode) and where the curves are
-        **history_fields(
-            run, {"config": config.to_data(), "sweep": record.sweep}, {config.metrics.file: rows}
-        ),
+        **history_fields(run, {"config": config.to_data(), "sweep": record.sweep}, fold),
     )
     if modified:
         summary.modified_tracked_files = modified

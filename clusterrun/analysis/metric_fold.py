@@ -1,0 +1,177 @@
+"""What a run's summary and a status row need of a JSON-lines metrics file, read in bounded memory and
+continued from where the last read stopped.
+
+A long training that logs every step writes a metrics.jsonl of a million lines (about 100 MB): parsed
+whole into rows, it took 3 s and 600 MB of memory for each status refresh of the running job, and as
+much again for its summary; ten million lines would not fit on a login node at all. `read` folds the
+file instead, a block of lines at a time (BLOCK bytes; each block parsed in one call into the C parser,
+metrics.parse_rows), into a `Fold`:
+- the last value of every numeric key, and the keys whose last value was NaN or infinite (the answer of
+  metrics.rows_last over the whole file);
+- per metric (the step and timestamp keys aside), the number of finite points, the lowest and the
+  highest value with the step each was first reached at, and the final value (what history.from_rows
+  and history.best_values make of the whole file, without keeping the curve).
+
+A process that reads the same file again (a watch of a running job, then its summary as it ends)
+continues from the end of the last complete line it folded, when the file is the same file (device and
+inode), no shorter, and still holds the same bytes just before that point (TAIL_CHECK of them): a
+file that was rewritten rather than appended to is read again from the start. A final line without its
+newline yet (a write in progress) is folded into the answer, never into what is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusterrun.analysis.metrics import non_finite_word, parse_rows
+from clusterrun.records.paths import open_nofollow
+
+BLOCK = 1 << 20  #: bytes read and parsed at a time (a million-line file: 3.3 s in 28 MB of RSS all told)
+TAIL_CHECK = 64  #: bytes before a kept offset that must be unchanged for a read to continue from it
+KEEP = 4096  #: files whose fold a process keeps, at most (then it forgets them all and starts again)
+TIME_KEY = "timestamp"  #: a row's time (history.py): not a metric of its own
+
+
+@dataclass
+class Extremes:
+    """One metric's points, folded: how many, the lowest and highest value (and the step each was first
+    reached at) and the final value. The step of a point without one is its position in the series,
+    as in history.from_rows."""
+
+    count: int
+    low: float
+    low_step: float
+    high: float
+    high_step: float
+    final: float
+    source: str = "file"
+
+    def __len__(self) -> int:
+        return self.count
+
+    def best(self, mode: str) -> tuple[float, float] | None:
+        """(value, step) of the best value, as history.Series.best: the first point that reached it."""
+        if not self.count:
+            return None
+        return (self.high, self.high_step) if mode == "max" else (self.low, self.low_step)
+
+
+@dataclass
+class Fold:
+    step_key: str
+    last: dict[str, float | int] = field(default_factory=dict)
+    non_finite: dict[str, str] = field(default_factory=dict)
+    series: dict[str, Extremes] = field(default_factory=dict)
+
+    def copy(self) -> Fold:
+        return Fold(
+            self.step_key,
+            dict(self.last),
+            dict(self.non_finite),
+            {name: Extremes(**vars(item)) for name, item in self.series.items()},
+        )
+
+    def add_text(self, text: str) -> None:
+        """Fold the rows of JSON-lines text (lines that are not a JSON object are skipped)."""
+        self.add_rows(parse_rows(text))
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """The hot loop of every read: plain types, no calls but the dict's."""
+        last, non_finite, series, step_key = self.last, self.non_finite, self.series, self.step_key
+        isfinite = math.isfinite
+        for row in rows:
+            step = row.get(step_key)
+            if step is not None and not (type(step) is int or (type(step) is float and isfinite(step))):
+                step = None
+            for key, value in row.items():
+                kind = type(value)
+                if kind is int or (kind is float and isfinite(value)):
+                    last[key] = value
+                    if key in non_finite:
+                        del non_finite[key]
+                    if key in (step_key, TIME_KEY):
+                        continue
+                    item = series.get(key)
+                    if item is None:
+                        at = step if step is not None else 0
+                        series[key] = Extremes(1, value, at, value, at, value)
+                        continue
+                    at = step if step is not None else item.count
+                    item.count += 1
+                    item.final = value
+                    if value < item.low:
+                        item.low, item.low_step = value, at
+                    elif value > item.high:
+                        item.high, item.high_step = value, at
+                elif kind is float:  # nan, inf or -inf
+                    non_finite[key] = non_finite_word(value) or "nan"
+                    last.pop(key, None)
+
+
+@dataclass
+class _Kept:
+    identity: tuple[int, int]
+    offset: int
+    tail: bytes
+    fold: Fold
+
+
+_KEPT: dict[str, _Kept] = {}
+
+
+def _continued(handle: Any, info: os.stat_result, kept: _Kept | None, step_key: str) -> tuple[Fold, int]:
+    """The kept fold and its offset when the file only grew since, else an empty fold from the start."""
+    if (
+        kept is not None
+        and kept.fold.step_key == step_key
+        and kept.identity == (info.st_dev, info.st_ino)
+        and info.st_size >= kept.offset
+    ):
+        start = max(0, kept.offset - TAIL_CHECK)
+        handle.seek(start)
+        if handle.read(kept.offset - start) == kept.tail:
+            return kept.fold.copy(), kept.offset
+    handle.seek(0)
+    return Fold(step_key), 0
+
+
+def read(path: Path, step_key: str = "step") -> Fold:
+    """The fold of a JSON-lines file (an empty one when it cannot be read; never through a symlink)."""
+    key = os.fspath(path)
+    try:
+        with open_nofollow(path) as handle:
+            info = os.fstat(handle.fileno())
+            fold, offset = _continued(handle, info, _KEPT.get(key), step_key)
+            handle.seek(offset)
+            carry = b""  # the bytes of an incomplete line: they start at `offset`
+            while True:
+                block = handle.read(BLOCK)
+                if not block:
+                    break
+                data = carry + block
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    fold.add_text(data[:cut].decode("utf-8", errors="replace"))
+                    offset += cut
+                carry = data[cut:]
+            handle.seek(max(0, offset - TAIL_CHECK))
+            tail = handle.read(min(offset, TAIL_CHECK))
+    except OSError:
+        return Fold(step_key)
+    if len(_KEPT) >= KEEP:
+        _KEPT.clear()
+    _KEPT[key] = _Kept((info.st_dev, info.st_ino), offset, tail, fold)
+    if not carry.strip():
+        return fold.copy()
+    answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
+    answer.add_text(carry.decode("utf-8", errors="replace"))
+    return answer
+
+
+def forget() -> None:
+    """Drop every kept fold (tests; a process that reads no more)."""
+    _KEPT.clear()

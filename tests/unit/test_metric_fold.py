@@ -1,0 +1,161 @@
+"""A metrics file folded a block at a time (analysis/metric_fold.py) says what parsing it whole said: the
+last values, the non-finite ones, and each metric's best value, step, final value and points; it holds
+a few blocks of memory, not the file's rows; and a second read of a file that only grew reads only the
+new lines, while a file rewritten in place is read again from the start."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusterrun.analysis import history, metric_fold
+from clusterrun.analysis.metrics import parse_rows
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    metric_fold.forget()
+
+
+Found = tuple[dict[str, object], dict[str, str], dict[str, dict[str, Any]]]
+
+
+def _reference(text: str, step_key: str) -> Found:
+    """What the file parsed whole gives: rows_last as jsonl_last had it, best_values of from_rows."""
+    rows = parse_rows(text)
+    last: dict[str, object] = {}
+    non_finite: dict[str, str] = {}
+    for row in rows:
+        for key, value in row.items():
+            if type(value) is int or (type(value) is float and math.isfinite(value)):
+                last[key] = value
+                non_finite.pop(key, None)
+            elif type(value) is float:
+                non_finite[key] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+                last.pop(key, None)
+    loaded = history.History(history.from_rows(rows, step_key))
+    return last, non_finite, history.best_values(loaded)
+
+
+def _random_text(rng: random.Random) -> str:
+    values = [0, 1, -3, 2.5, 7, -0.5, 1e300, math.nan, math.inf, -math.inf, True, None, "x", [1]]
+    steps = [None, 0, 1, 2, 5, 2.0, math.nan, True, "s"]
+    lines = []
+    for _ in range(rng.randrange(0, 60)):
+        kind = rng.random()
+        if kind < 0.8:
+            names = ["a", "loss", "acc", "reward"]  # minimised and maximised (history.metric_mode)
+            row: dict[str, object] = {rng.choice(names): rng.choice(values) for _ in range(rng.randrange(4))}
+            if rng.random() < 0.6:
+                row["step"] = rng.choice(steps)
+            if rng.random() < 0.2:
+                row["timestamp"] = rng.random()
+            lines.append(json.dumps(row))
+        elif kind < 0.87:
+            lines.append("")
+        elif kind < 0.92:
+            lines.append(json.dumps(rng.choice(values)))
+        else:
+            lines.append(rng.choice(["{not json", "garbage", '{"a": 1'[: rng.randrange(1, 7)], "é{"]))
+    return rng.choice(["\n", "\r\n"]).join(lines) + rng.choice(["", "\n"])
+
+
+def _folded(path: Path, step_key: str = "step") -> Found:
+    fold = metric_fold.read(path, step_key)
+    best = history.best_values(history.summary_series(path.parent, history.Sources(), fold))
+    return dict(fold.last), dict(fold.non_finite), best
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("seed", range(60))
+def test_a_fold_says_what_parsing_the_file_whole_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, block: int
+) -> None:
+    monkeypatch.setattr(metric_fold, "BLOCK", block)  # blocks that cut lines anywhere, or none
+    text = _random_text(random.Random(seed))
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(text.encode())
+    assert _folded(path) == _reference(text, "step")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_file_read_again_as_it_grows_says_what_a_fresh_read_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    rng = random.Random(seed)
+    monkeypatch.setattr(metric_fold, "BLOCK", rng.choice([5, 50, 1 << 20]))
+    data = _random_text(rng).encode()
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b"")
+    written = 0
+    while written < len(data):  # appended in pieces that end anywhere, mid-line too (a write in progress)
+        piece = data[written : written + rng.randrange(1, 200)]
+        with path.open("ab") as handle:
+            handle.write(piece)
+        written += len(piece)
+        text = data[:written].decode(errors="replace")
+        assert _folded(path) == _reference(text, "step")
+
+
+def test_a_second_read_of_a_grown_file_parses_only_the_new_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(1000)))
+    assert metric_fold.read(path).series["loss"].count == 1000
+    parsed: list[str] = []
+
+    def counted(text: str) -> list[dict[str, Any]]:
+        parsed.append(text)
+        return parse_rows(text)
+
+    monkeypatch.setattr(metric_fold, "parse_rows", counted)
+    with path.open("a") as handle:
+        handle.write(json.dumps({"step": 1000, "loss": 0.0001, "acc": 0.5}) + "\n")
+    fold = metric_fold.read(path)
+    assert parsed == [json.dumps({"step": 1000, "loss": 0.0001, "acc": 0.5}) + "\n"]
+    assert fold.series["loss"].count == 1001 and fold.last == {"step": 1000, "loss": 0.0001, "acc": 0.5}
+
+
+def test_a_file_rewritten_in_place_is_read_again_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "loss": 5.0 - s}) + "\n" for s in range(100)))
+    assert metric_fold.read(path).last["loss"] == -94.0
+    # a requeued job that started its file again (same inode, truncated, longer than before)
+    with path.open("w") as handle:
+        handle.write("".join(json.dumps({"step": s, "loss": 9.0 + s}) + "\n" for s in range(120)))
+    fold = metric_fold.read(path)
+    assert fold.series["loss"].count == 120 and fold.series["loss"].low == 9.0
+    # shorter than what was read: from the start too
+    path.write_text(json.dumps({"step": 0, "loss": 3.0}) + "\n")
+    assert metric_fold.read(path).series["loss"].count == 1
+    # replaced by another file (a rename): from the start
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps({"step": s, "loss": 3.0}) + "\n" for s in range(10)))
+    other.replace(path)
+    assert metric_fold.read(path).series["loss"].count == 10
+
+
+def test_a_big_file_is_folded_in_a_few_blocks_of_memory(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    with path.open("w") as handle:
+        for s in range(200_000):  # about 14 MB
+            handle.write(json.dumps({"step": s, "loss": 1 / (s + 1), "lr": 0.001, "grad_norm": s % 7}) + "\n")
+    tracemalloc.start()
+    try:
+        fold = metric_fold.read(path)
+        _now, folded_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        rows = parse_rows(path.read_text())  # the whole file's rows, as a summary held them before
+        _now, whole_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(rows) == 200_000 and fold.series["loss"].count == 200_000
+    assert folded_peak < 16 * metric_fold.BLOCK  # a block's text and rows, whatever the file's size
+    assert folded_peak * 8 < whole_peak, (folded_peak, whole_peak)
