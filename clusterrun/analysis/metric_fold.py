@@ -17,22 +17,39 @@ continues from the end of the last complete line it folded, when the file is the
 inode), no shorter, and still holds the same bytes just before that point (TAIL_CHECK of them): a
 file that was rewritten rather than appended to is read again from the start. A final line without its
 newline yet (a write in progress) is folded into the answer, never into what is kept.
+
+The fold of a file of CACHE_FROM bytes or more is also kept between processes, in the user's own cache
+(usercache.py, `metric-folds/`, one small JSON file per metrics file, named by a digest of its path): a
+`clusterrun status` of a running job that logged a million lines reads what was added since the last
+one, not the whole file again, and so does the refresh that collects its summary. The cache is a
+convenience: an entry that cannot be read, or does not match the file as above, is ignored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 import os
+import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun import usercache
 from clusterrun.analysis.metrics import non_finite_word, parse_rows
+from clusterrun.errors import ClusterrunError
+from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.paths import open_nofollow
 
 BLOCK = 1 << 20  #: bytes read and parsed at a time (a million-line file: 3.3 s in 28 MB of RSS all told)
 TAIL_CHECK = 64  #: bytes before a kept offset that must be unchanged for a read to continue from it
 KEEP = 4096  #: files whose fold a process keeps, at most (then it forgets them all and starts again)
+CACHE_FROM = 1 << 20  #: files of this many bytes or more have their fold kept between processes
+CACHE_DAYS = 30  #: entries of the cache unused this long are removed (now and then, as one is written)
+CACHE_VERSION = 1
 TIME_KEY = "timestamp"  #: a row's time (history.py): not a metric of its own
 
 
@@ -119,8 +136,78 @@ class _Kept:
     tail: bytes
     fold: Fold
 
+    def to_data(self, key: str) -> dict[str, Any]:
+        fold = self.fold
+        return {
+            "version": CACHE_VERSION,
+            "path": key,
+            "identity": list(self.identity),
+            "offset": self.offset,
+            "tail": self.tail.hex(),
+            "step_key": fold.step_key,
+            "last": fold.last,
+            "non_finite": fold.non_finite,
+            "series": {
+                name: [s.count, s.low, s.low_step, s.high, s.high_step, s.final]
+                for name, s in fold.series.items()
+            },
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], key: str) -> _Kept | None:
+        """The entry, when it is one of this version for this path (else None: it is ignored)."""
+        if data.get("version") != CACHE_VERSION or data.get("path") != key:
+            return None
+        dev, ino = data["identity"]
+        fold = Fold(str(data["step_key"]), dict(data["last"]), dict(data["non_finite"]))
+        for name, (count, low, low_step, high, high_step, final) in data["series"].items():
+            fold.series[str(name)] = Extremes(int(count), low, low_step, high, high_step, final)
+        return cls((int(dev), int(ino)), int(data["offset"]), bytes.fromhex(data["tail"]), fold)
+
 
 _KEPT: dict[str, _Kept] = {}
+
+
+def _cache_file(key: str) -> Path | None:
+    directory = usercache.private_dir("metric-folds")
+    if directory is None:
+        return None
+    return directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json")
+
+
+def _cached(key: str) -> _Kept | None:
+    """The fold another process kept of this file (the user's cache), if any."""
+    path = _cache_file(key)
+    if path is None:
+        return None
+    try:
+        return _Kept.from_data(json.loads(path.read_bytes()), key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, or not one of ours
+        return None
+
+
+def _keep(key: str, kept: _Kept, before: _Kept | None) -> None:
+    """Keep the fold for the next process, when the file is big enough and it moved on since."""
+    if kept.offset < CACHE_FROM or (
+        before is not None and before.offset == kept.offset and before.fold.step_key == kept.fold.step_key
+    ):
+        return
+    path = _cache_file(key)
+    if path is None:
+        return
+    # a full or read-only home: the next process reads the whole file again
+    with contextlib.suppress(OSError, ValueError, ClusterrunError):
+        write_text_atomic(path, json.dumps(kept.to_data(key)), mode=0o600)
+        if random.random() < 1 / 64:  # now and then: entries of files nobody reads any more go
+            _prune(path.parent)
+
+
+def _prune(directory: Path) -> None:
+    cutoff = time.time() - CACHE_DAYS * 86400
+    for entry in os.scandir(directory):
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
 
 
 def _continued(handle: Any, info: os.stat_result, kept: _Kept | None, step_key: str) -> tuple[Fold, int]:
@@ -145,7 +232,10 @@ def read(path: Path, step_key: str = "step") -> Fold:
     try:
         with open_nofollow(path) as handle:
             info = os.fstat(handle.fileno())
-            fold, offset = _continued(handle, info, _KEPT.get(key), step_key)
+            before = _KEPT.get(key)
+            if before is None and info.st_size >= CACHE_FROM:
+                before = _cached(key)
+            fold, offset = _continued(handle, info, before, step_key)
             handle.seek(offset)
             carry = b""  # the bytes of an incomplete line: they start at `offset`
             while True:
@@ -164,7 +254,8 @@ def read(path: Path, step_key: str = "step") -> Fold:
         return Fold(step_key)
     if len(_KEPT) >= KEEP:
         _KEPT.clear()
-    _KEPT[key] = _Kept((info.st_dev, info.st_ino), offset, tail, fold)
+    kept = _KEPT[key] = _Kept((info.st_dev, info.st_ino), offset, tail, fold)
+    _keep(key, kept, before)
     if not carry.strip():
         return fold.copy()
     answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
@@ -173,5 +264,5 @@ def read(path: Path, step_key: str = "step") -> Fold:
 
 
 def forget() -> None:
-    """Drop every kept fold (tests; a process that reads no more)."""
+    """Drop every fold this process keeps (tests: as if another process read next)."""
     _KEPT.clear()

@@ -11,11 +11,12 @@ directory is used only when it is private (0700, this user's).
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from clusterrun import usercache
 
 if TYPE_CHECKING:
     import jinja2
@@ -31,8 +32,7 @@ def template_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "clusterrun" / "jinja2"
+    return usercache.base() / "jinja2"
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -40,13 +40,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     cannot be made or is not this user's alone."""
     import jinja2
 
-    directory = cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        found = directory.lstat()
-    except (OSError, RuntimeError):  # RuntimeError: no home directory
-        return None
-    if found.st_uid != os.getuid() or found.st_mode & 0o077 or not directory.is_dir():
+    directory = usercache.private_dir("jinja2")
+    if directory is None:
         return None
 
     class Cache(jinja2.FileSystemBytecodeCache):

@@ -19,8 +19,9 @@ from clusterrun.analysis.metrics import parse_rows
 
 
 @pytest.fixture(autouse=True)
-def _fresh() -> None:
+def _fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     metric_fold.forget()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
 
 
 Found = tuple[dict[str, object], dict[str, str], dict[str, dict[str, Any]]]
@@ -159,3 +160,67 @@ def test_a_big_file_is_folded_in_a_few_blocks_of_memory(tmp_path: Path) -> None:
     assert len(rows) == 200_000 and fold.series["loss"].count == 200_000
     assert folded_peak < 16 * metric_fold.BLOCK  # a block's text and rows, whatever the file's size
     assert folded_peak * 8 < whole_peak, (folded_peak, whole_peak)
+
+
+def _lines(start: int, stop: int) -> str:
+    rows = ({"step": s, "loss": 100.0 - s, "acc": s % 13} for s in range(start, stop))
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def test_another_process_continues_from_the_fold_kept_in_the_users_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metric_fold, "CACHE_FROM", 1000)
+    path = tmp_path / "run" / "metrics.jsonl"
+    path.parent.mkdir()
+    path.write_text(_lines(0, 500))
+    metric_fold.read(path)
+    kept = list((tmp_path / "user-cache" / "clusterrun" / "metric-folds").iterdir())
+    assert len(kept) == 1 and kept[0].stat().st_mode & 0o077 == 0
+    metric_fold.forget()  # the next `clusterrun status`: a new process
+    with path.open("a") as handle:
+        handle.write(_lines(500, 510))
+    parsed: list[str] = []
+
+    def counted(text: str) -> list[dict[str, Any]]:
+        parsed.append(text)
+        return parse_rows(text)
+
+    monkeypatch.setattr(metric_fold, "parse_rows", counted)
+    fold = metric_fold.read(path)
+    assert parsed == [_lines(500, 510)]
+    metric_fold.forget()
+    monkeypatch.setattr(metric_fold, "parse_rows", parse_rows)
+    assert _folded(path) == _reference(path.read_text(), "step")
+    assert fold.series["loss"].count == 510
+
+
+def test_a_damaged_or_foreign_cache_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metric_fold, "CACHE_FROM", 1000)
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_lines(0, 300))
+    expected = _folded(path)
+    (entry,) = (tmp_path / "user-cache" / "clusterrun" / "metric-folds").iterdir()
+    data = json.loads(entry.read_text())
+    foreign, odd = json.dumps({**data, "path": "/elsewhere"}), json.dumps({**data, "series": 3})
+    for damaged in ("{not json", foreign, odd):
+        entry.write_text(damaged)
+        metric_fold.forget()
+        assert _folded(path) == expected
+    # an entry that claims more than the file holds: the file is read whole again
+    entry.write_text(json.dumps({**data, "last": {"loss": -1}, "tail": "00"}))
+    metric_fold.forget()
+    assert _folded(path) == expected
+
+
+def test_a_cache_directory_others_can_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metric_fold, "CACHE_FROM", 1000)
+    shared = tmp_path / "user-cache" / "clusterrun" / "metric-folds"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_lines(0, 300))
+    assert _folded(path) == _reference(path.read_text(), "step")
+    assert list(shared.iterdir()) == []
