@@ -25,16 +25,18 @@ A metric found both in the file and through a pattern takes the pattern's values
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 import math
 import os
 import re
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis import metric_fold
 from clusterrun.analysis.metric_fold import TIME_KEY, Extremes, Fold
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
@@ -252,11 +254,23 @@ def stdout_rows(
 ) -> list[dict[str, Any]]:
     """One row per pattern match over a log (stdout.log), in the order printed (see the module's
     docstring)."""
+    return list(iter_stdout_rows(log, patterns, times_file, step_key, max_bytes))
+
+
+def iter_stdout_rows(
+    log: Path,
+    patterns: Mapping[str, str],
+    times_file: Path | None = None,
+    step_key: str = DEFAULT_STEP_KEY,
+    max_bytes: int = MAX_LOG_BYTES,
+) -> Iterator[dict[str, Any]]:
+    """stdout_rows, one at a time: each pattern's matches are walked as the rows are asked for, in the
+    order printed (a log of a million matches is never a million rows at once)."""
     if not patterns:
-        return []
+        return
     data, start = _read_log(log, max_bytes)
     if not data:
-        return []
+        return
     sizes, times = read_times(times_file) if times_file is not None else ([], [])
     # decode piecewise at the sampled sizes, so a character offset maps back to the time it was printed
     cuts = [size - start for size in sizes if 0 < size - start < len(data)] + [len(data)]
@@ -273,7 +287,9 @@ def stdout_rows(
             sample += 1
         cut_times.append(times[sample] if sample < len(sizes) else None)
         previous = cut
+    del data
     text = "".join(pieces)
+    del pieces
 
     def time_at(offset: int) -> float | None:
         index = bisect.bisect_right(char_ends, offset)
@@ -288,10 +304,8 @@ def stdout_rows(
             if value is not None:
                 step_marks[0].append(match.start())
                 step_marks[1].append(value)
-    found: list[tuple[int, dict[str, Any]]] = []
-    for name, pattern in compiled.items():
-        if name == step_key:
-            continue
+
+    def matches(name: str, pattern: re.Pattern[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         group = _value_group(pattern)
         has_step_group = "step" in pattern.groupindex
         index = 0
@@ -304,19 +318,18 @@ def stdout_rows(
                 line_end = text.find("\n", match.end())
                 at = bisect.bisect_left(step_marks[0], len(text) if line_end < 0 else line_end) - 1
                 step = step_marks[1][at] if at >= 0 else None
-            found.append(
-                (
-                    match.start(),
-                    {
-                        step_key: step if step is not None else index,
-                        TIME_KEY: time_at(match.start()),
-                        name: value,
-                    },
-                )
-            )
+            row = {
+                step_key: step if step is not None else index,
+                TIME_KEY: time_at(match.start()),
+                name: value,
+            }
+            yield match.start(), row
             index += 1
-    found.sort(key=lambda item: item[0])
-    return [row for _pos, row in found]
+
+    # in the order printed; matches at one place in the order of the patterns (as a stable sort put them)
+    streams = [matches(name, pattern) for name, pattern in compiled.items() if name != step_key]
+    for _position, row in heapq.merge(*streams, key=lambda item: item[0]):
+        yield row
 
 
 def printed_rows(
@@ -325,14 +338,23 @@ def printed_rows(
     """stdout_rows of a run directory's stdout.log (timed by its stdout times), then, for the patterns
     that matched nothing there, of its stderr.log (where the logging module writes; untimed): the rows
     metrics.collect_last's values are the last of."""
-    rows = stdout_rows(run_dir / "stdout.log", patterns, run_dir / STDOUT_TIMES, step_key)
-    seen = {name for row in rows for name in row if name in patterns}
+    return list(iter_printed_rows(run_dir, patterns, step_key))
+
+
+def iter_printed_rows(
+    run_dir: Path, patterns: Mapping[str, str], step_key: str = DEFAULT_STEP_KEY
+) -> Iterator[dict[str, Any]]:
+    """printed_rows, one at a time."""
+    seen: set[str] = set()
+    for row in iter_stdout_rows(run_dir / "stdout.log", patterns, run_dir / STDOUT_TIMES, step_key):
+        seen.update(row)
+        yield row
     rest = {name: p for name, p in patterns.items() if name not in seen and name != step_key}
     if not rest:
-        return rows
+        return
     if step_key in patterns:  # the steps printed beside them, on stderr too
         rest[step_key] = patterns[step_key]
-    return rows + stdout_rows(run_dir / "stderr.log", rest, None, step_key, MAX_STDERR_BYTES)
+    yield from iter_stdout_rows(run_dir / "stderr.log", rest, None, step_key, MAX_STDERR_BYTES)
 
 
 def _number_text(text: str | None) -> float | None:
@@ -347,7 +369,14 @@ def _number_text(text: str | None) -> float | None:
 
 def jsonl_text(rows: Iterable[Mapping[str, Any]]) -> str:
     """Rows as JSON lines (sorted keys), as stdout_metrics.jsonl holds them."""
-    return "".join(json.dumps(row, sort_keys=True, allow_nan=False) + "\n" for row in rows)
+    return "".join(jsonl_lines(rows))
+
+
+def jsonl_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """jsonl_text, a line at a time."""
+    encode = json.JSONEncoder(sort_keys=True, allow_nan=False).encode
+    for row in rows:
+        yield encode(row) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ a run
@@ -386,18 +415,46 @@ def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]
 JOB_SCAN_LIMIT = 64 * 1024 * 1024
 
 
-def write_stdout_history(run_dir: Path, config: Mapping[str, Any]) -> bool:
+def write_stdout_history(run_dir: Path, config: Mapping[str, Any]) -> Fold | None:
     """stdout_metrics.jsonl from the config's patterns (a run's resolved config as JSON data), unless the
-    config has none or the file is there already (a record is never rewritten). Whether it was written."""
+    config has none or the file is there already (a record is never rewritten). The rows are written as
+    they are found and folded meanwhile (metric_fold.Fold: a summary's best values without reading the
+    file back); the fold when it was written, else None."""
     sources = Sources.from_config(config)
     if not sources.patterns:
-        return False
+        return None
     target = run_file(run_dir, STDOUT_HISTORY)
     if target.exists():
-        return False
-    rows = printed_rows(run_dir, sources.patterns, sources.step_key)
-    write_text_atomic(target, jsonl_text(rows))
-    return True
+        return None
+    fold = Fold(sources.step_key)
+    write_text_atomic(
+        target, jsonl_lines(_folding(fold, iter_printed_rows(run_dir, sources.patterns, sources.step_key)))
+    )
+    return fold
+
+
+def _folding(fold: Fold, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The rows, passed on as they come and folded into `fold` meanwhile (a few thousand at a time)."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        yield row
+        if len(batch) >= 4096:
+            fold.add_rows(batch)
+            batch = []
+    fold.add_rows(batch)
+
+
+def printed_fold(run_dir: Path, sources: Sources) -> Fold:
+    """The fold of the patterns' rows: stdout_metrics.jsonl's once written (read a block at a time), else
+    the rows found in the logs now."""
+    written = run_dir / STDOUT_HISTORY
+    if written.is_file():
+        return metric_fold.read(written, sources.step_key)
+    fold = Fold(sources.step_key)
+    for _row in _folding(fold, iter_printed_rows(run_dir, sources.patterns, sources.step_key)):
+        pass
+    return fold
 
 
 def load(run_dir: Path, sources: Sources) -> History:
@@ -410,12 +467,15 @@ def load(run_dir: Path, sources: Sources) -> History:
     return History(dict(sorted(series.items())))
 
 
-def summary_series(run_dir: Path, sources: Sources, fold: Fold) -> dict[str, Series | Extremes]:
-    """What best_values needs of every metric of a run, as `load` would find them, with sources.file's
-    series as `fold` holds them (metric_fold.read: the curve is not kept, only its extremes)."""
-    series: dict[str, Series | Extremes] = dict(fold.series)
+def summary_series(
+    run_dir: Path, sources: Sources, fold: Fold, printed: Fold | None = None
+) -> dict[str, Extremes]:
+    """What best_values needs of every metric of a run, as `load` would find them: sources.file's series
+    as `fold` holds them (metric_fold.read: the curve is not kept, only its extremes), then the
+    patterns' as `printed` does (write_stdout_history's, else printed_fold)."""
+    series = dict(fold.series)
     if sources.patterns:
-        series.update(from_rows(stdout_history_rows(run_dir, sources), sources.step_key, "stdout"))
+        series.update((printed or printed_fold(run_dir, sources)).series)
     return dict(sorted(series.items()))
 
 

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clusterrun.analysis.patterns import finditer as patterns_finditer
 from clusterrun.records.paths import open_nofollow, readable_run_file
 
 if TYPE_CHECKING:
@@ -117,23 +116,26 @@ NUMBER = r"(nan\b|-?inf\b|[0-9.eE+-]+)"
 def patterns_last(log: Path, patterns: Mapping[str, str], max_bytes: int = MAX_LOG_BYTES) -> Last:
     """The last match of each pattern's first group, as a number, over the last `max_bytes` of the log;
     and the patterns whose last match was nan or inf (a number group written as PLAIN_NUMBER is read as
-    NUMBER)."""
-    found: dict[str, float | int] = {}
-    non_finite: dict[str, str] = {}
-    text = log_tail(log, max_bytes) if patterns else ""
-    for name, pattern in patterns.items():
-        for match in patterns_finditer(re.compile(pattern.replace(PLAIN_NUMBER, NUMBER)), text):
-            try:
-                value = float(match.group(1))
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(value):
-                found[name] = value
-                non_finite.pop(name, None)
-            else:
-                non_finite[name] = non_finite_word(value) or "nan"
-                found.pop(name, None)
+    NUMBER). The log is read from its end, as far back as each pattern needs (analysis/log_scan.py)."""
+    from clusterrun.analysis import log_scan  # here: a status row with no patterns never needs it
+
+    if not patterns:
+        return {}, {}
+    compiled = {name: re.compile(pattern.replace(PLAIN_NUMBER, NUMBER)) for name, pattern in patterns.items()}
+    values = log_scan.last_values(log, compiled, max_bytes, _read_number)
+    found = {name: value for name, value in values.items() if math.isfinite(value)}
+    non_finite = {name: non_finite_word(v) or "nan" for name, v in values.items() if not math.isfinite(v)}
     return found, non_finite
+
+
+def _read_number(text: str | None) -> float | None:
+    """A group's text as a number; None when it is not one (or the group did not take part)."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def printed_last(output_dir: Path, patterns: Mapping[str, str], stdout: str = "stdout.log") -> Last:

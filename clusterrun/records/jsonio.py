@@ -17,7 +17,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,12 @@ def noting_writes() -> Iterator[dict[str, list[int]]]:
         _noted.reset(token)
 
 
-def write_text_atomic(path: Path, text: str, mode: int | None = None, executable: bool = False) -> None:
+def write_text_atomic(
+    path: Path, text: str | Iterable[str], mode: int | None = None, executable: bool = False
+) -> None:
     """Replace `path` with `text` in one step: readers see the old file or the new one, never half.
-    `mode` overrides the directory's (file_mode); a full disk raises DiskFull(path)."""
+    `text` may come in pieces (an iterable of strings, written as they come). `mode` overrides the
+    directory's (file_mode); a full disk raises DiskFull(path)."""
     if mode is None:
         mode = file_mode(path.parent, executable)
     try:
@@ -143,14 +146,16 @@ def _temporary(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
-def fill(fd: int, text: str, mode: int, written: Path, target: Path) -> None:
-    """Write `text` to a new file's descriptor (closed after) and give the file `mode` when the umask
-    took bits of it; on failure `written` is removed, and a full disk is DiskFull(target)."""
+def fill(fd: int, text: str | Iterable[str], mode: int, written: Path, target: Path) -> None:
+    """Write `text` (or its pieces, one after the other: a big file made without holding it) to a new
+    file's descriptor (closed after) and give the file `mode` when the umask took bits of it; on
+    failure `written` is removed, and a full disk is DiskFull(target)."""
     try:
         try:  # plain writes on the descriptor: no file object (a sweep's submission writes thousands)
-            view = memoryview(text.encode("utf-8"))
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in [text] if isinstance(text, str) else _batched(text):
+                view = memoryview(piece.encode("utf-8"))
+                while view:
+                    view = view[os.write(fd, view) :]
             if os.fstat(fd).st_mode & 0o7777 != mode:
                 os.fchmod(fd, mode)
         finally:
@@ -160,6 +165,20 @@ def fill(fd: int, text: str, mode: int, written: Path, target: Path) -> None:
         if no_space(exc) and not isinstance(exc, DiskFull):
             raise DiskFull(target) from None
         raise
+
+
+def _batched(pieces: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """Pieces joined into strings of about `size` characters: one write each, not one per line."""
+    batch: list[str] = []
+    length = 0
+    for piece in pieces:
+        batch.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -55,12 +55,14 @@ def history_fields(run: Run, manifest: Any, fold: Fold | None = None) -> dict[st
     config = manifest.get("config") or {}
     sources = history.Sources.from_config(config)
     files = [sources.file]
+    printed = None
     if sources.patterns:
-        history.write_stdout_history(run.path, config)  # the job wrote it as it ended, unless it could not
+        # the job wrote it as it ended, unless it could not (a log of more than history.JOB_SCAN_LIMIT)
+        printed = history.write_stdout_history(run.path, config)
         files.append(history.STDOUT_HISTORY)
     if fold is None:
         fold = read_fold(run, sources)
-    series = history.summary_series(run.path, sources, fold)
+    series = history.summary_series(run.path, sources, fold, printed)
     metric, mode = sweep_ranking(run, manifest)
     ignore = (config.get("metrics") or {}).get("ignore") or []
     return {

@@ -224,3 +224,47 @@ def test_a_cache_directory_others_can_write_to_is_not_used(
     path.write_text(_lines(0, 300))
     assert _folded(path) == _reference(path.read_text(), "step")
     assert list(shared.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_summarys_best_values_are_those_of_the_whole_history(tmp_path: Path, seed: int) -> None:
+    """history_fields (the summary's metrics_best and points) from the folds equal best_values of the
+    history loaded whole (history.load), the patterns' rows included: written now, or by the job."""
+    from clusterrun.records.metric_history import history_fields
+    from clusterrun.records.registry import Run
+
+    rng = random.Random(seed)
+    run_dir = tmp_path / "runs" / "demo_20260101-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text(_random_text(rng))
+    lines = []
+    for step in range(rng.randrange(0, 300)):
+        parts = [f"step {step}"]
+        if rng.random() < 0.7:
+            parts.append(f"val_loss={rng.choice(['0.5', '0.25', '1e-3', 'nan', 'x', str(step)])}")
+        if rng.random() < 0.5:
+            parts.append(f"acc {rng.random():.4f}")
+        lines.append(" | ".join(parts))
+    (run_dir / "stdout.log").write_text("\n".join(lines) + "\n")
+    if rng.random() < 0.3:
+        (run_dir / "stderr.log").write_text("INFO reward=3.5\nINFO reward=4.25\n")
+    patterns = {
+        "val_loss": r"\bval_loss=([0-9.eE+-]+)",
+        "acc": r"\bacc ([0-9.]+)",
+        "reward": r"reward=([0-9.]+)",
+    }
+    if rng.random() < 0.5:
+        patterns["step"] = r"\bstep (\d+)"
+    config = {"metrics": {"file": "metrics.jsonl", "patterns": patterns}}
+    sources = history.Sources.from_config(config)
+    if rng.random() < 0.5:  # the job wrote it as it ended: read back, not found again
+        history.write_stdout_history(run_dir, config)
+    fields = history_fields(Run(run_dir), {"config": config})
+    rows = history.printed_rows(run_dir, patterns, sources.step_key)
+    assert (run_dir / history.STDOUT_HISTORY).read_text() == history.jsonl_text(rows)
+    whole = history.load(run_dir, sources)
+    assert fields["metrics_best"] == history.best_values(whole)
+    assert fields["metrics_history"]["points"] == whole.points
+    metric_fold.forget()
+    again = history_fields(Run(run_dir), {"config": config})  # the written file, read back a block at a time
+    assert again == fields
