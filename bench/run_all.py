@@ -745,6 +745,37 @@ def row_snapshot(ctx: Ctx) -> list[Row]:
 
 # --- the table -----------------------------------------------------------------------------------------
 
+
+def row_long_metrics(ctx: Ctx) -> list[Row]:
+    """A long run's metrics as a status row reads them (bench/long_metrics.py): its metrics.jsonl's last
+    values, first and next look, and the last values its patterns find in its stdout.log."""
+    import long_metrics
+
+    lines = 200_000 if ctx.quick else 1_000_000
+    (ctx.tmp / "long-metrics").mkdir()
+    found = long_metrics.figures(lines, ctx.repeat, ctx.tmp / "long-metrics")
+    first, following, before = found["first"], found["next"], found["before"]
+    printed, printed_before = found["printed-now"], found["printed-before"]
+    return [
+        Row(
+            f"last values of a running job's metrics.jsonl of {lines:,} lines (a status row): first look; "
+            "the next, in a new process, after 10 more lines",
+            f"{first}; {following}",
+            f"reading the file: {found['floor']}; parsed whole into rows, as before: {before}",
+            f"{first.seconds / before.seconds:.1f}x and {first.peak_mb / before.peak_mb:.2f}x the memory "
+            f"of parsing whole; next {following.seconds / before.seconds:.2f}x",
+            "bounded memory; a next look reads what was added",
+        ),
+        Row(
+            f"last values of two printed patterns in a stdout.log of {lines:,} lines (a status row)",
+            str(printed),
+            f"every match in the log's last 64 MB walked, as before: {printed_before}",
+            f"{printed.seconds / printed_before.seconds:.2f}x",
+            "read from the end",
+        ),
+    ]
+
+
 ROWS: dict[str, Callable[[Ctx], list[Row]]] = {
     "sweep": row_sweep,
     "first-status": row_first_status,
@@ -757,6 +788,7 @@ ROWS: dict[str, Callable[[Ctx], list[Row]]] = {
     "slurm-submit": row_slurm_submit,
     "snapshot": row_snapshot,
     "lateness": row_lateness,
+    "long-metrics": row_long_metrics,
 }
 
 

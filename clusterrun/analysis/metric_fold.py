@@ -34,7 +34,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ CACHE_VERSION = 1
 TIME_KEY = "timestamp"  #: a row's time (history.py): not a metric of its own
 
 
-@dataclass
+@dataclass(slots=True)
 class Extremes:
     """One metric's points, folded: how many, the lowest and highest value (and the step each was first
     reached at) and the final value. The step of a point without one is its position in the series,
@@ -89,7 +89,7 @@ class Fold:
             self.step_key,
             dict(self.last),
             dict(self.non_finite),
-            {name: Extremes(**vars(item)) for name, item in self.series.items()},
+            {name: replace(item) for name, item in self.series.items()},
         )
 
     def add_text(self, text: str) -> None:

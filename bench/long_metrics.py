@@ -1,0 +1,127 @@
+"""Benchmark: a long run's metrics, as a status row and a summary read them.
+
+A training that logs every step writes a metrics.jsonl of a million lines (about 100 MB) and, if it
+prints its progress, a stdout.log of as many. Each is measured in its own process (wall time and peak
+RSS), beside a floor measured in the same run:
+  metrics.jsonl  the last values a status row shows (metrics.jsonl_last):
+                   floor    reading the file's bytes once
+                   before   the file parsed whole into rows (parse_rows + rows_last, as before 397fb11)
+                   first    clusterrun now, nothing kept from an earlier look
+                   next     clusterrun now, in a new process, after the job logged 10 more lines
+  stdout.log     the last value of two printed patterns (metrics.patterns_last over the last 64 MB):
+                   before   every match of the window walked (as before 53fd440)
+                   now      clusterrun now (read from the end)
+
+Run:  python bench/long_metrics.py [--lines 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import median, run
+
+SETUP = "import sys; from pathlib import Path; path = Path(sys.argv[1])\n"
+MEASURED = {
+    "floor": SETUP + "path.read_bytes()",
+    "before": SETUP
+    + "from clusterrun.analysis.metrics import parse_rows, rows_last\n"
+    + "print(rows_last(parse_rows(path.read_text())))",
+    "now": SETUP + "from clusterrun.analysis.metrics import jsonl_last\nprint(jsonl_last(path))",
+    "printed-before": SETUP
+    + "import re, math\n"
+    + "from clusterrun.analysis.metrics import log_tail, NUMBER, PLAIN_NUMBER\n"
+    + "from clusterrun.analysis.patterns import finditer\n"
+    + "text = log_tail(path)\n"
+    + "for pattern in (r'\\bloss=' + PLAIN_NUMBER, r'\\bacc ' + PLAIN_NUMBER):\n"
+    + "    last = None\n"
+    + "    for match in finditer(re.compile(pattern.replace(PLAIN_NUMBER, NUMBER)), text):\n"
+    + "        last = float(match.group(1))\n"
+    + "    print(last)",
+    "printed-now": SETUP
+    + "from clusterrun.analysis.metrics import patterns_last, PLAIN_NUMBER\n"
+    + "print(patterns_last(path, {'loss': r'\\bloss=' + PLAIN_NUMBER, 'acc': r'\\bacc ' + PLAIN_NUMBER}))",
+}
+
+
+@dataclass
+class Figure:
+    seconds: float
+    peak_mb: float
+
+    def __str__(self) -> str:
+        time = f"{self.seconds * 1000:.0f} ms" if self.seconds < 1 else f"{self.seconds:.2f} s"
+        return f"{time}, {self.peak_mb:.0f} MB"
+
+
+def write_files(root: Path, lines: int) -> tuple[Path, Path]:
+    metrics, stdout = root / "metrics.jsonl", root / "stdout.log"
+    with metrics.open("w") as handle:
+        for step in range(lines):
+            row = {"step": step, "loss": 1 / (step + 1), "lr": 0.001, "grad_norm": math.sin(step)}
+            handle.write(json.dumps(row) + "\n")
+    with stdout.open("w") as handle:
+        for step in range(lines):
+            handle.write(
+                f"step {step} | train loss={1 / (step + 1):.6f} acc {step % 100 / 100:.3f} lr=0.001\n"
+            )
+    return metrics, stdout
+
+
+def measure(name: str, path: Path, env: dict[str, str], repeat: int) -> Figure:
+    tries = [
+        run([sys.executable, "-c", MEASURED[name], str(path)], env=env, memory=True) for _ in range(repeat)
+    ]
+    return Figure(median([t.seconds for t in tries]), median([t.peak_mb for t in tries]))
+
+
+def figures(lines: int, repeat: int, tmp: Path) -> dict[str, Figure]:
+    metrics, stdout = write_files(tmp, lines)
+    cache = tmp / "user-cache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    out = {name: measure(name, metrics, env, repeat) for name in ("floor", "before")}
+    firsts, nexts = [], []
+    for _ in range(repeat):
+        if cache.exists():
+            for entry in cache.rglob("*.json"):
+                entry.unlink()
+        firsts.append(run([sys.executable, "-c", MEASURED["now"], str(metrics)], env=env, memory=True))
+        with metrics.open("a") as handle:  # the job logged on meanwhile
+            for step in range(10):
+                handle.write(json.dumps({"step": lines + step, "loss": 1e-9}) + "\n")
+        nexts.append(run([sys.executable, "-c", MEASURED["now"], str(metrics)], env=env, memory=True))
+    out["first"] = Figure(median([t.seconds for t in firsts]), median([t.peak_mb for t in firsts]))
+    out["next"] = Figure(median([t.seconds for t in nexts]), median([t.peak_mb for t in nexts]))
+    out["imports"] = Figure(
+        median(
+            [run([sys.executable, "-c", "import clusterrun.analysis.metrics"]).seconds for _ in range(repeat)]
+        ),
+        0.0,
+    )
+    for name in ("printed-before", "printed-now"):
+        out[name] = measure(name, stdout, env, repeat)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        found = figures(args.lines, args.repeat, Path(tmp))
+    for name, figure in found.items():
+        print(f"{name:15s} {figure}")
+
+
+if __name__ == "__main__":
+    main()
