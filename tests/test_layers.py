@@ -38,8 +38,15 @@ LAYERS: dict[str, int] = {
     "scheduler": SCHEDULER,
 }
 #: Importable from every layer; they import nothing from clusterrun but each other. portable: OS
-#: differences (locks, psutil); envknobs: the environment variables that tune clusterrun, read and checked.
-BASE = {"clusterrun", "clusterrun.errors", "clusterrun.portable", "clusterrun.envknobs"}
+#: differences (locks, psutil); envknobs: the environment variables that tune clusterrun, read and checked;
+#: usercache: the user's own private cache directory (compiled templates, folds of big metrics files).
+BASE = {
+    "clusterrun",
+    "clusterrun.errors",
+    "clusterrun.portable",
+    "clusterrun.envknobs",
+    "clusterrun.usercache",
+}
 
 #: What scheduler/ may import from the layers above it. Each is a leaf (it imports nothing from clusterrun
 #: but BASE; the rule non_leaf_exceptions checks it), so no domain logic comes along with it.
