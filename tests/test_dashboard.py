@@ -364,6 +364,50 @@ def test_compare_page_diffs_two_runs(registry: Registry, browser: Any, tmp_path:
     _shot(browser, "compare", tmp_path)
 
 
+LONG_SCRIPT = """\
+import json, os, sys
+steps = int(sys.argv[2])
+with open(os.environ["CLUSTERRUN_METRICS_FILE"], "a") as handle:
+    for step in range(steps):  # a spike every 997 steps: thinning keeps each bucket's highest point
+        handle.write(json.dumps({"step": step, "loss": 1 / (step + 1) + (step % 997 == 500)}) + "\\n")
+"""
+LONG_CONFIG = """\
+name: long
+command: python long.py --steps {steps}
+params: {steps: 120000}
+smoke: {params: {steps: 10}}
+resources: {time: "00:05:00", nodes: 1, cpus_per_task: 1, mem: 1G, gpus: 0}
+"""
+
+
+def test_a_long_runs_page_draws_its_thinned_curve(browser: Any, tmp_path: Path) -> None:
+    """A history of more than RAW_MAX_BYTES (120,000 lines, 5 MB) is thinned while it is read, a block
+    at a time (analysis/curve_thin.py): the page gets a few thousand points, spikes included."""
+    from selenium.webdriver.common.by import By
+
+    project = make_project(tmp_path / "proj", {"long.py": LONG_SCRIPT, "configs/long.yaml": LONG_CONFIG})
+    done = cli(["submit", "configs/long.yaml", "--backend", "local", "--wait", "--yes"], project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = _run_id(done.stdout)
+    assert (project / "runs" / run_id / "metrics.jsonl").stat().st_size > 4 * 1024 * 1024
+    built = cli(["site", "--json"], project)
+    assert built.returncode == 0, built.stderr
+    script = project / "runs" / "site" / "data" / f"{run_id}.js"
+    assert script.stat().st_size < 512 * 1024  # thinned, not the 5 MB of lines
+    site = Registry(project, {})
+    _open(browser, site.url(f"runs/{run_id}.html"))
+    drawn = {d["title"]: d for d in _drawn(browser)}
+    assert drawn["loss"]["series"] == 1 and 2000 < drawn["loss"]["points"] <= 4100
+    spikes = browser.execute_script(
+        "return Object.values(window.CR.runs)[0].series.loss[1].filter(v => v > 1).length"
+    )
+    assert spikes == 120  # every spike, though 29 of 30 points are dropped
+    assert _inked(browser, "loss") > 500
+    assert _console_errors(browser) == []
+    assert "EXPERIMENT RESULTS" in browser.find_element(By.ID, "results-block").text
+    _shot(browser, "long-run", tmp_path)
+
+
 # ----------------------------------------------------------------------------------- plot and export
 
 

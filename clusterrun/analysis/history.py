@@ -157,6 +157,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return parse_rows(text)
 
 
+def is_number(value: Any) -> bool:
+    """A metric value: an int or a finite float (booleans are not numbers here)."""
+    return _finite(value)
+
+
 def _finite(value: Any) -> bool:
     """A number that is a metric value: an int or a finite float (booleans are not numbers here)."""
     kind = type(value)
@@ -399,6 +404,17 @@ class Sources:
             patterns=dict(metrics.get("patterns") or {}),
             step_key=str(estimate.get("step_metric") or DEFAULT_STEP_KEY),
         )
+
+
+def iter_stdout_history_rows(run_dir: Path, sources: Sources) -> Iterator[dict[str, Any]]:
+    """stdout_history_rows one at a time: stdout_metrics.jsonl read a block at a time once written,
+    else the rows found in the logs now."""
+    written = run_dir / STDOUT_HISTORY
+    if written.is_file():
+        for block in metric_fold.row_blocks(written):
+            yield from block
+    else:
+        yield from iter_printed_rows(run_dir, sources.patterns, sources.step_key)
 
 
 def stdout_history_rows(run_dir: Path, sources: Sources) -> list[dict[str, Any]]:

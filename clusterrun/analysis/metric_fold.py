@@ -34,6 +34,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,40 @@ def _continued(handle: Any, info: os.stat_result, kept: _Kept | None, step_key: 
     return Fold(step_key), 0
 
 
+class _Lines:
+    """The complete lines from the handle's position on, a block at a time: (text, bytes); then
+    `carry` holds the bytes of a last line without its newline."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.carry = handle, b""
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        while True:
+            block = self.handle.read(BLOCK)
+            if not block:
+                return
+            data = self.carry + block
+            cut = data.rfind(b"\n") + 1
+            self.carry = data[cut:]
+            if cut:
+                yield data[:cut].decode("utf-8", errors="replace"), cut
+
+
+def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a JSON-lines file a block at a time (parse_rows of each; the last line too, when it
+    reads without its newline); none when the file cannot be read (never through a symlink)."""
+    try:
+        handle = open_nofollow(path)
+    except OSError:
+        return
+    with handle:
+        lines = _Lines(handle)
+        for text, _length in lines:
+            yield parse_rows(text)
+        if lines.carry.strip():
+            yield parse_rows(lines.carry.decode("utf-8", errors="replace"))
+
+
 def read(path: Path, step_key: str = "step") -> Fold:
     """The fold of a JSON-lines file (an empty one when it cannot be read; never through a symlink)."""
     key = os.fspath(path)
@@ -237,17 +272,11 @@ def read(path: Path, step_key: str = "step") -> Fold:
                 before = _cached(key)
             fold, offset = _continued(handle, info, before, step_key)
             handle.seek(offset)
-            carry = b""  # the bytes of an incomplete line: they start at `offset`
-            while True:
-                block = handle.read(BLOCK)
-                if not block:
-                    break
-                data = carry + block
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    fold.add_text(data[:cut].decode("utf-8", errors="replace"))
-                    offset += cut
-                carry = data[cut:]
+            lines = _Lines(handle)
+            for text, length in lines:
+                fold.add_text(text)
+                offset += length
+            carry = lines.carry
             handle.seek(max(0, offset - TAIL_CHECK))
             tail = handle.read(min(offset, TAIL_CHECK))
     except OSError:

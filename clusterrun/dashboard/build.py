@@ -179,7 +179,7 @@ def build(
             continue
         record = fresh.get(run_id) or read_run(registry.root / run_id)
         context = pages.run_page(registry, record, rows, reproduced_by.get(run_id, []), blocks, out)
-        script = pages.data_script(record, rows[run_id], registry.root / ".cache" / "history")
+        script = pages.data_script(record, rows[run_id])
         _write(out, f"data/{run_id}.js", script, report)
         _write(out, f"runs/{run_id}.html", render("run.html.j2", context), report)
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import history
+from clusterrun.analysis import curve_thin, history
 from clusterrun.analysis.compare import flatten
 from clusterrun.analysis.metrics import collect
 from clusterrun.dashboard import records
@@ -23,7 +23,6 @@ from clusterrun.services.sweeps import RAN_STATES, right_size
 
 #: Past this many bytes of JSON lines, a run's curves are read here and thinned for the browser.
 RAW_MAX_BYTES = 4 * 1024 * 1024
-THIN_TO = 4000  # points per curve kept when thinning (each bucket's first, min and max)
 INDEX_METRICS = 5  # metric columns in the index: the most common names
 SETTLED_FOR_VERDICT = {
     "completed",
@@ -283,28 +282,11 @@ def run_page(
     }
 
 
-def _thin(series: history.Series, limit: int = THIN_TO) -> tuple[list[float], list[float]]:
-    """At most about `limit` points: each bucket's first, lowest and highest value (spikes survive)."""
-    n = len(series)
-    if n <= limit:
-        return series.steps, series.values
-    size = max(1, (3 * n) // limit)
-    keep: set[int] = set()
-    for start in range(0, n, size):
-        stop = min(n, start + size)
-        bucket = range(start, stop)
-        keep.update(
-            (start, min(bucket, key=series.values.__getitem__), max(bucket, key=series.values.__getitem__))
-        )
-    keep.add(n - 1)
-    order = sorted(keep)
-    return [series.steps[i] for i in order], [series.values[i] for i in order]
-
-
-def data_script(record: RunRecord, row: Mapping[str, Any], cache_dir: Path | None = None) -> str:
+def data_script(record: RunRecord, row: Mapping[str, Any]) -> str:
     """data/<run_id>.js: `CR.add({...})`: the metrics as JSON lines (parsed by the browser, the fast way)
-    or, for large histories, curves thinned here; and what the compare page diffs."""
-    file_text, stdout_text = ("", "") if record.problem else records.metrics_text(record)
+    or, for histories of more than RAW_MAX_BYTES, curves thinned here (analysis/curve_thin.py: read a
+    block at a time, never whole); and what the compare page diffs."""
+    texts = ("", "") if record.problem else records.metrics_text(record, RAW_MAX_BYTES)
     data: dict[str, Any] = {
         "id": record.id,
         "name": row.get("name"),
@@ -315,16 +297,10 @@ def data_script(record: RunRecord, row: Mapping[str, Any], cache_dir: Path | Non
         "metrics": row.get("metrics") or {},
         "best": row.get("best") or {},
     }
-    if len(file_text) + len(stdout_text) > RAW_MAX_BYTES:
-        loaded = (
-            history.load_cached(record.path, record.sources, cache_dir)
-            if cache_dir is not None
-            else history.load(record.path, record.sources)
-        )
-        data["series"] = {name: _thin(series) for name, series in loaded.series.items()}
+    if texts is None:
+        data["series"] = curve_thin.thinned(record.path, record.sources)
     else:
-        data["file"] = file_text
-        data["stdout"] = stdout_text
+        data["file"], data["stdout"] = texts
     if not record.problem:
         manifest = record.manifest
         git = manifest.get("git") or {}

@@ -132,19 +132,32 @@ def events(run: RunRecord, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     return [row for row in rows if row.get("event") in kinds]
 
 
-def metrics_text(run: RunRecord) -> tuple[str, str]:
-    """(the job's JSON lines as written, the stdout rows as JSON lines) for the browser to parse."""
+def metrics_text(run: RunRecord, limit: int) -> tuple[str, str] | None:
+    """(the job's JSON lines as written, the stdout rows as JSON lines) for the browser to parse; None
+    when they may be more than `limit` bytes (by the files' sizes: nothing is read then)."""
     sources = run.sources
-    file_text = ""
     path = readable_run_file(run.path, sources.file)  # None: it leads out of the registry
+    written = run.path / history.STDOUT_HISTORY
+    sizes = [_size(path) if path else 0]
+    if sources.patterns:  # the rows written, else the log they would come from (about as big)
+        sizes.append(_size(written) if written.is_file() else _size(run.path / "stdout.log"))
+    if sum(sizes) > limit:
+        return None
+    file_text = ""
     with contextlib.suppress(OSError):
         file_text = read_text(path) if path else ""
     stdout_text = ""
     if sources.patterns:
-        written = run.path / history.STDOUT_HISTORY
         if written.is_file():
             with contextlib.suppress(OSError):
                 stdout_text = read_text(written)
         else:  # still running: the matches so far
             stdout_text = history.jsonl_text(history.stdout_history_rows(run.path, sources))
     return file_text, stdout_text
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
