@@ -136,6 +136,7 @@ class _Kept:
     offset: int
     tail: bytes
     fold: Fold
+    stored: int = 0  #: the offset of this file's entry in the user's cache (0: none known)
 
     def to_data(self, key: str) -> dict[str, Any]:
         fold = self.fold
@@ -163,7 +164,8 @@ class _Kept:
         fold = Fold(str(data["step_key"]), dict(data["last"]), dict(data["non_finite"]))
         for name, (count, low, low_step, high, high_step, final) in data["series"].items():
             fold.series[str(name)] = Extremes(int(count), low, low_step, high, high_step, final)
-        return cls((int(dev), int(ino)), int(data["offset"]), bytes.fromhex(data["tail"]), fold)
+        offset = int(data["offset"])
+        return cls((int(dev), int(ino)), offset, bytes.fromhex(data["tail"]), fold, stored=offset)
 
 
 _KEPT: dict[str, _Kept] = {}
@@ -187,11 +189,10 @@ def _cached(key: str) -> _Kept | None:
         return None
 
 
-def _keep(key: str, kept: _Kept, before: _Kept | None) -> None:
-    """Keep the fold for the next process, when the file is big enough and it moved on since."""
-    if kept.offset < CACHE_FROM or (
-        before is not None and before.offset == kept.offset and before.fold.step_key == kept.fold.step_key
-    ):
+def _keep(key: str, kept: _Kept) -> None:
+    """Keep the fold for the next process, once CACHE_FROM bytes or more were read since the entry it
+    has (a watch that reads a few new lines each refresh does not rewrite it each time)."""
+    if kept.offset - kept.stored < CACHE_FROM:
         return
     path = _cache_file(key)
     if path is None:
@@ -199,6 +200,7 @@ def _keep(key: str, kept: _Kept, before: _Kept | None) -> None:
     # a full or read-only home: the next process reads the whole file again
     with contextlib.suppress(OSError, ValueError, ClusterrunError):
         write_text_atomic(path, json.dumps(kept.to_data(key)), mode=0o600)
+        kept.stored = kept.offset
         if random.random() < 1 / 64:  # now and then: entries of files nobody reads any more go
             _prune(path.parent)
 
@@ -212,7 +214,8 @@ def _prune(directory: Path) -> None:
 
 
 def _continued(handle: Any, info: os.stat_result, kept: _Kept | None, step_key: str) -> tuple[Fold, int]:
-    """The kept fold and its offset when the file only grew since, else an empty fold from the start."""
+    """The kept fold and its offset when the file only grew since, else an empty fold from the start
+    (then whatever the user's cache holds for the file is stale too)."""
     if (
         kept is not None
         and kept.fold.step_key == step_key
@@ -271,6 +274,7 @@ def read(path: Path, step_key: str = "step") -> Fold:
             if before is None and info.st_size >= CACHE_FROM:
                 before = _cached(key)
             fold, offset = _continued(handle, info, before, step_key)
+            started = offset  # > 0: continued from `before`
             handle.seek(offset)
             lines = _Lines(handle)
             for text, length in lines:
@@ -283,8 +287,9 @@ def read(path: Path, step_key: str = "step") -> Fold:
         return Fold(step_key)
     if len(_KEPT) >= KEEP:
         _KEPT.clear()
-    kept = _KEPT[key] = _Kept((info.st_dev, info.st_ino), offset, tail, fold)
-    _keep(key, kept, before)
+    stored = before.stored if before is not None and started else 0
+    kept = _KEPT[key] = _Kept((info.st_dev, info.st_ino), offset, tail, fold, stored)
+    _keep(key, kept)
     if not carry.strip():
         return fold.copy()
     answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept

@@ -268,3 +268,25 @@ def test_a_summarys_best_values_are_those_of_the_whole_history(tmp_path: Path, s
     metric_fold.forget()
     again = history_fields(Run(run_dir), {"config": config})  # the written file, read back a block at a time
     assert again == fields
+
+
+def test_a_watch_rewrites_the_cache_entry_only_once_a_block_more_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metric_fold, "CACHE_FROM", 1000)
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_lines(0, 300))
+    metric_fold.read(path)
+    (entry,) = (tmp_path / "user-cache" / "clusterrun" / "metric-folds").iterdir()
+    first = entry.stat().st_ino
+    for step in range(300, 310):  # a refresh every few lines: the entry stays as it was
+        with path.open("a") as handle:
+            handle.write(_lines(step, step + 1))
+        metric_fold.read(path)
+        assert entry.stat().st_ino == first
+    metric_fold.forget()  # another process: from the entry, then the lines added since
+    assert _folded(path) == _reference(path.read_text(), "step")
+    with path.open("a") as handle:
+        handle.write(_lines(310, 340))  # more than CACHE_FROM bytes since the entry
+    metric_fold.read(path)
+    assert entry.stat().st_ino != first
