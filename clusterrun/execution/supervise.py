@@ -53,7 +53,10 @@ LEFTOVER_POLL = 0.005  # seconds between looks at the process group meanwhile (o
 #: probe asks nvidia-smi with a 10 s time-out, after a Python's start-up.
 AWAITED_WAIT = 15.0
 AWAITED_POLL = 0.02  # seconds between looks at them (a walk of the process table each)
-CMDLINE_SETTLE = 0.1  # how long a process showing no command line (mid-exec) is looked at again
+#: How long a process showing no command line (mid-exec) is looked at again: 0.1 s was too short on a
+#: loaded machine (CI of 9564b7f: the probe exec'd by a slow python shim still showed none, and was
+#: taken for the user's `python3`); the wait costs nothing unless a process shows none.
+CMDLINE_SETTLE = 1.0
 LEFTOVER_STOP = 2.0  # seconds between SIGTERM and SIGKILL for what it left running
 LEFTOVER_SHOWN = 5  # command lines recorded of what it left running
 WATCHED = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
