@@ -402,6 +402,11 @@ def test_a_long_runs_page_draws_its_thinned_curve(browser: Any, tmp_path: Path) 
         "return Object.values(window.CR.runs)[0].series.loss[1].filter(v => v > 1).length"
     )
     assert spikes == 120  # every spike, though 29 of 30 points are dropped
+    ticks = browser.execute_script(
+        "var box = Array.from(document.querySelectorAll('.chart')).find(b => b.dataset.title === 'loss');"
+        "return box.plot.axes[1]._values.filter(v => v);"  # the log-y axis's labels, as drawn
+    )
+    assert ticks and "0" not in ticks and any("e-" in t for t in ticks), ticks  # 1e-5, not "0"
     assert _inked(browser, "loss") > 500
     assert _console_errors(browser) == []
     assert "EXPERIMENT RESULTS" in browser.find_element(By.ID, "results-block").text

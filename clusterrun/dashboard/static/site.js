@@ -114,8 +114,17 @@
     var xScale = { time: false };
     if (opts.logX) { xScale.distr = 3; }
     var scales = { x: xScale };
-    if (opts.logY) { scales.y = { distr: 3 }; }
     var axes = [{ label: opts.xLabel || "step" }, { size: 60 }];
+    if (opts.logY) {  // decades below 0.001 in exponent form: the default format wrote 1e-5 as "0"
+      scales.y = { distr: 3 };
+      axes[1].values = function (u, splits) {
+        return splits.map(function (v) {
+          if (v == null) return "";
+          var a = Math.abs(v);
+          return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(0) : String(+v.toPrecision(3));
+        });
+      };
+    }
     var integerSteps = data[0].length > 0 && data[0].every(function (x) { return Number.isInteger(x); });
     if (integerSteps && !opts.xValues && !opts.logX) {  // steps 0..4: ticks 0 1 2 3 4, not 0.5 1.5...
       axes[0].incrs = [];
