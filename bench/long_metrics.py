@@ -5,7 +5,7 @@ prints its progress, a stdout.log of as many. Each is measured in its own proces
 RSS), beside a floor measured in the same run:
   metrics.jsonl  the last values a status row shows (metrics.jsonl_last):
                    floor    reading the file's bytes once
-                   before   the file parsed whole into rows (parse_rows + rows_last, as before 397fb11)
+                   before   the file parsed whole into rows (as jsonl_last did before 397fb11)
                    first    clusterrun now, nothing kept from an earlier look
                    next     clusterrun now, in a new process, after the job logged 10 more lines
   stdout.log     the last value of two printed patterns (metrics.patterns_last over the last 64 MB):
@@ -33,9 +33,17 @@ from common import median, run
 SETUP = "import sys; from pathlib import Path; path = Path(sys.argv[1])\n"
 MEASURED = {
     "floor": SETUP + "path.read_bytes()",
-    "before": SETUP
-    + "from clusterrun.analysis.metrics import parse_rows, rows_last\n"
-    + "print(rows_last(parse_rows(path.read_text())))",
+    "before": SETUP  # jsonl_last as it was: the rows parsed whole, then walked for each key's last value
+    + "import math\n"
+    + "from clusterrun.analysis.metrics import parse_rows\n"
+    + "last, non_finite = {}, {}\n"
+    + "for row in parse_rows(path.read_text()):\n"
+    + "    for key, value in row.items():\n"
+    + "        if type(value) is int or (type(value) is float and math.isfinite(value)):\n"
+    + "            last[key] = value; non_finite.pop(key, None)\n"
+    + "        elif type(value) is float:\n"
+    + "            non_finite[key] = 'nan'; last.pop(key, None)\n"
+    + "print(last, non_finite)",
     "now": SETUP + "from clusterrun.analysis.metrics import jsonl_last\nprint(jsonl_last(path))",
     "printed-before": SETUP
     + "import re, math\n"

@@ -116,14 +116,13 @@ def thinned(
 ) -> dict[str, tuple[list[float], list[float]]]:
     """{metric: (steps, values)} of every curve of history.load(run_dir, sources), thinned, sorted by
     name; a pattern's curve replaces the file's curve of the same name, as in history.load."""
-    path = readable_run_file(run_dir, sources.file)
-    file_fold = metric_fold.read(path, sources.step_key) if path else metric_fold.Fold(sources.step_key)
-    counts = {name: item.count for name, item in file_fold.series.items()}
+    counts = {name: item.count for name, item in history.file_fold(run_dir, sources).series.items()}
     printed: dict[str, int] = {}
     if sources.patterns:
         printed = {name: item.count for name, item in history.printed_fold(run_dir, sources).series.items()}
     thinners = {name: Thinner(n, limit) for name, n in {**counts, **printed}.items()}
     from_file = {name: thinners[name].add for name in counts if name not in printed}
+    path = readable_run_file(run_dir, sources.file)  # the file file_fold read (None: out of the registry)
     if path is not None and from_file:
         _feed(_rows(path), sources.step_key, from_file)
     if printed:

@@ -141,12 +141,6 @@ def ranking(
     return chosen, given if given in ("min", "max") else metric_mode(chosen or "")
 
 
-def file_rows(run_dir: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of a run's metrics file; none when it is missing, or leads out of the registry."""
-    path = readable_run_file(run_dir, name)
-    return read_rows(path) if path else []
-
-
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file; lines that are not a JSON object are skipped. Fast path: the
     whole file parsed as one JSON array (one call into the C parser instead of one per line)."""
@@ -155,11 +149,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     return parse_rows(text)
-
-
-def is_number(value: Any) -> bool:
-    """A metric value: an int or a finite float (booleans are not numbers here)."""
-    return _finite(value)
 
 
 def _finite(value: Any) -> bool:
@@ -475,12 +464,18 @@ def printed_fold(run_dir: Path, sources: Sources) -> Fold:
 
 def load(run_dir: Path, sources: Sources) -> History:
     """Every metric of a run, per step, from its files (nothing is executed; missing files are empty)."""
-    rows = file_rows(run_dir, sources.file)
-    series = from_rows(rows, sources.step_key, "file") if rows else {}
+    metrics_file = readable_run_file(run_dir, sources.file)  # none when it leads out of the registry
+    series = from_rows(read_rows(metrics_file), sources.step_key, "file") if metrics_file else {}
     if sources.patterns:
         rows = stdout_history_rows(run_dir, sources)
         series.update(from_rows(rows, sources.step_key, "stdout"))
     return History(dict(sorted(series.items())))
+
+
+def file_fold(run_dir: Path, sources: Sources) -> Fold:
+    """The fold of a run's metrics file (metric_fold.read); empty when it leads out of the registry."""
+    path = readable_run_file(run_dir, sources.file)
+    return metric_fold.read(path, sources.step_key) if path else Fold(sources.step_key)
 
 
 def summary_series(

@@ -6,8 +6,8 @@ whole into rows, it took 3 s and 600 MB of memory for each status refresh of the
 much again for its summary; ten million lines would not fit on a login node at all. `read` folds the
 file instead, a block of lines at a time (BLOCK bytes; each block parsed in one call into the C parser,
 metrics.parse_rows), into a `Fold`:
-- the last value of every numeric key, and the keys whose last value was NaN or infinite (the answer of
-  metrics.rows_last over the whole file);
+- the last value of every numeric key, and the keys whose last value was NaN or infinite (what
+  metrics.jsonl_last gave when it parsed the whole file);
 - per metric (the step and timestamp keys aside), the number of finite points, the lowest and the
   highest value with the step each was first reached at, and the final value (what history.from_rows
   and history.best_values make of the whole file, without keeping the curve).

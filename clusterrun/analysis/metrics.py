@@ -78,23 +78,6 @@ def jsonl_last(path: Path) -> Last:
     return fold.last, fold.non_finite
 
 
-def rows_last(rows: list[dict[str, Any]]) -> Last:
-    """jsonl_last of rows already parsed (parse_rows)."""
-    last: dict[str, float | int] = {}
-    non_finite: dict[str, str] = {}
-    isfinite = math.isfinite
-    for row in rows:
-        for key, value in row.items():
-            kind = type(value)
-            if kind is int or (kind is float and isfinite(value)):
-                last[key] = value
-                non_finite.pop(key, None)
-            elif kind is float:  # nan, inf or -inf
-                non_finite[key] = non_finite_word(value) or "nan"
-                last.pop(key, None)
-    return last, non_finite
-
-
 def log_tail(path: Path, max_bytes: int = MAX_LOG_BYTES) -> str:
     """The last `max_bytes` of a log ('' when it cannot be read; never through a symlink)."""
     try:

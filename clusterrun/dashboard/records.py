@@ -19,7 +19,7 @@ from clusterrun.analysis import history
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty
-from clusterrun.records.paths import open_nofollow, read_text, readable_run_file
+from clusterrun.records.paths import file_size, open_nofollow, read_text, readable_run_file
 from clusterrun.records.summary import read_tail
 
 LOG_TAIL_BYTES = 16 * 1024
@@ -138,9 +138,9 @@ def metrics_text(run: RunRecord, limit: int) -> tuple[str, str] | None:
     sources = run.sources
     path = readable_run_file(run.path, sources.file)  # None: it leads out of the registry
     written = run.path / history.STDOUT_HISTORY
-    sizes = [_size(path) if path else 0]
+    sizes = [file_size(path) if path else 0]
     if sources.patterns:  # the rows written, else the log they would come from (about as big)
-        sizes.append(_size(written) if written.is_file() else _size(run.path / "stdout.log"))
+        sizes.append(file_size(written) if written.is_file() else file_size(run.path / "stdout.log"))
     if sum(sizes) > limit:
         return None
     file_text = ""
@@ -154,10 +154,3 @@ def metrics_text(run: RunRecord, limit: int) -> tuple[str, str] | None:
         else:  # still running: the matches so far
             stdout_text = history.jsonl_text(history.stdout_history_rows(run.path, sources))
     return file_text, stdout_text
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

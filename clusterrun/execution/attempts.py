@@ -41,6 +41,7 @@ from clusterrun.records import jobview
 from clusterrun.records.jobview import JobManifest
 from clusterrun.records.jsonio import append_jsonl
 from clusterrun.records.names import now_iso
+from clusterrun.records.paths import file_size
 from clusterrun.scheduler.jobside import JobSide
 
 ATTEMPT_VARIABLE = "CLUSTERRUN_ATTEMPT"
@@ -64,13 +65,6 @@ STARTED_SLACK = 1.5
 
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def number(recorded: int, restarts: int) -> int:
@@ -121,7 +115,7 @@ def delimiter(attempt: int, node: str, at: float) -> str:
 
 def last_step(path: Path, offset: int, key: str = "step") -> int | float | None:
     """The last `key` value logged to a JSON-lines file past `offset` (this attempt's part)."""
-    size = _size(path)
+    size = file_size(path)
     if size <= offset:
         return None
     start = max(offset, size - TAIL_BYTES)
@@ -228,7 +222,7 @@ class Attempt:
         logs = {"stdout.log": self.root / "stdout.log", "stderr.log": self.root / "stderr.log"}
         if self.metrics_file is not None:
             logs[str(self.metrics_file.relative_to(self.root))] = self.metrics_file
-        self.offsets = {name: _size(path) for name, path in logs.items()}
+        self.offsets = {name: file_size(path) for name, path in logs.items()}
         start = {
             "attempt": self.number,
             "job_id": self.side.job_id,

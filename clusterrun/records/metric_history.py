@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from clusterrun.analysis import history, metric_fold
+from clusterrun.analysis import history
 from clusterrun.analysis.metric_fold import Fold
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.models import SWEEP_FILE
-from clusterrun.records.paths import readable_run_file
 from clusterrun.records.registry import Run
 
 #: sweep directory -> (identity of its sweep.json, (metric, mode)): a refresh that collects the summaries
@@ -61,7 +60,7 @@ def history_fields(run: Run, manifest: Any, fold: Fold | None = None) -> dict[st
         printed = history.write_stdout_history(run.path, config)
         files.append(history.STDOUT_HISTORY)
     if fold is None:
-        fold = read_fold(run, sources)
+        fold = history.file_fold(run.path, sources)
     series = history.summary_series(run.path, sources, fold, printed)
     metric, mode = sweep_ranking(run, manifest)
     ignore = (config.get("metrics") or {}).get("ignore") or []
@@ -74,9 +73,3 @@ def history_fields(run: Run, manifest: Any, fold: Fold | None = None) -> dict[st
             "points": sum(len(item) for item in series.values()),
         },
     }
-
-
-def read_fold(run: Run, sources: history.Sources) -> Fold:
-    """The fold of the run's metrics file (metric_fold.read); empty when it leads out of the registry."""
-    path = readable_run_file(run.path, sources.file)
-    return metric_fold.read(path, sources.step_key) if path else Fold(sources.step_key)

@@ -123,3 +123,11 @@ def readable_run_file(run_dir: Path, name: str | Path) -> Path | None:
         return run_file(run_dir, name)
     except OutsideRegistry:
         return None
+
+
+def file_size(path: Path) -> int:
+    """The file's size in bytes; 0 when it is missing or cannot be looked at."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -22,7 +22,7 @@ from clusterrun.inputs import workdir
 from clusterrun.records import attempts as requeues
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty, write_text_atomic
-from clusterrun.records.metric_history import history_fields, read_fold
+from clusterrun.records.metric_history import history_fields
 from clusterrun.records.models import (
     SCHEMA_VERSION,
     DiagnosisRecord,
@@ -171,7 +171,8 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
             workdir.mark_tainted(snapshot, modified, f"run {run.id}")  # only a snapshot of this registry
     folder = scheduler_folder(run, record)
     # the metrics file read once, a block at a time, for the last values and the history's best values
-    fold = read_fold(run, history.Sources.from_config(config.to_data()))
+    config_data = config.to_data()
+    fold = history.file_fold(run.path, history.Sources.from_config(config_data))
     metrics, non_finite = collect_metrics(run.path, config.metrics.file, config.metrics.patterns, fold)
     summary = Summary(
         schema_version=SCHEMA_VERSION,
@@ -196,7 +197,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
         ),
         collected_at=now_iso(),
         # best values (with the mode) and where the curves are
-        **history_fields(run, {"config": config.to_data(), "sweep": record.sweep}, fold),
+        **history_fields(run, {"config": config_data, "sweep": record.sweep}, fold),
     )
     if modified:
         summary.modified_tracked_files = modified
