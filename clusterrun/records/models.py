@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from clusterrun.records.names import (  # here for every reader of the models (defined without pydantic)
     MANIFEST_FILE as MANIFEST_FILE,
@@ -37,13 +37,21 @@ class RecordModel(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_assignment=True, defer_build=True)
 
+    #: The identity (inode, size, mtime_ns) of the file this record was read from or last written to,
+    #: as that file was then; None once a field is set since (the record then differs from the file).
+    #: Run.update uses it to skip reading again a manifest nobody replaced since (records/registry.py).
+    _file_stamp: tuple[int, int, int] | None = PrivateAttr(default=None)
+
     if not TYPE_CHECKING:  # mypy checks attribute names statically; this checks them at run time
 
         def __setattr__(self, name: str, value: Any) -> None:
-            if not name.startswith("_") and name not in type(self).model_fields:
-                raise AttributeError(
-                    f"{type(self).__name__} has no field {name!r} (declare it in records/models.py)"
-                )
+            if not name.startswith("_"):
+                if name not in type(self).model_fields:
+                    raise AttributeError(
+                        f"{type(self).__name__} has no field {name!r} (declare it in records/models.py)"
+                    )
+                if self._file_stamp is not None:
+                    super().__setattr__("_file_stamp", None)
             super().__setattr__(name, value)
 
     def apply(self, where: str, **fields: Any) -> None:

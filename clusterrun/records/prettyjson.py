@@ -13,7 +13,7 @@ Anything unusual (a key that is not a string) goes to `json.dumps` itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -70,6 +70,26 @@ def member_texts(data: dict[str, Any]) -> dict[str, str] | None:
         }
     except _Unusual:
         return None
+
+
+def split_members(text: str, keys: Iterable[str]) -> dict[str, str] | None:
+    """member_texts of the record whose file is `text` and whose top-level keys are `keys`, taken from
+    the text instead of encoding it again; None unless `text` is exactly join_members of them (a file
+    written by anything else is encoded whole). A top-level member starts on a line indented by
+    exactly one INDENT (nested ones are indented deeper; a string's own newlines are escaped)."""
+    ordered = sorted(keys)
+    head, tail = "{\n" + INDENT, "\n}\n"
+    if not ordered or not text.startswith(head) or not text.endswith(tail):
+        return None
+    pieces = text[len(head) : -len(tail)].split(",\n" + INDENT + '"')
+    if len(pieces) != len(ordered):
+        return None
+    members = {ordered[0]: pieces[0]}
+    members.update((key, '"' + piece) for key, piece in zip(ordered[1:], pieces[1:], strict=True))
+    for key, member in members.items():
+        if not member.startswith(f"{encode_basestring_ascii(key)}: "):
+            return None
+    return members if join_members(members) == text else None
 
 
 def join_members(members: dict[str, str]) -> str:

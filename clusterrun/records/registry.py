@@ -87,25 +87,42 @@ class Run:
         with portable.locked(self.path / ".lock"):  # flock, or msvcrt's lock on Windows
             yield
 
-    def update(self, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
+    def update(
+        self, state: str | None = None, note: str = "", *, read: Manifest | None = None, **fields: Any
+    ) -> Manifest:
         """Re-write the manifest with new fields (atomically, under the run's lock); a state change is
         also an event. Concurrent updates never lose each other's fields. Every field must be one of
         Manifest's (a TypeError otherwise) and its value is validated; unknown fields already in the
-        record are kept."""
+        record are kept. `read`: the manifest as the caller read it (or had it from an update), used
+        (and updated in place) instead of reading the file again when nobody replaced the file since
+        (its _file_stamp is the file's still)."""
         require_fields(Manifest, fields, "Run.update")  # before the lock: a bug, not a record problem
         with self.locked():
-            return self._update(state, note, fields)
+            return self._update(state, note, fields, read)
 
-    def _update(self, state: str | None, note: str, fields: dict[str, Any]) -> Manifest:
-        manifest = self.load_manifest()
+    def _update(
+        self, state: str | None, note: str, fields: dict[str, Any], read: Manifest | None = None
+    ) -> Manifest:
+        stamp = read._file_stamp if read is not None else None
+        if read is not None and stamp is not None and stamp == store.file_stamp(self.manifest_path):
+            manifest = read  # the file is still the one it was read from: no second read and parse
+        else:
+            manifest = self.load_manifest()
         was = manifest.state
         if (state is None or state == was) and all(
             name in manifest.model_fields_set and getattr(manifest, name) == value
             for name, value in fields.items()
         ):  # another writer recorded the same meanwhile (watchers that saw the same end): nothing to write
             return manifest
+        # the file as written, by member: only the fields that change are encoded again (the lock held,
+        # the file is the one the manifest was read from, or written as, until this write)
+        members = store.manifest_members(self.path, manifest) if manifest._file_stamp is not None else None
         changed = apply_update(manifest, state, note, fields, "Run.update")
-        self.write_manifest(manifest)
+        names = {*fields, "state", "state_history"} if changed else set(fields)
+        data = manifest.model_dump(mode="python", include=names, exclude_unset=True)
+        if members is None or store.rewrite_manifest(self.path, members, data) is None:
+            store.write_manifest(self.path, manifest)
+        manifest._file_stamp = store.file_stamp(self.manifest_path)  # the lock held: this very write
         if changed:  # the event follows the record, never the other way round
             self.event("state", state=state, note=note)
             from clusterrun.records import index  # here: index itself reads the registry's names

@@ -7,6 +7,7 @@ mode; no record is read or written through a symlink out of the registry (record
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,8 +27,8 @@ from clusterrun.records.models import (
     SweepRecord,
     load,
 )
-from clusterrun.records.paths import run_file
-from clusterrun.records.prettyjson import join_members, member_texts, record_text
+from clusterrun.records.paths import read_text, run_file
+from clusterrun.records.prettyjson import join_members, member_texts, record_text, split_members
 
 R = TypeVar("R", bound=RecordModel)
 
@@ -53,13 +54,38 @@ def _read(model: type[R], path: Path, where: str) -> R:
 
 
 def read_manifest(run_dir: Path) -> Manifest:
-    """A run's manifest; RunNotFound when it has none, a ClusterrunError when it cannot be read."""
+    """A run's manifest; RunNotFound when it has none, a ClusterrunError when it cannot be read. It
+    carries the identity of the file as it was before the read (RecordModel._file_stamp): a file
+    replaced meanwhile never passes for the one read."""
+    path = run_dir / MANIFEST_FILE
+    before = file_stamp(path)
     try:
-        return _read(Manifest, run_dir / MANIFEST_FILE, f"run {run_dir.name}: {MANIFEST_FILE}")
+        manifest = _read(Manifest, path, f"run {run_dir.name}: {MANIFEST_FILE}")
     except FileNotFoundError:
         raise RunNotFound(
             f"run {run_dir.name} has no {MANIFEST_FILE}", hint="is this a clusterrun run?"
         ) from None
+    manifest._file_stamp = before
+    return manifest
+
+
+def manifest_members(run_dir: Path, manifest: Manifest) -> Members | None:
+    """The manifest file's text by member (for rewrite_manifest), when the file is exactly what
+    write_manifest makes of `manifest` as read (its keys: the fields it holds); else None."""
+    try:
+        text = read_text(run_dir / MANIFEST_FILE)
+    except OSError:
+        return None
+    return split_members(text, manifest.model_fields_set)
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever a record is replaced (by rename: a new inode): (inode, size, mtime_ns)."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def read_summary(run_dir: Path) -> Summary | None:

@@ -299,7 +299,7 @@ def refresh(
             status = requeues.adjust(manifest, status)  # PREEMPTED while SLURM requeues it: requeued
         if seen:
             try:
-                manifest = run.update(**seen)
+                manifest = run.update(read=manifest, **seen)
             except DiskFull as exc:
                 _disk_full(warnings, exc)
         ending.append((run, manifest, status))
@@ -518,7 +518,11 @@ def _apply(
             parts.append(f"replaces {manifest.state} from {manifest.state_source or 'an older record'}")
         note = "; ".join(p for p in [*parts, f"evidence: {source}" if source else ""] if p)
         manifest = run.update(
-            state=status.state, note=note, node=status.node or manifest.node, state_source=source
+            state=status.state,
+            note=note,
+            read=manifest,
+            node=status.node or manifest.node,
+            state_source=source,
         )
     state = manifest.state
     current: Summary | None = summaries.load(run)

@@ -358,3 +358,53 @@ def test_get_accepts_unique_prefixes_and_latest(tmp_path: Path) -> None:
         registry.get("quick")
     with pytest.raises(RunNotFound):
         Registry(tmp_path / "empty").get("@latest")
+
+
+def test_an_update_from_a_manifest_read_before_never_loses_what_another_writer_wrote_since(
+    tmp_path: Path,
+) -> None:
+    """`read=`: the caller's copy is used only while the file is still the one it was read from; once
+    another process replaced it (or the copy was changed in memory), the file is read again."""
+    run = make_run(Registry(tmp_path / "runs"), job_id="42")
+    stale = run.load_manifest()
+    run.update(node="n7", reproduces="x")  # another writer (cancel, a second watcher) since the read
+    updated = run.update(state="running", read=stale, state_source="sacct")
+    on_disk = run.manifest()
+    assert on_disk["node"] == "n7" and on_disk["reproduces"] == "x" and on_disk["state"] == "running"
+    assert updated.node == "n7"
+    changed_in_memory = run.load_manifest()
+    changed_in_memory.node = "never written"  # a copy that differs from the file is not written as it is
+    run.update(state="completed", read=changed_in_memory)
+    assert run.manifest()["node"] == "n7" and run.manifest()["state"] == "completed"
+
+
+def test_an_update_from_the_manifest_read_skips_the_second_read_and_writes_the_same_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy the caller read is used (no second parse), the fields that change are encoded alone,
+    and the file is exactly what writing the whole record would give; updates chain on the copy."""
+    from clusterrun.records import store
+    from clusterrun.records.prettyjson import record_text
+
+    run = make_run(Registry(tmp_path / "runs"), job_id="42", sweep_values={"lr": 0.1, "layers": [1, 2]})
+    read = run.load_manifest()
+    reads: list[Path] = []
+    real = store.read_manifest
+    monkeypatch.setattr(store, "read_manifest", lambda path: reads.append(path) or real(path))
+    first = run.update(state="running", read=read, node="n1")
+    second = run.update(state="completed", read=first, state_source="sacct", backend="slurm")
+    assert reads == [] and second is read
+    text = run.manifest_path.read_text()
+    assert text == record_text(second.to_data()) == record_text(json.loads(text))
+    assert [e["state"] for e in json.loads(text)["state_history"]] == ["running", "completed"]
+
+
+def test_an_update_of_a_hand_edited_manifest_writes_it_whole(tmp_path: Path) -> None:
+    """A manifest not in clusterrun's layout (edited by hand, compact): not rewritten member by member."""
+    run = make_run(Registry(tmp_path / "runs"), job_id="42")
+    run.manifest_path.write_text(json.dumps(run.manifest()))  # compact, one line
+    read = run.load_manifest()
+    run.update(state="running", read=read)
+    text = run.manifest_path.read_text()
+    assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
+    assert json.loads(text)["state"] == "running" and json.loads(text)["job_id"] == "42"

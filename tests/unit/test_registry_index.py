@@ -232,6 +232,7 @@ def test_settled_runs_are_not_statted_each_time_but_a_hand_edit_is_seen_in_turn(
     registry = Registry(tmp_path / "runs")
     runs = make_runs(registry, 64)
     index.entries(registry.root)
+    running = [r for r in runs if r.load_manifest().state not in index.SETTLED_STATES]
     statted: list[str] = []
     real_stat = index.os.stat
 
@@ -241,7 +242,6 @@ def test_settled_runs_are_not_statted_each_time_but_a_hand_edit_is_seen_in_turn(
 
     monkeypatch.setattr(index.os, "stat", counting)
     index.entries(registry.root)
-    running = [r for r in runs if r.load_manifest().state not in index.SETTLED_STATES]
     assert len(running) <= len(statted) < len(running) + len(runs) // 4  # the running, and a sixteenth
 
     edited = next(r for r in runs if r.load_manifest().state == "completed")
