@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,14 +81,38 @@ def _exit_record(run: Run) -> dict[str, Any]:
     return read_json_or_empty(run.file("exit.json"))
 
 
+#: Recorded scheduler folders already checked, by (folder, registry), while folders_checked is in effect.
+_checked: contextvars.ContextVar[dict[tuple[str, str], Path] | None] = contextvars.ContextVar(
+    "checked_folders", default=None
+)
+
+
+@contextlib.contextmanager
+def folders_checked() -> Iterator[None]:
+    """Inside the block, each recorded scheduler folder is checked once (a sweep's thousand members
+    share one: its check followed every symlink of the path again for each). A refresh is one block."""
+    token = _checked.set({})
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
 def scheduler_folder(run: Run, manifest: Manifest | Mapping[str, Any]) -> Path:
     """The scheduler's folder: the run's own, or its sweep's (shared by a job array's members).
     OutsideRegistry when the record puts it outside the registry (records/paths.py)."""
     recorded = as_manifest(manifest).scheduler_folder
     if not recorded:
         return run.file("scheduler")
-    inside_registry(recorded, run.path.parent, f"run {run.id}: scheduler_folder")
-    return Path(recorded)
+    checked = _checked.get()
+    key = (recorded, os.fspath(run.path.parent))
+    found = checked.get(key) if checked is not None else None
+    if found is None:
+        inside_registry(recorded, run.path.parent, f"run {run.id}: scheduler_folder")
+        found = Path(recorded)
+        if checked is not None:
+            checked[key] = found
+    return found
 
 
 def scheduler_logs(folder: Path, job_id: str, backend: str | None = None) -> list[Path]:

@@ -206,8 +206,21 @@ def refresh(
     (a table of many runs shows what it needs of them; they are collected and written all the same).
     `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed.
     `notify` sees a bar while many runs are recorded (a first look after a big sweep ended)."""
+    with summaries.folders_checked():  # a sweep's one scheduler folder, checked once
+        return _refresh(registry, run_ids, max_age, known, done, keep_summaries, memo, notify)
+
+
+def _refresh(
+    registry: Registry,
+    run_ids: list[str] | None,
+    max_age: float | None,
+    known: Mapping[str, Manifest] | None,
+    done: Mapping[str, RunStatus] | None,
+    keep_summaries: bool,
+    memo: ManifestMemo | None,
+    notify: Notify,
+) -> StatusReport:
     known, done = known or {}, done or {}
-    folders: dict[tuple[str, str], Path] = {}  # a sweep's one scheduler folder, resolved once
     wanted = (
         [registry.listed(i) if i in done else registry.get(i) for i in run_ids]
         if run_ids
@@ -237,7 +250,7 @@ def refresh(
             continue
         if manifest.state == "submitting" or is_active(manifest) or awaits_evidence(manifest):
             try:
-                _folder(run, manifest, folders)  # OutsideRegistry: such a folder is never used
+                summaries.scheduler_folder(run, manifest)  # OutsideRegistry: such a folder is never used
             except ClusterrunError as exc:
                 warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
                 damaged.append(RunStatus(run.id, "", "damaged", "", ""))
@@ -269,7 +282,9 @@ def refresh(
     here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
         for r in members:
-            refs[r.id] = job_identity.job_ref(manifests[r.id], _folder(r, manifests[r.id], folders), r.path)
+            refs[r.id] = job_identity.job_ref(
+                manifests[r.id], summaries.scheduler_folder(r, manifests[r.id]), r.path
+            )
         asked = [refs[r.id] for r in members]
         try:
             scheduler = get_scheduler(backend)
@@ -321,19 +336,6 @@ def refresh(
     return StatusReport(
         statuses + damaged, warnings, queries, settled_writes, frozenset(kept | set(settled_writes))
     )
-
-
-def _folder(run: Run, manifest: Manifest, seen: dict[tuple[str, str], Path]) -> Path:
-    """summaries.scheduler_folder, each recorded folder resolved once per refresh (a sweep's members
-    share one: its check followed every symlink of the path again for each)."""
-    recorded = manifest.scheduler_folder
-    if not recorded:
-        return summaries.scheduler_folder(run, manifest)
-    key = (recorded, os.fspath(run.path.parent))
-    found = seen.get(key)
-    if found is None:
-        found = seen[key] = summaries.scheduler_folder(run, manifest)
-    return found
 
 
 def _disk_full(warnings: list[str], exc: DiskFull) -> None:
