@@ -34,8 +34,8 @@ def _stamp(run: Run) -> Stamp | None:
 
 class ManifestMemo:
     """`load(run)`: the run's manifest as `Run.load_manifest` gives it, read again only when its file
-    changed. The manifests handed out are shared: callers must not change them (nothing does: updates
-    read the record afresh under the run's lock, records/registry.py)."""
+    changed. The manifests handed out are shared: callers must not change them (nothing does: an update
+    given one as `read` works on a copy, records/registry.py)."""
 
     def __init__(self) -> None:
         self._kept: dict[str, tuple[Stamp, Manifest]] = {}

@@ -94,8 +94,8 @@ class Run:
         also an event. Concurrent updates never lose each other's fields. Every field must be one of
         Manifest's (a TypeError otherwise) and its value is validated; unknown fields already in the
         record are kept. `read`: the manifest as the caller read it (or had it from an update), used
-        (and updated in place) instead of reading the file again when nobody replaced the file since
-        (its _file_stamp is the file's still)."""
+        instead of reading the file again when nobody replaced the file since (its _file_stamp is the
+        file's still); it is never changed itself (the updated manifest is returned)."""
         require_fields(Manifest, fields, "Run.update")  # before the lock: a bug, not a record problem
         with self.locked():
             return self._update(state, note, fields, read)
@@ -105,7 +105,9 @@ class Run:
     ) -> Manifest:
         stamp = read._file_stamp if read is not None else None
         if read is not None and stamp is not None and stamp == store.file_stamp(self.manifest_path):
-            manifest = read  # the file is still the one it was read from: no second read and parse
+            # the file is still the one it was read from: no second read and parse. A shallow copy: an
+            # update sets top-level fields only, and the caller's copy may be shared (ManifestMemo)
+            manifest = read.model_copy()
         else:
             manifest = self.load_manifest()
         was = manifest.state

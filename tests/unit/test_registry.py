@@ -393,7 +393,8 @@ def test_an_update_from_the_manifest_read_skips_the_second_read_and_writes_the_s
     monkeypatch.setattr(store, "read_manifest", lambda path: reads.append(path) or real(path))
     first = run.update(state="running", read=read, node="n1")
     second = run.update(state="completed", read=first, state_source="sacct", backend="slurm")
-    assert reads == [] and second is read
+    assert reads == [] and read.state == "created" and "node" not in read.model_fields_set  # not changed
+    assert first.state == "running" and first.node == "n1"
     text = run.manifest_path.read_text()
     assert text == record_text(second.to_data()) == record_text(json.loads(text))
     assert [e["state"] for e in json.loads(text)["state_history"]] == ["running", "completed"]
