@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 from clusterrun import portable
-from clusterrun.analysis import history
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution import attempts, envinfo, envprobe, ranks
 from clusterrun.execution.stdout_times import StdoutClock
@@ -51,9 +50,13 @@ def _stdout_history(root: Path) -> None:
     anything that goes wrong: left to that status, as before."""
     try:
         config = read_json(root / "manifest.json").get("config") or {}
+        if not (config.get("metrics") or {}).get("patterns"):
+            return  # nothing to write (history.write_stdout_history would say so): not even imported
+        from clusterrun.analysis import history  # here: a job without patterns starts sooner without it
+
         if (root / "stdout.log").stat().st_size > history.JOB_SCAN_LIMIT:
             return
-        history.write_stdout_history(root, config)  # nothing when the config has no patterns
+        history.write_stdout_history(root, config)
     except (OSError, ValueError, AttributeError, ClusterrunError):
         return
 
