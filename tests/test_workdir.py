@@ -196,6 +196,11 @@ def test_on_slurm_the_job_does_not_resume_from_the_smoke_test(tmp_path: Path) ->
     assert "resuming" not in (first / "stdout.log").read_text()
     assert _summary(first)["metrics"] == {"loss": pytest.approx(0.9**5, abs=1e-6), "start": 0}
     assert "work/out/ckpt.json" in _summary(first)["artifacts"]  # type: ignore[operator]
+    # the job's own walk of its working copy as it ended (exit.json) is the summary's: what a walk finds
+    recorded = json.loads((first / "exit.json").read_text())["outputs"]
+    items, modified = workdir.run_outputs(first, first / "artifacts", first / "work")
+    assert recorded == {"artifacts": workdir.artifacts_record(items, ""), "modified_tracked_files": modified}
+    assert _summary(first)["artifacts_info"] == recorded["artifacts"]
     script = (first / "sbatch.sh").read_text()
     assert manifest(first)["snapshot"]["path"] not in script  # the job never runs in the snapshot
     _snapshot_unchanged(first)

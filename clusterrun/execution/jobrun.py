@@ -61,20 +61,34 @@ def _stdout_history(root: Path) -> None:
         return
 
 
-def _check_workdir(root: Path, job_id: str) -> dict[str, object]:
+def _check_workdir(root: Path, job_id: str, outputs: bool = True) -> dict[str, object]:
     """Tracked files the command rewrote in place changed the shared snapshot: record them here and
-    mark the snapshot tainted, so that it is rebuilt before it is used again."""
+    mark the snapshot tainted, so that it is rebuilt before it is used again. With `outputs` (a job of
+    one process: nothing else writes into the run once it ended), what the run created as well, found
+    by the same walk of its working copy (exit.json's `outputs`): its summary need not walk it again."""
     manifest = jobview.read(root)  # None: missing, damaged or from a newer clusterrun: checked without it
-    found = workdir.check(root / WORKDIR, manifest.workdir_links if manifest is not None else {})
-    if not found.modified_in_place:
-        return {}
+    links = manifest.workdir_links if manifest is not None else {}
+    record: dict[str, object] = {}
+    if outputs:
+        try:
+            items, modified = workdir.run_outputs(root, root / "artifacts", root / WORKDIR, links)
+        except OSError:  # an unreadable artifacts directory: the summary walks it and says what it can
+            modified = workdir.check(root / WORKDIR, links).modified_in_place
+        else:
+            made = workdir.outputs_record(items, modified)
+            if made is not None:
+                record["outputs"] = made
+    else:
+        modified = workdir.check(root / WORKDIR, links).modified_in_place
+    if not modified:
+        return record
     # only a snapshot of this registry's store, whatever the manifest says (records/paths.py)
     recorded = manifest.snapshot_path if manifest is not None else ""
     snapshot_path = readable(Path(recorded), root.parent / SNAPSHOT_STORE) if recorded else None
     if snapshot_path:
-        workdir.mark_tainted(snapshot_path, found.modified_in_place, f"run {root.name} (job {job_id})")
-    _event(root, "snapshot_tainted", files=found.modified_in_place[:50], by="job")
-    return {"modified_tracked_files": found.modified_in_place[:50]}
+        workdir.mark_tainted(snapshot_path, modified, f"run {root.name} (job {job_id})")
+    _event(root, "snapshot_tainted", files=modified[:50], by="job")
+    return record | {"modified_tracked_files": modified[:50]}
 
 
 def _make_workdir(root: Path) -> None:
@@ -162,7 +176,7 @@ def _attempt(root: Path, script: str) -> int:
         "host": host,
         "job_id": job_id,
     }
-    record.update(_check_workdir(root, job_id))
+    record.update(_check_workdir(root, job_id, outputs=not task.multi))
     if outcome.leftover_count:  # stopped once the command exited (supervise.py): said in the results
         record["leftover_processes"] = outcome.leftover
         record["leftover_count"] = outcome.leftover_count
@@ -171,7 +185,8 @@ def _attempt(root: Path, script: str) -> int:
     if task.rank == 0 and not record["requeued"]:  # the run's last attempt: its stdout is whole
         _stdout_history(root)
     ranks.record_exit(task, record)  # exit.json (with several ranks: once one failed or all ended)
-    _event(root, "job_ended", **record, **task.event_fields())
+    ended_event = {k: v for k, v in record.items() if k != "outputs"}  # (the files: in exit.json)
+    _event(root, "job_ended", **ended_event, **task.event_fields())
     if record["requeued"]:
         code = attempt.requeue()  # the same job runs again: this attempt ends here, not as a failure
         if code is not None:

@@ -222,6 +222,68 @@ def check(workdir: Path, data_links: dict[str, str] | None = None) -> Check:
     return result
 
 
+def run_outputs(
+    run_dir: Path, artifacts: Path, work: Path, links: dict[str, str] | None = None
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """What a run created, every file with its size (its path relative to `run_dir`, sorted): the files
+    in `artifacts` and those its working directory `work` gained or rewrote (check); and the tracked
+    files it rewrote in place."""
+    items: list[tuple[str, int]] = []
+    if artifacts.is_dir():
+        for path in artifacts.rglob("*"):
+            if path.is_file():
+                items.append((str(path.relative_to(run_dir)), path.stat().st_size))
+    found = check(work, links)
+    items += [(f"{work.name}/{rel}", size) for rel, size in found.artifacts]
+    return sorted(items), found.modified_in_place
+
+
+#: The most tracked files rewrote in place a job's own record of its outputs holds (past it, the job
+#: records none, and its summary walks the working copy as for a job without one).
+MAX_RECORDED_MODIFIED = 1000
+
+
+def outputs_record(items: list[tuple[str, int]], modified: list[str]) -> dict[str, Any] | None:
+    """The job's own record of its outputs (exit.json's `outputs`), read back by recorded_outputs: its
+    summary then need not walk the working copy again (a 5,000-file copy: ~70 ms a run)."""
+    if len(modified) > MAX_RECORDED_MODIFIED:
+        return None
+    return {"artifacts": artifacts_record(items, ""), "modified_tracked_files": list(modified)}
+
+
+def recorded_outputs(record: Any) -> tuple[dict[str, Any], list[str]] | None:
+    """(the summary's artifacts record, the tracked files rewritten in place) from exit.json's `outputs`,
+    when it is one outputs_record made; None otherwise (absent, from an older clusterrun, or anything
+    unexpected in it, such as a path out of the run directory): then the working copy is walked."""
+    if not isinstance(record, dict):
+        return None
+    arts, modified = record.get("artifacts"), record.get("modified_tracked_files")
+    if not isinstance(arts, dict) or not isinstance(modified, list):
+        return None
+    count, total, files, truncated = (arts.get(k) for k in ("count", "total_bytes", "files", "truncated"))
+    if not (_count(count) and _count(total) and isinstance(truncated, bool) and isinstance(files, list)):
+        return None
+    if len(files) > MANY_ARTIFACTS or not all(isinstance(m, str) and _inside(m) for m in modified):
+        return None
+    for item in files:
+        if not (isinstance(item, dict) and set(item) == {"path", "size"} and _count(item["size"])):
+            return None
+        path = item["path"]
+        if not (isinstance(path, str) and _inside(path) and path.split("/", 1)[0] in ("artifacts", NAME)):
+            return None
+    return dict(arts), list(modified)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _inside(path: str) -> bool:
+    """A relative path that stays where it is (no '..', not absolute, no empty part)."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
 def mark_tainted(snapshot: Path, files: list[str], by: str) -> None:
     """Record that a run changed the snapshot's files in place; `snapshot.create` rebuilds it."""
     with contextlib.suppress(OSError):

@@ -57,16 +57,8 @@ def output_files(
     """What the run created, every file with its size (path relative to the run directory, sorted):
     files in artifacts/ and every file its working directory gained or rewrote (the snapshot's own files
     left out); and the tracked files it rewrote in place."""
-    items: list[tuple[str, int]] = []
-    root = run.file("artifacts")
-    if root.is_dir():
-        for path in root.rglob("*"):
-            if path.is_file():
-                items.append((str(path.relative_to(run.path)), path.stat().st_size))
     links = as_manifest(manifest).workdir_links if manifest is not None else {}
-    found = workdir.check(run.file(workdir.NAME), links)
-    items += [(f"{workdir.NAME}/{rel}", size) for rel, size in found.artifacts]
-    return sorted(items), found.modified_in_place
+    return workdir.run_outputs(run.path, run.file("artifacts"), run.file(workdir.NAME), links)
 
 
 def artifacts(
@@ -188,7 +180,9 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     duration = status.get("elapsed_seconds") or exit_record.get("seconds")
     job_id = record.job_id or ""
     resources = record.resources or config.resources
-    arts, modified = artifacts(run, record)
+    # what the job found as it ended (one walk of its working copy, in the job), else walked here
+    recorded = workdir.recorded_outputs(exit_record.get("outputs"))
+    arts, modified = recorded if recorded is not None else artifacts(run, record)
     modified = modified or list(exit_record.get("modified_tracked_files") or [])
     if modified and record.snapshot.path and not exit_record.get("modified_tracked_files"):
         # (resolved only then: every component of the path looked at, for each of a thousand runs)

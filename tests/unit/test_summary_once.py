@@ -88,3 +88,34 @@ def test_a_summary_reads_the_metrics_file_once(tmp_path: Path, monkeypatch: pyte
     assert len(opened) == 1
     assert summary.metrics["step"] == 49 and summary.metrics_non_finite == {"loss": "nan"}
     assert summary.metrics_history["points"] == 50  # loss at steps 0-49 (step is the axis; nan no point)
+
+
+def test_a_summary_takes_the_jobs_own_record_of_its_outputs_instead_of_walking_its_working_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """exit.json's `outputs` (the job walked its working copy as it ended) is the summary's; without one
+    (an older job, or a job killed before it wrote exit.json) the summary walks it, with the same result."""
+    from clusterrun.inputs import workdir
+
+    run = _ended_run(tmp_path)
+    (run.path / "work" / "sub").mkdir(parents=True)
+    (run.path / "work" / "sub" / "out.txt").write_text("made")
+    (run.path / "artifacts").mkdir()
+    (run.path / "artifacts" / "model.pt").write_bytes(b"12345")
+    walked = summaries.collect(run, run.load_manifest(), {"state": "completed"})
+    items, modified = summaries.output_files(run, run.load_manifest())
+    (run.path / "exit.json").write_text(
+        json.dumps({"returncode": 0, "seconds": 1.0, "outputs": workdir.outputs_record(items, modified)})
+    )
+    walks: list[Path] = []
+    real_check = workdir.check
+    monkeypatch.setattr(
+        workdir, "check", lambda path, links=None: walks.append(path) or real_check(path, links)
+    )
+    recorded = summaries.collect(run, run.load_manifest(), {"state": "completed"})
+    assert walks == []  # not walked again
+    assert recorded.artifacts == walked.artifacts == ["artifacts/model.pt", "work/sub/out.txt"]
+    assert recorded.artifacts_info == walked.artifacts_info
+    (run.path / "exit.json").write_text(json.dumps({"returncode": 0, "outputs": {"artifacts": "planted"}}))
+    again = summaries.collect(run, run.load_manifest(), {"state": "completed"})
+    assert walks and again.artifacts == walked.artifacts  # a record it cannot trust: walked

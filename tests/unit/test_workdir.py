@@ -152,3 +152,47 @@ def test_a_tools_records_in_hidden_directories_come_after_the_outputs() -> None:
         "hydra.yaml",
         "config.yaml",
     ]
+
+
+def test_the_jobs_record_of_its_outputs_is_what_a_walk_finds_and_nothing_hostile_passes(
+    snap: snapshots.Snapshot, tmp_path: Path
+) -> None:
+    """exit.json's `outputs` (the job's walk as it ended) reads back as the summary's walk would make it;
+    a record with anything unexpected (a path out of the run, too many files, wrong types) is refused,
+    and the summary walks the working copy itself."""
+    run_dir = tmp_path / "run"
+    workdir.materialise(snap.path, run_dir / workdir.NAME)
+    (run_dir / workdir.NAME / "pkg" / "out.txt").write_text("made")
+    (run_dir / "artifacts" / "ckpt").mkdir(parents=True)
+    (run_dir / "artifacts" / "ckpt" / "model.pt").write_bytes(b"12345")
+    items, modified = workdir.run_outputs(run_dir, run_dir / "artifacts", run_dir / workdir.NAME)
+    assert items == [("artifacts/ckpt/model.pt", 5), ("work/pkg/out.txt", 4)] and modified == []
+    made = workdir.outputs_record(items, modified)
+    assert workdir.recorded_outputs(made) == (workdir.artifacts_record(items, ""), [])
+    assert workdir.recorded_outputs(json_round_trip(made)) == (workdir.artifacts_record(items, ""), [])
+    for path in ("../../etc/passwd", "/etc/passwd", "work/../../x", "work//x", "elsewhere/x", ""):
+        bad = json_round_trip(made)
+        bad["artifacts"]["files"][0]["path"] = path
+        assert workdir.recorded_outputs(bad) is None, path
+    for change in (
+        {"count": True},
+        {"total_bytes": -1},
+        {"truncated": "no"},
+        {"files": [{"path": "work/x", "size": 1}] * (workdir.MANY_ARTIFACTS + 1)},
+        {"files": [{"path": "work/x", "size": 1, "extra": 1}]},
+    ):
+        bad = json_round_trip(made)
+        bad["artifacts"].update(change)
+        assert workdir.recorded_outputs(bad) is None, change
+    assert workdir.recorded_outputs({**made, "modified_tracked_files": ["../x"]}) is None
+    assert workdir.recorded_outputs(None) is None and workdir.recorded_outputs([]) is None
+    too_many = [f"f{i}" for i in range(workdir.MAX_RECORDED_MODIFIED + 1)]
+    assert workdir.outputs_record(items, too_many) is None  # then none is recorded: the summary walks
+
+
+def json_round_trip(data: object) -> dict[str, object]:
+    import json
+
+    loaded = json.loads(json.dumps(data))
+    assert isinstance(loaded, dict)
+    return loaded
