@@ -69,6 +69,16 @@ def artifacts(
     return workdir.artifacts_record(items, ""), modified
 
 
+def _job_outputs(exit_record: dict[str, Any], manifest: Manifest) -> tuple[dict[str, Any], list[str]] | None:
+    """The outputs the job recorded as it ended (workdir.recorded_outputs), when its exit record is the
+    run's last attempt's: not one that was requeued, nor an earlier attempt's left by a later attempt
+    killed before it could write its own (the manifest numbers every attempt as it starts)."""
+    numbers = [a.attempt for a in manifest.attempts]
+    if exit_record.get("requeued") or not numbers or exit_record.get("attempt") != max(numbers):
+        return None
+    return workdir.recorded_outputs(exit_record.get("outputs"))
+
+
 def _exit_record(run: Run) -> dict[str, Any]:
     return read_json_or_empty(run.file("exit.json"))
 
@@ -181,7 +191,7 @@ def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, 
     job_id = record.job_id or ""
     resources = record.resources or config.resources
     # what the job found as it ended (one walk of its working copy, in the job), else walked here
-    recorded = workdir.recorded_outputs(exit_record.get("outputs"))
+    recorded = _job_outputs(exit_record, record)
     arts, modified = recorded if recorded is not None else artifacts(run, record)
     modified = modified or list(exit_record.get("modified_tracked_files") or [])
     if modified and record.snapshot.path and not exit_record.get("modified_tracked_files"):

@@ -98,14 +98,16 @@ def test_a_summary_takes_the_jobs_own_record_of_its_outputs_instead_of_walking_i
     from clusterrun.inputs import workdir
 
     run = _ended_run(tmp_path)
+    run.update(attempts=[{"attempt": 1, "job_id": "7"}])  # the wrapper numbers each attempt as it starts
     (run.path / "work" / "sub").mkdir(parents=True)
     (run.path / "work" / "sub" / "out.txt").write_text("made")
     (run.path / "artifacts").mkdir()
     (run.path / "artifacts" / "model.pt").write_bytes(b"12345")
     walked = summaries.collect(run, run.load_manifest(), {"state": "completed"})
     items, modified = summaries.output_files(run, run.load_manifest())
+    ended = {"returncode": 0, "seconds": 1.0, "attempt": 1, "requeued": False}
     (run.path / "exit.json").write_text(
-        json.dumps({"returncode": 0, "seconds": 1.0, "outputs": workdir.outputs_record(items, modified)})
+        json.dumps({**ended, "outputs": workdir.outputs_record(items, modified)})
     )
     walks: list[Path] = []
     real_check = workdir.check
@@ -116,6 +118,18 @@ def test_a_summary_takes_the_jobs_own_record_of_its_outputs_instead_of_walking_i
     assert walks == []  # not walked again
     assert recorded.artifacts == walked.artifacts == ["artifacts/model.pt", "work/sub/out.txt"]
     assert recorded.artifacts_info == walked.artifacts_info
-    (run.path / "exit.json").write_text(json.dumps({"returncode": 0, "outputs": {"artifacts": "planted"}}))
+    (run.path / "exit.json").write_text(json.dumps({**ended, "outputs": {"artifacts": "planted"}}))
     again = summaries.collect(run, run.load_manifest(), {"state": "completed"})
     assert walks and again.artifacts == walked.artifacts  # a record it cannot trust: walked
+    # an earlier attempt's record, left by a later attempt killed before it wrote its own: walked
+    (run.path / "work" / "sub" / "later.txt").write_text("the second attempt's")
+    (run.path / "exit.json").write_text(json.dumps({**ended, "outputs": workdir.outputs_record(items, [])}))
+    run.update(attempts=[{"attempt": 1, "job_id": "7"}, {"attempt": 2, "job_id": "7"}])
+    walks.clear()
+    later = summaries.collect(run, run.load_manifest(), {"state": "timeout"})
+    assert walks and "work/sub/later.txt" in later.artifacts
+    requeued = {**ended, "attempt": 2, "requeued": True, "outputs": workdir.outputs_record(items, [])}
+    (run.path / "exit.json").write_text(json.dumps(requeued))
+    walks.clear()
+    assert "work/sub/later.txt" in summaries.collect(run, run.load_manifest(), {"state": "pending"}).artifacts
+    assert walks
