@@ -11,25 +11,15 @@ coarsely (a few ms), and two replacements within one tick could otherwise look t
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from clusterrun.records import store
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Run
 
 #: A manifest written this recently (seconds) is read again next time rather than kept.
-FRESH = 2.0
-
-Stamp = tuple[int, int, int]
-
-
-def _stamp(run: Run) -> Stamp | None:
-    try:
-        info = os.stat(run.manifest_path, follow_symlinks=False)
-    except OSError:
-        return None
-    return info.st_ino, info.st_size, info.st_mtime_ns
+FRESH = store.STAMP_SETTLE
 
 
 class ManifestMemo:
@@ -38,17 +28,18 @@ class ManifestMemo:
     given one as `read` works on a copy, records/registry.py)."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[Stamp, Manifest]] = {}
+        self._kept: dict[str, tuple[store.Stamp, Manifest]] = {}
         self.reads = 0
 
     def load(self, run: Run) -> Manifest:
-        before = _stamp(run)  # taken before the read: a change meanwhile makes the next look read again
+        # taken before the read: a change meanwhile makes the next look read again
+        before = store.file_stamp(run.manifest_path)
         kept = self._kept.get(os.fspath(run.path))
         if kept is not None and before is not None and kept[0] == before:
             return kept[1]
         manifest = run.load_manifest()  # its errors (missing, damaged, newer) are the caller's
         self.reads += 1
-        if before is not None and time.time_ns() - before[2] > FRESH * 1e9:
+        if before is not None and store.settled(before, FRESH):
             self._kept[os.fspath(run.path)] = (before, manifest)
         else:
             self._kept.pop(os.fspath(run.path), None)

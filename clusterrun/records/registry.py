@@ -117,14 +117,13 @@ class Run:
         ):  # another writer recorded the same meanwhile (watchers that saw the same end): nothing to write
             return manifest
         # the file as written, by member: only the fields that change are encoded again (the lock held,
-        # the file is the one the manifest was read from, or written as, until this write)
-        members = store.manifest_members(self.path, manifest) if manifest._file_stamp is not None else None
+        # the file is still the one the manifest is: read just now, or by the caller and unreplaced since)
+        members = store.manifest_members(self.path, manifest)
         changed = apply_update(manifest, state, note, fields, "Run.update")
         names = {*fields, "state", "state_history"} if changed else set(fields)
         data = manifest.model_dump(mode="python", include=names, exclude_unset=True)
         if members is None or store.rewrite_manifest(self.path, members, data) is None:
             store.write_manifest(self.path, manifest)
-        manifest._file_stamp = store.file_stamp(self.manifest_path)  # the lock held: this very write
         if changed:  # the event follows the record, never the other way round
             self.event("state", state=state, note=note)
             from clusterrun.records import index  # here: index itself reads the registry's names

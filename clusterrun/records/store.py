@@ -8,6 +8,7 @@ mode; no record is read or written through a symlink out of the registry (record
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,8 +56,8 @@ def _read(model: type[R], path: Path, where: str) -> R:
 
 def read_manifest(run_dir: Path) -> Manifest:
     """A run's manifest; RunNotFound when it has none, a ClusterrunError when it cannot be read. It
-    carries the identity of the file as it was before the read (RecordModel._file_stamp): a file
-    replaced meanwhile never passes for the one read."""
+    carries the identity of the file as it was before the read (RecordModel._file_stamp) when that
+    identity is settled: a file replaced meanwhile never passes for the one read."""
     path = run_dir / MANIFEST_FILE
     before = file_stamp(path)
     try:
@@ -65,7 +66,7 @@ def read_manifest(run_dir: Path) -> Manifest:
         raise RunNotFound(
             f"run {run_dir.name} has no {MANIFEST_FILE}", hint="is this a clusterrun run?"
         ) from None
-    manifest._file_stamp = before
+    manifest._file_stamp = before if settled(before) else None
     return manifest
 
 
@@ -79,13 +80,25 @@ def manifest_members(run_dir: Path, manifest: Manifest) -> Members | None:
     return split_members(text, manifest.model_fields_set)
 
 
-def file_stamp(path: Path) -> tuple[int, int, int] | None:
+#: A record replaced this recently (seconds) has a stamp that may not tell it apart from another: file
+#: times tick coarsely (a few ms), and two replacements within one tick can reuse an inode and a size.
+STAMP_SETTLE = 2.0
+
+Stamp = tuple[int, int, int]
+
+
+def file_stamp(path: Path) -> Stamp | None:
     """What changes whenever a record is replaced (by rename: a new inode): (inode, size, mtime_ns)."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
         return None
     return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def settled(stamp: Stamp | None, settle: float = STAMP_SETTLE) -> bool:
+    """Whether a stamp identifies its file: it was last replaced more than `settle` seconds ago."""
+    return stamp is not None and time.time_ns() - stamp[2] > settle * 1e9
 
 
 def read_summary(run_dir: Path) -> Summary | None:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -365,14 +366,21 @@ def test_an_update_from_a_manifest_read_before_never_loses_what_another_writer_w
 ) -> None:
     """`read=`: the caller's copy is used only while the file is still the one it was read from; once
     another process replaced it (or the copy was changed in memory), the file is read again."""
+    from clusterrun.records import store
+
     run = make_run(Registry(tmp_path / "runs"), job_id="42")
+    earlier = time.time() - store.STAMP_SETTLE - 1
+    os.utime(run.manifest_path, (earlier, earlier))  # settled: its stamp is trusted
     stale = run.load_manifest()
+    assert stale._file_stamp is not None
     run.update(node="n7", reproduces="x")  # another writer (cancel, a second watcher) since the read
     updated = run.update(state="running", read=stale, state_source="sacct")
     on_disk = run.manifest()
     assert on_disk["node"] == "n7" and on_disk["reproduces"] == "x" and on_disk["state"] == "running"
     assert updated.node == "n7"
+    os.utime(run.manifest_path, (earlier, earlier))
     changed_in_memory = run.load_manifest()
+    assert changed_in_memory._file_stamp is not None
     changed_in_memory.node = "never written"  # a copy that differs from the file is not written as it is
     run.update(state="completed", read=changed_in_memory)
     assert run.manifest()["node"] == "n7" and run.manifest()["state"] == "completed"
@@ -381,19 +389,24 @@ def test_an_update_from_a_manifest_read_before_never_loses_what_another_writer_w
 def test_an_update_from_the_manifest_read_skips_the_second_read_and_writes_the_same_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The copy the caller read is used (no second parse), the fields that change are encoded alone,
-    and the file is exactly what writing the whole record would give; updates chain on the copy."""
+    """The copy the caller read is used (no second parse) while its file's stamp is settled (written over
+    STAMP_SETTLE seconds before: a newer file's time may not tell two replacements apart), the fields
+    that change are encoded alone, and the file is exactly what writing the whole record would give."""
     from clusterrun.records import store
     from clusterrun.records.prettyjson import record_text
 
     run = make_run(Registry(tmp_path / "runs"), job_id="42", sweep_values={"lr": 0.1, "layers": [1, 2]})
+    assert run.load_manifest()._file_stamp is None  # just written: not trusted
+    earlier = time.time() - store.STAMP_SETTLE - 1
+    os.utime(run.manifest_path, (earlier, earlier))  # a manifest written a while ago
     read = run.load_manifest()
     reads: list[Path] = []
     real = store.read_manifest
     monkeypatch.setattr(store, "read_manifest", lambda path: reads.append(path) or real(path))
     first = run.update(state="running", read=read, node="n1")
-    second = run.update(state="completed", read=first, state_source="sacct", backend="slurm")
     assert reads == [] and read.state == "created" and "node" not in read.model_fields_set  # not changed
+    second = run.update(state="completed", read=first, state_source="sacct", backend="slurm")
+    assert reads == [run.path]  # the file `first` was written to is new: read again
     assert first.state == "running" and first.node == "n1"
     text = run.manifest_path.read_text()
     assert text == record_text(second.to_data()) == record_text(json.loads(text))
