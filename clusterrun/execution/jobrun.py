@@ -69,17 +69,13 @@ def _check_workdir(root: Path, job_id: str, outputs: bool = True) -> dict[str, o
     manifest = jobview.read(root)  # None: missing, damaged or from a newer clusterrun: checked without it
     links = manifest.workdir_links if manifest is not None else {}
     record: dict[str, object] = {}
-    if outputs:
-        try:
-            items, modified = workdir.run_outputs(root, root / "artifacts", root / WORKDIR, links)
-        except OSError:  # an unreadable artifacts directory: the summary walks it and says what it can
-            modified = workdir.check(root / WORKDIR, links).modified_in_place
-        else:
-            made = workdir.outputs_record(items, modified)
-            if made is not None:
-                record["outputs"] = made
-    else:
-        modified = workdir.check(root / WORKDIR, links).modified_in_place
+    try:
+        items, modified = workdir.run_outputs(root, root / "artifacts", root / WORKDIR, links)
+    except OSError:  # an unreadable artifacts directory: the summary walks it and says what it can
+        items, modified = None, workdir.check(root / WORKDIR, links).modified_in_place
+    made = workdir.outputs_record(items, modified) if outputs and items is not None else None
+    if made is not None:
+        record["outputs"] = made
     if not modified:
         return record
     # only a snapshot of this registry's store, whatever the manifest says (records/paths.py)
