@@ -37,21 +37,13 @@ class RecordModel(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_assignment=True, defer_build=True)
 
-    #: The identity (inode, size, mtime_ns) of the file this record was read from or last written to,
-    #: as that file was then; None once a field is set since (the record then differs from the file).
-    #: Run.update uses it to skip reading again a manifest nobody replaced since (records/registry.py).
-    _file_stamp: tuple[int, int, int] | None = PrivateAttr(default=None)
-
     if not TYPE_CHECKING:  # mypy checks attribute names statically; this checks them at run time
 
         def __setattr__(self, name: str, value: Any) -> None:
-            if not name.startswith("_"):
-                if name not in type(self).model_fields:
-                    raise AttributeError(
-                        f"{type(self).__name__} has no field {name!r} (declare it in records/models.py)"
-                    )
-                if self._file_stamp is not None:
-                    super().__setattr__("_file_stamp", None)
+            if not name.startswith("_") and name not in type(self).model_fields:
+                raise AttributeError(
+                    f"{type(self).__name__} has no field {name!r} (declare it in records/models.py)"
+                )
             super().__setattr__(name, value)
 
     def apply(self, where: str, **fields: Any) -> None:
@@ -361,6 +353,20 @@ class JobIdentity(RecordModel):
 class Manifest(RecordModel):
     """`manifest.json`: everything a run is, written before anything runs and updated (atomically, under
     the run's lock) as it moves through its states."""
+
+    #: The identity (inode, size, mtime_ns) of the file this manifest was read from, as that file was
+    #: then; None once a field is set since (the record then differs from the file). Run.update uses it
+    #: to skip reading again a manifest nobody replaced since (records/registry.py). Declared here, not
+    #: on RecordModel: a model with a private attribute initialises it in every instance it makes, and
+    #: a manifest's nested parts (its state history, attempts, ...) were ~40% of its validation time.
+    _file_stamp: tuple[int, int, int] | None = PrivateAttr(default=None)
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            super().__setattr__(name, value)  # a field's name checked and its value validated first
+            if not name.startswith("_") and self._file_stamp is not None:
+                super().__setattr__("_file_stamp", None)
 
     schema_version: int = Field(SCHEMA_VERSION, description="The record's schema version (1).")
     clusterrun_version: str = Field("", description="The clusterrun version that created the run.")
