@@ -5,7 +5,8 @@ Rows that talk to SLURM use the running cluster (bash scripts/local-slurm.sh up)
 submit are cancelled afterwards. Registries are synthesised from one run made by the real CLI
 (bench/synth.py).
 
-Run:  python bench/run_all.py [--quick] [--growth] [--only sweep,help,...] [--out bench/RESULTS.md]
+Run:  python bench/run_all.py [--quick] [--growth [--sizes 100,1000,10000]] [--only sweep,help,...]
+                               [--out bench/RESULTS.md]
   --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
   --growth  the registry, sweep and first-status rows at 100, 1,000 and 10,000 runs as well (a sweep of
             10,000 goes to an isolated cluster of its own: scripts/isolated-slurm.sh)
@@ -234,13 +235,15 @@ def _finished_job_ids(count: int) -> list[str]:
             text=True,
             check=True,
         ).stdout
-        found = []
+        found, partial = [], set()
         for line in out.splitlines():
             job_id, state, submit, cluster, name = line.split("|", 4)
             if state == "COMPLETED":
                 IDENTITIES[job_id] = {"cluster": cluster, "submit_time": submit, "name": name}
                 found.append(job_id)
-        return found
+            else:  # an array with a task that did not complete (or a pending range) is not taken
+                partial.add(job_id.split("_", 1)[0])
+        return _whole_arrays([i for i in found if i.split("_", 1)[0] not in partial], count)
 
     found = known()
     short = count - len(found)
@@ -262,7 +265,27 @@ def _finished_job_ids(count: int) -> list[str]:
             found = known()
         if len(found) < count:
             raise BenchFailed(f"accounting knows {len(found)} finished jobs, {count} needed (sacct -a -X)")
-    return found[-count:]
+    return found
+
+
+def _whole_arrays(found: list[str], count: int) -> list[str]:
+    """Up to `count` of the finished jobs `found` (as sacct lists them: oldest first; every task of their
+    arrays completed), newest submissions first, each submission whole. A sweep's first status asks
+    accounting for every array its runs belong to (a pending task has no record of its own, only its
+    array), so runs that were a few tasks of a far larger array would read that whole array's records
+    (a 6,500-task one: 1.7 s of sacct for 100 runs), which is not the first status of a sweep of
+    `count` members."""
+    by_array: dict[str, list[str]] = {}
+    for job_id in found:
+        by_array.setdefault(job_id.split("_", 1)[0], []).append(job_id)
+    chosen: list[str] = []
+    for array in reversed(list(by_array)):
+        tasks = by_array[array]
+        if len(chosen) + len(tasks) <= count:
+            chosen = tasks + chosen
+        if len(chosen) == count:
+            break
+    return chosen
 
 
 IDENTITIES: dict[str, dict[str, str]] = {}
@@ -823,6 +846,12 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--growth", action="store_true")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[100, 1000, 10_000],
+        help="the growth rows' sizes (default 100,1000,10000)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="", help=f"comma-separated rows: {', '.join(ROWS)}")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
@@ -862,7 +891,7 @@ def main() -> None:
             rows += measure(name, lambda name=name: ROWS[name](ctx))  # type: ignore[misc]
             write(args, rows, growth, time.perf_counter() - started)  # as it goes: nothing measured is lost
         if args.growth:
-            for size in (100, 1000, 10_000):
+            for size in args.sizes:
                 growth += measure(f"growth {size}", lambda size=size: growth_rows(ctx, size))  # type: ignore[misc]
                 write(args, rows, growth, time.perf_counter() - started)
     finally:
