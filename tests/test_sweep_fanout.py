@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from clusterrun.errors import DiskFull
-from clusterrun.records import store, writer
+from clusterrun.records import store
 from clusterrun.records.registry import Registry
 from clusterrun.services import fanout, prepare
 from clusterrun.services.submit import SubmitRequest, approve, submit
@@ -145,46 +144,3 @@ def test_a_submission_that_fails_leaves_none_of_the_members_its_workers_made(
         submit(_sweep(project), registry, confirm=approve("yes"))
     assert _members(registry.root) == {}
     assert _hidden_left(registry.root) == []
-
-
-@pytest.mark.slurm
-@pytest.mark.usefixtures("slurm", "two_workers")
-def test_job_ids_recorded_by_several_processes_reach_every_member_once(
-    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The promise of the launch: once the scheduler accepted the array, every member's manifest holds
-    its own job id (`<array>_<position>`) and says `submitted`, once, whichever process wrote it; and the
-    submission still knows each manifest as written (a later update reads none of them again)."""
-    log = tmp_path / "recorded.txt"
-    real = writer.SubmissionManifests.update_apart
-
-    def noted(self: Any, run: Any, state: Any, fields: Any) -> Any:
-        with open(log, "a") as handle:
-            handle.write(f"{run.id} {os.getpid()}\n")
-        return real(self, run, state, fields)
-
-    monkeypatch.setattr(writer.SubmissionManifests, "update_apart", noted)
-    request = _sweep(project)
-    request.dry_run, request.backend = False, "slurm"
-    registry = Registry(project / "runs")
-    result = submit(request, registry, confirm=approve("yes"))
-    arrays = [a.job_id for a in result.sweep.arrays] if result.sweep else []
-    try:
-        assert result.outcome == "submitted" and len(arrays) == 1, result.outcome
-        pids = {line.split()[1] for line in log.read_text().splitlines()}
-        assert len(pids) == 2  # the submitting process and one worker
-        members = [m.run for m in result.prepared.members]
-        for position, run in enumerate(members):
-            manifest = store.read_manifest(run.path)
-            assert manifest.state == "submitted" and manifest.job_id == f"{arrays[0]}_{position}"
-            assert [c.state for c in manifest.state_history][-2:] == ["submitting", "submitted"]
-            events = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
-            assert [e.get("state") for e in events].count("submitted") == 1, run.id
-            assert (run.path / "sbatch.sh").is_file()
-        known = result.prepared.manifests.known
-        assert {path.name for path in known} >= {run.id for run in members}
-        for run in members:  # as the worker wrote it: its stamp is the file's, its job id in it
-            stamp, manifest, _members = known[run.path]
-            assert stamp == writer._stamp(run.manifest_path) and manifest.job_id
-    finally:
-        subprocess.run(["scancel", *arrays], check=False, capture_output=True)

@@ -326,8 +326,6 @@ def _first_events(run: Run, events: list[dict[str, Any]], into: Path | None, mod
 
 
 _Stamp = tuple[int, int, int]
-#: What a submission knows of a manifest it wrote: its file's stamp, the manifest, its text by member.
-Known = tuple[_Stamp, Manifest, "store.Members | None"]
 
 
 def _stamp(path: Path) -> _Stamp | None:
@@ -347,7 +345,7 @@ class SubmissionManifests:
     updated with a lock, a stat and one write, instead of a read, a parse and a validation besides.
     Concurrent updates never lose each other's fields."""
 
-    known: dict[Path, Known] = field(default_factory=dict)
+    known: dict[Path, tuple[_Stamp, Manifest, store.Members | None]] = field(default_factory=dict)
 
     def write(
         self,
@@ -386,22 +384,6 @@ class SubmissionManifests:
     def update(self, run: Run, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Run.update, reading the manifest only when it changed since this submission wrote it."""
         return self.update_many([(run, fields)], state, note)[0]
-
-    def update_apart(
-        self, run: Run, state: str | None, fields: dict[str, Any]
-    ) -> tuple[Manifest, Known | None]:
-        """`update` of one run, in a forked worker (services/fanout.py) or here: the manifest as updated,
-        and what is known of its file now, for the parent's copy of this object (`adopt`)."""
-        manifest = self.update_many([(run, fields)], state)[0]
-        return manifest, self.known.get(run.path)
-
-    def adopt(self, run: Run, known: Known | None) -> None:
-        """What update_apart knew of a run's manifest, told to this object (a worker's memory is its own):
-        the next update of the run trusts it as long as nobody replaced the file since."""
-        if known is None:
-            self.known.pop(run.path, None)
-        else:
-            self.known[run.path] = known
 
     def update_many(
         self,

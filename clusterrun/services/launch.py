@@ -11,11 +11,11 @@ from typing import Any
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerError
 from clusterrun.execution.jobrun import run_job
 from clusterrun.records import index as registry_index
+from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
 from clusterrun.records.writer import SharedFiles, write_script
 from clusterrun.scheduler.base import PartialSubmission, Submitted, SubmitTimeout
 from clusterrun.services import Notify, counting, job_identity, nogc, quiet
-from clusterrun.services.fanout import fanout_map
 from clusterrun.services.prepare import MemberRun, Prepared
 
 
@@ -116,16 +116,19 @@ def _launch(prepared: Prepared, confirmation: Confirmation | None, notify: Notif
             _record(prepared, group, submitted, arrays, manifests, scripts, notify)
             if prepared.sweep_run is not None and len(arrays) < len(prepared.members):
                 # every array in sweep.json as soon as it is accepted (a later failure keeps them)
-                prepared.update_sweep(arrays=arrays, submissions=len(arrays))
+                store.update_sweep(prepared.sweep_run.path, arrays=arrays, submissions=len(arrays))
     except BaseException as exc:  # Ctrl-C, a refusal, a timeout: the arrays that went through are recorded
         if prepared.sweep_run is not None and arrays:
             with contextlib.suppress(DiskFull):  # the members' own records hold their job ids already
-                prepared.update_sweep(state="partial", arrays=arrays, submissions=len(arrays))
+                store.update_sweep(
+                    prepared.sweep_run.path, state="partial", arrays=arrays, submissions=len(arrays)
+                )
         if isinstance(exc, DiskFull) and prepared.scheduler_asked:
             raise _full_after_submission(prepared, accepted, exc) from None
         raise
     if prepared.sweep_run is not None:
-        prepared.update_sweep(
+        store.update_sweep(
+            prepared.sweep_run.path,
             state="submitted",
             arrays=arrays,
             submissions=len(arrays),
@@ -162,15 +165,7 @@ def _record(
         for member_run, sub in zip(sent, submitted, strict=True)
     ]
     with counting(notify, f"recording {len(updates):,} job ids", len(updates)) as step:
-        # a sweep's thousand manifests written again: spread over the cores (each run under its own lock;
-        # a worker that fails has its share redone here, where an update already made writes nothing new)
-        done = fanout_map(
-            lambda update: prepared.manifests.update_apart(update[0], "submitted", update[1]), updates, step
-        )
-    recorded = []
-    for (run, _fields), (manifest, known) in zip(updates, done, strict=True):
-        prepared.manifests.adopt(run, known)
-        recorded.append(manifest)
+        recorded = prepared.manifests.update_many(updates, state="submitted", step=step)
     for member_run, manifest in zip(sent, recorded, strict=True):
         member_run.manifest = manifest
         manifests.append(manifest)
@@ -234,7 +229,7 @@ def decline(prepared: Prepared, confirmation: Confirmation) -> None:
             member_run.run, state="not_submitted", note="declined at the cost gate", confirmation=confirmed
         )
     if prepared.sweep_run is not None:
-        prepared.update_sweep(state="not_submitted", confirmation=_data(confirmation))
+        store.update_sweep(prepared.sweep_run.path, state="not_submitted", confirmation=_data(confirmation))
 
 
 def mark_dry_run(prepared: Prepared) -> Manifest:

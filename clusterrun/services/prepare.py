@@ -76,25 +76,9 @@ class Prepared:
     def smoke_failed(self) -> bool:
         return self.smoke is not None and not self.smoke.ok
 
-    #: sweep.json as this submission last wrote it: only the submission that made a sweep writes its
-    #: record, so its copy stays true while it runs (a 1,000-member record is ~50 ms to read and check)
-    sweep: SweepRecord | None = None
-
     def sweep_record(self) -> SweepRecord:
-        """The sweep's record (the submission's own copy: do not change it; see update_sweep)."""
         assert self.sweep_run is not None
-        if self.sweep is None:
-            self.sweep = store.read_sweep(self.sweep_run.path)
-        return self.sweep
-
-    def update_sweep(self, **fields: Any) -> SweepRecord:
-        """store.update_sweep, from the submission's copy of the record instead of reading it again."""
-        assert self.sweep_run is not None
-        record = self.sweep_record().model_copy()  # shallow: fields are replaced, never changed in place
-        record.apply("update_sweep", **fields)
-        store.write_sweep(self.sweep_run.path, record)
-        self.sweep = record
-        return record
+        return store.read_sweep(self.sweep_run.path)
 
 
 def _job_spec(
@@ -232,7 +216,8 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     with counting(notify, f"writing {len(wanted):,}{more} run directories", len(wanted)) as step:
         made.update(records.make_many(wanted, step))
     members = [made[position] for position in range(len(plan.members))]
-    sweep = _write_sweep_record(sweep_run, plan, members, est) if sweep_run is not None else None
+    if sweep_run is not None:
+        _write_sweep_record(sweep_run, plan, members, est)
     return Prepared(
         plan,
         members,
@@ -246,7 +231,6 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
         warnings,
         tests.diagnosis,
         records.manifests,
-        sweep=sweep,
     )
 
 
@@ -480,7 +464,7 @@ def _snapshot_notes(plan: SubmissionPlan, tokens: list[str]) -> list[str]:
 
 def _write_sweep_record(
     sweep_run: Run, plan: SubmissionPlan, members: list[MemberRun], est: Estimate
-) -> SweepRecord:
+) -> None:
     sweep = plan.sweep
     require_fields(SweepRecord, plan.sweep_extra, "sweep_extra")
     record = {
@@ -507,6 +491,4 @@ def _write_sweep_record(
         "state": "prepared",
         **plan.sweep_extra,
     }
-    written = SweepRecord.model_validate(record)
-    store.write_sweep(sweep_run.path, written)
-    return written
+    store.write_sweep(sweep_run.path, SweepRecord.model_validate(record))
