@@ -208,6 +208,23 @@ class SubmitTimeout(SchedulerUnavailable):
         self.refused = refused
 
 
+class SubmitUnreadable(SubmitTimeout):
+    """The submit command succeeded but its answer names no job id (a site's wrapper around sbatch that
+    prints something else): the job may exist all the same, and `status` adopts it by its tag, as after
+    a time-out."""
+
+    def __init__(self, command: str, answer: str) -> None:
+        SchedulerUnavailable.__init__(
+            self,
+            f"{command} succeeded, but its answer names no job id ({answer!r}); the job may exist: "
+            "clusterrun status will adopt it",
+            hint="look with 'clusterrun status' (it finds the job by its name); if sbatch is your site's "
+            "wrapper, its answer should keep sbatch's own line 'Submitted batch job <id>'",
+        )
+        self.seconds = 0.0
+        self.refused = ""
+
+
 class PartialSubmission(SchedulerError):
     """A submission split into several calls where a later call failed: `submitted` went through (in
     the order of the specs given), `cause` is why the rest did not."""

@@ -21,7 +21,7 @@ from submitit.core.utils import FailedJobError
 
 from clusterrun import envknobs
 from clusterrun.scheduler import _proc, submissions
-from clusterrun.scheduler.base import SubmitTimeout
+from clusterrun.scheduler.base import SubmitTimeout, SubmitUnreadable
 
 SBATCH_TIMEOUT_ENV = envknobs.SBATCH_TIMEOUT.name
 SBATCH_TIMEOUT = envknobs.SBATCH_TIMEOUT.default
@@ -107,7 +107,11 @@ class JournalingExecutor(submitit.SlurmExecutor):
         script = folder / f".submission_file_{tmp_uuid}.sh"
         script.write_text(self._make_submission_file_text(command, tmp_uuid))
         output = run_sbatch(self._make_submission_command(script), self._timeout)
-        job_id = self._get_job_id_from_submission_command(output)
+        try:
+            job_id = self._get_job_id_from_submission_command(output)
+        except utils.FailedSubmissionError:  # sbatch said yes, in words without an id: the job may exist
+            said = " ".join(output.split())
+            raise SubmitUnreadable("sbatch", said[:200] or "(nothing)") from None
         if self._entry is not None:  # the answer, before anything else is written
             self._entry = submissions.answered(folder, self._entry, job_id)
         job: submitit.Job[Any] = self.job_class(
