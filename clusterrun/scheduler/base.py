@@ -101,6 +101,9 @@ class JobRef:
     name: str = ""  # its name in the scheduler (the run id, a sweep's id), once known
     submitted_after: float | None = None  # epoch seconds: clusterrun started submitting it
     submitted_before: float | None = None  # epoch seconds: the scheduler had answered
+    #: it has run (its wrapper recorded an attempt): a task of an array then has accounting records of
+    #: its own, asked for by its id; until then only its array's id finds it
+    started: bool = False
 
 
 @dataclass

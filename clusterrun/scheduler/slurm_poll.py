@@ -31,8 +31,7 @@ def _first_line(text: str) -> str:
 def sacct_argv(refs: list[JobRef], current: str) -> list[str]:
     """One sacct for every job: all records of their ids (--duplicates) since the earliest submission,
     on every cluster they went to (-M only when one is not the current cluster)."""
-    ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in refs}))
-    argv = ["sacct", "-n", "-P", "-D", "-o", ",".join(SACCT_FIELDS), "-j", ids]
+    argv = ["sacct", "-n", "-P", "-D", "-o", ",".join(SACCT_FIELDS), "-j", query_ids(refs)]
     start = identity.earliest(refs)
     if start is not None:
         argv += ["-S", identity.to_time(start - MARGIN)]
@@ -40,6 +39,21 @@ def sacct_argv(refs: list[JobRef], current: str) -> list[str]:
     if clusters - {current}:
         argv += ["-M", ",".join(sorted(clusters | ({current} if current else set())))]
     return argv
+
+
+def query_ids(refs: list[JobRef]) -> str:
+    """The ids sacct is asked for: a job's own, or, for a task of an array that has not run yet, its
+    array's (a pending task has no record of its own, only the array's pending range; its array's id
+    answers every task of the array). A task that has run is asked for by its own id unless its array is
+    asked for anyway: 20 running members of a 10,000-task array read 20 tasks' records, not 10,000."""
+    whole = {_submitit.array_of(r.job_id) for r in refs if not (r.started and _is_task(r.job_id))}
+    tasks = {r.job_id for r in refs if r.started and _is_task(r.job_id)}
+    return ",".join(sorted(whole | {t for t in tasks if _submitit.array_of(t) not in whole}))
+
+
+def _is_task(job_id: str) -> bool:
+    """One task of an array (`123_4`), not a plain job nor a range of tasks."""
+    return "_" in job_id and "[" not in job_id
 
 
 def _pick_all(refs: list[JobRef], records: list[JobStatus]) -> PollResult:

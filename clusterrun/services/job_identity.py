@@ -57,6 +57,7 @@ def job_ref(manifest: Manifest, folder: Path | str, run_dir: Path | str) -> JobR
         name=known.name,
         submitted_after=after,
         submitted_before=before,
+        started=bool(manifest.attempts),
     )
 
 
