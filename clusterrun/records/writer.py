@@ -325,27 +325,16 @@ def _first_events(run: Run, events: list[dict[str, Any]], into: Path | None, mod
             run.event(str(event["event"]), **data)
 
 
-_Stamp = tuple[int, int, int]
-
-
-def _stamp(path: Path) -> _Stamp | None:
-    """What changes whenever the file is replaced (records are replaced by rename: a new inode)."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-
 @dataclass
 class SubmissionManifests:
-    """The manifests one submission wrote, kept in memory with the identity of the file written (inode,
-    time, size). An update takes the run's lock as Run.update does, and re-reads the manifest only when
-    another process replaced it since (`clusterrun cancel`, `status` adopting a job): a sweep's member is
-    updated with a lock, a stat and one write, instead of a read, a parse and a validation besides.
+    """The manifests one submission wrote, kept in memory with the identity of the file written
+    (store.file_stamp: inode, size, mtime_ns). An update takes the run's lock as Run.update does, and
+    re-reads the manifest only when another process replaced it since (`clusterrun cancel`, `status`
+    adopting a job): a sweep's member is updated with a lock, a stat and one write, instead of a read, a
+    parse and a validation besides.
     Concurrent updates never lose each other's fields."""
 
-    known: dict[Path, tuple[_Stamp, Manifest, store.Members | None]] = field(default_factory=dict)
+    known: dict[Path, tuple[store.Stamp, Manifest, store.Members | None]] = field(default_factory=dict)
 
     def write(
         self,
@@ -369,17 +358,14 @@ class SubmissionManifests:
     def remember(self, run: Run, manifest: Manifest, members: store.Members | None = None) -> None:
         """Remember the manifest on disk as `manifest` (written by write_initial into a hidden directory,
         since renamed into place: the same file), and its text by member when known."""
-        stamp = _stamp(run.manifest_path)
+        stamp = store.file_stamp(run.manifest_path)
         if stamp is not None:
             self.known[run.path] = (stamp, manifest, members)
 
     def written(self) -> list[tuple[str, Manifest, tuple[int, int, int]]]:
         """Each manifest this submission wrote last, still as written: (run id, manifest, its file's
         inode, size and mtime_ns), for the registry index (index.note_written)."""
-        return [
-            (path.name, manifest, (stamp[0], stamp[2], stamp[1]))
-            for path, (stamp, manifest, _members) in self.known.items()
-        ]
+        return [(path.name, manifest, stamp) for path, (stamp, manifest, _members) in self.known.items()]
 
     def update(self, run: Run, state: str | None = None, note: str = "", **fields: Any) -> Manifest:
         """Run.update, reading the manifest only when it changed since this submission wrote it."""
@@ -418,7 +404,7 @@ class SubmissionManifests:
         """One run's update, its lock held: read only when another process replaced the manifest."""
         entry = self.known.pop(run.path, None)
         members = None
-        if entry is not None and entry[0] == _stamp(run.manifest_path):
+        if entry is not None and entry[0] == store.file_stamp(run.manifest_path):
             manifest, members = entry[1], entry[2]
         else:
             manifest = run.load_manifest()
