@@ -202,7 +202,9 @@ def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> 
         project = _sweep_project(ctx, members) if attempt == 0 else ctx.tmp / f"sweep-{members}"
         ctx.shims.reset()
         argv = [*CLI, "submit", "configs/sweep.yaml", "--backend", "slurm", "--yes", "--json"]
-        result = run([*argv, "--force", "params.steps=5"], project, env)
+        # held, as the floor's array is: on a cluster the members run on compute nodes; here they would
+        # start on this machine's two cores while the submission is still recording them
+        result = run([*argv, "--force", "params.steps=5", "resources.extra.hold=true"], project, env)
         calls = ctx.shims.counts()
         ours.append(result.seconds)
         scancel([a["job_id"] for a in json.loads(result.stdout)["arrays"]], env)

@@ -90,6 +90,15 @@ def locked(path: Path) -> Iterator[None]:
 # ----------------------------------------------------------------------------------------- processes
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process with this pid, on this host, is stopped (Ctrl-Z, SIGSTOP): it holds what it
+    holds until someone continues it. False when it runs, is gone, or cannot be told."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+    except (psutil.Error, OSError):
+        return False
+
+
 def alive(pid: int, command_contains: str = "") -> bool:
     """A running (not zombie) process with this pid, whose command line contains `command_contains`."""
     try:

@@ -8,12 +8,21 @@ about one scheduler query per `max_age`, not N; an entry is never replaced by an
 watcher shows `running` for a job another has already seen end. A scheduler that did not answer is
 remembered for `max_age` too (the others report it without asking again), and so are the answer's
 warnings (e.g. that accounting did not answer).
+
+A process that waited for the lock while another's query was going takes that query's answer (or its
+failure) however long the query took: it is what its own query, asked at the moment it arrived, could
+at best have said, and asking again would double the load exactly when accounting is slow (a query
+longer than `max_age` was shared with nobody) or down (each watcher in turn waited out its own
+time-out). The lock's holder writes its host and pid into the lock file; a waiter does not wait for a
+holder that is stopped (Ctrl-Z), and otherwise waits as long as a query may take (LOCK_TIMEOUT).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import fields
@@ -23,12 +32,16 @@ from typing import Any
 from clusterrun import portable
 from clusterrun.errors import SchedulerUnavailable
 from clusterrun.records.jsonio import read_json, write_text_atomic
-from clusterrun.scheduler import identity
+from clusterrun.scheduler import _proc, identity
 from clusterrun.scheduler.base import JobRef, JobStatus, PollResult, Scheduler
 
 FORMAT = 2
 MAX_ENTRIES = 5000
-LOCK_TIMEOUT = 30.0  # seconds; a holder stuck longer (a frozen process) is not waited for
+#: seconds a process waits for another's poll: as long as a poll may take (sacct's time limit, then
+#: squeue's); a holder stuck longer, or stopped, is not waited for
+LOCK_TIMEOUT = 2 * _proc.DEFAULT_TIMEOUT + 15.0
+HOLDER_CHECK = 1.0  #: seconds between looks at whether the lock's holder is stopped
+POLLS_KEPT = 16  #: the (started, done) times of the last polls kept in the file
 _STATUS_FIELDS = {f.name for f in fields(JobStatus)}
 
 
@@ -44,6 +57,21 @@ class _Cache:
         self.jobs: dict[str, dict[str, Any]] = dict(data.get("jobs") or {}) if ok else {}
         self.failure: dict[str, Any] = dict(data.get("failure") or {}) if ok else {}
         self.warnings: dict[str, Any] = dict(data.get("warnings") or {}) if ok else {}
+        polls = data.get("polls") if ok else None
+        #: (started, done) of the last polls, answered or failed
+        self.polls: list[list[float]] = [
+            [float(p[0]), float(p[1])]
+            for p in (polls if isinstance(polls, list) else [])
+            if isinstance(p, list) and len(p) == 2 and all(isinstance(t, int | float) for t in p)
+        ]
+
+    def in_flight_since(self, arrived: float) -> float:
+        """The start of the earliest poll still going at `arrived` (done after it): its answers are as
+        fresh as a query asked at `arrived`. Infinity when there was none."""
+        return min((started for started, done in self.polls if done >= arrived), default=float("inf"))
+
+    def polled(self, started: float) -> None:
+        self.polls = [*self.polls, [started, time.time()]][-POLLS_KEPT:]
 
     def entry(self, ref: JobRef, fresh_after: float) -> tuple[bool, JobStatus | None]:
         """(fresh, status): fresh when an answer for the job is younger than fresh_after; status None
@@ -88,7 +116,13 @@ class _Cache:
             self.jobs = dict(newest)
 
     def data(self) -> dict[str, Any]:
-        return {"format": FORMAT, "jobs": self.jobs, "failure": self.failure, "warnings": self.warnings}
+        return {
+            "format": FORMAT,
+            "jobs": self.jobs,
+            "failure": self.failure,
+            "warnings": self.warnings,
+            "polls": self.polls,
+        }
 
 
 def _save(path: Path, cache: _Cache) -> None:
@@ -106,19 +140,45 @@ def _load(path: Path) -> _Cache:
 
 @contextlib.contextmanager
 def _poll_lock(path: Path) -> Iterator[None]:
-    """The right to poll: held by one process at a time; after LOCK_TIMEOUT a process polls without it."""
+    """The right to poll: held by one process at a time; after LOCK_TIMEOUT, or at once when its holder
+    is stopped, a process polls without it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT
+        look = time.monotonic() + HOLDER_CHECK
         held = portable.lock(handle, blocking=False)
         while not held and time.monotonic() < deadline:
+            if time.monotonic() >= look:
+                if _holder_stopped(handle):
+                    break
+                look = time.monotonic() + HOLDER_CHECK
             time.sleep(0.05)
             held = portable.lock(handle, blocking=False)
         try:
+            if held:
+                _name_holder(handle)
             yield
         finally:
             if held:
                 portable.unlock(handle)
+
+
+def _name_holder(handle: Any) -> None:
+    """The lock file says who holds it (`host pid`), for the others to see whether it is stopped."""
+    with contextlib.suppress(OSError):
+        handle.truncate(0)
+        handle.write(f"{socket.gethostname()} {os.getpid()}\n".encode())
+        handle.flush()
+
+
+def _holder_stopped(handle: Any) -> bool:
+    """Whether the lock's holder, as the lock file names it, is a stopped process on this host."""
+    try:
+        handle.seek(0)
+        host, pid = handle.read(512).decode(errors="replace").split()[:2]
+        return host == socket.gethostname() and portable.stopped(int(pid))
+    except (OSError, ValueError):
+        return False
 
 
 def _answer(cache: _Cache, refs: list[JobRef], fresh_after: float) -> PollResult | None:
@@ -138,7 +198,8 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
     """Answer from the cache for the jobs asked about within max_age; ONE scheduler query for the rest."""
     if not refs:
         return PollResult()
-    fresh_after = time.time() - max_age
+    arrived = time.time()
+    fresh_after = arrived - max_age
     cache = _load(cache_file)
     if max_age > 0:
         failed = cache.failure_after(fresh_after)
@@ -149,7 +210,8 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
             return cached
     with _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
         cache = _load(cache_file)  # another process may have polled while this one waited
-        if max_age > 0:
+        if max_age > 0:  # a poll going on when this process arrived answered for it (module docstring)
+            fresh_after = min(fresh_after, cache.in_flight_since(arrived))
             failed = cache.failure_after(fresh_after)
             if failed is not None:
                 raise failed
@@ -162,11 +224,13 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
             polled = scheduler.poll(missing)
         except SchedulerUnavailable as exc:
             cache.failure = {"at": started, "message": exc.message, "hint": exc.hint}
+            cache.polled(started)
             _save(cache_file, cache)
             raise
         answer = polled if isinstance(polled, PollResult) else PollResult(polled)
         cache.failure = {}
         cache.merge(missing, answer, started)
+        cache.polled(started)
         _save(cache_file, cache)
     result = PollResult(warnings=answer.warnings, asked=answer.asked)
     asked = {key(r) for r in missing}

@@ -1,0 +1,137 @@
+"""The shared poll cache's promise when a query is slow (scheduler/cache.py): processes that arrive while
+another's query is going take its answer, or its failure, however long it took: N watchers of a slow or
+hung accounting cost one query, not one each in turn. And a waiter does not wait for a lock holder that
+is stopped (Ctrl-Z). The pieces here are real (flock between open files, processes, psutil); only the
+scheduler is a fake that counts its queries (the real cluster's case: tests/test_poll_inflight.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from clusterrun.errors import SchedulerUnavailable
+from clusterrun.scheduler import cache as poll_cache
+from clusterrun.scheduler.base import JobRef, JobStatus, PollResult
+from clusterrun.scheduler.cache import cached_poll
+
+QUERY = 1.2  #: seconds each query of the slow scheduler takes
+MAX_AGE = 0.3  #: shorter than a query: before, an answer that took longer was shared with nobody
+
+
+class Slow:
+    """A scheduler whose every query takes QUERY seconds, counted; `down`: it then fails."""
+
+    name = "slow"
+
+    def __init__(self, down: bool = False) -> None:
+        self.calls = 0
+        self.down = down
+        self.lock = threading.Lock()
+
+    def poll(self, refs: list[JobRef]) -> PollResult:
+        with self.lock:
+            self.calls += 1
+        time.sleep(QUERY)
+        if self.down:
+            raise SchedulerUnavailable("SLURM did not answer: sacct timed out", hint="later")
+        return PollResult({r.job_id: JobStatus(r.job_id, "running") for r in refs})
+
+
+def _watchers(backend: Slow, cache: Path, offsets: list[float]) -> list[object]:
+    """One thread per offset, each arriving that many seconds after the first and asking once."""
+    results: list[object] = [None] * len(offsets)
+    ref = JobRef("42", "/f")
+
+    def ask(i: int, offset: float) -> None:
+        time.sleep(offset)
+        try:
+            results[i] = cached_poll(backend, [ref], cache, MAX_AGE)  # type: ignore[arg-type]
+        except SchedulerUnavailable as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=ask, args=(i, o)) for i, o in enumerate(offsets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_watchers_that_arrive_during_a_slow_query_share_its_answer(tmp_path: Path) -> None:
+    backend = Slow()
+    started = time.monotonic()
+    # all arrive while the first query is going, the later ones more than MAX_AGE after it began
+    results = _watchers(backend, tmp_path / "poll.json", [0.0, 0.4, 0.8, 1.0])
+    took = time.monotonic() - started
+    assert backend.calls == 1, backend.calls  # before: 2 (each late one found the answer too old)
+    assert all(isinstance(r, PollResult) and r["42"].state == "running" for r in results), results
+    assert took < 2 * QUERY, took  # nobody waited for a second query
+
+
+def test_a_failed_slow_query_is_every_waiters_answer(tmp_path: Path) -> None:
+    backend = Slow(down=True)
+    results = _watchers(backend, tmp_path / "poll.json", [0.0, 0.4, 0.8])
+    assert backend.calls == 1, backend.calls  # a hung scheduler is not asked again by each in turn
+    assert all(isinstance(r, SchedulerUnavailable) for r in results), results
+
+
+def test_an_answer_older_than_max_age_is_not_taken_by_one_who_came_after_it(tmp_path: Path) -> None:
+    """The in-flight rule takes only queries still going when a process arrived, never older ones."""
+    backend = Slow()
+    cache, ref = tmp_path / "poll.json", JobRef("42", "/f")
+    cached_poll(backend, [ref], cache, MAX_AGE)  # type: ignore[arg-type]
+    time.sleep(MAX_AGE + 0.1)
+    cached_poll(backend, [ref], cache, MAX_AGE)  # type: ignore[arg-type]
+    assert backend.calls == 2
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from clusterrun.scheduler.cache import _poll_lock
+with _poll_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_waiter_does_not_wait_for_a_stopped_holder(tmp_path: Path) -> None:
+    lock = tmp_path / "poll.json.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        waited: list[float] = []
+
+        def wait() -> None:
+            begun = time.monotonic()
+            with poll_cache._poll_lock(lock):
+                waited.append(time.monotonic() - begun)
+
+        # a holder that runs is waited for
+        thread = threading.Thread(target=wait)
+        thread.start()
+        thread.join(poll_cache.HOLDER_CHECK * 2.5)
+        assert thread.is_alive() and not waited
+        os.kill(holder.pid, signal.SIGSTOP)  # Ctrl-Z: it holds the lock until continued
+        thread.join(poll_cache.HOLDER_CHECK * 3)
+        assert waited, "the waiter still waits for a stopped holder"
+        assert waited[0] < poll_cache.LOCK_TIMEOUT / 4
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.kill()
+        holder.communicate()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"otherhost 1\n", b"host notapid\n"])
+def test_a_lock_file_that_names_no_stopped_holder_here_is_waited_for(tmp_path: Path, content: bytes) -> None:
+    lock = tmp_path / "poll.lock"
+    lock.write_bytes(content)
+    with open(lock, "a+b") as handle:
+        assert poll_cache._holder_stopped(handle) is False
