@@ -65,6 +65,15 @@ POLL_MAX_AGE = Knob(
     False,
     "the seconds one poll's answer is shared with this user's other clusterrun processes (watchers)",
 )
+WATCH_POLL = Knob(
+    "CLUSTERRUN_WATCH_POLL",
+    5,
+    1,
+    False,
+    False,
+    "the seconds between a watch's questions to the scheduler (`status --watch`, `submit --wait`, "
+    "`logs -f`), one question shared by all of this registry's watches: an end shows within about that long",
+)
 WAIT_TIMEOUT = Knob(
     "CLUSTERRUN_WAIT_TIMEOUT",
     math.inf,
@@ -73,7 +82,7 @@ WAIT_TIMEOUT = Knob(
     True,
     "the overall limit in seconds of a wait (`status --watch`, `submit --wait`, `logs -f`) without --timeout",
 )
-KNOBS: tuple[Knob, ...] = (WORKERS, LOST_AFTER, SBATCH_TIMEOUT, POLL_MAX_AGE, WAIT_TIMEOUT)
+KNOBS: tuple[Knob, ...] = (WORKERS, LOST_AFTER, SBATCH_TIMEOUT, POLL_MAX_AGE, WATCH_POLL, WAIT_TIMEOUT)
 
 
 def _shown(value: float) -> str:

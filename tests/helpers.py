@@ -56,6 +56,23 @@ def cli(
     )
 
 
+def cli_started(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`python -m clusterrun ARGS` started in `cwd` with this checkout's code (as `cli`), its output piped:
+    several at once (watchers)."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "clusterrun", *args],
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def only_run(project: Path) -> Path:
     runs = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file()]
     assert len(runs) == 1, runs

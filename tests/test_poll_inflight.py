@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, no_traceback
+from tests.helpers import cli, cli_started, no_traceback
 from tests.isolated_runs import add_config, submit
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
@@ -45,25 +44,10 @@ def _real(command: str) -> str:
 
 def _watch_together(project: Path, run_id: str, env: dict[str, str]) -> list[tuple[int, str, str]]:
     """`status RUN --json` started at OFFSETS; each one's (exit code, stdout, stderr)."""
-    full = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        **env,
-    }
     started, procs = time.monotonic(), []
     for offset in OFFSETS:
         time.sleep(max(0.0, started + offset - time.monotonic()))
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "clusterrun", "status", run_id, "--json"],
-                cwd=project,
-                env=full,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        procs.append(cli_started(["status", run_id, "--json"], project, env))
     out = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=240)

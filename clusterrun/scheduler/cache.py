@@ -15,6 +15,12 @@ at best have said, and asking again would double the load exactly when accountin
 longer than `max_age` was shared with nobody) or down (each watcher in turn waited out its own
 time-out). The lock's holder writes its host and pid into the lock file; a waiter does not wait for a
 holder that is stopped (Ctrl-Z), and otherwise waits as long as a query may take (LOCK_TIMEOUT).
+
+Watches of different runs share too: a watch (`watch` seconds between its looks) writes the jobs it
+follows into the file as wanted, for a few of its intervals, and whoever polls asks for every job still
+wanted by a live watch (its own, and the others' not answered in the last second; jobs seen ended are
+dropped). The others find their answers fresh and ask nothing: N watches of a registry, whatever they
+follow, cost about one query per interval.
 """
 
 from __future__ import annotations
@@ -25,15 +31,15 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
-from clusterrun.errors import SchedulerUnavailable
+from clusterrun.errors import DiskFull, SchedulerUnavailable
 from clusterrun.records.jsonio import read_json, write_text_atomic
 from clusterrun.scheduler import _proc, identity
-from clusterrun.scheduler.base import JobRef, JobStatus, PollResult, Scheduler
+from clusterrun.scheduler.base import TERMINAL, JobRef, JobStatus, PollResult, Scheduler
 
 FORMAT = 2
 MAX_ENTRIES = 5000
@@ -42,6 +48,10 @@ MAX_ENTRIES = 5000
 LOCK_TIMEOUT = 2 * _proc.DEFAULT_TIMEOUT + 15.0
 HOLDER_CHECK = 1.0  #: seconds between looks at whether the lock's holder is stopped
 POLLS_KEPT = 16  #: the (started, done) times of the last polls kept in the file
+WANTED_FOR = 3  #: a watch's jobs stay wanted this many of its intervals after it last said so
+WANTED_AGAIN = 1.5  #: ... and it says so again when fewer than this many intervals are left
+ASKED_LATELY = 1.0  #: seconds: another's wanted job answered this recently is not asked again
+_REF_FIELDS = {f.name for f in fields(JobRef)}
 _STATUS_FIELDS = {f.name for f in fields(JobStatus)}
 
 
@@ -64,6 +74,45 @@ class _Cache:
             for p in (polls if isinstance(polls, list) else [])
             if isinstance(p, list) and len(p) == 2 and all(isinstance(t, int | float) for t in p)
         ]
+
+        wanted = data.get("wanted") if ok else None
+        #: key -> {"ref": the JobRef's fields, "until": epoch seconds}: the jobs live watches follow
+        self.wanted: dict[str, dict[str, Any]] = dict(wanted) if isinstance(wanted, dict) else {}
+
+    def want(self, refs: list[JobRef], until: float) -> None:
+        for ref in refs:
+            self.wanted[key(ref)] = {"ref": asdict(ref), "until": until}
+        if len(self.wanted) > MAX_ENTRIES:  # the soonest to expire go
+            kept = sorted(self.wanted.items(), key=lambda kv: float(kv[1].get("until", 0)))[-MAX_ENTRIES:]
+            self.wanted = dict(kept)
+
+    def wants_again(self, refs: list[JobRef], soon: float) -> bool:
+        """Whether any of `refs` is not wanted, or no longer after `soon`."""
+        for ref in refs:
+            item = self.wanted.get(key(ref))
+            if not isinstance(item, dict) or float(item.get("until", 0)) < soon:
+                return True
+        return False
+
+    def others_wanted(self, refs: list[JobRef], now: float) -> list[JobRef]:
+        """The jobs live watches want that `refs` do not hold, on the clusters `refs` are on, not ended
+        and not answered in the last ASKED_LATELY seconds; expired or ended ones are forgotten."""
+        own, clusters = {key(r) for r in refs}, {r.cluster for r in refs}
+        out = []
+        for name, item in list(self.wanted.items()):
+            ref = _ref(item)
+            entry = self.jobs.get(name)
+            status = entry.get("status") if isinstance(entry, dict) else None
+            ended = isinstance(status, dict) and status.get("state") in TERMINAL
+            if ref is None or ended or float(item.get("until", 0)) < now:
+                del self.wanted[name]
+                continue
+            if name in own or ref.cluster not in clusters:
+                continue
+            if isinstance(entry, dict) and float(entry.get("at", 0)) >= now - ASKED_LATELY:
+                continue
+            out.append(ref)
+        return out
 
     def in_flight_since(self, arrived: float) -> float:
         """The start of the earliest poll still going at `arrived` (done after it): its answers are as
@@ -122,7 +171,19 @@ class _Cache:
             "failure": self.failure,
             "warnings": self.warnings,
             "polls": self.polls,
+            "wanted": self.wanted,
         }
+
+
+def _ref(item: Any) -> JobRef | None:
+    """The JobRef a wanted item holds, or None when it is not one."""
+    data = item.get("ref") if isinstance(item, dict) else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return JobRef(**{k: v for k, v in data.items() if k in _REF_FIELDS})
+    except TypeError:
+        return None
 
 
 def _save(path: Path, cache: _Cache) -> None:
@@ -194,8 +255,11 @@ def _answer(cache: _Cache, refs: list[JobRef], fresh_after: float) -> PollResult
     return result
 
 
-def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float) -> PollResult:
-    """Answer from the cache for the jobs asked about within max_age; ONE scheduler query for the rest."""
+def cached_poll(
+    scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_age: float, watch: float = 0.0
+) -> PollResult:
+    """Answer from the cache for the jobs asked about within max_age; ONE scheduler query for the rest.
+    `watch`: the caller is a watch looking every `watch` seconds: its jobs are wanted (module docstring)."""
     if not refs:
         return PollResult()
     arrived = time.time()
@@ -207,6 +271,8 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
             raise failed
         cached = _answer(cache, refs, fresh_after)
         if cached is not None:
+            if watch > 0 and cache.wants_again(refs, arrived + WANTED_AGAIN * watch):
+                _keep_wanted(cache_file, refs, arrived + WANTED_FOR * watch)
             return cached
     with _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
         cache = _load(cache_file)  # another process may have polled while this one waited
@@ -217,11 +283,18 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
                 raise failed
             cached = _answer(cache, refs, fresh_after)
             if cached is not None:
+                if watch > 0 and cache.wants_again(refs, arrived + WANTED_AGAIN * watch):
+                    cache.want(refs, arrived + WANTED_FOR * watch)
+                    with contextlib.suppress(DiskFull, OSError):  # best effort, as _keep_wanted
+                        _save(cache_file, cache)
                 return cached
         missing = [r for r in refs if not cache.entry(r, fresh_after)[0]] if max_age > 0 else refs
         started = time.time()
+        if watch > 0:
+            cache.want(refs, started + WANTED_FOR * watch)
+        others = cache.others_wanted(refs, started)  # one query for every live watch's jobs
         try:
-            polled = scheduler.poll(missing)
+            polled = scheduler.poll(missing + others)
         except SchedulerUnavailable as exc:
             cache.failure = {"at": started, "message": exc.message, "hint": exc.hint}
             cache.polled(started)
@@ -229,7 +302,7 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
             raise
         answer = polled if isinstance(polled, PollResult) else PollResult(polled)
         cache.failure = {}
-        cache.merge(missing, answer, started)
+        cache.merge(missing + others, answer, started)
         cache.polled(started)
         _save(cache_file, cache)
     result = PollResult(warnings=answer.warnings, asked=answer.asked)
@@ -243,3 +316,13 @@ def cached_poll(scheduler: Scheduler, refs: list[JobRef], cache_file: Path, max_
         if status is not None:
             result[ref.job_id] = status
     return result
+
+
+def _keep_wanted(cache_file: Path, refs: list[JobRef], until: float) -> None:
+    """A watch answered from the cache says again that it wants its jobs (under the lock: nothing
+    another process wrote meanwhile is lost). Best effort: a full disk leaves the wish unsaid (its own
+    poll, when its answers are old, says it again)."""
+    with contextlib.suppress(DiskFull, OSError), _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
+        cache = _load(cache_file)
+        cache.want(refs, until)
+        _save(cache_file, cache)

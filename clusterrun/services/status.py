@@ -198,6 +198,7 @@ def refresh(
     keep_summaries: bool = True,
     memo: ManifestMemo | None = None,
     notify: Notify = quiet,
+    watch: float = 0.0,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
     `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
@@ -205,9 +206,12 @@ def refresh(
     is not kept: 10,000 of them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
     (a table of many runs shows what it needs of them; they are collected and written all the same).
     `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed.
-    `notify` sees a bar while many runs are recorded (a first look after a big sweep ended)."""
+    `notify` sees a bar while many runs are recorded (a first look after a big sweep ended).
+    `watch`: a watch's refresh, every `watch` seconds: the scheduler's answers are taken up to that old,
+    and its jobs are wanted in the shared poll cache (scheduler/cache.py), so that one query per interval
+    answers every watch of the registry."""
     with summaries.folders_checked():  # a sweep's one scheduler folder, checked once
-        return _refresh(registry, run_ids, max_age, known, done, keep_summaries, memo, notify)
+        return _refresh(registry, run_ids, max_age, known, done, keep_summaries, memo, notify, watch)
 
 
 def _refresh(
@@ -219,6 +223,7 @@ def _refresh(
     keep_summaries: bool,
     memo: ManifestMemo | None,
     notify: Notify,
+    watch: float = 0.0,
 ) -> StatusReport:
     known, done = known or {}, done or {}
     wanted = (
@@ -289,10 +294,11 @@ def _refresh(
         try:
             scheduler = get_scheduler(backend)
             try:
-                cache = registry.cache_dir / f"poll-{backend}.json"
+                cache = _poll_cache(registry, backend)
                 # the local backend's poll reads /proc and the job's folder: nothing worth sharing
-                age = 0.0 if backend == LOCAL_BACKEND else max_age
-                answer: dict[str, JobStatus] = cached_poll(scheduler, asked, cache, age)
+                shared = 0.0 if backend == LOCAL_BACKEND else watch
+                age = 0.0 if backend == LOCAL_BACKEND else max(max_age, watch)
+                answer: dict[str, JobStatus] = cached_poll(scheduler, asked, cache, age, shared)
             except DiskFull as exc:  # the shared cache cannot be written: ask the scheduler directly
                 warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
                 answer = scheduler.poll(asked)
@@ -633,13 +639,18 @@ def wait(
     known: Mapping[str, Manifest] | None = None,
     done: Mapping[str, RunStatus] | None = None,
 ) -> StatusReport:
-    """Refresh until every run has ended; the interval doubles while nothing changes (to max_interval).
+    """Refresh until every run has ended. Runs on a scheduler: the scheduler is asked once every
+    CLUSTERRUN_WATCH_POLL seconds, shared with the registry's other watches (refresh's `watch`), and
+    the watch looks again at once when another's answer comes (an end shows within about that long,
+    whoever asks). Local runs: the interval doubles while nothing changes (to max_interval, at most
+    LOCAL_INTERVAL), and a job's exit record is noticed as it appears.
     `known`, `done`: what the caller has just read of the runs, for the first refresh (see refresh).
 
     `timeout`: return the last report after that many seconds (a short watch). The overall limit
     (`waiting_at_most`, CLUSTERRUN_WAIT_TIMEOUT) raises WaitTimeout instead: no wait is endless, even for
     a job no source knows any more (it becomes `lost` after CLUSTERRUN_LOST_AFTER, services/lost.py)."""
     interval = first_interval
+    every = envknobs.number(envknobs.WATCH_POLL)
     started = time.monotonic()
     limit = wait_limit()
     previous: list[str] = []
@@ -648,7 +659,7 @@ def wait(
     settled = dict(done or {})  # settled runs, shown as they are without reading them again
     first = dict(known or {})
     while True:
-        report = refresh(registry, run_ids, known=first, done=settled, memo=memo)
+        report = refresh(registry, run_ids, known=first, done=settled, memo=memo, watch=every)
         first = {}
         settled = {r.run_id: r for r in report.runs if r.run_id in report.settled}
         memo.forget(registry.root / run_id for run_id in report.settled)  # kept: the runs still going
@@ -663,7 +674,7 @@ def wait(
         interval = first_interval if states != previous else min(max_interval, interval * 2)
         previous = states
         local = all(r.backend == LOCAL_BACKEND for r in report.runs if not r.done)
-        pause = min(interval, LOCAL_INTERVAL) if local else interval  # a local end shows at once
+        pause = min(interval, LOCAL_INTERVAL) if local else every  # a local end shows at once
         if limit is not None:  # the last look comes at the limit, not an interval after it
             pause = max(0.0, min(pause, limit - (time.monotonic() - started)))
         if local and ending:  # the exit record is written a few ms before the wrapper's process ends
@@ -671,14 +682,27 @@ def wait(
             time.sleep(min(pause, EXIT_WATCH_STEP * 2))
         elif local:
             ending = ENDING_LOOKS if _sleep_watching(_exit_records(registry, report), pause) else 0
-        else:
-            time.sleep(pause)
+        else:  # until the next question, or another watch's answer
+            _sleep_watching(_poll_caches(registry, report), pause, POLL_WATCH_STEP)
 
 
 #: how often `wait` looks at the exit records of local jobs between two refreshes (a stat each)
 EXIT_WATCH_STEP = 0.01
 #: refreshes 2 steps apart after an exit record appeared, while its job's wrapper finishes (~10 ms)
 ENDING_LOOKS = 25
+#: how often `wait` looks whether another watch's poll has answered (a stat of the poll cache each)
+POLL_WATCH_STEP = 0.2
+
+
+def _poll_caches(registry: Registry, report: StatusReport) -> list[Path]:
+    """The shared poll caches (scheduler/cache.py) that answer for the runs still going: each poll,
+    whoever made it, replaces its file."""
+    backends = {r.backend or LOCAL_BACKEND for r in report.runs if not r.done} - {LOCAL_BACKEND}
+    return [_poll_cache(registry, backend) for backend in sorted(backends)]
+
+
+def _poll_cache(registry: Registry, backend: str) -> Path:
+    return registry.cache_dir / f"poll-{backend}.json"
 
 
 def _exit_records(registry: Registry, report: StatusReport) -> list[Path]:
@@ -686,7 +710,7 @@ def _exit_records(registry: Registry, report: StatusReport) -> list[Path]:
     return [registry.root / r.run_id / EXIT_RECORD for r in report.runs if not r.done]
 
 
-def _sleep_watching(paths: list[Path], pause: float) -> bool:
+def _sleep_watching(paths: list[Path], pause: float, step: float = EXIT_WATCH_STEP) -> bool:
     """Sleep `pause` seconds, or less: until one of `paths` appears or changes (True then). A local
     job's end is its wrapper's exit record, written a few milliseconds before its process ends: a
     refresh at once sees it ended (LocalScheduler.poll) or its wrapper about to, and `wait` then looks
@@ -694,7 +718,7 @@ def _sleep_watching(paths: list[Path], pause: float) -> bool:
     before = [_signature(p) for p in paths]
     deadline = time.monotonic() + pause
     while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(EXIT_WATCH_STEP, left))
+        time.sleep(min(step, left))
         if [_signature(p) for p in paths] != before:
             return True
     return False

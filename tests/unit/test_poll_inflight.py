@@ -135,3 +135,68 @@ def test_a_lock_file_that_names_no_stopped_holder_here_is_waited_for(tmp_path: P
     lock.write_bytes(content)
     with open(lock, "a+b") as handle:
         assert poll_cache._holder_stopped(handle) is False
+
+
+class Asked:
+    """A scheduler answering at once, with the jobs of each query recorded; `ended` jobs are completed."""
+
+    name = "asked"
+
+    def __init__(self) -> None:
+        self.queries: list[list[str]] = []
+        self.ended: set[str] = set()
+
+    def poll(self, refs: list[JobRef]) -> PollResult:
+        self.queries.append(sorted(r.job_id for r in refs))
+        return PollResult(
+            {
+                r.job_id: JobStatus(r.job_id, "completed" if r.job_id in self.ended else "running")
+                for r in refs
+            }
+        )
+
+
+def test_one_poll_answers_every_watch_of_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watches of different runs: whoever polls asks for the jobs the others want too; they ask nothing."""
+    monkeypatch.setattr(poll_cache, "ASKED_LATELY", 0.0)
+    backend, cache = Asked(), tmp_path / "poll.json"
+    a, b, c = JobRef("1", "/f", cluster="x"), JobRef("2", "/f", cluster="x"), JobRef("3", "/f", cluster="y")
+    cached_poll(backend, [a], cache, 5.0, watch=5.0)  # type: ignore[arg-type]
+    cached_poll(backend, [c], cache, 5.0, watch=5.0)  # type: ignore[arg-type]  # another cluster's job
+    cached_poll(backend, [b], cache, 5.0, watch=5.0)  # type: ignore[arg-type]
+    assert backend.queries == [["1"], ["3"], ["1", "2"]]  # b's poll asked for a's job, not c's (cluster y)
+    # a's watch, looking again within its interval, finds its answer in the cache: no query
+    assert cached_poll(backend, [a], cache, 5.0, watch=5.0)["1"].state == "running"  # type: ignore[arg-type]
+    assert len(backend.queries) == 3
+    # a one-shot status (no watch) asks for what the watches want as well, and wants nothing itself
+    backend.ended = {"1"}
+    cached_poll(backend, [JobRef("4", "/f", cluster="x")], cache, 0.0)  # type: ignore[arg-type]
+    assert backend.queries[-1] == ["1", "2", "4"]
+    # a job seen ended is wanted no more
+    cached_poll(backend, [JobRef("5", "/f", cluster="x")], cache, 0.0)  # type: ignore[arg-type]
+    assert backend.queries[-1] == ["2", "5"]
+
+
+def test_a_watch_that_stopped_is_not_asked_for_after_a_few_of_its_intervals(tmp_path: Path) -> None:
+    backend, cache = Asked(), tmp_path / "poll.json"
+    cached_poll(backend, [JobRef("1", "/f")], cache, 0.1, watch=0.1)  # type: ignore[arg-type]
+    time.sleep(poll_cache.WANTED_FOR * 0.1 + poll_cache.ASKED_LATELY + 0.1)
+    cached_poll(backend, [JobRef("2", "/f")], cache, 0.0)  # type: ignore[arg-type]
+    assert backend.queries == [["1"], ["2"]]
+
+
+def test_a_watch_answered_from_the_cache_says_again_what_it_wants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its wish would otherwise lapse while others' polls answer it, and it would poll again itself."""
+    monkeypatch.setattr(poll_cache, "ASKED_LATELY", 0.0)
+    backend, cache, a = Asked(), tmp_path / "poll.json", JobRef("1", "/f")
+    cached_poll(backend, [a], cache, 1.0, watch=1.0)  # type: ignore[arg-type]
+    for _ in range(8):  # 4 s (a's first wish lasts 3): another polls every 0.5 s, a looks as often
+        time.sleep(0.5)
+        cached_poll(backend, [JobRef("2", "/f")], cache, 0.0)  # type: ignore[arg-type]
+        cached_poll(backend, [a], cache, 1.0, watch=1.0)  # type: ignore[arg-type]
+    assert all("1" in query for query in backend.queries[1:]), backend.queries  # a was wanted throughout
+    assert sum(query == ["1"] for query in backend.queries) == 1  # and never asked for alone again
