@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clusterrun import envknobs
 from clusterrun.records import metric_history, store
 from clusterrun.records.models import SweepRecord
 from clusterrun.records.registry import Registry
@@ -84,7 +85,7 @@ def _report(backend: str, states: list[str]) -> StatusReport:
 
 @pytest.mark.parametrize(
     ("backend", "expected"),
-    [("local", [LOCAL_INTERVAL] * 4), ("slurm", [1.0, 2.0, 4.0, 8.0])],
+    [("local", [LOCAL_INTERVAL] * 4), ("slurm", [envknobs.WATCH_POLL.default] * 4)],
 )
 def test_wait_on_local_jobs_uses_the_short_interval(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str, expected: list[float]
@@ -94,7 +95,9 @@ def test_wait_on_local_jobs_uses_the_short_interval(
     monkeypatch.setattr(status_service, "refresh", lambda _registry, _ids, **_kw: answers.pop(0))
     monkeypatch.setattr(status_service.time, "sleep", sleeps.append)
     # local jobs: the pause is spent watching their exit records (a stat every EXIT_WATCH_STEP)
-    monkeypatch.setattr(status_service, "_sleep_watching", lambda _paths, pause: sleeps.append(pause))
+    # scheduler jobs: until the next question, watching the shared poll cache for another watch's answer
+    monkeypatch.setattr(status_service, "_sleep_watching", lambda _paths, pause, *_step: sleeps.append(pause))
+    monkeypatch.delenv("CLUSTERRUN_WATCH_POLL", raising=False)
     report = wait(Registry(tmp_path), ["r0"])
     assert [r.state for r in report.runs] == ["completed"]
     assert sleeps == expected

@@ -149,8 +149,11 @@ def test_status_polls_all_runs_with_one_sacct(project: Path, tmp_path: Path) -> 
     watched = cli(["status", "--watch"], project, env=env, timeout=300)
     assert watched.returncode == 0, watched.stderr
     refreshes = watched.stdout.count("run(s),")
-    # one query per refresh, whatever the number of runs; none when every run shown is recorded ended
-    assert _calls(log, "sacct") == 1 + (0 if recorded else refreshes), (recorded, refreshes)
+    # at most one query per refresh, whatever the number of runs (a watch takes answers up to its
+    # interval old: CLUSTERRUN_WATCH_POLL); some while runs were going; none when every run shown is
+    # recorded ended
+    polls = _calls(log, "sacct") - 1
+    assert (polls == 0) if recorded else (1 <= polls <= refreshes), (recorded, polls, refreshes)
     assert _calls(log, "squeue") <= 1 + refreshes
     for run_id in run_ids:
         assert manifest(project / "runs" / run_id)["state"] == "completed"

@@ -58,6 +58,7 @@ def test_a_watch_shows_every_end_and_reads_what_changed_only(
     monkeypatch.setattr(status, "ManifestMemo", Kept)
     monkeypatch.setattr(manifest_memo, "FRESH", 0.0)  # every manifest read is kept, however new
     monkeypatch.setenv("CLUSTERRUN_POLL_MAX_AGE", "0")  # every refresh asks sacct
+    monkeypatch.setenv("CLUSTERRUN_WATCH_POLL", "1")  # as often as a watch may: many refreshes
     report = status.wait(registry, ids, on_refresh=refreshed, max_interval=1.0)
     assert [r.state for r in report.runs] == ["completed"] * MEMBERS
     assert len(seen) >= 4  # members one at a time: the watch saw them pending, running and done
