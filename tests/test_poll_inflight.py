@@ -1,7 +1,8 @@
 """Watchers that arrive while another's sacct is going take its answer, however long it takes (issue 13:
 N watchers cost about one poll; scheduler/cache.py). Slow accounting is where sharing matters most, and
 it was where it stopped: an answer whose query took longer than the cache's max age was shared with
-nobody, and with accounting down each watcher waited out a query of its own in turn. On the main cluster,
+nobody, and with accounting down each watcher waited out a query of its own in turn; and a watch of a
+scheduler that does not answer asks less and less often. On the main cluster,
 with PATH shims that log each call and make sacct slow (then run the real one) or fail slowly."""
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ def test_watchers_share_a_slow_sacct_and_a_failed_one(project: Path, tmp_path: P
         calls = log.read_text().splitlines()
         assert calls.count("sacct") == 1, calls  # before: one per watcher, each after the other's
         assert took < 3 * QUERY + 8, took  # none waited out a failing query of its own in turn (before: 20 s)
+
+        # a watch of a scheduler that does not answer waits longer each time (1, 2, 4, 8, 16 s here)
+        shims, log = tmp_path / "dead", tmp_path / "dead.log"
+        shims.mkdir()
+        for name in ("sacct", "squeue"):
+            (shims / name).write_text(DOWN.format(name=name, log=log, query=0))
+            (shims / name).chmod(0o755)
+        env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "CLUSTERRUN_WATCH_POLL": "1"}
+        watched = cli(["status", run_id, "--watch", "--quiet", "--timeout", "20"], project, env=env)
+        no_traceback(watched)
+        asked = log.read_text().splitlines().count("sacct")
+        assert 3 <= asked <= 7, asked  # before: about 10 (a failure is remembered 2 s: one ask in 2 s)
     finally:
         job = json.loads((project / "runs" / run_id / "manifest.json").read_text()).get("job_id")
         if job:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from clusterrun.records import metric_history, store
 from clusterrun.records.models import SweepRecord
 from clusterrun.records.registry import Registry
 from clusterrun.services import status as status_service
-from clusterrun.services.status import LOCAL_INTERVAL, RunStatus, StatusReport, wait
+from clusterrun.services.status import DOWN_PAUSE, LOCAL_INTERVAL, RunStatus, StatusReport, wait
 from clusterrun.services.submit import SubmitRequest, approve, submit
 from tests.helpers import cli
 
@@ -101,6 +102,23 @@ def test_wait_on_local_jobs_uses_the_short_interval(
     report = wait(Registry(tmp_path), ["r0"])
     assert [r.state for r in report.runs] == ["completed"]
     assert sleeps == expected
+
+
+def test_a_watch_waits_longer_while_the_scheduler_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each question to a scheduler that is down may take a minute of sacct and squeue: the watch's pause
+    doubles from CLUSTERRUN_WATCH_POLL to DOWN_PAUSE while it gets no answer, and is short again once it
+    does (a watch that shares its answers need not hammer a controller that is down)."""
+    down = replace(_report("slurm", ["running"]), unanswered=frozenset({"slurm"}))
+    answers = [down] * 6 + [_report("slurm", ["running"]), down, _report("slurm", ["completed"])]
+    sleeps: list[float] = []
+    monkeypatch.setattr(status_service, "refresh", lambda _registry, _ids, **_kw: answers.pop(0))
+    monkeypatch.setattr(status_service, "_sleep_watching", lambda _paths, pause, *_step: sleeps.append(pause))
+    monkeypatch.delenv("CLUSTERRUN_WATCH_POLL", raising=False)
+    wait(Registry(tmp_path), ["r0"])
+    every = envknobs.WATCH_POLL.default
+    assert sleeps == [every, 2 * every, 4 * every, 8 * every, DOWN_PAUSE, DOWN_PAUSE, every, every]
 
 
 def test_a_sweeps_record_is_read_once_per_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

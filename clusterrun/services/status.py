@@ -114,6 +114,8 @@ class StatusReport:
     #: runs settled as this refresh left them (their summaries written): a caller refreshing again may
     #: pass them back as `done` instead of having them read again (a watch)
     settled: frozenset[str] = frozenset()
+    #: the backends asked that did not answer (SchedulerUnavailable): a watch waits longer before asking again
+    unanswered: frozenset[str] = frozenset()
 
     @property
     def run_ids(self) -> list[str]:
@@ -284,6 +286,7 @@ def _refresh(
     polled: dict[str, JobStatus] = {}
     refs: dict[str, JobRef] = {}  # run id -> its job as the scheduler knows it
     answered: dict[str, list[str]] = {}  # backend -> the sources it asked (absent: it did not answer)
+    unanswered: set[str] = set()
     here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
         for r in members:
@@ -310,6 +313,7 @@ def _refresh(
             queries += 1
         except SchedulerUnavailable as exc:
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            unanswered.add(backend)
     statuses = list(finished.values())
     for run in runs:
         manifest = manifests[run.id]
@@ -339,9 +343,9 @@ def _refresh(
     statuses.sort(key=lambda s: order.get(s.run_id, len(order)))
     # settled: nothing a later refresh asks anyone can change them (a watch shows them as they are now)
     kept = {i for i, shown in finished.items() if shown.summary is not None or not keep_summaries}
-    return StatusReport(
-        statuses + damaged, warnings, queries, settled_writes, frozenset(kept | set(settled_writes))
-    )
+    settled_now = frozenset(kept | set(settled_writes))
+    listed = statuses + damaged
+    return StatusReport(listed, warnings, queries, settled_writes, settled_now, frozenset(unanswered))
 
 
 def _disk_full(warnings: list[str], exc: DiskFull) -> None:
@@ -642,8 +646,9 @@ def wait(
     """Refresh until every run has ended. Runs on a scheduler: the scheduler is asked once every
     CLUSTERRUN_WATCH_POLL seconds, shared with the registry's other watches (refresh's `watch`), and
     the watch looks again at once when another's answer comes (an end shows within about that long,
-    whoever asks). Local runs: the interval doubles while nothing changes (to max_interval, at most
-    LOCAL_INTERVAL), and a job's exit record is noticed as it appears.
+    whoever asks); while the scheduler does not answer, the pause doubles (to DOWN_PAUSE). Local runs:
+    the interval doubles while nothing changes (to max_interval, at most LOCAL_INTERVAL), and a job's
+    exit record is noticed as it appears.
     `known`, `done`: what the caller has just read of the runs, for the first refresh (see refresh).
 
     `timeout`: return the last report after that many seconds (a short watch). The overall limit
@@ -651,6 +656,7 @@ def wait(
     a job no source knows any more (it becomes `lost` after CLUSTERRUN_LOST_AFTER, services/lost.py)."""
     interval = first_interval
     every = envknobs.number(envknobs.WATCH_POLL)
+    down = 0.0  # while the scheduler does not answer: the pause, doubling from `every` to DOWN_PAUSE
     started = time.monotonic()
     limit = wait_limit()
     previous: list[str] = []
@@ -674,7 +680,8 @@ def wait(
         interval = first_interval if states != previous else min(max_interval, interval * 2)
         previous = states
         local = all(r.backend == LOCAL_BACKEND for r in report.runs if not r.done)
-        pause = min(interval, LOCAL_INTERVAL) if local else every  # a local end shows at once
+        down = min(DOWN_PAUSE, max(every, down * 2)) if report.unanswered else 0.0
+        pause = min(interval, LOCAL_INTERVAL) if local else (down or every)  # a local end shows at once
         if limit is not None:  # the last look comes at the limit, not an interval after it
             pause = max(0.0, min(pause, limit - (time.monotonic() - started)))
         if local and ending:  # the exit record is written a few ms before the wrapper's process ends
@@ -692,6 +699,9 @@ EXIT_WATCH_STEP = 0.01
 ENDING_LOOKS = 25
 #: how often `wait` looks whether another watch's poll has answered (a stat of the poll cache each)
 POLL_WATCH_STEP = 0.2
+#: the longest pause of a watch between questions to a scheduler that does not answer (each asks up
+#: to a minute, sacct's then squeue's time limits): the pause doubles from CLUSTERRUN_WATCH_POLL
+DOWN_PAUSE = 60.0
 
 
 def _poll_caches(registry: Registry, report: StatusReport) -> list[Path]:
