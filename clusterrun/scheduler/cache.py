@@ -320,9 +320,16 @@ def cached_poll(
 
 def _keep_wanted(cache_file: Path, refs: list[JobRef], until: float) -> None:
     """A watch answered from the cache says again that it wants its jobs (under the lock: nothing
-    another process wrote meanwhile is lost). Best effort: a full disk leaves the wish unsaid (its own
-    poll, when its answers are old, says it again)."""
-    with contextlib.suppress(DiskFull, OSError), _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
-        cache = _load(cache_file)
-        cache.want(refs, until)
-        _save(cache_file, cache)
+    another process wrote meanwhile is lost). Best effort, and never waited for: while another process
+    holds the lock (a poll going on, maybe a slow one) the wish is said at a later look, and a full disk
+    leaves it unsaid (its own poll, when its answers are old, says it again)."""
+    lock = cache_file.with_name(cache_file.name + ".lock")
+    with contextlib.suppress(DiskFull, OSError), open(lock, "a+b") as handle:
+        if not portable.lock(handle, blocking=False):
+            return
+        try:
+            cache = _load(cache_file)
+            cache.want(refs, until)
+            _save(cache_file, cache)
+        finally:
+            portable.unlock(handle)

@@ -200,3 +200,30 @@ def test_a_watch_answered_from_the_cache_says_again_what_it_wants(
         cached_poll(backend, [a], cache, 1.0, watch=1.0)  # type: ignore[arg-type]
     assert all("1" in query for query in backend.queries[1:]), backend.queries  # a was wanted throughout
     assert sum(query == ["1"] for query in backend.queries) == 1  # and never asked for alone again
+
+
+def test_a_watch_answered_from_the_cache_never_waits_to_say_what_it_wants(tmp_path: Path) -> None:
+    """Its answer is there: it does not wait behind another's poll (a slow sacct) only to renew its wish."""
+    backend, cache, a = Asked(), tmp_path / "poll.json", JobRef("1", "/f")
+    cached_poll(backend, [a], cache, 1.0, watch=1.0)  # type: ignore[arg-type]  # wanted for 3 s
+    lock = cache.with_name(cache.name + ".lock")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        answered: list[float] = []
+
+        def look() -> None:
+            begun = time.monotonic()
+            # fresh for 5 s, and its wish (3 s left) is due again: the lock is busy, so not now
+            result = cached_poll(backend, [a], cache, 5.0, watch=5.0)  # type: ignore[arg-type]
+            assert result["1"].state == "running"
+            answered.append(time.monotonic() - begun)
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join(3.0)
+        assert answered and answered[0] < 1.0, answered  # before: it waited for the lock (up to 135 s)
+        assert backend.queries == [["1"]]
+    finally:
+        holder.kill()
+        holder.communicate()
