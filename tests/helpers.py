@@ -40,15 +40,10 @@ def cli(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m clusterrun ARGS` in `cwd` (stdin closed, as in CI)."""
-    full_env = dict(os.environ)
-    full_env.pop("CLUSTERRUN_RUNS_DIR", None)
-    # this checkout's code, whichever checkout `pip install -e` pointed at last
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "clusterrun", *args],
         cwd=cwd,
-        env=full_env,
+        env=_cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -59,18 +54,25 @@ def cli(
 def cli_started(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`python -m clusterrun ARGS` started in `cwd` with this checkout's code (as `cli`), its output piped:
     several at once (watchers)."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    full_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "clusterrun", *args],
         cwd=cwd,
-        env=full_env,
+        env=_cli_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment `cli` and `cli_started` run clusterrun in: this one, with this checkout's code
+    (whichever checkout `pip install -e` pointed at last), no registry from the caller's, and `env`."""
+    full_env = dict(os.environ)
+    full_env.pop("CLUSTERRUN_RUNS_DIR", None)
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    full_env.update(env or {})
+    return full_env
 
 
 def only_run(project: Path) -> Path:

@@ -5,15 +5,12 @@ plain output (no escape codes) when nobody is looking."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, make_project, manifest, no_traceback, only_run
+from tests.helpers import cli, cli_started, make_project, manifest, no_traceback, only_run
 from tests.live_helpers import ticker_project, ticks
 
 ESC = "\x1b"
@@ -24,26 +21,10 @@ def ticker(tmp_path: Path) -> Path:
     return ticker_project(tmp_path / "proj")
 
 
-def _popen(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    )
-    env.pop("CLUSTERRUN_RUNS_DIR", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "clusterrun", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_submit_wait_follow_streams_the_job_output_as_it_is_written(ticker: Path) -> None:
     lines: list[str] = []
     early = None
-    with _popen(
+    with cli_started(
         ["submit", "configs/ticker.yaml", "--backend", "local", "--wait", "--follow"], ticker
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import REPO, cli, git, manifest, no_traceback, only_run
+from tests.helpers import REPO, cli, cli_started, git, manifest, no_traceback, only_run
 
 SPAWN = """\
 import os, subprocess, sys, time
@@ -84,17 +84,7 @@ def test_a_signal_during_the_smoke_test_stops_its_tree_and_marks_the_run(
 ) -> None:
     pidfile = tmp_path / "spawn.pids"
     config = _config(project, pidfile, timeout=600)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("CLUSTERRUN_RUNS_DIR", None)
-    submit = subprocess.Popen(
-        [sys.executable, "-m", "clusterrun", "submit", config, "--backend", "local"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    submit = cli_started(["submit", config, "--backend", "local"], project)
     try:
         pids = _wait_for(pidfile)
         submit.send_signal(sig)

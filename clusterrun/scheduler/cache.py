@@ -200,15 +200,15 @@ def _load(path: Path) -> _Cache:
 
 
 @contextlib.contextmanager
-def _poll_lock(path: Path) -> Iterator[None]:
+def _poll_lock(path: Path, wait: bool = True) -> Iterator[bool]:
     """The right to poll: held by one process at a time; after LOCK_TIMEOUT, or at once when its holder
-    is stopped, a process polls without it."""
+    is stopped, a process polls without it. Yields whether it is held; without `wait`, it is only tried."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT
         look = time.monotonic() + HOLDER_CHECK
         held = portable.lock(handle, blocking=False)
-        while not held and time.monotonic() < deadline:
+        while wait and not held and time.monotonic() < deadline:
             if time.monotonic() >= look:
                 if _holder_stopped(handle):
                     break
@@ -218,7 +218,7 @@ def _poll_lock(path: Path) -> Iterator[None]:
         try:
             if held:
                 _name_holder(handle)
-            yield
+            yield held
         finally:
             if held:
                 portable.unlock(handle)
@@ -271,8 +271,11 @@ def cached_poll(
             raise failed
         cached = _answer(cache, refs, fresh_after)
         if cached is not None:
-            if watch > 0 and cache.wants_again(refs, arrived + WANTED_AGAIN * watch):
-                _keep_wanted(cache_file, refs, arrived + WANTED_FOR * watch)
+            if _wish_due(cache, refs, arrived, watch):  # never waited for: said at a later look if busy
+                lock = cache_file.with_name(cache_file.name + ".lock")
+                with contextlib.suppress(OSError), _poll_lock(lock, wait=False) as held:
+                    if held:
+                        _say_wanted(cache_file, _load(cache_file), refs, arrived + WANTED_FOR * watch)
             return cached
     with _poll_lock(cache_file.with_name(cache_file.name + ".lock")):
         cache = _load(cache_file)  # another process may have polled while this one waited
@@ -283,10 +286,8 @@ def cached_poll(
                 raise failed
             cached = _answer(cache, refs, fresh_after)
             if cached is not None:
-                if watch > 0 and cache.wants_again(refs, arrived + WANTED_AGAIN * watch):
-                    cache.want(refs, arrived + WANTED_FOR * watch)
-                    with contextlib.suppress(DiskFull, OSError):  # best effort, as _keep_wanted
-                        _save(cache_file, cache)
+                if _wish_due(cache, refs, arrived, watch):
+                    _say_wanted(cache_file, cache, refs, arrived + WANTED_FOR * watch)
                 return cached
         missing = [r for r in refs if not cache.entry(r, fresh_after)[0]] if max_age > 0 else refs
         started = time.time()
@@ -318,18 +319,15 @@ def cached_poll(
     return result
 
 
-def _keep_wanted(cache_file: Path, refs: list[JobRef], until: float) -> None:
-    """A watch answered from the cache says again that it wants its jobs (under the lock: nothing
-    another process wrote meanwhile is lost). Best effort, and never waited for: while another process
-    holds the lock (a poll going on, maybe a slow one) the wish is said at a later look, and a full disk
-    leaves it unsaid (its own poll, when its answers are old, says it again)."""
-    lock = cache_file.with_name(cache_file.name + ".lock")
-    with contextlib.suppress(DiskFull, OSError), open(lock, "a+b") as handle:
-        if not portable.lock(handle, blocking=False):
-            return
-        try:
-            cache = _load(cache_file)
-            cache.want(refs, until)
-            _save(cache_file, cache)
-        finally:
-            portable.unlock(handle)
+def _wish_due(cache: _Cache, refs: list[JobRef], arrived: float, watch: float) -> bool:
+    """Whether a watch answered from the cache should say again that it wants its jobs (its wish lapses
+    in fewer than WANTED_AGAIN of its intervals): others' polls answer it only while it is wanted."""
+    return watch > 0 and cache.wants_again(refs, arrived + WANTED_AGAIN * watch)
+
+
+def _say_wanted(cache_file: Path, cache: _Cache, refs: list[JobRef], until: float) -> None:
+    """The watch's wish written, the lock held (nothing another process wrote meanwhile is lost). Best
+    effort: a full disk leaves it unsaid (its own poll, when its answers are old, says it again)."""
+    cache.want(refs, until)
+    with contextlib.suppress(DiskFull, OSError):
+        _save(cache_file, cache)

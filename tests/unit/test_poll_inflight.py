@@ -6,12 +6,14 @@ scheduler is a fake that counts its queries (the real cluster's case: tests/test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,11 +104,22 @@ with _poll_lock(Path(sys.argv[1])):
 """
 
 
-def test_a_waiter_does_not_wait_for_a_stopped_holder(tmp_path: Path) -> None:
-    lock = tmp_path / "poll.json.lock"
+@contextlib.contextmanager
+def _held(lock: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the poll lock (HOLDER) for the block; continued and killed after it."""
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)  # continued, should the test have stopped it
+        holder.kill()
+        holder.communicate()
+
+
+def test_a_waiter_does_not_wait_for_a_stopped_holder(tmp_path: Path) -> None:
+    lock = tmp_path / "poll.json.lock"
+    with _held(lock) as holder:
         waited: list[float] = []
 
         def wait() -> None:
@@ -123,10 +136,6 @@ def test_a_waiter_does_not_wait_for_a_stopped_holder(tmp_path: Path) -> None:
         thread.join(poll_cache.HOLDER_CHECK * 3)
         assert waited, "the waiter still waits for a stopped holder"
         assert waited[0] < poll_cache.LOCK_TIMEOUT / 4
-    finally:
-        os.kill(holder.pid, signal.SIGCONT)
-        holder.kill()
-        holder.communicate()
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage", b"otherhost 1\n", b"host notapid\n"])
@@ -206,10 +215,7 @@ def test_a_watch_answered_from_the_cache_never_waits_to_say_what_it_wants(tmp_pa
     """Its answer is there: it does not wait behind another's poll (a slow sacct) only to renew its wish."""
     backend, cache, a = Asked(), tmp_path / "poll.json", JobRef("1", "/f")
     cached_poll(backend, [a], cache, 1.0, watch=1.0)  # type: ignore[arg-type]  # wanted for 3 s
-    lock = cache.with_name(cache.name + ".lock")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _held(cache.with_name(cache.name + ".lock")):
         answered: list[float] = []
 
         def look() -> None:
@@ -224,6 +230,3 @@ def test_a_watch_answered_from_the_cache_never_waits_to_say_what_it_wants(tmp_pa
         thread.join(3.0)
         assert answered and answered[0] < 1.0, answered  # before: it waited for the lock (up to 135 s)
         assert backend.queries == [["1"]]
-    finally:
-        holder.kill()
-        holder.communicate()
