@@ -81,13 +81,17 @@ def _exit_record(ref: JobRef) -> dict[str, Any]:
     return record
 
 
-def _wrapper_done(ref: JobRef) -> bool:
-    """The job's wrapper has ended after writing its final exit record (not one of an attempt it
-    requeued): every file of the job is written, and the controller that started it has only to notice,
-    close its log files and exit, a few tenths of a second that a waiting user would otherwise wait."""
-    record = _exit_record(ref)
+def _final(record: dict[str, Any]) -> bool:
+    """The job's final exit record (not one of an attempt it requeued)."""
     code = record.get("returncode")
-    if not isinstance(code, int) or isinstance(code, bool) or record.get("requeued"):
+    return isinstance(code, int) and not isinstance(code, bool) and not record.get("requeued")
+
+
+def _wrapper_done(ref: JobRef) -> bool:
+    """The job's wrapper has ended after writing its final exit record: every file of the job is
+    written, and the controller that started it has only to notice, close its log files and exit, a few
+    tenths of a second that a waiting user would otherwise wait."""
+    if not _final(_exit_record(ref)):
         return False
     try:
         tasks = psutil.Process(int(ref.job_id)).children()
@@ -98,19 +102,27 @@ def _wrapper_done(ref: JobRef) -> bool:
         return False
 
 
-def _waits_for_slot(ref: JobRef) -> bool:
-    """A job of a throttled sweep (`%N`) runs only while it holds a slot: before (waiting, or its
-    process still starting, which takes a Python's start-up) it is pending; after, its exit record says
-    it ran."""
-    slots = local_slots.slots_dir(ref.folder)
-    if not slots.is_dir():
-        return False  # not throttled: running from its start
-    if local_slots.granted_marker(ref.folder, ref.job_id).exists():
-        return False
-    if local_slots.waiting_marker(ref.folder, ref.job_id).exists():
-        return True
-    record = _exit_record(ref)
-    return not record or bool(record.get("requeued"))
+def _slot_markers(folder: str, seen: dict[str, frozenset[str] | None]) -> frozenset[str] | None:
+    """The names in a throttled sweep's slots folder, listed once per poll for all its jobs (None: not
+    throttled). One listing is one consistent view: a job gives up its slot (unlinks its granted marker)
+    before the next job takes it, so one listing never shows two jobs of a one-slot sweep running, where
+    a look per job, a few milliseconds apart, could."""
+    if folder not in seen:
+        try:
+            seen[folder] = frozenset(os.listdir(local_slots.slots_dir(folder)))
+        except OSError:
+            seen[folder] = None
+    return seen[folder]
+
+
+def _throttled_state(ref: JobRef, markers: frozenset[str]) -> str:
+    """A job of a throttled sweep (`%N`) runs only while it holds a slot. Before (waiting, or its
+    process still starting, which takes a Python's start-up) it is pending. Once its final exit record
+    is written and its slot given back it has ended, though its process may take a few tenths of a
+    second more to exit: counting it running then would show N+1 running."""
+    if local_slots.granted_marker(ref.folder, ref.job_id).name in markers:
+        return "running"
+    return "ended" if _final(_exit_record(ref)) else "pending"
 
 
 def _ended(ref: JobRef) -> JobStatus:
@@ -180,16 +192,21 @@ class LocalScheduler:
 
     def poll(self, refs: list[JobRef]) -> dict[str, JobStatus]:
         out: dict[str, JobStatus] = {}
+        slots: dict[str, frozenset[str] | None] = {}
         for ref in refs:
             if not ref.job_id.isdigit():
                 continue
-            if _alive(int(ref.job_id)) and not _wrapper_done(ref):
-                if _waits_for_slot(ref):
-                    out[ref.job_id] = JobStatus(ref.job_id, "pending", raw_state="PENDING", source="local")
-                    continue
-                out[ref.job_id] = JobStatus(ref.job_id, "running", raw_state="RUNNING", source="local")
-                continue
-            out[ref.job_id] = _ended(ref)
+            state = "ended"
+            if _alive(int(ref.job_id)):
+                markers = _slot_markers(ref.folder, slots)
+                if markers is not None:
+                    state = _throttled_state(ref, markers)
+                elif not _wrapper_done(ref):
+                    state = "running"
+            if state == "ended":
+                out[ref.job_id] = _ended(ref)
+            else:
+                out[ref.job_id] = JobStatus(ref.job_id, state, raw_state=state.upper(), source="local")
         return out
 
     def cancel(self, refs: list[JobRef]) -> None:

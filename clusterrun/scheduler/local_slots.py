@@ -36,11 +36,6 @@ def slots_dir(folder: str | Path) -> Path:
     return Path(folder) / SLOTS_DIR
 
 
-def waiting_marker(folder: str | Path, job_id: str) -> Path:
-    """The file that says a job is waiting for a slot (it is pending, not running)."""
-    return slots_dir(folder) / f"{job_id}.waiting"
-
-
 def granted_marker(folder: str | Path, job_id: str) -> Path:
     """The file that says a job holds its slot (it runs)."""
     return slots_dir(folder) / f"{job_id}.granted"
@@ -66,15 +61,8 @@ class Throttled:
         rank = int(os.environ.get("SUBMITIT_LOCAL_GLOBALID", "0") or 0)
         slots = slots_dir(self.folder)
         slots.mkdir(parents=True, exist_ok=True)
-        marker = waiting_marker(self.folder, job_id)
-        marker.touch()
-        try:
-            with _cancellable(), _slot(slots, self.limit, job_id, rank):
-                marker.unlink(missing_ok=True)
-                with _time_limit(self.seconds):
-                    return self.entry(run_dir)
-        finally:
-            marker.unlink(missing_ok=True)
+        with _cancellable(), _slot(slots, self.limit, job_id, rank), _time_limit(self.seconds):
+            return self.entry(run_dir)
 
 
 @contextlib.contextmanager
