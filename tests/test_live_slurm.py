@@ -64,7 +64,10 @@ def test_status_watch_redraws_one_table_with_the_queue_reason(
         terminal.start(["status", run_id, "--watch"], ticker)
         first = terminal.wait_for("JobHeldUser", timeout=60)  # squeue's reason, for the pending job
         row = next(line for line in first.splitlines() if run_id in line)
-        assert "PENDING" in row and "JobHeldUser" in row and job_id in row
+        assert "PENDING" in row and "held" in row and job_id in row  # the reason in words
+        # below the table: the scheduler's own word, and what to do about it
+        said = f"Waiting: {run_id}: held (JobHeldUser) -> to let it start: scontrol release {job_id}"
+        assert said in " ".join(first.split())  # (wrapped on a narrow terminal)
         time.sleep(2.5)
         second = terminal.screen()
         # the same single table, redrawn in place: not a growing scroll of tables

@@ -111,6 +111,11 @@ def test_the_local_backend_runs_at_most_n_members_at_once_and_reproduce_keeps_it
         view = json.loads(cli(["status", sweep["sweep_id"], "--json"], project).stdout)
         counts = view["counts"]
         seen_pending = seen_pending or counts.get("pending", 0) > 0
+        waiting = [m for m in view["members"] if m["state"] == "pending"]
+        # why they wait, as SLURM says it for an array's %N; no elapsed time before they start
+        assert all(m["reason"] == "JobArrayTaskLimit" and m["elapsed_seconds"] is None for m in waiting), (
+            waiting
+        )
         most_running = max(most_running, counts.get("running", 0))
         if counts.get("completed", 0) == 4:
             break

@@ -16,7 +16,7 @@ from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.common import info
 from clusterrun.cli.display import console
 from clusterrun.cli.output import duration, state_label
-from clusterrun.scheduler import TERMINAL
+from clusterrun.scheduler import TERMINAL, reasons
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
@@ -60,9 +60,16 @@ class RunsView:
         self.title = title
         self.report: StatusReport | None = None
         self.refreshed = time.monotonic()
+        self.waiting: list[str] = []  # why the pending runs wait, a line per reason (once per report)
 
     def update(self, report: StatusReport) -> None:
+        from clusterrun.cli.tables import waiting_lines
+
         self.report, self.refreshed = report, time.monotonic()
+        pending = [r for r in report.runs if r.state == "pending"]
+        self.waiting = waiting_lines(
+            [{"state": r.state, "reason": r.reason, "job_id": r.job_id, "run_id": r.run_id} for r in pending]
+        )
 
     def __rich_console__(self, out: Console, options: ConsoleOptions) -> Any:
         from rich.text import Text
@@ -79,7 +86,10 @@ class RunsView:
         if len(runs) > 1:
             yield from self._counts(runs, ended)
         if runs:
-            yield self._table(runs, since, max(3, options.max_height - (6 if len(runs) > 1 else 4)))
+            room = options.max_height - (6 if len(runs) > 1 else 4) - len(self.waiting)
+            yield self._table(runs, since, max(3, room))
+        for line in self.waiting:
+            yield Text(line, style="yellow")
         for warning in self.report.warnings if self.report is not None else []:
             yield Text(f"warning: {warning}", style="yellow")
 
@@ -112,7 +122,7 @@ class RunsView:
             table.add_row(
                 run.run_id,
                 Text(state_label(run.state, run.attempt, run.max_attempts), style=state_style(run.state)),
-                Text(run.reason or ("-" if run.state != "pending" else "?"), style="yellow"),
+                Text(_waits_for(run), style="yellow"),
                 _elapsed(run, since),
                 run.job_id or "-",
                 run.node or "-",
@@ -152,6 +162,13 @@ class LiveRuns:
             self.live = None
 
 
+def _waits_for(run: RunStatus) -> str:
+    """The REASON cell: why a pending run waits, in words (scheduler/reasons.py)."""
+    if run.state != "pending":
+        return "-"
+    return reasons.explain(run.reason).words if run.reason else "?"
+
+
 def state_lines(max_runs: int = 5) -> Callable[[StatusReport], None]:
     """Plain progress for `submit --wait` without a terminal: a line on stderr whenever a run's state
     (or its reason to wait) changes; past `max_runs` runs, a line whenever the counts by state change."""
@@ -170,7 +187,7 @@ def state_lines(max_runs: int = 5) -> Callable[[StatusReport], None]:
             now = (run.state, run.reason)
             if seen.get(run.run_id) != now:
                 seen[run.run_id] = now
-                why = f" ({run.reason})" if run.reason else ""
+                why = f", {reasons.explain(run.reason).said()}" if run.reason else ""
                 where = f" on {run.node}" if run.node and run.state == "running" else ""
                 info(f"{run.run_id}: {run.state.upper()}{why}{where}")
 

@@ -12,6 +12,7 @@ from clusterrun.analysis.compare import REPRODUCED, Comparison
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.output import duration, format_value, size, state_label
 from clusterrun.records.logtext import one_line
+from clusterrun.scheduler import reasons
 
 if TYPE_CHECKING:  # annotations only: status need not import doctor's git checks
     from clusterrun.services.disk import DiskReport
@@ -42,7 +43,24 @@ def status_table(rows: list[dict[str, Any]], tags: Mapping[str, list[str]] | Non
         for r in rows
     ]
     headers = ["RUN ID", "STATE", "ELAPSED", "JOB", "NODE", "METRICS", *(["TAGS"] if tagged else [])]
-    return "\n".join([simple_table(table, headers, numeric=3), *_caught_lines(rows)])
+    return "\n".join([simple_table(table, headers, numeric=3), *waiting_lines(rows), *_caught_lines(rows)])
+
+
+def waiting_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Why the pending runs wait, a line per reason (the scheduler's code in words), those that will not
+    start until someone acts first, with what to do."""
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["state"] == "pending" and row.get("reason"):
+            waiting.setdefault(row["reason"], []).append(row)
+    explained = sorted((reasons.explain(code) for code in waiting), key=lambda w: (not w.stuck, w.code))
+    lines = []
+    for why in explained:
+        held = waiting[why.code]
+        action = why.release([r.get("job_id") or "" for r in held])
+        which = held[0]["run_id"] if len(held) == 1 else f"{len(held)} runs"
+        lines.append(f"Waiting: {which}: {why.said()}" + (f" -> {action}" if action else ""))
+    return lines
 
 
 def _is_int(text: str) -> bool:
@@ -380,6 +398,7 @@ def sweep_table(view: SweepView) -> str:
         lines.append(f"Failed: {row['run_id']} ({diagnosis.get('category') or 'unknown'}{said}){fix}")
     if len(failed) > FAILED_SHOWN:
         lines.append(f"Failed: ... and {len(failed) - FAILED_SHOWN} more (clusterrun show RUN_ID for each)")
+    lines += waiting_lines(view.rows)
     lines += _diverged_lines(view.rows)
     lines += _caught_lines(view.rows)
     if view.best:

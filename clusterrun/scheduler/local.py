@@ -17,7 +17,7 @@ from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
 from clusterrun import portable
 from clusterrun.errors import SchedulerError, UsageError
 from clusterrun.records.jsonio import read_json
-from clusterrun.scheduler import _submitit, local_slots, local_task
+from clusterrun.scheduler import _submitit, local_slots, local_task, reasons
 from clusterrun.scheduler.base import (
     Check,
     JobRef,
@@ -206,7 +206,10 @@ class LocalScheduler:
             if state == "ended":
                 out[ref.job_id] = _ended(ref)
             else:
-                out[ref.job_id] = JobStatus(ref.job_id, state, raw_state=state.upper(), source="local")
+                why = reasons.PARALLELISM if state == "pending" else ""  # a throttled sweep's only wait
+                out[ref.job_id] = JobStatus(
+                    ref.job_id, state, raw_state=state.upper(), source="local", reason=why
+                )
         return out
 
     def cancel(self, refs: list[JobRef]) -> None:

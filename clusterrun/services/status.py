@@ -405,6 +405,8 @@ def elapsed_so_far(manifest: Manifest, state: str, scheduler: float | None) -> f
     a requeued job waits), so the time of the attempts that ended is added (a requeued run that ran 43 s
     showed 0.0s), as the summary's duration is the time in all attempts."""
     before = sum(a.seconds or 0 for a in manifest.attempts if a.ended)
+    if not before and state == "pending":
+        return None  # it has not run: no time (accounting says 0:00), shown as '-' as before a start
     if not before or state not in ("requeued", "running", "pending"):
         return scheduler
     current = (scheduler or 0) if state == "running" else 0  # a requeued job's wait is not its time

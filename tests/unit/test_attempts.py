@@ -517,6 +517,8 @@ def test_elapsed_of_a_run_that_has_not_ended_counts_the_attempts_that_did() -> N
     assert elapsed_so_far(running, "running", 10) == 53.0  # and the current attempt's
     assert elapsed_so_far(_manifest([_attempt(1)]), "running", 10) == 10  # a first attempt: as it was
     assert elapsed_so_far(_manifest([]), "pending", None) is None
+    assert elapsed_so_far(_manifest([]), "pending", 0) is None  # accounting's 0:00 of a job not started
+    assert elapsed_so_far(waiting, "pending", 0) == 43.0  # requeued and waiting: the time it ran
 
 
 def test_an_arrays_range_line_is_no_news_of_a_member_that_started() -> None:

@@ -65,7 +65,8 @@ def test_runs_view_shows_state_reason_elapsed_and_latest_metrics() -> None:
     text = _render(view)
     assert text.count("RUN ID") == 1 and "3 run(s), 1 ended" in text
     pending = next(line for line in text.splitlines() if "q_1" in line)
-    assert "PENDING" in pending and "QOSMaxJobsPerUserLimit" in pending
+    assert "PENDING" in pending and "a limit of your QOS" in pending  # the reason in words
+    assert "Waiting: q_1: a limit of your QOS (QOSMaxJobsPerUserLimit)" in text  # and as SLURM says it
     running = next(line for line in text.splitlines() if "q_2" in line)
     assert "RUNNING" in running and "loss=0.25 step=30" in running and "00:01:1" in running
     assert "FAILED=1" in text and "PENDING=1" in text and "1/3 ended" in text  # counts and the bar
@@ -85,7 +86,10 @@ def test_state_lines_print_changes_only(capsys: pytest.CaptureFixture[str]) -> N
     show(StatusReport([_run("q_1", "pending", reason="Priority")], [], 1))
     show(StatusReport([_run("q_1", "pending", reason="Priority")], [], 1))
     show(StatusReport([_run("q_1", "running", node="vm")], [], 1))
-    assert capsys.readouterr().err.splitlines() == ["q_1: PENDING (Priority)", "q_1: RUNNING on vm"]
+    assert capsys.readouterr().err.splitlines() == [
+        "q_1: PENDING, behind higher-priority jobs (Priority)",
+        "q_1: RUNNING on vm",
+    ]
 
 
 def test_followed_copies_complete_lines_then_the_rest(tmp_path: Path) -> None:
