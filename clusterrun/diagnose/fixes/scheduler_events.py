@@ -72,9 +72,10 @@ def host_oom(ctx: Context, found: Found) -> Fix:
         return Fix("raise resources.mem (e.g. double it: resources.mem=2G if it was 1G) and check max RSS")
     suggested = format_mem_mb(round_mem_mb(base * MEM_MARGIN))
     smoke_part = f", smoke test's peak {smoke_peak:.0f} MB" if smoke_peak > peak else ""
+    # killed at its peak: what it would have needed is more, by an amount nobody measured
     fix = (
-        f"resources.mem={suggested} (max(peak {peak:.0f} MB{smoke_part}, requested) x {MEM_MARGIN}), "
-        "or use less memory"
+        f"resources.mem={suggested} or more (max(peak {peak:.0f} MB{smoke_part}, requested) x {MEM_MARGIN}; "
+        "it was killed at that peak, so it needed more), or use less memory"
     )
     details: dict[str, Any] = {"peak_mb": round(peak, 1), "suggested_mem": suggested}
     if smoke_peak:
