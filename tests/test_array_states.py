@@ -7,6 +7,7 @@ own, so finished members were recorded `requeued` until the next poll."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -66,3 +67,40 @@ def test_members_polled_while_the_array_runs_keep_the_states_they_had(tmp_path: 
         if "running" in history:  # never pending again once started
             assert "pending" not in history[history.index("running") :], (run.name, history)
         assert history[-1] == "completed"
+
+
+@pytest.mark.parametrize("how", ["throttled", "held"])
+def test_members_cancelled_before_they_started_are_recorded_cancelled(tmp_path: Path, how: str) -> None:
+    """Members that never started have no accounting record of their own. Once they are cancelled,
+    SLURM 22.05 prints their array's remainder under its range (`123_[1-2%1] CANCELLED`: here, when one
+    member had started) or under its bare id (`123 CANCELLED`: here, when none had; also seen with two
+    of four started). From the bare id they stayed SUBMITTED forever: the held case failed before the
+    fix, found trying `cancel SWEEP` on a sweep whose members waited for sweep.parallelism."""
+    project = make_project(tmp_path / "proj", {"configs/nap.yaml": NAP})
+    extra = ["--array-parallelism", "1"] if how == "throttled" else ["resources.extra.hold=true"]
+    argv = ["submit", "configs/nap.yaml", "--backend", "slurm", "--yes", "--json", "--force", *extra]
+    submitted = cli([*argv, "--sweep", "params.seconds=120,121,122"], project)
+    assert submitted.returncode == 0, submitted.stderr
+    sweep = json.loads(submitted.stdout)["sweep_id"]
+    fresh = {"CLUSTERRUN_POLL_MAX_AGE": "0"}
+    deadline = time.monotonic() + 120
+    while how == "throttled":  # the first member runs, the others wait for it (JobArrayTaskLimit)
+        array = json.loads(submitted.stdout)["arrays"][0]["job_id"]
+        queue = subprocess.run(
+            ["squeue", "-h", "-r", "-j", array, "-o", "%i %T"], capture_output=True, text=True
+        )
+        if f"{array}_0 RUNNING" in queue.stdout:
+            break
+        assert time.monotonic() < deadline, queue.stdout + queue.stderr
+        time.sleep(1)
+    cancelled = cli(["cancel", sweep], project)
+    assert cancelled.returncode == 0, cancelled.stderr
+    while True:
+        view = json.loads(cli(["status", sweep, "--json"], project, fresh).stdout)
+        states = [m["state"] for m in view["members"]]
+        if states == ["cancelled"] * 3:
+            break
+        assert time.monotonic() < deadline + 60, states  # accounting: a few seconds
+        time.sleep(1)
+    for member in view["members"]:
+        assert _states(project / "runs" / member["run_id"])[-1] == "cancelled"

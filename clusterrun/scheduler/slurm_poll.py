@@ -10,6 +10,7 @@ read once when sbatch has answered, and checked again before anything is cancell
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from clusterrun.errors import SchedulerUnavailable
 from clusterrun.scheduler import _proc, _submitit, identity, info
@@ -64,7 +65,7 @@ def _pick_all(refs: list[JobRef], records: list[JobStatus]) -> PollResult:
     for status in records:
         by_id.setdefault(status.job_id, []).append(status)
     for ref in refs:
-        record = identity.pick(ref, by_id.get(ref.job_id, []))
+        record = identity.pick(ref, by_id.get(ref.job_id) or _remainder(ref.job_id, by_id))
         if record is None:
             continue
         held = result.get(ref.job_id)
@@ -76,6 +77,21 @@ def _pick_all(refs: list[JobRef], records: list[JobStatus]) -> PollResult:
         if newer:
             result[ref.job_id] = record
     return result
+
+
+def _remainder(job_id: str, by_id: dict[str, list[JobStatus]]) -> list[JobStatus]:
+    """A task of an array with no record of its own never started. While it waits, accounting prints the
+    array's pending range (`123_[2-3]`: each task's record); once those tasks ended without starting
+    (scancel of a sweep whose members wait for sweep.parallelism, or are held), it prints that remainder
+    as the array's bare id (`123 CANCELLED`, seen on SLURM 22.05). That record is the task's: without it
+    the task stayed 'submitted' forever. Marked as a range's (array_range), so a task that started since
+    is not taken for ended by it (records/attempts.adjust)."""
+    if not _is_task(job_id):
+        return []
+    return [
+        replace(record, job_id=job_id, extra={**record.extra, "array_range": True})
+        for record in by_id.get(_submitit.array_of(job_id), [])
+    ]
 
 
 def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _r: None) -> PollResult:
