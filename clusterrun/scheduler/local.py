@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,19 @@ def _slot_markers(folder: str, seen: dict[str, frozenset[str] | None]) -> frozen
     return seen[folder]
 
 
+def _running_for(ref: JobRef, markers: frozenset[str] | None) -> float | None:
+    """Seconds a running job has run: since it took its slot (its granted marker) in a throttled sweep,
+    since its process started otherwise. None when neither is known (status then shows '-')."""
+    try:
+        if markers is not None:
+            since = local_slots.granted_marker(ref.folder, ref.job_id).stat().st_mtime
+        else:
+            since = psutil.Process(int(ref.job_id)).create_time()
+    except (OSError, psutil.Error):
+        return None
+    return round(max(0.0, time.time() - since), 1)
+
+
 def _throttled_state(ref: JobRef, markers: frozenset[str]) -> str:
     """A job of a throttled sweep (`%N`) runs only while it holds a slot. Before (waiting, or its
     process still starting, which takes a Python's start-up) it is pending. Once its final exit record
@@ -208,7 +222,12 @@ class LocalScheduler:
             else:
                 why = reasons.PARALLELISM if state == "pending" else ""  # a throttled sweep's only wait
                 out[ref.job_id] = JobStatus(
-                    ref.job_id, state, raw_state=state.upper(), source="local", reason=why
+                    ref.job_id,
+                    state,
+                    raw_state=state.upper(),
+                    source="local",
+                    reason=why,
+                    elapsed_seconds=_running_for(ref, slots.get(ref.folder)) if state == "running" else None,
                 )
         return out
 

@@ -82,3 +82,24 @@ def test_a_sweep_without_a_limit_is_running_until_its_wrapper_is_done(
     ref = JobRef("301", str(tmp_path / "sched"), run_dir=str(run_dir))
     _record(ref, returncode=0)
     assert local.LocalScheduler().poll([ref])["301"].state == "running"
+
+
+def test_a_running_members_elapsed_time_counts_from_its_slot_or_its_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running local job showed ELAPSED '-' in a plain status (only its end gave a time)."""
+    import os
+    import time
+
+    import psutil
+
+    monkeypatch.setattr(local, "_alive", lambda _pid: True)
+    folder, refs = _sweep(tmp_path, ["401"])
+    granted = local_slots.granted_marker(folder, "401")
+    granted.touch()
+    os.utime(granted, (time.time() - 30, time.time() - 30))  # it took its slot 30 s ago
+    assert local.LocalScheduler().poll(refs)["401"].elapsed_seconds == pytest.approx(30, abs=2)
+    monkeypatch.setattr(local, "_wrapper_done", lambda _ref: False)
+    me = JobRef(str(os.getpid()), str(tmp_path / "plain"), run_dir=str(tmp_path))  # not throttled
+    age = time.time() - psutil.Process().create_time()
+    assert local.LocalScheduler().poll([me])[me.job_id].elapsed_seconds == pytest.approx(age, abs=2)
