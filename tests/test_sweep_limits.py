@@ -191,6 +191,39 @@ def _sacct_intervals(array_ids: list[str]) -> list[tuple[float, float]]:
     return intervals
 
 
+def test_a_sweeps_best_is_the_best_of_its_grid_earlier_runs_it_skipped_included(project: Path) -> None:
+    """Members that duplicate a finished run are skipped (the same code and config ran). The sweep's
+    ranking and its best left those runs out: a grid whose best point had run before named a worse
+    member best, in the table and in --json."""
+    (project / "nap.py").write_text(NAP)
+    (project / "configs" / "nap.yaml").write_text(
+        "name: nap\ncommand: python nap.py --seconds {seconds} --tag {tag}\n"
+        "params: {seconds: 0, tag: 0}\nsmoke: {params: {seconds: 0}, timeout: 60}\n"
+        "resources: {time: '00:03:00', mem: 300M}\nsweep: {metric: acc, mode: max}\n"
+        "metrics: {ignore: [started, ended]}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "nap")
+    argv = ["submit", "configs/nap.yaml", "--backend", "local", "--yes", "--wait", "--sweep"]
+    assert cli([*argv, "params.tag=0,1"], project, timeout=300).returncode == 0
+    first = _sweep(project)
+    best_before = first["members"][1]["run_id"]  # tag 1: acc 1
+    again = cli([*argv, "params.tag=-1,0,1"], project, timeout=300)
+    assert again.returncode == 0, again.stderr
+    second = _sweep(project)
+    assert [m["values"] for m in second["members"]] == [{"params.tag": -1}]  # 0 and 1 ran before
+    view = json.loads(cli(["status", second["sweep_id"], "--json"], project).stdout)
+    assert view["best"] == best_before
+    assert [(e["run_id"], e["values"], e["metrics"]["acc"]) for e in view["earlier"]] == [
+        (best_before, {"params.tag": 1}, 1.0),
+        (first["members"][0]["run_id"], {"params.tag": 0}, 0.0),
+    ]
+    assert [m["run_id"] for m in view["members"]] == [second["members"][0]["run_id"]]  # members only
+    table = cli(["status", second["sweep_id"]], project).stdout
+    assert next(line for line in table.splitlines() if best_before in line).startswith("*=")
+    assert f"Best: {best_before} (an earlier run" in table
+
+
 @pytest.mark.slurm
 @pytest.mark.usefixtures("slurm")
 def test_split_arrays_share_one_limit_on_slurm(project: Path) -> None:

@@ -336,13 +336,14 @@ def sweep_table(view: SweepView) -> str:
     metric = view.metric
     headers = ["", "RUN ID", "STATE", *axes, metric or "METRIC", "ELAPSED"]
     rows = []
-    for row in view.rows:
+    earlier = {id(row) for row in view.earlier}
+    for row in _with_earlier(view):
         value = row["metrics"].get(metric) if metric else None
         if value is None and metric:  # nan or inf at its end: said, not a blank
             value = ((row.get("summary") or {}).get("metrics_non_finite") or {}).get(metric)
         rows.append(
             [
-                "*" if row["best"] else "",
+                ("*" if row["best"] else "") + ("=" if id(row) in earlier else ""),
                 row["run_id"],
                 row["state"].upper(),
                 *[format_value(row["values"].get(a, "-")) for a in axes],
@@ -354,6 +355,11 @@ def sweep_table(view: SweepView) -> str:
         f"Sweep {view.sweep_id}: {len(view.rows)} member(s), ranked by {metric or '-'} ({view.mode})",
         typed_table(rows, headers) or tabulate(rows, headers=headers, tablefmt="simple"),
     ]
+    if view.earlier:
+        lines.append(
+            f"=: an earlier run of the same code and config, for the {len(view.earlier)} member(s) the "
+            "sweep skipped as duplicates (not counted below)"
+        )
     counts = "  ".join(f"{state.upper()}={n}" for state, n in sorted(view.counts.items()))
     lines.append(f"States: {counts}")
     lines.append(
@@ -402,8 +408,26 @@ def sweep_table(view: SweepView) -> str:
     lines += _diverged_lines(view.rows)
     lines += _caught_lines(view.rows)
     if view.best:
-        lines.append(f"Best: {view.best}   Next: clusterrun show {view.best}")
+        again = " (an earlier run: the sweep skipped its member as a duplicate)" if view.best_earlier else ""
+        lines.append(f"Best: {view.best}{again}   Next: clusterrun show {view.best}")
     return "\n".join(lines)
+
+
+def _with_earlier(view: SweepView) -> list[dict[str, Any]]:
+    """The members, with the earlier runs of the members the sweep skipped ranked among them: the
+    whole grid, best first; what has no value of the metric after."""
+    metric, rows = view.metric, [*view.rows, *view.earlier]
+    if not metric or not view.earlier:
+        return view.rows
+
+    def value(row: dict[str, Any]) -> float | None:
+        found = row["metrics"].get(metric)
+        return found if row["state"] == "completed" and isinstance(found, int | float) else None
+
+    scored = sorted((r for r in rows if value(r) is not None), key=lambda r: value(r) or 0.0)
+    if view.mode == "max":
+        scored.reverse()
+    return scored + [r for r in rows if value(r) is None]
 
 
 #: Failed members whose diagnosis a sweep's table lists

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
 from clusterrun.analysis.history import ranking
 from clusterrun.config.resources import format_mem_mb, format_seconds
+from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
+from clusterrun.records import summary as summaries
 from clusterrun.records.models import EfficiencyRecord, Manifest, SweepRecord, as_summary
 from clusterrun.records.registry import Registry
 from clusterrun.services.status import StatusReport, refresh
@@ -28,6 +30,9 @@ class SweepView:
     counts: dict[str, int]
     totals: dict[str, Any]  # CPU-hours, median efficiencies, suggestions, killed_at_limit (limit -> members)
     warnings: list[str]
+    #: the finished runs the sweep's skipped members duplicate (the same code and config ran before): their
+    #: values and results, ranked with the members. Not members: nothing acts on them (cancel, totals)
+    earlier: list[dict[str, Any]] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -38,10 +43,16 @@ class SweepView:
             "counts": self.counts,
             "totals": self.totals,
             "members": self.rows,
+            "earlier": self.earlier,
             "warnings": self.warnings,
             "arrays": [array.to_data() for array in self.record.arrays],
             "estimate": self.record.estimate.to_data() if self.record.estimate else None,
         }
+
+    @property
+    def best_earlier(self) -> bool:
+        """The best of the grid is an earlier run, not a member."""
+        return any(row["best"] for row in self.earlier)
 
     @property
     def run_ids(self) -> list[str]:
@@ -92,16 +103,56 @@ def sweep_view(
     ]
     ranked.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
     others = [r for r in rows if r not in ranked]
-    best = ranked[0]["run_id"] if ranked else None
-    if ranked:
-        ranked[0]["best"] = True
+    earlier = _earlier(registry, record, metric, mode)
+    # the best of the sweep's grid: a member, or an earlier run a member was skipped for
+    scored = [r for r in [*ranked[:1], *earlier] if isinstance(r["metrics"].get(metric), int | float)]
+    scored.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
+    best = scored[0]["run_id"] if scored else None
+    for row in scored[:1]:
+        row["best"] = True
     smoke_peak = record.estimate.peak_rss_mb if record.estimate is not None else None
     summed: dict[str, Any] = {k: round(v, 6) for k, v in totals.items()} | right_size(
         efficiencies, ran, smoke_peak
     )
     if limited:
         summed["killed_at_limit"] = limited
-    return SweepView(sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings)
+    return SweepView(
+        sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings, earlier
+    )
+
+
+def _earlier(registry: Registry, record: SweepRecord, metric: str | None, mode: str) -> list[dict[str, Any]]:
+    """The finished runs the sweep skipped members for (duplicates: the same code and config had run),
+    each with the skipped member's values and its own results, best first; a run since removed or
+    without a summary is left out."""
+    out = []
+    for skipped in record.skipped:
+        if not skipped.duplicate_of:
+            continue
+        try:
+            found = summaries.load(registry.get(skipped.duplicate_of))
+        except ClusterrunError:
+            continue
+        if found is None:
+            continue
+        out.append(
+            {
+                "run_id": skipped.duplicate_of,
+                "state": found.state,
+                "values": skipped.values,
+                "metrics": dict(found.metrics),
+                "elapsed_seconds": found.duration_seconds,
+                "best": False,
+            }
+        )
+
+    def key(row: dict[str, Any]) -> tuple[bool, float]:
+        value = row["metrics"].get(metric) if metric else None
+        if row["state"] != "completed" or not isinstance(value, int | float):
+            return (True, 0.0)
+        return (False, -value if mode == "max" else value)
+
+    return sorted(out, key=key)
 
 
 def _requested(registry: Registry, run_id: str, known: Mapping[str, float] | None) -> float:
