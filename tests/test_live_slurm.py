@@ -68,6 +68,8 @@ def test_status_watch_redraws_one_table_with_the_queue_reason(
         # below the table: the scheduler's own word, and what to do about it
         said = f"Waiting: {run_id}: held (JobHeldUser) -> to let it start: scontrol release {job_id}"
         assert said in " ".join(first.split())  # (wrapped on a narrow terminal)
+        shown = cli(["show", run_id], ticker)  # show says it too, under the run's state
+        assert "State: PENDING" in shown.stdout and said in shown.stdout.splitlines(), shown.stdout
         time.sleep(2.5)
         second = terminal.screen()
         # the same single table, redrawn in place: not a growing scroll of tables

@@ -39,6 +39,7 @@ from clusterrun.cli.tables import (
     sweep_table,
     verdicts_line,
     verdicts_table,
+    waiting_lines,
 )
 from clusterrun.errors import ClusterrunError, ExitStatus
 from clusterrun.records.models import Manifest, as_summary
@@ -210,6 +211,8 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
             typer.echo(line)
     else:
         typer.echo(f"State: {status.state.upper()}   (follow it: clusterrun status {details.run_id} --watch)")
+        for line in waiting_lines([status.as_record()]):  # a pending run: why it waits, what to do
+            typer.echo(line)
     return ExitStatus.OK
 
 
