@@ -66,10 +66,7 @@ class RunsView:
         from clusterrun.cli.tables import waiting_lines
 
         self.report, self.refreshed = report, time.monotonic()
-        pending = [r for r in report.runs if r.state == "pending"]
-        self.waiting = waiting_lines(
-            [{"state": r.state, "reason": r.reason, "job_id": r.job_id, "run_id": r.run_id} for r in pending]
-        )
+        self.waiting = waiting_lines([r.as_record() for r in report.runs if r.state == "pending"])
 
     def __rich_console__(self, out: Console, options: ConsoleOptions) -> Any:
         from rich.text import Text

@@ -337,7 +337,7 @@ def sweep_table(view: SweepView) -> str:
     headers = ["", "RUN ID", "STATE", *axes, metric or "METRIC", "ELAPSED"]
     rows = []
     earlier = {id(row) for row in view.earlier}
-    for row in _with_earlier(view):
+    for row in view.grid():
         value = row["metrics"].get(metric) if metric else None
         if value is None and metric:  # nan or inf at its end: said, not a blank
             value = ((row.get("summary") or {}).get("metrics_non_finite") or {}).get(metric)
@@ -411,23 +411,6 @@ def sweep_table(view: SweepView) -> str:
         again = " (an earlier run: the sweep skipped its member as a duplicate)" if view.best_earlier else ""
         lines.append(f"Best: {view.best}{again}   Next: clusterrun show {view.best}")
     return "\n".join(lines)
-
-
-def _with_earlier(view: SweepView) -> list[dict[str, Any]]:
-    """The members, with the earlier runs of the members the sweep skipped ranked among them: the
-    whole grid, best first; what has no value of the metric after."""
-    metric, rows = view.metric, [*view.rows, *view.earlier]
-    if not metric or not view.earlier:
-        return view.rows
-
-    def value(row: dict[str, Any]) -> float | None:
-        found = row["metrics"].get(metric)
-        return found if row["state"] == "completed" and isinstance(found, int | float) else None
-
-    scored = sorted((r for r in rows if value(r) is not None), key=lambda r: value(r) or 0.0)
-    if view.mode == "max":
-        scored.reverse()
-    return scored + [r for r in rows if value(r) is None]
 
 
 #: Failed members whose diagnosis a sweep's table lists

@@ -49,6 +49,11 @@ class SweepView:
             "estimate": self.record.estimate.to_data() if self.record.estimate else None,
         }
 
+    def grid(self) -> list[dict[str, Any]]:
+        """The members and the earlier runs of the members the sweep skipped, ranked together: the
+        whole grid, best first; what has no value of the metric after."""
+        return ranked([*self.rows, *self.earlier], self.metric, self.mode) if self.earlier else self.rows
+
     @property
     def best_earlier(self) -> bool:
         """The best of the grid is an earlier run, not a member."""
@@ -98,33 +103,26 @@ def sweep_view(
             limited[LIMITS[category]] = limited.get(LIMITS[category], 0) + 1
         totals["cpu_hours_requested"] += _requested(registry, run.run_id, requested)
         rows.append(run.as_record() | {"values": values.get(run.run_id, {}), "best": False})
-    ranked = [
-        r for r in rows if r["state"] == "completed" and isinstance(r["metrics"].get(metric), int | float)
-    ]
-    ranked.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
-    others = [r for r in rows if r not in ranked]
-    earlier = _earlier(registry, record, metric, mode)
-    # the best of the sweep's grid: a member, or an earlier run a member was skipped for
-    scored = [r for r in [*ranked[:1], *earlier] if isinstance(r["metrics"].get(metric), int | float)]
-    scored.sort(key=lambda r: r["metrics"][metric], reverse=(mode == "max"))
-    best = scored[0]["run_id"] if scored else None
-    for row in scored[:1]:
-        row["best"] = True
+    members = ranked(rows, metric, mode)
+    earlier = ranked(_earlier(registry, record), metric, mode)
+    # the best of the sweep's grid: a member, or an earlier run a member was skipped for (a tie: the member)
+    top = ranked([*members[:1], *earlier[:1]], metric, mode)[:1]
+    best = top[0]["run_id"] if top and value_of(top[0], metric) is not None else None
+    if best is not None:
+        top[0]["best"] = True
     smoke_peak = record.estimate.peak_rss_mb if record.estimate is not None else None
     summed: dict[str, Any] = {k: round(v, 6) for k, v in totals.items()} | right_size(
         efficiencies, ran, smoke_peak
     )
     if limited:
         summed["killed_at_limit"] = limited
-    return SweepView(
-        sweep_id, record, ranked + others, metric, mode, best, counts, summed, report.warnings, earlier
-    )
+    return SweepView(sweep_id, record, members, metric, mode, best, counts, summed, report.warnings, earlier)
 
 
-def _earlier(registry: Registry, record: SweepRecord, metric: str | None, mode: str) -> list[dict[str, Any]]:
+def _earlier(registry: Registry, record: SweepRecord) -> list[dict[str, Any]]:
     """The finished runs the sweep skipped members for (duplicates: the same code and config had run),
-    each with the skipped member's values and its own results, best first; a run since removed or
-    without a summary is left out."""
+    each with the skipped member's values and its own results; a run since removed or without a
+    summary is left out."""
     out = []
     for skipped in record.skipped:
         if not skipped.duplicate_of:
@@ -146,13 +144,20 @@ def _earlier(registry: Registry, record: SweepRecord, metric: str | None, mode: 
             }
         )
 
-    def key(row: dict[str, Any]) -> tuple[bool, float]:
-        value = row["metrics"].get(metric) if metric else None
-        if row["state"] != "completed" or not isinstance(value, int | float):
-            return (True, 0.0)
-        return (False, -value if mode == "max" else value)
+    return out
 
-    return sorted(out, key=key)
+
+def value_of(row: Mapping[str, Any], metric: str | None) -> float | None:
+    """What a row (a member's or an earlier run's) ranks by: a completed run's number for the metric."""
+    found = row["metrics"].get(metric) if metric else None
+    return found if row["state"] == "completed" and isinstance(found, int | float) else None
+
+
+def ranked(rows: list[dict[str, Any]], metric: str | None, mode: str) -> list[dict[str, Any]]:
+    """`rows` best first by the metric in `mode` (ties in their order); those without a value after."""
+    scored = [r for r in rows if value_of(r, metric) is not None]
+    scored.sort(key=lambda r: value_of(r, metric) or 0.0, reverse=(mode == "max"))
+    return scored + [r for r in rows if value_of(r, metric) is None]
 
 
 def _requested(registry: Registry, run_id: str, known: Mapping[str, float] | None) -> float:
