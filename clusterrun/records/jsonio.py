@@ -200,11 +200,11 @@ def read_json_or_empty(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one line; a single write() of a short line is atomic for O_APPEND files. A new file gets
-    its directory's mode (file_mode); a symlink is never followed (OSError ELOOP); a full disk raises
-    DiskFull(path)."""
-    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+def append_jsonl(path: Path, record: dict[str, Any], *more: dict[str, Any]) -> None:
+    """Append one line per record, with one write(): a single write() of short lines is atomic for
+    O_APPEND files. A new file gets its directory's mode (file_mode); a symlink is never followed
+    (OSError ELOOP); a full disk raises DiskFull(path)."""
+    line = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in (record, *more)).encode("utf-8")
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     mode = file_mode(path.parent)
     try:

@@ -100,8 +100,28 @@ class Run:
         with self.locked():
             return self._update(state, note, fields, read)
 
+    def update_locked(
+        self,
+        state: str | None,
+        note: str,
+        events: list[tuple[str, dict[str, Any]]],
+        *,
+        read: Manifest | None = None,
+        **fields: Any,
+    ) -> Manifest:
+        """`update` for a caller that holds the run's lock already (Run.locked) and writes more under it:
+        the state's event is added to `events` ((kind, data) pairs) for the caller to append after its
+        own records (Run.events), instead of being appended now."""
+        require_fields(Manifest, fields, "Run.update")
+        return self._update(state, note, fields, read, events)
+
     def _update(
-        self, state: str | None, note: str, fields: dict[str, Any], read: Manifest | None = None
+        self,
+        state: str | None,
+        note: str,
+        fields: dict[str, Any],
+        read: Manifest | None = None,
+        events: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> Manifest:
         stamp = read._file_stamp if read is not None else None
         if read is not None and stamp is not None and stamp == store.file_stamp(self.manifest_path):
@@ -125,7 +145,10 @@ class Run:
         if members is None or store.rewrite_manifest(self.path, members, data) is None:
             store.write_manifest(self.path, manifest)
         if changed:  # the event follows the record, never the other way round
-            self.event("state", state=state, note=note)
+            if events is not None:
+                events.append(("state", {"state": state, "note": note}))
+            else:
+                self.event("state", state=state, note=note)
             from clusterrun.records import index  # here: index itself reads the registry's names
 
             if was in index.SETTLED_STATES:  # the index does not look at settled runs: it is told
@@ -134,9 +157,16 @@ class Run:
 
     def event(self, kind: str, **data: Any) -> None:
         """Append to events.jsonl, secrets redacted; never through a symlink (OutsideRegistry)."""
+        self.events([(kind, data)])
+
+    def events(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`event` of each (kind, data) pair, in order, appended with one write."""
+        if not events:
+            return
         path = self.file("events.jsonl")
+        at = now_iso()
         try:
-            append_jsonl(path, redact_data({"at": now_iso(), "event": kind, **data}))
+            append_jsonl(path, *(redact_data({"at": at, "event": kind, **data}) for kind, data in events))
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise

@@ -526,33 +526,22 @@ def _apply(
     source = status.source if status is not None else ""
     # the same end on stronger evidence (accounting's usage recorded, or accounting's word on an exit record)
     stronger = status is not None and manifest.state_source in WEAK_SOURCES and source not in WEAK_SOURCES
+    current: Summary | None = None
     if status is not None and (status.state != manifest.state or source != manifest.state_source):
         parts = [status.raw_state if status.raw_state.lower() != status.state else ""]
         if manifest.state in TERMINAL and status.state != manifest.state:  # better evidence came
             parts.append(f"replaces {manifest.state} from {manifest.state_source or 'an older record'}")
         note = "; ".join(p for p in [*parts, f"evidence: {source}" if source else ""] if p)
-        manifest = run.update(
-            state=status.state,
-            note=note,
-            read=manifest,
-            node=status.node or manifest.node,
-            state_source=source,
-        )
+        fields = {"node": status.node or manifest.node, "state_source": source}
+        if status.state in TERMINAL:  # the end and its summary under one lock, their events in one write
+            manifest, current = _record_end(run, manifest, status, stronger, note, fields)
+        else:
+            manifest = run.update(state=status.state, note=note, read=manifest, **fields)
     state = manifest.state
-    current: Summary | None = summaries.load(run)
-    if state in TERMINAL and (current is None or current.state != state or stronger):
-        # under the run's lock, looked at again: of the refreshes that see the end together (watchers
-        # of a sweep that just ended), one collects the summary and the others read it
-        with run.locked():
-            current = summaries.load(run)
-            if current is None or current.state != state or stronger:
-                record: dict[str, Any] = status.as_record() if status else {"state": state}
-                record["run_id"] = run.id
-                record["attempt_history"] = _attempt_history(manifest, state)
-                collected = summaries.collect(run, manifest, record)
-                current = lost.with_diagnosis(run, collected, manifest, status)
-                summaries.write(run, current)
-                run.event("summary_collected", state=state)
+    if current is None:
+        current = summaries.load(run)
+        if _to_collect(current, state, stronger):
+            manifest, current = _record_end(run, manifest, status, stronger)
     sources = manifest.config.metrics
     metrics = current.metrics if current else collect(run.path, sources.file, sources.patterns)
     elapsed = current.duration_seconds if current else None
@@ -577,6 +566,47 @@ def _apply(
         metrics_non_finite=dict(current.metrics_non_finite) if current else {},
         caught_error=current.caught_error if current else "",
     )
+
+
+def _to_collect(current: Summary | None, state: str, stronger: bool) -> bool:
+    """Whether a run in `state` needs its summary collected (again), given the one it has."""
+    return state in TERMINAL and (current is None or current.state != state or stronger)
+
+
+def _record_end(
+    run: Run,
+    manifest: Manifest,
+    status: JobStatus | None,
+    stronger: bool,
+    note: str = "",
+    fields: dict[str, Any] | None = None,
+) -> tuple[Manifest, Summary | None]:
+    """A run's end, under its lock: with `fields`, its manifest takes the status's state (and `fields`)
+    first; then its summary is collected unless it has one for that state already (of the refreshes that
+    see the end together, watchers of a sweep that just ended, one collects it and the others read it).
+    One lock and one append of the events, which follow their records (also when a later write fails).
+    Returns the manifest and summary as they are now."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    try:
+        with run.locked():
+            if fields is not None and status is not None:
+                manifest = run.update_locked(status.state, note, events, read=manifest, **fields)
+            state = manifest.state
+            current = summaries.load(run)
+            if _to_collect(current, state, stronger):
+                record: dict[str, Any] = status.as_record() if status else {"state": state}
+                record["run_id"] = run.id
+                record["attempt_history"] = _attempt_history(manifest, state)
+                collected = summaries.collect(run, manifest, record)
+                current = lost.with_diagnosis(run, collected, manifest, status)
+                summaries.write(run, current)
+                events.append(("summary_collected", {"state": state}))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the records written so far keep their events
+            run.events(events)
+        raise
+    run.events(events)
+    return manifest, current
 
 
 def _attempt_history(manifest: Manifest, state: str) -> list[dict[str, Any]]:

@@ -133,3 +133,80 @@ def test_a_summary_takes_the_jobs_own_record_of_its_outputs_instead_of_walking_i
     walks.clear()
     assert "work/sub/later.txt" in summaries.collect(run, run.load_manifest(), {"state": "pending"}).artifacts
     assert walks
+
+
+def _running_run(tmp_path: Path) -> Run:
+    """The golden completed run as it was while its job ran: its manifest says running, no summary."""
+    run = _ended_run(tmp_path)
+    data = json.loads(run.manifest_path.read_text())
+    data["state"], data["state_source"] = "running", ""
+    data["state_history"] = [h for h in data["state_history"] if h["state"] != "completed"]
+    run.manifest_path.write_text(json.dumps(data))
+    return run
+
+
+def _ended(job_id: str) -> Any:
+    from clusterrun.scheduler.base import JobStatus
+
+    return JobStatus(job_id, "completed", "COMPLETED", exit_code=0, elapsed_seconds=3.0, source="sacct")
+
+
+def test_an_end_is_recorded_under_one_lock_with_its_events_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state and the summary of an end seen by a refresh: the manifest first, then the summary, then
+    both events in that order, in one append (the run's lock taken once)."""
+    from clusterrun import portable
+
+    run = _running_run(tmp_path)
+    manifest = run.load_manifest()
+    locks: list[str] = []
+    real_locked = portable.locked
+
+    def counted(path: Path) -> Any:
+        locks.append(Path(path).name)
+        return real_locked(path)
+
+    monkeypatch.setattr(portable, "locked", counted)
+    events_before = (
+        run.file("events.jsonl").read_text().splitlines() if run.file("events.jsonl").exists() else []
+    )
+    shown = status_service._apply(run, manifest, _ended(manifest.job_id or "1"))
+    assert shown.state == "completed"
+    assert run.load_manifest().state == "completed"
+    assert summaries.load(run) is not None and summaries.load(run).state == "completed"  # type: ignore[union-attr]
+    assert locks == [".lock"]
+    added = [
+        json.loads(line) for line in run.file("events.jsonl").read_text().splitlines()[len(events_before) :]
+    ]
+    assert [(e["event"], e["state"]) for e in added] == [
+        ("state", "completed"),
+        ("summary_collected", "completed"),
+    ]
+    # seen again: nothing more is written
+    status_service._apply(run, run.load_manifest(), _ended(manifest.job_id or "1"))
+    assert len(run.file("events.jsonl").read_text().splitlines()) == len(events_before) + 2
+
+
+def test_a_summary_that_cannot_be_written_leaves_the_recorded_state_and_its_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the summary is written: the manifest's end is recorded with its event (the next
+    refresh collects the summary), never a state without its event."""
+    from clusterrun.errors import DiskFull
+
+    run = _running_run(tmp_path)
+    manifest = run.load_manifest()
+
+    def full(*_args: Any, **_kwargs: Any) -> None:
+        raise DiskFull(run.file("summary.json"))
+
+    monkeypatch.setattr(summaries, "write", full)
+    with pytest.raises(DiskFull):
+        status_service._apply(run, manifest, _ended(manifest.job_id or "1"))
+    assert run.load_manifest().state == "completed" and summaries.load(run) is None
+    events = [json.loads(line) for line in run.file("events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "state" and events[-1]["state"] == "completed"
+    monkeypatch.undo()
+    shown = status_service._apply(run, run.load_manifest(), _ended(manifest.job_id or "1"))
+    assert shown.summary is not None and summaries.load(run) is not None
