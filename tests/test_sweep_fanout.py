@@ -144,3 +144,45 @@ def test_a_submission_that_fails_leaves_none_of_the_members_its_workers_made(
         submit(_sweep(project), registry, confirm=approve("yes"))
     assert _members(registry.root) == {}
     assert _hidden_left(registry.root) == []
+
+
+@pytest.mark.usefixtures("two_workers", "slurm")
+def test_job_ids_recorded_by_several_processes_reach_every_member_once(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job ids of a submitted sweep are written over several processes too (services/launch.py,
+    _record): a worker that fails part-way has its share recorded here, and every member ends with its
+    own job id, `submitted`, and one `submitted` event (none twice, none missing). Real cluster."""
+    from clusterrun.records.writer import SubmissionManifests
+    from clusterrun.services.cancel import cancel
+
+    parent = os.getpid()
+    real = SubmissionManifests.update_apart
+    seen: list[int] = []
+
+    def failing(self: Any, run: Any, state: Any, note: str, fields: dict[str, Any]) -> Any:
+        seen.append(os.getpid())
+        if os.getpid() != parent and len(seen) == 8:  # the worker, after recording 7 of its share
+            raise RuntimeError("a worker that fails")
+        return real(self, run, state, note, fields)
+
+    monkeypatch.setattr(SubmissionManifests, "update_apart", failing)
+    request = _sweep(project)
+    request.dry_run, request.backend = False, "slurm"
+    registry = Registry(project / "runs")
+    result = submit(request, registry, confirm=approve("yes"))
+    try:
+        # the parent recorded its own share, then the failed worker's again (the worker wrote 7 first)
+        assert seen.count(parent) == MEMBERS
+        members = [m.run for m in result.prepared.members]
+        arrays = json.loads((registry.root / str(result.sweep_id) / "sweep.json").read_text())["arrays"]
+        (array,) = arrays
+        for position, run in enumerate(members):
+            manifest = store.read_manifest(run.path)
+            assert manifest.job_id == f"{array['job_id']}_{position}", run.id
+            assert [h.state for h in manifest.state_history][-1] in ("submitted", "pending", "running")
+            events = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+            assert [e.get("state") for e in events if e["event"] == "state"].count("submitted") == 1, run.id
+            assert (run.path / "sbatch.sh").is_file()
+    finally:
+        cancel(registry, [str(result.sweep_id)])

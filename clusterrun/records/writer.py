@@ -371,6 +371,21 @@ class SubmissionManifests:
         """Run.update, reading the manifest only when it changed since this submission wrote it."""
         return self.update_many([(run, fields)], state, note)[0]
 
+    def update_apart(
+        self, run: Run, state: str | None, note: str, fields: dict[str, Any]
+    ) -> tuple[Manifest, tuple[store.Stamp, Manifest, store.Members | None] | None]:
+        """`update` of one run in a forked worker (services/fanout.py): the manifest, and what this
+        submission then remembers of it, for the parent to `take`."""
+        manifest = self.update(run, state, note, **fields)
+        return manifest, self.known.get(run.path)
+
+    def take(self, run: Run, entry: tuple[store.Stamp, Manifest, store.Members | None] | None) -> None:
+        """Remember a manifest a worker wrote (update_apart), as if written here."""
+        if entry is not None:
+            self.known[run.path] = entry
+        else:
+            self.known.pop(run.path, None)
+
     def update_many(
         self,
         updates: Sequence[tuple[Run, dict[str, Any]]],

@@ -13,9 +13,12 @@ from clusterrun.execution.jobrun import run_job
 from clusterrun.records import index as registry_index
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest
-from clusterrun.records.writer import SharedFiles, write_script
+from clusterrun.records.registry import Run
+from clusterrun.records.store import Members, Stamp
+from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_script
 from clusterrun.scheduler.base import PartialSubmission, Submitted, SubmitTimeout
 from clusterrun.services import Notify, counting, job_identity, nogc, quiet
+from clusterrun.services.fanout import fanout_map
 from clusterrun.services.prepare import MemberRun, Prepared
 
 
@@ -165,7 +168,13 @@ def _record(
         for member_run, sub in zip(sent, submitted, strict=True)
     ]
     with counting(notify, f"recording {len(updates):,} job ids", len(updates)) as step:
-        recorded = prepared.manifests.update_many(updates, state="submitted", step=step)
+        # spread over the machine's cores (each member has its own lock: made by this submission)
+        record = partial(_record_one, prepared.manifests)
+        done = fanout_map(record, updates, step)
+    recorded = []
+    for (run, _fields), (manifest, entry) in zip(updates, done, strict=True):
+        prepared.manifests.take(run, entry)
+        recorded.append(manifest)
     for member_run, manifest in zip(sent, recorded, strict=True):
         member_run.manifest = manifest
         manifests.append(manifest)
@@ -179,6 +188,14 @@ def _record(
         # an array's members share its script: written once, linked into the others' directories
         sbatch = member_run.run.file("sbatch.sh")
         scripts.write(sbatch, partial(write_script, text=sub.script), key=sub.script)
+
+
+def _record_one(
+    manifests: SubmissionManifests, update: tuple[Run, dict[str, Any]]
+) -> tuple[Manifest, tuple[Stamp, Manifest, Members | None] | None]:
+    """One member's job id recorded (submitted), in this process or a forked worker (fanout_map)."""
+    run, fields = update
+    return manifests.update_apart(run, "submitted", "", fields)
 
 
 def _full_after_submission(prepared: Prepared, accepted: list[str], exc: DiskFull) -> DiskFull:
