@@ -75,6 +75,9 @@ def run(
     if memory:
         out_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-time-{os.getpid()}.txt"
         argv = ["/usr/bin/time", "-f", "%M", "-o", str(out_file), *argv]
+    # what the step before wrote (a thousand run directories made, or removed) reaches the disk first:
+    # its writeback, and the discards of its removal, landed on whatever was measured next
+    os.sync()
     started = time.perf_counter()
     result = subprocess.run(
         argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
