@@ -391,12 +391,10 @@ class SubmissionManifests:
         updates: Sequence[tuple[Run, dict[str, Any]]],
         state: str | None = None,
         note: str = "",
-        step: Callable[[int], None] | None = None,
     ) -> list[Manifest]:
         """`update` of several runs (each with its own fields), in order. Runs whose `.lock` is one file
         (the members of a sweep made by clusterrun before 2026-12-04 share one) are updated under one
-        lock, taken once; the others each under their own. The events follow, after the records.
-        `step` hears how many records are written so far."""
+        lock, taken once; the others each under their own. The events follow, after the records."""
         for _run, fields in updates:
             require_fields(Manifest, fields, "SubmissionManifests.update")
         out: dict[int, Manifest] = {}
@@ -406,8 +404,6 @@ class SubmissionManifests:
                 with group[0][1].locked():
                     for position, run, fields in group:
                         out[position] = self._apply(run, state, note, fields, changed)
-                        if step is not None:
-                            step(len(out))
         finally:
             for run in changed:  # the event follows the record, never the other way round
                 run.event("state", state=state, note=note)

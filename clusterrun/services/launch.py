@@ -171,11 +171,8 @@ def _record(
         # spread over the machine's cores (each member has its own lock: made by this submission)
         record = partial(_record_one, prepared.manifests)
         done = fanout_map(record, updates, step)
-    recorded = []
-    for (run, _fields), (manifest, entry) in zip(updates, done, strict=True):
-        prepared.manifests.take(run, entry)
-        recorded.append(manifest)
-    for member_run, manifest in zip(sent, recorded, strict=True):
+    for member_run, (manifest, entry) in zip(sent, done, strict=True):
+        prepared.manifests.take(member_run.run, entry)
         member_run.manifest = manifest
         manifests.append(manifest)
     for array_id in dict.fromkeys(s.array_id or s.job_id for s in submitted):
