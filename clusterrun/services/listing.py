@@ -20,6 +20,7 @@ from clusterrun.records import rowcache, store
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
+from clusterrun.records.summary import folders_checked as summaries_folders_checked
 from clusterrun.scheduler import TERMINAL
 from clusterrun.services import Notify, counting, quiet
 from clusterrun.services import notes as notebook
@@ -36,8 +37,10 @@ from clusterrun.services.query import (
     split_sort,
 )
 from clusterrun.services.status import (
+    Glance,
     RunStatus,
     StatusReport,
+    glance,
     refresh,
     settled,
     settled_status,
@@ -146,6 +149,7 @@ def status(
     # each manifest is read once, here: a run that may still change is handed on to refresh with it; a
     # settled run is shown at once (when no filter may drop it) and its manifest is not kept
     manifests: dict[str, Manifest] = {}
+    glances: dict[str, Glance] = {}  # runs only a poll may change, known without their manifests (_look)
     done: dict[str, RunStatus] = {}
     records: dict[str, dict[str, Any]] = {}
     # a plain table needs only each run's tags of its record; filters, columns, sorts and sweeps all of it
@@ -167,10 +171,12 @@ def status(
             cached = cache.get(run_id, before)
             if cached is None or not _from_cache(run_id, cached, records, done, swept_rows):
                 left.append((run, before))
-        with counting(notify, f"reading {len(left):,} runs", len(left)) as step:
+        reading = counting(notify, f"reading {len(left):,} runs", len(left))
+        # (a sweep's one scheduler folder checked once per worker, not once per member)
+        with reading as step, summaries_folders_checked():
             looked_at = fanout_map(partial(_look, summaries=query.summaries, swept=swept_rows), left, step)
         for looked in looked_at:
-            _take(looked, cache, records, manifests, done)
+            _take(looked, cache, records, manifests, done, glances)
             if looked[3] is not None:
                 changing[looked[0].id] = (looked[0], looked[1])
         cache.save()
@@ -229,7 +235,13 @@ def status(
 
     if not watch:
         report = refresh(
-            registry, ids, known=manifests, done=done, keep_summaries=query.summaries, notify=notify
+            registry,
+            ids,
+            known=manifests,
+            done=done,
+            keep_summaries=query.summaries,
+            notify=notify,
+            glances=glances,
         )
         if cache is not None and report.settled_writes:
             _keep_rows(cache, report, changing, records, swept_rows)
@@ -255,7 +267,9 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
     return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
 
 
-Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Manifest | None, RunStatus | None]
+#: (run, its stamps, its record, what refresh needs of it when it may still change: a Glance, or its
+#: manifest when more than a poll may change it; its row when it is settled)
+Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Glance | Manifest | None, RunStatus | None]
 
 
 #: a sweep member's row in the row cache holds its estimated CPU-hours (the sweep's totals) under this
@@ -270,15 +284,17 @@ def _chosen(query: StatusQuery, watch: bool) -> bool:
 
 def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = False) -> Looked:
     """A run of a plain table (`swept`: of a sweep's) the row cache does not hold, with its stamps (taken
-    before anything was read): its tags, and its manifest (a run that may still change) or, settled,
-    its row."""
+    before anything was read): its tags, and, for a run that may still change, a glance of it (or its
+    manifest when more than a poll may change it: status.glance), or, settled, its row. A glance, not
+    the manifest: the worker that records the run reads it again, cheaper than loading it pickled
+    back here, and the listing never holds every manifest of a big registry at once."""
     run, before = seen
     manifest = _manifest(run)
     record = tags_of(run)
     if swept and manifest is not None:
         record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
-        return run, before, record, manifest, None
+        return run, before, record, None if manifest is None else glance(run, manifest) or manifest, None
     shown = settled_status(run, manifest, summaries or swept)
     if swept:
         shown.summary = table_part(shown.summary)
@@ -291,11 +307,14 @@ def _take(
     records: dict[str, dict[str, Any]],
     manifests: dict[str, Manifest],
     done: dict[str, RunStatus],
+    glances: dict[str, Glance],
 ) -> None:
-    run, before, record, manifest, shown = looked
+    run, before, record, changing, shown = looked
     records[run.id] = record
-    if manifest is not None:
-        manifests[run.id] = manifest
+    if isinstance(changing, Glance):
+        glances[run.id] = changing
+    elif changing is not None:
+        manifests[run.id] = changing
     if shown is not None:
         done[run.id] = shown
         if shown.state in TERMINAL:

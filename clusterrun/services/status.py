@@ -201,11 +201,14 @@ def refresh(
     memo: ManifestMemo | None = None,
     notify: Notify = quiet,
     watch: float = 0.0,
+    glances: Mapping[str, Glance] | None = None,
 ) -> StatusReport:
     """Bring the given runs (default: all) up to date. Never raises for an unreachable scheduler.
-    `known`: manifests the caller has just read (they are not read again); `done`: settled runs the
-    caller has already shown (settled_status). A settled run is finished as it is read, and its manifest
-    is not kept: 10,000 of them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
+    `known`: manifests the caller has just read (they are not read again); `glances`: runs the caller
+    has just looked at, by what their poll needs (a Glance: each manifest is read again where its run
+    is recorded, none is held meanwhile); `done`: settled runs the caller has already shown
+    (settled_status). A settled run is finished as it is read, and its manifest is not kept: 10,000 of
+    them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
     (a table of many runs shows what it needs of them; they are collected and written all the same).
     `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed.
     `notify` sees a bar while many runs are recorded (a first look after a big sweep ended).
@@ -213,7 +216,9 @@ def refresh(
     and its jobs are wanted in the shared poll cache (scheduler/cache.py), so that one query per interval
     answers every watch of the registry."""
     with summaries.folders_checked():  # a sweep's one scheduler folder, checked once
-        return _refresh(registry, run_ids, max_age, known, done, keep_summaries, memo, notify, watch)
+        return _refresh(
+            registry, run_ids, max_age, known, done, keep_summaries, memo, notify, watch, glances or {}
+        )
 
 
 def _refresh(
@@ -225,7 +230,8 @@ def _refresh(
     keep_summaries: bool,
     memo: ManifestMemo | None,
     notify: Notify,
-    watch: float = 0.0,
+    watch: float,
+    glances: Mapping[str, Glance],
 ) -> StatusReport:
     known, done = known or {}, done or {}
     wanted = (
@@ -239,10 +245,15 @@ def _refresh(
     damaged: list[RunStatus] = []
     finished: dict[str, RunStatus] = {}
     runs: list[Run] = []  # the runs a scheduler, a journal or a process table may still change
+    lean: dict[str, Glance] = {}  # those of them known by a glance only (their manifests read as recorded)
     ending: list[Ending] = []  # runs the refresh looked at, with what is known of them now
     for run in wanted:
         if run.id in done:
             finished[run.id] = done[run.id]
+            continue
+        if run.id in glances:
+            lean[run.id] = glances[run.id]
+            runs.append(run)
             continue
         try:
             manifest = known.get(run.id) or (memo.load(run) if memo is not None else run.load_manifest())
@@ -265,6 +276,8 @@ def _refresh(
         manifests[run.id] = manifest
         runs.append(run)
     for run in runs:  # a submit killed (SIGKILL) before submission: its run must not stay `created`
+        if run.id in lean:  # a glance is of a run only a poll may change
+            continue
         if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
             stop_orphaned(run.path)  # its smoke test outlived it: stopped now, on this host
             with contextlib.suppress(ClusterrunError):
@@ -274,14 +287,18 @@ def _refresh(
                 )
     queries = 0
     by_backend: dict[str, list[Run]] = {}
-    orphans = [(run, manifests[run.id]) for run in runs if adopt.is_orphan(manifests[run.id])]
+    orphans = [
+        (run, manifests[run.id]) for run in runs if run.id in manifests and adopt.is_orphan(manifests[run.id])
+    ]
     if orphans:  # interrupted submissions: their jobs found (journal, then tags in one query) and attached
         with contextlib.suppress(DiskFull):  # recovered on a later refresh, once there is room
             adopted, adopt_warnings = adopt.adopt(orphans)
             manifests.update(adopted)
             warnings += [w for w in adopt_warnings if w not in warnings]
     for run in runs:
-        if is_active(manifests[run.id]) or awaits_evidence(manifests[run.id]):
+        if run.id in lean:  # (a glance is of a run a poll may change)
+            by_backend.setdefault(lean[run.id].backend, []).append(run)
+        elif is_active(manifests[run.id]) or awaits_evidence(manifests[run.id]):
             by_backend.setdefault(manifests[run.id].backend or "local", []).append(run)
     polled: dict[str, JobStatus] = {}
     refs: dict[str, JobRef] = {}  # run id -> its job as the scheduler knows it
@@ -290,9 +307,7 @@ def _refresh(
     here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
         for r in members:
-            refs[r.id] = job_identity.job_ref(
-                manifests[r.id], summaries.scheduler_folder(r, manifests[r.id]), r.path
-            )
+            refs[r.id] = lean[r.id].ref if r.id in lean else _job_ref(r, manifests[r.id])
         asked = [refs[r.id] for r in members]
         try:
             scheduler = get_scheduler(backend)
@@ -315,22 +330,17 @@ def _refresh(
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             unanswered.add(backend)
     statuses = list(finished.values())
+    answers = _Answers(polled, answered, here)
     for run in runs:
-        manifest = manifests[run.id]
-        ref = refs.get(run.id)
-        away = _elsewhere(ref, here.get(manifest.backend or LOCAL_BACKEND, ""))
-        status, seen = _evidence(run, manifest, polled, ref, {} if away else answered)
-        if status is not None:
-            status = requeues.adjust(manifest, status)  # PREEMPTED while SLURM requeues it: requeued
-        if seen:
-            try:
-                manifest = run.update(read=manifest, **seen)
-            except DiskFull as exc:
-                _disk_full(warnings, exc)
+        if run.id in lean:  # judged where it is recorded, its manifest read there
+            ending.append((run, None, None))
+            continue
+        manifest, status = _judge(run, manifests[run.id], refs.get(run.id), answers, warnings)
         ending.append((run, manifest, status))
     # the runs' ends recorded and their summaries collected, spread over the machine's cores
     with counting(notify, f"recording the state of {len(ending):,} runs", len(ending)) as step:
-        recorded = fanout_map(partial(_shown_alone, keep=keep_summaries), ending, step)
+        shown_alone = partial(_shown_alone, keep=keep_summaries, lean=lean, answers=answers)
+        recorded = fanout_map(shown_alone, ending, step)
     settled_writes: dict[str, dict[str, list[int]]] = {}
     for shown, found_warnings, found_damaged, written in recorded:
         warnings += [w for w in found_warnings if w not in warnings]
@@ -353,18 +363,89 @@ def _disk_full(warnings: list[str], exc: DiskFull) -> None:
         warnings.append(f"{exc.message}: states are shown, not all recorded ({exc.hint})")
 
 
-Ending = tuple[Run, Manifest, JobStatus | None]
+@dataclass(frozen=True)
+class Glance:
+    """What refresh needs of a run that only a poll may change (active, or ended on weak evidence): its
+    backend and its job as the poll asks for it. A caller that read many manifests over the machine's
+    cores (a listing) hands refresh these instead of the manifests, and the run's manifest is read
+    again where it is recorded: a refresh holding 10,000 manifests at once took 300 MB, and a manifest
+    pickled back from a worker cost the parent more to load than a worker takes to read the file."""
+
+    backend: str
+    ref: JobRef
+
+
+def glance(run: Run, manifest: Manifest) -> Glance | None:
+    """The Glance of a run only a poll may change; None for any other run (refresh reads it whole)."""
+    if manifest.state == "submitting" or manifest.state in UNFINISHED_PREPARATION:
+        return None  # an interrupted submit or preparation is recovered from its whole record
+    if not (is_active(manifest) or awaits_evidence(manifest)):
+        return None
+    try:
+        return Glance(manifest.backend or LOCAL_BACKEND, _job_ref(run, manifest))
+    except ClusterrunError:  # a scheduler folder outside the registry: refresh reports it
+        return None
+
+
+def _job_ref(run: Run, manifest: Manifest) -> JobRef:
+    return job_identity.job_ref(manifest, summaries.scheduler_folder(run, manifest), run.path)
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """What the schedulers said in one refresh: job id -> its status; backend -> the sources it asked
+    (absent: it did not answer); backend -> the cluster its commands talk to ("" unknown)."""
+
+    polled: dict[str, JobStatus]
+    answered: dict[str, list[str]]
+    here: dict[str, str]
+
+
+def _judge(
+    run: Run, manifest: Manifest, ref: JobRef | None, answers: _Answers, warnings: list[str]
+) -> tuple[Manifest, JobStatus | None]:
+    """What is known of the run's job now (see _evidence), and its manifest with what was learnt of
+    having seen it recorded."""
+    away = _elsewhere(ref, answers.here.get(manifest.backend or LOCAL_BACKEND, ""))
+    status, seen = _evidence(run, manifest, answers.polled, ref, {} if away else answers.answered)
+    if status is not None:
+        status = requeues.adjust(manifest, status)  # PREEMPTED while SLURM requeues it: requeued
+    if seen:
+        try:
+            manifest = run.update(read=manifest, **seen)
+        except DiskFull as exc:
+            _disk_full(warnings, exc)
+    return manifest, status
+
+
+#: a run refresh looked at: its manifest and what is known of its job now; (run, None, None) for a run
+#: known by a glance, read and judged where it is recorded
+Ending = tuple[Run, Manifest | None, JobStatus | None]
 
 
 Shown = tuple[RunStatus | None, list[str], list[RunStatus], dict[str, list[int]] | None]
 
 
-def _shown_alone(ending: Ending, keep: bool) -> Shown:
+def _shown_alone(
+    ending: Ending,
+    keep: bool,
+    lean: Mapping[str, Glance] | None = None,
+    answers: _Answers | None = None,
+) -> Shown:
     """_shown of one run with its own warnings and damaged list (a forked worker hands them back) and,
-    when the run is settled now, the run's files written meanwhile, as written (StatusReport)."""
+    when the run is settled now, the run's files written meanwhile, as written (StatusReport). A run
+    known by a glance (in `lean`) has its manifest read here and is judged on `answers`."""
     warnings: list[str] = []
     damaged: list[RunStatus] = []
     run, manifest, status = ending
+    if manifest is None:
+        if lean is None or answers is None or run.id not in lean:
+            raise ValueError(f"run {run.id}: neither its manifest nor a glance of it")
+        try:
+            manifest, status = _judge_glanced(run, lean[run.id], answers, warnings)
+        except ClusterrunError as exc:  # damaged since the glance: reported, left as it is
+            warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            return None, warnings, [RunStatus(run.id, "", "damaged", "", "")], None
     final: list[Manifest] = []
     with noting_writes() as noted:
         shown = _shown(run, manifest, status, warnings, damaged, keep, final)
@@ -373,6 +454,19 @@ def _shown_alone(ending: Ending, keep: bool) -> Shown:
     mine = os.fspath(run.path)
     written = {os.path.basename(p): v for p, v in noted.items() if os.path.dirname(p) == mine}
     return shown, warnings, damaged, written
+
+
+def _judge_glanced(
+    run: Run, seen: Glance, answers: _Answers, warnings: list[str]
+) -> tuple[Manifest, JobStatus | None]:
+    """_judge of a run refresh knew by a glance, its manifest read now. A run whose job is not the one
+    the poll asked about any more (its record changed since the glance) takes what the poll said of its
+    job and no inference from the poll's silence (no exit record read for it, no `lost`)."""
+    manifest = run.load_manifest()
+    ref = _job_ref(run, manifest) if is_active(manifest) or awaits_evidence(manifest) else None
+    if ref is not None and ref != seen.ref:
+        answers = _Answers(answers.polled, {}, answers.here)
+    return _judge(run, manifest, ref, answers, warnings)
 
 
 def _shown(
