@@ -286,8 +286,8 @@ def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = Fals
     """A run of a plain table (`swept`: of a sweep's) the row cache does not hold, with its stamps (taken
     before anything was read): its tags, and, for a run that may still change, a glance of it (or its
     manifest when more than a poll may change it: status.glance), or, settled, its row. A glance, not
-    the manifest: the worker that records the run reads it again, cheaper than loading it pickled
-    back here, and the listing never holds every manifest of a big registry at once."""
+    the manifest: the worker that records the run reads it again, and the listing never holds every
+    manifest of a big registry at once."""
     run, before = seen
     manifest = _manifest(run)
     record = tags_of(run)

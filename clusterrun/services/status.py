@@ -368,8 +368,9 @@ class Glance:
     """What refresh needs of a run that only a poll may change (active, or ended on weak evidence): its
     backend and its job as the poll asks for it. A caller that read many manifests over the machine's
     cores (a listing) hands refresh these instead of the manifests, and the run's manifest is read
-    again where it is recorded: a refresh holding 10,000 manifests at once took 300 MB, and a manifest
-    pickled back from a worker cost the parent more to load than a worker takes to read the file."""
+    again where it is recorded: a refresh holding 10,000 manifests at once took 300 MB. (The second
+    read costs the workers about what pickling the manifests back cost them and the parent, whose
+    share of that was serial.)"""
 
     backend: str
     ref: JobRef
