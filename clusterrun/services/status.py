@@ -207,7 +207,8 @@ def refresh(
     `known`: manifests the caller has just read (they are not read again); `glances`: runs the caller
     has just looked at, by what their poll needs (a Glance: each manifest is read again where its run
     is recorded, none is held meanwhile); `done`: settled runs the caller has already shown
-    (settled_status). A settled run is finished as it is read, and its manifest is not kept: 10,000 of
+    (settled_status). The ids of these three are not checked again (Registry.get), the caller's look
+    at them did. A settled run is finished as it is read, and its manifest is not kept: 10,000 of
     them would take 400 MB. Without `keep_summaries`, RunStatus.summary stays None
     (a table of many runs shows what it needs of them; they are collected and written all the same).
     `memo`: manifests kept from an earlier refresh of the same caller, read again only if changed.
@@ -234,8 +235,8 @@ def _refresh(
     glances: Mapping[str, Glance],
 ) -> StatusReport:
     known, done = known or {}, done or {}
-    wanted = (
-        [registry.listed(i) if i in done else registry.get(i) for i in run_ids]
+    wanted = (  # the runs the caller has looked at (done, known, glanced) are not checked again
+        [registry.listed(i) if i in done or i in glances or i in known else registry.get(i) for i in run_ids]
         if run_ids
         else list(registry.runs())
     )
