@@ -5,11 +5,12 @@ Rows that talk to SLURM use the running cluster (bash scripts/local-slurm.sh up)
 submit are cancelled afterwards. Registries are synthesised from one run made by the real CLI
 (bench/synth.py).
 
-Run:  python bench/run_all.py [--quick] [--growth [--sizes 100,1000,10000]] [--only sweep,help,...]
-                               [--out bench/RESULTS.md]
+Run:  python bench/run_all.py [--quick] [--growth [--sizes 100,1000,10000] [--growth-rows first-status,...]]
+                               [--only sweep,help,...] [--out bench/RESULTS.md]
   --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
   --growth  the registry, sweep and first-status rows at 100, 1,000 and 10,000 runs as well (a sweep of
-            10,000 goes to an isolated cluster of its own: scripts/isolated-slurm.sh)
+            10,000 goes to an isolated cluster of its own: scripts/isolated-slurm.sh); --growth-rows
+            measures only some of them (wide-status, dry-run, sweep, first-status)
 """
 
 from __future__ import annotations
@@ -857,6 +858,11 @@ def main() -> None:
         default=[100, 1000, 10_000],
         help="the growth rows' sizes (default 100,1000,10000)",
     )
+    parser.add_argument(
+        "--growth-rows",
+        default="",
+        help=f"with --growth: only these growth rows, comma-separated: {', '.join(GROWTH_ROWS)}",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="", help=f"comma-separated rows: {', '.join(ROWS)}")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
@@ -865,6 +871,9 @@ def main() -> None:
     unknown = set(wanted) - set(ROWS)
     if unknown:
         sys.exit(f"unknown rows: {', '.join(sorted(unknown))}; known: {', '.join(ROWS)}")
+    grown = [w for w in args.growth_rows.split(",") if w] or list(GROWTH_ROWS)
+    if set(grown) - set(GROWTH_ROWS):
+        sys.exit(f"unknown growth rows: {args.growth_rows}; known: {', '.join(GROWTH_ROWS)}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the jobs are cancelled on the way out
     tmp = Path(tempfile.mkdtemp(prefix="clusterrun-bench-"))
     ctx = Ctx(tmp, Shims(tmp), args.repeat, args.quick)
@@ -897,7 +906,7 @@ def main() -> None:
             write(args, rows, growth, time.perf_counter() - started)  # as it goes: nothing measured is lost
         if args.growth:
             for size in args.sizes:
-                growth += measure(f"growth {size}", lambda size=size: growth_rows(ctx, size))  # type: ignore[misc]
+                growth += measure(f"growth {size}", lambda size=size: growth_rows(ctx, size, grown))  # type: ignore[misc]
                 write(args, rows, growth, time.perf_counter() - started)
     finally:
         ctx.cancel()
@@ -905,13 +914,22 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def growth_rows(ctx: Ctx, size: int) -> list[Row]:
-    return (
-        row_wide_status(ctx, size)
-        + row_dry_run(ctx, size)
-        + row_sweep(ctx, size)
-        + row_first_status(ctx, size, growth=True)
-    )
+GROWTH_ROWS: dict[str, Callable[[Ctx, int], list[Row]]] = {
+    "wide-status": row_wide_status,
+    "dry-run": row_dry_run,
+    "sweep": row_sweep,
+    "first-status": lambda ctx, size: row_first_status(ctx, size, growth=True),
+}
+
+
+def growth_rows(ctx: Ctx, size: int, names: list[str] | None = None) -> list[Row]:
+    """The growth rows at `size` runs (`names`: only those, in GROWTH_ROWS's order)."""
+    return [
+        row
+        for name, action in GROWTH_ROWS.items()
+        if names is None or name in names
+        for row in action(ctx, size)
+    ]
 
 
 def write(args: argparse.Namespace, rows: list[Row], growth: list[Row], seconds: float) -> None:
