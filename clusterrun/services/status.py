@@ -9,7 +9,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -153,6 +153,11 @@ def awaits_evidence(manifest: Manifest) -> bool:
     return since is not None and since < window
 
 
+def polled_run(manifest: Manifest) -> bool:
+    """Whether a poll may change the run: its job is active, or it ended on weak evidence."""
+    return is_active(manifest) or awaits_evidence(manifest)
+
+
 def _ending(status: JobStatus) -> None:
     """An end accounting recorded before the usage of the job's command (sacct.py's usage_pending), in the
     last ENDING_WINDOW seconds: its source is ENDING_SOURCE, a weak one, so that the next refresh asks
@@ -246,14 +251,12 @@ def _refresh(
     damaged: list[RunStatus] = []
     finished: dict[str, RunStatus] = {}
     runs: list[Run] = []  # the runs a scheduler, a journal or a process table may still change
-    lean: dict[str, Glance] = {}  # those of them known by a glance only (their manifests read as recorded)
     ending: list[Ending] = []  # runs the refresh looked at, with what is known of them now
     for run in wanted:
         if run.id in done:
             finished[run.id] = done[run.id]
             continue
-        if run.id in glances:
-            lean[run.id] = glances[run.id]
+        if run.id in glances:  # known by a glance only: its manifest is read where it is recorded
             runs.append(run)
             continue
         try:
@@ -267,7 +270,7 @@ def _refresh(
             if shown is not None:
                 finished[run.id] = shown
             continue
-        if manifest.state == "submitting" or is_active(manifest) or awaits_evidence(manifest):
+        if manifest.state == "submitting" or polled_run(manifest):
             try:
                 summaries.scheduler_folder(run, manifest)  # OutsideRegistry: such a folder is never used
             except ClusterrunError as exc:
@@ -277,7 +280,7 @@ def _refresh(
         manifests[run.id] = manifest
         runs.append(run)
     for run in runs:  # a submit killed (SIGKILL) before submission: its run must not stay `created`
-        if run.id in lean:  # a glance is of a run only a poll may change
+        if run.id in glances:  # a glance is of a run only a poll may change
             continue
         if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
             stop_orphaned(run.path)  # its smoke test outlived it: stopped now, on this host
@@ -297,9 +300,9 @@ def _refresh(
             manifests.update(adopted)
             warnings += [w for w in adopt_warnings if w not in warnings]
     for run in runs:
-        if run.id in lean:  # (a glance is of a run a poll may change)
-            by_backend.setdefault(lean[run.id].backend, []).append(run)
-        elif is_active(manifests[run.id]) or awaits_evidence(manifests[run.id]):
+        if run.id in glances:
+            by_backend.setdefault(glances[run.id].backend, []).append(run)
+        elif polled_run(manifests[run.id]):
             by_backend.setdefault(manifests[run.id].backend or "local", []).append(run)
     polled: dict[str, JobStatus] = {}
     refs: dict[str, JobRef] = {}  # run id -> its job as the scheduler knows it
@@ -308,7 +311,7 @@ def _refresh(
     here: dict[str, str] = {}  # backend -> the cluster its commands talk to now ("" unknown)
     for backend, members in by_backend.items():
         for r in members:
-            refs[r.id] = lean[r.id].ref if r.id in lean else _job_ref(r, manifests[r.id])
+            refs[r.id] = glances[r.id].ref if r.id in glances else _job_ref(r, manifests[r.id])
         asked = [refs[r.id] for r in members]
         try:
             scheduler = get_scheduler(backend)
@@ -333,14 +336,14 @@ def _refresh(
     statuses = list(finished.values())
     answers = _Answers(polled, answered, here)
     for run in runs:
-        if run.id in lean:  # judged where it is recorded, its manifest read there
+        if run.id in glances:  # judged where it is recorded, its manifest read there
             ending.append((run, None, None))
             continue
         manifest, status = _judge(run, manifests[run.id], refs.get(run.id), answers, warnings)
         ending.append((run, manifest, status))
     # the runs' ends recorded and their summaries collected, spread over the machine's cores
     with counting(notify, f"recording the state of {len(ending):,} runs", len(ending)) as step:
-        shown_alone = partial(_shown_alone, keep=keep_summaries, lean=lean, answers=answers)
+        shown_alone = partial(_shown_alone, keep=keep_summaries, glances=glances, answers=answers)
         recorded = fanout_map(shown_alone, ending, step)
     settled_writes: dict[str, dict[str, list[int]]] = {}
     for shown, found_warnings, found_damaged, written in recorded:
@@ -381,7 +384,7 @@ def glance(run: Run, manifest: Manifest) -> Glance | None:
     """The Glance of a run only a poll may change; None for any other run (refresh reads it whole)."""
     if manifest.state == "submitting" or manifest.state in UNFINISHED_PREPARATION:
         return None  # an interrupted submit or preparation is recovered from its whole record
-    if not (is_active(manifest) or awaits_evidence(manifest)):
+    if not polled_run(manifest):
         return None
     try:
         return Glance(manifest.backend or LOCAL_BACKEND, _job_ref(run, manifest))
@@ -428,23 +431,16 @@ Ending = tuple[Run, Manifest | None, JobStatus | None]
 Shown = tuple[RunStatus | None, list[str], list[RunStatus], dict[str, list[int]] | None]
 
 
-def _shown_alone(
-    ending: Ending,
-    keep: bool,
-    lean: Mapping[str, Glance] | None = None,
-    answers: _Answers | None = None,
-) -> Shown:
+def _shown_alone(ending: Ending, *, keep: bool, glances: Mapping[str, Glance], answers: _Answers) -> Shown:
     """_shown of one run with its own warnings and damaged list (a forked worker hands them back) and,
     when the run is settled now, the run's files written meanwhile, as written (StatusReport). A run
-    known by a glance (in `lean`) has its manifest read here and is judged on `answers`."""
+    known by a glance (in `glances`) has its manifest read here and is judged on `answers`."""
     warnings: list[str] = []
     damaged: list[RunStatus] = []
     run, manifest, status = ending
     if manifest is None:
-        if lean is None or answers is None or run.id not in lean:
-            raise ValueError(f"run {run.id}: neither its manifest nor a glance of it")
         try:
-            manifest, status = _judge_glanced(run, lean[run.id], answers, warnings)
+            manifest, status = _judge_glanced(run, glances[run.id], answers, warnings)
         except ClusterrunError as exc:  # damaged since the glance: reported, left as it is
             warnings.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             return None, warnings, [RunStatus(run.id, "", "damaged", "", "")], None
@@ -465,9 +461,9 @@ def _judge_glanced(
     the poll asked about any more (its record changed since the glance) takes what the poll said of its
     job and no inference from the poll's silence (no exit record read for it, no `lost`)."""
     manifest = run.load_manifest()
-    ref = _job_ref(run, manifest) if is_active(manifest) or awaits_evidence(manifest) else None
+    ref = _job_ref(run, manifest) if polled_run(manifest) else None
     if ref is not None and ref != seen.ref:
-        answers = _Answers(answers.polled, {}, answers.here)
+        answers = replace(answers, answered={})
     return _judge(run, manifest, ref, answers, warnings)
 
 
