@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from clusterrun.scheduler.base import JobStatus
 
@@ -131,11 +132,16 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
     a member with a line of its own. Accounting keeps that line's range as it was when the array was
     submitted, and prints it after the members that have started since (seen on SLURM 22.05: `1049_1
     COMPLETED`, then `1049_[1-5%6] PENDING`): taken as the member's newest record, a finished member
-    looked pending again, and was recorded as requeued."""
+    looked pending again, and was recorded as requeued.
+
+    The text is read a line at a time, and values that recur (states, nodes, the cluster, an array's
+    name and submit time) are one string each, shared by the records: a first status of 10,000 ended
+    runs held every line of the answer at once, and eight strings per record."""
     records: list[JobStatus] = []
     own: set[str] = set()  # members with a line of their own
     last: dict[str, JobStatus] = {}  # base id -> its latest job record (its steps follow it)
-    for line in output.splitlines():
+    same = _Shared()
+    for line in _lines(output):
         parts = line.split("|")
         if len(parts) < _REQUIRED:
             continue
@@ -164,27 +170,46 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
             record = JobStatus(
                 job_id=member,
                 state=normal,
-                raw_state=state.strip(),
+                raw_state=same(state.strip()),
                 exit_code=code,
                 signal=sig,
                 elapsed_seconds=_int(elapsed),
-                node="" if nodes in ("None assigned", "") else nodes,
+                node="" if nodes in ("None assigned", "") else same(nodes),
                 start=_time(start),
                 end=_time(end),
                 max_rss_mb=parse_rss_mb(max_rss),
-                cancelled_by=by,
-                reason=reason,
+                cancelled_by=same(by),
+                reason=same(reason),
                 source="sacct",
                 extra={"total_cpu_seconds": cpu} if cpu is not None else {},
-                submit_time=_time(parts[_SUBMIT]) if len(parts) > _SUBMIT else "",
-                cluster=parts[_CLUSTER].strip() if len(parts) > _CLUSTER else "",
-                name="|".join(parts[_NAME:]).strip() if len(parts) > _NAME else "",
+                submit_time=same(_time(parts[_SUBMIT])) if len(parts) > _SUBMIT else "",
+                cluster=same(parts[_CLUSTER].strip()) if len(parts) > _CLUSTER else "",
+                name=same("|".join(parts[_NAME:]).strip()) if len(parts) > _NAME else "",
             )
             records.append(record)
             last[member] = record
             if member != base:  # made from a pending array's range (records/attempts.adjust reads it too)
                 record.extra["array_range"] = True
     return [r for r in records if not r.extra.get("array_range") or r.job_id not in own]
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of a command's output, one at a time (no list of them all), without their ends."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        yield text[start:end].removesuffix("\r")
+        start = end + 1
+
+
+class _Shared(dict[str, str]):
+    """One string for each value seen (`same(text)`: the first `text` equal to it), as sys.intern
+    would give, for the parse's lifetime only."""
+
+    def __call__(self, text: str) -> str:
+        return self.setdefault(text, text)
 
 
 def _duration_seconds(text: str) -> int | None:

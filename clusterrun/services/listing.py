@@ -175,10 +175,10 @@ def status(
         # (a sweep's one scheduler folder checked once per worker, not once per member)
         with reading as step, summaries_folders_checked():
             looked_at = fanout_map(partial(_look, summaries=query.summaries, swept=swept_rows), left, step)
-        for looked in looked_at:
-            _take(looked, cache, records, manifests, done, glances)
-            if looked[3] is not None:
-                changing[looked[0].id] = (looked[0], looked[1])
+        for seen, looked in zip(left, looked_at, strict=True):
+            _take(seen, looked, cache, records, manifests, done, glances)
+            if looked[1] is not None:
+                changing[seen[0].id] = seen
         cache.save()
         ids_read: Sequence[str] = ()
     else:
@@ -267,9 +267,10 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
     return StatusReport([by_id[i] for i in run_ids if i in by_id], report.warnings, report.queries)
 
 
-#: (run, its stamps, its record, what refresh needs of it when it may still change: a Glance, or its
-#: manifest when more than a poll may change it; its row when it is settled)
-Looked = tuple[Run, rowcache.Stamps, dict[str, Any], Glance | Manifest | None, RunStatus | None]
+#: (a run's record, what refresh needs of it when it may still change: a Glance, or its manifest when
+#: more than a poll may change it; its row when it is settled), for the run and stamps looked at: what a
+#: worker hands back (not the run and stamps the parent has: 10,000 copies of them were 5 MB more)
+Looked = tuple[dict[str, Any], Glance | Manifest | None, RunStatus | None]
 
 
 #: a sweep member's row in the row cache holds its estimated CPU-hours (the sweep's totals) under this
@@ -288,20 +289,21 @@ def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = Fals
     manifest when more than a poll may change it: status.glance), or, settled, its row. A glance, not
     the manifest: the worker that records the run reads it again, and the listing never holds every
     manifest of a big registry at once."""
-    run, before = seen
+    run, _before = seen
     manifest = _manifest(run)
     record = tags_of(run)
     if swept and manifest is not None:
         record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
-        return run, before, record, None if manifest is None else glance(run, manifest) or manifest, None
+        return record, None if manifest is None else glance(run, manifest) or manifest, None
     shown = settled_status(run, manifest, summaries or swept)
     if swept:
         shown.summary = table_part(shown.summary)
-    return run, before, record, None, shown
+    return record, None, shown
 
 
 def _take(
+    seen: tuple[Run, rowcache.Stamps],
     looked: Looked,
     cache: RowCache,
     records: dict[str, dict[str, Any]],
@@ -309,7 +311,8 @@ def _take(
     done: dict[str, RunStatus],
     glances: dict[str, Glance],
 ) -> None:
-    run, before, record, changing, shown = looked
+    run, before = seen
+    record, changing, shown = looked
     records[run.id] = record
     if isinstance(changing, Glance):
         glances[run.id] = changing

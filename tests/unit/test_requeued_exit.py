@@ -89,3 +89,27 @@ def test_an_ordinary_failure_costs_one_lookup_and_stays_failed(monkeypatch: pyte
     answer["3"].state = "completed"
     slurm_poll._requeued_exits([REF], answer, "c")
     assert calls == []  # no FAILED record: no call
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_accounting_disabled_on_either_stream_in_any_case_asks_the_controller(
+    monkeypatch: pytest.MonkeyPatch, stream: str
+) -> None:
+    """sacct exits 0 and says so where the cluster keeps no accounting: the poll takes squeue's word (the
+    message is searched for, not found in a lowered copy of the whole output)."""
+    said = "SLURM Accounting Storage is disabled"
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))
+        if argv[0] == "sacct":
+            out, err = (said, "") if stream == "stdout" else ("", said)
+            return subprocess.CompletedProcess(list(argv), 0, out, err)
+        return subprocess.CompletedProcess(list(argv), 0, f"3|RUNNING|0:05|n1||{SUBMIT}|{REF.name}\n", "")
+
+    monkeypatch.setattr(_proc, "run", run)
+    monkeypatch.setattr(slurm_poll.info, "cluster_name", lambda: "c")
+    answer = slurm_poll.poll([REF])
+    assert [c[0] for c in calls] == ["sacct", "squeue"]
+    assert answer["3"].state == "running" and answer["3"].source == "squeue"
+    assert any(w.startswith(slurm_poll.SACCT_DOWN) for w in answer.warnings)

@@ -312,3 +312,25 @@ def test_an_end_whose_command_step_has_no_usage_yet_is_marked_pending() -> None:
     )
     (record,) = parse_sacct_records(late)
     assert record.max_rss_mb == 811.8 and "usage_pending" not in record.extra
+
+
+def test_crlf_line_ends_and_a_missing_last_newline_parse_as_plain_lines() -> None:
+    """The parse reads its text a line at a time (not a list of every line at once): a Windows line end
+    or a last line without one is still a line, and its fields are whole."""
+    lines = SACCT_OUTPUT.splitlines()
+    crlf = parse_sacct("\r\n".join(lines))  # no newline after the last line either
+    assert crlf == parse_sacct(SACCT_OUTPUT)
+    assert crlf["126"].extra == {"total_cpu_seconds": 600.0}  # the last field of the last line, whole
+
+
+def test_records_of_one_array_share_their_recurring_values() -> None:
+    """A big answer's records share one string per recurring value (state, node, cluster, name, submit
+    time), not one per line: 10,000 ended runs held eight strings each."""
+    times = "2026-01-01T10:00:00|2026-01-01T10:00:01"
+    line = "7_{i}|COMPLETED|0:0|1|node01|" + times + "||00:00.1|None|2026-01-01T09:59:00|c1|sweep"
+    records = parse_sacct("\n".join(line.format(i=i) for i in range(3)))
+    first, second = records["7_0"], records["7_1"]
+    for name in ("raw_state", "node", "cluster", "name", "submit_time"):
+        assert getattr(first, name) is getattr(second, name), name
+    assert (first.raw_state, first.node, first.cluster, first.name) == ("COMPLETED", "node01", "c1", "sweep")
+    assert first.submit_time == "2026-01-01T09:59:00" and first.job_id != second.job_id
