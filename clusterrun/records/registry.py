@@ -208,6 +208,8 @@ class Registry:
         self._next_suffix: dict[str, int] = {}
         self.created: list[Run] = []  # the directories this Registry made, oldest first (see discard)
         self._ensured: Path | None = None  # the root ensure() last prepared (create: once per root)
+        self._listed: dict[str, Run] = {}  # listed(): one Run per id under _listed_root, shared
+        self._listed_root = root
 
     @classmethod
     def default(cls, explicit: Path | None = None, cwd: Path | None = None) -> Registry:
@@ -347,11 +349,18 @@ class Registry:
         root = os.fspath(self.root)
         for run_id in sorted(names, key=_creation_key, reverse=True):
             if os.path.isfile(os.path.join(root, run_id, "manifest.json")):
-                yield Run(self.root / run_id)
+                yield self.listed(run_id)
 
     def listed(self, run_id: str) -> Run:
-        """A run by an id this registry listed (ids(), runs()) or get() checked: no checks again."""
-        return Run(self.root / run_id)
+        """A run by an id this registry listed (ids(), runs()) or get() checked: no checks again. One
+        Run (immutable) per id, whoever asks: a listing and the refresh it hands 10,000 ids to made
+        20,000 of them (3 MB)."""
+        if self._listed_root is not self.root:  # the root was replaced (resolved): its runs are new
+            self._listed, self._listed_root = {}, self.root
+        run = self._listed.get(run_id)
+        if run is None:
+            run = self._listed[run_id] = Run(self.root / run_id)
+        return run
 
     def get_many(self, run_ids: Sequence[str]) -> dict[str, Run]:
         """`get` of each id (a sweep's members), at the cost of one listing and a stat each: an id the
@@ -366,7 +375,7 @@ class Registry:
         out: dict[str, Run] = {}
         for run_id in run_ids:
             if run_id in real and os.path.isfile(os.path.join(root, run_id, "manifest.json")):
-                out[run_id] = Run(self.root / run_id)
+                out[run_id] = self.listed(run_id)
             else:
                 out[run_id] = self.get(run_id)
         return out

@@ -422,3 +422,18 @@ def test_an_update_of_a_hand_edited_manifest_writes_it_whole(tmp_path: Path) -> 
     text = run.manifest_path.read_text()
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
     assert json.loads(text)["state"] == "running" and json.loads(text)["job_id"] == "42"
+
+
+def test_listed_gives_one_run_per_id_until_the_root_is_replaced(tmp_path: Path) -> None:
+    """A listing and the refresh it hands its ids to share one Run per id (listed, runs, get_many);
+    a registry whose root is replaced (submit and reproduce resolve it) lists runs under the new root."""
+    registry = Registry(tmp_path / "runs")
+    (registry.root / "a_20260101-000000").mkdir(parents=True)
+    (registry.root / "a_20260101-000000" / "manifest.json").write_text("{}")
+    first = registry.listed("a_20260101-000000")
+    assert registry.listed("a_20260101-000000") is first
+    assert next(iter(registry.runs())) is first
+    assert registry.get_many(["a_20260101-000000"])["a_20260101-000000"] is first
+    registry.root = Path(os.path.relpath(registry.root))  # another Path for the same directory
+    again = registry.listed("a_20260101-000000")
+    assert again is not first and again.path.parent == registry.root
