@@ -4,12 +4,14 @@ than doing it in one process.
 A refresh that finds a thousand runs ended writes two records for each (the manifest's end, the summary)
 after reading half a dozen files; a sweep's submission makes a thousand run directories: CPU-bound
 Python, one core busy and the others idle. `fanout_map` splits such a batch over forked workers (each
-takes a contiguous share; the parent does the first).
+takes a contiguous share; the parent does the first, then reads the others' answers in order). (A parent
+that did no share, one worker more, held 3 MB less after 1,000 runs, and took 15% longer for 10,000.)
 
 What it promises:
 - the results are those of `[func(item) for item in items]`, in that order;
-- a worker that fails in any way (an exception, a signal, a result that cannot be read back) has its
-  share done again in the parent, so the caller sees exactly what one process would have seen
+- a worker that fails in any way (an exception, a signal, a result that cannot be read back), or that
+  cannot be started (no fork to be had), has its share done in the parent, so the caller sees exactly
+  what one process would have seen
   (`func` must therefore be idempotent: the runs' writes are: an update to the state a run already has
   writes nothing new, and a summary is collected only when the run has none for its state);
 - nothing of the workers reaches the terminal or the parent's atexit handlers (they end with _exit);
@@ -42,6 +44,7 @@ R = TypeVar("R")
 MIN_ITEMS = 64  #: smaller batches are not worth a fork
 STEP_EVERY = 0.1  #: seconds between reports of progress while the parent waits for its workers
 _COUNT = struct.Struct("q")  #: a worker's count of items done, in its slot of the shared page
+_SIZE = struct.Struct("Q")  #: the size of a worker's answer, written before it
 MAX_WORKERS = int(envknobs.WORKERS.default)
 ENV = envknobs.WORKERS.name  #: how many processes at most (1: never fork)
 
@@ -71,17 +74,26 @@ def fanout_map(
     # the workers' counts: one slot each in a page shared with them (anonymous and shared, inherited)
     counts = mmap.mmap(-1, max(mmap.PAGESIZE, _COUNT.size * len(shares))) if step is not None else None
     gc.freeze()  # the workers share the parent's objects without copying their pages for the collector
-    started: list[tuple[int, int]] = []  # (pid, read end) of each worker, for shares[1:]
+    started: list[tuple[int, int] | None] = []  # (pid, read end) of the worker of each of shares[1:]
     try:
         for slot, share in enumerate(shares[1:], 1):
-            started.append(_start(func, share, counts, slot))
+            try:
+                started.append(_start(func, share, counts, slot))
+            except OSError:  # no process to be had (a limit on processes, memory): done here instead
+                started.append(None)
         progress = _Progress(step, counts, len(shares))
         results = [_stepped(func, item, progress, done) for done, item in enumerate(shares[0], 1)]
-        for slot, ((pid, reading), share) in enumerate(zip(started, shares[1:], strict=True), 1):
-            results += _collect(pid, reading, share, func, progress, slot)
-        started.clear()
+        for slot, (worker, share) in enumerate(zip(started, shares[1:], strict=True), 1):
+            if worker is None:
+                results += _redo(share, func, progress)
+            else:
+                results += _collect(*worker, share, func, progress, slot)
+                started[slot - 1] = None  # collected: nothing left to stop
     finally:
-        for pid, reading in started:  # interrupted (Ctrl-C): the workers are stopped, not left behind
+        for worker in started:  # interrupted (Ctrl-C): the workers are stopped, not left behind
+            if worker is None:
+                continue
+            pid, reading = worker
             with contextlib.suppress(OSError):
                 os.kill(pid, 9)
             with contextlib.suppress(OSError):
@@ -107,7 +119,7 @@ class _Progress:
     def __init__(self, step: Callable[[int], None] | None, counts: mmap.mmap | None, shares: int) -> None:
         self.step, self.counts, self.shares = step, counts, shares
         self.mine = 0  # the parent's own items done (shares[0])
-        self.redone = 0  # items of failed workers' shares done again here
+        self.redone = 0  # items done here of the other shares: their worker failed or could not start
 
     def __call__(self, mine: int) -> None:
         self.mine = mine
@@ -138,6 +150,7 @@ def _start(func: Callable[[T], R], share: list[T], counts: mmap.mmap | None, slo
                 if counts is not None:
                     _COUNT.pack_into(counts, _COUNT.size * slot, done)
             data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+            os.write(writing, _SIZE.pack(len(data)))  # its size first (8 bytes: one write), then it
             view = memoryview(data)
             while view:
                 view = view[os.write(writing, view) :]
@@ -152,32 +165,56 @@ def _collect(
     pid: int, reading: int, share: list[T], func: Callable[[T], R], progress: _Progress, slot: int
 ) -> list[R]:
     """A worker's results; its share done here again when it did not end well."""
-    chunks: list[bytes] = []
     try:
-        while True:
-            if progress.step is not None:  # progress every STEP_EVERY s while the worker works
-                ready, _w, _x = select.select([reading], [], [], STEP_EVERY)
-                progress.report()
-                if not ready:
-                    continue
-            chunk = os.read(reading, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        answer = _answer(reading, progress)
     finally:
         os.close(reading)
     _pid, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) == 0:
+    if os.waitstatus_to_exitcode(status) == 0 and answer is not None:
         try:
-            results: list[R] = pickle.loads(b"".join(chunks))
+            results: list[R] = pickle.loads(answer)
             if len(results) == len(share):
                 return results
         except Exception:  # an unreadable answer, whatever it was: the share is redone
             pass
     progress.forget(slot)
-    redone = []
+    return _redo(share, func, progress)
+
+
+def _answer(reading: int, progress: _Progress) -> bytearray | None:
+    """What a worker wrote (its size, then its pickled results), read into one buffer made for it (no
+    list of pieces joined into a second copy: the answers of 5,000 runs are megabytes); None when the
+    worker ended before writing all of it. Progress is reported every STEP_EVERY s meanwhile."""
+    head = bytearray()
+    buffer: bytearray | None = None
+    filled = 0
+    while buffer is None or filled < len(buffer):
+        if progress.step is not None:  # progress every STEP_EVERY s while the worker works
+            ready, _w, _x = select.select([reading], [], [], STEP_EVERY)
+            progress.report()
+            if not ready:
+                continue
+        if buffer is None:
+            piece = os.read(reading, _SIZE.size - len(head))
+            if not piece:
+                return None
+            head += piece
+            if len(head) == _SIZE.size:
+                buffer = bytearray(_SIZE.unpack(head)[0])
+            continue
+        with memoryview(buffer) as view:
+            count = os.readv(reading, [view[filled:]])
+        if not count:
+            return None
+        filled += count
+    return buffer
+
+
+def _redo(share: list[T], func: Callable[[T], R], progress: _Progress) -> list[R]:
+    """A share done here, in the parent: a worker's that failed or could not be started."""
+    done = []
     for item in share:
-        redone.append(func(item))
+        done.append(func(item))
         progress.redone += 1
         progress.report()
-    return redone
+    return done

@@ -74,6 +74,17 @@ def test_a_worker_that_dies_or_raises_has_its_share_done_again_here() -> None:
     assert fanout.fanout_map(_raises_in_a_worker, list(range(500))) == [n - 1 for n in range(500)]
 
 
+def test_shares_no_worker_could_be_started_for_are_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # a limit on processes reached
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    steps: list[int] = []
+    out = fanout.fanout_map(_square_and_pid, list(range(300)), steps.append)
+    assert out == [(n * n, os.getpid()) for n in range(300)]
+    assert steps[-1] == 300 and steps == sorted(steps)
+
+
 def _raises_everywhere(n: int) -> int:
     if n == 450:
         raise ValueError("the same error one process would have raised")
