@@ -16,6 +16,7 @@ from typing import Any
 from clusterrun.config.resources import parse_time_seconds
 from clusterrun.errors import SchedulerUnavailable
 from clusterrun.scheduler import _proc
+from clusterrun.scheduler.sacct import accounting_disabled
 
 #: SLURM's MaxArraySize when slurm.conf does not set it; the largest array index is one less.
 DEFAULT_MAX_ARRAY_SIZE = 1001
@@ -284,8 +285,7 @@ def nodes(timeout: float = QUERY_TIMEOUT) -> list[Node]:
 def accounting_available(timeout: float = QUERY_TIMEOUT) -> bool:
     """True when sacct answers; False when accounting storage is disabled; unavailable otherwise."""
     result = _proc.run(["sacct", "-n", "-X", "-S", "now-1hour"], timeout)
-    output = f"{result.stderr}\n{result.stdout}"
-    if "accounting storage is disabled" in output.lower():
+    if accounting_disabled(result.stderr, result.stdout):
         return False
     if result.returncode != 0:
         raise SchedulerUnavailable(

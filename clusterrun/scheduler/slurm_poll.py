@@ -9,23 +9,25 @@ read once when sbatch has answered, and checked again before anything is cancell
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from clusterrun.errors import SchedulerUnavailable
 from clusterrun.scheduler import _proc, _submitit, identity, info
 from clusterrun.scheduler.base import JobMismatch, JobRef, JobStatus, PollResult
-from clusterrun.scheduler.sacct import SACCT_FIELDS, SQUEUE_FORMAT, parse_sacct_records, parse_squeue
+from clusterrun.scheduler.sacct import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    accounting_disabled,
+    parse_sacct_records,
+    parse_squeue,
+)
 
 #: sacct is asked from this many seconds before the earliest submission (clock skew, queueing).
 MARGIN = 15 * 60.0
 #: Said once per refresh when states come from weaker sources than accounting.
 SACCT_DOWN = "sacct unavailable: states from squeue and the job's own records"
 IDENTIFY_TIMEOUT = 15.0
-#: What sacct says, on either stream, where the cluster keeps no accounting (searched, not lowered: a
-#: lowered copy of the output of 10,000 jobs was megabytes more at a big first status's peak).
-_DISABLED = re.compile("accounting storage is disabled", re.IGNORECASE)
 
 
 def _first_line(text: str) -> str:
@@ -105,7 +107,7 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
         return PollResult()
     current = info.cluster_name()
     result = _proc.run(sacct_argv(refs, current))
-    if result.returncode == 0 and not any(_DISABLED.search(text) for text in (result.stderr, result.stdout)):
+    if result.returncode == 0 and not accounting_disabled(result.stderr, result.stdout):
         records = parse_sacct_records(result.stdout)
         del result  # its records are made: the text (megabytes for 10,000 jobs) is not held on
         for record in records:

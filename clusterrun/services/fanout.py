@@ -5,7 +5,8 @@ A refresh that finds a thousand runs ended writes two records for each (the mani
 after reading half a dozen files; a sweep's submission makes a thousand run directories: CPU-bound
 Python, one core busy and the others idle. `fanout_map` splits such a batch over forked workers (each
 takes a contiguous share; the parent does the first, then reads the others' answers in order). (A parent
-that did no share, one worker more, held 3 MB less after 1,000 runs, and took 15% longer for 10,000.)
+that did no share, one worker more, held 3 MB less after 1,000 runs, but was not shown to be as fast for
+10,000 on a noisy machine: bench/RESULTS.md.)
 
 What it promises:
 - the results are those of `[func(item) for item in items]`, in that order;
