@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from clusterrun.cli.app import main
-from clusterrun.records.rowcache import CACHE_FILE, stamps
+from clusterrun.records.rowcache import CACHE_FILE, VERSION, stamps
 from clusterrun.services import listing
 from tests.helpers import cli
 
@@ -106,7 +106,7 @@ def test_the_cache_is_used_and_never_outlives_a_change_to_a_runs_files(
     cache.write_text("{not json")
     assert _table(project) == _fresh(project)
     _table(project)
-    assert json.loads(cache.read_text())["version"] == 1
+    assert json.loads(cache.read_text())["version"] == VERSION
 
     # a run removed: gone from the table and, at the next write, from the cache
     shutil.rmtree(runs / first)

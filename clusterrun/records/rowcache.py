@@ -3,7 +3,9 @@
 A settled run (it ended and its summary is collected: nothing a refresh asks can change it) is shown
 from its manifest, its summary and its notes. `<registry>/.cache/status-rows.json` keeps, per such run,
 the row a table shows (state, job, node, elapsed, metrics, attempt, tags) with the identity (inode,
-size, mtime) of the three files it was made from. A row is used only while all three are as they were:
+size, mtime) of the three files it was made from, as one string (`ino:size:mtime` per file, `-` for a
+file that is not there, joined by commas: the stamps of 10,000 runs held as lists of numbers were 4 MB
+of a big first status's peak). A row is used only while all three are as they were:
 records are replaced by rename and notes appended, so any change to any of them is seen, whoever made
 it. It is a cache, never the only copy of anything: missing, corrupt, of another version or out of date,
 rows are made again from the records, and the file is rewritten whole (write-to-temporary-then-rename,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,14 @@ from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import read_json, write_text_atomic
 from clusterrun.records.models import MANIFEST_FILE, NOTES_FILE, SUMMARY_FILE
 
-VERSION = 1
+VERSION = 2  #: 2: a row's stamps are one string (1: a list of [inode, size, mtime] lists)
 SAVE_BATCH = 500  #: rows encoded at once when the file is written
 CACHE_FILE = "status-rows.json"
 #: the files a row is made from, in the order of its stamps
 SOURCES = (MANIFEST_FILE, SUMMARY_FILE, NOTES_FILE)
 
-Stamps = list[list[int] | None]  # per source: [inode, size, mtime_ns], or None when it does not exist
+Stamps = str  #: per source `inode:size:mtime_ns`, or `-` when it does not exist; joined by commas
+MISSING = "-"
 
 
 def cache_path(root: Path) -> Path:
@@ -37,16 +40,37 @@ def cache_path(root: Path) -> Path:
 
 def stamps(run_dir: Path) -> Stamps:
     """The identity of the files a row is made from, as they are now."""
-    out: Stamps = []
+    out: list[str] = []
     base = os.fspath(run_dir)
     for name in SOURCES:
         try:
             info = os.stat(os.path.join(base, name), follow_symlinks=False)
         except OSError:
-            out.append(None)
+            out.append(MISSING)
             continue
-        out.append([info.st_ino, info.st_size, info.st_mtime_ns])
-    return out
+        out.append(stamp_of(info.st_ino, info.st_size, info.st_mtime_ns))
+    return ",".join(out)
+
+
+def stamp_of(inode: int, size: int, mtime_ns: int) -> str:
+    """One file's part of a row's stamps."""
+    return f"{inode}:{size}:{mtime_ns}"
+
+
+def merged(before: Stamps, written: Mapping[str, Sequence[int]]) -> Stamps:
+    """`before`, with the files of `written` (name: [inode, size, mtime_ns], as a writer noted them) as
+    they were written."""
+    parts = before.split(",")
+    return ",".join(
+        stamp_of(*written[name][:3]) if name in written else part
+        for name, part in zip(SOURCES, parts, strict=True)
+    )
+
+
+def _complete(found: Stamps) -> bool:
+    """Whether the manifest and the summary were there (a row is kept only for a run with both)."""
+    manifest, summary, _notes = found.split(",")
+    return manifest != MISSING and summary != MISSING
 
 
 class RowCache:
@@ -56,6 +80,9 @@ class RowCache:
         self.root = root
         self.path = cache_path(root)
         self.rows: dict[str, list[Any]] = self._load()
+        # rows put by this process, as the JSON text of their entries: a row as text is a third of the
+        # memory of its dicts (10,000 rows kept at the end of a big first status: about 10 MB less)
+        self.encoded: dict[str, str] = {}
         self.changed = False
         self.hits = 0
 
@@ -73,6 +100,8 @@ class RowCache:
         """The run's cached row, if the files it was made from are as `current` (stamps()) says they
         are now; else None."""
         entry = self.rows.get(run_id)
+        if entry is None and run_id in self.encoded:
+            entry = json.loads(self.encoded[run_id])
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], dict):
             return None
         if entry[0] != current:
@@ -84,9 +113,10 @@ class RowCache:
         """Keep a settled run's row, made from its files as they were `before` it was read: kept only if
         they are still the same (nothing changed them meanwhile, not even this refresh, which may have
         just collected the summary: the row is kept at the next one) and the run has a summary."""
-        if before[0] is None or before[1] is None or stamps(run_dir) != before:
+        if not _complete(before) or stamps(run_dir) != before:
             return
-        self.rows[run_id] = [before, row]
+        self.encoded[run_id] = json.dumps([before, row], separators=(",", ":"))
+        self.rows.pop(run_id, None)
         self.changed = True
 
     def save(self) -> None:
@@ -94,8 +124,9 @@ class RowCache:
         registry keeps the old file: the cache only saves time."""
         if not self.changed:
             return
-        for run_id in [r for r in self.rows if not os.path.isdir(os.path.join(self.root, r))]:
-            del self.rows[run_id]
+        for kept in (self.rows, self.encoded):
+            for run_id in [r for r in kept if not os.path.isdir(os.path.join(self.root, r))]:
+                del kept[run_id]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, self._text())
@@ -104,11 +135,19 @@ class RowCache:
             return
 
     def _text(self) -> Iterator[str]:
-        """The file's JSON, `{"version": .., "rows": {..}}`, in pieces of SAVE_BATCH rows (each encoded
-        at once by json's C encoder): the text of 10,000 rows was 5 MB more at a big first status's peak."""
+        """The file's JSON, `{"version": .., "rows": {..}}`, in pieces of SAVE_BATCH rows (the rows read
+        encoded at once by json's C encoder, the rows put joined as they were encoded): the text of 10,000
+        rows was 5 MB more at a big first status's peak."""
         yield f'{{"version":{VERSION},"rows":{{'
         rows = list(self.rows.items())
+        first = True
         for start in range(0, len(rows), SAVE_BATCH):
             text = json.dumps(dict(rows[start : start + SAVE_BATCH]), separators=(",", ":"))
-            yield ("," if start else "") + text[1:-1]
+            yield ("" if first else ",") + text[1:-1]
+            first = False
+        encoded = list(self.encoded.items())
+        for start in range(0, len(encoded), SAVE_BATCH):
+            pieces = (f"{json.dumps(run_id)}:{text}" for run_id, text in encoded[start : start + SAVE_BATCH])
+            yield ("" if first else ",") + ",".join(pieces)
+            first = False
         yield "}}"

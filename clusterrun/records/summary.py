@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import history, rank_metrics
+from clusterrun.analysis import history, metric_fold, rank_metrics
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
@@ -180,7 +180,14 @@ def build(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, An
 
 
 def collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, Any]) -> Summary:
-    """The summary of an ended run, from the run directory and the scheduler's last word."""
+    """The summary of an ended run, from the run directory and the scheduler's last word. The folds of
+    its metrics files are not kept in the process (metric_fold.unkept): once it has a summary, a run's
+    metrics are not folded again."""
+    with metric_fold.unkept():
+        return _collect(run, manifest, status)
+
+
+def _collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str, Any]) -> Summary:
     record = as_manifest(manifest, f"run {run.id}: manifest")
     config = record.config
     status = requeues.totals(record, status)  # a requeued job: its attempts' time and CPU added up

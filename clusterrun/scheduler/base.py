@@ -106,7 +106,7 @@ class JobRef:
     started: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class JobStatus:
     job_id: str
     state: str  # normalised, lower case (see TERMINAL / ACTIVE)

@@ -341,7 +341,7 @@ def _keep_rows(
             continue
         run, before = seen
         # (the notes, whose tags the row shows, are appended to, never written by the refresh)
-        made_from = [written.get(name) or stamp for name, stamp in zip(rowcache.SOURCES, before, strict=True)]
+        made_from = rowcache.merged(before, written)
         status = shown.as_record()
         if swept:  # a sweep member's row: the summary fields its table shows, not the whole summary
             status["summary"] = table_part(shown.summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import tracemalloc
 from pathlib import Path
@@ -290,3 +291,36 @@ def test_a_watch_rewrites_the_cache_entry_only_once_a_block_more_was_read(
         handle.write(_lines(310, 340))  # more than CACHE_FROM bytes since the entry
     metric_fold.read(path)
     assert entry.stat().st_ino != first
+
+
+def test_a_summarys_reads_keep_nothing_in_the_process_and_answer_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within unkept() (a summary's collection: the run has ended) a read answers what a kept read
+    answers, continues from what a watch kept of the file, and leaves nothing kept in the process, while
+    the fold of a big file still reaches the user's cache for the next process."""
+    monkeypatch.setattr(metric_fold, "CACHE_FROM", 1000)
+    path = tmp_path / "run" / "metrics.jsonl"
+    path.parent.mkdir()
+    path.write_text(_lines(0, 500))
+    metric_fold.read(path)  # a watch of the running job kept its fold
+    assert os.fspath(path) in metric_fold._KEPT
+    with path.open("a") as handle:
+        handle.write(_lines(500, 560) + '{"step": 560, "loss": -1}')  # its last line not ended yet
+    parsed: list[str] = []
+
+    def counted(text: str) -> list[dict[str, Any]]:
+        parsed.append(text)
+        return parse_rows(text)
+
+    monkeypatch.setattr(metric_fold, "parse_rows", counted)
+    with metric_fold.unkept():
+        fold = metric_fold.read(path)
+    assert parsed[0] == _lines(500, 560)  # continued from the watch's fold, not read again
+    assert metric_fold._KEPT == {}
+    monkeypatch.setattr(metric_fold, "parse_rows", parse_rows)
+    assert fold.series["loss"].count == 561 and fold.last["loss"] == -1
+    (entry,) = (tmp_path / "user-cache" / "clusterrun" / "metric-folds").iterdir()
+    assert json.loads(entry.read_text())["offset"] == len(_lines(0, 560))
+    metric_fold.forget()
+    assert _folded(path) == _reference(path.read_text(), "step")  # a kept read says the same
