@@ -108,6 +108,7 @@ def once(
     result = subprocess.run(
         [sys.executable, "-c", TREE, *status],
         env=dict(env, PYTHONPATH=str(checkout)),
+        cwd=at.parent,  # not a checkout: `python -c` looks for clusterrun in its working directory first
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
