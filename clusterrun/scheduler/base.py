@@ -106,6 +106,22 @@ class JobRef:
     started: bool = False
 
 
+class SharedStrings(dict[str, str]):
+    """One string for each value seen (`same(text)`: the first `text` equal to it), as sys.intern would
+    give, without keeping them for the process's life: the values many jobs' records repeat (a state,
+    a node, a sweep's cluster, name, submit time and scheduler folder) held once, not once per job.
+    With `at_most`, the table is emptied when it holds that many (a long-lived one stays small)."""
+
+    def __init__(self, at_most: int | None = None) -> None:
+        super().__init__()
+        self.at_most = at_most
+
+    def __call__(self, text: str) -> str:
+        if self.at_most is not None and len(self) >= self.at_most:
+            self.clear()
+        return self.setdefault(text, text)
+
+
 @dataclass(slots=True)
 class JobStatus:
     job_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from clusterrun.scheduler.base import JobStatus
+from clusterrun.scheduler.base import JobStatus, SharedStrings
 
 SACCT_FIELDS = (
     "JobID",
@@ -148,7 +148,7 @@ def parse_sacct_records(output: str) -> list[JobStatus]:
     records: list[JobStatus] = []
     own: set[str] = set()  # members with a line of their own
     last: dict[str, JobStatus] = {}  # base id -> its latest job record (its steps follow it)
-    same = _Shared()
+    same = SharedStrings()  # for the parse's lifetime only
     for line in _lines(output):
         parts = line.split("|")
         if len(parts) < _REQUIRED:
@@ -210,14 +210,6 @@ def _lines(text: str) -> Iterator[str]:
             end = size
         yield text[start:end].removesuffix("\r")
         start = end + 1
-
-
-class _Shared(dict[str, str]):
-    """One string for each value seen (`same(text)`: the first `text` equal to it), as sys.intern
-    would give, for the parse's lifetime only."""
-
-    def __call__(self, text: str) -> str:
-        return self.setdefault(text, text)
 
 
 def _duration_seconds(text: str) -> int | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from clusterrun.records.models import JobIdentity, Manifest
 from clusterrun.scheduler import JobRef, JobStatus, Submitted
+from clusterrun.scheduler.base import SharedStrings
 
 
 def recorded(submitted: Submitted) -> dict[str, Any]:
@@ -47,14 +48,7 @@ def submission_window(manifest: Manifest) -> tuple[float | None, float | None]:
 #: the values runs share (a sweep's scheduler folder, its cluster, name and submit time), one string
 #: each: a first status of 10,000 members held 10,000 equal copies of each (3 MB), and sent them back
 #: from its workers one by one (pickle shares an object, not equal strings)
-_SHARED: dict[str, str] = {}
-SHARED_AT_MOST = 4096  #: then the table is emptied (a long watch of many sweeps stays small)
-
-
-def _shared(text: str) -> str:
-    if len(_SHARED) >= SHARED_AT_MOST:
-        _SHARED.clear()
-    return _SHARED.setdefault(text, text)
+_shared = SharedStrings(at_most=4096)
 
 
 def job_ref(manifest: Manifest, folder: Path | str, run_dir: Path | str) -> JobRef:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusterrun.scheduler.base import ACTIVE, TERMINAL
+from clusterrun.scheduler.base import ACTIVE, TERMINAL, SharedStrings
 from clusterrun.scheduler.sacct import (
     SACCT_FIELDS,
     normalise_state,
@@ -334,3 +334,19 @@ def test_records_of_one_array_share_their_recurring_values() -> None:
         assert getattr(first, name) is getattr(second, name), name
     assert (first.raw_state, first.node, first.cluster, first.name) == ("COMPLETED", "node01", "c1", "sweep")
     assert first.submit_time == "2026-01-01T09:59:00" and first.job_id != second.job_id
+
+
+def test_shared_strings_give_one_string_per_value_and_stay_within_their_bound() -> None:
+    same = SharedStrings(at_most=3)
+    first = "".join(["clu", "ster"])
+    again = "".join(["clus", "ter"])
+    assert first is not again and same(first) is first and same(again) is first
+    for text in ("a", "b"):
+        same(text)
+    assert len(same) == 3
+    same("c")  # the table was full: emptied, then this one kept
+    assert dict(same) == {"c": "c"} and same(again) is again
+    unbounded = SharedStrings()
+    for n in range(5000):
+        unbounded(str(n))
+    assert len(unbounded) == 5000
