@@ -9,8 +9,9 @@ Run:  python bench/run_all.py [--quick] [--growth [--sizes 100,1000,10000] [--gr
                                [--only sweep,help,...] [--out bench/RESULTS.md]
   --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
   --growth  the registry, sweep and first-status rows at 100, 1,000 and 10,000 runs as well (a sweep of
-            10,000 goes to an isolated cluster of its own: scripts/isolated-slurm.sh); --growth-rows
-            measures only some of them (wide-status, dry-run, sweep, first-status)
+            10,000 goes to an isolated cluster of its own, and the first status of 10,000 ended runs to
+            one with accounting of its own that ends their jobs in minutes: scripts/isolated-slurm.sh);
+            --growth-rows measures only some of them (wide-status, dry-run, sweep, first-status)
 """
 
 from __future__ import annotations
@@ -227,9 +228,10 @@ def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> 
     ]
 
 
-def _finished_job_ids(count: int) -> list[str]:
+def _finished_job_ids(count: int, env: dict[str, str] | None = None) -> list[str]:
     """`count` distinct finished SLURM jobs from accounting; an array of `true` makes up a shortfall.
-    Their identities (cluster, submit time, name) are in IDENTITIES: a run records its job's at submit."""
+    Their identities (cluster, submit time, name) are in IDENTITIES: a run records its job's at submit.
+    `env`: another cluster's (SLURM_CONF), else the main one's."""
 
     def known() -> list[str]:
         out = subprocess.run(
@@ -237,6 +239,7 @@ def _finished_job_ids(count: int) -> list[str]:
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         ).stdout
         found, partial = [], set()
         for line in out.splitlines():
@@ -251,14 +254,17 @@ def _finished_job_ids(count: int) -> list[str]:
     found = known()
     short = count - len(found)
     if short > 0:
+        sbatch = ["sbatch", "--parsable", f"--array=0-{short - 1}", "--mem=10M", "-o", "/dev/null"]
         job = subprocess.run(
-            ["sbatch", "--parsable", f"--array=0-{short - 1}", "-o", "/dev/null", "--wrap", "true"],
+            [*sbatch, "--wrap", "true"],
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         ).stdout.strip()
         print(f"  waiting for {short} trivial array tasks (job {job}) to make {count} finished jobs ...")
-        while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
+        squeue = ["squeue", "-h", "-j", job]
+        while subprocess.run(squeue, capture_output=True, text=True, env=env).stdout.strip():
             time.sleep(2)
         found = known()
         waited = 0
@@ -439,11 +445,45 @@ def row_first_status(ctx: Ctx, count: int | None = None, growth: bool = False) -
 SYNTH_SWEEP = "synth-sweep_20251231-000000"  #: the sweep the first-status row's runs are members of
 
 
+#: A cluster for a first status of more ended runs than the main cluster makes in a session (it runs
+#: two array tasks at a time, about 90 a minute): the real accounting (its own slurmdbd and database),
+#: two nodes of 32 CPUs each on this machine, so a 10,000-task array of `true` ends in a few minutes.
+#: (Its name is short: a job step's socket path in the spool holds it three times, and a path longer than
+#: 108 bytes fails the launch and requeues the job.)
+ACCOUNTING_CLUSTER = {
+    "nodes": 2,
+    "cpus": 32,
+    "conf": [
+        "MaxArraySize=10001",
+        "MaxJobCount=100000",
+        "MinJobAge=2",
+        "SchedulerParameters=sched_interval=1,bf_interval=1,batch_sched_delay=1,default_queue_depth=5000",
+        "JobAcctGatherType=jobacct_gather/none",
+    ],
+}
+
+
 def _row_first_status_growth(ctx: Ctx, count: int) -> list[Row]:
-    jobs = _finished_job_ids(count)
+    """At most 2,000 runs on the main cluster; more on an isolated cluster with accounting of its own
+    (ACCOUNTING_CLUSTER), made for the row and removed after it, tried once."""
+    if count <= 2000:
+        return _first_status_growth(ctx, count, {})
+    sys.path.insert(0, str(REPO / "tests"))
+    from clusters import isolated_cluster  # tests/clusters.py: scripts/isolated-slurm.sh up/down
+
+    print(f"  an isolated cluster with accounting for {count:,} ended jobs ...", flush=True)
+    with isolated_cluster("acct", accounting="dbd", **ACCOUNTING_CLUSTER) as cluster:  # type: ignore[arg-type]
+        rows = _first_status_growth(ctx, count, cluster.env)
+    for row in rows:
+        row.measure += " (an isolated cluster with accounting)"
+    return rows
+
+
+def _first_status_growth(ctx: Ctx, count: int, cluster: dict[str, str]) -> list[Row]:
+    jobs = _finished_job_ids(count, ctx.env(**cluster) if cluster else None)
     ids_file = ctx.tmp / f"finished-ids-{count}.txt"
     ids_file.write_text(" ".join(jobs))
-    env = ctx.env(CLUSTERRUN_POLL_MAX_AGE="0")
+    env = ctx.env(CLUSTERRUN_POLL_MAX_AGE="0", **cluster)
     repeat = 1 if count > 2000 else ctx.repeat
     floor = median(
         [run([sys.executable, "-c", SACCT_FLOOR, str(ids_file)], env=env).seconds for _ in range(repeat)]

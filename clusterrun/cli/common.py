@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
 
+from clusterrun.cli.warnfold import fold
 from clusterrun.records.registry import Registry
 from clusterrun.scheduler import backend_help
 
@@ -25,3 +27,9 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
+
+
+def warn_all(messages: Iterable[str]) -> None:
+    """Each warning on its line, those about many runs with one cause as one line (cli/warnfold.py)."""
+    for message in fold(messages):
+        warn(message)

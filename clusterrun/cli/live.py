@@ -16,6 +16,7 @@ from clusterrun.analysis.metrics import format_metrics
 from clusterrun.cli.common import info
 from clusterrun.cli.display import console
 from clusterrun.cli.output import duration, state_label
+from clusterrun.cli.warnfold import fold
 from clusterrun.scheduler import TERMINAL, reasons
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class RunsView:
             yield self._table(runs, since, max(3, room))
         for line in self.waiting:
             yield Text(line, style="yellow")
-        for warning in self.report.warnings if self.report is not None else []:
+        for warning in fold(self.report.warnings) if self.report is not None else []:
             yield Text(f"warning: {warning}", style="yellow")
 
     def _counts(self, runs: list[RunStatus], ended: int) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from clusterrun.cli.common import info, warn
+from clusterrun.cli.common import info, warn_all
 
 # the formats live in formats.py (light: a command's definition and --help import it alone)
 from clusterrun.cli.formats import FORMAT_HELP as FORMAT_HELP
@@ -133,8 +133,7 @@ def _csv_cell(value: Any) -> Any:
 
 @renders("clusterrun.services.listing.StatusView")
 def _status(view: StatusView, fmt: Format) -> ExitStatus:
-    for message in view.warnings:
-        warn(message)
+    warn_all(view.warnings)
     if fmt == "json":
         emit_json(view.as_record())
     elif fmt == "ids":
@@ -189,8 +188,7 @@ def _disk(report: DiskReport, fmt: Format) -> ExitStatus:
 
 @renders("clusterrun.services.status.RunDetails")
 def _details(details: RunDetails, fmt: Format) -> ExitStatus:
-    for message in details.warnings:
-        warn(message)
+    warn_all(details.warnings)
     if fmt == "json":
         emit_json(details.as_record())
         return ExitStatus.OK
@@ -235,8 +233,7 @@ def _ended_without_job(manifest: Manifest) -> list[str]:
 
 @renders("clusterrun.services.compare.CompareReport")
 def _comparison(report: CompareReport, fmt: Format) -> ExitStatus:
-    for message in report.warnings:
-        warn(message)
+    warn_all(report.warnings)
     if fmt == "json":
         emit_json(report.as_record())
     else:
@@ -270,8 +267,7 @@ def reviewing(fmt: Format) -> Callable[[Prepared], None]:
     the cost gate asks anything) the manifest block."""
 
     def review(prepared: Prepared) -> None:
-        for message in prepared.warnings:
-            warn(message)
+        warn_all(prepared.warnings)
         if prepared.smoke_failed:
             return
         for key, value in prepared.estimate.suggestions.items():
@@ -314,8 +310,7 @@ def _submission(result: SubmitResult, fmt: Format) -> ExitStatus:
         )
     if result.outcome == "smoke_failed":
         _smoke_failure(result)
-    for message in result.report.warnings if result.report else []:
-        warn(message)
+    warn_all(result.report.warnings if result.report else [])
     if fmt == "json":
         emit_json(result.as_record())
     elif fmt == "ids":
@@ -341,8 +336,7 @@ def _reproduction(result: ReproduceResult, fmt: Format) -> ExitStatus:
             original, new = result.pairs[0]
             info(f"compare when both have ended: clusterrun compare {original} {new}")
         return status
-    for message in result.warnings:
-        warn(message)
+    warn_all(result.warnings)
     if fmt == "ids":
         emit_ids(result.run_ids)
     elif len(result.pairs) == 1:

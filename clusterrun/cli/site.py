@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from clusterrun.cli.common import info, registry, warn
+from clusterrun.cli.common import info, registry, warn_all
 from clusterrun.cli.complete import complete_targets
 from clusterrun.cli.output import emit_json, manifest_block, results_block
 from clusterrun.dashboard.build import Blocks, build
@@ -50,8 +50,7 @@ def site(
 
     blocks = Blocks(lambda data: manifest_block(as_manifest(data)), results_block)
     report = build(reg, run_ids or [], out, blocks, refresh_runs if poll else None)
-    for message in report.warnings:
-        warn(message)
+    warn_all(report.warnings)
     if json_:
         emit_json(report.as_record())
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from clusterrun.cli.common import warn
+from clusterrun.cli.common import warn_all
 from clusterrun.cli.display import Reporter, display_mode
 from clusterrun.cli.progress import submit_display
 from clusterrun.cli.render import Format, present, reviewing
@@ -19,8 +19,7 @@ from clusterrun.services.submit import Confirm, SubmitRequest
 
 
 def _warnings_only(prepared: Prepared) -> None:
-    for message in prepared.warnings:
-        warn(message)
+    warn_all(prepared.warnings)
 
 
 def submit_and_show(
