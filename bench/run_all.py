@@ -194,7 +194,7 @@ def row_sweep(ctx: Ctx, members: int | None = None) -> list[Row]:
 
 def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> list[Row]:
     env = ctx.env(**cluster)
-    floors, ours, calls, files = [], [], {}, []
+    floors, ours, calls, files, peaks = [], [], {}, [], []
     for attempt in range(repeat):
         folder = ctx.tmp / f"map-array-{members}-{attempt}"
         result = run([sys.executable, "-c", MAP_ARRAY, str(members), str(folder)], env=env)
@@ -206,9 +206,11 @@ def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> 
         argv = [*CLI, "submit", "configs/sweep.yaml", "--backend", "slurm", "--yes", "--json"]
         # held, as the floor's array is: on a cluster the members run on compute nodes; here they would
         # start on this machine's two cores while the submission is still recording them
-        result = run([*argv, "--force", "params.steps=5", "resources.extra.hold=true"], project, env)
+        held = [*argv, "--force", "params.steps=5", "resources.extra.hold=true"]
+        result = run(held, project, env, memory=True)
         calls = ctx.shims.counts()
         ours.append(result.seconds)
+        peaks.append(result.peak_mb)
         scancel([a["job_id"] for a in json.loads(result.stdout)["arrays"]], env)
         target = ctx.tmp / f"member-floor-{attempt}"
         files.append(run([sys.executable, "-c", MEMBER_FLOOR, str(target), str(members)], env=env).seconds)
@@ -217,7 +219,7 @@ def _row_sweep(ctx: Ctx, members: int, cluster: dict[str, str], repeat: int) -> 
     return [
         Row(
             f"submit a {members:,}-member sweep (1 sbatch)",
-            _ms(seconds),
+            f"{_ms(seconds)}, {median(peaks):.0f} MB",
             f"submitit `map_array` of {members:,}: {_ms(floor)} (making the {members:,} member directories "
             f"the run-directory contract asks for, alone, on this disk: {_ms(made)}, "
             f"{(floor + made) / floor:.1f}x)",

@@ -90,6 +90,7 @@ CONFIG_ORDER = [
     "yaml12",
     "redact",  # the one list of secret names and values: config, env.json and the records' writer
     "resources",
+    "alike",  # one object for the values the members of a sweep have alike (its configs, its manifests)
 ]
 
 

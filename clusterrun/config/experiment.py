@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun.config import profiles
+from clusterrun.config.alike import share_model
 from clusterrun.config.models import ExperimentSpec, canonical_json, spec_from_data
 from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import used_placeholders
@@ -64,10 +65,13 @@ def load_experiment(
     base = spec_from_data(raw, source)  # 4
     values_list = expand(base.sweep, list(cli_axes))  # 5 (its size is checked before it is built)
     single: dict[str, Any] = {k: v for k, v in raw.items() if k != "sweep"}  # 6
-    members = []
+    members: list[Member] = []
     for index, values in enumerate(values_list):
         where = f"{source} (sweep member {index}: {describe(values)})" if values else source
-        members.append(Member(index, values, spec_from_data(apply_values(single, values), where)))
+        spec = spec_from_data(apply_values(single, values), where)
+        if members:  # what it has alike with the member before, held once (config/alike.py)
+            share_model(spec, members[-1].spec)
+        members.append(Member(index, values, spec))
     axes = list(values_list[0]) if values_list and values_list[0] else []
     return Experiment(base, profile, base.sweep, members, axes)
 
