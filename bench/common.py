@@ -47,7 +47,9 @@ class Shims:
             shim.chmod(0o755)
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, PATH=f"{self.dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO))
+        # the clusterrun measured: this checkout's, or BENCH_CODE's (another checkout: before and after)
+        code = os.environ.get("BENCH_CODE", str(REPO))
+        env = dict(os.environ, PATH=f"{self.dir}:{os.environ['PATH']}", PYTHONPATH=code)
         env.pop("CLUSTERRUN_RUNS_DIR", None)
         # as installed packages are: compiled once (main() compiles clusterrun before measuring), not
         # recompiled by every process, which a shell's PYTHONDONTWRITEBYTECODE=1 would cause for

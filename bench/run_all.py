@@ -7,6 +7,8 @@ submit are cancelled afterwards. Registries are synthesised from one run made by
 
 Run:  python bench/run_all.py [--quick] [--growth [--sizes 100,1000,10000] [--growth-rows first-status,...]]
                                [--only sweep,help,...] [--out bench/RESULTS.md]
+  BENCH_CODE=DIR  measures the clusterrun in DIR (another checkout, e.g. `git archive` of an older commit
+            unpacked, with templates/ beside its clusterrun/) instead of this one: before and after
   --quick   smaller sizes (sweep of 200, 200 finished runs, a registry of 1,000): about 3 minutes
   --growth  the registry, sweep and first-status rows at 100, 1,000 and 10,000 runs as well (a sweep of
             10,000 goes to an isolated cluster of its own, and the first status of 10,000 ended runs to
