@@ -187,7 +187,7 @@ def row_sweep(ctx: Ctx, members: int | None = None) -> list[Row]:
 
     print(f"  an isolated cluster for a sweep of {members:,} ...", flush=True)
     conf = [f"MaxArraySize={members + 1}", "MaxJobCount=100000", "MinJobAge=2"]
-    with isolated_cluster("benchsweep", accounting="none", conf=conf) as cluster:
+    with isolated_cluster("sweep", accounting="none", conf=conf) as cluster:
         rows = _row_sweep(ctx, members, cluster.env, 1)
     for row in rows:
         row.measure += " (an isolated cluster, tried once)"

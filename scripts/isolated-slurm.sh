@@ -447,6 +447,23 @@ parse_up_options() {
         ((MAX_JOB_COUNT >= 1)) || die "MaxJobId must be at least FirstJobId"
         ((MAX_JOB_COUNT < 10000)) || MAX_JOB_COUNT=10000
     fi
+    check_socket_paths "${#max}"
+}
+
+# check_socket_paths DIGITS: a job step's socket, $DIR/spool-NODE/NODE_JOBID.STEPID, must fit a Unix
+# socket's 108 bytes (with its NUL). Past it slurmstepd cannot start and slurmd requeues the job, again
+# and again: a cluster that looks merely slow. The name is refused when job ids of 3 digits would not
+# fit; otherwise the log says from which job id on they would not. DIGITS: MaxJobId's, if given.
+check_socket_paths() {
+    local node="${NAME}n$NODES"
+    # the digits a job id may have: $DIR "/spool-" NODE "/" NODE "_" JOBID ".4294967291", 107 bytes
+    local fit=$((107 - ${#DIR} - 7 - ${#node} - 1 - ${#node} - 1 - 11))
+    ((fit >= 3)) ||
+        die "cluster name '$NAME' is too long for $ISO_ROOT: a job step's socket path would not fit" \
+            "108 bytes even for job id 100: use a shorter name (or a shorter CLUSTERRUN_SLURM_DIR)"
+    if ((fit < 8)) && ((${1:-0} == 0 || ${1:-0} > fit)); then
+        log "job ids up to $((10 ** fit - 1)) start on this cluster (a job step's socket path, 108 bytes)"
+    fi
 }
 
 cmd_up() {

@@ -43,7 +43,9 @@ from tests.helpers import REPO
 SCRIPT = REPO / "scripts" / "isolated-slurm.sh"
 KEEP_ENV = "CLUSTERRUN_KEEP_ISOLATED"
 _ISO_ROOT = Path(os.environ.get("CLUSTERRUN_SLURM_DIR", "/var/lib/clusterrun-slurm")) / "isolated"
-_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+#: up to 9 characters: with its 6-character suffix, the name appears three times in a job step's socket
+#: path (scripts/isolated-slurm.sh check_socket_paths), which must fit 108 bytes
+_NAME = re.compile(r"^[a-z][a-z0-9]{0,8}$")
 
 
 class ClusterError(AssertionError):
@@ -231,14 +233,14 @@ def isolated_cluster(
 ) -> Iterator[IsolatedCluster]:
     """Start an isolated cluster for the block and remove it afterwards, whatever happens.
 
-    `name` (lower-case letters and digits, up to 12) gets a random suffix: parallel test sessions never
+    `name` (lower-case letters and digits, up to 9) gets a random suffix: parallel test sessions never
     share a cluster. `conf` lines replace slurm.conf's defaults of the same key (e.g. "MinJobAge=2",
     "FirstJobId=1", "MaxJobId=30"); `preemption` gives partitions `low` (default, requeued on preemption,
     GraceTime=20) and `high`.
     """
     require()
     if not _NAME.match(name):
-        raise ValueError(f"cluster name {name!r}: 1-12 lower-case letters and digits, starting with a letter")
+        raise ValueError(f"cluster name {name!r}: 1-9 lower-case letters and digits, starting with a letter")
     unique = f"{name}{secrets.token_hex(3)}"
     args = ["up", unique, "--nodes", str(nodes), "--accounting", accounting, "--owner", str(os.getpid())]
     for line in conf:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clusters import SCRIPT, ClusterError, isolated_cluster
+from tests.clusters import _ISO_ROOT, SCRIPT, ClusterError, isolated_cluster
 
 pytestmark = [pytest.mark.isolated]
 MAIN_RUN_DIR = Path(os.environ.get("CLUSTERRUN_SLURM_DIR", "/var/lib/clusterrun-slurm")) / "run"
@@ -131,6 +131,10 @@ def test_bad_requests_are_refused_with_one_line() -> None:
         (["up", "x", "--nodes", "0"], "--nodes must be"),
         (["env", "nosuchcluster"], "no isolated cluster"),
         (["up", "x", "--accounting", "maybe"], "--accounting must be"),
+        # its job steps' socket paths would pass 108 bytes: every job would be requeued, again and again
+        (["up", "toolongname" * 2], "too long for"),
     ):
         result = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, check=False)
         assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (_ISO_ROOT / ("toolongname" * 2)).exists()  # refused before anything was made
