@@ -117,42 +117,62 @@ def _measure(items: list[GcItem]) -> int:
 # ------------------------------------------------------------------------------------------ facts
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What gc reads of a run's manifest (not the manifest: 10,000 of those held 360 MB)."""
+
+    state: str
+    sweep: str | None
+    reproduces: str | None
+    snapshot_id: str
+    created: str
+    workdir_links: dict[str, str]
+
+    @classmethod
+    def of(cls, m: Manifest) -> _Run:
+        return cls(m.state, m.sweep, m.reproduces, m.snapshot.id, m.created, m.workdir_links)
+
+
 @dataclass
 class _Facts:
-    manifests: dict[str, Manifest]
+    runs: dict[str, _Run]
     unreadable: list[str]
     reproduced_by: dict[str, list[str]]
     snapshots_used: set[str]
     sweep_snapshots: set[str]
+    going_sweeps: set[str]  # sweeps with a member that has not ended
 
 
 def _facts(registry: Registry) -> _Facts:
-    manifests: dict[str, Manifest] = {}
+    runs: dict[str, _Run] = {}
     unreadable: list[str] = []
     for run in registry.runs():
         try:
-            manifests[run.id] = run.load_manifest()
+            runs[run.id] = _Run.of(run.load_manifest())
         except ClusterrunError:
             unreadable.append(run.id)
     reproduced_by: dict[str, list[str]] = {}
     used: set[str] = set()
-    for run_id, m in manifests.items():
-        if m.reproduces:
-            reproduced_by.setdefault(m.reproduces, []).append(run_id)
-        if m.snapshot.id:
-            used.add(m.snapshot.id)
+    going: set[str] = set()
+    for run_id, r in runs.items():
+        if r.reproduces:
+            reproduced_by.setdefault(r.reproduces, []).append(run_id)
+        if r.snapshot_id:
+            used.add(r.snapshot_id)
+        if r.sweep and r.state.lower() not in ENDED:
+            going.add(r.sweep)
     sweeps: set[str] = set()
     for sweep_id in registry.sweep_ids():
         try:
             sweeps.add(store.read_sweep(registry.root / sweep_id).snapshot.id)
         except ClusterrunError:
             unreadable.append(sweep_id)
-    return _Facts(manifests, unreadable, reproduced_by, used | sweeps, sweeps)
+    return _Facts(runs, unreadable, reproduced_by, used | sweeps, sweeps, going)
 
 
-def _age(m: Manifest, path: Path) -> float:
+def _age(r: _Run, path: Path) -> float:
     try:
-        created = datetime.fromisoformat(m.created).timestamp()
+        created = datetime.fromisoformat(r.created).timestamp()
     except ValueError:
         created = path.stat().st_mtime
     return time.time() - created
@@ -161,10 +181,10 @@ def _age(m: Manifest, path: Path) -> float:
 # ------------------------------------------------------------------------------------------- gc
 
 
-def _outputs_in(run_path: Path, m: Manifest) -> tuple[int, int]:
+def _outputs_in(run_path: Path, r: _Run) -> tuple[int, int]:
     """What a finished run wrote or changed in its working copy (workdir.check, which counts every file
     not linked to the snapshot when the listing is missing): (files, bytes)."""
-    found = workdir.check(run_path / workdir.NAME, m.workdir_links).artifacts
+    found = workdir.check(run_path / workdir.NAME, r.workdir_links).artifacts
     return len(found), sum(size for _rel, size in found)
 
 
@@ -181,14 +201,14 @@ def plan(
     kept_outputs: list[tuple[str, int, int]] = []
     facts = _facts(registry)
     result = GcPlan()
-    for run_id, m in facts.manifests.items():
+    for run_id, r in facts.runs.items():
         path = registry.root / run_id
-        state = m.state.lower()
+        state = r.state.lower()
         why = NEVER_RAN.get(state) or NEVER_RAN_ALSO.get(state)
-        if why and not m.sweep:
+        if why and not r.sweep:
             if keep_failed and state in {"smoke_failed", "submit_failed", "interrupted"}:
                 continue
-            if run_id in facts.reproduced_by or _age(m, path) < min_age:
+            if run_id in facts.reproduced_by or _age(r, path) < min_age:
                 continue
             result.items.append(GcItem("run", run_id, why, path))
             continue
@@ -196,15 +216,15 @@ def plan(
             continue  # still going (or not known to have ended): untouched
         if keep_failed and state != "completed":
             continue
-        if m.sweep and not _sweep_ended(m.sweep, facts):
+        if r.sweep and not _sweep_ended(r.sweep, facts):
             continue
         for what, sub in (("work", path / "work"), ("smoke work", path / "smoke" / "work")):
             if not sub.is_dir() or sub.is_symlink():
                 continue
             why = f"working copy of a {state} run"
             if what == "work":
-                files, size = _outputs_in(path, m)
-                if files and not (outputs and _age(m, path) >= min_age):
+                files, size = _outputs_in(path, r)
+                if files and not (outputs and _age(r, path) >= min_age):
                     kept_outputs.append((run_id, files, size))
                     continue
                 if files:
@@ -220,7 +240,7 @@ def plan(
     elif snapshots.is_dir():
         going = {i.run for i in result.items if i.what == "run"}
         kept = facts.sweep_snapshots | {
-            m.snapshot.id for rid, m in facts.manifests.items() if rid not in going and m.snapshot.id
+            r.snapshot_id for rid, r in facts.runs.items() if rid not in going and r.snapshot_id
         }
         for snap in sorted(snapshots.iterdir()):
             if not _SNAPSHOT_ID.match(snap.name) or snap.is_symlink() or not snap.is_dir():
@@ -236,8 +256,8 @@ def plan(
 
 
 def _sweep_ended(sweep_id: str, facts: _Facts) -> bool:
-    members = [m for m in facts.manifests.values() if m.sweep == sweep_id]
-    return all(m.state.lower() in ENDED for m in members)
+    """Every member of the sweep has ended (once per member, it scanned every run: 10,000 members, 10^8)."""
+    return sweep_id not in facts.going_sweeps
 
 
 def remove(items: list[GcItem]) -> None:
