@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from clusterrun.dashboard import build as dashboard_build
 from clusterrun.dashboard.build import build
 from clusterrun.records.registry import Registry
 
@@ -63,3 +66,19 @@ def test_builds_incrementally_and_escapes(tmp_path: Path) -> None:
     assert sorted(damaged.written) == sorted(changed)
     assert any("manifest.json is not valid JSON" in w for w in damaged.warnings)
     assert "damaged" in (root / "site" / "index.html").read_text()
+
+
+def test_pages_are_the_same_whether_a_runs_record_was_kept_or_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build keeps at most FRESH_KEPT records from the index's reading (10,000 held 532 MB);
+    the other runs' records are read again for their pages, which must come out the same."""
+    root = tmp_path / "runs"
+    for i in range(4):
+        _run(root, f"t_20261101-10000{i}", {"lr": 0.1 * (i + 1)}, [3.0, 2.0 - i * 0.1])
+    kept = build(Registry(root), out=tmp_path / "kept")
+    monkeypatch.setattr(dashboard_build, "FRESH_KEPT", 1)
+    again = build(Registry(root), out=tmp_path / "again")
+    assert sorted(kept.written) == sorted(again.written) and len(kept.written) > 8
+    for rel in kept.written:
+        assert (tmp_path / "kept" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
