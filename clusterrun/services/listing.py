@@ -187,6 +187,8 @@ def status(
     for run_id in ids_read:
         # ids the registry listed need no second look; named ones (and sweep members) were checked
         run = checked[run_id] if named else registry.listed(run_id)
+        if tags and not early and not _keep(tags_of(run), (), tags):
+            continue  # a tag filter reads a run's notes first: the runs it drops are not read whole
         manifest = _manifest(run)
         records[run_id] = fields_of(run, manifest) if full else tags_of(run)
         if sweep_id is not None and manifest is not None:
@@ -201,7 +203,7 @@ def status(
         if SWEEP_KEY in record:
             requested[run_id] = float(record[SWEEP_KEY])
     check_keys([c.key for c in early], list(records.values()), "--where")
-    ids = [i for i in ids if _keep(records[i], early, tags)]
+    ids = [i for i in ids if i in records and _keep(records[i], early, tags)]
     late = [c for c in conditions if c not in early]
     limit = query.limit if not named else None
     if not ids:
