@@ -101,3 +101,18 @@ params: {seconds: 2}
 smoke: {params: {seconds: 0}, timeout: 60}
 resources: {time: "00:02:00", mem: 100M}
 """
+
+
+def count_manifest_reads(monkeypatch: Any) -> list[str]:
+    """The ids of the runs whose manifest is read (Run.load_manifest) from now on, in order."""
+    from clusterrun.records.registry import Run
+
+    reads: list[str] = []
+    load = Run.load_manifest
+
+    def counted(run: Run) -> object:
+        reads.append(run.id)
+        return load(run)
+
+    monkeypatch.setattr(Run, "load_manifest", counted)
+    return reads

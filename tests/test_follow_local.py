@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, cli_started, make_project, manifest, no_traceback, only_run
+from tests.helpers import (
+    cli,
+    cli_started,
+    count_manifest_reads,
+    make_project,
+    manifest,
+    no_traceback,
+    only_run,
+)
 from tests.live_helpers import ticker_project, ticks
 
 ESC = "\x1b"
@@ -121,7 +129,7 @@ def test_follow_with_json_keeps_stdout_one_document(ticker: Path) -> None:
 def test_a_watch_reads_each_run_once_at_its_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`status --watch` hands what its listing read to the watch's first refresh: each run's manifest is
     read once, not once by the listing and again by the refresh, and the view is the same."""
-    from clusterrun.records.registry import Registry, Run
+    from clusterrun.records.registry import Registry
     from clusterrun.services.listing import StatusQuery, status
 
     config = "name: quick\ncommand: 'true'\nresources: {time: '00:05:00', mem: 100M, cpus_per_task: 1}\n"
@@ -129,14 +137,7 @@ def test_a_watch_reads_each_run_once_at_its_start(tmp_path: Path, monkeypatch: p
     for _ in range(2):
         done = cli(["submit", "configs/quick.yaml", "--backend", "local", "--wait", "--force"], project)
         assert done.returncode == 0, done.stderr
-    reads: list[str] = []
-    load = Run.load_manifest
-
-    def counted(run: Run) -> object:
-        reads.append(run.id)
-        return load(run)
-
-    monkeypatch.setattr(Run, "load_manifest", counted)
+    reads = count_manifest_reads(monkeypatch)
     seen: list[object] = []
     view = status(Registry(project / "runs"), StatusQuery(), watch=True, on_refresh=seen.append)
     states = [r.state for r in view.report.runs]

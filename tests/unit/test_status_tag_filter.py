@@ -12,6 +12,7 @@ import pytest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.services import listing
 from clusterrun.services.notes import tag_runs
+from tests.helpers import count_manifest_reads
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "records" / "v1" / "44c931b" / "completed"
 
@@ -37,14 +38,7 @@ def test_a_tag_filter_reads_only_the_tagged_runs_manifests(
     tag_runs(runs[3], ["best"])
     tag_runs(runs[7], ["best", "other"])
     tag_runs(runs[9], ["other"])
-    read: list[str] = []
-    load = Run.load_manifest
-
-    def counted(run: Run) -> object:
-        read.append(run.id)
-        return load(run)
-
-    monkeypatch.setattr(Run, "load_manifest", counted)
+    read = count_manifest_reads(monkeypatch)
     view = listing.status(registry, listing.StatusQuery(tags=["best"], limit=20))
     assert [r.run_id for r in view.report.runs] == [runs[7].id, runs[3].id]
     assert set(read) <= {runs[3].id, runs[7].id}, read  # the ten others: their notes only
