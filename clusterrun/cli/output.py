@@ -215,6 +215,15 @@ def efficiency_line(eff: EfficiencyRecord | None) -> str:
     return text
 
 
+def _misplaced_metrics(summary: Summary) -> str:
+    """A metrics file the command wrote in its working directory (work/metrics.jsonl: a relative path,
+    its working directory's), when no metrics were read: where the user meant them to come from."""
+    if summary.metrics or summary.metrics_non_finite:
+        return ""
+    wrote = [a for a in summary.artifacts if a.startswith("work/") and a.endswith("metrics.jsonl")]
+    return sorted(wrote, key=len)[0] if wrote else ""
+
+
 def artifacts_line(summary: Summary, shown: int = 6) -> str:
     """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (workdir.by_importance: largest first; of files
     alike in size, the last in number first), or the plain list of old records."""
@@ -337,6 +346,12 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
         lines.append(
             f"Missing Metrics: {', '.join(summary.metrics_missing)} (their metrics.patterns matched nothing "
             "the run printed on stdout or stderr)"
+        )
+    misplaced = _misplaced_metrics(summary)
+    if misplaced:
+        lines.append(
+            f"Warning: no metrics read, but the command wrote {misplaced}: metrics are read from the run "
+            f"directory; set metrics.file: {misplaced}, or write to $CLUSTERRUN_METRICS_FILE"
         )
     if summary.caught_error:
         lines.append(
