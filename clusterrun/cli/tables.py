@@ -352,7 +352,8 @@ def sweep_table(view: SweepView) -> str:
             ]
         )
     lines = [
-        f"Sweep {view.sweep_id}: {len(view.rows)} member(s), ranked by {metric or '-'} ({view.mode})",
+        f"Sweep {view.sweep_id}: {len(view.rows)} member(s), "
+        + (f"ranked by {metric} ({view.mode})" if metric else "not ranked (no member has a metric yet)"),
         typed_table(rows, headers) or tabulate(rows, headers=headers, tablefmt="simple"),
     ]
     if view.earlier:
