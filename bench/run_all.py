@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -182,15 +183,30 @@ def row_sweep(ctx: Ctx, members: int | None = None) -> list[Row]:
     members = members or (200 if ctx.quick else 1000)
     if members <= 2000:
         return _row_sweep(ctx, members, {}, ctx.repeat)
-    sys.path.insert(0, str(REPO / "tests"))
-    from clusters import isolated_cluster  # tests/clusters.py: scripts/isolated-slurm.sh up/down
-
-    print(f"  an isolated cluster for a sweep of {members:,} ...", flush=True)
     conf = [f"MaxArraySize={members + 1}", "MaxJobCount=100000", "MinJobAge=2"]
-    with isolated_cluster("sweep", accounting="none", conf=conf) as cluster:
-        rows = _row_sweep(ctx, members, cluster.env, 1)
+    return _on_isolated_cluster(
+        f"an isolated cluster for a sweep of {members:,}",
+        "an isolated cluster, tried once",
+        lambda env: _row_sweep(ctx, members, env, 1),
+        "sweep",
+        accounting="none",
+        conf=conf,
+    )
+
+
+def _on_isolated_cluster(
+    doing: str, where: str, measure: Callable[[dict[str, str]], list[Row]], name: str, **cluster: Any
+) -> list[Row]:
+    """`measure(env)` on an isolated cluster made for it and removed after it (tests/clusters.py:
+    scripts/isolated-slurm.sh up/down); each row says `where` it was measured."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from clusters import isolated_cluster
+
+    print(f"  {doing} ...", flush=True)
+    with isolated_cluster(name, **cluster) as made:
+        rows = measure(made.env)
     for row in rows:
-        row.measure += " (an isolated cluster, tried once)"
+        row.measure += f" ({where})"
     return rows
 
 
@@ -454,7 +470,7 @@ SYNTH_SWEEP = "synth-sweep_20251231-000000"  #: the sweep the first-status row's
 #: two nodes of 32 CPUs each on this machine, so a 10,000-task array of `true` ends in a few minutes.
 #: (Its name is short: a job step's socket path in the spool holds it three times, and a path longer than
 #: 108 bytes fails the launch and requeues the job.)
-ACCOUNTING_CLUSTER = {
+ACCOUNTING_CLUSTER: dict[str, Any] = {
     "nodes": 2,
     "cpus": 32,
     "conf": [
@@ -472,15 +488,14 @@ def _row_first_status_growth(ctx: Ctx, count: int) -> list[Row]:
     (ACCOUNTING_CLUSTER), made for the row and removed after it, tried once."""
     if count <= 2000:
         return _first_status_growth(ctx, count, {})
-    sys.path.insert(0, str(REPO / "tests"))
-    from clusters import isolated_cluster  # tests/clusters.py: scripts/isolated-slurm.sh up/down
-
-    print(f"  an isolated cluster with accounting for {count:,} ended jobs ...", flush=True)
-    with isolated_cluster("acct", accounting="dbd", **ACCOUNTING_CLUSTER) as cluster:  # type: ignore[arg-type]
-        rows = _first_status_growth(ctx, count, cluster.env)
-    for row in rows:
-        row.measure += " (an isolated cluster with accounting)"
-    return rows
+    return _on_isolated_cluster(
+        f"an isolated cluster with accounting for {count:,} ended jobs",
+        "an isolated cluster with accounting",
+        lambda env: _first_status_growth(ctx, count, env),
+        "acct",
+        accounting="dbd",
+        **ACCOUNTING_CLUSTER,
+    )
 
 
 def _first_status_growth(ctx: Ctx, count: int, cluster: dict[str, str]) -> list[Row]:

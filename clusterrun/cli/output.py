@@ -221,7 +221,7 @@ def _misplaced_metrics(summary: Summary) -> str:
     if summary.metrics or summary.metrics_non_finite:
         return ""
     wrote = [a for a in summary.artifacts if a.startswith("work/") and a.endswith("metrics.jsonl")]
-    return sorted(wrote, key=len)[0] if wrote else ""
+    return min(wrote, key=len, default="")
 
 
 def artifacts_line(summary: Summary, shown: int = 6) -> str:

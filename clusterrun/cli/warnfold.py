@@ -25,28 +25,28 @@ def fold(messages: Iterable[str]) -> list[str]:
     (the text after the run's id, where the id itself stands for any run's) as one line in the place of
     the first of them."""
     listed = list(dict.fromkeys(messages))
-    keys = [_key(message) for message in listed]
+    abouts = [_about(message) for message in listed]
     runs: dict[str, list[str]] = {}
-    for key in keys:
-        if key is not None:
-            runs.setdefault(key[0], []).append(key[1])
+    for about in abouts:
+        if about is not None:
+            runs.setdefault(about[0], []).append(about[1])
     lines: list[str] = []
-    for message, key in zip(listed, keys, strict=True):
-        if key is None or len(runs[key[0]]) < FOLD_AT:
+    for message, about in zip(listed, abouts, strict=True):
+        if about is None or len(runs[about[0]]) < FOLD_AT:
             lines.append(message)
-        elif runs[key[0]][0] == key[1]:  # the first of its runs: the line for them all
-            lines.append(_folded(runs[key[0]], message.split(": ", 1)[1], "\0" in key[0]))
+        elif runs[about[0]][0] == about[1]:  # the first of its runs: the line for them all
+            lines.append(_folded(runs[about[0]], about[2], "\0" in about[0]))
     return lines
 
 
-def _key(message: str) -> tuple[str, str] | None:
-    """A warning about one run: its cause with the run's id (as a whole word) made a placeholder, and
-    the run's id; None for any other warning."""
+def _about(message: str) -> tuple[str, str, str] | None:
+    """A warning about one run: its cause with the run's id (as a whole word) made a placeholder (the
+    key its runs share), the run's id, and its cause; None for any other warning."""
     about = _ABOUT_A_RUN.fullmatch(message)
     if about is None:
         return None
-    run = about["run"]
-    return re.sub(rf"(?<![\w.-]){re.escape(run)}(?![\w.-])", "\0", about["cause"]), run
+    run, cause = about["run"], about["cause"]
+    return re.sub(rf"(?<![\w.-]){re.escape(run)}(?![\w.-])", "\0", cause), run, cause
 
 
 def _folded(ids: list[str], cause: str, own: bool) -> str:

@@ -23,11 +23,11 @@ def share_alike(values: dict[str, Any], others: dict[str, Any], names: Iterable[
             values[name] = other
 
 
-def share_model(model: Any, other: Any, names: Iterable[str] | None = None) -> None:
+def share_model(model: Any, other: Any) -> None:
     """`share_alike` for two pydantic models' fields (and their extra fields, if any)."""
     if other is None or other is model:
         return
-    share_alike(model.__dict__, other.__dict__, names)
+    share_alike(model.__dict__, other.__dict__)
     extra, others = getattr(model, "__pydantic_extra__", None), getattr(other, "__pydantic_extra__", None)
-    if names is None and extra and others:
+    if extra and others:
         share_alike(extra, others)

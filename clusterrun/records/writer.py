@@ -31,6 +31,7 @@ from clusterrun.records import store
 from clusterrun.records.jsonio import create_text, file_mode, write_json_atomic, write_text_atomic
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, StateChange, require_fields
 from clusterrun.records.registry import Run, apply_update, now_iso
+from clusterrun.scheduler.base import SharedStrings
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML was built with it
 # made once (json.dumps makes an encoder per call): the line append_jsonl writes, and a cache key
@@ -149,7 +150,7 @@ class SharedFiles:
     identity: dict[str, Any] = field(default_factory=dict)  # process_identity(), once
     yaml_blocks: dict[str, str] = field(default_factory=dict)  # one top-level key's YAML, by its data
     values: dict[str, Any] = field(default_factory=dict)  # a field's value in the last manifest shared
-    texts: dict[str, str] = field(default_factory=dict)  # the JSON text of a member, once per text
+    texts: SharedStrings = field(default_factory=SharedStrings)  # a manifest member's JSON text, once
 
     def share(self, manifest: Manifest, members: store.Members | None) -> store.Members | None:
         """`manifest` holding, for each field of SHARED_FIELDS equal to the previous member's, that
@@ -164,10 +165,7 @@ class SharedFiles:
         self.values.update((name, manifest.__dict__.get(name)) for name in (*SHARED_FIELDS, "config"))
         if members is None:
             return None
-        return {
-            key: self.texts.setdefault(text, text) if key in SHARED_FIELDS else text
-            for key, text in members.items()
-        }
+        return {key: self.texts(text) if key in SHARED_FIELDS else text for key, text in members.items()}
 
     def write(
         self, path: Path, write: Callable[[Path], None], key: str | None = None, final: Path | None = None
