@@ -67,6 +67,7 @@ import argparse, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=400)
 args = parser.parse_args()
+time.sleep(1.0)  # loading data: the noise allowed (a share of the smoke time) outgrows a busy jitter
 for _ in range(args.epochs):
     time.sleep(0.005)  # a step far shorter than a process's start-up varies
 print(f"trained {args.epochs} epochs")
@@ -91,7 +92,7 @@ def test_steps_too_fast_to_time_get_longer_timing_runs_until_they_can_be(tmp_pat
     est, timing = manifest(run)["estimate"], manifest(run)["smoke"]["timing_run"]
     assert "too short to time one epoch" in result.stderr and (run / "smoke-3").is_dir()
     assert timing["ok"] and timing["steps"] in (11, 101), timing  # 1 + 1 x 10, then 1 + 10 x 10
-    assert "ms/epoch" in est["basis"] and 1.0 < est["wall_seconds"] < 15, est  # 400 x 5 ms and start-up
+    assert "ms/epoch" in est["basis"] and 2.0 < est["wall_seconds"] < 15, est  # 1 s, 400 x 5 ms, start-up
 
 
 def test_a_timing_run_never_takes_more_steps_than_the_run_itself(tmp_path: Path) -> None:
