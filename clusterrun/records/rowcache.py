@@ -10,6 +10,12 @@ records are replaced by rename and notes appended, so any change to any of them 
 it. It is a cache, never the only copy of anything: missing, corrupt, of another version or out of date,
 rows are made again from the records, and the file is rewritten whole (write-to-temporary-then-rename,
 safe on NFS: no lock, the last rename wins and every version of the file is correct).
+
+A listing that filters or sorts (`--where`, `--sort`, `--state`, `--tag`, `--columns`) needs each run's
+whole record (its params, data, resources, notes...), not only its tags: its rows, those and the status,
+are kept apart in `<registry>/.cache/status-records.json` (RECORDS_FILE), by the same rules, so that
+`status --where params.lr=0.1` over 10,000 ended runs reads one file, not 30,000, and the plain table's
+file stays small.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from clusterrun.records.models import MANIFEST_FILE, NOTES_FILE, SUMMARY_FILE
 VERSION = 2  #: 2: a row's stamps are one string (1: a list of [inode, size, mtime] lists)
 SAVE_BATCH = 500  #: rows encoded at once when the file is written
 CACHE_FILE = "status-rows.json"
+RECORDS_FILE = "status-records.json"  #: the rows of listings that filter or sort: each run's whole record
 #: the files a row is made from, in the order of its stamps
 SOURCES = (MANIFEST_FILE, SUMMARY_FILE, NOTES_FILE)
 
@@ -34,8 +41,8 @@ Stamps = str  #: per source `inode:size:mtime_ns`, or `-` when it does not exist
 MISSING = "-"
 
 
-def cache_path(root: Path) -> Path:
-    return root / ".cache" / CACHE_FILE
+def cache_path(root: Path, name: str = CACHE_FILE) -> Path:
+    return root / ".cache" / name
 
 
 def stamps(run_dir: Path) -> Stamps:
@@ -76,9 +83,9 @@ def _complete(found: Stamps) -> bool:
 class RowCache:
     """The cached rows of one registry: `get` a row still valid, `put` a new one, `save` if any changed."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, name: str = CACHE_FILE) -> None:
         self.root = root
-        self.path = cache_path(root)
+        self.path = cache_path(root, name)
         self.rows: dict[str, list[Any]] = self._load()
         # rows put by this process, as the JSON text of their entries: a row as text is a third of the
         # memory of its dicts (10,000 rows kept at the end of a big first status: about 10 MB less)

@@ -159,7 +159,10 @@ def status(
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     swept_rows = sweep_id is not None and query.table and not _chosen(query, watch)
     plain_rows = not full and not query.summaries
-    cache = RowCache(registry.root) if wide and (plain_rows or swept_rows) else None
+    # a filtered or sorted listing's settled runs come from rows of their whole records, kept apart
+    full_rows = full and not watch and sweep_id is None and not query.summaries
+    kept_in = rowcache.RECORDS_FILE if full_rows else rowcache.CACHE_FILE
+    cache = RowCache(registry.root, kept_in) if wide and (plain_rows or swept_rows or full_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
     # named runs (a sweep's members) are checked as registry.get does, a thousand with one listing
     checked = registry.get_many(ids) if named else {}
@@ -173,8 +176,11 @@ def status(
                 left.append((run, before))
         reading = counting(notify, f"reading {len(left):,} runs", len(left))
         # (a sweep's one scheduler folder checked once per worker, not once per member)
+        # a tag filter alone reads each run's notes first: the runs it drops are not read whole
+        first_tags = tags if full_rows and not early else []
+        look = partial(_look, summaries=query.summaries, swept=swept_rows, full=full_rows, tags=first_tags)
         with reading as step, summaries_folders_checked():
-            looked_at = fanout_map(partial(_look, summaries=query.summaries, swept=swept_rows), left, step)
+            looked_at = fanout_map(look, left, step)
         for seen, looked in zip(left, looked_at, strict=True):
             _take(seen, looked, cache, records, manifests, done, glances)
             if looked[1] is not None:
@@ -285,15 +291,26 @@ def _chosen(query: StatusQuery, watch: bool) -> bool:
     return bool(query.where or query.tags or query.state or query.sort or query.columns or watch)
 
 
-def _look(seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = False) -> Looked:
-    """A run of a plain table (`swept`: of a sweep's) the row cache does not hold, with its stamps (taken
-    before anything was read): its tags, and, for a run that may still change, a glance of it (or its
-    manifest when more than a poll may change it: status.glance), or, settled, its row. A glance, not
-    the manifest: the worker that records the run reads it again, and the listing never holds every
-    manifest of a big registry at once."""
+def _look(
+    seen: tuple[Run, rowcache.Stamps],
+    summaries: bool,
+    swept: bool = False,
+    full: bool = False,
+    tags: Sequence[str] = (),
+) -> Looked:
+    """A run of a plain table (`swept`: of a sweep's; `full`: of a listing that filters or sorts) the
+    row cache does not hold, with its stamps (taken before anything was read): its tags (`full`: its
+    whole record), and, for a run that may still change, a glance of it (or its manifest when more than
+    a poll may change it: status.glance), or, settled, its row. A glance, not the manifest: the worker
+    that records the run reads it again, and the listing never holds every manifest of a big registry
+    at once. With `tags`, a run without all of them is left at its tags (its manifest is not read)."""
     run, _before = seen
+    if tags:
+        record = tags_of(run)
+        if not _keep(record, (), tags):
+            return record, None, None
     manifest = _manifest(run)
-    record = tags_of(run)
+    record = fields_of(run, manifest) if full else tags_of(run)
     if swept and manifest is not None:
         record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
@@ -347,7 +364,10 @@ def _keep_rows(
         status = shown.as_record()
         if swept:  # a sweep member's row: the summary fields its table shows, not the whole summary
             status["summary"] = table_part(shown.summary)
-        cache.put(run.id, run.path, made_from, {"status": status, **records[run.id]})
+        record = records[run.id]
+        if "state" in record:  # a whole record, read before the refresh recorded the end
+            record = record | {"state": shown.state}
+        cache.put(run.id, run.path, made_from, {"status": status, **record})
     cache.save()
 
 

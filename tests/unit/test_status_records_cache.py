@@ -1,0 +1,118 @@
+"""A listing that filters or sorts (`status --where/--sort/--state/--tag`) over many runs: its settled
+runs come from `.cache/status-records.json` (their whole records), not from 30,000 files for 10,000
+runs. The promise: what it shows is what reading every run's records shows, before and after a run's
+manifest, summary or notes change; and the plain table's cache stays as small as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clusterrun.records import rowcache
+from clusterrun.records.registry import Registry, Run
+from clusterrun.services import listing
+from clusterrun.services.notes import tag_runs
+from tests.helpers import count_manifest_reads
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "records" / "v1" / "44c931b" / "completed"
+COUNT = 120  # more than listing.ROW_CACHE_FROM: a wide listing
+
+
+def _completed(registry: Registry, index: int) -> Run:
+    run_id = f"swept_20261206-{index:06d}"
+    shutil.copytree(GOLDEN, registry.root / run_id)
+    for name in ("manifest.json", "summary.json"):
+        path = registry.root / run_id / name
+        data = json.loads(path.read_text())
+        data["run_id"] = run_id
+        if name == "manifest.json":
+            data["config"]["params"]["lr"] = round(0.001 * (index % 37), 3)
+        else:
+            data["metrics"] = {"loss": 10.0 - index / 100} if index % 5 else {}
+        path.write_text(json.dumps(data))
+    return registry.get(run_id)
+
+
+def _rewrite(run: Run, name: str, change: dict[str, object]) -> None:
+    """A record replaced as clusterrun replaces it: a new file renamed over the old one."""
+    path = run.path / name
+    data = json.loads(path.read_text())
+    for key, value in change.items():
+        target = data
+        *parents, last = key.split(".")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    path.with_suffix(".tmp").write_text(json.dumps(data))
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+QUERIES = [
+    listing.StatusQuery(where=["params.lr<0.01"], limit=1000, summaries=False),
+    listing.StatusQuery(where=["loss<9.5"], sort="params.lr", limit=15, summaries=False),
+    listing.StatusQuery(sort="-loss", limit=10, summaries=False),
+    listing.StatusQuery(state="completed", limit=25, summaries=False),
+    listing.StatusQuery(tags=["best"], limit=20, summaries=False),
+    listing.StatusQuery(where=["params.lr<0.01", "note~keep"], limit=50, summaries=False),
+]
+
+
+def _shown(registry: Registry, query: listing.StatusQuery) -> list[tuple[str, str, dict[str, float]]]:
+    view = listing.status(registry, query)
+    return [(r.run_id, r.state, r.metrics) for r in view.report.runs]
+
+
+def _every_run_read(
+    registry: Registry, query: listing.StatusQuery, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, str, dict[str, float]]]:
+    """What the query shows from every run's own records (no cache of any kind)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(listing, "ROW_CACHE_FROM", 10**9)
+        return _shown(registry, query)
+
+
+def test_filtered_listings_read_their_rows_and_show_what_the_records_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "runs").mkdir()
+    registry = Registry(tmp_path / "runs")
+    runs = [_completed(registry, i) for i in range(COUNT)]
+    tag_runs(runs[4], ["best"], "keep this one")
+    tag_runs(runs[80], ["best"])
+    expected = [_every_run_read(registry, q, monkeypatch) for q in QUERIES]
+    assert all(expected) and len(expected[0]) == 39, expected  # lr 0.000..0.009: i % 37 < 10
+
+    assert [_shown(registry, q) for q in QUERIES] == expected  # the first: rows made and kept
+    assert (registry.root / ".cache" / rowcache.RECORDS_FILE).is_file()
+    read = count_manifest_reads(monkeypatch)
+    assert [_shown(registry, q) for q in QUERIES] == expected
+    assert read == [], f"{len(read)} manifests read where the rows were kept"
+
+    # a change to any of the three files a row is made of is seen at once
+    _rewrite(runs[9], "manifest.json", {"config.params.lr": 0.5})  # out of params.lr<0.01
+    _rewrite(runs[119], "summary.json", {"metrics": {"loss": 99.0}})  # the highest loss now
+    tag_runs(runs[40], ["best"], "keep it too")
+    changed = [_shown(registry, q) for q in QUERIES]
+    assert changed == [_every_run_read(registry, q, monkeypatch) for q in QUERIES]
+    assert runs[9].id not in [r for r, _s, _m in changed[0]] and len(changed[0]) == len(expected[0]) - 1
+    assert changed[2][0] == (runs[119].id, "completed", {"loss": 99.0})  # -loss: highest first
+    assert runs[40].id in [r for r, _s, _m in changed[4]]
+    assert runs[40].id in [r for r, _s, _m in changed[5]]
+
+
+def test_the_plain_tables_rows_stay_as_small_as_they_were(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    registry = Registry(tmp_path / "runs")
+    for i in range(COUNT):
+        _completed(registry, i)
+    plain = _shown(registry, listing.StatusQuery(limit=1000, summaries=False))
+    _shown(registry, listing.StatusQuery(where=["params.lr>0"], limit=1000, summaries=False))
+    assert _shown(registry, listing.StatusQuery(limit=1000, summaries=False)) == plain
+    rows = json.loads(rowcache.cache_path(registry.root).read_text())["rows"]
+    assert len(rows) == COUNT and not any("params.lr" in row for _stamps, row in rows.values())
+    records = json.loads(rowcache.cache_path(registry.root, rowcache.RECORDS_FILE).read_text())["rows"]
+    assert len(records) == COUNT and all("params.lr" in row for _stamps, row in records.values())
