@@ -2,12 +2,13 @@
 every run's manifest.
 
 `<registry>/.cache/index.json` holds, per run, a few manifest fields (name, created, state, snapshot id,
-config hash, sweep) and the identity of the manifest file they were read from (inode, size, mtime).
-It is a cache, never the only copy of anything: every use lists the registry (one directory listing),
-stats the manifest of every run that may still change, re-reads only the manifests that are new or
-changed since (a manifest is replaced by rename, so any rewrite changes its inode), forgets runs that
-are gone, and rebuilds the whole file when it is missing, corrupt, edited (its rows' digest) or of
-another version. Runs added or removed by anyone, and runs still going, are therefore always seen.
+config hash, sweep, backend, the run it reproduces) and the identity of the manifest file they were read
+from (inode, size, mtime). It is a cache, never the only copy of anything: every use lists the registry
+(one directory listing), stats the manifest of every run that may still change, re-reads only the
+manifests that are new or changed since (a manifest is replaced by rename, so any rewrite changes its
+inode), forgets runs that are gone, and rebuilds the whole file when it is missing, corrupt, edited (its
+rows' digest) or of another version. Runs added or removed by anyone, and runs still going, are
+therefore always seen.
 
 A settled run (SETTLED_STATES: it ended) changes state only through Run.update, which appends its new
 row to the journal (note_change); so a use does not stat settled runs' manifests, only a sixteenth of
@@ -44,7 +45,7 @@ from clusterrun.records.paths import open_nofollow
 from clusterrun.records.registry import _creation_key
 from clusterrun.scheduler.base import TERMINAL
 
-VERSION = 3  # 3: with the rows' digest
+VERSION = 4  # 3: with the rows' digest; 4: with the run each run reproduces
 INDEX_FILE = "index.json"
 JOURNAL_FILE = "index.journal"  # JSON lines appended since index.json was last written whole
 COMPACT_AFTER = 256  # journal lines before index.json is written whole again (or a tenth of the runs)
@@ -57,7 +58,7 @@ TURNS = 16
 TURN_SECONDS = 10
 Stamp = tuple[int, int, int]  # (inode, size, mtime_ns) of the manifest an entry was read from
 #: an entry as stored: a list, so that 10,000 of them parse in a few tens of milliseconds
-_FIELDS = ("name", "created", "state", "snapshot_id", "config_hash", "sweep", "backend")
+_FIELDS = ("name", "created", "state", "snapshot_id", "config_hash", "sweep", "backend", "reproduces")
 #: where a row holds the fields the duplicate lookup reads
 _STATE, _SNAPSHOT, _HASH, _BACKEND = (
     4 + _FIELDS.index(f) for f in ("state", "snapshot_id", "config_hash", "backend")
@@ -76,6 +77,7 @@ class Entry:
     config_hash: str = ""
     sweep: str = ""
     backend: str = ""
+    reproduces: str = ""  # the run it reproduces (`rm` finds a run's reproductions without reading them all)
     damaged: bool = False
 
     def row(self, stamp: Stamp) -> list[Any]:
@@ -85,8 +87,10 @@ class Entry:
     def from_row(cls, run_id: str, row: list[Any]) -> tuple[Stamp, Entry]:
         if len(row) != 4 + len(_FIELDS) or not all(isinstance(v, str) for v in row[4:]):
             raise ValueError("an index row of another shape")
-        name, created, state, snapshot_id, config_hash, sweep, backend = row[4:]
-        entry = cls(run_id, name, created, state, snapshot_id, config_hash, sweep, backend, bool(row[3]))
+        name, created, state, snapshot_id, config_hash, sweep, backend, reproduces = row[4:]
+        entry = cls(
+            run_id, name, created, state, snapshot_id, config_hash, sweep, backend, reproduces, bool(row[3])
+        )
         return (row[0], row[1], row[2]), entry
 
 
@@ -157,6 +161,7 @@ def _entry_of(run_id: str, manifest: Manifest) -> Entry:
         config_hash=manifest.config_hash,
         sweep=manifest.sweep or "",
         backend=manifest.backend,
+        reproduces=manifest.reproduces or "",
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.snapshot import SNAPSHOT_DIR
+from clusterrun.records import index as registry_index
 from clusterrun.records import store
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
@@ -287,19 +288,25 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
     sweep still going, and (unless force) a run another run reproduces."""
     run: Run = registry.get(run_id)
     m = run.load_manifest()
-    facts = _facts(registry)
     state = m.state.lower()
     if state not in ENDED:
         raise UsageError(
             f"run {run.id} is {state or 'in an unknown state'}: it may still be going",
             hint=f"cancel it first ('clusterrun cancel {run.id}'), or wait until it ends",
         )
-    if m.sweep and not _sweep_ended(m.sweep, facts):
+    # the runs that concern this one, found in the registry index and each read: not every manifest
+    index = registry_index.entries(registry.root)
+    members = _confirmed(registry, index, sweep=m.sweep) if m.sweep else {}
+    if any(r.sweep == m.sweep and r.state.lower() not in ENDED for r in members.values()):
         raise UsageError(
             f"run {run.id} is a member of sweep {m.sweep}, which is still going",
             hint="wait until the sweep ends",
         )
-    reproducers = facts.reproduced_by.get(run.id, [])
+    reproducers = [
+        other_id
+        for other_id, r in _confirmed(registry, index, reproduces=run.id).items()
+        if r.reproduces == run.id
+    ]
     if reproducers and not force:
         raise UsageError(
             f"run {run.id} is reproduced by {', '.join(sorted(reproducers))}",
@@ -311,6 +318,29 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
         remove(result.items)
         result.removed = True
     return result
+
+
+def _confirmed(
+    registry: Registry, index: dict[str, registry_index.Entry], sweep: str = "", reproduces: str = ""
+) -> dict[str, _Run]:
+    """The runs the index says are `sweep`'s members that have not ended, or reproduce `reproduces`, as
+    their own manifests say now (the index's word is never the verdict; a settled run's row may be a few
+    minutes behind a hand edit, one that may change is checked against its manifest at each use)."""
+    found: dict[str, _Run] = {}
+    for other_id, entry in index.items():
+        if entry.damaged:
+            continue
+        if sweep and not (entry.sweep == sweep and entry.state.lower() not in ENDED):
+            continue
+        if reproduces and entry.reproduces != reproduces:
+            continue
+        if not (sweep or reproduces):
+            continue
+        try:
+            found[other_id] = _Run.of(registry.listed(other_id).load_manifest())
+        except ClusterrunError:
+            continue  # unreadable: as gc's facts leave it
+    return found
 
 
 def _rmtree(path: Path) -> None:
