@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from clusterrun.errors import UsageError
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry
 from clusterrun.services import gc
+from tests.helpers import count_manifest_reads
 
 
-def _member(registry: Registry, sweep: str, state: str) -> str:
+def _member(registry: Registry, sweep: str | None, state: str, reproduces: str | None = None) -> str:
     run = registry.create("m")
     run.write_manifest(
         Manifest.model_validate(
@@ -20,6 +24,7 @@ def _member(registry: Registry, sweep: str, state: str) -> str:
                 "name": "m",
                 "created": "2026-01-01T00:00:00+00:00",
                 "sweep": sweep,
+                "reproduces": reproduces,
                 "state": state,
                 "state_history": [{"state": state, "at": "2026-01-01T00:00:00+00:00"}],
                 "snapshot": {"id": "0123456789abcdef0123"},
@@ -54,3 +59,32 @@ def test_gc_keeps_a_few_fields_of_each_run_not_its_manifest(tmp_path: Path) -> N
         not isinstance(kept, Manifest) and kept.sweep == "s_1" and kept.snapshot_id == "0123456789abcdef0123"
     )
     assert facts.going_sweeps == set()
+
+
+def test_rm_reads_the_runs_that_concern_it_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rm RUN` refuses a run another run reproduces and a member of a sweep still going, and reads only
+    the runs that concern it (found in the registry index, each then read): it read every manifest of the
+    registry (10,000 runs: 3.4 s to show one run)."""
+    registry = Registry(tmp_path / "runs")
+    others = [_member(registry, None, "completed") for _ in range(30)]
+    original = _member(registry, None, "completed")
+    copy = _member(registry, None, "completed", reproduces=original)
+    members = [_member(registry, "s_1", "completed") for _ in range(3)]
+    going = _member(registry, "s_1", "running")
+    gc.rm(registry, others[0])  # the index made (every manifest read once, as any first use does)
+
+    read = count_manifest_reads(monkeypatch)
+    with pytest.raises(UsageError, match=f"reproduced by {copy}"):
+        gc.rm(registry, original)
+    assert sorted(read) == sorted([original, copy]), read
+    read.clear()
+    with pytest.raises(UsageError, match="sweep s_1, which is still going"):
+        gc.rm(registry, members[0])
+    assert sorted(read) == sorted([members[0], going]), read  # its member not ended, read to be sure
+    read.clear()
+    assert gc.rm(registry, others[5]).items[0].run == others[5] and read == [others[5]]
+
+    registry.get(going).update(state="completed")  # the sweep has ended: its members may go
+    assert gc.rm(registry, members[0], yes=True).removed
+    assert gc.rm(registry, original, force=True, yes=True).removed
+    assert not (registry.root / original).exists() and (registry.root / copy).is_dir()
