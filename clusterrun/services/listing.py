@@ -159,8 +159,9 @@ def status(
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     swept_rows = sweep_id is not None and query.table and not _chosen(query, watch)
     plain_rows = not full and not query.summaries
-    # a filtered or sorted listing's settled runs come from rows of their whole records, kept apart
-    full_rows = full and not watch and sweep_id is None and not query.summaries
+    # a filtered or sorted listing's settled runs come from rows of their whole records, kept apart (a
+    # tag filter alone reads each run's notes first, below: faster than the rows when few runs are tagged)
+    full_rows = full and not watch and sweep_id is None and not query.summaries and bool(early or not tags)
     kept_in = rowcache.RECORDS_FILE if full_rows else rowcache.CACHE_FILE
     cache = RowCache(registry.root, kept_in) if wide and (plain_rows or swept_rows or full_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
@@ -176,9 +177,7 @@ def status(
                 left.append((run, before))
         reading = counting(notify, f"reading {len(left):,} runs", len(left))
         # (a sweep's one scheduler folder checked once per worker, not once per member)
-        # a tag filter alone reads each run's notes first: the runs it drops are not read whole
-        first_tags = tags if full_rows and not early else []
-        look = partial(_look, summaries=query.summaries, swept=swept_rows, full=full_rows, tags=first_tags)
+        look = partial(_look, summaries=query.summaries, swept=swept_rows, full=full_rows)
         with reading as step, summaries_folders_checked():
             looked_at = fanout_map(look, left, step)
         for seen, looked in zip(left, looked_at, strict=True):
@@ -292,23 +291,15 @@ def _chosen(query: StatusQuery, watch: bool) -> bool:
 
 
 def _look(
-    seen: tuple[Run, rowcache.Stamps],
-    summaries: bool,
-    swept: bool = False,
-    full: bool = False,
-    tags: Sequence[str] = (),
+    seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = False, full: bool = False
 ) -> Looked:
     """A run of a plain table (`swept`: of a sweep's; `full`: of a listing that filters or sorts) the
     row cache does not hold, with its stamps (taken before anything was read): its tags (`full`: its
     whole record), and, for a run that may still change, a glance of it (or its manifest when more than
     a poll may change it: status.glance), or, settled, its row. A glance, not the manifest: the worker
     that records the run reads it again, and the listing never holds every manifest of a big registry
-    at once. With `tags`, a run without all of them is left at its tags (its manifest is not read)."""
+    at once."""
     run, _before = seen
-    if tags:
-        record = tags_of(run)
-        if not _keep(record, (), tags):
-            return record, None, None
     manifest = _manifest(run)
     record = fields_of(run, manifest) if full else tags_of(run)
     if swept and manifest is not None:
