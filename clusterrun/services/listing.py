@@ -158,10 +158,10 @@ def status(
     # sweep's table (its rows also hold what its totals need: SWEEP_KEY, sweeps.table_part)
     wide = len(ids) >= ROW_CACHE_FROM  # a short listing reads its few records faster than the cache
     swept_rows = sweep_id is not None and query.table and not _chosen(query, watch)
-    plain_rows = not full and not query.summaries
+    plain_rows = not full  # with query.summaries (JSON), the shown runs' whole summaries are read at the end
     # a filtered or sorted listing's settled runs come from rows of their whole records, kept apart (a
     # tag filter alone reads each run's notes first, below: faster than the rows when few runs are tagged)
-    full_rows = full and not watch and sweep_id is None and not query.summaries and bool(early or not tags)
+    full_rows = full and not watch and sweep_id is None and bool(early or not tags)
     kept_in = rowcache.RECORDS_FILE if full_rows else rowcache.CACHE_FILE
     cache = RowCache(registry.root, kept_in) if wide and (plain_rows or swept_rows or full_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
@@ -177,7 +177,7 @@ def status(
                 left.append((run, before))
         reading = counting(notify, f"reading {len(left):,} runs", len(left))
         # (a sweep's one scheduler folder checked once per worker, not once per member)
-        look = partial(_look, summaries=query.summaries, swept=swept_rows, full=full_rows)
+        look = partial(_look, summaries=False, swept=swept_rows, full=full_rows)
         with reading as step, summaries_folders_checked():
             looked_at = fanout_map(look, left, step)
         for seen, looked in zip(left, looked_at, strict=True):
@@ -237,6 +237,8 @@ def status(
             report = _only(report, [str(row["run_id"]) for row in ordered])
         if limit is not None and len(report.runs) > limit:
             report = _only(report, report.run_ids[:limit])
+        if cache is not None and query.summaries and not swept_rows:  # rows hold no whole summary
+            _with_summaries(registry, report)
         single = len(named) == 1 and all(r.done for r in report.runs)
         return StatusView(report, single=single, rows=rows, columns=query.columns)
 
@@ -353,13 +355,32 @@ def _keep_rows(
         # (the notes, whose tags the row shows, are appended to, never written by the refresh)
         made_from = rowcache.merged(before, written)
         status = shown.as_record()
-        if swept:  # a sweep member's row: the summary fields its table shows, not the whole summary
-            status["summary"] = table_part(shown.summary)
+        # a sweep member's row: the summary fields its table shows; another's none (JSON reads it whole)
+        status["summary"] = table_part(shown.summary) if swept else None
         record = records[run.id]
         if "state" in record:  # a whole record, read before the refresh recorded the end
             record = record | {"state": shown.state}
         cache.put(run.id, run.path, made_from, {"status": status, **record})
     cache.save()
+
+
+def _with_summaries(registry: Registry, report: StatusReport) -> None:
+    """The whole summary of each run shown without one (a settled run shown from its row), read over the
+    machine's cores: `status --json --limit 10000` read every run's records in one process (8 s)."""
+    missing = [r for r in report.runs if r.summary is None and r.state != "damaged"]
+    root = registry.root
+    found = fanout_map(lambda shown: _summary_data(root / shown.run_id), missing)
+    for shown, summary in zip(missing, found, strict=True):
+        shown.summary = summary
+
+
+def _summary_data(run_dir: Path) -> dict[str, Any] | None:
+    """A run's summary as data; None when it has none (still going) or it cannot be read."""
+    try:
+        found = store.read_summary(run_dir)
+    except ClusterrunError:
+        return None
+    return found.to_data() if found is not None else None
 
 
 def _from_cache(
