@@ -82,3 +82,30 @@ def test_pages_are_the_same_whether_a_runs_record_was_kept_or_read_again(
     assert sorted(kept.written) == sorted(again.written) and len(kept.written) > 8
     for rel in kept.written:
         assert (tmp_path / "kept" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
+
+
+def test_a_first_build_over_the_cores_polls_only_the_runs_that_may_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build of many runs reads them and makes their pages over the machine's cores (the same
+    pages, the same report as in one process), and asks the scheduler only about the runs the registry
+    index says may still change: it polled every run, reading each manifest in one process."""
+    root = tmp_path / "runs"
+    count = 80  # enough for forked workers (services/fanout.py MIN_ITEMS)
+    for i in range(count):
+        _run(root, f"t_20261101-1{i:05d}", {"lr": 0.001 * i}, [3.0, 2.0 - i * 0.01])
+    going = root / "t_20261101-100007" / "manifest.json"
+    going.write_text(going.read_text().replace('"completed"', '"running"'))
+    polled: list[list[str]] = []
+
+    def poll(ids: list[str]) -> list[str]:
+        polled.append(ids)
+        return []
+
+    wide = build(Registry(root), out=tmp_path / "wide", poll=poll)
+    assert polled == [["t_20261101-100007"]]
+    monkeypatch.setenv("CLUSTERRUN_WORKERS", "1")
+    alone = build(Registry(root), out=tmp_path / "alone")
+    assert wide.written == alone.written and len(wide.written) == 2 * count + 3  # index, its data, compare
+    for rel in wide.written:
+        assert (tmp_path / "wide" / rel).read_bytes() == (tmp_path / "alone" / rel).read_bytes(), rel
