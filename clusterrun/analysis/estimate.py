@@ -234,10 +234,25 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
             f"{format_seconds(wall)} per run (> {limits.wall_minutes:g} min); a shorter resources.time, "
             "or estimate.steps_param, tells clusterrun more"
         )
-    if est.cpu_hours > limits.cpu_hours:
-        reasons.append(f"{est.cpu_hours:.3g} CPU-hours > {limits.cpu_hours:g}")
-    if est.gpu_hours > limits.gpu_hours:
-        reasons.append(f"{est.gpu_hours:.3g} GPU-hours > {limits.gpu_hours:g}")
+    if _above(est.cpu_hours, limits.cpu_hours):
+        reasons.append(f"{_beyond(est.cpu_hours, limits.cpu_hours)} CPU-hours > {limits.cpu_hours:g}")
+    if _above(est.gpu_hours, limits.gpu_hours):
+        reasons.append(f"{_beyond(est.gpu_hours, limits.gpu_hours)} GPU-hours > {limits.gpu_hours:g}")
     if limits.cost is not None and est.cost is not None and est.cost > limits.cost:
         reasons.append(f"cost {est.cost:.2f} > {limits.cost:g}")
     return GateDecision(bool(reasons), reasons)
+
+
+def _above(value: float, limit: float) -> bool:
+    """Whether `value` is over `limit` beyond float rounding: 120 runs of 5 minutes are 10 CPU-hours,
+    not 10.000000000000002, and asked '10 CPU-hours > 10'."""
+    return round(value, 6) > limit
+
+
+def _beyond(value: float, limit: float) -> str:
+    """`value`, over `limit`, with the digits it takes to read as more than it (10.0003, not 10)."""
+    for digits in range(3, 7):
+        text = f"{value:.{digits}g}"
+        if float(text) > limit:
+            return text
+    return f"{value:.7g}"

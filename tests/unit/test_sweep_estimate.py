@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,15 @@ def test_shape_key_ignores_swept_values_but_not_command_changes() -> None:
     assert shape_key(a, ["params.lr"]) == shape_key(b, ["params.lr"])
     assert shape_key(a, []) != shape_key(b, [])
     assert shape_key(a, ["params.lr"]) != shape_key(c, ["params.lr"])
+
+
+def test_a_total_at_the_limit_is_not_over_it_and_one_over_reads_so() -> None:
+    """A sweep of 120 runs of 5 minutes summed to 10.000000000000002 CPU-hours and asked '10 CPU-hours >
+    10'. At the limit it does not ask; a little over, its figure shows the digits that make it more."""
+    spec = _spec(time="00:05:00")
+    est = estimate(spec, None, None, 1, DEFAULT)  # type: ignore[arg-type]
+    limit = DEFAULT.confirm_above.cpu_hours
+    at = dataclasses.replace(est, cpu_hours=sum([limit / 120] * 120))
+    assert at.cpu_hours != limit and not gate(at, spec, DEFAULT).needs_confirmation  # type: ignore[arg-type]
+    over = gate(dataclasses.replace(est, cpu_hours=limit + 0.02), spec, DEFAULT)  # type: ignore[arg-type]
+    assert over.reasons == [f"{limit + 0.02:.4g} CPU-hours > {limit:g}"], over.reasons
