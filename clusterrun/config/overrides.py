@@ -11,10 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel
 
-from clusterrun.config.yaml12 import load_value
 from clusterrun.errors import ConfigError, UsageError
 
 Mode = Literal["set", "add", "force", "delete"]
@@ -83,6 +81,10 @@ _BRACKETS = {"[": "]", "{": "}", "(": ")"}
 
 def parse_value(raw: str) -> Any:
     """A YAML scalar, or a list/mapping written with brackets; anything else stays the literal text."""
+    import yaml  # here: a listing imports this module (profiles.copy_data) and never parses a value
+
+    from clusterrun.config.yaml12 import load_value
+
     try:  # the whole text must be the value: `run #3` keeps its '#', `|` is not an empty block
         value = load_value(raw.strip()) if raw.strip() else ""
     except yaml.YAMLError:

@@ -12,7 +12,6 @@ from pydantic import Field, ValidationError
 
 from clusterrun.config.overrides import copy_data
 from clusterrun.config.sections import FrozenModel, Resources
-from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import ConfigError, UsageError
 
 PROFILES_ENV = "CLUSTERRUN_CLUSTERS_DIR"
@@ -69,6 +68,8 @@ def available(dirs: list[Path]) -> list[str]:
 
 
 def load_profile(name: str, dirs: list[Path]) -> ClusterProfile:
+    from clusterrun.config.yaml12 import load_yaml  # here: `status` imports this module, reads no YAML
+
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise UsageError(f"{name!r} is not a cluster profile name", hint="use the file name without .yaml")
     for directory in dirs:
