@@ -15,11 +15,12 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
-
-import psutil
+from typing import IO, TYPE_CHECKING, Any
 
 from clusterrun.errors import ClusterrunError, ExitStatus
+
+if TYPE_CHECKING:
+    import psutil  # imported where processes are looked at: every command imports this module (locks)
 
 POSIX = os.name == "posix"
 _LOCK_POLL = 0.05  # seconds between tries where the system cannot block on a lock (Windows)
@@ -93,6 +94,8 @@ def locked(path: Path) -> Iterator[None]:
 def stopped(pid: int) -> bool:
     """Whether the process with this pid, on this host, is stopped (Ctrl-Z, SIGSTOP): it holds what it
     holds until someone continues it. False when it runs, is gone, or cannot be told."""
+    import psutil
+
     try:
         return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
     except (psutil.Error, OSError):
@@ -101,6 +104,8 @@ def stopped(pid: int) -> bool:
 
 def alive(pid: int, command_contains: str = "") -> bool:
     """A running (not zombie) process with this pid, whose command line contains `command_contains`."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
@@ -123,6 +128,8 @@ def alive(pid: int, command_contains: str = "") -> bool:
 def process_identity(pid: int | None = None) -> dict[str, Any]:
     """{host, pid, started}: enough to tell later, on the same host, whether this very process still runs
     (a pid alone may be reused)."""
+    import psutil
+
     pid = os.getpid() if pid is None else pid
 
     try:
@@ -135,6 +142,7 @@ def process_identity(pid: int | None = None) -> dict[str, Any]:
 def identity_gone(identity: dict[str, Any]) -> bool | None:
     """Whether the process `identity` names has ended: None when it cannot be told from here (another
     host, or an incomplete record)."""
+    import psutil
 
     try:
         host, pid, started = str(identity["host"]), int(identity["pid"]), float(identity["started"])
@@ -155,6 +163,8 @@ def identity_gone(identity: dict[str, Any]) -> bool | None:
 
 def tree(pid: int) -> list[psutil.Process]:
     """A process and its descendants as they are now ([] when it is gone)."""
+    import psutil
+
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -164,6 +174,8 @@ def tree(pid: int) -> list[psutil.Process]:
 
 def rss_kb(processes: Iterable[psutil.Process]) -> int:
     """The summed resident memory of these processes, in KB (those gone meanwhile count 0)."""
+    import psutil
+
     total = 0
     for process in processes:
         try:
@@ -180,6 +192,8 @@ def maxrss_mb(ru_maxrss: int) -> float:
 
 def signal_all(processes: Iterable[psutil.Process], sig: int) -> None:
     """Send `sig` to each process still running; psutil makes sure a reused pid is not hit."""
+    import psutil
+
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             process.send_signal(sig)
@@ -198,6 +212,8 @@ def kill_group(pgid: int, sig: int) -> bool:
 
 def running(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
     """Those of `processes` that still run (zombies and reused pids left out)."""
+    import psutil
+
     out = []
     for process in processes:
         try:

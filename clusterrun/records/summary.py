@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusterrun.analysis import history, metric_fold, rank_metrics
 from clusterrun.analysis.efficiency import efficiency
@@ -19,7 +19,6 @@ from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
 from clusterrun.diagnose.tracebacks import final_exception, find_traceback, user_frame
 from clusterrun.errors import UsageError
 from clusterrun.execution import ranks
-from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import workdir
 from clusterrun.records import attempts as requeues
 from clusterrun.records import store
@@ -38,6 +37,9 @@ from clusterrun.records.models import (
 from clusterrun.records.paths import SNAPSHOT_STORE, inside_registry, readable
 from clusterrun.records.registry import Run, now_iso
 from clusterrun.scheduler import log_paths as backend_log_paths
+
+if TYPE_CHECKING:  # a type only: the smoke test's module brings psutil, which a listing never needs
+    from clusterrun.execution.smoke import SmokeResult
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20

@@ -18,7 +18,6 @@ from typing import Any
 from clusterrun import envknobs, portable
 from clusterrun.analysis.metrics import collect
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerUnavailable, UsageError
-from clusterrun.execution.smoke import stop_orphaned
 from clusterrun.records import attempts as requeues
 from clusterrun.records import summary as summaries
 from clusterrun.records.jsonio import noting_writes, read_json
@@ -283,6 +282,8 @@ def _refresh(
         if run.id in glances:  # a glance is of a run only a poll may change
             continue
         if manifests[run.id].state in UNFINISHED_PREPARATION and submitter_gone(manifests[run.id]):
+            from clusterrun.execution.smoke import stop_orphaned  # here: it brings psutil, rarely needed
+
             stop_orphaned(run.path)  # its smoke test outlived it: stopped now, on this host
             with contextlib.suppress(ClusterrunError):
                 manifests[run.id] = run.update(
