@@ -295,18 +295,15 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
             hint=f"cancel it first ('clusterrun cancel {run.id}'), or wait until it ends",
         )
     # the runs that concern this one, found in the registry index and each read: not every manifest
-    index = registry_index.entries(registry.root)
-    members = _confirmed(registry, index, sweep=m.sweep) if m.sweep else {}
-    if any(r.sweep == m.sweep and r.state.lower() not in ENDED for r in members.values()):
+    index = {i: e for i, e in registry_index.entries(registry.root).items() if not e.damaged}
+    going = [i for i, e in index.items() if m.sweep and e.sweep == m.sweep and e.state.lower() not in ENDED]
+    if any(r.sweep == m.sweep and r.state.lower() not in ENDED for r in _read(registry, going).values()):
         raise UsageError(
             f"run {run.id} is a member of sweep {m.sweep}, which is still going",
             hint="wait until the sweep ends",
         )
-    reproducers = [
-        other_id
-        for other_id, r in _confirmed(registry, index, reproduces=run.id).items()
-        if r.reproduces == run.id
-    ]
+    named = [i for i, e in index.items() if e.reproduces == run.id]
+    reproducers = [i for i, r in _read(registry, named).items() if r.reproduces == run.id]
     if reproducers and not force:
         raise UsageError(
             f"run {run.id} is reproduced by {', '.join(sorted(reproducers))}",
@@ -320,26 +317,16 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
     return result
 
 
-def _confirmed(
-    registry: Registry, index: dict[str, registry_index.Entry], sweep: str = "", reproduces: str = ""
-) -> dict[str, _Run]:
-    """The runs the index says are `sweep`'s members that have not ended, or reproduce `reproduces`, as
-    their own manifests say now (the index's word is never the verdict; a settled run's row may be a few
-    minutes behind a hand edit, one that may change is checked against its manifest at each use)."""
+def _read(registry: Registry, run_ids: list[str]) -> dict[str, _Run]:
+    """These runs as their own manifests say now: the registry index only names them (its word is never
+    the verdict; a settled run's row may be a few minutes behind a hand edit). An unreadable one is left
+    out, as gc's facts leave it."""
     found: dict[str, _Run] = {}
-    for other_id, entry in index.items():
-        if entry.damaged:
-            continue
-        if sweep and not (entry.sweep == sweep and entry.state.lower() not in ENDED):
-            continue
-        if reproduces and entry.reproduces != reproduces:
-            continue
-        if not (sweep or reproduces):
-            continue
+    for run_id in run_ids:
         try:
-            found[other_id] = _Run.of(registry.listed(other_id).load_manifest())
+            found[run_id] = _Run.of(registry.listed(run_id).load_manifest())
         except ClusterrunError:
-            continue  # unreadable: as gc's facts leave it
+            continue
     return found
 
 
