@@ -111,11 +111,11 @@ def _assets_digest(blocks_id: str) -> str:
 FRESH_KEPT = 256
 
 
-def _write(out: Path, rel: str, text: str, report: SiteReport) -> None:
+def _write(out: Path, rel: str, text: str, written: list[str]) -> None:
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text)
-    report.written.append(rel)
+    written.append(rel)
 
 
 def build(
@@ -208,10 +208,10 @@ def build(
         10,000 runs are most of a first build)."""
         record = fresh.get(run_id) or read_run(registry.root / run_id)
         context = pages.run_page(registry, record, rows, reproduced_by.get(run_id, []), blocks, out)
-        written = SiteReport(out, 0, 0)
+        written: list[str] = []
         _write(out, f"data/{run_id}.js", pages.data_script(record, rows[run_id]), written)
         _write(out, f"runs/{run_id}.html", render("run.html.j2", context), written)
-        return written.written
+        return written
 
     for written in fanout_map(made, todo):
         report.written += written
@@ -239,18 +239,18 @@ def build(
             out,
             f"sweeps/{sweep_id}.html",
             render("sweep.html.j2", pages.sweep_page(sweep, member_rows)),
-            report,
+            report.written,
         )
 
     # 4. the index, compare page and static files: when anything changed
     index_key = [[i, sigs[i]] for i in run_ids] + [[s, new_sweeps[s]["key"]] for s in new_sweeps]
     if state.get("index") != index_key or not (out / "index.html").is_file():
         context = pages.index_page([rows[i] for i in run_ids], new_sweeps, registry.root)
-        _write(out, "index.html", render("index.html.j2", context), report)
-        _write(out, "data/index.js", f"CR.index = {script_json(context['choices'])};\n", report)
+        _write(out, "index.html", render("index.html.j2", context), report.written)
+        _write(out, "data/index.js", f"CR.index = {script_json(context['choices'])};\n", report.written)
     if state.get("assets") != assets or not (out / "compare.html").is_file():
         _copy_static(out / "static")
-        _write(out, "compare.html", render("compare.html.j2", pages.compare_page()), report)
+        _write(out, "compare.html", render("compare.html.j2", pages.compare_page()), report.written)
 
     cached.update({i: {"sig": sigs[i], "row": rows[i], "page": page_keys[i]} for i in run_ids})
     saved = {

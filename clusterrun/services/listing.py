@@ -21,6 +21,7 @@ from clusterrun.records.models import Manifest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
 from clusterrun.records.summary import folders_checked as summaries_folders_checked
+from clusterrun.records.summary import read as summary_data
 from clusterrun.scheduler import TERMINAL
 from clusterrun.services import Notify, counting, quiet
 from clusterrun.services import notes as notebook
@@ -177,7 +178,7 @@ def status(
                 left.append((run, before))
         reading = counting(notify, f"reading {len(left):,} runs", len(left))
         # (a sweep's one scheduler folder checked once per worker, not once per member)
-        look = partial(_look, summaries=False, swept=swept_rows, full=full_rows)
+        look = partial(_look, swept=swept_rows, full=full_rows)  # (no whole summary: JSON reads it last)
         with reading as step, summaries_folders_checked():
             looked_at = fanout_map(look, left, step)
         for seen, looked in zip(left, looked_at, strict=True):
@@ -292,9 +293,7 @@ def _chosen(query: StatusQuery, watch: bool) -> bool:
     return bool(query.where or query.tags or query.state or query.sort or query.columns or watch)
 
 
-def _look(
-    seen: tuple[Run, rowcache.Stamps], summaries: bool, swept: bool = False, full: bool = False
-) -> Looked:
+def _look(seen: tuple[Run, rowcache.Stamps], swept: bool = False, full: bool = False) -> Looked:
     """A run of a plain table (`swept`: of a sweep's; `full`: of a listing that filters or sorts) the
     row cache does not hold, with its stamps (taken before anything was read): its tags (`full`: its
     whole record), and, for a run that may still change, a glance of it (or its manifest when more than
@@ -308,7 +307,7 @@ def _look(
         record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
         return record, None if manifest is None else glance(run, manifest) or manifest, None
-    shown = settled_status(run, manifest, summaries or swept)
+    shown = settled_status(run, manifest, swept)
     if swept:
         shown.summary = table_part(shown.summary)
     return record, None, shown
@@ -368,19 +367,17 @@ def _with_summaries(registry: Registry, report: StatusReport) -> None:
     """The whole summary of each run shown without one (a settled run shown from its row), read over the
     machine's cores: `status --json --limit 10000` read every run's records in one process (8 s)."""
     missing = [r for r in report.runs if r.summary is None and r.state != "damaged"]
-    root = registry.root
-    found = fanout_map(lambda shown: _summary_data(root / shown.run_id), missing)
+    found = fanout_map(lambda shown: _summary(registry.listed(shown.run_id)), missing)
     for shown, summary in zip(missing, found, strict=True):
         shown.summary = summary
 
 
-def _summary_data(run_dir: Path) -> dict[str, Any] | None:
+def _summary(run: Run) -> dict[str, Any] | None:
     """A run's summary as data; None when it has none (still going) or it cannot be read."""
     try:
-        found = store.read_summary(run_dir)
+        return summary_data(run)
     except ClusterrunError:
         return None
-    return found.to_data() if found is not None else None
 
 
 def _from_cache(
