@@ -1,15 +1,17 @@
 """Benchmark: what a sweep member's files cost on this disk, whatever the code around them.
 
 A member of a submitted sweep is a complete run directory (../shared/DESIGN.md, "The run directory"):
-made under a hidden name and renamed into place, with config.yaml, command.sh, manifest.json and
-events.jsonl created, env.json and .lock linked to the submission's first ones; the launch then rewrites
-its manifest with the job id (a temporary file and a rename), appends to its events and links its
-sbatch.sh. submitit's `map_array`, the floor of issue 13's sweep row, writes one pickle per member.
+made under a hidden name and renamed into place, with .lock, manifest.json and events.jsonl created and
+env.json linked to the submission's first one; its config.yaml and command.sh are kept at the sweep level
+(two files for all members, records/memberfiles.py) until its job starts; the launch then rewrites its
+manifest with the job id (a temporary file and a rename), appends to its events and links its sbatch.sh.
+submitit's `map_array`, the floor of issue 13's sweep row, writes one pickle per member.
 
 This measures those file operations alone, in plain Python with no clusterrun code, for N members:
   floor     one pickle-sized file per member in one folder (what map_array writes)
   contract  the member directories as clusterrun makes them (the operations above)
-  lighter   a member holding only manifest.json and events.jsonl (shared files at the sweep level)
+  before    as they were made until 2026-12-07: config.yaml and command.sh created in each member
+  lighter   a member holding only manifest.json and events.jsonl (no lock, no job id written at launch)
   no dirs   a member's manifest and events as two files in the sweep's folder (no directory per member
             until its job starts)
 and prints each against the floor: the ratio the contract alone costs, before any Python of ours runs.
@@ -51,21 +53,27 @@ def floor(root: Path, members: int) -> None:
 
 
 def contract(root: Path, members: int) -> None:
-    shared_env, shared_lock, shared_sbatch = root / "env.json", root / ".lock", root / "sbatch.sh"
-    for path, data in ((shared_env, b"{}" * 2500), (shared_lock, b""), (shared_sbatch, SCRIPT[:1000])):
+    _members(root, members, whole=False)
+
+
+def before(root: Path, members: int) -> None:
+    _members(root, members, whole=True)
+
+
+def _members(root: Path, members: int, whole: bool) -> None:
+    shared_env, shared_sbatch = root / "env.json", root / "sbatch.sh"
+    for path, data in ((shared_env, b"{}" * 2500), (shared_sbatch, SCRIPT[:1000])):
         _create(str(path), data)
-    for i in range(members):  # prepare: each member made whole under a hidden name, then renamed
+    if not whole:  # every member's config.yaml and command.sh, in the sweep's two member files
+        _create(str(root / "member-files.txt"), (CONFIG + SCRIPT) * members)
+        _create(str(root / "member-files.json"), b"i" * 90 * members)
+    own = (("config.yaml", CONFIG), ("command.sh", SCRIPT)) if whole else ()
+    for i in range(members):  # prepare: each member made under a hidden name, then renamed
         hidden, final = root / f".m{i}.new", root / f"m{i}"
         os.mkdir(hidden)
-        for name, data in (
-            ("config.yaml", CONFIG),
-            ("command.sh", SCRIPT),
-            ("manifest.json", MANIFEST),
-            ("events.jsonl", EVENTS),
-        ):
+        for name, data in (*own, ("manifest.json", MANIFEST), ("events.jsonl", EVENTS), (".lock", b"")):
             _create(f"{hidden}/{name}", data)
         os.link(shared_env, hidden / "env.json")
-        os.link(shared_lock, hidden / ".lock")
         os.rename(hidden, final)
     for i in range(members):  # launch: the job id into the manifest, an event, the array's script
         final = root / f"m{i}"
@@ -113,7 +121,13 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[float]] = {}
     where = Path(tempfile.mkdtemp(prefix="clusterrun-member-files-", dir=args.dir))
-    variants = (("floor", floor), ("contract", contract), ("lighter", lighter), ("no dirs", no_dirs))
+    variants = (
+        ("floor", floor),
+        ("contract", contract),
+        ("before", before),
+        ("lighter", lighter),
+        ("no dirs", no_dirs),
+    )
     try:
         for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all alike
             for name, action in variants:
@@ -122,7 +136,7 @@ def main() -> None:
         shutil.rmtree(where, ignore_errors=True)
     base = statistics.median(results["floor"])
     print(f"{args.members} members, medians of {args.repeat}, in {args.dir}")
-    for name in ("floor", "contract", "lighter", "no dirs"):
+    for name, _action in variants:
         seconds = statistics.median(results[name])
         print(f"  {name:<9} {seconds * 1000:7.0f} ms  {seconds / base:5.1f}x the floor")
 

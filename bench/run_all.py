@@ -140,19 +140,24 @@ print(jobs[0].job_id.split("_")[0])
 
 
 #: The files the run-directory contract asks of each member of a sweep, alone: a hidden directory with its
-#: config.yaml, command.sh, .lock, manifest.json and events.jsonl made in place (sizes as a quickstart
-#: member's), env.json and sbatch.sh linked, renamed into place; then the job id: the manifest replaced
-#: (a temporary file and a rename) and its event appended. Creating a file is most of it on most disks.
+#: .lock, manifest.json and events.jsonl made in place (sizes as a quickstart member's), env.json and
+#: sbatch.sh linked, renamed into place; the members' config.yaml and command.sh in the sweep's two member
+#: files (records/memberfiles.py); then the job id: the manifest replaced (a temporary file and a rename)
+#: and its event appended. Creating a file is most of it on most disks.
 MEMBER_FLOOR = """
 import os, sys
 root, count = sys.argv[1], int(sys.argv[2])
 os.makedirs(root)
-sizes = {"config.yaml": 990, "command.sh": 2760, ".lock": 0, "manifest.json": 5670, "events.jsonl": 450}
+sizes = {".lock": 0, "manifest.json": 5670, "events.jsonl": 450}
 shared = {}
 for name in ("env.json", "sbatch.sh"):
     shared[name] = os.path.join(root, name)
     with open(shared[name], "w") as handle:
         handle.write("x" * 2000)
+with open(os.path.join(root, "member-files.txt"), "wb") as handle:
+    handle.write(b"x" * (990 + 2760) * count)
+with open(os.path.join(root, "member-files.json"), "wb") as handle:
+    handle.write(b"x" * 90 * count)
 for i in range(count):
     hidden = os.path.join(root, f".member-{i}.new")
     os.mkdir(hidden, 0o700)
@@ -160,8 +165,7 @@ for i in range(count):
         fd = os.open(os.path.join(hidden, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, b"x" * size)
         os.close(fd)
-    for name, source in shared.items():
-        os.link(source, os.path.join(hidden, name))
+    os.link(shared["env.json"], os.path.join(hidden, "env.json"))
     os.rename(hidden, os.path.join(root, f"member-{i}"))
 for i in range(count):
     final = os.path.join(root, f"member-{i}")
@@ -173,6 +177,7 @@ for i in range(count):
     fd = os.open(os.path.join(final, "events.jsonl"), os.O_WRONLY | os.O_APPEND)
     os.write(fd, b"x" * 100)
     os.close(fd)
+    os.link(shared["sbatch.sh"], os.path.join(final, "sbatch.sh"))
 """
 
 

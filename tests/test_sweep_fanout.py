@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from clusterrun.errors import DiskFull
-from clusterrun.records import store
+from clusterrun.records import memberfiles, store
 from clusterrun.records.registry import Registry
-from clusterrun.services import fanout, prepare
+from clusterrun.services import fanout, prepare, quiet
+from clusterrun.services.plan import plan
 from clusterrun.services.submit import SubmitRequest, approve, submit
 
 MEMBERS = 40  # under the local backend's limit of 64, over the MIN_ITEMS set below: spread over workers
@@ -59,6 +61,17 @@ def _made_by(monkeypatch: pytest.MonkeyPatch, log: Path, fail: Any = None) -> No
         return real(run, spec, *args, **kwargs)
 
     monkeypatch.setattr(prepare, "write_initial", noted)
+
+
+def _worker_fails(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """_made_by, with the worker (not the submitting process) failing half-way through its share."""
+    parent = os.getpid()
+
+    def fail(seed: int, pid: int) -> None:
+        if pid != parent and seed == MEMBERS - 10:
+            raise RuntimeError("a worker that fails")
+
+    _made_by(monkeypatch, log, fail)
 
 
 def _members(root: Path) -> dict[str, int]:
@@ -107,13 +120,7 @@ def test_members_made_by_several_processes_are_each_made_once_in_order(
 def test_a_workers_share_is_finished_here_without_a_member_made_twice(
     project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    parent = os.getpid()
-
-    def fail(seed: int, pid: int) -> None:  # the worker fails half-way through its share
-        if pid != parent and seed == MEMBERS - 10:
-            raise RuntimeError("a worker that fails")
-
-    _made_by(monkeypatch, tmp_path / "made.txt", fail)
+    _worker_fails(monkeypatch, tmp_path / "made.txt")
     registry = Registry(project / "runs")
     result = submit(_sweep(project), registry, confirm=approve("yes"))
     members = [m.run for m in result.prepared.members]
@@ -122,6 +129,35 @@ def test_a_workers_share_is_finished_here_without_a_member_made_twice(
     assert made == {run.id: seed for seed, run in enumerate(members)}
     assert _in_order([run.id for run in members]) == list(range(MEMBERS))
     assert _hidden_left(registry.root) == []
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_a_submitted_sweeps_members_files_are_kept_by_the_sweep_each_its_own(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Submitting (no dry run), the members made after the smoke test keep config.yaml and command.sh in
+    the sweep's member files (records/memberfiles.py), each member's texts its own: those of the members
+    a failed worker made (adopted here) too; a member's job then writes exactly those into its directory."""
+    _worker_fails(monkeypatch, tmp_path / "made.txt")
+    registry = Registry(project / "runs")
+    request = _sweep(project)
+    request.dry_run = False
+    prepared = prepare.prepare_plan(plan(request, registry), registry, quiet, submitting=True)
+    assert prepared.sweep_run is not None
+    lead = prepared.members[0].run  # its shape's smoke test ran in it: made whole, first
+    assert all((lead.path / name).is_file() for name in memberfiles.FILES)
+    for seed, member in enumerate(prepared.members[1:], start=1):
+        run = member.run
+        assert not any((run.path / name).exists() for name in memberfiles.FILES), run.id
+        kept = memberfiles.kept(run.path, prepared.sweep_run.id)
+        script = kept["command.sh"]
+        assert f"export CLUSTERRUN_RUN_DIR={run.path}\n" in script and f"--seed {seed}\n" in script
+        assert f"export CLUSTERRUN_SEED={seed}\n" in script and script.count(f"clusterrun run {run.id}:") == 1
+        recorded = json.loads((run.path / "manifest.json").read_text())
+        assert yaml.safe_load(kept["config.yaml"]) == recorded["config"] and recorded["seed"] == seed
+        assert memberfiles.materialise(run.path, recorded["sweep"]) == list(memberfiles.FILES)
+        assert {name: (run.path / name).read_text() for name in memberfiles.FILES} == kept
+        assert memberfiles.materialise(run.path, recorded["sweep"]) == []  # whole now: nothing to write
 
 
 @pytest.mark.usefixtures("two_workers")

@@ -1,8 +1,9 @@
 """A sweep's members are written few times and stay complete run directories (issue 13, row "sweep"): on
 the real cluster, every member but the smoke-tested one has its manifest written twice (made after its
 shape's smoke test and the cost gate, already submitting, under a hidden name; submitted), its records
-say everything a plain run's say, the members share one lock file, and `status`, `show` and `logs` read
-it as before."""
+say everything a plain run's say, each member has its own lock file, and `status`, `show` and `logs` read
+it as before. Its config.yaml and command.sh are kept by the sweep (records/memberfiles.py) until its
+job starts, and then written into its directory, exactly as kept."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from clusterrun import api
-from clusterrun.records import store
+from clusterrun.records import memberfiles, store
 from clusterrun.records.models import Manifest
 from tests.helpers import cli, git, no_traceback
 
@@ -28,7 +30,7 @@ params: {tag: a}
 seed: 1
 sweep: {grid: {seed: [1, 2, 3, 4, 5, 6], params.tag: [a, b]}}
 smoke: {timeout: 60}
-resources: {time: "00:02:00", mem: 100M}
+resources: {time: "00:02:00", mem: 100M, extra: {hold: true}}
 """
 
 
@@ -77,8 +79,17 @@ def test_each_member_is_written_twice_and_reads_as_a_run(
             events = (project / "runs" / run_id / "events.jsonl").read_text().splitlines()
             kinds = [json.loads(line).get("state") or json.loads(line)["event"] for line in events]
             assert kinds[0] == "created" and kinds[-3:] == ["smoke_passed", "submitting", "submitted"]
-            for name in ("config.yaml", "command.sh", "env.json", "sbatch.sh"):
-                assert (project / "runs" / run_id / name).is_file(), name
+            run_dir = project / "runs" / run_id
+            for name in ("env.json", "sbatch.sh"):
+                assert (run_dir / name).is_file(), name
+            # held: no job has started, so only the smoke-tested member has its own two files
+            own = [(run_dir / name).exists() for name in memberfiles.FILES]
+            assert own == ([True, True] if run_id == lead else [False, False]), (run_id, own)
+            script = memberfiles.text(run_dir, "command.sh", result.sweep_id) or ""
+            seed, tag = data["seed"], data["config"]["params"]["tag"]
+            assert f"export CLUSTERRUN_RUN_DIR={run_dir}\n" in script and f"echo {tag} {seed}" in script
+            config = yaml.safe_load(memberfiles.text(run_dir, "config.yaml", result.sweep_id) or "")
+            assert config == data["config"], run_id
         locks = {(project / "runs" / run_id / ".lock").stat().st_ino for run_id in members}
         # each member its own lock file: one linked into all made the processes that record the members'
         # ends over several cores (services/fanout.py) wait for each other at every update
@@ -90,5 +101,14 @@ def test_each_member_is_written_twice_and_reads_as_a_run(
         no_traceback(listed)
         assert listed.returncode == 0
         assert sorted(r["run_id"] for r in json.loads(listed.stdout)["members"]) == sorted(members)
+        # one member's job released: it writes its two files as the sweep keeps them, and runs them
+        member = project / "runs" / members[7]
+        kept = memberfiles.kept(member, result.sweep_id)
+        subprocess.run(["scontrol", "release", f"{arrays[0]}_7"], check=True, capture_output=True)
+        waited = cli(["status", members[7], "--watch", "--timeout", "120"], project)
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        assert {name: (member / name).read_text() for name in memberfiles.FILES} == kept
+        assert (member / "command.sh").stat().st_mode & 0o777 == 0o700
+        assert (member / "stdout.log").read_text().split() == ["b", "4"]  # members[7]: tag b, seed 4
     finally:
         subprocess.run(["scancel", *arrays], check=False, capture_output=True)

@@ -17,6 +17,7 @@ from clusterrun.dashboard.records import RunRecord
 from clusterrun.dashboard.render import script_json
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution import envprobe
+from clusterrun.records import memberfiles
 from clusterrun.records.registry import Registry
 from clusterrun.services.compare import compare_runs
 from clusterrun.services.sweeps import RAN_STATES, right_size
@@ -169,7 +170,8 @@ def _artifacts(record: RunRecord, page_dir: Path) -> list[dict[str, Any]]:
 
 
 def _config_text(record: RunRecord) -> str:
-    text = records.text_file(record.path / "config.yaml")  # never through a symlink
+    sweep = record.manifest.get("sweep")  # a sweep's member before its job starts: its sweep's copy
+    text = memberfiles.text(record.path, "config.yaml", sweep if isinstance(sweep, str) else None)
     return text or json.dumps(record.config, indent=2, sort_keys=True, default=str)
 
 

@@ -25,7 +25,7 @@ from clusterrun.execution import attempts, envinfo, envprobe, ranks
 from clusterrun.execution.stdout_times import StdoutClock
 from clusterrun.execution.supervise import supervise
 from clusterrun.inputs import workdir
-from clusterrun.records import jobview
+from clusterrun.records import jobview, memberfiles
 from clusterrun.records.jsonio import append_jsonl, read_json, write_json_atomic
 from clusterrun.records.names import now_iso
 from clusterrun.records.paths import SNAPSHOT_STORE, readable
@@ -87,6 +87,26 @@ def _check_workdir(root: Path, job_id: str, outputs: bool = True) -> dict[str, o
     return record | {"modified_tracked_files": modified[:50]}
 
 
+def _member_files(root: Path) -> str:
+    """A submitted sweep's member gets its config.yaml and command.sh from its sweep when its job starts
+    (records/memberfiles.py): from then on its directory is whole. Returns a line for stderr.log when
+    command.sh is still missing (its sweep keeps no copy: a damaged or half-copied registry), else ""."""
+    if all(os.path.lexists(root / name) for name in memberfiles.FILES):  # every run but such a member
+        return ""
+    manifest = jobview.read(root)
+    sweep = manifest.data.get("sweep") if manifest is not None else None
+    with contextlib.suppress(OSError):
+        memberfiles.materialise(root, sweep if isinstance(sweep, str) else None)
+    if os.path.lexists(root / "command.sh"):
+        return ""
+    where = f"its sweep {sweep}" if isinstance(sweep, str) and sweep else "no sweep"
+    return (
+        f"clusterrun: {root / 'command.sh'} is missing and {where} keeps no copy of it "
+        f"({memberfiles.INDEX}): the run directory is incomplete; submit the run again "
+        f"('clusterrun reproduce {root.name}')\n"
+    )
+
+
 def _make_workdir(root: Path) -> None:
     """The run's working directory, made here in the wrapper's own process before command.sh runs:
     command.sh makes it only when it is missing (`python -m clusterrun.inputs.workdir`), which costs a
@@ -140,9 +160,13 @@ def _attempt(root: Path, script: str) -> int:
     )
     write_json_atomic(task.job_env, envinfo.job_side())
     task.link_rank0_logs()
+    missing = _member_files(root) if script == "command.sh" else ""
     _make_workdir(root)
     with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
         attempt.mark_logs(out, err)  # === clusterrun: attempt N ... === from the second attempt on
+        if missing:  # said before bash's own 'No such file or directory'
+            err.write(missing.encode())
+            err.flush()
         clock = StdoutClock(task.stdout, task.stdout.with_suffix(".times")).start()  # metric timestamps
         try:
             outcome = supervise(

@@ -246,6 +246,7 @@ def write_initial(
     manifests: SubmissionManifests | None = None,
     states: Sequence[tuple[str | None, str]] = (),
     into: Path | None = None,
+    texts: dict[str, str] | None = None,
 ) -> Manifest:
     """Everything a run is, on disk before anything runs. Returns the manifest. `data_fingerprints`:
     datafp.fingerprints of the config's data: paths; `snapshot_notes`: snapshot.snapshot_notes;
@@ -260,7 +261,11 @@ def write_initial(
     created in place (one file each, no temporary file and rename), and everything in it names
     `run.path`, and its own `.lock` is made with it. (The members of a sweep once shared one lock file,
     linked: it made every process that recorded their ends, over several cores, wait for the others;
-    services/fanout.py.) artifacts/ is made by the job."""
+    services/fanout.py.) artifacts/ is made by the job.
+
+    `texts` (with `into`: a member of a sweep): config.yaml and command.sh are not written into the
+    directory but put in `texts` by name, for the sweep's member files (records/memberfiles.py), from
+    which the member's job writes them when it starts."""
     shared = shared if shared is not None else SharedFiles()
 
     def place(name: str) -> tuple[Path, Path]:  # where a file is written now, and where it will be
@@ -275,7 +280,9 @@ def write_initial(
     # the config refused secrets already (config/redact.py); redacted all the same, as every record is
     mode = file_mode(into) if into is not None else None
     script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
-    if into is not None:  # a directory nobody reads yet: plain creations
+    if into is not None and texts is not None:  # a sweep's member: its files at the sweep level
+        texts.update({"config.yaml": shared.config_yaml(resolved), "command.sh": script})
+    elif into is not None:  # a directory nobody reads yet: plain creations
         create_text(into / "config.yaml", shared.config_yaml(resolved), mode)
         create_text(into / "command.sh", script, file_mode(into, executable=True))
     else:

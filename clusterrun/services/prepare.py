@@ -22,11 +22,17 @@ from clusterrun.errors import ClusterrunError, DiskFull
 from clusterrun.execution import envinfo
 from clusterrun.execution.smoke import SmokeResult
 from clusterrun.inputs import datafp, snapshot, unseeded
-from clusterrun.records import store
+from clusterrun.records import memberfiles, store
 from clusterrun.records.jsonio import no_space
 from clusterrun.records.models import SCHEMA_VERSION, Confirmation, Manifest, SweepRecord, require_fields
 from clusterrun.records.registry import Registry, Run, base_id, now_iso, suffixed
-from clusterrun.records.writer import SharedFiles, SubmissionManifests, write_initial, write_script
+from clusterrun.records.writer import (
+    SharedFiles,
+    SubmissionManifests,
+    command_script,
+    write_initial,
+    write_script,
+)
 from clusterrun.scheduler import JobSpec, Scheduler, get_scheduler
 from clusterrun.scheduler.naming import job_comment
 from clusterrun.services import Notify, Step, counting, nogc, quiet
@@ -161,6 +167,7 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
         )
     )
     records = _Records(plan, registry, sweep_run, env, _snapshot_notes(plan, tokens), when)
+    records.lean = submitting and sweep_run is not None
     # The first member of each command shape is made first: its smoke test runs in its directory. The
     # others are made once the tests have ended, each with one write of its records (created, then the
     # state its shape's test gave it, with the smoke record and estimate) instead of two.
@@ -321,6 +328,9 @@ class _Records:
     shared: SharedFiles = field(default_factory=SharedFiles)  # env.json, git.patch: written once, linked
     manifests: SubmissionManifests = field(default_factory=SubmissionManifests)
     data_cache: dict[str, datafp.Fingerprint] = field(default_factory=dict)  # one per data path
+    # a submitted sweep's members made after the smoke tests keep config.yaml and command.sh at the
+    # sweep level until their jobs start (records/memberfiles.py); a dry run's are whole, to be read
+    lean: bool = False
 
     def make(
         self,
@@ -329,9 +339,11 @@ class _Records:
         states: Sequence[tuple[str | None, str]] = (),
         fields: dict[str, Any] | None = None,
         first_suffix: int | None = None,
+        texts: dict[str, str] | None = None,
     ) -> MemberRun:
         """The member's directory and records (in the last of `states`, with `fields`, when given), and
-        its job. `first_suffix`: as Registry.create's."""
+        its job. `first_suffix`: as Registry.create's; `texts`: write_initial's (its config.yaml and
+        command.sh kept by the sweep, records/memberfiles.py)."""
         plan, git, snap, sweep_run = self.plan, self.plan.git, self.plan.snapshot, self.sweep_run
         member = plan.members[position]
         extra = dict(member.extra) | dict(fields or {})
@@ -358,6 +370,7 @@ class _Records:
                     shared=self.shared,
                     states=states,
                     into=hidden,
+                    texts=texts,
                 )
             )
 
@@ -399,25 +412,40 @@ class _Records:
             self._discard_made(wanted)
             raise
         out: dict[int, MemberRun] = {}
+        kept: dict[str, dict[str, str]] = {}  # the members' config.yaml and command.sh, for the sweep
         mine = self._ids_made()  # made in this process: the others, by the workers, are adopted
-        for item, (run_id, manifest, members) in zip(wanted, made, strict=True):
+        for item, (run_id, manifest, members, texts) in zip(wanted, made, strict=True):
             run = (
                 Run(self.registry.root / run_id) if run_id in mine else self.registry.adopt(run_id, item.base)
             )
             self.manifests.remember(run, manifest, members)
             out[item.position] = self._member(run, item.position, item.dependency, manifest)
+            if self.lean:
+                kept[run_id] = texts if texts is not None else self._texts(item.position, run)
+        if kept and self.sweep_run is not None:  # before any job of theirs can start (launch comes after)
+            memberfiles.write(self.sweep_run.path, kept)
         return out
+
+    def _texts(self, position: int, run: Run) -> dict[str, str]:
+        """A member's config.yaml and command.sh as write_initial renders them (a member a failed worker
+        made: its texts went with the worker)."""
+        spec, git = self.plan.members[position].spec, self.plan.git
+        links = datafp.workdir_links(spec.data, Path(git.root), self.plan.snapshot.path)
+        script, _argv = command_script(spec, run, self.plan.snapshot, git, run.path, smoke=False, links=links)
+        return {"config.yaml": self.shared.config_yaml(spec.resolved()), "command.sh": script}
 
     def _ids_made(self) -> set[str]:
         return {run.id for run in self.registry.created}
 
-    def _make_apart(self, item: _Wanted) -> tuple[str, Manifest, store.Members | None]:
-        """One member made (in a worker or here): its id, manifest and manifest text (for remember)."""
+    def _make_apart(self, item: _Wanted) -> tuple[str, Manifest, store.Members | None, dict[str, str] | None]:
+        """One member made (in a worker or here): its id, manifest and manifest text (for remember), and
+        (self.lean) its config.yaml and command.sh, for its sweep to keep (None: made before)."""
         before = self._made_before(item)
         if before is not None:
-            return before
-        made = self.make(item.position, item.dependency, item.states, item.fields, item.suffix)
-        return made.run.id, made.manifest, self.shared.members
+            return (*before, None)
+        texts: dict[str, str] | None = {} if self.lean else None
+        made = self.make(item.position, item.dependency, item.states, item.fields, item.suffix, texts)
+        return made.run.id, made.manifest, self.shared.members, texts
 
     def _made_before(self, item: _Wanted) -> tuple[str, Manifest, None] | None:
         """The member as a failed worker made it, when the id it was first tried with holds it: a run of
