@@ -110,5 +110,13 @@ def test_each_member_is_written_twice_and_reads_as_a_run(
         assert {name: (member / name).read_text() for name in memberfiles.FILES} == kept
         assert (member / "command.sh").stat().st_mode & 0o777 == 0o700
         assert (member / "stdout.log").read_text().split() == ["b", "4"]  # members[7]: tag b, seed 4
+        # a member's manifest written by a newer clusterrun: one DAMAGED row, the sweep's table still shown
+        newer = project / "runs" / members[9] / "manifest.json"
+        newer.write_text(json.dumps(json.loads(newer.read_text()) | {"schema_version": 99}))
+        swept = cli(["status", result.sweep_id or ""], project)
+        no_traceback(swept)
+        assert swept.returncode == 0 and "manifest.json was written by a newer clusterrun" in swept.stderr
+        rows = {line.split()[0]: line.split()[1] for line in swept.stdout.splitlines() if "writes_" in line}
+        assert rows[members[9]] == "DAMAGED" and rows[members[7]] == "COMPLETED" and len(rows) == 12, rows
     finally:
         subprocess.run(["scancel", *arrays], check=False, capture_output=True)

@@ -204,7 +204,10 @@ def status(
         if not settled(manifest):
             manifests[run_id] = manifest
         elif not (early or tags):  # a watch keeps its summaries (its refreshes do)
-            done[run_id] = settled_status(run, manifest, query.summaries or watch)
+            try:
+                done[run_id] = settled_status(run, manifest, query.summaries or watch)
+            except ClusterrunError:  # a summary from a newer clusterrun: refresh reports it (one row)
+                manifests[run_id] = manifest
     for run_id, record in records.items():  # a sweep's rows the cache held, or _look made
         if SWEEP_KEY in record:
             requested[run_id] = float(record[SWEEP_KEY])
@@ -307,7 +310,10 @@ def _look(seen: tuple[Run, rowcache.Stamps], swept: bool = False, full: bool = F
         record[SWEEP_KEY] = cpu_hours_estimated(manifest)
     if manifest is None or not settled(manifest):
         return record, None if manifest is None else glance(run, manifest) or manifest, None
-    shown = settled_status(run, manifest, swept)
+    try:
+        shown = settled_status(run, manifest, swept)
+    except ClusterrunError:  # a summary from a newer clusterrun: refresh reports it (one row, a warning)
+        return record, manifest, None
     if swept:
         shown.summary = table_part(shown.summary)
     return record, None, shown

@@ -161,10 +161,14 @@ def ranked(rows: list[dict[str, Any]], metric: str | None, mode: str) -> list[di
 
 
 def _requested(registry: Registry, run_id: str, known: Mapping[str, float] | None) -> float:
-    """A member's estimated CPU-hours: as the caller read them, else from its manifest."""
+    """A member's estimated CPU-hours: as the caller read them, else from its manifest (0 when it cannot
+    be read: the refresh reported it, and its row says DAMAGED)."""
     if known is not None and run_id in known:
         return known[run_id]
-    return cpu_hours_estimated(registry.get(run_id).load_manifest())
+    try:
+        return cpu_hours_estimated(registry.get(run_id).load_manifest())
+    except ClusterrunError:
+        return 0.0
 
 
 def cpu_hours_estimated(manifest: Manifest | None) -> float:

@@ -150,3 +150,30 @@ def test_json_listings_read_the_shown_runs_summaries_whole(
     _rewrite(runs[3], "summary.json", {"metrics": {"loss": 50.0}, "duration_seconds": 12.5})
     again = _as_json(registry, queries[1])
     assert again[0]["run_id"] == runs[3].id and again[0]["summary"]["duration_seconds"] == 12.5
+
+
+@pytest.mark.parametrize("count", [5, COUNT])  # read one by one, and over the cores with the row caches
+def test_a_summary_from_a_newer_clusterrun_is_one_row_not_the_whole_listing(
+    tmp_path: Path, count: int
+) -> None:
+    """A colleague's newer clusterrun wrote one run's summary in a shared registry: every listing still
+    shows every run, that one DAMAGED with a warning saying why, and its summary is left as it is."""
+    (tmp_path / "runs").mkdir()
+    registry = Registry(tmp_path / "runs")
+    runs = [_completed(registry, i) for i in range(count)]
+    newer, other = runs[3], runs[1]
+    _rewrite(newer, "summary.json", {"schema_version": 99})
+    future = (newer.path / "summary.json").read_bytes()
+    queries = [
+        listing.StatusQuery(limit=1000),
+        listing.StatusQuery(limit=1000, summaries=False, table=True),
+        listing.StatusQuery(where=["params.lr<0.5"], limit=1000, summaries=False),
+        listing.StatusQuery(sort="-loss", limit=1000),
+    ]
+    for query in queries:
+        view = listing.status(registry, query)
+        states = {r.run_id: r.state for r in view.report.runs}
+        assert states[newer.id] == "damaged" and states[other.id] == "completed", query
+        assert len(states) == count, query
+        assert any("summary.json was written by a newer clusterrun" in w for w in view.report.warnings)
+        assert (newer.path / "summary.json").read_bytes() == future  # never collected again over it
