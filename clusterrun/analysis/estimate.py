@@ -226,7 +226,7 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
-    if wall / 60 > limits.wall_minutes:
+    if _above(wall / 60, limits.wall_minutes):
         reasons.append(
             f"wall time {format_seconds(wall)} per run > {limits.wall_minutes:g} min"
             if est.wall_seconds is not None
@@ -238,8 +238,8 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
         reasons.append(f"{_beyond(est.cpu_hours, limits.cpu_hours)} CPU-hours > {limits.cpu_hours:g}")
     if _above(est.gpu_hours, limits.gpu_hours):
         reasons.append(f"{_beyond(est.gpu_hours, limits.gpu_hours)} GPU-hours > {limits.gpu_hours:g}")
-    if limits.cost is not None and est.cost is not None and est.cost > limits.cost:
-        reasons.append(f"cost {est.cost:.2f} > {limits.cost:g}")
+    if limits.cost is not None and est.cost is not None and _above(est.cost, limits.cost):
+        reasons.append(f"cost {_money(est.cost, limits.cost)} > {limits.cost:g}")
     return GateDecision(bool(reasons), reasons)
 
 
@@ -247,6 +247,16 @@ def _above(value: float, limit: float) -> bool:
     """Whether `value` is over `limit` beyond float rounding: 120 runs of 5 minutes are 10 CPU-hours,
     not 10.000000000000002, and asked '10 CPU-hours > 10'."""
     return round(value, 6) > limit
+
+
+def _money(value: float, limit: float) -> str:
+    """A cost over `limit` with two decimals, or the few more it takes to read as more (100.004, not
+    100.00)."""
+    for digits in range(2, 7):
+        text = f"{value:.{digits}f}"
+        if float(text) > limit:
+            return text
+    return f"{value:.7f}"
 
 
 def _beyond(value: float, limit: float) -> str:

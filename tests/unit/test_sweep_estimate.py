@@ -288,3 +288,21 @@ def test_a_total_at_the_limit_is_not_over_it_and_one_over_reads_so() -> None:
     assert at.cpu_hours != limit and not gate(at, spec, DEFAULT).needs_confirmation  # type: ignore[arg-type]
     over = gate(dataclasses.replace(est, cpu_hours=limit + 0.02), spec, DEFAULT)  # type: ignore[arg-type]
     assert over.reasons == [f"{limit + 0.02:.4g} CPU-hours > {limit:g}"], over.reasons
+
+
+def test_a_cost_at_its_limit_is_not_over_it_and_one_over_reads_so() -> None:
+    """The money limit and the wall-time limit compare as the hours do: beyond float rounding, and a figure
+    a little over its limit shows the digits that make it more ('cost 100.004 > 100', not '100.00')."""
+    spec = _spec(time="00:05:00")
+    est = estimate(spec, None, None, 1, DEFAULT)  # type: ignore[arg-type]
+    limits = DEFAULT.confirm_above.model_copy(update={"cost": 100.0})
+    profile = DEFAULT.model_copy(update={"confirm_above": limits})
+    at = dataclasses.replace(est, cost=sum([100.0 / 120] * 120))
+    assert at.cost != 100.0 and not gate(at, spec, profile).needs_confirmation  # type: ignore[arg-type]
+    over = gate(dataclasses.replace(est, cost=100.004), spec, profile)  # type: ignore[arg-type]
+    assert over.reasons == ["cost 100.004 > 100"], over.reasons
+    far = gate(dataclasses.replace(est, cost=250.0), spec, profile)  # type: ignore[arg-type]
+    assert far.reasons == ["cost 250.00 > 100"], far.reasons
+    minutes = DEFAULT.confirm_above.wall_minutes
+    edge = dataclasses.replace(est, wall_seconds=sum([minutes * 60 / 7] * 7))  # the limit, summed
+    assert not gate(edge, spec, DEFAULT).needs_confirmation  # type: ignore[arg-type]
