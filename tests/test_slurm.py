@@ -162,3 +162,37 @@ def test_status_polls_all_runs_with_one_sacct(project: Path, tmp_path: Path) -> 
     before = _calls(log, "sacct")
     assert cli(["status"], project, env=env).returncode == 0
     assert _calls(log, "sacct") == before
+
+
+def test_a_moved_project_reads_as_it_did_where_it_ran(project: Path, tmp_path: Path) -> None:
+    """`mv ~/project ~/work/project`: its SLURM runs are not DAMAGED ('scheduler_folder leads out of the
+    run registry'), one whose end was not recorded yet is recorded there, and show and logs name the
+    files where they are now."""
+    (project / "configs" / "hello.yaml").write_text(
+        'name: hello\ncommand: "echo hello from {seed}"\nresources: {time: "00:02:00", mem: 100M}\n'
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "hello")
+    waited = cli(["submit", "configs/hello.yaml", "--backend", "slurm", "--wait", "--json"], project)
+    assert waited.returncode == 0, waited.stderr
+    recorded = json.loads(waited.stdout)["run_id"]
+    sent = cli(["submit", "configs/hello.yaml", "--backend", "slurm", "--json", "--force", "seed=7"], project)
+    assert sent.returncode == 0, sent.stderr
+    unrecorded = json.loads(sent.stdout)
+    assert sacct_state(unrecorded["job_id"], timeout=120) == "COMPLETED"  # ended; its end not recorded yet
+    assert manifest(project / "runs" / unrecorded["run_id"])["state"] != "completed"
+    moved = tmp_path / "elsewhere" / "project"
+    moved.parent.mkdir()
+    shutil.move(project, moved)
+    status = cli(["status"], moved)
+    no_traceback(status)
+    assert status.returncode == 0 and "leads out" not in status.stderr, status.stderr
+    states = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines() if "hello_" in line}
+    assert states == {recorded: "COMPLETED", unrecorded["run_id"]: "COMPLETED"}, status.stdout
+    summary = json.loads((moved / "runs" / unrecorded["run_id"] / "summary.json").read_text())
+    assert summary["logs"]["stdout"] == str(moved / "runs" / unrecorded["run_id"] / "stdout.log")
+    shown = cli(["show", recorded], moved)
+    assert shown.returncode == 0 and str(project) + "/" not in shown.stdout, shown.stdout
+    assert f"Log File: {moved / 'runs' / recorded / 'stdout.log'}" in shown.stdout
+    logs = cli(["logs", unrecorded["run_id"]], moved)
+    assert logs.returncode == 0 and "hello from 7" in logs.stdout, logs.stdout + logs.stderr

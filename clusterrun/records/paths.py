@@ -96,6 +96,21 @@ def run_file(run_dir: Path, name: str | Path) -> Path:
     return path
 
 
+def rebased(recorded: str, recorded_root: str, root: str) -> str:
+    """`recorded`, a path a record holds, in the registry where the record is now: a path inside
+    `recorded_root` (the registry the record was written in) moved to the same place inside `root` (the
+    registry moved or copied whole: `mv ~/project ~/work/`); any other path as it is. A path is only
+    ever moved into the registry, so every check of this module still applies to what it gives."""
+    if not recorded or recorded_root == root:
+        return recorded
+    if recorded == recorded_root:
+        return root
+    prefix = recorded_root.rstrip(os.sep) + os.sep
+    if not recorded.startswith(prefix):
+        return recorded
+    return os.path.join(root, recorded[len(prefix) :])
+
+
 def readable(path: Path, registry_root: Path) -> Path | None:
     """`path` when it stays inside the registry, else None: for readers that skip such a file."""
     try:

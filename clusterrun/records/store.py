@@ -28,7 +28,7 @@ from clusterrun.records.models import (
     SweepRecord,
     load,
 )
-from clusterrun.records.paths import read_text, run_file
+from clusterrun.records.paths import SNAPSHOT_STORE, read_text, rebased, run_file
 from clusterrun.records.prettyjson import join_members, member_texts, record_text, split_members
 
 R = TypeVar("R", bound=RecordModel)
@@ -67,7 +67,42 @@ def read_manifest(run_dir: Path) -> Manifest:
             f"run {run_dir.name} has no {MANIFEST_FILE}", hint="is this a clusterrun run?"
         ) from None
     manifest._file_stamp = before if settled(before) else None
+    _manifest_here(manifest, run_dir)
     return manifest
+
+
+def _where_written(recorded_run_dir: str, run_dir: Path) -> tuple[str, str] | None:
+    """(the registry a record of `run_dir` was written in, the registry it is in now) when they differ:
+    the registry was moved or copied whole; None when it is where it was written (or the record names
+    another run's directory: its paths are left as they are)."""
+    recorded_root, name = os.path.split(recorded_run_dir.rstrip(os.sep))
+    root = os.path.abspath(run_dir.parent)
+    if not recorded_root or recorded_root == root or name != run_dir.name:
+        return None
+    return recorded_root, root
+
+
+def _manifest_here(manifest: Manifest, run_dir: Path) -> None:
+    """A manifest read in a registry moved or copied since it was written: the paths it holds inside
+    the registry (its run directory, working copy, scheduler folder, snapshot) as they are now, instead
+    of paths to where the registry was (records/paths.py: rebased). They stay so on disk until the
+    manifest is next written whole."""
+    moved = _where_written(manifest.run_dir, run_dir)
+    if moved is None:
+        return
+    for part, name in ((manifest, "run_dir"), (manifest, "workdir"), (manifest, "scheduler_folder")):
+        _rebase(part, name, moved)
+    _rebase(manifest.snapshot, "path", moved)
+
+
+def _rebase(part: RecordModel, name: str, moved: tuple[str, str]) -> None:
+    """`part.name` (a path) rebased, set only when that changes it (a field the record lacks stays
+    unset: the record reads, and is rewritten, as it was)."""
+    recorded = getattr(part, name)
+    if isinstance(recorded, str) and recorded:
+        here = rebased(recorded, *moved)
+        if here != recorded:
+            setattr(part, name, here)
 
 
 def manifest_members(run_dir: Path, manifest: Manifest) -> Members | None:
@@ -105,20 +140,34 @@ def read_summary(run_dir: Path) -> Summary | None:
     """A run's summary; None when there is none yet, or it is damaged (it is collected again).
     A summary written by a newer clusterrun is an error (RecordTooNew), never overwritten."""
     try:
-        return _read(Summary, run_dir / SUMMARY_FILE, f"run {run_dir.name}: {SUMMARY_FILE}")
+        summary = _read(Summary, run_dir / SUMMARY_FILE, f"run {run_dir.name}: {SUMMARY_FILE}")
     except (FileNotFoundError, DamagedRecord):
         return None
+    moved = _where_written(summary.run_dir, run_dir)
+    if moved is not None:  # a registry moved or copied whole: its logs where they are now
+        _rebase(summary, "run_dir", moved)
+        for name in ("stdout", "stderr", "traceback"):
+            _rebase(summary.logs, name, moved)
+        if summary.logs.scheduler:
+            summary.logs.scheduler = [rebased(path, *moved) for path in summary.logs.scheduler]
+    return summary
 
 
 def read_sweep(sweep_dir: Path) -> SweepRecord:
     """A sweep's record; RunNotFound when there is none, a ClusterrunError when it cannot be read."""
     try:
-        return _read(SweepRecord, sweep_dir / SWEEP_FILE, f"sweep {sweep_dir.name}: {SWEEP_FILE}")
+        record = _read(SweepRecord, sweep_dir / SWEEP_FILE, f"sweep {sweep_dir.name}: {SWEEP_FILE}")
     except FileNotFoundError:
         raise RunNotFound(
             f"sweep {sweep_dir.name} has no {SWEEP_FILE}",
             hint="list sweeps and runs with 'clusterrun status'",
         ) from None
+    store_dir = os.path.dirname(record.snapshot.path)  # <registry>/.snapshots/<id>, where it was written
+    if os.path.basename(store_dir) == SNAPSHOT_STORE:
+        root = os.path.dirname(store_dir)
+        here = os.path.abspath(sweep_dir.parent)
+        _rebase(record.snapshot, "path", (root, here))  # a registry moved or copied whole
+    return record
 
 
 def write_record(path: Path, data: Any, new: bool = False) -> None:
