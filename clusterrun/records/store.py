@@ -75,9 +75,14 @@ def _where_written(recorded_run_dir: str, run_dir: Path) -> tuple[str, str] | No
     """(the registry a record of `run_dir` was written in, the registry it is in now) when they differ:
     the registry was moved or copied whole; None when it is where it was written (or the record names
     another run's directory: its paths are left as they are)."""
+    if recorded_run_dir == os.fspath(run_dir):  # read where it was written: the usual case, one compare
+        return None
     recorded_root, name = os.path.split(recorded_run_dir.rstrip(os.sep))
-    root = os.path.abspath(run_dir.parent)
-    if not recorded_root or recorded_root == root or name != run_dir.name:
+    root = os.fspath(run_dir.parent)
+    if not recorded_root or recorded_root == root or name != run_dir.name:  # (read where it was written)
+        return None
+    root = os.path.abspath(root)
+    if recorded_root == root:
         return None
     return recorded_root, root
 
