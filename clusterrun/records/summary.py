@@ -39,7 +39,7 @@ from clusterrun.records.registry import Run, now_iso
 from clusterrun.scheduler import log_paths as backend_log_paths
 
 if TYPE_CHECKING:  # a type only: the smoke test's module brings psutil, which a listing never needs
-    from clusterrun.execution.smoke import SmokeResult
+    from clusterrun.execution.smoke_record import SmokeResult
 
 SUCCESS = "completed"
 LOG_TAIL_LINES = 20

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from clusterrun.errors import ClusterrunError, DiskFull, SchedulerError
-from clusterrun.execution.jobrun import run_job
+from clusterrun.execution.entry import run_job
 from clusterrun.records import index as registry_index
 from clusterrun.records import store
 from clusterrun.records.models import Confirmation, Manifest

@@ -20,7 +20,7 @@ from clusterrun.config.requeue import signal_lead
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, DiskFull
 from clusterrun.execution import envinfo
-from clusterrun.execution.smoke import SmokeResult
+from clusterrun.execution.smoke_record import SmokeResult
 from clusterrun.inputs import datafp, snapshot, unseeded
 from clusterrun.records import memberfiles, store
 from clusterrun.records.jsonio import no_space

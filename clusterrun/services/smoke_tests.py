@@ -18,7 +18,7 @@ from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
 from clusterrun.execution.ranks import smoke_script
-from clusterrun.execution.smoke import SmokeCache, SmokeResult, run_smoke
+from clusterrun.execution.smoke_record import SmokeCache, SmokeResult
 from clusterrun.inputs import snapshot
 from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
@@ -276,6 +276,8 @@ def _run_smoke_in(
     except workdirs.WorkdirError as exc:
         raise ClusterrunError(str(exc), hint="submit again: the snapshot is rebuilt") from None
     run.event("smoke_started", timeout=spec.smoke.timeout, folder=folder)
+    from clusterrun.execution.smoke import run_smoke  # here: it brings psutil, for a test that runs
+
     data_before = _stamps(links)
     with activity(notify, label, [workdir / "stdout.log", workdir / "stderr.log"]):
         result = run_smoke(
