@@ -55,6 +55,11 @@ NO_SHARED_LIB = re.compile(
     r"ImportError: (?P<lib>[\w.+-]+\.so[\w.]*): cannot open shared object file|"
     r"error while loading shared libraries: (?P<lib2>[\w.+-]+\.so[\w.]*)"
 )
+# the job's wrapper found neither the run's command.sh nor its sweep's copy (records/memberfiles.py): the
+# line it writes into stderr.log before bash's own 'No such file or directory'
+INCOMPLETE_RUN = re.compile(
+    r"^clusterrun: (?P<path>\S+/command\.sh) is missing and (?P<where>.+?) keeps no copy"
+)
 NOT_FOUND = re.compile(
     r"(?:^|: )(?P<cmd>[^\s:]+): command not found"
     r"|^(?:\S*/)?(?:ba|da)?sh: (?:line )?\d+: (?:exec: )?(?P<cmd2>[^\s:]+): not found"

@@ -28,7 +28,10 @@ Among equally strong evidence, the order of RULES decides:
     current process has finished its bootstrapping phase" means workers started at import die as they
     start and a pool starts new ones forever; the time limit that ends such a run is its consequence, so
     these words count as a verdict (evidence.spawn_loop);
-  - cuda_oom first of the program errors: one rank's GPU OOM makes the others print CUDA and NCCL errors;
+  - incomplete_run first of the program errors: the job's wrapper found no command.sh to run (a sweep's
+    member whose sweep lost its member files), and bash's 'No such file or directory' that follows is
+    its consequence, not a command missing from PATH;
+  - cuda_oom next: one rank's GPU OOM makes the others print CUDA and NCCL errors;
   - no_gpu and cuda_error next: a program that sees no GPU, or whose kernel failed, says so in CUDA's
     words, which NCCL and later calls repeat;
   - shared_memory and open_files before disk_quota: a full /dev/shm also says 'No space left on
@@ -86,6 +89,7 @@ RULES: tuple[Rule, ...] = (
         scheduler_events.preempted,
     ),
     Rule("cancelled", (sched.cancellation(),), scheduler_events.cancelled),
+    Rule("incomplete_run", ev.program_error(ev.INCOMPLETE_RUN), environment.incomplete_run),
     Rule("cuda_oom", ev.program_error(ev.CUDA_OOM), program.cuda_oom),
     Rule("no_gpu", ev.program_error(ev.NO_GPU), environment.no_gpu),
     Rule("cuda_error", ev.program_error(ev.CUDA_ERROR), program.cuda_error),

@@ -817,6 +817,7 @@ def test_every_category_is_produced_and_records_keep_the_keys() -> None:
         d(logs={"e": DEVICE_ASSERT}).category,
         d(logs={"e": BUS_ERROR}).category,
         d(logs={"e": OPEN_FILES}).category,
+        d("failed", 127, logs={"e": INCOMPLETE}).category,
         d().category,
     }
     assert got == set(CATEGORIES)
@@ -830,7 +831,7 @@ def test_the_rule_list_is_the_single_source_of_truth() -> None:
     assert set(CATEGORIES) == {
         "host_oom", "cuda_oom", "time_limit", "node_failure", "preempted", "cancelled", "missing_module",
         "command_not_found", "missing_file", "disk_quota", "nccl", "config_error", "interactive", "diverged",
-        "spawn_at_import", "no_gpu", "cuda_error", "shared_memory", "open_files", "unknown",
+        "spawn_at_import", "no_gpu", "cuda_error", "shared_memory", "open_files", "incomplete_run", "unknown",
     }  # fmt: skip
     assert len({rule.fix for rule in RULES}) == len(RULES)
     for rule in RULES:  # one matcher per kind of evidence, so a category's place in the walk is unambiguous
@@ -845,7 +846,15 @@ def test_the_walk_takes_the_strongest_evidence_first_then_the_list_order() -> No
     steps: dict[str, list[str]] = {}
     for matcher, rule in ORDER:
         steps.setdefault(matcher.strength.name, []).append(rule.category)
-    program = ["cuda_oom", "no_gpu", "cuda_error", "shared_memory", "open_files", "disk_quota"]
+    program = [
+        "incomplete_run",
+        "cuda_oom",
+        "no_gpu",
+        "cuda_error",
+        "shared_memory",
+        "open_files",
+        "disk_quota",
+    ]
     program += ["missing_module", "command_not_found", "missing_file"]
     program += ["config_error", "nccl", "interactive", "diverged"]
     assert steps == {
@@ -1009,3 +1018,20 @@ def test_a_dataloader_workers_exception_is_quoted_and_located_not_its_rewrapping
         "/w/runs/bad_1/work/bad.py", "/venv/lib/python3.11/site-packages/x.py"
     )
     assert d(logs={"stderr.log": only_library}).fix.startswith("read traceback.txt")
+
+
+INCOMPLETE = (
+    "clusterrun: /r/runs/m_20260101-000000-3/command.sh is missing and its sweep m-sweep_20260101-000000 "
+    "keeps no copy of it (member-files.json): the run directory is incomplete; submit the run again "
+    "('clusterrun reproduce m_20260101-000000-3')\n"
+    "bash: /r/runs/m_20260101-000000-3/command.sh: No such file or directory\n"
+)
+
+
+def test_a_member_without_its_command_sh_is_an_incomplete_run_not_a_missing_command() -> None:
+    """Bash's 'No such file or directory' after the wrapper's own line is its consequence: the fix is to
+    submit the run again, not to install command.sh on the nodes."""
+    got = d("failed", 127, logs={"stderr.log": INCOMPLETE}, run_id="m_20260101-000000-3")
+    assert got.category == "incomplete_run", got
+    assert "its sweep m-sweep_20260101-000000 lost its member files" in got.fix
+    assert "'clusterrun reproduce m_20260101-000000-3'" in got.fix and "module load" not in got.fix

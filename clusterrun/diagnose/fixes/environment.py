@@ -55,6 +55,19 @@ def missing_module(ctx: Context, found: Found) -> Fix:
     return Fix(fix, details={"module": module, "package": package})
 
 
+def incomplete_run(ctx: Context, found: Found) -> Fix:
+    """The run's command.sh is nowhere: a sweep's member whose sweep lost its member files (a registry
+    copied or cleaned in part). Nothing in the config is wrong; the run is submitted again."""
+    groups = found.groups()
+    again = f"'clusterrun reproduce {ctx.run_id}'" if ctx.run_id else "'clusterrun reproduce RUN_ID'"
+    fix = (
+        f"the run directory is incomplete: {groups.get('where') or 'its sweep'} lost its member files "
+        f"(member-files.json, member-files.txt), which hold its command.sh until its job starts; submit it "
+        f"again with {again}, and copy or back up a registry whole"
+    )
+    return Fix(fix, details={"path": groups.get("path") or ""})
+
+
 def command_not_found(ctx: Context, found: Found) -> Fix:
     cmd = next(iter(found.hit.groups().values()), "") if found.hit is not None else ""
     if "/" in cmd and not cmd.startswith(("/", "$", "~")):
