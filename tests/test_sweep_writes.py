@@ -120,3 +120,29 @@ def test_each_member_is_written_twice_and_reads_as_a_run(
         assert rows[members[9]] == "DAMAGED" and rows[members[7]] == "COMPLETED" and len(rows) == 12, rows
     finally:
         subprocess.run(["scancel", *arrays], check=False, capture_output=True)
+
+
+def test_the_ranks_of_a_members_job_start_together_from_its_sweeps_files(project: Path) -> None:
+    """Two ranks of each member's job (srun, 2 tasks) start at once and both write the member's files from
+    its sweep, each replaced in one step: every rank runs the whole command.sh, with the member's values."""
+    (project / "configs" / "ranked.yaml").write_text(
+        "name: ranked\n"
+        "command: \"python -c \\\"import os; print('rank', os.environ.get('SLURM_PROCID'), 'seed', "
+        "os.environ['CLUSTERRUN_SEED'])\\\"\"\n"
+        "sweep: {grid: {seed: [1, 2, 3]}}\n"
+        'resources: {time: "00:02:00", mem: 100M, tasks_per_node: 2}\n'
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "ranked")
+    result = api.submit("configs/ranked.yaml", backend="slurm", yes=True, cwd=project)
+    assert result.outcome == "submitted" and result.sweep_id
+    waited = cli(["status", result.sweep_id, "--watch", "--timeout", "180"], project)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    for run_id in result.run_ids:
+        run_dir = project / "runs" / run_id
+        seed = json.loads((run_dir / "manifest.json").read_text())["seed"]
+        for rank, log in ((0, "stdout.log"), (1, "stdout.rank1.log")):
+            assert (run_dir / log).read_text().split() == ["rank", str(rank), "seed", str(seed)], run_id
+        if run_id != result.run_ids[0]:  # made after the smoke test: its files came from the sweep
+            kept = memberfiles.kept(run_dir, result.sweep_id)
+            assert {name: (run_dir / name).read_text() for name in memberfiles.FILES} == kept, run_id
