@@ -252,17 +252,14 @@ def _above(value: float, limit: float) -> bool:
 def _money(value: float, limit: float) -> str:
     """A cost over `limit` with two decimals, or the few more it takes to read as more (100.004, not
     100.00)."""
-    for digits in range(2, 7):
-        text = f"{value:.{digits}f}"
-        if float(text) > limit:
-            return text
-    return f"{value:.7f}"
+    return _beyond(value, limit, "f", 2)
 
 
-def _beyond(value: float, limit: float) -> str:
-    """`value`, over `limit`, with the digits it takes to read as more than it (10.0003, not 10)."""
-    for digits in range(3, 7):
-        text = f"{value:.{digits}g}"
+def _beyond(value: float, limit: float, kind: str = "g", digits: int = 3) -> str:
+    """`value`, over `limit`, formatted (`kind`) with `digits` or the more it takes to read as more than
+    `limit` (10.0003, not 10)."""
+    for shown in range(digits, 7):
+        text = f"{value:.{shown}{kind}}"
         if float(text) > limit:
             return text
-    return f"{value:.7g}"
+    return f"{value:.7{kind}}"

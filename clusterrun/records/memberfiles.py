@@ -23,7 +23,7 @@ from pathlib import Path
 
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import file_mode, write_text_atomic
-from clusterrun.records.paths import open_nofollow, run_file
+from clusterrun.records.paths import open_nofollow, read_text, run_file
 
 TEXTS = "member-files.txt"
 INDEX = "member-files.json"
@@ -87,8 +87,8 @@ def kept(run_dir: Path, sweep: str | None) -> dict[str, str]:
 def text(run_dir: Path, name: str, sweep: str | None) -> str | None:
     """The text of the run's `name` (config.yaml, command.sh): its own file, else its sweep's copy;
     None when neither is there."""
-    with contextlib.suppress(OSError, ClusterrunError), open_nofollow(run_file(run_dir, name)) as handle:
-        return handle.read().decode("utf-8", errors="replace")
+    with contextlib.suppress(OSError, ClusterrunError):
+        return read_text(run_file(run_dir, name))
     if name not in FILES:
         return None
     return kept(run_dir, sweep).get(name)

@@ -101,14 +101,10 @@ def rebased(recorded: str, recorded_root: str, root: str) -> str:
     `recorded_root` (the registry the record was written in) moved to the same place inside `root` (the
     registry moved or copied whole: `mv ~/project ~/work/`); any other path as it is. A path is only
     ever moved into the registry, so every check of this module still applies to what it gives."""
-    if not recorded or recorded_root == root:
+    if not recorded or recorded_root == root or not _within(recorded, recorded_root):
         return recorded
-    if recorded == recorded_root:
-        return root
-    prefix = recorded_root.rstrip(os.sep) + os.sep
-    if not recorded.startswith(prefix):
-        return recorded
-    return os.path.join(root, recorded[len(prefix) :])
+    inner = recorded[len(recorded_root.rstrip(os.sep)) + 1 :]  # what follows the root ('' for the root)
+    return os.path.join(root, inner) if inner else root
 
 
 def readable(path: Path, registry_root: Path) -> Path | None:

@@ -102,8 +102,8 @@ def _manifest_here(manifest: Manifest, run_dir: Path) -> None:
     moved = _where_written(manifest.run_dir, run_dir)
     if moved is None:
         return
-    for part, name in ((manifest, "run_dir"), (manifest, "workdir"), (manifest, "scheduler_folder")):
-        _rebase(part, name, moved)
+    for name in ("run_dir", "workdir", "scheduler_folder"):
+        _rebase(manifest, name, moved)
     _rebase(manifest.snapshot, "path", moved)
 
 
@@ -177,7 +177,7 @@ def read_sweep(sweep_dir: Path) -> SweepRecord:
     store_dir = os.path.dirname(record.snapshot.path)  # <registry>/.snapshots/<id>, where it was written
     if os.path.basename(store_dir) == SNAPSHOT_STORE:
         root = os.path.dirname(store_dir)
-        here = os.path.abspath(sweep_dir.parent)
+        here = _absolute(os.fspath(sweep_dir.parent))
         _rebase(record.snapshot, "path", (root, here))  # a registry moved or copied whole
     return record
 

@@ -277,17 +277,16 @@ def write_initial(
         now, final = place(patch_file)
         shared.write(now, lambda path: write_text_atomic(path, git.patch), final=final)
     resolved = spec.resolved()
-    # the config refused secrets already (config/redact.py); redacted all the same, as every record is
     mode = file_mode(into) if into is not None else None
-    script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
+    own, job_argv = run_texts(spec, run, snapshot, git, links, shared)
     if into is not None and texts is not None:  # a sweep's member: its files at the sweep level
-        texts.update({"config.yaml": shared.config_yaml(resolved), "command.sh": script})
+        texts.update(own)
     elif into is not None:  # a directory nobody reads yet: plain creations
-        create_text(into / "config.yaml", shared.config_yaml(resolved), mode)
-        create_text(into / "command.sh", script, file_mode(into, executable=True))
+        create_text(into / "config.yaml", own["config.yaml"], mode)
+        create_text(into / "command.sh", own["command.sh"], file_mode(into, executable=True))
     else:
-        write_new_file(run.file("config.yaml"), shared.config_yaml(resolved))
-        write_new_file(run.file("command.sh"), script, executable=True)
+        write_new_file(run.file("config.yaml"), own["config.yaml"])
+        write_new_file(run.file("command.sh"), own["command.sh"], executable=True)
     env_data = env if env is not None else envinfo.capture(tuple(spec.env))
     now, final = place("env.json")
     shared.write(now, lambda path: write_json_atomic(path, env_data), final=final)
@@ -352,6 +351,21 @@ def write_initial(
         )
     _first_events(run, events, into, mode)
     return manifest
+
+
+def run_texts(
+    spec: ExperimentSpec,
+    run: Run,
+    snapshot: Snapshot,
+    git: GitState,
+    links: dict[str, str] | None,
+    shared: SharedFiles,
+) -> tuple[dict[str, str], list[str]]:
+    """A run's config.yaml and command.sh (by name), as write_initial writes them, and the argv command.sh
+    executes. The config refused secrets already (config/redact.py); it is redacted all the same, as every
+    record is."""
+    script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
+    return {"config.yaml": shared.config_yaml(spec.resolved()), "command.sh": script}, job_argv
 
 
 def _first_events(run: Run, events: list[dict[str, Any]], into: Path | None, mode: int | None) -> None:

@@ -29,7 +29,7 @@ from clusterrun.records.registry import Registry, Run, base_id, now_iso, suffixe
 from clusterrun.records.writer import (
     SharedFiles,
     SubmissionManifests,
-    command_script,
+    run_texts,
     write_initial,
     write_script,
 )
@@ -366,7 +366,7 @@ class _Records:
                     env=self.env,
                     data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), self.data_cache),
                     snapshot_notes=self.notes,
-                    links=datafp.workdir_links(member.spec.data, Path(git.root), snap.path),
+                    links=self._links(member.spec),
                     shared=self.shared,
                     states=states,
                     into=hidden,
@@ -429,10 +429,12 @@ class _Records:
     def _texts(self, position: int, run: Run) -> dict[str, str]:
         """A member's config.yaml and command.sh as write_initial renders them (a member a failed worker
         made: its texts went with the worker)."""
-        spec, git = self.plan.members[position].spec, self.plan.git
-        links = datafp.workdir_links(spec.data, Path(git.root), self.plan.snapshot.path)
-        script, _argv = command_script(spec, run, self.plan.snapshot, git, run.path, smoke=False, links=links)
-        return {"config.yaml": self.shared.config_yaml(spec.resolved()), "command.sh": script}
+        spec, plan = self.plan.members[position].spec, self.plan
+        return run_texts(spec, run, plan.snapshot, plan.git, self._links(spec), self.shared)[0]
+
+    def _links(self, spec: ExperimentSpec) -> dict[str, str]:
+        """The untracked data paths linked into the member's working copy (datafp.workdir_links)."""
+        return datafp.workdir_links(spec.data, Path(self.plan.git.root), self.plan.snapshot.path)
 
     def _ids_made(self) -> set[str]:
         return {run.id for run in self.registry.created}
