@@ -4,7 +4,7 @@ tables.py holds the tables; render.py chooses between text, JSON, ids and CSV.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
 from clusterrun.errors import ClusterrunError
 from clusterrun.inputs.workdir import by_importance
-from clusterrun.records import prettyjson
+from clusterrun.records import jsonio, prettyjson
 from clusterrun.records.logtext import one_line
 from clusterrun.records.models import (
     AttemptRecord,
@@ -38,6 +38,18 @@ def emit_json(data: Any) -> None:
     """`json.dumps(data, sort_keys=True, indent=2, default=str)`, encoded by json's C encoder (prettyjson):
     with indent, json encodes in pure Python (`status --json` of 10,000 runs: 6 s of 8)."""
     typer.echo(prettyjson.dumps(data))
+
+
+def emit_json_pieces(pieces: Iterable[str]) -> None:
+    """JSON text given in pieces (StatusView.json_text), written as it comes, about WRITE_AT characters
+    at a time, and a newline after it, as emit_json writes it whole."""
+    for batch in jsonio.batched(pieces, WRITE_AT):
+        typer.echo(batch, nl=False)
+    typer.echo()
+
+
+#: emit_json_pieces writes this much text at a time
+WRITE_AT = 1 << 16
 
 
 def _resources(res: dict[str, Any]) -> str:

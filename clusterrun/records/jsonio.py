@@ -152,7 +152,7 @@ def fill(fd: int, text: str | Iterable[str], mode: int, written: Path, target: P
     failure `written` is removed, and a full disk is DiskFull(target)."""
     try:
         try:  # plain writes on the descriptor: no file object (a sweep's submission writes thousands)
-            for piece in [text] if isinstance(text, str) else _batched(text):
+            for piece in [text] if isinstance(text, str) else batched(text):
                 view = memoryview(piece.encode("utf-8"))
                 while view:
                     view = view[os.write(fd, view) :]
@@ -167,7 +167,7 @@ def fill(fd: int, text: str | Iterable[str], mode: int, written: Path, target: P
         raise
 
 
-def _batched(pieces: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+def batched(pieces: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
     """Pieces joined into strings of about `size` characters: one write each, not one per line."""
     batch: list[str] = []
     length = 0

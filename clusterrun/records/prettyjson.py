@@ -13,7 +13,7 @@ Anything unusual (a key that is not a string) goes to `json.dumps` itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -113,9 +113,61 @@ def _pretty(value: Any, encode: Callable[[Any], str]) -> str:
     return encode(value)  # a scalar (or what default=str makes of it), an empty container
 
 
+class Encoded:
+    """A value already encoded, as `nested(value)` gives it: written as it is where it stands (a big
+    listing's summaries are encoded by the workers that read them, and never held as data at once)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def value(self) -> Any:
+        """The data again (indented JSON is JSON)."""
+        return json.loads(self.text)
+
+
+def nested(value: Any) -> str:
+    """The text of `value` one level into its container: as dumps places it there, whatever it holds."""
+    try:
+        return _child(value, _make_encoder(check_circular=True))
+    except _Unusual:
+        return json.dumps(value, sort_keys=True, indent=2, default=str).replace("\n", "\n" + INDENT)
+
+
+def stream(head: dict[str, Any], key: str, items: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The text of `dumps(head | {key: list(items)})`, in pieces, taking one item at a time from
+    `items` (each may hold Encoded values): a listing of 10,000 runs is never held whole, as data or as
+    text."""
+    keys = sorted({*head, key})
+    yield "{"
+    for position, name in enumerate(keys):
+        yield ("\n" if position == 0 else ",\n") + INDENT + encode_basestring_ascii(name) + ": "
+        if name != key:
+            yield nested(head[name])
+            continue
+        first = True
+        for item in items:
+            yield ("[\n" if first else ",\n") + INDENT * 2 + _item(item).replace("\n", "\n" + INDENT * 2)
+            first = False
+        yield "[]" if first else "\n" + INDENT + "]"
+    yield "\n}" if keys else "}"
+
+
+def _item(item: dict[str, Any]) -> str:
+    """An item of stream's list at the outermost level (its Encoded values as they are)."""
+    try:
+        return _pretty(item, _make_encoder(check_circular=True))
+    except _Unusual:
+        plain = {k: v.value() if isinstance(v, Encoded) else v for k, v in item.items()}
+        return json.dumps(plain, sort_keys=True, indent=2, default=str)
+
+
 def _child(value: Any, encode: Callable[[Any], str] = _encode) -> str:
     """The text of a value nested one level into its container."""
     kind = type(value)
+    if kind is Encoded:
+        return value.text  # type: ignore[no-any-return]
     if kind is str:
         return str(encode_basestring_ascii(value))
     if kind is int:

@@ -71,6 +71,27 @@ def test_a_record_joined_from_its_members_is_its_text() -> None:
             assert prettyjson.join_members(members | fresh) == _reference(data) + "\n"
 
 
+def test_a_listing_streamed_a_run_at_a_time_is_its_whole_text() -> None:
+    """prettyjson.stream (`status --json` of a wide listing, never held whole): the text of dumps of the
+    whole record, with each item's values encoded beforehand (Encoded) or not, odd keys included."""
+    rng = random.Random(1313)
+    for _ in range(1500):
+        key = rng.choice(["runs", "members", "a", "zz"])
+        head = {k: _random(rng) for k in rng.sample(["warnings", "columns", "b", "runs"], rng.randint(0, 3))}
+        head.pop(key, None)
+        items = [_random(rng) for _ in range(rng.randint(0, 4))]
+        items = [item if isinstance(item, dict) else {"value": item} for item in items]
+        if rng.random() < 0.1:
+            items.append({2: "keys json sorts itself", 1: [1]})
+        expected = _reference(head | {key: items})
+        ahead = prettyjson.Encoded  # a value encoded before the item is
+        encoded = [
+            {k: ahead(prettyjson.nested(v)) if rng.random() < 0.5 else v for k, v in item.items()}
+            for item in items
+        ]
+        assert "".join(prettyjson.stream(head, key, iter(encoded))) == expected
+
+
 def test_prettyjson_refuses_what_json_refuses_and_passes_odd_keys_to_it() -> None:
     looped: list[Any] = []
     looped.append(looped)
