@@ -599,6 +599,10 @@ def row_wide_status(ctx: Ctx, size: int) -> list[Row]:
     default = median(
         [run([*CLI, "--runs-dir", str(root), "status"], ctx.tmp, env).seconds for _ in range(ctx.repeat)]
     )
+    # the same listing as JSON (every run's whole summary) and as CSV (what the table shows)
+    listed = [*CLI, "--runs-dir", str(root), "status", "--limit", str(size)]
+    as_json = [run([*listed, "--json"], ctx.tmp, env, memory=True) for _ in range(ctx.repeat)]
+    as_csv = [run([*listed, "--format", "csv"], ctx.tmp, env, memory=True) for _ in range(ctx.repeat)]
     # a filter and a sort, which need every run's whole record: first with no rows of them kept, then again
     filtered = [*CLI, "--runs-dir", str(root), "status", "--where", "params.lr<1", "--sort", "-final_loss"]
     first, steady = [], []
@@ -614,6 +618,17 @@ def row_wide_status(ctx: Ctx, size: int) -> list[Row]:
             f"{seconds / floor:.1f}x",
             "<= 1.2x, <= 100 MB",
             _calls(ctx.shims.counts()),
+        ),
+        *(
+            Row(
+                f"`status --limit {size} {option}` on a {size:,}-run registry",
+                f"{_ms(median([t.seconds for t in tries]))}, {max(t.peak_mb for t in tries):.0f} MB",
+                f"imports + reading {size:,} manifests and summaries: {_ms(floor)}",
+                f"{median([t.seconds for t in tries]) / floor:.1f}x",
+                "<= 1.2x, <= 100 MB (as the listing's)",
+                "0",
+            )
+            for option, tries in (("--json", as_json), ("--format csv", as_csv))
         ),
         Row(
             f"default `status` (newest 20) on a {size:,}-run registry",
@@ -686,17 +701,21 @@ def row_local_wait(ctx: Ctx) -> list[Row]:
     argv = [*CLI, "submit", "configs/true.yaml", "--backend", "local", "--wait", "--force"]
     run(argv, project, env)  # the smoke test, cached from now on
     floor = median([run(["true"]).seconds for _ in range(ctx.repeat)])
-    ours, raw = [], []
+    ours, raw, parts = [], [], []
     for attempt in range(ctx.repeat):  # alternating: a noisy moment hits both
+        started = time.time()
         ours.append(run(argv, project, env).seconds)
+        parts.append(_local_parts(project, started, ours[-1]))
         raw.append(
             run([sys.executable, "-c", LOCAL_FLOOR, str(ctx.tmp / f"raw-local-{attempt}")], env=env).seconds
         )
     seconds, submitit_own = median(ours), median(raw)
+    submitted, start, ran, end = (median(list(column)) for column in zip(*parts, strict=True))
     return [
         Row(
             "`submit --backend local --wait` of `true`",
-            _ms(seconds),
+            f"{_ms(seconds)} (submitted at {_ms(submitted)}; the job's wrapper started {_ms(start)} later, "
+            f"ran {_ms(ran)}, its end to the exit {_ms(end)})",
             f"the command: {_ms(floor)}; submitit's own LocalExecutor running it, `job.result()`: "
             f"{_ms(submitit_own)}",
             f"+{seconds - floor:.2f} s ({seconds / submitit_own:.2f}x submitit's own)",
@@ -706,11 +725,30 @@ def row_local_wait(ctx: Ctx) -> list[Row]:
     ]
 
 
+def _local_parts(project: Path, started: float, seconds: float) -> tuple[float, float, float, float]:
+    """Where the time of the newest local run's command (started at `started`, ran `seconds`) went, from
+    its records: when the job was submitted (submitit's `*_submitted.pkl`), how long after that the job's
+    wrapper started and how long it ran (exit.json), and from its end to the command's exit."""
+    runs = [p for p in (project / "runs").glob("true-cmd_*") if p.is_dir()]
+    newest = max(runs, key=lambda p: p.stat().st_mtime)
+    record = json.loads((newest / "exit.json").read_text())
+    submitted = next((newest / "scheduler").glob("*_submitted.pkl")).stat().st_mtime
+    return (
+        submitted - started,
+        record["started"] - submitted,
+        record["ended"] - record["started"],
+        started + seconds - record["ended"],
+    )
+
+
 SBATCH_FLOOR = """
 import subprocess, submitit
 print(subprocess.run(["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "true"], capture_output=True,
                      text=True, check=True).stdout.strip())
 """
+#: the same, with the libraries clusterrun is built on imported too (what a submit cannot do without)
+LIBRARIES = "typer, pydantic, yaml, jinja2, psutil"
+LIBRARIES_FLOOR = SBATCH_FLOOR.replace("submitit\n", f"submitit, {LIBRARIES}\n", 1)
 
 
 def row_slurm_submit(ctx: Ctx) -> list[Row]:
@@ -718,10 +756,13 @@ def row_slurm_submit(ctx: Ctx) -> list[Row]:
     env = ctx.env()
     argv = [*CLI, "submit", "configs/true.yaml", "--backend", "slurm", "--force", "--yes", "--json"]
     ctx.jobs.append(json.loads(run(argv, project, env).stdout)["job_id"])  # smoke test cached from now on
-    floors, ours = [], []
+    floors, libraries, ours = [], [], []
     for _ in range(ctx.repeat):
         result = run([sys.executable, "-c", SBATCH_FLOOR], env=env)
         floors.append(result.seconds)
+        ctx.jobs.append(result.stdout.strip())
+        result = run([sys.executable, "-c", LIBRARIES_FLOOR], env=env)
+        libraries.append(result.seconds)
         ctx.jobs.append(result.stdout.strip())
         ctx.shims.reset()
         result = run(argv, project, env)
@@ -729,12 +770,13 @@ def row_slurm_submit(ctx: Ctx) -> list[Row]:
         ctx.jobs.append(json.loads(result.stdout)["job_id"])
     calls = ctx.shims.counts()
     ctx.cancel()
-    floor, seconds = median(floors), median(ours)
+    floor, seconds, built_on = median(floors), median(ours), median(libraries)
     return [
         Row(
             "one trivial `submit` to SLURM (smoke cached)",
             _ms(seconds),
-            f"imports + `sbatch --wrap true`: {_ms(floor)}",
+            f"imports + `sbatch --wrap true`: {_ms(floor)} (the same with the libraries clusterrun is built "
+            f"on imported too, {LIBRARIES}: {_ms(built_on)}, {built_on / floor:.1f}x)",
             f"{seconds / floor:.1f}x",
             "<= 1.5x",
             _calls(calls),
