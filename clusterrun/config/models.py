@@ -250,10 +250,46 @@ def closest_key(word: str, keys: list[str]) -> str:
     return close[0] if close else ""
 
 
+#: the members of sections.Scalar, as pydantic names them at the end of an error's location
+SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def _one_value_expected(source: str, exc: ValidationError) -> ConfigError | None:
+    """A list or a mapping where one value (sections.Scalar) is expected: pydantic says so once per
+    member of the union ('params.lr.str: Input should be a valid string (and 3 more problems)'); said
+    here once, and for a param given several values, how to run one job per value (a sweep)."""
+    errors = exc.errors()
+    loc = tuple(errors[0]["loc"])
+    if len(loc) < 2 or str(loc[-1]) not in SCALAR_TAGS:
+        return None
+    field = loc[:-1]
+    same = [e for e in errors if tuple(e["loc"][:-1]) == field and str(e["loc"][-1]) in SCALAR_TAGS]
+    given = errors[0].get("input")
+    kind = "a list" if isinstance(given, list) else "a mapping" if isinstance(given, dict) else "a value"
+    key = ".".join(str(part) for part in field)
+    message = f"{source}: {key}: {kind} where one value is expected (text, a number, true or false)"
+    more = len(errors) - len(same)
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    file = source.removesuffix(" (with overrides)")
+    if isinstance(given, list) and field[0] == "params" and given:
+        values = ",".join(str(value) for value in given)
+        hint = (
+            f"to run one job per value, make it a sweep: --sweep {key}={values} on the command line, or "
+            f"'sweep: {{grid: {{{key}: [...]}}}}' in {file}"
+        )
+    else:
+        hint = f"give {key} one value, in {file} or with an override ({key}=VALUE)"
+    return ConfigError(message, hint=hint)
+
+
 def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     kind = first["type"]
+    one_value = _one_value_expected(source, exc)
+    if one_value is not None:
+        return one_value
     if kind == "extra_forbidden":
         parent = _model_at(first["loc"][:-1])
         valid = ", ".join(parent.model_fields) if parent else ""

@@ -723,3 +723,22 @@ def test_a_command_string_split_once_still_gives_each_spec_its_own_list_and_refu
             spec_from_data({"name": "bad", "command": "python 'unclosed"}, source)
         with pytest.raises(ConfigError, match="looks like a secret"):
             spec_from_data({"name": "bad", "command": "curl -H ghp_" + "a" * 36 + " x"}, source)
+
+
+def test_several_values_where_one_is_expected_is_said_once_with_how_to_sweep() -> None:
+    """`params.lr=[0.1,0.2]` (a multirun, as Hydra writes it): one problem, said once (pydantic says it
+    once per member of the union of scalars), and the hint says how to run one job per value."""
+    with pytest.raises(ConfigError) as info:
+        spec(params={"lr": [0.1, 0.2], "steps": 10})
+    assert info.value.message == (
+        "test.yaml: params.lr: a list where one value is expected (text, a number, true or false)"
+    )
+    assert "--sweep params.lr=0.1,0.2" in info.value.hint and "sweep: {grid:" in info.value.hint
+    with pytest.raises(ConfigError) as info:
+        spec(params={"lr": {"low": 1}, "steps": 10}, seed=[1])
+    assert info.value.message == (
+        "test.yaml: params.lr: a mapping where one value is expected (text, a number, true or false)"
+        " (and 1 more problem)"
+    )
+    assert info.value.hint == "give params.lr one value, in test.yaml or with an override (params.lr=VALUE)"
+    assert "valid integer" in config_error(seed=[1])  # a field of one type: pydantic's own words
