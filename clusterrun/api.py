@@ -180,7 +180,7 @@ def status(
         where=list(where or []),
         tags=list(tags or []),
     )
-    return listing.status(_registry(runs_dir), query)
+    return listing.status(_registry(runs_dir), query).with_summaries()  # each run's summary in it, read now
 
 
 def show(run_id: str, runs_dir: str | Path | None = None) -> RunDetails:

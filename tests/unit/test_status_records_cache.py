@@ -186,3 +186,18 @@ def test_a_summary_from_a_newer_clusterrun_is_one_row_not_the_whole_listing(
         assert len(states) == count, query
         assert any("summary.json was written by a newer clusterrun" in w for w in view.report.warnings)
         assert (newer.path / "summary.json").read_bytes() == future  # never collected again over it
+
+
+def test_the_python_api_hands_back_each_shown_runs_summary(tmp_path: Path) -> None:
+    """api.status of a wide listing: each run's whole summary is in the view it returns, as in a short
+    one (the CLI's JSON reads them a chunk at a time as it writes; the API's caller holds the view)."""
+    from clusterrun import api
+
+    (tmp_path / "runs").mkdir()
+    registry = Registry(tmp_path / "runs")
+    for i in range(COUNT):
+        _completed(registry, i)
+    for _ in range(2):  # the rows made, then used
+        view = api.status(limit=1000, runs_dir=registry.root)
+        assert len(view.report.runs) == COUNT
+        assert all(r.summary and r.summary["state"] == "completed" for r in view.report.runs)
