@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clusterrun.cli.choices import STATE_HELP
 from clusterrun.cli.common import info, registry
 from clusterrun.cli.complete import complete_states, complete_targets
+from clusterrun.cli.warnfold import FOLD_AT, named
 from clusterrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from clusterrun.services.cancel import CancelOutcome
 
 
 def cancel(
@@ -84,7 +88,29 @@ def cancel(
                 raise typer.Exit(1)
         ids = chosen
     outcomes = cancel_runs(reg, ids)
-    for outcome in outcomes:
-        info(f"{outcome.run_id}: {outcome.detail}")
+    for line in outcome_lines(outcomes):
+        info(line)
     if not any(o.cancelled for o in outcomes):
         raise typer.Exit(1)
+
+
+def outcome_lines(outcomes: list[CancelOutcome]) -> list[str]:
+    """A line per run (`RUN: detail`), or, for FOLD_AT runs or more that share what happened (a sweep's
+    members: cancelled by one user on one backend, or not running in one state), one line for them all:
+    `cancel SWEEP` of a thousand members printed a thousand lines."""
+    groups: dict[tuple[bool, str], list[CancelOutcome]] = {}
+    for outcome in outcomes:
+        shared = f"{outcome.backend} {outcome.by}" if outcome.cancelled else outcome.detail
+        groups.setdefault((outcome.cancelled, shared), []).append(outcome)
+    lines: list[str] = []
+    for (cancelled, _shared), members in groups.items():
+        if len(members) < FOLD_AT:
+            lines += [f"{o.run_id}: {o.detail}" for o in members]
+            continue
+        runs = named([o.run_id for o in members])
+        if cancelled:
+            jobs = named([o.job_id for o in members])
+            lines.append(f"runs {runs}: {members[0].backend} jobs {jobs} cancelled by {members[0].by}")
+        else:
+            lines.append(f"runs {runs}: {members[0].detail}")
+    return lines

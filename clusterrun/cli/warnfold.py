@@ -50,9 +50,14 @@ def _about(message: str) -> tuple[str, str, str] | None:
 
 
 def _folded(ids: list[str], cause: str, own: bool) -> str:
-    if len(ids) <= NAMED + 1:
-        named = f"{', '.join(ids[:-1])} and {ids[-1]}"
-    else:
-        named = f"{', '.join(ids[:NAMED])} and {len(ids) - NAMED:,} more"
     each = f" (each run's own id in place of {ids[0]})" if own else ""
-    return f"runs {named}: {cause}{each}"
+    return f"runs {named(ids)}: {cause}{each}"
+
+
+def named(ids: list[str]) -> str:
+    """'A', 'A and B', ... up to NAMED + 1 of them, else 'A, B, C and 9,997 more'."""
+    if len(ids) <= 1:
+        return "".join(ids)
+    if len(ids) <= NAMED + 1:
+        return f"{', '.join(ids[:-1])} and {ids[-1]}"
+    return f"{', '.join(ids[:NAMED])} and {len(ids) - NAMED:,} more"

@@ -27,6 +27,10 @@ class CancelOutcome:
     run_id: str
     cancelled: bool
     detail: str
+    #: what `detail` says of a cancelled run, apart: its backend, its job and who cancelled it
+    backend: str = ""
+    job_id: str = ""
+    by: str = ""
 
 
 def expand(registry: Registry, run_ids: list[str]) -> list[str]:
@@ -85,5 +89,6 @@ def cancel(registry: Registry, run_ids: list[str]) -> list[CancelOutcome]:
         for run, ref in zip(members, refs, strict=True):
             run.update(cancel_requested=CancelRequest(by=user, at=now_iso()))
             run.event("cancel_requested", by=user, job_id=ref.job_id)
-            outcomes.append(CancelOutcome(run.id, True, f"{backend} job {ref.job_id} cancelled by {user}"))
+            detail = f"{backend} job {ref.job_id} cancelled by {user}"
+            outcomes.append(CancelOutcome(run.id, True, detail, backend, ref.job_id, user))
     return outcomes

@@ -42,3 +42,27 @@ def test_the_same_warning_twice_is_said_once() -> None:
 def test_a_run_id_inside_a_longer_word_is_not_taken_for_the_run() -> None:
     messages = [f"run a{i}: the folder a{i}x is damaged" for i in range(3)]
     assert fold(messages) == messages  # three causes: a0x, a1x and a2x are other names
+
+
+def test_cancelling_a_sweep_says_what_happened_to_its_members_in_a_line_each_way() -> None:
+    """`cancel SWEEP` of a thousand members: one line for those cancelled (their jobs named, who
+    cancelled), one per state for those that were not running; a few runs keep a line each."""
+    from clusterrun.cli.cancel import outcome_lines
+    from clusterrun.services.cancel import CancelOutcome
+
+    def cancelled(i: int, by: str = "ana") -> CancelOutcome:
+        return CancelOutcome(f"r-{i}", True, f"slurm job 7_{i} cancelled by {by}", "slurm", f"7_{i}", by)
+
+    def ended(i: int, state: str) -> CancelOutcome:
+        return CancelOutcome(f"r-{i}", False, f"not running (state {state})")
+
+    many = [cancelled(i) for i in range(1000)] + [ended(i, "completed") for i in range(1000, 1500)]
+    many += [ended(1500, "failed"), cancelled(1501, by="bo")]
+    assert outcome_lines(many) == [
+        "runs r-0, r-1, r-2 and 997 more: slurm jobs 7_0, 7_1, 7_2 and 997 more cancelled by ana",
+        "runs r-1000, r-1001, r-1002 and 497 more: not running (state completed)",
+        "r-1500: not running (state failed)",
+        "r-1501: slurm job 7_1501 cancelled by bo",
+    ]
+    few = [cancelled(1), ended(2, "completed"), ended(3, "completed")]
+    assert outcome_lines(few) == [f"{o.run_id}: {o.detail}" for o in few]
