@@ -117,7 +117,7 @@ class StatusView:
     def json_text(self) -> Iterator[str]:
         """The text of `prettyjson.dumps(self.as_record())`, in pieces: a listing whose summaries are
         left to be read has them read and encoded SUMMARY_CHUNK runs at a time, over the machine's
-        cores, and written before the next are read (`status --json` of 10,000 runs: 292 MB -> 80 MB)."""
+        cores, and written before the next are read (`status --json` of 10,000 runs: 292 MB -> 70 MB)."""
         if self.sweep is not None or self.summaries_from is None:
             yield prettyjson.dumps(self.as_record())
             return
