@@ -13,14 +13,15 @@ import functools
 import importlib.metadata
 import inspect
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from submitit.core.utils import JobPaths
-from submitit.slurm.slurm import read_job_id
+from typing import TYPE_CHECKING, Any
 
 from clusterrun.errors import SchedulerError
+
+if TYPE_CHECKING:
+    from submitit.core.utils import JobPaths
 
 #: The submitit releases whose private `_make_sbatch_string` clusterrun was written against
 #: (pyproject.toml pins the same range).
@@ -29,19 +30,40 @@ _TASK = "7777777"  # a task number no real job has, found and replaced in a name
 _MARK = "JOBID"  # a job id without '_': JobPaths formats it into a file name as it would a real one
 
 
+#: submitit.slurm.slurm.read_job_id's pattern of a pending array's id ('123_[0-3%2]')
+_PENDING_ARRAY = re.compile(r"(?P<main_id>\d+)_\[(?P<arrays>(\d+(-\d+)?(,)?)+)(\%\d+)?\]")
+
+
 def array_of(job_id: str) -> str:
     """The submission a job belongs to: '123_4' -> '123', '123_[0-3%2]' -> '123', '4242' -> '4242'.
 
-    submitit's own parser (`read_job_id`); an id it cannot read is its own submission."""
+    What submitit's own parser (`read_job_id`) reads as the main id, read here as it reads it, so that a
+    poll (which asks this of every job) does not import submitit (~50 ms of every `status` of a running
+    job); tests/unit/test_scheduler_interface.py checks it against read_job_id. An id it cannot read is
+    its own submission."""
+    pending = _PENDING_ARRAY.search(job_id)
+    if pending is not None:
+        return pending.group("main_id")
+    main, underscore, task = job_id.partition("_")
+    if not underscore:
+        return main
     try:
-        return str(read_job_id(job_id)[0][0])
-    except (ValueError, IndexError):
+        int(task)
+    except ValueError:
         return job_id
+    return main
+
+
+def _job_paths(job_id: str, task_id: int) -> JobPaths:
+    """submitit's JobPaths of a job in no folder, imported when a name is first needed."""
+    from submitit.core.utils import JobPaths
+
+    return JobPaths("/", job_id=job_id, task_id=task_id)
 
 
 def _name_parts(attribute: str) -> tuple[str, str]:
     """submitit's file name for a job, split around the job id: ('', '_submitted.pkl')."""
-    name = str(getattr(JobPaths("/", job_id=_MARK, task_id=0), attribute).name)
+    name = str(getattr(_job_paths(_MARK, 0), attribute).name)
     prefix, _, suffix = name.partition(_MARK)
     return prefix, suffix
 
@@ -66,7 +88,7 @@ def log_paths(folder: Path, job_id: str) -> list[Path]:
 def _log_names() -> tuple[str, str]:
     """submitit's names of a task's stdout and stderr, with _MARK and _TASK for the job and task: asked
     once (a refresh that collects 1,000 summaries looked each name up through JobPaths: 16,000 calls)."""
-    paths = JobPaths("/", job_id=_MARK, task_id=int(_TASK))
+    paths = _job_paths(_MARK, int(_TASK))
     return paths.stdout.name, paths.stderr.name
 
 

@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from submitit.core.utils import FailedJobError
-
 from clusterrun.errors import SchedulerError, SchedulerUnavailable
 from clusterrun.execution.templates import render_template
 from clusterrun.scheduler import (
@@ -46,7 +44,6 @@ from clusterrun.scheduler.sacct import (
     normalise_state,
     parse_reasons,
 )
-from clusterrun.scheduler.slurm_submit import JournalingExecutor, retrying
 
 
 def executor_parameters(spec: JobSpec) -> dict[str, Any]:
@@ -179,6 +176,11 @@ class SlurmScheduler:
         parallelism: int | None,
         after: str | None = None,
     ) -> list[Submitted]:
+        # submitit, here: a poll (every `status` of a running job) needs none of it
+        from submitit.core.utils import FailedJobError
+
+        from clusterrun.scheduler.slurm_submit import JournalingExecutor, retrying
+
         # every sbatch call journaled, its answer recorded the moment it comes, and time-limited
         executor = JournalingExecutor(specs[0].folder, specs[0].job_name, [spec.run_dir for spec in specs])
         params = executor_parameters(specs[0])

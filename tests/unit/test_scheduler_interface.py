@@ -4,6 +4,8 @@ backend's limits and log evidence, and the built-in backends' state vocabularies
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -70,6 +72,42 @@ def test_a_changed_renderer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_array_of(job_id: str, array: str) -> None:
     assert _submitit.array_of(job_id) == array
+
+
+def test_array_of_reads_every_id_as_submitits_own_parser_does() -> None:
+    """array_of reads a job id without importing submitit (a poll asks it of every job): what it reads
+    is what submitit.slurm.slurm.read_job_id reads as the main id, for ids of every shape and odd ones;
+    an id read_job_id cannot read is its own submission."""
+    import random
+
+    from submitit.slurm.slurm import read_job_id
+
+    ids = ["4242", "123_4", "123_[0-3%2]", "7_[1,3-5]", "9_[2]", "x_[1-2]5_[3]", "", "_", "12_", "12_a"]
+    ids += ["12_ 3", "12_3.batch", "12.batch", "12_3_4", "12+1", "abc", "1_[", "1_[1-]", "12_-3", "0012_07"]
+    rng = random.Random(7)
+    alphabet = "0123456789_[]-,%+. ab"
+    ids += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    for job_id in ids:
+        try:
+            expected = str(read_job_id(job_id)[0][0])
+        except (ValueError, IndexError):
+            expected = job_id
+        assert _submitit.array_of(job_id) == expected, job_id
+
+
+def test_a_poll_imports_no_submitit() -> None:
+    """The SLURM backend, its poll and the id parsing every poll does import no submitit (~50 ms of
+    every `status` of a running job): only a submission and submitit's file names need it."""
+    code = (
+        "import sys\n"
+        "from clusterrun.scheduler import _submitit, registry, slurm_poll, slurm_tags\n"
+        "from clusterrun.services import listing, status\n"
+        "registry.get_scheduler('slurm')\n"
+        "assert _submitit.array_of('12_[0-3%2]') == '12'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'submitit'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_log_paths_and_submitted_ids_follow_submitits_names(tmp_path: Path) -> None:
