@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import submitit
-from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
 
 from clusterrun import portable
 from clusterrun.errors import SchedulerError, UsageError
@@ -182,6 +180,8 @@ class LocalScheduler:
         """One local process per job, all started now (the local machine has no queue to wait in); with
         `parallelism`, each waits for one of that many slots of the folder (the sweep's) before it runs."""
         portable.require_posix("the local backend")
+        import submitit  # here: a poll (`status` of a local run) needs none of it
+
         executor = submitit.LocalExecutor(folder=specs[0].folder, python=local_task.PYTHON)  # no numpy
         timeout_min = specs[0].time_seconds / 60
         if parallelism:
@@ -279,4 +279,6 @@ class LocalScheduler:
 
     def requeue_job(self, job_id: str) -> int:
         """submitit's local controller starts its task again when it exits with this status."""
+        from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
+
         return LOCAL_REQUEUE_RETURN_CODE

@@ -96,13 +96,13 @@ def test_array_of_reads_every_id_as_submitits_own_parser_does() -> None:
 
 
 def test_a_poll_imports_no_submitit() -> None:
-    """The SLURM backend, its poll and the id parsing every poll does import no submitit (~50 ms of
+    """The backends, a SLURM poll and the id parsing every poll does import no submitit (~50 ms of
     every `status` of a running job): only a submission and submitit's file names need it."""
     code = (
         "import sys\n"
         "from clusterrun.scheduler import _submitit, registry, slurm_poll, slurm_tags\n"
         "from clusterrun.services import listing, status\n"
-        "registry.get_scheduler('slurm')\n"
+        "registry.get_scheduler('slurm'), registry.get_scheduler('local')\n"
         "assert _submitit.array_of('12_[0-3%2]') == '12'\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'submitit'))\n"
     )
