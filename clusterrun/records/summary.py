@@ -14,9 +14,6 @@ from clusterrun.analysis import history, metric_fold, rank_metrics
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
-from clusterrun.diagnose.attempts import how_far
-from clusterrun.diagnose.rules import Diagnosis, diagnose, progress_from
-from clusterrun.diagnose.tracebacks import final_exception, find_traceback, user_frame
 from clusterrun.errors import UsageError
 from clusterrun.execution import ranks
 from clusterrun.inputs import workdir
@@ -39,6 +36,7 @@ from clusterrun.records.registry import Run, now_iso
 from clusterrun.scheduler import log_paths as backend_log_paths
 
 if TYPE_CHECKING:  # a type only: the smoke test's module brings psutil, which a listing never needs
+    from clusterrun.diagnose.rules import Diagnosis
     from clusterrun.execution.smoke_record import SmokeResult
 
 SUCCESS = "completed"
@@ -154,6 +152,8 @@ def caught_error(stderr: Path) -> str:
     text = read_tail(stderr, CAUGHT_TAIL_BYTES)
     if "Traceback" not in text:
         return ""
+    from clusterrun.diagnose.tracebacks import final_exception, find_traceback, user_frame
+
     _log, traceback = find_traceback({"stderr.log": text})
     if not traceback:
         return ""
@@ -254,6 +254,10 @@ def _collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str,
     if config.metrics.ranks == "all":  # every rank's metrics too (analysis/rank_metrics.py)
         summary.apply("summary ranks", **rank_fields(run.path, config.metrics, summary.metrics))
     if state != SUCCESS:
+        # the diagnosis, imported for a run that needs one: a listing of running runs never does
+        from clusterrun.diagnose.rules import diagnose, progress_from
+        from clusterrun.diagnose.tracebacks import find_traceback
+
         first = ranks.failure_logs(run.path, exit_record)  # a multi-process job: the rank that failed first
         summary.stderr_tail = _tail(next(iter(first.values()), run.file("stderr.log")))
         logs = {name: read_tail(path) for name, path in first.items()} | log_tails(
@@ -310,6 +314,9 @@ def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, An
     if fields:
         summary.apply("summary attempts", **fields)
     if summary.diagnosis is not None and manifest.attempts:
+        from clusterrun.diagnose.attempts import how_far
+        from clusterrun.diagnose.rules import progress_from
+
         attempts = [a.to_data() for a in fields.get("attempts", manifest.attempts)]
         step_key = str((manifest.config.to_data().get("estimate") or {}).get("step_metric") or "step")
         extended = how_far(
@@ -339,6 +346,8 @@ def smoke_diagnosis(
     """The same diagnosis for a failed smoke test (a timeout there is a time_limit on smoke.timeout);
     `repo_root`: the checkout, where a file the test missed may exist untracked; `run_id`: the run whose
     directory holds the test's logs (smoke/), which the diagnosis points to."""
+    from clusterrun.diagnose.rules import diagnose
+
     logs = {
         "smoke/stderr.log": read_tail(Path(smoke.stderr_path)),
         "smoke/stdout.log": read_tail(Path(smoke.stdout_path)),

@@ -95,16 +95,17 @@ def test_array_of_reads_every_id_as_submitits_own_parser_does() -> None:
         assert _submitit.array_of(job_id) == expected, job_id
 
 
-def test_a_poll_imports_no_submitit() -> None:
+def test_a_poll_imports_no_submitit_and_a_listing_no_diagnosis() -> None:
     """The backends, a SLURM poll and the id parsing every poll does import no submitit (~50 ms of
-    every `status` of a running job): only a submission and submitit's file names need it."""
+    every `status` of a running job): only a submission and submitit's file names need it. A listing
+    imports no diagnosis either (~10 ms): a summary collected for a run that failed does."""
     code = (
         "import sys\n"
         "from clusterrun.scheduler import _submitit, registry, slurm_poll, slurm_tags\n"
         "from clusterrun.services import listing, status\n"
         "registry.get_scheduler('slurm'), registry.get_scheduler('local')\n"
         "assert _submitit.array_of('12_[0-3%2]') == '12'\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'submitit'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'submitit' or 'diagnose' in m))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
