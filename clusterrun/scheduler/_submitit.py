@@ -1,27 +1,25 @@
 """What the submitit-based backends (slurm, local) share: submitit's file names and job ids.
 
-submitit decides the names in a job's folder (`<job>_<task>_log.out/.err`, `<job>_submitted.pkl`);
-they are read here through its public `JobPaths`, never spelled out, so nothing outside this module
-knows them. The one private submitit function clusterrun needs (rendering an sbatch script without
-submitting it) is reached through `sbatch_text` only, and tests/unit/test_scheduler_interface.py fails
-with a clear message when submitit changes it.
+submitit decides the names in a job's folder (`<job>_<task>_log.out/.err`, `<job>_submitted.pkl`) and
+how a job id reads (`123_4`, `123_[0-3%2]`). Both are spelled here, and only here, so that a poll or
+a summary imports no submitit (about 50 ms of every `status`); tests/unit/test_scheduler_interface.py
+checks them against submitit's public `JobPaths` and `read_job_id`, and fails when a submitit release
+changes them. The one private submitit function clusterrun needs (rendering an sbatch script without
+submitting it) is reached through `sbatch_text` only, and the same tests fail with a clear message when
+submitit changes it.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import inspect
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clusterrun.errors import SchedulerError
-
-if TYPE_CHECKING:
-    from submitit.core.utils import JobPaths
 
 #: The submitit releases whose private `_make_sbatch_string` clusterrun was written against
 #: (pyproject.toml pins the same range).
@@ -54,17 +52,28 @@ def array_of(job_id: str) -> str:
     return main
 
 
-def _job_paths(job_id: str, task_id: int) -> JobPaths:
-    """submitit's JobPaths of a job in no folder, imported when a name is first needed."""
+#: submitit's file names in a job's folder (its JobPaths, submitit 1.5: SUBMITIT_RANGE), with _MARK for
+#: the job id and _TASK for the task: spelled here so that reading a finished job's logs (every summary
+#: collected) imports no submitit (~50 ms); tests/unit/test_scheduler_interface.py checks them against
+#: JobPaths, and fails when a submitit release names them otherwise
+NAMES = {
+    "stdout": f"{_MARK}_{_TASK}_log.out",
+    "stderr": f"{_MARK}_{_TASK}_log.err",
+    "submitted_pickle": f"{_MARK}_submitted.pkl",
+}
+
+
+def submitits_names() -> dict[str, str]:
+    """The names of NAMES as submitit's own JobPaths gives them (what the test compares NAMES with)."""
     from submitit.core.utils import JobPaths
 
-    return JobPaths("/", job_id=job_id, task_id=task_id)
+    paths = JobPaths("/", job_id=_MARK, task_id=int(_TASK))
+    return {attribute: str(getattr(paths, attribute).name) for attribute in NAMES}
 
 
 def _name_parts(attribute: str) -> tuple[str, str]:
     """submitit's file name for a job, split around the job id: ('', '_submitted.pkl')."""
-    name = str(getattr(_job_paths(_MARK, 0), attribute).name)
-    prefix, _, suffix = name.partition(_MARK)
+    prefix, _, suffix = NAMES[attribute].partition(_MARK)
     return prefix, suffix
 
 
@@ -74,22 +83,15 @@ def log_paths(folder: Path, job_id: str) -> list[Path]:
         return []
     found: list[Path] = []
     task = 0
+    templates = (NAMES["stdout"], NAMES["stderr"])
     while True:
-        names = [t.replace(_MARK, job_id).replace(_TASK, str(task)) for t in _log_names()]
+        names = [t.replace(_MARK, job_id).replace(_TASK, str(task)) for t in templates]
         existing = [folder / name for name in names if os.path.exists(os.path.join(folder, name))]
         if not existing:
             break
         found += existing
         task += 1
     return sorted(found)
-
-
-@functools.cache
-def _log_names() -> tuple[str, str]:
-    """submitit's names of a task's stdout and stderr, with _MARK and _TASK for the job and task: asked
-    once (a refresh that collects 1,000 summaries looked each name up through JobPaths: 16,000 calls)."""
-    paths = _job_paths(_MARK, int(_TASK))
-    return paths.stdout.name, paths.stderr.name
 
 
 def submitted_ids(folder: Path) -> list[str]:

@@ -97,7 +97,7 @@ def test_array_of_reads_every_id_as_submitits_own_parser_does() -> None:
 
 def test_a_poll_imports_no_submitit_and_a_listing_no_diagnosis() -> None:
     """The backends, a SLURM poll and the id parsing every poll does import no submitit (~50 ms of
-    every `status` of a running job): only a submission and submitit's file names need it. A listing
+    every `status` of a running job), nor does finding a job's logs: only a submission needs it. A listing
     imports no diagnosis either (~10 ms): a summary collected for a run that failed does."""
     code = (
         "import sys\n"
@@ -105,10 +105,20 @@ def test_a_poll_imports_no_submitit_and_a_listing_no_diagnosis() -> None:
         "from clusterrun.services import listing, status\n"
         "registry.get_scheduler('slurm'), registry.get_scheduler('local')\n"
         "assert _submitit.array_of('12_[0-3%2]') == '12'\n"
+        "import tempfile, pathlib\n"
+        "folder = pathlib.Path(tempfile.mkdtemp())\n"
+        "(folder / '12_0_log.out').write_text('x')\n"
+        "assert [p.name for p in _submitit.log_paths(folder, '12')] == ['12_0_log.out']\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'submitit' or 'diagnose' in m))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_file_names_clusterrun_spells_are_submitits() -> None:
+    """The names of a job's logs and submission pickle, spelled in _submitit.NAMES so that reading a
+    job's logs imports no submitit, are the names submitit's JobPaths gives them."""
+    assert _submitit.submitits_names() == _submitit.NAMES
 
 
 def test_log_paths_and_submitted_ids_follow_submitits_names(tmp_path: Path) -> None:
