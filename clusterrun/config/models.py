@@ -284,12 +284,12 @@ def _one_value_expected(source: str, exc: ValidationError) -> ConfigError | None
 
 
 def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    kind = first["type"]
     one_value = _one_value_expected(source, exc)
     if one_value is not None:
         return one_value
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    kind = first["type"]
     if kind == "extra_forbidden":
         parent = _model_at(first["loc"][:-1])
         valid = ", ".join(parent.model_fields) if parent else ""

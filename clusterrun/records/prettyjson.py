@@ -151,7 +151,7 @@ def stream(head: dict[str, Any], key: str, items: Iterable[dict[str, Any]]) -> I
             yield ("[\n" if first else ",\n") + INDENT * 2 + _item(item).replace("\n", "\n" + INDENT * 2)
             first = False
         yield "[]" if first else "\n" + INDENT + "]"
-    yield "\n}" if keys else "}"
+    yield "\n}"  # (keys holds `key`: never empty)
 
 
 def _item(item: dict[str, Any]) -> str:

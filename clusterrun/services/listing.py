@@ -130,7 +130,7 @@ class StatusView:
         runs = self.report.runs
         for start in range(0, len(runs), SUMMARY_CHUNK):
             part = runs[start : start + SUMMARY_CHUNK]
-            missing = [r for r in part if r.summary is None and r.state != "damaged"]
+            missing = _without_summary(part)
             texts = dict(zip([r.run_id for r in missing], _summary_texts(registry, missing), strict=True))
             for shown in part:
                 item = shown.as_record()
@@ -412,10 +412,15 @@ def _keep_rows(
 def _with_summaries(registry: Registry, runs: Sequence[RunStatus]) -> None:
     """The whole summary of each run shown without one (a settled run shown from its row), read over the
     machine's cores: `status --json --limit 10000` read every run's records in one process (8 s)."""
-    missing = [r for r in runs if r.summary is None and r.state != "damaged"]
+    missing = _without_summary(runs)
     found = fanout_map(lambda shown: _summary(registry.listed(shown.run_id)), missing)
     for shown, summary in zip(missing, found, strict=True):
         shown.summary = summary
+
+
+def _without_summary(runs: Sequence[RunStatus]) -> list[RunStatus]:
+    """The runs shown without their summary (from their rows), whose summary is to be read."""
+    return [r for r in runs if r.summary is None and r.state != "damaged"]
 
 
 #: StatusView.json_text reads and encodes this many runs' summaries at a time
