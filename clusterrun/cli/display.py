@@ -117,11 +117,15 @@ class _Counting:
         self.drawn = self.started
         self.bar: Any = None  # rich's Progress, made when first drawn (rich is imported then)
         self.task: Any = None
+        self.done = 0  # the most items said done so far
 
     def __enter__(self) -> Callable[[int], None]:
         return self.step
 
     def step(self, done: int) -> None:
+        # never drawn going back: a forked worker that failed has its share done again in this process
+        # (services/fanout.py), and its count starts over; the bar waits for the redone items instead
+        done = self.done = max(done, self.done)
         now = time.monotonic()
         if now - self.drawn < COUNT_EVERY or now - self.started < COUNT_AFTER:
             return

@@ -5,6 +5,7 @@ all off a terminal or with --quiet. Drawn without a thread: fanout_map forks onl
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 import pytest
@@ -78,3 +79,15 @@ def test_off_a_terminal_or_quiet_nothing_is_shown(clock: _Clock, mode: display.M
     assert out.getvalue() == ""
     with counting(quiet, "a service's default Notify", 9) as step:
         step(9)  # takes the call, shows nothing
+
+
+def test_the_count_never_goes_back(clock: _Clock) -> None:
+    """A forked worker that failed has its share done again in the parent, and its count starts over
+    (services/fanout.py): the bar holds the most it has shown until the redone items pass it."""
+    out = io.StringIO()
+    with counting(Reporter("live", out), "writing 1,000 run directories", 1000) as step:
+        for done in (100, 700, 400, 650, 720):  # the worker's 300 lost at 700, then redone
+            clock.now += 1
+            step(done)
+    counts = [int(n) for n in re.findall(r"(\d+)/1000\b", out.getvalue())]
+    assert counts[:5] == [100, 700, 700, 700, 720] and set(counts[5:]) <= {720}, counts
