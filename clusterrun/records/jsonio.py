@@ -187,8 +187,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     """The JSON in `path`; a symlink is never followed (OSError ELOOP): records are plain files."""
+    return read_json_text(path)[0]
+
+
+def read_json_text(path: Path) -> tuple[Any, str]:
+    """read_json's data, and the text it was read from."""
     with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), encoding="utf-8") as handle:
-        return json.loads(handle.read())
+        text = handle.read()
+    return json.loads(text), text
 
 
 def read_json_or_empty(path: Path) -> dict[str, Any]:

@@ -41,6 +41,12 @@ def _make_encoder(check_circular: bool) -> Callable[[Any], str]:
 _encode = _make_encoder(check_circular=False)  # for values inside one already checked
 
 
+def compact(value: Any) -> str:
+    """`json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)`: two values encode alike
+    exactly when they are the same JSON (1 and true, 1 and 1.0 are not, as they are for ==)."""
+    return _make_encoder(check_circular=True)(value)
+
+
 class _Unusual(Exception):
     """A container json.dumps treats specially (a key that is not a string): encoded by json itself."""
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.errors import RunNotFound
-from clusterrun.records.jsonio import append_jsonl, create_text, read_json, write_text_atomic
+from clusterrun.records.jsonio import append_jsonl, create_text, read_json_text, write_text_atomic
 from clusterrun.records.models import (
     MANIFEST_FILE,
     NOTES_FILE,
@@ -30,7 +30,15 @@ from clusterrun.records.models import (
     load,
 )
 from clusterrun.records.paths import SNAPSHOT_STORE, read_text, rebased, run_file
-from clusterrun.records.prettyjson import join_members, member_texts, record_text, split_members
+from clusterrun.records.prettyjson import (
+    INDENT,
+    compact,
+    join_members,
+    member_texts,
+    nested,
+    record_text,
+    split_members,
+)
 
 R = TypeVar("R", bound=RecordModel)
 
@@ -38,9 +46,14 @@ R = TypeVar("R", bound=RecordModel)
 def _read(model: type[R], path: Path, where: str) -> R:
     """Raises FileNotFoundError when missing, DamagedRecord or RecordTooNew (ClusterrunErrors) else;
     OutsideRegistry (a DamagedRecord) when the file is a symlink out of the registry."""
+    return _read_text(model, path, where)[0]
+
+
+def _read_text(model: type[R], path: Path, where: str) -> tuple[R, Any, str]:
+    """_read's record, with the data and the text it was read from."""
     path = run_file(path.parent, path.name)
     try:
-        data = read_json(path)
+        data, text = read_json_text(path)
     except FileNotFoundError:
         raise
     except ValueError as exc:
@@ -52,7 +65,7 @@ def _read(model: type[R], path: Path, where: str) -> R:
         raise DamagedRecord(
             f"{where} cannot be read ({exc.strerror or exc})", hint="check the file's permissions"
         ) from None
-    return load(model, data, where)
+    return load(model, data, where), data, text
 
 
 def read_manifest(run_dir: Path) -> Manifest:
@@ -155,14 +168,42 @@ def read_summary(run_dir: Path) -> Summary | None:
         summary = _read(Summary, run_dir / SUMMARY_FILE, f"run {run_dir.name}: {SUMMARY_FILE}")
     except (FileNotFoundError, DamagedRecord):
         return None
-    moved = _where_written(summary.run_dir, run_dir)
-    if moved is not None:  # a registry moved or copied whole: its logs where they are now
-        _rebase(summary, "run_dir", moved)
-        for name in ("stdout", "stderr", "traceback"):
-            _rebase(summary.logs, name, moved)
-        if summary.logs.scheduler:
-            summary.logs.scheduler = [rebased(path, *moved) for path in summary.logs.scheduler]
+    _summary_here(summary, run_dir)
     return summary
+
+
+def read_summary_nested(run_dir: Path) -> str | None:
+    """`prettyjson.nested(read_summary(run_dir).to_data())`, None where read_summary gives None, without
+    encoding the summary again when its file holds exactly that data, read where it was written, as
+    write_summary lays it out: then it is the file's own text, indented one level (`status --json` of
+    10,000 runs spent most of its time encoding their summaries again). A file laid out otherwise (by
+    hand) that holds the same data gives the same JSON, with its own spacing."""
+    try:
+        where = f"run {run_dir.name}: {SUMMARY_FILE}"
+        summary, data, text = _read_text(Summary, run_dir / SUMMARY_FILE, where)
+    except (FileNotFoundError, DamagedRecord):
+        return None
+    if _summary_here(summary, run_dir):
+        return nested(summary.to_data())
+    shown = summary.to_data()
+    if text.startswith("{\n") and text.endswith("\n}\n") and compact(shown) == compact(data):
+        # valid JSON has no newline inside a string: each is layout, and one more indent nests it
+        return text[:-1].replace("\n", "\n" + INDENT)
+    return nested(shown)
+
+
+def _summary_here(summary: Summary, run_dir: Path) -> bool:
+    """A summary read in a registry moved or copied whole since it was written: its run directory and
+    logs where they are now (True; False when it is where it was written)."""
+    moved = _where_written(summary.run_dir, run_dir)
+    if moved is None:
+        return False
+    _rebase(summary, "run_dir", moved)
+    for name in ("stdout", "stderr", "traceback"):
+        _rebase(summary.logs, name, moved)
+    if summary.logs.scheduler:
+        summary.logs.scheduler = [rebased(path, *moved) for path in summary.logs.scheduler]
+    return True
 
 
 def read_sweep(sweep_dir: Path) -> SweepRecord:

@@ -381,3 +381,8 @@ def read(run: Run) -> dict[str, Any] | None:
     """load() as JSON data, for callers that hold data."""
     found = load(run)
     return found.to_data() if found is not None else None
+
+
+def read_nested(run: Run) -> str | None:
+    """read() as `prettyjson.nested` encodes it, for a listing's JSON (store.read_summary_nested)."""
+    return store.read_summary_nested(run.path)

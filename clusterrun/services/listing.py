@@ -22,6 +22,7 @@ from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
 from clusterrun.records.summary import folders_checked as summaries_folders_checked
 from clusterrun.records.summary import read as summary_data
+from clusterrun.records.summary import read_nested as summary_nested
 from clusterrun.scheduler import TERMINAL
 from clusterrun.services import Notify, counting, quiet
 from clusterrun.services import notes as notebook
@@ -432,8 +433,10 @@ def _summary_texts(registry: Registry, runs: Sequence[RunStatus]) -> list[str | 
     encoded over the machine's cores: a worker hands back text, a third of the memory of the data."""
 
     def text(shown: RunStatus) -> str | None:
-        summary = _summary(registry.listed(shown.run_id))
-        return None if summary is None else prettyjson.nested(summary)
+        try:
+            return summary_nested(registry.listed(shown.run_id))
+        except ClusterrunError:  # unreadable (written by a newer clusterrun): shown without, as _summary
+            return None
 
     return fanout_map(text, runs)
 
