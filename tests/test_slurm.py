@@ -206,11 +206,13 @@ resources: {{time: "00:05:00", nodes: 1, cpus_per_task: 1, mem: 400M, gpus: 0}}
 """
 
 
-def test_steps_are_read_only_for_jobs_that_did_not_complete(project: Path, tmp_path: Path) -> None:
-    """The poll's sacct reads the jobs' own records (-X: slurmdbd answers 10,000 of them in 0.18 s, with
-    their steps in 2.1 s); a job that ended other than by completing takes its steps' records too (its
-    memory use, as accounting measured it), in one more sacct for those jobs only. A completed job's
-    memory is its command's own (exit.json), and the summaries of both say how much they used."""
+def test_memory_used_is_what_the_cluster_counted(project: Path, tmp_path: Path) -> None:
+    """A run's memory is accounting's (its steps' MaxRSS), completed or failed, read by the one sacct of
+    the refresh: what SLURM counts against resources.mem includes the job's wrapper (some 40 MB of
+    Python) besides the command, which is all exit.json's peak measures. (Reading the jobs' own records
+    only, -X, and the command's peak for a completed job, took slurmdbd 0.18 s instead of 2.1 s for 10,000
+    ended jobs, and showed 134M where the cluster had counted 174M: a sweep's suggested memory then left
+    no margin; bench/RESULTS.md.)"""
     ids = {}
     for name, code in (("fine", 0), ("broken", 3)):
         (project / "configs" / f"{name}.yaml").write_text(MEMORY_JOB.format(name=name, code=code))
@@ -226,11 +228,7 @@ def test_steps_are_read_only_for_jobs_that_did_not_complete(project: Path, tmp_p
     env["CLUSTERRUN_POLL_MAX_AGE"] = "0"
     result = cli(["status", "--json"], project, env=env)
     assert result.returncode == 0, result.stderr
-    calls = [line.split() for line in log.read_text().splitlines() if line.startswith("sacct")]
-    assert len(calls) == 2, calls
-    first, second = calls
-    assert "-X" in first and ids["fine"][1] in first[first.index("-j") + 1]
-    assert "-X" not in second and second[second.index("-j") + 1] == ids["broken"][1]
+    assert _calls(log, "sacct") == 1
     for name, (run_id, job_id) in ids.items():
         run = project / "runs" / run_id
         assert manifest(run)["state"] == ("completed" if name == "fine" else "failed")
@@ -239,5 +237,5 @@ def test_steps_are_read_only_for_jobs_that_did_not_complete(project: Path, tmp_p
         assert own > 80, own
         steps = sacct_rows("-j", job_id, "-o", "JobID,MaxRSS")
         measured = [float(rss[:-1]) / (1024 if rss.endswith("K") else 1) for _, rss in steps if rss]
-        expected = own if name == "fine" or not measured else max(measured)
+        expected = max(measured) if measured else own
         assert summary["max_rss_mb"] == pytest.approx(expected, abs=1), (name, summary["max_rss_mb"], steps)

@@ -1,11 +1,7 @@
 """Asking SLURM about runs' jobs without ever taking another job's record for theirs.
 
-One `sacct --duplicates --allocations` for all jobs (every record of their ids since the earliest
-submission, on the clusters they went to), then each job gets its own newest record (identity.py). The
-records of the jobs' steps (their memory use) are read for the jobs that ended other than by completing
-only, in one more sacct for those jobs (_stopped_usage): a job that completed has its command's own
-usage in exit.json, and slurmdbd takes ten times as long to answer with every step (10,000 jobs: 2.1 s,
-against 0.18 s). When accounting does
+One `sacct --duplicates` for all jobs (every record of their ids since the earliest submission, on the
+clusters they went to), then each job gets its own newest record (identity.py). When accounting does
 not answer, the controller's `squeue -t all` (which still knows ended jobs for MinJobAge seconds) is
 asked instead, and the answer says so (a warning). The job's identity (cluster, submit time, name) is
 read once when sbatch has answered, and checked again before anything is cancelled.
@@ -39,13 +35,10 @@ def _first_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def sacct_argv(refs: list[JobRef], current: str, steps: bool = False) -> list[str]:
+def sacct_argv(refs: list[JobRef], current: str) -> list[str]:
     """One sacct for every job: all records of their ids (--duplicates) since the earliest submission,
-    on every cluster they went to (-M only when one is not the current cluster); the jobs' own records
-    only (-X), or with `steps` their steps' too (their MaxRSS, and whether the usage of a stopped job's
-    command is recorded yet: sacct.py's usage_pending)."""
-    allocations = [] if steps else ["-X"]
-    argv = ["sacct", "-n", "-P", "-D", *allocations, "-o", ",".join(SACCT_FIELDS), "-j", query_ids(refs)]
+    on every cluster they went to (-M only when one is not the current cluster)."""
+    argv = ["sacct", "-n", "-P", "-D", "-o", ",".join(SACCT_FIELDS), "-j", query_ids(refs)]
     start = identity.earliest(refs)
     if start is not None:
         argv += ["-S", identity.to_time(start - MARGIN)]
@@ -115,10 +108,12 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
     current = info.cluster_name()
     result = _proc.run(sacct_argv(refs, current))
     if result.returncode == 0 and not accounting_disabled(result.stderr, result.stdout):
-        answer = _answer(refs, result.stdout, current)
+        records = parse_sacct_records(result.stdout)
         del result  # its records are made: the text (megabytes for 10,000 jobs) is not held on
+        for record in records:
+            record.cluster = record.cluster or current
+        answer = _pick_all(refs, records)
         answer.asked.append("sacct")
-        _stopped_usage(refs, answer, current)
         _requeued_exits(refs, answer, current)
         annotate(answer)
         return answer
@@ -144,41 +139,6 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
         f"SLURM did not answer: {problem}",
         hint="showing the last known state; check 'sinfo' and that slurmctld/slurmdbd are running",
     )
-
-
-def _answer(refs: list[JobRef], output: str, current: str) -> PollResult:
-    """Each ref's own record in sacct's `output` (records without a cluster are the current one's)."""
-    records = parse_sacct_records(output)
-    for record in records:
-        record.cluster = record.cluster or current
-    return _pick_all(refs, records)
-
-
-def _stopped_usage(refs: list[JobRef], answer: PollResult, current: str) -> None:
-    """The jobs the answer shows ended other than by completing (failed, cancelled, out of memory, timed
-    out, ...) take their records with their steps' (one more sacct, for those jobs only; none when every
-    job completed or still runs): their command may not have written its usage (killed), and a job
-    stopped by a signal is recorded ended before its steps' usage is (sacct.py's usage_pending). When
-    that sacct does not answer, the jobs' own records stand, and the memory shown is the command's own
-    (exit.json) where it wrote it."""
-    stopped = [
-        ref
-        for ref in refs
-        if (record := answer.get(ref.job_id)) is not None and record.terminal and record.state != "completed"
-    ]
-    if not stopped:
-        return
-    try:
-        result = _proc.run(sacct_argv(stopped, current, steps=True))
-    except SchedulerUnavailable:
-        return
-    if result.returncode != 0 or accounting_disabled(result.stderr, result.stdout):
-        return
-    fuller = _answer(stopped, result.stdout, current)
-    for ref in stopped:
-        if ref.job_id in fuller:
-            answer[ref.job_id] = fuller[ref.job_id]
-    answer.asked.append("sacct --steps (jobs that ended other than by completing: their memory use)")
 
 
 def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> None:
