@@ -267,7 +267,8 @@ def status(
         rows = records
         if full and watch:  # each refresh's view starts from the records as read
             rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs}
-        elif full:  # one view: the shown runs' records updated in place (a copy of 10,000 was 7 MB)
+        elif full:  # one view, after the row cache's last save: the shown runs' records updated in place
+            # (a copy of 10,000 was 7 MB)
             rows = {}
             for r in report.runs:
                 rows[r.run_id] = records.setdefault(r.run_id, {})
@@ -386,7 +387,13 @@ def _take(
     if shown is not None:
         done[run.id] = shown
         if shown.state in TERMINAL:
-            cache.put(run.id, run.path, before, {"status": shown.as_record(), **record})
+            # made when the rows are saved, before anything changes the record (the view comes last)
+            cache.put_held(run.id, run.path, before, partial(_row, shown, record))
+
+
+def _row(shown: RunStatus, record: dict[str, Any]) -> dict[str, Any]:
+    """A settled run's row in the row cache: its status and its record."""
+    return {"status": shown.as_record(), **record}
 
 
 def _keep_rows(
