@@ -112,7 +112,8 @@ class RowCache:
         if entry is None and run_id in self.encoded:
             entry = json.loads(self.encoded[run_id])
         if entry is None and run_id in self.held:
-            entry = [self.held[run_id][0], self.held[run_id][1]()]
+            made_from, row = self.held[run_id]
+            entry = [made_from, row()]
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], dict):
             return None
         if entry[0] != current:
@@ -124,24 +125,30 @@ class RowCache:
         """Keep a settled run's row, made from its files as they were `before` it was read: kept only if
         they are still the same (nothing changed them meanwhile, not even this refresh, which may have
         just collected the summary: the row is kept at the next one) and the run has a summary."""
-        if not _complete(before) or stamps(run_dir) != before:
-            return
-        self.encoded[run_id] = json.dumps([before, row], separators=(",", ":"))
-        self.rows.pop(run_id, None)
-        self.held.pop(run_id, None)
-        self.changed = True
+        if self._admits(run_id, run_dir, before):
+            self.encoded[run_id] = json.dumps([before, row], separators=(",", ":"))
 
     def put_held(self, run_id: str, run_dir: Path, before: Stamps, row: Callable[[], dict[str, Any]]) -> None:
         """`put` of the row `row()` makes, made when the rows are saved: for a caller that holds its parts
         anyway (a filtered listing keeps every run's whole record), which must not change before its
         last save. Neither a copy nor the text of 10,000 rows is held meanwhile (a first `status --where` of
         10,000 runs held 11 MB of their text besides the records)."""
+        if self._admits(run_id, run_dir, before):
+            self.held[run_id] = (before, row)
+
+    def _admits(self, run_id: str, run_dir: Path, before: Stamps) -> bool:
+        """Whether a row made from the run's files as they were `before` may be kept (see put); when it
+        may, the run's other row, read or put, is forgotten for it."""
         if not _complete(before) or stamps(run_dir) != before:
-            return
-        self.held[run_id] = (before, row)
+            return False
+        self._forget(run_id)
+        self.changed = True
+        return True
+
+    def _forget(self, run_id: str) -> None:
         self.rows.pop(run_id, None)
         self.encoded.pop(run_id, None)
-        self.changed = True
+        self.held.pop(run_id, None)
 
     def save(self) -> None:
         """Write the rows if any changed (dropping the rows of runs that are gone); a read-only or full
@@ -154,9 +161,7 @@ class RowCache:
             if not os.path.isdir(os.path.join(self.root, r))
         ]
         for run_id in gone:
-            self.rows.pop(run_id, None)
-            self.encoded.pop(run_id, None)
-            self.held.pop(run_id, None)
+            self._forget(run_id)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, self._text())

@@ -178,15 +178,14 @@ def read_summary_nested(run_dir: Path) -> str | None:
     write_summary lays it out: then it is the file's own text, indented one level (`status --json` of
     10,000 runs spent most of its time encoding their summaries again). A file laid out otherwise (by
     hand) that holds the same data gives the same JSON, with its own spacing."""
+    where = f"run {run_dir.name}: {SUMMARY_FILE}"
     try:
-        where = f"run {run_dir.name}: {SUMMARY_FILE}"
         summary, data, text = _read_text(Summary, run_dir / SUMMARY_FILE, where)
     except (FileNotFoundError, DamagedRecord):
         return None
-    if _summary_here(summary, run_dir):
-        return nested(summary.to_data())
+    moved = _summary_here(summary, run_dir)
     shown = summary.to_data()
-    if text.startswith("{\n") and text.endswith("\n}\n") and compact(shown) == compact(data):
+    if not moved and text.startswith("{\n") and text.endswith("\n}\n") and compact(shown) == compact(data):
         # valid JSON has no newline inside a string: each is layout, and one more indent nests it
         return text[:-1].replace("\n", "\n" + INDENT)
     return nested(shown)

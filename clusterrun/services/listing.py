@@ -264,15 +264,15 @@ def status(
         return empty
 
     def view(report: StatusReport) -> StatusView:
-        rows = records
-        if full and watch:  # each refresh's view starts from the records as read
+        if not full:
+            rows = records
+        elif watch:  # each refresh's view starts from the records as read
             rows = {r.run_id: records.get(r.run_id, {}) | run_fields(r) for r in report.runs}
-        elif full:  # one view, after the row cache's last save: the shown runs' records updated in place
-            # (a copy of 10,000 was 7 MB)
-            rows = {}
+        else:  # one view, after the row cache's last save: the shown runs' records updated in place
+            rows = {}  # (a copy of 10,000 was 7 MB)
             for r in report.runs:
-                rows[r.run_id] = records.setdefault(r.run_id, {})
-                rows[r.run_id].update(run_fields(r))
+                row = rows[r.run_id] = records.setdefault(r.run_id, {})
+                row.update(run_fields(r))
         if states is not None:  # what the runs are now, the scheduler asked (select kept what may change)
             report = _only(report, [r.run_id for r in report.runs if r.state in states])
         if late:
