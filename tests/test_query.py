@@ -100,6 +100,9 @@ def test_where_columns_and_sort(project: Path, three_runs: dict[str, dict[str, f
         ),
         (["--where", "lr"], "--where 'lr' is not KEY OP VALUE", "operators:"),
         (["--where", "name~(unclosed"], "is not a regular expression", "escape"),
+        # a doubled operator was a value ('<0.1') that matched nothing, silently
+        (["--where", "params.lr<<0.1"], "the value '<0.1' starts with an operator", "'params.lr<0.1'?"),
+        (["--where", "params.lr=>0.1"], "starts with an operator", "did you mean --where 'params.lr>=0.1'?"),
     ],
 )
 def test_bad_queries_are_errors_not_empty_results(
@@ -124,6 +127,26 @@ def test_state_groups_and_the_where_parser(project: Path) -> None:
     assert parse_where("created>=2026-01").matches({"created": "2026-11-30T10:00:00+00:00"})
     assert not parse_where("params.opt<1").matches({"params.opt": "adam"})  # text against a number
     assert parse_where("params.name=__import__('os')").matches({"params.name": "__import__('os')"})
+    assert parse_where("note~<b>").value == "<b>"  # a pattern may start with anything
+    assert parse_where("note=='<b>'").matches({"note": "<b>"})  # so may a quoted value
+
+
+def test_an_empty_listing_says_which_filter_matched_nothing(project: Path) -> None:
+    """Filters that match no run say so, by the options given; a registry without runs says how to
+    start one (it said 'start one with: clusterrun submit configs/examples/quickstart.yaml', a file of
+    clusterrun's own repository, also when filters had left out every run of a full registry)."""
+    empty = cli(["status"], project)
+    assert empty.returncode == 0 and "no runs yet; start one with: clusterrun submit" in empty.stdout
+    assert "quickstart" not in empty.stdout
+    assert cli([*LOCAL, "--dry-run"], project).returncode == 0
+    for args, said in (
+        (["--where", "params.lr>5"], "no run matches --where 'params.lr>5';"),
+        (["--state", "failed", "--name", "nope*"], "no run matches --name 'nope*' and --state failed;"),
+        (["--where", "seed<0", "--tag", "best"], "no run matches --where 'seed<0' and --tag best;"),
+    ):
+        result = cli(["status", *args], project)
+        assert result.returncode == 0 and said in result.stdout, (args, result.stdout)
+        assert "start one" not in result.stdout
 
 
 @pytest.mark.slurm

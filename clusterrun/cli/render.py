@@ -158,8 +158,16 @@ def _status(view: StatusView, fmt: Format) -> ExitStatus:
             "repository you are in, else ./runs); cd into your project, or pass --runs-dir PATH "
             "(or set CLUSTERRUN_RUNS_DIR)"
         )
+    elif not view.report.runs and view.filters:
+        typer.echo(
+            f"no run matches {' and '.join(view.filters)}; "
+            "'clusterrun status' lists the newest runs unfiltered"
+        )
     elif not view.report.runs:
-        typer.echo("no runs match; start one with: clusterrun submit configs/examples/quickstart.yaml")
+        typer.echo(
+            "no runs yet; start one with: clusterrun submit configs/NAME.yaml (or 'clusterrun init' to write "
+            "a starter config from your scripts; 'clusterrun submit -- python train.py' without one)"
+        )
     else:
         runs = view.report.runs
         typer.echo(status_table([r.as_record() for r in runs], {r.run_id: view.tags(r.run_id) for r in runs}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class StatusView:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> its flat record (query.py)
     columns: list[str] = field(default_factory=list)  # chosen columns, if any
     no_registry: Path | None = None  # nothing listed because no registry is there (a command run elsewhere)
+    filters: list[str] = field(default_factory=list)  # the query's filters as options (an empty listing says)
     #: where the whole summaries of the runs shown from their rows are read, when they are wanted: read
     #: by as_record, or a chunk at a time by json_text (a wide listing's are never all held at once)
     summaries_from: Registry | None = None
@@ -155,6 +157,17 @@ class StatusView:
         if self.columns:
             record["columns"] = self.columns
         return record
+
+
+def filters_of(query: StatusQuery) -> list[str]:
+    """The query's filters, as the options that give them (`--where 'params.lr<0.1'`): what an empty
+    listing names as having matched nothing."""
+    found = [f"--name {shlex.quote(query.name)}"] if query.name else []
+    found += [f"--state {query.state}"] if query.state else []
+    found += [f"--since {query.since}"] if query.since else []
+    found += [f"--where {shlex.quote(text)}" for text in query.where]
+    found += [f"--tag {shlex.quote(tag)}" for tag in query.tags]
+    return found
 
 
 def status(
@@ -257,8 +270,12 @@ def status(
     late = [c for c in conditions if c not in early]
     limit = query.limit if not named else None
     if not ids:
-        missing = None if registry.root.is_dir() else registry.root
-        empty = StatusView(StatusReport([], [], 0), columns=query.columns, no_registry=missing)
+        # no registry yet at the top of a git repository: a project without runs yet, not a wrong directory
+        project = (registry.root.parent / ".git").exists()
+        missing = None if registry.root.is_dir() or project else registry.root
+        empty = StatusView(
+            StatusReport([], [], 0), columns=query.columns, no_registry=missing, filters=filters_of(query)
+        )
         if watch:
             on_refresh(empty)
         return empty
@@ -293,7 +310,14 @@ def status(
         # rows hold no whole summary: read when the view is shown (StatusView.json_text, as_record)
         source = registry if cache is not None and query.summaries and not swept_rows else None
         single = len(named) == 1 and all(r.done for r in report.runs)
-        return StatusView(report, single=single, rows=rows, columns=query.columns, summaries_from=source)
+        return StatusView(
+            report,
+            single=single,
+            rows=rows,
+            columns=query.columns,
+            summaries_from=source,
+            filters=filters_of(query),
+        )
 
     if not watch:
         report = refresh(

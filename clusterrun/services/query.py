@@ -132,6 +132,15 @@ def parse_where(text: str) -> Condition:
             f"(operators: {' '.join(OPERATORS)})",
         )
     key, op, value = match.groups()
+    if op not in ("~", "!~") and value[:1] in ("<", ">", "=", "!"):  # `lr<<0.1`, `lr=>0.1`: a typo
+        rest = value.lstrip("<>=!")
+        written = op + value[: len(value) - len(rest)]  # `=>`: `>=` the other way round
+        meant = written[::-1] if written[::-1] in OPERATORS else op
+        raise UsageError(
+            f"--where {text!r}: the value {value!r} starts with an operator",
+            hint=f"did you mean --where '{key}{meant}{rest.strip()}'? (operators: {' '.join(OPERATORS)}; "
+            f"quote a value to mean it as written: {key}{op}'{value}')",
+        )
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         value = value[1:-1]
     condition = Condition(key, op, value, text.strip())
