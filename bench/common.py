@@ -3,6 +3,7 @@ shims on PATH, medians of several tries, peak memory of a child, and a small git
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -119,3 +120,12 @@ def make_project(root: Path, configs: dict[str, str] | None = None) -> Path:
 def scancel(job_ids: list[str], env: dict[str, str] | None = None) -> None:
     if job_ids:
         subprocess.run(["scancel", *job_ids], capture_output=True, check=False, env=env)
+
+
+def sweep_arguments(doc: str | None, ended: int, ended_help: str) -> argparse.Namespace:
+    """The options of the benchmarks of one sweep's refreshes: --members, --ended, --rounds."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--ended", type=int, default=ended, help=ended_help)
+    parser.add_argument("--rounds", type=int, default=5)
+    return parser.parse_args()

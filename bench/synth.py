@@ -86,6 +86,15 @@ def clone(
     return ids
 
 
+def clone_array(
+    template: Path, root: Path, array: str, members: int, identity: dict[str, str], sweep: str
+) -> list[str]:
+    """`clone` of `members` members of `sweep` whose jobs are the tasks of SLURM array `array` (all with
+    the array's `identity`). Returns the run ids, in task order."""
+    jobs = [f"{array}_{i}" for i in range(members)]
+    return clone(template, root, members, job_ids=jobs, identities=dict.fromkeys(jobs, identity), sweep=sweep)
+
+
 def _manifest(
     text: str,
     job_id: str | None,

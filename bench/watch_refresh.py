@@ -13,7 +13,6 @@ Run:  bash scripts/local-slurm.sh up && python bench/watch_refresh.py [--members
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -22,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import scancel
-from synth import clone, template_run
+from common import scancel, sweep_arguments
+from synth import clone_array, template_run
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = "synth-sweep_20251231-000000"
@@ -86,13 +85,7 @@ def median(values: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--members", type=int, default=1000)
-    parser.add_argument("--ended", type=int, default=250, help="members cancelled before the watch")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = sweep_arguments(__doc__, 250, "members cancelled before the watch")
     with tempfile.TemporaryDirectory(prefix="clusterrun-bench-") as tmp:
         template = template_run(Path(tmp))
         array, identity = held_array(args.members)
@@ -101,14 +94,7 @@ def main() -> None:
             if args.ended:
                 sh(["scancel", *jobs[: args.ended]])
             root = Path(tmp) / "runs"
-            clone(
-                template,
-                root,
-                args.members,
-                job_ids=jobs,
-                identities=dict.fromkeys(jobs, identity),
-                sweep=SWEEP,
-            )
+            clone_array(template, root, array, args.members, identity, SWEEP)
             env = dict(os.environ, PYTHONPATH=str(REPO), CLUSTERRUN_POLL_MAX_AGE="0")  # sacct each refresh
             argv = [sys.executable, "-c", DRIVER, str(root), SWEEP, str(args.rounds)]
             out = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout)

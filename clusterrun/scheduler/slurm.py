@@ -305,7 +305,8 @@ def with_reasons(jobs: dict[str, JobStatus]) -> dict[str, JobStatus]:
 
     sacct's Reason is the database's, often 'None' while a job waits; only then is squeue asked, once,
     for the pending jobs' arrays. A squeue that does not answer leaves the reasons empty: never an error."""
-    waiting = [s for s in jobs.values() if s.state == "pending" and not s.reason]
+    # (a record from squeue itself has its reason already, or none to give)
+    waiting = [s for s in jobs.values() if s.state == "pending" and not s.reason and s.source != "squeue"]
     if not waiting:
         return jobs
     ids = ",".join(sorted({_submitit.array_of(s.job_id) for s in waiting}))

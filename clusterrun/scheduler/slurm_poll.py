@@ -1,9 +1,11 @@
 """Asking SLURM about runs' jobs without ever taking another job's record for theirs.
 
 One `sacct --duplicates` for all jobs (every record of their ids since the earliest submission, on the
-clusters they went to), then each job gets its own newest record (identity.py). When accounting does
-not answer, the controller's `squeue -t all` (which still knows ended jobs for MinJobAge seconds) is
-asked instead, and the answer says so (a warning). The job's identity (cluster, submit time, name) is
+clusters they went to), then each job gets its own newest record (identity.py); tasks of an array that
+have not run yet are first looked for in the controller's queue (`squeue -t PENDING`), and those it
+lists as waiting are not asked of accounting (queued_tasks). When accounting does not answer, the
+controller's `squeue -t all` (which still knows ended jobs for MinJobAge seconds) is asked instead, and
+the answer says so (a warning). The job's identity (cluster, submit time, name) is
 read once when sbatch has answered, and checked again before anything is cancelled.
 """
 
@@ -102,19 +104,34 @@ def _remainder(job_id: str, by_id: dict[str, list[JobStatus]]) -> list[JobStatus
 
 def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _r: None) -> PollResult:
     """States of the given jobs: sacct, else squeue (with a warning); jobs neither knows are left out.
-    `annotate` completes sacct's answer (pending jobs' reasons). SchedulerUnavailable when neither answers."""
+    `annotate` completes sacct's answer (pending jobs' reasons). SchedulerUnavailable when neither answers.
+
+    Tasks of an array that have not run yet, and that the controller lists as pending, take its record
+    (queued_tasks) and are not asked of accounting: only its array's id finds them there, and that id
+    answers every task of the array, each with its steps. Accounting looks up each job's steps in a query
+    of its own, so a sweep of 10,000 members half done cost seconds of slurmdbd per refresh of its
+    watchers, for the tasks that ended long ago (bench/RESULTS.md)."""
     if not refs:
         return PollResult()
     current = info.cluster_name()
-    result = _proc.run(sacct_argv(refs, current))
+    queued = queued_tasks(refs, current)
+    asked = [r for r in refs if r.job_id not in queued] if queued else refs
+    if not asked:  # every job is a task the controller says waits: accounting has nothing newer
+        answer = PollResult(queued, asked=[QUEUED_TASKS])
+        annotate(answer)
+        return answer
+    result = _proc.run(sacct_argv(asked, current))
     if result.returncode == 0 and not accounting_disabled(result.stderr, result.stdout):
         records = parse_sacct_records(result.stdout)
         del result  # its records are made: the text (megabytes for 10,000 jobs) is not held on
         for record in records:
             record.cluster = record.cluster or current
-        answer = _pick_all(refs, records)
+        answer = _pick_all(asked, records)
         answer.asked.append("sacct")
-        _requeued_exits(refs, answer, current)
+        if queued:
+            answer.update(queued)
+            answer.asked.append(QUEUED_TASKS)
+        _requeued_exits(asked, answer, current)
         annotate(answer)
         return answer
     problem = _first_line(result.stderr or result.stdout)
@@ -139,6 +156,43 @@ def poll(refs: list[JobRef], annotate: Callable[[PollResult], object] = lambda _
         f"SLURM did not answer: {problem}",
         hint="showing the last known state; check 'sinfo' and that slurmctld/slurmdbd are running",
     )
+
+
+#: How the pending tasks' states were found (PollResult.asked).
+QUEUED_TASKS = "squeue (tasks of arrays that have not run yet)"
+
+
+def queued_tasks(refs: list[JobRef], current: str) -> dict[str, JobStatus]:
+    """job id -> the controller's record, for each task of an array that has not run yet (`started`
+    False) and that `squeue -t PENDING` lists as this very job (identity.pick: its cluster, submit time
+    and name) waiting. One squeue for all their arrays; {} when there are none, or squeue does not answer
+    (accounting is then asked for them through their arrays' ids, as before). A task the controller does
+    not list as waiting (it started a moment ago, was cancelled while it waited, or the controller has
+    forgotten it) is left to accounting."""
+    waiting = [
+        r
+        for r in refs
+        if not r.started and _is_task(r.job_id) and (not r.cluster or not current or r.cluster == current)
+    ]
+    if not waiting:
+        return {}
+    ids = ",".join(sorted({_submitit.array_of(r.job_id) for r in waiting}))
+    try:
+        result = _proc.run(["squeue", "-h", "-r", "-t", "PENDING", "-o", SQUEUE_FORMAT, "-j", ids])
+    except SchedulerUnavailable:
+        return {}
+    if result.returncode != 0:
+        return {}
+    listed = parse_squeue(result.stdout)
+    found: dict[str, JobStatus] = {}
+    for ref in waiting:
+        record = listed.get(ref.job_id)
+        if record is None or record.state != "pending":
+            continue
+        record.cluster = current
+        if identity.pick(ref, [record]) is record:
+            found[ref.job_id] = record
+    return found
 
 
 def _requeued_exits(refs: list[JobRef], answer: PollResult, current: str) -> None:

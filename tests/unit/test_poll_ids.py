@@ -1,6 +1,7 @@
 """What one sacct asks for (scheduler/slurm_poll.py, query_ids): a task of an array by its own id once it
 has run, its array's id while it has not (a pending task has no accounting record of its own); plain
-jobs by their id; every job asked for in one way only."""
+jobs by their id; every job asked for in one way only. And what is not asked of it (queued_tasks): the
+tasks that have not run and that the controller's queue lists as waiting."""
 
 from __future__ import annotations
 
@@ -54,3 +55,79 @@ def test_tasks_that_never_started_take_their_arrays_bare_remainder() -> None:
     }
     assert answer["800_2"].extra["array_range"] and not answer["800_0"].extra.get("array_range")
     assert _pick_all([_ref("800", False)], parse_sacct_records(output))["800"].job_id == "800"
+
+
+def _fake_run(monkeypatch: object, answers: dict[str, str], calls: list[list[str]]) -> None:
+    """scheduler commands answered from `answers` (tool -> stdout; a tool missing fails), each logged."""
+    import subprocess
+
+    from clusterrun.scheduler import _proc, info
+
+    def run(argv: list[str], timeout: float = 0) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))
+        out = answers.get(argv[0])
+        failed = out is None
+        return subprocess.CompletedProcess(argv, int(failed), out or "", "down" if failed else "")
+
+    monkeypatch.setattr(_proc, "run", run)  # type: ignore[attr-defined]
+    monkeypatch.setattr(info, "cluster_name", lambda: "local")  # type: ignore[attr-defined]
+
+
+SUBMIT = "2026-12-07T10:00:00"
+
+
+def _queued(job_id: str, state: str = "PENDING", reason: str = "JobHeldUser", name: str = "sw") -> str:
+    return f"{job_id}|{state}|0:00||{reason}|{SUBMIT}|{name}"
+
+
+def test_waiting_tasks_are_taken_from_the_queue_and_not_asked_of_accounting(monkeypatch: object) -> None:
+    """Unstarted tasks the controller lists as pending take its record (reason included); a started task
+    is asked of sacct by its own id, and the array's id is not asked: no task needs it."""
+    from clusterrun.scheduler.slurm_poll import QUEUED_TASKS, poll
+
+    calls: list[list[str]] = []
+    ended = "900_0|COMPLETED|0:0|3|vm|2026-12-07T10:00:01|2026-12-07T10:00:04||0.1|None"
+    sacct = f"{ended}|{SUBMIT}|local|sw"
+    _fake_run(monkeypatch, {"squeue": "\n".join([_queued("900_1"), _queued("900_2")]), "sacct": sacct}, calls)
+    refs = [
+        JobRef("900_0", "/f", cluster="local", submit_time=SUBMIT, name="sw", started=True),
+        JobRef("900_1", "/f", cluster="local", submit_time=SUBMIT, name="sw"),
+        JobRef("900_2", "/f", cluster="local", submit_time=SUBMIT, name="sw"),
+    ]
+    answer = poll(refs)
+    assert {job: (s.state, s.reason, s.source) for job, s in answer.items()} == {
+        "900_0": ("completed", "", "sacct"),
+        "900_1": ("pending", "JobHeldUser", "squeue"),
+        "900_2": ("pending", "JobHeldUser", "squeue"),
+    }
+    assert [c[0] for c in calls] == ["squeue", "sacct"]
+    assert calls[0][calls[0].index("-t") + 1] == "PENDING" and calls[0][-1] == "900"
+    assert calls[1][calls[1].index("-j") + 1] == "900_0"  # not 900: every task would come back
+    assert answer.asked == ["sacct", QUEUED_TASKS]
+
+
+def test_all_waiting_asks_no_accounting_and_anything_else_keeps_the_arrays_id(monkeypatch: object) -> None:
+    from clusterrun.scheduler.slurm_poll import poll
+
+    calls: list[list[str]] = []
+    _fake_run(monkeypatch, {"squeue": _queued("900_1")}, calls)
+    only = poll([JobRef("900_1", "/f", cluster="local", submit_time=SUBMIT, name="sw")])
+    assert [c[0] for c in calls] == ["squeue"] and only["900_1"].state == "pending"
+    # not listed as waiting (started a moment ago; cancelled before it started), another job under the
+    # id (another submit time), or another cluster's: accounting is asked, through the array's id
+    cases = [
+        JobRef("900_5", "/f", cluster="local", submit_time=SUBMIT, name="sw"),
+        JobRef("901_1", "/f", cluster="local", submit_time="2026-12-07T11:00:00", name="sw"),  # older one
+        JobRef("902_1", "/f", cluster="other", submit_time=SUBMIT, name="sw"),
+    ]
+    for ref in cases:
+        calls.clear()
+        queue = "\n".join([_queued("900_1"), _queued("901_1"), _queued("902_1"), _queued("900_5", "RUNNING")])
+        _fake_run(monkeypatch, {"squeue": "\n".join(queue), "sacct": ""}, calls)
+        poll([ref])
+        asked = calls[-1]
+        assert asked[0] == "sacct" and asked[asked.index("-j") + 1] == ref.job_id.split("_")[0], (ref, calls)
+    calls.clear()
+    _fake_run(monkeypatch, {"sacct": ""}, calls)  # the controller does not answer: as before
+    poll([JobRef("900_1", "/f", cluster="local", submit_time=SUBMIT, name="sw")])
+    assert [c[0] for c in calls] == ["squeue", "sacct"] and calls[1][calls[1].index("-j") + 1] == "900"
