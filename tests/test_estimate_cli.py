@@ -136,3 +136,22 @@ def test_a_config_that_ran_before_is_estimated_from_that_run(tmp_path: Path) -> 
     other = cli(["submit", "configs/fixed.yaml", "--backend", "local", "params.level=2"], root)
     assert other.returncode == 2 and "not estimated" in other.stderr  # another config: nothing known
     no_traceback(other)
+
+
+def test_a_timing_run_that_fails_stops_the_submission(tmp_path: Path) -> None:
+    """A training script that raises at its second epoch: the smoke test (1 epoch) passes, its timing run
+    (2 epochs) exits 1. Nothing is submitted, the output says it was the timing run and shows its
+    traceback, and `logs --smoke --stderr` prints that run's log (smoke-2/), not the passed test's."""
+    second_epoch = "    if _ == 1:\n        raise FloatingPointError('diverged')\n"
+    raising = TRAIN.replace("    time.sleep(0.1)\n", "    time.sleep(0.1)\n" + second_epoch)
+    config = CONFIG.replace("epochs: 2}", "epochs: 1}")
+    project = make_project(tmp_path / "proj", {"train_epochs.py": raising, "configs/epochs.yaml": config})
+    result = cli(["submit", "configs/epochs.yaml", "--backend", "local", "--yes"], project)
+    assert result.returncode == 1, result.stderr
+    no_traceback(result)
+    assert "smoke test FAILED (its timing run, with epochs=2, exited with code 1" in result.stderr
+    assert "FloatingPointError: diverged" in result.stderr and "nothing was submitted" in result.stderr
+    run = next((project / "runs").glob("epochs_*"))
+    assert manifest(run)["state"] == "smoke_failed" and manifest(run)["job_id"] is None
+    logs = cli(["logs", run.name, "--smoke", "--stderr"], project)
+    assert logs.returncode == 0 and "FloatingPointError: diverged" in logs.stdout, logs.stdout + logs.stderr

@@ -223,6 +223,9 @@ def _smoke_dir(reg: Registry, run: Run) -> Path:
     """The smoke test's folder: the run's own, or that of the sweep member that ran its shape's test."""
     smoke = run.load_manifest().smoke
     tested_in = smoke.tested_in if smoke is not None else ""
-    if tested_in and tested_in != run.id and not run.file("smoke").is_dir():
-        return reg.get(tested_in).file("smoke")
-    return run.file("smoke")
+    # the folder of the test's logs: smoke/, or smoke-N/ when its timing run (a longer one) failed
+    folder = Path(smoke.stderr_path).parent.name if smoke is not None and smoke.stderr_path else "smoke"
+    folder = folder if folder.startswith("smoke") else "smoke"
+    if tested_in and tested_in != run.id and not run.file(folder).is_dir():
+        return reg.get(tested_in).file(folder)
+    return run.file(folder)

@@ -301,6 +301,12 @@ def _smoke_failure(result: SubmitResult) -> None:
     reason = "timed out" if smoke.timed_out else f"exited with code {smoke.returncode}"
     if smoke.stopped:
         reason = f"stopped after {smoke.seconds:.0f} s: {smoke.stopped}"
+    timing = smoke.timing_run or {}
+    if timing and smoke.stderr_path == timing.get("stderr_path"):  # the test passed, its longer run failed
+        reason = (
+            f"its timing run, with {timing.get('param')}={timing.get('steps')}, {reason}; the test itself, "
+            "shorter, had passed: the job would end the same way"
+        )
     tested = [m for m in prepared.members if prepared.smoke_run and m.run.id == prepared.smoke_run.id]
     sweep = prepared.sweep_run is not None or len(prepared.members) > 1  # (duplicates skipped: maybe 1 left)
     if sweep and tested and tested[0].plan.values:  # which member's values failed

@@ -170,8 +170,12 @@ class SmokeRecord(RecordModel):
         description="Why clusterrun stopped it before its end and its timeout (a hang it cannot leave: "
         "worker processes started at import, dying as they start); empty when it was not.",
     )
-    stdout_path: str = Field("", description="Its stdout log.")
-    stderr_path: str = Field("", description="Its stderr log.")
+    stdout_path: str = Field(
+        "",
+        description="Its stdout log (smoke/stdout.log; the timing run's, smoke-N/, when that run failed: "
+        "then ok, returncode and seconds are the timing run's, and the test failed with it).",
+    )
+    stderr_path: str = Field("", description="Its stderr log (the timing run's when that run failed).")
     cached: bool = Field(False, description="Whether the result was reused from an earlier identical test.")
     cached_from: str = Field("", description="The run whose smoke test was reused.")
     step_points: list[list[int | float]] = Field(

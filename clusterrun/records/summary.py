@@ -348,9 +348,10 @@ def smoke_diagnosis(
     directory holds the test's logs (smoke/), which the diagnosis points to."""
     from clusterrun.diagnose.rules import diagnose
 
+    folder = Path(smoke.stderr_path).parent.name or "smoke"  # smoke-N/: a timing run that failed
     logs = {
-        "smoke/stderr.log": read_tail(Path(smoke.stderr_path)),
-        "smoke/stdout.log": read_tail(Path(smoke.stdout_path)),
+        f"{folder}/stderr.log": read_tail(Path(smoke.stderr_path)),
+        f"{folder}/stdout.log": read_tail(Path(smoke.stdout_path)),
     }
     return diagnose(
         "timeout" if smoke.timed_out else "failed",

@@ -142,7 +142,8 @@ def _smoke(
     notify: Notify,
     warnings: list[str],
 ) -> tuple[SmokeResult, Timed]:
-    """The shape's smoke test (or its cached result) and its timing; a failed timing run is a warning."""
+    """The shape's smoke test (or its cached result) and its timing. A timing run that fails (exits
+    non-zero, or is stopped) fails the test, with its own logs; one that times out is a warning."""
     cache = SmokeCache(registry.cache_dir / "smoke")
     key = smoke_key(plan.snapshot.id, spec)
     cached = cache.get(key) if plan.use_smoke_cache else None
@@ -192,7 +193,11 @@ def _smoke(
                 "stderr_path": second.stderr_path,
             }
             result = replace(result, timing_run=timing_run)  # cached: a cached test keeps its estimate
-    cache.put(key, result, run.id)
+            if not second.ok and not second.timed_out:
+                # the same command, longer, failed: the job would too (a timing run that merely ran out
+                # of the smoke timeout says nothing of that, and is a warning). Its logs are the test's.
+                result = replace(second, timing_run=timing_run)
+    cache.put(key, result, run.id)  # (a failed test is not kept)
     return result, _timing(spec, result, warnings)
 
 

@@ -1,5 +1,6 @@
-"""Estimates that hold: int step params stay ints, a failed timing run is reported, a cached smoke test
-keeps its estimate, the smoke peak is the whole process tree's, and an OOM fix covers the smoke peak."""
+"""Estimates that hold: int step params stay ints, a failed timing run fails the smoke test, a cached
+smoke test keeps its estimate, the smoke peak is the whole process tree's, and an OOM fix covers the
+smoke peak."""
 
 from __future__ import annotations
 
@@ -85,19 +86,38 @@ def test_a_cached_smoke_test_keeps_its_estimate(epochs_project: Path) -> None:
     assert est.wall_seconds == pytest.approx(first.wall_seconds) and est.timing == first.timing
 
 
-def test_a_failed_timing_run_is_a_warning_with_its_stderr(epochs_project: Path) -> None:
-    prepared = _prepare(epochs_project, "params.fail_above=3")  # smoke: 2 epochs pass; timing: 4 fail
-    assert prepared.manifest.smoke is not None and prepared.manifest.smoke.ok is True
-    warning = next(w for w in prepared.warnings if "timing run" in w)
-    assert "epochs=4" in warning and "refusing 4 epochs: more than 3" in warning
-    est = prepared.estimate
-    assert est.wall_seconds is None
-    assert "no estimate.steps_param" not in est.basis and "timing run failed" in est.basis
-    # the cached smoke test says the same, not "no estimate.steps_param"
+def test_a_failed_timing_run_fails_the_smoke_test_with_its_logs(epochs_project: Path) -> None:
+    """The smoke test (2 epochs) passes and its timing run (4 epochs) exits 1: the same command, longer,
+    failed, and so would the job. It was a warning and the job was submitted (seen trying a training
+    script that raised at its second epoch): the test fails now, from the timing run's logs (smoke-2/),
+    its diagnosis reads them, and nothing is cached (the next submit runs it again)."""
+    prepared = _prepare(epochs_project, "params.fail_above=3")
+    assert prepared.smoke_failed
+    smoke = prepared.manifest.smoke
+    assert smoke is not None and smoke.ok is False and smoke.returncode == 1
+    assert smoke.stderr_path == str(prepared.run.path / "smoke-2" / "stderr.log")
+    assert smoke.timing_run is not None and smoke.timing_run.steps == 4 and smoke.timing_run.ok is False
+    assert prepared.manifest.state == "smoke_failed"
+    diagnosis = prepared.smoke_diagnosis
+    assert diagnosis is not None and "refusing 4 epochs: more than 3" in diagnosis.line()
+    assert "smoke-2/stderr.log" in diagnosis.line()
     again = _prepare(epochs_project, "params.fail_above=3")
-    assert again.manifest.smoke is not None and again.manifest.smoke.cached is True
-    assert "timing run failed" in again.estimate.basis
-    assert any("timing run" in w for w in again.warnings)
+    assert again.manifest.smoke is not None and again.manifest.smoke.cached is False and again.smoke_failed
+
+
+def test_a_timing_run_that_only_times_out_is_a_warning(tmp_path: Path) -> None:
+    """A timing run still going at the smoke timeout says nothing of a failure: the job is not refused,
+    the estimate says why it has no wall time."""
+    slow = EPOCHS.replace("time.sleep(0.05)", "time.sleep(0.05 if args.epochs <= 2 else 1.0)")
+    config = CONFIG.format(python=sys.executable).replace("timeout: 60", "timeout: 3")
+    project = make_project(tmp_path / "proj", {"train_epochs.py": slow, "configs/epochs.yaml": config})
+    prepared = _prepare(project)
+    assert not prepared.smoke_failed
+    smoke = prepared.manifest.smoke
+    assert smoke is not None and smoke.ok is True and smoke.timing_run is not None
+    assert smoke.timing_run.timed_out is True
+    warning = next(w for w in prepared.warnings if "timing run" in w)
+    assert "timed out" in warning and prepared.estimate.wall_seconds is None
 
 
 def test_estimate_basis_says_why_there_is_no_wall_time() -> None:
