@@ -287,7 +287,12 @@ def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
     one_value = _one_value_expected(source, exc)
     if one_value is not None:
         return one_value
-    first = exc.errors()[0]
+    errors = exc.errors()
+    first = errors[0]
+    if first["type"] == "missing":  # `comand:` makes 'command' missing: the unknown key is the cause
+        level = tuple(first["loc"][:-1])
+        typo = [e for e in errors if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == level]
+        first = typo[0] if typo else first
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
@@ -304,7 +309,7 @@ def _format_validation_error(source: str, exc: ValidationError) -> ConfigError:
         msg = first["msg"].removeprefix("Value error, ")
         message = f"{source}: {loc}: {msg}" if first["loc"] else f"{source}: {msg}"
         hint = "fix that value in the file or with an override (KEY=VALUE)"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return ConfigError(message, hint=hint)

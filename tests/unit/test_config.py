@@ -167,6 +167,16 @@ def test_missing_required_key(tmp_path: Path) -> None:
         load_spec(path)
 
 
+def test_a_misspelt_required_key_is_named_as_the_cause(tmp_path: Path) -> None:
+    """`comand:` made 'command' missing, and the error said only that ('missing required key
+    'command' (and 1 more problem)'): the misspelt key, with its did-you-mean, is what to fix."""
+    path = write(tmp_path, "name: exp\ncomand: echo\n")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    assert "unknown key 'comand'" in info.value.message and "(and 1 more problem)" in info.value.message
+    assert "did you mean 'command'?" in info.value.hint
+
+
 def test_unknown_top_level_key_lists_valid_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "name: exp\ncommand: echo\nparmas: {lr: 1}\n")
     with pytest.raises(ConfigError) as info:
