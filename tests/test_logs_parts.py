@@ -129,3 +129,7 @@ def test_an_empty_stdout_says_where_the_run_wrote_instead(tmp_path: Path) -> Non
         assert f"clusterrun logs {run_id}{''.join(' ' + f for f in flags)} --stderr)" in result.stderr
         assert "INFO:root:epoch 0 loss=0.5" in _printed(project, [run_id, *flags, "--stderr"])
     assert "is empty" not in cli(["logs", run_id, "--stderr"], project).stderr
+    (project / "runs" / run_id / "stderr.log").write_text("")  # a run that wrote nothing there
+    silent = cli(["logs", run_id, "--stderr"], project)
+    assert silent.returncode == 0 and silent.stdout == "" and "(stderr.log is empty)" in silent.stderr
+    assert "(stdout.log is empty)" in cli(["logs", run_id], project).stderr  # both empty now

@@ -157,8 +157,10 @@ def logs(
         return
     if not follow or smoke:  # the smoke test has ended: nothing to follow
         _copy(path, tail_offset(path, tail) if tail else 0)
-        if not stderr and not scheduler:
-            _say_stderr_instead(path, base, run.id, smoke=smoke, rank=rank)
+        if not (
+            not stderr and not scheduler and _say_stderr_instead(path, base, run.id, smoke=smoke, rank=rank)
+        ):
+            _say_empty(path)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends
     files = [Followed(path, sys.stdout)] if stderr or scheduler or rank else run_logs(run.path)
@@ -179,21 +181,32 @@ def _log_path(base: Path, stream: str, rank: int | None, run_id: str) -> Path:
     return log_parts.rank_log(base, stream, rank, run_id) if rank is not None else base / f"{stream}.log"
 
 
-def _say_stderr_instead(stdout: Path, base: Path, run_id: str, *, smoke: bool, rank: int | None) -> None:
+def _say_stderr_instead(stdout: Path, base: Path, run_id: str, *, smoke: bool, rank: int | None) -> bool:
     """An empty stdout printed as nothing at all: when its stderr holds something (a script that logs
-    with Python's logging, tqdm's bars), say so on stderr, with the command that shows it."""
+    with Python's logging, tqdm's bars), say so on stderr, with the command that shows it. Whether it
+    said so."""
     try:
         if stdout.stat().st_size > 0:
-            return
+            return False
         written = _log_path(base, "stderr", rank, run_id).stat().st_size
     except (OSError, UsageError):
-        return
+        return False
     if written > 0:
         flags = " --smoke" if smoke else f" --rank {rank}" if rank is not None else ""
         info(
             f"({stdout.name} is empty; the run wrote {size(written)} to stderr, where Python's logging "
             f"writes: clusterrun logs {run_id}{flags} --stderr)"
         )
+    return written > 0
+
+
+def _say_empty(path: Path) -> None:
+    """A log printed as nothing at all says so, on stderr (a pipe sees nothing either way)."""
+    try:
+        if path.stat().st_size == 0:
+            info(f"({path.name} is empty)")
+    except OSError:
+        return
 
 
 def _check_parts(
