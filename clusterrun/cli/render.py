@@ -302,7 +302,8 @@ def _smoke_failure(result: SubmitResult) -> None:
     if smoke.stopped:
         reason = f"stopped after {smoke.seconds:.0f} s: {smoke.stopped}"
     timing = smoke.timing_run or {}
-    if timing and smoke.stderr_path == timing.get("stderr_path"):  # the test passed, its longer run failed
+    timing_failed = bool(timing) and smoke.stderr_path == timing.get("stderr_path")
+    if timing_failed:  # the test passed, its longer run failed
         reason = (
             f"its timing run, with {timing.get('param')}={timing.get('steps')}, {reason}; the test itself, "
             "shorter, had passed: the job would end the same way"
@@ -319,6 +320,8 @@ def _smoke_failure(result: SubmitResult) -> None:
     info("\n".join("  " + line for line in smoke.stderr_tail().splitlines()) or "  (empty)")
     info(f"diagnosis: {diagnosis.line()}")
     info(f"full logs: {smoke.stderr_path}")
+    if timing_failed:
+        info("if it fails only on this machine (its memory, its GPUs): --skip-smoke REASON submits anyway")
 
 
 @renders("clusterrun.services.submit.SubmitResult")
