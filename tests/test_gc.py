@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.helpers import cli, git, manifest, no_traceback
@@ -111,6 +112,26 @@ def test_bad_input_and_active_runs(project: Path) -> None:
     missing = cli(["rm", "nope_20260101-000000"], project)
     assert missing.returncode == 2
     no_traceback(missing)
+
+
+def test_rm_asks_the_scheduler_before_it_refuses_a_run_recorded_as_going(project: Path) -> None:
+    """A run whose job ended while nothing looked is still recorded as going: `rm` refused it ('it may
+    still be going') until a `status` had recorded its end. It now asks the scheduler first, records the
+    end, and removes the run."""
+    result = cli(
+        ["submit", "configs/quickstart.yaml", *LOCAL, "--no-watch", "--json", "params.steps=5"], project
+    )
+    assert result.returncode == 0, result.stderr
+    run = project / "runs" / json.loads(result.stdout)["run_id"]
+    deadline = time.monotonic() + 60
+    while not (run / "exit.json").exists():  # the job has ended; no status has looked
+        assert time.monotonic() < deadline, "the local job did not end within 60 s"
+        time.sleep(0.2)
+    assert manifest(run)["state"] not in ("completed", "failed")
+    removed = cli(["rm", run.name, "--yes"], project)
+    assert removed.returncode == 0, removed.stderr
+    no_traceback(removed)
+    assert not run.exists()
 
 
 CHECKPOINTS = """\

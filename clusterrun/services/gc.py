@@ -288,6 +288,9 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
     sweep still going, and (unless force) a run another run reproduces."""
     run: Run = registry.get(run_id)
     m = run.load_manifest()
+    if m.state.lower() not in ENDED:  # as last recorded: the scheduler is asked before it is refused
+        _bring_up_to_date(registry, [run.id])
+        m = run.load_manifest()
     state = m.state.lower()
     if state not in ENDED:
         raise UsageError(
@@ -297,6 +300,8 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
     # the runs that concern this one, found in the registry index and each read: not every manifest
     index = {i: e for i, e in registry_index.entries(registry.root).items() if not e.damaged}
     going = [i for i, e in index.items() if m.sweep and e.sweep == m.sweep and e.state.lower() not in ENDED]
+    if going and any(r.state.lower() not in ENDED for r in _read(registry, going).values()):
+        _bring_up_to_date(registry, going)
     if any(r.sweep == m.sweep and r.state.lower() not in ENDED for r in _read(registry, going).values()):
         raise UsageError(
             f"run {run.id} is a member of sweep {m.sweep}, which is still going",
@@ -315,6 +320,15 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
         remove(result.items)
         result.removed = True
     return result
+
+
+def _bring_up_to_date(registry: Registry, run_ids: list[str]) -> None:
+    """Runs recorded as going, brought up to date (one scheduler query; an end that was not yet recorded
+    is recorded now): `rm` refused a run that had failed an hour before, as no status had looked since.
+    A scheduler that does not answer leaves them as they were (refused, as before)."""
+    from clusterrun.services.status import refresh  # here: rm of an ended run asks no scheduler
+
+    refresh(registry, run_ids, keep_summaries=False)
 
 
 def _read(registry: Registry, run_ids: list[str]) -> dict[str, _Run]:
