@@ -157,9 +157,7 @@ def logs(
         return
     if not follow or smoke:  # the smoke test has ended: nothing to follow
         _copy(path, tail_offset(path, tail) if tail else 0)
-        if not (
-            not stderr and not scheduler and _say_stderr_instead(path, base, run.id, smoke=smoke, rank=rank)
-        ):
+        if stderr or scheduler or not _say_stderr_instead(path, base, run.id, smoke=smoke, rank=rank):
             _say_empty(path)
         return
     # the job's stdout to stdout and its stderr to stderr ([stderr] before each line), until it ends

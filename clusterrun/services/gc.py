@@ -300,7 +300,7 @@ def rm(registry: Registry, run_id: str, yes: bool = False, force: bool = False) 
     # the runs that concern this one, found in the registry index and each read: not every manifest
     index = {i: e for i, e in registry_index.entries(registry.root).items() if not e.damaged}
     going = [i for i, e in index.items() if m.sweep and e.sweep == m.sweep and e.state.lower() not in ENDED]
-    if going and any(r.state.lower() not in ENDED for r in _read(registry, going).values()):
+    if going:  # (a member the index is behind on is read as settled, and no scheduler is asked for it)
         _bring_up_to_date(registry, going)
     if any(r.sweep == m.sweep and r.state.lower() not in ENDED for r in _read(registry, going).values()):
         raise UsageError(
