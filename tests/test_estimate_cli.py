@@ -46,7 +46,7 @@ def test_int_steps_param_gets_an_estimate_that_survives_the_smoke_cache(epochs_p
     run = Path(json.loads(first.stdout)["run_dir"])
     data = manifest(run)
     est = data["estimate"]
-    assert est["wall_seconds"] is not None and "two-runs" in est["basis"], est
+    assert est["wall_seconds"] is not None and "two runs of different lengths" in est["basis"], est
     assert 2 < est["wall_seconds"] < 60  # 40 x 0.1 s plus start-up
     assert data["smoke"]["timing_run"]["ok"] is True and data["smoke"]["timing_run"]["steps"] in (4, 22)
     assert data["confirmation"]["required"] is False

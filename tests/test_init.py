@@ -327,7 +327,10 @@ def test_a_script_under_src_by_position_with_an_epoch_estimate(tmp_path: Path) -
     dry = cli(["submit", "configs/fit.yaml", "--backend", "local", "--dry-run"], root)
     assert dry.returncode == 0, dry.stderr
     # smoke runs of 1 and more epochs of 20 ms time an epoch: about 0.4 s for 20, and nothing to confirm
-    pattern = r"Estimate: ([0-9.]+) s per run \(smoke test, two-runs, ([0-9.]+) ms/epoch x 20 epochs\)"
+    pattern = (
+        r"Estimate: ([0-9.]+) s per run "
+        r"\(smoke test, two runs of different lengths, ([0-9.]+) ms/epoch x 20 epochs\)"
+    )
     estimate = re.search(pattern, dry.stdout)
     assert estimate, dry.stdout
     assert 10 <= float(estimate.group(2)) <= 200, estimate.group(0)

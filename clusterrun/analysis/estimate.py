@@ -61,6 +61,10 @@ def step_unit(name: str | None) -> str:
     return "epoch" if name and "epoch" in name.lower() else "step"
 
 
+#: How each method reads in an estimate's basis (the manifest's timing keeps the method's name).
+METHOD_TEXT = {"step-metrics": "from its step times", "two-runs": "two runs of different lengths"}
+
+
 def two_runs(n1: float, t1: float, n2: float, t2: float) -> Timing | None:
     if n2 == n1:
         return None
@@ -130,12 +134,11 @@ def estimate(
     if timing is not None and steps is not None:
         wall: float | None = timing.startup_seconds + steps * timing.seconds_per_step
         unit = step_unit(spec.estimate.steps_param)
+        how = METHOD_TEXT.get(timing.method, timing.method)
         if timing.seconds_per_step == 0:  # not '0 s/epoch': the start-up's noise hid them
-            basis = f"smoke test, {timing.method}: {steps:g} {unit}s too fast to time beside the start-up"
+            basis = f"smoke test, {how}: {steps:g} {unit}s too fast to time beside the start-up"
         else:
-            basis = (
-                f"smoke test, {timing.method}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
-            )
+            basis = f"smoke test, {how}, {per_step(timing.seconds_per_step, unit)} x {steps:g} {unit}s"
         hours_each = wall / 3600 if wall is not None else 0.0
     elif whole_run is not None:
         wall = whole_run

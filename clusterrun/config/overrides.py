@@ -44,7 +44,7 @@ def parse_override_full(text: str) -> Override:
                 hint="e.g. ~params.dropout",
             )
         _no_newline_override(text)
-        return Override(path, "delete")
+        return Override(axis_path(path), "delete")
     key, eq, raw = text.partition("=")
     mode: Mode = "force" if key.startswith("++") else "add" if key.startswith("+") else "set"
     key = key.removeprefix("++" if mode == "force" else "+" if mode == "add" else "")
@@ -61,7 +61,19 @@ def parse_override_full(text: str) -> Override:
             hint=f"to run one job per value use --sweep {key}={raw}; if the comma is meant, quote the "
             f"value: \"{key}='{raw}'\"",
         )
-    return Override(path, mode, parse_value(raw))
+    return Override(axis_path(path), mode, parse_value(raw))
+
+
+#: Mappings whose keys are themselves dotted config keys: a sweep's grid and zipped axes.
+_AXIS_MAPS = (["sweep", "grid"], ["sweep", "zip"])
+
+
+def axis_path(path: list[str]) -> list[str]:
+    """`sweep.grid.params.lr` names the grid axis `params.lr` (one key of sweep.grid), not a mapping
+    `params` in the grid holding `lr`: what follows grid (or zip) is the axis, dots and all."""
+    if len(path) > 3 and path[:2] in _AXIS_MAPS:
+        return [*path[:2], ".".join(path[2:])]
+    return path
 
 
 #: Keys whose values are text where a comma is ordinary (a partition list is SLURM syntax).

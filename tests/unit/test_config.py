@@ -633,6 +633,26 @@ def test_sweep_axis_unknown_key_suggests_the_closest() -> None:
     assert "resources.gpus" in info.value.hint
 
 
+def test_an_override_of_a_grid_axis_names_the_axis_dots_and_all() -> None:
+    """`sweep.grid.params.lr=[...]` is the grid axis `params.lr`, as the config file writes it; it was a
+    mapping `params` inside the grid, refused as 'sweep.grid.params: Input should be a valid list'."""
+    from clusterrun.config.experiment import load_experiment
+
+    data = {"sweep": {"grid": {}}}
+    assert apply_overrides(data, ["sweep.grid.params.lr=[0.1,0.2]", "++sweep.zip.params.steps=[1,2]"]) == {
+        "sweep": {"grid": {"params.lr": [0.1, 0.2]}, "zip": {"params.steps": [1, 2]}}
+    }
+    assert apply_overrides({"sweep": {"grid": {"params.lr": [1]}}}, ["~sweep.grid.params.lr"]) == {
+        "sweep": {"grid": {}}
+    }
+    experiment = load_experiment(QUICKSTART, ["sweep.grid.params.lr=[0.1,0.2,0.5]"])
+    assert [member.values for member in experiment.members] == [
+        {"params.lr": 0.1},
+        {"params.lr": 0.2},
+        {"params.lr": 0.5},
+    ]
+
+
 def test_unknown_key_in_the_file_names_the_file_not_the_example(tmp_path: Path) -> None:
     path = write(tmp_path, "name: exp\ncommand: echo\nresources:\n  gpu: 1\n", name="mine.yaml")
     with pytest.raises(ConfigError) as info:
