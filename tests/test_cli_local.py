@@ -296,7 +296,8 @@ def test_a_run_whose_loss_ended_as_nan_says_so_with_the_fix(project: Path) -> No
     shown = cli(["show", run_id], project)
     assert "Status: SUCCESS" in shown.stdout and "Key Metrics: loss=nan" in shown.stdout
     assert "Warning: the training diverged (loss=nan at the end) -> a lower learning rate" in shown.stdout
-    assert "Next: a lower learning rate, params.lr=0.2" in shown.stdout
+    # the next step is the command that makes the change: this member's config, its swept lr replaced
+    assert "Next: clusterrun submit configs/fit.yaml params.lr=0.2\n" in shown.stdout, shown.stdout
     summary = json.loads(cli(["show", run_id, "--json"], project).stdout)["summary"]
     assert summary["metrics_non_finite"] == {"loss": "nan"} and "loss" not in summary["metrics"]
     listed = cli(["status"], project).stdout

@@ -332,6 +332,16 @@ def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
     return divergence_fix(params)
 
 
+def _again(run_dir: str, fix: str) -> str:
+    """The submit command that applies a fix naming a config change (cli/again.py), else ""."""
+    from clusterrun.cli.again import again_command  # a failed run's only
+
+    try:
+        return again_command(Run(Path(run_dir)).load_manifest(), fix)
+    except (ClusterrunError, OSError):
+        return ""
+
+
 def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces: str = "") -> str:
     """The results block of an ended run (the summary as a model, or as JSON data); `reproduces`: the run
     this one reproduces (its comparison is the next step)."""
@@ -402,9 +412,9 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     diagnosis = summary.diagnosis
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
-        lines.append(f"Next: {diagnosis.fix}")
+        lines.append(f"Next: {_again(run_dir, diagnosis.fix) or diagnosis.fix}")
     elif diverged:
-        lines.append(f"Next: {diverged}")
+        lines.append(f"Next: {_again(run_dir, diverged) or diverged}")
     elif summary.caught_error:
         lines.append(f"Next: fix the error in {logs.stderr} and run it again")
     elif reproduces:  # a reproduction: its next step is the comparison, not another reproduction

@@ -233,6 +233,8 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
 def _ended_without_job(manifest: Manifest) -> list[str]:
     """The state, why (the last state change's note), and a failed smoke test's diagnosis with the log it
     was read from (in the run that ran the test: a sweep runs one per command shape)."""
+    from clusterrun.cli.again import again_command  # a failed smoke test's only
+
     history = manifest.state_history
     note = history[-1].note if history and history[-1].state == manifest.state else ""
     lines = [f"State: {manifest.state.upper()}" + (f"   ({note})" if note else "")]
@@ -243,7 +245,7 @@ def _ended_without_job(manifest: Manifest) -> list[str]:
         lines.append(
             f"Smoke Test Logs: {smoke.stderr_path}   (clusterrun logs {manifest.run_id} --smoke --stderr)"
         )
-        lines.append(f"Next: {diagnosis.fix}")
+        lines.append(f"Next: {again_command(manifest, diagnosis.fix) or diagnosis.fix}")
     return lines
 
 

@@ -1,0 +1,62 @@
+"""The `Next:` line of a failed run whose fix names a change of config (`resources.mem=9G or more`,
+`a lower learning rate, params.lr=0.05`): the submit command that makes it, with the run's own config
+file, overrides and swept values, instead of the fix's text a second time (the Diagnosis line above it
+already says it, and why)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from clusterrun.records.models import Manifest
+
+#: A KEY=VALUE of a config section in a fix's text; its value ends at a space, comma, semicolon or bracket.
+_OVERRIDE = re.compile(r"(?<![\w.])((?:params|resources|data|smoke|env)(?:\.[A-Za-z0-9_]+)+)=([^\s,;()]+)")
+#: Where a fix's first suggestion ends and its alternatives begin.
+_ALTERNATIVES = re.compile(r";|, or ")
+
+
+def fix_overrides(fix: str, config: Mapping[str, Any]) -> list[str]:
+    """The overrides a fix's first suggestion names, each a change from `config` (the run's resolved
+    config): 'the job has no GPU (resources.gpus=0): request one with resources.gpus=1' says what the run
+    had, then what it needs; placeholders ('resources.partition=...') are not values."""
+    first = _ALTERNATIVES.split(fix, maxsplit=1)[0]
+    found: dict[str, str] = {}
+    for key, raw in _OVERRIDE.findall(first):
+        value = raw.rstrip(".:")
+        if not value or "..." in raw or value == _current(config, key):
+            continue
+        found[key] = value
+    return [f"{key}={value}" for key, value in found.items()]
+
+
+def _current(config: Mapping[str, Any], key: str) -> str | None:
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return None if isinstance(node, Mapping | list) else str(node)
+
+
+def again_command(manifest: Manifest, fix: str) -> str:
+    """`clusterrun submit CONFIG OVERRIDES... FIX` for the run's config with the fix applied; "" when the
+    fix names no change, or the run has no config file (an ad-hoc command's run)."""
+    if not manifest.config_file:
+        return ""
+    changes = fix_overrides(fix, manifest.config.model_dump())
+    if not changes:
+        return ""
+    changed = {change.split("=", 1)[0] for change in changes}
+    kept = [o for o in manifest.overrides if o.lstrip("+~").split("=", 1)[0] not in changed]
+    swept = [f"{key}={_value(value)}" for key, value in manifest.sweep_values.items() if key not in changed]
+    words = [manifest.config_file, *kept, *swept, *changes]
+    return "clusterrun submit " + " ".join(shlex.quote(word) for word in words)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)

@@ -1,0 +1,60 @@
+"""The `Next:` line of a failed run: the submit command that makes the fix's change (cli/again.py), from
+the fixes' own texts; no command when the fix names no change, or only what the run already had."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusterrun.cli.again import again_command, fix_overrides
+from clusterrun.diagnose.fixes.program import divergence_fix
+from clusterrun.records.models import Manifest
+
+CONFIG: dict[str, Any] = {
+    "params": {"lr": 0.5, "batch_size": 32},
+    "resources": {"mem": "4G", "gpus": 0, "time": "01:00:00"},
+    "smoke": {"timeout": 60},
+}
+
+
+def manifest(**changes: Any) -> Manifest:
+    data: dict[str, Any] = {
+        "run_id": "fit_1",
+        "config_file": "configs/fit.yaml",
+        "config": CONFIG,
+        "overrides": ["params.batch_size=32", "resources.mem=4G"],
+        **changes,
+    }
+    return Manifest.model_validate(data)
+
+
+def test_the_first_suggestion_only_and_never_what_the_run_had() -> None:
+    assert fix_overrides(divergence_fix(CONFIG["params"]), CONFIG) == ["params.lr=0.05"]
+    memory = "resources.mem=9G or more (max(peak 7000 MB, requested) x 1.3; killed at its peak), or less"
+    assert fix_overrides(memory, CONFIG) == ["resources.mem=9G"]
+    gpu = (
+        "the job has no GPU (resources.gpus=0): request one with resources.gpus=1 (on a partition with "
+        "GPUs: resources.partition=...), or run on the CPU"
+    )
+    assert fix_overrides(gpu, CONFIG) == ["resources.gpus=1"]  # not =0 (what it had), nor a placeholder
+    batch = "params.batch_size=16; or more GPU memory (resources.gpus=2)"
+    assert fix_overrides(batch, CONFIG) == ["params.batch_size=16"]  # an alternative is not applied too
+    assert fix_overrides("read stderr.log, fix the cause, then submit again", CONFIG) == []
+    assert fix_overrides("resources.time=02:00:00 (2x the limit; progress unknown).", CONFIG) == [
+        "resources.time=02:00:00"
+    ]
+
+
+def test_the_command_keeps_the_runs_overrides_and_swept_values_and_replaces_the_changed_one() -> None:
+    member = manifest(sweep_values={"params.lr": 0.5, "seed": 3})
+    assert again_command(member, divergence_fix(CONFIG["params"])) == (
+        "clusterrun submit configs/fit.yaml params.batch_size=32 resources.mem=4G seed=3 params.lr=0.05"
+    )
+    oom = "resources.mem=9G or more (max(peak 7000 MB, requested) x 1.3)"
+    assert again_command(manifest(), oom) == (
+        "clusterrun submit configs/fit.yaml params.batch_size=32 resources.mem=9G"
+    )
+
+
+def test_no_command_without_a_change_or_a_config_file() -> None:
+    assert again_command(manifest(), "read stderr.log, fix the cause, then submit again") == ""
+    assert again_command(manifest(config_file=""), divergence_fix(CONFIG["params"])) == ""
