@@ -156,3 +156,54 @@ def test_a_timing_run_that_fails_stops_the_submission(tmp_path: Path) -> None:
     assert manifest(run)["state"] == "smoke_failed" and manifest(run)["job_id"] is None
     logs = cli(["logs", run.name, "--smoke", "--stderr"], project)
     assert logs.returncode == 0 and "FloatingPointError: diverged" in logs.stdout, logs.stdout + logs.stderr
+
+
+HOG = """\
+import sys, time
+ballast = bytearray(int(sys.argv[1]) * 1024 * 1024)
+for i in range(0, len(ballast), 4096):
+    ballast[i] = 1  # touched: resident, not only reserved
+time.sleep(0.5)
+print("held", sys.argv[1], "MB")
+"""
+HOG_CONFIG = """\
+name: hog
+command: python hog.py {mb}
+params: {mb: 300}
+resources: {time: "00:05:00", mem: 100M, cpus_per_task: 1}
+"""
+
+
+@pytest.mark.slurm
+@pytest.mark.usefixtures("slurm")
+def test_a_job_whose_smoke_test_used_more_memory_than_it_asks_for_is_asked_about(tmp_path: Path) -> None:
+    """Even the smoke test (fewer steps, never more) held 300 MB, and the job asks for 100M: SLURM kills
+    it for memory. It was a warning, and a non-interactive submit sent the job to die; now it is asked
+    like an expensive submission (refused without a terminal, with the memory that would do), --yes
+    submits it as it is, and the local backend (no memory limit) is not asked at all."""
+    project = make_project(tmp_path / "proj", {"hog.py": HOG, "configs/hog.yaml": HOG_CONFIG})
+    refused = cli(["submit", "configs/hog.yaml", "--backend", "slurm", "--json"], project)
+    assert refused.returncode == 2, refused.stderr
+    no_traceback(refused)
+    assert "this submission's job would likely fail: even the smoke test used" in refused.stderr
+    mem = re.search(r"hint: ask for enough memory \(resources.mem=(\w+)\)", refused.stderr)
+    assert mem, refused.stderr
+    from clusterrun.config.resources import parse_mem_mb
+
+    assert parse_mem_mb(mem.group(1)) >= 300 * 1.3  # the smoke test's peak, with the margin
+    [run] = list((project / "runs").glob("hog_*"))
+    record = manifest(run)
+    assert record["state"] == "not_submitted" and not record.get("job_id"), record
+    assert record["confirmation"]["required"] and "more than resources.mem=100M" in str(
+        record["confirmation"]["reasons"]
+    )
+    local = cli(["submit", "configs/hog.yaml", "--backend", "local", "--json"], project)
+    assert local.returncode == 0, local.stderr  # nothing would kill it here
+    assert "would likely fail" not in local.stderr
+    sent = cli(["submit", "configs/hog.yaml", "--backend", "slurm", "--yes", "--json"], project)
+    assert sent.returncode == 0, sent.stderr
+    job = json.loads(sent.stdout)["job_id"]
+    subprocess.run(["scancel", job], check=False)
+    assert manifest(project / "runs" / json.loads(sent.stdout)["run_id"])["confirmation"]["decision"] == (
+        "confirmed with --yes"
+    )

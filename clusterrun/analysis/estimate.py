@@ -221,11 +221,17 @@ def combine(parts: list[Estimate]) -> Estimate:
 @dataclass(frozen=True)
 class GateDecision:
     needs_confirmation: bool
-    reasons: list[str]
+    reasons: list[str]  # the thresholds it crosses (expensive)
+    risks: list[str] = field(default_factory=list)  # why its job would likely fail (asked as well)
 
 
-def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDecision:
-    """Whether this submission is expensive enough to ask first (thresholds from the cluster profile)."""
+def gate(
+    est: Estimate, spec: ExperimentSpec, profile: ClusterProfile, *, mem_enforced: bool = True
+) -> GateDecision:
+    """Whether to ask first: a submission expensive enough (thresholds from the cluster profile), or one
+    whose job would likely fail (risks). `mem_enforced`: the backend kills a job over resources.mem
+    (SLURM does; this machine's local backend does not)."""
+    risks = _risks(est, spec) if mem_enforced else []
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
@@ -243,7 +249,20 @@ def gate(est: Estimate, spec: ExperimentSpec, profile: ClusterProfile) -> GateDe
         reasons.append(f"{_beyond(est.gpu_hours, limits.gpu_hours)} GPU-hours > {limits.gpu_hours:g}")
     if limits.cost is not None and est.cost is not None and _above(est.cost, limits.cost):
         reasons.append(f"cost {_money(est.cost, limits.cost)} > {limits.cost:g}")
-    return GateDecision(bool(reasons), reasons)
+    return GateDecision(bool(reasons or risks), reasons, risks)
+
+
+def _risks(est: Estimate, spec: ExperimentSpec) -> list[str]:
+    """Even the smoke test used more memory than the job asks for: the job is killed for memory, as sure
+    as anything is before it runs (a smoke test runs fewer steps, not more). Not for a job with GPUs: a
+    smoke test on a machine without one holds in memory what the job holds on its GPUs."""
+    res, peak = spec.resources, est.peak_rss_mb
+    if peak is None or res.mem_mb >= peak or res.gpus or res.gpus_per_task:
+        return []
+    return [
+        f"even the smoke test used {peak:.0f} MB, more than resources.mem={res.mem}: SLURM would kill the "
+        f"job for memory (resources.mem={format_mem_mb(mem_with_margin(peak))} asks for enough)"
+    ]
 
 
 def _above(value: float, limit: float) -> bool:

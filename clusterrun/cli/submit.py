@@ -250,7 +250,10 @@ def ask(yes: bool) -> Confirm:
     terminal it is refused; else the user is asked. Shared by submit and reproduce."""
 
     def answer(decision: GateDecision) -> Answer:
-        info("this submission is expensive: " + "; ".join(decision.reasons))
+        if decision.reasons:
+            info("this submission is expensive: " + "; ".join(decision.reasons))
+        for risk in decision.risks:
+            info(f"this submission's job would likely fail: {risk}")
         if yes:
             return Answer(True, "confirmed with --yes")
         if not sys.stdin.isatty():

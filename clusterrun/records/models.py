@@ -229,8 +229,14 @@ class EstimateRecord(RecordModel):
 class Confirmation(RecordModel):
     """The cost gate's decision."""
 
-    required: bool = Field(False, description="Whether the submission was above a confirm_above threshold.")
-    reasons: list[str] = Field(default_factory=list, description="Which thresholds it crossed.")
+    required: bool = Field(
+        False,
+        description="Whether the submission was above a confirm_above threshold, or its job would likely "
+        "fail (even its smoke test used more memory than it asks for).",
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="Which thresholds it crossed, and why its job would likely fail."
+    )
     at: str = Field("", description="When it was decided.")
     approved: bool = Field(False, description="Whether it was submitted.")
     decision: str = Field(

@@ -155,7 +155,7 @@ def gate(prepared: Prepared, confirm: Confirm) -> Confirmation:
     answer = confirm(decision) if decision.needs_confirmation else Answer(True, "below the thresholds")
     return Confirmation(
         required=decision.needs_confirmation,
-        reasons=list(decision.reasons),
+        reasons=[*decision.reasons, *decision.risks],
         at=at,
         approved=answer.approved,
         decision=answer.decision,

@@ -273,3 +273,21 @@ def test_the_param_an_estimate_scales_with() -> None:
     # epochs cut short by a batch limit too are not the run's epochs: no estimate rather than a low one
     assert timed_param({"epochs": 20, "limit_batches": 100}, {"epochs": 1, "limit_batches": 2}) is None
     assert timed_param({"epochs": 20}, {}) is None
+
+
+def test_a_smoke_peak_over_the_memory_asked_for_is_a_risk_the_gate_asks_about() -> None:
+    """Over the request: asked (a risk, not a cost), with the memory that would do; under it, or with GPUs
+    (a smoke test without one holds in memory what the job holds on its GPUs), or where nothing enforces
+    the limit (the local backend): not asked."""
+    spec = spec_from_data({"name": "x", "command": "true", "resources": {"mem": "100M"}}, "x.yaml")
+    over = estimate(spec, None, 300.0, 1, DEFAULT)
+    decision = gate(over, spec, DEFAULT)
+    assert decision.needs_confirmation and decision.reasons == []
+    assert decision.risks == [
+        "even the smoke test used 300 MB, more than resources.mem=100M: SLURM would kill the job for memory "
+        "(resources.mem=400M asks for enough)"
+    ]
+    assert not gate(over, spec, DEFAULT, mem_enforced=False).needs_confirmation
+    assert not gate(estimate(spec, None, 90.0, 1, DEFAULT), spec, DEFAULT).needs_confirmation
+    gpus = spec_from_data({"name": "x", "command": "true", "resources": {"mem": "100M", "gpus": 1}}, "x.yaml")
+    assert not gate(estimate(gpus, None, 300.0, 1, DEFAULT), gpus, DEFAULT).risks
