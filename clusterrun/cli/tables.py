@@ -51,7 +51,7 @@ def waiting_lines(rows: list[dict[str, Any]]) -> list[str]:
     start until someone acts first, with what to do."""
     waiting: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row["state"] == "pending" and row.get("reason"):
+        if row["state"] in ("pending", "requeued") and row.get("reason"):
             waiting.setdefault(row["reason"], []).append(row)
     explained = sorted((reasons.explain(code) for code in waiting), key=lambda w: (not w.stuck, w.code))
     lines = []
@@ -59,7 +59,10 @@ def waiting_lines(rows: list[dict[str, Any]]) -> list[str]:
         held = waiting[why.code]
         action = why.release([r.get("job_id") or "" for r in held])
         which = held[0]["run_id"] if len(held) == 1 else f"{len(held)} runs"
-        lines.append(f"Waiting: {which}: {why.said()}" + (f" -> {action}" if action else ""))
+        said = why.said()
+        if why.requeued and all(r["state"] == "requeued" for r in held):
+            said += f": {why.requeued}"
+        lines.append(f"Waiting: {which}: {said}" + (f" -> {action}" if action else ""))
     return lines
 
 

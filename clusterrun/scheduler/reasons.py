@@ -22,6 +22,7 @@ class Waiting:
     words: str  # short, for a table's cell: what it waits for
     action: str = ""  # what to do; "" when waiting is all there is to do
     stuck: bool = False  # it will not start until someone acts
+    requeued: str = ""  # what it means for a requeued job, when that is more (a line, not a cell)
 
     def said(self) -> str:
         """Its words with the scheduler's own code, to look up or to tell an administrator."""
@@ -44,7 +45,11 @@ _KNOWN = {
         Waiting("Resources", "waiting for free nodes"),
         Waiting(PARALLELISM, "sweep.parallelism limit"),
         Waiting("Dependency", "waiting for its dependency"),
-        Waiting("BeginTime", "its start time has not come"),
+        Waiting(
+            "BeginTime",
+            "its start time has not come",
+            requeued="SLURM lets a requeued job start again about 2 minutes after its requeue",
+        ),
         Waiting("Reservation", "waiting for its reservation"),
         Waiting("Licenses", "waiting for licenses"),
         Waiting("Cleaning", "previous attempt cleaning up"),

@@ -49,6 +49,8 @@ PRE_STATES = frozenset(
 POLL_MAX_AGE = envknobs.POLL_MAX_AGE.default  # seconds a poll answer is shared with other invocations
 POLL_MAX_AGE_ENV = envknobs.POLL_MAX_AGE.name
 EXIT_GRACE = 30.0
+#: States in which a run's job waits in the queue, with the scheduler's reason (a requeued job waits too)
+WAITING = frozenset({"pending", "requeued"})
 LOCAL_BACKEND = "local"
 #: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
 LOCAL_INTERVAL = 0.1
@@ -653,7 +655,7 @@ def _apply(
         elapsed_seconds=elapsed,
         metrics=metrics,
         summary=current.to_data() if current and keep_summary else None,
-        reason=status.reason if status is not None and state == "pending" else "",
+        reason=status.reason if status is not None and state in WAITING else "",
         attempt=attempt,
         max_attempts=max_attempts,
         metrics_non_finite=dict(current.metrics_non_finite) if current else {},

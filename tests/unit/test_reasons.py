@@ -50,6 +50,17 @@ def test_the_lines_put_what_needs_someone_first_and_name_each_array_once() -> No
     ]
 
 
+def test_a_requeued_run_says_why_it_waits_too() -> None:
+    """A requeued job waits in the queue as a pending one does (SLURM holds it about 2 minutes: BeginTime);
+    its run showed REQUEUED (2/3) and no reason, as if it were stuck."""
+    rows = [_row("long_1", "requeued", "BeginTime", "16196"), _row("other", "pending", "Priority", "5")]
+    assert waiting_lines(rows) == [
+        "Waiting: long_1: its start time has not come (BeginTime): SLURM lets a requeued job start again "
+        "about 2 minutes after its requeue",
+        "Waiting: other: behind higher-priority jobs (Priority)",
+    ]
+
+
 def test_status_says_why_under_its_table_and_a_pending_run_has_no_elapsed_time() -> None:
     rows = [_row("held_1", "pending", "JobHeldUser", "12") | {"elapsed_seconds": None}]
     text = status_table(rows)
