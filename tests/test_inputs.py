@@ -153,3 +153,7 @@ def test_untracked_data_read_through_a_relative_path_is_explained(tmp_path: Path
     assert diagnosis["details"]["config_line"] == "data: {train_csv: data/train.csv}"
     notes = manifest(only_run(project))["snapshot_notes"]
     assert len(notes) == 1 and notes[0].startswith("data/train.csv (named in the command)")
+    # the next step is the command that names it under data: (+: a key the config does not have)
+    shown = cli(["show", only_run(project).name], project)
+    again = "Next: clusterrun submit configs/sum.yaml +data.train_csv=data/train.csv\n"
+    assert again in shown.stdout, shown.stdout

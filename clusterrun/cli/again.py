@@ -26,19 +26,23 @@ def fix_overrides(fix: str, config: Mapping[str, Any]) -> list[str]:
     found: dict[str, str] = {}
     for key, raw in _OVERRIDE.findall(first):
         value = raw.rstrip(".:")
-        if not value or "..." in raw or value == _current(config, key):
+        if not value or "..." in raw:
             continue
-        found[key] = value
+        known, current = _current(config, key)
+        if known and value == current:
+            continue
+        found[key if known else f"+{key}"] = value  # a key the config lacks is added: +KEY=VALUE
     return [f"{key}={value}" for key, value in found.items()]
 
 
-def _current(config: Mapping[str, Any], key: str) -> str | None:
+def _current(config: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
+    """Whether the config has `key`, and its value as text (None for a mapping, list or null)."""
     node: Any = config
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            return None
+            return False, None
         node = node[part]
-    return None if isinstance(node, Mapping | list) else str(node)
+    return True, None if node is None or isinstance(node, Mapping | list) else str(node)
 
 
 def again_command(manifest: Manifest, fix: str) -> str:
@@ -49,7 +53,7 @@ def again_command(manifest: Manifest, fix: str) -> str:
     changes = fix_overrides(fix, manifest.config.model_dump())
     if not changes:
         return ""
-    changed = {change.split("=", 1)[0] for change in changes}
+    changed = {change.lstrip("+").split("=", 1)[0] for change in changes}
     kept = [o for o in manifest.overrides if o.lstrip("+~").split("=", 1)[0] not in changed]
     swept = [f"{key}={_value(value)}" for key, value in manifest.sweep_values.items() if key not in changed]
     words = [manifest.config_file, *kept, *swept, *changes]

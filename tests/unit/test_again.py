@@ -39,6 +39,8 @@ def test_the_first_suggestion_only_and_never_what_the_run_had() -> None:
     batch = "params.batch_size=16; or more GPU memory (resources.gpus=2)"
     assert fix_overrides(batch, CONFIG) == ["params.batch_size=16"]  # an alternative is not applied too
     assert fix_overrides("read stderr.log, fix the cause, then submit again", CONFIG) == []
+    untracked = "data/train.csv is not tracked: add it (or +data.train_csv=data/train.csv before any --); or"
+    assert fix_overrides(untracked, CONFIG) == ["+data.train_csv=data/train.csv"]  # a key it lacks: added
     assert fix_overrides("resources.time=02:00:00 (2x the limit; progress unknown).", CONFIG) == [
         "resources.time=02:00:00"
     ]

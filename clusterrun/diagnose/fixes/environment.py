@@ -122,8 +122,9 @@ def missing_file(ctx: Context, found: Found) -> Fix:
         config_line = f"data: {{{key}: {untracked}}}"
         fix = (
             f"{untracked} exists in your checkout but is not tracked by git, so it is not in the run's "
-            f"snapshot: add `{config_line}` to the config (or `{key}: {untracked}` under its data:); named "
-            "under data:, it is fingerprinted and linked into the run's working directory. Or commit it"
+            f"snapshot: name it under data: with +data.{key}={untracked} on the command line (before any "
+            f"--), or `{config_line}` in the config (`{key}: {untracked}` under its data:); named under "
+            "data:, it is fingerprinted and linked into the run's working directory. Or commit it"
         )
         details = {"path": path, "relative": True, "untracked": True, "config_line": config_line}
         return Fix(fix, details=details)
