@@ -43,7 +43,7 @@ MEANING = {
     "not failed by then, the smoke test passes (ad-hoc runs without `--smoke` do this, for 30 s).",
     "resources": "What the job asks the scheduler for (SLURM syntax, normalised).",
     "resources.partition": "The partition (`--partition`); a comma-separated list is allowed.",
-    "resources.time": "The time limit, `[D-]HH:MM:SS` or minutes.",
+    "resources.time": "The time limit, `[D-]HH:MM:SS` or minutes, or with units (`90m`, `2h`, `1d12h`).",
     "resources.nodes": "Nodes (`--nodes`).",
     "resources.cpus_per_task": "CPUs per task (`--cpus-per-task`).",
     "resources.mem": "Memory per node, e.g. `500M`, `32G`.",

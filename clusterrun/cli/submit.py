@@ -84,7 +84,9 @@ def submit(
     ] = None,
     time_: Annotated[
         str | None,
-        typer.Option("--time", metavar="HH:MM:SS", help="resources.time, e.g. 02:00:00.", show_default=False),
+        typer.Option(
+            "--time", metavar="HH:MM:SS", help="resources.time, e.g. 02:00:00 or 2h.", show_default=False
+        ),
     ] = None,
     mem: Annotated[
         str | None, typer.Option("--mem", metavar="SIZE", help="resources.mem, e.g. 8G.", show_default=False)

@@ -6,11 +6,28 @@ import difflib
 import math
 import re
 
-TIME_FORMATS = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 30, 02:00:00, 1-12:00:00)"
+TIME_FORMATS = (
+    "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 30, 02:00:00, 1-12:00:00), or with units "
+    "(90m, 2h, 1.5h, 1d12h)"
+)
+#: A time with units, as people write one: 90m, 2h, 1.5h, 1d12h, 45s (recorded as SLURM's HH:MM:SS).
+_TIME_UNITS = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
 MEM_FORMATS = "a number with an optional unit K, M, G or T (e.g. 500M, 4G, 1.5G; no unit means MB)"
 
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?)?\s*$", re.IGNORECASE)
 _MEM_FACTOR_MB = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def _with_units(text: str, bad: ValueError) -> int:
+    """'1d12h' -> 129600 seconds; a fraction rounds up to a whole second."""
+    compact = text.replace(" ", "")
+    if _TIME_UNITS.sub("", compact) != "":
+        raise bad
+    total = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in _TIME_UNITS.findall(compact))
+    if total <= 0:
+        raise ValueError(f"time must be positive, got {text!r}")
+    return math.ceil(total)
 
 
 def parse_time_seconds(value: str | int) -> int:
@@ -23,6 +40,8 @@ def parse_time_seconds(value: str | int) -> int:
         return value * 60
     text = str(value).strip()
     bad = ValueError(f"{text!r} is not a time limit; use {TIME_FORMATS}")
+    if text and text[-1:].isalpha():
+        return _with_units(text, bad)
     day_part, dash, rest = text.rpartition("-")
     if dash and not day_part.isdigit():
         raise bad

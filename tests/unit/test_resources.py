@@ -26,6 +26,15 @@ from clusterrun.config.resources import (
         ("0-00:00:01", 1),
         (" 10 ", 600),
         (45, 45 * 60),  # an int from YAML means minutes
+        # with units, as people write a time ('90m' was refused as not a time limit)
+        ("90m", 90 * 60),
+        ("2h", 2 * 3600),
+        ("1.5h", 5400),
+        ("1d12h", 86400 + 12 * 3600),
+        ("1h 30m", 5400),
+        ("45s", 45),
+        ("10min", 600),
+        ("2H", 7200),
     ],
 )
 def test_parse_time_seconds_accepts_slurm_formats(text: str | int, seconds: int) -> None:
@@ -47,6 +56,13 @@ def test_parse_time_seconds_accepts_slurm_formats(text: str | int, seconds: int)
         "1-",
         "a-01",
         "1.5",
+        "0m",
+        "2x",
+        "h",
+        "m5",
+        "1d-2h",
+        "2ms",
+        "UNLIMITED",
         True,
         0,
         -3,
