@@ -117,10 +117,12 @@ def smoke_line(smoke: SmokeRecord | None) -> str:
     if smoke.skipped:
         return f"skipped ({smoke.reason})"
     verdict = "passed" if smoke.ok else "FAILED"
-    line = f"{verdict} in {smoke.seconds:.2f} s, peak {smoke.peak_rss_mb:.0f} MB"
+    # a command that ended before its memory was first sampled (`true`, `echo`): no peak to give
+    peak = f"peak {smoke.peak_rss_mb:.0f} MB" if smoke.peak_rss_mb >= 1 else "too short to sample its memory"
+    line = f"{verdict} in {smoke.seconds:.2f} s, {peak}"
     if smoke.ok and smoke.timed_out:  # smoke.probe: still running at the timeout, nothing had failed
         ran = f"probe: ran {smoke.seconds:.0f} s without failing, then stopped"
-        line = f"passed ({ran}), peak {smoke.peak_rss_mb:.0f} MB"
+        line = f"passed ({ran}), {peak}"
     return line + (" (cached)" if smoke.cached else "")
 
 

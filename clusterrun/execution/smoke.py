@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -218,6 +219,9 @@ def run_smoke(
             start_new_session=True,
         )
         deadline = started + timeout
+        # the command's process started as a copy of this one: the kernel keeps this process's peak, as it
+        # was then, as the command's first peak (its maxrss), whatever the command uses itself
+        inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         memory = _TreeMemory(process.pid)
         # who runs the test, for a later `status` should this process be killed outright (SIGKILL):
         # it then stops the test's tree (see stop_orphaned)
@@ -260,7 +264,9 @@ def run_smoke(
     elif looping:
         with open(stderr_path, "a") as err_text:
             err_text.write(f"\nclusterrun: smoke test stopped after {seconds:.0f} s: {STOPPED_SPAWN_LOOP}\n")
-    peak_kb = max(memory.peak_kb, portable.maxrss_mb(usage.ru_maxrss) * 1024)
+    peak_kb: float = memory.peak_kb
+    if usage.ru_maxrss > inherited_kb:  # a process of the command's grew larger than this one was
+        peak_kb = max(peak_kb, portable.maxrss_mb(usage.ru_maxrss) * 1024)
     return SmokeResult(
         ok=process.returncode == 0 and not timed_out and not looping,
         returncode=process.returncode,
