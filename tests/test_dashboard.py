@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Iterator
@@ -411,6 +412,32 @@ def test_a_long_runs_page_draws_its_thinned_curve(browser: Any, tmp_path: Path) 
     assert _console_errors(browser) == []
     assert "EXPERIMENT RESULTS" in browser.find_element(By.ID, "results-block").text
     _shot(browser, "long-run", tmp_path)
+
+
+def test_a_failed_runs_page_gives_the_command_that_applies_its_fix(browser: Any, tmp_path: Path) -> None:
+    """Next: on a run page is the fix, and under it, when the fix names a change, the command that makes
+    it (records/resubmit.py): here an ad-hoc run that read an untracked file, its smoke test failed."""
+    from selenium.webdriver.common.by import By
+
+    project = make_project(tmp_path / "proj")
+    (project / "data").mkdir()
+    (project / "data" / "x.csv").write_text("1,2\n")  # in the checkout, not tracked by git
+    failed = cli(["submit", "--backend", "local", "--", "python", "-c", "open('data/x.csv').read()"], project)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    [run] = [p for p in (project / "runs").iterdir() if (p / "manifest.json").is_file()]
+    built = cli(["site", "--json"], project)
+    assert built.returncode == 0, built.stderr
+    _open(browser, Registry(project, {}).url(f"runs/{run.name}.html"))
+    box = browser.find_element(By.ID, "diagnosis")
+    assert "missing_file" in box.text and "not tracked by git" in box.text, box.text
+    again = browser.find_element(By.ID, "again").text
+    # its own command line, the change before the -- (not the config file it was kept as), for a shell
+    assert shlex.split(again) == [
+        *("clusterrun", "submit", "--backend", "local", "+data.x_csv=data/x.csv", "--"),
+        *("python", "-c", "open('data/x.csv').read()"),
+    ], again
+    assert _console_errors(browser) == []
+    _shot(browser, "failed-again", tmp_path)
 
 
 # ----------------------------------------------------------------------------------- plot and export

@@ -335,8 +335,8 @@ def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
 
 
 def _again(run_dir: str, fix: str) -> str:
-    """The submit command that applies a fix naming a config change (cli/again.py), else ""."""
-    from clusterrun.cli.again import again_command  # a failed run's only
+    """The submit command that applies a fix naming a config change (records/resubmit.py), else ""."""
+    from clusterrun.records.resubmit import again_command  # a failed run's only
 
     try:
         return again_command(Run(Path(run_dir)).load_manifest(), fix)

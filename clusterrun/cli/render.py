@@ -233,7 +233,7 @@ def _details(details: RunDetails, fmt: Format) -> ExitStatus:
 def _ended_without_job(manifest: Manifest) -> list[str]:
     """The state, why (the last state change's note), and a failed smoke test's diagnosis with the log it
     was read from (in the run that ran the test: a sweep runs one per command shape)."""
-    from clusterrun.cli.again import again_command  # a failed smoke test's only
+    from clusterrun.records.resubmit import again_command  # a failed smoke test's only
 
     history = manifest.state_history
     note = history[-1].note if history and history[-1].state == manifest.state else ""

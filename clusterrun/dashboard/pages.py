@@ -18,7 +18,9 @@ from clusterrun.dashboard.render import script_json
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution import envprobe
 from clusterrun.records import memberfiles
+from clusterrun.records.models import as_manifest
 from clusterrun.records.registry import Registry
+from clusterrun.records.resubmit import again_command
 from clusterrun.services.compare import compare_runs
 from clusterrun.services.sweeps import RAN_STATES, right_size
 
@@ -180,6 +182,16 @@ def _attempt_number(recorded: Any, index: int) -> int:
     return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else index + 1
 
 
+def _again(manifest: Mapping[str, Any], diagnosis: Mapping[str, Any] | None) -> str:
+    """The submit command that makes the diagnosis's change (records/resubmit.py), else ""."""
+    if not diagnosis or not manifest:
+        return ""
+    try:
+        return again_command(as_manifest(manifest), str(diagnosis.get("fix") or ""))
+    except (ClusterrunError, ValueError):
+        return ""
+
+
 def _attempt_reasons(manifest: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dict[int, str]:
     """Attempt number -> why it ended: the manifest's `attempts` (the job wrapper's word), replaced by the
     summary's where it has one (the scheduler's word where accounting kept one: REQUEUED, PREEMPTED)."""
@@ -255,6 +267,7 @@ def run_page(
         "manifest_text": manifest_text,
         "results_text": results_text,
         "diagnosis": diagnosis,
+        "again": _again(manifest, diagnosis),
         "diagnosis_of": "the smoke test" if smoke_failed else "",
         "no_results": "" if summary is not None else NO_RESULTS.get(str(row.get("state")), ""),
         "logs_of": "smoke/" if smoke_failed else "",

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clusterrun.records.models import Manifest
+from clusterrun.records.registry import ADHOC_DIR
 
 #: A KEY=VALUE of a config section in a fix's text; its value ends at a space, comma, semicolon or bracket.
 _OVERRIDE = re.compile(r"(?<![\w.])((?:params|resources|data|smoke|env)(?:\.[A-Za-z0-9_]+)+)=([^\s,;()]+)")
@@ -46,13 +48,19 @@ def _current(config: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
 
 
 def again_command(manifest: Manifest, fix: str) -> str:
-    """`clusterrun submit CONFIG OVERRIDES... FIX` for the run's config with the fix applied; "" when the
-    fix names no change, or the run has no config file (an ad-hoc command's run)."""
+    """`clusterrun submit CONFIG OVERRIDES... FIX` for the run's config with the fix applied (an ad-hoc
+    run, `submit -- COMMAND`: its own command line, the fix before the --); "" when the fix names no
+    change, or the run has no config file."""
     if not manifest.config_file:
         return ""
     changes = fix_overrides(fix, manifest.config.model_dump())
     if not changes:
         return ""
+    if Path(manifest.config_file).parent.name == ADHOC_DIR and "--" in manifest.argv[1:]:
+        # `submit [OPTIONS] -- COMMAND`: the same command line, the change among the options
+        cut = manifest.argv.index("--", 1)
+        words = [*manifest.argv[1:cut], *changes, *manifest.argv[cut:]]
+        return "clusterrun " + " ".join(shlex.quote(word) for word in words)
     changed = {change.lstrip("+").split("=", 1)[0] for change in changes}
     kept = [o for o in manifest.overrides if o.lstrip("+~").split("=", 1)[0] not in changed]
     swept = [f"{key}={_value(value)}" for key, value in manifest.sweep_values.items() if key not in changed]

@@ -1,13 +1,13 @@
-"""The `Next:` line of a failed run: the submit command that makes the fix's change (cli/again.py), from
-the fixes' own texts; no command when the fix names no change, or only what the run already had."""
+"""The `Next:` line of a failed run: the submit command that makes the fix's change (records/resubmit.py),
+from the fixes' own texts; no command when the fix names no change, or only what the run already had."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from clusterrun.cli.again import again_command, fix_overrides
 from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.records.models import Manifest
+from clusterrun.records.resubmit import again_command, fix_overrides
 
 CONFIG: dict[str, Any] = {
     "params": {"lr": 0.5, "batch_size": 32},
@@ -60,3 +60,13 @@ def test_the_command_keeps_the_runs_overrides_and_swept_values_and_replaces_the_
 def test_no_command_without_a_change_or_a_config_file() -> None:
     assert again_command(manifest(), "read stderr.log, fix the cause, then submit again") == ""
     assert again_command(manifest(config_file=""), divergence_fix(CONFIG["params"])) == ""
+
+
+def test_an_ad_hoc_run_gets_its_own_command_line_with_the_change_before_the_double_dash() -> None:
+    adhoc = manifest(
+        config_file="/proj/runs/.adhoc/train-1a2b.yaml",
+        argv=["clusterrun", "submit", "--time", "2h", "--", "python", "train.py", "--lr", "0.5"],
+    )
+    assert again_command(adhoc, "resources.mem=9G or more (peak 7000 MB)") == (
+        "clusterrun submit --time 2h resources.mem=9G -- python train.py --lr 0.5"
+    )
