@@ -50,6 +50,8 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> tuple[str, str]:
     ("args", "error", "hint"),
     [
         (["status", "--wach"], "clusterrun status has no option --wach", "did you mean --watch?"),
+        # what status calls --watch is submit's --wait (spelling alone guessed --no-watch, the opposite)
+        (["submit", "x.yaml", "--watch"], "clusterrun submit has no option --watch", "did you mean --wait "),
         (["stauts"], "clusterrun has no command 'stauts'", "did you mean status?"),
         # the names other tools give a command: the one to use, with what it takes
         (["wait", "r1"], "clusterrun has no command 'wait'", "use: clusterrun status --watch RUN_ID"),

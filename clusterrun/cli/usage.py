@@ -38,7 +38,11 @@ def usage_error(exc: TyperException) -> tuple[str, str]:
         return _sentence(exc.format_message()), f"{own_hint}; {help_hint}"
     option = getattr(exc, "option_name", None)
     if option is not None and ctx is not None and type(exc).__name__ == "NoSuchOption":
-        return f"{path} has no option {option}", _guess(option, _options(ctx)) + help_hint
+        options = _options(ctx)
+        meant = _OTHER_OPTIONS.get((ctx.command.name or "", option))
+        if meant is not None and meant.split()[0] in options:
+            return f"{path} has no option {option}", f"did you mean {meant}? {help_hint}"
+        return f"{path} has no option {option}", _guess(option, options) + help_hint
     message = _sentence(exc.message if type(exc).__name__ == "NoSuchOption" else exc.format_message())
     message = message.replace("Value error, ", "")
     missing = re.search(r"no such command '([^']*)'", message, re.I)
@@ -79,6 +83,14 @@ _OTHER_NAMES = {
     "rerun": "reproduce RUN_ID",
     "diff": "compare RUN_A RUN_B",
     "clean": "gc",
+}
+
+
+#: an option a command does not have, as another command (or habit) names what it has: spelling alone
+#: guessed `submit --watch` as --no-watch, the opposite of what was meant
+_OTHER_OPTIONS = {
+    ("submit", "--watch"): "--wait (a live table until the runs end; --follow streams their output)",
+    ("reproduce", "--watch"): "--wait",
 }
 
 
