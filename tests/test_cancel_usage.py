@@ -74,6 +74,9 @@ def test_a_cancelled_jobs_summary_has_its_usage(tmp_path: Path) -> None:
     used = next(line for line in shown.splitlines() if line.startswith("Resources Used:"))
     shown_mb = re.search(r"memory (\d+)M of", used)
     assert shown_mb is not None and int(shown_mb.group(1)) >= 150, used
+    # nothing in the run to fix: the next step given is the same submission again, and why
+    again = "Next: clusterrun submit configs/hold.yaml   (the same run again, if the cancel was not intended)"
+    assert again in shown, shown
     sacct = subprocess.run(
         ["sacct", "-n", "-P", "-j", job_id, "-o", "JobID,MaxRSS"], capture_output=True, text=True, check=True
     ).stdout

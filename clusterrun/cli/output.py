@@ -334,14 +334,16 @@ def _diverged_fix(non_finite: Mapping[str, str], run_dir: str) -> str:
     return divergence_fix(params)
 
 
-def _again(run_dir: str, fix: str) -> str:
-    """The submit command that applies a fix naming a config change (records/resubmit.py), else ""."""
-    from clusterrun.records.resubmit import again_command  # a failed run's only
+def _again(run_dir: str, fix: str, category: str = "") -> str:
+    """The submit command that applies a fix naming a config change, or the same submission again for a
+    run with nothing to fix (records/resubmit.py), else ""."""
+    from clusterrun.records.resubmit import next_command  # a failed run's only
 
     try:
-        return again_command(Run(Path(run_dir)).load_manifest(), fix)
+        command, why = next_command(Run(Path(run_dir)).load_manifest(), category, fix)
     except (ClusterrunError, OSError):
         return ""
+    return f"{command}   ({why})" if command and why else command
 
 
 def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces: str = "") -> str:
@@ -414,7 +416,7 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     diagnosis = summary.diagnosis
     if diagnosis:
         lines.append(f"Diagnosis: {diagnosis.category}: {diagnosis.evidence} -> {diagnosis.fix}")
-        lines.append(f"Next: {_again(run_dir, diagnosis.fix) or diagnosis.fix}")
+        lines.append(f"Next: {_again(run_dir, diagnosis.fix, diagnosis.category) or diagnosis.fix}")
     elif diverged:
         lines.append(f"Next: {_again(run_dir, diverged) or diverged}")
     elif summary.caught_error:

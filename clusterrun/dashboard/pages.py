@@ -20,7 +20,7 @@ from clusterrun.execution import envprobe
 from clusterrun.records import memberfiles
 from clusterrun.records.models import as_manifest
 from clusterrun.records.registry import Registry
-from clusterrun.records.resubmit import again_command
+from clusterrun.records.resubmit import next_command
 from clusterrun.services.compare import compare_runs
 from clusterrun.services.sweeps import RAN_STATES, right_size
 
@@ -182,14 +182,16 @@ def _attempt_number(recorded: Any, index: int) -> int:
     return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else index + 1
 
 
-def _again(manifest: Mapping[str, Any], diagnosis: Mapping[str, Any] | None) -> str:
-    """The submit command that makes the diagnosis's change (records/resubmit.py), else ""."""
+def _again(manifest: Mapping[str, Any], diagnosis: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The submit command that makes the diagnosis's change, or the same one again for a run with
+    nothing to fix (records/resubmit.py), else ""."""
     if not diagnosis or not manifest:
-        return ""
+        return "", ""
     try:
-        return again_command(as_manifest(manifest), str(diagnosis.get("fix") or ""))
+        fix = str(diagnosis.get("fix") or "")
+        return next_command(as_manifest(manifest), str(diagnosis.get("category") or ""), fix)
     except (ClusterrunError, ValueError):
-        return ""
+        return "", ""
 
 
 def _attempt_reasons(manifest: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dict[int, str]:
@@ -267,7 +269,7 @@ def run_page(
         "manifest_text": manifest_text,
         "results_text": results_text,
         "diagnosis": diagnosis,
-        "again": _again(manifest, diagnosis),
+        "again": _again(manifest, diagnosis),  # (command, why it is the same run again, or "")
         "diagnosis_of": "the smoke test" if smoke_failed else "",
         "no_results": "" if summary is not None else NO_RESULTS.get(str(row.get("state")), ""),
         "logs_of": "smoke/" if smoke_failed else "",

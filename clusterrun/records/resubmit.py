@@ -47,14 +47,31 @@ def _current(config: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
     return True, None if node is None or isinstance(node, Mapping | list) else str(node)
 
 
-def again_command(manifest: Manifest, fix: str) -> str:
+#: Diagnoses with nothing in the run to fix: their next step is the same run again, and why.
+AS_IT_WAS = {
+    "cancelled": "the same run again, if the cancel was not intended",
+    "node_failure": "the same run again: the node failed, not the run",
+}
+
+
+def next_command(manifest: Manifest, category: str, fix: str) -> tuple[str, str]:
+    """What a failed run's `Next:` gives: (the command that applies its fix, ""), or for a run with
+    nothing to fix (AS_IT_WAS) (the same submission again, why); ("", "") when there is no command."""
+    command = again_command(manifest, fix)
+    if command or category not in AS_IT_WAS:
+        return command, ""
+    same = again_command(manifest, fix, unchanged=True)
+    return (same, AS_IT_WAS[category]) if same else ("", "")
+
+
+def again_command(manifest: Manifest, fix: str, *, unchanged: bool = False) -> str:
     """`clusterrun submit CONFIG OVERRIDES... FIX` for the run's config with the fix applied (an ad-hoc
     run, `submit -- COMMAND`: its own command line, the fix before the --); "" when the fix names no
-    change, or the run has no config file."""
+    change (unless `unchanged`: then the submission as it was), or the run has no config file."""
     if not manifest.config_file:
         return ""
     changes = fix_overrides(fix, manifest.config.model_dump())
-    if not changes:
+    if not changes and not unchanged:
         return ""
     if Path(manifest.config_file).parent.name == ADHOC_DIR and "--" in manifest.argv[1:]:
         # `submit [OPTIONS] -- COMMAND`: the same command line, the change among the options

@@ -7,7 +7,7 @@ from typing import Any
 
 from clusterrun.diagnose.fixes.program import divergence_fix
 from clusterrun.records.models import Manifest
-from clusterrun.records.resubmit import again_command, fix_overrides
+from clusterrun.records.resubmit import again_command, fix_overrides, next_command
 
 CONFIG: dict[str, Any] = {
     "params": {"lr": 0.5, "batch_size": 32},
@@ -70,3 +70,19 @@ def test_an_ad_hoc_run_gets_its_own_command_line_with_the_change_before_the_doub
     assert again_command(adhoc, "resources.mem=9G or more (peak 7000 MB)") == (
         "clusterrun submit --time 2h resources.mem=9G -- python train.py --lr 0.5"
     )
+
+
+def test_a_run_with_nothing_to_fix_is_given_the_same_submission_again_and_why() -> None:
+    """A cancelled run's fix is 'nothing in the run to fix; ... submit it again (same config and
+    overrides)': its next step is that submission, said as such; other fixes without a change give none."""
+    member = manifest(sweep_values={"params.lr": 0.5})
+    cancelled = "nothing in the run to fix: ada cancelled it; if that was not intended, submit it again"
+    assert next_command(member, "cancelled", cancelled) == (
+        "clusterrun submit configs/fit.yaml params.batch_size=32 resources.mem=4G params.lr=0.5",
+        "the same run again, if the cancel was not intended",
+    )
+    assert next_command(member, "node_failure", "submit again: the node (n1) failed, not the run")[1] == (
+        "the same run again: the node failed, not the run"
+    )
+    assert next_command(member, "unknown", "read stderr.log, fix the cause, then submit again") == ("", "")
+    assert next_command(member, "diverged", divergence_fix(CONFIG["params"]))[1] == ""  # a change: no why
