@@ -186,7 +186,7 @@ def test_a_job_whose_smoke_test_used_more_memory_than_it_asks_for_is_asked_about
     assert refused.returncode == 2, refused.stderr
     no_traceback(refused)
     assert "this submission's job would likely fail: even the smoke test used" in refused.stderr
-    mem = re.search(r"hint: ask for enough memory \(resources.mem=(\w+)\)", refused.stderr)
+    mem = re.search(r"hint: ask for enough \(resources.mem=(\w+)\)", refused.stderr)
     assert mem, refused.stderr
     from clusterrun.config.resources import parse_mem_mb
 
@@ -207,3 +207,20 @@ def test_a_job_whose_smoke_test_used_more_memory_than_it_asks_for_is_asked_about
     assert manifest(project / "runs" / json.loads(sent.stdout)["run_id"])["confirmation"]["decision"] == (
         "confirmed with --yes"
     )
+
+
+def test_a_job_estimated_past_its_time_limit_is_asked_about(epochs_project: Path) -> None:
+    """1,000 epochs of 0.1 s against a 1-minute limit, and no requeue at the limit: stopped at it, on the
+    local backend too (it enforces the limit). Asked, refused without a terminal with the time that would
+    do; with requeue.on=[timeout] (a job that resumes) it is not asked."""
+    args = ["submit", "configs/epochs.yaml", "--backend", "local", "--json", "params.epochs=1000"]
+    refused = cli([*args, "resources.time=1", "requeue.on=[]"], epochs_project)
+    assert refused.returncode == 2, refused.stderr
+    no_traceback(refused)
+    assert "this submission's job would likely fail: its estimated " in refused.stderr, refused.stderr
+    assert re.search(r"hint: ask for enough \(resources.time=00:0[2-9]:00\)", refused.stderr), refused.stderr
+    resumed = cli(
+        [*args, "resources.time=1", "requeue.on=[timeout]", "requeue.signal_grace=15", "--dry-run"],
+        epochs_project,
+    )
+    assert resumed.returncode == 0 and "would likely fail" not in resumed.stderr, resumed.stderr

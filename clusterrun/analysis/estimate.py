@@ -223,6 +223,7 @@ class GateDecision:
     needs_confirmation: bool
     reasons: list[str]  # the thresholds it crosses (expensive)
     risks: list[str] = field(default_factory=list)  # why its job would likely fail (asked as well)
+    fixes: dict[str, str] = field(default_factory=dict)  # override key -> the value that avoids a risk
 
 
 def gate(
@@ -231,7 +232,8 @@ def gate(
     """Whether to ask first: a submission expensive enough (thresholds from the cluster profile), or one
     whose job would likely fail (risks). `mem_enforced`: the backend kills a job over resources.mem
     (SLURM does; this machine's local backend does not)."""
-    risks = _risks(est, spec) if mem_enforced else []
+    fixes: dict[str, str] = {}
+    risks = _risks(est, spec, fixes, mem_enforced)
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
@@ -249,20 +251,32 @@ def gate(
         reasons.append(f"{_beyond(est.gpu_hours, limits.gpu_hours)} GPU-hours > {limits.gpu_hours:g}")
     if limits.cost is not None and est.cost is not None and _above(est.cost, limits.cost):
         reasons.append(f"cost {_money(est.cost, limits.cost)} > {limits.cost:g}")
-    return GateDecision(bool(reasons or risks), reasons, risks)
+    return GateDecision(bool(reasons or risks), reasons, risks, fixes)
 
 
-def _risks(est: Estimate, spec: ExperimentSpec) -> list[str]:
-    """Even the smoke test used more memory than the job asks for: the job is killed for memory, as sure
-    as anything is before it runs (a smoke test runs fewer steps, not more). Not for a job with GPUs: a
-    smoke test on a machine without one holds in memory what the job holds on its GPUs."""
-    res, peak = spec.resources, est.peak_rss_mb
-    if peak is None or res.mem_mb >= peak or res.gpus or res.gpus_per_task:
-        return []
-    return [
-        f"even the smoke test used {peak:.0f} MB, more than resources.mem={res.mem}: SLURM would kill the "
-        f"job for memory (resources.mem={format_mem_mb(mem_with_margin(peak))} asks for enough)"
-    ]
+def _risks(est: Estimate, spec: ExperimentSpec, fixes: dict[str, str], mem_enforced: bool) -> list[str]:
+    """What makes the job fail as sure as anything is before it runs, each with its fix in `fixes`:
+    - even the smoke test (fewer steps, never more) used more memory than the job asks for, where the
+      backend enforces it; not for a job with GPUs (a smoke test on a machine without one holds in memory
+      what the job holds on its GPUs);
+    - its estimated wall time is more than its time limit, and a time limit does not requeue it (both
+      backends stop a job at its limit)."""
+    res, peak, wall = spec.resources, est.peak_rss_mb, est.wall_seconds
+    risks = []
+    if mem_enforced and peak is not None and res.mem_mb < peak and not (res.gpus or res.gpus_per_task):
+        fixes["resources.mem"] = format_mem_mb(mem_with_margin(peak))
+        risks.append(
+            f"even the smoke test used {peak:.0f} MB, more than resources.mem={res.mem}: SLURM would kill "
+            f"the job for memory (resources.mem={fixes['resources.mem']} asks for enough)"
+        )
+    if wall is not None and wall > res.time_seconds and "timeout" not in spec.requeue.on:
+        fixes["resources.time"] = format_seconds(time_with_margin(wall))
+        risks.append(
+            f"its estimated {format_seconds(wall)} per run is more than resources.time={res.time}: it would "
+            f"be stopped at its time limit (resources.time={fixes['resources.time']} asks for enough; or "
+            "requeue.on=[timeout] for a job that resumes from its checkpoints)"
+        )
+    return risks
 
 
 def _above(value: float, limit: float) -> bool:

@@ -330,10 +330,11 @@ def _smoke_failure(result: SubmitResult) -> None:
 def _submission(result: SubmitResult, fmt: Format) -> ExitStatus:
     if result.outcome == "declined":
         assert result.confirmation is not None
-        memory = result.prepared.estimate.suggestions.get("resources.mem")
+        fixes = result.prepared.gate.fixes
         hint = "pass --yes to submit without asking"
-        if result.prepared.gate.risks and memory:  # the likely failure has a fix: say it first
-            hint = f"ask for enough memory (resources.mem={memory}), or pass --yes to submit as it is"
+        if fixes:  # the likely failure has a fix: say it first
+            asked = " ".join(f"{key}={value}" for key, value in fixes.items())
+            hint = f"ask for enough ({asked}), or pass --yes to submit as it is"
         raise ClusterrunError(
             f"not submitted: {result.confirmation.decision}", hint=hint, exit_status=ExitStatus.USAGE
         )

@@ -287,7 +287,33 @@ def test_a_smoke_peak_over_the_memory_asked_for_is_a_risk_the_gate_asks_about() 
         "even the smoke test used 300 MB, more than resources.mem=100M: SLURM would kill the job for memory "
         "(resources.mem=400M asks for enough)"
     ]
+    assert decision.fixes == {"resources.mem": "400M"}
     assert not gate(over, spec, DEFAULT, mem_enforced=False).needs_confirmation
     assert not gate(estimate(spec, None, 90.0, 1, DEFAULT), spec, DEFAULT).needs_confirmation
     gpus = spec_from_data({"name": "x", "command": "true", "resources": {"mem": "100M", "gpus": 1}}, "x.yaml")
     assert not gate(estimate(gpus, None, 300.0, 1, DEFAULT), gpus, DEFAULT).risks
+
+
+def test_an_estimate_past_the_time_limit_is_a_risk_unless_a_time_limit_requeues_it() -> None:
+    """Estimated 2 min 43 s against a 1-minute limit: stopped at its limit as sure as an estimate says
+    anything, on either backend (both enforce the limit); a job requeued at its limit goes on."""
+    from clusterrun.analysis.estimate import Timing
+
+    data = {
+        "name": "x",
+        "command": "train --epochs {epochs}",
+        "params": {"epochs": 300},
+        "estimate": {"steps_param": "epochs"},
+        "resources": {"time": 1},
+        "requeue": {"on": []},
+    }
+    spec = spec_from_data(data, "x.yaml")
+    timing = Timing(0.0, 0.543, 2, "two-runs")
+    decision = gate(estimate(spec, timing, None, 1, DEFAULT), spec, DEFAULT, mem_enforced=False)
+    assert decision.needs_confirmation and decision.reasons == []
+    assert decision.fixes == {"resources.time": "00:05:00"}
+    assert decision.risks[0].startswith("its estimated 00:02:43 per run is more than resources.time=00:01:00")
+    resumed = spec_from_data({**data, "requeue": {"on": ["timeout"], "signal_grace": 20}}, "x.yaml")
+    assert not gate(estimate(resumed, timing, None, 1, DEFAULT), resumed, DEFAULT).risks
+    roomy = spec_from_data({**data, "resources": {"time": 10}}, "x.yaml")
+    assert not gate(estimate(roomy, timing, None, 1, DEFAULT), roomy, DEFAULT).risks
