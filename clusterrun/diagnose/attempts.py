@@ -8,6 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clusterrun.config.requeue import SIGNAL_GRACE_BOUNDS
+
 #: The states whose diagnosis says how far the run got.
 CUT_SHORT = frozenset({"timeout", "preempted", "node_fail"})
 MARGIN = 1.2  # more attempts than the progress so far says are needed
@@ -41,9 +43,12 @@ def how_far(
     metrics: Mapping[str, Any],
     progress: Mapping[str, Any] | None = None,
     step_key: str = "step",
+    *,
+    time_seconds: int | None = None,
 ) -> dict[str, Any]:
     """The diagnosis of a run cut short (CUT_SHORT) with what it got done and the attempts it used;
-    any other diagnosis unchanged."""
+    any other diagnosis unchanged. `time_seconds`: its time limit (a requeue at the limit needs its
+    warning to come within it)."""
     out = dict(diagnosis)
     if state not in CUT_SHORT or not attempts:
         return out
@@ -73,7 +78,8 @@ def how_far(
     )
     out["evidence"] = "; ".join([str(out.get("evidence") or state), *notes])
     fix = str(out.get("fix") or "")
-    out["fix"] = _fix(state, fix, on, used, checkpoint is not None, _fraction(progress), details)
+    grace = _grace_within(requeue, time_seconds) if state == "timeout" else ""
+    out["fix"] = _fix(state, fix, on, used, checkpoint is not None, _fraction(progress), details, grace)
     out["details"] = details
     return out
 
@@ -86,15 +92,17 @@ def _fix(
     checkpointed: bool,
     fraction: float,
     details: dict[str, Any],
+    grace: str = "",
 ) -> str:
-    """The override that lets the run finish: requeue on this kind of end, or more attempts."""
+    """The override that lets the run finish: requeue on this kind of end, or more attempts; `grace`:
+    the signal_grace a requeue at the time limit needs as well ("" when it has one that fits)."""
     kind = KINDS[state]
     if checkpointed:  # it does: the generic advice to checkpoint is moot
         fix = fix.replace(", or checkpoint and resume", "")
     if kind not in on:
         if not checkpointed and kind == "timeout":
             return fix  # nothing to resume from: more time is the fix
-        more = f"requeue.on=[{','.join([*on, kind])}] (the next attempt resumes from its checkpoint)"
+        more = f"requeue.on=[{','.join([*on, kind])}]{grace} (the next attempt resumes from its checkpoint)"
         return f"{more}, or {fix}" if fix else more
     needed = used + 2
     if 0 < fraction < 1:
@@ -104,6 +112,15 @@ def _fix(
     if not checkpointed:
         more += " once the job checkpoints to $CLUSTERRUN_CHECKPOINT_DIR and resumes when CLUSTERRUN_RESUME=1"
     return f"{more}, or {fix}" if fix else more
+
+
+def _grace_within(requeue: Mapping[str, Any], time_seconds: int | None) -> str:
+    """' requeue.signal_grace=N' when the run's grace (the warning before the time limit) is not below
+    its limit, which a requeue at the limit needs (config/models.py refuses it otherwise); else ""."""
+    grace = requeue.get("signal_grace")
+    if not time_seconds or not isinstance(grace, int) or grace < time_seconds:
+        return ""
+    return f" requeue.signal_grace={max(SIGNAL_GRACE_BOUNDS[0], min(60, time_seconds // 4))}"
 
 
 def _fraction(progress: Mapping[str, Any] | None) -> float:

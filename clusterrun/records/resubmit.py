@@ -15,7 +15,8 @@ from clusterrun.records.models import Manifest
 from clusterrun.records.registry import ADHOC_DIR
 
 #: A KEY=VALUE of a config section in a fix's text; its value ends at a space, comma, semicolon or bracket.
-_OVERRIDE = re.compile(r"(?<![\w.])((?:params|resources|data|smoke|env)(?:\.[A-Za-z0-9_]+)+)=([^\s,;()]+)")
+_SECTIONS = "params|resources|data|smoke|env|requeue"
+_OVERRIDE = re.compile(rf"(?<![\w.])((?:{_SECTIONS})(?:\.[A-Za-z0-9_]+)+)=([^\s,;()]+)")
 #: Where a fix's first suggestion ends and its alternatives begin.
 _ALTERNATIVES = re.compile(r";|, or ")
 

@@ -485,6 +485,13 @@ def test_the_diagnosis_of_a_run_out_of_attempts_says_how_far_it_got() -> None:
         "or resources.time=02:00:00"
     )
     assert how_far(diagnosis, "failed", attempts, policy, {}) == diagnosis  # not cut short
+    # a 1-minute limit and the default 120 s warning: a requeue at the limit needs a warning within it
+    # (the config refuses requeue.on=[timeout] alone: 'signal_grace is 120 s, not below resources.time')
+    short = {"on": [], "max_attempts": 3, "signal_grace": 120}
+    one_minute = how_far(diagnosis, "timeout", attempts[:1], short, {}, time_seconds=60)
+    assert one_minute["fix"].startswith("requeue.on=[timeout] requeue.signal_grace=15 (the next attempt")
+    roomy = how_far(diagnosis, "timeout", attempts[:1], short, {}, time_seconds=3600)
+    assert roomy["fix"].startswith("requeue.on=[timeout] (the next attempt")
 
 
 def test_the_manifest_block_says_when_the_job_runs_again() -> None:

@@ -13,6 +13,7 @@ CONFIG: dict[str, Any] = {
     "params": {"lr": 0.5, "batch_size": 32},
     "resources": {"mem": "4G", "gpus": 0, "time": "01:00:00"},
     "smoke": {"timeout": 60},
+    "requeue": {"on": [], "max_attempts": 3, "signal_grace": 120},
 }
 
 
@@ -86,3 +87,14 @@ def test_a_run_with_nothing_to_fix_is_given_the_same_submission_again_and_why() 
     )
     assert next_command(member, "unknown", "read stderr.log, fix the cause, then submit again") == ("", "")
     assert next_command(member, "diverged", divergence_fix(CONFIG["params"]))[1] == ""  # a change: no why
+
+
+def test_a_requeue_fix_is_applied_with_the_warning_it_needs() -> None:
+    fix = (
+        "requeue.on=[timeout] requeue.signal_grace=15 (the next attempt resumes from its checkpoint), or "
+        "resources.time=00:02:00 (2x the limit; progress unknown)"
+    )
+    timed_out = manifest(overrides=["resources.time=1", "requeue.on=[]"])
+    assert again_command(timed_out, fix) == (
+        "clusterrun submit configs/fit.yaml resources.time=1 'requeue.on=[timeout]' requeue.signal_grace=15"
+    )
