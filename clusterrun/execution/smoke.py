@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -91,14 +91,30 @@ class _StepWatcher:
                 self.points.append([float(step), now])
 
 
+#: The smoke test's first process (execution/launcher.py): runs the command, writes its rusage peak.
+LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+#: Where the launcher writes the command's peak (rusage maxrss), in the test's folder; read, then removed.
+PEAK_FILE = ".peak"
+
+
+def _launched_peak_kb(path: Path) -> float:
+    """The command's peak as the launcher wrote it, in KB (0 when it wrote none: it was stopped)."""
+    try:
+        text = path.read_text()
+        path.unlink()
+    except OSError:
+        return 0.0
+    return portable.maxrss_mb(int(text)) * 1024 if text.strip().isdigit() else 0.0
+
+
 class _TreeMemory:
     """The peak of the summed RSS of a process tree: `root` and its descendants, sampled at most every
     `interval` s (less often when a sample is slow, so the overhead stays under ~5%), through psutil (on
     Linux and macOS alike). Every process seen in the tree is remembered, so that the ones that left it
     (their parent died, or they started a session of their own) are stopped with it."""
 
-    def __init__(self, root: int, interval: float = 0.1) -> None:
-        self.root, self.interval = root, interval
+    def __init__(self, root: int, interval: float = 0.1, skip_root: bool = False) -> None:
+        self.root, self.interval, self.skip_root = root, interval, skip_root
         self.peak_kb = 0
         self.next = 0.0
         self.seen: dict[int, psutil.Process] = {}
@@ -110,7 +126,8 @@ class _TreeMemory:
         processes = portable.tree(self.root)
         for process in processes:
             self.seen.setdefault(process.pid, process)
-        self.peak_kb = max(self.peak_kb, portable.rss_kb(processes))
+        counted = [p for p in processes if p.pid != self.root] if self.skip_root else processes
+        self.peak_kb = max(self.peak_kb, portable.rss_kb(counted))
         self.next = now + max(self.interval, 20 * (time.monotonic() - now))
 
     def stop(self) -> None:
@@ -122,6 +139,12 @@ class _TreeMemory:
         deadline = time.monotonic() + STOP_GRACE
         while portable.running(self.seen.values()) and time.monotonic() < deadline:
             time.sleep(0.02)
+        if self.skip_root:  # the command's processes first: the launcher collects them, then ends
+            portable.signal_all([p for p in self.seen.values() if p.pid != self.root], signal.SIGKILL)
+            root = [p for p in self.seen.values() if p.pid == self.root]
+            deadline = time.monotonic() + 0.5
+            while portable.running(root) and time.monotonic() < deadline:
+                time.sleep(0.01)
         portable.kill_group(self.root, signal.SIGKILL)  # what is left, and what was never sampled
         portable.signal_all(self.seen.values(), signal.SIGKILL)
 
@@ -204,14 +227,16 @@ def run_smoke(
     and SIGHUP, KeyboardInterrupt for SIGINT)."""
     portable.require_posix("the smoke test")
     stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
+    peak_file = workdir / PEAK_FILE
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERRUN_SETUP_DONE"}
     started = time.monotonic()
     watcher = _StepWatcher(metrics_file, step_metric, started)
     timed_out = looping = False
     spawns = _SpawnLoopWatch(stderr_path)
     with _stop_signals(), open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        peak_file.unlink(missing_ok=True)
         process = subprocess.Popen(
-            ["bash", str(script)],
+            [sys.executable, "-S", "-E", LAUNCHER, str(peak_file), "bash", str(script)],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -219,10 +244,7 @@ def run_smoke(
             start_new_session=True,
         )
         deadline = started + timeout
-        # the command's process started as a copy of this one: the kernel keeps this process's peak, as it
-        # was then, as the command's first peak (its maxrss), whatever the command uses itself
-        inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        memory = _TreeMemory(process.pid)
+        memory = _TreeMemory(process.pid, skip_root=True)  # the launcher's own few MB are not the command's
         # who runs the test, for a later `status` should this process be killed outright (SIGKILL):
         # it then stops the test's tree (see stop_orphaned)
         owner = workdir / PROCESS_FILE
@@ -231,7 +253,7 @@ def run_smoke(
         try:
             while True:
                 memory.poll()  # before wait4: once the root is reaped, its tree is gone
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
                 watcher.poll()
                 if pid:
                     break
@@ -264,9 +286,7 @@ def run_smoke(
     elif looping:
         with open(stderr_path, "a") as err_text:
             err_text.write(f"\nclusterrun: smoke test stopped after {seconds:.0f} s: {STOPPED_SPAWN_LOOP}\n")
-    peak_kb: float = memory.peak_kb
-    if usage.ru_maxrss > inherited_kb:  # a process of the command's grew larger than this one was
-        peak_kb = max(peak_kb, portable.maxrss_mb(usage.ru_maxrss) * 1024)
+    peak_kb = max(memory.peak_kb, _launched_peak_kb(peak_file))
     return SmokeResult(
         ok=process.returncode == 0 and not timed_out and not looping,
         returncode=process.returncode,

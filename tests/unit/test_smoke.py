@@ -36,22 +36,28 @@ def test_times_steps_and_measures_peak_memory(tmp_path: Path) -> None:
 
 
 def test_the_peak_is_the_commands_not_the_process_that_started_it(tmp_path: Path) -> None:
-    """The command's process starts as a copy of the one that runs the test, and the kernel keeps that
-    one's peak as the command's first (rusage maxrss): `echo` in a submission holding 300 MB measured a
-    300 MB peak, and a job asking 100M was asked about as one its smoke test said would be killed. A
-    command's own peak above that one's still counts, however short-lived (it exits at once here, between
-    two samples). (A short peak below the starting process's is only seen when sampled: small commands.)"""
+    """A process starts as a copy of the one that started it, and the kernel keeps that one's peak as the
+    new process's first (rusage maxrss): `echo` in a submission holding 300 MB measured a 300 MB peak, and
+    a job asking 100M was asked about as one its smoke test said would be killed. The command now starts
+    from a small launcher (execution/launcher.py): its peak is its own, however short-lived (each command
+    here exits at once, between two samples), above or below the starting process's."""
     ballast = bytearray(300 * 1024 * 1024)
     for i in range(0, len(ballast), 4096):
         ballast[i] = 1  # resident: this process's peak is over 300 MB
     small = run_smoke(_script(tmp_path, "echo hi"), tmp_path, timeout=30)
-    assert small.ok and small.peak_rss_mb < 50, small.peak_rss_mb
-    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # MB (Linux: KB)
-    size = mine + 150  # larger than this process ever was, and released at once
-    code = f"b = bytearray({size} * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
-    big = run_smoke(_script(tmp_path, f'{sys.executable} -c "{code}"'), tmp_path, timeout=30)
-    assert big.ok and big.peak_rss_mb > size, (big.peak_rss_mb, size)
+    assert small.ok and small.peak_rss_mb < 30, small.peak_rss_mb
+    for size in (60, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 150):
+        code = f"b = bytearray({size} * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
+        held = run_smoke(_script(tmp_path, f'{sys.executable} -c "{code}"'), tmp_path, timeout=30)
+        assert held.ok and size < held.peak_rss_mb < size + 60, (held.peak_rss_mb, size)
+    assert not (tmp_path / ".peak").exists()  # read, then removed
     del ballast
+
+
+def test_the_launcher_passes_the_commands_end_on(tmp_path: Path) -> None:
+    assert run_smoke(_script(tmp_path, "exit 3"), tmp_path, timeout=30).returncode == 3
+    killed = run_smoke(_script(tmp_path, "kill -9 $$"), tmp_path, timeout=30)
+    assert killed.returncode == -9 and not killed.ok
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
