@@ -269,7 +269,7 @@ def _risks(est: Estimate, spec: ExperimentSpec, fixes: dict[str, str], mem_enfor
             f"even the smoke test used {peak:.0f} MB, more than resources.mem={res.mem}: SLURM would kill "
             f"the job for memory (resources.mem={fixes['resources.mem']} asks for enough)"
         )
-    if wall is not None and wall > res.time_seconds and "timeout" not in spec.requeue.on:
+    if wall is not None and _above(wall, res.time_seconds) and "timeout" not in spec.requeue.on:
         fixes["resources.time"] = format_seconds(time_with_margin(wall))
         risks.append(
             f"its estimated {format_seconds(wall)} per run is more than resources.time={res.time}: it would "

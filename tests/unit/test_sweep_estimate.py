@@ -305,4 +305,8 @@ def test_a_cost_at_its_limit_is_not_over_it_and_one_over_reads_so() -> None:
     assert far.reasons == ["cost 250.00 > 100"], far.reasons
     minutes = DEFAULT.confirm_above.wall_minutes
     edge = dataclasses.replace(est, wall_seconds=sum([minutes * 60 / 7] * 7))  # the limit, summed
-    assert not gate(edge, spec, DEFAULT).needs_confirmation  # type: ignore[arg-type]
+    roomy = _spec(time="01:00:00")  # (under a 5-minute limit, a 10-minute estimate is a risk of its own)
+    assert not gate(edge, roomy, DEFAULT).needs_confirmation  # type: ignore[arg-type]
+    # the time limit itself compares the same way: an estimate of it, summed, is not past it
+    at_limit = dataclasses.replace(est, wall_seconds=sum([300 / 17] * 17))  # 300.00000000000006
+    assert not gate(at_limit, spec, DEFAULT).risks  # type: ignore[arg-type]
