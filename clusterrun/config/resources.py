@@ -10,13 +10,22 @@ TIME_FORMATS = (
     "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 30, 02:00:00, 1-12:00:00), or with units "
     "(90m, 2h, 1.5h, 1d12h)"
 )
-#: A time with units, as people write one: 90m, 2h, 1.5h, 1d12h, 45s (recorded as SLURM's HH:MM:SS).
+#: Seconds in a unit of a duration as people write one (`--since 2h`, `--older-than 1d`, `time: 90m`).
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: One number and its unit: what --since and --older-than take.
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+#: A time limit with units: 90m, 2h, 1.5h, 1d12h, 45s (recorded as SLURM's HH:MM:SS).
 _TIME_UNITS = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)", re.IGNORECASE)
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
 MEM_FORMATS = "a number with an optional unit K, M, G or T (e.g. 500M, 4G, 1.5G; no unit means MB)"
 
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?)?\s*$", re.IGNORECASE)
 _MEM_FACTOR_MB = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def duration_seconds(text: str) -> float | None:
+    """'90m', '2h', '3d', '1w', '45s' (one number, one unit) -> seconds; None for anything else."""
+    match = _DURATION.fullmatch(text or "")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)] if match else None
 
 
 def _with_units(text: str, bad: ValueError) -> int:
@@ -24,7 +33,7 @@ def _with_units(text: str, bad: ValueError) -> int:
     compact = text.replace(" ", "")
     if _TIME_UNITS.sub("", compact) != "":
         raise bad
-    total = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in _TIME_UNITS.findall(compact))
+    total = sum(float(n) * DURATION_UNITS[u.lower()[0]] for n, u in _TIME_UNITS.findall(compact))
     if total <= 0:
         raise ValueError(f"time must be positive, got {text!r}")
     return math.ceil(total)

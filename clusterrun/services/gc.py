@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from clusterrun.config.resources import duration_seconds
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.inputs import workdir
 from clusterrun.inputs.snapshot import SNAPSHOT_DIR
@@ -69,10 +70,10 @@ class GcPlan:
 
 def parse_age(text: str) -> float:
     """'1d', '12h', '30m', '45s', '2w' -> seconds; anything else is a usage error."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
-    if not match:
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise UsageError(f"--older-than {text!r} is not a duration", hint="e.g. --older-than 1d, 12h, 30m")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return seconds
 
 
 # ------------------------------------------------------------------------------------------ sizes

@@ -5,7 +5,6 @@ newest runs filtered by name, state, age, tags and `--where` conditions on param
 from __future__ import annotations
 
 import fnmatch
-import re
 import shlex
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from clusterrun.config.resources import duration_seconds
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.records import index as registry_index
 from clusterrun.records import prettyjson, rowcache, store
@@ -573,10 +573,9 @@ def run_fields(run: RunStatus) -> dict[str, Any]:
 
 def parse_since(text: str) -> float:
     """'90m', '2h', '3d', '1w' or an ISO date -> a POSIX timestamp."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if match:
-        factor = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-        return time.time() - float(match.group(1)) * factor
+    seconds = duration_seconds(text)
+    if seconds is not None:
+        return time.time() - seconds
     try:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
