@@ -51,7 +51,7 @@ def waiting_lines(rows: list[dict[str, Any]]) -> list[str]:
     start until someone acts first, with what to do."""
     waiting: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row["state"] in ("pending", "requeued") and row.get("reason"):
+        if row["state"] in reasons.WAITING_STATES and row.get("reason"):
             waiting.setdefault(row["reason"], []).append(row)
     explained = sorted((reasons.explain(code) for code in waiting), key=lambda w: (not w.stuck, w.code))
     lines = []

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 #: the local backend's pending job waits for a slot of its sweep's parallelism: SLURM's word for it
 PARALLELISM = "JobArrayTaskLimit"
+#: The run states whose job waits in the queue with a reason to give (a requeued job waits too).
+WAITING_STATES = frozenset({"pending", "requeued"})
 
 
 @dataclass(frozen=True)

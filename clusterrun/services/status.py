@@ -24,7 +24,7 @@ from clusterrun.records.jsonio import noting_writes, read_json
 from clusterrun.records.manifest_memo import ManifestMemo
 from clusterrun.records.models import Manifest, Summary
 from clusterrun.records.registry import Registry, Run
-from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, scheduler_named
+from clusterrun.scheduler import TERMINAL, JobRef, JobStatus, get_scheduler, reasons, scheduler_named
 from clusterrun.scheduler.base import PollResult
 from clusterrun.scheduler.cache import cached_poll
 from clusterrun.scheduler.identity import matches
@@ -49,8 +49,6 @@ PRE_STATES = frozenset(
 POLL_MAX_AGE = envknobs.POLL_MAX_AGE.default  # seconds a poll answer is shared with other invocations
 POLL_MAX_AGE_ENV = envknobs.POLL_MAX_AGE.name
 EXIT_GRACE = 30.0
-#: States in which a run's job waits in the queue, with the scheduler's reason (a requeued job waits too)
-WAITING = frozenset({"pending", "requeued"})
 LOCAL_BACKEND = "local"
 #: how often `wait` looks at jobs of the local backend (no scheduler is asked: /proc and the job's files)
 LOCAL_INTERVAL = 0.1
@@ -655,7 +653,7 @@ def _apply(
         elapsed_seconds=elapsed,
         metrics=metrics,
         summary=current.to_data() if current and keep_summary else None,
-        reason=status.reason if status is not None and state in WAITING else "",
+        reason=status.reason if status is not None and state in reasons.WAITING_STATES else "",
         attempt=attempt,
         max_attempts=max_attempts,
         metrics_non_finite=dict(current.metrics_non_finite) if current else {},
