@@ -50,6 +50,7 @@ DISK = re.compile(r"Disk quota exceeded|No space left on device|\[Errno (?:28|12
 NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<module>[\w.]+)'?")
 CANNOT_IMPORT = re.compile(
     r"ImportError: cannot import name '?(?P<name>[\w.]+)'? from '?(?P<module>[\w.]+)'?"
+    r"(?: \((?P<where>/[^)]+)\))?"
 )
 NO_SHARED_LIB = re.compile(
     r"ImportError: (?P<lib>[\w.+-]+\.so[\w.]*): cannot open shared object file|"

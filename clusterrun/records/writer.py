@@ -21,7 +21,7 @@ from clusterrun.config.alike import share_alike, share_model
 from clusterrun.config.models import ExperimentSpec
 from clusterrun.config.redact import may_need_redaction, redact_data
 from clusterrun.config.render import render_command, render_env
-from clusterrun.execution import envinfo, envprobe
+from clusterrun.execution import codepath, envinfo, envprobe
 from clusterrun.execution.templates import render_template
 from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
@@ -75,6 +75,7 @@ def command_script(
         setup=spec.setup,
         probe="" if smoke else _probe_path(),
         probe_record=envprobe.RECORD,
+        codepath=_codepath_path(),
         interpreter=_interpreter(argv),
         argv=argv,
     )
@@ -85,6 +86,12 @@ def command_script(
 def _probe_path() -> str:
     """The environment probe the job runs (execution/envprobe.py), resolved once per process."""
     return str(Path(envprobe.__file__).resolve())
+
+
+@functools.lru_cache(maxsize=1)
+def _codepath_path() -> str:
+    """The import-path probe command.sh runs (execution/codepath.py), resolved once per process."""
+    return str(Path(codepath.__file__).resolve())
 
 
 def _interpreter(argv: list[str]) -> str:

@@ -387,6 +387,43 @@ def test_missing_module_version_mismatch_and_shared_library() -> None:
     assert got.category == "missing_module" and "setup=['module load cuda']" in got.fix
 
 
+def _checkout_and_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A checkout whose src/pkg has _gen.py (ignored by git) and a run whose copy of src/pkg lacks it."""
+    repo, run = tmp_path / "repo", tmp_path / "repo" / "runs" / "r_1"
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "_gen.py").write_text("X = 1\n")
+    (repo / "src" / "pkg" / "_ops.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    (run / "work" / "src" / "pkg").mkdir(parents=True)
+    (run / "work" / "src" / "pkg" / "__init__.py").write_text("")
+    (run / "command.sh").write_text("")
+    return repo, run
+
+
+def test_a_module_git_does_not_track_is_named_as_missing_from_the_runs_copy(tmp_path: Path) -> None:
+    """An editable install found src/pkg/_gen.py in the checkout; the run imports its copy, which holds
+    tracked files only: the fix is to commit it or build it in the job, not to reinstall a package."""
+    repo, run = _checkout_and_copy(tmp_path)
+    init = run / "work" / "src" / "pkg" / "__init__.py"
+    text = tb(str(run / "work" / "train.py"), f"ImportError: cannot import name '_gen' from 'pkg' ({init})")
+    got = d(logs={"stderr.log": text}, repo_root=str(repo))
+    assert got.category == "missing_module" and got.details["untracked"] == "src/pkg/_gen.py"
+    assert "git add -f src/pkg/_gen.py" in got.fix and "pip install" not in got.fix
+    text = tb(str(run / "work" / "train.py"), "ModuleNotFoundError: No module named 'pkg._ops'")
+    got = d(logs={"stderr.log": text}, repo_root=str(repo))
+    assert got.details["untracked"] == "src/pkg/_ops.cpython-311-x86_64-linux-gnu.so"
+    assert "build_ext --inplace" in got.fix
+    # the copy has it (the import failed for another reason), or the checkout lacks it: a package's fix
+    (run / "work" / "src" / "pkg" / "_gen.py").write_text("X = 1\n")
+    text = tb(str(run / "work" / "train.py"), f"ImportError: cannot import name '_gen' from 'pkg' ({init})")
+    got = d(logs={"stderr.log": text}, repo_root=str(repo))
+    assert "untracked" not in got.details and "pip install -U pkg" in got.fix
+    text = tb(str(run / "work" / "train.py"), "ModuleNotFoundError: No module named 'pkg._other'")
+    assert "untracked" not in d(logs={"stderr.log": text}, repo_root=str(repo)).details
+    # a traceback from outside any run's working directory tells nothing about the copy
+    text = tb(str(tmp_path / "train.py"), "ModuleNotFoundError: No module named 'pkg._ops'")
+    assert "untracked" not in d(logs={"stderr.log": text}, repo_root=str(repo)).details
+
+
 @pytest.mark.parametrize(
     ("line", "command", "advice"),
     [

@@ -43,6 +43,15 @@ def missing_module(ctx: Context, found: Found) -> Fix:
     module = groups.get("module") or ""
     top = module.split(".")[0]
     package = PIP_NAMES.get(top, top)
+    untracked = _module_in_checkout_only(ctx, module, groups.get("name") or "", groups.get("where") or "")
+    if untracked:
+        fix = (
+            f"{untracked} is in your checkout but not in the run's copy of the code, which holds what git "
+            f"tracks (the file is ignored, or was never added): commit it (`git add -f {untracked}`), or "
+            "make it in the job, with a setup line that builds it in the working directory "
+            "(setup=['python setup.py build_ext --inplace'] for a compiled extension)"
+        )
+        return Fix(fix, details={"module": module, "package": package, "untracked": untracked})
     if groups.get("name"):
         fix = (
             f"'{groups['name']}' is not in the installed {package} (version mismatch): `pip install -U "
@@ -53,6 +62,62 @@ def missing_module(ctx: Context, found: Found) -> Fix:
     else:
         fix = f"install the missing package in the job's environment, or {setup}"
     return Fix(fix, details={"module": module, "package": package})
+
+
+#: a file a traceback's frame names
+_FRAME_FILE = re.compile(r'File "(?P<file>/[^"]+)"')
+
+
+def _run_workdir(path: str) -> str:
+    """The working directory of a run (or of its smoke test) that `path` is in: a directory named work
+    beside a command.sh; '' when there is none (nothing left of it, or not a run's)."""
+    parts = path.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        if parts[end] == "work":
+            work = "/".join(parts[: end + 1])
+            if os.path.isfile(os.path.join(os.path.dirname(work), "command.sh")) and os.path.isdir(work):
+                return work
+    return ""
+
+
+def _module_in_checkout_only(ctx: Context, module: str, name: str, where: str) -> str:
+    """The checkout's file (relative path) of the module an import missed, when the run's copy of the code
+    lacks it and the checkout has it: a file git does not track (a module generated or an extension built
+    in place, then ignored) that the editable install or PYTHONPATH found in the checkout, but the run
+    imports from its copy. '' otherwise, or when the copy cannot be told (no traceback frame in it)."""
+    if not ctx.repo_root:
+        return ""
+    files = [where] if where else [m["file"] for m in _FRAME_FILE.finditer(ctx.traceback[1])]
+    work = next((w for w in map(_run_workdir, files) if w), "")
+    if not work:
+        return ""
+    if where.startswith(work + "/") and name:  # `from pkg import name`: pkg's copy is known
+        bases = [os.path.relpath(os.path.dirname(where), work)]
+        parts = [name]
+    else:
+        bases = [".", "src", "lib"]
+        parts = [p for p in module.split(".") if p] + ([name] if name else [])
+    for base in bases:
+        rel = os.path.normpath(os.path.join(base, *parts))
+        for candidate in _module_files(ctx.repo_root, rel):
+            if not os.path.lexists(os.path.join(work, candidate)):
+                return candidate
+    return ""
+
+
+def _module_files(root: str, rel: str) -> list[str]:
+    """The files (relative to `root`) that would be module `rel` (a/b/c): a/b/c.py, the package a/b/c, a
+    compiled a/b/c.*.so; those that exist."""
+    folder, stem = os.path.split(rel)
+    found = [r for r in (f"{rel}.py", rel) if os.path.exists(os.path.join(root, r))]
+    try:
+        names = os.listdir(os.path.join(root, folder))
+    except OSError:
+        return found
+    found += sorted(
+        os.path.join(folder, n) for n in names if n.startswith(stem + ".") and n.endswith((".so", ".pyd"))
+    )
+    return found
 
 
 def incomplete_run(ctx: Context, found: Found) -> Fix:
