@@ -55,6 +55,7 @@ def _command(entry: Callable[[str], Any], run_dir: str) -> list[str]:
 
 class FakeScheduler:
     name = NAME
+    enforces_memory = True
 
     def render(self, spec: JobSpec) -> str:
         return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterrun.config.resources import parse_mem_mb, parse_time_seconds
+from clusterrun.config.resources import parse_mem_mb, time_limit_seconds
 
 #: A run shorter than this (in wall time) gets no CPU efficiency: sacct counts Elapsed in whole seconds
 #: and TotalCPU with its own sampling, so a 0.1 s job can read "345%". Documented in site/records.md.
@@ -48,10 +48,7 @@ def efficiency(
     MIN_CPU_ELAPSED_SECONDS. A job that ran more than once (`longest_attempt`: its longest attempt's
     wall time): the time limit holds for each attempt, so the time share is the longest attempt's
     (two attempts of 90 s under a 90 s limit used 100% of it, not 200%); elapsed is their sum."""
-    try:
-        requested_seconds: float | None = parse_time_seconds(resources.get("time", ""))
-    except ValueError:
-        requested_seconds = None
+    requested_seconds = time_limit_seconds(resources)
     try:
         requested_mb: float | None = parse_mem_mb(resources.get("mem", ""))
     except ValueError:

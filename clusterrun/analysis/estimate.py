@@ -93,6 +93,13 @@ class Estimate:
         return describe(self.as_record())
 
 
+def _hours(value: float, kind: str) -> str:
+    """'1 CPU-hour', '2.5 CPU-hours', and for a short run 'under 0.01 CPU-hours' (not 0.000556)."""
+    if 0 < value < 0.01:
+        return f"under 0.01 {kind}-hours"
+    return f"{value:.3g} {kind}-hour" + ("" if f"{value:.3g}" == "1" else "s")
+
+
 def describe(record: dict[str, Any]) -> str:
     """One line for the manifest block, from an estimate record (as stored in manifest.json)."""
     wall = record.get("wall_seconds")
@@ -100,9 +107,9 @@ def describe(record: dict[str, Any]) -> str:
     parts = [f"{shown} per run ({record.get('basis')})"]
     if record.get("members", 1) > 1:
         parts.append(f"x {record['members']} members")
-    parts.append(f"{record.get('cpu_hours', 0):.3g} CPU-hours")
+    parts.append(_hours(record.get("cpu_hours", 0), "CPU"))
     if record.get("gpu_hours"):
-        parts.append(f"{record['gpu_hours']:.3g} GPU-hours")
+        parts.append(_hours(record["gpu_hours"], "GPU"))
     if record.get("cost"):
         parts.append(f"cost {record['cost']:.2f} {record.get('currency', '')}".rstrip())
     return ", ".join(parts)
@@ -232,8 +239,7 @@ def gate(
     """Whether to ask first: a submission expensive enough (thresholds from the cluster profile), or one
     whose job would likely fail (risks). `mem_enforced`: the backend kills a job over resources.mem
     (SLURM does; this machine's local backend does not)."""
-    fixes: dict[str, str] = {}
-    risks = _risks(est, spec, fixes, mem_enforced)
+    risks, fixes = _risks(est, spec, mem_enforced)
     limits = profile.confirm_above
     wall = est.wall_seconds if est.wall_seconds is not None else spec.resources.time_seconds
     reasons = []
@@ -254,15 +260,17 @@ def gate(
     return GateDecision(bool(reasons or risks), reasons, risks, fixes)
 
 
-def _risks(est: Estimate, spec: ExperimentSpec, fixes: dict[str, str], mem_enforced: bool) -> list[str]:
-    """What makes the job fail as sure as anything is before it runs, each with its fix in `fixes`:
+def _risks(est: Estimate, spec: ExperimentSpec, mem_enforced: bool) -> tuple[list[str], dict[str, str]]:
+    """What makes the job fail as sure as anything is before it runs, and the fixes (override key ->
+    value) they name:
     - even the smoke test (fewer steps, never more) used more memory than the job asks for, where the
       backend enforces it; not for a job with GPUs (a smoke test on a machine without one holds in memory
       what the job holds on its GPUs);
     - its estimated wall time is more than its time limit, and a time limit does not requeue it (both
       backends stop a job at its limit)."""
     res, peak, wall = spec.resources, est.peak_rss_mb, est.wall_seconds
-    risks = []
+    risks: list[str] = []
+    fixes: dict[str, str] = {}
     if mem_enforced and peak is not None and res.mem_mb < peak and not (res.gpus or res.gpus_per_task):
         fixes["resources.mem"] = format_mem_mb(mem_with_margin(peak))
         risks.append(
@@ -276,7 +284,7 @@ def _risks(est: Estimate, spec: ExperimentSpec, fixes: dict[str, str], mem_enfor
             f"be stopped at its time limit (resources.time={fixes['resources.time']} asks for enough; or "
             "requeue.on=[timeout] for a job that resumes from its checkpoints)"
         )
-    return risks
+    return risks, fixes
 
 
 def _above(value: float, limit: float) -> bool:

@@ -15,7 +15,7 @@ from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
 from clusterrun.analysis.metrics import format_metrics
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
-from clusterrun.config.resources import format_mem_mb, format_seconds, parse_time_seconds
+from clusterrun.config.resources import format_mem_mb, format_seconds, time_limit_seconds
 from clusterrun.errors import ClusterrunError
 from clusterrun.inputs.workdir import by_importance
 from clusterrun.records import jsonio, prettyjson
@@ -177,7 +177,7 @@ def manifest_block(manifest: Manifest) -> str:
         f"Smoke Test: {smoke_line(manifest.smoke)}",
         f"Estimate: {describe_estimate(estimate.to_data()) if estimate else '-'}",
         *(
-            [f"Requeue: {requeue_line(manifest.config.requeue, _time_seconds(manifest.resources))}"]
+            [f"Requeue: {requeue_line(manifest.config.requeue, time_limit_seconds(manifest.resources))}"]
             if manifest.config.requeue
             else []
         ),
@@ -253,13 +253,6 @@ def artifacts_line(summary: Summary, shown: int = 6) -> str:
     listed = ", ".join(f"{f.path} ({size(f.size)})" for f in files[:shown])
     more = " ..." if info.count > shown else ""
     return f"{info.count} file(s), {size(info.total_bytes)}: {listed}{more}"
-
-
-def _time_seconds(resources: Mapping[str, Any] | None) -> int | None:
-    try:
-        return parse_time_seconds(str((resources or {}).get("time") or ""))
-    except ValueError:
-        return None
 
 
 def requeue_line(requeue: Mapping[str, Any], time_seconds: int | None = None) -> str:

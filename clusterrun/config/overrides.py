@@ -204,11 +204,26 @@ def set_path(
             f"{what}: there is no {kind} {leaf!r}; {kind}s are: {known}",
             hint=(f"did you mean {guess}? " if guess else "")
             + f"fix the name, or write +{plus_form or '.'.join(path) + '=...'} to add a new {kind}"
-            + (f" (or add it{in_file} under {path[0]}:)" if in_file else ""),
+            + (f" (or add it{in_file} under {path[0]}:)" if in_file else "")
+            + _unused_hint(data, path),
         )
     if same_kind and path[0] == "params" and len(path) == 2 and not adds and leaf in node:
         _same_kind(node[leaf], value, path, what, same_kind, source)
     node[leaf] = value
+
+
+def _unused_hint(data: dict[str, Any], path: Sequence[str]) -> str:
+    """For a new param the command does not name: that it must, or the value reaches nothing (a sweep over
+    it is refused as members that all run the same command)."""
+    if path[0] != "params" or len(path) != 2:
+        return ""
+    leaf = path[1]
+    command = data.get("command")
+    text = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+    if "{" + leaf + "}" in text or "{" + leaf + "}" in str(data.get("env") or ""):
+        return ""
+    option = "--" + leaf.replace("_", "-")
+    return f"; the command must use it too, e.g. `{option} {{{leaf}}}` in its command: line"
 
 
 def _same_kind(old: Any, new: Any, path: Sequence[str], what: str, quoted: str, source: str) -> None:

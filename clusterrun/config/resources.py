@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 TIME_FORMATS = (
     "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 30, 02:00:00, 1-12:00:00), or with units "
@@ -37,6 +39,15 @@ def _with_units(text: str, bad: ValueError) -> int:
     if total <= 0:
         raise ValueError(f"time must be positive, got {text!r}")
     return math.ceil(total)
+
+
+def time_limit_seconds(resources: Mapping[str, Any] | None) -> int | None:
+    """The time limit a resources mapping (a manifest's or a config's) gives, in seconds; None when it
+    gives none, or one that does not parse (an old or hand-edited record)."""
+    try:
+        return parse_time_seconds(str((resources or {}).get("time") or ""))
+    except ValueError:
+        return None
 
 
 def parse_time_seconds(value: str | int) -> int:

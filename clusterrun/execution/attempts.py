@@ -34,7 +34,7 @@ from typing import Any
 
 from clusterrun import portable
 from clusterrun.config.requeue import NEVER, RequeuePolicy, recorded_policy
-from clusterrun.config.resources import parse_time_seconds
+from clusterrun.config.resources import time_limit_seconds
 from clusterrun.errors import ClusterrunError
 from clusterrun.execution.supervise import Outcome
 from clusterrun.records import jobview
@@ -211,8 +211,9 @@ class Attempt:
 
     def _configure(self, manifest: JobManifest) -> None:
         self.policy = recorded_policy(manifest.requeue)
-        with contextlib.suppress(ValueError):
-            self.time_limit = float(parse_time_seconds(str(manifest.resources.get("time", ""))))
+        limit = time_limit_seconds(manifest.resources)
+        if limit is not None:
+            self.time_limit = float(limit)
         self.metrics_file = self.root / manifest.metrics_file
         step_metric = manifest.estimate.get("step_metric")
         if isinstance(step_metric, str):

@@ -14,7 +14,7 @@ from clusterrun.analysis import history, metric_fold, rank_metrics
 from clusterrun.analysis.efficiency import efficiency
 from clusterrun.analysis.metrics import collect_last as collect_metrics
 from clusterrun.config.models import ExperimentSpec
-from clusterrun.config.resources import parse_time_seconds
+from clusterrun.config.resources import time_limit_seconds
 from clusterrun.errors import UsageError
 from clusterrun.execution import ranks
 from clusterrun.inputs import workdir
@@ -336,11 +336,7 @@ def _with_attempts(summary: Summary, manifest: Manifest, status: Mapping[str, An
 
 def _time_limit(manifest: Manifest) -> int | None:
     """The run's time limit in seconds, when its record says one."""
-    resources = manifest.resources or manifest.config.resources or {}
-    try:
-        return parse_time_seconds(str(resources.get("time") or ""))
-    except ValueError:
-        return None
+    return time_limit_seconds(manifest.resources or manifest.config.resources)
 
 
 def smoke_peak(manifest: Manifest) -> float | None:

@@ -297,6 +297,7 @@ class Scheduler(Protocol):
     read old records); everything that talks to the scheduler happens in the methods."""
 
     name: str
+    enforces_memory: bool  # a job over its memory request is killed (SLURM's cgroups or accounting)
 
     def render(self, spec: JobSpec) -> str:
         """The submission script, without submitting anything."""

@@ -162,6 +162,7 @@ class LocalScheduler:
     job_id_variable = "SUBMITIT_LOCAL_JOB_ID"  # set by submitit's LocalExecutor inside its jobs
     job_variables = ("SUBMITIT_LOCAL_JOB_ID",)
     signals_every_process = False  # submitit's controller signals its task (the job wrapper) only
+    enforces_memory = False  # submitit's LocalExecutor sets no memory limit
 
     def render(self, spec: JobSpec) -> str:
         return (

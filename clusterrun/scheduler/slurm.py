@@ -134,6 +134,7 @@ class SlurmScheduler:
     # requeues (scheduler/jobside.py): SLURM counts its restarts, and signals every process of the job
     restart_count_variable = "SLURM_RESTART_COUNT"
     signals_every_process = True
+    enforces_memory = True
 
     def render(self, spec: JobSpec) -> str:
         return _submitit.sbatch_text(_submit_command(spec.folder), spec.folder, executor_parameters(spec))

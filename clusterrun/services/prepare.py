@@ -199,8 +199,8 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     ]
     _from_past_runs(plan, registry, own_estimates, tests)
     est = combine(own_estimates)
-    # the local backend runs a job without a memory limit (submitit's LocalExecutor sets none)
-    decision = gate(est, plan.members[0].spec, plan.profile, mem_enforced=plan.backend != "local")
+    enforced = get_scheduler(plan.backend).enforces_memory
+    decision = gate(est, plan.members[0].spec, plan.profile, mem_enforced=enforced)
     warnings += est.warnings
     approved = None  # the gate's approval, when known now (launch: members already submitting are left)
     if submitting and not decision.needs_confirmation and (tests.result is None or tests.result.ok):

@@ -310,3 +310,14 @@ def test_a_cost_at_its_limit_is_not_over_it_and_one_over_reads_so() -> None:
     # the time limit itself compares the same way: an estimate of it, summed, is not past it
     at_limit = dataclasses.replace(est, wall_seconds=sum([300 / 17] * 17))  # 300.00000000000006
     assert not gate(at_limit, spec, DEFAULT).risks  # type: ignore[arg-type]
+
+
+def test_the_estimate_line_says_hours_as_a_person_would() -> None:
+    """'1 CPU-hours' and '0.000556 CPU-hours' were printed in the manifest block (a user trial)."""
+    from clusterrun.analysis.estimate import describe
+
+    base = {"wall_seconds": 2.0, "basis": "b"}
+    assert describe({**base, "cpu_hours": 1}).endswith("1 CPU-hour")
+    assert describe({**base, "cpu_hours": 0.000556}).endswith("under 0.01 CPU-hours")
+    assert describe({**base, "cpu_hours": 2.5, "gpu_hours": 1.0}).endswith("2.5 CPU-hours, 1 GPU-hour")
+    assert describe({**base, "cpu_hours": 0}).endswith("0 CPU-hours")
