@@ -633,6 +633,21 @@ def test_sweep_axis_unknown_key_suggests_the_closest() -> None:
     assert "resources.gpus" in info.value.hint
 
 
+def test_a_param_the_config_lacks_is_refused_with_the_command_change_it_also_needs() -> None:
+    """`+params.lr=...` alone reaches nothing when the command has no {lr}: a sweep over it is refused
+    next, as members running the same command (a user trial followed the first hint into the second)."""
+    data = {"command": "python train.py --epochs {epochs}", "params": {"epochs": 3}}
+    with pytest.raises(UsageError) as info:
+        apply_overrides(dict(data), ["params.learning_rate=0.1"])
+    assert "+params.learning_rate=0.1" in info.value.hint
+    assert "`--learning-rate {learning_rate}` in its command: line" in info.value.hint
+    # a param the command names already: nothing more to say
+    data = {"command": ["python", "train.py", "--lr", "{lr}"], "params": {}}
+    with pytest.raises(UsageError) as info:
+        apply_overrides(dict(data), ["params.lr=0.1"])
+    assert "command" not in info.value.hint
+
+
 def test_an_override_of_a_grid_axis_names_the_axis_dots_and_all() -> None:
     """`sweep.grid.params.lr=[...]` is the grid axis `params.lr`, as the config file writes it; it was a
     mapping `params` inside the grid, refused as 'sweep.grid.params: Input should be a valid list'."""
