@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import ADHOC_DIR
 
@@ -74,16 +76,48 @@ def again_command(manifest: Manifest, fix: str, *, unchanged: bool = False) -> s
     changes = fix_overrides(fix, manifest.config.model_dump())
     if not changes and not unchanged:
         return ""
+    changed = {_key(change) for change in changes}
+    member = bool(manifest.sweep or manifest.sweep_values)
+    # a sweep's member is submitted again alone: its own values, without the axes that made the sweep
+    swept = [f"{key}={_value(value)}" for key, value in manifest.sweep_values.items() if key not in changed]
+    if member and _config_sweeps(manifest):
+        swept.insert(0, "sweep=null")
     if Path(manifest.config_file).parent.name == ADHOC_DIR and "--" in manifest.argv[1:]:
         # `submit [OPTIONS] -- COMMAND`: the same command line, the change among the options
         cut = manifest.argv.index("--", 1)
-        words = [*manifest.argv[1:cut], *changes, *manifest.argv[cut:]]
+        options = [w for w in manifest.argv[1:cut] if not (member and _sweeps(w))]
+        words = [*options, *swept, *changes, *manifest.argv[cut:]]
         return "clusterrun " + " ".join(shlex.quote(word) for word in words)
-    changed = {change.lstrip("+").split("=", 1)[0] for change in changes}
-    kept = [o for o in manifest.overrides if o.lstrip("+~").split("=", 1)[0] not in changed]
-    swept = [f"{key}={_value(value)}" for key, value in manifest.sweep_values.items() if key not in changed]
+    kept = [o for o in manifest.overrides if _key(o) not in changed and not (member and _sweeps(o))]
     words = [manifest.config_file, *kept, *swept, *changes]
     return "clusterrun submit " + " ".join(shlex.quote(word) for word in words)
+
+
+def _key(override: str) -> str:
+    """The key an override sets: `+params.x=1` -> params.x, `~sweep` -> sweep."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def _sweeps(override: str) -> bool:
+    """Whether an override makes (or changes) a sweep: `sweep.grid.params.lr=[...]`, `~sweep`."""
+    key = _key(override)
+    return key == "sweep" or key.startswith("sweep.")
+
+
+def _config_sweeps(manifest: Manifest) -> bool:
+    """Whether the run's config file defines a sweep (a member submitted again alone then needs
+    `sweep=null`): the file as it is in the checkout, else as the run's snapshot holds it; False when
+    neither can be read (the command needs the file all the same)."""
+    candidates = [Path(manifest.git.root) / manifest.config_file] if manifest.git.root else []
+    if manifest.snapshot.path:
+        candidates.append(Path(manifest.snapshot.path) / manifest.config_file)
+    for path in candidates:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        return isinstance(data, dict) and bool(data.get("sweep"))
+    return False
 
 
 def _value(value: Any) -> str:

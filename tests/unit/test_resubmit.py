@@ -3,6 +3,7 @@ from the fixes' own texts; no command when the fix names no change, or only what
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from clusterrun.diagnose.fixes.program import divergence_fix
@@ -47,8 +48,12 @@ def test_the_first_suggestion_only_and_never_what_the_run_had() -> None:
     ]
 
 
-def test_the_command_keeps_the_runs_overrides_and_swept_values_and_replaces_the_changed_one() -> None:
-    member = manifest(sweep_values={"params.lr": 0.5, "seed": 3})
+def test_the_command_keeps_the_runs_overrides_and_swept_values_and_replaces_the_changed_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "fit.yaml").write_text("params: {lr: 0.5}\n")  # no sweep of its own
+    member = manifest(sweep_values={"params.lr": 0.5, "seed": 3}, git={"root": str(tmp_path)})
     assert again_command(member, divergence_fix(CONFIG["params"])) == (
         "clusterrun submit configs/fit.yaml params.batch_size=32 resources.mem=4G seed=3 params.lr=0.05"
     )
@@ -56,6 +61,40 @@ def test_the_command_keeps_the_runs_overrides_and_swept_values_and_replaces_the_
     assert again_command(manifest(), oom) == (
         "clusterrun submit configs/fit.yaml params.batch_size=32 resources.mem=9G"
     )
+
+
+def test_a_sweeps_member_is_submitted_again_alone(tmp_path: Path) -> None:
+    """A member's command re-ran its whole sweep: the axis given on the command line
+    ('sweep.grid.params.lr=[0.01,0.05,5.0]') was kept among its overrides, and swept the fixed value
+    away again (a user trial, on the dashboard's run page). The member is submitted alone: its own
+    values, the fix, and sweep=null where its config file defines a sweep."""
+    config = tmp_path / "configs" / "fit.yaml"
+    config.parent.mkdir()
+    config.write_text("params: {lr: 0.5}\n")
+    fix = divergence_fix({"lr": 5.0})
+    swept = {**CONFIG, "params": {"lr": 5.0, "batch_size": 32}}  # the member's resolved config
+    member = manifest(
+        config=swept,
+        sweep="fit-sweep_1",
+        sweep_values={"params.lr": 5.0},
+        overrides=["params.batch_size=32", "sweep.grid.params.lr=[0.01,0.05,5.0]", "++sweep.metric=loss"],
+        git={"root": str(tmp_path)},
+    )
+    alone = "clusterrun submit configs/fit.yaml params.batch_size=32 params.lr=0.5"
+    assert again_command(member, fix) == alone
+    config.write_text("params: {lr: 0.5}\nsweep:\n  grid: {params.lr: [0.01, 5.0]}\n")
+    assert again_command(member, fix) == (
+        "clusterrun submit configs/fit.yaml params.batch_size=32 sweep=null params.lr=0.5"
+    )
+    # an ad-hoc sweep: its command line without the axes, the member's values and the fix before --
+    adhoc = manifest(
+        config=swept,
+        sweep="train-sweep_1",
+        sweep_values={"params.lr": 5.0, "seed": 2},
+        config_file="/proj/runs/.adhoc/train-1a2b.yaml",
+        argv=["clusterrun", "submit", "sweep.grid.params.lr=[0.1,5.0]", "--", "python", "t.py", "--lr", "1"],
+    )
+    assert again_command(adhoc, fix) == ("clusterrun submit seed=2 params.lr=0.5 -- python t.py --lr 1")
 
 
 def test_no_command_without_a_change_or_a_config_file() -> None:
