@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -762,3 +763,152 @@ def test_a_script_configured_by_environment_variables_gets_its_seed_and_its_own_
         assert rows == "3"
         values.append(value)
     assert values[0] != values[1] and not shared.exists()
+
+
+LIGHTNING_SCRIPT = """\
+import torch
+import lightning as L
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from lightning.pytorch.cli import LightningCLI
+
+
+class Model(L.LightningModule):
+    def __init__(self, hidden: int = 16, lr: float = 0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(8, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def training_step(self, batch, batch_idx):
+        loss = nn.functional.mse_loss(self.net(batch[0]), batch[1])
+        self.log("train_loss", loss, prog_bar=True)
+        self.log("grad_steps", float(batch_idx))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", nn.functional.mse_loss(self.net(batch[0]), batch[1]), prog_bar=True)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+class Data(L.LightningDataModule):
+    def __init__(self, batch_size: int = 32, num_workers: int = 0):
+        super().__init__()
+        self.batch_size, self.num_workers = batch_size, num_workers
+
+    def setup(self, stage=None):
+        x = torch.randn(512, 8)
+        y = x.sum(1, keepdim=True).sin()
+        self.train, self.val = TensorDataset(x[:448], y[:448]), TensorDataset(x[448:], y[448:])
+
+    def train_dataloader(self):
+        return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers)
+
+    def val_dataloader(self):
+        return DataLoader(self.val, batch_size=64)
+
+
+if __name__ == "__main__":
+    LightningCLI(Model, Data)
+"""
+LIGHTNING_CONFIG = """\
+seed_everything: 3
+trainer: {max_epochs: 2, accelerator: cpu, enable_model_summary: false}
+model: {hidden: 16, lr: 0.02}
+data: {batch_size: 64}
+"""
+
+
+def _lightning_project(root: Path, config: bool) -> Path:
+    root.mkdir(parents=True)
+    (root / "train.py").write_text(LIGHTNING_SCRIPT)
+    (root / ".gitignore").write_text(".venv/\nruns/\nlightning_logs/\n")
+    if config:
+        (root / "conf").mkdir()
+        (root / "conf" / "base.yaml").write_text(LIGHTNING_CONFIG)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return root
+
+
+def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(tmp_path: Path) -> None:
+    """`LightningCLI(Model, Data)` has no argparse options: init wrote `command: python train.py`, which
+    LightningCLI refuses ('expected "subcommand" to be one of {fit,validate,test,predict}'), a probe as its
+    smoke test, no seed and no metrics (a user trial). Read, never run: Lightning need not be installed."""
+    root = _lightning_project(tmp_path / "with-config", config=True)
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["command"] == (
+        "python train.py fit --config conf/base.yaml --trainer.max_epochs {max_epochs} --trainer.accelerator "
+        "{accelerator} --trainer.enable_model_summary {enable_model_summary} --model.hidden {hidden} "
+        "--model.lr {lr} --data.batch_size {batch_size} --seed_everything {seed}"
+    )
+    assert config["params"] == {
+        "max_epochs": 2,
+        "accelerator": "cpu",
+        "enable_model_summary": False,
+        "hidden": 16,
+        "lr": 0.02,
+        "batch_size": 64,
+    }
+    assert config["seed"] == 3  # the config's seed_everything
+    assert config["smoke"]["command"] == config["command"] + " --trainer.fast_dev_run true"
+    assert set(config["metrics"]["patterns"]) == {"train_loss", "val_loss"}  # what the progress bar shows
+    assert "not printed, so not read: grad_steps" in made.stderr
+    # without a config file: the classes' __init__ defaults, and LightningCLI's random seed made explicit
+    root = _lightning_project(tmp_path / "without", config=False)
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["command"] == (
+        "python train.py fit --model.hidden {hidden} --model.lr {lr} --data.batch_size {batch_size} "
+        "--data.num_workers {num_workers} --seed_everything {seed}"
+    )
+    assert "seed" not in config  # clusterrun's default (42), made explicit on the command line
+
+
+LIGHTNING = ["lightning", "jsonargparse[signatures]>=4.27.7"]  # LightningCLI needs jsonargparse's extra
+
+
+def _lightning_venv(root: Path) -> dict[str, str]:
+    """The project's own venv (beside this interpreter's packages: PyTorch), with Lightning installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but PyTorch is not installed (scripts/test.sh installs it)")
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0, or run scripts/test.sh)")
+    venv = root / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = subprocess.run(
+        [*install, *LIGHTNING],
+        capture_output=True,
+        text=True,
+    )
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    return {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+
+
+@pytest.mark.torch
+def test_a_lightning_cli_run_as_init_wrote_it_completes_with_its_metrics_and_logs(tmp_path: Path) -> None:
+    """The config init wrote, run by real Lightning on this machine: Lightning's one-batch smoke test
+    passes, the run completes with the progress bar's metrics, its lightning_logs are the run's artifacts,
+    and nothing is said about an unseeded torch (--seed_everything seeds it)."""
+    root = _lightning_project(tmp_path / "proj", config=True)
+    env = _lightning_venv(root)
+    assert cli(["init"], root, env=env).returncode == 0
+    git(root, "add", "configs")
+    git(root, "commit", "-q", "-m", "config")
+    result = cli(["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes"], root, env=env)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "without a seed" not in result.stderr + result.stdout
+    run = next(p for p in (root / "runs").iterdir() if (p / "summary.json").is_file())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["state"] == "completed" and set(summary["metrics"]) >= {"train_loss", "val_loss"}
+    assert any("lightning_logs/version_0/checkpoints/" in path for path in summary["artifacts"])
+    smoke = (run / "smoke" / "stdout.log").read_text() + (run / "smoke" / "stderr.log").read_text()
+    assert "fast_dev_run" in smoke  # Lightning says it ran one batch

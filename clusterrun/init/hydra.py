@@ -70,13 +70,15 @@ def _text(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _leaves(data: dict[str, Any], prefix: str = "", depth: int = 1) -> Iterator[tuple[str, Any]]:
+def _leaves(
+    data: dict[str, Any], prefix: str = "", depth: int = 1, skip: frozenset[str] = HYDRA_KEYS
+) -> Iterator[tuple[str, Any]]:
     for key, value in data.items():
-        if not isinstance(key, str) or (not prefix and key in HYDRA_KEYS):
+        if not isinstance(key, str) or (not prefix and key in skip):
             continue
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and depth < MAX_DEPTH:
-            yield from _leaves(value, dotted + ".", depth + 1)
+            yield from _leaves(value, dotted + ".", depth + 1, skip)
         else:
             yield dotted, value
 
@@ -109,7 +111,19 @@ def params(script: Path, main: HydraMain) -> HydraParams:
     if not isinstance(data, dict):
         found.problem = f"{path.name} is not a mapping"
         return found
-    leaves = [(key, value) for key, value in _leaves(data) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key)]
+    scalars(data, found)
+    return found
+
+
+def scalars(data: dict[str, Any], found: HydraParams, skip: frozenset[str] = HYDRA_KEYS) -> None:
+    """A nested config's scalar values into `found` (name -> value, and each one's dotted key), named by
+    their last key when that is unique (trainer.max_epochs -> max_epochs, so that the smoke test finds
+    it), else by the dotted key with underscores; top-level keys in `skip` are left out."""
+    leaves = [
+        (key, value)
+        for key, value in _leaves(data, skip=skip)
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key)
+    ]
     last = [key.rsplit(".", 1)[-1] for key, _ in leaves]
     for key, value in leaves:
         usable = isinstance(value, bool | int | float) or (
@@ -125,4 +139,3 @@ def params(script: Path, main: HydraMain) -> HydraParams:
         name = short if last.count(short) == 1 else key.replace(".", "_")
         found.values[name] = value
         found.keys[name] = key
-    return found

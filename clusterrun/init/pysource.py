@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.init import lightning
 from clusterrun.init.hydra import HydraMain, find_main
 
 #: `if __name__ == "__main__":`, so `python file.py` runs the file as a program
@@ -60,6 +61,8 @@ class ScriptInfo:
     env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
     env_defaults: dict[str, str] = field(default_factory=dict)  # os.environ.get("X", "data"): its default
     hydra: HydraMain | None = None  # `@hydra.main(config_path=..., config_name=...)`: framework 'hydra'
+    lightning: lightning.LightningMain | None = None  # `LightningCLI(Model, Data)`: framework 'lightning'
+    tree: ast.Module | None = None  # the parsed source (init reads class defaults from it)
     error: str = ""  # why it could not be read
 
     def options_of(self, command: str) -> list[Option]:
@@ -561,9 +564,13 @@ def read_script(path: Path) -> ScriptInfo:
         _click(tree, info)
     if not info.framework or info.framework == "click":
         _typer(tree, info)
+    info.tree = tree
     info.hydra = find_main(tree)
     if info.hydra is not None and not info.options:
         info.framework = "hydra"
+    info.lightning = lightning.find_main(tree)
+    if info.lightning is not None and not info.options:
+        info.framework = "lightning"
     info.subcommands = list(dict.fromkeys(info.subcommands))
     _prints(tree, info)
     _read_paths(tree, info)

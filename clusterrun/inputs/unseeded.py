@@ -8,7 +8,8 @@ they import, transitively (at most MAX_FILES). Two kinds of finding:
 - a library's global generator used and never seeded in the files read (numpy's `np.random.rand`,
   Python's `random.shuffle`, torch imported without `torch.manual_seed`): said only when no seeding call
   of that library, nor a call named for a seed that may seed them all (`seed_everything`, `set_seed`, a
-  project's own `set_all_seeds(1)`), appears anywhere.
+  project's own `set_all_seeds(1)`, `LightningCLI(seed_everything_default=1234)`), appears anywhere,
+  and the command does not seed them all (LightningCLI's `--seed_everything 42`).
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def _no_seed(call: ast.Call) -> bool:
     return not call.args or (len(call.args) == 1 and _is_none(call.args[0]))
 
 
+def _a_number(node: ast.AST) -> bool:
+    """A literal int (not True, which LightningCLI takes as 'a random seed'), or a name holding one."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) is int
+    return isinstance(node, ast.Name | ast.Attribute)
+
+
 def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
@@ -139,6 +147,8 @@ class _Scan:
             seeds_all = last in _SEED_ALL or ("seed" in last.lower() and last not in _SEEDS_ONE)
             if seeds_all and (node.args or node.keywords):  # set_all_seeds(1), init_seeds(s), seed_torch(s)
                 self.seeded.update({"numpy", "random", "torch"})
+            if any(k.arg == "seed_everything_default" and _a_number(k.value) for k in node.keywords):
+                self.seeded.update({"numpy", "random", "torch"})  # LightningCLI(..., =1234) seeds them all
             if last == "manual_seed" and (node.args or node.keywords):
                 self.seeded.add("torch")
             if last == "seed" and (node.args or node.keywords):
@@ -236,12 +246,30 @@ def _imported(root: Path, path: Path, text: str) -> Iterator[Path]:
                 yield from _module_files(root, path.parent, f"{module}.{name}")
 
 
+#: command-line options that seed every generator (LightningCLI's `--seed_everything 42`)
+_SEED_ALL_OPTIONS = ("--seed_everything",)
+
+
+def _seeds_from_argv(argv: list[str]) -> bool:
+    """Whether the command seeds every generator with a number: `--seed_everything 42` (or `=42`)."""
+    for position, word in enumerate(argv):
+        name, equals, value = word.partition("=")
+        if name in _SEED_ALL_OPTIONS:
+            value = value if equals else (argv[position + 1] if position + 1 < len(argv) else "")
+            if value.lstrip("-").isdigit():
+                return True
+    return False
+
+
 def find(root: Path, argv: Iterable[str]) -> list[Unseeded]:
     """What the code the command runs draws at random without a seed (see the module's text)."""
     root = root.resolve()
+    argv = list(argv)
     queue = _entry_files(root, argv)
     seen: set[Path] = set()
     scan = _Scan([], {}, set())
+    if _seeds_from_argv(argv):
+        scan.seeded.update({"numpy", "random", "torch"})
     while queue and len(seen) < MAX_FILES:
         path = queue.pop(0)
         if path in seen:

@@ -25,7 +25,7 @@ from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
-from clusterrun.init import guess, hydra
+from clusterrun.init import guess, hydra, lightning
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import Entry, Survey, find_entry, survey
@@ -89,6 +89,7 @@ class _Draft:
     seed: int | None = None
     # length options without a default (the script reads its length elsewhere): (flag, smoke value)
     short_flags: list[tuple[str, int | float]] = field(default_factory=list)
+    smoke_command: list[str] = field(default_factory=list)  # the smoke test's own argv (a framework's)
     guessed: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)
 
@@ -158,10 +159,60 @@ def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
         )
 
 
+def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
+    """A LightningCLI script: `fit`, with the project's LightningCLI config file when it has one and its
+    scalar values as dotted options (else the model's and data module's `__init__` defaults); the run's
+    seed as --seed_everything; the smoke test Lightning's one-batch run (fast_dev_run)."""
+    main, tree = info.lightning, info.tree
+    assert main is not None and tree is not None
+    draft.command.append(lightning.SUBCOMMAND)
+    root = git_root(info.path.parent) or info.path.parent
+    found = lightning.find_config(root, lightning.config_files(root, info.path))
+    params = hydra.HydraParams()
+    seed: Any = main.seed_default
+    if found is not None:
+        path, data = found
+        where = f"the LightningCLI config {PurePosixPath(path.relative_to(root))}"
+        draft.command += ["--config", str(PurePosixPath(path.relative_to(root)))]
+        hydra.scalars(data, params, skip=frozenset({"seed_everything", "ckpt_path"}))
+        if type(data.get("seed_everything")) is int:
+            seed = data["seed_everything"]
+    else:
+        where = f"the __init__ defaults of {' and '.join(filter(None, (main.model, main.data)))}"
+        nested = {
+            prefix: lightning.init_defaults(tree, cls)
+            for prefix, cls in (("model", main.model), ("data", main.data))
+            if cls
+        }
+        hydra.scalars(nested, params, skip=frozenset())
+    for name, value in params.values.items():
+        key = params.keys[name]
+        if name in BUILTIN_PLACEHOLDERS:
+            name = key.replace(".", "_") + "_"
+        draft.params[name] = value
+        draft.command += [f"--{key}", f"{{{name}}}"]
+    draft.seed = seed
+    draft.command += ["--seed_everything", "{seed}"]
+    shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items()) or "none"
+    draft.guessed.append(f"LightningCLI: subcommand fit; params from {where}, passed as options: {shown}")
+    draft.guessed.append(
+        "--seed_everything {seed}: LightningCLI seeds Python, numpy and torch with the run's seed"
+        + (f" (seed: {seed}, as the script had it)" if seed is not None else "")
+    )
+    draft.smoke_command = [*draft.command, *lightning.FAST_DEV_RUN]
+    draft.check.append(
+        "Lightning writes its logs and checkpoints under lightning_logs/ in the run's working directory "
+        "(<run>/work/lightning_logs/), listed as the run's artifacts"
+    )
+
+
 def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     """Params from the script's options: every option with a literal default, and the required ones."""
     if info.framework == "hydra":
         _from_hydra(info, draft)
+        return
+    if info.framework == "lightning":
+        _from_lightning(info, draft)
         return
     sub = _choose_command(info)
     if sub:
@@ -329,6 +380,8 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
         )
         return {}
     found = patterns(info.printed)
+    if info.lightning is not None:
+        found |= _lightning_metrics(info.lightning, draft)
     if found:
         draft.guessed.append(f"metrics from the prints of {info.path.name}: {', '.join(found)}")
     elif info.reads_metrics_file:
@@ -344,7 +397,32 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
     return found
 
 
+def _lightning_metrics(main: lightning.LightningMain, draft: _Draft) -> dict[str, str]:
+    """What Lightning's progress bar prints of `self.log(..., prog_bar=True)` (`val_loss: 0.21` from
+    its rich bar, `val_loss=0.21` from tqdm's): a pattern each; the others are not printed."""
+    found = {name: rf"\b{re.escape(name)}[:=]\s*([0-9.eE+-]+)" for name in main.shown}
+    hidden = [name for name in main.logged if name not in main.shown]
+    if found:
+        draft.check.append(
+            "metrics: the progress bar's values, as printed (without a terminal, each epoch's last); "
+            "Lightning's CSVLogger keeps every step's in lightning_logs/version_0/metrics.csv"
+        )
+    if hidden:
+        draft.check.append(
+            f"metrics logged without prog_bar=True are not printed, so not read: {', '.join(hidden)}"
+        )
+    return found
+
+
 def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
+    if draft.smoke_command:  # the framework's own short run
+        data["smoke"] = {"command": command_text(draft.smoke_command), "timeout": 300}
+        extra = " ".join(draft.smoke_command[len(draft.command) :])
+        draft.guessed.append(
+            f"smoke test: the command with {extra} (smoke.command): one batch of training and of "
+            "validation, nothing written"
+        )
+        return
     short = guess.smoke_params(draft.params)
     if short:
         data["smoke"] = {"params": short, "timeout": 300}

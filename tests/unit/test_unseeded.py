@@ -81,3 +81,19 @@ def test_code_outside_the_snapshot_unreadable_or_absent_is_not_read(tmp_path: Pa
     assert find(root, ["python", "ok.py"]) == []
     (root / "deep.py").write_text("import random\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
     assert find(root, ["python", "deep.py"]) == []  # too deep for Python's parser: not read, no crash
+
+
+def test_lightning_cli_seeds_every_generator_with_a_number_only(tmp_path: Path) -> None:
+    """LightningCLI seeds Python, numpy and torch: with `seed_everything_default=1234`, or with
+    `--seed_everything N` on the command line (what `init` writes); its default (True) is a random seed.
+    A user trial's LightningCLI script was warned about as 'torch.manual_seed is never called'."""
+    cli = "import torch\nfrom lightning.pytorch.cli import LightningCLI\nx = torch.randn(3)\n"
+    seeded = cli + "LightningCLI(M, D, seed_everything_default=7)\n"
+    root = _tree(tmp_path, {"a.py": cli + "LightningCLI(M, D)\n", "b.py": seeded})
+    assert [u.what for u in find(root, ["python", "a.py", "fit"])] == [
+        "torch is used and torch.manual_seed is never called"
+    ]
+    assert find(root, ["python", "b.py", "fit"]) == []
+    assert find(root, ["python", "a.py", "fit", "--seed_everything", "42"]) == []
+    assert find(root, ["python", "a.py", "fit", "--seed_everything=42"]) == []
+    assert find(root, ["python", "a.py", "fit", "--seed_everything", "true"]) != []  # a random seed
