@@ -309,6 +309,12 @@ def comparison_text(comparison: dict[str, Any]) -> str:
         if paired:  # Hydra's outputs/<date>/<time>/...: one run's file against the other's
             in_a, in_b = _time_named(paired[0]["a"], paired[0]["b"])
             unread += f"; {len(paired)} paired across time-named directories: {in_a} in A, {in_b} in B"
+        alike = found.get("alike") or []
+        if alike:  # a checkpoint that records where it was saved, torch.save's id: the same but for that
+            unread += (
+                f"; {len(alike)} the same but for what differs each time it is written (each run's own "
+                f"directory in it, torch.save's id): {alike[0]}"
+            )
         if found["differ"]:
             parts.append(f"Output differences ({len(found['differ'])} of {found['files']} files{unread}):")
             parts += [f"  {d['path']}: {d['change']}" for d in found["differ"][:OUTPUTS_SHOWN]]

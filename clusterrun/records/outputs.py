@@ -13,7 +13,9 @@ be 'only in A' and 'only in B'.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +53,9 @@ class OutputDiff:
     paired: list[tuple[str, str]] = field(default_factory=list)  # (path in A, path in B) told apart by times
     unchecked: list[str] = field(default_factory=list)  # same path and size, content not read
     gone: list[str] = field(default_factory=list)  # runs whose working copy was removed (clusterrun gc)
+    #: the same but for what differs each time such a file is written (alike): each run's own directory
+    #: written in it, torch.save's id in a PyTorch checkpoint
+    alike: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class OutputDiff:
             "unchecked": self.unchecked,
             "workdir_removed": self.gone,
             "paired": [{"a": a, "b": b} for a, b in self.paired],
+            "alike": self.alike,
         }
 
 
@@ -108,9 +114,52 @@ def diff(
             budget -= sizes_a[path]
             if same is None:
                 out.unchecked.append(path)
+            elif not same and _alike(run_a, path, run_b, other):
+                out.alike.append(path)
             elif not same:
                 out.differ.append((path, "content differs"))
     return out
+
+
+#: files up to this size that differ are read again whole, for what differs each time a file is written
+_ALIKE_BYTES = 64 * 1024 * 1024
+#: a zip member that torch.save writes anew, different, each time (PyTorch >= 2.5)
+_SAVE_IDS = (".data/serialization_id",)
+
+
+def _alike(run_a: Run, path_a: str, run_b: Run, path_b: str) -> bool:
+    """Whether two files of the same size differ only in what differs each time such a file is written:
+    each run's own directory written in it (Lightning's checkpoint keeps its callbacks' paths,
+    <run>/work/lightning_logs/...), and in a zip (a PyTorch checkpoint) the id torch.save writes anew
+    and the checksums that follow from them. Each run's directory is replaced by one placeholder (run
+    ids of one name are as long as each other: a time stamp), a zip compared member by member."""
+    try:
+        if run_a.file(path_a).stat().st_size > _ALIKE_BYTES:
+            return False
+        with open_nofollow(run_a.file(path_a)) as one, open_nofollow(run_b.file(path_b)) as other:
+            data_a, data_b = one.read(), other.read()
+    except (OSError, ClusterrunError):
+        return False
+    own_a, own_b = (str(run.path).encode() for run in (run_a, run_b))
+    if len(own_a) != len(own_b):
+        return False
+    mark = b"\0" * len(own_a)
+
+    def same(one: bytes, other: bytes) -> bool:
+        return one.replace(own_a, mark) == other.replace(own_b, mark)
+
+    if data_a[:4] == data_b[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data_a)) as zip_a, zipfile.ZipFile(io.BytesIO(data_b)) as zip_b:
+                names = zip_a.namelist()
+                if names != zip_b.namelist():
+                    return False
+                return all(
+                    name.endswith(_SAVE_IDS) or same(zip_a.read(name), zip_b.read(name)) for name in names
+                )
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, NotImplementedError):
+            return False
+    return own_a in data_a and same(data_a, data_b)
 
 
 def _paired_by_time(only_a: list[str], only_b: list[str]) -> dict[str, str]:

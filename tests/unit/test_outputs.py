@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from clusterrun.analysis.compare import REPRODUCED
 from clusterrun.analysis.compare import compare as compare_records
 from clusterrun.cli.tables import comparison_text
@@ -173,3 +175,56 @@ def test_when_only_files_that_hold_times_differ_the_note_says_so_and_gives_no_se
         outputs=outputs.diff(run_a, files_a, run_c, files_c),
     )
     assert result.unexplained and "3 of the 3 output files differ (work/ckpt.bin)" in result.notes[0]
+
+
+def test_a_file_that_holds_its_own_runs_directory_is_the_same_but_for_it(tmp_path: Path) -> None:
+    """Lightning's checkpoint keeps its callbacks' paths (<run>/work/lightning_logs/...): two runs that
+    wrote the same weights differ in those bytes only. A reproduction was told 'content differs ... seed
+    every random generator' of a seeded run (a user trial); any other byte that differs still differs."""
+    a, b = tmp_path / "fit_20261207-160819", tmp_path / "fit_20261207-161038"  # run ids of one length
+    weights = os.urandom(4096)
+
+    def checkpoint(run: Path, weights: bytes) -> bytes:
+        return b"PK" + weights + f"best_model_path={run}/work/ckpt/e=2.ckpt".encode() + weights[:64]
+
+    run_a, files_a = _run(tmp_path, a.name, {"work/e.ckpt": checkpoint(a, weights), "work/x": b"1"})
+    run_b, files_b = _run(tmp_path, b.name, {"work/e.ckpt": checkpoint(b, weights), "work/x": b"1"})
+    found = outputs.diff(run_a, files_a, run_b, files_b)
+    assert found.differ == [] and found.alike == ["work/e.ckpt"]
+    manifest = {"run_id": "a", "config": {"name": "x", "command": ["true"]}}
+    summary = {"state": "completed", "success": True, "metrics": {"loss": 1.0}}
+    result = compare_records(manifest, summary, {}, manifest | {"run_id": "b"}, summary, {}, outputs=found)
+    assert result.verdict == REPRODUCED and result.notes == []  # no 'seed every random generator'
+    text = comparison_text(result.as_record())
+    assert "1 the same but for what differs each time it is written (each run's own directory" in text
+    # one more byte that differs: it differs
+    changed = bytearray(weights)
+    changed[0] ^= 1
+    run_b, files_b = _run(tmp_path, b.name, {"work/e.ckpt": checkpoint(b, bytes(changed))})
+    found = outputs.diff(run_a, files_a[:1], run_b, files_b)
+    assert found.differ == [("work/e.ckpt", "content differs")] and found.alike == []
+
+
+@pytest.mark.torch
+def test_two_torch_saves_of_the_same_weights_are_alike_and_of_others_differ(tmp_path: Path) -> None:
+    """torch.save writes a new id into every checkpoint (.data/serialization_id): every PyTorch
+    checkpoint of two identical runs differed byte for byte, and every reproduction was told to seed its
+    generators. Real torch.save, each checkpoint holding its own run's directory as Lightning's do."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but PyTorch is not installed (scripts/test.sh installs it)")
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0, or run scripts/test.sh)")
+    runs = [tmp_path / "fit_20261207-160819", tmp_path / "fit_20261207-161038"]
+    for run, scale in zip([*runs, tmp_path / "fit_20261207-999999"], (1.0, 1.0, 2.0), strict=True):
+        (run / "work").mkdir(parents=True)
+        weights = {"w": torch.arange(12.0).reshape(3, 4) * scale, "path": f"{run}/work/best.ckpt"}
+        torch.save(weights, run / "work" / "best.ckpt")
+    files = [[("work/best.ckpt", (run / "work" / "best.ckpt").stat().st_size)] for run in runs]
+    assert (runs[0] / "work" / "best.ckpt").read_bytes() != (runs[1] / "work" / "best.ckpt").read_bytes()
+    found = outputs.diff(Run(runs[0]), files[0], Run(runs[1]), files[1])
+    assert found.differ == [] and found.alike == ["work/best.ckpt"]
+    other = tmp_path / "fit_20261207-999999"
+    found = outputs.diff(Run(runs[0]), files[0], Run(other), files[0])
+    assert found.differ == [("work/best.ckpt", "content differs")]
