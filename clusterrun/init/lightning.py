@@ -30,6 +30,7 @@ SUBCOMMAND = "fit"
 class LightningMain:
     """A `LightningCLI(...)` call: the classes it is given and its literal seed default."""
 
+    subcommand: str = SUBCOMMAND  # "" with run=False: the script calls trainer.fit itself
     model: str = ""  # the LightningModule class name (first argument or model_class=)
     data: str = ""  # the LightningDataModule class name (second argument or datamodule_class=)
     seed_default: int | None = None  # seed_everything_default=1234 (None: not a literal int)
@@ -39,13 +40,17 @@ class LightningMain:
 
 
 def find_main(tree: ast.Module) -> LightningMain | None:
-    """The script's `LightningCLI(...)` call (a subclass's name ending in LightningCLI too), if any."""
+    """The script's `LightningCLI(...)` call (or of a class of the script derived from it), if any."""
+    derived = {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and any(_name(base).endswith("LightningCLI") for base in node.bases)
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if not name.endswith("LightningCLI"):
+        name = _name(node.func)
+        if not (name.endswith("LightningCLI") or name in derived):
             continue
         words = {k.arg: k.value for k in node.keywords if k.arg}
         args = [*node.args, None, None]
@@ -53,6 +58,9 @@ def find_main(tree: ast.Module) -> LightningMain | None:
             model=_name(words.get("model_class") or args[0]),
             data=_name(words.get("datamodule_class") or args[1]),
         )
+        run = words.get("run")
+        if isinstance(run, ast.Constant) and run.value is False:
+            main.subcommand = ""
         seed = words.get("seed_everything_default")
         if isinstance(seed, ast.Constant) and type(seed.value) is int:
             main.seed_default = seed.value

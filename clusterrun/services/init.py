@@ -165,7 +165,8 @@ def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
     seed as --seed_everything; the smoke test Lightning's one-batch run (fast_dev_run)."""
     main, tree = info.lightning, info.tree
     assert main is not None and tree is not None
-    draft.command.append(lightning.SUBCOMMAND)
+    if main.subcommand:
+        draft.command.append(main.subcommand)
     root = git_root(info.path.parent) or info.path.parent
     found = lightning.find_config(root, lightning.config_files(root, info.path))
     params = hydra.HydraParams()
@@ -194,7 +195,8 @@ def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
     draft.seed = seed
     draft.command += ["--seed_everything", "{seed}"]
     shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items()) or "none"
-    draft.guessed.append(f"LightningCLI: subcommand fit; params from {where}, passed as options: {shown}")
+    sub = f"subcommand {main.subcommand}" if main.subcommand else "run=False, no subcommand"
+    draft.guessed.append(f"LightningCLI: {sub}; params from {where}, passed as options: {shown}")
     draft.guessed.append(
         "--seed_everything {seed}: LightningCLI seeds Python, numpy and torch with the run's seed"
         + (f" (seed: {seed}, as the script had it)" if seed is not None else "")
