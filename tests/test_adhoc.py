@@ -286,6 +286,16 @@ def test_the_argv_becomes_a_template() -> None:
     ]  # fmt: skip
     assert params == {"lr": -0.5, "name": "a b", "x": "1e-3", "n": "007", "json": '{"a": 1}'}
     assert seed == 9
+    # LightningCLI (jsonargparse): dotted options are params by their last part, unless two share it;
+    # --seed_everything is the seed (they were kept as typed: a sweep or --where could not name them)
+    lightning = ["python", "t.py", "fit", "--trainer.max_epochs", "3", "--model.lr", "0.1"]
+    lightning.append("--optimizer.lr=1")
+    tokens, params, seed = template([*lightning, "--data.batch-size", "64", "--seed_everything", "7"])
+    assert tokens == [
+        "python", "t.py", "fit", "--trainer.max_epochs", "{max_epochs}", "--model.lr", "{model_lr}",
+        "--optimizer.lr={optimizer_lr}", "--data.batch-size", "{batch_size}", "--seed_everything", "{seed}",
+    ]  # fmt: skip
+    assert params == {"max_epochs": 3, "model_lr": 0.1, "optimizer_lr": 1, "batch_size": 64} and seed == 7
     assert name_of(["python", "-m", "pkg.fit", "--x", "1"]) == "fit"
     assert name_of(["torchrun", "--nproc-per-node", "2", "src/train_gpt.py"]) == "train_gpt"
     assert name_of(["./bin/solver", "--n", "1"]) == "solver"

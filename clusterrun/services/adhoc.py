@@ -103,10 +103,30 @@ def name_of(argv: list[str]) -> str:
     return name if name and _NAME_OK.fullmatch(name) else "run"
 
 
+#: options that give a program its seed: the run's seed is put there ({seed}); LightningCLI's seeds every
+#: generator with it
+SEED_OPTIONS = ("seed", "seed_everything")
+
+
+def _param_names(argv: list[str], start: int) -> dict[str, str]:
+    """Option key -> param name for dotted keys (LightningCLI's, jsonargparse's `--trainer.max_epochs`):
+    the last part when no other option ends so (max_epochs), else the key with underscores
+    (model_lr beside optimizer_lr)."""
+    keys = [t[2:].partition("=")[0].replace("-", "_") for t in argv[start:] if t.startswith("--")]
+    lasts = [key.rsplit(".", 1)[-1] for key in keys]
+    return {
+        key: last if lasts.count(last) == 1 else key.replace(".", "_")
+        for key, last in zip(keys, lasts, strict=True)
+        if "." in key
+    }
+
+
 def template(argv: list[str]) -> tuple[list[str], dict[str, Any], int | None]:
     """The argv as a template: `--key value` and `--key=value` after the program are params (a `--seed`
-    is the seed); options without a value, short options and positionals stay as typed."""
+    or `--seed_everything` is the seed; a dotted `--trainer.max_epochs 3` is the param max_epochs);
+    options without a value, short options and positionals stay as typed."""
     start = program_end(argv)
+    names = _param_names(argv, start)
     tokens = [_escape(t) for t in argv[:start]]
     params: dict[str, Any] = {}
     seed: int | None = None
@@ -125,7 +145,8 @@ def template(argv: list[str]) -> tuple[list[str], dict[str, Any], int | None]:
             continue
         raw = inline if eq else argv[i + 1]
         key = flag[2:].replace("-", "_")
-        if key == "seed" and re.fullmatch(r"\d+", raw) and seed is None:
+        key = names.get(key, key)
+        if key in SEED_OPTIONS and re.fullmatch(r"\d+", raw) and seed is None:
             seed, slot = int(raw), "{seed}"
         elif _PARAM_OK.fullmatch(key) and key not in params and key not in BUILTIN_PLACEHOLDERS:
             params[key], slot = value_of(raw), f"{{{key}}}"
