@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from clusterrun.services.adhoc import name_of, template
+from clusterrun.services.adhoc import _smoke_example, name_of, template
 from tests.helpers import cli, no_traceback
 
 SCRIPT = ["python", "examples/quickstart/train.py"]
@@ -300,3 +300,13 @@ def test_the_argv_becomes_a_template() -> None:
     assert name_of(["torchrun", "--nproc-per-node", "2", "src/train_gpt.py"]) == "train_gpt"
     assert name_of(["./bin/solver", "--n", "1"]) == "solver"
     assert name_of(["python3.11", "-c", "print(1)"]) == "python3.11"
+
+
+def test_the_probe_note_names_how_this_command_is_made_short() -> None:
+    """It said `--smoke epochs=1` to a command whose length param is max_epochs, and nothing of
+    Lightning's one-batch run to a LightningCLI command (a user trial)."""
+    lightning = ["python", "train.py", "fit", "--config", "c.yaml", "--trainer.max_epochs", "3"]
+    example = _smoke_example(lightning, template(lightning)[1])
+    assert example.startswith("--smoke max_epochs=1 or --smoke-args ")
+    assert "'fit --config c.yaml --trainer.max_epochs 3 --trainer.fast_dev_run true'" in example
+    assert _smoke_example(["python", "x.py", "--lr", "1"], {"lr": 1}).startswith("e.g. --smoke epochs=1")

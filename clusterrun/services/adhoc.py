@@ -184,6 +184,23 @@ def command_text(tokens: list[str]) -> str | list[str]:
     return line if shlex.split(line) == tokens else list(tokens)
 
 
+def _smoke_example(argv: list[str], params: dict[str, Any]) -> str:
+    """How this command's run is made short: its own length param (`--smoke max_epochs=1`), Lightning's
+    one-batch run for a LightningCLI command (dotted `--trainer.` options), else an example."""
+    short = guess.smoke_params(params)
+    lightning = any(word.startswith("--trainer.") for word in argv)
+    options = []
+    if short:
+        name, value = next(iter(short.items()))
+        options.append(f"--smoke {name}={value}")
+    if lightning:  # --smoke-args gives the whole of the smoke test's options: these, and one batch
+        smoke_args = shlex.join([*argv[program_end(argv) :], "--trainer.fast_dev_run", "true"])
+        options.append(f"--smoke-args {shlex.quote(smoke_args)} (Lightning's one batch)")
+    if not options:
+        return "e.g. --smoke epochs=1 (a param) or --smoke-args '--epochs 1'"
+    return " or ".join(options)
+
+
 def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     """The config the command stands for, as a file would hold it, and notes for the user."""
     argv = request.argv
@@ -212,7 +229,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         notes.append(
             f"no --smoke or --smoke-args: the smoke test runs the command for up to "
             f"{request.smoke_timeout or SMOKE_PROBE_SECONDS} s and passes if it has not failed by then; to "
-            "test a short run instead, pass e.g. --smoke epochs=1 (a param) or --smoke-args '--epochs 1'"
+            f"test a short run instead, pass {_smoke_example(argv, params)}"
         )
     if request.smoke_timeout is not None or smoke.get("probe"):
         smoke["timeout"] = request.smoke_timeout or SMOKE_PROBE_SECONDS
