@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -210,3 +211,80 @@ def test_a_row_made_by_the_refresh_is_not_kept_when_another_writer_came_after_it
     table = _table(project)
     assert "loss=0.125" in _line(table, first)
     assert table == _fresh(project)
+
+
+def _json(project: Path) -> dict[str, Any]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["--runs-dir", str(project / "runs"), "status", "--limit", "50", "--json"])
+    assert code == 0
+    data: dict[str, Any] = json.loads(out.getvalue())
+    return data
+
+
+def _fresh_json(project: Path) -> dict[str, Any]:
+    """The JSON made from the records alone (no cache)."""
+    (project / "runs" / ".cache" / CACHE_FILE).unlink(missing_ok=True)
+    data = _json(project)
+    (project / "runs" / ".cache" / CACHE_FILE).unlink(missing_ok=True)
+    return data
+
+
+def test_json_takes_a_summary_found_as_written_and_never_a_stale_or_moved_one(
+    project: Path, two_runs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status --json` of a wide listing takes each summary's file text as it is when the run's row found
+    it as written (no parse, no validation: 10,000 runs 1.5x -> about the floor), and is the records'
+    JSON all the same: in a registry moved whole (whose summaries name the old place), after the summary
+    is rewritten, and when the file is replaced between the listing and the read."""
+    first, second = two_runs
+    runs = project / "runs"
+    expected = _fresh_json(project)
+    _table(project)  # the rows, made by a table: each says its summary was found as written
+    rows = json.loads((runs / ".cache" / CACHE_FILE).read_text())["rows"]
+    assert all(rows[run_id][1].get(listing.AS_WRITTEN) for run_id in two_runs)
+    taken: list[str] = []
+    real = listing.store.summary_text_verified
+
+    def counted(run_dir: Path, stamp: str) -> str | None:
+        text = real(run_dir, stamp)
+        if text is not None:
+            taken.append(run_dir.name)
+        return text
+
+    monkeypatch.setattr(listing.store, "summary_text_verified", counted)
+    assert _json(project) == expected and sorted(taken) == sorted(two_runs)  # both taken as written
+    # the registry moved whole (a rename keeps every stamp): the rows hold, the paths are the new ones
+    moved = project / "moved-runs"
+    runs.rename(moved)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--runs-dir", str(moved), "status", "--limit", "50", "--json"]) == 0
+    for item in json.loads(out.getvalue())["runs"]:
+        assert item["summary"]["run_dir"] == str(moved / item["run_id"])
+        assert item["summary"]["logs"]["stdout"].startswith(str(moved / item["run_id"]))
+    moved.rename(runs)
+    # a summary rewritten as another tool would: its row is made again, and its JSON is the new one
+    _rewrite(runs / first / "summary.json", {"metrics": {"loss": 0.25}})
+    taken.clear()
+    data = _json(project)
+    assert data == _fresh_json(project) and taken == [second]
+    assert next(r for r in data["runs"] if r["run_id"] == first)["summary"]["metrics"] == {"loss": 0.25}
+    # replaced after the listing took its row, before its JSON was read, by a file laid out as
+    # write_summary lays one out but with a value the record's validation makes another (the exit code
+    # as text): the records' JSON has the number
+    _table(project)
+    real_view = listing.StatusView.json_text
+    path = runs / second / "summary.json"
+
+    def replaced_then_read(view: listing.StatusView) -> Any:
+        data = json.loads(path.read_text())
+        data["exit_code"] = "0"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True, indent=2) + "\n")
+        os.replace(tmp, path)
+        return real_view(view)
+
+    monkeypatch.setattr(listing.StatusView, "json_text", replaced_then_read)
+    data = _json(project)
+    assert next(r for r in data["runs"] if r["run_id"] == second)["summary"]["exit_code"] == 0

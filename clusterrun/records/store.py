@@ -8,13 +8,14 @@ mode; no record is read or written through a symlink out of the registry (record
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clusterrun.config.redact import may_need_redaction, redact_data
-from clusterrun.errors import RunNotFound
+from clusterrun.errors import ClusterrunError, RunNotFound
 from clusterrun.records.jsonio import append_jsonl, create_text, read_json_text, write_text_atomic
 from clusterrun.records.models import (
     MANIFEST_FILE,
@@ -29,7 +30,7 @@ from clusterrun.records.models import (
     SweepRecord,
     load,
 )
-from clusterrun.records.paths import SNAPSHOT_STORE, read_text, rebased, run_file
+from clusterrun.records.paths import SNAPSHOT_STORE, open_nofollow, read_text, rebased, run_file
 from clusterrun.records.prettyjson import (
     INDENT,
     compact,
@@ -39,6 +40,7 @@ from clusterrun.records.prettyjson import (
     record_text,
     split_members,
 )
+from clusterrun.records.rowcache import stamp_of
 
 R = TypeVar("R", bound=RecordModel)
 
@@ -189,6 +191,45 @@ def read_summary_nested(run_dir: Path) -> str | None:
         # valid JSON has no newline inside a string: each is layout, and one more indent nests it
         return text[:-1].replace("\n", "\n" + INDENT)
     return nested(shown)
+
+
+def summary_as_written(run_dir: Path) -> bool:
+    """Whether read_summary_nested gives the summary file's own text (indented): it holds what
+    `Summary.to_data()` gives of it, laid out as write_summary lays it out, where it was written. A listing
+    keeps this in its row of the run (services/listing.py), so that `status --json` may take the text
+    itself while the file is the same one (summary_text_verified)."""
+    try:
+        summary, data, text = _read_text(
+            Summary, run_dir / SUMMARY_FILE, f"run {run_dir.name}: {SUMMARY_FILE}"
+        )
+    except (FileNotFoundError, ClusterrunError):
+        return False
+    if _summary_here(summary, run_dir) or not (text.startswith("{\n") and text.endswith("\n}\n")):
+        return False
+    return compact(summary.to_data()) == compact(data) and _names_its_run(text, run_dir)
+
+
+def _names_its_run(text: str, run_dir: Path) -> bool:
+    """Whether a summary's text names `run_dir` as its run's directory (it was written there)."""
+    return f'"run_dir": {json.dumps(os.fspath(run_dir))}' in text
+
+
+def summary_text_verified(run_dir: Path, stamp: str) -> str | None:
+    """read_summary_nested's text of a summary found as written (summary_as_written) when its file had
+    `stamp` (rowcache.stamp_of: inode, size, mtime): the file's own text, indented, without parsing or
+    validating it again, while the file is that one and names this run's directory; None otherwise (the
+    caller reads it as read_summary_nested does)."""
+    try:
+        with open_nofollow(run_file(run_dir, SUMMARY_FILE)) as handle:
+            info = os.fstat(handle.fileno())
+            if stamp_of(info.st_ino, info.st_size, info.st_mtime_ns) != stamp:
+                return None
+            text = handle.read().decode("utf-8")
+    except (OSError, ClusterrunError, UnicodeDecodeError):
+        return None
+    if not (text.startswith("{\n") and text.endswith("\n}\n")) or not _names_its_run(text, run_dir):
+        return None
+    return text[:-1].replace("\n", "\n" + INDENT)
 
 
 def _summary_here(summary: Summary, run_dir: Path) -> bool:

@@ -18,7 +18,7 @@ from clusterrun.config.resources import duration_seconds
 from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.records import index as registry_index
 from clusterrun.records import prettyjson, rowcache, store
-from clusterrun.records.models import Manifest
+from clusterrun.records.models import SUMMARY_FILE, Manifest
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.rowcache import RowCache
 from clusterrun.records.summary import folders_checked as summaries_folders_checked
@@ -86,6 +86,9 @@ class StatusView:
     #: where the whole summaries of the runs shown from their rows are read, when they are wanted: read
     #: by as_record, or a chunk at a time by json_text (a wide listing's are never all held at once)
     summaries_from: Registry | None = None
+    #: run id -> the stamp of its summary file when its row found the file as written
+    #: (store.summary_as_written): its JSON is that file's text while the file is that one
+    as_written: dict[str, str] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:
@@ -133,8 +136,15 @@ class StatusView:
         runs = self.report.runs
         for start in range(0, len(runs), SUMMARY_CHUNK):
             part = runs[start : start + SUMMARY_CHUNK]
-            missing = _without_summary(part)
-            texts = dict(zip([r.run_id for r in missing], _summary_texts(registry, missing), strict=True))
+            texts: dict[str, str | None] = {}
+            for shown in _without_summary(part):  # a summary found as written: its file's text, if the same
+                stamp = self.as_written.get(shown.run_id)
+                if stamp is not None:
+                    texts[shown.run_id] = store.summary_text_verified(
+                        registry.listed(shown.run_id).path, stamp
+                    )
+            missing = [r for r in _without_summary(part) if texts.get(r.run_id) is None]
+            texts |= dict(zip([r.run_id for r in missing], _summary_texts(registry, missing), strict=True))
             for shown in part:
                 item = shown.as_record()
                 text = texts.get(shown.run_id)
@@ -220,6 +230,7 @@ def status(
     kept_in = rowcache.RECORDS_FILE if full_rows else rowcache.CACHE_FILE
     cache = RowCache(registry.root, kept_in) if wide and (plain_rows or swept_rows or full_rows) else None
     changing: dict[str, tuple[Run, rowcache.Stamps]] = {}  # runs handed to refresh, with their stamps
+    as_written: dict[str, str] = {}  # runs whose row found their summary as written: its file's stamp
     # named runs (a sweep's members) are checked as registry.get does, a thousand with one listing
     checked = registry.get_many(ids) if named else {}
     if cache is not None:  # the runs the cache does not hold, looked at over the machine's cores
@@ -230,9 +241,12 @@ def status(
             cached = cache.get(run_id, before)
             if cached is None or not _from_cache(run_id, cached, records, done, swept_rows):
                 left.append((run, before))
+            elif cached.get(AS_WRITTEN):
+                as_written[run_id] = before.split(",")[1]  # (the stamps of manifest, summary, notes)
         reading = counting(notify, f"reading {len(left):,} runs", len(left))
         # (a sweep's one scheduler folder checked once per worker, not once per member)
-        look = partial(_look, swept=swept_rows, full=full_rows)  # (no whole summary: JSON reads it last)
+        # (no whole summary: JSON reads it last, and a plain table's row says whether it may take its text)
+        look = partial(_look, swept=swept_rows, full=full_rows, plain=plain_rows)
         with reading as step, summaries_folders_checked():
             looked_at = fanout_map(look, left, step)
         for seen, looked in zip(left, looked_at, strict=True):
@@ -317,6 +331,7 @@ def status(
             columns=query.columns,
             summaries_from=source,
             filters=filters_of(query),
+            as_written=as_written,
         )
 
     if not watch:
@@ -358,6 +373,10 @@ def _only(report: StatusReport, run_ids: Sequence[str]) -> StatusReport:
 #: worker hands back (not the run and stamps the parent has: 10,000 copies of them were 5 MB more)
 Looked = tuple[dict[str, Any], Glance | Manifest | None, RunStatus | None]
 
+#: a row's key saying its run's summary file was found as written (store.summary_as_written) when the
+#: row was made: `status --json` takes the file's text while the file is the same one
+AS_WRITTEN = "summary_as_written"
+
 
 #: a sweep member's row in the row cache holds its estimated CPU-hours (the sweep's totals) under this
 #: key, and the few summary fields its table shows (sweeps.table_part): a row without it is a plain one
@@ -369,7 +388,9 @@ def _chosen(query: StatusQuery, watch: bool) -> bool:
     return bool(query.where or query.tags or query.state or query.sort or query.columns or watch)
 
 
-def _look(seen: tuple[Run, rowcache.Stamps], swept: bool = False, full: bool = False) -> Looked:
+def _look(
+    seen: tuple[Run, rowcache.Stamps], swept: bool = False, full: bool = False, plain: bool = False
+) -> Looked:
     """A run of a plain table (`swept`: of a sweep's; `full`: of a listing that filters or sorts) the
     row cache does not hold, with its stamps (taken before anything was read): its tags (`full`: its
     whole record), and, for a run that may still change, a glance of it (or its manifest when more than
@@ -389,6 +410,8 @@ def _look(seen: tuple[Run, rowcache.Stamps], swept: bool = False, full: bool = F
         return record, manifest, None
     if swept:
         shown.summary = table_part(shown.summary)
+    elif plain and store.summary_as_written(run.path):  # (a listing whose JSON will want it)
+        record[AS_WRITTEN] = True
     return record, None, shown
 
 
@@ -403,6 +426,7 @@ def _take(
 ) -> None:
     run, before = seen
     record, changing, shown = looked
+    written = bool(record.pop(AS_WRITTEN, False))
     records[run.id] = record
     if isinstance(changing, Glance):
         glances[run.id] = changing
@@ -412,12 +436,12 @@ def _take(
         done[run.id] = shown
         if shown.state in TERMINAL:
             # made when the rows are saved, before anything changes the record (the view comes last)
-            cache.put_held(run.id, run.path, before, partial(_row, shown, record))
+            cache.put_held(run.id, run.path, before, partial(_row, shown, record, written))
 
 
-def _row(shown: RunStatus, record: dict[str, Any]) -> dict[str, Any]:
-    """A settled run's row in the row cache: its status and its record."""
-    return {"status": shown.as_record(), **record}
+def _row(shown: RunStatus, record: dict[str, Any], as_written: bool = False) -> dict[str, Any]:
+    """A settled run's row in the row cache: its status and its record (and AS_WRITTEN)."""
+    return {"status": shown.as_record(), **record, **({AS_WRITTEN: True} if as_written else {})}
 
 
 def _keep_rows(
@@ -444,6 +468,8 @@ def _keep_rows(
         record = records[run.id]
         if "state" in record:  # a whole record, read before the refresh recorded the end
             record = record | {"state": shown.state}
+        if SUMMARY_FILE in written and not swept:  # written just now by write_summary, where it is
+            record = record | {AS_WRITTEN: True}
         cache.put(run.id, run.path, made_from, {"status": status, **record})
     cache.save()
 
@@ -502,7 +528,7 @@ def _from_cache(
         done[run_id] = RunStatus(**cached["status"])
     except (KeyError, TypeError):
         return False
-    records[run_id] = {key: value for key, value in cached.items() if key != "status"}
+    records[run_id] = {key: value for key, value in cached.items() if key not in ("status", AS_WRITTEN)}
     return True
 
 
