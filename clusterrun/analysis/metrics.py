@@ -208,7 +208,8 @@ def sounds_like_metric(name: str) -> bool:
 
 def printed_names(stdout: str) -> list[str]:
     """The names of the numbers printed as one JSON object (or Python dict) a line, in order of first
-    appearance: `{"step": 3, "loss": 0.5}`, `{'eval_loss': 0.25}` (what Hugging Face's Trainer prints);
+    appearance: `{"step": 3, "loss": 0.5}`, `{'eval_loss': 0.25}` (what Hugging Face's Trainer prints;
+    transformers 5 prints its numbers as text, `{'loss': '0.6931'}`, read as numbers too);
     and in text lines, measures by name (sounds_like_metric) with a decimal number after them:
     `epoch 3 | loss 0.4321 | val_acc: 0.81`. Read as literals only (json, ast.literal_eval): nothing is
     executed."""
@@ -235,11 +236,21 @@ def printed_names(stdout: str) -> list[str]:
             if (
                 isinstance(key, str)
                 and _NAME.fullmatch(key)
-                and _number(value) is not None
+                and (_number(value) is not None or _number_text(value))
                 and key not in names
             ):
                 names.append(key)
     return names
+
+
+def _number_text(value: Any) -> bool:
+    """A number written as text: transformers 5's Trainer logs `{'loss': '0.6931', 'epoch': '1'}`."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def printed_pattern(name: str) -> str:

@@ -55,3 +55,19 @@ def test_counters_are_shown_after_the_measures() -> None:
     shown = format_metrics({"final_loss": 0.5, "step": 200, "loss": 0.25, "acc": 0.9, "time": 1.5})
     assert shown == "final_loss=0.5 loss=0.25 acc=0.9 time=1.5 (+1)"
     assert format_metrics({"step": 3, "loss": 0.1}) == "loss=0.1 step=3"
+
+
+def test_transformers_5_logs_its_numbers_as_text_and_they_are_read() -> None:
+    """transformers 5's Trainer prints `{'loss': '0.6931', 'epoch': '1'}`: the names were missed (only
+    numbers counted), so its training loss was never suggested (a user trial)."""
+    hf = (
+        "{'loss': '0.6931', 'grad_norm': '1.2', 'learning_rate': '1e-05', 'epoch': '1'}\n"
+        "{'eval_loss': '0.6668', 'eval_runtime': '0.0237', 'epoch': '1'}\n"
+        "{'train_runtime': '0.354', 'train_loss': '0.662', 'epoch': '2', 'note': 'x', 'bad': 'nan'}\n"
+    )
+    assert printed_names(hf) == [
+        "loss", "grad_norm", "learning_rate", "epoch", "eval_loss", "eval_runtime", "train_runtime",
+        "train_loss",
+    ]  # fmt: skip
+    assert re.findall(printed_pattern("loss"), hf) == ["0.6931"]
+    assert re.findall(printed_pattern("eval_loss"), hf) == ["0.6668"]
