@@ -875,6 +875,12 @@ LIGHTNING = ["lightning", "jsonargparse[signatures]>=4.27.7"]  # LightningCLI ne
 
 def _lightning_venv(root: Path) -> dict[str, str]:
     """The project's own venv (beside this interpreter's packages: PyTorch), with Lightning installed."""
+    return _venv_with(root, LIGHTNING)
+
+
+def _venv_with(root: Path, packages: list[str]) -> dict[str, str]:
+    """The project's own venv (beside this interpreter's packages: PyTorch), with `packages` installed;
+    the environment of a shell that activated it."""
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -885,7 +891,7 @@ def _lightning_venv(root: Path) -> dict[str, str]:
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     pip = subprocess.run(
-        [*install, *LIGHTNING],
+        [*install, *packages],
         capture_output=True,
         text=True,
     )
@@ -912,3 +918,60 @@ def test_a_lightning_cli_run_as_init_wrote_it_completes_with_its_metrics_and_log
     assert any("lightning_logs/version_0/checkpoints/" in path for path in summary["artifacts"])
     smoke = (run / "smoke" / "stdout.log").read_text() + (run / "smoke" / "stderr.log").read_text()
     assert "fast_dev_run" in smoke  # Lightning says it ran one batch
+
+
+HF_SCRIPT = (REPO / "tests" / "fixtures" / "hf_run_cls.py").read_text()
+
+
+def _hf_project(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "run_cls.py").write_text(HF_SCRIPT)
+    (root / ".gitignore").write_text(".venv/\nruns/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return root
+
+
+def test_a_hugging_face_scripts_argument_dataclasses_are_its_options(tmp_path: Path) -> None:
+    """`HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))` has no add_argument call:
+    init wrote `command: python run_cls.py`, a probe, no seed, no metrics (a user trial). Its dataclasses'
+    fields are its options now, TrainingArguments' by the few a run is set with; the smoke test stops
+    the Trainer at --max_steps 5. Read, never run: transformers need not be installed."""
+    root = _hf_project(tmp_path / "hf")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "run_cls.yaml").read_text())
+    assert config["command"] == (
+        "python run_cls.py --hidden_size {hidden_size} --num_layers {num_layers} --n_train {n_train} "
+        "--max_length {max_length} --output_dir {output_dir} --num_train_epochs {num_train_epochs} "
+        "--learning_rate {learning_rate} --per_device_train_batch_size {per_device_train_batch_size} "
+        "--seed {seed}"
+    )
+    assert config["params"]["hidden_size"] == 32 and config["params"]["output_dir"] == "outputs"
+    assert config["seed"] == 42
+    assert config["smoke"]["command"] == config["command"] + " --max_steps 5"
+    assert set(config["metrics"]["patterns"]) == {"loss", "eval_loss", "train_loss"}
+
+
+@pytest.mark.torch
+def test_a_hugging_face_trainer_run_as_init_wrote_it_completes_with_the_metrics_it_logs(
+    tmp_path: Path,
+) -> None:
+    """Real transformers (5: it logs its numbers as text, `{'eval_loss': '0.69'}`) in the project's own
+    venv, a tiny BERT made from a config (no download), on this machine: the smoke test stops at
+    --max_steps 5, the run completes, its eval and train losses are read, its checkpoints are artifacts."""
+    root = _hf_project(tmp_path / "proj")
+    env = _venv_with(root, ["transformers", "accelerate"])
+    assert cli(["init"], root, env=env).returncode == 0
+    git(root, "add", "configs")
+    git(root, "commit", "-q", "-m", "config")
+    submit = ["submit", "configs/run_cls.yaml", "--backend", "local", "--wait", "--yes"]
+    result = cli([*submit, "params.num_train_epochs=2", "params.n_train=256"], root, env=env)
+    assert result.returncode == 0, result.stderr + result.stdout
+    run = next(p for p in (root / "runs").iterdir() if (p / "summary.json").is_file())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["state"] == "completed" and {"eval_loss", "train_loss"} <= set(summary["metrics"])
+    assert any(path.startswith("work/outputs/checkpoint-") for path in summary["artifacts"])
+    assert "--max_steps 5" in (run / "smoke" / "command.sh").read_text()
+    assert "'train_runtime'" in (run / "smoke" / "stdout.log").read_text()  # the Trainer ran to its end

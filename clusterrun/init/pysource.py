@@ -63,6 +63,7 @@ class ScriptInfo:
     hydra: HydraMain | None = None  # `@hydra.main(config_path=..., config_name=...)`: framework 'hydra'
     lightning: lightning.LightningMain | None = None  # `LightningCLI(Model, Data)`: framework 'lightning'
     tree: ast.Module | None = None  # the parsed source (init reads class defaults from it)
+    called: set[str] = field(default_factory=set)  # the names of what the script calls (Trainer, ...)
     error: str = ""  # why it could not be read
 
     def options_of(self, command: str) -> list[Option]:
@@ -565,6 +566,14 @@ def read_script(path: Path) -> ScriptInfo:
     if not info.framework or info.framework == "click":
         _typer(tree, info)
     info.tree = tree
+    info.called = {_callee(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    if not info.options:  # a Hugging Face script: its options are its argument dataclasses' fields
+        from clusterrun.init import hfargs  # (it builds on this module's Option)
+
+        classes = hfargs.parser_classes(tree)
+        if classes is not None:
+            info.options = hfargs.options(tree, classes)
+            info.framework = "HfArgumentParser"
     info.hydra = find_main(tree)
     if info.hydra is not None and not info.options:
         info.framework = "hydra"

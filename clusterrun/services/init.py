@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from clusterrun.analysis.metrics import printed_pattern
 from clusterrun.config.models import spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.redact import is_secret_name, secret_in_value
@@ -384,6 +385,13 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
     found = patterns(info.printed)
     if info.lightning is not None:
         found |= _lightning_metrics(info.lightning, draft)
+    if info.framework == "HfArgumentParser" and "Trainer" in info.called:
+        # the Trainer prints its logs as dicts: {'loss': '0.69', ...}, {'eval_loss': ...}, {'train_loss': ...}
+        found |= {name: printed_pattern(name) for name in ("loss", "eval_loss", "train_loss")}
+        draft.check.append(
+            "metrics: the Trainer's logs (loss, eval_loss, train_loss); before transformers 5 it reports "
+            "to every integration installed (wandb...) unless given --report_to none"
+        )
     if found:
         draft.guessed.append(f"metrics from the prints of {info.path.name}: {', '.join(found)}")
     elif info.reads_metrics_file:
