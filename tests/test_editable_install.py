@@ -9,6 +9,7 @@ opens the gate and checks which code the job ran."""
 
 from __future__ import annotations
 
+import colorsys
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.execution.codepath import shadowing_path
+from clusterrun.execution.codepath import checkout_imports
 from tests.helpers import cli, git, make_project, only_run
 
 # Waits for the test's gate, then imports the package (after the edit) and prints what it says.
@@ -27,8 +28,9 @@ while not os.path.exists(os.environ["GATE"]) and os.environ.get("CLUSTERRUN_SMOK
     if time.time() > deadline:
         sys.exit("no gate")
     time.sleep(0.1)
-import edpkg
-print("VERSION", edpkg.version(), edpkg.__file__)
+import edpkg, colorsys
+print("VERSION", edpkg.version(), os.path.realpath(edpkg.__file__))
+print("STDLIB", os.path.realpath(colorsys.__file__))
 print("loss=1.0")
 """
 SNAPSHOT = "def version():\n    return 'snapshot'\n"
@@ -46,17 +48,17 @@ SRC = PYPROJECT + '[tool.setuptools.packages.find]\nwhere = ["src"]\n'
 CONFIG = "name: ed\ncommand: python scripts/run.py\nresources: {time: '00:05:00', mem: 500M}\n"
 
 
-def _project(tmp_path: Path, package_dir: str, pyproject: str) -> Path:
-    return make_project(
-        tmp_path / "proj",
-        {
-            ".gitignore": ".venv/\n*.egg-info/\nbuild/\n",
-            "pyproject.toml": pyproject,
-            f"{package_dir}/edpkg/__init__.py": SNAPSHOT,
-            "scripts/run.py": RUN,
-            "configs/ed.yaml": CONFIG,
-        },
-    )
+def _project(tmp_path: Path, package_dir: str, pyproject: str, decoy: bool = True) -> Path:
+    files = {
+        ".gitignore": ".venv/\n*.egg-info/\nbuild/\n",
+        "pyproject.toml": pyproject,
+        f"{package_dir}/edpkg/__init__.py": SNAPSHOT,
+        "scripts/run.py": RUN,
+        "configs/ed.yaml": CONFIG,
+    }
+    if decoy:  # a module named as one of the stdlib's, beside the package: never put in front of it
+        files[f"{package_dir}/colorsys.py"] = "raise SystemExit('the checkout colorsys.py hid the stdlib')\n"
+    return make_project(tmp_path / "proj", files)
 
 
 def _editable_venv(project: Path) -> dict[str, str]:
@@ -95,6 +97,7 @@ def test_a_flat_layout_editable_install_does_not_bring_later_edits_into_the_job(
     stdout = _ran(project, project / "edpkg" / "__init__.py", env, "local", tmp_path / "gate")
     run = only_run(project)
     assert f"VERSION snapshot {run / 'work' / 'edpkg' / '__init__.py'}" in stdout, stdout
+    _stdlib_module(stdout)
     # the smoke test imported the run's copy as well
     assert f"{run / 'smoke' / 'work' / 'edpkg'}" in (run / "smoke" / "stdout.log").read_text()
 
@@ -108,36 +111,52 @@ def test_a_src_layout_editable_install_does_not_bring_later_edits_into_a_slurm_j
     stdout = _ran(project, project / "src" / "edpkg" / "__init__.py", env, "slurm", tmp_path / "gate")
     run = only_run(project)
     assert f"VERSION snapshot {run / 'work' / 'src' / 'edpkg' / '__init__.py'}" in stdout, stdout
+    _stdlib_module(stdout)
 
 
 def test_a_pythonpath_into_the_checkout_does_not_bring_later_edits_into_the_job(tmp_path: Path) -> None:
     """A shell profile's `export PYTHONPATH=~/proj/lib` reaches the job too; no install at all."""
-    project = _project(tmp_path, "lib", PYPROJECT)
+    project = _project(tmp_path, "lib", PYPROJECT, decoy=False)  # (the user's PYTHONPATH puts it first)
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(project / "lib"), os.environ.get("PYTHONPATH")]))}
     stdout = _ran(project, project / "lib" / "edpkg" / "__init__.py", env, "local", tmp_path / "gate")
     run = only_run(project)
     assert f"VERSION snapshot {run / 'work' / 'lib' / 'edpkg' / '__init__.py'}" in stdout, stdout
 
 
-def test_shadowing_path_puts_the_copies_first_and_leaves_the_rest(tmp_path: Path) -> None:
+def _stdlib_module(stdout: str) -> None:
+    """The job's `import colorsys` found the stdlib's, not the checkout's colorsys.py (which putting the
+    copy of a whole checkout directory in front of the path would give: a flat layout's is the checkout;
+    clusterrun itself, run as `python -m` from the checkout in these tests, never imports colorsys)."""
+    line = next(line for line in stdout.splitlines() if line.startswith("STDLIB "))
+    assert line == f"STDLIB {os.path.realpath(colorsys.__file__)}", stdout
+
+
+def test_what_the_checkout_gives_the_import_path_is_linked_and_nothing_else(tmp_path: Path) -> None:
+    """Each top-level name the interpreter would import from the checkout, and only those: a name an
+    earlier directory of the path has (the stdlib's json, an installed package) stays where it was."""
     repo, work = tmp_path / "repo", tmp_path / "repo" / "runs" / "r1" / "work"
-    site = Path("env", "lib", "python3", "site-packages")  # a venv committed with the code
-    outside = tmp_path / "elsewhere"
-    made = [repo / "src", repo / "tools", repo / ".venv" / "lib", repo / site, outside]
-    for directory in [*made, work / "src", work / "tools", work / site]:
+    site = tmp_path / "venv" / "lib" / "site-packages"  # an installed package, before the checkout
+    for directory in (repo / "src" / "pkg", work / "src" / "pkg", site / "yaml", work / "tools"):
         directory.mkdir(parents=True)
-    on_path = [repo / "src", outside, repo / ".venv" / "lib", work / "src", repo / "tools", repo / site]
-    pythonpath = f"{outside}{os.pathsep}{repo / 'src'}"
-    value = shadowing_path(str(repo), str(work), [str(p) for p in on_path], pythonpath)
-    # the copies of src/ and tools/, then PYTHONPATH as it was; the venv (no copy, or installed packages)
-    # and paths outside left
-    expected = [work / "src", work / "tools", outside, repo / "src"]
-    assert value.split(os.pathsep) == [str(p) for p in expected]
-    # the checkout itself (a flat layout's parent) maps to the working directory
-    assert shadowing_path(str(repo), str(work), [str(repo)], "") == str(work)
-    # nothing of the checkout on the path: nothing to change
-    assert shadowing_path(str(repo), str(work), [str(outside), str(work / "src")], "x") == ""
-    # a symlinked checkout is the same checkout
+    for tree in (repo, work):
+        (tree / "src" / "yaml.py").write_text("")
+        (tree / "src" / "json.py").write_text("")
+        (tree / "src" / "only_here.py").write_text("")
+        (tree / "flat.py").write_text("")
+    (repo / "src" / "not_in_git.py").write_text("")  # ignored by git: no copy
+    (repo / "tools").mkdir()
+    stdlib = os.path.dirname(os.__file__)
+    path = [stdlib, str(site), str(repo / "src"), str(repo / "tools"), str(work / "src")]
+    found = checkout_imports(str(repo), str(work), path, [{"flat": str(repo / "flat.py")}])
+    assert found == {
+        "only_here": str(work / "src" / "only_here.py"),
+        "pkg": str(work / "src" / "pkg"),
+        "flat": str(work / "flat.py"),  # setuptools' finder maps it: no directory on the path has it
+    }
+    # a symlinked checkout is the same checkout; nothing of the checkout on the path: nothing
     link = tmp_path / "link"
     link.symlink_to(repo)
-    assert shadowing_path(str(link), str(work), [str(repo / "src")], "") == str(work / "src")
+    assert set(checkout_imports(str(link), str(work), [str(repo / "src")], [])) == {
+        "json", "only_here", "pkg", "yaml",
+    }  # fmt: skip
+    assert checkout_imports(str(repo), str(work), [stdlib, str(work / "src")], []) == {}

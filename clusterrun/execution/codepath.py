@@ -3,11 +3,16 @@
 A path into the checkout on the interpreter's import path would import the live tree, which later edits
 change, instead of the run's copy of the snapshot: an editable install (`pip install -e .`: a `.pth` line
 such as `/repo/src`, or setuptools' finder mapping `pkg` to `/repo/pkg`), a `PYTHONPATH` exported by a
-shell profile, a `.egg-link`. `python codepath.py REPO_ROOT WORKDIR` prints the `PYTHONPATH` that puts,
-in front, the run's copy of each such directory (WORKDIR/<its path in the checkout>, when the copy has
-it), followed by the `PYTHONPATH` it was given; it prints nothing when no such path is found. command.sh
-exports it. Entries given by `PYTHONPATH` come before site-packages, and setuptools appends its finder
-after Python's own path finder, so the copies win for the command and every process it starts.
+shell profile, a `.egg-link`.
+
+`python codepath.py REPO_ROOT WORKDIR SHIM` finds the top-level modules and packages that the
+interpreter imports from the checkout (each name from the first place that has it, as Python looks), and
+makes SHIM a directory of links to their copies in WORKDIR (WORKDIR/<its path in the checkout>/name). It
+prints the `PYTHONPATH` that puts SHIM first, followed by the one it was given; it prints nothing when
+nothing is imported from the checkout. command.sh exports it: those names, and only those, now come from
+the copy, for the command and every process it starts. A name that comes from elsewhere stays so: a
+`datasets.py` at the top of the checkout does not hide the `datasets` package installed in the venv, as
+putting the copy of the whole checkout in front of the path would.
 
 Standard library only, and no clusterrun import: the job's interpreter is the user's (a venv, a conda
 env, a module), not clusterrun's.
@@ -17,6 +22,7 @@ from __future__ import annotations  # the user's interpreter may be older than c
 
 import os
 import sys
+from importlib.machinery import FrozenImporter, PathFinder
 
 
 def _inside(path: str, root: str) -> bool:
@@ -28,56 +34,104 @@ def _installed(path: str) -> bool:
     return any(part in ("site-packages", "dist-packages") for part in path.split(os.sep))
 
 
-def _finder_dirs() -> list[str]:
-    """The directories setuptools' editable finders import top-level packages from (their MAPPING: name
-    -> /repo/pkg or /repo/mod.py): each one's parent, when its last part is the name (a package_dir that
-    renames a package cannot be shadowed through the path, and is left as it is)."""
-    found = []
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("__editable__") or not name.endswith("_finder"):
+def _top_level(folder: str) -> dict[str, str]:
+    """The names a directory on the path gives: a package or namespace directory, a module file (.py, or
+    an extension module's .so/.pyd) -> its file name in the directory."""
+    found: dict[str, str] = {}
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError:
+        return found
+    for item in entries:
+        if item.startswith(".") or item == "__pycache__":
             continue
-        mapping = getattr(module, "MAPPING", None)
-        if not isinstance(mapping, dict):
+        full = os.path.join(folder, item)
+        if os.path.isdir(full):
+            name = item
+        elif item.endswith(".py"):
+            name = item[:-3]
+        elif item.endswith((".so", ".pyd")):
+            name = item.split(".", 1)[0]
+        else:
             continue
-        for package, location in mapping.items():
-            if not isinstance(package, str) or not isinstance(location, str):
-                continue
-            base = os.path.basename(location.rstrip(os.sep))
-            if base in (package, package + ".py"):
-                found.append(os.path.dirname(location.rstrip(os.sep)))
+        if name.isidentifier() and name not in found:
+            found[name] = item
     return found
 
 
-def shadowing_path(repo_root: str, workdir: str, path: list[str], pythonpath: str) -> str:
-    """The PYTHONPATH that puts the run's copies of the checkout's directories on `path` first ("" when
-    there are none). Entries inside WORKDIR are the copy already; a directory the copy lacks (a venv or
-    a build directory inside the checkout, ignored by git) is left as it is, and so is a site-packages
-    directory (a venv committed with the code holds installed packages, not the code)."""
+def _finder_mappings() -> list[dict[str, str]]:
+    """The MAPPINGs of setuptools' editable finders (package name -> /repo/pkg or /repo/mod.py): a flat
+    layout's editable install, imported at startup by its .pth file."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        mapping = getattr(module, "MAPPING", None) if name.startswith("__editable__") else None
+        if isinstance(mapping, dict):
+            found.append({k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)})
+    return found
+
+
+def _own(name: str) -> bool:
+    """A module Python always takes from itself (builtin or frozen): never from a path."""
+    return name in sys.builtin_module_names or FrozenImporter.find_spec(name) is not None
+
+
+def checkout_imports(
+    repo_root: str, workdir: str, path: list[str], mappings: list[dict[str, str]]
+) -> dict[str, str]:
+    """name -> its copy in `workdir`, for each top-level name the interpreter (its import `path`, then
+    setuptools' editable `mappings`) imports from the checkout: from a directory of the checkout on the
+    path, when no earlier directory has the name, or from a mapping, when no directory on the path has
+    it. Directories inside `workdir` are the copy already; a directory the copy lacks (a venv or build
+    directory ignored by git) and a site-packages directory (a venv committed with the code) are left."""
     root = os.path.realpath(repo_root)
     work = os.path.realpath(workdir)
-    copies: list[str] = []
-    for entry in path:
-        if not entry:
-            continue
+    found: dict[str, str] = {}
+    for position, entry in enumerate(path):
         real = os.path.realpath(entry)
         if not _inside(real, root) or _inside(real, work) or _installed(real):
             continue
         relative = os.path.relpath(real, root)
         copy = work if relative == "." else os.path.join(work, relative)
-        if copy not in copies and os.path.isdir(copy):
-            copies.append(copy)
-    if not copies:
-        return ""
-    return os.pathsep.join(copies + [entry for entry in pythonpath.split(os.pathsep) if entry])
+        if not os.path.isdir(copy):
+            continue
+        live = _top_level(real)
+        for name, item in _top_level(copy).items():
+            if name in found or name not in live or _own(name):
+                continue
+            if PathFinder.find_spec(name, path[:position]) is None:  # no earlier directory has it
+                found[name] = os.path.join(copy, item)
+    for mapping in mappings:
+        for name, location in mapping.items():
+            real = os.path.realpath(location)
+            if name in found or not _inside(real, root) or _inside(real, work):
+                continue
+            copy = os.path.join(work, os.path.relpath(real, root))
+            if os.path.exists(copy) and PathFinder.find_spec(name, path) is None:
+                found[name] = copy
+    return found
+
+
+def make_shim(shim: str, links: dict[str, str]) -> None:
+    """SHIM as a directory holding exactly these links (name on the path -> the copy's file or
+    directory), made again from nothing (a requeued attempt's checkout may have changed)."""
+    os.makedirs(shim, exist_ok=True)
+    for item in os.listdir(shim):
+        if os.path.islink(os.path.join(shim, item)):
+            os.unlink(os.path.join(shim, item))
+    for name, target in links.items():
+        link = name if os.path.isdir(target) else os.path.basename(target)
+        os.symlink(target, os.path.join(shim, link))
 
 
 def main(argv: list[str]) -> int:
-    repo_root, workdir = argv[0], argv[1]
+    repo_root, workdir, shim = argv[0], argv[1], argv[2]
     here = os.path.dirname(os.path.realpath(__file__))  # on sys.path as this script's directory
     path = [entry for entry in sys.path if entry and os.path.realpath(entry) != here]
-    value = shadowing_path(repo_root, workdir, path + _finder_dirs(), os.environ.get("PYTHONPATH", ""))
-    if value:
-        print(value)
+    links = checkout_imports(repo_root, workdir, path, _finder_mappings())
+    make_shim(shim, links)
+    if links:
+        given = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+        print(os.pathsep.join([shim, *given]))
     return 0
 
 

@@ -408,6 +408,12 @@ def test_a_module_git_does_not_track_is_named_as_missing_from_the_runs_copy(tmp_
     got = d(logs={"stderr.log": text}, repo_root=str(repo))
     assert got.category == "missing_module" and got.details["untracked"] == "src/pkg/_gen.py"
     assert "git add -f src/pkg/_gen.py" in got.fix and "pip install" not in got.fix
+    # imported through the run's .imports/ links to its copy (execution/codepath.py), as a job does
+    (run / ".imports").mkdir()
+    (run / ".imports" / "pkg").symlink_to(run / "work" / "src" / "pkg")
+    linked = run / ".imports" / "pkg" / "__init__.py"
+    text = tb(str(run / "work" / "train.py"), f"ImportError: cannot import name '_gen' from 'pkg' ({linked})")
+    assert d(logs={"stderr.log": text}, repo_root=str(repo)).details["untracked"] == "src/pkg/_gen.py"
     text = tb(str(run / "work" / "train.py"), "ModuleNotFoundError: No module named 'pkg._ops'")
     got = d(logs={"stderr.log": text}, repo_root=str(repo))
     assert got.details["untracked"] == "src/pkg/_ops.cpython-311-x86_64-linux-gnu.so"

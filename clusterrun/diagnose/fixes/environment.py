@@ -71,7 +71,7 @@ _FRAME_FILE = re.compile(r'File "(?P<file>/[^"]+)"')
 def _run_workdir(path: str) -> str:
     """The working directory of a run (or of its smoke test) that `path` is in: a directory named work
     beside a command.sh; '' when there is none (nothing left of it, or not a run's)."""
-    parts = path.split("/")
+    parts = os.path.realpath(path).split("/")  # (a module imported through the run's .imports/ links)
     for end in range(len(parts) - 1, 0, -1):
         if parts[end] == "work":
             work = "/".join(parts[: end + 1])
@@ -91,6 +91,7 @@ def _module_in_checkout_only(ctx: Context, module: str, name: str, where: str) -
     work = next((w for w in map(_run_workdir, files) if w), "")
     if not work:
         return ""
+    where = os.path.realpath(where) if where else ""
     if where.startswith(work + "/") and name:  # `from pkg import name`: pkg's copy is known
         bases = [os.path.relpath(os.path.dirname(where), work)]
         parts = [name]
