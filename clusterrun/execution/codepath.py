@@ -114,6 +114,8 @@ def checkout_imports(
 def make_shim(shim: str, links: dict[str, str]) -> None:
     """SHIM as a directory holding exactly these links (name on the path -> the copy's file or
     directory), made again from nothing (a requeued attempt's checkout may have changed)."""
+    if not links and not os.path.isdir(shim):  # nothing from the checkout: no directory either
+        return
     os.makedirs(shim, exist_ok=True)
     for item in os.listdir(shim):
         if os.path.islink(os.path.join(shim, item)):
