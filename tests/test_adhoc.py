@@ -160,7 +160,7 @@ def test_without_smoke_flags_the_smoke_test_is_a_short_probe(project: Path) -> N
     slow = [*SCRIPT, "--steps", "100000", "--step-seconds", "0.01"]
     result = cli([*LOCAL, "--dry-run", "--json", "--smoke-timeout", "3", "--", *slow], project)
     assert result.returncode == 0, result.stderr
-    assert "no --smoke or --smoke-args" in result.stderr and "--smoke epochs=1" in result.stderr
+    assert "no --smoke or --smoke-args" in result.stderr and "pass --smoke steps=5" in result.stderr
     record = json.loads(result.stdout)
     assert record["smoke"]["ok"] and record["smoke"]["timed_out"] and 2.5 < record["smoke"]["seconds"] < 30
     assert record["estimate"]["wall_seconds"] is None  # stopped at its timeout: not a whole run
