@@ -75,6 +75,15 @@ def _own(name: str) -> bool:
     return name in sys.builtin_module_names or FrozenImporter.find_spec(name) is not None
 
 
+def _nowhere(name: str, path: list[str]) -> bool:
+    """Whether no directory of `path` has a top-level module or package `name` (an entry Python cannot
+    read counts as not having it, as when it imports)."""
+    try:
+        return PathFinder.find_spec(name, path) is None
+    except (ImportError, OSError, ValueError):
+        return True
+
+
 def checkout_imports(
     repo_root: str, workdir: str, path: list[str], mappings: list[dict[str, str]]
 ) -> dict[str, str]:
@@ -98,7 +107,7 @@ def checkout_imports(
         for name, item in _top_level(copy).items():
             if name in found or name not in live or _own(name):
                 continue
-            if PathFinder.find_spec(name, path[:position]) is None:  # no earlier directory has it
+            if _nowhere(name, path[:position]):  # no earlier directory has it
                 found[name] = os.path.join(copy, item)
     for mapping in mappings:
         for name, location in mapping.items():
@@ -106,7 +115,7 @@ def checkout_imports(
             if name in found or not _inside(real, root) or _inside(real, work):
                 continue
             copy = os.path.join(work, os.path.relpath(real, root))
-            if os.path.exists(copy) and PathFinder.find_spec(name, path) is None:
+            if os.path.exists(copy) and _nowhere(name, path):
                 found[name] = copy
     return found
 
