@@ -975,3 +975,39 @@ def test_a_hugging_face_trainer_run_as_init_wrote_it_completes_with_the_metrics_
     assert any(path.startswith("work/outputs/checkpoint-") for path in summary["artifacts"])
     assert "--max_steps 5" in (run / "smoke" / "command.sh").read_text()
     assert "'train_runtime'" in (run / "smoke" / "stdout.log").read_text()  # the Trainer ran to its end
+
+
+SKLEARN_SCRIPT = """\
+import argparse, time
+p = argparse.ArgumentParser()
+p.add_argument("--n-samples", type=int, default=4000)
+p.add_argument("--n-jobs", type=int, default=-1)
+p.add_argument("--random-state", type=int, default=0)
+a = p.parse_args()
+t = time.time()
+print(f"cv_acc={0.9:.4f} test_acc={0.91:.4f} fit_seconds={time.time() - t:.1f}")
+"""
+
+
+def test_a_scikit_learn_script_without_a_main_guard_gets_its_seed_workers_and_timing(tmp_path: Path) -> None:
+    """A quick experiment script (experiments/gridsearch.py: options read at its top level, no main
+    guard) was not found at all; its --random-state is scikit-learn's seed; n_jobs=-1 starts a worker per
+    CPU the job sees; fit_seconds is a time, which would make every reproduction differ (a user trial)."""
+    root = tmp_path / "sk"
+    (root / "experiments").mkdir(parents=True)
+    (root / "experiments" / "gridsearch.py").write_text(SKLEARN_SCRIPT)
+    git(root, "init", "-q", "-b", "main")
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "gridsearch.yaml").read_text())
+    assert config["command"] == (
+        "python experiments/gridsearch.py --n-samples {n_samples} --n-jobs {n_jobs} --random-state {seed}"
+    )
+    assert config["seed"] == 0 and "random_state" not in config["params"]
+    assert "n_jobs=-1 starts a worker for each CPU the job sees" in made.stderr
+    assert config["metrics"]["ignore"] == ["fit_seconds"]
+    # n_jobs given: the job asks for that many CPUs (then fitted to the cluster's largest node)
+    (root / "experiments" / "gridsearch.py").write_text(SKLEARN_SCRIPT.replace("default=-1", "default=4"))
+    made = cli(["init", "--force", "--print"], root)
+    assert made.returncode == 0, made.stderr
+    assert "cpus_per_task: 4 (n_jobs=4)" in made.stderr

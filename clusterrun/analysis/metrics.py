@@ -8,7 +8,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -251,6 +251,20 @@ def _number_text(value: Any) -> bool:
         return math.isfinite(float(value))
     except ValueError:
         return False
+
+
+#: metric names that are times or rates of time (fit_seconds, train_runtime, samples_per_second)
+_TIMING = re.compile(
+    r"(^|_)(seconds?|secs?|time|times|runtime|elapsed|duration|walltime|latency|per_second|per_sec|"
+    r"throughput)$|runtime|per_second",
+    re.IGNORECASE,
+)
+
+
+def timing_names(names: Iterable[str]) -> list[str]:
+    """The metrics among `names` that are times (fit_seconds, train_runtime, samples_per_second): they
+    differ between identical runs, so a config lists them under metrics.ignore."""
+    return [name for name in names if _TIMING.search(name)]
 
 
 def printed_pattern(name: str) -> str:

@@ -28,6 +28,9 @@ LATE_SCRIPTS = ("scripts/eval.sh", "scripts/eval.py", "eval.py")  # listed, but 
 #: Where other Python scripts are looked for when they run as a program (an `if __name__ == "__main__"`
 #: block): src/fit.py, experiments/mnist.py... Tried after the usual names, trainers first.
 SCRIPT_DIRS = (".", "src", "scripts", "experiments", "bin", "tools", "src/*")
+#: a script without a main guard that reads its options at the top level (`a = p.parse_args()` in column
+#: 0): it runs as a program all the same (quick experiment scripts often look so)
+TOP_LEVEL_PARSE = re.compile(r"^(?:\w+\s*(?:,\s*\w+\s*)*=\s*)?[\w.]+\.parse_(?:known_)?args\(", re.MULTILINE)
 NOT_SCRIPTS = re.compile(r"(setup|conftest|__init__|__main__|test_.*|.*_test|noxfile|tasks)\.py")
 TRAINER_WORDS = ("train", "fit", "run", "main", "experiment")
 MAKE_TARGETS = ("train", "run", "fit", "experiment", "main")
@@ -170,7 +173,8 @@ def survey(root: Path) -> Survey:
 
 
 def guarded_scripts(root: Path, known: set[str]) -> list[str]:
-    """Python files in the usual places (SCRIPT_DIRS) that run as a program, not among `known`: trainers
+    """Python files in the usual places (SCRIPT_DIRS) that run as a program (a main guard, or options read
+    at the top level), not among `known`: trainers
     first (a name with train, fit, run...), then by name. A few hundred files at most are read."""
     found: list[str] = []
     for pattern in SCRIPT_DIRS:
@@ -186,7 +190,7 @@ def guarded_scripts(root: Path, known: set[str]) -> list[str]:
                     text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
                 except OSError:
                     continue
-                if MAIN_GUARD.search(text):
+                if MAIN_GUARD.search(text) or TOP_LEVEL_PARSE.search(text):
                     found.append(rel)
     return sorted(found, key=lambda rel: (not any(w in Path(rel).stem for w in TRAINER_WORDS), rel))
 

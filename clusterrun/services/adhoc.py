@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from clusterrun.analysis.metrics import timing_names
 from clusterrun.config.models import ExperimentSpec, spec_from_data
 from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
@@ -104,8 +105,8 @@ def name_of(argv: list[str]) -> str:
 
 
 #: options that give a program its seed: the run's seed is put there ({seed}); LightningCLI's seeds every
-#: generator with it
-SEED_OPTIONS = ("seed", "seed_everything")
+#: generator with it, scikit-learn's scripts call it random_state
+SEED_OPTIONS = ("seed", "seed_everything", "random_state", "random_seed", "rng_seed")
 
 
 def _param_names(argv: list[str], start: int) -> dict[str, str]:
@@ -245,6 +246,9 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if found:
         data["metrics"] = {"patterns": found}
         notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
+        timing = timing_names(found)
+        if timing:  # a time differs between identical runs: reproduce and compare leave it out
+            data["metrics"]["ignore"] = timing
     if request.overrides:
         data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
     return data, notes

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from clusterrun.analysis.metrics import printed_pattern
+from clusterrun.analysis.metrics import printed_pattern, timing_names
 from clusterrun.config.models import spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.redact import is_secret_name, secret_in_value
@@ -29,7 +29,7 @@ from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageErr
 from clusterrun.init import guess, hydra, lightning
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
-from clusterrun.init.repo import Entry, Survey, find_entry, survey
+from clusterrun.init.repo import SCRIPT_DIRS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.inputs.outputnames import is_output_name
@@ -45,6 +45,8 @@ _SECRET = re.compile(r"(^|_)(token|secret|password|passwd|api_?key|private_?key|
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 STARTER_RESOURCES: dict[str, Any] = {"time": "01:00:00", "mem": "4G", "cpus_per_task": 1, "gpus": 0}
 _SUBCOMMANDS = ("train", "fit", "run", "main")
+#: options that are a script's seed (scikit-learn's name for it is random_state): the run's, {seed}
+SEED_OPTIONS = ("seed", "random_state", "random_seed", "rng_seed")
 
 
 @dataclass
@@ -241,7 +243,7 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             skipped["secrets"].append(display)
             continue
         name = option.name
-        if name == "seed" and isinstance(option.default, int) and not isinstance(option.default, bool):
+        if name in SEED_OPTIONS and isinstance(option.default, int) and not isinstance(option.default, bool):
             draft.seed = option.default
             draft.command += [option.flag, "{seed}"] if option.flag else ["{seed}"]
             draft.guessed.append(f"{display} is the run's seed ({{seed}}, seed: {option.default})")
@@ -475,6 +477,16 @@ def _resources(
     if isinstance(workers, int) and workers > 0 and not isinstance(workers, bool):
         resources["cpus_per_task"] = workers + 1
         draft.guessed.append(f"cpus_per_task: {workers + 1} (num_workers + 1)")
+    jobs = params.get("n_jobs")  # joblib's (scikit-learn's): processes, or -1 for one per CPU it sees
+    if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs > 0:
+        resources["cpus_per_task"] = max(resources["cpus_per_task"], jobs)
+        draft.guessed.append(f"cpus_per_task: {resources['cpus_per_task']} (n_jobs={jobs})")
+    elif isinstance(jobs, int) and not isinstance(jobs, bool) and jobs < 0:
+        draft.check.append(
+            f"n_jobs={jobs} starts a worker for each CPU the job sees, and a job sees the CPUs it asks for "
+            "(resources.cpus_per_task) where the cluster confines it, every CPU of its node where not: "
+            "set the two together, e.g. params.n_jobs=4 resources.cpus_per_task=4"
+        )
     if info is not None and info.mentions_cuda:
         resources["gpus"] = 1
         draft.guessed.append(f"gpus: 1 ({info.path.name} uses CUDA)")
@@ -729,6 +741,13 @@ def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str
     found_metrics = _metrics(info, draft)
     if found_metrics:
         data["metrics"] = {"patterns": found_metrics}
+        timing = timing_names(found_metrics)
+        if timing:  # a time differs between identical runs: reproduce and compare leave it out
+            data["metrics"]["ignore"] = timing
+            draft.guessed.append(
+                f"metrics.ignore: {', '.join(timing)} (a time: it differs between identical runs, so "
+                "reproduce does not compare it)"
+            )
     if request.cluster:
         data["cluster"] = request.cluster
     resources = _resources(info, request, found, draft, draft.params)
@@ -761,6 +780,11 @@ def _others(found: Survey, chosen: Entry) -> list[str]:
     return out
 
 
+def _places() -> list[str]:
+    """Where other Python scripts are looked for (init/repo.py's SCRIPT_DIRS), as a user reads them."""
+    return ["the top folder" if d == "." else f"{d}/" for d in SCRIPT_DIRS]
+
+
 def init(request: InitRequest) -> InitReport:
     """Survey the repository, draft a config for its best entry point, check it loads, write it."""
     cwd = (request.cwd or Path.cwd()).resolve()
@@ -779,8 +803,8 @@ def init(request: InitRequest) -> InitReport:
     else:
         raise UsageError(
             f"no entry point found in {root} (looked for scripts/train.sh, train.py, main.py, Makefile "
-            "targets, pyproject scripts, and Python files with an `if __name__ == '__main__'` block in "
-            "the top folder, src/ and scripts/)",
+            "targets, pyproject scripts, and Python files with an `if __name__ == '__main__'` block or "
+            f"options parsed at their top level in {', '.join(_places())})",
             hint="name yours: clusterrun init PATH, or run a command directly: "
             "clusterrun submit -- python x.py ...",
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
-from clusterrun.analysis.metrics import COUNTERS, log_tail, printed_names, printed_pattern
+from clusterrun.analysis.metrics import COUNTERS, log_tail, printed_names, printed_pattern, timing_names
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -359,7 +359,8 @@ def _metrics_printed(plan: SubmissionPlan, metrics_file: str, folder: Path) -> N
     names = printed_names(log_tail(folder / "stdout.log", 1024 * 1024))
     if not names:
         return
-    names.sort(key=lambda n: n in COUNTERS)  # the metrics first, then the counters (stable)
+    timing = set(timing_names(names))  # (eval_runtime, samples_per_second: times, last)
+    names.sort(key=lambda n: (n in COUNTERS, n in timing))  # the metrics first, then the counters (stable)
     shown = [shlex.quote(f"metrics.patterns.{n}={printed_pattern(n)}") for n in names[:2]]
     message = (
         f"the smoke test printed metrics on stdout ({', '.join(names[:6])}), which are not read without "

@@ -71,3 +71,17 @@ def test_transformers_5_logs_its_numbers_as_text_and_they_are_read() -> None:
     ]  # fmt: skip
     assert re.findall(printed_pattern("loss"), hf) == ["0.6931"]
     assert re.findall(printed_pattern("eval_loss"), hf) == ["0.6668"]
+
+
+def test_times_are_told_from_measures() -> None:
+    from clusterrun.analysis.metrics import timing_names
+
+    names = ["loss", "fit_seconds", "train_runtime", "eval_samples_per_second", "epoch_time", "latency"]
+    names += ["val_acc", "timestep", "total_iters", "lr"]
+    assert timing_names(names) == [
+        "fit_seconds",
+        "train_runtime",
+        "eval_samples_per_second",
+        "epoch_time",
+        "latency",
+    ]
