@@ -10,6 +10,7 @@ opens the gate and checks which code the job ran."""
 from __future__ import annotations
 
 import colorsys
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterrun.execution.codepath import checkout_imports
+from clusterrun.execution.codepath import checkout_imports, make_shim
 from tests.helpers import cli, git, make_project, only_run
 
 # Waits for the test's gate, then imports the package (after the edit) and prints what it says.
@@ -160,3 +161,40 @@ def test_what_the_checkout_gives_the_import_path_is_linked_and_nothing_else(tmp_
         "json", "only_here", "pkg", "yaml",
     }  # fmt: skip
     assert checkout_imports(str(repo), str(work), [stdlib, str(work / "src")], []) == {}
+
+
+def _shim_many_times(shim: str, links: dict[str, str], times: int) -> None:
+    for _ in range(times):
+        make_shim(shim, links)
+
+
+def test_every_rank_makes_the_same_links_at_once_without_failing_or_a_gap(tmp_path: Path) -> None:
+    """Each rank of a multi-rank job (launcher srun) runs command.sh, so its probe, at the same time: no
+    rank may fail on another's link, and no link may be missing while another rank imports."""
+    work = tmp_path / "work"
+    (work / "src" / "pkg").mkdir(parents=True)
+    (work / "src" / "mod.py").write_text("")
+    links = {"pkg": str(work / "src" / "pkg"), "mod": str(work / "src" / "mod.py")}
+    shim = tmp_path / "run" / ".imports"
+    make_shim(str(shim), links)
+    (shim / "stale").symlink_to(work)  # a name an earlier attempt linked, which none wants now
+    ranks = [
+        multiprocessing.get_context("fork").Process(target=_shim_many_times, args=(str(shim), links, 200))
+        for _ in range(4)
+    ]
+    for rank in ranks:
+        rank.start()
+    for _ in range(400):  # meanwhile, what an import would see: every link there, pointing right
+        assert os.readlink(shim / "pkg") == links["pkg"] and os.readlink(shim / "mod.py") == links["mod"]
+    for rank in ranks:
+        rank.join(60)
+        assert rank.exitcode == 0
+    assert sorted(os.listdir(shim)) == ["mod.py", "pkg"]
+    # a checkout changed between attempts: the link follows it; nothing from the checkout: no links
+    (work / "lib" / "pkg").mkdir(parents=True)
+    make_shim(str(shim), {"pkg": str(work / "lib" / "pkg")})
+    assert os.listdir(shim) == ["pkg"] and os.readlink(shim / "pkg") == str(work / "lib" / "pkg")
+    make_shim(str(shim), {})
+    assert os.listdir(shim) == []
+    make_shim(str(tmp_path / "never"), {})
+    assert not (tmp_path / "never").exists()

@@ -20,6 +20,7 @@ env, a module), not clusterrun's.
 
 from __future__ import annotations  # the user's interpreter may be older than clusterrun's
 
+import contextlib
 import os
 import sys
 from importlib.machinery import FrozenImporter, PathFinder
@@ -122,16 +123,30 @@ def checkout_imports(
 
 def make_shim(shim: str, links: dict[str, str]) -> None:
     """SHIM as a directory holding exactly these links (name on the path -> the copy's file or
-    directory), made again from nothing (a requeued attempt's checkout may have changed)."""
+    directory). Every rank of a job runs this at once, each finding the same links: a link is made under
+    a name of its own and renamed into place (an existing one is replaced only when it points elsewhere,
+    as after a checkout changed between attempts), and only links none of them wants are removed."""
     if not links and not os.path.isdir(shim):  # nothing from the checkout: no directory either
         return
     os.makedirs(shim, exist_ok=True)
-    for item in os.listdir(shim):
-        if os.path.islink(os.path.join(shim, item)):
-            os.unlink(os.path.join(shim, item))
+    wanted = {}  # the name in SHIM -> the copy's file or directory
     for name, target in links.items():
-        link = name if os.path.isdir(target) else os.path.basename(target)
-        os.symlink(target, os.path.join(shim, link))
+        wanted[name if os.path.isdir(target) else os.path.basename(target)] = target
+    for item in os.listdir(shim):
+        path = os.path.join(shim, item)
+        if item not in wanted and not item.startswith(".tmp-") and os.path.islink(path):
+            with contextlib.suppress(FileNotFoundError):  # (another rank removed it)
+                os.unlink(path)
+    for item, target in wanted.items():
+        path = os.path.join(shim, item)
+        try:
+            if os.readlink(path) == target:
+                continue
+        except OSError:
+            pass
+        temporary = os.path.join(shim, f".tmp-{os.getpid()}-{item}")
+        os.symlink(target, temporary)
+        os.replace(temporary, path)
 
 
 def main(argv: list[str]) -> int:
