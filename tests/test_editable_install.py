@@ -198,3 +198,25 @@ def test_every_rank_makes_the_same_links_at_once_without_failing_or_a_gap(tmp_pa
     assert os.listdir(shim) == []
     make_shim(str(tmp_path / "never"), {})
     assert not (tmp_path / "never").exists()
+
+
+def test_a_probe_that_fails_says_so_on_the_jobs_stderr_and_lets_it_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never silent (the job would import the checkout as it is, the very thing it is there to stop),
+    never fatal (the job runs with the path it had)."""
+    from clusterrun.execution import codepath
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # .imports cannot be made under a file
+    repo = tmp_path / "repo"
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "runs" / "r" / "work" / "src" / "pkg").mkdir(parents=True)
+    sys.path.insert(0, str(repo / "src"))
+    try:
+        code = codepath.main([str(repo), str(repo / "runs" / "r" / "work"), str(blocked / ".imports")])
+    finally:
+        sys.path.remove(str(repo / "src"))
+    out = capsys.readouterr()
+    assert code == 0 and out.out == ""
+    assert out.err.startswith("clusterrun: could not tell what this interpreter imports from the checkout")

@@ -150,6 +150,21 @@ def make_shim(shim: str, links: dict[str, str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Never fails the job: what goes wrong is said in one line on its stderr (stderr.log), and the job
+    runs with the path it had."""
+    try:
+        return _main(argv)
+    except Exception as exc:  # said, and the job goes on as it would have
+        print(
+            f"clusterrun: could not tell what this interpreter imports from the checkout "
+            f"({type(exc).__name__}: {exc}); the job may import its files as they are now, not the run's "
+            "copy",
+            file=sys.stderr,
+        )
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     repo_root, workdir, shim = argv[0], argv[1], argv[2]
     here = os.path.dirname(os.path.realpath(__file__))  # on sys.path as this script's directory
     path = [entry for entry in sys.path if entry and os.path.realpath(entry) != here]
