@@ -113,6 +113,9 @@ def test_a_src_layout_editable_install_does_not_bring_later_edits_into_a_slurm_j
     run = only_run(project)
     assert f"VERSION snapshot {run / 'work' / 'src' / 'edpkg' / '__init__.py'}" in stdout, stdout
     _stdlib_module(stdout)
+    # `show` says which names the run imports from its copy instead of the checkout
+    shown = cli(["show", run.name], project, env=env).stdout
+    assert "(its own copy of the snapshot; edpkg imported from it, not from the checkout" in shown
 
 
 def test_a_pythonpath_into_the_checkout_does_not_bring_later_edits_into_the_job(tmp_path: Path) -> None:

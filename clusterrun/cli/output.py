@@ -4,6 +4,7 @@ tables.py holds the tables; render.py chooses between text, JSON, ids and CSV.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -139,8 +140,29 @@ def _key_params(config: RecordedConfig) -> dict[str, Any]:
 def _workdir(manifest: Manifest) -> str:
     where = manifest.workdir
     if where and where != manifest.snapshot.path:  # runs before 2026-12 ran in the snapshot
-        return f"{where} (its own copy of the snapshot)"
+        imported = _imported_from_copy(manifest.run_dir)
+        also = (
+            f"; {', '.join(imported)} imported from it, not from the checkout an editable install or "
+            "PYTHONPATH points to"
+            if imported
+            else ""
+        )
+        return f"{where} (its own copy of the snapshot{also})"
     return where
+
+
+def _imported_from_copy(run_dir: str) -> list[str]:
+    """The names the job (or, before it ran, its smoke test) imports from the run's copy instead of the
+    checkout: the links execution/codepath.py made in .imports/ ([] when there are none)."""
+    for folder in (os.path.join(run_dir, ".imports"), os.path.join(run_dir, "smoke", ".imports")):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        shown = [name.removesuffix(".py") for name in names if not name.startswith(".")]
+        if shown:
+            return shown
+    return []
 
 
 #: After "Seed: N" when the command line never receives it (the run is seeded only if the program reads it).
