@@ -147,6 +147,7 @@ def test_what_the_checkout_gives_the_import_path_is_linked_and_nothing_else(tmp_
         (tree / "src" / "json.py").write_text("")
         (tree / "src" / "only_here.py").write_text("")
         (tree / "flat.py").write_text("")
+    (site / "yaml" / "__init__.py").write_text("")  # a regular package: it hides the checkout's yaml.py
     (repo / "src" / "not_in_git.py").write_text("")  # ignored by git: no copy
     (repo / "tools").mkdir()
     stdlib = os.path.dirname(os.__file__)
@@ -164,6 +165,12 @@ def test_what_the_checkout_gives_the_import_path_is_linked_and_nothing_else(tmp_
         "json", "only_here", "pkg", "yaml",
     }  # fmt: skip
     assert checkout_imports(str(repo), str(work), [stdlib, str(work / "src")], []) == {}
+    # a namespace portion earlier on the path (hatchling's editable install leaves site-packages/pkg/data)
+    # does not hide the checkout's regular package: Python takes the regular one, wherever it is
+    (site / "pkg" / "data").mkdir(parents=True)
+    (repo / "src" / "pkg" / "__init__.py").write_text("")
+    (work / "src" / "pkg" / "__init__.py").write_text("")
+    assert "pkg" in checkout_imports(str(repo), str(work), [str(site), str(repo / "src")], [])
 
 
 def _shim_many_times(shim: str, links: dict[str, str], times: int) -> None:

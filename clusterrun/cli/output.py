@@ -159,9 +159,16 @@ def _imported_from_copy(run_dir: str) -> list[str]:
             names = sorted(os.listdir(folder))
         except OSError:
             continue
-        shown = [name.removesuffix(".py") for name in names if not name.startswith(".")]
+        # modules and packages: a directory without __init__.py (configs/, tests/) is linked as the
+        # namespace package it is on the path, but is not what a reader takes for the code imported
+        shown = [
+            name.removesuffix(".py")
+            for name in names
+            if not name.startswith(".")
+            and (name.endswith(".py") or os.path.isfile(os.path.join(folder, name, "__init__.py")))
+        ]
         if shown:
-            return shown
+            return shown if len(shown) <= 5 else [*shown[:5], f"and {len(shown) - 5} more"]
     return []
 
 

@@ -77,12 +77,15 @@ def _own(name: str) -> bool:
 
 
 def _nowhere(name: str, path: list[str]) -> bool:
-    """Whether no directory of `path` has a top-level module or package `name` (an entry Python cannot
-    read counts as not having it, as when it imports)."""
+    """Whether no directory of `path` has a top-level module or regular package `name`: a namespace
+    portion does not count (a regular package later on the path wins over it, as hatchling's editable
+    install leaves `site-packages/clusterrun/templates` before the checkout's clusterrun/), nor does an
+    entry Python cannot read, as when it imports."""
     try:
-        return PathFinder.find_spec(name, path) is None
+        spec = PathFinder.find_spec(name, path)
     except (ImportError, OSError, ValueError):
         return True
+    return spec is None or spec.origin is None  # (a namespace package's spec has no origin)
 
 
 def checkout_imports(
