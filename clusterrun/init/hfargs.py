@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from clusterrun.init.pysource import MISSING, Option
+from clusterrun.init.pysource import MISSING, Option, _callee
 
 #: transformers' own argument classes, and the options of theirs a run is set with (name, default): the
 #: output directory relative (each run's own), the seed the run's; max_steps without a default, so that
@@ -31,18 +31,12 @@ def parser_classes(tree: ast.Module) -> list[str] | None:
     """The class names given to `HfArgumentParser(...)` (a tuple, a list or one class); None when the
     script makes no such parser."""
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _name(node.func) == "HfArgumentParser" and node.args):
+        if not (isinstance(node, ast.Call) and _callee(node.func) == "HfArgumentParser" and node.args):
             continue
         given = node.args[0]
         items = given.elts if isinstance(given, ast.Tuple | ast.List) else [given]
-        return [name for name in map(_name, items) if name]
+        return [name for name in map(_callee, items) if name]
     return None
-
-
-def _name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    return node.attr if isinstance(node, ast.Attribute) else ""
 
 
 def options(tree: ast.Module, classes: list[str]) -> list[Option]:
@@ -80,7 +74,7 @@ def _fields(cls: ast.ClassDef) -> list[Option]:
         if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value):
             continue
         value, help_text = item.value, ""
-        if isinstance(value, ast.Call) and _name(value.func) == "field":
+        if isinstance(value, ast.Call) and _callee(value.func) == "field":
             words = {k.arg: k.value for k in value.keywords if k.arg}
             if "default" not in words:
                 continue

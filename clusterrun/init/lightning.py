@@ -16,6 +16,7 @@ from typing import Any
 
 from clusterrun.config.yaml12 import load_yaml
 from clusterrun.errors import ClusterrunError
+from clusterrun.init.pysource import _callee
 
 #: the top-level keys of a LightningCLI config (one of them makes a YAML file one)
 CONFIG_KEYS = frozenset(
@@ -44,19 +45,20 @@ def find_main(tree: ast.Module) -> LightningMain | None:
     derived = {
         node.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ClassDef) and any(_name(base).endswith("LightningCLI") for base in node.bases)
+        if isinstance(node, ast.ClassDef)
+        and any(_callee(base).endswith("LightningCLI") for base in node.bases)
     }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = _name(node.func)
+        name = _callee(node.func)
         if not (name.endswith("LightningCLI") or name in derived):
             continue
         words = {k.arg: k.value for k in node.keywords if k.arg}
         args = [*node.args, None, None]
         main = LightningMain(
-            model=_name(words.get("model_class") or args[0]),
-            data=_name(words.get("datamodule_class") or args[1]),
+            model=_callee(words.get("model_class") or args[0]),
+            data=_callee(words.get("datamodule_class") or args[1]),
         )
         run = words.get("run")
         if isinstance(run, ast.Constant) and run.value is False:
@@ -67,12 +69,6 @@ def find_main(tree: ast.Module) -> LightningMain | None:
         _logged(tree, main)
         return main
     return None
-
-
-def _name(node: ast.AST | None) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    return node.attr if isinstance(node, ast.Attribute) else ""
 
 
 def _logged(tree: ast.Module, main: LightningMain) -> None:
@@ -116,7 +112,7 @@ def is_config(data: Any) -> bool:
     return isinstance(data, dict) and bool({"trainer", "model"} & set(data)) and set(data) <= CONFIG_KEYS
 
 
-def find_config(root: Path, candidates: list[Path]) -> tuple[Path, dict[str, Any]] | None:
+def find_config(candidates: list[Path]) -> tuple[Path, dict[str, Any]] | None:
     """The first of `candidates` (YAML files of the project) that is a LightningCLI config."""
     for path in candidates:
         if path.suffix not in (".yaml", ".yml"):

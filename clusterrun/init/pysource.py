@@ -8,10 +8,12 @@ import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clusterrun.init import lightning
 from clusterrun.init.hydra import HydraMain, find_main
+
+if TYPE_CHECKING:  # (lightning builds on this module: imported where it is used)
+    from clusterrun.init.lightning import LightningMain
 
 #: `if __name__ == "__main__":`, so `python file.py` runs the file as a program
 MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
@@ -61,7 +63,7 @@ class ScriptInfo:
     env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
     env_defaults: dict[str, str] = field(default_factory=dict)  # os.environ.get("X", "data"): its default
     hydra: HydraMain | None = None  # `@hydra.main(config_path=..., config_name=...)`: framework 'hydra'
-    lightning: lightning.LightningMain | None = None  # `LightningCLI(Model, Data)`: framework 'lightning'
+    lightning: LightningMain | None = None  # `LightningCLI(Model, Data)`: framework 'lightning'
     tree: ast.Module | None = None  # the parsed source (init reads class defaults from it)
     called: set[str] = field(default_factory=set)  # the names of what the script calls (Trainer, ...)
     error: str = ""  # why it could not be read
@@ -157,8 +159,8 @@ def _dest(flags: list[str]) -> str:
     return chosen.lstrip("-").replace("-", "_")
 
 
-def _callee(node: ast.AST) -> str:
-    """`parser.add_argument` -> 'add_argument'; `click.option` -> 'option'."""
+def _callee(node: ast.AST | None) -> str:
+    """`parser.add_argument` -> 'add_argument'; `click.option` -> 'option' ('' for anything else)."""
     if isinstance(node, ast.Attribute):
         return node.attr
     if isinstance(node, ast.Name):
@@ -577,6 +579,8 @@ def read_script(path: Path) -> ScriptInfo:
     info.hydra = find_main(tree)
     if info.hydra is not None and not info.options:
         info.framework = "hydra"
+    from clusterrun.init import lightning  # (it builds on this module's _callee)
+
     info.lightning = lightning.find_main(tree)
     if info.lightning is not None and not info.options:
         info.framework = "lightning"

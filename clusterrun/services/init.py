@@ -171,7 +171,7 @@ def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
     if main.subcommand:
         draft.command.append(main.subcommand)
     root = git_root(info.path.parent) or info.path.parent
-    found = lightning.find_config(root, lightning.config_files(root, info.path))
+    found = lightning.find_config(lightning.config_files(root, info.path))
     params = hydra.HydraParams()
     seed: Any = main.seed_default
     if found is not None:
