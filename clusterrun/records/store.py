@@ -187,10 +187,26 @@ def read_summary_nested(run_dir: Path) -> str | None:
         return None
     moved = _summary_here(summary, run_dir)
     shown = summary.to_data()
-    if not moved and text.startswith("{\n") and text.endswith("\n}\n") and compact(shown) == compact(data):
-        # valid JSON has no newline inside a string: each is layout, and one more indent nests it
-        return text[:-1].replace("\n", "\n" + INDENT)
+    if _own_text(moved, shown, data, text):
+        return _nested_text(text)
     return nested(shown)
+
+
+def _own_text(moved: bool, shown: Any, data: Any, text: str) -> bool:
+    """Whether a summary file's text is what encoding its record gives: read where it was written (not
+    `moved`), laid out as write_summary lays it out, holding exactly `shown` (its to_data())."""
+    return not moved and _laid_out(text) and compact(shown) == compact(data)
+
+
+def _laid_out(text: str) -> bool:
+    """A record's text as write_record lays one out (an indented object, a newline at its end)."""
+    return text.startswith("{\n") and text.endswith("\n}\n")
+
+
+def _nested_text(text: str) -> str:
+    """A record's file text (_laid_out) one level in, as prettyjson.nested would encode its data: valid
+    JSON has no newline inside a string, so each is layout, and one more indent nests it."""
+    return text[:-1].replace("\n", "\n" + INDENT)
 
 
 def summary_as_written(run_dir: Path) -> bool:
@@ -204,9 +220,8 @@ def summary_as_written(run_dir: Path) -> bool:
         )
     except (FileNotFoundError, ClusterrunError):
         return False
-    if _summary_here(summary, run_dir) or not (text.startswith("{\n") and text.endswith("\n}\n")):
-        return False
-    return compact(summary.to_data()) == compact(data) and _names_its_run(text, run_dir)
+    moved = _summary_here(summary, run_dir)
+    return _own_text(moved, summary.to_data(), data, text) and _names_its_run(text, run_dir)
 
 
 def _names_its_run(text: str, run_dir: Path) -> bool:
@@ -227,9 +242,9 @@ def summary_text_verified(run_dir: Path, stamp: str) -> str | None:
             text = handle.read().decode("utf-8")
     except (OSError, ClusterrunError, UnicodeDecodeError):
         return None
-    if not (text.startswith("{\n") and text.endswith("\n}\n")) or not _names_its_run(text, run_dir):
+    if not _laid_out(text) or not _names_its_run(text, run_dir):
         return None
-    return text[:-1].replace("\n", "\n" + INDENT)
+    return _nested_text(text)
 
 
 def _summary_here(summary: Summary, run_dir: Path) -> bool:

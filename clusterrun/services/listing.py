@@ -137,13 +137,14 @@ class StatusView:
         for start in range(0, len(runs), SUMMARY_CHUNK):
             part = runs[start : start + SUMMARY_CHUNK]
             texts: dict[str, str | None] = {}
-            for shown in _without_summary(part):  # a summary found as written: its file's text, if the same
+            without = _without_summary(part)
+            for shown in without:  # a summary found as written: its file's text, if the file is the same
                 stamp = self.as_written.get(shown.run_id)
                 if stamp is not None:
                     texts[shown.run_id] = store.summary_text_verified(
                         registry.listed(shown.run_id).path, stamp
                     )
-            missing = [r for r in _without_summary(part) if texts.get(r.run_id) is None]
+            missing = [r for r in without if texts.get(r.run_id) is None]
             texts |= dict(zip([r.run_id for r in missing], _summary_texts(registry, missing), strict=True))
             for shown in part:
                 item = shown.as_record()
