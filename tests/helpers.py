@@ -36,6 +36,17 @@ def make_project(root: Path, extra_files: dict[str, str] | None = None) -> Path:
     return root
 
 
+def committed(root: Path, files: dict[str, str]) -> Path:
+    """A git repository at `root` holding `files` (path -> text), committed."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
 def cli(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:

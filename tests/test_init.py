@@ -11,12 +11,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from clusterrun.init.pysource import read_script
-from tests.helpers import REPO, cli, git, no_traceback
+from tests.helpers import REPO, cli, committed, git, no_traceback
 
 FIXTURES = REPO / "tests" / "fixtures" / "init"
 
@@ -35,11 +36,19 @@ def commit(root: Path) -> None:
     git(root, "commit", "-q", "-m", "clusterrun init")
 
 
+def init_config(
+    root: Path, name: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`clusterrun init` in `root`, which must succeed: what it said, and configs/NAME.yaml as written."""
+    made = cli(["init"], root, env=env)
+    assert made.returncode == 0, made.stderr
+    config: dict[str, Any] = yaml.safe_load((root / "configs" / f"{name}.yaml").read_text())
+    return made, config
+
+
 def test_an_argparse_script(tmp_path: Path) -> None:
     root = repo(tmp_path, "argparse_repo")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["name"] == "train"
     assert config["command"] == (
         "python train.py --epochs {epochs} --lr {lr} --batch-size {batch_size} --optimizer {optimizer} "
@@ -385,9 +394,7 @@ def test_a_starter_config_fits_the_cluster_and_reads_space_separated_metrics(tmp
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     largest = max(
         int(n)
         for n in subprocess.run(
@@ -527,9 +534,7 @@ def test_a_hydra_script_gets_its_config_values_as_overrides(tmp_path: Path) -> N
     (root / "train.py").write_text(HYDRA_SCRIPT)
     (root / "conf" / "config.yaml").write_text(HYDRA_CONFIG)
     git(root, "init", "-q", "-b", "main")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["command"] == (
         "python train.py seed={seed} trainer.max_epochs={max_epochs} trainer.lr={lr} model.hidden={hidden} "
         "model.name={name}"
@@ -573,9 +578,7 @@ def test_a_length_option_without_a_default_shortens_the_smoke_test_through_its_c
     (root / "train.py").write_text(OWN_CONFIG_SCRIPT)
     (root / "conf" / "base.yaml").write_text("max_steps: 400000\n")
     git(root, "init", "-q", "-b", "main")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert "--max-steps" not in config["command"]  # the run's length stays the script's own
     # one line, as the command is: the command and the short length after it
     assert config["smoke"]["command"] == config["command"] + " --max-steps 5"
@@ -641,9 +644,7 @@ def test_an_output_directory_is_each_runs_own_not_data(tmp_path: Path) -> None:
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["data"] == {"data": "data"}
     assert config["params"]["output_dir"] == "outputs"
     assert "output_dir = 'outputs' is where the script writes" in made.stderr
@@ -684,9 +685,7 @@ def test_an_absolute_output_directory_default_becomes_each_runs_own(tmp_path: Pa
     assert str(outside) in (root / "train.py").read_text()
     git(root, "init", "-q", "-b", "main")
     commit(root)
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["params"]["output_dir"] == "shared-results"
     assert f"not the script's '{outside}'" in made.stderr
 
@@ -821,16 +820,8 @@ data: {batch_size: 64}
 
 
 def _lightning_project(root: Path, config: bool) -> Path:
-    root.mkdir(parents=True)
-    (root / "train.py").write_text(LIGHTNING_SCRIPT)
-    (root / ".gitignore").write_text(".venv/\nruns/\nlightning_logs/\n")
-    if config:
-        (root / "conf").mkdir()
-        (root / "conf" / "base.yaml").write_text(LIGHTNING_CONFIG)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
-    return root
+    files = {"train.py": LIGHTNING_SCRIPT, ".gitignore": ".venv/\nruns/\nlightning_logs/\n"}
+    return committed(root, files | ({"conf/base.yaml": LIGHTNING_CONFIG} if config else {}))
 
 
 def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(tmp_path: Path) -> None:
@@ -838,9 +829,7 @@ def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(t
     LightningCLI refuses ('expected "subcommand" to be one of {fit,validate,test,predict}'), a probe as its
     smoke test, no seed and no metrics (a user trial). Read, never run: Lightning need not be installed."""
     root = _lightning_project(tmp_path / "with-config", config=True)
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["command"] == (
         "python train.py fit --config conf/base.yaml --trainer.max_epochs {max_epochs} --trainer.accelerator "
         "{accelerator} --trainer.enable_model_summary {enable_model_summary} --model.hidden {hidden} "
@@ -860,9 +849,7 @@ def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(t
     assert "not printed, so not read: grad_steps" in made.stderr
     # without a config file: the classes' __init__ defaults, and LightningCLI's random seed made explicit
     root = _lightning_project(tmp_path / "without", config=False)
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    made, config = init_config(root, "train")
     assert config["command"] == (
         "python train.py fit --model.hidden {hidden} --model.lr {lr} --data.batch_size {batch_size} "
         "--data.num_workers {num_workers} --seed_everything {seed}"
@@ -924,13 +911,7 @@ HF_SCRIPT = (REPO / "tests" / "fixtures" / "hf_run_cls.py").read_text()
 
 
 def _hf_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    (root / "run_cls.py").write_text(HF_SCRIPT)
-    (root / ".gitignore").write_text(".venv/\nruns/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
-    return root
+    return committed(root, {"run_cls.py": HF_SCRIPT, ".gitignore": ".venv/\nruns/\n"})
 
 
 def test_a_hugging_face_scripts_argument_dataclasses_are_its_options(tmp_path: Path) -> None:
@@ -939,9 +920,7 @@ def test_a_hugging_face_scripts_argument_dataclasses_are_its_options(tmp_path: P
     fields are its options now, TrainingArguments' by the few a run is set with; the smoke test stops
     the Trainer at --max_steps 5. Read, never run: transformers need not be installed."""
     root = _hf_project(tmp_path / "hf")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "run_cls.yaml").read_text())
+    _, config = init_config(root, "run_cls")
     assert config["command"] == (
         "python run_cls.py --hidden_size {hidden_size} --num_layers {num_layers} --n_train {n_train} "
         "--max_length {max_length} --output_dir {output_dir} --num_train_epochs {num_train_epochs} "
@@ -997,9 +976,7 @@ def test_a_scikit_learn_script_without_a_main_guard_gets_its_seed_workers_and_ti
     (root / "experiments").mkdir(parents=True)
     (root / "experiments" / "gridsearch.py").write_text(SKLEARN_SCRIPT)
     git(root, "init", "-q", "-b", "main")
-    made = cli(["init"], root)
-    assert made.returncode == 0, made.stderr
-    config = yaml.safe_load((root / "configs" / "gridsearch.yaml").read_text())
+    made, config = init_config(root, "gridsearch")
     assert config["command"] == (
         "python experiments/gridsearch.py --n-samples {n_samples} --n-jobs {n_jobs} --random-state {seed}"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, git, make_project, manifest, no_traceback, only_run
+from tests.helpers import cli, committed, git, make_project, manifest, no_traceback, only_run
 
 USES_LIB = """\
 import json, os
@@ -29,20 +29,10 @@ print("total", total)
 """
 
 
-def _repo(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    return root
-
-
 def project_with_submodule(tmp_path: Path) -> Path:
     """A project whose command imports `mylib`, a submodule that has a submodule of its own."""
-    inner = _repo(tmp_path / "inner-src", {"inner.py": "DEPTH = 2\n"})
-    lib = _repo(tmp_path / "mylib-src", {"__init__.py": "VALUE = 7\n"})
+    inner = committed(tmp_path / "inner-src", {"inner.py": "DEPTH = 2\n"})
+    lib = committed(tmp_path / "mylib-src", {"__init__.py": "VALUE = 7\n"})
     git(lib, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner), "inner")
     git(lib, "commit", "-q", "-m", "inner")
     project = make_project(
