@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from clusterrun.config.yaml12 import load_yaml
+from clusterrun.errors import ClusterrunError
 from clusterrun.records.models import Manifest
 from clusterrun.records.registry import ADHOC_DIR
 
@@ -113,10 +113,10 @@ def _config_sweeps(manifest: Manifest) -> bool:
         candidates.append(Path(manifest.snapshot.path) / manifest.config_file)
     for path in candidates:
         try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, ValueError, yaml.YAMLError):
+            data = load_yaml(path)  # (as submit reads a config file)
+        except ClusterrunError:
             continue
-        return isinstance(data, dict) and bool(data.get("sweep"))
+        return bool(data.get("sweep"))
     return False
 
 
