@@ -90,6 +90,10 @@ MEANING = {
     ),
     "estimate.step_metric": "The key of the metrics file that counts steps (also the x axis of curves).",
     "cluster": "A cluster profile, `configs/clusters/<name>.yaml` (defaults, setup, prices).",
+    "cwd": "The folder of the repository the command (and setup) runs in, relative to its top, in the "
+    "run's own copy of the code: a project in a monorepo (`projects/vision`). Relative paths in the "
+    "command, params and `data:` are relative to it. `submit -- CMD` and `init` typed in a folder of "
+    "the repository set it; a config without it runs at the top.",
     "sweep": "A sweep: grid axes, zipped lists and random samples, submitted as one job array.",
     "sweep.grid": "Axis (dotted key) -> values: the cartesian product.",
     "sweep.zip": "Axis -> values, walked together (same lengths), crossed with the grid.",

@@ -147,6 +147,9 @@ def _workdir(manifest: Manifest) -> str:
             if imported
             else ""
         )
+        cwd = manifest.config.cwd
+        if cwd != ".":  # the folder of the copy the command runs in
+            return f"{where}/{cwd} (in its own copy of the snapshot, at the repository's {cwd}/{also})"
         return f"{where} (its own copy of the snapshot{also})"
     return where
 

@@ -6,12 +6,21 @@ import difflib
 import functools
 import hashlib
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS, placeholders, unused_params
 from clusterrun.config.redact import redact_text, refusal
@@ -78,6 +87,9 @@ class ExperimentSpec(FrozenModel):
     sweep: Sweep | None = None
     description: str = ""
     requeue: Requeue = Field(default_factory=Requeue)  # preemption, time limits: attempts
+    #: The folder of the repository the command runs in, relative to its top (a project in a monorepo:
+    #: projects/vision); relative paths in the command, params and data: are relative to it.
+    cwd: str = "."
 
     @field_validator("name")
     @classmethod
@@ -124,6 +136,28 @@ class ExperimentSpec(FrozenModel):
                 raise ValueError(f"{key}: value must be a string or number")
             out[key] = no_newline(str(val), f"env {key}")
         return out
+
+    @field_validator("cwd", mode="before")
+    @classmethod
+    def _cwd(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("give a folder of the repository relative to its top, e.g. 'projects/vision'")
+        no_newline(value, "cwd")
+        text = value.strip().replace("\\", "/")
+        if text.startswith("/") or ".." in text.split("/"):
+            raise ValueError(
+                f"{value!r} is not inside the repository: give a folder relative to its top, without '..' "
+                "(e.g. 'projects/vision'); the command runs there in the run's own copy of the code"
+            )
+        return posixpath.normpath(text)
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`cwd` only when not the top: configs without it resolve (and hash) as before."""
+        data: dict[str, Any] = handler(self)
+        if self.cwd == ".":
+            data.pop("cwd", None)
+        return data
 
     @field_validator("data")
     @classmethod

@@ -56,6 +56,9 @@ def search_dirs(config_path: Path | None, cwd: Path) -> list[Path]:
     dirs.append(cwd / "configs" / "clusters")
     if config_path is not None:
         dirs += [config_path.parent / "clusters", config_path.parent.parent / "clusters"]
+    top = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), None)
+    if top is not None:  # a project in a folder of a monorepo: the site's profiles at the top serve it too
+        dirs.append(top / "configs" / "clusters")
     seen: list[Path] = []
     for d in dirs:
         if d.resolve() not in [s.resolve() for s in seen]:

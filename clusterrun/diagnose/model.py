@@ -126,7 +126,8 @@ class Context:
     node: str
     smoke: Mapping[str, Any] | None
     run_id: str
-    repo_root: str = ""  # the checkout the run was submitted from, when known
+    repo_root: str = ""  # the folder of the checkout the command ran in (the config's cwd), when known
+    copy_root: str = ""  # the same folder of the run's own copy of the code, when known
     smoke_peak_mb: float | None = None  # the run's own smoke test's peak (summed RSS of its process tree)
     lines: list[tuple[str, str]] = field(init=False)
 

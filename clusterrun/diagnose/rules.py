@@ -141,6 +141,7 @@ def diagnose(
     run_id: str = "",
     repo_root: str = "",
     smoke_peak_mb: float | None = None,
+    copy_root: str = "",
 ) -> Diagnosis:
     """Diagnose a run that did not succeed.
 
@@ -150,7 +151,8 @@ def diagnose(
     the smoke test is diagnosed; `smoke_peak_mb` = the run's smoke test's peak memory, which an
     out-of-memory fix must cover.
     `repo_root` = the checkout the run came from: a missing relative path that exists there is untracked
-    data (the one check here that looks at the filesystem).
+    data (the one check here that looks at the filesystem); `copy_root` = the same folder of the run's
+    copy of the code: the folder of it that the copy lacks as a whole is the one to name under data:.
     """
     normal, by = sched.read_state(state)
     ctx = Context(
@@ -169,6 +171,7 @@ def diagnose(
         run_id=run_id,
         repo_root=repo_root,
         smoke_peak_mb=smoke_peak_mb,
+        copy_root=copy_root,
     )
     for matcher, rule in ORDER:
         found = matcher.find(ctx)

@@ -52,7 +52,7 @@ def article(kind: str) -> str:
     return {"int": "an integer", "float": "a number"}.get(kind, kind)
 
 
-def _entry(argv: Sequence[str]) -> int | None:
+def entry_script(argv: Sequence[str]) -> int | None:
     """The argv position of the Python script the command runs: its first `*.py` token."""
     for position, token in enumerate(argv):
         if token.endswith(".py") and not token.startswith("-"):
@@ -106,7 +106,7 @@ def bad_arguments(
     """The arguments of `argv` (a rendered command) its script in `root` (the snapshot) would refuse.
     `cache`: the typed options of the scripts already read, by the token naming them (a sweep's members
     run the same one)."""
-    position = _entry(argv)
+    position = entry_script(argv)
     if position is None:
         return []
     token = argv[position]

@@ -36,19 +36,21 @@ def suggest_key(path: str) -> str:
     return key if key[0].isalpha() else f"data_{key}"
 
 
-def relative_path(value: str) -> str | None:
-    """A relative path inside the repository, normalised ('./data/x' -> 'data/x'); None otherwise."""
+def relative_path(value: str, cwd: str = ".") -> str | None:
+    """A relative path inside the repository, normalised ('./data/x' -> 'data/x'); None otherwise.
+    `value` is relative to the repository's folder `cwd` (a config's cwd), the result to its top."""
     if not value or os.path.isabs(value) or "://" in value or "\0" in value:
         return None
-    norm = os.path.normpath(value)
+    norm = os.path.normpath(os.path.join(cwd, value))
     if norm in (".", "") or norm == ".." or norm.startswith("../"):
         return None
     return norm
 
 
-def data_paths(data: Mapping[str, Any], repo_root: Path) -> dict[str, Path]:
-    """key -> the existing file or directory its value names (absolute, or relative to the repository
-    root). Values that name nothing, and the repository itself or a directory above it, are left out."""
+def data_paths(data: Mapping[str, Any], repo_root: Path, cwd: str = ".") -> dict[str, Path]:
+    """key -> the existing file or directory its value names (absolute, or relative to the repository's
+    folder `cwd`, the config's). Values that name nothing, and the repository itself or a directory
+    above it, are left out."""
     root = repo_root.resolve()
     found: dict[str, Path] = {}
     for key, value in data.items():
@@ -57,7 +59,7 @@ def data_paths(data: Mapping[str, Any], repo_root: Path) -> dict[str, Path]:
         if os.path.isabs(value):
             path = Path(value)
         else:
-            rel = relative_path(value)
+            rel = relative_path(value, cwd)
             if rel is None:
                 continue
             path = root / rel
@@ -73,14 +75,17 @@ def data_paths(data: Mapping[str, Any], repo_root: Path) -> dict[str, Path]:
     return found
 
 
-def workdir_links(spec_data: Mapping[str, Any], repo_root: Path, snapshot_path: Path) -> dict[str, str]:
-    """Relative `data:` paths that exist in the checkout but not in the snapshot (untracked or
-    gitignored): relative path -> absolute path in the checkout, to be linked into a run's working
-    directory so the command finds them where it would in the checkout."""
+def workdir_links(
+    spec_data: Mapping[str, Any], repo_root: Path, snapshot_path: Path, cwd: str = "."
+) -> dict[str, str]:
+    """Relative `data:` paths (relative to the repository's folder `cwd`, the config's) that exist in the
+    checkout but not in the snapshot (untracked or gitignored): path relative to the repository's top
+    -> absolute path in the checkout, to be linked into a run's working directory so the command finds
+    them where it would in the checkout."""
     root = repo_root.absolute()
     links: dict[str, str] = {}
     for value in spec_data.values():
-        rel = relative_path(value) if isinstance(value, str) else None
+        rel = relative_path(value, cwd) if isinstance(value, str) else None
         if rel is None:
             continue
         target = root / rel
@@ -178,12 +183,13 @@ def fingerprint(path: Path, value: str = "") -> Fingerprint:
 
 
 def fingerprints(
-    data: Mapping[str, Any], repo_root: Path, cache: dict[str, Fingerprint] | None = None
+    data: Mapping[str, Any], repo_root: Path, cache: dict[str, Fingerprint] | None = None, cwd: str = "."
 ) -> dict[str, Fingerprint]:
-    """key -> fingerprint of every `data:` value that names an existing file or directory. `cache`
-    (resolved path -> fingerprint) lets the members of a submission share one fingerprint per path."""
+    """key -> fingerprint of every `data:` value that names an existing file or directory (relative:
+    to the repository's folder `cwd`). `cache` (resolved path -> fingerprint) lets the members of a
+    submission share one fingerprint per path."""
     out: dict[str, Fingerprint] = {}
-    for key, path in data_paths(data, repo_root).items():
+    for key, path in data_paths(data, repo_root, cwd).items():
         value = str(data[key])
         cache_key = f"{path.resolve()}\0{value}"
         if cache is not None and cache_key in cache:

@@ -411,11 +411,12 @@ def snapshot_notes(
     repo_root: Path,
     argv: Iterable[str],
     data_values: Iterable[object] = (),
+    cwd: str = ".",
 ) -> list[str]:
     """What the snapshot lacks that the checkout has: Git LFS pointer files in place of content, and
-    relative paths the command names that exist in the checkout but not in the snapshot (untracked or
-    gitignored). `data_values` (the config's `data:` values) are left out: they are linked into the run's
-    working directory."""
+    relative paths the command names (relative to the folder it runs in, the config's `cwd`) that exist
+    in the checkout but not in the snapshot (untracked or gitignored). `data_values` (the config's
+    `data:` values) are left out: they are linked into the run's working directory."""
     notes: list[str] = []
     pointers = lfs_pointers(snapshot_path)
     if pointers:
@@ -427,7 +428,12 @@ def snapshot_notes(
         )
     linked = {os.path.normpath(v) for v in data_values if isinstance(v, str) and v}
     for rel in _command_paths(argv):
-        if rel in linked or not os.path.lexists(repo_root / rel) or os.path.lexists(snapshot_path / rel):
+        inside = os.path.normpath(os.path.join(cwd, rel))
+        if inside.startswith("../") or inside == "..":
+            continue
+        if rel in linked or os.path.lexists(snapshot_path / inside):
+            continue
+        if not os.path.lexists(repo_root / inside):
             continue
         notes.append(
             f"{rel} (named in the command) exists in your checkout but not in the snapshot (untracked or "

@@ -287,6 +287,11 @@ class RecordedConfig(RecordModel):
         description="When the job runs again: on (preemption, node_fail, timeout), max_attempts, "
         "signal_grace. Absent in records before 2026-12 (their jobs ran once).",
     )
+    cwd: str = Field(
+        ".",
+        description="The folder of the repository the command ran in, relative to its top. Absent when "
+        "it is the top (and in records before 2026-12).",
+    )
 
 
 class AttemptRecord(RecordModel):

@@ -283,8 +283,9 @@ def _collect(run: Run, manifest: Manifest | Mapping[str, Any], status: dict[str,
             params=params,
             node=summary.node,
             run_id=run.id,
-            repo_root=record.git.root,
+            repo_root=os.path.join(record.git.root, config.cwd),  # where the command ran, in the checkout
             smoke_peak_mb=smoke_peak(record),
+            copy_root=str(run.path / workdir.NAME / config.cwd),  # ... and in the run's copy
         )
         note = ranks.failure_note(exit_record)
         if note:
@@ -370,8 +371,9 @@ def smoke_diagnosis(
         smoke.peak_rss_mb,
         params=spec.params,
         smoke={"timeout": spec.smoke.timeout, "params": dict(spec.smoke.params), "stopped": smoke.stopped},
-        repo_root=repo_root,
+        repo_root=os.path.join(repo_root, spec.cwd) if repo_root else "",  # where the command ran
         run_id=run_id,
+        copy_root=str(Path(smoke.stderr_path).parent / workdir.NAME / spec.cwd),
     )
 
 

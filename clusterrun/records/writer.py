@@ -49,8 +49,9 @@ def command_script(
     links: dict[str, str] | None = None,
 ) -> tuple[str, list[str]]:
     """The text of command.sh and the argv it executes. It runs in `<output_dir>/work`, the execution's
-    own working directory (made from the snapshot when missing); `links` are untracked data paths
-    (relative path -> absolute path in the checkout) that appear in it as symlinks."""
+    own working directory (made from the snapshot when missing), in its folder `spec.cwd`; `links` are
+    untracked data paths (path relative to the repository's top -> absolute path in the checkout) that
+    appear in it as symlinks."""
     argv = render_command(spec, str(output_dir), smoke=smoke)
     text = render_template(
         "command.sh.j2",
@@ -60,6 +61,7 @@ def command_script(
         snapshot_id=snapshot.id,
         snapshot_path=str(snapshot.path),
         workdir=str(output_dir / WORKDIR),
+        cwd=spec.cwd,
         repo_root=git.root,
         python=sys.executable,
         links=dict(sorted((links or {}).items())),

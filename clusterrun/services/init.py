@@ -95,6 +95,7 @@ class _Draft:
     smoke_command: list[str] = field(default_factory=list)  # the smoke test's own argv (a framework's)
     guessed: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)
+    work: str = "<run>/work"  # where the command runs, in a run's copy of the code (the config's cwd)
 
 
 def _shown(value: Any) -> str:
@@ -207,7 +208,7 @@ def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
     draft.smoke_command = [*draft.command, *lightning.FAST_DEV_RUN]
     draft.check.append(
         "Lightning writes its logs and checkpoints under lightning_logs/ in the run's working directory "
-        "(<run>/work/lightning_logs/), listed as the run's artifacts"
+        f"({draft.work}/lightning_logs/), listed as the run's artifacts"
     )
 
 
@@ -364,8 +365,10 @@ def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_mak
         draft.guessed.append(f"params from the variables of {where} ({how}): {shown}")
 
 
-def _draft(entry: Entry, info: ScriptInfo | None) -> _Draft:
+def _draft(entry: Entry, info: ScriptInfo | None, folder: str = ".") -> _Draft:
     draft = _Draft(command=list(entry.command))
+    if folder != ".":
+        draft.work = f"<run>/work/{folder}"
     if entry.kind == "shell" and entry.shell is not None:
         _from_variables(entry.shell.variables, draft, entry.label, as_make=False)
     elif entry.kind == "make" and entry.make is not None:
@@ -573,7 +576,7 @@ def _environment(info: ScriptInfo | None, draft: _Draft) -> None:
             shared = f"; its default {default!r} would be shared by every run" if default else ""
             draft.guessed.append(
                 f"env: {name}: outputs (where the script writes{shared}: relative, each run writes its "
-                "own <run>/work/outputs/, listed as its artifacts)"
+                f"own {draft.work}/outputs/, listed as its artifacts)"
             )
             continue
         if value is None and default is not None and relative_path(default) is not None:
@@ -651,7 +654,7 @@ def _output_params(draft: _Draft) -> set[str]:
             written.add(rel)
             draft.guessed.append(
                 f"{name} = {value!r} is where the script writes: relative, so each run writes its own "
-                f"(<run>/work/{rel}/, listed as its artifacts)"
+                f"({draft.work}/{rel}/, listed as its artifacts)"
             )
         elif os.path.isabs(value) and PurePosixPath(value).name not in ("", ".", ".."):
             # the script's absolute default would be every run's (and smoke test's) one directory
@@ -660,7 +663,7 @@ def _output_params(draft: _Draft) -> set[str]:
             written.add(rel)
             draft.guessed.append(
                 f"{name} = {rel!r}, not the script's {value!r}: there every run, smoke test and sweep "
-                f"member would write one directory; relative, each run writes its own (<run>/work/{rel}/, "
+                f"member would write one directory; relative, each run writes its own ({draft.work}/{rel}/, "
                 "listed as its artifacts)"
             )
     return written
@@ -709,13 +712,16 @@ def _fit(resources: dict[str, Any], draft: _Draft) -> None:
         )
 
 
-def _config(entry: Entry, request: InitRequest, found: Survey) -> tuple[dict[str, Any], _Draft]:
+def _config(
+    entry: Entry, request: InitRequest, found: Survey, folder: str = "."
+) -> tuple[dict[str, Any], _Draft]:
+    """The config's data, and what was guessed; `folder`: the repository's folder the command runs in."""
     info = read_script(entry.python) if entry.python is not None else None
     if info is not None and info.error:
         raise UsageError(
             f"cannot read {entry.python}: {info.error}", hint="fix the script, or choose another with --entry"
         )
-    draft = _draft(entry, info)
+    draft = _draft(entry, info, folder)
     draft.check += entry.notes
     if entry.kind == "python" and info is not None and not info.main_guard and info.framework != "":
         draft.check.append(
@@ -789,7 +795,7 @@ def init(request: InitRequest) -> InitReport:
     """Survey the repository, draft a config for its best entry point, check it loads, write it."""
     cwd = (request.cwd or Path.cwd()).resolve()
     root = git_root(cwd) or cwd
-    found = survey(root)
+    found = _project(cwd, root.resolve(), request.entry)
     if request.entry:
         entry = find_entry(found, request.entry)
         if entry is None:
@@ -808,8 +814,16 @@ def init(request: InitRequest) -> InitReport:
             hint="name yours: clusterrun init PATH, or run a command directly: "
             "clusterrun submit -- python x.py ...",
         )
-    data, draft = _config(entry, request, found)
-    path = request.out or root / "configs" / f"{data['name']}.yaml"
+    folder = found.root.relative_to(root.resolve()).as_posix() if found.root != root.resolve() else "."
+    data, draft = _config(entry, request, found, folder)
+    if folder != ".":  # a project in a folder of the repository: its command runs there
+        data = {**dict(list(data.items())[:3]), "cwd": folder, **dict(list(data.items())[3:])}
+        draft.guessed.insert(
+            0,
+            f"cwd: {folder} (the folder you ran init in: the command runs there, in the run's own copy of "
+            "the code, and its relative paths mean what they mean there)",
+        )
+    path = request.out or found.root / "configs" / f"{data['name']}.yaml"
     header = [
         f"Starter config written by `clusterrun init` from {entry.label}.",
         "Check every value; then: clusterrun submit " + _relative(path, cwd) + " --dry-run",
@@ -835,6 +849,19 @@ def init(request: InitRequest) -> InitReport:
     write_text_atomic(path, text)
     report.written = True
     return report
+
+
+def _project(cwd: Path, top: Path, entry: str | None) -> Survey:
+    """The folder whose entry points init looks at: the one it runs in, when that is a folder of the
+    repository (a project of a monorepo) with an entry point (or the one asked for); else the top."""
+    if cwd != top and cwd.is_relative_to(top):
+        found = survey(cwd)
+        if find_entry(found, entry) is not None if entry else found.entries:
+            shared = top / "configs" / "clusters"  # the site's profiles at the top serve every project
+            names = {p.stem for p in shared.glob("*.yaml")} if shared.is_dir() else set()
+            found.profiles += sorted(names - set(found.profiles))
+            return found
+    return survey(top)
 
 
 def _relative(path: Path, cwd: Path) -> str:

@@ -253,7 +253,7 @@ def _arguments_refused(
     first: tuple[Member, argtypes.BadArgument, list[str]] | None = None
     for member in members:
         argv = render_command(member.spec, str(root / "<run>"))
-        for bad in argtypes.bad_arguments(code, argv, scripts):
+        for bad in argtypes.bad_arguments(code / member.spec.cwd, argv, scripts):
             names = _given_by(member.spec, bad.index)
             shown = [
                 f"params.{n}={member.spec.params[n]}" for n in names if f"params.{n}" not in member.values
@@ -305,6 +305,31 @@ def _type_fix(member: Member, bad: argtypes.BadArgument, names: list[str]) -> st
     return f"give {key or bad.flag} {kind}"
 
 
+def _cwd_refused(spec: ExperimentSpec, code: Path, top: str, cwd: Path, given: str) -> None:
+    """Refuse a config whose `cwd` is not a folder of the code, or whose script is not where the command
+    runs but in the folder the user submits from (a project in a subfolder of the repository, its
+    config written without `cwd:`): the smoke test would fail on a missing file. `code`: the snapshot;
+    `given`: how the user named the config (an override names the fix for it)."""
+    if not (code / spec.cwd).is_dir():
+        raise UsageError(
+            f"cwd: {spec.cwd} is not a folder of the commit the run uses (the command would run there)",
+            hint="give a folder git tracks, relative to the repository's top, e.g. cwd: "
+            + (cwd.relative_to(top).as_posix() if cwd != Path(top) and cwd.is_relative_to(top) else "."),
+        )
+    position = argtypes.entry_script(spec.command)
+    script = spec.command[position] if position is not None else ""
+    if not script or "{" in script or os.path.isabs(script) or os.path.lexists(code / spec.cwd / script):
+        return
+    here = cwd.relative_to(top).as_posix() if cwd.is_relative_to(top) else ""
+    if here and here != spec.cwd and os.path.lexists(code / here / script):
+        where = "the repository's top" if spec.cwd == "." else f"its folder {spec.cwd}/"
+        raise UsageError(
+            f"{script} is not where the command runs ({where}) but in {here}/, where you submit from",
+            hint=f"add `cwd: {here}` to {given} (or pass cwd={here}): the command then runs in {here}/ "
+            "of the run's copy of the code, and its relative paths mean what they mean there",
+        )
+
+
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     """Validate the request and capture the code: nothing is written but the (shared) snapshot."""
     portable.require_posix("clusterrun submit")  # before anything is written (Windows: use WSL)
@@ -354,6 +379,7 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     registry.root = registry.root.resolve()
     warnings += _writes_outside(experiment.members, registry.root)
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
+    _cwd_refused(experiment.base, snap.path, str(Path(git.root).resolve()), cwd, str(request.config))
     warnings += _arguments_refused(experiment.members, snap.path, registry.root, request.skip_smoke_reason)
     members = [
         MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)

@@ -365,7 +365,9 @@ class _Records:
                     backend=plan.backend,
                     extra=extra,
                     env=self.env,
-                    data_fingerprints=datafp.fingerprints(member.spec.data, Path(git.root), self.data_cache),
+                    data_fingerprints=datafp.fingerprints(
+                        member.spec.data, Path(git.root), self.data_cache, member.spec.cwd
+                    ),
                     snapshot_notes=self.notes,
                     links=self._links(member.spec),
                     shared=self.shared,
@@ -435,7 +437,7 @@ class _Records:
 
     def _links(self, spec: ExperimentSpec) -> dict[str, str]:
         """The untracked data paths linked into the member's working copy (datafp.workdir_links)."""
-        return datafp.workdir_links(spec.data, Path(self.plan.git.root), self.plan.snapshot.path)
+        return datafp.workdir_links(spec.data, Path(self.plan.git.root), self.plan.snapshot.path, spec.cwd)
 
     def _ids_made(self) -> set[str]:
         return {run.id for run in self.registry.created}
@@ -490,7 +492,8 @@ def _snapshot_notes(plan: SubmissionPlan, tokens: list[str]) -> list[str]:
     """What the snapshot lacks that the commands name (LFS pointers, untracked paths): once per submission.
     `tokens`: the words of the members' commands, each once."""
     values = [v for m in plan.members for v in m.spec.data.values()]
-    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), tokens, values)
+    cwd = plan.members[0].spec.cwd
+    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), tokens, values, cwd)
 
 
 def _write_sweep_record(

@@ -182,12 +182,16 @@ def missing_file(ctx: Context, found: Found) -> Fix:
     )
     if not path:
         return Fix(f"a file the job reads does not exist; pass its absolute path via {absolute_hint}")
+    copied = _in_run_copy(ctx, path)
+    if copied:  # an absolute path into the run's own copy of the code: the code's own file
+        return _not_in_copy(ctx, path, copied)
     untracked = _in_checkout_only(ctx, path)
     if untracked:
         key = suggest_key(untracked)
         config_line = f"data: {{{key}: {untracked}}}"
+        shown = f"{untracked}/" if os.path.isdir(os.path.join(ctx.repo_root, untracked)) else untracked
         fix = (
-            f"{untracked} exists in your checkout but is not tracked by git, so it is not in the run's "
+            f"{shown} exists in your checkout but is not tracked by git, so it is not in the run's "
             f"snapshot: name it under data: with +data.{key}={untracked} on the command line (before any "
             f"--), or `{config_line}` in the config (`{key}: {untracked}` under its data:); named under "
             "data:, it is fingerprinted and linked into the run's working directory. Or commit it"
@@ -209,6 +213,37 @@ def missing_file(ctx: Context, found: Found) -> Fix:
     return Fix(fix, details={"path": path, "relative": not path.startswith("/")})
 
 
+def _in_run_copy(ctx: Context, path: str) -> str:
+    """The path relative to the repository's top when `path` is a file of the run's own copy of the code
+    (`.../<run id>/work/REL`, or a smoke test's `.../<run id>/smoke/work/REL`); '' otherwise."""
+    if not ctx.run_id or not os.path.isabs(path):
+        return ""
+    match = re.search(rf"/{re.escape(ctx.run_id)}/(?:smoke(?:-\d+)?/)?work/(.+)$", path)
+    return os.path.normpath(match.group(1)) if match else ""
+
+
+def _not_in_copy(ctx: Context, path: str, rel: str) -> Fix:
+    """A file of the code that the run's copy lacks: untracked in the checkout, or not there at all (a
+    command run from another folder than the one it was written for)."""
+    top = ctx.repo_root
+    while top and not os.path.lexists(os.path.join(top, ".git")) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    details = {"path": path, "relative": False, "in_copy": rel}
+    if top and os.path.lexists(os.path.join(top, rel)):
+        details["untracked"] = True
+        return Fix(
+            f"{rel} exists in your checkout but is not tracked by git, so the run's copy of the code (the "
+            f"commit's files) lacks it: `git add {rel}` and commit, then submit again",
+            details=details,
+        )
+    return Fix(
+        f"{rel} is not in the run's copy of the code (the files of its commit, under the folder the "
+        "command runs in, the config's cwd): check the command names it relative to that folder (a "
+        "project in a subfolder of the repository: cwd: that/folder)",
+        details=details,
+    )
+
+
 def _in_checkout_only(ctx: Context, path: str) -> str:
     """The normalised relative `path` when it exists in the run's checkout (so the run missed it because
     it is not in the snapshot); '' otherwise."""
@@ -217,7 +252,29 @@ def _in_checkout_only(ctx: Context, path: str) -> str:
     rel = os.path.normpath(path)
     if rel in (".", "..") or rel.startswith("../"):
         return ""
-    return rel if os.path.lexists(os.path.join(ctx.repo_root, rel)) else ""
+    if not os.path.lexists(os.path.join(ctx.repo_root, rel)):
+        return ""
+    if ctx.copy_root and os.path.isdir(ctx.copy_root):  # the folder the copy lacks as a whole (data/)
+        parts = rel.split(os.sep)
+        for end in range(1, len(parts)):
+            folder = os.path.join(*parts[:end])
+            if not os.path.lexists(os.path.join(ctx.copy_root, folder)):
+                # holding more than the one file: the script reads the others too (x.npy, then y.npy)
+                return folder if _holds_more(os.path.join(ctx.repo_root, folder), parts[end:]) else rel
+    return rel
+
+
+def _holds_more(folder: str, below: list[str]) -> bool:
+    """Whether `folder` holds anything but the one path `below` (its parts) leads to."""
+    for part in below:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return False
+        if names != [part]:
+            return True
+        folder = os.path.join(folder, part)
+    return False
 
 
 def disk_quota(ctx: Context, found: Found) -> Fix:
