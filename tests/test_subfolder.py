@@ -206,3 +206,24 @@ def test_untracked_data_is_named_by_the_folder_the_copy_lacks(tmp_path: Path) ->
     )
     assert "data/ exists in your checkout but is not tracked by git" in found.fix, found.fix
     assert "+data.data=data " in found.fix, found.fix
+
+
+def test_init_in_a_folder_reads_the_scripts_relative_defaults_there(tmp_path: Path) -> None:
+    """A script's `--config conf/base.yaml` default names the folder's conf/, not the repository top's."""
+    script = (
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--config', default='conf/base.yaml')\na = p.parse_args()\nprint('loss=1')\n"
+    )
+    root = committed(
+        tmp_path / "mono",
+        {
+            "projects/nlp/train.py": script,
+            "projects/nlp/conf/base.yaml": "seed: 7\nlr: 0.1\n",
+            "README.md": "",
+        },
+    )
+    made = cli(["init"], root / "projects" / "nlp")
+    assert made.returncode == 0, made.stderr + made.stdout
+    config = yaml.safe_load((root / "projects" / "nlp" / "configs" / "train.yaml").read_text())
+    assert config["seed"] == 7, config
+    assert config["cwd"] == "projects/nlp"

@@ -96,6 +96,7 @@ class _Draft:
     guessed: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)
     work: str = "<run>/work"  # where the command runs, in a run's copy of the code (the config's cwd)
+    base: Path | None = None  # ... and in the checkout: what the script's relative defaults name
 
 
 def _shown(value: Any) -> str:
@@ -307,7 +308,7 @@ def _seed_from_config_file(info: ScriptInfo, options: list[Any], draft: _Draft) 
     """A script with no seed option that reads its settings from a JSON or YAML file named by an option's
     default (`--config experiments/base.json`) holding `seed: 7`: that is the seed it runs with, so it is
     the run's recorded seed, and the user is told that a seed clusterrun sets would not reach it."""
-    root = git_root(info.path.parent) or info.path.parent
+    root = draft.base or git_root(info.path.parent) or info.path.parent
     for option in options:
         default = option.default
         if not _CONFIG_OPTION.fullmatch(option.name) or not isinstance(default, str):
@@ -365,8 +366,8 @@ def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_mak
         draft.guessed.append(f"params from the variables of {where} ({how}): {shown}")
 
 
-def _draft(entry: Entry, info: ScriptInfo | None, folder: str = ".") -> _Draft:
-    draft = _Draft(command=list(entry.command))
+def _draft(entry: Entry, info: ScriptInfo | None, folder: str = ".", base: Path | None = None) -> _Draft:
+    draft = _Draft(command=list(entry.command), base=base)
     if folder != ".":
         draft.work = f"<run>/work/{folder}"
     if entry.kind == "shell" and entry.shell is not None:
@@ -721,7 +722,7 @@ def _config(
         raise UsageError(
             f"cannot read {entry.python}: {info.error}", hint="fix the script, or choose another with --entry"
         )
-    draft = _draft(entry, info, folder)
+    draft = _draft(entry, info, folder, found.root)
     draft.check += entry.notes
     if entry.kind == "python" and info is not None and not info.main_guard and info.framework != "":
         draft.check.append(
