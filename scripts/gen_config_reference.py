@@ -73,7 +73,9 @@ MEANING = {
     "env": "Environment variables for the job (`{param}` placeholders allowed); never secrets.",
     "metrics": "Where the run's metrics come from (kept with their history, see the run directory).",
     "metrics.file": "The JSON-lines file the job appends to (`$CLUSTERRUN_METRICS_FILE`), relative to "
-    "the run directory.",
+    "the run directory; or a table the script writes with a header row (`.csv`, `.tsv`: a csv.DictWriter, "
+    "Lightning's or Keras' CSVLogger), e.g. `work/out/metrics.csv`: each row's numbers are its values, "
+    "an empty cell none.",
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number (a pattern that "
     "matches nothing on stdout is read over stderr, where Python's logging writes by default); a "
     "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "

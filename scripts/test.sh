@@ -88,7 +88,7 @@ PARALLEL_C=(
     tests/test_estimate_cli.py tests/test_gc.py tests/test_logs_parts.py tests/test_local_task.py
     tests/test_smoke_interrupt.py tests/test_disk_full.py tests/test_docs.py tests/test_notes.py
     tests/test_rowcache.py tests/test_output_formats.py tests/test_metrics_ranks_local.py
-    tests/test_editable_install.py tests/test_init.py tests/test_subfolder.py
+    tests/test_editable_install.py tests/test_init.py tests/test_subfolder.py tests/test_metrics_table.py
 )
 work=$(mktemp -d)
 pids=()

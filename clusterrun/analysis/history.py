@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import metric_fold
+from clusterrun.analysis import metric_fold, rowformat
 from clusterrun.analysis.metric_fold import TIME_KEY, Extremes, Fold
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
@@ -142,12 +142,14 @@ def ranking(
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The objects of a JSON-lines file; lines that are not a JSON object are skipped. Fast path: the
-    whole file parsed as one JSON array (one call into the C parser instead of one per line)."""
+    """The objects of a JSON-lines file (lines that are not a JSON object are skipped), or the rows of
+    a table (.csv, .tsv: analysis/rowformat.py)."""
     try:
         text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:
         return []
+    if rowformat.is_table(path):
+        return rowformat.whole_table(path, text)
     return parse_rows(text)
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import usercache
+from clusterrun.analysis import rowformat
 from clusterrun.analysis.metrics import non_finite_word, parse_rows
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import write_text_atomic
@@ -97,9 +98,10 @@ class Fold:
             {name: replace(item) for name, item in self.series.items()},
         )
 
-    def add_text(self, text: str) -> None:
-        """Fold the rows of JSON-lines text (lines that are not a JSON object are skipped)."""
-        self.add_rows(parse_rows(text))
+    def add_text(self, text: str, parse: rowformat.Parser | None = None) -> None:
+        """Fold the rows of JSON-lines text (lines that are not a JSON object are skipped), or of the
+        format `parse` reads (rowformat.parser: a table's)."""
+        self.add_rows((parse or parse_rows)(text))
 
     def add_rows(self, rows: list[dict[str, Any]]) -> None:
         """The hot loop of every read: plain types, no calls but the dict's."""
@@ -264,6 +266,11 @@ class _Lines:
                 yield data[:cut].decode("utf-8", errors="replace"), cut
 
 
+def _parser(path: Path, handle: Any) -> rowformat.Parser:
+    """How the file's text becomes rows: parse_rows (JSON lines), or its table's (rowformat.parser)."""
+    return rowformat.parser(path, handle) if rowformat.is_table(path) else parse_rows
+
+
 def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
     """The rows of a JSON-lines file a block at a time (parse_rows of each; the last line too, when it
     reads without its newline); none when the file cannot be read (never through a symlink)."""
@@ -272,11 +279,12 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
     except OSError:
         return
     with handle:
+        parse = _parser(path, handle)
         lines = _Lines(handle)
         for text, _length in lines:
-            yield parse_rows(text)
+            yield parse(text)
         if lines.carry.strip():
-            yield parse_rows(lines.carry.decode("utf-8", errors="replace"))
+            yield parse(lines.carry.decode("utf-8", errors="replace"))
 
 
 def read(path: Path, step_key: str = "step") -> Fold:
@@ -290,10 +298,11 @@ def read(path: Path, step_key: str = "step") -> Fold:
                 before = _cached(key)
             fold, offset = _continued(handle, info, before, step_key)
             started = offset  # > 0: continued from `before`
+            parse = _parser(path, handle)  # JSON lines, or a table (its header read here)
             handle.seek(offset)
             lines = _Lines(handle)
             for text, length in lines:
-                fold.add_text(text)
+                fold.add_text(text, parse)
                 offset += length
             carry = lines.carry
             handle.seek(max(0, offset - TAIL_CHECK))
@@ -313,7 +322,7 @@ def read(path: Path, step_key: str = "step") -> Fold:
     if not carry.strip():
         return fold.copy() if keeping else fold  # not kept: nobody else holds it
     answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
-    answer.add_text(carry.decode("utf-8", errors="replace"))
+    answer.add_text(carry.decode("utf-8", errors="replace"), parse)
     return answer
 
 

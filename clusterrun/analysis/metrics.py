@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clusterrun.analysis.rowformat import json_rows
 from clusterrun.records.paths import open_nofollow, readable_run_file
 
 if TYPE_CHECKING:
@@ -50,21 +51,8 @@ def from_jsonl(path: Path) -> dict[str, float | int]:
 
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
-    """The objects of JSON-lines text; lines that are not a JSON object are skipped. Fast path: the
-    whole text parsed as one JSON array (one call into the C parser instead of one per line)."""
-    body = text.strip().replace("\r\n", "\n")
-    if not body:
-        return []
-    try:
-        rows = json.loads("[" + body.replace("\n", ",") + "]")  # blank lines make it fail: the slow path
-    except ValueError:  # a truncated or foreign line: parse line by line, keeping what parses
-        rows = []
-        for line in body.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    return [row for row in rows if type(row) is dict]
+    """The objects of JSON-lines text (rowformat.json_rows); lines that are not a JSON object are skipped."""
+    return json_rows(text)
 
 
 def jsonl_last(path: Path) -> Last:

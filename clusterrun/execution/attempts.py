@@ -23,7 +23,6 @@ same way and tells its command.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import portable
+from clusterrun.analysis import rowformat
 from clusterrun.config.requeue import NEVER, RequeuePolicy, recorded_policy
 from clusterrun.config.resources import time_limit_seconds
 from clusterrun.errors import ClusterrunError
@@ -114,21 +114,25 @@ def delimiter(attempt: int, node: str, at: float) -> str:
 
 
 def last_step(path: Path, offset: int, key: str = "step") -> int | float | None:
-    """The last `key` value logged to a JSON-lines file past `offset` (this attempt's part)."""
+    """The last `key` value logged to a JSON-lines file (or a table: analysis/rowformat.py) past
+    `offset` (this attempt's part)."""
     size = file_size(path)
     if size <= offset:
         return None
     start = max(offset, size - TAIL_BYTES)
     try:
         with open(path, "rb") as handle:
+            parse = rowformat.parser(path, handle)
             handle.seek(start)
             text = handle.read().decode(errors="replace")
     except OSError:
         return None
-    for line in reversed(text.splitlines()):
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            value = record.get(key) if isinstance(record, dict) else None
+    lines = text.splitlines()
+    if start > offset and lines:  # read from inside a line: not a whole row
+        lines = lines[1:]
+    for line in reversed(lines):
+        for record in parse(line):
+            value = record.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return value
     return None

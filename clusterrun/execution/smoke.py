@@ -7,7 +7,6 @@ submitting the same thing again skips it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from types import FrameType
 import psutil
 
 from clusterrun import portable
+from clusterrun.analysis import rowformat
 from clusterrun.execution.smoke_record import SmokeCache as SmokeCache
 from clusterrun.execution.smoke_record import SmokeResult as SmokeResult
 from clusterrun.execution.supervise import stop_leftovers
@@ -62,7 +62,8 @@ class _SpawnLoopWatch:
 
 
 class _StepWatcher:
-    """Timestamps each new `{step_metric: N}` line of the metrics file as the job writes it."""
+    """Timestamps each new `{step_metric: N}` line of the metrics file (JSON lines, or a table's rows:
+    analysis/rowformat.py) as the job writes it."""
 
     def __init__(self, path: Path | None, step_metric: str, started: float) -> None:
         self.path, self.step_metric, self.started = path, step_metric, started
@@ -81,12 +82,8 @@ class _StepWatcher:
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self.offset += len(complete)
         now = round(time.monotonic() - self.started, 4)
-        for line in complete.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            step = record.get(self.step_metric) if isinstance(record, dict) else None
+        for record in rowformat.parser(self.path)(complete.decode("utf-8", errors="replace")):
+            step = record.get(self.step_metric)
             if isinstance(step, int | float) and not isinstance(step, bool):
                 self.points.append([float(step), now])
 

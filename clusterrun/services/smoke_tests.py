@@ -12,8 +12,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from clusterrun.analysis import rowformat
 from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
-from clusterrun.analysis.metrics import COUNTERS, log_tail, printed_names, printed_pattern, timing_names
+from clusterrun.analysis.metrics import (
+    COUNTERS,
+    log_tail,
+    printed_names,
+    printed_pattern,
+    sounds_like_metric,
+    timing_names,
+)
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -295,7 +303,7 @@ def _run_smoke_in(
     run.event(
         "smoke_ended", ok=result.ok, seconds=result.seconds, returncode=result.returncode, folder=folder
     )
-    _untaint(run, plan, workdir / WORKDIR, links)
+    created = _untaint(run, plan, workdir / WORKDIR, links)
     _wrote_into_data(plan, links, data_before)
     # the summary module (and the diagnosis rules under it) only once a smoke test ran: a submit whose
     # smoke test passed before for the same code and config does without them (~15 ms of its start-up)
@@ -314,6 +322,7 @@ def _run_smoke_in(
             "clusterrun did here; stop what the script starts before it exits (terminate() and wait() it)"
         )
     _metrics_in_workdir(plan, spec.metrics.file, workdir)
+    _metrics_table_written(plan, spec.metrics.file, workdir, created)
     if not spec.metrics.patterns:
         _metrics_printed(plan, spec.metrics.file, workdir)
     return result
@@ -383,12 +392,15 @@ def _metrics_in_workdir(plan: SubmissionPlan, metrics_file: str, folder: Path) -
     plan.warnings.append(message)
 
 
-def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> None:
+def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) -> list[str]:
     """A smoke test that rewrote tracked files in place changed the shared snapshot through its hard
-    links: say so, and rebuild the snapshot before any job is made from it."""
-    changed = workdirs.check(work, links).modified_in_place
+    links: say so, and rebuild the snapshot before any job is made from it. Returns the files the test
+    created in its working directory (relative to it)."""
+    found = workdirs.check(work, links)
+    created = [path for path, _size in found.artifacts]
+    changed = found.modified_in_place
     if not changed:
-        return
+        return created
     shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
     workdirs.mark_tainted(plan.snapshot.path, changed, f"the smoke test of {run.id}")
     run.event("snapshot_tainted", files=changed[:50], by="smoke")
@@ -398,6 +410,31 @@ def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) 
         "will do the same to its copy: write outputs to new files (e.g. under $CLUSTERRUN_ARTIFACTS_DIR)"
     )
     plan.warnings.append(message)
+    return created
+
+
+def _metrics_table_written(plan: SubmissionPlan, metrics_file: str, folder: Path, created: list[str]) -> None:
+    """A command that logs its metrics to a table of its own (Lightning's and Keras' CSVLogger, a
+    csv.DictWriter: out/metrics.csv) and writes no metrics file: the table is read as the run's metrics
+    once metrics.file names it (analysis/rowformat.py). Said with the setting, for the first such table."""
+    written = folder / metrics_file
+    if written.is_file() and written.stat().st_size > 0:
+        return
+    for rel in created:
+        if not rowformat.is_table(rel):
+            continue
+        names = [n for n in rowformat.header(folder / WORKDIR / rel) if sounds_like_metric(n)]
+        if names:
+            timing = timing_names(rowformat.header(folder / WORKDIR / rel))
+            also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
+            message = (
+                f"the smoke test wrote a table of metrics, {rel} ({', '.join(names[:4])}), which is not read "
+                f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
+                f"values, curves, compare){also if timing else ''}"
+            )
+            if message not in plan.warnings:  # once, not again for the timing run
+                plan.warnings.append(message)
+            return
 
 
 def _diagnosis(result: SmokeResult, spec: ExperimentSpec, root: str, run_id: str) -> Diagnosis:

@@ -1,0 +1,110 @@
+"""The rows of a metrics file, by its name: JSON lines (one object a line: `metrics.jsonl`, what
+$CLUSTERRUN_METRICS_FILE is), or a table with a header row (`.csv`, `.tsv`: what Lightning's CSVLogger,
+Keras' CSVLogger and many a script's csv.DictWriter write). A table's row becomes the object of its
+header's names to its cells: numbers are numbers (`3` an int, `0.25` and `nan` floats), an empty cell is
+left out (Lightning leaves the metrics a row did not log empty), and a header row met again (a logger
+that rewrites its file whole) is skipped. Standard library only: the job's wrapper reads it too."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: A table's delimiter, by the file's suffix.
+TABLES = {".csv": ",", ".tsv": "\t"}
+HEADER_BYTES = 64 * 1024  # a header row longer than this is not read as one
+
+Rows = list[dict[str, Any]]
+Parser = Callable[[str], Rows]
+
+
+def is_table(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in TABLES
+
+
+def json_rows(text: str) -> Rows:
+    """The objects of JSON-lines text; lines that are not a JSON object are skipped. Fast path: the
+    whole text parsed as one JSON array (one call into the C parser instead of one per line)."""
+    body = text.strip().replace("\r\n", "\n")
+    if not body:
+        return []
+    try:
+        rows = json.loads("[" + body.replace("\n", ",") + "]")  # blank lines make it fail: the slow path
+    except ValueError:  # a truncated or foreign line: parse line by line, keeping what parses
+        rows = []
+        for line in body.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return [row for row in rows if type(row) is dict]
+
+
+def _cell(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def table_rows(text: str, header: list[str], delimiter: str = ",") -> Rows:
+    """The rows of a table's text (without or with its header row) as objects of the header's names."""
+    rows: Rows = []
+    for fields in csv.reader(text.splitlines(), delimiter=delimiter):
+        if not fields or [f.strip() for f in fields] == header:
+            continue
+        row = {name: _cell(cell.strip()) for name, cell in zip(header, fields, strict=False) if cell.strip()}
+        if row:
+            rows.append(row)
+    return rows
+
+
+def whole_table(path: str | os.PathLike[str], text: str) -> Rows:
+    """The rows of a table's whole text (its header is its first line)."""
+    first, _, rest = text.lstrip("\ufeff").partition("\n")
+    delimiter = TABLES.get(Path(path).suffix.lower(), ",")
+    names = [name.strip() for name in next(csv.reader([first], delimiter=delimiter), [])]
+    return table_rows(rest, names, delimiter) if names and rest else []
+
+
+def header(path: str | os.PathLike[str], handle: Any = None) -> list[str]:
+    """A table's header row (its first line; [] until the file has a whole one). `handle`: the file
+    open for reading (binary), read at its start without moving it."""
+    try:
+        if handle is not None:
+            first = os.pread(handle.fileno(), HEADER_BYTES, 0)
+        else:
+            with open(path, "rb") as own:
+                first = own.read(HEADER_BYTES)
+    except OSError:
+        return []
+    end = first.find(b"\n")
+    if end < 0:
+        return []
+    line = first[:end].decode("utf-8", errors="replace").lstrip("\ufeff")
+    delimiter = TABLES.get(Path(path).suffix.lower(), ",")
+    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
+
+
+def parser(path: str | os.PathLike[str], handle: Any = None) -> Parser:
+    """How the text of the file at `path` becomes rows: json_rows, or table_rows with its header."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLES:
+        return json_rows
+    names = header(path, handle)
+    if not names:
+        return _none
+    return functools.partial(table_rows, header=names, delimiter=TABLES[suffix])
+
+
+def _none(text: str) -> Rows:
+    return []

@@ -1,0 +1,52 @@
+"""The promise: a script that logs its metrics to a table of its own (a csv.DictWriter, Lightning's or
+Keras' CSVLogger) has them read as the run's metrics once metrics.file names the table, and a smoke
+test that wrote such a table while no metrics file was read says so, with the setting (found by a user
+trial: a PyTorch script's out/metrics.csv was listed as an artifact, and its metrics shown nowhere)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import cli, committed
+
+TRAIN = """\
+import csv, os, time
+os.makedirs("out", exist_ok=True)
+with open("out/metrics.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=["epoch", "train_loss", "val_acc", "epoch_time"])
+    w.writeheader()
+    for epoch in range(3):
+        w.writerow({"epoch": epoch, "train_loss": 1.0 / (epoch + 1), "val_acc": [0.5, 0.9, 0.8][epoch],
+                    "epoch_time": time.time() % 1})
+"""
+CONFIG = "name: tab\ncommand: python train.py\nresources: {time: '00:05:00', mem: 500M}\n"
+
+
+def test_a_table_the_script_writes_is_found_by_the_smoke_test_and_read_as_the_runs_metrics(
+    tmp_path: Path,
+) -> None:
+    root = committed(
+        tmp_path / "proj", {"train.py": TRAIN, "configs/tab.yaml": CONFIG, ".gitignore": "out/\n"}
+    )
+    dry = cli(["submit", "configs/tab.yaml", "--backend", "local", "--dry-run"], root)
+    assert dry.returncode == 0, dry.stderr + dry.stdout
+    said = " ".join(dry.stderr.split())
+    assert "the smoke test wrote a table of metrics, out/metrics.csv (train_loss, val_acc)" in said, said
+    assert "set metrics.file: work/out/metrics.csv" in said and "metrics.ignore: [epoch_time]" in said
+    ran = cli(
+        ["submit", "configs/tab.yaml", "--backend", "local", "--wait", "--yes", "--force",
+         "metrics.file=work/out/metrics.csv", "metrics.ignore=[epoch_time]"],
+        root,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert "table of metrics" not in ran.stderr  # read now: nothing to say
+    run = next(
+        p for p in (root / "runs").iterdir() if p.name.startswith("tab_") and (p / "summary.json").exists()
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["metrics"]["val_acc"] == 0.8 and summary["metrics"]["train_loss"] == 1.0 / 3, summary
+    assert summary["metrics_best"]["val_acc"]["value"] == 0.9, summary["metrics_best"]
+    assert "val_acc=0.8" in ran.stdout
+    shown = cli(["status", run.name, "--json"], root)
+    assert json.loads(shown.stdout)["runs"][0]["metrics"]["val_acc"] == 0.8, shown.stdout

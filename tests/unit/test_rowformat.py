@@ -1,0 +1,61 @@
+"""A metrics file that is a table (.csv, .tsv: Lightning's and Keras' CSVLogger, a csv.DictWriter) is read
+as rows, as a JSON-lines file is: by the summary's fold (continued as the file grows), the history and
+the job wrapper's last step."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from clusterrun.analysis import history, metric_fold, rowformat
+from clusterrun.execution.attempts import last_step
+
+# what Lightning's CSVLogger writes: a metric a row did not log is an empty cell
+LIGHTNING = "epoch,step,train_loss,val_loss\n0,9,0.9,\n0,9,,0.8\n1,19,0.5,\n1,19,,0.45\n"
+
+
+def test_a_tables_rows_are_its_headers_names_to_numbers_without_empty_cells(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    path.write_text(LIGHTNING)
+    assert history.read_rows(path) == [
+        {"epoch": 0, "step": 9, "train_loss": 0.9},
+        {"epoch": 0, "step": 9, "val_loss": 0.8},
+        {"epoch": 1, "step": 19, "train_loss": 0.5},
+        {"epoch": 1, "step": 19, "val_loss": 0.45},
+    ]
+    fold = metric_fold.read(path)
+    assert fold.last == {"epoch": 1, "step": 19, "train_loss": 0.5, "val_loss": 0.45}
+    assert fold.series["val_loss"].low == 0.45 and fold.series["val_loss"].low_step == 19
+    assert last_step(path, 0) == 19
+
+
+def test_a_table_read_again_after_it_grew_continues_and_a_rewritten_one_is_read_anew(tmp_path: Path) -> None:
+    path = tmp_path / "log.tsv"
+    path.write_text("epoch\tloss\tnote\n0\t2.0\tstart\n")
+    assert metric_fold.read(path).last == {"epoch": 0, "loss": 2.0}  # text cells are not metrics
+    with path.open("a") as handle:
+        handle.write("1\tnan\t\n2\t1.5\t\n")
+    fold = metric_fold.read(path)
+    assert fold.last == {"epoch": 2, "loss": 1.5} and fold.series["loss"].count == 2
+    # a logger that rewrites its file whole, with a new column: the new header is the one read
+    path.write_text("epoch\tloss\tacc\n0\t2.0\t0.1\n")
+    assert metric_fold.read(path).last == {"epoch": 0, "loss": 2.0, "acc": 0.1}
+
+
+def test_a_header_met_again_and_a_partial_last_line_are_not_rows(tmp_path: Path) -> None:
+    rows = rowformat.table_rows("a,b\n1,2\na,b\n3,inf\n", ["a", "b"])
+    assert rows[0] == {"a": 1, "b": 2} and rows[1]["a"] == 3 and math.isinf(rows[1]["b"])
+    path = tmp_path / "m.csv"
+    path.write_text("a,b")  # no whole header line yet
+    assert rowformat.parser(path)("1,2\n") == []
+    path.write_text("\ufeffstep,loss\n1,0.5\n2,0.4")  # a BOM (Excel), and a last line still being written
+    assert history.read_rows(path)[-1] == {"step": 2, "loss": 0.4}
+    assert metric_fold.read(path).last["step"] == 2  # the answer holds it; what is kept does not
+
+
+def test_a_json_lines_file_is_read_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": 0.5}\nnot json\n{"step": 2, "loss": 0.25}\n')
+    assert [r["loss"] for r in history.read_rows(path)] == [0.5, 0.25]
+    assert rowformat.parser(path) is rowformat.json_rows
+    assert last_step(path, 0) == 2
