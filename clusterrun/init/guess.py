@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+#: options that give a program its seed: the run's seed is put there ({seed}); LightningCLI's seeds every
+#: generator with it, scikit-learn's scripts call it random_state (init and ad-hoc runs read the same)
+SEED_OPTIONS = ("seed", "seed_everything", "random_state", "random_seed", "rng_seed")
 EPOCHS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "nepochs", "train_epochs", "epoch")
 STEPS = (
     "max_steps",

@@ -104,11 +104,6 @@ def name_of(argv: list[str]) -> str:
     return name if name and _NAME_OK.fullmatch(name) else "run"
 
 
-#: options that give a program its seed: the run's seed is put there ({seed}); LightningCLI's seeds every
-#: generator with it, scikit-learn's scripts call it random_state
-SEED_OPTIONS = ("seed", "seed_everything", "random_state", "random_seed", "rng_seed")
-
-
 def _param_names(argv: list[str], start: int) -> dict[str, str]:
     """Option key -> param name for dotted keys (LightningCLI's, jsonargparse's `--trainer.max_epochs`):
     the last part when no other option ends so (max_epochs), else the key with underscores
@@ -147,7 +142,7 @@ def template(argv: list[str]) -> tuple[list[str], dict[str, Any], int | None]:
         raw = inline if eq else argv[i + 1]
         key = flag[2:].replace("-", "_")
         key = names.get(key, key)
-        if key in SEED_OPTIONS and re.fullmatch(r"\d+", raw) and seed is None:
+        if key in guess.SEED_OPTIONS and re.fullmatch(r"\d+", raw) and seed is None:
             seed, slot = int(raw), "{seed}"
         elif _PARAM_OK.fullmatch(key) and key not in params and key not in BUILTIN_PLACEHOLDERS:
             params[key], slot = value_of(raw), f"{{{key}}}"

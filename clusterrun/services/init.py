@@ -45,8 +45,6 @@ _SECRET = re.compile(r"(^|_)(token|secret|password|passwd|api_?key|private_?key|
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 STARTER_RESOURCES: dict[str, Any] = {"time": "01:00:00", "mem": "4G", "cpus_per_task": 1, "gpus": 0}
 _SUBCOMMANDS = ("train", "fit", "run", "main")
-#: options that are a script's seed (scikit-learn's name for it is random_state): the run's, {seed}
-SEED_OPTIONS = ("seed", "random_state", "random_seed", "rng_seed")
 
 
 @dataclass
@@ -245,7 +243,11 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             skipped["secrets"].append(display)
             continue
         name = option.name
-        if name in SEED_OPTIONS and isinstance(option.default, int) and not isinstance(option.default, bool):
+        if (
+            name in guess.SEED_OPTIONS
+            and isinstance(option.default, int)
+            and not isinstance(option.default, bool)
+        ):
             draft.seed = option.default
             draft.command += [option.flag, "{seed}"] if option.flag else ["{seed}"]
             draft.guessed.append(f"{display} is the run's seed ({{seed}}, seed: {option.default})")
