@@ -2,20 +2,26 @@
 
 Code is pinned by the snapshot; data usually is not (it is untracked, gitignored or outside the
 repository). At submit, every `data:` value that names an existing file or directory (absolute, or
-relative to the repository root) is fingerprinted: size and mtime of every file, and a sha256 of the
-content when that is cheap. Two runs' fingerprints are then compared by path, so a reproduction that
-read other data says which file changed. File-only: no git, no subprocess.
+relative to the folder the command runs in) is fingerprinted: size and mtime of every file, and a
+sha256 of the content when that is cheap. Two runs' fingerprints are then compared by path, so a
+reproduction that read other data says which file changed. File-only: no git, no subprocess. A file's
+hash is kept in the user's cache with its stat (HASH_CACHE): a later submit reads only what changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
 import stat
+import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from clusterrun import usercache
 
 HASH_MAX_BYTES = 256 * 1024 * 1024  # hash the content when all files of a path total less than this
 HASH_MAX_FILES = 10_000  # ... and are fewer than this
@@ -105,30 +111,86 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: The user's cache of file hashes (usercache.py): one small JSON file per fingerprinted path, its files'
+#: [st_dev, st_ino, size, mtime_ns, ctime_ns, sha256] by relative path, so that data unchanged since the
+#: last submit is not read again (as git's index does: a write changes the ctime, which no one sets back).
+HASH_CACHE = "data-hashes"
+RACY_NS = 2_000_000_000  # a file whose ctime is this recent when hashed is not kept in the cache
+
+
+def _hash_file(root: Path) -> Path | None:
+    directory = usercache.private_dir(HASH_CACHE)
+    name = hashlib.sha256(os.fsencode(root)).hexdigest()[:32]
+    return directory / f"{name}.json" if directory is not None else None
+
+
+def _known_hashes(root: Path) -> dict[str, list[Any]]:
+    """What the user's cache knows of the files under `root` ({} when nothing, or unreadable)."""
+    path = _hash_file(root)
+    try:
+        data = json.loads(path.read_bytes()) if path is not None else {}
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("root") != os.fsdecode(root):
+        return {}
+    files = data.get("files")
+    return (
+        {str(k): v for k, v in files.items() if isinstance(v, list) and len(v) == 6}
+        if isinstance(files, dict)
+        else {}
+    )
+
+
+def _keep_hashes(root: Path, hashes: dict[str, list[Any]]) -> None:
+    """Write what was hashed under `root` to the user's cache (a failure loses nothing but time)."""
+    path = _hash_file(root)
+    if path is None:
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps({"root": os.fsdecode(root), "files": hashes}, separators=(",", ":")))
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
 def _walk(top: Path) -> tuple[dict[str, os.stat_result], dict[str, str], bool]:
     """Regular files (relative path -> stat) and symlinks (relative path -> target) under `top`,
-    without following links: a symlink is recorded, not entered. False when MAX_WALK was reached."""
+    without following links: a symlink is recorded, not entered. False when MAX_WALK was reached.
+    Depth first, each directory's entries by name (os.walk's order), with strings and os.scandir, not
+    Path objects: a dataset of 200,000 files is walked at every submit (bench/data_fingerprint.py)."""
     files: dict[str, os.stat_result] = {}
     links: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames.sort()
-        base = Path(dirpath)
-        for name in sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]:
-            full = base / name
-            rel = full.relative_to(top).as_posix()
+    pending = [("", os.fspath(top))]  # (its path relative to top, with a trailing /; its full path)
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:  # unreadable, or gone meanwhile: as os.walk, left out
+            continue
+        below = []
+        for entry in entries:
+            rel = prefix + entry.name
             try:
-                st = os.lstat(full)
+                if entry.is_symlink():
+                    try:
+                        links[rel] = os.readlink(entry.path)
+                    except OSError:
+                        links[rel] = "?"
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    below.append((rel + "/", entry.path))
+                    continue
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISLNK(st.st_mode):
-                try:
-                    links[rel] = os.readlink(full)
-                except OSError:
-                    links[rel] = "?"
-            elif stat.S_ISREG(st.st_mode):
+            if stat.S_ISREG(st.st_mode):
                 files[rel] = st
                 if len(files) >= MAX_WALK:
                     return files, links, False
+        pending.extend(reversed(below))  # the first by name is walked next
     return files, links, True
 
 
@@ -144,19 +206,40 @@ def fingerprint(path: Path, value: str = "") -> Fingerprint:
     total = sum(st.st_size for st in files.values())
     hashed = complete and total < HASH_MAX_BYTES and len(files) < HASH_MAX_FILES
     entries: dict[str, dict[str, Any]] = {}
-    lines = []
+    digest = hashlib.sha256()
+    kept = len(files) <= MAX_ENTRIES  # past that, the record holds the totals and the digest only
+    known = _known_hashes(resolved) if hashed else {}
+    hashes: dict[str, list[Any]] = {}  # what the user's cache will know of this path's files
     for rel in sorted(files):
         st = files[rel]
+        if not (hashed or kept):  # the many-file path: one line of the digest each, nothing else
+            digest.update(f"f {rel}\0{st.st_size}:{st.st_mtime_ns}\n".encode())
+            continue
         entry: dict[str, Any] = {"size": st.st_size, "mtime": st.st_mtime}
         if hashed:
-            try:
-                entry["sha256"] = _sha256(resolved / rel if rel else resolved)
+            # ctime too: a write changes it even when the mtime is set back (os.utime changes it as well)
+            stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+            before = known.get(rel)
+            try:  # a file unchanged since a submit hashed it (the same stat): not read again
+                same = before is not None and before[:5] == stamp
+                sha = (
+                    before[5] if before is not None and same else _sha256(resolved / rel if rel else resolved)
+                )
+                entry["sha256"] = hashes.setdefault(rel, [*stamp, sha])[5]
             except OSError as exc:  # unreadable: size and mtime only, and say so
                 entry["error"] = exc.strerror or str(exc)
         entries[rel] = entry
         content = entry.get("sha256") or f"{st.st_size}:{st.st_mtime_ns}"
-        lines.append(f"f {rel}\0{content}\n")
-    lines += [f"l {rel}\0{target}\n" for rel, target in sorted(links.items())]
+        digest.update(f"f {rel}\0{content}\n".encode())
+    for rel, target in sorted(links.items()):
+        digest.update(f"l {rel}\0{target}\n".encode())
+    if hashed:
+        # a file changed within the last seconds may change again within the same tick of the file
+        # system's clock, leaving its stat as it was: not kept, it is read again next time ("racy git")
+        settled = time.time_ns() - RACY_NS
+        kept_hashes = {rel: item for rel, item in hashes.items() if item[4] < settled}
+        if kept_hashes != known:
+            _keep_hashes(resolved, kept_hashes)
     record: Fingerprint = {
         "value": value or str(path),
         "path": str(resolved),
@@ -165,7 +248,7 @@ def fingerprint(path: Path, value: str = "") -> Fingerprint:
         "bytes": total,
         "hashed": hashed,
         "method": "sha256" if hashed else "size+mtime",
-        "digest": hashlib.sha256("".join(lines).encode()).hexdigest(),
+        "digest": digest.hexdigest(),
         "complete": complete,
     }
     if not hashed:
@@ -175,7 +258,7 @@ def fingerprint(path: Path, value: str = "") -> Fingerprint:
             else f"{len(files)} files, {total} bytes (hashed below {HASH_MAX_FILES} files and "
             f"{HASH_MAX_BYTES} bytes)"
         )
-    if len(entries) <= MAX_ENTRIES:
+    if kept:
         record["entries"] = entries
     if links:
         record["symlinks"] = dict(sorted(links.items())[:MAX_ENTRIES])

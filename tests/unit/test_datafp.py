@@ -212,3 +212,102 @@ def test_workdir_links_are_relative_data_paths_missing_from_the_snapshot(repo: P
 )
 def test_suggest_key(path: str, key: str) -> None:
     assert datafp.suggest_key(path) == key
+
+
+def _os_walk_files(top: Path, limit: int) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """What the walk found before it was rewritten without Path objects: os.walk, top-down, sorted."""
+    files: dict[str, tuple[int, int]] = {}
+    links: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, top)
+            st = os.lstat(full)
+            if os.path.islink(full):
+                links[rel] = os.readlink(full)
+            elif os.path.isfile(full):
+                files[rel] = (st.st_size, st.st_mtime_ns)
+                if len(files) >= limit:
+                    return files, links
+    return files, links
+
+
+def test_the_walk_finds_what_os_walk_does_in_its_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files, symlinks (to files, folders, nowhere: recorded, never entered) and, when the walk stops at
+    MAX_WALK, the same first files as os.walk's top-down sorted order."""
+    top = tmp_path / "data"
+    for rel in ("b/z.bin", "b/a/deep.bin", "a.txt", "c/x y é.png", "b/a/b/c.bin", "0.bin"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_bytes(rel.encode())
+    (top / "to_dir").symlink_to(top / "b")
+    (top / "b" / "to_file").symlink_to("../a.txt")
+    (top / "nowhere").symlink_to("/no/such/path")
+    os.mkfifo(top / "pipe")  # neither a file nor a link: left out
+    for limit in (100, 3, 1):
+        monkeypatch.setattr(datafp, "MAX_WALK", limit)
+        files, links, complete = datafp._walk(top)
+        want_files, want_links = _os_walk_files(top, limit)
+        assert {rel: (st.st_size, st.st_mtime_ns) for rel, st in files.items()} == want_files, limit
+        assert complete == (limit == 100)
+        if complete:
+            assert links == want_links and set(links) == {"to_dir", "b/to_file", "nowhere"}
+
+
+def test_a_file_unchanged_since_the_last_fingerprint_is_not_read_again(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(datafp, "RACY_NS", 0)  # the files were just written: kept all the same
+    read: list[str] = []
+    sha256 = datafp._sha256
+
+    def counted(path: Path) -> str:
+        read.append(path.name)
+        return sha256(path)
+
+    monkeypatch.setattr(datafp, "_sha256", counted)
+    first = datafp.fingerprint(repo / "data")
+    assert sorted(read) == ["a.png", "b.png", "train.bin"] and first["hashed"]
+    read.clear()
+    assert datafp.fingerprint(repo / "data") == first and read == []  # from the user's cache
+    # rewritten with the same size: its mtime differs, so it is read again, and the digest says so
+    image = repo / "data" / "images" / "a.png"
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    image.write_bytes(b"Z" * 10)
+    again = datafp.fingerprint(repo / "data")
+    assert read == ["a.png"] and again["digest"] != first["digest"]
+    assert again["entries"]["images/a.png"]["sha256"] == hashlib.sha256(b"Z" * 10).hexdigest()
+    # replaced by another file (another inode) with the same size and mtime: read again too
+    read.clear()
+    stamp = (image.stat().st_atime_ns, image.stat().st_mtime_ns)
+    replacement = tmp_path / "other.png"
+    replacement.write_bytes(b"Y" * 10)
+    os.utime(replacement, ns=stamp)
+    os.replace(replacement, image)
+    assert (
+        datafp.fingerprint(repo / "data")["entries"]["images/a.png"]["sha256"]
+        == hashlib.sha256(b"Y" * 10).hexdigest()
+    )
+    assert read == ["a.png"]
+
+
+def test_a_file_changed_moments_before_it_was_hashed_is_read_again(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write within the same tick of the file system's clock can leave size, mtime and ctime as they
+    were: a hash taken within RACY_NS of the file's last change is not kept, so the next fingerprint
+    reads the file again; once the file has settled, it is kept."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    path = repo / "data" / "train.bin"
+    datafp.fingerprint(path)  # written moments ago by the fixture
+    assert datafp._known_hashes(path.resolve()) == {}
+    stamp = path.stat()
+    path.write_bytes(b"\x07" * 200)  # same size, and the mtime set back as it was
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert datafp.fingerprint(path)["entries"][""]["sha256"] == hashlib.sha256(b"\x07" * 200).hexdigest()
+    monkeypatch.setattr(datafp, "RACY_NS", -(10**12))  # as if it had all settled long ago
+    datafp.fingerprint(path)
+    assert list(datafp._known_hashes(path.resolve())) == [""]
