@@ -42,6 +42,36 @@ class Snapshot:
     reused: bool
     digest: str = ""  # sha256 over every file's path and content, recorded when the snapshot was made
     rebuilt: str = ""  # why an existing snapshot was set aside and made anew (it was tainted)
+    #: its symlinks whose relative target leaves the repository (escaping_links); None: not looked at
+    outside: dict[str, str] | None = None
+
+
+def escaping_links(links: dict[str, str]) -> dict[str, str]:
+    """The committed symlinks whose relative target leaves the repository (`data -> ../datasets`, a
+    folder beside the checkout): rel -> target. In a run's copy, under the registry, such a target
+    names nothing; the copy makes them point where they do from the checkout (outside_links)."""
+    out = {}
+    for rel, target in links.items():
+        if os.path.isabs(target):
+            continue
+        inside = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+        if inside == ".." or inside.startswith("../"):
+            out[rel] = target
+    return out
+
+
+def outside_links(snap: Snapshot, checkout: Path) -> dict[str, str]:
+    """rel -> the absolute path that each of the snapshot's escaping links names from the checkout."""
+    found = snap.outside
+    if found is None:  # a Snapshot made without looking (reproduce's): its listing says
+        try:
+            found = escaping_links(workdir.Listing.read(snap.path / workdir.LISTING).links)
+        except (OSError, ValueError):
+            found = {}
+    return {
+        rel: os.path.normpath(os.path.join(checkout, os.path.dirname(rel), target))
+        for rel, target in found.items()
+    }
 
 
 def snapshot_id(commit: str, patch: str) -> str:
@@ -56,9 +86,10 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     final = root / sid
     rebuilt = ""
     if (final / MARKER).is_file():
-        problem = damage(final)
-        if not problem:
-            return Snapshot(sid, final, reused=True, digest=recorded_digest(final))
+        problem, found = _inspect(final)
+        if not problem and found is not None:
+            outside = escaping_links(found.links)
+            return Snapshot(sid, final, reused=True, digest=recorded_digest(final), outside=outside)
         rebuilt = problem
         _set_aside(final)
     root.mkdir(parents=True, exist_ok=True)
@@ -78,12 +109,14 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
         except OSError:
             if (final / MARKER).is_file():  # a concurrent submit made it first
                 _remove(tmp)
-                return Snapshot(sid, final, reused=True, digest=recorded_digest(final))
+                outside = escaping_links(listing.links)  # the same commit's: the same links
+                return Snapshot(sid, final, reused=True, digest=recorded_digest(final), outside=outside)
             raise
     except BaseException:
         _remove(tmp)
         raise
-    return Snapshot(sid, final, reused=False, digest=listing.digest, rebuilt=rebuilt)
+    outside = escaping_links(listing.links)
+    return Snapshot(sid, final, reused=False, digest=listing.digest, rebuilt=rebuilt, outside=outside)
 
 
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
@@ -183,21 +216,26 @@ def recorded_digest(path: Path) -> str:
 def damage(path: Path) -> str:
     """Why an existing snapshot must not be used again ('' when it is sound): a run changed its files
     in place (tainted), a file's size or mtime differs from the listing, or it predates listings."""
+    return _inspect(path)[0]
+
+
+def _inspect(path: Path) -> tuple[str, workdir.Listing | None]:
+    """damage(path), and the listing it checked (None when there is none to read)."""
     taint = path / workdir.TAINT
     if taint.exists():
-        return f"tainted: {taint.read_text().strip()}"
+        return f"tainted: {taint.read_text().strip()}", None
     try:
         listing = workdir.Listing.read(path / workdir.LISTING)
     except (OSError, ValueError):
-        return "made by an older clusterrun (no file listing)"
+        return "made by an older clusterrun (no file listing)", None
     for rel, recorded in listing.files.items():
         try:
             st = os.lstat(path / rel)
         except OSError:
-            return f"{rel} is missing"
+            return f"{rel} is missing", listing
         if (st.st_size, st.st_mtime_ns) != recorded:
-            return f"{rel} was modified in place"
-    return ""
+            return f"{rel} was modified in place", listing
+    return "", listing
 
 
 def verify(path: Path) -> str:

@@ -149,7 +149,8 @@ def materialise(snapshot: Path, dest: Path, links: dict[str, str] | None = None)
                 "resubmit (the snapshot is rebuilt)"
             )
         for rel, target in listing.links.items():
-            os.symlink(target, os.path.join(out, rel))
+            if rel not in (links or {}):  # else made below: a link leaving the repository, as the checkout's
+                os.symlink(target, os.path.join(out, rel))
         for rel, target in sorted((links or {}).items()):
             _link_data(tmp, rel, target)
         listing_link = dest.parent / LISTING_LINK

@@ -436,8 +436,14 @@ class _Records:
         return run_texts(spec, run, plan.snapshot, plan.git, self._links(spec), self.shared)[0]
 
     def _links(self, spec: ExperimentSpec) -> dict[str, str]:
-        """The untracked data paths linked into the member's working copy (datafp.workdir_links)."""
-        return datafp.workdir_links(spec.data, Path(self.plan.git.root), self.plan.snapshot.path, spec.cwd)
+        """The links made in the member's working copy: the untracked data paths (datafp.workdir_links),
+        and the commit's symlinks that leave the repository, pointing where they do from the checkout
+        (snapshot.outside_links: in the copy, their relative target would name nothing)."""
+        root, snap = Path(self.plan.git.root), self.plan.snapshot
+        return {
+            **snapshot.outside_links(snap, root),
+            **datafp.workdir_links(spec.data, root, snap.path, spec.cwd),
+        }
 
     def _ids_made(self) -> set[str]:
         return {run.id for run in self.registry.created}
@@ -493,7 +499,19 @@ def _snapshot_notes(plan: SubmissionPlan, tokens: list[str]) -> list[str]:
     `tokens`: the words of the members' commands, each once."""
     values = [v for m in plan.members for v in m.spec.data.values()]
     cwd = plan.members[0].spec.cwd
-    return snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), tokens, values, cwd)
+    notes = snapshot.snapshot_notes(plan.snapshot.path, Path(plan.git.root), tokens, values, cwd)
+    named = {datafp.relative_path(v, cwd) for v in values if isinstance(v, str)}
+    for rel, target in snapshot.outside_links(plan.snapshot, Path(plan.git.root)).items():
+        if rel in named:
+            continue
+        shown = os.path.relpath(rel, cwd)
+        notes.append(
+            f"{shown} is a symlink in the commit to {target}, outside the repository: each run's copy points "
+            f"it there as your checkout does, and what it reads there is not recorded; name it under data: "
+            f"(data: {{{datafp.suggest_key(shown)}: {shown}}}) to fingerprint it, so that reproduce can tell "
+            "if it changed"
+        )
+    return notes
 
 
 def _write_sweep_record(
