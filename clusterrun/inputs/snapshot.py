@@ -270,6 +270,9 @@ def _extract_commit(repo_root: Path, commit: str, dest: Path) -> None:
             tree = listing.communicate()[0]
         if listing.returncode != 0:
             raise GitError(f"cannot list the tree of commit {commit[:12]}")
+    # `git archive` honours the tree's .gitattributes: export-ignore leaves files out, export-subst
+    # rewrites $Format:...$ in them; the snapshot is the commit, so those files come from git as committed
+    _undo_export_attributes(repo_root, tree, dest)
     # `git archive` leaves submodules out: each one is archived from its own checkout, at the commit
     # the superproject records (pinned by `commit`, hence by the snapshot id), recursively
     for path, sub_commit in _submodules(tree):
@@ -327,6 +330,66 @@ def _extract_with_tar(repo_root: Path, commit: str, dest: Path) -> None:
 
 
 SUBMODULE_HINT = "git submodule update --init --recursive"
+
+
+EXPORT_ATTRIBUTES = (b"export-ignore", b"export-subst")
+
+
+def _blobs(tree: bytes) -> dict[str, tuple[str, str]]:
+    """path -> (mode, blob id) of every file and symlink in `git ls-tree -r -z`'s output."""
+    found = {}
+    for entry in tree.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == b"blob":
+            found[os.fsdecode(path)] = (fields[0].decode(), fields[2].decode())
+    return found
+
+
+def _cat_blobs(repo_root: Path, ids: list[str]) -> list[bytes]:
+    """The contents of blobs, by one `git cat-file --batch`."""
+    answer = subprocess.run(
+        ["git", "-C", str(repo_root), "cat-file", "--batch"],
+        input="".join(f"{blob}\n" for blob in ids).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if answer.returncode != 0:
+        raise GitError(f"cannot read files of the commit: {answer.stderr.decode(errors='replace').strip()}")
+    out, data, at = [], answer.stdout, 0
+    for _ in ids:
+        end = data.index(b"\n", at)
+        size = int(data[at:end].split()[2])
+        out.append(data[end + 1 : end + 1 + size])
+        at = end + 1 + size + 1  # the content, then a newline
+    return out
+
+
+def _undo_export_attributes(repo_root: Path, tree: bytes, dest: Path) -> None:
+    """When a .gitattributes of the tree sets export-ignore or export-subst (rare: `/tests export-ignore`
+    for a release tarball, `$Format:%H$` version stamps), every file and symlink of the tree is written
+    as committed over what `git archive` made of it: the snapshot holds the commit, not its export."""
+    blobs = _blobs(tree)
+    attributes = [path for path in blobs if path.rsplit("/", 1)[-1] == ".gitattributes"]
+    if not attributes:
+        return
+    texts = _cat_blobs(repo_root, [blobs[path][1] for path in attributes])
+    if not any(word in text for text in texts for word in EXPORT_ATTRIBUTES):
+        return
+    paths = sorted(blobs)
+    for path, content in zip(paths, _cat_blobs(repo_root, [blobs[p][1] for p in paths]), strict=True):
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        mode = blobs[path][0]
+        if mode == "120000":
+            os.symlink(os.fsdecode(content), target)
+            continue
+        # as tar made the others: the mode git records, less the process umask (applied by open)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode == "100755" else 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
 
 
 def _submodules(tree: bytes) -> list[tuple[str, str]]:

@@ -469,3 +469,25 @@ def test_sealing_lists_digests_and_write_protects_as_the_separate_passes_did(tmp
         assert info.st_mtime_ns == mtimes[rel], rel
     assert os.stat(tree / "run.sh").st_mode & 0o111  # still executable
     assert os.lstat(tree / workdir.MARKER).st_mode & 0o200  # not the tree's: left as it was
+
+
+def test_the_snapshot_is_the_commit_not_its_export(repo: Path, tmp_path: Path) -> None:
+    """`git archive` honours export-ignore (files left out) and export-subst ($Format:...$ rewritten):
+    the snapshot holds every file as committed all the same, with its mode, and its symlinks."""
+    (repo / "notebooks").mkdir()
+    (repo / "notebooks" / "explore.txt").write_text("kept\n")
+    (repo / "version.py").write_text('COMMIT = "$Format:%H$"\n')
+    (repo / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "current").symlink_to("pkg/model.py")
+    (repo / ".gitattributes").write_text(
+        "/notebooks export-ignore\nversion.py export-subst\n/current export-ignore\n"
+    )
+    commit = commit_all(repo, "attributes")
+    snap = snapshot.create(repo, commit, "", tmp_path / "runs")
+    assert (snap.path / "notebooks" / "explore.txt").read_text() == "kept\n"
+    assert (snap.path / "version.py").read_text() == 'COMMIT = "$Format:%H$"\n'
+    assert os.stat(snap.path / "run.sh").st_mode & stat.S_IXUSR
+    assert os.readlink(snap.path / "current") == "pkg/model.py"
+    assert (snap.path / "train.py").read_text() == "print('v1')\n"
+    assert snapshot.verify(snap.path) == snap.digest  # listed and digested as it is
