@@ -237,10 +237,11 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}{where}: {exc.problem}", hint=exc.hint) from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"{path}: malformed YAML{_yaml_location(exc)}: {problem}",
-            hint="check indentation and quoting near that line",
-        ) from None
+        hint = "check indentation and quoting near that line"
+        if "'\\t'" in problem:  # an editor's tab: YAML indents with spaces only
+            problem = "a tab character, which YAML does not allow for indentation"
+            hint = "indent with spaces instead of tabs (e.g. two spaces per level)"
+        raise ConfigError(f"{path}: malformed YAML{_yaml_location(exc)}: {problem}", hint=hint) from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty", hint="see configs/examples/quickstart.yaml")
     if not isinstance(data, dict):

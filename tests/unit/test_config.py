@@ -135,6 +135,14 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert info.value.hint
 
 
+def test_a_tab_indent_is_named_with_the_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: exp\ncommand: echo hi\nparams:\n\tlr: 0.1\n", "tabs.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    assert "tabs.yaml: malformed YAML (line 4, column 1): a tab character" in info.value.message
+    assert info.value.hint == "indent with spaces instead of tabs (e.g. two spaces per level)"
+
+
 def test_bad_indentation_reports_line(tmp_path: Path) -> None:
     path = write(tmp_path, "name: exp\ncommand: echo\n  bad: indent\n", "indent.yaml")
     with pytest.raises(ConfigError, match=r"indent\.yaml.*line 3"):
