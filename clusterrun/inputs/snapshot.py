@@ -88,6 +88,8 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     if (final / MARKER).is_file():
         problem, found = _inspect(final)
         if not problem and found is not None:
+            if not (final / workdir.GIT_VIEW).is_dir():  # made before git views
+                make_git_view(repo_root, commit, final)
             outside = escaping_links(found.links)
             return Snapshot(sid, final, reused=True, digest=recorded_digest(final), outside=outside)
         rebuilt = problem
@@ -96,10 +98,14 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{sid}-", dir=root))
     perms.like_parent(tmp)  # 2770 in a group-shared registry (records/perms.py), else mkdtemp's 0700
     try:
-        _extract_commit(repo_root, commit, tmp)
-        if patch:
-            _apply_patch(tmp, patch, ceiling=root)
-        listing = seal(tmp)  # listed, digested and made read-only in one pass over the tree
+        view = _start_git_view(repo_root, commit, tmp)  # its index is written while the tree is
+        try:
+            _extract_commit(repo_root, commit, tmp)
+            if patch:
+                _apply_patch(tmp, patch, ceiling=root)
+            listing = seal(tmp)  # listed, digested and made read-only in one pass over the tree
+        finally:
+            _finish_git_view(view)
         (tmp / workdir.LISTING).write_text(json.dumps(listing.as_record(), sort_keys=True))
         (tmp / MARKER).write_text(f"commit {commit}\nsnapshot {sid}\ndigest {listing.digest}\n")
         for name in (workdir.LISTING, MARKER):
@@ -330,6 +336,79 @@ def _extract_with_tar(repo_root: Path, commit: str, dest: Path) -> None:
 
 
 SUBMODULE_HINT = "git submodule update --init --recursive"
+
+
+def _objects_dir(repo_root: Path) -> Path | None:
+    """The checkout's object store: .git/objects, or a linked worktree's common one (no subprocess)."""
+    dot_git = repo_root / ".git"
+    gitdir = dot_git
+    if dot_git.is_file():  # a worktree or a submodule: "gitdir: PATH"
+        line = dot_git.read_text(errors="replace").strip()
+        if not line.startswith("gitdir:"):
+            return None
+        gitdir = (repo_root / line.removeprefix("gitdir:").strip()).resolve()
+        common = gitdir / "commondir"
+        if common.is_file():
+            gitdir = (gitdir / common.read_text().strip()).resolve()
+    objects = gitdir / "objects"
+    return objects if objects.is_dir() else None
+
+
+@dataclass
+class _GitView:
+    """A git view being made (make_git_view): its directory, and the `git read-tree` writing its index."""
+
+    temporary: Path
+    final: Path
+    read_tree: subprocess.Popen[bytes]
+
+
+def make_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> None:
+    """A git directory in the snapshot (workdir.GIT_VIEW) whose HEAD is `commit` (detached), borrowing
+    the checkout's objects (alternates) and with that commit's tree as its index (`git read-tree`, a few
+    ms), so that git in a run's copy says what the run is: `git rev-parse HEAD` the run's commit, `git
+    status` the run's changes (a dirty run's patch, what it wrote). Best effort: without it, the job's
+    git finds nothing (command.sh sets GIT_CEILING_DIRECTORIES) rather than the checkout's HEAD."""
+    _finish_git_view(_start_git_view(repo_root, commit, snapshot_dir))
+
+
+def _start_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> _GitView | None:
+    """make_git_view's first half: the files written and `git read-tree` started (a new snapshot's
+    extraction goes on meanwhile); None when the checkout's objects cannot be found or written to."""
+    objects = _objects_dir(repo_root)
+    if objects is None:
+        return None
+    # beside the snapshot until done: inside it, the tree's listing (seal) would take it for code
+    temporary = snapshot_dir.parent / f".tmp-view-{snapshot_dir.name}-{os.getpid()}"
+    try:
+        (temporary / "objects" / "info").mkdir(parents=True)
+        (temporary / "refs" / "heads").mkdir(parents=True)
+        (temporary / "objects" / "info" / "alternates").write_text(f"{objects.resolve()}\n")
+        (temporary / "HEAD").write_text(f"{commit}\n")
+        (temporary / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
+        read_tree = subprocess.Popen(
+            ["git", f"--git-dir={temporary}", "read-tree", commit],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        )
+    except OSError:
+        _remove(temporary)
+        return None
+    return _GitView(temporary, snapshot_dir / workdir.GIT_VIEW, read_tree)
+
+
+def _finish_git_view(view: _GitView | None, final: Path | None = None) -> None:
+    """make_git_view's second half: once its index is written, the view takes its name (in `final`,
+    the directory the snapshot was renamed to meanwhile, when given); else it is removed."""
+    if view is None:
+        return
+    try:
+        if view.read_tree.wait() != 0:
+            raise OSError("git read-tree failed")
+        os.rename(view.temporary, view.final)
+    except OSError:
+        _remove(view.temporary)  # a concurrent submit made it first, or git could not: runs do without
 
 
 EXPORT_ATTRIBUTES = (b"export-ignore", b"export-subst")

@@ -30,7 +30,12 @@ NAME = "work"  # an execution's working directory, inside its run (or smoke) dir
 LISTING = ".clusterrun-files.json"  # in the snapshot: every entry with its size and mtime
 MARKER = ".clusterrun-snapshot"
 TAINT = ".clusterrun-tainted"
-RESERVED = frozenset({LISTING, MARKER, TAINT})
+#: In the snapshot: a git directory whose HEAD is the snapshot's commit, sharing the checkout's objects
+#: (snapshot.make_git_view). Each working directory's `.git` file points to it, so that `git rev-parse
+#: HEAD` in a job (W&B's, MLflow's or the script's own provenance) answers the run's commit, not the
+#: checkout's HEAD of the day, which git would otherwise find above the registry.
+GIT_VIEW = ".clusterrun-git"
+RESERVED = frozenset({LISTING, MARKER, TAINT, GIT_VIEW})
 LISTING_LINK = "work.files.json"  # beside a working directory: a hard link to the snapshot's listing
 MANY_ARTIFACTS = 50  # past this, the summary keeps a count and the largest ones
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP)
@@ -153,6 +158,9 @@ def materialise(snapshot: Path, dest: Path, links: dict[str, str] | None = None)
                 os.symlink(target, os.path.join(out, rel))
         for rel, target in sorted((links or {}).items()):
             _link_data(tmp, rel, target)
+        if (snapshot / GIT_VIEW).is_dir():  # relative: a registry moved whole keeps it
+            gitdir = os.path.relpath(snapshot / GIT_VIEW, dest)
+            (tmp / ".git").write_text(f"gitdir: {gitdir}\n")
         listing_link = dest.parent / LISTING_LINK
         if not listing_link.exists():
             try:
@@ -200,6 +208,8 @@ def check(workdir: Path, data_links: dict[str, str] | None = None) -> Check:
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
         for name in filenames:
             rel = prefix + name
+            if rel == ".git":  # the file materialise wrote (a git view): not the run's output
+                continue
             full = os.path.join(dirpath, name)
             try:
                 st = os.lstat(full)

@@ -11,6 +11,7 @@ import pytest
 
 from clusterrun.errors import GitError
 from clusterrun.inputs import gitstate, snapshot
+from clusterrun.inputs.workdir import GIT_VIEW
 from clusterrun.records.registry import Registry
 
 GIT_ID = ["-c", "user.email=t@t", "-c", "user.name=t"]
@@ -244,7 +245,8 @@ def test_snapshot_files_are_read_only(repo: Path, tmp_path: Path) -> None:
     (repo / "train.py").write_text("print('v2')\n")
     state = gitstate.capture(repo)
     snap = snapshot.create(repo, state.commit, state.patch, tmp_path / "registry")
-    files = [p for p in snap.path.rglob("*") if p.is_file()]
+    # the code; not the git view beside it, whose index git refreshes (a job's `git status`)
+    files = [p for p in snap.path.rglob("*") if p.is_file() and GIT_VIEW not in p.parts]
     assert len(files) >= 4
     assert all(read_only(p) for p in files), [p for p in files if not read_only(p)]
 
@@ -491,3 +493,24 @@ def test_the_snapshot_is_the_commit_not_its_export(repo: Path, tmp_path: Path) -
     assert os.readlink(snap.path / "current") == "pkg/model.py"
     assert (snap.path / "train.py").read_text() == "print('v1')\n"
     assert snapshot.verify(snap.path) == snap.digest  # listed and digested as it is
+
+
+def test_git_in_a_runs_copy_is_the_runs_commit_not_the_checkouts(repo: Path, tmp_path: Path) -> None:
+    """The snapshot's git view: HEAD is its commit however the checkout moved on, a dirty run's patch
+    shows as its changes, and a working copy made from it (workdir.materialise) is that repository."""
+    from clusterrun.inputs import workdir
+
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "train.py").write_text("print('patched')\n")
+    state = gitstate.capture(repo)
+    snap = snapshot.create(repo, state.commit, state.patch, repo / "runs")
+    (repo / "train.py").write_text("print('v3')\n")
+    later = commit_all(repo, "later")
+    copy = repo / "runs" / "r1" / "work"
+    workdir.materialise(snap.path, copy)
+    assert (copy / ".git").read_text().startswith("gitdir: ../../.snapshots/")
+    assert later != first
+    assert git(copy / "pkg", "rev-parse", "HEAD") == first  # from a folder of the copy too
+    assert git(copy, "rev-parse", "--show-toplevel") == str(copy)
+    assert git(copy, "status", "--porcelain") == "M train.py"  # the run's patch, nothing else
+    assert workdir.check(copy).artifacts == []  # the .git file is not the run's output
