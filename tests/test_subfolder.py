@@ -227,3 +227,23 @@ def test_init_in_a_folder_reads_the_scripts_relative_defaults_there(tmp_path: Pa
     config = yaml.safe_load((root / "projects" / "nlp" / "configs" / "train.yaml").read_text())
     assert config["seed"] == 7, config
     assert config["cwd"] == "projects/nlp"
+
+
+def test_init_of_a_lightning_cli_project_in_a_folder_names_its_config_from_there(tmp_path: Path) -> None:
+    """The LightningCLI config file is found, and passed, relative to the folder the command runs in."""
+    from tests.test_init import LIGHTNING_CONFIG, LIGHTNING_SCRIPT
+
+    root = committed(
+        tmp_path / "mono",
+        {
+            "README.md": "",
+            "projects/regress/train.py": LIGHTNING_SCRIPT,
+            "projects/regress/conf/base.yaml": LIGHTNING_CONFIG,
+        },
+    )
+    made = cli(["init"], root / "projects" / "regress")
+    assert made.returncode == 0, made.stderr + made.stdout
+    config = yaml.safe_load((root / "projects" / "regress" / "configs" / "train.yaml").read_text())
+    assert config["cwd"] == "projects/regress"
+    assert config["command"].startswith("python train.py fit --config conf/base.yaml "), config["command"]
+    assert config["seed"] == 3

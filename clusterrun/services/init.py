@@ -170,7 +170,7 @@ def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
     assert main is not None and tree is not None
     if main.subcommand:
         draft.command.append(main.subcommand)
-    root = git_root(info.path.parent) or info.path.parent
+    root = draft.base or git_root(info.path.parent) or info.path.parent  # where the command runs
     found = lightning.find_config(lightning.config_files(root, info.path))
     params = hydra.HydraParams()
     seed: Any = main.seed_default
