@@ -247,3 +247,17 @@ def test_init_of_a_lightning_cli_project_in_a_folder_names_its_config_from_there
     assert config["cwd"] == "projects/regress"
     assert config["command"].startswith("python train.py fit --config conf/base.yaml "), config["command"]
     assert config["seed"] == 3
+
+
+def test_an_unseeded_script_in_a_folder_is_read_where_the_command_runs(tmp_path: Path) -> None:
+    """The check for random numbers drawn without a seed reads the script the command names, in the
+    folder it runs in (it looked for projects/rl/train.py's `train.py` at the repository's top)."""
+    root = committed(
+        tmp_path / "mono",
+        {"README.md": "", "projects/rl/train.py": "import random\nprint('loss=' + str(random.random()))\n"},
+    )
+    result = cli(
+        ["submit", "--backend", "local", "--dry-run", "--", "python", "train.py"], root / "projects" / "rl"
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "the code draws random numbers without a seed" in " ".join(result.stderr.split()), result.stderr

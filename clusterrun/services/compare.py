@@ -98,7 +98,7 @@ def _where_unseeded(comparison: Comparison, manifest: Manifest) -> None:
     runs) draws random numbers without a seed, when it can be read from the snapshot."""
     if not comparison.unexplained:
         return
-    found = unseeded.find(Path(manifest.snapshot.path), manifest.command)
+    found = unseeded.find(Path(manifest.snapshot.path) / manifest.config.cwd, manifest.command)
     if found:
         more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
         where = "; ".join(str(u) for u in found[:3]) + more

@@ -178,7 +178,8 @@ def _prepare_plan(plan: SubmissionPlan, registry: Registry, notify: Notify, subm
     script = scheduler.render(made[0].job)
     write_script(made[0].run.file("sbatch.sh"), script)  # the others get theirs when submitted
     warnings = list(plan.warnings) + records.notes
-    found = unseeded.find(plan.snapshot.path, tokens)  # said before anything runs: it will not reproduce
+    # said before anything runs: it will not reproduce (read where the command runs: its cwd)
+    found = unseeded.find(plan.snapshot.path / plan.members[0].spec.cwd, tokens)
     if found:
         warnings.append(unseeded.summary_line(found))
     tests = smoke_shapes(plan, [(m.run, m.plan.spec) for m in made.values()], registry, notify, warnings)
