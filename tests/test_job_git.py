@@ -8,10 +8,13 @@ The job waits for the test's gate; meanwhile the checkout commits again; then th
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from clusterrun.inputs.workdir import GIT_VIEW
 from tests.helpers import cli, committed, git, only_run
 
 ASK = """\
@@ -28,7 +31,10 @@ print("TOP", ask("rev-parse", "--show-toplevel"))
 print("STATUS", repr(ask("status", "--porcelain", "--untracked-files=no")))
 print("loss=1.0")
 """
-CONFIG = "name: ask\ncommand: python ask.py\nresources: {time: '00:05:00', mem: 500M}\n"
+CONFIG = (
+    "name: ask\ncommand: python ask.py\nresources: {time: '00:05:00', mem: 500M}\n"
+    "metrics: {patterns: {loss: 'loss=([0-9.]+)'}}\n"
+)
 
 
 def _asked(tmp_path: Path, backend: str) -> tuple[str, str, Path]:
@@ -52,6 +58,16 @@ def test_a_local_jobs_git_answers_the_runs_commit_not_the_checkouts_later_one(tm
     assert f"HEAD {submitted}\n" in stdout, stdout
     assert f"TOP {run / 'work'}\n" in stdout
     assert "STATUS ''" in stdout  # clean: the run's code is the commit
+    # a reproduction of a run whose snapshot was made before git views gets one too
+    root = run.parent.parent
+    snapshot_dir = Path(json.loads((run / "manifest.json").read_text())["snapshot"]["path"])
+    shutil.rmtree(snapshot_dir / GIT_VIEW)
+    again = cli(
+        ["reproduce", run.name, "--wait", "--yes"], root, env={"GATE": str(tmp_path / "gate")}, timeout=240
+    )
+    assert again.returncode == 0, again.stderr + again.stdout
+    copy = next(p for p in (root / "runs").iterdir() if p.name.startswith("ask_") and p != run)
+    assert f"HEAD {submitted}\n" in (copy / "stdout.log").read_text()
 
 
 @pytest.mark.slurm
