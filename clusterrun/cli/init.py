@@ -56,7 +56,9 @@ def init(
 
     Reads its run scripts, Makefile targets and pyproject scripts; a Python entry point's argparse, click
     or typer options, or its Hydra config (from the source, never run), become params, with a smoke
-    setting and metrics patterns from its prints. An existing file is never overwritten without --force."""
+    setting and metrics patterns from its prints. Run in a folder of the repository that has its own
+    entry point (a project of a monorepo), it reads that folder, writes its configs/ there and sets
+    `cwd:` so the command runs there. An existing file is never overwritten without --force."""
     from clusterrun.errors import UsageError
     from clusterrun.services.init import InitRequest
     from clusterrun.services.init import init as init_service
