@@ -34,16 +34,21 @@ def test_a_table_the_script_writes_is_found_by_the_smoke_test_and_read_as_the_ru
     said = " ".join(dry.stderr.split())
     assert "the smoke test wrote a table of metrics, out/metrics.csv (train_loss, val_acc)" in said, said
     assert "set metrics.file: work/out/metrics.csv" in said and "metrics.ignore: [epoch_time]" in said
+    plain = cli(["submit", "configs/tab.yaml", "--backend", "local", "--wait", "--yes"], root)
+    assert plain.returncode == 0, plain.stderr + plain.stdout
+    shown = " ".join(plain.stdout.split())  # the results block says it too, for a table a whole run wrote
+    assert "Note: the command wrote a table of metrics, work/out/metrics.csv (train_loss, val_acc)" in shown
     ran = cli(
         ["submit", "configs/tab.yaml", "--backend", "local", "--wait", "--yes", "--force",
          "metrics.file=work/out/metrics.csv", "metrics.ignore=[epoch_time]"],
         root,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr + ran.stdout
-    assert "table of metrics" not in ran.stderr  # read now: nothing to say
-    run = next(
+    assert "table of metrics" not in ran.stderr + ran.stdout  # read now: nothing to say
+    ended = [
         p for p in (root / "runs").iterdir() if p.name.startswith("tab_") and (p / "summary.json").exists()
-    )
+    ]
+    run = next(p for p in ended if "work/out/metrics.csv" in (p / "config.yaml").read_text())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["metrics"]["val_acc"] == 0.8 and summary["metrics"]["train_loss"] == 1.0 / 3, summary
     assert summary["metrics_best"]["val_acc"]["value"] == 0.9, summary["metrics_best"]

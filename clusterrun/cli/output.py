@@ -11,9 +11,10 @@ from typing import Any
 
 import typer
 
+from clusterrun.analysis import rowformat
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
-from clusterrun.analysis.metrics import format_metrics
+from clusterrun.analysis.metrics import format_metrics, sounds_like_metric
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, time_limit_seconds
@@ -272,6 +273,22 @@ def _misplaced_metrics(summary: Summary) -> str:
     return min(wrote, key=len, default="")
 
 
+def _unread_table(summary: Summary, run_dir: str) -> tuple[str, list[str]]:
+    """A table of metrics the command wrote in its working directory (Lightning's CSVLogger's
+    lightning_logs/version_0/metrics.csv, a csv.DictWriter's out/metrics.csv: analysis/rowformat.py)
+    while its metrics file was never written: its path and metric names; ('', []) when none."""
+    files = summary.metrics_history.get("files") or []
+    configured = str(files[0]) if files and files[0] != "stdout_metrics.jsonl" else "metrics.jsonl"
+    if os.path.exists(os.path.join(run_dir, configured)):
+        return "", []
+    for artifact in summary.artifacts:
+        if artifact.startswith("work/") and rowformat.is_table(artifact):
+            names = [n for n in rowformat.header(os.path.join(run_dir, artifact)) if sounds_like_metric(n)]
+            if names:
+                return artifact, names
+    return "", []
+
+
 def artifacts_line(summary: Summary, shown: int = 6) -> str:
     """'3 files, 1.2 MB: work/out/ckpt.pt (1.0 MB), ...' (workdir.by_importance: largest first; of files
     alike in size, the last in number first), or the plain list of old records."""
@@ -399,6 +416,12 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
         lines.append(
             f"Missing Metrics: {', '.join(summary.metrics_missing)} (their metrics.patterns matched nothing "
             "the run printed on stdout or stderr)"
+        )
+    table, names = _unread_table(summary, run_dir)
+    if table:
+        lines.append(
+            f"Note: the command wrote a table of metrics, {table} ({', '.join(names[:4])}), not read as the "
+            f"run's: set metrics.file: {table} to read it (values, curves, compare)"
         )
     misplaced = _misplaced_metrics(summary)
     if misplaced:
