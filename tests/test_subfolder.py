@@ -112,6 +112,12 @@ def test_a_config_whose_script_is_in_the_folder_submitted_from_is_refused_with_a
     )
     assert "add `cwd: projects/vision` to configs/t.yaml (or pass cwd=projects/vision)" in refused.stderr
     assert not [p for p in (root / "runs").iterdir() if not p.name.startswith(".")]  # nothing written
+    # submitted from the top of the repository: the config's own project folder is named
+    top = cli(["submit", "projects/vision/configs/t.yaml", "--backend", "local", "--yes"], root)
+    assert top.returncode == 2, top.stderr + top.stdout
+    assert "train.py is not where the command runs (the repository's top) but in projects/vision/, the " in (
+        " ".join(top.stderr.split())
+    )
     # the fix the hint names works
     fixed = cli(
         [

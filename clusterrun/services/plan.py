@@ -305,11 +305,14 @@ def _type_fix(member: Member, bad: argtypes.BadArgument, names: list[str]) -> st
     return f"give {key or bad.flag} {kind}"
 
 
-def _cwd_refused(spec: ExperimentSpec, code: Path, top: str, cwd: Path, given: str) -> None:
+def _cwd_refused(
+    spec: ExperimentSpec, code: Path, top: str, cwd: Path, given: str, config_path: Path | None = None
+) -> None:
     """Refuse a config whose `cwd` is not a folder of the code, or whose script is not where the command
-    runs but in the folder the user submits from (a project in a subfolder of the repository, its
-    config written without `cwd:`): the smoke test would fail on a missing file. `code`: the snapshot;
-    `given`: how the user named the config (an override names the fix for it)."""
+    runs but in the folder the user submits from, or the config's own project folder (a project in a
+    subfolder of the repository, its config written without `cwd:`): the smoke test would fail on a
+    missing file. `code`: the snapshot; `given`: how the user named the config (an override names the
+    fix for it); `config_path`: the config file (projects/vision/configs/x.yaml: projects/vision/)."""
     if not (code / spec.cwd).is_dir():
         raise UsageError(
             f"cwd: {spec.cwd} is not a folder of the commit the run uses (the command would run there)",
@@ -320,14 +323,22 @@ def _cwd_refused(spec: ExperimentSpec, code: Path, top: str, cwd: Path, given: s
     script = spec.command[position] if position is not None else ""
     if not script or "{" in script or os.path.isabs(script) or os.path.lexists(code / spec.cwd / script):
         return
-    here = cwd.relative_to(top).as_posix() if cwd.is_relative_to(top) else ""
-    if here and here != spec.cwd and os.path.lexists(code / here / script):
-        where = "the repository's top" if spec.cwd == "." else f"its folder {spec.cwd}/"
-        raise UsageError(
-            f"{script} is not where the command runs ({where}) but in {here}/, where you submit from",
-            hint=f"add `cwd: {here}` to {given} (or pass cwd={here}): the command then runs in {here}/ "
-            "of the run's copy of the code, and its relative paths mean what they mean there",
-        )
+    places = [(cwd, "where you submit from")]
+    if config_path is not None:  # the config's folder, or the project folder holding its configs/
+        places += [
+            (config_path.parent, "beside the config"),
+            (config_path.parent.parent, "the config's project"),
+        ]
+    for folder, why in places:
+        folder = folder.resolve()
+        here = folder.relative_to(top).as_posix() if folder.is_relative_to(top) else ""
+        if here and here != spec.cwd and os.path.lexists(code / here / script):
+            where = "the repository's top" if spec.cwd == "." else f"its folder {spec.cwd}/"
+            raise UsageError(
+                f"{script} is not where the command runs ({where}) but in {here}/, {why}",
+                hint=f"add `cwd: {here}` to {given} (or pass cwd={here}): the command then runs in {here}/ "
+                "of the run's copy of the code, and its relative paths mean what they mean there",
+            )
 
 
 def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
@@ -379,7 +390,8 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     registry.root = registry.root.resolve()
     warnings += _writes_outside(experiment.members, registry.root)
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
-    _cwd_refused(experiment.base, snap.path, str(Path(git.root).resolve()), cwd, str(request.config))
+    top = str(Path(git.root).resolve())
+    _cwd_refused(experiment.base, snap.path, top, cwd, str(request.config), config_path)
     warnings += _arguments_refused(experiment.members, snap.path, registry.root, request.skip_smoke_reason)
     members = [
         MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)
