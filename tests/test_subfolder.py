@@ -86,7 +86,11 @@ def test_init_in_a_folder_writes_a_config_that_runs_there_from_anywhere(tmp_path
     assert config["cwd"] == "projects/vision", written.read_text()
     assert config["command"] == "python train.py"
     assert config["data"] == {"train_txt": "data/train.txt"}  # relative to the folder, as read there
-    assert "cwd: projects/vision (the folder you ran init in" in made.stderr
+    assert "cwd: projects/vision (the project folder init read" in made.stderr
+    # from a folder inside the project (its notes/): the nearest folder above with an entry point
+    (here / "notes").mkdir()
+    printed = cli(["init", "--print"], here / "notes")
+    assert printed.returncode == 0 and "\ncwd: projects/vision\n" in printed.stdout, printed.stderr
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "config")
     # submitted from the top of the repository: the config, not where one stands, says where it runs

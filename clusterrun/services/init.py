@@ -823,8 +823,8 @@ def init(request: InitRequest) -> InitReport:
         data = {**dict(list(data.items())[:3]), "cwd": folder, **dict(list(data.items())[3:])}
         draft.guessed.insert(
             0,
-            f"cwd: {folder} (the folder you ran init in: the command runs there, in the run's own copy of "
-            "the code, and its relative paths mean what they mean there)",
+            f"cwd: {folder} (the project folder init read, where you ran it or above: the command runs "
+            "there, in the run's own copy of the code, and its relative paths mean what they mean there)",
         )
     path = request.out or found.root / "configs" / f"{data['name']}.yaml"
     header = [
@@ -855,15 +855,18 @@ def init(request: InitRequest) -> InitReport:
 
 
 def _project(cwd: Path, top: Path, entry: str | None) -> Survey:
-    """The folder whose entry points init looks at: the one it runs in, when that is a folder of the
-    repository (a project of a monorepo) with an entry point (or the one asked for); else the top."""
-    if cwd != top and cwd.is_relative_to(top):
-        found = survey(cwd)
+    """The folder whose entry points init looks at: the one it runs in, or the nearest above it, when
+    that is a folder of the repository (a project of a monorepo) with an entry point (or the one asked
+    for); else the top."""
+    folder = cwd
+    while folder != top and folder.is_relative_to(top):  # from the folder up (projects/vision/configs/)
+        found = survey(folder)
         if find_entry(found, entry) is not None if entry else found.entries:
             shared = top / "configs" / "clusters"  # the site's profiles at the top serve every project
             names = {p.stem for p in shared.glob("*.yaml")} if shared.is_dir() else set()
             found.profiles += sorted(names - set(found.profiles))
             return found
+        folder = folder.parent
     return survey(top)
 
 
