@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -338,8 +339,9 @@ def _extract_with_tar(repo_root: Path, commit: str, dest: Path) -> None:
 SUBMODULE_HINT = "git submodule update --init --recursive"
 
 
-def _objects_dir(repo_root: Path) -> Path | None:
-    """The checkout's object store: .git/objects, or a linked worktree's common one (no subprocess)."""
+def _common_dir(repo_root: Path) -> Path | None:
+    """The checkout's git directory holding its objects and config: .git, or a linked worktree's common
+    one (no subprocess); None when it has no object store."""
     dot_git = repo_root / ".git"
     gitdir = dot_git
     if dot_git.is_file():  # a worktree or a submodule: "gitdir: PATH"
@@ -350,8 +352,32 @@ def _objects_dir(repo_root: Path) -> Path | None:
         common = gitdir / "commondir"
         if common.is_file():
             gitdir = (gitdir / common.read_text().strip()).resolve()
-    objects = gitdir / "objects"
-    return objects if objects.is_dir() else None
+    return gitdir if (gitdir / "objects").is_dir() else None
+
+
+_REMOTE_RE = re.compile(r'^\s*\[remote\s+"([^"\]\n]+)"\]\s*$')
+_URL_RE = re.compile(r"^\s*url\s*=\s*(\S.*?)\s*$")
+_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def _remotes(common: Path) -> list[tuple[str, str]]:
+    """(name, url) of the checkout's remotes, from its config, each URL without its user information
+    (a token in https://TOKEN@github.com/... is never written anywhere): what W&B and MLflow record as
+    the repository's URL."""
+    try:
+        lines = (common / "config").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    found, name = [], ""
+    for line in lines:
+        section = _REMOTE_RE.match(line)
+        if section or line.lstrip().startswith("["):
+            name = section.group(1) if section else ""
+            continue
+        url = _URL_RE.match(line)
+        if name and url and '"' not in url.group(1) and "\\" not in url.group(1):
+            found.append((name, _USERINFO_RE.sub(r"\1", url.group(1))))
+    return found
 
 
 @dataclass
@@ -375,9 +401,11 @@ def make_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> None:
 def _start_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> _GitView | None:
     """make_git_view's first half: the files written and `git read-tree` started (a new snapshot's
     extraction goes on meanwhile); None when the checkout's objects cannot be found or written to."""
-    objects = _objects_dir(repo_root)
-    if objects is None:
+    common = _common_dir(repo_root)
+    if common is None:
         return None
+    objects = common / "objects"
+    remotes = "".join(f'[remote "{name}"]\n\turl = {url}\n' for name, url in _remotes(common))
     # beside the snapshot until done: inside it, the tree's listing (seal) would take it for code
     temporary = snapshot_dir.parent / f".tmp-view-{snapshot_dir.name}-{os.getpid()}"
     try:
@@ -385,7 +413,7 @@ def _start_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> _GitVie
         (temporary / "refs" / "heads").mkdir(parents=True)
         (temporary / "objects" / "info" / "alternates").write_text(f"{objects.resolve()}\n")
         (temporary / "HEAD").write_text(f"{commit}\n")
-        (temporary / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
+        (temporary / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n" + remotes)
         read_tree = subprocess.Popen(
             ["git", f"--git-dir={temporary}", "read-tree", commit],
             stdout=subprocess.DEVNULL,

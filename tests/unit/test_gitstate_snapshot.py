@@ -514,3 +514,29 @@ def test_git_in_a_runs_copy_is_the_runs_commit_not_the_checkouts(repo: Path, tmp
     assert git(copy, "rev-parse", "--show-toplevel") == str(copy)
     assert git(copy, "status", "--porcelain") == "M train.py"  # the run's patch, nothing else
     assert workdir.check(copy).artifacts == []  # the .git file is not the run's output
+
+
+def test_the_git_view_names_the_checkouts_remotes_without_their_credentials(
+    repo: Path, tmp_path: Path
+) -> None:
+    """W&B and MLflow record the repository's URL from the remote: the view has the checkout's remotes,
+    and a token or password in a URL is never written (it would sit in the registry for anyone)."""
+    git(
+        repo,
+        "remote",
+        "add",
+        "origin",
+        "https://me:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git",
+    )
+    git(repo, "remote", "add", "mirror", "git@gitlab.com:o/r.git")
+    snap = snapshot.create(repo, git(repo, "rev-parse", "HEAD"), "", tmp_path / "runs")
+    view = snap.path / GIT_VIEW
+    assert "ghp_" not in (view / "config").read_text() and "me:" not in (view / "config").read_text()
+    remotes = subprocess.run(
+        ["git", f"--git-dir={view}", "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert remotes == "https://github.com/o/r.git"
+    assert git(repo, "--git-dir", str(view), "remote", "get-url", "mirror") == "git@gitlab.com:o/r.git"
