@@ -79,6 +79,11 @@ def test_a_command_typed_in_a_folder_of_the_repository_runs_there_in_its_own_cop
 def test_init_in_a_folder_writes_a_config_that_runs_there_from_anywhere(tmp_path: Path) -> None:
     root = _monorepo(tmp_path)
     here = root / "projects" / "vision"
+    at_top = cli(["init"], root)  # the monorepo's top has no entry point of its own: its projects are named
+    assert at_top.returncode == 2, at_top.stderr + at_top.stdout
+    assert "hint: projects in folders: projects/text/train.py, projects/vision/train.py; run init in one" in (
+        at_top.stderr
+    )
     made = cli(["init"], here)
     assert made.returncode == 0, made.stderr + made.stdout
     written = here / "configs" / "train.yaml"

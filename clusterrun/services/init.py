@@ -29,7 +29,7 @@ from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageErr
 from clusterrun.init import guess, hydra, lightning
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
-from clusterrun.init.repo import SCRIPT_DIRS, Entry, Survey, find_entry, survey
+from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.inputs.outputnames import is_output_name
@@ -810,12 +810,18 @@ def init(request: InitRequest) -> InitReport:
     elif found.entries:
         entry = found.entries[0]
     else:
+        below = _projects_below(found.root)
+        hint = "name yours: clusterrun init PATH, or run a command directly: "
+        hint += "clusterrun submit -- python x.py ..."
+        if below:  # a monorepo's top: its projects are in folders
+            shown = ", ".join(below[:3]) + (" ..." if len(below) > 3 else "")
+            first = below[0].rsplit("/", 1)[0]
+            hint = f"projects in folders: {shown}; run init in one (cd {first} && clusterrun init)"
         raise UsageError(
-            f"no entry point found in {root} (looked for scripts/train.sh, train.py, main.py, Makefile "
+            f"no entry point found in {found.root} (looked for scripts/train.sh, train.py, main.py, Makefile "
             "targets, pyproject scripts, and Python files with an `if __name__ == '__main__'` block or "
             f"options parsed at their top level in {', '.join(_places())})",
-            hint="name yours: clusterrun init PATH, or run a command directly: "
-            "clusterrun submit -- python x.py ...",
+            hint=hint,
         )
     folder = found.root.relative_to(root.resolve()).as_posix() if found.root != root.resolve() else "."
     data, draft = _config(entry, request, found, folder)
@@ -868,6 +874,21 @@ def _project(cwd: Path, top: Path, entry: str | None) -> Survey:
             return found
         folder = folder.parent
     return survey(top)
+
+
+def _projects_below(root: Path) -> list[str]:
+    """The usual run scripts (repo.SCRIPTS) in folders one or two levels below `root`: a monorepo's
+    projects (projects/vision/train.py), for a hint; hidden folders and the registry left out."""
+    found: list[str] = []
+    for pattern in ("*/", "*/*/"):
+        for name in SCRIPTS:
+            for path in sorted(root.glob(pattern + name)):
+                rel = path.relative_to(root).as_posix()
+                if not any(part.startswith(".") or part == "runs" for part in rel.split("/")[:-1]):
+                    found.append(rel)
+        if found:
+            break
+    return found
 
 
 def _relative(path: Path, cwd: Path) -> str:
