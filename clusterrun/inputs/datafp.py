@@ -221,11 +221,12 @@ def fingerprint(path: Path, value: str = "") -> Fingerprint:
             stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
             before = known.get(rel)
             try:  # a file unchanged since a submit hashed it (the same stat): not read again
-                same = before is not None and before[:5] == stamp
-                sha = (
-                    before[5] if before is not None and same else _sha256(resolved / rel if rel else resolved)
-                )
-                entry["sha256"] = hashes.setdefault(rel, [*stamp, sha])[5]
+                if before is not None and before[:5] == stamp:
+                    sha = before[5]
+                else:
+                    sha = _sha256(resolved / rel if rel else resolved)
+                hashes[rel] = [*stamp, sha]
+                entry["sha256"] = sha
             except OSError as exc:  # unreadable: size and mtime only, and say so
                 entry["error"] = exc.strerror or str(exc)
         entries[rel] = entry

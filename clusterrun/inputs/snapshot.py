@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from clusterrun.errors import DiskFull, GitError
 from clusterrun.inputs import workdir
-from clusterrun.inputs.datafp import suggest_key
+from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.outputnames import output_option
 from clusterrun.records import perms
 
@@ -89,8 +89,7 @@ def create(repo_root: Path, commit: str, patch: str, registry: Path) -> Snapshot
     if (final / MARKER).is_file():
         problem, found = _inspect(final)
         if not problem and found is not None:
-            if not (final / workdir.GIT_VIEW).is_dir():  # made before git views
-                make_git_view(repo_root, commit, final)
+            ensure_git_view(repo_root, commit, final)
             outside = escaping_links(found.links)
             return Snapshot(sid, final, reused=True, digest=recorded_digest(final), outside=outside)
         rebuilt = problem
@@ -398,6 +397,12 @@ def make_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> None:
     _finish_git_view(_start_git_view(repo_root, commit, snapshot_dir))
 
 
+def ensure_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> None:
+    """make_git_view for a snapshot made before git views (a no-op once it has one)."""
+    if not (snapshot_dir / workdir.GIT_VIEW).is_dir():
+        make_git_view(repo_root, commit, snapshot_dir)
+
+
 def _start_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> _GitView | None:
     """make_git_view's first half: the files written and `git read-tree` started (a new snapshot's
     extraction goes on meanwhile); None when the checkout's objects cannot be found or written to."""
@@ -426,9 +431,9 @@ def _start_git_view(repo_root: Path, commit: str, snapshot_dir: Path) -> _GitVie
     return _GitView(temporary, snapshot_dir / workdir.GIT_VIEW, read_tree)
 
 
-def _finish_git_view(view: _GitView | None, final: Path | None = None) -> None:
-    """make_git_view's second half: once its index is written, the view takes its name (in `final`,
-    the directory the snapshot was renamed to meanwhile, when given); else it is removed."""
+def _finish_git_view(view: _GitView | None) -> None:
+    """make_git_view's second half: once its index is written, the view takes its name; else it is
+    removed."""
     if view is None:
         return
     try:
@@ -442,15 +447,20 @@ def _finish_git_view(view: _GitView | None, final: Path | None = None) -> None:
 EXPORT_ATTRIBUTES = (b"export-ignore", b"export-subst")
 
 
-def _blobs(tree: bytes) -> dict[str, tuple[str, str]]:
-    """path -> (mode, blob id) of every file and symlink in `git ls-tree -r -z`'s output."""
-    found = {}
+def _tree_entries(tree: bytes) -> list[tuple[str, str, str, str]]:
+    """(mode, type, object id, path) of every entry of `git ls-tree -r -z`'s output."""
+    found = []
     for entry in tree.split(b"\0"):
         meta, _, path = entry.partition(b"\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[1] == b"blob":
-            found[os.fsdecode(path)] = (fields[0].decode(), fields[2].decode())
+        if len(fields) == 3:
+            found.append((fields[0].decode(), fields[1].decode(), fields[2].decode(), os.fsdecode(path)))
     return found
+
+
+def _blobs(tree: bytes) -> dict[str, tuple[str, str]]:
+    """path -> (mode, blob id) of every file and symlink in `git ls-tree -r -z`'s output."""
+    return {path: (mode, oid) for mode, kind, oid, path in _tree_entries(tree) if kind == "blob"}
 
 
 def _cat_blobs(repo_root: Path, ids: list[str]) -> list[bytes]:
@@ -501,15 +511,7 @@ def _undo_export_attributes(repo_root: Path, tree: bytes, dest: Path) -> None:
 
 def _submodules(tree: bytes) -> list[tuple[str, str]]:
     """(path, commit) of every submodule (a gitlink, mode 160000) in `git ls-tree -r -z`'s output."""
-    found = []
-    for entry in tree.split(b"\0"):
-        if not entry.startswith(b"160000 "):
-            continue
-        meta, _, path = entry.partition(b"\t")
-        fields = meta.split()
-        if len(fields) == 3:
-            found.append((os.fsdecode(path), fields[2].decode()))
-    return found
+    return [(path, oid) for mode, _kind, oid, path in _tree_entries(tree) if mode == "160000"]
 
 
 def _extract_submodule(repo_root: Path, path: str, commit: str, dest: Path) -> None:
@@ -636,8 +638,8 @@ def snapshot_notes(
         )
     linked = {os.path.normpath(v) for v in data_values if isinstance(v, str) and v}
     for rel in _command_paths(argv):
-        inside = os.path.normpath(os.path.join(cwd, rel))
-        if inside.startswith("../") or inside == "..":
+        inside = relative_path(rel, cwd)
+        if inside is None:
             continue
         if rel in linked or os.path.lexists(snapshot_path / inside):
             continue

@@ -17,7 +17,6 @@ from clusterrun.config.sections import Sweep
 from clusterrun.errors import ClusterrunError, ExitStatus, GitError, UsageError
 from clusterrun.inputs import snapshot as snapshots
 from clusterrun.inputs.gitstate import GitState, open_repo
-from clusterrun.inputs.workdir import GIT_VIEW
 from clusterrun.records import store
 from clusterrun.records.models import Manifest, SweepRecord
 from clusterrun.records.paths import snapshot_path
@@ -97,10 +96,8 @@ def recorded_snapshot(manifest: Manifest, git: GitState, registry: Registry) -> 
             hint="the record was edited by hand; it cannot be reproduced exactly",
         )
     if (path / snapshots.MARKER).is_file() and not snapshots.damage(path):
-        if (
-            git.root and not (path / GIT_VIEW).is_dir()
-        ):  # made before git views: git in the job says the run's
-            snapshots.make_git_view(Path(git.root), git.commit, path)
+        if git.root:  # one made before git views gets one: git in the job says the run's commit
+            snapshots.ensure_git_view(Path(git.root), git.commit, path)
         return snapshots.Snapshot(sid, path, reused=True, digest=snapshots.recorded_digest(path))
     try:
         repo = open_repo(Path(git.root) if git.root else Path.cwd())
