@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clusterrun.analysis import rowformat
 from clusterrun.analysis.rowformat import json_rows
 from clusterrun.records.paths import open_nofollow, readable_run_file
 
@@ -239,6 +240,13 @@ def _number_text(value: Any) -> bool:
         return math.isfinite(float(value))
     except ValueError:
         return False
+
+
+def metric_table(path: Path) -> list[str]:
+    """The header of the table (.csv, .tsv: analysis/rowformat.py) at `path` when one of its names is a
+    metric's (sounds_like_metric): a table of metrics the command wrote; [] otherwise."""
+    names = rowformat.header(path) if rowformat.is_table(path) else []
+    return names if any(sounds_like_metric(name) for name in names) else []
 
 
 #: metric names that are times or rates of time (fit_seconds, train_runtime, samples_per_second)

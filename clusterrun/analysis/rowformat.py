@@ -68,42 +68,50 @@ def table_rows(text: str, header: list[str], delimiter: str = ",") -> Rows:
     return rows
 
 
+def _delimiter(path: str | os.PathLike[str]) -> str:
+    return TABLES.get(Path(path).suffix.lower(), ",")
+
+
+def _names(line: str, delimiter: str) -> list[str]:
+    """A header row's names (a byte order mark before it, as Excel writes, left out)."""
+    return [name.strip() for name in next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter), [])]
+
+
 def whole_table(path: str | os.PathLike[str], text: str) -> Rows:
     """The rows of a table's whole text (its header is its first line)."""
     first, _, rest = text.lstrip("\ufeff").partition("\n")
-    delimiter = TABLES.get(Path(path).suffix.lower(), ",")
-    names = [name.strip() for name in next(csv.reader([first], delimiter=delimiter), [])]
+    delimiter = _delimiter(path)
+    names = _names(first, delimiter)
     return table_rows(rest, names, delimiter) if names and rest else []
 
 
 def header(path: str | os.PathLike[str], handle: Any = None) -> list[str]:
     """A table's header row (its first line; [] until the file has a whole one). `handle`: the file
-    open for reading (binary), read at its start without moving it."""
+    open for reading (binary), read at its start without moving it; else the file is opened, never
+    through a symlink (a link planted in a run's directory is not followed out of the registry)."""
     try:
         if handle is not None:
             first = os.pread(handle.fileno(), HEADER_BYTES, 0)
         else:
-            with open(path, "rb") as own:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with open(fd, "rb") as own:
                 first = own.read(HEADER_BYTES)
     except OSError:
         return []
     end = first.find(b"\n")
     if end < 0:
         return []
-    line = first[:end].decode("utf-8", errors="replace").lstrip("\ufeff")
-    delimiter = TABLES.get(Path(path).suffix.lower(), ",")
-    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
+    return _names(first[:end].decode("utf-8", errors="replace"), _delimiter(path))
 
 
 def parser(path: str | os.PathLike[str], handle: Any = None) -> Parser:
     """How the text of the file at `path` becomes rows: json_rows, or table_rows with its header."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in TABLES:
+    if not is_table(path):
         return json_rows
     names = header(path, handle)
     if not names:
         return _none
-    return functools.partial(table_rows, header=names, delimiter=TABLES[suffix])
+    return functools.partial(table_rows, header=names, delimiter=_delimiter(path))
 
 
 def _none(text: str) -> Rows:

@@ -11,10 +11,9 @@ from typing import Any
 
 import typer
 
-from clusterrun.analysis import rowformat
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
-from clusterrun.analysis.metrics import format_metrics, sounds_like_metric
+from clusterrun.analysis.metrics import format_metrics, metric_table, sounds_like_metric
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, time_limit_seconds
@@ -32,6 +31,7 @@ from clusterrun.records.models import (
     SweepRecord,
     as_summary,
 )
+from clusterrun.records.paths import readable_run_file
 from clusterrun.records.registry import Run
 from clusterrun.services.notes import RunNotes
 
@@ -282,10 +282,10 @@ def _unread_table(summary: Summary, run_dir: str) -> tuple[str, list[str]]:
     if os.path.exists(os.path.join(run_dir, configured)):
         return "", []
     for artifact in summary.artifacts:
-        if artifact.startswith("work/") and rowformat.is_table(artifact):
-            names = [n for n in rowformat.header(os.path.join(run_dir, artifact)) if sounds_like_metric(n)]
-            if names:
-                return artifact, names
+        path = readable_run_file(Path(run_dir), artifact) if artifact.startswith("work/") else None
+        header = metric_table(path) if path is not None else []
+        if header:
+            return artifact, [n for n in header if sounds_like_metric(n)]
     return "", []
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import rowformat
 from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
 from clusterrun.analysis.metrics import (
     COUNTERS,
     log_tail,
+    metric_table,
     printed_names,
     printed_pattern,
     sounds_like_metric,
@@ -421,11 +421,10 @@ def _metrics_table_written(plan: SubmissionPlan, metrics_file: str, folder: Path
     if written.is_file() and written.stat().st_size > 0:
         return
     for rel in created:
-        if not rowformat.is_table(rel):
-            continue
-        names = [n for n in rowformat.header(folder / WORKDIR / rel) if sounds_like_metric(n)]
-        if names:
-            timing = timing_names(rowformat.header(folder / WORKDIR / rel))
+        header = metric_table(folder / WORKDIR / rel)
+        if header:
+            names = [n for n in header if sounds_like_metric(n)]
+            timing = timing_names(header)
             also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
             message = (
                 f"the smoke test wrote a table of metrics, {rel} ({', '.join(names[:4])}), which is not read "

@@ -59,3 +59,14 @@ def test_a_json_lines_file_is_read_as_before(tmp_path: Path) -> None:
     assert [r["loss"] for r in history.read_rows(path)] == [0.5, 0.25]
     assert rowformat.parser(path) is rowformat.json_rows
     assert last_step(path, 0) == 2
+
+
+def test_a_tables_header_is_never_read_through_a_symlink(tmp_path: Path) -> None:
+    """A link planted in a run's directory in place of a table is not followed out of the registry."""
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("secret_loss,b\n1,2\n")
+    link = tmp_path / "run" / "work" / "metrics.csv"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside)
+    assert rowformat.header(outside) == ["secret_loss", "b"]
+    assert rowformat.header(link) == []
