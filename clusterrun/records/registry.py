@@ -51,6 +51,13 @@ def git_root(start: Path) -> Path | None:
     return None
 
 
+def repo_folder(path: Path) -> str:
+    """`path`'s folder relative to the top of its git repository ('.' at the top, or outside git)."""
+    here = path.resolve()
+    top = git_root(here)
+    return here.relative_to(top.resolve()).as_posix() if top is not None else "."
+
+
 @dataclass(frozen=True)
 class Run:
     """A run directory and accessors for its files."""

@@ -31,7 +31,7 @@ from clusterrun.init import guess
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import read_script
 from clusterrun.records.jsonio import write_text_atomic
-from clusterrun.records.registry import ADHOC_DIR, Registry, git_root
+from clusterrun.records.registry import ADHOC_DIR, Registry, repo_folder
 
 SMOKE_PROBE_SECONDS = 30  # an ad-hoc run without --smoke/--smoke-args: run this long, pass if no failure
 SOURCE = "the command after --"
@@ -207,7 +207,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     tokens, params, seed = template(argv)
     notes: list[str] = []
     data: dict[str, Any] = {"name": request.name or name_of(argv), "command": command_text(tokens)}
-    where = _folder(request.cwd or Path.cwd())
+    where = repo_folder(request.cwd or Path.cwd())
     if where != ".":  # typed in a folder of the repository: the command runs in that folder
         data["cwd"] = where
     if params:
@@ -250,13 +250,6 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if request.overrides:
         data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
     return data, notes
-
-
-def _folder(cwd: Path) -> str:
-    """The folder of its git repository `cwd` is, relative to the top ('.' at the top or outside git)."""
-    here = cwd.resolve()
-    top = git_root(here)
-    return here.relative_to(top.resolve()).as_posix() if top is not None else "."
 
 
 def _printed_metrics(argv: list[str], cwd: Path) -> dict[str, str]:

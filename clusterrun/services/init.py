@@ -34,7 +34,7 @@ from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.inputs.outputnames import is_output_name
 from clusterrun.records.jsonio import write_text_atomic
-from clusterrun.records.registry import git_root
+from clusterrun.records.registry import git_root, repo_folder
 from clusterrun.scheduler.registry import AUTO, get_scheduler
 from clusterrun.services.adhoc import command_text, dump_config, value_of
 from clusterrun.services.job_request import probe
@@ -823,7 +823,7 @@ def init(request: InitRequest) -> InitReport:
             f"options parsed at their top level in {', '.join(_places())})",
             hint=hint,
         )
-    folder = found.root.relative_to(root.resolve()).as_posix() if found.root != root.resolve() else "."
+    folder = repo_folder(found.root)
     data, draft = _config(entry, request, found, folder)
     if folder != ".":  # a project in a folder of the repository: its command runs there
         data = {**dict(list(data.items())[:3]), "cwd": folder, **dict(list(data.items())[3:])}

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from clusterrun.diagnose.evidence import halved, param_for
 from clusterrun.diagnose.model import Context, Fix, Found
 from clusterrun.inputs.datafp import suggest_key
+from clusterrun.records.registry import git_root
 
 #: import name -> pip package, where they differ
 PIP_NAMES = {
@@ -225,11 +227,9 @@ def _in_run_copy(ctx: Context, path: str) -> str:
 def _not_in_copy(ctx: Context, path: str, rel: str) -> Fix:
     """A file of the code that the run's copy lacks: untracked in the checkout, or not there at all (a
     command run from another folder than the one it was written for)."""
-    top = ctx.repo_root
-    while top and not os.path.lexists(os.path.join(top, ".git")) and os.path.dirname(top) != top:
-        top = os.path.dirname(top)
+    top = git_root(Path(ctx.repo_root)) if ctx.repo_root else None
     details = {"path": path, "relative": False, "in_copy": rel}
-    if top and os.path.lexists(os.path.join(top, rel)):
+    if top is not None and os.path.lexists(top / rel):
         details["untracked"] = True
         return Fix(
             f"{rel} exists in your checkout but is not tracked by git, so the run's copy of the code (the "
