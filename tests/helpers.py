@@ -127,3 +127,15 @@ def count_manifest_reads(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(Run, "load_manifest", counted)
     return reads
+
+
+#: The start of a job script that waits, up to 120 s, for the file $GATE the test makes (the smoke test
+#: does not wait): what the test changes meanwhile (an edit, a commit) happens before the job goes on.
+WAIT_FOR_GATE = """\
+import os, sys, time
+deadline = time.time() + 120
+while not os.path.exists(os.environ["GATE"]) and os.environ.get("CLUSTERRUN_SMOKE") != "1":
+    if time.time() > deadline:
+        sys.exit("no gate")
+    time.sleep(0.1)
+"""

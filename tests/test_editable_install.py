@@ -19,21 +19,18 @@ from pathlib import Path
 import pytest
 
 from clusterrun.execution.codepath import checkout_imports, make_shim
-from tests.helpers import cli, git, make_project, only_run
+from tests.helpers import WAIT_FOR_GATE, cli, git, make_project, only_run
 
 # Waits for the test's gate, then imports the package (after the edit) and prints what it says.
-RUN = """\
-import os, sys, time
-deadline = time.time() + 120
-while not os.path.exists(os.environ["GATE"]) and os.environ.get("CLUSTERRUN_SMOKE") != "1":
-    if time.time() > deadline:
-        sys.exit("no gate")
-    time.sleep(0.1)
+RUN = (
+    WAIT_FOR_GATE
+    + """\
 import edpkg, colorsys
 print("VERSION", edpkg.version(), os.path.realpath(edpkg.__file__))
 print("STDLIB", os.path.realpath(colorsys.__file__))
 print("loss=1.0")
 """
+)
 SNAPSHOT = "def version():\n    return 'snapshot'\n"
 LIVE = "def version():\n    return 'live edit'\n"
 PYPROJECT = """\

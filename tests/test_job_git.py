@@ -15,15 +15,12 @@ from pathlib import Path
 import pytest
 
 from clusterrun.inputs.workdir import GIT_VIEW
-from tests.helpers import cli, committed, git, only_run
+from tests.helpers import WAIT_FOR_GATE, cli, committed, git, only_run
 
-ASK = """\
-import os, subprocess, sys, time
-deadline = time.time() + 120
-while not os.path.exists(os.environ["GATE"]) and os.environ.get("CLUSTERRUN_SMOKE") != "1":
-    if time.time() > deadline:
-        sys.exit("no gate")
-    time.sleep(0.1)
+ASK = (
+    WAIT_FOR_GATE
+    + """\
+import subprocess
 def ask(*args):
     return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
 print("HEAD", ask("rev-parse", "HEAD"))
@@ -31,6 +28,7 @@ print("TOP", ask("rev-parse", "--show-toplevel"))
 print("STATUS", repr(ask("status", "--porcelain", "--untracked-files=no")))
 print("loss=1.0")
 """
+)
 CONFIG = (
     "name: ask\ncommand: python ask.py\nresources: {time: '00:05:00', mem: 500M}\n"
     "metrics: {patterns: {loss: 'loss=([0-9.]+)'}}\n"
