@@ -736,6 +736,13 @@ def _config(
         "description": f"Starter config written by clusterrun init from {entry.label}; check it.",
         "command": command_text(draft.command),
     }
+    if folder != ".":  # a project in a folder of the repository: its command runs there
+        data["cwd"] = folder
+        draft.guessed.insert(
+            0,
+            f"cwd: {folder} (the project folder init read, where you ran it or above: the command runs "
+            "there, in the run's own copy of the code, and its relative paths mean what they mean there)",
+        )
     if draft.params:
         data["params"] = draft.params
     if draft.seed is not None:
@@ -825,13 +832,6 @@ def init(request: InitRequest) -> InitReport:
         )
     folder = repo_folder(found.root)
     data, draft = _config(entry, request, found, folder)
-    if folder != ".":  # a project in a folder of the repository: its command runs there
-        data = {**dict(list(data.items())[:3]), "cwd": folder, **dict(list(data.items())[3:])}
-        draft.guessed.insert(
-            0,
-            f"cwd: {folder} (the project folder init read, where you ran it or above: the command runs "
-            "there, in the run's own copy of the code, and its relative paths mean what they mean there)",
-        )
     path = request.out or found.root / "configs" / f"{data['name']}.yaml"
     header = [
         f"Starter config written by `clusterrun init` from {entry.label}.",
