@@ -988,3 +988,20 @@ def test_a_scikit_learn_script_without_a_main_guard_gets_its_seed_workers_and_ti
     made = cli(["init", "--force", "--print"], root)
     assert made.returncode == 0, made.stderr
     assert "cpus_per_task: 4 (n_jobs=4)" in made.stderr
+
+
+def test_a_seed_option_without_a_default_is_the_runs_seed_not_left_unseeded(tmp_path: Path) -> None:
+    """`--random-state` of `type=int, default=None` (scikit-learn's convention: None is unseeded) was
+    left at the script's default, and init then said the script took no seed option: every run was
+    unseeded (a user trial). It is the run's seed now, 42 unless said otherwise."""
+    root = tmp_path / "sk"
+    root.mkdir()
+    (root / "train.py").write_text(
+        SKLEARN_SCRIPT.replace("default=0)", "default=None)").replace("a = p.parse", "p.add_argument("
+        "'--seed-file', default=None)\na = p.parse")
+    )  # fmt: skip
+    git(root, "init", "-q", "-b", "main")
+    made, config = init_config(root, "train")
+    assert config["command"].endswith("--random-state {seed}") and config["seed"] == 42, config
+    assert "--random-state is the run's seed ({seed}, seed: 42); its own default, None" in made.stderr
+    assert "takes no seed option" not in made.stderr and "seed_file" not in config["params"]

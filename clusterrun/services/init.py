@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from clusterrun.analysis.metrics import printed_pattern, timing_names
-from clusterrun.config.models import spec_from_data
+from clusterrun.config.models import DEFAULT_SEED, spec_from_data
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
@@ -28,7 +28,7 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra, lightning
 from clusterrun.init.metrics import patterns
-from clusterrun.init.pysource import ScriptInfo, read_script
+from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
@@ -243,14 +243,19 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             skipped["secrets"].append(display)
             continue
         name = option.name
-        if (
-            name in guess.SEED_OPTIONS
-            and isinstance(option.default, int)
-            and not isinstance(option.default, bool)
-        ):
-            draft.seed = option.default
+        if name in guess.SEED_OPTIONS and _seed_option(option):
+            unset = not option.has_default
+            draft.seed = DEFAULT_SEED if unset else option.default
             draft.command += [option.flag, "{seed}"] if option.flag else ["{seed}"]
-            draft.guessed.append(f"{display} is the run's seed ({{seed}}, seed: {option.default})")
+            draft.guessed.append(
+                f"{display} is the run's seed ({{seed}}, seed: {draft.seed})"
+                + (
+                    f"; its own default, {option.default!r}, would leave the script unseeded, so each run "
+                    "passes its seed"
+                    if unset and option.default is not MISSING
+                    else ""
+                )
+            )
             continue
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in BUILTIN_PLACEHOLDERS:
             skipped["no default"].append(display)
@@ -304,6 +309,13 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
 
 
 _CONFIG_OPTION = re.compile(r"(config|cfg|conf|hparams|params)(_?(file|path))?", re.I)
+
+
+def _seed_option(option: Option) -> bool:
+    """An integer seed option: an int default, or none (`type=int, default=None`: unseeded unless given)."""
+    if option.has_default:
+        return isinstance(option.default, int) and not isinstance(option.default, bool)
+    return option.type == "int" and not option.required and not option.is_flag and not option.multiple
 
 
 def _seed_from_config_file(info: ScriptInfo, options: list[Any], draft: _Draft) -> bool:
