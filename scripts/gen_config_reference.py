@@ -75,7 +75,9 @@ MEANING = {
     "metrics.file": "The JSON-lines file the job appends to (`$CLUSTERRUN_METRICS_FILE`), relative to "
     "the run directory; or a table the script writes with a header row (`.csv`, `.tsv`: a csv.DictWriter, "
     "Lightning's or Keras' CSVLogger), e.g. `work/out/metrics.csv`: each row's numbers are its values, "
-    "an empty cell none.",
+    "an empty cell none; or a JSON document the script writes whole (`.json`: `json.dump(results, f)`, "
+    "indented or not), e.g. `work/results.json`: an object's numbers are the run's final values, nested "
+    "objects' names joined with `_` (`test_acc`), a list of objects a row each.",
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number (a pattern that "
     "matches nothing on stdout is read over stderr, where Python's logging writes by default); a "
     "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "

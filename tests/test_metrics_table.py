@@ -55,3 +55,50 @@ def test_a_table_the_script_writes_is_found_by_the_smoke_test_and_read_as_the_ru
     assert "val_acc=0.8" in ran.stdout
     shown = cli(["status", run.name, "--json"], root)
     assert json.loads(shown.stdout)["runs"][0]["metrics"]["val_acc"] == 0.8, shown.stdout
+
+
+RESULTS = """\
+import argparse, json, os
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=3)
+args = p.parse_args()
+os.makedirs("out", exist_ok=True)
+with open("out/args.json", "w") as f:  # the settings, with a learning rate: not results
+    json.dump({"epochs": args.epochs, "lr": 0.1}, f)
+for epoch in range(args.epochs):
+    print(f"epoch {epoch} loss {1.0 / (epoch + 1):.4f}")
+with open("out/results.json", "w") as f:  # indented, nested: what a script's final results look like
+    json.dump({"final_loss": 1.0 / args.epochs, "test": {"acc": 0.75, "f1": 0.5}, "name": "x"}, f, indent=2)
+"""
+RESULTS_CONFIG = (
+    "name: res\ncommand: python train.py --epochs {epochs}\nparams: {epochs: 3}\n"
+    "metrics: {patterns: {loss: 'loss ([0-9.]+)'}}\nresources: {time: '00:05:00', mem: 500M}\n"
+)
+
+
+def test_a_results_document_the_script_writes_is_found_and_read_as_the_runs_final_metrics(
+    tmp_path: Path,
+) -> None:
+    """A script that ends with `json.dump(results, f, indent=2)`: the smoke test names that file (not
+    the settings it also dumped) and, once metrics.file names it, its numbers, nested ones flattened
+    (test_acc), are the run's metrics beside the printed ones, and reproduce compares them."""
+    root = committed(
+        tmp_path / "proj", {"train.py": RESULTS, "configs/res.yaml": RESULTS_CONFIG, ".gitignore": "out/\n"}
+    )
+    dry = cli(["submit", "configs/res.yaml", "--backend", "local", "--dry-run"], root)
+    assert dry.returncode == 0, dry.stderr + dry.stdout
+    said = " ".join(dry.stderr.split())
+    assert "wrote a file of metrics, out/results.json (final_loss, test_acc, test_f1)" in said, said
+    assert "set metrics.file: work/out/results.json" in said and "args.json" not in said
+    ran = cli(
+        ["submit", "configs/res.yaml", "--backend", "local", "--wait", "--yes",
+         "metrics.file=work/out/results.json"],
+        root,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert "of metrics" not in ran.stderr + ran.stdout  # read now: nothing to say
+    run = next(p for p in (root / "runs").iterdir() if (p / "summary.json").exists())
+    metrics = json.loads((run / "summary.json").read_text())["metrics"]
+    assert metrics == {"final_loss": 1.0 / 3, "test_acc": 0.75, "test_f1": 0.5, "loss": 0.3333}, metrics
+    again = cli(["reproduce", run.name, "--backend", "local", "--wait", "--yes"], root)
+    assert again.returncode == 0 and "REPRODUCED: 4 metric(s) match" in again.stdout, again.stdout

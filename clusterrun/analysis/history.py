@@ -143,13 +143,15 @@ def ranking(
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file (lines that are not a JSON object are skipped), or the rows of
-    a table (.csv, .tsv: analysis/rowformat.py)."""
+    a table (.csv, .tsv) or of a JSON document (.json: analysis/rowformat.py)."""
     try:
         text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:
         return []
     if rowformat.is_table(path):
         return rowformat.whole_table(path, text)
+    if rowformat.is_document(path):
+        return rowformat.document_rows(text)
     return parse_rows(text)
 
 

@@ -273,12 +273,17 @@ def _parser(path: Path, handle: Any) -> rowformat.Parser:
 
 def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
     """The rows of a JSON-lines file a block at a time (parse_rows of each; the last line too, when it
-    reads without its newline); none when the file cannot be read (never through a symlink)."""
+    reads without its newline), or of a table's; a JSON document's in one block, read whole; none when
+    the file cannot be read (never through a symlink)."""
     try:
         handle = open_nofollow(path)
     except OSError:
         return
     with handle:
+        if rowformat.is_document(path):
+            text = rowformat.read_document(handle)
+            yield rowformat.document_rows(text) if text is not None else []
+            return
         parse = _parser(path, handle)
         lines = _Lines(handle)
         for text, _length in lines:
@@ -290,6 +295,8 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
 def read(path: Path, step_key: str = "step") -> Fold:
     """The fold of a JSON-lines file (an empty one when it cannot be read; never through a symlink)."""
     key = os.fspath(path)
+    if rowformat.is_document(path):
+        return _document(path, step_key)
     try:
         with open_nofollow(path) as handle:
             info = os.fstat(handle.fileno())
@@ -324,6 +331,15 @@ def read(path: Path, step_key: str = "step") -> Fold:
     answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
     answer.add_text(carry.decode("utf-8", errors="replace"), parse)
     return answer
+
+
+def _document(path: Path, step_key: str) -> Fold:
+    """The fold of a JSON document (rowformat.document_rows), read whole each time: a script rewrites it
+    whole, and it is small (nothing is kept of it)."""
+    fold = Fold(step_key)
+    for rows in row_blocks(path):
+        fold.add_rows(rows)
+    return fold
 
 
 def forget() -> None:

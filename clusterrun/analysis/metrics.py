@@ -243,10 +243,40 @@ def _number_text(value: Any) -> bool:
 
 
 def metric_table(path: Path) -> list[str]:
-    """The header of the table (.csv, .tsv: analysis/rowformat.py) at `path` when one of its names is a
-    metric's (sounds_like_metric): a table of metrics the command wrote; [] otherwise."""
-    names = rowformat.header(path) if rowformat.is_table(path) else []
-    return names if any(sounds_like_metric(name) for name in names) else []
+    """The header of the table (.csv, .tsv: analysis/rowformat.py) at `path`, or the names of the numbers
+    of the JSON document (.json: a script's results file) there, when one of them is a metric's
+    (sounds_like_metric): metrics the command wrote to a file of its own; [] otherwise."""
+    if rowformat.is_table(path):
+        names = rowformat.header(path)
+        return names if any(sounds_like_metric(name) for name in names) else []
+    if not rowformat.is_document(path) or _SETTINGS.search(path.stem):
+        return []
+    names = _document_numbers(path)  # a dump of the settings (args.json: lr=0.001) is not a result
+    return names if any(sounds_like_metric(name) and not _RATE.search(name) for name in names) else []
+
+
+#: JSON files of settings rather than results (vars(args), a model's config.json), by their name.
+_SETTINGS = re.compile(r"config|args|arguments|hparams|h?params|settings|options|opts", re.I)
+_RATE = re.compile(r"(^|_)(lr|learning_rate)$", re.I)
+_RESULTS_NAME = re.compile(r"result|metric|score|eval|summary", re.I)
+
+
+def metrics_files_first(paths: Iterable[str]) -> list[str]:
+    """`paths`, those named like results (results.json, metrics.csv, eval_scores.json) first."""
+    return sorted(paths, key=lambda p: not _RESULTS_NAME.search(Path(p).name))
+
+
+def _document_numbers(path: Path) -> list[str]:
+    """The names of a JSON document's numbers (rowformat.document_rows), in their order."""
+    try:
+        with open_nofollow(path) as handle:
+            text = rowformat.read_document(handle)
+    except OSError:
+        return []
+    names: dict[str, None] = {}
+    for row in rowformat.document_rows(text or ""):
+        names.update((key, None) for key, value in row.items() if _number(value) is not None)
+    return list(names)
 
 
 #: metric names that are times or rates of time (fit_seconds, train_runtime, samples_per_second)

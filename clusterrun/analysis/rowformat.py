@@ -1,9 +1,11 @@
 """The rows of a metrics file, by its name: JSON lines (one object a line: `metrics.jsonl`, what
 $CLUSTERRUN_METRICS_FILE is), or a table with a header row (`.csv`, `.tsv`: what Lightning's CSVLogger,
-Keras' CSVLogger and many a script's csv.DictWriter write). A table's row becomes the object of its
-header's names to its cells: numbers are numbers (`3` an int, `0.25` and `nan` floats), an empty cell is
-left out (Lightning leaves the metrics a row did not log empty), and a header row met again (a logger
-that rewrites its file whole) is skipped. Standard library only: the job's wrapper reads it too."""
+Keras' CSVLogger and many a script's csv.DictWriter write), or a JSON document (`.json`: the results a
+script writes at its end with `json.dump(results, f)`, indented or not; see document_rows). A table's
+row becomes the object of its header's names to its cells: numbers are numbers (`3` an int, `0.25` and
+`nan` floats), an empty cell is left out (Lightning leaves the metrics a row did not log empty), and a
+header row met again (a logger that rewrites its file whole) is skipped. Standard library only: the
+job's wrapper reads it too."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from typing import Any
 #: A table's delimiter, by the file's suffix.
 TABLES = {".csv": ",", ".tsv": "\t"}
 HEADER_BYTES = 64 * 1024  # a header row longer than this is not read as one
+#: A JSON document's suffix: read whole, never as lines.
+DOCUMENTS = (".json",)
+DOCUMENT_BYTES = 16 << 20  #: a JSON document larger than this is not read (a results file is a few KB)
 
 Rows = list[dict[str, Any]]
 Parser = Callable[[str], Rows]
@@ -25,6 +30,38 @@ Parser = Callable[[str], Rows]
 
 def is_table(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in TABLES
+
+
+def is_document(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in DOCUMENTS
+
+
+def document_rows(text: str) -> Rows:
+    """The rows of a JSON document: an object is one row, a list of objects a row each (a history);
+    an object's nested objects are flattened into it, their names joined with `_` (`{"test": {"acc":
+    0.9}}` gives test_acc), as far as NEST_DEPTH. [] when the text is not (yet) a whole JSON document: a
+    script that is rewriting it."""
+    try:
+        data = json.loads(text.lstrip("\ufeff"))
+    except ValueError:
+        return []
+    items = data if type(data) is list else [data]
+    return [_flat(item) for item in items if type(item) is dict]
+
+
+NEST_DEPTH = 3
+
+
+def _flat(item: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for key, value in item.items():
+        name = f"{prefix}{key}"
+        if type(value) is dict:
+            if depth + 1 < NEST_DEPTH:
+                row.update(_flat(value, name + "_", depth + 1))
+        else:
+            row.setdefault(name, value)
+    return row
 
 
 def json_rows(text: str) -> Rows:
@@ -105,7 +142,10 @@ def header(path: str | os.PathLike[str], handle: Any = None) -> list[str]:
 
 
 def parser(path: str | os.PathLike[str], handle: Any = None) -> Parser:
-    """How the text of the file at `path` becomes rows: json_rows, or table_rows with its header."""
+    """How the text of the file at `path` becomes rows: json_rows, document_rows (of its whole text),
+    or table_rows with its header."""
+    if is_document(path):
+        return document_rows
     if not is_table(path):
         return json_rows
     names = header(path, handle)
@@ -116,3 +156,11 @@ def parser(path: str | os.PathLike[str], handle: Any = None) -> Parser:
 
 def _none(text: str) -> Rows:
     return []
+
+
+def read_document(handle: Any) -> str | None:
+    """The whole text of a JSON document open for reading (binary), from its start; None when it is
+    larger than DOCUMENT_BYTES."""
+    handle.seek(0)
+    data = handle.read(DOCUMENT_BYTES + 1)
+    return None if len(data) > DOCUMENT_BYTES else data.decode("utf-8", errors="replace")

@@ -13,7 +13,8 @@ import typer
 
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
-from clusterrun.analysis.metrics import format_metrics, metric_table, sounds_like_metric
+from clusterrun.analysis.metrics import format_metrics, metric_table, metrics_files_first, sounds_like_metric
+from clusterrun.analysis.rowformat import is_document
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, time_limit_seconds
@@ -281,7 +282,7 @@ def _unread_table(summary: Summary, run_dir: str) -> tuple[str, list[str]]:
     configured = str(files[0]) if files and files[0] != "stdout_metrics.jsonl" else "metrics.jsonl"
     if os.path.exists(os.path.join(run_dir, configured)):
         return "", []
-    for artifact in summary.artifacts:
+    for artifact in metrics_files_first(summary.artifacts):
         path = readable_run_file(Path(run_dir), artifact) if artifact.startswith("work/") else None
         header = metric_table(path) if path is not None else []
         if header:
@@ -420,7 +421,8 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     table, names = _unread_table(summary, run_dir)
     if table:
         lines.append(
-            f"Note: the command wrote a table of metrics, {table} ({', '.join(names[:4])}), not read as the "
+            f"Note: the command wrote {'a file' if is_document(table) else 'a table'} of metrics, {table} "
+            f"({', '.join(names[:4])}), not read as the "
             f"run's: set metrics.file: {table} to read it (values, curves, compare)"
         )
     misplaced = _misplaced_metrics(summary)

@@ -71,8 +71,8 @@ class _StepWatcher:
         self.points: list[list[float]] = []
 
     def poll(self) -> None:
-        if self.path is None:
-            return
+        if self.path is None or rowformat.is_document(self.path):
+            return  # a JSON document is written whole, often at the end: its steps were not timed
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset)

@@ -17,11 +17,13 @@ from clusterrun.analysis.metrics import (
     COUNTERS,
     log_tail,
     metric_table,
+    metrics_files_first,
     printed_names,
     printed_pattern,
     sounds_like_metric,
     timing_names,
 )
+from clusterrun.analysis.rowformat import is_document
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -187,7 +189,10 @@ def _smoke(
                         break
                     more = whole
                 n2 = more
-                label = f"smoke test: {steps_param}={n2:g} (the last run was too short to time one {unit})"
+                label = (
+                    f"smoke test: a longer run, {steps_param}={n2:g} (the last was too short to time one "
+                    f"{unit})"
+                )
                 params = {**spec.smoke.params, steps_param: n2}
                 second = _run_smoke_in(run, spec, plan, f"smoke-{tries + 1}", params, notify, label)
             timing_run = {
@@ -420,14 +425,15 @@ def _metrics_table_written(plan: SubmissionPlan, metrics_file: str, folder: Path
     written = folder / metrics_file
     if written.is_file() and written.stat().st_size > 0:
         return
-    for rel in created:
+    for rel in metrics_files_first(created):
         header = metric_table(folder / WORKDIR / rel)
         if header:
             names = [n for n in header if sounds_like_metric(n)]
             timing = timing_names(header)
             also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
+            kind = "a file" if is_document(rel) else "a table"
             message = (
-                f"the smoke test wrote a table of metrics, {rel} ({', '.join(names[:4])}), which is not read "
+                f"the smoke test wrote {kind} of metrics, {rel} ({', '.join(names[:4])}), which is not read "
                 f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
                 f"values, curves, compare){also if timing else ''}"
             )

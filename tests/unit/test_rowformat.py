@@ -70,3 +70,41 @@ def test_a_tables_header_is_never_read_through_a_symlink(tmp_path: Path) -> None
     link.symlink_to(outside)
     assert rowformat.header(outside) == ["secret_loss", "b"]
     assert rowformat.header(link) == []
+
+
+def test_a_json_document_is_one_row_or_a_row_per_object_with_nested_names_joined() -> None:
+    text = '\ufeff{\n  "loss": 0.5,\n  "test": {"acc": 0.9, "deep": {"er": {"x": 1}}},\n  "name": "a"\n}\n'
+    assert rowformat.document_rows(text) == [{"loss": 0.5, "test_acc": 0.9, "name": "a"}]
+    assert rowformat.document_rows('[{"step": 1, "loss": 2}, 3, {"step": 2, "loss": 1}]') == [
+        {"step": 1, "loss": 2},
+        {"step": 2, "loss": 1},
+    ]
+    assert rowformat.document_rows('{"loss": 0.5, "acc"') == []  # being rewritten: nothing yet
+    assert rowformat.document_rows("3") == []
+
+
+def test_a_json_document_is_folded_whole_each_time_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text('[\n {"step": 1, "loss": 0.9},\n {"step": 2, "loss": 0.4}\n]\n')
+    fold = metric_fold.read(path)
+    assert fold.last == {"step": 2, "loss": 0.4} and fold.series["loss"].low_step == 2
+    path.write_text('{"loss": 0.3,\n "acc": 0.8}')  # rewritten whole, shorter: read anew
+    assert metric_fold.read(path).last == {"loss": 0.3, "acc": 0.8}
+    assert [r for block in metric_fold.row_blocks(path) for r in block] == [{"loss": 0.3, "acc": 0.8}]
+    assert history.read_rows(path) == [{"loss": 0.3, "acc": 0.8}]
+
+
+def test_a_json_of_results_is_a_metrics_file_and_one_of_settings_is_not(tmp_path: Path) -> None:
+    from clusterrun.analysis.metrics import metric_table, metrics_files_first
+
+    (tmp_path / "results.json").write_text('{"val_acc": 0.9, "epochs": 3}')
+    (tmp_path / "config.json").write_text('{"val_acc": 0.9}')  # named as settings
+    (tmp_path / "dump.json").write_text('{"lr": 0.1, "batch_size": 32}')  # a learning rate is a setting
+    (tmp_path / "broken.json").write_text('{"loss": ')
+    assert metric_table(tmp_path / "results.json") == ["val_acc", "epochs"]
+    assert [metric_table(tmp_path / n) for n in ("config.json", "dump.json", "broken.json")] == [[], [], []]
+    assert metrics_files_first(["a/ckpt.json", "b/eval_results.json", "out/metrics.csv"]) == [
+        "b/eval_results.json",
+        "out/metrics.csv",
+        "a/ckpt.json",
+    ]
