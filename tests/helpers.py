@@ -139,3 +139,16 @@ while not os.path.exists(os.environ["GATE"]) and os.environ.get("CLUSTERRUN_SMOK
         sys.exit("no gate")
     time.sleep(0.1)
 """
+
+
+def require_torch() -> None:
+    """Skip unless PyTorch is installed (fail under CI=true: scripts/test.sh installs it). Found, never
+    imported: torch in the test process itself breaks tests that walk gc.get_objects()."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("torch") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but PyTorch is not installed (scripts/test.sh installs it)")
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0, or run scripts/test.sh)")

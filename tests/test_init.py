@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from clusterrun.init.pysource import read_script
-from tests.helpers import REPO, cli, committed, git, no_traceback
+from tests.helpers import REPO, cli, committed, git, no_traceback, require_torch
 
 FIXTURES = REPO / "tests" / "fixtures" / "init"
 
@@ -868,12 +868,7 @@ def _lightning_venv(root: Path) -> dict[str, str]:
 def _venv_with(root: Path, packages: list[str]) -> dict[str, str]:
     """The project's own venv (beside this interpreter's packages: PyTorch), with `packages` installed;
     the environment of a shell that activated it."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but PyTorch is not installed (scripts/test.sh installs it)")
-        pytest.skip("PyTorch is not installed (pip install torch==2.13.0, or run scripts/test.sh)")
+    require_torch()
     venv = root / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
@@ -1005,3 +1000,43 @@ def test_a_seed_option_without_a_default_is_the_runs_seed_not_left_unseeded(tmp_
     assert config["command"].endswith("--random-state {seed}") and config["seed"] == 42, config
     assert "--random-state is the run's seed ({seed}, seed: 42); its own default, None" in made.stderr
     assert "takes no seed option" not in made.stderr and "seed_file" not in config["params"]
+
+
+PACKAGE_TRAIN = """\
+import argparse
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.01)
+    a = p.parse_args()
+    for e in range(a.epochs):
+        print(f"epoch {e} loss {1 / (e + 1):.4f}")
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize(
+    "runs", ['exec mlp-train "$@"', 'python -u -m mlp.train "$@"', "python -m mlp.train $*"]
+)
+def test_a_shell_wrapper_that_forwards_its_arguments_gets_its_python_options(
+    tmp_path: Path, runs: str
+) -> None:
+    """scripts/train.sh that runs the project's console script (or its module) and passes "$@" on: init
+    read no Python behind it (no options, no metrics) and ran the smoke test as a 60 s probe (a user
+    trial: a src-layout package). Now the options of the module behind it are its params."""
+    root = committed(
+        tmp_path / "pkg",
+        {
+            "pyproject.toml": '[project]\nname = "mlp"\n[project.scripts]\nmlp-train = "mlp.train:main"\n',
+            "src/mlp/__init__.py": "",
+            "src/mlp/train.py": PACKAGE_TRAIN,
+            "scripts/train.sh": f"#!/bin/bash\nset -e\n{runs}\n",
+        },
+    )
+    made = cli(["init", "--entry", "scripts/train.sh", "--print"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load(made.stdout)
+    assert config["command"] == "bash scripts/train.sh --epochs {epochs} --lr {lr}", config
+    assert config["params"] == {"epochs": 10, "lr": 0.01} and config["smoke"]["params"] == {"epochs": 1}
+    assert set(config["metrics"]["patterns"]) == {"loss"}

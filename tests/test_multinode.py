@@ -10,7 +10,6 @@ join a real torch.distributed process group over gloo (CPU) and all-reduce the r
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from tests.clusters import IsolatedCluster, isolated_cluster
-from tests.helpers import REPO, cli, make_project, no_traceback
+from tests.helpers import REPO, cli, make_project, no_traceback, require_torch
 
 PROBE = """\
 import json, os, sys
@@ -154,15 +153,6 @@ def test_the_exit_record_and_the_diagnosis_name_the_rank_that_failed_first(
     assert summary["stderr_tail"] == ["rank 3 says hello on stderr"]
 
 
-def _require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but PyTorch is not installed (scripts/test.sh installs it)")
-        pytest.skip("PyTorch is not installed (pip install torch==2.13.0, or run scripts/test.sh)")
-
-
 @pytest.mark.isolated
 @pytest.mark.torch
 @pytest.mark.parametrize("launcher", ["torchrun", "srun"])
@@ -170,7 +160,7 @@ def test_a_torch_distributed_process_group_spans_both_nodes(
     two_nodes: IsolatedCluster, tmp_path: Path, launcher: str
 ) -> None:
     """configs/examples/torchrun.yaml as shipped (torchrun), and the same script started by srun."""
-    _require_torch()
+    require_torch()
     files = {
         "examples/distributed/train.py": (REPO / "examples" / "distributed" / "train.py").read_text(),
         "configs/torchrun.yaml": (REPO / "configs" / "examples" / "torchrun.yaml").read_text(),

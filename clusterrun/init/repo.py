@@ -65,10 +65,34 @@ def _python_behind(root: Path, scripts: list[str], shells: list[str]) -> Path | 
             return root / rel
     for rel in shells:
         inner = read_shell(root / rel) if (root / rel).is_file() else None
-        for script in inner.python if inner else []:
-            if (root / script).is_file():
-                return root / script
+        found = _shell_python(root, inner) if inner else None
+        if found is not None:
+            return found
     return None
+
+
+def _shell_python(root: Path, shell: ShellScript) -> Path | None:
+    """The Python source a shell script runs: a script (`python train.py`), a module (`python -m
+    pkg.train`), or the project's console script (`exec mlp-train "$@"`: [project.scripts])."""
+    for script in shell.python:
+        if (root / script).is_file():
+            return root / script
+    modules = list(shell.modules)
+    for name, target in _console_scripts(root).items():
+        if shell.runs_program(name):
+            modules.append(target.split(":")[0].strip())
+    for module in modules:
+        source = _module_file(root, module)
+        if source is not None:
+            return source
+    return None
+
+
+def _console_scripts(root: Path) -> dict[str, str]:
+    try:
+        return project_scripts((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
 
 
 def _script_entry(root: Path, rel: str) -> Entry:
@@ -76,7 +100,7 @@ def _script_entry(root: Path, rel: str) -> Entry:
     if rel.endswith(".py"):
         return Entry("python", rel, ["python", rel], python=path)
     shell = read_shell(path)
-    return Entry("shell", rel, ["bash", rel], python=_python_behind(root, shell.python, []), shell=shell)
+    return Entry("shell", rel, ["bash", rel], python=_shell_python(root, shell), shell=shell)
 
 
 def _module_file(root: Path, module: str) -> Path | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?-([^}]*)\}")
 _PYTHON = re.compile(r"(?:^|[\s;&|(])(?:python3?|python3\.\d+)\s+(?:-\w+\s+)*([\w./-]+\.py)\b")
+_MODULE = re.compile(r"(?:^|[\s;&|(])(?:python3?|python3\.\d+)\s+(?:-[A-Za-ln-z]\w*\s+)*-m\s+([\w.]+)")
 _SHELL = re.compile(
     r"(?:^|[\s;&|(])(?:bash|sh|zsh)\s+([\w./-]+\.(?:sh|bash))\b|(?:^|[\s;&|(])\./([\w./-]+\.sh)\b"
 )
@@ -22,6 +23,13 @@ class ShellScript:
     variables: dict[str, str] = field(default_factory=dict)  # NAME -> default, for ${NAME:-default}
     python: list[str] = field(default_factory=list)  # the .py scripts it runs
     forwards_args: bool = False  # passes "$@" on
+    modules: list[str] = field(default_factory=list)  # the modules it runs (`python -m pkg.train`)
+    code: list[str] = field(default_factory=list)  # its lines, comments left out
+
+    def runs_program(self, name: str) -> bool:
+        """Whether a line runs `name` as a command (an installed console script: `exec mlp-train "$@"`)."""
+        word = re.compile(rf"(?:^|[\s;&|(]){re.escape(name)}(?=\s|$|[;&|)])")
+        return any(word.search(line) for line in self.code)
 
 
 @dataclass
@@ -61,6 +69,8 @@ def read_shell(path: Path) -> ShellScript:
         for name, default in _DEFAULTED.findall(line):
             script.variables.setdefault(name, default.strip().strip("\"'"))
     script.python = _pythons(code)
+    script.modules = list(dict.fromkeys(m.group(1) for line in code for m in _MODULE.finditer(line)))
+    script.code = code
     script.forwards_args = any('"$@"' in line or "$*" in line for line in code)
     return script
 

@@ -386,6 +386,8 @@ def _draft(entry: Entry, info: ScriptInfo | None, folder: str = ".", base: Path 
         draft.work = f"<run>/work/{folder}"
     if entry.kind == "shell" and entry.shell is not None:
         _from_variables(entry.shell.variables, draft, entry.label, as_make=False)
+        if entry.shell.forwards_args and info is not None:  # `exec python train.py "$@"`: its options
+            _from_python(entry, info, draft)
     elif entry.kind == "make" and entry.make is not None:
         used = {v: entry.make.variables[v] for v in entry.make.used(entry.target)}
         _from_variables(used, draft, f"Makefile target {entry.target}", as_make=True)
