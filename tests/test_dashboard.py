@@ -454,6 +454,10 @@ def test_plot_draws_a_sweep_in_the_terminal(registry: Registry) -> None:
     one = cli(["plot", registry.ids["base"], "--json"], registry.project)
     curves = json.loads(one.stdout)["curves"]
     assert len(curves) == 1 and len(curves[0]["values"]) == 200 and curves[0]["steps"][:2] == [1, 2]
+    named = cli(["plot", registry.ids["sweep"], "loss", "--width", "90", "--height", "15"], registry.project)
+    assert named.returncode == 0 and named.stdout == drawn.stdout, named.stderr  # `plot RUN METRIC` too
+    both = cli(["plot", registry.ids["sweep"], "loss", "--metric", "time"], registry.project)
+    assert both.returncode == 2 and "two metrics given" in both.stderr
     typo = cli(["plot", registry.ids["base"], "--metric", "los"], registry.project)
     assert typo.returncode == 2 and "hint: try --metric loss" in typo.stderr
     no_traceback(typo)
