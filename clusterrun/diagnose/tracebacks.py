@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -75,12 +76,15 @@ _LIBRARY = re.compile(r"/(?:site|dist)-packages/|/lib/python\d[\d.]*/|^<")
 def user_frame(traceback: str) -> str:
     """Where the user's code raised: the last frame outside installed packages and the standard library,
     as 'train.py line 10, in __getitem__' (a path inside a run's working copy, work/..., is shown from
-    there); '' when every frame is a library's."""
+    there, as is a module imported through the run's .imports/ links: src/pkg/train.py); '' when every
+    frame is a library's."""
     found = ""
     for line in traceback.splitlines():
         match = _FRAME.match(line)
         if match and not _LIBRARY.search(match.group("path")):
             path = match.group("path")
+            if "/.imports/" in path:  # a link execution/codepath.py made to the run's copy: the copy's path
+                path = os.path.realpath(path)
             path = path.split("/work/", 1)[1] if "/work/" in path else path
             found = f"{path} line {match.group('line')}, in {match.group('func')}"
     return found
