@@ -98,6 +98,17 @@ MEANING = {
     "run's own copy of the code: a project in a monorepo (`projects/vision`). Relative paths in the "
     "command, params and `data:` are relative to it. `submit -- CMD` and `init` typed in a folder of "
     "the repository set it; a config without it runs at the top.",
+    "config_file": "A settings file of the project's own that its script reads (`python train.py --config "
+    "{config_file}`): each run (and its smoke test) is given its own copy of it as the run's commit has it, "
+    "with `set` written in, at `{config_file}` (`<run>/config_file/<its name>`). A param, an override and a "
+    "sweep axis so change what the script reads, and the seed reaches it. `init` writes it for a script "
+    "whose `--config` option names a YAML or JSON file.",
+    "config_file.path": "The file (`.yaml`, `.yml`, `.json`), relative to the folder the command runs in "
+    "(cwd); read from the run's snapshot, never the checkout.",
+    "config_file.set": "Dotted key of the file (`optim.lr`, or nested: `optim: {lr: ...}`) -> its value in "
+    "the run's copy: `'{lr}'` (a param, keeping its type), `'{seed}'`, or a literal. Each key must be in "
+    "the file; the copy keeps every other value (YAML is read as PyYAML reads it, and rewritten without "
+    "its comments).",
     "sweep": "A sweep: grid axes, zipped lists and random samples, submitted as one job array.",
     "sweep.grid": "Axis (dotted key) -> values: the cartesian product.",
     "sweep.zip": "Axis -> values, walked together (same lengths), crossed with the grid.",

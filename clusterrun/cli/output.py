@@ -133,7 +133,7 @@ def _key_params(config: RecordedConfig) -> dict[str, Any]:
     """The params the job sees (in its command or exported through env); the others change nothing."""
     params = config.params
     try:
-        unused = set(unused_params(params, config.command, config.env))
+        unused = set(unused_params(params, config.command, config.passed_texts()))
     except (ValueError, TypeError, AttributeError):  # a record damaged or from another version: show all
         return params
     return {k: v for k, v in params.items() if k not in unused}
@@ -188,7 +188,7 @@ def seed_in_command(manifest: Manifest) -> bool:
     is not judged (True: no note)."""
     config = manifest.config
     try:
-        return "seed" in used_placeholders(config.command, {k: str(v) for k, v in config.env.items()})
+        return "seed" in used_placeholders(config.command, config.passed_texts())
     except ValueError:
         return True
 

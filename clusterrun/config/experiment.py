@@ -20,8 +20,8 @@ from clusterrun.config import profiles
 from clusterrun.config.alike import share_model
 from clusterrun.config.models import ExperimentSpec, canonical_json, spec_from_data
 from clusterrun.config.overrides import apply_overrides
-from clusterrun.config.placeholders import used_placeholders
-from clusterrun.config.render import render_command, render_env
+from clusterrun.config.placeholders import placeholders, used_placeholders
+from clusterrun.config.render import render_command, render_config_file_values, render_env
 from clusterrun.config.sections import Sweep
 from clusterrun.config.sweep import Values, apply_values, describe, expand
 from clusterrun.config.yaml12 import load_yaml
@@ -99,7 +99,12 @@ def check_members_differ(members: Sequence[Member]) -> list[str]:
     for member in members:
         spec = member.spec
         run_dir = "<run_dir>"  # every member gets its own; the same stand-in for all compares the rest
-        rendered = [render_command(spec, run_dir), render_env(spec, run_dir), spec.resolved()["resources"]]
+        rendered = [
+            render_command(spec, run_dir),
+            render_env(spec, run_dir),
+            spec.resolved()["resources"],
+            render_config_file_values(spec, run_dir),
+        ]
         first = seen.setdefault(canonical_json([*rendered, spec.setup]), member)
         differing = [
             axis
@@ -127,7 +132,9 @@ def check_members_differ(members: Sequence[Member]) -> list[str]:
 
 def _why_the_same(spec: ExperimentSpec, axis: str, one: Any, other: Any) -> str:
     head, _, name = axis.partition(".")
-    used = used_placeholders(spec.command, spec.env)
+    used = used_placeholders(spec.command, spec.env) | {
+        field for text in spec.config_file_values() for field in placeholders(text)
+    }
     if head == "params" and name not in used:
         return f"{axis} is not used by the command or env"
     if head == "data" and axis not in used:

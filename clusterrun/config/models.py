@@ -22,9 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS, placeholders, unused_params
+from clusterrun.config.placeholders import (
+    BUILTIN_PLACEHOLDERS,
+    CONFIG_FILE_PLACEHOLDER,
+    placeholders,
+    unused_params,
+)
 from clusterrun.config.redact import redact_text, refusal
 from clusterrun.config.sections import (
+    ConfigFile,
     Estimate,
     FrozenModel,
     Metrics,
@@ -90,6 +96,8 @@ class ExperimentSpec(FrozenModel):
     #: The folder of the repository the command runs in, relative to its top (a project in a monorepo:
     #: projects/vision); relative paths in the command, params and data: are relative to it.
     cwd: str = "."
+    #: A settings file of the project's own its script reads: each run gets a copy with params in it.
+    config_file: ConfigFile | None = None
 
     @field_validator("name")
     @classmethod
@@ -157,6 +165,8 @@ class ExperimentSpec(FrozenModel):
         data: dict[str, Any] = handler(self)
         if self.cwd == ".":
             data.pop("cwd", None)
+        if self.config_file is None:
+            data.pop("config_file", None)
         return data
 
     @field_validator("data")
@@ -175,6 +185,15 @@ class ExperimentSpec(FrozenModel):
     @model_validator(mode="after")
     def _placeholders_known(self) -> ExperimentSpec:
         known = set(self.params) | set(BUILTIN_PLACEHOLDERS) | {f"data.{k}" for k in self.data}
+        if self.config_file is None:
+            known.discard(CONFIG_FILE_PLACEHOLDER)
+        for key, value in self.config_file.set.items() if self.config_file else ():
+            for field in placeholders(value, f"config_file.set {key}") if isinstance(value, str) else []:
+                if field not in known or field == CONFIG_FILE_PLACEHOLDER:
+                    raise ValueError(
+                        f"config_file.set {key} uses {{{field}}} but there is no param {field!r}; "
+                        f"available: {', '.join(sorted(known - {CONFIG_FILE_PLACEHOLDER}))}"
+                    )
         for where, tokens in (("command", self.command), ("smoke.command", self.smoke.command or [])):
             for token in tokens:
                 for field in placeholders(token):
@@ -190,6 +209,14 @@ class ExperimentSpec(FrozenModel):
                         f"env {name} uses {{{field}}} but there is no param {field!r}; "
                         f"available: {', '.join(sorted(known))} (write {{{{ and }}}} for a literal brace)"
                     )
+        uses_file = any(
+            CONFIG_FILE_PLACEHOLDER in placeholders(t) for t in [*self.command, *self.env.values()]
+        )
+        if self.config_file is not None and not uses_file:
+            raise ValueError(
+                f"config_file is set, but neither the command nor env passes its copy: add "
+                f"{{{CONFIG_FILE_PLACEHOLDER}}} where the script takes it (e.g. --config {{config_file}})"
+            )
         if self.estimate.steps_param is not None and self.estimate.steps_param not in self.params:
             raise ValueError(
                 f"estimate.steps_param is {self.estimate.steps_param!r}, which params does not define; "
@@ -251,7 +278,11 @@ class ExperimentSpec(FrozenModel):
 
     def unused_params(self) -> list[str]:
         """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
-        return unused_params(self.params, self.command, self.env)
+        return unused_params(self.params, self.command, self.env, self.config_file_values())
+
+    def config_file_values(self) -> list[str]:
+        """The texts config_file.set writes (their {placeholders} use params, as the command's do)."""
+        return [v for v in (self.config_file.set.values() if self.config_file else ()) if isinstance(v, str)]
 
 
 def is_torchrun(command: Sequence[str]) -> bool:

@@ -8,7 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Placeholders the command template may use besides the params.
-BUILTIN_PLACEHOLDERS = ("seed", "run_dir")
+BUILTIN_PLACEHOLDERS = ("seed", "run_dir", "config_file")
+#: The path of the run's copy of its config_file (config/sections.py ConfigFile): only with one.
+CONFIG_FILE_PLACEHOLDER = "config_file"
+#: The folder of a run's directory (or its smoke test's) that holds that copy (here: the job's wrapper
+#: reads it through records/memberfiles.py, and must not import the config models).
+CONFIG_FILE_DIR = "config_file"
 
 
 def placeholders(token: str, where: str = "command token") -> list[str]:
@@ -34,6 +39,9 @@ def used_placeholders(command: Sequence[str], env: Mapping[str, str]) -> set[str
     return {field for text in [*command, *env.values()] for field in placeholders(text)}
 
 
-def unused_params(params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str]) -> list[str]:
-    used = used_placeholders(command, env)
+def unused_params(
+    params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str], more: Sequence[str] = ()
+) -> list[str]:
+    """The params no {placeholder} of the command, the env values or `more` (config_file.set's) uses."""
+    used = used_placeholders(command, env) | {field for text in more for field in placeholders(text)}
     return [name for name in params if name not in used]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clusterrun.config.models import ExperimentSpec
+from clusterrun.config.placeholders import CONFIG_FILE_DIR
 
 
 def _values(spec: ExperimentSpec, run_dir: str, smoke: bool) -> dict[str, Any]:
@@ -16,7 +18,35 @@ def _values(spec: ExperimentSpec, run_dir: str, smoke: bool) -> dict[str, Any]:
     values["seed"] = spec.seed
     values["run_dir"] = run_dir
     values.update({f"data.{k}": v for k, v in spec.data.items()})
+    if spec.config_file is not None:
+        values["config_file"] = config_file_path(spec, run_dir)
     return values
+
+
+def config_file_path(spec: ExperimentSpec, run_dir: str) -> str:
+    """Where the run's copy of its config_file is: <run_dir>/config_file/<its own name> (a script may
+    name its outputs after the file's name, so the name is kept)."""
+    assert spec.config_file is not None
+    return str(Path(run_dir) / CONFIG_FILE_DIR / Path(spec.config_file.path).name)
+
+
+def render_config_file_values(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> dict[str, Any]:
+    """config_file.set with its placeholders filled in: a value that is one placeholder alone (`{lr}`)
+    keeps the param's type (a float stays a float in the file), any other text is filled in as text."""
+    if spec.config_file is None:
+        return {}
+    values = _values(spec, run_dir, smoke)
+    out: dict[str, Any] = {}
+    for key, value in spec.config_file.set.items():
+        if isinstance(value, str):
+            parsed = list(string.Formatter().parse(value))
+            if len(parsed) == 1 and not parsed[0][0] and parsed[0][1] is not None:
+                out[key] = values[parsed[0][1]]
+                continue
+            out[key] = _fill(value, values)
+        else:
+            out[key] = value
+    return out
 
 
 def render_command(spec: ExperimentSpec, run_dir: str, smoke: bool = False) -> list[str]:

@@ -430,3 +430,64 @@ class Requeue(FrozenModel):
     def allows(self, reason: str) -> bool:
         """Whether an attempt that ended for `reason` (preemption, node_fail, timeout) may be followed."""
         return self.enabled and reason in self.on
+
+
+#: The dotted key of a value in a config file of the project's own (`optim.lr`, `train.epochs`, `seed`).
+_FILE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
+CONFIG_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class ConfigFile(FrozenModel):
+    """A settings file of the project's own that its script reads (`python train.py --config
+    configs/base.yaml`): each run is given its own copy of it, read from the run's snapshot, with `set`
+    written into it, at `{config_file}` (the command passes that path)."""
+
+    #: The file in the repository, relative to the folder the command runs in (cwd).
+    path: str
+    #: Dotted key in the file -> its value in the run's copy: a param (`"{lr}"`, keeping its type), the
+    #: run's seed (`"{seed}"`), or a literal.
+    set: dict[str, Scalar] = Field(default_factory=dict)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("give the file's path in the repository, e.g. configs/base.yaml")
+        text = value.strip().replace("\\", "/")
+        if text.startswith("/") or ".." in text.split("/"):
+            raise ValueError(
+                f"{value!r} is not inside the repository: give its path relative to the folder the command "
+                "runs in, without '..'; the run's copy is made from the snapshot"
+            )
+        if Path(text).suffix.lower() not in CONFIG_FILE_SUFFIXES:
+            raise ValueError(f"{value!r}: a YAML or JSON file is read ({', '.join(CONFIG_FILE_SUFFIXES)})")
+        return text
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _set(cls, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("give a mapping of dotted keys to values, e.g. {optim.lr: '{lr}'}")
+        flat: dict[str, Any] = {}
+        for key, item in _dotted(value):
+            if not _FILE_KEY.fullmatch(key):
+                raise ValueError(f"{key!r} is not a dotted key of the file (e.g. optim.lr)")
+            if isinstance(item, list):
+                raise ValueError(f"{key}: one value (quote a placeholder: '{{lr}}'), not a list")
+            flat[key] = item
+        return flat
+
+
+def _dotted(value: dict[Any, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """A mapping's leaves as (dotted key, value): `optim: {lr: x}` (or the override
+    config_file.set.optim.lr=x) is `optim.lr: x`."""
+    pairs: list[tuple[str, Any]] = []
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            pairs += _dotted(item, name + ".")
+        else:
+            pairs.append((name, item))
+    return pairs

@@ -1,4 +1,5 @@
-"""The files of a sweep's members kept at the sweep level until their jobs start: config.yaml, command.sh.
+"""The files of a sweep's members kept at the sweep level until their jobs start: config.yaml, command.sh
+(and the copy of a config_file, records/config_copy.py).
 
 A submitted sweep's member is a complete run directory (../shared/DESIGN.md, "The run directory"), but
 what its config.yaml and command.sh hold is written once for every member, in two files of the sweep's
@@ -21,6 +22,7 @@ import json
 import os
 from pathlib import Path
 
+from clusterrun.config.placeholders import CONFIG_FILE_DIR
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import file_mode, write_text_atomic
 from clusterrun.records.paths import open_nofollow, read_text, run_file
@@ -71,7 +73,7 @@ def kept(run_dir: Path, sweep: str | None) -> dict[str, str]:
         found: dict[str, str] = {}
         with open_nofollow(run_file(folder, TEXTS)) as handle:
             for name, place in places.items():
-                if name not in FILES or not isinstance(place, list) or len(place) != 2:
+                if not _kept_name(name) or not isinstance(place, list) or len(place) != 2:
                     continue
                 offset, length = int(place[0]), int(place[1])
                 handle.seek(offset)
@@ -82,6 +84,14 @@ def kept(run_dir: Path, sweep: str | None) -> dict[str, str]:
         return found
     except (OSError, ValueError, TypeError, KeyError, AttributeError, ClusterrunError):
         return {}
+
+
+def _kept_name(name: str) -> bool:
+    """config.yaml, command.sh, or the run's copy of its config_file (config_file/<a plain name>)."""
+    if name in FILES:
+        return True
+    folder, _, rest = name.partition("/")
+    return folder == CONFIG_FILE_DIR and bool(rest) and "/" not in rest and not rest.startswith(".")
 
 
 def text(run_dir: Path, name: str, sweep: str | None) -> str | None:
@@ -107,5 +117,10 @@ def materialise(run_dir: Path, sweep: str | None) -> list[str]:
     for name in missing:
         if name in texts:
             write_text_atomic(run_dir / name, texts[name], mode=file_mode(run_dir, FILES[name]))
+            written.append(name)
+    for name in texts:  # the copy of its config_file, with the two (in its folder, made here)
+        if name not in FILES and not os.path.lexists(run_dir / name):
+            (run_dir / CONFIG_FILE_DIR).mkdir(exist_ok=True)
+            write_text_atomic(run_dir / name, texts[name], mode=file_mode(run_dir))
             written.append(name)
     return written

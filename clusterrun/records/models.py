@@ -292,6 +292,20 @@ class RecordedConfig(RecordModel):
         description="The folder of the repository the command ran in, relative to its top. Absent when "
         "it is the top (and in records before 2026-12).",
     )
+    config_file: dict[str, Any] | None = Field(
+        None,
+        description="The project's own settings file the run was given a copy of (path, and set: dotted "
+        "key -> value, {param} placeholders); the copy is config_file/<its name> in the run directory. "
+        "Absent when the config has none (and in records before 2026-12).",
+    )
+
+    def passed_texts(self) -> dict[str, str]:
+        """The env values and config_file.set texts: with the command, what hands params to the job."""
+        texts = {f"env {k}": str(v) for k, v in self.env.items()}
+        values = (self.config_file or {}).get("set") or {}
+        if isinstance(values, dict):
+            texts.update({f"config_file {k}": v for k, v in values.items() if isinstance(v, str)})
+        return texts
 
 
 class AttemptRecord(RecordModel):

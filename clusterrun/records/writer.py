@@ -27,7 +27,7 @@ from clusterrun.inputs.gitstate import GitState
 from clusterrun.inputs.snapshot import Snapshot
 from clusterrun.inputs.workdir import NAME as WORKDIR
 from clusterrun.portable import process_identity
-from clusterrun.records import store
+from clusterrun.records import config_copy, store
 from clusterrun.records.jsonio import create_text, file_mode, write_json_atomic, write_text_atomic
 from clusterrun.records.models import SCHEMA_VERSION, Manifest, StateChange, require_fields
 from clusterrun.records.registry import Run, apply_update, now_iso
@@ -293,9 +293,15 @@ def write_initial(
     elif into is not None:  # a directory nobody reads yet: plain creations
         create_text(into / "config.yaml", own["config.yaml"], mode)
         create_text(into / "command.sh", own["command.sh"], file_mode(into, executable=True))
+        for name in _copies(own):
+            (into / name).parent.mkdir(exist_ok=True)
+            create_text(into / name, own[name], mode)
     else:
         write_new_file(run.file("config.yaml"), own["config.yaml"])
         write_new_file(run.file("command.sh"), own["command.sh"], executable=True)
+        for name in _copies(own):
+            run.file(name).parent.mkdir(exist_ok=True)
+            write_new_file(run.file(name), own[name])
     env_data = env if env is not None else envinfo.capture(tuple(spec.env))
     now, final = place("env.json")
     shared.write(now, lambda path: write_json_atomic(path, env_data), final=final)
@@ -374,7 +380,15 @@ def run_texts(
     executes. The config refused secrets already (config/redact.py); it is redacted all the same, as every
     record is."""
     script, job_argv = command_script(spec, run, snapshot, git, run.path, smoke=False, links=links)
-    return {"config.yaml": shared.config_yaml(spec.resolved()), "command.sh": script}, job_argv
+    texts = {"config.yaml": shared.config_yaml(spec.resolved()), "command.sh": script}
+    if spec.config_file is not None:  # the run's copy of the project's settings file, its params in it
+        texts[config_copy.name(spec)] = config_copy.render(spec, snapshot.path, str(run.path))
+    return texts, job_argv
+
+
+def _copies(texts: dict[str, str]) -> list[str]:
+    """The names of run_texts' files beside config.yaml and command.sh (the config_file's copy)."""
+    return [name for name in texts if name not in ("config.yaml", "command.sh")]
 
 
 def _first_events(run: Run, events: list[dict[str, Any]], into: Path | None, mode: int | None) -> None:

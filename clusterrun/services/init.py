@@ -33,6 +33,7 @@ from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.inputs.outputnames import is_output_name
+from clusterrun.records import config_copy
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import git_root, repo_folder
 from clusterrun.scheduler.registry import AUTO, get_scheduler
@@ -95,6 +96,7 @@ class _Draft:
     check: list[str] = field(default_factory=list)
     work: str = "<run>/work"  # where the command runs, in a run's copy of the code (the config's cwd)
     base: Path | None = None  # ... and in the checkout: what the script's relative defaults name
+    config_file: dict[str, Any] | None = None  # the script's own settings file, its values as params
 
 
 def _shown(value: Any) -> str:
@@ -141,8 +143,10 @@ def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
         draft.params[name] = value
         draft.command.append(f"{key}={{{name}}}")
     where = found.config.relative_to(info.path.parent) if found.config else "its config"
-    if draft.params:
-        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+    in_file = {v[1:-1] for v in (draft.config_file or {}).get("set", {}).values()}
+    from_options = {k: v for k, v in draft.params.items() if k not in in_file}
+    if from_options:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in from_options.items())
         draft.guessed.append(
             f"params from the Hydra config {where} of {info.path.name}, passed as overrides: {shown}"
         )
@@ -243,6 +247,9 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             skipped["secrets"].append(display)
             continue
         name = option.name
+        if draft.config_file is None and option.flag and _settings_file(info, option, draft):
+            draft.command += [option.flag, "{config_file}"]
+            continue
         if name in guess.SEED_OPTIONS and _seed_option(option):
             unset = not option.has_default
             draft.seed = DEFAULT_SEED if unset else option.default
@@ -279,8 +286,10 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
     draft.command[len(entry.command) + (1 if sub else 0) : len(entry.command) + (1 if sub else 0)] = (
         positional
     )
-    if draft.params:
-        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+    in_file = {v[1:-1] for v in (draft.config_file or {}).get("set", {}).values()}
+    from_options = {k: v for k, v in draft.params.items() if k not in in_file}
+    if from_options:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in from_options.items())
         draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
     seedless = draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info)
     if seedless and not _seed_from_config_file(info, options, draft):
@@ -316,6 +325,92 @@ def _seed_option(option: Option) -> bool:
     if option.has_default:
         return isinstance(option.default, int) and not isinstance(option.default, bool)
     return option.type == "int" and not option.required and not option.is_flag and not option.multiple
+
+
+#: Settings of a file that become params, at most (a bigger file's others keep their values).
+SETTINGS_PARAMS = 40
+
+
+def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
+    """`--config configs/base.yaml` (a settings file of the project's that the script reads): the file
+    becomes the config's config_file, each scalar setting a param written into the run's copy of it
+    (named by its last key, or by more of it when two share one: optim_lr), and its `seed` the run's
+    seed. False when the option's default names no such file (then it is an ordinary param)."""
+    default = option.default
+    if not _CONFIG_OPTION.fullmatch(option.name) or not isinstance(default, str):
+        return False
+    root = draft.base or git_root(info.path.parent) or info.path.parent
+    path = root / default
+    if path.suffix.lower() not in (".json", ".yaml", ".yml") or not path.is_file():
+        return False
+    try:  # YAML as the script's own PyYAML reads it (`yes` is true), as the run's copy is written
+        text = path.read_text(errors="replace")
+        data = (
+            json.loads(text) if path.suffix.lower() == ".json" else config_copy.load_yaml_as_scripts_do(text)
+        )
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict) or not data:
+        return False
+    leaves = [(key, value) for key, value in _leaves(data) if _SCALAR(value)]
+    if not leaves:
+        return False
+    settings: dict[str, Any] = {}
+    taken: dict[str, str] = {}
+    names = _leaf_names([key for key, _ in leaves])
+    for key, value in leaves:
+        last = key.rsplit(".", 1)[-1]
+        if last in guess.SEED_OPTIONS and type(value) is int and draft.seed is None:
+            draft.seed = value
+            settings[key] = "{seed}"
+            draft.guessed.append(f"{default}'s {key} is the run's seed ({{seed}}, seed: {value})")
+            continue
+        name = names[key]
+        if len(taken) >= SETTINGS_PARAMS or name in draft.params or name in BUILTIN_PLACEHOLDERS:
+            continue
+        taken[name] = key
+        draft.params[name] = value
+        settings[key] = f"{{{name}}}"
+    draft.config_file = {"path": default, "set": settings}
+    shown = ", ".join(f"{name}={key}" for name, key in list(taken.items())[:8])
+    shown += " ..." if len(taken) > 8 else ""
+    draft.guessed.append(
+        f"{option.flag} {default} is {info.path.name}'s settings file: each run gets its own copy of it "
+        f"(config_file), its settings written in from params: {shown or 'none'}"
+    )
+    return True
+
+
+def _SCALAR(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """A mapping's values by dotted key, nested mappings walked (lists are values of their own)."""
+    found: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+            continue
+        if isinstance(value, dict):
+            found += _leaves(value, f"{prefix}{key}.")
+        else:
+            found.append((f"{prefix}{key}", value))
+    return found
+
+
+def _leaf_names(keys: list[str]) -> dict[str, str]:
+    """A param name for each dotted key: its last part, or as many parts as make it unique (optim_lr
+    beside sched_lr), `-` as `_`."""
+    names: dict[str, str] = {}
+    for key in keys:
+        parts = key.replace("-", "_").split(".")
+        for size in range(1, len(parts) + 1):
+            name = "_".join(parts[-size:])
+            clash = [k for k in keys if k != key and "_".join(k.replace("-", "_").split(".")[-size:]) == name]
+            if not clash:
+                break
+        names[key] = name
+    return names
 
 
 def _seed_from_config_file(info: ScriptInfo, options: list[Any], draft: _Draft) -> bool:
@@ -374,8 +469,10 @@ def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_mak
             draft.command.append(f"{var}={{{name}}}")
         else:
             draft.env[var] = f"{{{name}}}"
-    if draft.params:
-        shown = ", ".join(f"{k}={_shown(v)}" for k, v in draft.params.items())
+    in_file = {v[1:-1] for v in (draft.config_file or {}).get("set", {}).values()}
+    from_options = {k: v for k, v in draft.params.items() if k not in in_file}
+    if from_options:
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in from_options.items())
         how = "passed to make as VAR=value" if as_make else "exported to the script as environment variables"
         draft.guessed.append(f"params from the variables of {where} ({how}): {shown}")
 
@@ -761,6 +858,8 @@ def _config(
         data["params"] = draft.params
     if draft.seed is not None:
         data["seed"] = draft.seed
+    if draft.config_file is not None:
+        data["config_file"] = draft.config_file
     _environment(info, draft)
     if draft.env:
         data["env"] = draft.env
@@ -792,10 +891,14 @@ def _default_name(entry: Entry) -> str:
     return name if name and _NAME_OK.fullmatch(name) else "experiment"
 
 
-def _others(found: Survey, chosen: Entry) -> list[str]:
+def _others(found: Survey, chosen: Entry, settings: str | None = None) -> list[str]:
+    """The other entry points and the configs found; `settings`: the config_file the config names (the
+    project's own settings file: not another config to mention)."""
     out = [f"{e.label} (clusterrun init --entry '{e.label}')" for e in found.entries if e is not chosen]
     for path in found.configs:
         rel = path.relative_to(found.root)
+        if settings is not None and rel.as_posix() == settings:
+            continue
         try:
             raw = load_yaml(path) if path.suffix != ".json" else {}
         except ClusterrunError:
@@ -858,9 +961,8 @@ def init(request: InitRequest) -> InitReport:
         raise ClusterrunError(
             f"the drafted config does not load: {exc.message}", hint="please report it"
         ) from None
-    report = InitReport(
-        path, text, entry.label, draft.guessed, draft.check, found.looked_at, _others(found, entry)
-    )
+    others = _others(found, entry, (draft.config_file or {}).get("path"))
+    report = InitReport(path, text, entry.label, draft.guessed, draft.check, found.looked_at, others)
     if request.dry_run:
         return report
     if path.exists() and not request.force:

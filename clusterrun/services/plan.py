@@ -26,6 +26,7 @@ from clusterrun.errors import ClusterrunError, UsageError
 from clusterrun.init import argtypes
 from clusterrun.inputs import configedit, gitstate, snapshot
 from clusterrun.inputs.outputnames import absolute_outputs, is_output_name
+from clusterrun.records import config_copy
 from clusterrun.records import index as registry_index
 from clusterrun.records.registry import ADHOC_DIR, Registry
 from clusterrun.scheduler import get_scheduler, resolve_backend
@@ -392,6 +393,8 @@ def plan(request: SubmitRequest, registry: Registry) -> SubmissionPlan:
     snap = snapshot.create(Path(git.root), git.commit, git.patch, registry.root)
     top = str(Path(git.root).resolve())
     _cwd_refused(experiment.base, snap.path, top, cwd, str(request.config), config_path)
+    if experiment.base.config_file is not None:  # its copy can be made: the file and its keys are there
+        config_copy.render(experiment.base, snap.path, str(registry.root / "<run>"))
     warnings += _arguments_refused(experiment.members, snap.path, registry.root, request.skip_smoke_reason)
     members = [
         MemberPlan(with_run_ids(m.spec, registry, request.after, request.afterok), m.values)

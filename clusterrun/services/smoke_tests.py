@@ -32,6 +32,8 @@ from clusterrun.execution.smoke_record import SmokeCache, SmokeResult
 from clusterrun.inputs import snapshot
 from clusterrun.inputs import workdir as workdirs
 from clusterrun.inputs.workdir import NAME as WORKDIR
+from clusterrun.records import config_copy
+from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.logtext import one_line
 from clusterrun.records.registry import Registry, Run
 from clusterrun.records.writer import command_script, write_script
@@ -289,6 +291,10 @@ def _run_smoke_in(
     links = run.load_manifest().workdir_links
     text, _argv = command_script(smoke_spec, run, plan.snapshot, plan.git, workdir, smoke=True, links=links)
     write_script(workdir / "command.sh", text)
+    if smoke_spec.config_file is not None:  # its own copy of the settings file, the smoke params in it
+        copy = workdir / config_copy.name(smoke_spec)
+        copy.parent.mkdir()
+        write_text_atomic(copy, config_copy.render(smoke_spec, plan.snapshot.path, str(workdir), smoke=True))
     try:  # here, not in command.sh: no interpreter start-up in the smoke test's time
         workdirs.materialise(plan.snapshot.path, workdir / WORKDIR, links)
     except workdirs.WorkdirError as exc:

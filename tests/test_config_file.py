@@ -1,0 +1,193 @@
+"""The promise of `config_file`: a script configured by a settings file of its own (`python train.py
+--config configs/base.yaml`) is given, in each run, its own copy of that file as the run's commit has
+it, with the run's params and seed written in; so a param, an override and a sweep axis change what the
+script reads, the recorded seed is the one it uses, no run sees another's copy (nor a later edit of the
+checkout's file), and reproduce rebuilds the same copy. Found by a user trial: init made the file's
+path the only param, so nothing could be swept and the seed clusterrun recorded never reached the
+script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterrun.config.models import ExperimentSpec
+from clusterrun.errors import ConfigError
+from clusterrun.records import config_copy
+from tests.helpers import cli, committed, git, no_traceback
+
+SETTINGS = """\
+# the project's own settings
+model: {hidden: 32}
+optim:
+  lr: 0.01
+  nesterov: yes   # PyYAML reads yes as true: the copy must mean the same
+train:
+  epochs: 4
+seed: 0
+"""
+TRAIN = """\
+import argparse, json, yaml
+p = argparse.ArgumentParser()
+p.add_argument("--config", default="configs/base.yaml")
+a = p.parse_args()
+cfg = yaml.safe_load(open(a.config))
+print("READ", json.dumps(cfg, sort_keys=True))
+for e in range(cfg["train"]["epochs"]):
+    print(f"epoch={e} loss={cfg['optim']['lr'] / (e + 1) + cfg['seed']:.6f}")
+"""
+
+
+def _project(tmp_path: Path) -> Path:
+    return committed(
+        tmp_path / "proj", {"configs/base.yaml": SETTINGS, "train.py": TRAIN, ".gitignore": "runs/\n"}
+    )
+
+
+def _read(run: Path, log: str = "stdout.log") -> dict[str, object]:
+    line = next(x for x in (run / log).read_text().splitlines() if x.startswith("READ "))
+    return dict(json.loads(line[5:]))
+
+
+def _runs(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "runs").iterdir() if (p / "manifest.json").is_file())
+
+
+def test_init_makes_the_files_settings_params_and_each_run_reads_its_own_copy(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    made = cli(["init"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((root / "configs" / "train.yaml").read_text())
+    assert config["command"] == "python train.py --config {config_file}"
+    assert config["config_file"] == {
+        "path": "configs/base.yaml",
+        "set": {
+            "model.hidden": "{hidden}",
+            "optim.lr": "{lr}",
+            "optim.nesterov": "{nesterov}",
+            "train.epochs": "{epochs}",
+            "seed": "{seed}",
+        },
+    }
+    assert config["params"] == {"hidden": 32, "lr": 0.01, "nesterov": True, "epochs": 4}
+    assert config["seed"] == 0 and config["smoke"]["params"] == {"epochs": 1}
+    assert "reads its seed from configs/base.yaml" not in made.stderr  # it reaches the script now
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "config")
+    ran = cli(
+        ["submit", "configs/train.yaml", "--backend", "local", "--wait", "--yes", "params.lr=0.5", "seed=3"],
+        root,
+    )
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert "Key Hyperparameters: epochs=4 hidden=32 lr=0.5 nesterov=True" in ran.stdout, ran.stdout
+    assert "only as $CLUSTERRUN_SEED" not in ran.stdout
+    (run,) = _runs(root)
+    read = _read(run)
+    assert (
+        read["optim"] == {"lr": 0.5, "nesterov": True}
+        and read["seed"] == 3
+        and read["train"] == {"epochs": 4}
+    )
+    assert _read(run / "smoke")["train"] == {"epochs": 1}  # the smoke test's own copy, its params in it
+    # the copy is the commit's file: an edit of the checkout's after submission reaches no run
+    (root / "configs" / "base.yaml").write_text(SETTINGS.replace("epochs: 4", "epochs: 99"))
+    again = cli(["reproduce", run.name, "--backend", "local", "--wait", "--yes"], root)
+    assert again.returncode == 0 and "REPRODUCED" in again.stdout, again.stdout + again.stderr
+    newest = _runs(root)[-1]
+    assert newest != run and _read(newest) == read
+    assert (newest / "config_file" / "base.yaml").read_text() == (
+        run / "config_file" / "base.yaml"
+    ).read_text()
+
+
+@pytest.mark.slurm
+@pytest.mark.usefixtures("slurm")
+def test_a_sweep_over_the_files_settings_gives_each_member_its_own_copy_on_slurm(tmp_path: Path) -> None:
+    """An array's members get their files from the sweep's member files when their jobs start
+    (records/memberfiles.py): the copy of the settings file too, each member's own."""
+    root = _project(tmp_path)
+    config = (
+        "name: cf\ncommand: python train.py --config {config_file}\nparams: {lr: 0.01, epochs: 4}\n"
+        "config_file:\n  path: configs/base.yaml\n  set: {optim: {lr: '{lr}'}, train.epochs: '{epochs}', "
+        "seed: '{seed}'}\nsmoke: {params: {epochs: 1}}\nresources: {time: '00:05:00', mem: 500M}\n"
+        "metrics: {patterns: {loss: 'loss=([0-9.]+)'}}\n"
+    )
+    (root / "configs" / "cf.yaml").write_text(config)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "config")
+    swept = cli(
+        [
+            "submit",
+            "configs/cf.yaml",
+            "--backend",
+            "slurm",
+            "--yes",
+            "--wait",
+            "--sweep",
+            "params.lr=0.1,0.2,0.3",
+        ],
+        root,
+        timeout=300,
+    )
+    assert swept.returncode == 0, swept.stderr + swept.stdout
+    members = [p for p in _runs(root) if json.loads((p / "manifest.json").read_text()).get("sweep")]
+    assert len(members) == 3
+    seen = sorted(_read(m)["optim"]["lr"] for m in members)  # type: ignore[index]
+    assert seen == [0.1, 0.2, 0.3]
+    assert all(_read(m)["seed"] == 42 and _read(m)["train"] == {"epochs": 4} for m in members)
+
+
+def test_a_wrong_config_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    base = "name: cf\ncommand: python train.py --config {config_file}\nparams: {lr: 0.1}\n"
+    cases = {
+        "config_file: {path: configs/base.yaml, set: {optim.lrr: '{lr}'}}": (
+            "config_file.set optim.lrr: configs/base.yaml has no optim.lrr (optim has: lr, nesterov)"
+        ),
+        "config_file: {path: configs/none.yaml, set: {optim.lr: '{lr}'}}": (
+            "config_file: configs/none.yaml is not a file of the commit the run uses"
+        ),
+        "config_file: {path: configs/base.yaml, set: {optim: '{lr}'}}": "it is a dict, not one value",
+        "config_file: {path: configs/base.yaml, set: {optim.lr: '{lrate}'}}": "no param 'lrate'",
+        "config_file: {path: ../base.yaml, set: {}}": "is not inside the repository",
+        "config_file: {path: configs/base.toml}": "a YAML or JSON file is read",
+    }
+    for i, line in enumerate(cases):
+        (root / "configs" / f"bad{i}.yaml").write_text(base + line + "\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "bad configs")
+    for i, said in enumerate(cases.values()):
+        result = cli(["submit", f"configs/bad{i}.yaml", "--backend", "local", "--dry-run"], root)
+        assert result.returncode != 0 and said in " ".join(result.stderr.split()), (i, result.stderr)
+        no_traceback(result)
+    unpassed = cli(["submit", "configs/bad0.yaml", "--dry-run", "command=python train.py"], root)
+    assert "neither the command nor env passes its copy" in unpassed.stderr
+    assert not (root / "runs").exists() or not _runs(root)  # nothing recorded
+
+
+def test_a_config_without_config_file_resolves_and_hashes_as_before(tmp_path: Path) -> None:
+    plain = ExperimentSpec(name="x", command="python t.py")
+    assert "config_file" not in plain.resolved()
+    with pytest.raises(ValueError, match="config_file"):  # no settings file: no {config_file} to fill in
+        ExperimentSpec(name="x", command="python t.py --c {config_file}")
+
+
+def test_the_copy_keeps_what_set_does_not_name_and_json_stays_json(tmp_path: Path) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "s.json").write_text('{"a": {"b": 1, "keep": [1, 2]}, "seed": 0, "name": "x"}')
+    spec = ExperimentSpec(
+        name="x",
+        command="python t.py {config_file}",
+        params={"b": 2.5},
+        seed=9,
+        config_file={"path": "configs/s.json", "set": {"a.b": "{b}", "seed": "{seed}", "name": "run-{b}"}},
+    )
+    text = config_copy.render(spec, tmp_path, "/runs/r")
+    assert json.loads(text) == {"a": {"b": 2.5, "keep": [1, 2]}, "seed": 9, "name": "run-2.5"}
+    assert config_copy.name(spec) == "config_file/s.json"
+    (tmp_path / "configs" / "s.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="not a mapping of settings"):
+        config_copy.render(spec, tmp_path, "/runs/r")
