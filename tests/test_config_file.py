@@ -191,3 +191,21 @@ def test_the_copy_keeps_what_set_does_not_name_and_json_stays_json(tmp_path: Pat
     (tmp_path / "configs" / "s.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match="not a mapping of settings"):
         config_copy.render(spec, tmp_path, "/runs/r")
+
+
+def test_submitting_the_projects_own_settings_file_names_the_config_that_passes_it(tmp_path: Path) -> None:
+    """`clusterrun submit configs/base.yaml` (the project's settings, beside clusterrun's configs) said
+    "unknown key 'model' ... did you mean 'smoke'?" (a user trial)."""
+    root = _project(tmp_path)
+    alone = cli(["submit", "configs/base.yaml", "--dry-run"], root)
+    assert alone.returncode == 2, alone.stderr
+    assert "configs/base.yaml is not a clusterrun config: it has no command" in alone.stderr
+    assert "use config_file (clusterrun init writes one)" in alone.stderr and "smoke" not in alone.stderr
+    (root / "configs" / "train.yaml").write_text(
+        "name: t\ncommand: python train.py --config {config_file}\nconfig_file: {path: configs/base.yaml}\n"
+    )
+    named = cli(["submit", "configs/base.yaml", "--dry-run"], root)
+    assert "hint: submit the config that gives it to the script: clusterrun submit configs/train.yaml" in (
+        named.stderr
+    )
+    no_traceback(named)

@@ -11,6 +11,7 @@ The pass, in order (each step a helper below this module; none of them calls bac
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from clusterrun.config.render import render_command, render_config_file_values, 
 from clusterrun.config.sections import Sweep
 from clusterrun.config.sweep import Values, apply_values, describe, expand
 from clusterrun.config.yaml12 import load_yaml
-from clusterrun.errors import UsageError
+from clusterrun.errors import ConfigError, UsageError
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,37 @@ def load_spec(path: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
 
 
 def _raw(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
-    return apply_overrides(load_yaml(path), overrides, str(path), ExperimentSpec)
+    data = load_yaml(path)
+    _not_a_config(path, data)
+    return apply_overrides(data, overrides, str(path), ExperimentSpec)
+
+
+def _not_a_config(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a file that is not a clusterrun config at all (no command, none of its keys ours): the
+    project's own settings in its configs/ (`model: ...`, `optim: ...`), named instead of the config
+    that hands it to the script; say which does."""
+    if not isinstance(data, dict) or not data or "command" in data or "name" in data:
+        return
+    if not set(data) - set(ExperimentSpec.model_fields):  # only our keys: a config missing its command
+        return
+    users = []
+    for sibling in sorted(path.parent.glob("*.y*ml")):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = sibling.read_text(encoding="utf-8")
+            if sibling != path and "config_file" in text and path.name in text:
+                users.append(sibling)
+    shown = ", ".join(sorted(str(k) for k in data)[:5])
+    hint = (
+        f"submit the config that gives it to the script: clusterrun submit {users[0].parent / users[0].name}"
+        if users
+        else "a clusterrun config says what to run (command:); to give this file to your script with "
+        "each run's params in it, use config_file (clusterrun init writes one)"
+    )
+    raise ConfigError(
+        f"{path} is not a clusterrun config: it has no command, and its keys ({shown}) are not a config's "
+        "(it looks like the project's own settings)",
+        hint=hint,
+    )
 
 
 def _source(path: Path, overrides: Sequence[str]) -> str:
