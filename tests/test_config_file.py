@@ -209,3 +209,26 @@ def test_submitting_the_projects_own_settings_file_names_the_config_that_passes_
         named.stderr
     )
     no_traceback(named)
+
+
+def test_init_gives_a_positional_config_the_projects_only_settings_file(tmp_path: Path) -> None:
+    """`python train.py CONFIG` (no default): the project's one settings file in configs/ is the one; with
+    two, init says how to choose instead of guessing."""
+    root = committed(
+        tmp_path / "pos",
+        {
+            "configs/base.yaml": SETTINGS,
+            "train.py": TRAIN.replace('"--config", default="configs/base.yaml"', '"config"'),
+        },
+    )
+    made = cli(["init", "--print"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load(made.stdout)
+    assert config["command"] == "python train.py {config_file}" and config["config_file"]["path"] == (
+        "configs/base.yaml"
+    )
+    assert "(the project's only settings file: the option has no default)" in made.stderr
+    (root / "configs" / "big.yaml").write_text(SETTINGS)
+    two = cli(["init", "--print"], root)
+    assert two.returncode == 0 and "config_file" not in yaml.safe_load(two.stdout), two.stdout
+    assert "config takes a settings file: give the run its own copy of one" in " ".join(two.stderr.split())

@@ -247,8 +247,11 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             skipped["secrets"].append(display)
             continue
         name = option.name
-        if draft.config_file is None and option.flag and _settings_file(info, option, draft):
-            draft.command += [option.flag, "{config_file}"]
+        if draft.config_file is None and _settings_file(info, option, draft):
+            if option.flag:
+                draft.command += [option.flag, "{config_file}"]
+            else:  # `python train.py configs/base.yaml`
+                positional.append("{config_file}")
             continue
         if name in guess.SEED_OPTIONS and _seed_option(option):
             unset = not option.has_default
@@ -292,7 +295,7 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
         shown = ", ".join(f"{k}={_shown(v)}" for k, v in from_options.items())
         draft.guessed.append(f"params from {info.framework} options of {info.path.name}: {shown}")
     seedless = draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info)
-    if seedless and not _seed_from_config_file(info, options, draft):
+    if seedless:
         draft.check.append(
             f"{info.path.name} takes no seed option: the run's seed reaches it only as $CLUSTERRUN_SEED; "
             "seed its random generators from that, or give it a --seed option and put {seed} in the "
@@ -337,19 +340,28 @@ def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     (named by its last key, or by more of it when two share one: optim_lr), and its `seed` the run's
     seed. False when the option's default names no such file (then it is an ordinary param)."""
     default = option.default
-    if not _CONFIG_OPTION.fullmatch(option.name) or not isinstance(default, str):
-        return False
     root = draft.base or git_root(info.path.parent) or info.path.parent
+    if not _CONFIG_OPTION.fullmatch(option.name) or option.is_flag or option.multiple:
+        return False
+    how = ""
+    if not isinstance(default, str):  # `--config` required, or a positional: the project's one file
+        if option.has_default:
+            return False
+        found = _settings_files(root)
+        if len(found) != 1:
+            if found:
+                draft.check.append(
+                    f"{option.flag or option.name} takes a settings file: give the run its own copy of one "
+                    f"with its settings as params, e.g. config_file: {{path: {found[0]}}} and "
+                    f"{option.flag or ''} {{config_file}} in the command (clusterrun init --print shows it "
+                    "for a script whose option has that default)".replace("  ", " ")
+                )
+            return False
+        default, how = found[0], " (the project's only settings file: the option has no default)"
     path = root / default
     if path.suffix.lower() not in (".json", ".yaml", ".yml") or not path.is_file():
         return False
-    try:  # YAML as the script's own PyYAML reads it (`yes` is true), as the run's copy is written
-        text = path.read_text(errors="replace")
-        data = (
-            json.loads(text) if path.suffix.lower() == ".json" else config_copy.load_yaml_as_scripts_do(text)
-        )
-    except (OSError, ValueError, yaml.YAMLError):
-        return False
+    data = _read_settings(path)
     if not isinstance(data, dict) or not data:
         return False
     leaves = [(key, value) for key, value in _leaves(data) if _SCALAR(value)]
@@ -375,10 +387,36 @@ def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     shown = ", ".join(f"{name}={key}" for name, key in list(taken.items())[:8])
     shown += " ..." if len(taken) > 8 else ""
     draft.guessed.append(
-        f"{option.flag} {default} is {info.path.name}'s settings file: each run gets its own copy of it "
+        f"{option.flag or option.name} {default}{how} is {info.path.name}'s settings file: each run gets its "
+        "own copy of it "
         f"(config_file), its settings written in from params: {shown or 'none'}"
     )
     return True
+
+
+def _read_settings(path: Path) -> Any:
+    """A JSON or YAML file's data (YAML as the script's own PyYAML reads it, `yes` true, as the run's
+    copy is written); None when it is not one or cannot be read."""
+    try:
+        text = path.read_text(errors="replace")
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return config_copy.load_yaml_as_scripts_do(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def _settings_files(root: Path) -> list[str]:
+    """The project's own settings files in its configs/ (YAML or JSON mappings that are not clusterrun
+    configs), relative to `root`."""
+    found = []
+    for path in sorted((root / "configs").glob("*")):
+        if path.suffix.lower() not in (".yaml", ".yml", ".json") or not path.is_file():
+            continue
+        data = _read_settings(path)
+        if isinstance(data, dict) and data and "command" not in data:
+            found.append(path.relative_to(root).as_posix())
+    return found
 
 
 def _SCALAR(value: Any) -> bool:
@@ -411,37 +449,6 @@ def _leaf_names(keys: list[str]) -> dict[str, str]:
                 break
         names[key] = name
     return names
-
-
-def _seed_from_config_file(info: ScriptInfo, options: list[Any], draft: _Draft) -> bool:
-    """A script with no seed option that reads its settings from a JSON or YAML file named by an option's
-    default (`--config experiments/base.json`) holding `seed: 7`: that is the seed it runs with, so it is
-    the run's recorded seed, and the user is told that a seed clusterrun sets would not reach it."""
-    root = draft.base or git_root(info.path.parent) or info.path.parent
-    for option in options:
-        default = option.default
-        if not _CONFIG_OPTION.fullmatch(option.name) or not isinstance(default, str):
-            continue
-        path = root / default
-        if path.suffix.lower() not in (".json", ".yaml", ".yml") or not path.is_file():
-            continue
-        try:
-            text = path.read_text(errors="replace")
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml_load(text)
-        except (OSError, ValueError, yaml.YAMLError):
-            continue
-        seed = data.get("seed") if isinstance(data, dict) else None
-        if type(seed) is not int:
-            continue
-        draft.seed = seed
-        draft.guessed.append(f"the run's seed is the one {default} gives {info.path.name} (seed: {seed})")
-        draft.check.append(
-            f"{info.path.name} reads its seed from {default}, not from an option: a seed set by clusterrun "
-            "(seed=..., a sweep over seed) would be recorded but not reach it; give it a --seed option that "
-            "overrides the file's and put {seed} in the command, or seed it from $CLUSTERRUN_SEED"
-        )
-        return True
-    return False
 
 
 def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_make: bool) -> None:
