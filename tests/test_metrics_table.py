@@ -102,3 +102,24 @@ def test_a_results_document_the_script_writes_is_found_and_read_as_the_runs_fina
     assert metrics == {"final_loss": 1.0 / 3, "test_acc": 0.75, "test_f1": 0.5, "loss": 0.3333}, metrics
     again = cli(["reproduce", run.name, "--backend", "local", "--wait", "--yes"], root)
     assert again.returncode == 0 and "REPRODUCED: 4 metric(s) match" in again.stdout, again.stdout
+
+
+def test_a_results_file_holding_only_what_is_printed_and_read_already_is_not_mentioned(
+    tmp_path: Path,
+) -> None:
+    """The script prints `train_loss=...` (read by its pattern) and also dumps it to outputs/final.json:
+    the smoke test and the results block told the user to read the file instead (a user trial)."""
+    script = (
+        "import json, os\nos.makedirs('outputs', exist_ok=True)\nprint('train_loss=0.25')\n"
+        "json.dump({'train_loss': 0.25}, open('outputs/final.json', 'w'))\n"
+    )
+    config = (
+        "name: fin\ncommand: python train.py\nmetrics: {patterns: {train_loss: 'train_loss=([0-9.]+)'}}\n"
+        "resources: {time: '00:05:00', mem: 500M}\n"
+    )
+    root = committed(
+        tmp_path / "proj", {"train.py": script, "configs/fin.yaml": config, ".gitignore": "outputs/\n"}
+    )
+    ran = cli(["submit", "configs/fin.yaml", "--backend", "local", "--wait", "--yes"], root)
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert "train_loss=0.25" in ran.stdout and "of metrics" not in ran.stderr + ran.stdout

@@ -285,8 +285,9 @@ def _unread_table(summary: Summary, run_dir: str) -> tuple[str, list[str]]:
     for artifact in metrics_files_first(summary.artifacts):
         path = readable_run_file(Path(run_dir), artifact) if artifact.startswith("work/") else None
         header = metric_table(path) if path is not None else []
-        if header:
-            return artifact, [n for n in header if sounds_like_metric(n)]
+        names = [n for n in header if sounds_like_metric(n)]
+        if names and not set(names) <= set(summary.metrics):  # what it holds is not read already
+            return artifact, names
     return "", []
 
 

@@ -333,7 +333,7 @@ def _run_smoke_in(
             "clusterrun did here; stop what the script starts before it exits (terminate() and wait() it)"
         )
     _metrics_in_workdir(plan, spec.metrics.file, workdir)
-    _metrics_table_written(plan, spec.metrics.file, workdir, created)
+    _metrics_table_written(plan, spec.metrics.file, workdir, created, list(spec.metrics.patterns))
     if not spec.metrics.patterns:
         _metrics_printed(plan, spec.metrics.file, workdir)
     return result
@@ -424,7 +424,9 @@ def _untaint(run: Run, plan: SubmissionPlan, work: Path, links: dict[str, str]) 
     return created
 
 
-def _metrics_table_written(plan: SubmissionPlan, metrics_file: str, folder: Path, created: list[str]) -> None:
+def _metrics_table_written(
+    plan: SubmissionPlan, metrics_file: str, folder: Path, created: list[str], patterns: Sequence[str] = ()
+) -> None:
     """A command that logs its metrics to a table of its own (Lightning's and Keras' CSVLogger, a
     csv.DictWriter: out/metrics.csv) and writes no metrics file: the table is read as the run's metrics
     once metrics.file names it (analysis/rowformat.py). Said with the setting, for the first such table."""
@@ -433,8 +435,8 @@ def _metrics_table_written(plan: SubmissionPlan, metrics_file: str, folder: Path
         return
     for rel in metrics_files_first(created):
         header = metric_table(folder / WORKDIR / rel)
-        if header:
-            names = [n for n in header if sounds_like_metric(n)]
+        names = [n for n in header if sounds_like_metric(n)]
+        if names and not set(names) <= set(patterns):  # not all printed too, and read so already
             timing = timing_names(header)
             also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
             kind = "a file" if is_document(rel) else "a table"
