@@ -232,3 +232,17 @@ def test_init_gives_a_positional_config_the_projects_only_settings_file(tmp_path
     two = cli(["init", "--print"], root)
     assert two.returncode == 0 and "config_file" not in yaml.safe_load(two.stdout), two.stdout
     assert "config takes a settings file: give the run its own copy of one" in " ".join(two.stderr.split())
+
+
+def test_a_settings_param_is_named_by_its_last_key_unless_that_clashes_or_says_little() -> None:
+    from clusterrun.services.init import _leaf_names
+
+    keys = ["optim.lr", "sched.warmup-steps", "model.enc.width", "model.dec.width", "optimizer.name", "name"]
+    assert _leaf_names(keys) == {
+        "optim.lr": "lr",
+        "sched.warmup-steps": "warmup_steps",
+        "model.enc.width": "enc_width",
+        "model.dec.width": "dec_width",
+        "optimizer.name": "optimizer_name",
+        "name": "name",
+    }

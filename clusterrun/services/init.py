@@ -436,13 +436,18 @@ def _leaves(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
+#: Last keys that say little alone (optimizer.name, scheduler.type): named with the key above them.
+_GENERIC = frozenset({"name", "type", "kind", "mode", "path", "dir", "id", "value", "size", "version"})
+
+
 def _leaf_names(keys: list[str]) -> dict[str, str]:
     """A param name for each dotted key: its last part, or as many parts as make it unique (optim_lr
     beside sched_lr), `-` as `_`."""
     names: dict[str, str] = {}
     for key in keys:
         parts = key.replace("-", "_").split(".")
-        for size in range(1, len(parts) + 1):
+        first = 2 if parts[-1].lower() in _GENERIC and len(parts) > 1 else 1  # optimizer.name: optimizer_name
+        for size in range(first, len(parts) + 1):
             name = "_".join(parts[-size:])
             clash = [k for k in keys if k != key and "_".join(k.replace("-", "_").split(".")[-size:]) == name]
             if not clash:
