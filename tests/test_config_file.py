@@ -246,3 +246,19 @@ def test_a_settings_param_is_named_by_its_last_key_unless_that_clashes_or_says_l
         "optimizer.name": "optimizer_name",
         "name": "name",
     }
+
+
+def test_an_ad_hoc_command_giving_a_settings_file_says_how_to_make_its_settings_params(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path)
+    typed = ["submit", "--backend", "local", "--dry-run", "--", "python", "train.py", "--config"]
+    ran = cli([*typed, "configs/base.yaml"], root)
+    assert ran.returncode == 0, ran.stderr
+    said = " ".join(ran.stderr.split())
+    assert (
+        "the command gives the script its settings file, configs/base.yaml: its values are not params" in said
+    )
+    assert "`clusterrun init` writes a config" in said
+    other = cli([*typed, "configs/base.yaml", "--trainer.max_epochs", "1"], root)  # LightningCLI's own
+    assert "its settings file" not in other.stderr

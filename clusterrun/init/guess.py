@@ -3,12 +3,15 @@ colleague sets first (one epoch, a handful of steps or batches)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 #: options that give a program its seed: the run's seed is put there ({seed}); LightningCLI's seeds every
 #: generator with it, scikit-learn's scripts call it random_state (init and ad-hoc runs read the same)
 SEED_OPTIONS = ("seed", "seed_everything", "random_state", "random_seed", "rng_seed")
+#: Option names that give a script its settings file (`--config configs/base.yaml`).
+CONFIG_OPTION = re.compile(r"(config|cfg|conf|hparams|params)(_?(file|path))?", re.I)
 EPOCHS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "nepochs", "train_epochs", "epoch")
 STEPS = (
     "max_steps",

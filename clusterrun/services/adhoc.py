@@ -247,9 +247,29 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         timing = timing_names(found)
         if timing:  # a time differs between identical runs: reproduce and compare leave it out
             data["metrics"]["ignore"] = timing
+    settings = _settings_given(argv, params, request.cwd or Path.cwd())
+    if settings:
+        notes.append(
+            f"the command gives the script its settings file, {settings}: its values are not params, so a "
+            "sweep or an override cannot change them; `clusterrun init` writes a config that gives each run "
+            "its own copy of the file with its settings as params (config_file)"
+        )
     if request.overrides:
         data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
     return data, notes
+
+
+def _settings_given(argv: list[str], params: dict[str, Any], cwd: Path) -> str:
+    """The YAML or JSON settings file a `--config FILE` of the command names ('' when none; a LightningCLI
+    command's, which its dotted options already reach, is not one)."""
+    if any(word.startswith("--trainer.") for word in argv):
+        return ""
+    for key, value in params.items():
+        if guess.CONFIG_OPTION.fullmatch(key) and isinstance(value, str):
+            path = cwd / value
+            if path.suffix.lower() in (".yaml", ".yml", ".json") and path.is_file():
+                return value
+    return ""
 
 
 def _printed_metrics(argv: list[str], cwd: Path) -> dict[str, str]:

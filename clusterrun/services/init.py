@@ -320,9 +320,6 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             draft.guessed.append(f"left at the script's own default: {', '.join(names)}")
 
 
-_CONFIG_OPTION = re.compile(r"(config|cfg|conf|hparams|params)(_?(file|path))?", re.I)
-
-
 def _seed_option(option: Option) -> bool:
     """An integer seed option: an int default, or none (`type=int, default=None`: unseeded unless given)."""
     if option.has_default:
@@ -341,7 +338,7 @@ def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     seed. False when the option's default names no such file (then it is an ordinary param)."""
     default = option.default
     root = draft.base or git_root(info.path.parent) or info.path.parent
-    if not _CONFIG_OPTION.fullmatch(option.name) or option.is_flag or option.multiple:
+    if not guess.CONFIG_OPTION.fullmatch(option.name) or option.is_flag or option.multiple:
         return False
     how = ""
     if not isinstance(default, str):  # `--config` required, or a positional: the project's one file
