@@ -1044,3 +1044,33 @@ def test_a_shell_wrapper_that_forwards_its_arguments_gets_its_python_options(
     assert config["command"] == "bash scripts/train.sh --epochs {epochs} --lr {lr}", config
     assert config["params"] == {"epochs": 10, "lr": 0.01} and config["smoke"]["params"] == {"epochs": 1}
     assert set(config["metrics"]["patterns"]) == {"loss"}
+
+
+ARGV_SCRIPT = """\
+import sys, time
+lr = float(sys.argv[1]) if len(sys.argv) > 1 else 0.1
+epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+name = sys.argv[3] if len(sys.argv) > 3 else "base"
+for e in range(epochs):
+    print(f"epoch {e}: loss {lr / (e + 1):.4f}")
+"""
+
+
+def test_a_script_reading_its_arguments_from_sys_argv_by_position_gets_them_as_params(tmp_path: Path) -> None:
+    """`lr = float(sys.argv[1]) if len(sys.argv) > 1 else 0.1` (a quick experiment script): init found no
+    entry point at all, and given the script, wrote `python run_exp.py` with a 60 s probe (a user trial).
+    Its positions are params now, in order, and the one that counts epochs shortens the smoke test."""
+    root = committed(tmp_path / "argv", {"run_exp.py": ARGV_SCRIPT})
+    made, config = init_config(root, "run_exp")
+    assert config["command"] == "python run_exp.py {lr} {epochs} {name}", config
+    assert config["params"] == {"lr": 0.1, "epochs": 3, "name": "base"}
+    assert config["smoke"]["params"] == {"epochs": 1}
+    commit(root)
+    ran = cli(
+        ["submit", "configs/run_exp.yaml", "--backend", "local", "--wait", "--yes", "params.lr=0.5"], root
+    )
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert "loss=0.1667" in ran.stdout  # 0.5 / 3: the run's lr and epochs reached the script
+    gap = committed(tmp_path / "gap", {"g.py": ARGV_SCRIPT.replace("sys.argv[2]", "sys.argv[5]")})
+    made = cli(["init", "g.py", "--print"], gap)  # argv[1] and argv[3] without [2]: not params
+    assert made.returncode == 0 and "{lr}" not in made.stdout, made.stdout

@@ -223,6 +223,65 @@ def _argparse(tree: ast.Module, info: ScriptInfo) -> None:
         info.framework = "argparse"
 
 
+def _argv_index(node: ast.AST) -> int | None:
+    """N of `sys.argv[N]` (N >= 1), else None."""
+    if (
+        isinstance(node, ast.Subscript)
+        and _callee(node.value) in ("sys.argv", "argv")
+        and isinstance(node.slice, ast.Constant)
+        and type(node.slice.value) is int
+        and node.slice.value >= 1
+    ):
+        return int(node.slice.value)
+    return None
+
+
+def _argv_read(value: ast.AST) -> tuple[int, str, Any] | None:
+    """(N, type, default) of `float(sys.argv[N]) if len(sys.argv) > N else 0.1`, `int(sys.argv[N])` or
+    `sys.argv[N]` (no default: MISSING)."""
+    default: Any = MISSING
+    if isinstance(value, ast.IfExp):  # `... if len(sys.argv) > N else DEFAULT`
+        default = _literal(value.orelse)
+        if default is None and not (isinstance(value.orelse, ast.Constant) and value.orelse.value is None):
+            return None
+        value = value.body
+    kind = "str"
+    if (
+        isinstance(value, ast.Call)
+        and _callee(value.func) in ("int", "float", "str")
+        and len(value.args) == 1
+    ):
+        kind = _callee(value.func)
+        value = value.args[0]
+    index = _argv_index(value)
+    if index is None:
+        return None
+    return index, _type_of_default(default, kind) if default is not MISSING else kind, default
+
+
+def _sys_argv(tree: ast.Module, info: ScriptInfo) -> None:
+    """A script that reads its arguments from sys.argv by position, as names: `lr = float(sys.argv[1]) if
+    len(sys.argv) > 1 else 0.1`: positional options, in their order, when they are argv[1], argv[2]...
+    without a gap (a param can only stand for a position the command fills)."""
+    found: dict[int, Option] = {}
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        ):
+            continue
+        read = _argv_read(node.value)
+        if read is None or read[0] in found:
+            continue
+        index, kind, default = read
+        found[index] = Option(
+            name=node.targets[0].id, flag="", default=default, type=kind, required=default is MISSING
+        )
+    positions = sorted(found)
+    if positions and positions == list(range(1, len(positions) + 1)):
+        info.options = [found[i] for i in positions]
+        info.framework = "sys.argv"
+
+
 # -------------------------------------------------------------------------------------- click/typer
 
 
@@ -567,6 +626,8 @@ def read_script(path: Path) -> ScriptInfo:
         _click(tree, info)
     if not info.framework or info.framework == "click":
         _typer(tree, info)
+    if not info.options:
+        _sys_argv(tree, info)
     info.tree = tree
     info.called = {_callee(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     if not info.options:  # a Hugging Face script: its options are its argument dataclasses' fields

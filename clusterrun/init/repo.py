@@ -29,8 +29,12 @@ LATE_SCRIPTS = ("scripts/eval.sh", "scripts/eval.py", "eval.py")  # listed, but 
 #: block): src/fit.py, experiments/mnist.py... Tried after the usual names, trainers first.
 SCRIPT_DIRS = (".", "src", "scripts", "experiments", "bin", "tools", "src/*")
 #: a script without a main guard that reads its options at the top level (`a = p.parse_args()` in column
-#: 0): it runs as a program all the same (quick experiment scripts often look so)
-TOP_LEVEL_PARSE = re.compile(r"^(?:\w+\s*(?:,\s*\w+\s*)*=\s*)?[\w.]+\.parse_(?:known_)?args\(", re.MULTILINE)
+#: 0, or `lr = float(sys.argv[1])`): it runs as a program all the same (quick experiment scripts often
+#: look so)
+TOP_LEVEL_PARSE = re.compile(
+    r"^(?:\w+\s*(?:,\s*\w+\s*)*=\s*)?[\w.]+\.parse_(?:known_)?args\(|^\w+\s*=.*\bsys\.argv\[[1-9]",
+    re.MULTILINE,
+)
 NOT_SCRIPTS = re.compile(r"(setup|conftest|__init__|__main__|test_.*|.*_test|noxfile|tasks)\.py")
 TRAINER_WORDS = ("train", "fit", "run", "main", "experiment")
 MAKE_TARGETS = ("train", "run", "fit", "experiment", "main")
