@@ -170,7 +170,7 @@ def test_a_torch_distributed_process_group_spans_both_nodes(
     args = ["submit", "configs/torchrun.yaml", "--backend", "slurm", "--wait", "--json", "--yes"]
     result = cli(args + (srun if launcher == "srun" else []), project, env=two_nodes.env, timeout=600)
     no_traceback(result)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr + _failed_story(project)
     data = json.loads(result.stdout)
     summary = data["summary"]
     assert summary["state"] == "completed", summary
@@ -183,6 +183,25 @@ def test_a_torch_distributed_process_group_spans_both_nodes(
     # the smoke test ran the same launch here with the smallest world: 2 processes
     smoke = [json.loads(line) for line in (run_dir / "smoke" / "metrics.jsonl").read_text().splitlines()]
     assert smoke[-1]["world_size"] == 2 and smoke[-1]["rank_sum"] == 1
+
+
+def _failed_story(project: Path) -> str:
+    """What a failed multi-node job left (a CI failure is read from this: its directory is gone by
+    then): the diagnosis and the ends of its logs, every node's and rank's."""
+    lines = []
+    for run in sorted((project / "runs").glob("*_*")):
+        if (run / "summary.json").is_file():
+            lines.append(
+                f"{run.name} diagnosis: {json.loads((run / 'summary.json').read_text()).get('diagnosis')}"
+            )
+        for log in sorted(
+            [*run.glob("std*.log"), *run.glob("scheduler/*.err"), *run.glob("scheduler/*.out")]
+        ):
+            lines.append(
+                f"--- {log.relative_to(run)} ---\n"
+                + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            )
+    return "\n" + "\n".join(lines)
 
 
 def test_the_local_backend_runs_the_ranks_of_one_node(ranks_project: Path) -> None:
