@@ -139,6 +139,10 @@ MEANING = {
     "ends TIMEOUT, PREEMPTED or NODE_FAIL with a diagnosis that says how far the run got.",
     "requeue.signal_grace": "Seconds between SIGUSR2 (`--signal=USR2@grace`) and the time limit: the "
     "command's time to save a checkpoint and exit. SLURM may send it up to a minute early.",
+    "requeue.signal": "What the command is sent for that warning: `USR2` (as SLURM sends it), or `USR1`, "
+    "which the job wrapper sends in its stead: PyTorch Lightning's SLURM auto-requeue saves a checkpoint "
+    "(hpc_ckpt) and requeues the job itself on SIGUSR1, and its next attempt resumes from it (`init` sets "
+    "it for a Lightning script). SIGUSR2 itself is ignored by the command unless it handles it.",
 }
 
 #: What the validators accept besides the stored form (the models hold the normalised value).

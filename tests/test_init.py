@@ -848,6 +848,7 @@ def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(t
         "batch_size": 64,
     }
     assert config["seed"] == 3  # the config's seed_everything
+    assert config["requeue"] == {"signal": "USR1"}  # Lightning's auto-requeue listens for SIGUSR1
     assert config["smoke"]["command"] == config["command"] + " --trainer.fast_dev_run true"
     assert set(config["metrics"]["patterns"]) == {"train_loss", "val_loss"}  # what the progress bar shows
     assert "not printed, so not read: grad_steps" in made.stderr

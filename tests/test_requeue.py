@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.clusters import IsolatedCluster, isolated_cluster
-from tests.helpers import REPO, cli, make_project, manifest, no_traceback
+from tests.helpers import REPO, cli, git, make_project, manifest, no_traceback
 
 EXAMPLE = REPO / "examples" / "requeue" / "train.py"
 CONFIG = REPO / "configs" / "examples" / "requeue.yaml"
@@ -227,8 +227,37 @@ EXHAUSTED_STEPS = 400
 BY_HAND_STEPS = 40
 
 
-#: the three runs, and the by-hand run's `reproduce`, each hold one CPU: all run at once
-RUNS_CPUS = 4
+#: (d) a Lightning-like script, 100 steps of 1 s with a 2-minute limit: two attempts or three.
+LIGHTNING_STEPS = 100
+#: What PyTorch Lightning's SLURM auto-requeue does (its SignalConnector), without Lightning: on SIGUSR1
+#: it saves a checkpoint (hpc_ckpt, in its working directory) and runs `scontrol requeue` itself, then
+#: goes on; it bypasses SIGTERM; a new run restores the checkpoint. It never handles SIGUSR2.
+LIGHTNING_LIKE = """\
+import argparse, json, os, signal, subprocess, time
+p = argparse.ArgumentParser()
+p.add_argument("--steps", type=int)
+p.add_argument("--step-seconds", type=float)
+a = p.parse_args()
+ckpt = "hpc_ckpt.json"
+state = json.load(open(ckpt)) if os.path.exists(ckpt) else {"step": 0}
+print("resumed from", state["step"], flush=True)
+def on_usr1(*_):
+    with open(ckpt + ".tmp", "w") as f:
+        json.dump(state, f)
+    os.replace(ckpt + ".tmp", ckpt)
+    print("saved at", state["step"], flush=True)
+    subprocess.call(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]])
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGTERM, lambda *_: print("Bypassing SIGTERM", flush=True))
+with open(os.environ["CLUSTERRUN_METRICS_FILE"], "a") as m:
+    while state["step"] < a.steps:
+        time.sleep(a.step_seconds)
+        state["step"] += 1
+        print(json.dumps({"step": state["step"]}), file=m, flush=True)
+"""
+
+#: the four runs, and the by-hand run's `reproduce`, each hold one CPU: all run at once
+RUNS_CPUS = 5
 
 
 @pytest.fixture(scope="module")
@@ -245,16 +274,25 @@ def slurm_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmRuns]:
             "rqexhausted", EXHAUSTED_STEPS, "00:02:00", "{on: [timeout], max_attempts: 2, signal_grace: 30}"
         ),
     }
+    configs["lightning"] = config_text(
+        "rqlightning",
+        LIGHTNING_STEPS,
+        "00:02:00",
+        "{on: [timeout], max_attempts: 3, signal_grace: 30, signal: USR1}",
+    ).replace("examples/requeue/train.py", "lightning_like.py")
     projects = {
         key: new_project(tmp_path_factory.mktemp(key) / "proj", key, text) for key, text in configs.items()
     }
+    (projects["lightning"] / "lightning_like.py").write_text(LIGHTNING_LIKE)
+    git(projects["lightning"], "add", "-A")
+    git(projects["lightning"], "commit", "-q", "-m", "lightning-like")
     with (
         isolated_cluster("requeue", cpus=RUNS_CPUS) as cluster,
         Releaser.started(cluster.env) as releaser,
     ):
         runs = {key: submit(project, key, env=cluster.env) for key, project in projects.items()}
         found = SlurmRuns(projects, runs, releaser, cluster)
-        releaser.jobs.update({found.job_id("timeout"), found.job_id("exhausted")})  # (b) releases its own
+        releaser.jobs.update({found.job_id(k) for k in ("timeout", "exhausted", "lightning")})  # (b): its own
         yield found
 
 
@@ -340,6 +378,35 @@ def test_a_job_longer_than_its_time_limit_resumes_and_finishes_in_its_second_att
     assert started == [1, 2] and any(e["event"] == "requeued" and e["by"] == "clusterrun" for e in events)
     shown = cli(["status", run.name], project, env=slurm_runs.env)
     assert "COMPLETED (2/3)" in shown.stdout and "Attempts: 2: #1 " in shown.stdout
+
+
+@pytest.mark.isolated
+def test_a_script_that_checkpoints_and_requeues_itself_on_sigusr1_resumes_like_lightning(
+    slurm_runs: SlurmRuns,
+) -> None:
+    """PyTorch Lightning's SLURM auto-requeue listens for SIGUSR1: with clusterrun's SIGUSR2 it never
+    saved its checkpoint (the signal was ignored, then the job stopped at the deadline) and every attempt
+    started from scratch. With requeue.signal: USR1 the wrapper sends it SIGUSR1 for the time-limit
+    warning, and the script saves, requeues its own job, and the next attempt resumes."""
+    project, run = slurm_runs.projects["lightning"], slurm_runs.runs["lightning"]
+    assert "#SBATCH --signal=USR2@30" in (run / "sbatch.sh").read_text()
+    row = wait_until_ended(project, run, timeout=900, env=slurm_runs.env)
+    done = summary(run)
+    assert row["state"] == "completed" and done["success"], story(run, slurm_runs.env, slurm_runs.releaser)
+    assert done["attempt_count"] >= 2, done["attempts"]
+    stdout = (run / "stdout.log").read_text()
+    saved = [int(line.split()[-1]) for line in stdout.splitlines() if line.startswith("saved at ")]
+    resumed = [int(line.split()[-1]) for line in stdout.splitlines() if line.startswith("resumed from ")]
+    assert saved and resumed[0] == 0, stdout
+    assert resumed[1:] == saved[: len(resumed) - 1], stdout  # each attempt went on from the last save
+    # the script requeued its own job: SLURM stopped the attempt (its record is sacct's: REQUEUED)
+    first = done["attempts"][0]
+    assert (first["reason"], first["requeued_by"]) == ("requeued", "scheduler"), done["attempts"]
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "signal" and e.get("sent") == "SIGUSR1" for e in events)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == LIGHTNING_STEPS
+    assert "(the command gets SIGUSR1 for it)" in cli(["show", run.name], project, env=slurm_runs.env).stdout
 
 
 @pytest.mark.isolated

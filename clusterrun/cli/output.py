@@ -318,7 +318,9 @@ def requeue_line(requeue: Mapping[str, Any], time_seconds: int | None = None) ->
         lead = (
             f"{signal_lead(grace, time_seconds)} s (half the limit: signal_grace {grace} s is not below it)"
         )
-    return f"on {', '.join(on)}; up to {most} attempts; SIGUSR2 {lead} before the time limit"
+    sent = requeue.get("signal") if requeue.get("signal") in ("USR1", "USR2") else "USR2"
+    told = "" if sent == "USR2" else " (the command gets SIGUSR1 for it)"
+    return f"on {', '.join(on)}; up to {most} attempts; SIGUSR2 {lead} before the time limit{told}"
 
 
 def attempts_line(attempts: list[AttemptRecord]) -> str:

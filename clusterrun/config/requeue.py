@@ -21,7 +21,21 @@ DEFAULT_MAX_ATTEMPTS = 3
 MAX_ATTEMPTS_BOUNDS = (1, 100)
 DEFAULT_SIGNAL_GRACE = 120  # seconds between SIGUSR2 and the time limit
 SIGNAL_GRACE_BOUNDS = (10, 65535)
-FIELDS = ("on", "max_attempts", "signal_grace")
+#: The signal the command is sent when the time limit nears: SIGUSR2 (what SLURM sends, --signal=USR2),
+#: or SIGUSR1, which the job wrapper sends in its stead (PyTorch Lightning saves a checkpoint on SIGUSR1
+#: and requeues the job itself: SLURMEnvironment's auto-requeue).
+RequeueSignal = Literal["USR2", "USR1"]
+REQUEUE_SIGNALS: tuple[RequeueSignal, ...] = ("USR2", "USR1")
+DEFAULT_SIGNAL: RequeueSignal = "USR2"
+FIELDS = ("on", "max_attempts", "signal_grace", "signal")
+
+
+def signal_of(value: Any) -> str:
+    """`signal` as USR1 or USR2 (SIGUSR1, usr1 too); ValueError with the fix otherwise."""
+    text = value.strip().upper().removeprefix("SIG") if isinstance(value, str) else None
+    if text not in REQUEUE_SIGNALS:
+        raise ValueError(f"{value!r}: use {' or '.join(REQUEUE_SIGNALS)}")
+    return text
 
 
 def reasons_of(value: Any) -> list[str]:
@@ -75,6 +89,7 @@ class RequeuePolicy:
     on: tuple[str, ...] = DEFAULT_REQUEUE_ON
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     signal_grace: int = DEFAULT_SIGNAL_GRACE
+    signal: str = DEFAULT_SIGNAL
 
     @property
     def enabled(self) -> bool:
@@ -87,7 +102,14 @@ class RequeuePolicy:
 
     def as_dict(self) -> dict[str, Any]:
         """As the section is recorded (sections.Requeue.model_dump)."""
-        return {"on": list(self.on), "max_attempts": self.max_attempts, "signal_grace": self.signal_grace}
+        data: dict[str, Any] = {
+            "on": list(self.on),
+            "max_attempts": self.max_attempts,
+            "signal_grace": self.signal_grace,
+        }
+        if self.signal != DEFAULT_SIGNAL:  # recorded only when not the default, as the model writes it
+            data["signal"] = self.signal
+        return data
 
     @classmethod
     def from_record(cls, section: Mapping[str, Any]) -> RequeuePolicy | None:
@@ -103,7 +125,11 @@ class RequeuePolicy:
         grace = _bounded(section.get("signal_grace", DEFAULT_SIGNAL_GRACE), SIGNAL_GRACE_BOUNDS)
         if attempts is None or grace is None:
             return None
-        return cls(on, attempts, grace)
+        try:
+            sent = signal_of(section.get("signal", DEFAULT_SIGNAL))
+        except ValueError:
+            return None
+        return cls(on, attempts, grace, sent)
 
 
 NEVER = RequeuePolicy(on=())  # records before requeues: their jobs ran once

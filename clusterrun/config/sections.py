@@ -21,11 +21,14 @@ from clusterrun.config.redact import refusal
 from clusterrun.config.requeue import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_REQUEUE_ON,
+    DEFAULT_SIGNAL,
     DEFAULT_SIGNAL_GRACE,
     MAX_ATTEMPTS_BOUNDS,
     SIGNAL_GRACE_BOUNDS,
     RequeueReason,
+    RequeueSignal,
     reasons_of,
+    signal_of,
 )
 from clusterrun.config.resources import (
     MAIL_TYPES,
@@ -416,11 +419,26 @@ class Requeue(FrozenModel):
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=MAX_ATTEMPTS_BOUNDS[0], le=MAX_ATTEMPTS_BOUNDS[1])
     # seconds between SIGUSR2 and the time limit
     signal_grace: int = Field(DEFAULT_SIGNAL_GRACE, ge=SIGNAL_GRACE_BOUNDS[0], le=SIGNAL_GRACE_BOUNDS[1])
+    # the signal the command gets then: USR2, or USR1 (PyTorch Lightning's auto-requeue)
+    signal: RequeueSignal = DEFAULT_SIGNAL
 
     @field_validator("on", mode="before")
     @classmethod
     def _reasons(cls, value: Any) -> list[str]:
         return reasons_of(value)
+
+    @field_validator("signal", mode="before")
+    @classmethod
+    def _signal(cls, value: Any) -> str:
+        return signal_of(value)
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`signal` only when not USR2: configs without it resolve (and hash) as before."""
+        data: dict[str, Any] = handler(self)
+        if self.signal == DEFAULT_SIGNAL:
+            data.pop("signal", None)
+        return data
 
     @property
     def enabled(self) -> bool:

@@ -275,6 +275,7 @@ class Attempt:
         self.event(
             "signal",
             signal="SIGUSR2",
+            sent=f"SIG{self.policy.signal}",  # what the command was sent for it (requeue.signal)
             attempt=self.number,
             means=self.warning,
             requeue=self.planned,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -179,6 +180,7 @@ def _attempt(root: Path, script: str) -> int:
                 on_signal=attempt.on_signal,
                 warned_at=early.at,
                 awaited=str(root / envprobe.RECORD),  # command.sh's environment probe, not a leftover
+                warn_with=getattr(signal, f"SIG{attempt.policy.signal}"),  # requeue.signal
             )
         finally:
             clock.stop()

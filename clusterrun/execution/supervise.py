@@ -110,10 +110,12 @@ def supervise(
     on_signal: Callable[[str], None] = lambda _name: None,
     warned_at: float | None = None,
     awaited: str = "",
+    warn_with: int = signal.SIGUSR2,
 ) -> Outcome:
     """Run `argv` in a new process group (its own session) and wait for it; see the module's doc.
     `awaited`: a process whose command line holds it is the job's own, waited for (AWAITED_WAIT) and
-    never reported as left running."""
+    never reported as left running. `warn_with`: what the command is sent when SIGUSR2 comes (requeue.signal:
+    SIGUSR1 for PyTorch Lightning, sent whether or not the scheduler signals every process itself)."""
     process = subprocess.Popen(
         list(argv), stdout=stdout, stderr=stderr, env=dict(env), start_new_session=True
     )
@@ -125,7 +127,9 @@ def supervise(
         name = signal.Signals(signum).name
         now = time.time()
         outcome.signals.append(name)
-        if forward:
+        if signum == signal.SIGUSR2 and warn_with != signal.SIGUSR2:
+            _signal_group(pgid, warn_with)  # the warning as the command listens for it
+        elif forward:
             _signal_group(pgid, signum)
         if signum == signal.SIGUSR2:
             if outcome.warned_at is None:
@@ -157,7 +161,7 @@ def supervise(
                 break
             now = time.time()
             if resend_at is not None and now >= resend_at:
-                _signal_group(pgid, signal.SIGUSR2)  # once its handler (or command.sh's trap) is set
+                _signal_group(pgid, warn_with)  # once its handler (or command.sh's trap) is set
                 resend_at = None
             if deadline and not outcome.stopped and now >= deadline[0]:
                 outcome.stopped = True

@@ -425,6 +425,16 @@ def _typer_declared(annotation: ast.expr | None, default: Any) -> str:
     return _type_of_default(default, "?") if annotation is None else _declared(annotation)
 
 
+def uses_lightning_trainer(info: ScriptInfo) -> bool:
+    """Whether the script runs PyTorch Lightning's Trainer (or LightningCLI, which makes one): its SLURM
+    auto-requeue saves a checkpoint on SIGUSR1."""
+    if info.lightning is not None:
+        return True
+    tree = info.tree
+    lightning = tree is not None and (_imports(tree, "lightning") or _imports(tree, "pytorch_lightning"))
+    return bool(lightning) and any(name.rsplit(".", 1)[-1] == "Trainer" for name in info.called)
+
+
 def _imports(tree: ast.Module, module: str) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import) and any(a.name.split(".")[0] == module for a in node.names):

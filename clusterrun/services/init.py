@@ -28,7 +28,7 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra, lightning
 from clusterrun.init.metrics import patterns
-from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script
+from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script, uses_lightning_trainer
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
@@ -869,6 +869,13 @@ def _config(
         data["seed"] = draft.seed
     if draft.config_file is not None:
         data["config_file"] = draft.config_file
+    if info is not None and uses_lightning_trainer(info):
+        data["requeue"] = {"signal": "USR1"}
+        draft.guessed.append(
+            "requeue.signal: USR1: Lightning's SLURM auto-requeue saves a checkpoint (hpc_ckpt) and requeues "
+            "the job on SIGUSR1, and the next attempt resumes from it; add timeout to requeue.on for a run "
+            "longer than its time limit"
+        )
     _environment(info, draft)
     if draft.env:
         data["env"] = draft.env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from clusterrun.init.lightning import find_main, init_defaults, is_config
 
@@ -38,3 +39,19 @@ def test_a_lightning_config_has_trainer_or_model_at_its_top_and_nothing_else() -
     assert is_config({"trainer": {"max_epochs": 3}, "model": {"lr": 0.1}, "seed_everything": 1})
     assert not is_config({"model": {"lr": 0.1}, "hydra": {}})  # a Hydra config with a model group
     assert not is_config({"data": {"path": "x"}}) and not is_config(["trainer"])
+
+
+def test_a_script_running_lightnings_trainer_is_known_by_its_import_and_call(tmp_path: Path) -> None:
+    """Its SLURM auto-requeue listens for SIGUSR1: init writes requeue.signal: USR1 for it."""
+    from clusterrun.init.pysource import read_script, uses_lightning_trainer
+
+    cases = {
+        "import lightning as L\ntrainer = L.Trainer(max_epochs=2)\n": True,
+        "from pytorch_lightning import Trainer\nTrainer().fit(m)\n": True,
+        "import lightning\n": False,  # imported, no Trainer made
+        "from transformers import Trainer\nTrainer(model=m).train()\n": False,  # another Trainer
+    }
+    for i, (source, expected) in enumerate(cases.items()):
+        path = tmp_path / f"s{i}.py"
+        path.write_text(source)
+        assert uses_lightning_trainer(read_script(path)) is expected, source
