@@ -5,7 +5,8 @@ Every job runs examples/requeue/train.py, the README's example.
 
 The SLURM runs mostly wait on time limits, so they run on isolated clusters (tests/clusters.py) of their
 own, in the `isolated` pytest process beside the main one: the time limit, requeue-by-hand and
-attempts-used-up runs are submitted together to one cluster with a CPU for each (one module fixture)
+attempts-used-up runs, and a Lightning-like script's (requeue.signal: USR1), are submitted together to
+one cluster with a CPU for each (one module fixture)
 and waited for by their tests, so their minutes overlap. A requeued SLURM job waits ~2 minutes
 (Reason=BeginTime) before it may start again: a thread here moves the start of the jobs a test hands
 it to now (`scontrol update StartTime=now`).
