@@ -241,6 +241,13 @@ def compare(
         if ended:  # the same nan or inf in both: what reproduced is the divergence
             said = ", ".join(f"{name}={word}" for name, word in ended.items())
             reason += f" ({said} in both: the divergence reproduced)"
+        if (config or code) and b.reproduces != a.run_id:  # not one run twice: say what differed
+            what = " and ".join(x for x, found in (("code", code), ("config", config)) if found)
+            keys = ", ".join(key for key, _a, _b in [*code, *config][:4])
+            reason += (
+                f", though the runs' {what} differ{'' if code and config else 's'} ({keys}): that change "
+                "moved none of them"
+            )
         if outputs is not None and outputs.differ:
             note, unexplained = _outputs_note(outputs)
             notes = [*notes, note]

@@ -227,6 +227,19 @@ def test_runs_of_another_config_are_different_not_diverged() -> None:
     assert again.verdict == DIVERGED and again.reproduces
 
 
+def test_runs_of_another_config_with_the_same_metrics_say_the_change_moved_none() -> None:
+    """Two runs whose config differs and whose metrics match were REPRODUCED with nothing more said, as
+    if one run had been run twice (a user trial: a weight decay changed in config_file.set that the
+    script's loss does not use)."""
+    a, b = _manifest("a"), _manifest("b", params={"lr": 0.2})
+    result = compare(a, _summary(loss=0.1), ENV, b, _summary(loss=0.1), ENV)
+    assert result.verdict == REPRODUCED
+    said = "1 metric(s) match exactly, though the runs' config differs (params.lr): that change moved none"
+    assert result.reason == said + " of them"
+    same = compare(a, _summary(loss=0.1), ENV, _manifest("b"), _summary(loss=0.1), ENV)
+    assert same.reason == "1 metric(s) match exactly"
+
+
 def test_a_differing_param_that_names_files_shows_what_the_files_differ_by(tmp_path: Path) -> None:
     """Two sweep members over `params.config_path` (conf/base.yaml vs conf/big.yaml) differed by
     `hidden: 64` vs `128`, which the config table did not show: only the two file names."""
