@@ -328,6 +328,8 @@ def attempts_line(attempts: list[AttemptRecord]) -> str:
     parts = []
     for a in attempts:
         again = f" (requeued by {a.requeued_by})" if a.requeued_by else ""
+        if a.reason == "requeued" and a.requeued_by == "scheduler":  # SLURM's REQUEUED: scontrol requeue
+            again = " (scontrol requeue: by the command, as Lightning does, or by hand)"
         parts.append(f"#{a.attempt} {a.node or '?'} {duration(a.seconds)} {a.reason or '?'}{again}")
     return f"{len(attempts)}: " + ", ".join(parts)
 
