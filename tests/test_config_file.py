@@ -262,3 +262,16 @@ def test_an_ad_hoc_command_giving_a_settings_file_says_how_to_make_its_settings_
     assert "`clusterrun init` writes a config" in said
     other = cli([*typed, "configs/base.yaml", "--trainer.max_epochs", "1"], root)  # LightningCLI's own
     assert "its settings file" not in other.stderr
+
+
+def test_a_secret_in_the_settings_file_is_never_a_param(tmp_path: Path) -> None:
+    """`wandb: {api_key: ...}` in the settings file: made a param, it would be written into every record
+    (init's draft was refused, an internal error, in a user trial). It stays in the copy, as the commit
+    has it, and init says to read it from the environment."""
+    settings = SETTINGS + "wandb:\n  api_key: abcdef0123456789abcdef0123456789\n  project: demo\n"
+    root = committed(tmp_path / "sec", {"configs/base.yaml": settings, "train.py": TRAIN})
+    made = cli(["init", "--print"], root)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load(made.stdout)
+    assert "api_key" not in made.stdout and config["params"]["project"] == "demo"
+    assert "configs/base.yaml holds what looks like a secret (wandb.api_key)" in made.stderr

@@ -364,6 +364,18 @@ def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     leaves = [(key, value) for key, value in _leaves(data) if _SCALAR(value)]
     if not leaves:
         return False
+    secrets = [
+        key
+        for key, value in leaves
+        if is_secret_name(key.rsplit(".", 1)[-1]) or (isinstance(value, str) and secret_in_value(value))
+    ]
+    if secrets:  # kept in the copy as the commit has it, never a param (params are recorded everywhere)
+        leaves = [(key, value) for key, value in leaves if key not in secrets]
+        draft.check.append(
+            f"{default} holds what looks like a secret ({', '.join(secrets[:4])}): committed, it is in every "
+            "snapshot of the code; read it from the environment instead (export it in your shell: the job "
+            "inherits it)"
+        )
     settings: dict[str, Any] = {}
     taken: dict[str, str] = {}
     names = _leaf_names([key for key, _ in leaves])
