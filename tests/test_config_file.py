@@ -235,10 +235,10 @@ def test_init_gives_a_positional_config_the_projects_only_settings_file(tmp_path
 
 
 def test_a_settings_param_is_named_by_its_last_key_unless_that_clashes_or_says_little() -> None:
-    from clusterrun.services.init import _leaf_names
+    from clusterrun.init.settings import leaf_names
 
     keys = ["optim.lr", "sched.warmup-steps", "model.enc.width", "model.dec.width", "optimizer.name", "name"]
-    assert _leaf_names(keys) == {
+    assert leaf_names(keys) == {
         "optim.lr": "lr",
         "sched.warmup-steps": "warmup_steps",
         "model.enc.width": "enc_width",
@@ -248,20 +248,33 @@ def test_a_settings_param_is_named_by_its_last_key_unless_that_clashes_or_says_l
     }
 
 
-def test_an_ad_hoc_command_giving_a_settings_file_says_how_to_make_its_settings_params(
-    tmp_path: Path,
-) -> None:
+def test_an_ad_hoc_command_giving_a_settings_file_gets_its_settings_as_params(tmp_path: Path) -> None:
+    """`submit -- python train.py --config configs/base.yaml`: the file's settings are params (a sweep over
+    one reaches the script), as init makes them; a LightningCLI command's config is left as typed."""
     root = _project(tmp_path)
-    typed = ["submit", "--backend", "local", "--dry-run", "--", "python", "train.py", "--config"]
-    ran = cli([*typed, "configs/base.yaml"], root)
-    assert ran.returncode == 0, ran.stderr
-    said = " ".join(ran.stderr.split())
-    assert (
-        "the command gives the script its settings file, configs/base.yaml: its values are not params" in said
+    typed = ["submit", "--backend", "local", "--yes", "--wait", "--smoke", "epochs=1"]
+    ran = cli(
+        [
+            *typed,
+            "--sweep",
+            "params.lr=0.5,0.25",
+            "--",
+            "python",
+            "train.py",
+            "--config",
+            "configs/base.yaml",
+        ],
+        root,
     )
-    assert "`clusterrun init` writes a config" in said
-    other = cli([*typed, "configs/base.yaml", "--trainer.max_epochs", "1"], root)  # LightningCLI's own
-    assert "its settings file" not in other.stderr
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    said = " ".join(ran.stderr.split())
+    assert "configs/base.yaml is the script's settings file: each run gets its own copy of it" in said
+    members = [r for r in _runs(root) if json.loads((r / "manifest.json").read_text()).get("sweep")]
+    assert sorted(_read(m)["optim"]["lr"] for m in members) == [0.25, 0.5]  # type: ignore[index]
+    assert all(_read(m)["seed"] == 0 for m in members)  # the file's seed, recorded as the runs'
+    command = ["python", "train.py", "--config", "configs/base.yaml", "--trainer.max_epochs", "1"]
+    other = cli(["submit", "--backend", "local", "--dry-run", "--", *command], root)
+    assert "settings file" not in other.stderr  # LightningCLI's own config
 
 
 def test_a_secret_in_the_settings_file_is_never_a_param(tmp_path: Path) -> None:

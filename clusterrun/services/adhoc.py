@@ -27,7 +27,7 @@ from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ConfigError, UsageError
-from clusterrun.init import guess
+from clusterrun.init import guess, settings
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import read_script
 from clusterrun.records.jsonio import write_text_atomic
@@ -206,6 +206,14 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         raise UsageError("--smoke and --smoke-args both say how to make the run short", hint="give one")
     tokens, params, seed = template(argv)
     notes: list[str] = []
+    own = _settings_file(argv, tokens, params, seed, request.cwd or Path.cwd())
+    if own is not None:
+        seed = own.seed if own.seed is not None else seed
+        secret = f"; left out, as they look like secrets: {', '.join(own.secrets[:4])}" if own.secrets else ""
+        notes.append(
+            f"{own.path} is the script's settings file: each run gets its own copy of it with its settings "
+            f"written in from params ({own.shown()}): override or sweep them (e.g. params.NAME=...){secret}"
+        )
     data: dict[str, Any] = {"name": request.name or name_of(argv), "command": command_text(tokens)}
     where = repo_folder(request.cwd or Path.cwd())
     if where != ".":  # typed in a folder of the repository: the command runs in that folder
@@ -214,6 +222,8 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         data["params"] = params
     if seed is not None:
         data["seed"] = seed
+    if own is not None:
+        data["config_file"] = own.config_file
     smoke: dict[str, Any] = {}
     if request.smoke:
         smoke["params"] = _smoke_params(request.smoke, params)
@@ -247,29 +257,32 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         timing = timing_names(found)
         if timing:  # a time differs between identical runs: reproduce and compare leave it out
             data["metrics"]["ignore"] = timing
-    settings = _settings_given(argv, params, request.cwd or Path.cwd())
-    if settings:
-        notes.append(
-            f"the command gives the script its settings file, {settings}: its values are not params, so a "
-            "sweep or an override cannot change them; `clusterrun init` writes a config that gives each run "
-            "its own copy of the file with its settings as params (config_file)"
-        )
     if request.overrides:
         data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
     return data, notes
 
 
-def _settings_given(argv: list[str], params: dict[str, Any], cwd: Path) -> str:
-    """The YAML or JSON settings file a `--config FILE` of the command names ('' when none; a LightningCLI
-    command's, which its dotted options already reach, is not one)."""
+def _settings_file(
+    argv: list[str], tokens: list[str], params: dict[str, Any], seed: int | None, cwd: Path
+) -> settings.Settings | None:
+    """A `--config FILE` of the command that names a YAML or JSON settings file (init/settings.py): its
+    token becomes {config_file} and its param gives way to the file's settings (in `tokens` and
+    `params`, in place). None when there is none (a LightningCLI command's config is not one: its
+    dotted options reach its settings already)."""
     if any(word.startswith("--trainer.") for word in argv):
-        return ""
-    for key, value in params.items():
-        if guess.CONFIG_OPTION.fullmatch(key) and isinstance(value, str):
-            path = cwd / value
-            if path.suffix.lower() in (".yaml", ".yml", ".json") and path.is_file():
-                return value
-    return ""
+        return None
+    for key, value in list(params.items()):
+        if not guess.CONFIG_OPTION.fullmatch(key) or not isinstance(value, str):
+            continue
+        others = set(params) - {key}
+        found = settings.from_file(cwd, value, others, seed is not None)
+        if found is None or f"{{{key}}}" not in tokens:
+            continue
+        tokens[tokens.index(f"{{{key}}}")] = "{config_file}"
+        del params[key]
+        params.update(found.params)
+        return found
+    return None
 
 
 def _printed_metrics(argv: list[str], cwd: Path) -> dict[str, str]:

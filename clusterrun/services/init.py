@@ -9,15 +9,12 @@ file is never overwritten without `force`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-import yaml
 
 from clusterrun.analysis.metrics import printed_pattern, timing_names
 from clusterrun.config.models import DEFAULT_SEED, spec_from_data
@@ -26,14 +23,13 @@ from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
-from clusterrun.init import guess, hydra, lightning
+from clusterrun.init import guess, hydra, lightning, settings
 from clusterrun.init.metrics import patterns
 from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script, uses_lightning_trainer
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
 from clusterrun.inputs.outputnames import is_output_name
-from clusterrun.records import config_copy
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import git_root, repo_folder
 from clusterrun.scheduler.registry import AUTO, get_scheduler
@@ -327,15 +323,11 @@ def _seed_option(option: Option) -> bool:
     return option.type == "int" and not option.required and not option.is_flag and not option.multiple
 
 
-#: Settings of a file that become params, at most (a bigger file's others keep their values).
-SETTINGS_PARAMS = 40
-
-
 def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     """`--config configs/base.yaml` (a settings file of the project's that the script reads): the file
     becomes the config's config_file, each scalar setting a param written into the run's copy of it
-    (named by its last key, or by more of it when two share one: optim_lr), and its `seed` the run's
-    seed. False when the option's default names no such file (then it is an ordinary param)."""
+    (init/settings.py), and its `seed` the run's seed. False when the option's default names no such
+    file (then it is an ordinary param)."""
     default = option.default
     root = draft.base or git_root(info.path.parent) or info.path.parent
     if not guess.CONFIG_OPTION.fullmatch(option.name) or option.is_flag or option.multiple:
@@ -344,125 +336,36 @@ def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
     if not isinstance(default, str):  # `--config` required, or a positional: the project's one file
         if option.has_default:
             return False
-        found = _settings_files(root)
-        if len(found) != 1:
-            if found:
+        files = settings.settings_files(root)
+        if len(files) != 1:
+            if files:
                 draft.check.append(
                     f"{option.flag or option.name} takes a settings file: give the run its own copy of one "
-                    f"with its settings as params, e.g. config_file: {{path: {found[0]}}} and "
+                    f"with its settings as params, e.g. config_file: {{path: {files[0]}}} and "
                     f"{option.flag or ''} {{config_file}} in the command (clusterrun init --print shows it "
                     "for a script whose option has that default)".replace("  ", " ")
                 )
             return False
-        default, how = found[0], " (the project's only settings file: the option has no default)"
-    path = root / default
-    if path.suffix.lower() not in (".json", ".yaml", ".yml") or not path.is_file():
+        default, how = files[0], " (the project's only settings file: the option has no default)"
+    found = settings.from_file(root, default, set(draft.params), draft.seed is not None)
+    if found is None:
         return False
-    data = _read_settings(path)
-    if not isinstance(data, dict) or not data:
-        return False
-    leaves = [(key, value) for key, value in _leaves(data) if _SCALAR(value)]
-    if not leaves:
-        return False
-    secrets = [
-        key
-        for key, value in leaves
-        if is_secret_name(key.rsplit(".", 1)[-1]) or (isinstance(value, str) and secret_in_value(value))
-    ]
-    if secrets:  # kept in the copy as the commit has it, never a param (params are recorded everywhere)
-        leaves = [(key, value) for key, value in leaves if key not in secrets]
+    if found.secrets:  # kept in the copy as the commit has it, never a param (params are recorded everywhere)
         draft.check.append(
-            f"{default} holds what looks like a secret ({', '.join(secrets[:4])}): committed, it is in every "
-            "snapshot of the code; read it from the environment instead (export it in your shell: the job "
-            "inherits it)"
+            f"{default} holds what looks like a secret ({', '.join(found.secrets[:4])}): committed, it is in "
+            "every snapshot of the code; read it from the environment instead (export it in your shell: the "
+            "job inherits it)"
         )
-    settings: dict[str, Any] = {}
-    taken: dict[str, str] = {}
-    names = _leaf_names([key for key, _ in leaves])
-    for key, value in leaves:
-        last = key.rsplit(".", 1)[-1]
-        if last in guess.SEED_OPTIONS and type(value) is int and draft.seed is None:
-            draft.seed = value
-            settings[key] = "{seed}"
-            draft.guessed.append(f"{default}'s {key} is the run's seed ({{seed}}, seed: {value})")
-            continue
-        name = names[key]
-        if len(taken) >= SETTINGS_PARAMS or name in draft.params or name in BUILTIN_PLACEHOLDERS:
-            continue
-        taken[name] = key
-        draft.params[name] = value
-        settings[key] = f"{{{name}}}"
-    draft.config_file = {"path": default, "set": settings}
-    shown = ", ".join(f"{name}={key}" for name, key in list(taken.items())[:8])
-    shown += " ..." if len(taken) > 8 else ""
+    if found.seed is not None:
+        draft.seed = found.seed
+        draft.guessed.append(f"{default}'s {found.seed_key} is the run's seed ({{seed}}, seed: {found.seed})")
+    draft.params.update(found.params)
+    draft.config_file = found.config_file
     draft.guessed.append(
         f"{option.flag or option.name} {default}{how} is {info.path.name}'s settings file: each run gets its "
-        "own copy of it "
-        f"(config_file), its settings written in from params: {shown or 'none'}"
+        f"own copy of it (config_file), its settings written in from params: {found.shown()}"
     )
     return True
-
-
-def _read_settings(path: Path) -> Any:
-    """A JSON or YAML file's data (YAML as the script's own PyYAML reads it, `yes` true, as the run's
-    copy is written); None when it is not one or cannot be read."""
-    try:
-        text = path.read_text(errors="replace")
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return config_copy.load_yaml_as_scripts_do(text)
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-
-
-def _settings_files(root: Path) -> list[str]:
-    """The project's own settings files in its configs/ (YAML or JSON mappings that are not clusterrun
-    configs), relative to `root`."""
-    found = []
-    for path in sorted((root / "configs").glob("*")):
-        if path.suffix.lower() not in (".yaml", ".yml", ".json") or not path.is_file():
-            continue
-        data = _read_settings(path)
-        if isinstance(data, dict) and data and "command" not in data:
-            found.append(path.relative_to(root).as_posix())
-    return found
-
-
-def _SCALAR(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def _leaves(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """A mapping's values by dotted key, nested mappings walked (lists are values of their own)."""
-    found: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
-            continue
-        if isinstance(value, dict):
-            found += _leaves(value, f"{prefix}{key}.")
-        else:
-            found.append((f"{prefix}{key}", value))
-    return found
-
-
-#: Last keys that say little alone (optimizer.name, scheduler.type): named with the key above them.
-_GENERIC = frozenset({"name", "type", "kind", "mode", "path", "dir", "id", "value", "size", "version"})
-
-
-def _leaf_names(keys: list[str]) -> dict[str, str]:
-    """A param name for each dotted key: its last part, or as many parts as make it unique (optim_lr
-    beside sched_lr), `-` as `_`."""
-    names: dict[str, str] = {}
-    for key in keys:
-        parts = key.replace("-", "_").split(".")
-        first = 2 if parts[-1].lower() in _GENERIC and len(parts) > 1 else 1  # optimizer.name: optimizer_name
-        for size in range(first, len(parts) + 1):
-            name = "_".join(parts[-size:])
-            clash = [k for k in keys if k != key and "_".join(k.replace("-", "_").split(".")[-size:]) == name]
-            if not clash:
-                break
-        names[key] = name
-    return names
 
 
 def _from_variables(variables: dict[str, str], draft: _Draft, where: str, as_make: bool) -> None:
