@@ -8,7 +8,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +264,22 @@ _RESULTS_NAME = re.compile(r"result|metric|score|eval|summary", re.I)
 def metrics_files_first(paths: Iterable[str]) -> list[str]:
     """`paths`, those named like results (results.json, metrics.csv, eval_scores.json) first."""
     return sorted(paths, key=lambda p: not _RESULTS_NAME.search(Path(p).name))
+
+
+def unread_metrics_file(
+    paths: Iterable[str], locate: Callable[[str], Path | None], read: Iterable[str]
+) -> tuple[str, list[str], list[str]]:
+    """The first of the files a command wrote (`paths`, results-named first; `locate` gives each one's
+    path, None for one not to look at) that holds metrics (metric_table) not all among `read` (the
+    names read already): (its path as given, its metric names, all its names); ('', [], []) if none."""
+    known = set(read)
+    for given in metrics_files_first(paths):
+        where = locate(given)
+        header = metric_table(where) if where is not None else []
+        names = [n for n in header if sounds_like_metric(n)]
+        if names and not set(names) <= known:
+            return given, names, header
+    return "", [], []
 
 
 def _document_numbers(path: Path) -> list[str]:

@@ -13,7 +13,7 @@ import typer
 
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
-from clusterrun.analysis.metrics import format_metrics, metric_table, metrics_files_first, sounds_like_metric
+from clusterrun.analysis.metrics import format_metrics, unread_metrics_file
 from clusterrun.analysis.rowformat import is_document
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
@@ -282,13 +282,12 @@ def _unread_table(summary: Summary, run_dir: str) -> tuple[str, list[str]]:
     configured = str(files[0]) if files and files[0] != "stdout_metrics.jsonl" else "metrics.jsonl"
     if os.path.exists(os.path.join(run_dir, configured)):
         return "", []
-    for artifact in metrics_files_first(summary.artifacts):
-        path = readable_run_file(Path(run_dir), artifact) if artifact.startswith("work/") else None
-        header = metric_table(path) if path is not None else []
-        names = [n for n in header if sounds_like_metric(n)]
-        if names and not set(names) <= set(summary.metrics):  # what it holds is not read already
-            return artifact, names
-    return "", []
+
+    def locate(artifact: str) -> Path | None:  # the command's own files, never out of the registry
+        return readable_run_file(Path(run_dir), artifact) if artifact.startswith("work/") else None
+
+    artifact, names, _header = unread_metrics_file(summary.artifacts, locate, summary.metrics)
+    return artifact, names
 
 
 def artifacts_line(summary: Summary, shown: int = 6) -> str:

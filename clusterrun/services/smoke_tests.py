@@ -16,12 +16,10 @@ from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
 from clusterrun.analysis.metrics import (
     COUNTERS,
     log_tail,
-    metric_table,
-    metrics_files_first,
     printed_names,
     printed_pattern,
-    sounds_like_metric,
     timing_names,
+    unread_metrics_file,
 )
 from clusterrun.analysis.rowformat import is_document
 from clusterrun.config.models import ExperimentSpec, canonical_json
@@ -433,21 +431,20 @@ def _metrics_table_written(
     written = folder / metrics_file
     if written.is_file() and written.stat().st_size > 0:
         return
-    for rel in metrics_files_first(created):
-        header = metric_table(folder / WORKDIR / rel)
-        names = [n for n in header if sounds_like_metric(n)]
-        if names and not set(names) <= set(patterns):  # not all printed too, and read so already
-            timing = timing_names(header)
-            also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
-            kind = "a file" if is_document(rel) else "a table"
-            message = (
-                f"the smoke test wrote {kind} of metrics, {rel} ({', '.join(names[:4])}), which is not read "
-                f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
-                f"values, curves, compare){also if timing else ''}"
-            )
-            if message not in plan.warnings:  # once, not again for the timing run
-                plan.warnings.append(message)
-            return
+    # (one that holds only what the patterns read, printed too, is read so already)
+    rel, names, header = unread_metrics_file(created, lambda rel: folder / WORKDIR / rel, patterns)
+    if not rel:
+        return
+    timing = timing_names(header)
+    also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
+    kind = "a file" if is_document(rel) else "a table"
+    message = (
+        f"the smoke test wrote {kind} of metrics, {rel} ({', '.join(names[:4])}), which is not read "
+        f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
+        f"values, curves, compare){also if timing else ''}"
+    )
+    if message not in plan.warnings:  # once, not again for the timing run
+        plan.warnings.append(message)
 
 
 def _diagnosis(result: SmokeResult, spec: ExperimentSpec, root: str, run_id: str) -> Diagnosis:
