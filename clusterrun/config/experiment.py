@@ -21,7 +21,7 @@ from clusterrun.config import profiles
 from clusterrun.config.alike import share_model
 from clusterrun.config.models import ExperimentSpec, canonical_json, spec_from_data
 from clusterrun.config.overrides import apply_overrides
-from clusterrun.config.placeholders import placeholders, used_placeholders
+from clusterrun.config.placeholders import used_placeholders
 from clusterrun.config.render import render_command, render_config_file_values, render_env
 from clusterrun.config.sections import Sweep
 from clusterrun.config.sweep import Values, apply_values, describe, expand
@@ -163,9 +163,7 @@ def check_members_differ(members: Sequence[Member]) -> list[str]:
 
 def _why_the_same(spec: ExperimentSpec, axis: str, one: Any, other: Any) -> str:
     head, _, name = axis.partition(".")
-    used = used_placeholders(spec.command, spec.env) | {
-        field for text in spec.config_file_values() for field in placeholders(text)
-    }
+    used = used_placeholders(spec.command, spec.passed_texts())
     if head == "params" and name not in used:
         return f"{axis} is not used by the command or env"
     if head == "data" and axis not in used:

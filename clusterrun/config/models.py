@@ -277,12 +277,18 @@ class ExperimentSpec(FrozenModel):
         ]
 
     def unused_params(self) -> list[str]:
-        """Params that neither the command nor an env value uses as a {placeholder}: they change nothing."""
-        return unused_params(self.params, self.command, self.env, self.config_file_values())
+        """Params that neither the command nor an env value nor config_file.set uses as a {placeholder}:
+        they change nothing."""
+        return unused_params(self.params, self.command, self.passed_texts())
 
-    def config_file_values(self) -> list[str]:
-        """The texts config_file.set writes (their {placeholders} use params, as the command's do)."""
-        return [v for v in (self.config_file.set.values() if self.config_file else ()) if isinstance(v, str)]
+    def passed_texts(self) -> dict[str, str]:
+        """The env values and config_file.set's texts: with the command, what hands params to the job
+        (their {placeholders}); RecordedConfig.passed_texts reads the same from a record."""
+        texts = {f"env {k}": v for k, v in self.env.items()}
+        for key, value in self.config_file.set.items() if self.config_file else ():
+            if isinstance(value, str):
+                texts[f"config_file {key}"] = value
+        return texts
 
 
 def is_torchrun(command: Sequence[str]) -> bool:

@@ -39,9 +39,8 @@ def used_placeholders(command: Sequence[str], env: Mapping[str, str]) -> set[str
     return {field for text in [*command, *env.values()] for field in placeholders(text)}
 
 
-def unused_params(
-    params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str], more: Sequence[str] = ()
-) -> list[str]:
-    """The params no {placeholder} of the command, the env values or `more` (config_file.set's) uses."""
-    used = used_placeholders(command, env) | {field for text in more for field in placeholders(text)}
+def unused_params(params: Mapping[str, Any], command: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The params no {placeholder} of the command or of `env`'s values (the env, and config_file.set's
+    texts: ExperimentSpec.passed_texts) uses."""
+    used = used_placeholders(command, env)
     return [name for name in params if name not in used]
