@@ -548,6 +548,67 @@ def test_a_hydra_script_gets_its_config_values_as_overrides(tmp_path: Path) -> N
     assert "Hydra writes its outputs under outputs/" in made.stderr
 
 
+HYDRA_GROUPS_CONFIG = """\
+defaults:
+  - model: mlp
+  - optimizer: sgd
+  - data: toy
+  - extras@aux: small
+  - override hydra/job_logging: disabled
+  - _self_
+seed: 0
+trainer: {epochs: 20}
+"""
+HYDRA_OPTIONS = {
+    "model/mlp.yaml": "hidden: 32\nname: mlp\n",
+    "model/linear.yaml": "hidden: 0\nname: linear\n",
+    "optimizer/sgd.yaml": "name: sgd\nlr: 0.05\nmomentum: 0.9\n",
+    "optimizer/adam.yaml": "name: adam\nlr: 0.001\n",
+    "data/toy.yaml": "n_samples: 2000\nnoise: 0.1\n",  # one option: nothing to choose
+    "extras/small.yaml": "width: 3\n",
+}
+
+
+def test_a_hydra_defaults_list_makes_its_group_choices_params_and_leaves_their_values_to_the_option(
+    tmp_path: Path,
+) -> None:
+    """A user's Hydra project chose its model and optimizer in the defaults list (conf/optimizer/sgd.yaml,
+    adam.yaml): init left the list to Hydra, so the optimizer and its lr were neither params nor recorded,
+    and `--sweep params.optimizer=...` could not be typed. The choices are params now. The chosen option's
+    values are not: sgd's lr pinned as a param would override adam's own in a sweep over optimizers
+    (init says which values each option keeps, and how to sweep one); a group with one option has no
+    choice, and its values are params as the primary config's are."""
+    root = tmp_path / "hydra-groups"
+    (root / "conf").mkdir(parents=True)
+    (root / "train.py").write_text(HYDRA_SCRIPT)
+    (root / "conf" / "config.yaml").write_text(HYDRA_GROUPS_CONFIG)
+    for name, text in HYDRA_OPTIONS.items():
+        (root / "conf" / name).parent.mkdir(exist_ok=True)
+        (root / "conf" / name).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    made, config = init_config(root, "train")
+    assert config["params"] == {
+        "model": "mlp",
+        "optimizer": "sgd",
+        "n_samples": 2000,
+        "noise": 0.1,
+        "epochs": 20,
+    }
+    assert config["command"] == (
+        "python train.py model={model} optimizer={optimizer} data.n_samples={n_samples} "
+        "data.noise={noise} seed={seed} trainer.epochs={epochs}"
+    )
+    assert "lr" not in config["params"] and "momentum" not in config["params"]
+    said = " ".join(made.stderr.split())  # (init's lines are wrapped to the terminal)
+    assert (
+        "optimizer=sgd is a Hydra group choice (param optimizer; options: adam, sgd): each option keeps "
+        "its own values (optimizer.name, optimizer.lr, optimizer.momentum), which are not params; to "
+        "sweep one, add it to params and optimizer.lr={lr} to the command" in said
+    )
+    assert "model=mlp is a Hydra group choice (param model; options: linear, mlp)" in said
+    assert "width" not in config["command"] and "extras" not in config["command"]  # a package: Hydra's
+
+
 OWN_CONFIG_SCRIPT = """\
 import click, yaml
 

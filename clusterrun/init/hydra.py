@@ -1,6 +1,12 @@
 """A Hydra entry point (`@hydra.main(config_path=..., config_name=...)`): its primary config's scalar
 values become params, passed back as Hydra overrides (`optimizer.lr={lr}`). Read, never run: the YAML
-file is loaded as data, its `defaults` list and `hydra` section are left to Hydra."""
+files are loaded as data; the `hydra` section is left to Hydra.
+
+The `defaults` list's config groups (`- optimizer: sgd`, options in `conf/optimizer/*.yaml`): the choice
+is a param, passed as `optimizer={optimizer}`, so that it is recorded and can be swept. A group's own
+values (`optimizer.lr`) are params only when the group has one option: with several, each option has its
+own values (sgd's lr 0.05, adam's 0.001), and a param pinned to the default option's value would
+override every other option's, silently (a sweep over `optimizer` would run adam with sgd's lr)."""
 
 from __future__ import annotations
 
@@ -37,6 +43,26 @@ class HydraParams:
     skipped: list[str] = field(default_factory=list)  # interpolations, lists, nulls: left to the config
     config: Path | None = None  # the file read
     problem: str = ""  # why no params were read
+    #: config groups with several options, whose values are left to the chosen option: group -> the
+    #: options, and the chosen option's dotted keys
+    choices: dict[str, HydraGroup] = field(default_factory=dict)
+
+
+@dataclass
+class HydraGroup:
+    """A config group of the primary config's `defaults` list (`- optimizer: sgd`)."""
+
+    group: str  # optimizer (db/engine for a nested group)
+    choice: str  # sgd
+    options: list[str]  # the group's option files, by name: adam, sgd
+    data: dict[str, Any]  # the chosen option's content
+    package: str  # where its content goes in the composed config: optimizer (db.engine)
+    global_package: bool = False  # `# @package _global_`: its keys are at the top (left to it)
+
+    def leaves(self) -> list[tuple[str, Any]]:
+        """The chosen option's values, by their keys dotted from the composed config's top."""
+        prefix = "" if self.global_package else self.package + "."
+        return [(f"{prefix}{key}", value) for key, value in _leaves(self.data, skip=frozenset())]
 
 
 def find_main(tree: ast.Module) -> HydraMain | None:
@@ -111,8 +137,80 @@ def params(script: Path, main: HydraMain) -> HydraParams:
     if not isinstance(data, dict):
         found.problem = f"{path.name} is not a mapping"
         return found
-    scalars(data, found)
+    groups = list(_groups(data.get("defaults"), folder))
+    merged: dict[str, Any] = {}
+    for group in groups:
+        if len(group.options) == 1 and not group.global_package:  # no choice: its values are the run's
+            _merge(merged, _nested(group.package, group.data))
+        elif len(group.options) > 1:
+            found.choices[group.group] = group
+    _merge(merged, {k: v for k, v in data.items() if k not in HYDRA_KEYS})  # the primary's win (_self_)
+    scalars(merged, found)
+    chosen = {}
+    for group in found.choices.values():
+        name = group.group.replace("/", "_")
+        if name in found.values or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            name = f"{name}_choice"
+        chosen[name] = group.choice
+        found.keys[name] = group.group
+    found.values = chosen | found.values  # the choices first, as the defaults list comes first
     return found
+
+
+def _groups(defaults: Any, folder: Path) -> Iterator[HydraGroup]:
+    """The config groups a `defaults` list chooses an option of (`- optimizer: sgd`), when the option's
+    file is in `folder/<group>/`. Left to Hydra: `_self_`, plain config names, `override`/`optional`
+    entries, packages (`model@encoder`), Hydra's own groups, null or list choices."""
+    if not isinstance(defaults, list):
+        return
+    for entry in defaults:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        ((group, choice),) = entry.items()
+        if (
+            not isinstance(group, str)
+            or not isinstance(choice, str)
+            or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*", group)
+            or group.split("/")[0] == "hydra"
+            or not re.fullmatch(r"[A-Za-z0-9_.-]+", choice)
+        ):
+            continue
+        where = folder / group
+        options = sorted({p.stem for p in where.glob("*.y*ml") if p.suffix in (".yaml", ".yml")})
+        if choice not in options:
+            continue
+        path = next(where / f"{choice}{s}" for s in (".yaml", ".yml") if (where / f"{choice}{s}").is_file())
+        try:
+            text = path.read_text(errors="replace")
+            data = load_yaml(path)
+        except (OSError, ClusterrunError):
+            continue
+        header = re.search(r"^#\s*@package\s+(\S+)", text, re.MULTILINE)
+        package = header.group(1) if header and header.group(1) != "_group_" else group.replace("/", ".")
+        content = {k: v for k, v in data.items() if k != "defaults"} if isinstance(data, dict) else {}
+        yield HydraGroup(
+            group,
+            choice,
+            options,
+            content,
+            package,
+            global_package=package == "_global_",
+        )
+
+
+def _nested(dotted: str, data: dict[str, Any]) -> dict[str, Any]:
+    for part in reversed(dotted.split(".")):
+        data = {part: data}
+    return data
+
+
+def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
+    """`data` merged into `into` (nested mappings merged, the rest replaced), as Hydra composes."""
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def scalars(data: dict[str, Any], found: HydraParams, skip: frozenset[str] = HYDRA_KEYS) -> None:

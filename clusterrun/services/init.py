@@ -154,12 +154,34 @@ def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
         draft.guessed.append(
             f"left to the Hydra config (lists, nulls, interpolations): {', '.join(found.skipped)}"
         )
+    for group in found.choices.values():
+        draft.check.append(_group_choice(group, next(n for n, k in found.keys.items() if k == group.group)))
     if draft.seed is None and not _reads_seed_variable(info.path) and not _seed_variables(info):
         draft.check.append(
             f"{info.path.name} has no seed in its config: the run's seed reaches it only as "
             "$CLUSTERRUN_SEED; seed its random generators from that, or add seed: to the config and "
             "seed={seed} to the command"
         )
+
+
+def _group_choice(group: hydra.HydraGroup, name: str) -> str:
+    """What init says of a Hydra group with several options, whose values it left to the option."""
+    leaves = group.leaves()
+    keys = [key for key, _ in leaves]
+    numbers = [k for k, v in leaves if isinstance(v, int | float) and not isinstance(v, bool)]
+    example = next((k for k in numbers if k.rsplit(".", 1)[-1] in ("lr", "learning_rate")), None)
+    example = example or (numbers[0] if numbers else None)
+    options = ", ".join(group.options)
+    said = f"{group.group}={group.choice} is a Hydra group choice (param {name}; options: {options})"
+    if not keys:
+        return said
+    shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+    said += f": each option keeps its own values ({shown}), which are not params"
+    if example:
+        said += (
+            f"; to sweep one, add it to params and {example}={{{example.rsplit('.', 1)[-1]}}} to the command"
+        )
+    return said
 
 
 def _from_lightning(info: ScriptInfo, draft: _Draft) -> None:
