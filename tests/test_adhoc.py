@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from clusterrun.services.adhoc import _smoke_example, name_of, template
+from clusterrun.services.adhoc import AdhocRequest, _smoke_example, config_data, name_of, template
 from tests.helpers import cli, no_traceback
 
 SCRIPT = ["python", "examples/quickstart/train.py"]
@@ -310,3 +310,50 @@ def test_the_probe_note_names_how_this_command_is_made_short() -> None:
     assert example.startswith("--smoke max_epochs=1 or --smoke-args ")
     assert "'fit --config c.yaml --trainer.max_epochs 3 --trainer.fast_dev_run true'" in example
     assert _smoke_example(["python", "x.py", "--lr", "1"], {"lr": 1}).startswith("e.g. --smoke epochs=1")
+
+
+HYDRA_SCRIPT = """\
+import hydra
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg):
+    print(f"loss={cfg.optimizer.lr}")
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_hydra_commands_overrides_are_params_and_its_configs_seed_the_runs(tmp_path: Path) -> None:
+    """A user trial: `submit -- python train.py optimizer=adam trainer.epochs=5` of a `@hydra.main`
+    script recorded no hyperparameters (its overrides are not `--options`), and the seed as 42, "only
+    as $CLUSTERRUN_SEED", while the script seeded itself with its config's `seed: 0`. Its overrides are
+    params now (by their last key, as dotted options are), and the config's seed is the run's, passed
+    as seed={seed}. Hydra's own keys, additions, deletions, sweeps and interpolations stay as typed."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "train.py").write_text(HYDRA_SCRIPT)
+    (tmp_path / "conf" / "config.yaml").write_text("defaults: [_self_]\nseed: 0\ntrainer: {epochs: 20}\n")
+    argv = ["python", "train.py", "optimizer=adam", "trainer.epochs=5", "model.lr=0.1", "optimizer.lr=1"]
+    argv += ["+extra=1", "~data", "hydra.run.dir=out", "trainer.devices=0,1", "x=${y}", "db/engine=pg"]
+    data, notes = config_data(AdhocRequest(argv=argv, cwd=tmp_path, smoke=["epochs=1"]))
+    assert data["command"] == (
+        "python train.py optimizer={optimizer} trainer.epochs={epochs} model.lr={model_lr} "
+        "optimizer.lr={optimizer_lr} +extra=1 '~data' hydra.run.dir=out trainer.devices=0,1 'x=${{y}}' "
+        "db/engine={engine} seed={seed}"
+    )
+    assert data["params"] == {
+        "optimizer": "adam",
+        "epochs": 5,
+        "model_lr": 0.1,
+        "optimizer_lr": 1,
+        "engine": "pg",
+    }
+    assert data["seed"] == 0 and data["smoke"] == {"params": {"epochs": 1}}
+    assert "the Hydra config's seed (0) is the run's seed, passed as seed={seed}" in notes
+    # a seed typed on the command line is the run's; the config's is not added
+    data, _ = config_data(AdhocRequest(argv=["python", "train.py", "seed=5"], cwd=tmp_path))
+    assert data["command"] == "python train.py seed={seed}" and data["seed"] == 5
+    # a script that is not Hydra's: `key=value` words are its own positionals, kept as typed
+    (tmp_path / "plain.py").write_text("import sys\nprint(sys.argv)\n")
+    data, notes = config_data(AdhocRequest(argv=["python", "plain.py", "lr=0.1"], cwd=tmp_path))
+    assert data["command"] == "python plain.py lr=0.1" and "params" not in data and "seed" not in data

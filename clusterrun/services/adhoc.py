@@ -2,9 +2,11 @@
 
 The command becomes a config, as a person would write it: every `--key value` (or `--key=value`) after
 the script is a param (`--lr {lr}`, params: {lr: 0.1}), so compare and `status --where` see it; `--seed N`
-is the run's seed; the name is the script's (`train`). Resources come from flags or the cluster profile;
-the smoke test from `--smoke epochs=1` (smoke params), `--smoke-args '...'` (the smoke test's own
-arguments), or else a probe: the command runs for SMOKE_PROBE_SECONDS and passes if it has not failed.
+is the run's seed; a `@hydra.main` script's overrides (`trainer.epochs=5`) are params too, and its
+config's `seed` the run's seed; the name is the script's (`train`). Resources come from flags or the
+cluster profile; the smoke test from `--smoke epochs=1` (smoke params), `--smoke-args '...'` (the
+smoke test's own arguments), or else a probe: the command runs for SMOKE_PROBE_SECONDS and passes if
+it has not failed.
 
 The config is written as a file and submitted like any other: to `--save PATH` (a config that
 reproduces the run), else to `<registry>/.adhoc/<name>-<digest>.yaml` (recorded as the run's config_file).
@@ -27,9 +29,10 @@ from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ConfigError, UsageError
-from clusterrun.init import guess, settings
+from clusterrun.init import guess, hydra, settings
+from clusterrun.init.hydra import HydraMain
 from clusterrun.init.metrics import patterns
-from clusterrun.init.pysource import read_script
+from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import ADHOC_DIR, Registry, repo_folder
 
@@ -104,31 +107,60 @@ def name_of(argv: list[str]) -> str:
     return name if name and _NAME_OK.fullmatch(name) else "run"
 
 
-def _param_names(argv: list[str], start: int) -> dict[str, str]:
-    """Option key -> param name for dotted keys (LightningCLI's, jsonargparse's `--trainer.max_epochs`):
-    the last part when no other option ends so (max_epochs), else the key with underscores
-    (model_lr beside optimizer_lr)."""
+#: a Hydra override that is a param: `optimizer.lr=0.1`, `optimizer=adam` (a group's choice), `db/x=y`;
+#: not `+new=1`, `~key`, `hydra.run.dir=...`, nor a sweep (`lr=0.1,0.01`), list, interpolation or glob
+_HYDRA_OVERRIDE = re.compile(r"([A-Za-z_]\w*(?:[./][A-Za-z_]\w*)*)=([^\s,'\"\\\[\]{}()$*=]+)")
+
+
+def _hydra_override(token: str) -> tuple[str, str] | None:
+    """(key, value) of a Hydra override that can be a param, else None."""
+    match = _HYDRA_OVERRIDE.fullmatch(token)
+    if match is None or match.group(1).split(".")[0].split("/")[0] == "hydra":
+        return None
+    return match.group(1), match.group(2)
+
+
+def _param_names(argv: list[str], start: int, hydra: bool = False) -> dict[str, str]:
+    """Option key -> param name for dotted keys (LightningCLI's, jsonargparse's `--trainer.max_epochs`,
+    with `hydra` a Hydra override's `trainer.max_epochs=3`): the last part when no other key ends so
+    (max_epochs), else the key with underscores (model_lr beside optimizer_lr)."""
     keys = [t[2:].partition("=")[0].replace("-", "_") for t in argv[start:] if t.startswith("--")]
-    lasts = [key.rsplit(".", 1)[-1] for key in keys]
+    if hydra:
+        keys += [found[0] for t in argv[start:] if (found := _hydra_override(t)) is not None]
+    lasts = [re.split(r"[./]", key)[-1] for key in keys]
     return {
-        key: last if lasts.count(last) == 1 else key.replace(".", "_")
+        key: last if lasts.count(last) == 1 else re.sub(r"[./]", "_", key)
         for key, last in zip(keys, lasts, strict=True)
-        if "." in key
+        if "." in key or "/" in key
     }
 
 
-def template(argv: list[str]) -> tuple[list[str], dict[str, Any], int | None]:
+def template(argv: list[str], hydra: bool = False) -> tuple[list[str], dict[str, Any], int | None]:
     """The argv as a template: `--key value` and `--key=value` after the program are params (a `--seed`
     or `--seed_everything` is the seed; a dotted `--trainer.max_epochs 3` is the param max_epochs);
+    with `hydra` (a `@hydra.main` script), so are its overrides (`trainer.max_epochs=3`, `seed=0`);
     options without a value, short options and positionals stay as typed."""
     start = program_end(argv)
-    names = _param_names(argv, start)
+    names = _param_names(argv, start, hydra)
     tokens = [_escape(t) for t in argv[:start]]
     params: dict[str, Any] = {}
     seed: int | None = None
     i = start
     while i < len(argv):
         token = argv[i]
+        override = _hydra_override(token) if hydra else None
+        if override is not None:
+            key, raw = override
+            name = names.get(key, key)
+            if name in guess.SEED_OPTIONS and re.fullmatch(r"\d+", raw) and seed is None:
+                seed, slot = int(raw), "{seed}"
+            elif _PARAM_OK.fullmatch(name) and name not in params and name not in BUILTIN_PLACEHOLDERS:
+                params[name], slot = value_of(raw), f"{{{name}}}"
+            else:
+                slot = _escape(raw)
+            tokens.append(f"{key}={slot}")
+            i += 1
+            continue
         if not token.startswith("--") or token == "--":
             tokens.append(_escape(token))
             i += 1
@@ -204,9 +236,14 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         raise UsageError("nothing after --", hint="e.g. clusterrun submit -- python train.py --lr 0.1")
     if request.smoke and request.smoke_args is not None:
         raise UsageError("--smoke and --smoke-args both say how to make the run short", hint="give one")
-    tokens, params, seed = template(argv)
+    cwd = request.cwd or Path.cwd()
+    script = _script(argv, cwd)
+    hydra_main = script.hydra if script is not None else None
+    tokens, params, seed = template(argv, hydra=hydra_main is not None)
     notes: list[str] = []
-    own = _settings_file(argv, tokens, params, seed, request.cwd or Path.cwd())
+    if script is not None and hydra_main is not None and seed is None:
+        seed = _hydra_seed(script.path, hydra_main, tokens, notes)
+    own = _settings_file(argv, tokens, params, seed, cwd)
     if own is not None:
         seed = own.seed if own.seed is not None else seed
         secret = f"; left out, as they look like secrets: {', '.join(own.secrets[:4])}" if own.secrets else ""
@@ -215,7 +252,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
             f"written in from params ({own.shown()}): override or sweep them (e.g. params.NAME=...){secret}"
         )
     data: dict[str, Any] = {"name": request.name or name_of(argv), "command": command_text(tokens)}
-    where = repo_folder(request.cwd or Path.cwd())
+    where = repo_folder(cwd)
     if where != ".":  # typed in a folder of the repository: the command runs in that folder
         data["cwd"] = where
     if params:
@@ -250,7 +287,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
         data["resources"] = dict(request.resources)
     if request.cluster:
         data["cluster"] = request.cluster
-    found = _printed_metrics(argv, request.cwd or Path.cwd())
+    found = patterns(script.printed) if script is not None else {}
     if found:
         data["metrics"] = {"patterns": found}
         notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
@@ -285,13 +322,27 @@ def _settings_file(
     return None
 
 
-def _printed_metrics(argv: list[str], cwd: Path) -> dict[str, str]:
+def _script(argv: list[str], cwd: Path) -> ScriptInfo | None:
+    """What the command's Python script says of itself (its prints, `@hydra.main`), when it is one."""
     end = program_end(argv)
     script = argv[end - 1] if end > 1 else ""
     path = cwd / script
     if not script.endswith(".py") or not path.is_file():
-        return {}
-    return patterns(read_script(path).printed)
+        return None
+    return read_script(path)
+
+
+def _hydra_seed(script: Path, main: HydraMain, tokens: list[str], notes: list[str]) -> int | None:
+    """A Hydra script whose config has a `seed` the command does not set: the config's seed is the run's
+    seed, passed as `seed={seed}` (in `tokens`, in place), so that what clusterrun records as the seed is
+    what the script uses (and reproduce and `seed=` overrides reach it)."""
+    found = hydra.params(script, main)
+    value = found.values.get("seed")
+    if found.keys.get("seed") != "seed" or type(value) is not int:
+        return None
+    tokens.append("seed={seed}")
+    notes.append(f"the Hydra config's seed ({value}) is the run's seed, passed as seed={{seed}}")
+    return value
 
 
 class _Dumper(yaml.SafeDumper):
