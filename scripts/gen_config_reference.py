@@ -77,7 +77,9 @@ MEANING = {
     "Lightning's or Keras' CSVLogger), e.g. `work/out/metrics.csv`: each row's numbers are its values, "
     "an empty cell none; or a JSON document the script writes whole (`.json`: `json.dump(results, f)`, "
     "indented or not), e.g. `work/results.json`: an object's numbers are the run's final values, nested "
-    "objects' names joined with `_` (`test_acc`), a list of objects a row each.",
+    "objects' names joined with `_` (`test_acc`), a list of objects a row each; or the folder of a "
+    "TensorBoard SummaryWriter's event files, e.g. `work/tb` (PyTorch's, tensorboardX's, Lightning's "
+    "TensorBoardLogger's, TensorFlow's: each tag's scalars, `train/loss`, per step).",
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number (a pattern that "
     "matches nothing on stdout is read over stderr, where Python's logging writes by default); a "
     "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "

@@ -89,7 +89,7 @@ PARALLEL_C=(
     tests/test_smoke_interrupt.py tests/test_disk_full.py tests/test_docs.py tests/test_notes.py
     tests/test_rowcache.py tests/test_output_formats.py tests/test_metrics_ranks_local.py
     tests/test_editable_install.py tests/test_init.py tests/test_subfolder.py tests/test_metrics_table.py
-    tests/test_outside_links.py tests/test_job_git.py tests/test_config_file.py
+    tests/test_outside_links.py tests/test_job_git.py tests/test_config_file.py tests/test_tfevents.py
 )
 work=$(mktemp -d)
 pids=()

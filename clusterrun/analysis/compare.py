@@ -40,6 +40,7 @@ def holds_times(path: str) -> bool:
     return (
         name.endswith((".log", ".out", ".err"))
         or "tfevents" in name
+        or name.endswith(".wandb")  # a wandb run's record: its times, host and id
         or any(f.startswith(".") for f in folders)
     )
 

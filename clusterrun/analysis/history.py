@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import metric_fold, rowformat
+from clusterrun.analysis import metric_fold, rowformat, tfevents
 from clusterrun.analysis.metric_fold import TIME_KEY, Extremes, Fold
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
@@ -143,7 +143,10 @@ def ranking(
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file (lines that are not a JSON object are skipped), or the rows of
-    a table (.csv, .tsv) or of a JSON document (.json: analysis/rowformat.py)."""
+    a table (.csv, .tsv) or of a JSON document (.json: analysis/rowformat.py), or the scalars of
+    TensorBoard's event files (a file, or the folder they are in: analysis/tfevents.py)."""
+    if tfevents.is_events(path):
+        return [row for block in tfevents.row_blocks(path) for row in block]
     try:
         text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:
@@ -504,13 +507,15 @@ def _signature(run_dir: Path, sources: Sources) -> str:
     names = [sources.file]
     if sources.patterns:
         names += [STDOUT_HISTORY, "stdout.log", STDOUT_TIMES, "stderr.log"]
-    stats = []
+    stats: list[list[Any]] = []
     for name in names:
         try:
             info = (run_dir / name).stat()
             stats.append([name, info.st_size, info.st_mtime_ns])
         except OSError:
             stats.append([name, None, None])
+    if tfevents.is_events(run_dir / sources.file):  # (a folder's mtime does not change as its files grow)
+        stats.append([sources.file, tfevents.signature(run_dir / sources.file)])
     how = [sources.step_key, sorted(sources.patterns.items()), FORMAT_VERSION]
     return json.dumps([stats, how], sort_keys=True)
 

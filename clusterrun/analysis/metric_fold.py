@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import usercache
-from clusterrun.analysis import rowformat
+from clusterrun.analysis import rowformat, tfevents
 from clusterrun.analysis.metrics import non_finite_word, parse_rows
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import write_text_atomic
@@ -275,6 +275,9 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
     """The rows of a JSON-lines file a block at a time (parse_rows of each; the last line too, when it
     reads without its newline), or of a table's; a JSON document's in one block, read whole; none when
     the file cannot be read (never through a symlink)."""
+    if tfevents.is_events(path):  # TensorBoard's event files (a file, or the folder they are in)
+        yield from tfevents.row_blocks(path)
+        return
     try:
         handle = open_nofollow(path)
     except OSError:
@@ -295,7 +298,7 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
 def read(path: Path, step_key: str = "step") -> Fold:
     """The fold of a JSON-lines file (an empty one when it cannot be read; never through a symlink)."""
     key = os.fspath(path)
-    if rowformat.is_document(path):
+    if rowformat.is_document(path) or tfevents.is_events(path):
         return _document(path, step_key)
     try:
         with open_nofollow(path) as handle:
@@ -335,7 +338,7 @@ def read(path: Path, step_key: str = "step") -> Fold:
 
 def _document(path: Path, step_key: str) -> Fold:
     """The fold of a JSON document (rowformat.document_rows), read whole each time: a script rewrites it
-    whole, and it is small (nothing is kept of it)."""
+    whole, and it is small (nothing is kept of it); likewise TensorBoard's event files (tfevents.py)."""
     fold = Fold(step_key)
     for rows in row_blocks(path):
         fold.add_rows(rows)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clusterrun.analysis import rowformat
+from clusterrun.analysis import rowformat, tfevents
 from clusterrun.analysis.rowformat import json_rows
 from clusterrun.records.paths import open_nofollow, readable_run_file
 
@@ -192,7 +192,8 @@ _TEXT_METRIC = re.compile(
 
 def sounds_like_metric(name: str) -> bool:
     """`loss`, `val_acc`, `eval_loss`: the name, or its last `_` part, is a metric's word."""
-    return bool(METRIC_WORDS.fullmatch(name.lower()) or METRIC_WORDS.fullmatch(name.lower().split("_")[-1]))
+    last = re.split(r"[_/]", name.lower())[-1]  # (TensorBoard's tags: train/loss)
+    return bool(METRIC_WORDS.fullmatch(name.lower()) or METRIC_WORDS.fullmatch(last))
 
 
 def printed_names(stdout: str) -> list[str]:
@@ -245,7 +246,12 @@ def _number_text(value: Any) -> bool:
 def metric_table(path: Path) -> list[str]:
     """The header of the table (.csv, .tsv: analysis/rowformat.py) at `path`, or the names of the numbers
     of the JSON document (.json: a script's results file) there, when one of them is a metric's
-    (sounds_like_metric): metrics the command wrote to a file of its own; [] otherwise."""
+    (sounds_like_metric), or the tags of a TensorBoard event file's first scalars: metrics the command
+    wrote to a file of its own; [] otherwise."""
+    if tfevents.MARK in path.name:
+        first = next(iter(tfevents.row_blocks(path)), [])
+        names = list(dict.fromkeys(k for row in first for k in row if k != tfevents.STEP_KEY))
+        return names if any(sounds_like_metric(name) for name in names) else []
     if rowformat.is_table(path):
         names = rowformat.header(path)
         return names if any(sounds_like_metric(name) for name in names) else []
@@ -278,8 +284,26 @@ def unread_metrics_file(
         header = metric_table(where) if where is not None else []
         names = [n for n in header if sounds_like_metric(n)]
         if names and not set(names) <= known:
-            return given, names, header
+            return _events_folder(given, paths), names, header
     return "", [], []
+
+
+def metrics_file_kind(path: str) -> str:
+    """What unread_metrics_file found, in words: 'a file of metrics' (a JSON document), 'a table of
+    metrics', or 'TensorBoard event files' (the folder they are in)."""
+    if rowformat.is_document(path):
+        return "a file of metrics"
+    return "a table of metrics" if rowformat.is_table(path) else "TensorBoard event files"
+
+
+def _events_folder(given: str, paths: Iterable[str]) -> str:
+    """A TensorBoard event file's folder, which metrics.file names (each run's file has its own name):
+    the writer's, above the folders `add_scalars` makes in it (tb/, not tb/loss/train/); else `given`."""
+    if tfevents.MARK not in Path(given).name:
+        return given
+    folders = {str(Path(p).parent) for p in paths if tfevents.MARK in Path(p).name}
+    mine = str(Path(given).parent)
+    return min((f for f in folders if mine == f or mine.startswith(f + "/")), key=len, default=mine)
 
 
 def _document_numbers(path: Path) -> list[str]:

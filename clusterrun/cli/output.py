@@ -13,8 +13,7 @@ import typer
 
 from clusterrun.analysis.estimate import describe as describe_estimate
 from clusterrun.analysis.estimate import mem_with_margin, time_with_margin
-from clusterrun.analysis.metrics import format_metrics, unread_metrics_file
-from clusterrun.analysis.rowformat import is_document
+from clusterrun.analysis.metrics import format_metrics, metrics_file_kind, unread_metrics_file
 from clusterrun.config.placeholders import unused_params, used_placeholders
 from clusterrun.config.requeue import signal_lead
 from clusterrun.config.resources import format_mem_mb, format_seconds, time_limit_seconds
@@ -425,7 +424,7 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     table, names = _unread_table(summary, run_dir)
     if table:
         lines.append(
-            f"Note: the command wrote {'a file' if is_document(table) else 'a table'} of metrics, {table} "
+            f"Note: the command wrote {metrics_file_kind(table)}, {table} "
             f"({', '.join(names[:4])}), not read as the "
             f"run's: set metrics.file: {table} to read it (values, curves, compare)"
         )

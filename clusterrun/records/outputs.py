@@ -38,9 +38,24 @@ _STAMP = re.compile(
 TIME = "*"  #: what a date or time stands as in a path paired without it
 
 
+#: what follows `tfevents.` in a TensorBoard event file's name: the time it was opened, the host, the
+#: writer's pid (`events.out.tfevents.1796689635.node12.4242.0`)
+_EVENTS = re.compile(r"(?<=\.tfevents\.)[^/]+$")
+#: a wandb run's id beside its time, in its folder and its file (`offline-run-<time>-m8xmvrb3/`,
+#: `run-m8xmvrb3.wandb`): random for each run
+_WANDB_ID = re.compile(r"((?:^|/)(?:offline-)?run-(?:\*-)?)[a-z0-9]{8}(?=[/.]|$)")
+
+
 def timeless(path: str) -> str:
-    """`path` with each date and time in it set aside (as TIME)."""
-    return _STAMP.sub(TIME, path)
+    """`path` with each date and time in it set aside (as TIME), and what is named by them: what follows
+    a TensorBoard event file's `tfevents.`, a wandb run's id."""
+    path = _EVENTS.sub(TIME, _STAMP.sub(TIME, path))
+    return _WANDB_ID.sub(rf"\g<1>{TIME}", path) if "wandb/" in path else path
+
+
+def _timed(path: str) -> bool:
+    """Whether `path` has a date, time or run id in it (timeless changes it)."""
+    return timeless(path) != path
 
 
 @dataclass
@@ -173,7 +188,7 @@ def _alone_by_time(paths: list[str]) -> dict[str, str]:
     """timeless(path) -> path, for the paths with a date or time in them that are alone at theirs."""
     found: defaultdict[str, list[str]] = defaultdict(list)
     for path in paths:
-        if _STAMP.search(path):
+        if _timed(path):
             found[timeless(path)].append(path)
     return {key: group[0] for key, group in found.items() if len(group) == 1}
 

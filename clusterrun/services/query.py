@@ -70,7 +70,7 @@ PREFIXES = ("params", "data", "resources", "metrics")
 #: Keys known from the manifest and notes alone (a condition on them is checked before any scheduler query).
 RECORD_KEYS = ("run_id", "name", "backend", "created", "seed", "sweep", "tag", "note")
 OPERATORS = ("<=", ">=", "==", "!=", "!~", "<", ">", "=", "~")
-_WHERE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|==|!=|!~|<|>|=|~)\s*(.*?)\s*", re.S)
+_WHERE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_./]*)\s*(<=|>=|==|!=|!~|<|>|=|~)\s*(.*?)\s*", re.S)
 
 
 def parse_states(text: str | None, option: str = "--state") -> frozenset[str] | None:

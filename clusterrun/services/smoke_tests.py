@@ -16,12 +16,12 @@ from clusterrun.analysis.estimate import Timing, fit_points, step_unit, two_runs
 from clusterrun.analysis.metrics import (
     COUNTERS,
     log_tail,
+    metrics_file_kind,
     printed_names,
     printed_pattern,
     timing_names,
     unread_metrics_file,
 )
-from clusterrun.analysis.rowformat import is_document
 from clusterrun.config.models import ExperimentSpec, canonical_json
 from clusterrun.diagnose.model import Diagnosis
 from clusterrun.errors import ClusterrunError, Interrupted
@@ -429,7 +429,7 @@ def _metrics_table_written(
     csv.DictWriter: out/metrics.csv) and writes no metrics file: the table is read as the run's metrics
     once metrics.file names it (analysis/rowformat.py). Said with the setting, for the first such table."""
     written = folder / metrics_file
-    if written.is_file() and written.stat().st_size > 0:
+    if (written.is_file() and written.stat().st_size > 0) or written.is_dir():  # (a folder: event files)
         return
     # (one that holds only what the patterns read, printed too, is read so already)
     rel, names, header = unread_metrics_file(created, lambda rel: folder / WORKDIR / rel, patterns)
@@ -437,9 +437,8 @@ def _metrics_table_written(
         return
     timing = timing_names(header)
     also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
-    kind = "a file" if is_document(rel) else "a table"
     message = (
-        f"the smoke test wrote {kind} of metrics, {rel} ({', '.join(names[:4])}), which is not read "
+        f"the smoke test wrote {metrics_file_kind(rel)}, {rel} ({', '.join(names[:4])}), which is not read "
         f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
         f"values, curves, compare){also if timing else ''}"
     )

@@ -1,0 +1,284 @@
+"""The scalars of TensorBoard event files (`events.out.tfevents.<time>.<host>...`), as metric rows.
+
+A training that logs with TensorBoard (`SummaryWriter.add_scalar`, PyTorch's or tensorboardX's,
+Lightning's TensorBoardLogger, TensorFlow's `tf.summary.scalar`) prints nothing clusterrun could read:
+its run had no metrics, and reproduce had nothing to compare. Its event files are read here, with the
+standard library only (no TensorFlow, no protobuf: the job's wrapper and a login node read them too).
+
+An event file is a sequence of TFRecords (a little-endian u64 length, a CRC of it, the data, a CRC of
+the data), each an `Event` protobuf: `step` (field 2) and a `Summary` (field 5) of `Value`s, each with a
+`tag` (1) and a `simple_value` (2, a float: TensorBoard 1's scalars, what PyTorch writes) or a `tensor`
+(8: TensorFlow 2's scalars are tensors of one number, with the `scalars` plugin named in the metadata
+the first time a tag is written). Images, histograms, text and audio are skipped, large records without
+being read. A record cut short (a file being written) ends the file's rows.
+
+Rows: one per event, `{"step": step, tag: value}`. Events of a file in a folder below the writer's (the
+shallowest folder with an event file in it: `add_scalars("loss", {"train": ...})` writes
+`loss/train/events...` there) have their tags prefixed with that folder (`loss/train/loss`). A value
+logged as a 32-bit float is the shortest decimal that is the same float32 (0.1, not 0.10000000149011612).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from clusterrun.records.paths import open_nofollow
+
+MARK = ".tfevents."  #: what every event file's name holds
+MAX_RECORD = 64 * 1024  #: a record larger than this is an image, audio or a big tensor: skipped unread
+MAX_FILES = 256  #: event files read under one folder, at most (the newest by name last)
+BLOCK_ROWS = 10_000  #: rows yielded at a time
+STEP_KEY = "step"
+_SCALARS = "scalars"
+#: TensorProto dtypes of numbers: float, double, int32, uint8, int16, int8, int64, bfloat16, half, ...
+_NUMERIC = {1, 2, 3, 4, 5, 6, 9, 14, 17, 19, 22, 23}
+_ROWS = list[dict[str, Any]]
+
+
+def is_events(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` names an event file, or a folder of them (a TensorBoard log dir)."""
+    if MARK in Path(path).name:
+        return True
+    return os.path.isdir(path) and next(iter(event_files(Path(path))), None) is not None
+
+
+def event_files(path: Path) -> list[Path]:
+    """The event files at `path`: itself, or those under it (never through a symlink), by folder and
+    then by name (a writer's files are named by the time it started)."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return [path] if MARK in path.name and not os.path.islink(path) else []
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(path):  # (os.walk does not follow symlinked folders)
+        dirs.sort()
+        found += [Path(folder) / name for name in sorted(files) if MARK in name]
+        if len(found) >= MAX_FILES:
+            break
+    return found[:MAX_FILES]
+
+
+def row_blocks(path: Path) -> Iterator[_ROWS]:
+    """The rows of the event files at `path` (event_files), BLOCK_ROWS at a time."""
+    files = event_files(path)
+    # the writer's own folder: the shallowest that holds an event file (SummaryWriter() writes into a
+    # folder named by the time, runs/Dec08_00-27-15_node/: its tags are not prefixed with that)
+    top = min((f.parent for f in files), key=lambda folder: len(folder.parts), default=path)
+    for file in files:
+        below = file.parent == top or top in file.parent.parents
+        prefix = file.parent.relative_to(top).as_posix() if below else "."
+        prefix = "" if prefix == "." else prefix + "/"
+        try:
+            handle = open_nofollow(file)
+        except OSError:
+            continue
+        with handle:
+            rows: _ROWS = []
+            for row in _rows(handle, prefix):
+                rows.append(row)
+                if len(rows) >= BLOCK_ROWS:
+                    yield rows
+                    rows = []
+            if rows:
+                yield rows
+
+
+def signature(path: Path) -> str:
+    """What the rows at `path` were read from: each event file's name, size and mtime (a folder's own
+    mtime does not change as its files grow)."""
+    parts = []
+    for file in event_files(path):
+        try:
+            info = file.stat()
+        except OSError:
+            continue
+        parts.append(f"{file.name}:{info.st_size}:{info.st_mtime_ns}")
+    return ",".join(parts)
+
+
+def _rows(handle: BinaryIO, prefix: str) -> Iterator[dict[str, Any]]:
+    plugins: dict[str, str] = {}  # tag -> the plugin its first value named (TensorFlow 2 names it once)
+    while True:
+        head = handle.read(12)
+        if len(head) < 12:
+            return
+        (length,) = struct.unpack("<Q", head[:8])
+        if length > MAX_RECORD:
+            here = handle.tell()
+            end = handle.seek(0, os.SEEK_END)
+            if here + length + 4 > end:
+                return  # cut short
+            handle.seek(here + length + 4)
+            continue
+        data = handle.read(length + 4)
+        if len(data) < length + 4:
+            return  # a record being written
+        row = _event(memoryview(data)[:length], plugins, prefix)
+        if row is not None:
+            yield row
+
+
+def _event(data: memoryview, plugins: dict[str, str], prefix: str) -> dict[str, Any] | None:
+    step, values = 0, {}
+    try:
+        for field, wire, value in _fields(data):
+            if field == 2 and wire == 0:
+                step = _signed(value)
+            elif field == 5 and wire == 2:
+                for name, number in _summary(value, plugins):
+                    values[prefix + name] = number
+    except (ValueError, IndexError, struct.error):
+        return None  # not an event clusterrun can read: skipped
+    if not values:
+        return None
+    return {STEP_KEY: step, **values}
+
+
+def _summary(data: Any, plugins: dict[str, str]) -> Iterator[tuple[str, float | int]]:
+    for field, wire, value in _fields(data):
+        if field != 1 or wire != 2:
+            continue
+        tag, number, plugin = "", None, None
+        for inner, inner_wire, item in _fields(value):
+            if inner == 1 and inner_wire == 2:
+                tag = bytes(item).decode("utf-8", errors="replace")
+            elif inner == 2 and inner_wire == 5:
+                number = _float32(item)
+            elif inner == 8 and inner_wire == 2:
+                number = _tensor(item)
+            elif inner == 9 and inner_wire == 2:
+                plugin = _plugin(item)
+        if plugin is not None:
+            plugins[tag] = plugin
+        if tag and number is not None and plugins.get(tag, _SCALARS) == _SCALARS:
+            yield tag, number
+
+
+def _plugin(data: Any) -> str:
+    """SummaryMetadata.plugin_data.plugin_name."""
+    for field, wire, value in _fields(data):
+        if field == 1 and wire == 2:
+            for inner, inner_wire, item in _fields(value):
+                if inner == 1 and inner_wire == 2:
+                    return bytes(item).decode("utf-8", errors="replace")
+    return ""
+
+
+def _tensor(data: Any) -> float | int | None:
+    """The number of a TensorProto of one number; None for anything else (a histogram, text)."""
+    dtype, dims, numbers, content = 0, [], [], b""
+    for field, wire, value in _fields(data):
+        if field == 1 and wire == 0:
+            dtype = value
+        elif field == 2 and wire == 2:
+            dims = [
+                _dim(item) for inner, inner_wire, item in _fields(value) if inner == 2 and inner_wire == 2
+            ]
+        elif field == 4 and wire == 2:
+            content = bytes(value)
+        elif field == 5:  # float_val, packed or not
+            numbers += _packed(value, wire, "<f", 5)
+        elif field == 6:  # double_val
+            numbers += _packed(value, wire, "<d", 1)
+        elif field in (7, 10, 13) and wire == 0:  # int_val, int64_val, half_val (unpacked)
+            numbers.append(_signed(value))
+        elif field in (7, 10) and wire == 2:
+            numbers += [_signed(v) for v in _varints(value)]
+    if dtype not in _NUMERIC or math.prod(dims) != 1:
+        return None
+    if content:
+        formats = {1: "<f", 2: "<d", 3: "<i", 9: "<q", 4: "<B", 5: "<h", 6: "<b"}
+        fmt = formats.get(dtype)
+        if fmt is None or len(content) != struct.calcsize(fmt):
+            return None
+        (number,) = struct.unpack(fmt, content)
+        return _float32_text(number) if dtype == 1 else number
+    return numbers[0] if len(numbers) == 1 else None
+
+
+def _dim(data: Any) -> int:
+    return next((_signed(v) for f, w, v in _fields(data) if f == 1 and w == 0), 0)
+
+
+def _packed(value: Any, wire: int, fmt: str, fixed_wire: int) -> list[float]:
+    """A repeated float or double field's numbers, packed (wire type 2) or one at a time."""
+    if wire not in (fixed_wire, 2):
+        return []
+    raw, size = bytes(value), struct.calcsize(fmt)
+    numbers = [struct.unpack(fmt, raw[i : i + size])[0] for i in range(0, len(raw) - size + 1, size)]
+    return [_float32_text(n) for n in numbers] if fmt == "<f" else numbers
+
+
+def _float32(raw: Any) -> float:
+    (number,) = struct.unpack("<f", bytes(raw))
+    return _float32_text(number)
+
+
+def _float32_text(number: float) -> float:
+    """The shortest decimal that is the same float32 (0.1 for the float32 nearest 0.1)."""
+    if not math.isfinite(number):
+        return number
+    packed = struct.pack("<f", number)
+    for digits in range(6, 10):
+        shorter = float(f"{number:.{digits}g}")
+        if struct.pack("<f", shorter) == packed:
+            return shorter
+    return number
+
+
+def _fields(data: Any) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of a protobuf message: an int for a varint, bytes (a
+    memoryview) for a 64-bit, 32-bit or length-delimited value."""
+    view = memoryview(data)
+    i, end = 0, len(view)
+    while i < end:
+        key, i = _varint(view, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(view, i)
+            yield field, wire, value
+        elif wire == 1:
+            yield field, wire, view[i : i + 8]
+            i += 8
+        elif wire == 2:
+            length, i = _varint(view, i)
+            if i + length > end:
+                raise ValueError("cut short")
+            yield field, wire, view[i : i + length]
+            i += length
+        elif wire == 5:
+            yield field, wire, view[i : i + 4]
+            i += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    if i != end:
+        raise ValueError("cut short")
+
+
+def _varint(view: memoryview, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = view[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _varints(data: Any) -> Iterator[int]:
+    view = memoryview(data)
+    i = 0
+    while i < len(view):
+        value, i = _varint(view, i)
+        yield value
+
+
+def _signed(value: int) -> int:
+    """A varint read as a signed 64-bit integer (protobuf's int64)."""
+    return value - (1 << 64) if value >= 1 << 63 else value

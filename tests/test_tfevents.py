@@ -1,0 +1,159 @@
+"""Metrics from TensorBoard event files (analysis/tfevents.py): a user trial's script logged with
+`SummaryWriter.add_scalar` and wandb and printed only its progress; its runs had no metrics, reproduce
+had nothing to compare, and nothing said where its metrics were. `metrics.file: work/tb` now reads the
+event files (any number, whatever their names), the smoke test and the results block say so when the
+command wrote some, and compare pairs each run's event file (and wandb's run folder) despite the time,
+host and id in their names.
+
+The fixtures are event files written by real writers: tensorboardX's SummaryWriter (scalars as
+`simple_value`, as PyTorch writes them; a histogram, a text summary, a NaN, `add_scalars` folders), and
+tensorboard's own EventFileWriter with TensorFlow 2's tensor scalars (a float, a double in
+`tensor_content`, the `scalars` plugin named once; a 2x3 tensor that is not a scalar)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+from clusterrun.analysis import history, metric_fold, tfevents
+from clusterrun.analysis.metrics import unread_metrics_file
+from clusterrun.records.outputs import timeless
+from clusterrun.services.query import parse_where
+from tests.helpers import cli, git, no_traceback
+
+FIXTURES = Path(__file__).parent / "fixtures" / "tfevents"
+PYTORCH = FIXTURES / "pytorch-style"
+TF2 = FIXTURES / "tf2-style"
+
+
+def rows(path: Path) -> list[dict[str, object]]:
+    return [row for block in tfevents.row_blocks(path) for row in block]
+
+
+def test_scalars_are_read_from_simple_values_and_the_rest_is_skipped() -> None:
+    found = rows(PYTORCH)
+    loss = [(r["step"], r["train/loss"]) for r in found if "train/loss" in r]
+    assert loss[:5] == [(0, 1.0), (1, 0.5), (2, 0.33333334), (3, 0.25), (4, 0.2)]  # float32, shortest
+    assert loss[5][0] == 5 and math.isnan(float(str(loss[5][1])))  # a NaN logged is a NaN read
+    assert [r["val/acc"] for r in found if "val/acc" in r] == [0.5, 0.6, 0.7, 0.8, 0.9]
+    # add_scalars' folders prefix their tags; the histogram and the text summary are not scalars
+    assert {k for r in found for k in r} == {
+        "step",
+        "train/loss",
+        "val/acc",
+        "loss/train/loss",
+        "loss/val/loss",
+    }
+    assert [r for r in found if "loss/val/loss" in r] == [{"step": 4, "loss/val/loss": 0.2}]
+
+
+def test_tensorflow_2_tensor_scalars_are_read_and_other_tensors_are_not() -> None:
+    found = rows(TF2)
+    assert [r["train/loss"] for r in found if "train/loss" in r] == [1.0, 0.5, 0.33333334, 0.25, 0.2]
+    assert [r["lr"] for r in found if "lr" in r] == [0.01] * 5  # a double, in tensor_content
+    assert [r["step"] for r in found if "lr" in r] == [0, 1, 2, 3, 4]
+    assert not any("hist" in r for r in found)
+
+
+def test_a_file_being_written_or_damaged_gives_what_is_complete(tmp_path: Path) -> None:
+    whole = next(TF2.glob("events.out.tfevents.*")).read_bytes()
+    cut = tmp_path / "cut" / "events.out.tfevents.1.host"
+    cut.parent.mkdir()
+    cut.write_bytes(whole[: len(whole) // 2])  # written up to the middle of a record
+    assert 0 < len(rows(cut.parent)) < len(rows(TF2))
+    junk = tmp_path / "junk" / "events.out.tfevents.2.host"
+    junk.parent.mkdir()
+    junk.write_bytes(b"\xff" * 12 + b"not an event file at all" * 100)
+    assert rows(junk.parent) == []
+    assert tfevents.is_events(junk.parent) and not tfevents.is_events(tmp_path / "nothing")
+
+
+def test_a_folder_of_event_files_is_a_metrics_file_with_values_curves_and_a_signature(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(PYTORCH, run / "work" / "tb")
+    fold = metric_fold.read(run / "work" / "tb")
+    assert fold.last["val/acc"] == 0.9 and fold.last["loss/train/loss"] == 0.1
+    assert fold.non_finite == {"train/loss": "nan"}  # its last value: said, not hidden
+    sources = history.Sources(file="work/tb")
+    curves = history.load(run, sources).series
+    assert curves["val/acc"].values == [0.5, 0.6, 0.7, 0.8, 0.9] and curves["val/acc"].steps == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    before = history._signature(run, sources)
+    with open(next((run / "work" / "tb").glob("events.*")), "ab") as handle:
+        handle.write(b"\0")  # an event file grows: the cached curves are read again
+    assert history._signature(run, sources) != before
+
+
+def test_where_an_unread_event_file_is_the_folder_metrics_file_names() -> None:
+    written = [
+        "work/tb/events.out.tfevents.1796689535.vm",
+        "work/tb/loss/train/events.out.tfevents.1796689535.vm",
+        "work/ckpt.pt",
+    ]
+    files = {
+        written[0]: PYTORCH / "events.out.tfevents.1796689535.vm",
+        written[1]: PYTORCH / "loss" / "train" / "events.out.tfevents.1796689535.vm",
+    }
+    folder, names, _ = unread_metrics_file(written, files.get, [])
+    assert folder == "work/tb" and names == ["train/loss", "val/acc"]
+    read = ["train/loss", "val/acc"]
+    assert unread_metrics_file(written[:1], files.get, read)[0] == ""  # read already
+
+
+def test_each_runs_event_file_and_wandb_folder_pair_despite_their_names() -> None:
+    assert timeless("work/tb/events.out.tfevents.1796689635.vm") == timeless(
+        "work/tb/events.out.tfevents.1796689651.node7.4242.0"
+    )
+    one = "work/wandb/offline-run-20261208_002715-m8xmvrb3/run-m8xmvrb3.wandb"
+    other = "work/wandb/offline-run-20261208_002731-gaaj1xfa/run-gaaj1xfa.wandb"
+    assert timeless(one) == timeless(other)
+    assert timeless("work/out/run-abcdefgh.txt") == "work/out/run-abcdefgh.txt"  # not wandb's: as named
+
+
+def test_a_tag_with_a_slash_can_be_filtered_on() -> None:
+    condition = parse_where("train/loss<1")
+    assert (condition.key, condition.op, condition.value) == ("train/loss", "<", "1")
+
+
+SCRIPT = """\
+import shutil, sys
+# the event files a SummaryWriter wrote (tensorboardX's, tests/fixtures/tfevents): a run's own logs
+shutil.copytree("events", "tb")
+print("epoch 5/5 done", flush=True)
+"""
+
+
+def test_a_run_that_logs_to_tensorboard_has_its_metrics_read_or_is_told_where_they_are(project: Path) -> None:
+    shutil.copytree(PYTORCH, project / "events")
+    (project / "log_tb.py").write_text(SCRIPT)
+    base = "name: tb\ncommand: python log_tb.py\nsmoke: {timeout: 60}\nresources: {time: '00:05:00'}\n"
+    (project / "configs" / "tb.yaml").write_text(base)
+    (project / "configs" / "tb_read.yaml").write_text(base + "metrics: {file: work/tb}\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "tb")
+    told = cli(["submit", "configs/tb.yaml", "--backend", "local", "--yes", "--wait"], project)
+    assert told.returncode == 0, told.stderr
+    no_traceback(told)
+    assert (
+        "the smoke test wrote TensorBoard event files, tb (train/loss, val/acc), which is not read as the "
+        "run's metrics: set metrics.file: work/tb" in " ".join(told.stderr.split())
+    )
+    assert "Note: the command wrote TensorBoard event files, work/tb (train/loss, val/acc)" in " ".join(
+        (told.stdout + told.stderr).split()
+    )
+    read = cli(["submit", "configs/tb_read.yaml", "--backend", "local", "--yes", "--wait", "--json"], project)
+    assert read.returncode == 0, read.stderr
+    record = json.loads(read.stdout)
+    summary = json.loads((project / "runs" / record["run_id"] / "summary.json").read_text())
+    assert summary["metrics"]["val/acc"] == 0.9 and summary["metrics"]["loss/val/loss"] == 0.2
+    assert summary["metrics_non_finite"] == {"train/loss": "nan"}
+    assert summary["metrics_best"]["val/acc"]["value"] == 0.9
+    listed = cli(["status", "--where", "val/acc>0.5", "--format", "ids"], project)
+    assert listed.returncode == 0 and listed.stdout.split() == [record["run_id"]], listed.stderr
