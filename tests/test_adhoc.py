@@ -357,3 +357,19 @@ def test_a_hydra_commands_overrides_are_params_and_its_configs_seed_the_runs(tmp
     (tmp_path / "plain.py").write_text("import sys\nprint(sys.argv)\n")
     data, notes = config_data(AdhocRequest(argv=["python", "plain.py", "lr=0.1"], cwd=tmp_path))
     assert data["command"] == "python plain.py lr=0.1" and "params" not in data and "seed" not in data
+
+
+def test_a_command_whose_script_logs_to_tensorboard_or_wandb_reads_its_metrics_there(tmp_path: Path) -> None:
+    """As init does (tests/test_init.py): a SummaryWriter's folder is the metrics file; without one, the
+    names logged to wandb are read from the run summary it prints as the run finishes."""
+    logs = "import wandb\nrun = wandb.init()\nrun.log({'val/acc': 0.5, 'loss': 1.0})\n"
+    (tmp_path / "tb.py").write_text(
+        logs + "from tensorboardX import SummaryWriter\nw = SummaryWriter('tb')\n"
+    )
+    (tmp_path / "wb.py").write_text(logs)
+    data, notes = config_data(AdhocRequest(argv=["python", "tb.py"], cwd=tmp_path))
+    assert data["metrics"] == {"file": "work/tb"}
+    assert "metrics from the TensorBoard event files the script writes to work/tb (metrics.file)" in notes
+    data, notes = config_data(AdhocRequest(argv=["python", "wb.py"], cwd=tmp_path))
+    assert sorted(data["metrics"]["patterns"]) == ["loss", "val/acc"]
+    assert data["metrics"]["patterns"]["val/acc"] == r"wandb:[ \t]+val/acc[ \t]+([0-9.eE+-]+)"

@@ -1136,3 +1136,61 @@ def test_a_script_reading_its_arguments_from_sys_argv_by_position_gets_them_as_p
     gap = committed(tmp_path / "gap", {"g.py": ARGV_SCRIPT.replace("sys.argv[2]", "sys.argv[5]")})
     made = cli(["init", "g.py", "--print"], gap)  # argv[1] and argv[3] without [2]: not params
     assert made.returncode == 0 and "{lr}" not in made.stdout, made.stdout
+
+
+LOGGER_SCRIPT = """\
+import argparse
+import wandb
+from torch.utils.tensorboard import SummaryWriter
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=30)
+args = parser.parse_args()
+run = wandb.init(project="toy", config=vars(args))
+{writer}
+for epoch in range(args.epochs):
+    loss = 1.0 / (epoch + 1)
+    run.log({{"train/loss": loss, "val/loss": loss * 1.1, "epoch": epoch}})
+    print(f"epoch {{epoch + 1}}/{{args.epochs}}")
+run.summary["best_val_loss"] = loss
+"""
+
+
+def test_a_script_that_logs_to_tensorboard_or_wandb_gets_its_metrics_read_from_there(tmp_path: Path) -> None:
+    """A user trial: a script that logged with SummaryWriter and wandb and printed only its progress got
+    'metrics: no name=value print found' and runs with no metrics. A SummaryWriter's folder is now the
+    metrics file (its event files' scalars, analysis/tfevents.py); without one, the names it logs to
+    wandb are read from the run summary wandb prints as it finishes; a folder init cannot read from the
+    source is said, not guessed."""
+    cases = {
+        'writer = SummaryWriter("tb")': ({"file": "work/tb"}, "the event files train.py writes to tb/"),
+        "writer = SummaryWriter()": ({"file": "work/runs"}, "writes to runs/"),  # its default folder
+        'writer = SummaryWriter(log_dir="logs/tb/")': ({"file": "work/logs/tb"}, "writes to logs/tb/"),
+    }
+    for number, (writer, (metrics, said)) in enumerate(cases.items()):
+        root = tmp_path / f"tb{number}"
+        root.mkdir()
+        (root / "train.py").write_text(LOGGER_SCRIPT.format(writer=writer))
+        git(root, "init", "-q", "-b", "main")
+        made, config = init_config(root, "train")
+        assert config["metrics"] == metrics, writer
+        assert said in " ".join(made.stderr.split())
+    root = tmp_path / "unknown-folder"
+    root.mkdir()
+    (root / "train.py").write_text(LOGGER_SCRIPT.format(writer="writer = SummaryWriter(args.out)"))
+    git(root, "init", "-q", "-b", "main")
+    made, config = init_config(root, "train")
+    assert "metrics" not in config
+    assert "logs to TensorBoard in a folder not named by a literal" in " ".join(made.stderr.split())
+    root = tmp_path / "wandb-only"
+    root.mkdir()
+    (root / "train.py").write_text(LOGGER_SCRIPT.format(writer=""))
+    git(root, "init", "-q", "-b", "main")
+    made, config = init_config(root, "train")
+    patterns = config["metrics"]["patterns"]
+    assert sorted(patterns) == ["best_val_loss", "epoch", "train/loss", "val/loss"]
+    summary = "wandb: Run summary:\nwandb: best_val_loss 0.0333\nwandb:         epoch 29\n"
+    summary += "wandb:    train/loss 0.03\n"
+    history = "wandb: Run history:\nwandb: train/loss █▄▁\n"
+    found = {n: re.findall(p, history + summary) for n, p in patterns.items()}
+    assert found == {"train/loss": ["0.03"], "val/loss": [], "epoch": ["29"], "best_val_loss": ["0.0333"]}

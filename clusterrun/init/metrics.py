@@ -62,3 +62,10 @@ def patterns(templates: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
         sep = seps[0] if len(seps) == 1 else "(?:" + "|".join(seps) + ")"
         found[name] = rf"\b{re.escape(name)}{sep}{NUMBER}"
     return found
+
+
+def wandb_patterns(keys: Iterable[str], found: Iterable[str] = ()) -> dict[str, str]:
+    """A pattern for each name a script logs to wandb (and does not print, `found`): its line of the
+    run summary wandb prints to stderr as the run finishes (`wandb:    train/loss 4.42184`)."""
+    known = set(found)
+    return {name: rf"wandb:[ \t]+{re.escape(name)}[ \t]+{PLAIN_NUMBER}" for name in keys if name not in known}

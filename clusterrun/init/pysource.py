@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from clusterrun.init.hydra import HydraMain, find_main
@@ -59,6 +59,11 @@ class ScriptInfo:
     printed: list[list[tuple[str, str]]] = field(default_factory=list)  # templates: [(literal, spec)...]
     mentions_cuda: bool = False
     reads_metrics_file: bool = False  # uses CLUSTERRUN_METRICS_FILE
+    #: the folder a TensorBoard SummaryWriter writes its event files to, relative to where the script
+    #: runs (`SummaryWriter("tb")`; `runs` when not given); "" for one named otherwise (a variable)
+    tensorboard: str | None = None
+    #: the names a script logs to wandb (`wandb.log({"train/loss": ...})`, `run.summary["best"] = ...`)
+    wandb_keys: list[str] = field(default_factory=list)
     read_paths: list[str] = field(default_factory=list)  # relative paths given to open(), read_csv...
     env_reads: list[str] = field(default_factory=list)  # os.environ["X"], os.getenv("X"), environ.get("X")
     env_defaults: dict[str, str] = field(default_factory=dict)  # os.environ.get("X", "data"): its default
@@ -663,7 +668,54 @@ def read_script(path: Path) -> ScriptInfo:
     info.main_guard = bool(MAIN_GUARD.search(source)) or _top_level_work(tree)
     info.mentions_cuda = bool(re.search(r"""\.cuda\(|['"]cuda['"]|torch\.device\(\s*['"]cuda""", source))
     info.reads_metrics_file = "CLUSTERRUN_METRICS_FILE" in source
+    info.tensorboard = _summary_writer(tree) if "SummaryWriter" in info.called else None
+    info.wandb_keys = _wandb_keys(tree) if "wandb" in source else []
     return info
+
+
+def _wandb_keys(tree: ast.Module) -> list[str]:
+    """The literal keys of the dicts a script logs to wandb (`wandb.log({...})`, or `run.log({...})` of
+    a `run = wandb.init(...)`), and of `run.summary[...] = ...`, in order."""
+    runs = {"wandb"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            call = node.value.func
+            if _callee(call) == "init" and _receiver(call) == "wandb":
+                runs |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    keys: list[str] = []
+    for node in ast.walk(tree):
+        found: list[ast.expr] = []
+        if isinstance(node, ast.Call) and _callee(node.func) == "log" and _receiver(node.func) in runs:
+            if node.args and isinstance(node.args[0], ast.Dict):
+                found = [k for k in node.args[0].keys if k is not None]
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            summary = node.value
+            if (
+                isinstance(summary, ast.Attribute)
+                and summary.attr == "summary"
+                and _receiver(summary) in runs
+            ):
+                found = [node.slice]
+        keys += [k.value for k in found if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    return [k for k in dict.fromkeys(keys) if re.fullmatch(r"[A-Za-z_][\w./-]*", k)]
+
+
+def _summary_writer(tree: ast.Module) -> str:
+    """The folder of the first `SummaryWriter(...)` (PyTorch's `log_dir`, tensorboardX's `logdir`, or
+    the first argument), when it is a relative path written as a literal; `runs` (both writers' default
+    folder, with a folder per run named by the time in it) when none is given; else ""."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or _callee(node.func) != "SummaryWriter":
+            continue
+        words = {k.arg: k.value for k in node.keywords if k.arg}
+        given = node.args[0] if node.args else words.get("log_dir", words.get("logdir"))
+        if given is None:
+            return "runs"
+        text = given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else ""
+        parts = PurePosixPath(text).parts
+        ok = text and not text.startswith("/") and ".." not in parts and "$" not in text and "~" not in text
+        return str(PurePosixPath(text)) if ok else ""
+    return ""
 
 
 def _top_level_work(tree: ast.Module) -> bool:

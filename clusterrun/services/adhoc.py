@@ -31,7 +31,7 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ConfigError, UsageError
 from clusterrun.init import guess, hydra, settings
 from clusterrun.init.hydra import HydraMain
-from clusterrun.init.metrics import patterns
+from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import ADHOC_DIR, Registry, repo_folder
@@ -291,9 +291,22 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if found:
         data["metrics"] = {"patterns": found}
         notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
-        timing = timing_names(found)
-        if timing:  # a time differs between identical runs: reproduce and compare leave it out
-            data["metrics"]["ignore"] = timing
+    if script is not None and script.tensorboard:  # a SummaryWriter's folder: its event files' scalars
+        folder = "/".join(part for part in ("work", data.get("cwd", ""), script.tensorboard) if part)
+        data.setdefault("metrics", {})["file"] = folder
+        notes.append(f"metrics from the TensorBoard event files the script writes to {folder} (metrics.file)")
+    elif script is not None and script.wandb_keys:
+        logged = wandb_patterns(script.wandb_keys, found)
+        if logged:
+            data.setdefault("metrics", {}).setdefault("patterns", {}).update(logged)
+            found |= logged
+            notes.append(
+                f"metrics from the run summary wandb prints as the run finishes: {', '.join(logged)} "
+                "(metrics.patterns)"
+            )
+    timing = timing_names(found)
+    if timing:  # a time differs between identical runs: reproduce and compare leave it out
+        data["metrics"]["ignore"] = timing
     if request.overrides:
         data = apply_overrides(data, request.overrides, SOURCE, ExperimentSpec)
     return data, notes

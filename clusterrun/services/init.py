@@ -24,7 +24,7 @@ from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra, lightning, settings
-from clusterrun.init.metrics import patterns
+from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script, uses_lightning_trainer
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
@@ -459,6 +459,16 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
         )
     if found:
         draft.guessed.append(f"metrics from the prints of {info.path.name}: {', '.join(found)}")
+    wandb = {} if info.tensorboard is not None else wandb_patterns(info.wandb_keys, found)
+    if wandb:
+        found |= wandb
+        draft.guessed.append(
+            f"metrics from the run summary wandb prints as the run finishes: {', '.join(wandb)} (each "
+            "one's last value; for every step's, log to TensorBoard too, or write JSON lines to "
+            "$CLUSTERRUN_METRICS_FILE)"
+        )
+    elif found or info.tensorboard is not None:  # (_tensorboard says where its metrics are read from)
+        pass
     elif info.reads_metrics_file:
         draft.guessed.append(
             f"{info.path.name} writes $CLUSTERRUN_METRICS_FILE: its metrics are read from there"
@@ -470,6 +480,25 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
             "to $CLUSTERRUN_METRICS_FILE"
         )
     return found
+
+
+def _tensorboard(info: ScriptInfo | None, draft: _Draft) -> str:
+    """The metrics file of a script that logs with a TensorBoard SummaryWriter: the folder of its event
+    files in the run's working copy (metrics.file reads them: analysis/tfevents.py); "" for none."""
+    if info is None or info.tensorboard is None:
+        return ""
+    if not info.tensorboard:
+        draft.check.append(
+            f"metrics: {info.path.name} logs to TensorBoard in a folder not named by a literal; set "
+            "metrics.file to it, relative to the run directory (e.g. work/tb), to read its scalars"
+        )
+        return ""
+    folder = f"{draft.work.removeprefix('<run>/')}/{info.tensorboard}"
+    draft.guessed.append(
+        f"metrics from TensorBoard: the scalars of the event files {info.path.name} writes to "
+        f"{info.tensorboard}/ (metrics.file: {folder})"
+    )
+    return folder
 
 
 def _lightning_metrics(main: lightning.LightningMain, draft: _Draft) -> dict[str, str]:
@@ -821,8 +850,11 @@ def _config(
     if untracked:
         data["data"] = untracked
     found_metrics = _metrics(info, draft)
+    events = _tensorboard(info, draft)
+    if events:
+        data["metrics"] = {"file": events}
     if found_metrics:
-        data["metrics"] = {"patterns": found_metrics}
+        data.setdefault("metrics", {})["patterns"] = found_metrics
         timing = timing_names(found_metrics)
         if timing:  # a time differs between identical runs: reproduce and compare leave it out
             data["metrics"]["ignore"] = timing
