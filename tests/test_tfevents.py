@@ -17,6 +17,8 @@ import math
 import shutil
 from pathlib import Path
 
+import pytest
+
 from clusterrun.analysis import history, metric_fold, tfevents
 from clusterrun.analysis.metrics import unread_metrics_file
 from clusterrun.records.outputs import timeless
@@ -157,3 +159,69 @@ def test_a_run_that_logs_to_tensorboard_has_its_metrics_read_or_is_told_where_th
     assert summary["metrics_best"]["val/acc"]["value"] == 0.9
     listed = cli(["status", "--where", "val/acc>0.5", "--format", "ids"], project)
     assert listed.returncode == 0 and listed.stdout.split() == [record["run_id"]], listed.stderr
+
+
+def _records(data: bytes) -> list[bytes]:
+    """An event file's TFRecords, each whole (length, its CRC, the event, its CRC)."""
+    out, pos = [], 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 8], "little")
+        out.append(data[pos : pos + 16 + length])
+        pos += 16 + length
+    return out
+
+
+def test_a_growing_event_file_is_read_on_from_where_the_last_read_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A status of a running job re-read every event file whole each refresh (3.5 us a scalar: a
+    million scalars, 3.5 s a refresh); it reads on from the last complete record now, a record being
+    written is left for the next read, and the answer is the same as a whole read's."""
+    records = _records(next(PYTORCH.glob("events.*")).read_bytes())
+    folder = tmp_path / "tb"
+    folder.mkdir()
+    events = folder / "events.out.tfevents.1.host"
+    half = len(records) // 2
+    events.write_bytes(b"".join(records[:half]))
+    starts: list[int] = []
+    chunks = tfevents.chunks
+
+    def counted(handle, prefix=""):  # type: ignore[no-untyped-def]
+        starts.append(handle.tell())
+        return chunks(handle, prefix)
+
+    monkeypatch.setattr(tfevents, "chunks", counted)
+    metric_fold.forget()
+    metric_fold.read(folder)
+    written = events.stat().st_size
+    with open(events, "ab") as handle:
+        handle.write(b"".join(records[half:-1]) + records[-1][:10])  # the last one half-written
+    metric_fold.read(folder)
+    assert starts == [0, written]
+    with open(events, "ab") as handle:
+        handle.write(records[-1][10:])
+    continued = metric_fold.read(folder)
+    metric_fold.forget()
+    whole = metric_fold.read(folder)
+    assert starts[-1] == 0 and starts[-2] > written  # read on, then (forgotten) from the start
+    assert (continued.last, continued.non_finite, continued.series) == (
+        whole.last,
+        whole.non_finite,
+        whole.series,
+    )
+    assert whole.series["train/loss"].count == 5 and whole.non_finite == {"train/loss": "nan"}
+
+
+def test_a_record_too_large_to_be_a_scalar_is_skipped_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image is a record of megabytes: skipped by its length, within a block and across blocks."""
+    records = _records(next(TF2.glob("events.*")).read_bytes())
+    image = (tfevents.MAX_RECORD + 10).to_bytes(8, "little") + b"\0" * (tfevents.MAX_RECORD + 18)
+    folder = tmp_path / "tb"
+    folder.mkdir()
+    (folder / "events.out.tfevents.1.host").write_bytes(records[0] + image + b"".join(records[1:]) + image)
+    expected = rows(TF2)
+    assert rows(folder) == expected
+    monkeypatch.setattr(tfevents, "READ_BLOCK", 1000)  # the image spans blocks
+    assert rows(folder) == expected

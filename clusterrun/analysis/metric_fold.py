@@ -98,6 +98,26 @@ class Fold:
             {name: replace(item) for name, item in self.series.items()},
         )
 
+    def merge(self, other: Fold) -> None:
+        """`other`'s points folded in after this fold's (the fold of a later file of a run's)."""
+        for key, value in other.last.items():
+            self.last[key] = value
+            self.non_finite.pop(key, None)
+        for key, word in other.non_finite.items():
+            self.non_finite[key] = word
+            self.last.pop(key, None)
+        for name, item in other.series.items():
+            mine = self.series.get(name)
+            if mine is None:
+                self.series[name] = replace(item)
+                continue
+            mine.count += item.count
+            mine.final = item.final
+            if item.low < mine.low:
+                mine.low, mine.low_step = item.low, item.low_step
+            if item.high > mine.high:
+                mine.high, mine.high_step = item.high, item.high_step
+
     def add_text(self, text: str, parse: rowformat.Parser | None = None) -> None:
         """Fold the rows of JSON-lines text (lines that are not a JSON object are skipped), or of the
         format `parse` reads (rowformat.parser: a table's)."""
@@ -298,7 +318,9 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
 def read(path: Path, step_key: str = "step") -> Fold:
     """The fold of a JSON-lines file (an empty one when it cannot be read; never through a symlink)."""
     key = os.fspath(path)
-    if rowformat.is_document(path) or tfevents.is_events(path):
+    if tfevents.is_events(path):
+        return _events(path, step_key)
+    if rowformat.is_document(path):
         return _document(path, step_key)
     try:
         with open_nofollow(path) as handle:
@@ -336,9 +358,50 @@ def read(path: Path, step_key: str = "step") -> Fold:
     return answer
 
 
+def _events(path: Path, step_key: str) -> Fold:
+    """The fold of TensorBoard's event files at `path` (a file, or their folder: tfevents.py), each
+    continued from where the last read of it stopped, as a JSON-lines file's is (an event file is only
+    ever appended to): a status of a running job that logged a million scalars reads what was added."""
+    fold = Fold(step_key)
+    for file, prefix in tfevents.prefixed(tfevents.event_files(path)):
+        fold.merge(_event_file(file, prefix, step_key))
+    return fold
+
+
+def _event_file(path: Path, prefix: str, step_key: str) -> Fold:
+    key = f"{os.fspath(path)}\0{prefix}"  # (its tags' prefix depends on the folder read)
+    try:
+        with open_nofollow(path) as handle:
+            info = os.fstat(handle.fileno())
+            before = _KEPT.get(key)
+            if before is None and info.st_size >= CACHE_FROM:
+                before = _cached(key)
+            fold, offset = _continued(handle, info, before, step_key)
+            started = offset
+            handle.seek(offset)
+            for rows, after in tfevents.chunks(handle, prefix):
+                fold.add_rows(rows)
+                offset = after  # just after the last complete record
+            handle.seek(max(0, offset - TAIL_CHECK))
+            tail = handle.read(min(offset, TAIL_CHECK))
+    except OSError:
+        return Fold(step_key)
+    stored = before.stored if before is not None and started else 0
+    kept = _Kept((info.st_dev, info.st_ino), offset, tail, fold, stored)
+    if _KEEPING.get():
+        if len(_KEPT) >= KEEP:
+            _KEPT.clear()
+        _KEPT[key] = kept
+        fold = fold.copy()
+    else:
+        _KEPT.pop(key, None)
+    _keep(key, kept)
+    return fold
+
+
 def _document(path: Path, step_key: str) -> Fold:
     """The fold of a JSON document (rowformat.document_rows), read whole each time: a script rewrites it
-    whole, and it is small (nothing is kept of it); likewise TensorBoard's event files (tfevents.py)."""
+    whole, and it is small (nothing is kept of it)."""
     fold = Fold(step_key)
     for rows in row_blocks(path):
         fold.add_rows(rows)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from clusterrun.records.paths import open_nofollow
 
 MARK = ".tfevents."  #: what every event file's name holds
 MAX_RECORD = 64 * 1024  #: a record larger than this is an image, audio or a big tensor: skipped unread
+READ_BLOCK = 1 << 20  #: bytes read at a time
 MAX_FILES = 256  #: event files read under one folder, at most (the newest by name last)
 BLOCK_ROWS = 10_000  #: rows yielded at a time
 STEP_KEY = "step"
@@ -61,16 +63,22 @@ def event_files(path: Path) -> list[Path]:
     return found[:MAX_FILES]
 
 
+def prefixed(files: list[Path]) -> list[tuple[Path, str]]:
+    """Each event file with the prefix of its tags: the folder it is in, below the writer's own (the
+    shallowest that holds an event file: SummaryWriter() writes into a folder named by the time,
+    runs/Dec08_00-27-15_node/, whose tags are not prefixed with that), "" for the writer's own."""
+    top = min((f.parent for f in files), key=lambda folder: len(folder.parts), default=None)
+    out = []
+    for file in files:
+        below = top is not None and (file.parent == top or top in file.parent.parents)
+        prefix = file.parent.relative_to(top).as_posix() if below and top is not None else "."
+        out.append((file, "" if prefix == "." else prefix + "/"))
+    return out
+
+
 def row_blocks(path: Path) -> Iterator[_ROWS]:
     """The rows of the event files at `path` (event_files), BLOCK_ROWS at a time."""
-    files = event_files(path)
-    # the writer's own folder: the shallowest that holds an event file (SummaryWriter() writes into a
-    # folder named by the time, runs/Dec08_00-27-15_node/: its tags are not prefixed with that)
-    top = min((f.parent for f in files), key=lambda folder: len(folder.parts), default=path)
-    for file in files:
-        below = file.parent == top or top in file.parent.parents
-        prefix = file.parent.relative_to(top).as_posix() if below else "."
-        prefix = "" if prefix == "." else prefix + "/"
+    for file, prefix in prefixed(event_files(path)):
         try:
             handle = open_nofollow(file)
         except OSError:
@@ -100,25 +108,65 @@ def signature(path: Path) -> str:
 
 
 def _rows(handle: BinaryIO, prefix: str) -> Iterator[dict[str, Any]]:
+    for rows, _offset in chunks(handle, prefix):
+        yield from rows
+
+
+def chunks(handle: BinaryIO, prefix: str = "") -> Iterator[tuple[_ROWS, int]]:
+    """The rows of the complete records from the handle's position on, a block of the file at a time,
+    each with the offset just after the last record it read (where a later read may continue; a
+    record cut short, being written, is left to it)."""
     plugins: dict[str, str] = {}  # tag -> the plugin its first value named (TensorFlow 2 names it once)
+    base = handle.tell()  # the file's offset of buffer[0]
+    buffer = b""
+    unpack, simple = struct.unpack_from, _SIMPLE.fullmatch
     while True:
-        head = handle.read(12)
-        if len(head) < 12:
+        block = handle.read(READ_BLOCK)
+        if not block:
             return
-        (length,) = struct.unpack("<Q", head[:8])
-        if length > MAX_RECORD:
-            here = handle.tell()
-            end = handle.seek(0, os.SEEK_END)
-            if here + length + 4 > end:
-                return  # cut short
-            handle.seek(here + length + 4)
-            continue
-        data = handle.read(length + 4)
-        if len(data) < length + 4:
-            return  # a record being written
-        row = _event(memoryview(data)[:length], plugins, prefix)
-        if row is not None:
-            yield row
+        buffer += block
+        rows: _ROWS = []
+        pos, size = 0, len(buffer)
+        while pos + 12 <= size:
+            (length,) = unpack("<Q", buffer, pos)
+            end = pos + 16 + length
+            if length > MAX_RECORD:  # an image, audio: skipped unread
+                if end <= size:
+                    pos = end
+                    continue
+                total = os.fstat(handle.fileno()).st_size
+                if base + end > total:
+                    break  # cut short
+                handle.seek(base + end)
+                base, buffer, pos, size = base + end, b"", 0, 0
+                break
+            if end > size:
+                break  # the rest of the record comes with the next block
+            data = buffer[pos + 12 : pos + 12 + length]
+            pos = end
+            match = simple(data)
+            row = _simple(match, prefix) if match is not None else None
+            if row is None:
+                row = _event(memoryview(data), plugins, prefix)
+            if row is not None:
+                rows.append(row)
+        buffer = buffer[pos:]
+        base += pos
+        yield rows, base
+
+
+#: the usual event, read without the general parser: one `simple_value` (PyTorch's, tensorboardX's
+#: add_scalar), with a wall time, a step, and a tag of fewer than 128 bytes (`.` any byte, with DOTALL)
+_SIMPLE = re.compile(rb"\x09.{8}\x10([\x80-\xff]{0,9}[\x00-\x7f])\x2a(.)\x0a(.)\x0a(.)(.*)\x15(.{4})", re.S)
+
+
+def _simple(match: re.Match[bytes], prefix: str) -> dict[str, Any] | None:
+    """_event of the usual event (a match of _SIMPLE) when every length in it agrees; else None."""
+    raw_step, summary, value, size, tag, number = match.groups()
+    if not (len(tag) == size[0] and value[0] == len(tag) + 7 and summary[0] == value[0] + 2):
+        return None
+    step = raw_step[0] if len(raw_step) == 1 else _signed(_varint(memoryview(raw_step), 0)[0])
+    return {STEP_KEY: step, prefix + tag.decode("utf-8", errors="replace"): _float32(number)}
 
 
 def _event(data: memoryview, plugins: dict[str, str], prefix: str) -> dict[str, Any] | None:
@@ -222,7 +270,7 @@ def _float32_text(number: float) -> float:
     if not math.isfinite(number):
         return number
     packed = struct.pack("<f", number)
-    for digits in range(6, 10):
+    for digits in (7, 8, 9):  # (%g drops trailing zeros: 7 digits give 0.1 for the float32 nearest 0.1)
         shorter = float(f"{number:.{digits}g}")
         if struct.pack("<f", shorter) == packed:
             return shorter
