@@ -324,11 +324,7 @@ def read(path: Path, step_key: str = "step") -> Fold:
         return _document(path, step_key)
     try:
         with open_nofollow(path) as handle:
-            info = os.fstat(handle.fileno())
-            before = _KEPT.get(key)
-            if before is None and info.st_size >= CACHE_FROM:
-                before = _cached(key)
-            fold, offset = _continued(handle, info, before, step_key)
+            info, before, fold, offset = _resumed(handle, key, step_key)
             started = offset  # > 0: continued from `before`
             parse = _parser(path, handle)  # JSON lines, or a table (its header read here)
             handle.seek(offset)
@@ -337,12 +333,41 @@ def read(path: Path, step_key: str = "step") -> Fold:
                 fold.add_text(text, parse)
                 offset += length
             carry = lines.carry
-            handle.seek(max(0, offset - TAIL_CHECK))
-            tail = handle.read(min(offset, TAIL_CHECK))
+            kept = _kept(handle, info, before, started, offset, fold)
     except OSError:
         return Fold(step_key)
+    keeping = _remember(key, kept)
+    if not carry.strip():
+        return fold.copy() if keeping else fold  # not kept: nobody else holds it
+    answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
+    answer.add_text(carry.decode("utf-8", errors="replace"), parse)
+    return answer
+
+
+def _resumed(handle: Any, key: str, step_key: str) -> tuple[os.stat_result, _Kept | None, Fold, int]:
+    """The open file's stat, the fold kept of it (in this process, else in the user's cache for a big
+    file), and the fold and offset to read on from (_continued)."""
+    info = os.fstat(handle.fileno())
+    before = _KEPT.get(key)
+    if before is None and info.st_size >= CACHE_FROM:
+        before = _cached(key)
+    fold, offset = _continued(handle, info, before, step_key)
+    return info, before, fold, offset
+
+
+def _kept(
+    handle: Any, info: os.stat_result, before: _Kept | None, started: int, offset: int, fold: Fold
+) -> _Kept:
+    """What is kept of a file read up to `offset` (from `started`, continuing `before` when > 0)."""
+    handle.seek(max(0, offset - TAIL_CHECK))
+    tail = handle.read(min(offset, TAIL_CHECK))
     stored = before.stored if before is not None and started else 0
-    kept = _Kept((info.st_dev, info.st_ino), offset, tail, fold, stored)
+    return _Kept((info.st_dev, info.st_ino), offset, tail, fold, stored)
+
+
+def _remember(key: str, kept: _Kept) -> bool:
+    """Keep `kept` in this process (unless within unkept()) and, for a big file, in the user's cache;
+    whether it is kept in the process (then its fold must not be handed out as it is)."""
     keeping = _KEEPING.get()
     if keeping:
         if len(_KEPT) >= KEEP:
@@ -351,11 +376,7 @@ def read(path: Path, step_key: str = "step") -> Fold:
     else:  # what a watch kept of it while the run went on is not needed either
         _KEPT.pop(key, None)
     _keep(key, kept)
-    if not carry.strip():
-        return fold.copy() if keeping else fold  # not kept: nobody else holds it
-    answer = fold.copy()  # a last line without its newline yet: in the answer, not in what is kept
-    answer.add_text(carry.decode("utf-8", errors="replace"), parse)
-    return answer
+    return keeping
 
 
 def _events(path: Path, step_key: str) -> Fold:
@@ -372,31 +393,16 @@ def _event_file(path: Path, prefix: str, step_key: str) -> Fold:
     key = f"{os.fspath(path)}\0{prefix}"  # (its tags' prefix depends on the folder read)
     try:
         with open_nofollow(path) as handle:
-            info = os.fstat(handle.fileno())
-            before = _KEPT.get(key)
-            if before is None and info.st_size >= CACHE_FROM:
-                before = _cached(key)
-            fold, offset = _continued(handle, info, before, step_key)
+            info, before, fold, offset = _resumed(handle, key, step_key)
             started = offset
             handle.seek(offset)
             for rows, after in tfevents.chunks(handle, prefix):
                 fold.add_rows(rows)
                 offset = after  # just after the last complete record
-            handle.seek(max(0, offset - TAIL_CHECK))
-            tail = handle.read(min(offset, TAIL_CHECK))
+            kept = _kept(handle, info, before, started, offset, fold)
     except OSError:
         return Fold(step_key)
-    stored = before.stored if before is not None and started else 0
-    kept = _Kept((info.st_dev, info.st_ino), offset, tail, fold, stored)
-    if _KEEPING.get():
-        if len(_KEPT) >= KEEP:
-            _KEPT.clear()
-        _KEPT[key] = kept
-        fold = fold.copy()
-    else:
-        _KEPT.pop(key, None)
-    _keep(key, kept)
-    return fold
+    return fold.copy() if _remember(key, kept) else fold
 
 
 def _document(path: Path, step_key: str) -> Fold:
