@@ -12,6 +12,9 @@ RSS), beside a floor measured in the same run:
                    before   every match of the window walked (as before 53fd440)
                    now      clusterrun now (read from the end)
 
+  event file   the last values of a TensorBoard event file of as many scalars (metric_fold.read of
+               its folder: analysis/tfevents.py), first look and next (10 more scalars), as above
+
 Run:  python bench/long_metrics.py [--lines 1000000]
 """
 
@@ -21,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import struct
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -45,6 +49,7 @@ MEASURED = {
     + "            non_finite[key] = 'nan'; last.pop(key, None)\n"
     + "print(last, non_finite)",
     "now": SETUP + "from clusterrun.analysis.metrics import jsonl_last\nprint(jsonl_last(path))",
+    "events": SETUP + "from clusterrun.analysis.metric_fold import read\nprint(read(path).last)",
     "printed-before": SETUP
     + "import re, math\n"
     + "from clusterrun.analysis.metrics import log_tail, NUMBER, PLAIN_NUMBER\n"
@@ -85,6 +90,38 @@ def write_files(root: Path, lines: int) -> tuple[Path, Path]:
     return metrics, stdout
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def event_record(step: int, tag: str, value: float) -> bytes:
+    """One TFRecord of an Event with one simple_value, as PyTorch's SummaryWriter writes it (the CRCs
+    left zero: clusterrun does not check them)."""
+    raw_tag = tag.encode()
+    item = b"\x0a" + _varint(len(raw_tag)) + raw_tag + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + _varint(len(item)) + item
+    event = b"\x09" + struct.pack("<d", 1.8e9 + step) + b"\x10" + _varint(step) + b"\x2a"
+    event += _varint(len(summary)) + summary
+    return struct.pack("<Q", len(event)) + b"\0" * 4 + event + b"\0" * 4
+
+
+def write_events(root: Path, scalars: int, start: int = 0) -> Path:
+    """A TensorBoard log folder with one event file of `scalars` scalars, two tags a step (appended to
+    from step `start`)."""
+    folder = root / "tb"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "events.out.tfevents.1800000000.node", "ab") as handle:
+        for step in range(start, start + scalars // 2):
+            handle.write(event_record(step, "train/loss", 1 / (step + 1)) + event_record(step, "lr", 0.001))
+    return folder
+
+
 def measure(name: str, path: Path, env: dict[str, str], repeat: int) -> Figure:
     tries = [
         run([sys.executable, "-c", MEASURED[name], str(path)], env=env, memory=True) for _ in range(repeat)
@@ -117,6 +154,17 @@ def figures(lines: int, repeat: int, tmp: Path) -> dict[str, Figure]:
     )
     for name in ("printed-before", "printed-now"):
         out[name] = measure(name, stdout, env, repeat)
+    folder = write_events(tmp, lines)
+    out["events-floor"] = measure("floor", next(folder.iterdir()), env, repeat)
+    firsts, nexts = [], []
+    for attempt in range(repeat):
+        for entry in cache.rglob("*.json"):
+            entry.unlink()
+        firsts.append(run([sys.executable, "-c", MEASURED["events"], str(folder)], env=env, memory=True))
+        write_events(tmp, 10, start=lines // 2 + attempt * 5)  # the job logged on meanwhile
+        nexts.append(run([sys.executable, "-c", MEASURED["events"], str(folder)], env=env, memory=True))
+    out["events-first"] = Figure(median([t.seconds for t in firsts]), median([t.peak_mb for t in firsts]))
+    out["events-next"] = Figure(median([t.seconds for t in nexts]), median([t.peak_mb for t in nexts]))
     return out
 
 

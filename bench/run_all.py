@@ -921,6 +921,17 @@ def row_long_metrics(ctx: Ctx) -> list[Row]:
             "bounded memory; a next look reads what was added",
         ),
         Row(
+            f"last values of a running job's TensorBoard event file of {lines:,} scalars (a status row "
+            "of a run whose metrics.file is its log folder): first look; the next, in a new process, "
+            "after 10 more",
+            f"{found['events-first']}; {found['events-next']}",
+            f"reading the file: {found['events-floor']}; the metrics.jsonl of as many lines, first look: "
+            f"{first}",
+            f"{found['events-first'].seconds / first.seconds:.1f}x the JSON lines' first look; next "
+            f"{found['events-next'].seconds / following.seconds:.1f}x theirs",
+            "bounded memory; a next look reads what was added",
+        ),
+        Row(
             f"last values of two printed patterns in a stdout.log of {lines:,} lines (a status row)",
             str(printed),
             f"every match in the log's last 64 MB walked, as before: {printed_before}",
