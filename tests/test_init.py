@@ -1194,3 +1194,40 @@ def test_a_script_that_logs_to_tensorboard_or_wandb_gets_its_metrics_read_from_t
     history = "wandb: Run history:\nwandb: train/loss █▄▁\n"
     found = {n: re.findall(p, history + summary) for n, p in patterns.items()}
     assert found == {"train/loss": ["0.03"], "val/loss": [], "epoch": ["29"], "best_val_loss": ["0.0333"]}
+
+
+def test_a_hydra_script_logging_to_tensorboard_has_its_event_files_found_in_hydras_output_folder(
+    tmp_path: Path,
+) -> None:
+    """Hydra before 1.2 (version_base "1.1", or none given) runs the job in outputs/<date>/<time>/: a
+    SummaryWriter("tb") there writes work/outputs/2026-12-08/00-21-33/tb/, which the next run names by
+    its own time; metrics.file is the folder above the time (its event files are found below it)."""
+    script = HYDRA_SCRIPT.replace(
+        "def main(cfg: DictConfig) -> None:\n",
+        "def main(cfg: DictConfig) -> None:\n    from torch.utils.tensorboard import SummaryWriter\n"
+        '    writer = SummaryWriter("tb")\n',
+    )
+    cases = [
+        ("version_base=None", "hydra: {job: {chdir: false}}", "work/tb"),  # runs where it is started
+        ('version_base="1.1"', "", "work/outputs"),
+        ("", "", "work/outputs"),  # no version_base: 1.1's defaults
+        ("version_base=None", "hydra: {job: {chdir: true}, run: {dir: 'exp/${now:%H-%M-%S}'}}", "work/exp"),
+        ('version_base="1.1"', "hydra: {run: {dir: '/scratch/${now:%H-%M-%S}'}}", None),
+    ]
+    for number, (version, section, expected) in enumerate(cases):
+        root = tmp_path / f"hydra-tb{number}"
+        (root / "conf").mkdir(parents=True)
+        decorator = (
+            f'@hydra.main({version + ", " if version else ""}config_path="conf", config_name="config")'
+        )
+        (root / "train.py").write_text(
+            script.replace(
+                '@hydra.main(version_base=None, config_path="conf", config_name="config")', decorator
+            )
+        )
+        (root / "conf" / "config.yaml").write_text(f"trainer: {{max_epochs: 3}}\n{section}\n")
+        git(root, "init", "-q", "-b", "main")
+        made, config = init_config(root, "train")
+        assert (config.get("metrics") or {}).get("file") == expected, (version, section)
+        if expected is None:
+            assert "hydra.run.dir names outside the run's working directory" in " ".join(made.stderr.split())

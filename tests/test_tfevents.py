@@ -107,6 +107,14 @@ def test_where_an_unread_event_file_is_the_folder_metrics_file_names() -> None:
     assert folder == "work/tb" and names == ["train/loss", "val/acc"]
     read = ["train/loss", "val/acc"]
     assert unread_metrics_file(written[:1], files.get, read)[0] == ""  # read already
+    # a folder named for one run (by its time, its version) is not the next run's: the one above it is
+    for per_run, above in (
+        ("work/outputs/2026-12-08/00-21-33/tb", "work/outputs"),  # Hydra's
+        ("work/runs/Dec08_00-27-15_node7", "work/runs"),  # SummaryWriter()'s
+        ("work/lightning_logs/version_0", "work/lightning_logs"),  # Lightning's TensorBoardLogger's
+    ):
+        path = f"{per_run}/events.out.tfevents.1796689535.vm"
+        assert unread_metrics_file([path], {path: files[written[0]]}.get, [])[0] == above
 
 
 def test_each_runs_event_file_and_wandb_folder_pair_despite_their_names() -> None:

@@ -303,7 +303,17 @@ def _events_folder(given: str, paths: Iterable[str]) -> str:
         return given
     folders = {str(Path(p).parent) for p in paths if tfevents.MARK in Path(p).name}
     mine = str(Path(given).parent)
-    return min((f for f in folders if mine == f or mine.startswith(f + "/")), key=len, default=mine)
+    folder = min((f for f in folders if mine == f or mine.startswith(f + "/")), key=len, default=mine)
+    parts = folder.split("/")
+    # above a folder named by the time or a version, which the next run's is not named by (Hydra's
+    # outputs/2026-12-08/00-21-33/tb/, SummaryWriter()'s runs/Dec08_00-27-15_node/, Lightning's
+    # lightning_logs/version_0/): metrics.file names the folder above, and its event files are found
+    cut = next((n for n, part in enumerate(parts) if n and _PER_RUN.search(part)), len(parts))
+    return "/".join(parts[:cut])
+
+
+#: a folder named for one run: by its date or time, or a version number
+_PER_RUN = re.compile(r"^version_\d+$|(19|20)\d\d-?[01]\d-?[0-3]\d|\d\d[-:_]\d\d[-:_]\d\d")
 
 
 def _document_numbers(path: Path) -> list[str]:

@@ -32,6 +32,8 @@ class HydraMain:
 
     config_path: str | None
     config_name: str | None
+    #: Hydra before 1.2 (version_base "1.1", or none given) runs the job in its output folder
+    chdir: bool = False
 
 
 @dataclass
@@ -46,6 +48,10 @@ class HydraParams:
     #: config groups with several options, whose values are left to the chosen option: group -> the
     #: options, and the chosen option's dotted keys
     choices: dict[str, HydraGroup] = field(default_factory=dict)
+    #: where the job runs, relative to where it is started: Hydra's output folder when it changes into
+    #: it (hydra.job.chdir, or the version's default), as far as it is not named by the time
+    #: (`outputs` of outputs/${now:...}); None when it stays where it is started
+    runs_in: str | None = None
 
 
 @dataclass
@@ -88,7 +94,12 @@ def find_main(tree: ast.Module) -> HydraMain | None:
             ) or (imported_main and isinstance(func, ast.Name) and func.id == "main")
             if hydra_main:
                 words = {k.arg: k.value for k in decorator.keywords if k.arg}
-                return HydraMain(_text(words.get("config_path")), _text(words.get("config_name")))
+                base = words.get("version_base")
+                old = base is None or (
+                    isinstance(base, ast.Constant)
+                    and str(base.value).split(".")[:2] in (["1", "0"], ["1", "1"])
+                )
+                return HydraMain(_text(words.get("config_path")), _text(words.get("config_name")), old)
     return None
 
 
@@ -137,6 +148,7 @@ def params(script: Path, main: HydraMain) -> HydraParams:
     if not isinstance(data, dict):
         found.problem = f"{path.name} is not a mapping"
         return found
+    found.runs_in = _runs_in(data.get("hydra"), main.chdir)
     groups = list(_groups(data.get("defaults"), folder))
     merged: dict[str, Any] = {}
     for group in groups:
@@ -155,6 +167,24 @@ def params(script: Path, main: HydraMain) -> HydraParams:
         found.keys[name] = group.group
     found.values = chosen | found.values  # the choices first, as the defaults list comes first
     return found
+
+
+def _runs_in(section: Any, chdir: bool) -> str | None:
+    """HydraParams.runs_in, from the primary config's `hydra:` section and the version's default."""
+    section = section if isinstance(section, dict) else {}
+    job = section.get("job") if isinstance(section.get("job"), dict) else {}
+    if isinstance(job.get("chdir"), bool):
+        chdir = job["chdir"]
+    if not chdir:
+        return None
+    run = section.get("run") if isinstance(section.get("run"), dict) else {}
+    folder = str(run.get("dir") or "outputs/${now:%Y-%m-%d}/${now:%H-%M-%S}")
+    fixed = []
+    for part in folder.split("/"):
+        if "$" in part or not part or part in (".", ".."):
+            break
+        fixed.append(part)
+    return "/".join(fixed) if fixed and not folder.startswith("/") else ""
 
 
 def _groups(defaults: Any, folder: Path) -> Iterator[HydraGroup]:

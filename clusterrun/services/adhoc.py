@@ -291,8 +291,12 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if found:
         data["metrics"] = {"patterns": found}
         notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
-    if script is not None and script.tensorboard:  # a SummaryWriter's folder: its event files' scalars
-        folder = "/".join(part for part in ("work", data.get("cwd", ""), script.tensorboard) if part)
+    runs_in = hydra.params(script.path, script.hydra).runs_in if script and script.hydra else None
+    if script is not None and script.tensorboard and runs_in != "":  # a SummaryWriter's folder's scalars
+        # (in Hydra's output folder, outputs/<date>/<time>/, when it runs the job there: found below)
+        folder = "/".join(
+            part for part in ("work", data.get("cwd", ""), runs_in or script.tensorboard) if part
+        )
         data.setdefault("metrics", {})["file"] = folder
         notes.append(f"metrics from the TensorBoard event files the script writes to {folder} (metrics.file)")
     elif script is not None and script.wandb_keys:

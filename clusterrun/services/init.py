@@ -494,9 +494,20 @@ def _tensorboard(info: ScriptInfo | None, draft: _Draft) -> str:
         )
         return ""
     folder = f"{draft.work.removeprefix('<run>/')}/{info.tensorboard}"
+    runs_in = hydra.params(info.path, info.hydra).runs_in if info.hydra is not None else None
+    if runs_in == "":
+        draft.check.append(
+            f"metrics: {info.path.name} logs to TensorBoard in Hydra's output folder, which hydra.run.dir "
+            "names outside the run's working directory; set metrics.file to where its event files are"
+        )
+        return ""
+    if runs_in:  # Hydra runs the job in outputs/<date>/<time>/: the event files are found below
+        folder = f"{draft.work.removeprefix('<run>/')}/{runs_in}"
     draft.guessed.append(
         f"metrics from TensorBoard: the scalars of the event files {info.path.name} writes to "
-        f"{info.tensorboard}/ (metrics.file: {folder})"
+        f"{info.tensorboard}/"
+        + (f" in Hydra's output folder, under {runs_in}/" if runs_in else "")
+        + f" (metrics.file: {folder})"
     )
     return folder
 
