@@ -233,3 +233,31 @@ def test_a_record_too_large_to_be_a_scalar_is_skipped_unread(
     assert rows(folder) == expected
     monkeypatch.setattr(tfevents, "READ_BLOCK", 1000)  # the image spans blocks
     assert rows(folder) == expected
+
+
+def test_the_sites_curves_come_from_every_kind_of_metrics_file(tmp_path: Path) -> None:
+    """The site's run page drew no curves for a run whose metrics file was TensorBoard's log folder, a
+    table (metrics.csv) or a JSON document: it shipped the file's text to the browser, which parses
+    JSON lines only. Their rows go as JSON lines now; and a log folder whose event file grows makes
+    the run's pages again (the folder's own mtime does not change)."""
+    from clusterrun.dashboard import records
+
+    run = tmp_path / "run"
+    shutil.copytree(TF2, run / "work" / "tb")
+    (run / "work" / "out.csv").write_text("epoch,val_loss\n0,0.5\n1,0.25\n")
+    (run / "work" / "res.json").write_text('{"test_acc": 0.9}')
+    (run / "metrics.jsonl").write_text('{"step": 0, "loss": 1}\n')
+    for file, first in (
+        ("work/tb", {"step": 0, "train/loss": 1.0}),
+        ("work/out.csv", {"epoch": 0, "val_loss": 0.5}),
+        ("work/res.json", {"test_acc": 0.9}),
+        ("metrics.jsonl", {"step": 0, "loss": 1}),
+    ):
+        record = records.RunRecord("run", run, {"config": {"metrics": {"file": file}}}, None)
+        texts = records.metrics_text(record, 1 << 20)
+        assert texts is not None
+        assert json.loads(texts[0].splitlines()[0]) == first, file
+    before = records.signature(run, "work/tb")
+    with open(next((run / "work" / "tb").glob("events.*")), "ab") as handle:
+        handle.write(b"\0" * 8)
+    assert records.signature(run, "work/tb") != before

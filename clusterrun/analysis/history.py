@@ -25,6 +25,7 @@ A metric found both in the file and through a pattern takes the pattern's values
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
 import json
 import math
@@ -139,6 +140,21 @@ def ranking(
     chosen = sort or metric or default_metric(names)
     given = sort_mode or (mode if chosen == metric else None)
     return chosen, given if given in ("min", "max") else metric_mode(chosen or "")
+
+
+def is_json_lines(path: Path) -> bool:
+    """Whether a metrics file is JSON lines (not a table, a JSON document or TensorBoard's event files)."""
+    return not (rowformat.is_table(path) or rowformat.is_document(path) or tfevents.is_events(path))
+
+
+def source_size(path: Path) -> int:
+    """The bytes of a metrics file, or of the event files in a TensorBoard log folder."""
+    files = tfevents.event_files(path) if tfevents.is_events(path) else [path]
+    total = 0
+    for file in files:
+        with contextlib.suppress(OSError):
+            total += file.stat().st_size
+    return total
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

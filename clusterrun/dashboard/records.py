@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import history
+from clusterrun.analysis import history, tfevents
 from clusterrun.errors import ClusterrunError
 from clusterrun.records import store
 from clusterrun.records.jsonio import read_json_or_empty
@@ -44,6 +44,8 @@ def signature(run_dir: Path, metrics_file: str = "metrics.jsonl") -> list[Any]:
             out.append([info.st_size, info.st_mtime_ns])
         except OSError:
             out.append(None)
+    if tfevents.is_events(run_dir / metrics_file):  # a log folder's mtime stays as its files grow
+        out.append(tfevents.signature(run_dir / metrics_file))
     return out
 
 
@@ -138,14 +140,18 @@ def metrics_text(run: RunRecord, limit: int) -> tuple[str, str] | None:
     sources = run.sources
     path = readable_run_file(run.path, sources.file)  # None: it leads out of the registry
     written = run.path / history.STDOUT_HISTORY
-    sizes = [file_size(path) if path else 0]
+    # a table, a JSON document or TensorBoard's event files: their rows, as JSON lines (the browser
+    # parses those only)
+    converted = path is not None and not history.is_json_lines(path)
+    sizes = [(history.source_size(path) if converted else file_size(path)) if path else 0]
     if sources.patterns:  # the rows written, else the log they would come from (about as big)
         sizes.append(file_size(written) if written.is_file() else file_size(run.path / "stdout.log"))
     if sum(sizes) > limit:
         return None
     file_text = ""
     with contextlib.suppress(OSError):
-        file_text = read_text(path) if path else ""
+        if path is not None:
+            file_text = history.jsonl_text(history.read_rows(path)) if converted else read_text(path)
     stdout_text = ""
     if sources.patterns:
         if written.is_file():
