@@ -65,6 +65,9 @@ NOT_FOUND = re.compile(
     r"(?:^|: )(?P<cmd>[^\s:]+): command not found"
     r"|^(?:\S*/)?(?:ba|da)?sh: (?:line )?\d+: (?:exec: )?(?P<cmd2>[^\s:]+): not found"
     r"|^\S*(?:bash|sh|command\.sh)(?:: line \d+)?: (?:exec: )?(?P<cmd3>[^\s:]+): No such file or directory"
+    # `conda activate` in a job's shell, which has not loaded conda's shell functions (conda 4.4+)
+    r"|(?P<conda>CondaError: Run 'conda init' before 'conda activate'"
+    r"|CommandNotFoundError: Your shell has not been properly configured to use 'conda activate')"
 )
 MISSING_FILE = re.compile(
     r"No such file or directory: '(?P<path>[^']+)'"

@@ -1078,3 +1078,20 @@ def test_a_member_without_its_command_sh_is_an_incomplete_run_not_a_missing_comm
     assert got.category == "incomplete_run", got
     assert "its sweep m-sweep_20260101-000000 lost its member files" in got.fix
     assert "'clusterrun reproduce m_20260101-000000-3'" in got.fix and "module load" not in got.fix
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("CondaError: Run 'conda init' before 'conda activate'", 1),
+        ("CommandNotFoundError: Your shell has not been properly configured to use 'conda activate'.", 1),
+        ("sbatch.sh: line 12: conda: command not found", 127),
+    ],
+)
+def test_conda_activate_in_a_jobs_shell_gets_the_setup_that_works(line: str, code: int) -> None:
+    """`setup: [conda activate myenv]` fails in a job: its shell is not interactive and never ran what
+    `conda init` wrote into ~/.bashrc. The fix sources conda's shell functions first (or loads conda)."""
+    got = d("failed", code, logs={"stderr.log": line + "\n"})
+    assert got.category == "command_not_found" and got.details["command"] == "conda"
+    assert """'source "$(conda info --base)/etc/profile.d/conda.sh"', 'conda activate ENV'""" in got.fix
+    assert ("module load anaconda" in got.fix) == line.endswith("command not found")

@@ -136,8 +136,26 @@ def incomplete_run(ctx: Context, found: Found) -> Fix:
     return Fix(fix, details={"path": groups.get("path") or ""})
 
 
+#: how a job's shell gets `conda activate`: conda's shell functions, which only an interactive shell
+#: set up by `conda init` has
+_CONDA = (
+    """setup=['source "$(conda info --base)/etc/profile.d/conda.sh"', 'conda activate ENV'] (a job's """
+    "shell is not interactive: it has not run what `conda init` put in ~/.bashrc), or the environment's "
+    "Python by its path in the command (/path/to/envs/ENV/bin/python train.py)"
+)
+
+
 def command_not_found(ctx: Context, found: Found) -> Fix:
-    cmd = next(iter(found.hit.groups().values()), "") if found.hit is not None else ""
+    groups = found.groups()
+    if groups.get("conda"):
+        return Fix(f"'conda activate' needs conda's shell functions: {_CONDA}", details={"command": "conda"})
+    cmd = next((value for name, value in groups.items() if name != "conda" and value), "")
+    if cmd == "conda":
+        return Fix(
+            "conda is not on the node's PATH: load it first (setup=['module load anaconda'], by your "
+            f"cluster's name for it), then {_CONDA}",
+            details={"command": cmd},
+        )
     if "/" in cmd and not cmd.startswith(("/", "$", "~")):
         fix = (
             f"'{cmd}' is a path relative to your checkout, but runs start in their own working directory, "
