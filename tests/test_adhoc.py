@@ -113,9 +113,9 @@ def test_save_writes_a_config_that_submits_the_same_run(project: Path) -> None:
     assert adhoc.returncode == 0, adhoc.stderr
     assert "saved the config as configs/fit.yaml" in adhoc.stderr
     saved = yaml.safe_load((project / "configs" / "fit.yaml").read_text())
-    assert (
-        saved["command"]
-        == "python examples/quickstart/train.py --lr={lr} --steps {steps} --batch-size {batch_size}"
+    assert saved["command"] == (  # (the script's --seed, not given: its default is the run's seed)
+        "python examples/quickstart/train.py --lr={lr} --steps {steps} --batch-size {batch_size} "
+        "--seed {seed}"
     )
     assert saved["resources"] == {"time": "00:03:00", "mem": "600M"} and saved["name"] == "fit"
     first = json.loads(adhoc.stdout)
@@ -373,3 +373,24 @@ def test_a_command_whose_script_logs_to_tensorboard_or_wandb_reads_its_metrics_t
     data, notes = config_data(AdhocRequest(argv=["python", "wb.py"], cwd=tmp_path))
     assert sorted(data["metrics"]["patterns"]) == ["loss", "val/acc"]
     assert data["metrics"]["patterns"]["val/acc"] == r"wandb:[ \t]+val/acc[ \t]+([0-9.eE+-]+)"
+
+
+def test_a_seed_option_the_command_does_not_give_is_made_the_runs_seed(tmp_path: Path) -> None:
+    """A user trial (`submit -- accelerate launch ... train.py --lr 0.05`): the script's `--seed`
+    (default 1234) seeded it while clusterrun recorded 42, "only as $CLUSTERRUN_SEED", and `seed=`
+    overrides and reproduce never reached it. Its default is the run's seed now, passed as
+    `--seed {seed}`; an option without a default (unseeded unless given) gets 42, as init does."""
+    script = "import argparse\np = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\n"
+    (tmp_path / "a.py").write_text(script + "p.add_argument('--seed', type=int, default=1234)\n")
+    (tmp_path / "b.py").write_text(script + "p.add_argument('--random-state', type=int, default=None)\n")
+    launch = ["accelerate", "launch", "--num_processes", "2"]
+    data, notes = config_data(AdhocRequest(argv=[*launch, "a.py", "--lr", "0.1"], cwd=tmp_path))
+    assert data["command"] == "accelerate launch --num_processes 2 a.py --lr {lr} --seed {seed}"
+    assert (
+        data["seed"] == 1234
+        and "--seed is the run's seed (its default, 1234), passed as --seed {seed}" in notes
+    )
+    data, notes = config_data(AdhocRequest(argv=["python", "b.py"], cwd=tmp_path))
+    assert data["command"] == "python b.py --random-state {seed}" and data["seed"] == 42
+    data, _ = config_data(AdhocRequest(argv=["python", "a.py", "--seed", "7"], cwd=tmp_path))
+    assert data["command"] == "python a.py --seed {seed}" and data["seed"] == 7  # given: as typed

@@ -48,6 +48,13 @@ class Option:
     def has_default(self) -> bool:
         return self.default is not MISSING and self.default is not None
 
+    def is_int_seed(self) -> bool:
+        """An integer option (of a seed's name, the caller checks): an int default, or none
+        (`type=int, default=None`: unseeded unless given)."""
+        if self.has_default:
+            return isinstance(self.default, int) and not isinstance(self.default, bool)
+        return self.type == "int" and not self.required and not self.is_flag and not self.multiple
+
 
 @dataclass
 class ScriptInfo:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from clusterrun.analysis.metrics import timing_names
-from clusterrun.config.models import ExperimentSpec, spec_from_data
+from clusterrun.config.models import DEFAULT_SEED, ExperimentSpec, spec_from_data
 from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.yaml12 import load_yaml, yaml_load
@@ -243,6 +243,8 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
     if script is not None and hydra_main is not None and seed is None:
         seed = _hydra_seed(script.path, hydra_main, tokens, notes)
+    elif script is not None and seed is None:
+        seed = _option_seed(script, tokens, notes)
     own = _settings_file(argv, tokens, params, seed, cwd)
     if own is not None:
         seed = own.seed if own.seed is not None else seed
@@ -347,6 +349,28 @@ def _script(argv: list[str], cwd: Path) -> ScriptInfo | None:
     if not script.endswith(".py") or not path.is_file():
         return None
     return read_script(path)
+
+
+def _option_seed(script: ScriptInfo, tokens: list[str], notes: list[str]) -> int | None:
+    """A script with a seed option the command does not give (`--seed`, default 1234): the option's
+    default is the run's seed (DEFAULT_SEED when it has none: unseeded unless given), passed as
+    `--seed {seed}` (in `tokens`, in place), so that what clusterrun records as the seed is what the
+    script uses, and reproduce and `seed=` overrides reach it."""
+    option = next(
+        (
+            o
+            for o in script.options
+            if o.name in guess.SEED_OPTIONS and o.flag.startswith("--") and not o.command and o.is_int_seed()
+        ),
+        None,
+    )
+    if option is None:
+        return None
+    value = option.default if option.has_default else DEFAULT_SEED
+    tokens += [option.flag, "{seed}"]
+    own = f"its default, {value}" if option.has_default else f"{DEFAULT_SEED}: it has no default"
+    notes.append(f"{option.flag} is the run's seed ({own}), passed as {option.flag} {{seed}}")
+    return int(value)
 
 
 def _hydra_seed(script: Path, main: HydraMain, tokens: list[str], notes: list[str]) -> int | None:

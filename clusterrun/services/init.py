@@ -271,7 +271,7 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             else:  # `python train.py configs/base.yaml`
                 positional.append("{config_file}")
             continue
-        if name in guess.SEED_OPTIONS and _seed_option(option):
+        if name in guess.SEED_OPTIONS and option.is_int_seed():
             unset = not option.has_default
             draft.seed = DEFAULT_SEED if unset else option.default
             draft.command += [option.flag, "{seed}"] if option.flag else ["{seed}"]
@@ -336,13 +336,6 @@ def _from_python(entry: Entry, info: ScriptInfo, draft: _Draft) -> None:
             )
         else:
             draft.guessed.append(f"left at the script's own default: {', '.join(names)}")
-
-
-def _seed_option(option: Option) -> bool:
-    """An integer seed option: an int default, or none (`type=int, default=None`: unseeded unless given)."""
-    if option.has_default:
-        return isinstance(option.default, int) and not isinstance(option.default, bool)
-    return option.type == "int" and not option.required and not option.is_flag and not option.multiple
 
 
 def _settings_file(info: ScriptInfo, option: Option, draft: _Draft) -> bool:
