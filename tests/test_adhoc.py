@@ -394,3 +394,10 @@ def test_a_seed_option_the_command_does_not_give_is_made_the_runs_seed(tmp_path:
     assert data["command"] == "python b.py --random-state {seed}" and data["seed"] == 42
     data, _ = config_data(AdhocRequest(argv=["python", "a.py", "--seed", "7"], cwd=tmp_path))
     assert data["command"] == "python a.py --seed {seed}" and data["seed"] == 7  # given: as typed
+    # a module of the project (`python -m pkg.fit`, in src/ too), and a package's __main__.py
+    (tmp_path / "src" / "pkg" / "cli").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "fit.py").write_text((tmp_path / "a.py").read_text())
+    (tmp_path / "src" / "pkg" / "cli" / "__main__.py").write_text((tmp_path / "a.py").read_text())
+    for module in ("pkg.fit", "pkg.cli"):
+        data, _ = config_data(AdhocRequest(argv=["python", "-m", module, "--lr", "1"], cwd=tmp_path))
+        assert data["command"] == f"python -m {module} --lr {{lr}} --seed {{seed}}" and data["seed"] == 1234

@@ -86,7 +86,7 @@ def _shell_python(root: Path, shell: ShellScript) -> Path | None:
         if shell.runs_program(name):
             modules.append(target.split(":")[0].strip())
     for module in modules:
-        source = _module_file(root, module)
+        source = module_file(root, module)
         if source is not None:
             return source
     return None
@@ -107,10 +107,13 @@ def _script_entry(root: Path, rel: str) -> Entry:
     return Entry("shell", rel, ["bash", rel], python=_shell_python(root, shell), shell=shell)
 
 
-def _module_file(root: Path, module: str) -> Path | None:
+def module_file(root: Path, module: str, run: bool = False) -> Path | None:
+    """The source of a module of the project (in `root` or `root/src`); with `run`, what `python -m`
+    runs of a package (its __main__.py), else its __init__.py."""
     parts = module.split(".")
+    package = "__main__.py" if run else "__init__.py"
     for base in (root, root / "src"):
-        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, package)):
             if candidate.is_file():
                 return candidate
     return None
@@ -128,7 +131,7 @@ def _pyproject(root: Path, survey: Survey) -> list[Entry]:
     entries = []
     for name, target in scripts.items():
         module = str(target).split(":")[0].strip()
-        source = _module_file(root, module)
+        source = module_file(root, module)
         guarded = source is not None and MAIN_GUARD.search(source.read_text(errors="replace"))
         command = ["python", "-m", module] if guarded else [str(name)]
         entry = Entry("pyproject", f"pyproject script {name}", command, python=source)

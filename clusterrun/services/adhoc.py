@@ -33,6 +33,7 @@ from clusterrun.init import guess, hydra, settings
 from clusterrun.init.hydra import HydraMain
 from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
+from clusterrun.init.repo import module_file
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import ADHOC_DIR, Registry, repo_folder
 
@@ -342,9 +343,13 @@ def _settings_file(
 
 
 def _script(argv: list[str], cwd: Path) -> ScriptInfo | None:
-    """What the command's Python script says of itself (its prints, `@hydra.main`), when it is one."""
+    """What the command's Python script (or module of the project, `-m pkg.train`) says of itself (its
+    prints, options, `@hydra.main`), when it is one."""
     end = program_end(argv)
     script = argv[end - 1] if end > 1 else ""
+    if end > 1 and argv[end - 2] == "-m":  # `python -m pkg.train`: the module's file in the project
+        found = module_file(cwd, script, run=True)
+        return read_script(found) if found is not None else None
     path = cwd / script
     if not script.endswith(".py") or not path.is_file():
         return None
