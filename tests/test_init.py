@@ -913,6 +913,9 @@ def test_a_lightning_cli_script_gets_fit_its_config_and_a_one_batch_smoke_test(t
     assert config["smoke"]["command"] == config["command"] + " --trainer.fast_dev_run true"
     assert set(config["metrics"]["patterns"]) == {"train_loss", "val_loss"}  # what the progress bar shows
     assert "not printed, so not read: grad_steps" in made.stderr
+    assert "to read every logged metric, set metrics.file: work/lightning_logs (the TensorBoardLogger's" in (
+        " ".join(made.stderr.split())
+    )
     # without a config file: the classes' __init__ defaults, and LightningCLI's random seed made explicit
     root = _lightning_project(tmp_path / "without", config=False)
     made, config = init_config(root, "train")

@@ -516,8 +516,12 @@ def _lightning_metrics(main: lightning.LightningMain, draft: _Draft) -> dict[str
             "Lightning's CSVLogger keeps every step's in lightning_logs/version_0/metrics.csv"
         )
     if hidden:
+        logs = f"{draft.work.removeprefix('<run>/')}/lightning_logs"
         draft.check.append(
-            f"metrics logged without prog_bar=True are not printed, so not read: {', '.join(hidden)}"
+            f"metrics logged without prog_bar=True are not printed, so not read: {', '.join(hidden)}; to "
+            f"read every logged metric, set metrics.file: {logs} (the TensorBoardLogger's event files, "
+            f"Lightning's default logger when tensorboard is installed) or {logs}/version_0/metrics.csv "
+            "(a CSVLogger's table)"
         )
     return found
 
