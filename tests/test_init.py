@@ -1234,3 +1234,79 @@ def test_a_hydra_script_logging_to_tensorboard_has_its_event_files_found_in_hydr
         assert (config.get("metrics") or {}).get("file") == expected, (version, section)
         if expected is None:
             assert "hydra.run.dir names outside the run's working directory" in " ".join(made.stderr.split())
+
+
+SBATCH_SCRIPT = """\
+#!/bin/bash
+#SBATCH --job-name=toy
+#SBATCH -p gpu -A mylab            # partition and account
+#SBATCH -t 1-00:00:00
+#SBATCH --nodes=1 --ntasks-per-node=1
+#SBATCH -c 4
+#SBATCH --mem-per-cpu=2G
+#SBATCH --gres=gpu:a100:2
+#SBATCH --exclude=node07
+#SBATCH --array=1-10
+#SBATCH --output=logs/%x-%j.out
+#SBATCH --bogus-option=1
+
+set -euo pipefail
+module load cuda/12.1
+source venv/bin/activate
+export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK
+cd "$SLURM_SUBMIT_DIR"
+echo "start $(date)"
+srun --unbuffered -c 4 python train.py --lr 0.05 --epochs 20 \\
+    --seed 3
+nvidia-smi
+"""
+
+
+def test_an_sbatch_script_of_the_project_gives_its_resources_setup_and_values(tmp_path: Path) -> None:
+    """A user trial: a project run on the cluster by `sbatch scripts/train.sbatch` got starter resources
+    (1 h, 4G, 1 CPU) where its script asks for a day, 8G and 2 GPUs, no setup (its venv and modules),
+    and the argparse defaults where the script passes other values. init reads the sbatch script that
+    runs the entry point: its #SBATCH lines (until the first command, as SLURM reads them), its setup
+    lines (a relative venv through $CLUSTERRUN_REPO_ROOT: a run works in its own copy), and its command's
+    values; what clusterrun does itself, and what it cannot read, is said."""
+    root = repo(tmp_path, "argparse_repo")
+    (root / "scripts").mkdir(exist_ok=True)
+    (root / "scripts" / "train.sbatch").write_text(SBATCH_SCRIPT)
+    made, config = init_config(root, "train")
+    assert config["params"]["lr"] == 0.05 and config["params"]["epochs"] == 20 and config["seed"] == 3
+    assert config["setup"] == [
+        "module load cuda/12.1",
+        'source "$CLUSTERRUN_REPO_ROOT/venv/bin/activate"',
+        "export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK",
+    ]
+    resources = config["resources"]
+    assert {k: resources[k] for k in ("partition", "account", "time", "cpus_per_task", "mem", "gpus")} == {
+        "partition": "gpu",
+        "account": "mylab",
+        "time": "1-00:00:00",
+        "cpus_per_task": 4,
+        "mem": "8G",  # 2G per CPU x 4 CPUs
+        "gpus": 2,
+    }
+    assert resources["gpu_type"] == "a100" and resources["extra"] == {"exclude": "node07"}
+    said = " ".join(made.stderr.split())
+    assert "scripts/train.sbatch runs it on the cluster now" in said
+    assert "the values its command passes (lr=0.05, epochs=20, seed 3)" in said
+    assert "--array (sweeps are job arrays: use sweep:" in said
+    assert "--bogus-option (not an sbatch option clusterrun knows)" in said
+    assert '`cd "$SLURM_SUBMIT_DIR"` (a run works in its own copy of the code)' in said
+    assert "resources: from scripts/train.sbatch" in said
+
+
+def test_a_batch_script_named_like_a_run_script_is_read_not_run(tmp_path: Path) -> None:
+    """scripts/train.sh with #SBATCH lines and `srun python train.py` was init's entry point, `bash
+    scripts/train.sh`: in a job its srun starts a step inside the job's own, and its `cd
+    $SLURM_SUBMIT_DIR` leaves the run's copy of the code. What it runs is the entry point now, and the
+    script gives resources, setup and values, as a .sbatch file does."""
+    root = repo(tmp_path, "argparse_repo")
+    (root / "scripts").mkdir(exist_ok=True)
+    (root / "scripts" / "train.sh").write_text(SBATCH_SCRIPT)
+    made, config = init_config(root, "train")
+    assert config["command"].startswith("python train.py --epochs {epochs}")
+    assert "srun" not in config["command"] and config["resources"]["gpus"] == 2
+    assert "entry point: train.py" in made.stderr and "scripts/train.sh (clusterrun init" not in made.stderr

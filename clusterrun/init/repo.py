@@ -104,7 +104,21 @@ def _script_entry(root: Path, rel: str) -> Entry:
     if rel.endswith(".py"):
         return Entry("python", rel, ["python", rel], python=path)
     shell = read_shell(path)
-    return Entry("shell", rel, ["bash", rel], python=_shell_python(root, shell), shell=shell)
+    python = _shell_python(root, shell)
+    if python is not None and python.is_relative_to(root) and _is_sbatch(path):
+        # a batch script (`#SBATCH` lines, `srun python train.py`): what it runs is the entry point, and
+        # the script gives resources, setup and values (init/sbatch.py); run as the command, its `srun`
+        # would start inside the job's own step and its `cd $SLURM_SUBMIT_DIR` leave the run's copy
+        inner = python.relative_to(root).as_posix()
+        return Entry("python", inner, ["python", inner], python=python)
+    return Entry("shell", rel, ["bash", rel], python=python, shell=shell)
+
+
+def _is_sbatch(path: Path) -> bool:
+    try:
+        return "#SBATCH" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def module_file(root: Path, module: str, run: bool = False) -> Path | None:
@@ -192,6 +206,13 @@ def survey(root: Path) -> Survey:
     for rel in guarded_scripts(root, known):
         found.entries.append(_script_entry(root, rel))
         found.looked_at.append(rel)
+    seen: set[tuple[str, str]] = set()  # (a batch script's entry is its Python script's: listed once)
+    unique = []
+    for entry in found.entries:
+        if (entry.kind, entry.label) not in seen:
+            seen.add((entry.kind, entry.label))
+            unique.append(entry)
+    found.entries = unique
     configs = root / "configs"
     if configs.is_dir():
         for path in sorted(configs.rglob("*")):

@@ -23,7 +23,7 @@ from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.sections import Resources
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
-from clusterrun.init import guess, hydra, lightning, settings
+from clusterrun.init import guess, hydra, lightning, sbatch, settings
 from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script, uses_lightning_trainer
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
@@ -33,7 +33,7 @@ from clusterrun.inputs.outputnames import is_output_name
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.registry import git_root, repo_folder
 from clusterrun.scheduler.registry import AUTO, get_scheduler
-from clusterrun.services.adhoc import command_text, dump_config, value_of
+from clusterrun.services.adhoc import command_text, dump_config, template, value_of
 from clusterrun.services.job_request import probe
 
 PROBE_SECONDS = 60
@@ -93,6 +93,7 @@ class _Draft:
     work: str = "<run>/work"  # where the command runs, in a run's copy of the code (the config's cwd)
     base: Path | None = None  # ... and in the checkout: what the script's relative defaults name
     config_file: dict[str, Any] | None = None  # the script's own settings file, its values as params
+    sbatch: sbatch.Sbatch | None = None  # the project's sbatch script that runs the entry point
 
 
 def _shown(value: Any) -> str:
@@ -570,15 +571,21 @@ def _smoke(draft: _Draft, data: dict[str, Any]) -> None:
 def _resources(
     info: ScriptInfo | None, request: InitRequest, found: Survey, draft: _Draft, params: dict[str, Any]
 ) -> dict[str, Any]:
-    resources = dict(STARTER_RESOURCES)
+    told = draft.sbatch.resources if draft.sbatch is not None else {}
+    resources = dict(STARTER_RESOURCES) | told
     workers = next(
         (v for k, v in params.items() if k in ("num_workers", "workers") and isinstance(v, int)), None
     )
-    if isinstance(workers, int) and workers > 0 and not isinstance(workers, bool):
+    if (
+        isinstance(workers, int)
+        and workers > 0
+        and not isinstance(workers, bool)
+        and "cpus_per_task" not in told
+    ):
         resources["cpus_per_task"] = workers + 1
         draft.guessed.append(f"cpus_per_task: {workers + 1} (num_workers + 1)")
     jobs = params.get("n_jobs")  # joblib's (scikit-learn's): processes, or -1 for one per CPU it sees
-    if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs > 0:
+    if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs > 0 and "cpus_per_task" not in told:
         resources["cpus_per_task"] = max(resources["cpus_per_task"], jobs)
         draft.guessed.append(f"cpus_per_task: {resources['cpus_per_task']} (n_jobs={jobs})")
     elif isinstance(jobs, int) and not isinstance(jobs, bool) and jobs < 0:
@@ -587,17 +594,25 @@ def _resources(
             "(resources.cpus_per_task) where the cluster confines it, every CPU of its node where not: "
             "set the two together, e.g. params.n_jobs=4 resources.cpus_per_task=4"
         )
-    if info is not None and info.mentions_cuda:
+    if info is not None and info.mentions_cuda and "gpus" not in told and "gpus_per_task" not in told:
         resources["gpus"] = 1
         draft.guessed.append(f"gpus: 1 ({info.path.name} uses CUDA)")
     if request.cluster:
         draft.guessed.append(f"resources: the defaults of the cluster profile {request.cluster!r}")
-        return {
+        return told | {
             k: v
             for k, v in resources.items()
             if k in ("gpus", "cpus_per_task") and v != STARTER_RESOURCES.get(k)
         }
     _fit(resources, draft)
+    if told:
+        rest = [f"{k} {v}" for k, v in STARTER_RESOURCES.items() if k not in told]
+        draft.check.append(
+            f"resources: from {draft.sbatch.label if draft.sbatch else 'the sbatch script'}"
+            + (f"; starter values for the rest ({', '.join(rest)})" if rest else "")
+            + "; the first run's summary says what it used"
+        )
+        return resources
     hint = (
         f" (profiles here: {', '.join(found.profiles)}; init --cluster NAME uses one)"
         if found.profiles
@@ -820,6 +835,8 @@ def _config(
         )
     draft = _draft(entry, info, folder, found.root)
     draft.check += entry.notes
+    if info is not None:
+        _from_sbatch(sbatch.find(found.root, info.path), draft)
     if entry.kind == "python" and info is not None and not info.main_guard and info.framework != "":
         draft.check.append(
             f'{entry.label} has no `if __name__ == "__main__":`: check that the command runs it'
@@ -850,6 +867,8 @@ def _config(
             "the job on SIGUSR1, and the next attempt resumes from it; add timeout to requeue.on for a run "
             "longer than its time limit"
         )
+    if draft.sbatch is not None and draft.sbatch.setup:
+        data["setup"] = draft.sbatch.setup
     _environment(info, draft)
     if draft.env:
         data["env"] = draft.env
@@ -876,6 +895,38 @@ def _config(
     if resources:
         data["resources"] = resources
     return data, draft
+
+
+def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft) -> None:
+    """How the project runs the entry point on the cluster now (init/sbatch.py): the values its command
+    passes become the params' (and the seed), its setup lines and resources the config's."""
+    if found is None:
+        return
+    draft.sbatch = found
+    _tokens, values, seed = template(found.command)
+    changed = []
+    for name, value in values.items():
+        old = draft.params.get(name)
+        if name not in draft.params:
+            continue
+        if type(old) is float and type(value) is int:
+            value = float(value)  # (`--lr 1` for a float option)
+        if type(old) is type(value):
+            draft.params[name] = value
+            changed.append(f"{name}={_shown(value)}")
+    if seed is not None and draft.seed is not None:
+        draft.seed = seed
+        changed.append(f"seed {seed}")
+    rel = found.label or found.path.name
+    parts = [f"its resources ({found.shown_resources})" if found.resources else ""]
+    parts.append(
+        f"its setup ({len(found.setup)} line{'s' if len(found.setup) != 1 else ''})" if found.setup else ""
+    )
+    parts.append(f"the values its command passes ({', '.join(changed)})" if changed else "")
+    said = ", ".join(p for p in parts if p) or "nothing this config can use"
+    draft.guessed.append(f"{rel} runs it on the cluster now: from it, {said}")
+    if found.left:
+        draft.check.append(f"left out of {rel}: {'; '.join(found.left)}")
 
 
 def _default_name(entry: Entry) -> str:
