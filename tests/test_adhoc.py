@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from clusterrun.services.adhoc import AdhocRequest, _smoke_example, config_data, name_of, template
-from tests.helpers import cli, no_traceback
+from tests.helpers import cli, git, no_traceback
 
 SCRIPT = ["python", "examples/quickstart/train.py"]
 LOCAL = ["submit", "--backend", "local"]
@@ -401,3 +401,36 @@ def test_a_seed_option_the_command_does_not_give_is_made_the_runs_seed(tmp_path:
     for module in ("pkg.fit", "pkg.cli"):
         data, _ = config_data(AdhocRequest(argv=["python", "-m", module, "--lr", "1"], cwd=tmp_path))
         assert data["command"] == f"python -m {module} --lr {{lr}} --seed {{seed}}" and data["seed"] == 1234
+
+
+def test_a_command_that_submits_a_job_of_its_own_is_refused_with_what_to_run(tmp_path: Path) -> None:
+    """A user trial coming from sbatch scripts: `submit -- sbatch scripts/train.sh` submitted a job that
+    submitted another, which nothing tracked; `submit -- bash scripts/train.sh` ran its `srun` inside the
+    job and failed on `module`; `submit scripts/train.sh` said "the top level must be a mapping". Each is
+    refused now (exit 2, no traceback, nothing written) with the command to submit instead."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "train.sh").write_text(
+        "#!/bin/bash\n#SBATCH --time=01:00:00\nmodule load x\nsrun -c 2 python train.py --lr 0.05\n"
+    )
+    (tmp_path / "train.py").write_text("print('loss=1')\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "x")
+    expected = {
+        ("sbatch", "scripts/train.sh"): "clusterrun submit -- python train.py --lr 0.05",
+        ("bash", "scripts/train.sh"): "clusterrun submit -- python train.py --lr 0.05",
+        ("./scripts/train.sh",): "clusterrun submit -- python train.py --lr 0.05",
+        ("srun", "--unbuffered", "-n", "2", "python", "train.py"): "clusterrun submit -- python train.py",
+        ("salloc", "-N", "1"): "clusterrun submit -- python train.py ...",
+    }
+    for command, hint in expected.items():
+        refused = cli(["submit", "--backend", "local", "--dry-run", "--", *command], tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        no_traceback(refused)
+        assert hint in refused.stderr, (command, refused.stderr)
+    as_config = cli(["submit", "scripts/train.sh", "--backend", "local", "--dry-run"], tmp_path)
+    assert as_config.returncode == 2 and "is a batch script (#SBATCH lines), not a clusterrun config" in (
+        as_config.stderr
+    )
+    assert "clusterrun init" in as_config.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*_2*"))

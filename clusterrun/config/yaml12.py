@@ -230,6 +230,14 @@ def _read(path: Path) -> str:
 
 def load_yaml(path: Path) -> dict[str, Any]:
     text = _read(path)
+    batch = re.search(r"^#SBATCH\s", text, re.MULTILINE) is not None
+    if text.startswith("#!") or batch:  # a script, which may even read as YAML
+        kind = "a batch script (#SBATCH lines)" if batch else "a script"
+        raise ConfigError(
+            f"{path} is {kind}, not a clusterrun config (YAML)",
+            hint="clusterrun init writes a config from the project's scripts (an sbatch script's resources, "
+            "setup and command included); or submit a command as it is: clusterrun submit -- python train.py",
+        )
     try:
         data = yaml_load(text)
     except YamlLimitError as exc:

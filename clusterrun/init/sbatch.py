@@ -251,7 +251,7 @@ def _body(lines: list[str], found: Sbatch) -> None:
         first = words[0]
         runs = first in ("srun", "exec", "time", "stdbuf") or first.endswith(("python", "python3"))
         if not found.command and (runs or any(w.endswith(".py") for w in words)):
-            found.command = _program(words)
+            found.command = program(words)
             continue
         if _SETUP.match(line) and not re.match(r"^export\s+SLURM_", line):
             found.setup.append(_repo_relative(line))
@@ -268,7 +268,7 @@ def _words(line: str) -> list[str]:
         return []
 
 
-def _program(words: list[str]) -> list[str]:
+def program(words: list[str]) -> list[str]:
     """The program's argv: `srun [options]`, `exec`, `time` taken off."""
     i = 0
     while i < len(words) and words[i] in ("exec", "time", "srun", "stdbuf"):

@@ -29,7 +29,7 @@ from clusterrun.config.overrides import apply_overrides
 from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ConfigError, UsageError
-from clusterrun.init import guess, hydra, settings
+from clusterrun.init import guess, hydra, sbatch, settings
 from clusterrun.init.hydra import HydraMain
 from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
@@ -238,6 +238,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if request.smoke and request.smoke_args is not None:
         raise UsageError("--smoke and --smoke-args both say how to make the run short", hint="give one")
     cwd = request.cwd or Path.cwd()
+    _not_a_batch_job(argv, cwd)
     script = _script(argv, cwd)
     hydra_main = script.hydra if script is not None else None
     tokens, params, seed = template(argv, hydra=hydra_main is not None)
@@ -340,6 +341,41 @@ def _settings_file(
         params.update(found.params)
         return found
     return None
+
+
+#: programs that ask SLURM for a job or a step themselves: clusterrun is what submits the job
+SCHEDULER_PROGRAMS = ("sbatch", "srun", "salloc")
+
+
+def _not_a_batch_job(argv: list[str], cwd: Path) -> None:
+    """Refuse a command that submits a job of its own (`sbatch train.sbatch`: a job that submits another,
+    which nothing tracks), asks for a step (`srun python train.py`), or runs a batch script (`bash
+    train.sbatch`: its srun would start a step inside the job's own, its `cd $SLURM_SUBMIT_DIR` leave
+    the run's copy of the code); say what to run instead."""
+    program = Path(argv[0]).name
+    scripts = [w for w in argv[:3] if w.endswith(sbatch.SUFFIXES) and (cwd / w).is_file()]
+    read = sbatch.parse(cwd / scripts[0]) if scripts else None
+    if read is not None:
+        what = f"{scripts[0]} is a batch script (#SBATCH lines)"
+        if program == "sbatch":
+            what = f"sbatch submits {scripts[0]} as a job of its own, which nothing would track"
+        its = (
+            f", or submit its command: clusterrun submit -- {shlex.join(read.command)}"
+            if read.command
+            else ""
+        )
+        raise UsageError(
+            f"{what}: clusterrun submits the job (its resources, setup and logs are the config's)",
+            hint="clusterrun init reads the script into a config (its #SBATCH resources, setup and command)"
+            + its,
+        )
+    if program in SCHEDULER_PROGRAMS:
+        inner = shlex.join(sbatch.program(argv)) if program == "srun" else ""
+        raise UsageError(
+            f"{program} asks SLURM for a job or a step itself: clusterrun submits the job and runs its "
+            "command under srun (resources.tasks_per_node for several processes)",
+            hint=f"submit the program itself: clusterrun submit -- {inner or 'python train.py ...'}",
+        )
 
 
 def _script(argv: list[str], cwd: Path) -> ScriptInfo | None:

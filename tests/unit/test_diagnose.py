@@ -1095,3 +1095,11 @@ def test_conda_activate_in_a_jobs_shell_gets_the_setup_that_works(line: str, cod
     assert got.category == "command_not_found" and got.details["command"] == "conda"
     assert """'source "$(conda info --base)/etc/profile.d/conda.sh"', 'conda activate ENV'""" in got.fix
     assert ("module load anaconda" in got.fix) == line.endswith("command not found")
+
+
+def test_module_not_found_says_to_load_environment_modules_not_to_install_a_module() -> None:
+    """A user trial: `module: command not found` (the smoke test, on a machine without modules) got
+    "install 'module' on the nodes ..., e.g. setup=['module load module']"."""
+    got = d("failed", 127, logs={"stderr.log": "scripts/train.sh: line 14: module: command not found\n"})
+    assert got.category == "command_not_found" and "module load module" not in got.fix
+    assert "source /etc/profile.d/modules.sh" in got.fix and "--skip-smoke" in got.fix

@@ -150,6 +150,14 @@ def command_not_found(ctx: Context, found: Found) -> Fix:
     if groups.get("conda"):
         return Fix(f"'conda activate' needs conda's shell functions: {_CONDA}", details={"command": "conda"})
     cmd = next((value for name, value in groups.items() if name != "conda" and value), "")
+    if cmd in ("module", "ml"):
+        return Fix(
+            f"'{cmd}' is a shell function of Environment Modules or Lmod, which this shell has not loaded "
+            "(a non-interactive shell, or a machine without modules: the smoke test runs on yours): load "
+            "it first, setup=['source /etc/profile.d/modules.sh', 'module load ...'] (Lmod: "
+            "/usr/share/lmod/lmod/init/bash), or on a machine without modules submit with --skip-smoke",
+            details={"command": cmd},
+        )
     if cmd == "conda":
         return Fix(
             "conda is not on the node's PATH: load it first (setup=['module load anaconda'], by your "
