@@ -1310,3 +1310,17 @@ def test_a_batch_script_named_like_a_run_script_is_read_not_run(tmp_path: Path) 
     assert config["command"].startswith("python train.py --epochs {epochs}")
     assert "srun" not in config["command"] and config["resources"]["gpus"] == 2
     assert "entry point: train.py" in made.stderr and "scripts/train.sh (clusterrun init" not in made.stderr
+
+
+def test_an_array_job_script_is_said_as_the_sweep_it_stands_for(tmp_path: Path) -> None:
+    """`#SBATCH --array=0-9` with `--seed $SLURM_ARRAY_TASK_ID`: a sweep does the same, each run with
+    its own record; init says which (the array itself is a sweep's, never an sbatch option here)."""
+    root = repo(tmp_path, "argparse_repo")
+    (root / "run.slurm").write_text(
+        "#!/bin/bash\n#SBATCH --array=0-9%2\n#SBATCH -t 30\n"
+        "srun python train.py --seed $SLURM_ARRAY_TASK_ID\n"
+    )
+    made, config = init_config(root, "train")
+    assert config["resources"]["time"] == "30" and config["seed"] == 7  # the script's own default
+    assert "--sweep seed=range(0,10)" in " ".join(made.stderr.split())
+    assert "clusterrun submit configs/train.yaml --sweep seed=range(0,10)" in " ".join(made.stderr.split())

@@ -91,6 +91,24 @@ class Sbatch:
     setup: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)  # the program's argv, `srun ...` taken off
     left: list[str] = field(default_factory=list)  # what was left out, each with why
+    array: str = ""  # --array's indices (0-9, 1-10%4, 0,2,4): a sweep in clusterrun
+
+    def array_sweep(self) -> tuple[str, str] | None:
+        """(the command's option that takes $SLURM_ARRAY_TASK_ID, the indices as a --sweep value:
+        `range(0,10)` or `0,2,4`), when the script is an array job that passes the index to an option."""
+        indices = self.array.split("%")[0]
+        match = re.fullmatch(r"(\d+)-(\d+)(?::(\d+))?", indices)
+        if match:
+            start, stop, step = match.groups()
+            values = f"range({start},{int(stop) + 1}{',' + step if step else ''})"
+        elif re.fullmatch(r"\d+(,\d+)*", indices):
+            values = indices
+        else:
+            return None
+        for option, value in zip(self.command, self.command[1:], strict=False):
+            if option.startswith("-") and "SLURM_ARRAY_TASK_ID" in value:
+                return option, values
+        return None
 
     @property
     def shown_resources(self) -> str:
@@ -211,6 +229,9 @@ def _resources(options: dict[str, str], found: Sbatch) -> None:
                 res["exclusive"] = True
             elif name in ("ntasks", "mem-per-cpu", "mem-per-gpu"):
                 continue  # below, with what they depend on
+            elif name == "array":
+                found.array = value
+                found.left.append(f"--{name} ({OWNED_SBATCH_OPTIONS[name]})")
             elif name in OWNED_SBATCH_OPTIONS:
                 found.left.append(f"--{name} ({OWNED_SBATCH_OPTIONS[name]})")
             elif name in EXTRA_SBATCH_OPTIONS:

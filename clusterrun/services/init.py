@@ -835,13 +835,13 @@ def _config(
         )
     draft = _draft(entry, info, folder, found.root)
     draft.check += entry.notes
-    if info is not None:
-        _from_sbatch(sbatch.find(found.root, info.path), draft)
     if entry.kind == "python" and info is not None and not info.main_guard and info.framework != "":
         draft.check.append(
             f'{entry.label} has no `if __name__ == "__main__":`: check that the command runs it'
         )
     name = request.name or _default_name(entry)
+    if info is not None:
+        _from_sbatch(sbatch.find(found.root, info.path), draft, name)
     data: dict[str, Any] = {
         "name": name,
         "description": f"Starter config written by clusterrun init from {entry.label}; check it.",
@@ -897,7 +897,7 @@ def _config(
     return data, draft
 
 
-def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft) -> None:
+def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft, name: str) -> None:
     """How the project runs the entry point on the cluster now (init/sbatch.py): the values its command
     passes become the params' (and the seed), its setup lines and resources the config's."""
     if found is None:
@@ -905,15 +905,15 @@ def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft) -> None:
     draft.sbatch = found
     _tokens, values, seed = template(found.command)
     changed = []
-    for name, value in values.items():
-        old = draft.params.get(name)
-        if name not in draft.params:
+    for param, given in values.items():
+        old = draft.params.get(param)
+        if param not in draft.params:
             continue
-        if type(old) is float and type(value) is int:
-            value = float(value)  # (`--lr 1` for a float option)
-        if type(old) is type(value):
-            draft.params[name] = value
-            changed.append(f"{name}={_shown(value)}")
+        if type(old) is float and type(given) is int:
+            given = float(given)  # (`--lr 1` for a float option)
+        if type(old) is type(given):
+            draft.params[param] = given
+            changed.append(f"{param}={_shown(given)}")
     if seed is not None and draft.seed is not None:
         draft.seed = seed
         changed.append(f"seed {seed}")
@@ -927,6 +927,16 @@ def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft) -> None:
     draft.guessed.append(f"{rel} runs it on the cluster now: from it, {said}")
     if found.left:
         draft.check.append(f"left out of {rel}: {'; '.join(found.left)}")
+    swept = found.array_sweep()
+    if swept is not None:
+        flag, indices = swept
+        option = flag.lstrip("-").replace("-", "_")
+        key = "seed" if option in guess.SEED_OPTIONS else f"params.{option}"
+        draft.check.append(
+            f"{rel} is an array job (--array={found.array}) that passes $SLURM_ARRAY_TASK_ID as {flag}: a "
+            f"sweep runs the same, each run recorded: clusterrun submit configs/{name}.yaml --sweep "
+            f"{key}={indices}"
+        )
 
 
 def _default_name(entry: Entry) -> str:
