@@ -501,7 +501,8 @@ def _tensorboard(info: ScriptInfo | None, draft: _Draft) -> str:
         f"metrics from TensorBoard: the scalars of the event files {info.path.name} writes to "
         f"{info.tensorboard}/"
         + (f" in Hydra's output folder, under {runs_in}/" if runs_in else "")
-        + f" (metrics.file: {folder})"
+        + f" (metrics.file: {folder}; a running job's values as far as the writer has flushed them, every "
+        "120 s unless SummaryWriter(..., flush_secs=N) says otherwise)"
     )
     return folder
 
