@@ -1324,3 +1324,22 @@ def test_an_array_job_script_is_said_as_the_sweep_it_stands_for(tmp_path: Path) 
     assert config["resources"]["time"] == "30" and config["seed"] == 7  # the script's own default
     assert "--sweep seed=range(0,10)" in " ".join(made.stderr.split())
     assert "clusterrun submit configs/train.yaml --sweep seed=range(0,10)" in " ".join(made.stderr.split())
+
+
+def test_a_batch_script_that_runs_a_module_gives_the_module_command(tmp_path: Path) -> None:
+    """`srun python -m pkg.train` in scripts/train.sh: the entry point is the module, run as one (its
+    relative imports need it), with the script's resources and values."""
+    root = tmp_path / "module-batch"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "train.py").write_text((FIXTURES / "argparse_repo" / "train.py").read_text())
+    (root / "scripts").mkdir()
+    (root / "scripts" / "train.sh").write_text(
+        "#!/bin/bash\n#SBATCH -c 2\nsrun python -m pkg.train --lr 0.5 --epochs 2\n"
+    )
+    git(root, "init", "-q", "-b", "main")
+    made, config = init_config(root, "train")
+    assert config["command"].startswith("python -m pkg.train --epochs {epochs} --lr {lr}")
+    assert config["params"]["lr"] == 0.5 and config["params"]["epochs"] == 2
+    # (the script's 2 CPUs; the config's fitted to the largest node of the machine's cluster)
+    assert "its resources (cpus_per_task 2)" in " ".join(made.stderr.split())

@@ -109,6 +109,9 @@ def _script_entry(root: Path, rel: str) -> Entry:
         # a batch script (`#SBATCH` lines, `srun python train.py`): what it runs is the entry point, and
         # the script gives resources, setup and values (init/sbatch.py); run as the command, its `srun`
         # would start inside the job's own step and its `cd $SLURM_SUBMIT_DIR` leave the run's copy
+        module = next((m for m in shell.modules if module_file(root, m, run=True) == python), None)
+        if module is not None:  # run as the module it is (its relative imports need it)
+            return Entry("python", f"python -m {module}", ["python", "-m", module], python=python)
         inner = python.relative_to(root).as_posix()
         return Entry("python", inner, ["python", inner], python=python)
     return Entry("shell", rel, ["bash", rel], python=python, shell=shell)

@@ -31,6 +31,7 @@ from clusterrun.config.resources import (
     parse_mem_mb,
     parse_time_seconds,
 )
+from clusterrun.init.repo import module_file
 
 #: where sbatch scripts are kept, relative to the repository's top (and the entry point's folder)
 FOLDERS = (
@@ -141,12 +142,17 @@ def find(root: Path, script: Path) -> Sbatch | None:
 
 
 def _runs(command: list[str], root: Path, folder: Path, script: Path) -> bool:
-    for word in command:
-        if not word.endswith(".py"):
-            continue
-        for base in (root, folder):
-            if (base / word).resolve() == script.resolve():
+    """Whether the command runs `script`: as a file (`python train.py`, from the top or the batch
+    script's folder) or as a module of the project (`python -m pkg.train`)."""
+    for before, word in zip(["", *command], command, strict=False):
+        if before == "-m":
+            found = module_file(root, word, run=True)
+            if found is not None and found.resolve() == script.resolve():
                 return True
+        elif word.endswith(".py") and any(
+            (base / word).resolve() == script.resolve() for base in (root, folder)
+        ):
+            return True
     return False
 
 
