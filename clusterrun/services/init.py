@@ -942,7 +942,7 @@ def _from_sbatch(found: sbatch.Sbatch | None, draft: _Draft, name: str) -> None:
 
 def _default_name(entry: Entry) -> str:
     base = entry.target or Path(entry.label.removeprefix("pyproject script ")).stem
-    if entry.command[:2] == ["python", "-m"] and len(entry.command) > 2:  # python -m pkg.train: train
+    if entry.label.startswith("python -m ") and len(entry.command) > 2:  # python -m pkg.train: train
         base = entry.command[2].rsplit(".", 1)[-1]
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._")[:64]
     return name if name and _NAME_OK.fullmatch(name) else "experiment"
