@@ -1254,6 +1254,7 @@ set -euo pipefail
 module load cuda/12.1
 source venv/bin/activate
 export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK
+export WANDB_API_KEY=0123456789abcdef0123456789abcdef01234567
 cd "$SLURM_SUBMIT_DIR"
 echo "start $(date)"
 srun --unbuffered -c 4 python train.py --lr 0.05 --epochs 20 \\
@@ -1296,6 +1297,9 @@ def test_an_sbatch_script_of_the_project_gives_its_resources_setup_and_values(tm
     assert "--bogus-option (not an sbatch option clusterrun knows)" in said
     assert '`cd "$SLURM_SUBMIT_DIR"` (a run works in its own copy of the code)' in said
     assert "resources: from scripts/train.sbatch" in said
+    # a secret the script exports is never copied into the config (committed, recorded in every run)
+    assert "0123456789abcdef" not in (root / "configs" / "train.yaml").read_text()
+    assert "export WANDB_API_KEY=... (a secret: export it in your shell before submitting" in said
 
 
 def test_a_batch_script_named_like_a_run_script_is_read_not_run(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterrun.config.redact import is_secret_name, secret_in_value
 from clusterrun.config.resources import (
     EXTRA_SBATCH_OPTIONS,
     OWNED_SBATCH_OPTIONS,
@@ -280,7 +281,14 @@ def _body(lines: list[str], found: Sbatch) -> None:
         if not found.command and (runs or any(w.endswith(".py") for w in words)):
             found.command = program(words)
             continue
-        if _SETUP.match(line) and not re.match(r"^export\s+SLURM_", line):
+        exported = re.match(r"^export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
+        if exported and (is_secret_name(exported.group(1)) or secret_in_value(exported.group(2))):
+            # never copied into a config (a file that is committed, and recorded in every run)
+            found.left.append(
+                f"export {exported.group(1)}=... (a secret: export it in your shell before submitting; the "
+                "job inherits it)"
+            )
+        elif _SETUP.match(line) and not re.match(r"^export\s+SLURM_", line):
             found.setup.append(_repo_relative(line))
         elif first == "cd":
             found.left.append(f"`{line}` (a run works in its own copy of the code)")
