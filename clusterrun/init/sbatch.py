@@ -296,6 +296,29 @@ def _body(lines: list[str], found: Sbatch) -> None:
             found.left.append(f"`{line}`")
 
 
+#: what makes `conda activate` work in a shell that is not a login shell, by the tool
+_HOOKS = {
+    "conda": 'eval "$(conda shell.bash hook)"',
+    "mamba": 'eval "$(mamba shell hook --shell bash)"',
+    "micromamba": 'eval "$(micromamba shell hook --shell bash)"',
+}
+
+
+def with_conda_hook(setup: list[str]) -> tuple[list[str], str]:
+    """`setup` with conda's shell hook before its first `conda activate` when nothing before it sets
+    conda up (a batch script that starts `#!/bin/bash -l` gets it from the login shell; a job's setup
+    does not), and the hook added ("" when none was)."""
+    for n, line in enumerate(setup):
+        tool = re.match(r"^(conda|mamba|micromamba)\s+activate\b", line)
+        if tool is None:
+            continue
+        if any(re.search(r"conda\.sh|shell(\.bash)? hook|conda init", before) for before in setup[:n]):
+            return setup, ""
+        hook = _HOOKS[tool.group(1)]
+        return [*setup[:n], hook, *setup[n:]], hook
+    return setup, ""
+
+
 def _words(line: str) -> list[str]:
     try:
         return shlex.split(line, comments=True)

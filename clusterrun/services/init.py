@@ -869,7 +869,12 @@ def _config(
             "longer than its time limit"
         )
     if draft.sbatch is not None and draft.sbatch.setup:
-        data["setup"] = draft.sbatch.setup
+        data["setup"], hook = sbatch.with_conda_hook(draft.sbatch.setup)
+        if hook:
+            draft.guessed.append(
+                f"setup: {hook} before conda activate (a job's shell is not a login shell, which set "
+                f"conda up for {draft.sbatch.label})"
+            )
     _environment(info, draft)
     if draft.env:
         data["env"] = draft.env
