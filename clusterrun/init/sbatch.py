@@ -36,19 +36,8 @@ from clusterrun.init.repo import module_file
 
 #: where sbatch scripts are kept, relative to the repository's top (and the entry point's folder)
 FOLDERS = (
-    ".",
-    "scripts",
-    "slurm",
-    "jobs",
-    "job",
-    "sbatch",
-    "cluster",
-    "hpc",
-    "bin",
-    "tools",
-    "launch",
-    "submit",
-)
+    ".", "scripts", "slurm", "jobs", "job", "sbatch", "cluster", "hpc", "bin", "tools", "launch", "submit",
+)  # fmt: skip
 SUFFIXES = (".sbatch", ".slurm", ".sh", ".job", ".bash", ".batch", ".sub")
 MAX_BYTES = 64 * 1024
 #: sbatch's short options, by their long names
@@ -65,20 +54,9 @@ SAME = {
     "reservation": "reservation", "mail-type": "mail_type", "mail-user": "mail_user",
 }  # fmt: skip
 #: srun's options that take no value (the others take the next word unless written `--x=y` or `-c2`)
-SRUN_FLAGS = frozenset(
-    {
-        "-u",
-        "--unbuffered",
-        "-l",
-        "--label",
-        "-K",
-        "--kill-on-bad-exit",
-        "--exclusive",
-        "--overlap",
-        "-v",
-        "-Q",
-    }
-)
+SRUN_FLAGS = frozenset({
+    "-u", "--unbuffered", "-l", "--label", "-K", "--kill-on-bad-exit", "--exclusive", "--overlap", "-v", "-Q",
+})  # fmt: skip
 _SETUP = re.compile(
     r"^(module|ml|source|\.|conda|mamba|micromamba|spack|export|ulimit|eval|pyenv|uv|umask)\s"
 )
