@@ -79,7 +79,9 @@ MEANING = {
     "indented or not), e.g. `work/results.json`: an object's numbers are the run's final values, nested "
     "objects' names joined with `_` (`test_acc`), a list of objects a row each; or the folder of a "
     "TensorBoard SummaryWriter's event files, e.g. `work/tb` (PyTorch's, tensorboardX's, Lightning's "
-    "TensorBoardLogger's, TensorFlow's: each tag's scalars, `train/loss`, per step).",
+    "TensorBoardLogger's, TensorFlow's: each tag's scalars, `train/loss`, per step); or a folder of "
+    "tables read one after the other, e.g. `work/lightning_logs` (every `version_N/metrics.csv`, in "
+    "version order: a requeued Lightning run's attempts each start a new version).",
     "metrics.patterns": "Metric name -> regex over stdout with one group around the number (a pattern that "
     "matches nothing on stdout is read over stderr, where Python's logging writes by default); a "
     "`(?P<step>...)` group or a pattern named `step` gives the step. The number group `([0-9.eE+-]+)` "

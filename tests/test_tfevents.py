@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from clusterrun.analysis import history, metric_fold, tfevents
-from clusterrun.analysis.metrics import unread_metrics_file
+from clusterrun.analysis.metrics import metrics_file_kind, unread_metrics_file
 from clusterrun.records.outputs import timeless
 from clusterrun.services.query import parse_where
 from tests.helpers import cli, git, no_traceback
@@ -261,3 +261,25 @@ def test_the_sites_curves_come_from_every_kind_of_metrics_file(tmp_path: Path) -
     with open(next((run / "work" / "tb").glob("events.*")), "ab") as handle:
         handle.write(b"\0" * 8)
     assert records.signature(run, "work/tb") != before
+
+
+def test_a_folder_of_tables_is_read_in_version_order_as_one_file(tmp_path: Path) -> None:
+    """Lightning starts a new `version_N` for each process: a requeued run's CSVLogger tables are
+    version_0/metrics.csv (its first attempt) and version_1/... Naming version_0's table read the first
+    attempt's values as the run's final ones; `metrics.file: work/lightning_logs` reads them all, in
+    order (version_2 before version_10), and the smoke test and results name that folder."""
+    logs = tmp_path / "run" / "work" / "lightning_logs"
+    for version, (step, loss) in {0: (0, 0.9), 1: (1, 0.5), 2: (2, 0.4), 10: (3, 0.1)}.items():
+        (logs / f"version_{version}").mkdir(parents=True)
+        (logs / f"version_{version}" / "metrics.csv").write_text(f"step,val_loss\n{step},{loss}\n")
+        (logs / f"version_{version}" / "hparams.yaml").write_text("lr: 0.1\n")
+    fold = metric_fold.read(logs)
+    assert fold.last == {"step": 3, "val_loss": 0.1} and fold.series["val_loss"].count == 4
+    assert fold.series["val_loss"].low_step == 3
+    assert [r["val_loss"] for r in history.read_rows(logs)] == [0.9, 0.5, 0.4, 0.1]
+    assert [r["val_loss"] for block in metric_fold.row_blocks(logs) for r in block] == [0.9, 0.5, 0.4, 0.1]
+    written = [f"work/lightning_logs/version_{v}/metrics.csv" for v in (0, 1)]
+    folder, names, _ = unread_metrics_file(written, lambda rel: tmp_path / "run" / rel, [])
+    assert folder == "work/lightning_logs" and names == ["val_loss"]
+    assert metrics_file_kind(folder, tmp_path / "run" / folder) == "tables of metrics"
+    assert metrics_file_kind("work/tb", PYTORCH) == "TensorBoard event files"

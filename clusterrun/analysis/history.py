@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterrun.analysis import metric_fold, rowformat, tfevents
+from clusterrun.analysis import logdir, metric_fold, rowformat, tfevents
 from clusterrun.analysis.metric_fold import TIME_KEY, Extremes, Fold
 from clusterrun.analysis.metrics import MAX_STDERR_BYTES, parse_rows, sounds_like_metric
 from clusterrun.analysis.patterns import finditer
+from clusterrun.analysis.tfevents import files_signature
 from clusterrun.records.jsonio import write_text_atomic
 from clusterrun.records.paths import open_nofollow, read_text, readable_run_file, run_file
 
@@ -143,13 +144,26 @@ def ranking(
 
 
 def is_json_lines(path: Path) -> bool:
-    """Whether a metrics file is JSON lines (not a table, a JSON document or TensorBoard's event files)."""
-    return not (rowformat.is_table(path) or rowformat.is_document(path) or tfevents.is_events(path))
+    """Whether a metrics file is JSON lines (not a table, a JSON document, TensorBoard's event files or
+    a folder of tables)."""
+    return not (
+        rowformat.is_table(path)
+        or rowformat.is_document(path)
+        or tfevents.MARK in path.name
+        or os.path.isdir(path)
+    )
+
+
+def source_files(path: Path) -> list[Path]:
+    """The files a metrics file stands for: itself, or a log folder's event files or tables."""
+    if tfevents.is_events(path):
+        return tfevents.event_files(path)
+    return logdir.tables(path) or [path]
 
 
 def source_size(path: Path) -> int:
-    """The bytes of a metrics file, or of the event files in a TensorBoard log folder."""
-    files = tfevents.event_files(path) if tfevents.is_events(path) else [path]
+    """The bytes of a metrics file, or of the event files or tables in a log folder."""
+    files = source_files(path)
     total = 0
     for file in files:
         with contextlib.suppress(OSError):
@@ -163,6 +177,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     TensorBoard's event files (a file, or the folder they are in: analysis/tfevents.py)."""
     if tfevents.is_events(path):
         return [row for block in tfevents.row_blocks(path) for row in block]
+    folded = logdir.tables(path)
+    if folded:  # a folder of tables, one after the other
+        return [row for table in folded for row in read_rows(table)]
     try:
         text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:
@@ -530,8 +547,8 @@ def _signature(run_dir: Path, sources: Sources) -> str:
             stats.append([name, info.st_size, info.st_mtime_ns])
         except OSError:
             stats.append([name, None, None])
-    if tfevents.is_events(run_dir / sources.file):  # (a folder's mtime does not change as its files grow)
-        stats.append([sources.file, tfevents.signature(run_dir / sources.file)])
+    if os.path.isdir(run_dir / sources.file):  # (a folder's mtime does not change as its files grow)
+        stats.append([sources.file, files_signature(source_files(run_dir / sources.file))])
     how = [sources.step_key, sorted(sources.patterns.items()), FORMAT_VERSION]
     return json.dumps([stats, how], sort_keys=True)
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterrun import usercache
-from clusterrun.analysis import rowformat, tfevents
+from clusterrun.analysis import logdir, rowformat, tfevents
 from clusterrun.analysis.metrics import non_finite_word, parse_rows
 from clusterrun.errors import ClusterrunError
 from clusterrun.records.jsonio import write_text_atomic
@@ -298,6 +298,11 @@ def row_blocks(path: Path) -> Iterator[list[dict[str, Any]]]:
     if tfevents.is_events(path):  # TensorBoard's event files (a file, or the folder they are in)
         yield from tfevents.row_blocks(path)
         return
+    folded = logdir.tables(path)
+    if folded:  # a folder of tables (Lightning's version_N/metrics.csv), one after the other
+        for table in folded:
+            yield from row_blocks(table)
+        return
     try:
         handle = open_nofollow(path)
     except OSError:
@@ -320,6 +325,12 @@ def read(path: Path, step_key: str = "step") -> Fold:
     key = os.fspath(path)
     if tfevents.is_events(path):
         return _events(path, step_key)
+    folded = logdir.tables(path)  # a folder of tables: each read (and kept) as the file it is
+    if folded:
+        fold = Fold(step_key)
+        for table in folded:
+            fold.merge(read(table, step_key))
+        return fold
     if rowformat.is_document(path):
         return _document(path, step_key)
     try:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clusterrun.analysis import rowformat, tfevents
+from clusterrun.analysis import logdir, rowformat, tfevents
 from clusterrun.analysis.rowformat import json_rows
 from clusterrun.records.paths import open_nofollow, readable_run_file
 
@@ -288,28 +288,40 @@ def unread_metrics_file(
     return "", [], []
 
 
-def metrics_file_kind(path: str) -> str:
+def metrics_file_kind(path: str, where: Path | None = None) -> str:
     """What unread_metrics_file found, in words: 'a file of metrics' (a JSON document), 'a table of
-    metrics', or 'TensorBoard event files' (the folder they are in)."""
+    metrics', 'TensorBoard event files' (the folder they are in), or 'tables of metrics' (a log folder
+    of them: `where`, the folder on disk, tells the two kinds of folder apart)."""
     if rowformat.is_document(path):
         return "a file of metrics"
-    return "a table of metrics" if rowformat.is_table(path) else "TensorBoard event files"
+    if rowformat.is_table(path):
+        return "a table of metrics"
+    return (
+        "tables of metrics"
+        if where is not None and logdir.is_table_folder(where)
+        else "TensorBoard event files"
+    )
 
 
 def _events_folder(given: str, paths: Iterable[str]) -> str:
-    """A TensorBoard event file's folder, which metrics.file names (each run's file has its own name):
-    the writer's, above the folders `add_scalars` makes in it (tb/, not tb/loss/train/); else `given`."""
-    if tfevents.MARK not in Path(given).name:
+    """What metrics.file names for a file of metrics the command wrote: a TensorBoard event file's
+    folder (each run's file has its own name), the writer's, above the folders `add_scalars` makes in it
+    (tb/, not tb/loss/train/); and for it or a table, the folder above one named for this run, which
+    the next run's is not named by (Hydra's outputs/2026-12-08/00-21-33/tb/, SummaryWriter()'s
+    runs/Dec08_00-27-15_node/, Lightning's lightning_logs/version_0/: every event file or table below
+    it is read, analysis/tfevents.py, analysis/logdir.py); else `given`."""
+    events = tfevents.MARK in Path(given).name
+    if events:
+        folders = {str(Path(p).parent) for p in paths if tfevents.MARK in Path(p).name}
+        mine = str(Path(given).parent)
+        given = min((f for f in folders if mine == f or mine.startswith(f + "/")), key=len, default=mine)
+    elif not rowformat.is_table(given):
         return given
-    folders = {str(Path(p).parent) for p in paths if tfevents.MARK in Path(p).name}
-    mine = str(Path(given).parent)
-    folder = min((f for f in folders if mine == f or mine.startswith(f + "/")), key=len, default=mine)
-    parts = folder.split("/")
-    # above a folder named by the time or a version, which the next run's is not named by (Hydra's
-    # outputs/2026-12-08/00-21-33/tb/, SummaryWriter()'s runs/Dec08_00-27-15_node/, Lightning's
-    # lightning_logs/version_0/): metrics.file names the folder above, and its event files are found
-    cut = next((n for n, part in enumerate(parts) if n and _PER_RUN.search(part)), len(parts))
-    return "/".join(parts[:cut])
+    parts = given.split("/")
+    cut = next(
+        (n for n, part in enumerate(parts[:-1] if not events else parts) if n and _PER_RUN.search(part)), None
+    )
+    return "/".join(parts[:cut]) if cut is not None else given
 
 
 #: a folder named for one run: by its date or time, or a version number

@@ -49,18 +49,23 @@ def is_events(path: str | os.PathLike[str]) -> bool:
     return os.path.isdir(path) and next(iter(event_files(Path(path))), None) is not None
 
 
+def natural(path: Path) -> list[Any]:
+    """A sort key that orders the numbers in a path by value: version_2 before version_10."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", path.as_posix())]
+
+
 def event_files(path: Path) -> list[Path]:
     """The event files at `path`: itself, or those under it (never through a symlink), by folder and
-    then by name (a writer's files are named by the time it started)."""
+    then by name (a writer's files are named by the time it started), numbers by value (Lightning's
+    version_2 before version_10)."""
     if not os.path.isdir(path) or os.path.islink(path):
         return [path] if MARK in path.name and not os.path.islink(path) else []
     found: list[Path] = []
-    for folder, dirs, files in os.walk(path):  # (os.walk does not follow symlinked folders)
-        dirs.sort()
-        found += [Path(folder) / name for name in sorted(files) if MARK in name]
+    for folder, _dirs, files in os.walk(path):  # (os.walk does not follow symlinked folders)
+        found += [Path(folder) / name for name in files if MARK in name]
         if len(found) >= MAX_FILES:
             break
-    return found[:MAX_FILES]
+    return sorted(found, key=natural)[:MAX_FILES]
 
 
 def prefixed(files: list[Path]) -> list[tuple[Path, str]]:
@@ -97,8 +102,13 @@ def row_blocks(path: Path) -> Iterator[_ROWS]:
 def signature(path: Path) -> str:
     """What the rows at `path` were read from: each event file's name, size and mtime (a folder's own
     mtime does not change as its files grow)."""
+    return files_signature(event_files(path))
+
+
+def files_signature(files: list[Path]) -> str:
+    """Each file's name, size and mtime, joined."""
     parts = []
-    for file in event_files(path):
+    for file in files:
         try:
             info = file.stat()
         except OSError:

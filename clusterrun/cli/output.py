@@ -424,7 +424,7 @@ def results_block(summary: Summary | Mapping[str, Any], run_dir: str, reproduces
     table, names = _unread_table(summary, run_dir)
     if table:
         lines.append(
-            f"Note: the command wrote {metrics_file_kind(table)}, {table} "
+            f"Note: the command wrote {metrics_file_kind(table, Path(run_dir) / table)}, {table} "
             f"({', '.join(names[:4])}), not read as the "
             f"run's: set metrics.file: {table} to read it (values, curves, compare)"
         )

@@ -44,8 +44,8 @@ def signature(run_dir: Path, metrics_file: str = "metrics.jsonl") -> list[Any]:
             out.append([info.st_size, info.st_mtime_ns])
         except OSError:
             out.append(None)
-    if tfevents.is_events(run_dir / metrics_file):  # a log folder's mtime stays as its files grow
-        out.append(tfevents.signature(run_dir / metrics_file))
+    if os.path.isdir(run_dir / metrics_file):  # a log folder's mtime stays as its files grow
+        out.append(tfevents.files_signature(history.source_files(run_dir / metrics_file)))
     return out
 
 

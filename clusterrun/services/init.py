@@ -522,8 +522,8 @@ def _lightning_metrics(main: lightning.LightningMain, draft: _Draft) -> dict[str
         draft.check.append(
             f"metrics logged without prog_bar=True are not printed, so not read: {', '.join(hidden)}; to "
             f"read every logged metric, set metrics.file: {logs} (the TensorBoardLogger's event files, "
-            f"Lightning's default logger when tensorboard is installed) or {logs}/version_0/metrics.csv "
-            "(a CSVLogger's table)"
+            "Lightning's default logger when tensorboard is installed, else the CSVLogger's "
+            "version_N/metrics.csv tables: every version, so a requeued run's attempts too)"
         )
     return found
 

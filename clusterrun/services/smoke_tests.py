@@ -437,8 +437,9 @@ def _metrics_table_written(
         return
     timing = timing_names(header)
     also = f", and metrics.ignore: [{', '.join(timing)}] (times differ between identical runs)"
+    kind = metrics_file_kind(rel, folder / WORKDIR / rel)
     message = (
-        f"the smoke test wrote {metrics_file_kind(rel)}, {rel} ({', '.join(names[:4])}), which is not read "
+        f"the smoke test wrote {kind}, {rel} ({', '.join(names[:4])}), which is not read "
         f"as the run's metrics: set metrics.file: {WORKDIR}/{rel} to read it (final and best "
         f"values, curves, compare){also if timing else ''}"
     )
