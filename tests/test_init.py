@@ -1347,3 +1347,46 @@ def test_a_batch_script_that_runs_a_module_gives_the_module_command(tmp_path: Pa
     assert config["params"]["lr"] == 0.5 and config["params"]["epochs"] == 2
     # (the script's 2 CPUs; the config's fitted to the largest node of the machine's cluster)
     assert "its resources (cpus_per_task 2)" in " ".join(made.stderr.split())
+
+
+LIGHTNING_TRAINER = """\
+import lightning as L
+{imports}
+
+class Model(L.LightningModule):
+    def training_step(self, batch, _):
+        loss = batch.sum()
+        self.log("train_loss", loss)
+        return loss
+
+if __name__ == "__main__":
+    L.Trainer(max_epochs=3{logger}).fit(Model())
+"""
+
+
+def test_a_lightning_trainer_scripts_metrics_are_read_from_its_loggers_folder(tmp_path: Path) -> None:
+    """A user trial: a Trainer script (not LightningCLI) that logs with self.log to a CSVLogger printed
+    nothing: init said "no name=value print found" and its runs had no metrics. Its logger's folder is
+    the metrics file now, every version below it (a requeued run starts a new version per attempt)."""
+    cases = [
+        ("", "", "work/lightning_logs"),  # no logger given: Lightning's default folder
+        (
+            "from lightning.pytorch.loggers import CSVLogger",
+            ', logger=CSVLogger("logs", name="csv")',
+            "work/logs/csv",
+        ),
+        (
+            "from lightning.pytorch.loggers import CSVLogger",
+            ', logger=CSVLogger(save_dir="out")',
+            "work/out/lightning_logs",
+        ),
+        ("from lightning.pytorch.loggers import TensorBoardLogger", ", logger=TensorBoardLogger(ROOT)", None),
+        ("", ", logger=False", None),
+    ]
+    for number, (imports, logger, expected) in enumerate(cases):
+        root = tmp_path / f"trainer{number}"
+        root.mkdir()
+        (root / "train.py").write_text(LIGHTNING_TRAINER.format(imports=imports, logger=logger))
+        git(root, "init", "-q", "-b", "main")
+        _made, config = init_config(root, "train")
+        assert (config.get("metrics") or {}).get("file") == expected, logger

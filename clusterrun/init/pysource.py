@@ -447,6 +447,49 @@ def uses_lightning_trainer(info: ScriptInfo) -> bool:
     return bool(lightning) and any(name.rsplit(".", 1)[-1] == "Trainer" for name in info.called)
 
 
+def lightning_logs(info: ScriptInfo) -> str | None:
+    """The folder a Lightning Trainer script's logger writes its metrics under, relative to where it
+    runs: a `CSVLogger`/`TensorBoardLogger` whose save_dir (and name, `lightning_logs` unless given) are
+    literals; `lightning_logs` for a Trainer given no logger (its default, in the folder it runs in);
+    None when the script logs nothing with `self.log` or names its folder otherwise."""
+    tree = info.tree
+    if tree is None or not uses_lightning_trainer(info) or "log" not in info.called:
+        return None
+    loggers = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and _callee(n.func) in ("CSVLogger", "TensorBoardLogger")
+    ]
+    if not loggers:
+        given = any(
+            isinstance(n, ast.Call)
+            and _callee(n.func) == "Trainer"
+            and any(k.arg == "logger" for k in n.keywords)
+            for n in ast.walk(tree)
+        )
+        return None if given else "lightning_logs"
+    words = {k.arg: k.value for k in loggers[0].keywords if k.arg}
+    save_dir = loggers[0].args[0] if loggers[0].args else words.get("save_dir")
+    name = loggers[0].args[1] if len(loggers[0].args) > 1 else words.get("name")
+    parts = []
+    for part, default in ((save_dir, None), (name, "lightning_logs")):
+        if part is None:
+            if default is None:
+                return None
+            parts.append(default)
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            parts.append(part.value)
+        elif isinstance(part, ast.Constant) and part.value is None:
+            continue  # name=None: no folder of its own
+        else:
+            return None
+    kept = [part for part in parts if part and part != "."]
+    folder = PurePosixPath(*kept) if kept else None
+    if folder is None or folder.is_absolute() or ".." in folder.parts or "$" in str(folder):
+        return None
+    return str(folder)
+
+
 def _imports(tree: ast.Module, module: str) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import) and any(a.name.split(".")[0] == module for a in node.names):

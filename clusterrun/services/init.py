@@ -25,7 +25,14 @@ from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ClusterrunError, ConfigError, DoesNotFit, UsageError
 from clusterrun.init import guess, hydra, lightning, sbatch, settings
 from clusterrun.init.metrics import patterns, wandb_patterns
-from clusterrun.init.pysource import MISSING, Option, ScriptInfo, read_script, uses_lightning_trainer
+from clusterrun.init.pysource import (
+    MISSING,
+    Option,
+    ScriptInfo,
+    lightning_logs,
+    read_script,
+    uses_lightning_trainer,
+)
 from clusterrun.init.repo import SCRIPT_DIRS, SCRIPTS, Entry, Survey, find_entry, survey
 from clusterrun.inputs.datafp import relative_path, suggest_key
 from clusterrun.inputs.gitstate import untracked_of
@@ -461,8 +468,8 @@ def _metrics(info: ScriptInfo | None, draft: _Draft) -> dict[str, str]:
             "one's last value; for every step's, log to TensorBoard too, or write JSON lines to "
             "$CLUSTERRUN_METRICS_FILE)"
         )
-    elif found or info.tensorboard is not None:  # (_tensorboard says where its metrics are read from)
-        pass
+    elif found or info.tensorboard is not None or (info.lightning is None and lightning_logs(info)):
+        pass  # (_tensorboard and _lightning_logs say where its metrics are read from)
     elif info.reads_metrics_file:
         draft.guessed.append(
             f"{info.path.name} writes $CLUSTERRUN_METRICS_FILE: its metrics are read from there"
@@ -505,6 +512,22 @@ def _tensorboard(info: ScriptInfo | None, draft: _Draft) -> str:
         "120 s unless SummaryWriter(..., flush_secs=N) says otherwise)"
     )
     return folder
+
+
+def _lightning_logs(info: ScriptInfo | None, draft: _Draft) -> str:
+    """The metrics file of a Lightning Trainer script that logs with `self.log`: its logger's folder in
+    the run's working copy (event files or version_N/metrics.csv tables, every version: a requeued run
+    starts a new one per attempt); "" when it cannot be read from the source."""
+    folder = lightning_logs(info) if info is not None and info.lightning is None else None
+    if not folder:
+        return ""
+    path = f"{draft.work.removeprefix('<run>/')}/{folder}"
+    draft.guessed.append(
+        f"metrics from what {info.path.name if info else 'the script'} logs with self.log: its Lightning "
+        f"logger's folder, {folder}/ (metrics.file: {path}; event files or version_N/metrics.csv tables, "
+        "every version: a requeued run starts a new one per attempt)"
+    )
+    return path
 
 
 def _lightning_metrics(main: lightning.LightningMain, draft: _Draft) -> dict[str, str]:
@@ -883,7 +906,7 @@ def _config(
     if untracked:
         data["data"] = untracked
     found_metrics = _metrics(info, draft)
-    events = _tensorboard(info, draft)
+    events = _tensorboard(info, draft) or _lightning_logs(info, draft)
     if events:
         data["metrics"] = {"file": events}
     if found_metrics:
