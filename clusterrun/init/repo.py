@@ -118,10 +118,12 @@ def _script_entry(root: Path, rel: str) -> Entry:
 
 
 def _is_sbatch(path: Path) -> bool:
+    """Whether the script has `#SBATCH` lines (a batch script)."""
     try:
-        return "#SBATCH" in path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
+    return re.search(r"^\s*#SBATCH\s", text, re.MULTILINE) is not None
 
 
 def module_file(root: Path, module: str, run: bool = False) -> Path | None:

@@ -141,7 +141,7 @@ def parse(path: Path) -> Sbatch | None:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    if "#SBATCH" not in text:
+    if re.search(r"^\s*#SBATCH\s", text, re.MULTILINE) is None:  # (not a mention of one in a comment)
         return None
     found = Sbatch(path)
     options: dict[str, str] = {}

@@ -57,3 +57,9 @@ def test_conda_activate_gets_the_shell_hook_a_login_shell_had(tmp_path: Path) ->
         ]
         == ""
     )
+
+
+def test_a_script_that_only_mentions_sbatch_is_not_a_batch_script(tmp_path: Path) -> None:
+    path = tmp_path / "run.sh"
+    path.write_text("#!/bin/bash\n# no #SBATCH lines here: run it with bash\npython train.py\n")
+    assert sbatch.parse(path) is None
