@@ -175,11 +175,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file (lines that are not a JSON object are skipped), or the rows of
     a table (.csv, .tsv) or of a JSON document (.json: analysis/rowformat.py), or the scalars of
     TensorBoard's event files (a file, or the folder they are in: analysis/tfevents.py)."""
-    if tfevents.is_events(path):
-        return [row for block in tfevents.row_blocks(path) for row in block]
-    folded = logdir.tables(path)
-    if folded:  # a folder of tables, one after the other
-        return [row for table in folded for row in read_rows(table)]
+    if tfevents.MARK in path.name or os.path.isdir(path):  # event files, or a log folder: as folded
+        return [row for block in metric_fold.row_blocks(path) for row in block]
     try:
         text = read_text(path)  # never through a symlink planted in the run directory
     except OSError:

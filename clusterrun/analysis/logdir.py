@@ -22,17 +22,18 @@ MAX_FILES = 256  #: tables read under one folder, at most
 def tables(path: Path) -> list[Path]:
     """The tables (.csv, .tsv) below the folder `path` (never through a symlink), in natural order; []
     for anything but a folder, and for a folder of TensorBoard event files (tfevents.py reads those)."""
-    if not os.path.isdir(path) or os.path.islink(path) or tfevents.is_events(path):
+    if not os.path.isdir(path) or os.path.islink(path):
         return []
     found: list[Path] = []
     for folder, _dirs, files in os.walk(path):  # (os.walk does not follow symlinked folders)
-        found += [
-            Path(folder) / name
-            for name in files
-            if rowformat.is_table(name) and not os.path.islink(os.path.join(folder, name))
-        ]
-        if len(found) >= MAX_FILES:
-            break
+        if any(tfevents.MARK in name for name in files):
+            return []  # a TensorBoard log folder (one walk: not tfevents.is_events's, then this)
+        if len(found) < MAX_FILES:
+            found += [
+                Path(folder) / name
+                for name in files
+                if rowformat.is_table(name) and not os.path.islink(os.path.join(folder, name))
+            ]
     return sorted(found, key=tfevents.natural)[:MAX_FILES]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusterrun.init.pysource import MAIN_GUARD
-from clusterrun.init.shell import Makefile, ShellScript, read_makefile, read_shell
+from clusterrun.init.shell import BATCH_DIRECTIVE, Makefile, ShellScript, read_makefile, read_shell
 
 #: Where run scripts usually are, in the order they are tried.
 SCRIPTS = (
@@ -123,7 +123,7 @@ def _is_sbatch(path: Path) -> bool:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return re.search(r"^\s*#SBATCH\s", text, re.MULTILINE) is not None
+    return BATCH_DIRECTIVE.search(text) is not None
 
 
 def module_file(root: Path, module: str, run: bool = False) -> Path | None:

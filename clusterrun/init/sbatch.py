@@ -33,6 +33,7 @@ from clusterrun.config.resources import (
     parse_time_seconds,
 )
 from clusterrun.init.repo import module_file
+from clusterrun.init.shell import BATCH_DIRECTIVE
 
 #: where sbatch scripts are kept, relative to the repository's top (and the entry point's folder)
 FOLDERS = (
@@ -141,7 +142,7 @@ def parse(path: Path) -> Sbatch | None:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    if re.search(r"^\s*#SBATCH\s", text, re.MULTILINE) is None:  # (not a mention of one in a comment)
+    if BATCH_DIRECTIVE.search(text) is None:
         return None
     found = Sbatch(path)
     options: dict[str, str] = {}

@@ -13,6 +13,8 @@ _MODULE = re.compile(r"(?:^|[\s;&|(])(?:python3?|python3\.\d+)\s+(?:-[A-Za-ln-z]
 _SHELL = re.compile(
     r"(?:^|[\s;&|(])(?:bash|sh|zsh)\s+([\w./-]+\.(?:sh|bash))\b|(?:^|[\s;&|(])\./([\w./-]+\.sh)\b"
 )
+#: a batch script's directive line (`#SBATCH --time=...`), not a mention of one in a comment
+BATCH_DIRECTIVE = re.compile(r"^\s*#SBATCH\s", re.MULTILINE)
 _TARGET = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*:(?![=:])")
 _MAKE_VAR = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(\?=|:=|::=|=)\s*(.*?)\s*$")
 

@@ -30,7 +30,6 @@ from clusterrun.config.placeholders import BUILTIN_PLACEHOLDERS
 from clusterrun.config.yaml12 import load_yaml, yaml_load
 from clusterrun.errors import ConfigError, UsageError
 from clusterrun.init import guess, hydra, sbatch, settings
-from clusterrun.init.hydra import HydraMain
 from clusterrun.init.metrics import patterns, wandb_patterns
 from clusterrun.init.pysource import ScriptInfo, read_script
 from clusterrun.init.repo import module_file
@@ -240,11 +239,12 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     cwd = request.cwd or Path.cwd()
     _not_a_batch_job(argv, cwd)
     script = _script(argv, cwd)
-    hydra_main = script.hydra if script is not None else None
-    tokens, params, seed = template(argv, hydra=hydra_main is not None)
+    # a Hydra script's primary config, read once (its seed, where it runs)
+    hydra_config = hydra.params(script.path, script.hydra) if script and script.hydra else None
+    tokens, params, seed = template(argv, hydra=hydra_config is not None)
     notes: list[str] = []
-    if script is not None and hydra_main is not None and seed is None:
-        seed = _hydra_seed(script.path, hydra_main, tokens, notes)
+    if hydra_config is not None and seed is None:
+        seed = _hydra_seed(hydra_config, tokens, notes)
     elif script is not None and seed is None:
         seed = _option_seed(script, tokens, notes)
     own = _settings_file(argv, tokens, params, seed, cwd)
@@ -295,7 +295,7 @@ def config_data(request: AdhocRequest) -> tuple[dict[str, Any], list[str]]:
     if found:
         data["metrics"] = {"patterns": found}
         notes.append(f"metrics from the script's prints: {', '.join(found)} (metrics.patterns)")
-    runs_in = hydra.params(script.path, script.hydra).runs_in if script and script.hydra else None
+    runs_in = hydra_config.runs_in if hydra_config is not None else None
     if script is not None and script.tensorboard and runs_in != "":  # a SummaryWriter's folder's scalars
         # (in Hydra's output folder, outputs/<date>/<time>/, when it runs the job there: found below)
         folder = "/".join(
@@ -414,11 +414,10 @@ def _option_seed(script: ScriptInfo, tokens: list[str], notes: list[str]) -> int
     return int(value)
 
 
-def _hydra_seed(script: Path, main: HydraMain, tokens: list[str], notes: list[str]) -> int | None:
-    """A Hydra script whose config has a `seed` the command does not set: the config's seed is the run's
-    seed, passed as `seed={seed}` (in `tokens`, in place), so that what clusterrun records as the seed is
-    what the script uses (and reproduce and `seed=` overrides reach it)."""
-    found = hydra.params(script, main)
+def _hydra_seed(found: hydra.HydraParams, tokens: list[str], notes: list[str]) -> int | None:
+    """A Hydra script whose config (`found`) has a `seed` the command does not set: the config's seed is
+    the run's seed, passed as `seed={seed}` (in `tokens`, in place), so that what clusterrun records as
+    the seed is what the script uses (and reproduce and `seed=` overrides reach it)."""
     value = found.values.get("seed")
     if found.keys.get("seed") != "seed" or type(value) is not int:
         return None

@@ -101,6 +101,7 @@ class _Draft:
     base: Path | None = None  # ... and in the checkout: what the script's relative defaults name
     config_file: dict[str, Any] | None = None  # the script's own settings file, its values as params
     sbatch: sbatch.Sbatch | None = None  # the project's sbatch script that runs the entry point
+    hydra: hydra.HydraParams | None = None  # a Hydra script's primary config, as read once
 
 
 def _shown(value: Any) -> str:
@@ -132,7 +133,7 @@ def _from_hydra(info: ScriptInfo, draft: _Draft) -> None:
     """Params from a Hydra script's primary config, passed back as Hydra overrides (`optimizer.lr={lr}`);
     a `seed` key is the run's seed."""
     assert info.hydra is not None
-    found = hydra.params(info.path, info.hydra)
+    found = draft.hydra = hydra.params(info.path, info.hydra)
     if found.problem:
         draft.check.append(found.problem)
     for name, value in found.values.items():
@@ -495,7 +496,9 @@ def _tensorboard(info: ScriptInfo | None, draft: _Draft) -> str:
         )
         return ""
     folder = f"{draft.work.removeprefix('<run>/')}/{info.tensorboard}"
-    runs_in = hydra.params(info.path, info.hydra).runs_in if info.hydra is not None else None
+    if draft.hydra is None and info.hydra is not None:  # (not read yet: a Hydra main beside options)
+        draft.hydra = hydra.params(info.path, info.hydra)
+    runs_in = draft.hydra.runs_in if draft.hydra is not None else None
     if runs_in == "":
         draft.check.append(
             f"metrics: {info.path.name} logs to TensorBoard in Hydra's output folder, which hydra.run.dir "
